@@ -1,0 +1,249 @@
+/* vcha - the OCF action dispatcher. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vcha/agent.h>
+#include <vcha/log.h>
+#include <vcha/metadata.h>
+
+long long
+vcha_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
+vcha_deadline_from_timeout(long long timeout_ms)
+{
+    long long margin = timeout_ms / 10;
+
+    if (margin < 500) {
+        margin = 500;
+    } else if (margin > 5000) {
+        margin = 5000;
+    }
+    if (timeout_ms - margin < timeout_ms / 2) {
+        margin = timeout_ms / 2; /* short timeouts: keep half of it */
+    }
+    return vcha_now_ms() + timeout_ms - margin;
+}
+
+long long
+vcha_agent_remaining_ms(const struct vcha_agent *a)
+{
+    long long left = a->deadline_ms - vcha_now_ms();
+
+    return left > 0 ? left : 1;
+}
+
+const char *
+vcha_agent_str(const struct vcha_agent *a, size_t i)
+{
+    return vcha_param_str(a->params, i);
+}
+
+long long
+vcha_agent_num(const struct vcha_agent *a, size_t i)
+{
+    return vcha_param_num(a->params, i);
+}
+
+enum vcha_result
+vcha_agent_fail(struct vcha_agent *a, enum vcha_result r, const char *fmt,
+                ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Make sure fds 0-2 are open so that pipes never land on them. */
+static void
+stdio_ensure(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0) {
+            int n = open("/dev/null", O_RDWR);
+
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+    }
+}
+
+static long long
+env_number(const char *name, long long dflt)
+{
+    const char *v = getenv(name);
+    long long n;
+
+    if (v == NULL || *v == '\0') {
+        return dflt;
+    }
+    if (vcha_integer_parse(v, &n) < 0 || n < 0) {
+        vcha_warn("ignoring %s='%s': not a non-negative number", name, v);
+        return dflt;
+    }
+    return n;
+}
+
+static const struct vcha_action_def *
+action_find(const struct vcha_agent_def *def, const char *name)
+{
+    for (size_t i = 0; i < def->n_actions; i++) {
+        if (strcmp(def->actions[i].name, name) == 0) {
+            return &def->actions[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+print_metadata(const struct vcha_agent_def *def)
+{
+    char *xml = NULL;
+
+    if (vcha_metadata_xml(def, &xml, NULL) < 0) {
+        fprintf(stderr, "ocf-exit-reason:out of memory building meta-data\n");
+        return vcha_result_to_ocf(VCHA_ERR_GENERIC);
+    }
+    fputs(xml, stdout);
+    free(xml);
+    return fflush(stdout) == 0 ? 0 : vcha_result_to_ocf(VCHA_ERR_GENERIC);
+}
+
+static void
+setup_invocation(struct vcha_agent *a, const char *action)
+{
+    const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
+
+    a->instance = getenv("OCF_RESOURCE_INSTANCE");
+    a->probe = strcmp(action, "monitor") == 0 && interval != NULL
+               && strcmp(interval, "0") == 0;
+    a->check_level = (int) env_number("OCF_CHECK_LEVEL", 0);
+    a->timeout_ms = env_number("OCF_RESKEY_CRM_meta_timeout",
+                               (long long) a->action->timeout_s * 1000);
+    a->deadline_ms = vcha_deadline_from_timeout(a->timeout_ms);
+}
+
+/* Parameters and the level-0 checks. */
+static enum vcha_result
+load_params(struct vcha_agent *a)
+{
+    int rc = vcha_params_parse(a->def->params, a->def->n_params, NULL,
+                               &a->params, a->reason, sizeof(a->reason));
+
+    if (rc == -ENOMEM) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+    } else if (rc < 0) {
+        return VCHA_ERR_CONFIGURED;
+    }
+    return a->def->validate ? a->def->validate(a, 0) : VCHA_OK;
+}
+
+/*
+ * A resource whose configuration is unusable cannot be running here: a
+ * probe says so, and a stop succeeds rather than getting the node fenced.
+ */
+static enum vcha_result
+config_error_outcome(struct vcha_agent *a, enum vcha_result r)
+{
+    if (a->probe || strcmp(a->action->name, "stop") == 0) {
+        vcha_warn("%s: %s; the resource cannot be active here",
+                  a->action->name, a->reason);
+        a->reason[0] = '\0';
+        return a->probe ? VCHA_NOT_RUNNING : VCHA_OK;
+    }
+    return r;
+}
+
+static enum vcha_result
+run_action(struct vcha_agent *a)
+{
+    enum vcha_result r = load_params(a);
+
+    if (r != VCHA_OK) {
+        return config_error_outcome(a, r);
+    }
+    if (strcmp(a->action->name, "validate-all") == 0) {
+        if (a->check_level >= 10 && a->def->validate != NULL) {
+            r = a->def->validate(a, 10);
+        }
+        return r;
+    }
+    if (a->action->fn == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_UNIMPLEMENTED,
+                               "action '%s' has no handler", a->action->name);
+    }
+    return a->action->fn(a);
+}
+
+static int
+finish(struct vcha_agent *a, enum vcha_result r)
+{
+    int code = vcha_result_to_ocf(r);
+
+    if (a->reason[0] != '\0') {
+        if (r != VCHA_OK && r != VCHA_NOT_RUNNING) {
+            vcha_err("%s failed (%s): %s", a->action->name,
+                     vcha_result_name(r), a->reason);
+        } else {
+            vcha_info("%s: %s", a->action->name, a->reason);
+        }
+        fprintf(stderr, "ocf-exit-reason:%s\n", a->reason);
+    }
+    vcha_debug("%s returned %s (%d)", a->action->name, vcha_result_name(r),
+               code);
+    return code;
+}
+
+int
+vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv)
+{
+    struct vcha_agent a = {.def = def};
+    const char *action = argc > 1 ? argv[1] : NULL;
+    int code;
+
+    stdio_ensure();
+    if (action == NULL) {
+        vcha_usage_print(def, stderr);
+        return vcha_result_to_ocf(VCHA_ERR_ARGS);
+    }
+    if (strcmp(action, "meta-data") == 0) {
+        return print_metadata(def);
+    }
+    if (strcmp(action, "usage") == 0 || strcmp(action, "help") == 0
+        || strcmp(action, "--help") == 0) {
+        vcha_usage_print(def, stdout);
+        return 0;
+    }
+    vcha_log_init(def->name, getenv("OCF_RESOURCE_INSTANCE"));
+    a.action = action_find(def, action);
+    if (a.action == NULL) {
+        fprintf(stderr, "ocf-exit-reason:action '%s' is not supported\n",
+                action);
+        vcha_log_fini();
+        return vcha_result_to_ocf(VCHA_ERR_UNIMPLEMENTED);
+    }
+    setup_invocation(&a, action);
+    code = finish(&a, run_action(&a));
+    vcha_params_free(a.params);
+    vcha_log_fini();
+    return code;
+}

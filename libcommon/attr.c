@@ -1,0 +1,110 @@
+/* vcha - node attributes via attrd_updater and crm_attribute. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vcha/attr.h>
+#include <vcha/exec.h>
+#include <vcha/log.h>
+
+static int
+run_tool(const char *const argv[], long long timeout_ms, char **out)
+{
+    struct vcha_exec_result res;
+    int rc = vcha_exec(argv, NULL, 0, timeout_ms, &res);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (res.timed_out) {
+        rc = -ETIME;
+    } else if (!vcha_exec_ok(&res)) {
+        vcha_debug("%s exited %d: %s", argv[0], res.exit_code, res.err);
+        rc = -EIO;
+    } else if (out != NULL) {
+        *out = res.out;
+        res.out = NULL;
+    }
+    vcha_exec_result_clear(&res);
+    return rc;
+}
+
+int
+vcha_attr_parse_query(const char *output, char **value)
+{
+    const char *p = output ? strstr(output, "value=\"") : NULL;
+    const char *end;
+
+    *value = NULL;
+    if (p == NULL) {
+        return -ENODATA;
+    }
+    p += strlen("value=\"");
+    end = strchr(p, '"');
+    if (end == NULL || end == p) {
+        return -ENODATA;
+    }
+    *value = strndup(p, (size_t) (end - p));
+    return *value ? 0 : -ENOMEM;
+}
+
+int
+vcha_attr_get(const char *name, const char *node, char **value,
+              long long timeout_ms)
+{
+    const char *argv[] = {"attrd_updater", "-Q", "-n", name, NULL, NULL, NULL};
+    char *out = NULL;
+    int rc;
+
+    *value = NULL;
+    if (node != NULL) {
+        argv[4] = "-N";
+        argv[5] = node;
+    }
+    rc = run_tool(argv, timeout_ms, &out);
+    if (rc == -EIO) {
+        return -ENODATA; /* attrd answers with an error for unknown names */
+    }
+    if (rc == 0) {
+        rc = vcha_attr_parse_query(out, value);
+    }
+    free(out);
+    return rc;
+}
+
+int
+vcha_attr_set(const char *name, const char *value, long long timeout_ms)
+{
+    const char *argv[] = {"attrd_updater", "-n", name, "-U", value, NULL};
+
+    return run_tool(argv, timeout_ms, NULL);
+}
+
+int
+vcha_attr_delete(const char *name, long long timeout_ms)
+{
+    const char *argv[] = {"attrd_updater", "-n", name, "-D", NULL};
+
+    return run_tool(argv, timeout_ms, NULL);
+}
+
+int
+vcha_promotion_set(int score, long long timeout_ms)
+{
+    char buf[16];
+    const char *argv[] = {"crm_attribute", "--promotion", "-v", buf, NULL};
+
+    snprintf(buf, sizeof(buf), "%d", score);
+    return run_tool(argv, timeout_ms, NULL);
+}
+
+int
+vcha_promotion_delete(long long timeout_ms)
+{
+    const char *argv[] = {"crm_attribute", "--promotion", "-D", NULL};
+
+    return run_tool(argv, timeout_ms, NULL);
+}

@@ -1,0 +1,396 @@
+/* vcha - fork/exec with an argv array, stdin data, captured output, a deadline. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vcha/exec.h>
+
+#define KILL_GRACE_MS 200
+
+struct capture {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    bool *truncated;
+};
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+close_pipe(int p[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (p[i] >= 0) {
+            close(p[i]);
+            p[i] = -1;
+        }
+    }
+}
+
+/* dup2 that also works when fd already is target (clears close-on-exec). */
+static int
+move_fd(int fd, int target)
+{
+    if (fd == target) {
+        return fcntl(fd, F_SETFD, 0);
+    }
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/* Close every descriptor above 2 except keep. */
+static void
+close_fds_except(int keep)
+{
+    if ((keep <= 3 || close_range(3, (unsigned) keep - 1, 0) == 0)
+        && close_range((unsigned) keep + 1, ~0U, 0) == 0) {
+        return;
+    }
+    for (int fd = 3; fd < 65536; fd++) {
+        if (fd != keep) {
+            close(fd);
+        }
+    }
+}
+
+/* In the child: wire up stdio and exec; report errno on errpipe. */
+static void
+child_exec(const char *const argv[], int in[2], int out[2], int err[2],
+           int errpipe[2])
+{
+    sigset_t none;
+    int e;
+
+    setpgid(0, 0);
+    for (int s = 1; s < NSIG; s++) {
+        signal(s, SIG_DFL);
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (move_fd(in[0], STDIN_FILENO) < 0 || move_fd(out[1], STDOUT_FILENO) < 0
+        || move_fd(err[1], STDERR_FILENO) < 0) {
+        goto fail;
+    }
+    close_fds_except(errpipe[1]);
+    execvp(argv[0], (char *const *) argv);
+fail:
+    e = errno;
+    (void) !write(errpipe[1], &e, sizeof(e));
+    _exit(127);
+}
+
+static int
+capture_read(struct capture *c)
+{
+    char chunk[8192];
+    ssize_t n = read(c->fd, chunk, sizeof(chunk));
+
+    if (n < 0) {
+        return (errno == EINTR || errno == EAGAIN) ? 0 : -errno;
+    }
+    if (n == 0) {
+        return 1; /* EOF */
+    }
+    size_t keep = (size_t) n;
+    if (c->len + keep > VCHA_EXEC_MAX_OUTPUT) {
+        keep = VCHA_EXEC_MAX_OUTPUT - c->len;
+        *c->truncated = true;
+    }
+    if (c->len + keep + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + keep + 1) {
+            cap *= 2;
+        }
+        char *nb = realloc(c->buf, cap);
+        if (nb == NULL) {
+            return -ENOMEM;
+        }
+        c->buf = nb;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, chunk, keep);
+    c->len += keep;
+    c->buf[c->len] = '\0';
+    return 0;
+}
+
+static void
+kill_group(pid_t pid, long long *kill_at, int *stage)
+{
+    if (*stage == 0) {
+        kill(-pid, SIGTERM);
+        *stage = 1;
+        *kill_at = now_ms() + KILL_GRACE_MS;
+    } else if (*stage == 1) {
+        kill(-pid, SIGKILL);
+        *stage = 2;
+    }
+}
+
+struct io_state {
+    int in_fd;
+    const char *input;
+    size_t input_len, input_off;
+    struct capture cap[2];
+};
+
+/* One poll round.  Returns 1 while there is still I/O to do. */
+static int
+io_round(struct io_state *io, int timeout)
+{
+    struct pollfd fds[3];
+    int nfds = 0, idx_in = -1, idx_cap[2] = {-1, -1};
+
+    if (io->in_fd >= 0) {
+        idx_in = nfds;
+        fds[nfds++] = (struct pollfd){.fd = io->in_fd, .events = POLLOUT};
+    }
+    for (int i = 0; i < 2; i++) {
+        if (io->cap[i].fd >= 0) {
+            idx_cap[i] = nfds;
+            fds[nfds++] = (struct pollfd){.fd = io->cap[i].fd, .events = POLLIN};
+        }
+    }
+    if (nfds == 0) {
+        return 0;
+    }
+    if (poll(fds, (nfds_t) nfds, timeout) <= 0) {
+        return 1;
+    }
+    if (idx_in >= 0 && fds[idx_in].revents) {
+        ssize_t n = write(io->in_fd, io->input + io->input_off,
+                          io->input_len - io->input_off);
+        if (n > 0) {
+            io->input_off += (size_t) n;
+        }
+        if ((n < 0 && errno != EINTR && errno != EAGAIN)
+            || io->input_off >= io->input_len) {
+            close(io->in_fd);
+            io->in_fd = -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (idx_cap[i] >= 0 && fds[idx_cap[i]].revents
+            && capture_read(&io->cap[i]) != 0) {
+            close(io->cap[i].fd);
+            io->cap[i].fd = -1;
+        }
+    }
+    return 1;
+}
+
+static void
+record_status(int status, struct vcha_exec_result *res)
+{
+    if (WIFEXITED(status)) {
+        res->exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        res->exit_code = -1;
+        res->signal = WTERMSIG(status);
+    }
+}
+
+/* Feed stdin, collect output and reap, all within the deadline. */
+static void
+supervise(pid_t pid, struct io_state *io, long long deadline,
+          struct vcha_exec_result *res)
+{
+    long long kill_at = deadline;
+    int stage = 0, status = 0;
+    bool reaped = false;
+
+    for (;;) {
+        long long now = now_ms();
+
+        if (now >= kill_at && stage < 2) {
+            if (stage == 0) {
+                res->timed_out = true;
+            }
+            kill_group(pid, &kill_at, &stage);
+            continue;
+        }
+        if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
+            reaped = true;
+            record_status(status, res);
+        }
+        long long wait = stage == 2 ? 50 : kill_at - now;
+        if (io_round(io, (int) (wait > 50 ? 50 : wait)) == 0 && reaped) {
+            break;
+        }
+        if (stage == 2 && reaped) {
+            break; /* killed: stop waiting for stray holders of the pipes */
+        }
+        if (stage == 2 && !reaped && waitpid(pid, &status, 0) == pid) {
+            reaped = true;
+            record_status(status, res);
+        }
+    }
+}
+
+static int
+spawn(const char *const argv[], int in[2], int out[2], int err[2],
+      pid_t *pidp)
+{
+    int errpipe[2] = {-1, -1}, child_errno = 0;
+    pid_t pid;
+
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close_pipe(errpipe);
+        return -e;
+    }
+    if (pid == 0) {
+        child_exec(argv, in, out, err, errpipe);
+    }
+    setpgid(pid, pid); /* also in the parent: no race with kill(-pid) */
+    close(errpipe[1]);
+    ssize_t n;
+    do {
+        n = read(errpipe[0], &child_errno, sizeof(child_errno));
+    } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t) sizeof(child_errno)) {
+        waitpid(pid, NULL, 0);
+        return -child_errno;
+    }
+    *pidp = pid;
+    return 0;
+}
+
+int
+vcha_exec(const char *const argv[], const char *input, size_t input_len,
+          long long timeout_ms, struct vcha_exec_result *res)
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    struct io_state io = {.in_fd = -1};
+    pid_t pid = -1;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (argv == NULL || argv[0] == NULL) {
+        return -EINVAL;
+    }
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
+        || pipe2(err, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto done;
+    }
+    /* EPIPE from a program that does not read stdin must not kill us */
+    signal(SIGPIPE, SIG_IGN);
+    rc = spawn(argv, in, out, err, &pid);
+    if (rc < 0) {
+        goto done;
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    in[0] = out[1] = err[1] = -1;
+    io.input = input;
+    io.input_len = input ? input_len : 0;
+    if (io.input_len > 0) {
+        io.in_fd = in[1];
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+    } else {
+        close(in[1]);
+    }
+    in[1] = -1;
+    io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
+    io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
+    out[0] = err[0] = -1;
+    supervise(pid, &io, now_ms() + (timeout_ms > 0 ? timeout_ms : 0), res);
+    if (io.in_fd >= 0) {
+        close(io.in_fd);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (io.cap[i].fd >= 0) {
+            close(io.cap[i].fd);
+        }
+    }
+    res->out = io.cap[0].buf ? io.cap[0].buf : strdup("");
+    res->out_len = io.cap[0].len;
+    res->err = io.cap[1].buf ? io.cap[1].buf : strdup("");
+    res->err_len = io.cap[1].len;
+    if (res->out == NULL || res->err == NULL) {
+        vcha_exec_result_clear(res);
+        rc = -ENOMEM;
+    }
+
+done:
+    close_pipe(in);
+    close_pipe(out);
+    close_pipe(err);
+    return rc;
+}
+
+void
+vcha_exec_result_clear(struct vcha_exec_result *res)
+{
+    if (res != NULL) {
+        free(res->out);
+        free(res->err);
+        memset(res, 0, sizeof(*res));
+    }
+}
+
+bool
+vcha_exec_ok(const struct vcha_exec_result *res)
+{
+    return res->exit_code == 0 && res->signal == 0 && !res->timed_out;
+}
+
+int
+vcha_exec_find(const char *prog)
+{
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+
+    if (prog == NULL || *prog == '\0') {
+        return -ENOENT;
+    }
+    if (strchr(prog, '/') != NULL) {
+        return access(prog, X_OK) == 0 ? 0 : -ENOENT;
+    }
+    if (path == NULL || *path == '\0') {
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    }
+    for (const char *p = path; *p != '\0';) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t) (colon - p) : strlen(p);
+        struct stat st;
+
+        if (len > 0 && len + strlen(prog) + 2 <= sizeof(buf)) {
+            snprintf(buf, sizeof(buf), "%.*s/%s", (int) len, p, prog);
+            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)
+                && access(buf, X_OK) == 0) {
+                return 0;
+            }
+        }
+        p += len;
+        if (*p == ':') {
+            p++;
+        }
+    }
+    return -ENOENT;
+}

@@ -1,0 +1,168 @@
+/* vcha - meta-data XML (libxml2) and usage text from the agent tables. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <vcha/metadata.h>
+
+#define OCF_VERSION "1.1"
+
+/* OCF content type for a parameter type: durations travel as strings. */
+static const char *
+content_type(enum vcha_param_type t)
+{
+    switch (t) {
+    case VCHA_PT_INTEGER:
+        return "integer";
+    case VCHA_PT_BOOLEAN:
+        return "boolean";
+    case VCHA_PT_SELECT:
+        return "select";
+    default:
+        return "string";
+    }
+}
+
+static xmlNodePtr
+add_desc(xmlNodePtr parent, const char *tag, const char *text)
+{
+    xmlNodePtr n = xmlNewTextChild(parent, NULL, BAD_CAST tag,
+                                   BAD_CAST(text ? text : ""));
+
+    xmlNewProp(n, BAD_CAST "lang", BAD_CAST "en");
+    return n;
+}
+
+static void
+add_parameter(xmlNodePtr params, const struct vcha_param_def *p)
+{
+    xmlNodePtr n = xmlNewChild(params, NULL, BAD_CAST "parameter", NULL);
+    xmlNodePtr c;
+
+    xmlNewProp(n, BAD_CAST "name", BAD_CAST p->name);
+    xmlNewProp(n, BAD_CAST "unique", BAD_CAST(p->unique ? "1" : "0"));
+    xmlNewProp(n, BAD_CAST "required", BAD_CAST(p->required ? "1" : "0"));
+    if (p->unique_group != NULL) {
+        xmlNewProp(n, BAD_CAST "unique-group", BAD_CAST p->unique_group);
+    }
+    if (p->reloadable) {
+        xmlNewProp(n, BAD_CAST "reloadable", BAD_CAST "1");
+    }
+    add_desc(n, "longdesc", p->longdesc);
+    add_desc(n, "shortdesc", p->shortdesc);
+    c = xmlNewChild(n, NULL, BAD_CAST "content", NULL);
+    xmlNewProp(c, BAD_CAST "type", BAD_CAST content_type(p->type));
+    if (p->dflt != NULL) {
+        xmlNewProp(c, BAD_CAST "default", BAD_CAST p->dflt);
+    }
+    for (size_t i = 0; p->type == VCHA_PT_SELECT && p->options[i]; i++) {
+        xmlNodePtr o = xmlNewChild(c, NULL, BAD_CAST "option", NULL);
+
+        xmlNewProp(o, BAD_CAST "value", BAD_CAST p->options[i]);
+    }
+}
+
+static void
+add_action(xmlNodePtr actions, const struct vcha_action_def *act)
+{
+    xmlNodePtr n = xmlNewChild(actions, NULL, BAD_CAST "action", NULL);
+    char buf[32];
+
+    xmlNewProp(n, BAD_CAST "name", BAD_CAST act->name);
+    snprintf(buf, sizeof(buf), "%us", act->timeout_s);
+    xmlNewProp(n, BAD_CAST "timeout", BAD_CAST buf);
+    if (act->interval_s > 0) {
+        snprintf(buf, sizeof(buf), "%us", act->interval_s);
+        xmlNewProp(n, BAD_CAST "interval", BAD_CAST buf);
+    }
+    if (act->depth >= 0 && act->interval_s > 0) {
+        snprintf(buf, sizeof(buf), "%d", act->depth);
+        xmlNewProp(n, BAD_CAST "depth", BAD_CAST buf);
+    }
+    if (act->role != NULL) {
+        xmlNewProp(n, BAD_CAST "role", BAD_CAST act->role);
+    }
+}
+
+int
+vcha_metadata_xml(const struct vcha_agent_def *def, char **xml, size_t *len)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root, params, actions;
+    xmlChar *buf = NULL;
+    int size = 0;
+
+    *xml = NULL;
+    if (doc == NULL) {
+        return -ENOMEM;
+    }
+    xmlCreateIntSubset(doc, BAD_CAST "resource-agent", NULL,
+                       BAD_CAST "ra-api-1.dtd");
+    root = xmlNewNode(NULL, BAD_CAST "resource-agent");
+    xmlDocSetRootElement(doc, root);
+    xmlNewProp(root, BAD_CAST "name", BAD_CAST def->name);
+    xmlNewProp(root, BAD_CAST "version", BAD_CAST def->version);
+    xmlNewTextChild(root, NULL, BAD_CAST "version", BAD_CAST OCF_VERSION);
+    add_desc(root, "longdesc", def->longdesc);
+    add_desc(root, "shortdesc", def->shortdesc);
+    params = xmlNewChild(root, NULL, BAD_CAST "parameters", NULL);
+    for (size_t i = 0; i < def->n_params; i++) {
+        add_parameter(params, &def->params[i]);
+    }
+    actions = xmlNewChild(root, NULL, BAD_CAST "actions", NULL);
+    for (size_t i = 0; i < def->n_actions; i++) {
+        add_action(actions, &def->actions[i]);
+    }
+    xmlDocDumpFormatMemoryEnc(doc, &buf, &size, "UTF-8", 1);
+    xmlFreeDoc(doc);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    *xml = strndup((const char *) buf, (size_t) size);
+    xmlFree(buf);
+    if (*xml == NULL) {
+        return -ENOMEM;
+    }
+    if (len != NULL) {
+        *len = (size_t) size;
+    }
+    return 0;
+}
+
+static void
+usage_param(const struct vcha_param_def *p, FILE *out)
+{
+    fprintf(out, "  %s (%s%s%s", p->name, vcha_param_type_name(p->type),
+            p->required ? ", required" : "", p->unique ? ", unique" : "");
+    if (p->dflt != NULL) {
+        fprintf(out, ", default %s", p->dflt);
+    }
+    fprintf(out, ")\n      %s\n", p->shortdesc);
+    if (p->type == VCHA_PT_SELECT) {
+        fprintf(out, "      one of:");
+        for (size_t i = 0; p->options[i]; i++) {
+            fprintf(out, " %s", p->options[i]);
+        }
+        fprintf(out, "\n");
+    }
+}
+
+void
+vcha_usage_print(const struct vcha_agent_def *def, FILE *out)
+{
+    fprintf(out, "usage: %s {", def->name);
+    for (size_t i = 0; i < def->n_actions; i++) {
+        fprintf(out, "%s%s", i ? "|" : "", def->actions[i].name);
+    }
+    fprintf(out, "|usage}\n\n%s\n\nParameters (as OCF_RESKEY_<name>):\n",
+            def->shortdesc);
+    for (size_t i = 0; i < def->n_params; i++) {
+        usage_param(&def->params[i], out);
+    }
+}

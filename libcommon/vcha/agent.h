@@ -1,0 +1,97 @@
+/*
+ * vcha - an OCF resource agent: its description, its actions, and the
+ * dispatcher that runs one action per invocation.
+ *
+ * An agent program is a parameter table, an action table, a struct
+ * vcha_agent_def and a main() that calls vcha_agent_main().  The dispatcher
+ * answers meta-data, usage and validate-all itself, parses and validates the
+ * parameters, derives the deadline from the operation timeout, runs the
+ * action and turns its result into an OCF exit code, printing an
+ * "ocf-exit-reason:" line on stderr when it failed.
+ */
+#ifndef VCHA_AGENT_H
+#define VCHA_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <vcha/param.h>
+#include <vcha/result.h>
+
+struct vcha_agent;
+
+/** An action handler. */
+typedef enum vcha_result (*vcha_action_fn)(struct vcha_agent *a);
+
+/** One action, as advertised in the meta-data. */
+struct vcha_action_def {
+    const char *name;     /**< "start", "monitor", ... */
+    vcha_action_fn fn;    /**< NULL for meta-data and validate-all */
+    unsigned timeout_s;   /**< advertised default timeout */
+    unsigned interval_s;  /**< advertised interval (monitor), or 0 */
+    int depth;            /**< OCF_CHECK_LEVEL (monitor), -1: none */
+    const char *role;     /**< "Promoted"/"Unpromoted", or NULL */
+};
+
+/** Everything that describes an agent. */
+struct vcha_agent_def {
+    const char *name;     /**< e.g. "dnsswitch" */
+    const char *version;  /**< agent version */
+    const char *shortdesc;
+    const char *longdesc;
+    const struct vcha_param_def *params;
+    size_t n_params;
+    const struct vcha_action_def *actions;
+    size_t n_actions;
+    /**
+     * Checks across parameters and against this node.  @p level is 0
+     * (parameters only; must not touch the system or run any program) or
+     * 10 (also files, programs and permissions here).  NULL: none.
+     */
+    enum vcha_result (*validate)(struct vcha_agent *a, int level);
+};
+
+/** One invocation. */
+struct vcha_agent {
+    const struct vcha_agent_def *def;
+    const struct vcha_action_def *action;
+    struct vcha_params *params;
+    const char *instance;     /**< OCF_RESOURCE_INSTANCE */
+    bool probe;               /**< monitor with interval 0 */
+    int check_level;          /**< OCF_CHECK_LEVEL */
+    long long timeout_ms;     /**< the operation's timeout */
+    long long deadline_ms;    /**< CLOCK_MONOTONIC ms to be done by */
+    char reason[1024];        /**< exit reason of a failure */
+};
+
+/**
+ * Run the action named by argv[1] and return the process exit code.
+ */
+int vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv);
+
+/**
+ * Record why the action fails (printed as the exit reason and logged) and
+ * return @p r, so that handlers can `return vcha_agent_fail(a, ...);`.
+ */
+enum vcha_result vcha_agent_fail(struct vcha_agent *a, enum vcha_result r,
+                                 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Milliseconds left until the deadline (never below 1). */
+long long vcha_agent_remaining_ms(const struct vcha_agent *a);
+
+/** Text of parameter @p i of this invocation, or NULL. */
+const char *vcha_agent_str(const struct vcha_agent *a, size_t i);
+/** Number of parameter @p i (integer, 0/1, duration in ms). */
+long long vcha_agent_num(const struct vcha_agent *a, size_t i);
+
+/** Monotonic clock in milliseconds. */
+long long vcha_now_ms(void);
+
+/**
+ * Deadline for an operation lasting @p timeout_ms: a margin is kept back so
+ * the agent can still report before Pacemaker kills it.
+ */
+long long vcha_deadline_from_timeout(long long timeout_ms);
+
+#endif

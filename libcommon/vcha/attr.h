@@ -1,0 +1,38 @@
+/*
+ * vcha - transient node attributes and promotion scores, through Pacemaker's
+ * own command-line tools (stable across Pacemaker 2.1 and 3.0).
+ */
+#ifndef VCHA_ATTR_H
+#define VCHA_ATTR_H
+
+/**
+ * Read transient attribute @p name of @p node (NULL: this node).
+ * Returns 0 and a new string in @p value (free()), -ENODATA when the
+ * attribute has no value, -ENOENT when attrd_updater is missing, -ETIME on
+ * timeout, -EIO on another failure.
+ */
+int vcha_attr_get(const char *name, const char *node, char **value,
+                  long long timeout_ms);
+
+/** Set transient attribute @p name of this node to @p value. 0 or -errno. */
+int vcha_attr_set(const char *name, const char *value, long long timeout_ms);
+
+/** Remove transient attribute @p name of this node. 0 or -errno. */
+int vcha_attr_delete(const char *name, long long timeout_ms);
+
+/**
+ * Set the promotion score of resource $OCF_RESOURCE_INSTANCE on this node
+ * (crm_attribute --promotion).  0 or -errno.
+ */
+int vcha_promotion_set(int score, long long timeout_ms);
+
+/** Remove this node's promotion score for the resource. 0 or -errno. */
+int vcha_promotion_delete(long long timeout_ms);
+
+/**
+ * Extract the value="..." field of an attrd_updater -Q output line.
+ * Returns 0 and a new string, or -ENODATA when there is none.
+ */
+int vcha_attr_parse_query(const char *output, char **value);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * vcha - run a program safely: an argv array (never a shell), optional data
+ * on stdin, stdout and stderr captured, a deadline after which the program's
+ * whole process group is killed.
+ */
+#ifndef VCHA_EXEC_H
+#define VCHA_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Most bytes kept of each of stdout and stderr; the rest is dropped. */
+#define VCHA_EXEC_MAX_OUTPUT (1024 * 1024)
+
+/** What a finished program did. */
+struct vcha_exec_result {
+    int exit_code;   /**< exit status, or -1 if killed by a signal */
+    int signal;      /**< terminating signal, or 0 */
+    bool timed_out;  /**< the deadline passed and the group was killed */
+    char *out;       /**< stdout, NUL-terminated (never NULL after run) */
+    size_t out_len;
+    char *err;       /**< stderr, NUL-terminated (never NULL after run) */
+    size_t err_len;
+    bool truncated;  /**< output beyond VCHA_EXEC_MAX_OUTPUT was dropped */
+};
+
+/**
+ * Run @p argv (argv[0] is looked up in PATH unless it contains '/').
+ *
+ * @p input (may be NULL) of @p input_len bytes is written to the program's
+ * stdin, which is then closed.  The program runs in a new process group with
+ * every other file descriptor closed.  If it has not finished within
+ * @p timeout_ms, its group gets SIGTERM, then SIGKILL 200 ms later.
+ *
+ * Returns 0 when the program ran (look at @p res for how it ended),
+ * -ENOENT / -EACCES / ... when it could not be executed, -ETIME never
+ * (a timeout is reported in @p res).  Free @p res with
+ * vcha_exec_result_clear().
+ */
+int vcha_exec(const char *const argv[], const char *input, size_t input_len,
+              long long timeout_ms, struct vcha_exec_result *res);
+
+/** Free the buffers of @p res and zero it; safe on a zeroed result. */
+void vcha_exec_result_clear(struct vcha_exec_result *res);
+
+/** True when @p res is a normal exit with code 0. */
+bool vcha_exec_ok(const struct vcha_exec_result *res);
+
+/**
+ * Find @p prog in PATH (or check it if it contains '/'): 0 if it is an
+ * executable file, else -ENOENT.
+ */
+int vcha_exec_find(const char *prog);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * vcha - files that are either the old version or the new one, never half
+ * of each, and per-resource state files under HA_RSCTMP.
+ */
+#ifndef VCHA_FILE_H
+#define VCHA_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/**
+ * Replace @p path with @p len bytes of @p data atomically and durably:
+ * write a temporary file in the same directory, fsync it, rename it over
+ * @p path, fsync the directory.  On any failure @p path is untouched and
+ * the temporary file is removed.  Returns 0 or a negative errno.
+ */
+int vcha_file_write_atomic(const char *path, const void *data, size_t len,
+                           mode_t mode);
+
+/**
+ * Read all of @p path (at most @p max bytes) into a new NUL-terminated
+ * buffer.  Returns 0, -EFBIG if the file is larger than @p max, or another
+ * negative errno.  Free *data with free().
+ */
+int vcha_file_read(const char *path, char **data, size_t *len, size_t max);
+
+/** fsync the directory holding @p path.  Returns 0 or a negative errno. */
+int vcha_file_sync_parent(const char *path);
+
+/** The state directory: $HA_RSCTMP, or /run/resource-agents. */
+const char *vcha_state_dir(void);
+
+/**
+ * Build "<state dir>/vcha-<agent>-<instance><suffix>" into @p buf.  A '/'
+ * in @p instance becomes '_'.  Returns 0, or -ENAMETOOLONG.
+ */
+int vcha_state_path(char *buf, size_t buflen, const char *agent,
+                    const char *instance, const char *suffix);
+
+/** Create the state directory (mode 0755) if needed. 0 or -errno. */
+int vcha_state_dir_ensure(void);
+
+#endif
