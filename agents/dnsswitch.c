@@ -110,10 +110,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
         .name = "address_attribute", .type = VCHA_PT_STRING,
         .check = check_attribute,
         .shortdesc = "Node attribute holding the address",
-        .longdesc = "The name of a transient node attribute that holds the "
-                    "address to publish on the node where the resource runs, "
-                    "so that a service agent can publish where it came up.  "
-                    "Set this or address.",
+        .longdesc = "The name of a node attribute that holds the address "
+                    "to publish on the node where the resource runs: a "
+                    "transient attribute (so that a service agent can "
+                    "publish where it came up), or else a permanent one "
+                    "(pcs node attribute NODE NAME=ADDRESS).  Set this or "
+                    "address.",
     },
     [P_SERVER] = {
         .name = "server", .type = VCHA_PT_STRING, .required = true,
@@ -207,7 +209,7 @@ expected_address(struct vcha_agent *a, struct vcha_ip *ip)
         vcha_ip_parse(vcha_agent_str(a, P_ADDRESS), ip);
         return VCHA_OK;
     }
-    rc = vcha_attr_get(attr, NULL, &value, vcha_agent_remaining_ms(a));
+    rc = vcha_node_attr_get(attr, NULL, &value, vcha_agent_remaining_ms(a));
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_NOT_RUNNING,
                                "node attribute '%s' has no value on this "
@@ -375,7 +377,8 @@ refused_by_policy(const char *err)
  * prerequisite failed (the record no longer is what we expected).
  */
 static enum vcha_result
-nsupdate(struct vcha_agent *a, const char *script, bool *prereq_failed)
+nsupdate(struct vcha_agent *a, const char *zone, const char *script,
+         bool *prereq_failed)
 {
     const char *keyfile = vcha_agent_str(a, P_KEYFILE);
     long long left = vcha_agent_remaining_ms(a);
@@ -408,9 +411,10 @@ nsupdate(struct vcha_agent *a, const char *script, bool *prereq_failed)
             *prereq_failed = true;
         } else if (refused_by_policy(res.err)) {
             r = vcha_agent_fail(a, VCHA_ERR_ARGS,
-                                "server refused the update of %s (%s): check "
-                                "keyfile and the zone's update policy",
-                                vcha_agent_str(a, P_NAME), line);
+                                "server refused the update of %s in zone %s "
+                                "(%s): check keyfile, zone and the zone's "
+                                "update policy",
+                                vcha_agent_str(a, P_NAME), zone, line);
         } else {
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "nsupdate failed: %s",
                                 line);
@@ -527,7 +531,7 @@ dnsswitch_start(struct vcha_agent *a)
              "update delete %s A\nupdate delete %s AAAA\n"
              "update add %s %lld %s %s\nsend\n",
              name, name, name, vcha_agent_num(a, P_TTL), rrtype(&ip), addr);
-    r = nsupdate(a, script, NULL);
+    r = nsupdate(a, zone, script, NULL);
     if (r == VCHA_OK) {
         r = record_check(a, &srv, &ip);
         if (r == VCHA_NOT_RUNNING) {
@@ -568,7 +572,7 @@ unregister(struct vcha_agent *a)
     snprintf(script + len, sizeof(script) - len,
              "prereq yxrrset %s %s %s\nupdate delete %s %s\nsend\n", name,
              rrtype(&ip), addr, name, rrtype(&ip));
-    if (nsupdate(a, script, &moved) != VCHA_OK) {
+    if (nsupdate(a, zone, script, &moved) != VCHA_OK) {
         vcha_warn("could not remove %s (%s); the next start replaces it",
                   name, a->reason);
         a->reason[0] = '\0';

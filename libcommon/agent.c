@@ -10,18 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
 #include <vcha/agent.h>
 #include <vcha/log.h>
 #include <vcha/metadata.h>
 
-long long
-vcha_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long long
 vcha_deadline_from_timeout(long long timeout_ms)
@@ -119,8 +112,11 @@ print_metadata(const struct vcha_agent_def *def)
 {
     char *xml = NULL;
 
-    if (vcha_metadata_xml(def, &xml, NULL) < 0) {
-        fprintf(stderr, "ocf-exit-reason:out of memory building meta-data\n");
+    int rc = vcha_metadata_xml(def, &xml, NULL);
+
+    if (rc < 0) {
+        fprintf(stderr, "ocf-exit-reason:cannot build meta-data: %s\n",
+                rc == -ENOENT ? "libxml2 cannot be loaded" : strerror(-rc));
         return vcha_result_to_ocf(VCHA_ERR_GENERIC);
     }
     fputs(xml, stdout);

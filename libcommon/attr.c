@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <vcha/attr.h>
+#include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/log.h>
 
@@ -70,6 +71,37 @@ vcha_attr_get(const char *name, const char *node, char **value,
     }
     if (rc == 0) {
         rc = vcha_attr_parse_query(out, value);
+    }
+    free(out);
+    return rc;
+}
+
+int
+vcha_node_attr_get(const char *name, const char *node, char **value,
+                   long long timeout_ms)
+{
+    const char *argv[] = {"crm_attribute", "-G", "-q", "-l", "forever",
+                          "-n", name, NULL, NULL, NULL};
+    long long deadline = vcha_now_ms() + timeout_ms;
+    char *out = NULL;
+    int rc = vcha_attr_get(name, node, value, timeout_ms);
+
+    if (rc != -ENODATA) {
+        return rc;
+    }
+    if (node != NULL) {
+        argv[7] = "-N";
+        argv[8] = node;
+    }
+    rc = run_tool(argv, deadline - vcha_now_ms(), &out);
+    if (rc == -EIO) {
+        rc = -ENODATA;
+    }
+    if (rc == 0) {
+        out[strcspn(out, "\n")] = '\0';
+        rc = out[0] != '\0' ? 0 : -ENODATA;
+        *value = rc == 0 ? out : NULL;
+        out = rc == 0 ? NULL : out;
     }
     free(out);
     return rc;

@@ -17,20 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
 #include <vcha/dns.h>
 
 #define DNS_HEADER_LEN 12
 #define DNS_UDP_MAX 4096
 #define DNS_RETRY_MS 1000
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 vcha_ip_parse(const char *text, struct vcha_ip *ip)
@@ -284,7 +277,7 @@ static int
 wait_fd(int fd, short events, long long deadline)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    long long left = deadline - now_ms();
+    long long left = deadline - vcha_now_ms();
     int n;
 
     if (left <= 0) {
@@ -338,17 +331,17 @@ udp_exchange(int fd, const unsigned char *q, size_t qlen, unsigned id,
     long long resend = 0;
 
     for (;;) {
-        if (now_ms() >= resend) {
+        if (vcha_now_ms() >= resend) {
             if (send(fd, q, qlen, 0) < 0) {
                 return -errno;
             }
-            resend = now_ms() + DNS_RETRY_MS;
+            resend = vcha_now_ms() + DNS_RETRY_MS;
         }
         long long until = resend < deadline ? resend : deadline;
         int rc = wait_fd(fd, POLLIN, until);
 
         if (rc == -ETIMEDOUT) {
-            if (now_ms() >= deadline) {
+            if (vcha_now_ms() >= deadline) {
                 return rc;
             }
             continue;
@@ -429,14 +422,14 @@ vcha_dns_query(const struct vcha_dns_server *server, const char *name,
 {
     unsigned char q[DNS_HEADER_LEN + 260], buf[DNS_UDP_MAX];
     unsigned char *tcp_reply = NULL;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = vcha_now_ms() + timeout_ms;
     unsigned short id = 0;
     size_t len = 0;
     int qlen, fd, rc;
 
     memset(ans, 0, sizeof(*ans));
     if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
-        id = (unsigned short) (now_ms() ^ getpid());
+        id = (unsigned short) (vcha_now_ms() ^ getpid());
     }
     qlen = vcha_dns_build_query(name, type, id, q, sizeof(q));
     if (qlen < 0) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
 #include <vcha/exec.h>
 
 #define KILL_GRACE_MS 200
@@ -26,14 +27,6 @@ struct capture {
     bool *truncated;
 };
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 close_pipe(int p[2])
@@ -138,7 +131,7 @@ kill_group(pid_t pid, long long *kill_at, int *stage)
     if (*stage == 0) {
         kill(-pid, SIGTERM);
         *stage = 1;
-        *kill_at = now_ms() + KILL_GRACE_MS;
+        *kill_at = vcha_now_ms() + KILL_GRACE_MS;
     } else if (*stage == 1) {
         kill(-pid, SIGKILL);
         *stage = 2;
@@ -218,7 +211,7 @@ supervise(pid_t pid, struct io_state *io, long long deadline,
     bool reaped = false;
 
     for (;;) {
-        long long now = now_ms();
+        long long now = vcha_now_ms();
 
         if (now >= kill_at && stage < 2) {
             if (stage == 0) {
@@ -319,7 +312,7 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
     io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
     out[0] = err[0] = -1;
-    supervise(pid, &io, now_ms() + (timeout_ms > 0 ? timeout_ms : 0), res);
+    supervise(pid, &io, vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), res);
     if (io.in_fd >= 0) {
         close(io.in_fd);
     }

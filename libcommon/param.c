@@ -306,7 +306,7 @@ vcha_param_value_check(const struct vcha_param_def *def, const char *value,
     if (rc == 0 && def->check != NULL) {
         rc = def->check(value, why, whylen);
     }
-    return rc;
+    return rc < 0 ? -EINVAL : 0; /* as documented, also for -ERANGE */
 }
 
 /* Value of OCF_RESKEY_<name> in envp, or NULL. */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <vcha/clock.h>
 #include <vcha/param.h>
 #include <vcha/result.h>
 
@@ -84,9 +85,6 @@ long long vcha_agent_remaining_ms(const struct vcha_agent *a);
 const char *vcha_agent_str(const struct vcha_agent *a, size_t i);
 /** Number of parameter @p i (integer, 0/1, duration in ms). */
 long long vcha_agent_num(const struct vcha_agent *a, size_t i);
-
-/** Monotonic clock in milliseconds. */
-long long vcha_now_ms(void);
 
 /**
  * Deadline for an operation lasting @p timeout_ms: a margin is kept back so

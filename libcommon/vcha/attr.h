@@ -14,6 +14,14 @@
 int vcha_attr_get(const char *name, const char *node, char **value,
                   long long timeout_ms);
 
+/**
+ * Read node attribute @p name of @p node (NULL: this node): its transient
+ * value if it has one, else its permanent value (crm_attribute -l forever).
+ * Returns like vcha_attr_get().
+ */
+int vcha_node_attr_get(const char *name, const char *node, char **value,
+                       long long timeout_ms);
+
 /** Set transient attribute @p name of this node to @p value. 0 or -errno. */
 int vcha_attr_set(const char *name, const char *value, long long timeout_ms);
 

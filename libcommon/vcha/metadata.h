@@ -13,7 +13,8 @@
 /**
  * Build the meta-data XML of @p def: OCF 1.1 shape, with a DOCTYPE naming
  * ra-api-1.dtd so that xmllint --valid (and ocf-tester) can check it.
- * Returns 0 and a new buffer in @p xml (free()), or a negative errno.
+ * Returns 0 and a new buffer in @p xml (free()), -ENOENT when libxml2
+ * cannot be loaded, or another negative errno.
  */
 int vcha_metadata_xml(const struct vcha_agent_def *def, char **xml,
                       size_t *len);

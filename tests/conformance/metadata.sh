@@ -1,2 +1,46 @@
-#!/bin/sh
-echo 1..0
+#!/bin/bash
+# Each agent's meta-data equals its golden file in ocf-metadata/ and is valid
+# against the OCF DTD (what ocf-tester uses) and the OCF RNG; the man page
+# made from it renders.  `make metadata-update` regenerates the golden files.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+
+AGENTS="dnsswitch"
+RA_RNG=${RA_RNG:-/usr/share/resource-agents/metadata.rng}
+[ -r "$RA_API_DTD" ] || tap_bail "$RA_API_DTD missing: install resource-agents"
+[ -r "$RA_RNG" ] || tap_bail "$RA_RNG missing: install resource-agents"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for a in $AGENTS; do
+    golden=$top_srcdir/ocf-metadata/$a.xml
+    env -i "$top_builddir/agents/$a" meta-data > "$tmp/$a.xml"
+    tap_is "$?" 0 "$a: meta-data exits 0 with an empty environment"
+    diff -u "$golden" "$tmp/$a.xml" > "$tmp/diff"
+    tap_ok $? "$a: meta-data matches ocf-metadata/$a.xml (make metadata-update)"
+    sed 's/^/#  /' "$tmp/diff"
+    "$XMLLINT" --noout --dtdvalid "$RA_API_DTD" "$tmp/$a.xml" 2> "$tmp/err"
+    tap_ok $? "$a: valid against $(basename "$RA_API_DTD")"
+    "$XMLLINT" --noout --relaxng "$RA_RNG" "$tmp/$a.xml" 2> "$tmp/err"
+    tap_ok $? "$a: valid against $(basename "$RA_RNG")"
+    grep -v 'validates$' "$tmp/err" | sed 's/^/#  /'
+    PATH=/nonexistent "$top_builddir/agents/$a" meta-data > /dev/null
+    tap_is "$?" 0 "$a: meta-data works with every external program missing"
+    OCF_CHECK_LEVEL=0 PATH=/nonexistent "$top_builddir/agents/$a" \
+        validate-all > /dev/null 2>&1
+    rc=$?
+    tap_like "$rc" "[06]" "$a: validate-all at level 0 runs with no programs (rc $rc)"
+    page=$top_builddir/ocf-metadata/ocf_vcha_$a.7
+    if [ -r "$page" ]; then
+        man -l "$page" 2>/dev/null | grep -q "ocf_vcha_$a"
+        tap_ok $? "$a: man page renders"
+        for p in $("$XMLLINT" --xpath '//parameter/@name' "$tmp/$a.xml" |
+            sed 's/ name="\([^"]*\)"/\1 /g'); do
+            grep -q "fB$p\\\\fR" "$page"
+            tap_ok $? "$a: man page documents parameter $p"
+        done
+    else
+        tap_ok 1 "$a: man page $page was built"
+    fi
+done
+tap_done

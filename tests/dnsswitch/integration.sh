@@ -1,2 +1,196 @@
-#!/bin/sh
-echo 1..0
+#!/bin/bash
+# ocf:vcha:dnsswitch against a real named on 127.0.0.1: start, monitor, stop,
+# a failover from one node's address to another's, probes, keys, a dead
+# server and every kind of bad input.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/named.sh"
+
+AGENT=$top_builddir/agents/dnsswitch
+NAME=www.vcha.test
+A1=198.18.0.10
+A2=198.18.0.11
+A6=2001:db8::10
+
+for prog in named nsupdate dig tsig-keygen; do
+    command -v "$prog" >/dev/null || tap_bail "$prog missing: install bind9 bind9-dnsutils"
+done
+work=$(mktemp -d)
+trap 'named_stop; rm -rf "$work"' EXIT
+named_start "$work/named" || tap_bail "cannot start named"
+
+# node_env NODE ADDRESS: the environment Pacemaker would give the agent on
+# NODE (each node has its own HA_RSCTMP).
+node_env() {
+    mkdir -p "$work/$1"
+    RA_ENV=(HA_RSCTMP="$work/$1" OCF_RESOURCE_INSTANCE=web-dns
+        OCF_RESKEY_name=$NAME OCF_RESKEY_server=127.0.0.1
+        OCF_RESKEY_port="$NAMED_PORT" OCF_RESKEY_keyfile="$NAMED_KEYFILE"
+        OCF_RESKEY_address="$2" OCF_RESKEY_CRM_meta_timeout=10000
+        OCF_RESKEY_CRM_meta_interval=10000)
+}
+probe() { ra monitor OCF_RESKEY_CRM_meta_interval=0 "$@"; }
+
+# --- the normal life of the resource on node1
+node_env node1 $A1
+ra validate-all
+tap_is "$RA_RC" 0 "validate-all accepts a good configuration"
+probe
+tap_is "$RA_RC" 7 "probe before start: the name does not exist, not running"
+tap_like "$RA_REASON" "*has no A record*" "probe says why"
+ra start
+tap_is "$RA_RC" 0 "start"
+tap_is "$(named_lookup $NAME A)" "$A1" "the server now resolves the name to node1"
+ttl=$(dig +norecurse +noall +answer -p "$NAMED_PORT" @127.0.0.1 $NAME A | awk '{print $2}')
+tap_is "$ttl" 30 "the record has the default ttl"
+ra monitor
+tap_is "$RA_RC" 0 "monitor after start: running"
+probe
+tap_is "$RA_RC" 0 "probe after start: running"
+ra start
+tap_is "$RA_RC" 0 "start again is idempotent"
+tap_is "$(named_lookup $NAME A)" "$A1" "still exactly one record after a second start"
+
+# --- failover: node2 takes the name over
+node_env node2 $A2
+probe
+tap_is "$RA_RC" 7 "probe on node2 while the name points to node1"
+tap_like "$RA_REASON" "*points to $A1, not $A2*" "node2's probe names both addresses"
+ra start
+tap_is "$RA_RC" 0 "start on node2"
+tap_is "$(named_lookup $NAME A)" "$A2" "the name now points to node2, and only to it"
+node_env node1 $A1
+ra monitor
+tap_is "$RA_RC" 7 "node1's monitor sees the name point elsewhere"
+tap_like "$RA_REASON" "*points to $A2, not $A1*" "and says where"
+ra stop
+tap_is "$RA_RC" 0 "stop on node1 (default: leave the record)"
+tap_is "$(named_lookup $NAME A)" "$A2" "node1's stop left node2's record alone"
+
+# --- probe after a reboot of node2: no local state, the record points here
+rm -rf "$work/node2"
+node_env node2 $A2
+probe
+tap_is "$RA_RC" 0 "probe with no local state tells the truth: the record points here"
+
+# --- stop, then monitor
+ra stop
+tap_is "$RA_RC" 0 "stop on node2"
+tap_is "$(named_lookup $NAME A)" "$A2" "default stop keeps the record"
+ra monitor
+tap_is "$RA_RC" 7 "monitor after stop: not running"
+probe
+tap_is "$RA_RC" 7 "probe after stop: not running"
+ra stop
+tap_is "$RA_RC" 0 "stop of a stopped resource succeeds"
+ra start
+tap_is "$RA_RC" 0 "start after stop"
+ra monitor
+tap_is "$RA_RC" 0 "monitor after restart: running"
+
+# --- unregister_on_stop
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "stop with unregister_on_stop"
+tap_is "$(named_lookup $NAME A)" "" "the record is gone"
+ra start OCF_RESKEY_unregister_on_stop=true
+named_set $NAME A $A1 >/dev/null
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "unregistering stop succeeds when another node owns the name"
+tap_is "$(named_lookup $NAME A)" "$A1" "and leaves the other node's record in place"
+
+# --- IPv6: AAAA, and switching families replaces the old record
+node_env node3 $A6
+ra start
+tap_is "$RA_RC" 0 "start with an IPv6 address"
+tap_is "$(named_lookup $NAME AAAA)" "$A6" "AAAA record published"
+tap_is "$(named_lookup $NAME A)" "" "the old A record was removed in the same update"
+ra monitor
+tap_is "$RA_RC" 0 "monitor of the AAAA record"
+node_env node1 $A1
+ra start
+tap_is "$RA_RC" 0 "back to IPv4"
+tap_is "$(named_lookup $NAME AAAA)" "" "the AAAA record is gone"
+
+# --- explicit zone, a different ttl
+ra start OCF_RESKEY_zone=vcha.test OCF_RESKEY_ttl=120
+tap_is "$RA_RC" 0 "start with an explicit zone and ttl"
+ttl=$(dig +norecurse +noall +answer -p "$NAMED_PORT" @127.0.0.1 $NAME A | awk '{print $2}')
+tap_is "$ttl" 120 "ttl parameter honoured"
+ra start OCF_RESKEY_zone=other.test
+tap_is "$RA_RC" 2 "a zone the server does not serve is a hard error"
+tap_like "$RA_REASON" "*refused*NOTAUTH*zone*" "with the server's answer and a hint"
+
+# --- keys
+before=$(named_lookup $NAME A)
+node_env node2 $A2
+ra start OCF_RESKEY_keyfile="$NAMED_BADKEY"
+tap_is "$RA_RC" 2 "a wrong TSIG key is a hard error on this node (OCF_ERR_ARGS)"
+tap_like "$RA_REASON" "*refused the update*keyfile*" "the reason points at the key"
+tap_is "$(named_lookup $NAME A)" "$before" "a refused update changed nothing"
+cp "$NAMED_KEYFILE" "$work/open.key"
+chmod 644 "$work/open.key"
+ra start OCF_RESKEY_keyfile="$work/open.key"
+tap_is "$RA_RC" 2 "a key readable by others is refused"
+tap_like "$RA_REASON" "*readable by group or others*" "and the reason says so"
+ra validate-all OCF_RESKEY_keyfile="$work/open.key" OCF_CHECK_LEVEL=10
+tap_is "$RA_RC" 2 "validate-all at level 10 checks the key"
+ra validate-all OCF_RESKEY_keyfile="$work/open.key" OCF_CHECK_LEVEL=0
+tap_is "$RA_RC" 0 "validate-all at level 0 does not look at files"
+ra start OCF_RESKEY_keyfile="$work/missing.key"
+tap_is "$RA_RC" 5 "a missing key file is OCF_ERR_INSTALLED"
+ra start OCF_RESKEY_keyfile=
+tap_is "$RA_RC" 2 "an unsigned update is refused by the server"
+tap_is "$(named_lookup $NAME A)" "$before" "nothing changed by the failed starts"
+
+# --- address from a node attribute, without a cluster: a clear failure
+node_env node4 $A1
+ra start OCF_RESKEY_address= OCF_RESKEY_address_attribute=web-address
+tap_is "$RA_RC" 1 "address_attribute with no value here fails the start"
+tap_like "$RA_REASON" "*node attribute 'web-address' has no value*" "naming the attribute"
+probe OCF_RESKEY_address= OCF_RESKEY_address_attribute=web-address
+tap_is "$RA_RC" 7 "probe with no address here: not running"
+
+# --- bad input
+bad() { # bad EXPECTED_RC PATTERN DESCRIPTION VAR=VALUE...
+    local rc=$1 pat=$2 desc=$3
+    shift 3
+    ra validate-all "$@"
+    tap_is "$RA_RC" "$rc" "validate-all: $desc"
+    tap_like "$RA_REASON" "$pat" "reason for: $desc"
+    ra start "$@"
+    tap_is "$RA_RC" "$rc" "start: $desc"
+}
+node_env node1 $A1
+bad 6 "*'name'*not fully qualified*" "single-label name" OCF_RESKEY_name=www
+bad 6 "*'name'*" "name with a space" "OCF_RESKEY_name=w w.vcha.test"
+bad 6 "*'name'*empty label*" "name with an empty label" OCF_RESKEY_name=www..vcha.test
+bad 6 "*'name'*63 bytes*" "label too long" \
+    OCF_RESKEY_name=$(printf 'a%.0s' $(seq 64)).vcha.test
+bad 6 "*'name'*is not set*" "name missing" OCF_RESKEY_name=
+bad 6 "*'address'*neither an IPv4 nor an IPv6*" "address not an address" \
+    OCF_RESKEY_address=198.18.0.300
+bad 6 "*only one of 'address' and 'address_attribute'*" "both address forms" \
+    OCF_RESKEY_address_attribute=web-address
+bad 6 "*one of 'address' or 'address_attribute' is required*" \
+    "neither address form" OCF_RESKEY_address=
+bad 6 "*'server'*is not set*" "server missing" OCF_RESKEY_server=
+bad 6 "*'port'*between 1 and 65535*" "port out of range" OCF_RESKEY_port=70000
+bad 6 "*'ttl'*whole number*" "ttl not a number" OCF_RESKEY_ttl=30s
+bad 6 "*'ttl'*between*" "negative ttl" OCF_RESKEY_ttl=-1
+bad 6 "*'unregister_on_stop'*boolean*" "bad boolean" \
+    OCF_RESKEY_unregister_on_stop=maybe
+bad 6 "*'keyfile'*absolute path*" "relative key path" OCF_RESKEY_keyfile=key.conf
+tap_is "$(named_lookup $NAME A)" "$before" "no bad input changed the record"
+
+# --- the server is down
+named_stop
+node_env node1 $A1
+ra monitor OCF_RESKEY_CRM_meta_timeout=4000
+tap_is "$RA_RC" 1 "monitor with the server down: OCF_ERR_GENERIC"
+tap_like "$RA_REASON" "*did not answer*" "monitor says the server did not answer"
+ra start OCF_RESKEY_CRM_meta_timeout=4000
+tap_is "$RA_RC" 1 "start with the server down fails"
+ra stop OCF_RESKEY_unregister_on_stop=true OCF_RESKEY_CRM_meta_timeout=4000
+tap_is "$RA_RC" 0 "stop with the server down still succeeds"
+
+tap_done

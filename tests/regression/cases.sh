@@ -1,0 +1,53 @@
+# The regression cases, one function per agent (sourced by regression.sh).
+
+cases_dnsswitch() {
+    RA_ENV=(HA_RSCTMP="$work/state" OCF_RESOURCE_INSTANCE=web-dns
+        OCF_RESKEY_name=www.vcha.test OCF_RESKEY_server=127.0.0.1
+        OCF_RESKEY_port="$NAMED_PORT" OCF_RESKEY_keyfile="$NAMED_KEYFILE"
+        OCF_RESKEY_address=198.18.0.10 OCF_RESKEY_CRM_meta_timeout=10000
+        OCF_RESKEY_CRM_meta_interval=10000)
+    local probe=OCF_RESKEY_CRM_meta_interval=0
+
+    case_stdout "no action" ""
+    case_stdout "usage" usage
+    case_run "meta-data" meta-data
+    case_run "unknown action" promote
+    case_run "validate-all" validate-all
+    case_run "validate-all, level 10" validate-all OCF_CHECK_LEVEL=10
+    case_run "probe, record absent" monitor $probe
+    case_run "start" start
+    case_run "monitor" monitor
+    case_run "probe, record present" monitor $probe
+    case_run "start, already started" start
+    case_run "monitor, record moved" monitor OCF_RESKEY_address=198.18.0.11
+    case_run "stop" stop
+    case_run "monitor, stopped" monitor
+    case_run "probe, stopped" monitor $probe
+    case_run "stop, already stopped" stop
+    case_run "start, IPv6" start OCF_RESKEY_address=2001:db8::10
+    case_run "stop, unregister" stop OCF_RESKEY_address=2001:db8::10 \
+        OCF_RESKEY_unregister_on_stop=yes
+    case_run "probe, after unregister" monitor $probe \
+        HA_RSCTMP="$work/fresh" OCF_RESKEY_address=2001:db8::10
+    case_run "start, wrong key" start OCF_RESKEY_keyfile="$NAMED_BADKEY"
+    cp "$NAMED_KEYFILE" "$work/open.key"
+    chmod 640 "$work/open.key"
+    case_run "start, key readable by group" start \
+        OCF_RESKEY_keyfile="$work/open.key"
+    case_run "start, key missing" start OCF_RESKEY_keyfile="$work/none.key"
+    case_run "start, no name" start OCF_RESKEY_name=
+    case_run "start, bad name" start OCF_RESKEY_name=-www.vcha.test
+    case_run "start, bad address" start OCF_RESKEY_address=fe80::zz
+    case_run "start, both addresses" start OCF_RESKEY_address_attribute=a
+    case_run "start, no address" start OCF_RESKEY_address=
+    case_run "start, bad port" start OCF_RESKEY_port=0
+    case_run "start, bad ttl" start OCF_RESKEY_ttl=99999999999999999999
+    case_run "start, non-UTF-8 zone" start OCF_RESKEY_zone=$'\xff.test'
+    case_run "probe, bad configuration" monitor $probe OCF_RESKEY_port=0
+    case_run "stop, bad configuration" stop OCF_RESKEY_port=0
+    named_stop
+    case_run "monitor, server down" monitor HA_RSCTMP="$work/fresh"
+    case_run "start, server down" start
+    case_run "stop, server down, unregister" stop \
+        OCF_RESKEY_unregister_on_stop=yes HA_RSCTMP="$work/fresh"
+}

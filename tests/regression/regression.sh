@@ -1,2 +1,61 @@
-#!/bin/sh
-echo 1..0
+#!/bin/bash
+# Golden-output regression: every action of every agent with fixed inputs;
+# exit code, exit reason and log lines recorded, volatile text blanked, the
+# whole compared with regression/<agent>.exp.
+#   regression.sh           compare (TAP)
+#   regression.sh --update  rewrite the expected files in the source tree
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/named.sh"
+
+update=no
+[ "${1:-}" = "--update" ] && update=yes
+work=$(mktemp -d)
+trap 'named_stop; rm -rf "$work"' EXIT
+named_start "$work/named" || tap_bail "cannot start named"
+
+# The short list of volatile text: the server's port, temporary paths.
+blank() {
+    sed -e "s/#$NAMED_PORT\b/#PORT/g" -e "s/\b$NAMED_PORT\b/PORT/g" \
+        -e "s|$work|WORK|g"
+}
+
+# case_run DESCRIPTION ACTION [VAR=VALUE...]: run one case, append its record.
+case_run() {
+    local desc=$1 action=$2
+    shift 2
+    ra "$action" "$@"
+    {
+        echo "=#=#=#= Begin test: $desc =#=#=#="
+        [ -n "$RA_ERR" ] && printf '%s\n' "$RA_ERR"
+        echo "=#=#=#= End test: $desc - rc=$RA_RC =#=#=#="
+    } | blank >> "$out"
+}
+
+# case_stdout DESCRIPTION ACTION: like case_run, recording stdout too.
+case_stdout() {
+    ra "$2"
+    {
+        echo "=#=#=#= Begin test: $1 =#=#=#="
+        printf '%s\n' "$RA_OUT" "$RA_ERR"
+        echo "=#=#=#= End test: $1 - rc=$RA_RC =#=#=#="
+    } | blank >> "$out"
+}
+
+for agent in dnsswitch; do
+    AGENT=$top_builddir/agents/$agent
+    out=$work/$agent.out
+    : > "$out"
+    . "$top_srcdir/tests/regression/cases.sh"
+    "cases_$agent"
+    exp=$top_srcdir/tests/regression/$agent.exp
+    if [ "$update" = yes ]; then
+        cp "$out" "$exp"
+        tap_ok 0 "$agent: wrote $exp"
+        continue
+    fi
+    diff -u "$exp" "$out" > "$work/diff"
+    tap_ok $? "$agent: output matches regression/$agent.exp"
+    sed 's/^/#  /' "$work/diff"
+done
+tap_done
