@@ -353,6 +353,16 @@ vcha_exec_ok(const struct vcha_exec_result *res)
     return res->exit_code == 0 && res->signal == 0 && !res->timed_out;
 }
 
+/* A regular file we may execute (access() alone accepts directories). */
+static bool
+is_executable_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode)
+           && access(path, X_OK) == 0;
+}
+
 int
 vcha_exec_find(const char *prog)
 {
@@ -363,7 +373,7 @@ vcha_exec_find(const char *prog)
         return -ENOENT;
     }
     if (strchr(prog, '/') != NULL) {
-        return access(prog, X_OK) == 0 ? 0 : -ENOENT;
+        return is_executable_file(prog) ? 0 : -ENOENT;
     }
     if (path == NULL || *path == '\0') {
         path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -371,12 +381,10 @@ vcha_exec_find(const char *prog)
     for (const char *p = path; *p != '\0';) {
         const char *colon = strchr(p, ':');
         size_t len = colon ? (size_t) (colon - p) : strlen(p);
-        struct stat st;
 
         if (len > 0 && len + strlen(prog) + 2 <= sizeof(buf)) {
             snprintf(buf, sizeof(buf), "%.*s/%s", (int) len, p, prog);
-            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)
-                && access(buf, X_OK) == 0) {
+            if (is_executable_file(buf)) {
                 return 0;
             }
         }

@@ -173,9 +173,13 @@ int
 vcha_state_dir_ensure(void)
 {
     const char *dir = vcha_state_dir();
+    struct stat st;
 
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         return -errno;
     }
-    return 0;
+    if (stat(dir, &st) < 0) {
+        return -errno;
+    }
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR; /* EEXIST: maybe a file */
 }

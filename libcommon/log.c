@@ -44,7 +44,6 @@ syslog_enable(int priority)
         facility = LOG_DAEMON;
     }
     qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_FACILITY, facility);
-    qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_THREADED, QB_TRUE);
     target_enable(QB_LOG_SYSLOG, priority, "%b");
     return true;
 }

@@ -13,8 +13,7 @@
  * @p instance (may be NULL).  Honours HA_LOGFACILITY (syslog facility, or
  * "none"), HA_LOGFILE (append to a file), HA_debug (1: debug messages) and
  * HA_LOGTAG.  With neither a facility nor a file, or on a terminal, messages
- * go to stderr.  Syslog is written from a separate thread so that a stalled
- * syslog never blocks the caller.
+ * go to stderr.
  */
 void vcha_log_init(const char *name, const char *instance);
 

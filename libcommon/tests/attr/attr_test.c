@@ -1,19 +1,433 @@
+/*
+ * Unit tests for libcommon/attr.c.  The Pacemaker tools are not run: the
+ * test is linked with -Wl,--wrap=vcha_exec, so every call lands in
+ * __wrap_vcha_exec below, which checks the command line and plays back a
+ * canned outcome.
+ */
 #include <config.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
+#include <vcha/attr.h>
+#include <vcha/exec.h>
+
+int __wrap_vcha_exec(const char *const argv[], const char *input,
+                     size_t input_len, long long timeout_ms,
+                     struct vcha_exec_result *res);
+
+/* ------------------------------------------------------------ the fake */
+
+/* How a faked program run ends. */
+struct canned {
+    int rc;          /* vcha_exec's return: 0 or -errno */
+    int exit_code;
+    int signal;
+    bool timed_out;
+    const char *out;
+};
+
+static const struct canned exit_ok = {0};
+static const struct canned exit_1 = {.exit_code = 1};
+static const struct canned exit_nosuch = {.exit_code = 105};
+static const struct canned killed = {.exit_code = -1, .signal = SIGKILL};
+static const struct canned timed_out = {.exit_code = -1, .signal = SIGTERM,
+                                        .timed_out = true};
+static const struct canned not_installed = {.rc = -ENOENT};
+static const struct canned no_permission = {.rc = -EACCES};
+
+/* argv joined by spaces; arguments with a space are quoted. */
 static void
-placeholder(void **state)
+join_argv(const char *const argv[], char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        const char *quote = strchr(argv[i], ' ') ? "'" : "";
+
+        used += (size_t) snprintf(buf + used, len - used, "%s%s%s%s",
+                                  i ? " " : "", quote, argv[i], quote);
+        assert_true(used < len);
+    }
+}
+
+int
+__wrap_vcha_exec(const char *const argv[], const char *input,
+                 size_t input_len, long long timeout_ms,
+                 struct vcha_exec_result *res)
+{
+    char cmdline[512];
+    const struct canned *c;
+
+    join_argv(argv, cmdline, sizeof(cmdline));
+    check_expected_ptr(cmdline);
+    check_expected(timeout_ms);
+    assert_null(input);
+    assert_int_equal(input_len, 0);
+    c = mock_ptr_type(const struct canned *);
+    memset(res, 0, sizeof(*res));
+    if (c->rc < 0) {
+        return c->rc;
+    }
+    res->exit_code = c->exit_code;
+    res->signal = c->signal;
+    res->timed_out = c->timed_out;
+    res->out = strdup(c->out ? c->out : "");
+    res->err = strdup("");
+    assert_non_null(res->out);
+    assert_non_null(res->err);
+    res->out_len = strlen(res->out);
+    return 0;
+}
+
+/* The next run must be @p cmdline with a timeout in [lo, hi]. */
+static void
+expect_run_within(const char *cmdline, long long lo, long long hi,
+                  const struct canned *c)
+{
+    expect_string(__wrap_vcha_exec, cmdline, cmdline);
+    expect_in_range(__wrap_vcha_exec, timeout_ms, lo, hi);
+    will_return(__wrap_vcha_exec, c);
+}
+
+static void
+expect_run(const char *cmdline, long long timeout_ms, const struct canned *c)
+{
+    expect_run_within(cmdline, timeout_ms, timeout_ms, c);
+}
+
+static const struct canned *
+output(struct canned *c, const char *out)
+{
+    *c = (struct canned){.out = out};
+    return c;
+}
+
+/* ------------------------------------------------------------ query parse */
+
+static void
+assert_parsed(const char *line, const char *expect)
+{
+    char *value = NULL;
+
+    assert_int_equal(vcha_attr_parse_query(line, &value), 0);
+    assert_string_equal(value, expect);
+    free(value);
+}
+
+static void
+assert_not_parsed(const char *line)
+{
+    char *value = (char *) 1;
+
+    assert_int_equal(vcha_attr_parse_query(line, &value), -ENODATA);
+    assert_null(value);
+}
+
+static void
+test_parse_query_takes_the_value_field(void **state)
 {
     (void) state;
+    assert_parsed("name=\"a\" host=\"n1\" value=\"42\"\n", "42");
+    assert_parsed("name=\"a\" host=\"n1\" value=\"with spaces\"", "with spaces");
+    assert_parsed("value=\"x\"", "x");
+}
+
+static void
+test_parse_query_takes_the_first_line(void **state)
+{
+    (void) state;
+    assert_parsed("name=\"a\" host=\"n1\" value=\"one\"\n"
+                  "name=\"a\" host=\"n2\" value=\"two\"\n",
+                  "one");
+}
+
+static void
+test_parse_query_rejects_malformed_lines(void **state)
+{
+    (void) state;
+    assert_not_parsed("");
+    assert_not_parsed("name=\"a\" host=\"n1\"\n");
+    assert_not_parsed("name=\"a\" host=\"n1\" value=\"\"\n");
+    assert_not_parsed("name=\"a\" host=\"n1\" value=\"unterminated\n");
+    assert_not_parsed("name=\"a\" value=42\n");
+    assert_not_parsed("garbage");
+    assert_not_parsed(NULL);
+}
+
+/* ------------------------------------------------------------ get */
+
+static void
+test_attr_get_queries_this_node(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n vip-ok", 5000,
+               output(&c, "name=\"vip-ok\" host=\"node1\" value=\"1\"\n"));
+    assert_int_equal(vcha_attr_get("vip-ok", NULL, &value, 5000), 0);
+    assert_string_equal(value, "1");
+    free(value);
+}
+
+static void
+test_attr_get_queries_another_node(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n vip-ok -N node2", 1234,
+               output(&c, "name=\"vip-ok\" host=\"node2\" value=\"yes\"\n"));
+    assert_int_equal(vcha_attr_get("vip-ok", "node2", &value, 1234), 0);
+    assert_string_equal(value, "yes");
+    free(value);
+}
+
+static void
+assert_get_fails(const struct canned *c, int expect)
+{
+    char *value = (char *) 1;
+
+    expect_run("attrd_updater -Q -n vip-ok", 5000, c);
+    assert_int_equal(vcha_attr_get("vip-ok", NULL, &value, 5000), expect);
+    assert_null(value);
+}
+
+static void
+test_attr_get_unknown_attribute_is_enodata(void **state)
+{
+    (void) state;
+    assert_get_fails(&exit_nosuch, -ENODATA);
+    assert_get_fails(&exit_1, -ENODATA);
+}
+
+static void
+test_attr_get_empty_value_is_enodata(void **state)
+{
+    struct canned c;
+
+    (void) state;
+    assert_get_fails(output(&c, "name=\"vip-ok\" host=\"n\" value=\"\"\n"),
+                     -ENODATA);
+    assert_get_fails(output(&c, ""), -ENODATA);
+}
+
+static void
+test_attr_get_timeout_is_etime(void **state)
+{
+    (void) state;
+    assert_get_fails(&timed_out, -ETIME);
+}
+
+static void
+test_attr_get_missing_tool_is_enoent(void **state)
+{
+    (void) state;
+    assert_get_fails(&not_installed, -ENOENT);
+}
+
+static void
+test_attr_get_passes_exec_errors_on(void **state)
+{
+    (void) state;
+    assert_get_fails(&no_permission, -EACCES);
+}
+
+/* ------------------------------------------------------------ node attr */
+
+static void
+test_node_attr_get_prefers_transient_value(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n site", 5000,
+               output(&c, "name=\"site\" host=\"n1\" value=\"east\"\n"));
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000), 0);
+    assert_string_equal(value, "east");
+    free(value);
+}
+
+static void
+test_node_attr_get_falls_back_to_permanent_value(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n site", 5000, &exit_nosuch);
+    expect_run_within("crm_attribute -G -q -l forever -n site", 1, 5000,
+                      output(&c, "west\n"));
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000), 0);
+    assert_string_equal(value, "west");
+    free(value);
+}
+
+static void
+test_node_attr_get_other_node(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n site -N node2", 5000, &exit_nosuch);
+    expect_run_within("crm_attribute -G -q -l forever -n site -N node2", 1,
+                      5000, output(&c, "north\n"));
+    assert_int_equal(vcha_node_attr_get("site", "node2", &value, 5000), 0);
+    assert_string_equal(value, "north");
+    free(value);
+}
+
+static void
+test_node_attr_get_neither_value(void **state)
+{
+    struct canned c;
+    char *value = (char *) 1;
+
+    (void) state;
+    expect_run("attrd_updater -Q -n site", 5000, &exit_nosuch);
+    expect_run_within("crm_attribute -G -q -l forever -n site", 1, 5000,
+                      &exit_nosuch);
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000),
+                     -ENODATA);
+    assert_null(value);
+    value = (char *) 1;
+    expect_run("attrd_updater -Q -n site", 5000, &exit_nosuch);
+    expect_run_within("crm_attribute -G -q -l forever -n site", 1, 5000,
+                      output(&c, "\n"));
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000),
+                     -ENODATA);
+    assert_null(value);
+}
+
+static void
+test_node_attr_get_no_fallback_on_timeout(void **state)
+{
+    char *value = (char *) 1;
+
+    (void) state;
+    /* a second call would find no expectation and fail the test */
+    expect_run("attrd_updater -Q -n site", 5000, &timed_out);
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000), -ETIME);
+    assert_null(value);
+}
+
+/* ------------------------------------------------------------ set, delete */
+
+static void
+test_attr_set_argv(void **state)
+{
+    (void) state;
+    expect_run("attrd_updater -n vip-ok -U 1", 3000, &exit_ok);
+    assert_int_equal(vcha_attr_set("vip-ok", "1", 3000), 0);
+    expect_run("attrd_updater -n vip-ok -U 'a b'", 3000, &exit_ok);
+    assert_int_equal(vcha_attr_set("vip-ok", "a b", 3000), 0);
+}
+
+static void
+test_attr_set_failures(void **state)
+{
+    (void) state;
+    expect_run("attrd_updater -n x -U 1", 3000, &exit_1);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -EIO);
+    expect_run("attrd_updater -n x -U 1", 3000, &killed);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -EIO);
+    expect_run("attrd_updater -n x -U 1", 3000, &timed_out);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -ETIME);
+    expect_run("attrd_updater -n x -U 1", 3000, &not_installed);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -ENOENT);
+}
+
+static void
+test_attr_delete_argv(void **state)
+{
+    (void) state;
+    expect_run("attrd_updater -n vip-ok -D", 2000, &exit_ok);
+    assert_int_equal(vcha_attr_delete("vip-ok", 2000), 0);
+    expect_run("attrd_updater -n vip-ok -D", 2000, &exit_1);
+    assert_int_equal(vcha_attr_delete("vip-ok", 2000), -EIO);
+    expect_run("attrd_updater -n vip-ok -D", 2000, &timed_out);
+    assert_int_equal(vcha_attr_delete("vip-ok", 2000), -ETIME);
+}
+
+/* ------------------------------------------------------------ promotion */
+
+static void
+test_promotion_set_argv(void **state)
+{
+    (void) state;
+    expect_run("crm_attribute --promotion -v 100", 4000, &exit_ok);
+    assert_int_equal(vcha_promotion_set(100, 4000), 0);
+    expect_run("crm_attribute --promotion -v -1000", 4000, &exit_ok);
+    assert_int_equal(vcha_promotion_set(-1000, 4000), 0);
+    expect_run("crm_attribute --promotion -v -2147483648", 4000, &exit_ok);
+    assert_int_equal(vcha_promotion_set(INT_MIN, 4000), 0);
+}
+
+static void
+test_promotion_set_failures(void **state)
+{
+    (void) state;
+    expect_run("crm_attribute --promotion -v 5", 4000, &exit_1);
+    assert_int_equal(vcha_promotion_set(5, 4000), -EIO);
+    expect_run("crm_attribute --promotion -v 5", 4000, &timed_out);
+    assert_int_equal(vcha_promotion_set(5, 4000), -ETIME);
+    expect_run("crm_attribute --promotion -v 5", 4000, &not_installed);
+    assert_int_equal(vcha_promotion_set(5, 4000), -ENOENT);
+}
+
+static void
+test_promotion_delete_argv(void **state)
+{
+    (void) state;
+    expect_run("crm_attribute --promotion -D", 4000, &exit_ok);
+    assert_int_equal(vcha_promotion_delete(4000), 0);
+    expect_run("crm_attribute --promotion -D", 4000, &killed);
+    assert_int_equal(vcha_promotion_delete(4000), -EIO);
+    expect_run("crm_attribute --promotion -D", 4000, &timed_out);
+    assert_int_equal(vcha_promotion_delete(4000), -ETIME);
 }
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_query_takes_the_value_field),
+        cmocka_unit_test(test_parse_query_takes_the_first_line),
+        cmocka_unit_test(test_parse_query_rejects_malformed_lines),
+        cmocka_unit_test(test_attr_get_queries_this_node),
+        cmocka_unit_test(test_attr_get_queries_another_node),
+        cmocka_unit_test(test_attr_get_unknown_attribute_is_enodata),
+        cmocka_unit_test(test_attr_get_empty_value_is_enodata),
+        cmocka_unit_test(test_attr_get_timeout_is_etime),
+        cmocka_unit_test(test_attr_get_missing_tool_is_enoent),
+        cmocka_unit_test(test_attr_get_passes_exec_errors_on),
+        cmocka_unit_test(test_node_attr_get_prefers_transient_value),
+        cmocka_unit_test(test_node_attr_get_falls_back_to_permanent_value),
+        cmocka_unit_test(test_node_attr_get_other_node),
+        cmocka_unit_test(test_node_attr_get_neither_value),
+        cmocka_unit_test(test_node_attr_get_no_fallback_on_timeout),
+        cmocka_unit_test(test_attr_set_argv),
+        cmocka_unit_test(test_attr_set_failures),
+        cmocka_unit_test(test_attr_delete_argv),
+        cmocka_unit_test(test_promotion_set_argv),
+        cmocka_unit_test(test_promotion_set_failures),
+        cmocka_unit_test(test_promotion_delete_argv),
+    };
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,19 +1,703 @@
+/* Unit tests for libcommon/exec.c: running real programs. */
 #include <config.h>
+
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
+#include <vcha/agent.h> /* vcha_now_ms */
+#include <vcha/exec.h>
+
+#include "../test-util.h"
+
+#define MIB (1024 * 1024)
+#define TIMEOUT_MS 20000 /* for programs that should end by themselves */
+
+/* ------------------------------------------------------------ helpers */
+
+/* Run @p argv with no input; asserts that it could be started. */
 static void
-placeholder(void **state)
+run(const char *const argv[], struct vcha_exec_result *res)
+{
+    assert_int_equal(vcha_exec(argv, NULL, 0, TIMEOUT_MS, res), 0);
+    assert_non_null(res->out);
+    assert_non_null(res->err);
+}
+
+/* Run "sh -c @p script". */
+static void
+run_sh(const char *script, struct vcha_exec_result *res)
+{
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+
+    run(argv, res);
+}
+
+/* A buffer of @p len bytes with a pattern that shows misplaced bytes. */
+static char *
+pattern_new(size_t len)
+{
+    char *buf = malloc(len);
+
+    assert_non_null(buf);
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = (char) ('a' + (i * 7 + i / 4096) % 26);
+    }
+    return buf;
+}
+
+/* @p pid has exited (gone, or a zombie nobody reaped yet). */
+static bool
+process_dead(pid_t pid)
+{
+    char path[64];
+    char *stat;
+    bool dead;
+
+    if (kill(pid, 0) < 0 && errno == ESRCH) {
+        return true;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    stat = test_slurp(path);
+    if (stat == NULL) {
+        return true;
+    }
+    /* "pid (comm) S ...": the state follows the last ')' */
+    const char *p = strrchr(stat, ')');
+    dead = p != NULL && (p[2] == 'Z' || p[2] == 'X');
+    free(stat);
+    return dead;
+}
+
+/* A line equal to @p line occurs in @p text. */
+static bool
+has_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t) (nl - p) : strlen(p);
+
+        if (n == len && strncmp(p, line, len) == 0) {
+            return true;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ exit codes */
+
+static void
+test_exec_true_succeeds(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    run(argv, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(res.signal, 0);
+    assert_false(res.timed_out);
+    assert_false(res.truncated);
+    assert_true(vcha_exec_ok(&res));
+    assert_string_equal(res.out, "");
+    assert_int_equal(res.out_len, 0);
+    assert_string_equal(res.err, "");
+    assert_int_equal(res.err_len, 0);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_false_fails(void **state)
+{
+    const char *argv[] = {"/bin/false", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    run(argv, &res);
+    assert_int_equal(res.exit_code, 1);
+    assert_int_equal(res.signal, 0);
+    assert_false(vcha_exec_ok(&res));
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_reports_exit_code(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("exit 3", &res);
+    assert_int_equal(res.exit_code, 3);
+    vcha_exec_result_clear(&res);
+    /* 127 from the program itself is not an exec failure */
+    run_sh("exit 127", &res);
+    assert_int_equal(res.exit_code, 127);
+    vcha_exec_result_clear(&res);
+    run_sh("exit 255", &res);
+    assert_int_equal(res.exit_code, 255);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_looks_up_program_in_path(void **state)
+{
+    const char *argv[] = {"sh", "-c", "exit 4", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    run(argv, &res);
+    assert_int_equal(res.exit_code, 4);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_killed_by_signal(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("kill -KILL $$", &res);
+    assert_int_equal(res.exit_code, -1);
+    assert_int_equal(res.signal, SIGKILL);
+    assert_false(res.timed_out);
+    assert_false(vcha_exec_ok(&res));
+    vcha_exec_result_clear(&res);
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void
+test_exec_missing_program_is_enoent(void **state)
+{
+    const char *by_path[] = {"/nonexistent/vcha-prog", NULL};
+    const char *by_name[] = {"vcha-no-such-program", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    assert_int_equal(vcha_exec(by_path, NULL, 0, TIMEOUT_MS, &res), -ENOENT);
+    assert_null(res.out);
+    assert_int_equal(vcha_exec(by_name, NULL, 0, TIMEOUT_MS, &res), -ENOENT);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_not_executable_is_eacces(void **state)
+{
+    char *dir = test_tmpdir_new();
+    char *path = test_path(dir, "script");
+    const char *argv[] = {path, NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    assert_int_equal(test_write_file(path, "#!/bin/sh\nexit 0\n"), 0);
+    chmod(path, 0644);
+    assert_int_equal(vcha_exec(argv, NULL, 0, TIMEOUT_MS, &res), -EACCES);
+    vcha_exec_result_clear(&res);
+    free(path);
+    test_tmpdir_remove(dir);
+}
+
+static void
+test_exec_rejects_empty_argv(void **state)
+{
+    const char *empty[] = {NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    assert_int_equal(vcha_exec(NULL, NULL, 0, TIMEOUT_MS, &res), -EINVAL);
+    assert_int_equal(vcha_exec(empty, NULL, 0, TIMEOUT_MS, &res), -EINVAL);
+}
+
+/* ------------------------------------------------------------ output */
+
+static void
+test_exec_captures_stdout_and_stderr_apart(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("printf 'to out'; printf 'to err' >&2", &res);
+    assert_string_equal(res.out, "to out");
+    assert_int_equal(res.out_len, 6);
+    assert_string_equal(res.err, "to err");
+    assert_int_equal(res.err_len, 6);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_keeps_nul_bytes_in_output(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("printf 'a\\000b'", &res);
+    assert_int_equal(res.out_len, 3);
+    assert_memory_equal(res.out, "a\0b", 4); /* and the final NUL */
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_passes_argv_without_a_shell(void **state)
+{
+    const char *argv[] = {"printf", "%s|", "a b", "$HOME", "*", "';x'", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    run(argv, &res);
+    assert_string_equal(res.out, "a b|$HOME|*|';x'|");
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_output_beyond_limit_is_truncated(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2", &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_true(res.truncated);
+    assert_int_equal(res.out_len, VCHA_EXEC_MAX_OUTPUT);
+    assert_int_equal(res.err_len, VCHA_EXEC_MAX_OUTPUT);
+    assert_int_equal(res.out[res.out_len], '\0');
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_output_at_limit_is_not_truncated(void **state)
+{
+    char script[64];
+    struct vcha_exec_result res;
+
+    (void) state;
+    snprintf(script, sizeof(script), "head -c %d /dev/zero",
+             VCHA_EXEC_MAX_OUTPUT);
+    run_sh(script, &res);
+    assert_false(res.truncated);
+    assert_int_equal(res.out_len, VCHA_EXEC_MAX_OUTPUT);
+    vcha_exec_result_clear(&res);
+}
+
+/* ------------------------------------------------------------ input */
+
+static void
+test_exec_feeds_stdin(void **state)
+{
+    const char *argv[] = {"cat", NULL};
+    const char input[] = "hello\nworld\n";
+    struct vcha_exec_result res;
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, input, strlen(input), TIMEOUT_MS, &res),
+                     0);
+    assert_string_equal(res.out, input);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_without_input_gives_eof(void **state)
+{
+    const char *argv[] = {"cat", NULL};
+    struct vcha_exec_result res;
+
+    (void) state;
+    /* cat would hang if stdin were left open */
+    assert_int_equal(vcha_exec(argv, NULL, 0, 5000, &res), 0);
+    assert_false(res.timed_out);
+    assert_int_equal(res.out_len, 0);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_large_input_and_output_do_not_deadlock(void **state)
+{
+    const char *argv[] = {"cat", NULL};
+    size_t len = 6 * MIB;
+    char *input = pattern_new(len);
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, input, len, TIMEOUT_MS, &res), 0);
+    assert_true(vcha_now_ms() - t0 < TIMEOUT_MS / 2);
+    assert_false(res.timed_out);
+    assert_int_equal(res.exit_code, 0);
+    assert_true(res.truncated);
+    assert_int_equal(res.out_len, VCHA_EXEC_MAX_OUTPUT);
+    assert_memory_equal(res.out, input, VCHA_EXEC_MAX_OUTPUT);
+    vcha_exec_result_clear(&res);
+    free(input);
+}
+
+static void
+test_exec_large_input_is_delivered_whole(void **state)
+{
+    const char *argv[] = {"wc", "-c", NULL};
+    size_t len = 3 * MIB + 17;
+    char *input = pattern_new(len);
+    struct vcha_exec_result res;
+    char expect[32];
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, input, len, TIMEOUT_MS, &res), 0);
+    snprintf(expect, sizeof(expect), "%zu\n", len);
+    assert_string_equal(res.out, expect);
+    vcha_exec_result_clear(&res);
+    free(input);
+}
+
+static void
+test_exec_program_ignoring_input(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    size_t len = 4 * MIB;
+    char *input = pattern_new(len);
+    struct vcha_exec_result res;
+
+    (void) state;
+    /* the write fails with EPIPE; that must not kill the test */
+    assert_int_equal(vcha_exec(argv, input, len, TIMEOUT_MS, &res), 0);
+    assert_true(vcha_exec_ok(&res));
+    vcha_exec_result_clear(&res);
+    free(input);
+}
+
+/* ------------------------------------------------------------ timeouts */
+
+static void
+test_exec_timeout_kills_program_quickly(void **state)
+{
+    const char *argv[] = {"sleep", "10", NULL};
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms(), elapsed;
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
+    elapsed = vcha_now_ms() - t0;
+    assert_true(elapsed >= 300);
+    assert_true(elapsed < 2000);
+    assert_true(res.timed_out);
+    assert_int_equal(res.signal, SIGTERM);
+    assert_int_equal(res.exit_code, -1);
+    assert_false(vcha_exec_ok(&res));
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_timeout_kills_whole_process_group(void **state)
+{
+    char *dir = test_tmpdir_new();
+    char *pidfile = test_path(dir, "pid");
+    char *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    char *text;
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    assert_true(asprintf(&script, "sleep 30 & echo $! > '%s'; sleep 30",
+                         pidfile) > 0);
+    argv[2] = script;
+    assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 2000);
+    assert_true(res.timed_out);
+    text = test_slurp(pidfile);
+    assert_non_null(text);
+    pid_t bg = (pid_t) atoi(text);
+    assert_true(bg > 1);
+    assert_true(process_dead(bg));
+    free(text);
+    free(script);
+    free(pidfile);
+    vcha_exec_result_clear(&res);
+    test_tmpdir_remove(dir);
+}
+
+static void
+test_exec_timeout_escalates_to_sigkill(void **state)
+{
+    struct vcha_exec_result res;
+    const char *argv[] = {"/bin/sh", "-c", "trap '' TERM; sleep 30", NULL};
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 2000);
+    assert_true(res.timed_out);
+    assert_int_equal(res.signal, SIGKILL);
+    vcha_exec_result_clear(&res);
+}
+
+static void
+test_exec_timeout_while_input_is_pending(void **state)
+{
+    const char *argv[] = {"sleep", "10", NULL};
+    size_t len = 4 * MIB;
+    char *input = pattern_new(len);
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, input, len, 300, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 2000);
+    assert_true(res.timed_out);
+    vcha_exec_result_clear(&res);
+    free(input);
+}
+
+/* ------------------------------------------------------------ isolation */
+
+static void
+test_exec_child_does_not_inherit_fds(void **state)
+{
+    const char *argv[] = {"ls", "/proc/self/fd", NULL};
+    char *dir = test_tmpdir_new();
+    char *path = test_path(dir, "leak");
+    struct vcha_exec_result res;
+    int fd = open(path, O_WRONLY | O_CREAT, 0600); /* no O_CLOEXEC */
+
+    (void) state;
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 57), 57); /* and one far from the others */
+    run(argv, &res);
+    assert_true(has_line(res.out, "0"));
+    assert_true(has_line(res.out, "1"));
+    assert_true(has_line(res.out, "2"));
+    assert_false(has_line(res.out, "57"));
+    /* only ls's own directory descriptor besides 0-2 */
+    assert_int_equal(strlen(res.out), strlen("0\n1\n2\n3\n"));
+    vcha_exec_result_clear(&res);
+    close(57);
+    close(fd);
+    free(path);
+    test_tmpdir_remove(dir);
+}
+
+static void
+test_exec_child_has_own_process_group(void **state)
+{
+    struct vcha_exec_result res;
+    int pid = 0, pgrp = 0;
+
+    (void) state;
+    run_sh("cut -d' ' -f1,5 /proc/$$/stat", &res);
+    assert_int_equal(sscanf(res.out, "%d %d", &pid, &pgrp), 2);
+    assert_int_equal(pid, pgrp);
+    assert_int_not_equal(pgrp, getpgrp());
+    vcha_exec_result_clear(&res);
+}
+
+/* The hex mask after "@p field:\t" in /proc/<pid>/status text. */
+static unsigned long long
+status_mask(const char *status, const char *field)
+{
+    const char *at = strstr(status, field);
+
+    assert_non_null(at);
+    return strtoull(at + strlen(field) + 2, NULL, 16);
+}
+
+static void
+test_exec_child_gets_default_signals(void **state)
+{
+    const char *argv[] = {"cat", "/proc/self/status", NULL};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_int;
+    sigset_t block, old_mask;
+    struct vcha_exec_result res;
+    /* 32 and up are glibc's own (cancellation, setxid): leave them alone */
+    const unsigned long long standard = (1ULL << 31) - 1;
+
+    (void) state;
+    sigaction(SIGINT, &ign, &old_int);
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    run(argv, &res);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    /* nothing ignored (SIGPIPE is, in the caller) or blocked */
+    assert_true((status_mask(res.out, "SigIgn") & standard) == 0);
+    assert_true((status_mask(res.out, "SigBlk") & standard) == 0);
+    vcha_exec_result_clear(&res);
+}
+
+/* ------------------------------------------------------------ results */
+
+static void
+test_exec_ok_only_for_clean_exit_0(void **state)
+{
+    struct vcha_exec_result r = {0};
+
+    (void) state;
+    assert_true(vcha_exec_ok(&r));
+    r.exit_code = 2;
+    assert_false(vcha_exec_ok(&r));
+    r = (struct vcha_exec_result){.exit_code = -1, .signal = SIGTERM};
+    assert_false(vcha_exec_ok(&r));
+    r = (struct vcha_exec_result){.timed_out = true};
+    assert_false(vcha_exec_ok(&r));
+}
+
+static void
+test_exec_result_clear_frees_and_zeroes(void **state)
+{
+    struct vcha_exec_result res;
+
+    (void) state;
+    run_sh("echo out; echo err >&2; exit 9", &res);
+    vcha_exec_result_clear(&res);
+    assert_null(res.out);
+    assert_null(res.err);
+    assert_int_equal(res.out_len, 0);
+    assert_int_equal(res.exit_code, 0);
+    vcha_exec_result_clear(&res); /* twice is fine */
+    vcha_exec_result_clear(NULL);
+}
+
+/* ------------------------------------------------------------ find */
+
+static void
+test_exec_find_programs_in_path(void **state)
 {
     (void) state;
+    assert_int_equal(vcha_exec_find("sh"), 0);
+    assert_int_equal(vcha_exec_find("cat"), 0);
+    assert_int_equal(vcha_exec_find("vcha-no-such-program"), -ENOENT);
+    assert_int_equal(vcha_exec_find(""), -ENOENT);
+    assert_int_equal(vcha_exec_find(NULL), -ENOENT);
+}
+
+static void
+test_exec_find_checks_paths_directly(void **state)
+{
+    (void) state;
+    assert_int_equal(vcha_exec_find("/bin/sh"), 0);
+    assert_int_equal(vcha_exec_find("/nonexistent/sh"), -ENOENT);
+    assert_int_equal(vcha_exec_find("/etc/passwd"), -ENOENT); /* no x */
+    assert_int_equal(vcha_exec_find("/tmp"), -ENOENT); /* a directory */
+}
+
+/* A PATH of one scratch directory holding "tool" with @p mode. */
+struct path_dir {
+    char *dir;
+    char *old_path;
+};
+
+static void
+path_dir_setup(struct path_dir *p, mode_t mode)
+{
+    char *tool;
+    const char *old = getenv("PATH");
+
+    p->dir = test_tmpdir_new();
+    assert_non_null(p->dir);
+    p->old_path = old ? strdup(old) : NULL;
+    tool = test_path(p->dir, "tool");
+    assert_int_equal(test_write_file(tool, "#!/bin/sh\n"), 0);
+    chmod(tool, mode);
+    free(tool);
+    tool = test_path(p->dir, "subdir");
+    mkdir(tool, 0755);
+    free(tool);
+    setenv("PATH", p->dir, 1);
+}
+
+static void
+path_dir_teardown(struct path_dir *p)
+{
+    if (p->old_path != NULL) {
+        setenv("PATH", p->old_path, 1);
+    } else {
+        unsetenv("PATH");
+    }
+    free(p->old_path);
+    test_tmpdir_remove(p->dir);
+}
+
+static void
+test_exec_find_uses_path_variable(void **state)
+{
+    struct path_dir p;
+
+    (void) state;
+    path_dir_setup(&p, 0755);
+    assert_int_equal(vcha_exec_find("tool"), 0);
+    assert_int_equal(vcha_exec_find("subdir"), -ENOENT);
+    assert_int_equal(vcha_exec_find("sh"), -ENOENT); /* not in PATH */
+    path_dir_teardown(&p);
+}
+
+static void
+test_exec_find_skips_non_executable(void **state)
+{
+    struct path_dir p;
+
+    (void) state;
+    path_dir_setup(&p, 0644);
+    assert_int_equal(vcha_exec_find("tool"), -ENOENT);
+    path_dir_teardown(&p);
+}
+
+static void
+test_exec_find_default_path_without_path(void **state)
+{
+    struct path_dir p;
+
+    (void) state;
+    path_dir_setup(&p, 0755);
+    unsetenv("PATH");
+    assert_int_equal(vcha_exec_find("sh"), 0);
+    path_dir_teardown(&p);
 }
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec_true_succeeds),
+        cmocka_unit_test(test_exec_false_fails),
+        cmocka_unit_test(test_exec_reports_exit_code),
+        cmocka_unit_test(test_exec_looks_up_program_in_path),
+        cmocka_unit_test(test_exec_killed_by_signal),
+        cmocka_unit_test(test_exec_missing_program_is_enoent),
+        cmocka_unit_test(test_exec_not_executable_is_eacces),
+        cmocka_unit_test(test_exec_rejects_empty_argv),
+        cmocka_unit_test(test_exec_captures_stdout_and_stderr_apart),
+        cmocka_unit_test(test_exec_keeps_nul_bytes_in_output),
+        cmocka_unit_test(test_exec_passes_argv_without_a_shell),
+        cmocka_unit_test(test_exec_output_beyond_limit_is_truncated),
+        cmocka_unit_test(test_exec_output_at_limit_is_not_truncated),
+        cmocka_unit_test(test_exec_feeds_stdin),
+        cmocka_unit_test(test_exec_without_input_gives_eof),
+        cmocka_unit_test(test_exec_large_input_and_output_do_not_deadlock),
+        cmocka_unit_test(test_exec_large_input_is_delivered_whole),
+        cmocka_unit_test(test_exec_program_ignoring_input),
+        cmocka_unit_test(test_exec_timeout_kills_program_quickly),
+        cmocka_unit_test(test_exec_timeout_kills_whole_process_group),
+        cmocka_unit_test(test_exec_timeout_escalates_to_sigkill),
+        cmocka_unit_test(test_exec_timeout_while_input_is_pending),
+        cmocka_unit_test(test_exec_child_does_not_inherit_fds),
+        cmocka_unit_test(test_exec_child_has_own_process_group),
+        cmocka_unit_test(test_exec_child_gets_default_signals),
+        cmocka_unit_test(test_exec_ok_only_for_clean_exit_0),
+        cmocka_unit_test(test_exec_result_clear_frees_and_zeroes),
+        cmocka_unit_test(test_exec_find_programs_in_path),
+        cmocka_unit_test(test_exec_find_checks_paths_directly),
+        cmocka_unit_test(test_exec_find_uses_path_variable),
+        cmocka_unit_test(test_exec_find_skips_non_executable),
+        cmocka_unit_test(test_exec_find_default_path_without_path),
+    };
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,19 +1,533 @@
+/* Unit tests for libcommon/file.c: atomic writes, reads, state files. */
 #include <config.h>
+
+#include <limits.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <cmocka.h>
 
+#include <vcha/file.h>
+
+#include "../test-util.h"
+
+/* ------------------------------------------------------------ fixture */
+
+struct fixture {
+    char *dir;   /* scratch directory */
+    char *path;  /* dir/state, the file under test */
+    char *old_rsctmp;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    const char *rsctmp = getenv("HA_RSCTMP");
+
+    if (f == NULL) {
+        return -1;
+    }
+    f->dir = test_tmpdir_new();
+    f->path = f->dir ? test_path(f->dir, "state") : NULL;
+    f->old_rsctmp = rsctmp ? strdup(rsctmp) : NULL;
+    *state = f;
+    return f->path != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    if (f->old_rsctmp != NULL) {
+        setenv("HA_RSCTMP", f->old_rsctmp, 1);
+    } else {
+        unsetenv("HA_RSCTMP");
+    }
+    free(f->old_rsctmp);
+    free(f->path);
+    test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
 static void
-placeholder(void **state)
+assert_file_is(const char *path, const char *expect)
+{
+    char *text = test_slurp(path);
+
+    if (text == NULL) {
+        fail_msg("cannot read %s", path);
+    }
+    assert_string_equal(text, expect);
+    free(text);
+}
+
+static mode_t
+file_mode(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* ------------------------------------------------------------ privileges */
+
+/*
+ * Root writes into read-only directories anyway: to see the failure, drop
+ * CAP_DAC_OVERRIDE from the effective set for a moment (and restore it).
+ */
+struct caps {
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+    bool dropped;
+};
+
+static bool
+dac_override_drop(struct caps *saved)
+{
+    struct caps now;
+
+    saved->dropped = false;
+    if (geteuid() != 0) {
+        return true;
+    }
+    saved->hdr = (struct __user_cap_header_struct){
+        .version = _LINUX_CAPABILITY_VERSION_3};
+    if (syscall(SYS_capget, &saved->hdr, saved->data) < 0) {
+        return false;
+    }
+    now = *saved;
+    now.data[0].effective &= ~(1U << CAP_DAC_OVERRIDE);
+    if (syscall(SYS_capset, &now.hdr, now.data) < 0) {
+        return false;
+    }
+    saved->dropped = true;
+    return true;
+}
+
+static void
+dac_override_restore(struct caps *saved)
+{
+    if (saved->dropped) {
+        syscall(SYS_capset, &saved->hdr, saved->data);
+    }
+}
+
+/* ------------------------------------------------------------ write */
+
+static void
+test_write_atomic_creates_file_with_content_and_mode(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(vcha_file_write_atomic(f->path, "hello\n", 6, 0640), 0);
+    assert_file_is(f->path, "hello\n");
+    assert_int_equal(file_mode(f->path), 0640);
+}
+
+static void
+test_write_atomic_mode_ignores_umask(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(077);
+
+    assert_int_equal(vcha_file_write_atomic(f->path, "x", 1, 0644), 0);
+    umask(old);
+    assert_int_equal(file_mode(f->path), 0644);
+}
+
+static void
+test_write_atomic_replaces_old_content(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(test_write_file(f->path, "a much longer old content\n"),
+                     0);
+    assert_int_equal(vcha_file_write_atomic(f->path, "new", 3, 0600), 0);
+    assert_file_is(f->path, "new");
+    assert_int_equal(file_mode(f->path), 0600);
+}
+
+static void
+test_write_atomic_replaces_the_inode(void **state)
+{
+    struct fixture *f = *state;
+    struct stat before, after;
+
+    /* a reader holding the old file keeps seeing the old version */
+    assert_int_equal(test_write_file(f->path, "old"), 0);
+    assert_int_equal(stat(f->path, &before), 0);
+    assert_int_equal(vcha_file_write_atomic(f->path, "new", 3, 0600), 0);
+    assert_int_equal(stat(f->path, &after), 0);
+    assert_true(before.st_ino != after.st_ino);
+}
+
+static void
+test_write_atomic_leaves_no_temporary_file(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(vcha_file_write_atomic(f->path, "1", 1, 0600), 0);
+    assert_int_equal(vcha_file_write_atomic(f->path, "2", 1, 0600), 0);
+    assert_int_equal(test_dir_entries(f->dir), 1);
+}
+
+static void
+test_write_atomic_empty_and_binary_data(void **state)
+{
+    struct fixture *f = *state;
+    const char bin[] = {'a', '\0', 'b', '\n', (char) 0xff};
+    char *data = NULL;
+    size_t len = 99;
+
+    assert_int_equal(vcha_file_write_atomic(f->path, "", 0, 0600), 0);
+    assert_int_equal(vcha_file_read(f->path, &data, &len, 100), 0);
+    assert_int_equal(len, 0);
+    free(data);
+    assert_int_equal(vcha_file_write_atomic(f->path, bin, sizeof(bin), 0600),
+                     0);
+    assert_int_equal(vcha_file_read(f->path, &data, &len, 100), 0);
+    assert_int_equal(len, sizeof(bin));
+    assert_memory_equal(data, bin, sizeof(bin));
+    free(data);
+}
+
+static void
+test_write_atomic_missing_directory(void **state)
+{
+    struct fixture *f = *state;
+    char *path = test_path(f->dir, "missing/state");
+
+    assert_int_equal(vcha_file_write_atomic(path, "x", 1, 0600), -ENOENT);
+    assert_int_equal(test_dir_entries(f->dir), 0);
+    free(path);
+}
+
+static void
+test_write_atomic_read_only_directory(void **state)
+{
+    struct fixture *f = *state;
+    struct caps caps;
+    int rc;
+
+    assert_int_equal(test_write_file(f->path, "old"), 0);
+    chmod(f->dir, 0555);
+    if (!dac_override_drop(&caps)) {
+        chmod(f->dir, 0755);
+        skip();
+    }
+    rc = vcha_file_write_atomic(f->path, "new", 3, 0600);
+    dac_override_restore(&caps);
+    chmod(f->dir, 0755);
+    assert_int_equal(rc, -EACCES);
+    assert_file_is(f->path, "old");
+    assert_int_equal(test_dir_entries(f->dir), 1);
+}
+
+static void
+test_write_atomic_write_failure_keeps_old_file(void **state)
+{
+    struct fixture *f = *state;
+    struct rlimit old, small = {.rlim_cur = 4};
+    char big[64];
+    int rc;
+
+    memset(big, 'n', sizeof(big));
+    assert_int_equal(test_write_file(f->path, "old"), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small.rlim_max = old.rlim_max;
+    /* nothing may print while the limit holds: keep this window short */
+    setrlimit(RLIMIT_FSIZE, &small);
+    rc = vcha_file_write_atomic(f->path, big, sizeof(big), 0600);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(rc, -EFBIG);
+    assert_file_is(f->path, "old");
+    assert_int_equal(test_dir_entries(f->dir), 1);
+}
+
+static void
+test_write_atomic_rename_failure_removes_temporary(void **state)
+{
+    struct fixture *f = *state;
+
+    /* the target is a directory: rename() fails after the write */
+    assert_int_equal(mkdir(f->path, 0755), 0);
+    assert_int_equal(vcha_file_write_atomic(f->path, "x", 1, 0600), -EISDIR);
+    assert_int_equal(test_dir_entries(f->dir), 1);
+    assert_int_equal(test_dir_entries(f->path), 0);
+}
+
+static void
+test_write_atomic_path_too_long(void **state)
+{
+    char *path = malloc(PATH_MAX + 10);
+
+    (void) state;
+    assert_non_null(path);
+    memset(path, 'p', PATH_MAX + 9);
+    path[0] = '/';
+    path[PATH_MAX + 9] = '\0';
+    assert_int_equal(vcha_file_write_atomic(path, "x", 1, 0600),
+                     -ENAMETOOLONG);
+    free(path);
+}
+
+/* ------------------------------------------------------------ sync */
+
+static void
+test_sync_parent_of_existing_and_missing(void **state)
+{
+    struct fixture *f = *state;
+    char *missing = test_path(f->dir, "no/such/file");
+
+    assert_int_equal(vcha_file_sync_parent(f->path), 0);
+    assert_int_equal(vcha_file_sync_parent(missing), -ENOENT);
+    free(missing);
+}
+
+/* ------------------------------------------------------------ read */
+
+static void
+test_read_returns_content_and_length(void **state)
+{
+    struct fixture *f = *state;
+    char *data = NULL;
+    size_t len = 0;
+
+    assert_int_equal(test_write_file(f->path, "line 1\nline 2\n"), 0);
+    assert_int_equal(vcha_file_read(f->path, &data, &len, 1024), 0);
+    assert_string_equal(data, "line 1\nline 2\n");
+    assert_int_equal(len, 14);
+    free(data);
+}
+
+static void
+test_read_length_is_optional(void **state)
+{
+    struct fixture *f = *state;
+    char *data = NULL;
+
+    assert_int_equal(test_write_file(f->path, "abc"), 0);
+    assert_int_equal(vcha_file_read(f->path, &data, NULL, 1024), 0);
+    assert_string_equal(data, "abc");
+    free(data);
+}
+
+static void
+test_read_empty_file(void **state)
+{
+    struct fixture *f = *state;
+    char *data = NULL;
+    size_t len = 99;
+
+    assert_int_equal(test_write_file(f->path, ""), 0);
+    assert_int_equal(vcha_file_read(f->path, &data, &len, 0), 0);
+    assert_non_null(data);
+    assert_string_equal(data, "");
+    assert_int_equal(len, 0);
+    free(data);
+}
+
+static void
+test_read_missing_file(void **state)
+{
+    struct fixture *f = *state;
+    char *data = (char *) 1;
+
+    assert_int_equal(vcha_file_read(f->path, &data, NULL, 1024), -ENOENT);
+    assert_null(data);
+}
+
+static void
+test_read_size_limit(void **state)
+{
+    struct fixture *f = *state;
+    char *data = (char *) 1;
+
+    assert_int_equal(test_write_file(f->path, "12345"), 0);
+    assert_int_equal(vcha_file_read(f->path, &data, NULL, 4), -EFBIG);
+    assert_null(data);
+    assert_int_equal(vcha_file_read(f->path, &data, NULL, 5), 0);
+    assert_string_equal(data, "12345");
+    free(data);
+}
+
+static void
+test_read_directory_fails(void **state)
+{
+    struct fixture *f = *state;
+    char *data = (char *) 1;
+
+    assert_int_equal(vcha_file_read(f->dir, &data, NULL, 1 << 20), -EISDIR);
+    assert_null(data);
+}
+
+/* ------------------------------------------------------------ state dir */
+
+static void
+test_state_dir_from_ha_rsctmp(void **state)
 {
     (void) state;
+    setenv("HA_RSCTMP", "/var/run/heartbeat/rsctmp", 1);
+    assert_string_equal(vcha_state_dir(), "/var/run/heartbeat/rsctmp");
 }
+
+static void
+test_state_dir_default(void **state)
+{
+    (void) state;
+    unsetenv("HA_RSCTMP");
+    assert_string_equal(vcha_state_dir(), "/run/resource-agents");
+    setenv("HA_RSCTMP", "", 1);
+    assert_string_equal(vcha_state_dir(), "/run/resource-agents");
+}
+
+static void
+test_state_dir_ignores_relative_path(void **state)
+{
+    (void) state;
+    setenv("HA_RSCTMP", "tmp/rsc", 1);
+    assert_string_equal(vcha_state_dir(), "/run/resource-agents");
+}
+
+static void
+test_state_path_layout(void **state)
+{
+    char buf[256];
+
+    (void) state;
+    setenv("HA_RSCTMP", "/state", 1);
+    assert_int_equal(vcha_state_path(buf, sizeof(buf), "dnsswitch", "res1",
+                                     ".json"),
+                     0);
+    assert_string_equal(buf, "/state/vcha-dnsswitch-res1.json");
+}
+
+static void
+test_state_path_defaults(void **state)
+{
+    char buf[256];
+
+    (void) state;
+    setenv("HA_RSCTMP", "/state", 1);
+    assert_int_equal(vcha_state_path(buf, sizeof(buf), "a", NULL, NULL), 0);
+    assert_string_equal(buf, "/state/vcha-a-default");
+}
+
+static void
+test_state_path_slash_in_instance(void **state)
+{
+    char buf[256];
+
+    (void) state;
+    setenv("HA_RSCTMP", "/run/ha/tmp", 1);
+    assert_int_equal(vcha_state_path(buf, sizeof(buf), "agent",
+                                     "../../etc/passwd", ".lock"),
+                     0);
+    assert_string_equal(buf, "/run/ha/tmp/vcha-agent-.._.._etc_passwd.lock");
+}
+
+static void
+test_state_path_too_long(void **state)
+{
+    char buf[32];
+    const char *expect = "/s/vcha-agent-inst.x"; /* 20 bytes */
+
+    (void) state;
+    setenv("HA_RSCTMP", "/s", 1);
+    assert_int_equal(vcha_state_path(buf, 21, "agent", "inst", ".x"), 0);
+    assert_string_equal(buf, expect);
+    assert_int_equal(vcha_state_path(buf, 20, "agent", "inst", ".x"),
+                     -ENAMETOOLONG);
+    assert_int_equal(vcha_state_path(buf, 0, "agent", "inst", ".x"),
+                     -ENAMETOOLONG);
+}
+
+static void
+test_state_dir_ensure_creates_directory(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = test_path(f->dir, "rsctmp");
+    mode_t old = umask(022);
+
+    setenv("HA_RSCTMP", dir, 1);
+    assert_int_equal(vcha_state_dir_ensure(), 0);
+    umask(old);
+    assert_int_equal(file_mode(dir), 0755);
+    assert_int_equal(vcha_state_dir_ensure(), 0); /* exists: fine */
+    free(dir);
+}
+
+static void
+test_state_dir_ensure_missing_parent(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = test_path(f->dir, "no/rsctmp");
+
+    setenv("HA_RSCTMP", dir, 1);
+    assert_int_equal(vcha_state_dir_ensure(), -ENOENT);
+    free(dir);
+}
+
+static void
+test_state_dir_ensure_on_a_file(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(test_write_file(f->path, "not a directory"), 0);
+    setenv("HA_RSCTMP", f->path, 1);
+    assert_int_equal(vcha_state_dir_ensure(), -ENOTDIR);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        T(test_write_atomic_creates_file_with_content_and_mode),
+        T(test_write_atomic_mode_ignores_umask),
+        T(test_write_atomic_replaces_old_content),
+        T(test_write_atomic_replaces_the_inode),
+        T(test_write_atomic_leaves_no_temporary_file),
+        T(test_write_atomic_empty_and_binary_data),
+        T(test_write_atomic_missing_directory),
+        T(test_write_atomic_read_only_directory),
+        T(test_write_atomic_write_failure_keeps_old_file),
+        T(test_write_atomic_rename_failure_removes_temporary),
+        T(test_write_atomic_path_too_long),
+        T(test_sync_parent_of_existing_and_missing),
+        T(test_read_returns_content_and_length),
+        T(test_read_length_is_optional),
+        T(test_read_empty_file),
+        T(test_read_missing_file),
+        T(test_read_size_limit),
+        T(test_read_directory_fails),
+        T(test_state_dir_from_ha_rsctmp),
+        T(test_state_dir_default),
+        T(test_state_dir_ignores_relative_path),
+        T(test_state_path_layout),
+        T(test_state_path_defaults),
+        T(test_state_path_slash_in_instance),
+        T(test_state_path_too_long),
+        T(test_state_dir_ensure_creates_directory),
+        T(test_state_dir_ensure_missing_parent),
+        T(test_state_dir_ensure_on_a_file),
+    };
+
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,92 @@
+#!/bin/bash
+# Under a real one-node Pacemaker cluster: libcommon's node attributes and
+# promotion scores through Pacemaker's own tools, and dnsswitch run by
+# Pacemaker, publishing the address that a node attribute holds and
+# following it when it changes.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/cluster1.sh"
+. "$top_srcdir/tests/lib/named.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "a cluster in namespaces needs root"
+for prog in corosync pacemakerd cibadmin crm_resource attrd_updater unshare ip named; do
+    command -v "$prog" >/dev/null || tap_bail "$prog missing: install pacemaker corosync bind9"
+done
+cluster1_enter "$@"
+
+work=$(mktemp -d)
+trap 'named_stop; rm -rf "$work"' EXIT
+cluster1_start "$work/cluster" || { cluster1_logs; tap_bail "the cluster did not start"; }
+named_start "$work/named" || tap_bail "cannot start named"
+TOOL=$top_builddir/tests/pacemaker/attr-tool
+NAME=www.vcha.test
+
+# --- node attributes and promotion scores
+out=$("$TOOL" get web-address)
+tap_is "$?:$out" "1:-61" "an attribute that was never set: -ENODATA"
+"$TOOL" set web-address 198.18.0.50
+tap_is "$?" 0 "vcha_attr_set"
+cluster1_wait 10 sh -c "'$TOOL' get web-address | grep -qx 198.18.0.50"
+tap_ok $? "vcha_attr_get reads back the transient value"
+out=$("$TOOL" node-get web-address)
+tap_is "$out" 198.18.0.50 "vcha_node_attr_get prefers the transient value"
+"$TOOL" delete web-address
+cluster1_wait 10 sh -c "! '$TOOL' get web-address"
+tap_ok $? "vcha_attr_delete removes it"
+crm_attribute -N node1 -n web-address -l forever -v 198.18.0.51
+out=$("$TOOL" get web-address)
+tap_is "$out" -61 "vcha_attr_get does not see a permanent attribute"
+out=$("$TOOL" node-get web-address)
+tap_is "$out" 198.18.0.51 "vcha_node_attr_get falls back to the permanent value"
+OCF_RESOURCE_INSTANCE=colo-test "$TOOL" promote 10
+tap_is "$?" 0 "vcha_promotion_set"
+out=$(crm_attribute -N node1 -n master-colo-test -l reboot -G -q 2>/dev/null)
+tap_is "$out" 10 "the promotion score is in the CIB"
+OCF_RESOURCE_INSTANCE=colo-test "$TOOL" unpromote
+tap_is "$?" 0 "vcha_promotion_delete"
+crm_attribute -N node1 -n master-colo-test -l reboot -G -q > /dev/null 2>&1
+tap_ok $((! $?)) "the promotion score is gone"
+
+# --- dnsswitch run by Pacemaker
+cluster1_agent vcha dnsswitch "$top_builddir/agents/dnsswitch"
+cibadmin -C -o resources -X "
+<primitive id='www-dns' class='ocf' provider='vcha' type='dnsswitch'>
+  <instance_attributes id='www-dns-params'>
+    <nvpair id='p1' name='name' value='$NAME'/>
+    <nvpair id='p2' name='address_attribute' value='web-address'/>
+    <nvpair id='p3' name='server' value='127.0.0.1'/>
+    <nvpair id='p4' name='port' value='$NAMED_PORT'/>
+    <nvpair id='p5' name='keyfile' value='$NAMED_KEYFILE'/>
+  </instance_attributes>
+  <operations>
+    <op id='www-dns-monitor' name='monitor' interval='2s' timeout='20s'/>
+  </operations>
+</primitive>"
+tap_is "$?" 0 "the resource is created"
+cluster1_wait 30 sh -c "dig +short -p $NAMED_PORT @127.0.0.1 $NAME A | grep -qx 198.18.0.51"
+tap_ok $? "Pacemaker started it: the name points to the node's address"
+crm_resource --locate -r www-dns 2>&1 | grep -q "running on: node1"
+tap_ok $? "crm_resource sees it running on node1"
+
+attrd_updater -n web-address -U 198.18.0.52
+cluster1_wait 30 sh -c "dig +short -p $NAMED_PORT @127.0.0.1 $NAME A | grep -qx 198.18.0.52"
+tap_ok $? "a new transient address: monitor fails, Pacemaker restarts it, the name follows"
+crm_mon -1 > "$work/mon" 2>&1
+grep -q "points to 198.18.0.51, not 198.18.0.52" "$work/mon"
+tap_ok $? "the failed monitor's exit reason reaches crm_mon"
+grep -q 'www-dns' "$work/mon" && sed 's/^/#  /' "$work/mon"
+
+crm_resource -r www-dns --meta -p target-role -v Stopped > /dev/null
+cluster1_wait 30 sh -c "crm_resource --locate -r www-dns 2>&1 | grep -q 'NOT running'"
+tap_ok $? "target-role=Stopped stops it"
+tap_is "$(dig +short -p $NAMED_PORT @127.0.0.1 $NAME A)" 198.18.0.52 \
+    "the stop left the record in place (unregister_on_stop=false)"
+crm_resource --refresh -r www-dns > /dev/null 2>&1
+sleep 3
+crm_resource --locate -r www-dns 2>&1 | grep -q 'NOT running'
+tap_ok $? "after a re-probe it is still stopped: the probe did not report it active"
+crm_mon -1 2>&1 | grep -q "Failed Resource Actions"
+tap_ok $((! $?)) "and the re-probe recorded no failure"
+
+[ "$tap_failed" -eq 0 ] || cluster1_logs
+tap_done
