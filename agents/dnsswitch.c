@@ -210,10 +210,14 @@ expected_address(struct vcha_agent *a, struct vcha_ip *ip)
         return VCHA_OK;
     }
     rc = vcha_node_attr_get(attr, NULL, &value, vcha_agent_remaining_ms(a));
-    if (rc < 0) {
+    if (rc == -ENODATA) {
         return vcha_agent_fail(a, VCHA_NOT_RUNNING,
                                "node attribute '%s' has no value on this "
-                               "node (%s)", attr, strerror(-rc));
+                               "node", attr);
+    } else if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read node attribute '%s': %s", attr,
+                               strerror(-rc));
     }
     rc = vcha_ip_parse(value, ip);
     if (rc < 0) {

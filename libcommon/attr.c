@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,31 @@
 #include <vcha/exec.h>
 #include <vcha/log.h>
 
+/* Pacemaker's exit codes (crm_exit_t) that mean something here. */
+#define CRM_EX_CONFIG 78
+#define CRM_EX_DISCONNECT 102
+#define CRM_EX_NOSUCH 105
+
+/*
+ * errno for a failed Pacemaker tool: no such attribute, no cluster, other.
+ * attrd_updater -Q of an unknown name exits CRM_EX_CONFIG in Pacemaker 2.1.
+ */
+static int
+tool_errno(const struct vcha_exec_result *res, bool query)
+{
+    switch (res->exit_code) {
+    case CRM_EX_CONFIG:
+        return query ? -ENODATA : -EIO;
+    case CRM_EX_NOSUCH:
+        return -ENODATA;
+    case CRM_EX_DISCONNECT:
+        return -ENOTCONN;
+    default:
+        return -EIO;
+    }
+}
+
+/* Run a tool; its stdout goes to *out when out is not NULL (a query). */
 static int
 run_tool(const char *const argv[], long long timeout_ms, char **out)
 {
@@ -24,7 +50,7 @@ run_tool(const char *const argv[], long long timeout_ms, char **out)
         rc = -ETIME;
     } else if (!vcha_exec_ok(&res)) {
         vcha_debug("%s exited %d: %s", argv[0], res.exit_code, res.err);
-        rc = -EIO;
+        rc = tool_errno(&res, out != NULL);
     } else if (out != NULL) {
         *out = res.out;
         res.out = NULL;
@@ -66,9 +92,6 @@ vcha_attr_get(const char *name, const char *node, char **value,
         argv[5] = node;
     }
     rc = run_tool(argv, timeout_ms, &out);
-    if (rc == -EIO) {
-        return -ENODATA; /* attrd answers with an error for unknown names */
-    }
     if (rc == 0) {
         rc = vcha_attr_parse_query(out, value);
     }
@@ -94,9 +117,6 @@ vcha_node_attr_get(const char *name, const char *node, char **value,
         argv[8] = node;
     }
     rc = run_tool(argv, deadline - vcha_now_ms(), &out);
-    if (rc == -EIO) {
-        rc = -ENODATA;
-    }
     if (rc == 0) {
         out[strcspn(out, "\n")] = '\0';
         rc = out[0] != '\0' ? 0 : -ENODATA;

@@ -8,8 +8,9 @@
 /**
  * Read transient attribute @p name of @p node (NULL: this node).
  * Returns 0 and a new string in @p value (free()), -ENODATA when the
- * attribute has no value, -ENOENT when attrd_updater is missing, -ETIME on
- * timeout, -EIO on another failure.
+ * attribute has no value, -ENOTCONN when the cluster is not reachable,
+ * -ENOENT when attrd_updater is missing, -ETIME on timeout, -EIO on another
+ * failure.
  */
 int vcha_attr_get(const char *name, const char *node, char **value,
                   long long timeout_ms);
@@ -22,7 +23,10 @@ int vcha_attr_get(const char *name, const char *node, char **value,
 int vcha_node_attr_get(const char *name, const char *node, char **value,
                        long long timeout_ms);
 
-/** Set transient attribute @p name of this node to @p value. 0 or -errno. */
+/**
+ * Set transient attribute @p name of this node to @p value.
+ * Returns 0, or a negative errno as vcha_attr_get() does.
+ */
 int vcha_attr_set(const char *name, const char *value, long long timeout_ms);
 
 /** Remove transient attribute @p name of this node. 0 or -errno. */

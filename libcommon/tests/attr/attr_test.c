@@ -30,7 +30,7 @@ int __wrap_vcha_exec(const char *const argv[], const char *input,
 
 /* How a faked program run ends. */
 struct canned {
-    int rc;          /* vcha_exec's return: 0 or -errno */
+    int rc; /* vcha_exec's return: 0 or -errno */
     int exit_code;
     int signal;
     bool timed_out;
@@ -40,9 +40,11 @@ struct canned {
 static const struct canned exit_ok = {0};
 static const struct canned exit_1 = {.exit_code = 1};
 static const struct canned exit_nosuch = {.exit_code = 105};
+static const struct canned exit_disconnect = {.exit_code = 102};
+static const struct canned exit_config = {.exit_code = 78};
 static const struct canned killed = {.exit_code = -1, .signal = SIGKILL};
-static const struct canned timed_out = {.exit_code = -1, .signal = SIGTERM,
-                                        .timed_out = true};
+static const struct canned timed_out = {
+    .exit_code = -1, .signal = SIGTERM, .timed_out = true};
 static const struct canned not_installed = {.rc = -ENOENT};
 static const struct canned no_permission = {.rc = -EACCES};
 
@@ -63,9 +65,8 @@ join_argv(const char *const argv[], char *buf, size_t len)
 }
 
 int
-__wrap_vcha_exec(const char *const argv[], const char *input,
-                 size_t input_len, long long timeout_ms,
-                 struct vcha_exec_result *res)
+__wrap_vcha_exec(const char *const argv[], const char *input, size_t input_len,
+                 long long timeout_ms, struct vcha_exec_result *res)
 {
     char cmdline[512];
     const struct canned *c;
@@ -140,7 +141,8 @@ test_parse_query_takes_the_value_field(void **state)
 {
     (void) state;
     assert_parsed("name=\"a\" host=\"n1\" value=\"42\"\n", "42");
-    assert_parsed("name=\"a\" host=\"n1\" value=\"with spaces\"", "with spaces");
+    assert_parsed("name=\"a\" host=\"n1\" value=\"with spaces\"",
+                  "with spaces");
     assert_parsed("value=\"x\"", "x");
 }
 
@@ -211,7 +213,21 @@ test_attr_get_unknown_attribute_is_enodata(void **state)
 {
     (void) state;
     assert_get_fails(&exit_nosuch, -ENODATA);
-    assert_get_fails(&exit_1, -ENODATA);
+    assert_get_fails(&exit_config, -ENODATA); /* Pacemaker 2.1 */
+}
+
+static void
+test_attr_get_no_cluster_is_enotconn(void **state)
+{
+    (void) state;
+    assert_get_fails(&exit_disconnect, -ENOTCONN);
+}
+
+static void
+test_attr_get_other_failure_is_eio(void **state)
+{
+    (void) state;
+    assert_get_fails(&exit_1, -EIO);
 }
 
 static void
@@ -302,15 +318,13 @@ test_node_attr_get_neither_value(void **state)
     expect_run("attrd_updater -Q -n site", 5000, &exit_nosuch);
     expect_run_within("crm_attribute -G -q -l forever -n site", 1, 5000,
                       &exit_nosuch);
-    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000),
-                     -ENODATA);
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000), -ENODATA);
     assert_null(value);
     value = (char *) 1;
     expect_run("attrd_updater -Q -n site", 5000, &exit_nosuch);
     expect_run_within("crm_attribute -G -q -l forever -n site", 1, 5000,
                       output(&c, "\n"));
-    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000),
-                     -ENODATA);
+    assert_int_equal(vcha_node_attr_get("site", NULL, &value, 5000), -ENODATA);
     assert_null(value);
 }
 
@@ -344,6 +358,10 @@ test_attr_set_failures(void **state)
     (void) state;
     expect_run("attrd_updater -n x -U 1", 3000, &exit_1);
     assert_int_equal(vcha_attr_set("x", "1", 3000), -EIO);
+    expect_run("attrd_updater -n x -U 1", 3000, &exit_config);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -EIO);
+    expect_run("attrd_updater -n x -U 1", 3000, &exit_disconnect);
+    assert_int_equal(vcha_attr_set("x", "1", 3000), -ENOTCONN);
     expect_run("attrd_updater -n x -U 1", 3000, &killed);
     assert_int_equal(vcha_attr_set("x", "1", 3000), -EIO);
     expect_run("attrd_updater -n x -U 1", 3000, &timed_out);
@@ -412,6 +430,8 @@ main(void)
         cmocka_unit_test(test_attr_get_queries_this_node),
         cmocka_unit_test(test_attr_get_queries_another_node),
         cmocka_unit_test(test_attr_get_unknown_attribute_is_enodata),
+        cmocka_unit_test(test_attr_get_no_cluster_is_enotconn),
+        cmocka_unit_test(test_attr_get_other_failure_is_eio),
         cmocka_unit_test(test_attr_get_empty_value_is_enodata),
         cmocka_unit_test(test_attr_get_timeout_is_etime),
         cmocka_unit_test(test_attr_get_missing_tool_is_enoent),

@@ -90,8 +90,8 @@ put_name(struct msg *m, const char *name)
 }
 
 static void
-put_header(struct msg *m, unsigned id, unsigned flags, unsigned an,
-           unsigned ns, unsigned ar)
+put_header(struct msg *m, unsigned id, unsigned flags, unsigned an, unsigned ns,
+           unsigned ar)
 {
     m->len = 0;
     put16(m, id);
@@ -220,8 +220,17 @@ static void
 test_ip_parse_rejects_junk(void **state)
 {
     static const char *const bad[] = {
-        "", "300.1.1.1", "1.2.3", "1.2.3.4.5", "abc", " 192.0.2.1",
-        "192.0.2.1 ", "2001:db8::1%eth0", "2001:db8:::1", "::g", "192.0.2.1/24",
+        "",
+        "300.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "abc",
+        " 192.0.2.1",
+        "192.0.2.1 ",
+        "2001:db8::1%eth0",
+        "2001:db8:::1",
+        "::g",
+        "192.0.2.1/24",
         "\xff",
     };
     struct vcha_ip ip;
@@ -430,7 +439,9 @@ static void
 test_name_check_bad_characters(void **state)
 {
     (void) state;
-    assert_name_bad("b\xc3\xbc" "cher.example", 2, "A-label");
+    assert_name_bad("b\xc3\xbc"
+                    "cher.example",
+                    2, "A-label");
     assert_name_bad("www example.com", 2, "character");
     assert_name_bad("*.example.com", 2, "character");
     assert_name_bad("www.exa\nmple.com", 2, "character");
@@ -453,15 +464,21 @@ static void
 test_build_query_bytes(void **state)
 {
     static const unsigned char expect[] = {
-        0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 1,    'a',  7,    'e',  'x',  'a',  'm',  'p',
-        'l',  'e',  0,    0x00, 0x01, 0x00, 0x01,
+        0x12, 0x34,                         /* id */
+        0x00, 0x00,                         /* a query, no recursion */
+        0x00, 0x01,                         /* one question */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* no records */
+        1,    'a',                          /* label "a" */
+        7,    'e',  'x',  'a',  'm',  'p',  'l', 'e', /* label "example" */
+        0,                                            /* the root */
+        0x00, 0x01,                                   /* type A */
+        0x00, 0x01,                                   /* class IN */
     };
     unsigned char buf[512];
 
     (void) state;
-    assert_int_equal(vcha_dns_build_query("a.example", VCHA_DNS_TYPE_A,
-                                          0x1234, buf, sizeof(buf)),
+    assert_int_equal(vcha_dns_build_query("a.example", VCHA_DNS_TYPE_A, 0x1234,
+                                          buf, sizeof(buf)),
                      sizeof(expect));
     assert_memory_equal(buf, expect, sizeof(expect));
 }
@@ -490,9 +507,8 @@ test_build_query_no_recursion_flag(void **state)
     unsigned char buf[512];
 
     (void) state;
-    assert_true(vcha_dns_build_query(NAME, VCHA_DNS_TYPE_A, 1, buf,
-                                     sizeof(buf))
-                > 0);
+    assert_true(
+        vcha_dns_build_query(NAME, VCHA_DNS_TYPE_A, 1, buf, sizeof(buf)) > 0);
     assert_int_equal(buf[2], 0); /* QR, opcode, AA, TC, RD all clear */
     assert_int_equal(buf[3], 0);
 }
@@ -504,8 +520,7 @@ test_build_query_uses_low_16_bits_of_id(void **state)
 
     (void) state;
     assert_true(vcha_dns_build_query(NAME, VCHA_DNS_TYPE_A, 0x1abcd, buf,
-                                     sizeof(buf))
-                > 0);
+                                     sizeof(buf)) > 0);
     assert_int_equal(buf[0], 0xab);
     assert_int_equal(buf[1], 0xcd);
 }
@@ -518,8 +533,7 @@ test_build_query_rejects_bad_names(void **state)
     char *n255 = name_of_length(255, false);
 
     (void) state;
-    assert_int_equal(vcha_dns_build_query("", 1, 1, buf, sizeof(buf)),
-                     -EINVAL);
+    assert_int_equal(vcha_dns_build_query("", 1, 1, buf, sizeof(buf)), -EINVAL);
     assert_int_equal(vcha_dns_build_query(".", 1, 1, buf, sizeof(buf)),
                      -EINVAL);
     assert_int_equal(vcha_dns_build_query("a..b", 1, 1, buf, sizeof(buf)),
@@ -538,8 +552,7 @@ test_build_query_buffer_size(void **state)
     unsigned char buf[27];
 
     (void) state;
-    assert_int_equal(vcha_dns_build_query("a.example", 1, 1, buf, 26),
-                     -ENOSPC);
+    assert_int_equal(vcha_dns_build_query("a.example", 1, 1, buf, 26), -ENOSPC);
     assert_int_equal(vcha_dns_build_query("a.example", 1, 1, buf, 27), 27);
 }
 
@@ -618,8 +631,8 @@ test_parse_nxdomain_with_soa(void **state)
     struct vcha_dns_answer ans;
 
     (void) state;
-    start_reply(&m, ID, F_QR | F_AA | RCODE_NXDOMAIN, NAME, VCHA_DNS_TYPE_A,
-                0, 1);
+    start_reply(&m, ID, F_QR | F_AA | RCODE_NXDOMAIN, NAME, VCHA_DNS_TYPE_A, 0,
+                1);
     put_soa(&m, "example.com");
     assert_int_equal(parse(&m, NAME, VCHA_DNS_TYPE_A, &ans), 0);
     assert_int_equal(ans.rcode, RCODE_NXDOMAIN);
@@ -811,8 +824,7 @@ test_parse_rejects_truncated_packets(void **state)
     for (size_t cut = 0; cut < full; cut++) {
         m.len = cut;
         if (parse(&m, NAME, VCHA_DNS_TYPE_A, &ans) != -EPROTO) {
-            fail_msg("a reply cut to %zu of %zu bytes was accepted", cut,
-                     full);
+            fail_msg("a reply cut to %zu of %zu bytes was accepted", cut, full);
         }
     }
 }
@@ -898,9 +910,9 @@ enum responder_mode {
 /* A DNS server on 127.0.0.1 answering one query from a thread. */
 struct responder {
     enum responder_mode mode;
-    int udp, tcp;     /* tcp is -1 unless it listens */
+    int udp, tcp; /* tcp is -1 unless it listens */
     unsigned port;
-    int udp_queries;  /* seen by the thread */
+    int udp_queries; /* seen by the thread */
     int tcp_queries;
     pthread_t thread;
 };
@@ -914,8 +926,8 @@ build_answer(const unsigned char *q, size_t qlen, unsigned flags,
 {
     unsigned type = (unsigned) q[qlen - 4] << 8 | q[qlen - 3];
 
-    put_header(m, (unsigned) q[0] << 8 | q[1], F_QR | F_AA | flags,
-               n_addrs, 0, 0);
+    put_header(m, (unsigned) q[0] << 8 | q[1], F_QR | F_AA | flags, n_addrs, 0,
+               0);
     put_bytes(m, q + 12, qlen - 12); /* the question, as asked */
     for (unsigned i = 0; i < n_addrs; i++) {
         unsigned char a4[4] = {192, 0, 2, (unsigned char) (10 + i)};
@@ -1036,8 +1048,7 @@ responder_main(void *arg)
             continue;
         }
         r->udp_queries++;
-        if (answer_udp(r, q, (size_t) n, (struct sockaddr *) &from,
-                       fromlen)) {
+        if (answer_udp(r, q, (size_t) n, (struct sockaddr *) &from, fromlen)) {
             break;
         }
     }
@@ -1131,8 +1142,7 @@ test_query_gets_answer_over_udp(void **state)
     (void) state;
     responder_start(&r, R_ANSWER, false);
     server_at(&s, r.port);
-    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans),
-                     0);
+    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans), 0);
     responder_stop(&r);
     assert_int_equal(r.udp_queries, 1);
     assert_int_equal(ans.rcode, 0);
@@ -1152,8 +1162,7 @@ test_query_aaaa(void **state)
     (void) state;
     responder_start(&r, R_ANSWER, false);
     server_at(&s, r.port);
-    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_AAAA, 5000,
-                                    &ans),
+    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_AAAA, 5000, &ans),
                      0);
     responder_stop(&r);
     assert_int_equal(ans.n_addrs, 2);
@@ -1170,8 +1179,7 @@ test_query_ignores_reply_with_other_id(void **state)
     (void) state;
     responder_start(&r, R_WRONG_ID_FIRST, false);
     server_at(&s, r.port);
-    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans),
-                     0);
+    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans), 0);
     responder_stop(&r);
     assert_int_equal(ans.n_addrs, 2); /* the stray reply had one */
 }
@@ -1186,8 +1194,7 @@ test_query_resends_after_a_lost_packet(void **state)
     (void) state;
     responder_start(&r, R_DROP_FIRST, false);
     server_at(&s, r.port);
-    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans),
-                     0);
+    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans), 0);
     responder_stop(&r);
     assert_int_equal(r.udp_queries, 2);
     assert_int_equal(ans.n_addrs, 2);
@@ -1218,8 +1225,7 @@ test_query_truncated_udp_retries_over_tcp(void **state)
     (void) state;
     responder_start(&r, R_TRUNCATE, true);
     server_at(&s, r.port);
-    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans),
-                     0);
+    assert_int_equal(vcha_dns_query(&s, NAME, VCHA_DNS_TYPE_A, 5000, &ans), 0);
     responder_stop(&r);
     assert_int_equal(r.udp_queries, 1);
     assert_int_equal(r.tcp_queries, 1);

@@ -406,8 +406,8 @@ test_exec_timeout_kills_whole_process_group(void **state)
     long long t0 = vcha_now_ms();
 
     (void) state;
-    assert_true(asprintf(&script, "sleep 30 & echo $! > '%s'; sleep 30",
-                         pidfile) > 0);
+    assert_true(
+        asprintf(&script, "sleep 30 & echo $! > '%s'; sleep 30", pidfile) > 0);
     argv[2] = script;
     assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
     assert_true(vcha_now_ms() - t0 < 2000);
@@ -585,7 +585,7 @@ test_exec_find_checks_paths_directly(void **state)
     assert_int_equal(vcha_exec_find("/bin/sh"), 0);
     assert_int_equal(vcha_exec_find("/nonexistent/sh"), -ENOENT);
     assert_int_equal(vcha_exec_find("/etc/passwd"), -ENOENT); /* no x */
-    assert_int_equal(vcha_exec_find("/tmp"), -ENOENT); /* a directory */
+    assert_int_equal(vcha_exec_find("/tmp"), -ENOENT);        /* a directory */
 }
 
 /* A PATH of one scratch directory holding "tool" with @p mode. */

@@ -23,8 +23,8 @@
 /* ------------------------------------------------------------ fixture */
 
 struct fixture {
-    char *dir;   /* scratch directory */
-    char *path;  /* dir/state, the file under test */
+    char *dir;  /* scratch directory */
+    char *path; /* dir/state, the file under test */
     char *old_rsctmp;
 };
 
@@ -281,8 +281,7 @@ test_write_atomic_path_too_long(void **state)
     memset(path, 'p', PATH_MAX + 9);
     path[0] = '/';
     path[PATH_MAX + 9] = '\0';
-    assert_int_equal(vcha_file_write_atomic(path, "x", 1, 0600),
-                     -ENAMETOOLONG);
+    assert_int_equal(vcha_file_write_atomic(path, "x", 1, 0600), -ENAMETOOLONG);
     free(path);
 }
 
@@ -411,9 +410,8 @@ test_state_path_layout(void **state)
 
     (void) state;
     setenv("HA_RSCTMP", "/state", 1);
-    assert_int_equal(vcha_state_path(buf, sizeof(buf), "dnsswitch", "res1",
-                                     ".json"),
-                     0);
+    assert_int_equal(
+        vcha_state_path(buf, sizeof(buf), "dnsswitch", "res1", ".json"), 0);
     assert_string_equal(buf, "/state/vcha-dnsswitch-res1.json");
 }
 
@@ -435,9 +433,9 @@ test_state_path_slash_in_instance(void **state)
 
     (void) state;
     setenv("HA_RSCTMP", "/run/ha/tmp", 1);
-    assert_int_equal(vcha_state_path(buf, sizeof(buf), "agent",
-                                     "../../etc/passwd", ".lock"),
-                     0);
+    assert_int_equal(
+        vcha_state_path(buf, sizeof(buf), "agent", "../../etc/passwd", ".lock"),
+        0);
     assert_string_equal(buf, "/run/ha/tmp/vcha-agent-.._.._etc_passwd.lock");
 }
 

@@ -312,7 +312,7 @@ test_log_syslog_keeps_stderr_quiet(void **state)
     setenv("HA_LOGFACILITY", "daemon", 1);
     capture_stderr(f);
     vcha_log_init("testagent", "res1");
-    vcha_info("to syslog");
+    vcha_info("vcha unit test: a line for syslog");
     text = stderr_text(f);
     assert_string_equal(text, "");
     free(text);

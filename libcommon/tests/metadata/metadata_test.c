@@ -28,27 +28,54 @@ noop(struct vcha_agent *a)
 static const char *const modes[] = {"fast", "slow", "careful", NULL};
 
 static const struct vcha_param_def params[] = {
-    {.name = "addr", .type = VCHA_PT_STRING, .required = true,
-     .unique = true, .unique_group = "address", .shortdesc = "Address",
+    {.name = "addr",
+     .type = VCHA_PT_STRING,
+     .required = true,
+     .unique = true,
+     .unique_group = "address",
+     .shortdesc = "Address",
      .longdesc = "The address to serve."},
-    {.name = "port", .type = VCHA_PT_INTEGER, .dflt = "53", .min = 1,
-     .max = 65535, .reloadable = true, .shortdesc = "Port",
+    {.name = "port",
+     .type = VCHA_PT_INTEGER,
+     .dflt = "53",
+     .min = 1,
+     .max = 65535,
+     .reloadable = true,
+     .shortdesc = "Port",
      .longdesc = "The port."},
-    {.name = "enabled", .type = VCHA_PT_BOOLEAN, .dflt = "true",
-     .shortdesc = "Enabled", .longdesc = "Whether it is on."},
-    {.name = "mode", .type = VCHA_PT_SELECT, .dflt = "fast",
-     .options = modes, .shortdesc = "Mode", .longdesc = "How to run."},
-    {.name = "wait", .type = VCHA_PT_DURATION, .dflt = "30s",
-     .reloadable = true, .shortdesc = "Wait", .longdesc = "How long."},
+    {.name = "enabled",
+     .type = VCHA_PT_BOOLEAN,
+     .dflt = "true",
+     .shortdesc = "Enabled",
+     .longdesc = "Whether it is on."},
+    {.name = "mode",
+     .type = VCHA_PT_SELECT,
+     .dflt = "fast",
+     .options = modes,
+     .shortdesc = "Mode",
+     .longdesc = "How to run."},
+    {.name = "wait",
+     .type = VCHA_PT_DURATION,
+     .dflt = "30s",
+     .reloadable = true,
+     .shortdesc = "Wait",
+     .longdesc = "How long."},
 };
 
 static const struct vcha_action_def actions[] = {
     {.name = "start", .fn = noop, .timeout_s = 30, .depth = -1},
     {.name = "stop", .fn = noop, .timeout_s = 20, .depth = -1},
-    {.name = "monitor", .fn = noop, .timeout_s = 20, .interval_s = 10,
+    {.name = "monitor",
+     .fn = noop,
+     .timeout_s = 20,
+     .interval_s = 10,
      .depth = 10},
-    {.name = "monitor", .fn = noop, .timeout_s = 25, .interval_s = 11,
-     .depth = -1, .role = "Promoted"},
+    {.name = "monitor",
+     .fn = noop,
+     .timeout_s = 25,
+     .interval_s = 11,
+     .depth = -1,
+     .role = "Promoted"},
     {.name = "promote", .fn = noop, .timeout_s = 40, .depth = 5},
     {.name = "meta-data", .timeout_s = 5, .depth = -1},
     {.name = "validate-all", .timeout_s = 30, .depth = -1},
@@ -69,7 +96,10 @@ static const struct vcha_agent_def agent = {
 #define NASTY "a < b && c > \"d\" 'e' ]]> <!-- &amp;"
 
 static const struct vcha_param_def nasty_params[] = {
-    {.name = "p", .type = VCHA_PT_STRING, .dflt = NASTY, .shortdesc = NASTY,
+    {.name = "p",
+     .type = VCHA_PT_STRING,
+     .dflt = NASTY,
+     .shortdesc = NASTY,
      .longdesc = NASTY},
 };
 
@@ -264,7 +294,7 @@ test_metadata_doctype_names_ra_api_dtd(void **state)
     assert_string_equal((const char *) dtd->name, "resource-agent");
     assert_string_equal((const char *) dtd->SystemID, "ra-api-1.dtd");
     assert_non_null(strstr(f->xml, "<!DOCTYPE resource-agent SYSTEM "
-                                    "\"ra-api-1.dtd\">"));
+                                   "\"ra-api-1.dtd\">"));
 }
 
 static void
@@ -418,8 +448,7 @@ test_metadata_select_options_in_order(void **state)
     assert_xpath_count(f, PARAM("mode") "/content/option", 3);
     assert_xpath_str(f, PARAM("mode") "/content/option[1]/@value", "fast");
     assert_xpath_str(f, PARAM("mode") "/content/option[2]/@value", "slow");
-    assert_xpath_str(f, PARAM("mode") "/content/option[3]/@value",
-                     "careful");
+    assert_xpath_str(f, PARAM("mode") "/content/option[3]/@value", "careful");
     assert_xpath_count(f, "//option", 3); /* none on other types */
 }
 
@@ -429,8 +458,8 @@ static void
 test_metadata_actions_in_table_order(void **state)
 {
     struct fixture *f = *state;
-    static const char *const names[] = {"start", "stop", "monitor",
-                                        "monitor", "promote", "meta-data",
+    static const char *const names[] = {"start",       "stop",    "monitor",
+                                        "monitor",     "promote", "meta-data",
                                         "validate-all"};
 
     assert_xpath_count(f, ACTION, 7);

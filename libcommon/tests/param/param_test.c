@@ -49,15 +49,23 @@ enum {
 
 static const struct vcha_param_def defs[N_PARAMS] = {
     [P_ADDR] = {.name = "addr", .type = VCHA_PT_STRING, .required = true},
-    [P_PORT] = {.name = "port", .type = VCHA_PT_INTEGER, .dflt = "53",
-                .min = 1, .max = 65535},
-    [P_MODE] = {.name = "mode", .type = VCHA_PT_SELECT, .dflt = "fast",
+    [P_PORT] = {.name = "port",
+                .type = VCHA_PT_INTEGER,
+                .dflt = "53",
+                .min = 1,
+                .max = 65535},
+    [P_MODE] = {.name = "mode",
+                .type = VCHA_PT_SELECT,
+                .dflt = "fast",
                 .options = modes},
-    [P_ENABLED] = {.name = "enabled", .type = VCHA_PT_BOOLEAN,
-                   .dflt = "true"},
-    [P_INTERVAL] = {.name = "interval", .type = VCHA_PT_DURATION,
-                    .dflt = "30s", .min = 1000, .max = 3600000},
-    [P_NAME] = {.name = "name", .type = VCHA_PT_STRING,
+    [P_ENABLED] = {.name = "enabled", .type = VCHA_PT_BOOLEAN, .dflt = "true"},
+    [P_INTERVAL] = {.name = "interval",
+                    .type = VCHA_PT_DURATION,
+                    .dflt = "30s",
+                    .min = 1000,
+                    .max = 3600000},
+    [P_NAME] = {.name = "name",
+                .type = VCHA_PT_STRING,
                 .check = check_starts_with_x},
     [P_NAME_X] = {.name = "name_x", .type = VCHA_PT_STRING},
 };
@@ -66,8 +74,8 @@ static const struct vcha_param_def int_def = {
     .name = "n", .type = VCHA_PT_INTEGER, .min = -5, .max = 10};
 static const struct vcha_param_def unbounded_int_def = {
     .name = "n", .type = VCHA_PT_INTEGER};
-static const struct vcha_param_def string_def = {
-    .name = "s", .type = VCHA_PT_STRING};
+static const struct vcha_param_def string_def = {.name = "s",
+                                                 .type = VCHA_PT_STRING};
 static const struct vcha_param_def checked_int_def = {
     .name = "c", .type = VCHA_PT_INTEGER, .check = check_starts_with_x};
 
@@ -78,9 +86,8 @@ parse_ok(char **env)
     struct vcha_params *p = NULL;
     char why[WHY_LEN] = "";
 
-    assert_int_equal(vcha_params_parse(defs, N_PARAMS, env, &p, why,
-                                       sizeof(why)),
-                     0);
+    assert_int_equal(
+        vcha_params_parse(defs, N_PARAMS, env, &p, why, sizeof(why)), 0);
     assert_non_null(p);
     return p;
 }
@@ -138,8 +145,7 @@ assert_value_rejected(const struct vcha_param_def *def, const char *value,
     char why[WHY_LEN] = "";
     long long num = 0;
 
-    assert_int_equal(vcha_param_value_check(def, value, &num, why,
-                                            sizeof(why)),
+    assert_int_equal(vcha_param_value_check(def, value, &num, why, sizeof(why)),
                      -EINVAL);
     assert_contains(why, reason_part);
 }
@@ -151,8 +157,7 @@ assert_value_accepted(const struct vcha_param_def *def, const char *value,
     char why[WHY_LEN] = "";
     long long num = -12345;
 
-    assert_int_equal(vcha_param_value_check(def, value, &num, why,
-                                            sizeof(why)),
+    assert_int_equal(vcha_param_value_check(def, value, &num, why, sizeof(why)),
                      0);
     assert_true(num == expect);
 }
@@ -185,8 +190,8 @@ static void
 test_integer_parse_rejects_malformed_text(void **state)
 {
     static const char *const bad[] = {
-        "", " 1", "1 ", "1.5", "0x10", "abc", "12abc", "-", "+", "1e3",
-        "\xff", "1\n",
+        "",      " 1", "1 ", "1.5", "0x10", "abc",
+        "12abc", "-",  "+",  "1e3", "\xff", "1\n",
     };
     long long v = 99;
 
@@ -257,8 +262,8 @@ static void
 test_duration_parse_rejects_malformed_text(void **state)
 {
     static const char *const bad[] = {
-        "-1", "10years", "", "s", "ms", "abc", "30 s x", "1d", "+5", "5 5",
-        "\xff", "30s\xff",
+        "-1",     "10years", "",   "s",   "ms",   "abc",
+        "30 s x", "1d",      "+5", "5 5", "\xff", "30s\xff",
     };
     long long ms = 99;
 
@@ -278,8 +283,7 @@ test_duration_parse_reports_overflow(void **state)
     long long ms = 99;
 
     (void) state;
-    assert_int_equal(vcha_duration_parse("99999999999999999999", &ms),
-                     -ERANGE);
+    assert_int_equal(vcha_duration_parse("99999999999999999999", &ms), -ERANGE);
     /* the number fits, the conversion to ms does not */
     assert_int_equal(vcha_duration_parse("9223372036854775h", &ms), -ERANGE);
     assert_int_equal(vcha_duration_parse("9999999999999999s", &ms), -ERANGE);
@@ -291,8 +295,8 @@ test_duration_parse_reports_overflow(void **state)
 static void
 test_boolean_parse_true_words(void **state)
 {
-    static const char *const yes[] = {"1", "yes", "y", "true", "on", "YES",
-                                      "True", "ON"};
+    static const char *const yes[] = {"1",  "yes", "y",    "true",
+                                      "on", "YES", "True", "ON"};
 
     (void) state;
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
@@ -306,8 +310,8 @@ test_boolean_parse_true_words(void **state)
 static void
 test_boolean_parse_false_words(void **state)
 {
-    static const char *const no[] = {"0", "no", "n", "false", "off", "NO",
-                                     "False", "Off"};
+    static const char *const no[] = {"0",   "no", "n",     "false",
+                                     "off", "NO", "False", "Off"};
 
     (void) state;
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
@@ -321,8 +325,8 @@ test_boolean_parse_false_words(void **state)
 static void
 test_boolean_parse_rejects_other_text(void **state)
 {
-    static const char *const bad[] = {"", "2", "yess", "maybe", " yes",
-                                      "no ", "tru", "\xff"};
+    static const char *const bad[] = {"",     "2",   "yess", "maybe",
+                                      " yes", "no ", "tru",  "\xff"};
     bool b = true;
 
     (void) state;
@@ -340,10 +344,13 @@ test_value_check_accepts_utf8_text(void **state)
 {
     (void) state;
     assert_value_accepted(&string_def, "plain text", 0);
-    assert_value_accepted(&string_def, "Gr\xc3\xbc\xc3\x9f" "e", 0);
-    assert_value_accepted(&string_def, "\xe2\x82\xac 5", 0);    /* euro */
-    assert_value_accepted(&string_def, "\xf0\x9f\x98\x80", 0);  /* emoji */
-    assert_value_accepted(&string_def, "\xf4\x8f\xbf\xbf", 0);  /* max */
+    assert_value_accepted(&string_def,
+                          "Gr\xc3\xbc\xc3\x9f"
+                          "e",
+                          0);
+    assert_value_accepted(&string_def, "\xe2\x82\xac 5", 0);   /* euro */
+    assert_value_accepted(&string_def, "\xf0\x9f\x98\x80", 0); /* emoji */
+    assert_value_accepted(&string_def, "\xf4\x8f\xbf\xbf", 0); /* max */
 }
 
 static void
@@ -357,7 +364,12 @@ static void
 test_value_check_rejects_invalid_utf8(void **state)
 {
     static const char *const bad[] = {
-        "\xff", "abc\x80", "\xc3", "\xc3(", "\xe2\x82", "\xf0\x9f\x98",
+        "\xff",
+        "abc\x80",
+        "\xc3",
+        "\xc3(",
+        "\xe2\x82",
+        "\xf0\x9f\x98",
         "\xf8\x88\x80\x80\x80",
     };
 
@@ -371,11 +383,14 @@ static void
 test_value_check_rejects_overlong_utf8(void **state)
 {
     (void) state;
-    assert_value_rejected(&string_def, "\xc0\xaf", "UTF-8");      /* '/' */
+    assert_value_rejected(&string_def, "\xc0\xaf", "UTF-8"); /* '/' */
     assert_value_rejected(&string_def, "\xc1\xbf", "UTF-8");
     assert_value_rejected(&string_def, "\xe0\x80\xaf", "UTF-8");
     assert_value_rejected(&string_def, "\xf0\x80\x80\xaf", "UTF-8");
-    assert_value_rejected(&string_def, "a\xc0\x80" "b", "UTF-8"); /* NUL */
+    assert_value_rejected(&string_def,
+                          "a\xc0\x80"
+                          "b",
+                          "UTF-8"); /* NUL */
 }
 
 static void
@@ -390,8 +405,8 @@ test_value_check_rejects_surrogates_and_beyond_unicode(void **state)
 static void
 test_value_check_rejects_control_characters(void **state)
 {
-    static const char *const bad[] = {"a\nb", "\t", "\x1b[31m", "x\x7f",
-                                      "\r", "end\x01"};
+    static const char *const bad[] = {"a\nb",  "\t", "\x1b[31m",
+                                      "x\x7f", "\r", "end\x01"};
 
     (void) state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -440,8 +455,7 @@ test_value_check_integer_without_bounds(void **state)
     (void) state;
     assert_value_accepted(&unbounded_int_def, "-9223372036854775808",
                           LLONG_MIN);
-    assert_value_accepted(&unbounded_int_def, "9223372036854775807",
-                          LLONG_MAX);
+    assert_value_accepted(&unbounded_int_def, "9223372036854775807", LLONG_MAX);
 }
 
 static void
@@ -450,8 +464,7 @@ test_value_check_integer_malformed_and_overflow(void **state)
     (void) state;
     assert_value_rejected(&unbounded_int_def, "", "whole number");
     assert_value_rejected(&unbounded_int_def, "12abc", "whole number");
-    assert_value_rejected(&unbounded_int_def, "99999999999999999999",
-                          "64-bit");
+    assert_value_rejected(&unbounded_int_def, "99999999999999999999", "64-bit");
 }
 
 static void
@@ -510,12 +523,11 @@ test_value_check_num_may_be_null(void **state)
     char why[WHY_LEN];
 
     (void) state;
-    assert_int_equal(vcha_param_value_check(&int_def, "3", NULL, why,
-                                            sizeof(why)),
-                     0);
-    assert_int_equal(vcha_param_value_check(&int_def, "30", NULL, why,
-                                            sizeof(why)),
-                     -EINVAL);
+    assert_int_equal(
+        vcha_param_value_check(&int_def, "3", NULL, why, sizeof(why)), 0);
+    assert_int_equal(
+        vcha_param_value_check(&int_def, "30", NULL, why, sizeof(why)),
+        -EINVAL);
 }
 
 static void
@@ -670,8 +682,8 @@ test_params_parse_integer_out_of_bounds(void **state)
 static void
 test_params_parse_overflowing_integer(void **state)
 {
-    char *env[] = {"OCF_RESKEY_addr=a",
-                   "OCF_RESKEY_port=99999999999999999999", NULL};
+    char *env[] = {"OCF_RESKEY_addr=a", "OCF_RESKEY_port=99999999999999999999",
+                   NULL};
     char why[WHY_LEN];
 
     (void) state;
@@ -734,9 +746,8 @@ test_params_parse_checks_defaults_too(void **state)
     char why[WHY_LEN] = "";
 
     (void) state;
-    assert_int_equal(vcha_params_parse(bad_default, 1, env, &p, why,
-                                       sizeof(why)),
-                     -EINVAL);
+    assert_int_equal(
+        vcha_params_parse(bad_default, 1, env, &p, why, sizeof(why)), -EINVAL);
     assert_null(p);
     assert_contains(why, "'n'");
 }
@@ -781,8 +792,12 @@ test_params_parse_longer_name_does_not_set_prefix(void **state)
 static void
 test_params_parse_ignores_other_variables(void **state)
 {
-    char *env[] = {"addr=a", "XOCF_RESKEY_addr=a", "OCF_RESKEYaddr=a",
-                   "OCF_RESKEY_ADDR=a", "OCF_RESKEY_addr", "OCF_RESKEY_add=a",
+    char *env[] = {"addr=a",
+                   "XOCF_RESKEY_addr=a",
+                   "OCF_RESKEYaddr=a",
+                   "OCF_RESKEY_ADDR=a",
+                   "OCF_RESKEY_addr",
+                   "OCF_RESKEY_add=a",
                    NULL};
     char why[WHY_LEN];
 
@@ -855,9 +870,8 @@ test_params_parse_uses_process_environment(void **state)
     (void) state;
     setenv("OCF_RESKEY_addr", "from-environ", 1);
     setenv("OCF_RESKEY_port", "8053", 1);
-    assert_int_equal(vcha_params_parse(defs, N_PARAMS, NULL, &p, why,
-                                       sizeof(why)),
-                     0);
+    assert_int_equal(
+        vcha_params_parse(defs, N_PARAMS, NULL, &p, why, sizeof(why)), 0);
     unsetenv("OCF_RESKEY_addr");
     unsetenv("OCF_RESKEY_port");
     assert_string_equal(vcha_param_str(p, P_ADDR), "from-environ");
@@ -873,8 +887,7 @@ test_params_parse_empty_table(void **state)
     char why[WHY_LEN];
 
     (void) state;
-    assert_int_equal(vcha_params_parse(defs, 0, env, &p, why, sizeof(why)),
-                     0);
+    assert_int_equal(vcha_params_parse(defs, 0, env, &p, why, sizeof(why)), 0);
     assert_non_null(p);
     assert_null(vcha_param_str(p, 0));
     vcha_params_free(p);
@@ -929,7 +942,8 @@ main(void)
         cmocka_unit_test(test_value_check_accepts_empty_string),
         cmocka_unit_test(test_value_check_rejects_invalid_utf8),
         cmocka_unit_test(test_value_check_rejects_overlong_utf8),
-        cmocka_unit_test(test_value_check_rejects_surrogates_and_beyond_unicode),
+        cmocka_unit_test(
+            test_value_check_rejects_surrogates_and_beyond_unicode),
         cmocka_unit_test(test_value_check_rejects_control_characters),
         cmocka_unit_test(test_value_check_rejects_huge_value),
         cmocka_unit_test(test_value_check_accepts_a_long_ordinary_value),

@@ -51,8 +51,7 @@ test_every_result_has_its_ocf_name(void **state)
 {
     (void) state;
     for (size_t i = 0; i < N_EXPECTED; i++) {
-        assert_string_equal(vcha_result_name(expected[i].r),
-                            expected[i].name);
+        assert_string_equal(vcha_result_name(expected[i].r), expected[i].name);
     }
 }
 
@@ -83,8 +82,7 @@ test_hard_errors_are_the_local_and_config_errors(void **state)
 {
     (void) state;
     for (size_t i = 0; i < N_EXPECTED; i++) {
-        assert_int_equal(vcha_result_is_hard(expected[i].r),
-                         expected[i].hard);
+        assert_int_equal(vcha_result_is_hard(expected[i].r), expected[i].hard);
     }
 }
 
