@@ -109,7 +109,8 @@ add_parameter(xmlNodePtr params, const struct vcha_param_def *p)
     if (p->dflt != NULL) {
         X.NewProp(c, BAD_CAST "default", BAD_CAST p->dflt);
     }
-    for (size_t i = 0; p->type == VCHA_PT_SELECT && p->options[i]; i++) {
+    for (size_t i = 0; p->type == VCHA_PT_SELECT && p->options && p->options[i];
+         i++) {
         xmlNodePtr o = X.NewChild(c, NULL, BAD_CAST "option", NULL);
 
         X.NewProp(o, BAD_CAST "value", BAD_CAST p->options[i]);
@@ -218,7 +219,7 @@ usage_param(const struct vcha_param_def *p, FILE *out)
     fprintf(out, ")\n      %s\n", p->shortdesc);
     if (p->type == VCHA_PT_SELECT) {
         fprintf(out, "      one of:");
-        for (size_t i = 0; p->options[i]; i++) {
+        for (size_t i = 0; p->options && p->options[i]; i++) {
             fprintf(out, " %s", p->options[i]);
         }
         fprintf(out, "\n");
@@ -230,9 +231,9 @@ vcha_usage_print(const struct vcha_agent_def *def, FILE *out)
 {
     fprintf(out, "usage: %s {", def->name);
     for (size_t i = 0; i < def->n_actions; i++) {
-        fprintf(out, "%s%s", i ? "|" : "", def->actions[i].name);
+        fprintf(out, "%s|", def->actions[i].name);
     }
-    fprintf(out, "|usage}\n\n%s\n\nParameters (as OCF_RESKEY_<name>):\n",
+    fprintf(out, "usage}\n\n%s\n\nParameters (as OCF_RESKEY_<name>):\n",
             def->shortdesc);
     for (size_t i = 0; i < def->n_params; i++) {
         usage_param(&def->params[i], out);
