@@ -64,7 +64,8 @@ check_server(const char *v, char *why, size_t len)
 {
     struct vcha_ip ip;
 
-    if (vcha_ip_parse(v, &ip) == 0 || vcha_dns_name_check(v, 1, why, len) == 0) {
+    if (vcha_ip_parse(v, &ip) == 0 ||
+        vcha_dns_name_check(v, 1, why, len) == 0) {
         return 0;
     }
     snprintf(why, len, "is neither an IP address nor a host name");
@@ -92,75 +93,106 @@ check_abspath(const char *v, char *why, size_t len)
 }
 
 static const struct vcha_param_def params[N_PARAMS] = {
-    [P_NAME] = {
-        .name = "name", .type = VCHA_PT_STRING, .required = true,
-        .unique = true, .check = check_fqdn,
-        .shortdesc = "DNS name to manage",
-        .longdesc = "The fully qualified domain name whose address records "
-                    "this resource owns, e.g. www.example.com.",
-    },
-    [P_ADDRESS] = {
-        .name = "address", .type = VCHA_PT_STRING, .check = check_address,
-        .shortdesc = "Address to publish",
-        .longdesc = "The IPv4 or IPv6 address that name should resolve to "
-                    "while the resource runs; the record type (A or AAAA) "
-                    "follows from it.  Set this or address_attribute.",
-    },
-    [P_ADDRESS_ATTRIBUTE] = {
-        .name = "address_attribute", .type = VCHA_PT_STRING,
-        .check = check_attribute,
-        .shortdesc = "Node attribute holding the address",
-        .longdesc = "The name of a node attribute that holds the address "
-                    "to publish on the node where the resource runs: a "
-                    "transient attribute (so that a service agent can "
-                    "publish where it came up), or else a permanent one "
-                    "(pcs node attribute NODE NAME=ADDRESS).  Set this or "
-                    "address.",
-    },
-    [P_SERVER] = {
-        .name = "server", .type = VCHA_PT_STRING, .required = true,
-        .check = check_server,
-        .shortdesc = "Authoritative DNS server",
-        .longdesc = "The primary authoritative server of the zone: it "
-                    "receives the updates and is asked directly (never a "
-                    "cache) whether name points here.",
-    },
-    [P_PORT] = {
-        .name = "port", .type = VCHA_PT_INTEGER, .dflt = "53",
-        .min = 1, .max = 65535,
-        .shortdesc = "Port of the DNS server",
-        .longdesc = "The port on which server answers queries and updates.",
-    },
-    [P_ZONE] = {
-        .name = "zone", .type = VCHA_PT_STRING, .check = check_zone,
-        .shortdesc = "Zone to update",
-        .longdesc = "The zone that contains name.  By default it is found "
-                    "from the SOA record that server returns for name.",
-    },
-    [P_KEYFILE] = {
-        .name = "keyfile", .type = VCHA_PT_STRING, .check = check_abspath,
-        .shortdesc = "TSIG key file",
-        .longdesc = "A TSIG key file for nsupdate -k (as written by "
-                    "tsig-keygen or ddns-confgen).  It must be readable by "
-                    "its owner only; the agent refuses a key that group or "
-                    "others can read.  Without it updates are unsigned.",
-    },
-    [P_TTL] = {
-        .name = "ttl", .type = VCHA_PT_INTEGER, .dflt = "30",
-        .min = 0, .max = 2147483647,
-        .shortdesc = "TTL of the record in seconds",
-        .longdesc = "Time to live of the published record.  Clients may use "
-                    "an old address for up to this long after a failover.",
-    },
-    [P_UNREGISTER] = {
-        .name = "unregister_on_stop", .type = VCHA_PT_BOOLEAN, .dflt = "false",
-        .shortdesc = "Remove the record on stop",
-        .longdesc = "Remove the record when the resource stops, but only if "
-                    "it still points to this node's address (an update "
-                    "prerequisite guards against removing a record another "
-                    "node has just taken over).  By default stop leaves the "
-                    "record in place for the next start to replace.",
-    },
+    [P_NAME] =
+        {
+            .name = "name",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .unique = true,
+            .check = check_fqdn,
+            .shortdesc = "DNS name to manage",
+            .longdesc = "The fully qualified domain name whose address records "
+                        "this resource owns, e.g. www.example.com.",
+        },
+    [P_ADDRESS] =
+        {
+            .name = "address",
+            .type = VCHA_PT_STRING,
+            .check = check_address,
+            .shortdesc = "Address to publish",
+            .longdesc = "The IPv4 or IPv6 address that name should resolve to "
+                        "while the resource runs; the record type (A or AAAA) "
+                        "follows from it.  Set this or address_attribute.",
+        },
+    [P_ADDRESS_ATTRIBUTE] =
+        {
+            .name = "address_attribute",
+            .type = VCHA_PT_STRING,
+            .check = check_attribute,
+            .shortdesc = "Node attribute holding the address",
+            .longdesc = "The name of a node attribute that holds the address "
+                        "to publish on the node where the resource runs: a "
+                        "transient attribute (so that a service agent can "
+                        "publish where it came up), or else a permanent one "
+                        "(pcs node attribute NODE NAME=ADDRESS).  Set this or "
+                        "address.",
+        },
+    [P_SERVER] =
+        {
+            .name = "server",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .check = check_server,
+            .shortdesc = "Authoritative DNS server",
+            .longdesc = "The primary authoritative server of the zone: it "
+                        "receives the updates and is asked directly (never a "
+                        "cache) whether name points here.",
+        },
+    [P_PORT] =
+        {
+            .name = "port",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "53",
+            .min = 1,
+            .max = 65535,
+            .shortdesc = "Port of the DNS server",
+            .longdesc = "The port on which server answers queries and updates.",
+        },
+    [P_ZONE] =
+        {
+            .name = "zone",
+            .type = VCHA_PT_STRING,
+            .check = check_zone,
+            .shortdesc = "Zone to update",
+            .longdesc = "The zone that contains name.  By default it is found "
+                        "from the SOA record that server returns for name.",
+        },
+    [P_KEYFILE] =
+        {
+            .name = "keyfile",
+            .type = VCHA_PT_STRING,
+            .check = check_abspath,
+            .shortdesc = "TSIG key file",
+            .longdesc = "A TSIG key file for nsupdate -k (as written by "
+                        "tsig-keygen or ddns-confgen).  It must be readable by "
+                        "its owner only; the agent refuses a key that group or "
+                        "others can read.  Without it updates are unsigned.",
+        },
+    [P_TTL] =
+        {
+            .name = "ttl",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "30",
+            .min = 0,
+            .max = 2147483647,
+            .shortdesc = "TTL of the record in seconds",
+            .longdesc =
+                "Time to live of the published record.  Clients may use "
+                "an old address for up to this long after a failover.",
+        },
+    [P_UNREGISTER] =
+        {
+            .name = "unregister_on_stop",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "false",
+            .shortdesc = "Remove the record on stop",
+            .longdesc =
+                "Remove the record when the resource stops, but only if "
+                "it still points to this node's address (an update "
+                "prerequisite guards against removing a record another "
+                "node has just taken over).  By default stop leaves the "
+                "record in place for the next start to replace.",
+        },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -213,7 +245,8 @@ expected_address(struct vcha_agent *a, struct vcha_ip *ip)
     if (rc == -ENODATA) {
         return vcha_agent_fail(a, VCHA_NOT_RUNNING,
                                "node attribute '%s' has no value on this "
-                               "node", attr);
+                               "node",
+                               attr);
     } else if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot read node attribute '%s': %s", attr,
@@ -233,8 +266,8 @@ static enum vcha_result
 server_get(struct vcha_agent *a, struct vcha_dns_server *srv)
 {
     const char *host = vcha_agent_str(a, P_SERVER);
-    int rc = vcha_dns_server_set(srv, host,
-                                 (unsigned) vcha_agent_num(a, P_PORT));
+    int rc =
+        vcha_dns_server_set(srv, host, (unsigned) vcha_agent_num(a, P_PORT));
 
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -247,8 +280,8 @@ static const char *
 rcode_name(int rcode)
 {
     static const char *const names[] = {
-        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-        "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+        "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+        "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
 
     return (rcode >= 0 && rcode < 11) ? names[rcode] : "unknown rcode";
 }
@@ -299,22 +332,20 @@ record_check(struct vcha_agent *a, const struct vcha_dns_server *srv,
     }
     vcha_ip_format(ip, want, sizeof(want));
     if (ans.n_addrs == 0) {
-        return vcha_agent_fail(a, VCHA_NOT_RUNNING, "%s has no %s record",
-                               name, type == VCHA_DNS_TYPE_A ? "A" : "AAAA");
+        return vcha_agent_fail(a, VCHA_NOT_RUNNING, "%s has no %s record", name,
+                               type == VCHA_DNS_TYPE_A ? "A" : "AAAA");
     }
     for (size_t i = 0; i < ans.n_addrs; i++) {
         if (!vcha_ip_equal(&ans.addrs[i], ip)) {
-            return vcha_agent_fail(a, VCHA_NOT_RUNNING,
-                                   "%s points to %s, not %s", name,
-                                   vcha_ip_format(&ans.addrs[i], got,
-                                                  sizeof(got)),
-                                   want);
+            return vcha_agent_fail(
+                a, VCHA_NOT_RUNNING, "%s points to %s, not %s", name,
+                vcha_ip_format(&ans.addrs[i], got, sizeof(got)), want);
         }
     }
     if (ans_other.n_addrs > 0) {
-        return vcha_agent_fail(a, VCHA_NOT_RUNNING, "%s also points to %s",
-                               name, vcha_ip_format(&ans_other.addrs[0], got,
-                                                    sizeof(got)));
+        return vcha_agent_fail(
+            a, VCHA_NOT_RUNNING, "%s also points to %s", name,
+            vcha_ip_format(&ans_other.addrs[0], got, sizeof(got)));
     }
     return VCHA_OK;
 }
@@ -403,7 +434,8 @@ nsupdate(struct vcha_agent *a, const char *zone, const char *script,
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
                                "cannot run nsupdate: %s (install "
-                               "bind9-dnsutils)", strerror(-rc));
+                               "bind9-dnsutils)",
+                               strerror(-rc));
     }
     enum vcha_result r = VCHA_OK;
     last_line(res.err[0] ? res.err : res.out, line, sizeof(line));
@@ -470,8 +502,8 @@ dnsswitch_validate(struct vcha_agent *a, int level)
         return VCHA_OK;
     }
     if (stat(keyfile, &st) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "keyfile %s: %s",
-                               keyfile, strerror(errno));
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "keyfile %s: %s", keyfile,
+                               strerror(errno));
     }
     if (!S_ISREG(st.st_mode) || access(keyfile, R_OK) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_ARGS,
@@ -480,8 +512,8 @@ dnsswitch_validate(struct vcha_agent *a, int level)
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         return vcha_agent_fail(a, VCHA_ERR_ARGS,
                                "keyfile %s is readable by group or others "
-                               "(mode %04o); chmod 600 it", keyfile,
-                               (unsigned) (st.st_mode & 07777));
+                               "(mode %04o); chmod 600 it",
+                               keyfile, (unsigned) (st.st_mode & 07777));
     }
     return VCHA_OK;
 }
@@ -547,8 +579,8 @@ dnsswitch_start(struct vcha_agent *a)
                             vcha_state_dir());
     }
     if (r == VCHA_OK) {
-        vcha_notice("%s now points to %s (zone %s, ttl %lld)", name, addr,
-                    zone, vcha_agent_num(a, P_TTL));
+        vcha_notice("%s now points to %s (zone %s, ttl %lld)", name, addr, zone,
+                    vcha_agent_num(a, P_TTL));
     }
     return r;
 }
@@ -564,8 +596,8 @@ unregister(struct vcha_agent *a)
     struct vcha_ip ip;
     size_t len;
 
-    if (expected_address(a, &ip) != VCHA_OK || server_get(a, &srv) != VCHA_OK
-        || zone_get(a, &srv, zone, sizeof(zone)) != VCHA_OK) {
+    if (expected_address(a, &ip) != VCHA_OK || server_get(a, &srv) != VCHA_OK ||
+        zone_get(a, &srv, zone, sizeof(zone)) != VCHA_OK) {
         vcha_warn("not removing %s: %s", name, a->reason);
         a->reason[0] = '\0';
         return;
@@ -577,8 +609,8 @@ unregister(struct vcha_agent *a)
              "prereq yxrrset %s %s %s\nupdate delete %s %s\nsend\n", name,
              rrtype(&ip), addr, name, rrtype(&ip));
     if (nsupdate(a, zone, script, &moved) != VCHA_OK) {
-        vcha_warn("could not remove %s (%s); the next start replaces it",
-                  name, a->reason);
+        vcha_warn("could not remove %s (%s); the next start replaces it", name,
+                  a->reason);
         a->reason[0] = '\0';
     } else if (moved) {
         vcha_info("%s no longer points to %s; left as it is", name, addr);
@@ -595,7 +627,8 @@ dnsswitch_stop(struct vcha_agent *a)
     }
     if (marker_set(a, true) < 0) {
         vcha_warn("cannot record the stop in %s; a probe may report the "
-                  "record as active", vcha_state_dir());
+                  "record as active",
+                  vcha_state_dir());
     }
     return VCHA_OK;
 }

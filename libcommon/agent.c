@@ -10,11 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <vcha/clock.h>
 #include <vcha/agent.h>
+#include <vcha/clock.h>
 #include <vcha/log.h>
 #include <vcha/metadata.h>
-
 
 long long
 vcha_deadline_from_timeout(long long timeout_ms)
@@ -53,8 +52,7 @@ vcha_agent_num(const struct vcha_agent *a, size_t i)
 }
 
 enum vcha_result
-vcha_agent_fail(struct vcha_agent *a, enum vcha_result r, const char *fmt,
-                ...)
+vcha_agent_fail(struct vcha_agent *a, enum vcha_result r, const char *fmt, ...)
 {
     va_list ap;
 
@@ -130,8 +128,8 @@ setup_invocation(struct vcha_agent *a, const char *action)
     const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
 
     a->instance = getenv("OCF_RESOURCE_INSTANCE");
-    a->probe = strcmp(action, "monitor") == 0 && interval != NULL
-               && strcmp(interval, "0") == 0;
+    a->probe = strcmp(action, "monitor") == 0 && interval != NULL &&
+               strcmp(interval, "0") == 0;
     a->check_level = (int) env_number("OCF_CHECK_LEVEL", 0);
     a->timeout_ms = env_number("OCF_RESKEY_CRM_meta_timeout",
                                (long long) a->action->timeout_s * 1000);
@@ -161,8 +159,8 @@ static enum vcha_result
 config_error_outcome(struct vcha_agent *a, enum vcha_result r)
 {
     if (a->probe || strcmp(a->action->name, "stop") == 0) {
-        vcha_warn("%s: %s; the resource cannot be active here",
-                  a->action->name, a->reason);
+        vcha_warn("%s: %s; the resource cannot be active here", a->action->name,
+                  a->reason);
         a->reason[0] = '\0';
         return a->probe ? VCHA_NOT_RUNNING : VCHA_OK;
     }
@@ -197,8 +195,8 @@ finish(struct vcha_agent *a, enum vcha_result r)
 
     if (a->reason[0] != '\0') {
         if (r != VCHA_OK && r != VCHA_NOT_RUNNING) {
-            vcha_err("%s failed (%s): %s", a->action->name,
-                     vcha_result_name(r), a->reason);
+            vcha_err("%s failed (%s): %s", a->action->name, vcha_result_name(r),
+                     a->reason);
         } else {
             vcha_info("%s: %s", a->action->name, a->reason);
         }
@@ -224,8 +222,8 @@ vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv)
     if (strcmp(action, "meta-data") == 0) {
         return print_metadata(def);
     }
-    if (strcmp(action, "usage") == 0 || strcmp(action, "help") == 0
-        || strcmp(action, "--help") == 0) {
+    if (strcmp(action, "usage") == 0 || strcmp(action, "help") == 0 ||
+        strcmp(action, "--help") == 0) {
         vcha_usage_print(def, stdout);
         return 0;
     }

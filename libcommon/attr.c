@@ -103,8 +103,16 @@ int
 vcha_node_attr_get(const char *name, const char *node, char **value,
                    long long timeout_ms)
 {
-    const char *argv[] = {"crm_attribute", "-G", "-q", "-l", "forever",
-                          "-n", name, NULL, NULL, NULL};
+    const char *argv[] = {"crm_attribute",
+                          "-G",
+                          "-q",
+                          "-l",
+                          "forever",
+                          "-n",
+                          name,
+                          NULL,
+                          NULL,
+                          NULL};
     long long deadline = vcha_now_ms() + timeout_ms;
     char *out = NULL;
     int rc = vcha_attr_get(name, node, value, timeout_ms);

@@ -24,7 +24,6 @@
 #define DNS_UDP_MAX 4096
 #define DNS_RETRY_MS 1000
 
-
 int
 vcha_ip_parse(const char *text, struct vcha_ip *ip)
 {
@@ -211,8 +210,7 @@ take_record(const ns_rr *rr, const char *name, int type, bool answer,
     int rtype = ns_rr_type(*rr);
 
     if (rtype == ns_t_soa && ans->soa_owner[0] == '\0') {
-        snprintf(ans->soa_owner, sizeof(ans->soa_owner), "%s",
-                 ns_rr_name(*rr));
+        snprintf(ans->soa_owner, sizeof(ans->soa_owner), "%s", ns_rr_name(*rr));
     }
     if (!answer || !name_equal(ns_rr_name(*rr), name)) {
         return;
@@ -222,8 +220,8 @@ take_record(const ns_rr *rr, const char *name, int type, bool answer,
         return;
     }
     size_t want = type == ns_t_a ? 4 : 16;
-    if ((type == ns_t_a || type == ns_t_aaaa) && ns_rr_rdlen(*rr) == want
-        && ans->n_addrs < VCHA_DNS_MAX_ADDRS) {
+    if ((type == ns_t_a || type == ns_t_aaaa) && ns_rr_rdlen(*rr) == want &&
+        ans->n_addrs < VCHA_DNS_MAX_ADDRS) {
         struct vcha_ip *ip = &ans->addrs[ans->n_addrs++];
 
         ip->family = type == ns_t_a ? AF_INET : AF_INET6;
@@ -250,12 +248,12 @@ vcha_dns_parse_reply(const unsigned char *msg, size_t len, const char *name,
     ns_msg h;
 
     memset(ans, 0, sizeof(*ans));
-    if (len < DNS_HEADER_LEN || len > 65535
-        || ns_initparse(msg, (int) len, &h) < 0) {
+    if (len < DNS_HEADER_LEN || len > 65535 ||
+        ns_initparse(msg, (int) len, &h) < 0) {
         return -EPROTO;
     }
-    if (ns_msg_id(h) != (id & 0xffff) || !ns_msg_getflag(h, ns_f_qr)
-        || !question_matches(&h, name, type)) {
+    if (ns_msg_id(h) != (id & 0xffff) || !ns_msg_getflag(h, ns_f_qr) ||
+        !question_matches(&h, name, type)) {
         return -EPROTO;
     }
     ans->rcode = ns_msg_getflag(h, ns_f_rcode);
@@ -301,9 +299,9 @@ open_connected(const struct vcha_dns_server *server, int socktype)
     if (fd < 0) {
         return -errno;
     }
-    if (connect(fd, (const struct sockaddr *) &server->addr, server->addrlen)
-            < 0
-        && errno != EINPROGRESS) {
+    if (connect(fd, (const struct sockaddr *) &server->addr, server->addrlen) <
+            0 &&
+        errno != EINPROGRESS) {
         int e = errno;
         close(fd);
         return -e;
@@ -417,8 +415,8 @@ tcp_exchange(const struct vcha_dns_server *server, const unsigned char *q,
 }
 
 int
-vcha_dns_query(const struct vcha_dns_server *server, const char *name,
-               int type, long long timeout_ms, struct vcha_dns_answer *ans)
+vcha_dns_query(const struct vcha_dns_server *server, const char *name, int type,
+               long long timeout_ms, struct vcha_dns_answer *ans)
 {
     unsigned char q[DNS_HEADER_LEN + 260], buf[DNS_UDP_MAX];
     unsigned char *tcp_reply = NULL;
@@ -445,8 +443,7 @@ vcha_dns_query(const struct vcha_dns_server *server, const char *name,
         return rc;
     }
     if (len >= 3 && (buf[2] & 0x02)) { /* TC: the answer needs TCP */
-        rc = tcp_exchange(server, q, (size_t) qlen, deadline, &tcp_reply,
-                          &len);
+        rc = tcp_exchange(server, q, (size_t) qlen, deadline, &tcp_reply, &len);
         if (rc == 0) {
             rc = vcha_dns_parse_reply(tcp_reply, len, name, type, id, ans);
         }

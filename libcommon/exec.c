@@ -1,4 +1,5 @@
-/* vcha - fork/exec with an argv array, stdin data, captured output, a deadline. */
+/* vcha - fork/exec with an argv array, stdin data, captured output, a deadline.
+ */
 #include <config.h>
 
 #include <errno.h>
@@ -27,7 +28,6 @@ struct capture {
     bool *truncated;
 };
 
-
 static void
 close_pipe(int p[2])
 {
@@ -53,8 +53,8 @@ move_fd(int fd, int target)
 static void
 close_fds_except(int keep)
 {
-    if ((keep <= 3 || close_range(3, (unsigned) keep - 1, 0) == 0)
-        && close_range((unsigned) keep + 1, ~0U, 0) == 0) {
+    if ((keep <= 3 || close_range(3, (unsigned) keep - 1, 0) == 0) &&
+        close_range((unsigned) keep + 1, ~0U, 0) == 0) {
         return;
     }
     for (int fd = 3; fd < 65536; fd++) {
@@ -78,8 +78,9 @@ child_exec(const char *const argv[], int in[2], int out[2], int err[2],
     }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (move_fd(in[0], STDIN_FILENO) < 0 || move_fd(out[1], STDOUT_FILENO) < 0
-        || move_fd(err[1], STDERR_FILENO) < 0) {
+    if (move_fd(in[0], STDIN_FILENO) < 0 ||
+        move_fd(out[1], STDOUT_FILENO) < 0 ||
+        move_fd(err[1], STDERR_FILENO) < 0) {
         goto fail;
     }
     close_fds_except(errpipe[1]);
@@ -159,7 +160,8 @@ io_round(struct io_state *io, int timeout)
     for (int i = 0; i < 2; i++) {
         if (io->cap[i].fd >= 0) {
             idx_cap[i] = nfds;
-            fds[nfds++] = (struct pollfd){.fd = io->cap[i].fd, .events = POLLIN};
+            fds[nfds++] =
+                (struct pollfd){.fd = io->cap[i].fd, .events = POLLIN};
         }
     }
     if (nfds == 0) {
@@ -174,15 +176,15 @@ io_round(struct io_state *io, int timeout)
         if (n > 0) {
             io->input_off += (size_t) n;
         }
-        if ((n < 0 && errno != EINTR && errno != EAGAIN)
-            || io->input_off >= io->input_len) {
+        if ((n < 0 && errno != EINTR && errno != EAGAIN) ||
+            io->input_off >= io->input_len) {
             close(io->in_fd);
             io->in_fd = -1;
         }
     }
     for (int i = 0; i < 2; i++) {
-        if (idx_cap[i] >= 0 && fds[idx_cap[i]].revents
-            && capture_read(&io->cap[i]) != 0) {
+        if (idx_cap[i] >= 0 && fds[idx_cap[i]].revents &&
+            capture_read(&io->cap[i]) != 0) {
             close(io->cap[i].fd);
             io->cap[i].fd = -1;
         }
@@ -239,8 +241,7 @@ supervise(pid_t pid, struct io_state *io, long long deadline,
 }
 
 static int
-spawn(const char *const argv[], int in[2], int out[2], int err[2],
-      pid_t *pidp)
+spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
 {
     int errpipe[2] = {-1, -1}, child_errno = 0;
     pid_t pid;
@@ -285,8 +286,8 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     if (argv == NULL || argv[0] == NULL) {
         return -EINVAL;
     }
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
-        || pipe2(err, O_CLOEXEC) < 0) {
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+        pipe2(err, O_CLOEXEC) < 0) {
         rc = -errno;
         goto done;
     }
@@ -359,8 +360,8 @@ is_executable_file(const char *path)
 {
     struct stat st;
 
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode)
-           && access(path, X_OK) == 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+           access(path, X_OK) == 0;
 }
 
 int

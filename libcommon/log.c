@@ -17,8 +17,8 @@ env_true(const char *name)
 {
     const char *v = getenv(name);
 
-    return v != NULL && *v != '\0' && strcmp(v, "0") != 0
-           && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0;
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0 &&
+           strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0;
 }
 
 static void

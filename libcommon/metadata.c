@@ -41,7 +41,7 @@ xml_close(void)
     memset(&X, 0, sizeof(X));
 }
 
-#define XML_SYM(name) \
+#define XML_SYM(name)                                                          \
     ((*(void **) &X.name = dlsym(X.handle, "xml" #name)) != NULL)
 
 static int
@@ -51,10 +51,9 @@ xml_open(void)
     if (X.handle == NULL) {
         return -ENOENT;
     }
-    if (XML_SYM(NewDoc) && XML_SYM(FreeDoc) && XML_SYM(CreateIntSubset)
-        && XML_SYM(NewNode) && XML_SYM(DocSetRootElement) && XML_SYM(NewProp)
-        && XML_SYM(NewChild) && XML_SYM(NewTextChild)
-        && XML_SYM(DocFormatDump)) {
+    if (XML_SYM(NewDoc) && XML_SYM(FreeDoc) && XML_SYM(CreateIntSubset) &&
+        XML_SYM(NewNode) && XML_SYM(DocSetRootElement) && XML_SYM(NewProp) &&
+        XML_SYM(NewChild) && XML_SYM(NewTextChild) && XML_SYM(DocFormatDump)) {
         return 0;
     }
     xml_close();
@@ -80,8 +79,8 @@ content_type(enum vcha_param_type t)
 static xmlNodePtr
 add_desc(xmlNodePtr parent, const char *tag, const char *text)
 {
-    xmlNodePtr n = X.NewTextChild(parent, NULL, BAD_CAST tag,
-                                   BAD_CAST(text ? text : ""));
+    xmlNodePtr n =
+        X.NewTextChild(parent, NULL, BAD_CAST tag, BAD_CAST(text ? text : ""));
 
     X.NewProp(n, BAD_CAST "lang", BAD_CAST "en");
     return n;

@@ -86,9 +86,9 @@ duration_unit_ms(const char *unit, bool *micro)
         const char *name;
         long long ms;
     } units[] = {
-        {"", 1000},     {"s", 1000},       {"sec", 1000},
-        {"ms", 1},      {"msec", 1},       {"m", 60000},
-        {"min", 60000}, {"h", 3600000},    {"hr", 3600000},
+        {"", 1000},     {"s", 1000},    {"sec", 1000},
+        {"ms", 1},      {"msec", 1},    {"m", 60000},
+        {"min", 60000}, {"h", 3600000}, {"hr", 3600000},
     };
 
     *micro = strcasecmp(unit, "us") == 0 || strcasecmp(unit, "usec") == 0;
@@ -226,8 +226,8 @@ check_bounds(const struct vcha_param_def *def, long long v, char *why,
     }
     if (v < def->min || v > def->max) {
         if (def->type == VCHA_PT_DURATION) {
-            snprintf(why, whylen, "must be between %lldms and %lldms",
-                     def->min, def->max);
+            snprintf(why, whylen, "must be between %lldms and %lldms", def->min,
+                     def->max);
         } else {
             snprintf(why, whylen, "must be between %lld and %lld", def->min,
                      def->max);
@@ -238,8 +238,8 @@ check_bounds(const struct vcha_param_def *def, long long v, char *why,
 }
 
 static int
-check_typed(const struct vcha_param_def *def, const char *value,
-            long long *num, char *why, size_t whylen)
+check_typed(const struct vcha_param_def *def, const char *value, long long *num,
+            char *why, size_t whylen)
 {
     bool b = false;
     int rc;
@@ -356,8 +356,7 @@ parse_one(const struct vcha_param_def *def, const char *raw,
     } else if (def->dflt != NULL) {
         v->str = def->dflt;
     } else if (def->required) {
-        snprintf(why, whylen, "required parameter '%s' is not set",
-                 def->name);
+        snprintf(why, whylen, "required parameter '%s' is not set", def->name);
         return -EINVAL;
     } else {
         return 0;
@@ -393,8 +392,8 @@ vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
         envp = environ;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = parse_one(&defs[i], env_lookup(envp, defs[i].name), &p->v[i],
-                       why, whylen);
+        rc = parse_one(&defs[i], env_lookup(envp, defs[i].name), &p->v[i], why,
+                       whylen);
         if (rc < 0) {
             vcha_params_free(p);
             return rc;

@@ -26,18 +26,18 @@ typedef enum vcha_result (*vcha_action_fn)(struct vcha_agent *a);
 
 /** One action, as advertised in the meta-data. */
 struct vcha_action_def {
-    const char *name;     /**< "start", "monitor", ... */
-    vcha_action_fn fn;    /**< NULL for meta-data and validate-all */
-    unsigned timeout_s;   /**< advertised default timeout */
-    unsigned interval_s;  /**< advertised interval (monitor), or 0 */
-    int depth;            /**< OCF_CHECK_LEVEL (monitor), -1: none */
-    const char *role;     /**< "Promoted"/"Unpromoted", or NULL */
+    const char *name;    /**< "start", "monitor", ... */
+    vcha_action_fn fn;   /**< NULL for meta-data and validate-all */
+    unsigned timeout_s;  /**< advertised default timeout */
+    unsigned interval_s; /**< advertised interval (monitor), or 0 */
+    int depth;           /**< OCF_CHECK_LEVEL (monitor), -1: none */
+    const char *role;    /**< "Promoted"/"Unpromoted", or NULL */
 };
 
 /** Everything that describes an agent. */
 struct vcha_agent_def {
-    const char *name;     /**< e.g. "dnsswitch" */
-    const char *version;  /**< agent version */
+    const char *name;    /**< e.g. "dnsswitch" */
+    const char *version; /**< agent version */
     const char *shortdesc;
     const char *longdesc;
     const struct vcha_param_def *params;
@@ -57,12 +57,12 @@ struct vcha_agent {
     const struct vcha_agent_def *def;
     const struct vcha_action_def *action;
     struct vcha_params *params;
-    const char *instance;     /**< OCF_RESOURCE_INSTANCE */
-    bool probe;               /**< monitor with interval 0 */
-    int check_level;          /**< OCF_CHECK_LEVEL */
-    long long timeout_ms;     /**< the operation's timeout */
-    long long deadline_ms;    /**< CLOCK_MONOTONIC ms to be done by */
-    char reason[1024];        /**< exit reason of a failure */
+    const char *instance;  /**< OCF_RESOURCE_INSTANCE */
+    bool probe;            /**< monitor with interval 0 */
+    int check_level;       /**< OCF_CHECK_LEVEL */
+    long long timeout_ms;  /**< the operation's timeout */
+    long long deadline_ms; /**< CLOCK_MONOTONIC ms to be done by */
+    char reason[1024];     /**< exit reason of a failure */
 };
 
 /**

@@ -5,9 +5,9 @@
 #ifndef VCHA_DNS_H
 #define VCHA_DNS_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define VCHA_DNS_TYPE_A 1
@@ -17,25 +17,25 @@
 
 /** An IPv4 or IPv6 address. */
 struct vcha_ip {
-    int family;               /**< AF_INET or AF_INET6 */
-    unsigned char bytes[16];  /**< 4 or 16 bytes used */
+    int family;              /**< AF_INET or AF_INET6 */
+    unsigned char bytes[16]; /**< 4 or 16 bytes used */
 };
 
 /** The server to ask. */
 struct vcha_dns_server {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char text[128];           /**< "127.0.0.1#53", for messages */
+    char text[128]; /**< "127.0.0.1#53", for messages */
 };
 
 /** What the server answered. */
 struct vcha_dns_answer {
-    int rcode;                /**< 0 NOERROR, 3 NXDOMAIN, 5 REFUSED, ... */
-    bool authoritative;       /**< AA bit */
-    size_t n_addrs;           /**< addresses owned by the queried name */
+    int rcode;          /**< 0 NOERROR, 3 NXDOMAIN, 5 REFUSED, ... */
+    bool authoritative; /**< AA bit */
+    size_t n_addrs;     /**< addresses owned by the queried name */
     struct vcha_ip addrs[VCHA_DNS_MAX_ADDRS];
-    bool other_records;       /**< e.g. a CNAME at the name */
-    char soa_owner[1025];     /**< owner of an SOA in the reply, or "" */
+    bool other_records;   /**< e.g. a CNAME at the name */
+    char soa_owner[1025]; /**< owner of an SOA in the reply, or "" */
 };
 
 /**
@@ -71,8 +71,7 @@ int vcha_dns_server_set(struct vcha_dns_server *out, const char *host,
  * -EPROTO on a malformed reply, or another negative errno.
  */
 int vcha_dns_query(const struct vcha_dns_server *server, const char *name,
-                   int type, long long timeout_ms,
-                   struct vcha_dns_answer *ans);
+                   int type, long long timeout_ms, struct vcha_dns_answer *ans);
 
 /**
  * Build a query message for @p name / @p type with id @p id into @p buf.
@@ -86,8 +85,7 @@ int vcha_dns_build_query(const char *name, int type, unsigned id,
  * @p id into @p ans.  Returns 0, or -EPROTO if it is not a reply to that
  * query.
  */
-int vcha_dns_parse_reply(const unsigned char *msg, size_t len,
-                         const char *name, int type, unsigned id,
-                         struct vcha_dns_answer *ans);
+int vcha_dns_parse_reply(const unsigned char *msg, size_t len, const char *name,
+                         int type, unsigned id, struct vcha_dns_answer *ans);
 
 #endif

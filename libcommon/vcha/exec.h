@@ -14,14 +14,14 @@
 
 /** What a finished program did. */
 struct vcha_exec_result {
-    int exit_code;   /**< exit status, or -1 if killed by a signal */
-    int signal;      /**< terminating signal, or 0 */
-    bool timed_out;  /**< the deadline passed and the group was killed */
-    char *out;       /**< stdout, NUL-terminated (never NULL after run) */
+    int exit_code;  /**< exit status, or -1 if killed by a signal */
+    int signal;     /**< terminating signal, or 0 */
+    bool timed_out; /**< the deadline passed and the group was killed */
+    char *out;      /**< stdout, NUL-terminated (never NULL after run) */
     size_t out_len;
-    char *err;       /**< stderr, NUL-terminated (never NULL after run) */
+    char *err; /**< stderr, NUL-terminated (never NULL after run) */
     size_t err_len;
-    bool truncated;  /**< output beyond VCHA_EXEC_MAX_OUTPUT was dropped */
+    bool truncated; /**< output beyond VCHA_EXEC_MAX_OUTPUT was dropped */
 };
 
 /**

@@ -5,8 +5,8 @@
 #ifndef VCHA_LOG_H
 #define VCHA_LOG_H
 
-#include <syslog.h>
 #include <qb/qblog.h>
+#include <syslog.h>
 
 /**
  * Set up logging for program @p name (e.g. "dnsswitch") acting on resource

@@ -25,20 +25,19 @@ enum vcha_param_type {
  * Return 0 if acceptable; otherwise write why (no parameter name, no
  * trailing period) into @p why and return a negative errno.
  */
-typedef int (*vcha_param_check_fn)(const char *value, char *why,
-                                   size_t whylen);
+typedef int (*vcha_param_check_fn)(const char *value, char *why, size_t whylen);
 
 /** One parameter of an agent. */
 struct vcha_param_def {
     const char *name;
     enum vcha_param_type type;
-    const char *dflt;          /**< default, or NULL */
+    const char *dflt; /**< default, or NULL */
     bool required;
-    bool unique;               /**< OCF "unique" */
-    const char *unique_group;  /**< OCF 1.1 unique-group, or NULL */
-    bool reloadable;           /**< may change with reload-agent */
-    long long min, max;        /**< integer bounds; durations in ms */
-    const char *const *options;/**< NULL-terminated, for VCHA_PT_SELECT */
+    bool unique;                /**< OCF "unique" */
+    const char *unique_group;   /**< OCF 1.1 unique-group, or NULL */
+    bool reloadable;            /**< may change with reload-agent */
+    long long min, max;         /**< integer bounds; durations in ms */
+    const char *const *options; /**< NULL-terminated, for VCHA_PT_SELECT */
     const char *shortdesc;
     const char *longdesc;
     vcha_param_check_fn check; /**< optional */
@@ -46,10 +45,10 @@ struct vcha_param_def {
 
 /** A parsed value. */
 struct vcha_param_value {
-    const char *str;  /**< the text (points into the environment or dflt) */
-    long long num;    /**< integer, boolean (0/1), duration in ms */
-    bool set;         /**< given by the user (not a default) */
-    bool present;     /**< given or defaulted */
+    const char *str; /**< the text (points into the environment or dflt) */
+    long long num;   /**< integer, boolean (0/1), duration in ms */
+    bool set;        /**< given by the user (not a default) */
+    bool present;    /**< given or defaulted */
 };
 
 /** A parsed parameter set. */
@@ -67,9 +66,8 @@ struct vcha_params {
  * vcha_params_free).  On a bad value or a missing required parameter returns
  * -EINVAL and writes a reason naming the parameter into @p why.
  */
-int vcha_params_parse(const struct vcha_param_def *defs, size_t n,
-                      char **envp, struct vcha_params **out, char *why,
-                      size_t whylen);
+int vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
+                      struct vcha_params **out, char *why, size_t whylen);
 
 /** Free @p p; NULL is fine. */
 void vcha_params_free(struct vcha_params *p);
@@ -86,9 +84,8 @@ bool vcha_param_is_set(const struct vcha_params *p, size_t i);
  * Returns 0 and stores the number in @p num (may be NULL), or -EINVAL with a
  * reason (without the parameter name) in @p why.
  */
-int vcha_param_value_check(const struct vcha_param_def *def,
-                           const char *value, long long *num, char *why,
-                           size_t whylen);
+int vcha_param_value_check(const struct vcha_param_def *def, const char *value,
+                           long long *num, char *why, size_t whylen);
 
 /**
  * Parse a duration the way Pacemaker accepts it: a non-negative decimal

@@ -10,18 +10,18 @@
 
 /** The outcome of an agent action, independent of the calling standard. */
 enum vcha_result {
-    VCHA_OK = 0,           /**< done, or running */
-    VCHA_ERR_GENERIC,      /**< failed; worth retrying here */
-    VCHA_ERR_ARGS,         /**< wrong for this node (local file, perms) */
-    VCHA_ERR_UNIMPLEMENTED,/**< the action does not exist */
-    VCHA_ERR_PERM,         /**< not allowed */
-    VCHA_ERR_INSTALLED,    /**< something needed is not installed here */
-    VCHA_ERR_CONFIGURED,   /**< the configuration is wrong everywhere */
-    VCHA_NOT_RUNNING,      /**< cleanly stopped */
-    VCHA_RUNNING_PROMOTED, /**< running in the promoted role */
-    VCHA_FAILED_PROMOTED,  /**< failed in the promoted role */
-    VCHA_DEGRADED,         /**< running, but not fully healthy */
-    VCHA_DEGRADED_PROMOTED,/**< promoted, but not fully healthy */
+    VCHA_OK = 0,            /**< done, or running */
+    VCHA_ERR_GENERIC,       /**< failed; worth retrying here */
+    VCHA_ERR_ARGS,          /**< wrong for this node (local file, perms) */
+    VCHA_ERR_UNIMPLEMENTED, /**< the action does not exist */
+    VCHA_ERR_PERM,          /**< not allowed */
+    VCHA_ERR_INSTALLED,     /**< something needed is not installed here */
+    VCHA_ERR_CONFIGURED,    /**< the configuration is wrong everywhere */
+    VCHA_NOT_RUNNING,       /**< cleanly stopped */
+    VCHA_RUNNING_PROMOTED,  /**< running in the promoted role */
+    VCHA_FAILED_PROMOTED,   /**< failed in the promoted role */
+    VCHA_DEGRADED,          /**< running, but not fully healthy */
+    VCHA_DEGRADED_PROMOTED, /**< promoted, but not fully healthy */
 };
 
 /** OCF exit code of @p r (OCF 1.1, section "Return codes"). */

@@ -16,8 +16,7 @@
 #define TIMEOUT_MS 10000
 
 static int
-get(int (*fn)(const char *, const char *, char **, long long),
-    const char *name)
+get(int (*fn)(const char *, const char *, char **, long long), const char *name)
 {
     char *value = NULL;
     int rc = fn(name, NULL, &value, TIMEOUT_MS);
