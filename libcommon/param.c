@@ -370,8 +370,9 @@ parse_one(const struct vcha_param_def *def, const char *raw,
 }
 
 int
-vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
-                  struct vcha_params **out, char *why, size_t whylen)
+vcha_params_parse_with(const struct vcha_param_def *defs, size_t n,
+                       vcha_param_lookup_fn lookup, void *ctx,
+                       struct vcha_params **out, char *why, size_t whylen)
 {
     struct vcha_params *p = NULL;
     int rc = 0;
@@ -388,11 +389,8 @@ vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
     }
     p->defs = defs;
     p->n = n;
-    if (envp == NULL) {
-        envp = environ;
-    }
     for (size_t i = 0; i < n; i++) {
-        rc = parse_one(&defs[i], env_lookup(envp, defs[i].name), &p->v[i], why,
+        rc = parse_one(&defs[i], lookup(ctx, defs[i].name), &p->v[i], why,
                        whylen);
         if (rc < 0) {
             vcha_params_free(p);
@@ -401,6 +399,21 @@ vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
     }
     *out = p;
     return 0;
+}
+
+static const char *
+env_lookup_cb(void *ctx, const char *name)
+{
+    return env_lookup(ctx, name);
+}
+
+int
+vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
+                  struct vcha_params **out, char *why, size_t whylen)
+{
+    return vcha_params_parse_with(defs, n, env_lookup_cb,
+                                  envp != NULL ? envp : environ, out, why,
+                                  whylen);
 }
 
 void

@@ -69,6 +69,18 @@ struct vcha_params {
 int vcha_params_parse(const struct vcha_param_def *defs, size_t n, char **envp,
                       struct vcha_params **out, char *why, size_t whylen);
 
+/** Where vcha_params_parse_with() finds the text of parameter @p name. */
+typedef const char *(*vcha_param_lookup_fn)(void *ctx, const char *name);
+
+/**
+ * Like vcha_params_parse(), with the values found by @p lookup (NULL or ""
+ * when a parameter is not given) instead of in the environment.
+ */
+int vcha_params_parse_with(const struct vcha_param_def *defs, size_t n,
+                           vcha_param_lookup_fn lookup, void *ctx,
+                           struct vcha_params **out, char *why,
+                           size_t whylen);
+
 /** Free @p p; NULL is fine. */
 void vcha_params_free(struct vcha_params *p);
 

@@ -43,4 +43,37 @@ for a in $AGENTS; do
         tap_ok 1 "$a: man page $page was built"
     fi
 done
+
+# Fence agents: golden file, the fence-agents RNG, and its fence2rng.xsl
+# (as fence-agents' own make check does), and the man page.
+FENCE_AGENTS="fence_vcha_libvirt"
+FENCE_RNG=$FENCE_RNG_DIR/metadata.rng
+[ -r "$FENCE_RNG" ] || tap_bail "$FENCE_RNG missing: install fence-agents"
+for a in $FENCE_AGENTS; do
+    env -i "$top_builddir/stonith/$a" -o metadata > "$tmp/$a.xml"
+    tap_is "$?" 0 "$a: -o metadata exits 0 with an empty environment"
+    diff -u "$top_srcdir/ocf-metadata/$a.xml" "$tmp/$a.xml" > "$tmp/diff"
+    tap_ok $? "$a: metadata matches ocf-metadata/$a.xml (make metadata-update)"
+    sed 's/^/#  /' "$tmp/diff"
+    "$XMLLINT" --noout --relaxng "$FENCE_RNG" "$tmp/$a.xml" 2> "$tmp/err"
+    tap_ok $? "$a: valid against the fence-agents metadata.rng"
+    grep -v 'validates$' "$tmp/err" | sed 's/^/#  /'
+    xsltproc "$FENCE_RNG_DIR/fence2rng.xsl" "$tmp/$a.xml" |
+        sed -e 's/ rha:description=/ description=/g' \
+            -e 's/ rha:name=/ name=/g' |
+        "$XMLLINT" --nsclean --noout - 2> "$tmp/err"
+    tap_ok $? "$a: fence2rng.xsl turns it into a well-formed schema"
+    sed 's/^/#  /' "$tmp/err"
+    printf 'action=metadata\n' | "$top_builddir/stonith/$a" > "$tmp/stdin.xml"
+    cmp -s "$tmp/$a.xml" "$tmp/stdin.xml"
+    tap_ok $? "$a: action=metadata on stdin gives the same"
+    page=$top_builddir/stonith/$a.8
+    man -l "$page" 2>/dev/null | grep -q "^ *$a"
+    tap_ok $? "$a: man page renders"
+    for p in $("$XMLLINT" --xpath '//parameter/@name' "$tmp/$a.xml" |
+        sed 's/ name="\([^"]*\)"/\1 /g'); do
+        grep -q "fB$p\\\\fR" "$page"
+        tap_ok $? "$a: man page documents $p"
+    done
+done
 tap_done

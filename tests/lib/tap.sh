@@ -14,6 +14,15 @@ tap_ok() { # tap_ok CONDITION-RC DESCRIPTION
     fi
 }
 
+tap_cond() { # tap_cond 'ARITHMETIC-EXPRESSION' DESCRIPTION: ok when true
+    if (( $1 )); then
+        tap_ok 0 "$2"
+    else
+        tap_ok 1 "$2"
+        printf '#   false: %s\n' "$1"
+    fi
+}
+
 tap_is() { # tap_is ACTUAL EXPECTED DESCRIPTION
     if [ "$1" = "$2" ]; then
         tap_ok 0 "$3"

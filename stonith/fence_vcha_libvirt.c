@@ -1,0 +1,510 @@
+/*
+ * fence_vcha_libvirt - powers libvirt domains (QEMU VMs, LXC domains) off and
+ * on through the libvirt API, over any connection URI, and confirms the new
+ * state before it reports success.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <vcha/clock.h>
+#include <vcha/fence.h>
+#include <vcha/file.h>
+#include <vcha/log.h>
+
+#define AGENT "fence_vcha_libvirt"
+#define POLL_MS 100
+#define UUID_TEXT_LEN 36
+
+static int
+check_uri(const char *v, char *why, size_t len)
+{
+    const char *colon = strchr(v, ':');
+
+    if (colon == NULL || colon == v || strncmp(colon, "://", 3) != 0) {
+        snprintf(why, len,
+                 "is not a libvirt URI (driver[+transport]://"
+                 "[host]/path, e.g. qemu:///system)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_abspath(const char *v, char *why, size_t len)
+{
+    if (v[0] != '/') {
+        snprintf(why, len, "is not an absolute path");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const char *const methods[] = {"onoff", "cycle", NULL};
+
+static const struct vcha_fence_opt opts[] = {
+    {{.name = "uri",
+      .dflt = "qemu:///system",
+      .check = check_uri,
+      .shortdesc = "libvirt connection URI (qemu:///system, "
+                   "qemu+ssh://host/system, lxc:///, test:///default, ...)"},
+     0,
+     "[uri]",
+     NULL},
+    {{.name = "identity_file",
+      .check = check_abspath,
+      .shortdesc = "SSH private key for +ssh URIs"},
+     'k',
+     "[filename]",
+     NULL},
+    {{.name = "username",
+      .shortdesc = "User name for URIs that authenticate (SASL)"},
+     'l',
+     "[name]",
+     "login"},
+    {{.name = "password_file",
+      .check = check_abspath,
+      .shortdesc = "File whose first line is the SASL password"},
+     0,
+     "[filename]",
+     NULL},
+    {{.name = "method",
+      .type = VCHA_PT_SELECT,
+      .dflt = "onoff",
+      .options = methods,
+      .shortdesc = "Reboot by off then on (onoff), or by a hard reset where "
+                   "the hypervisor has one (cycle)"},
+     'm',
+     "[method]",
+     NULL},
+};
+
+/* ------------------------------------------------------------ libvirt */
+
+struct session {
+    struct vcha_fence *f;
+    virConnectPtr conn;
+    char *password;
+};
+
+static void
+ignore_error(void *data, virErrorPtr err)
+{
+    (void) data;
+    (void) err;
+}
+
+static const char *
+last_error(void)
+{
+    const char *msg = virGetLastErrorMessage();
+
+    return msg != NULL ? msg : "unknown libvirt error";
+}
+
+static int
+last_error_code(void)
+{
+    virErrorPtr err = virGetLastError();
+
+    return err != NULL ? err->code : VIR_ERR_OK;
+}
+
+/* Answer libvirt's credential questions from username and password_file. */
+static int
+auth_cb(virConnectCredentialPtr cred, unsigned int ncred, void *data)
+{
+    struct session *s = data;
+    const char *user = vcha_fence_str(s->f, "username");
+
+    for (unsigned i = 0; i < ncred; i++) {
+        const char *answer = NULL;
+
+        if (cred[i].type == VIR_CRED_AUTHNAME ||
+            cred[i].type == VIR_CRED_ECHOPROMPT) {
+            answer = user;
+        } else if (cred[i].type == VIR_CRED_PASSPHRASE ||
+                   cred[i].type == VIR_CRED_NOECHOPROMPT) {
+            answer = s->password;
+        }
+        if (answer == NULL || (cred[i].result = strdup(answer)) == NULL) {
+            return -1; /* never prompt: fail the authentication */
+        }
+        cred[i].resultlen = (unsigned) strlen(answer);
+    }
+    return 0;
+}
+
+static int
+password_load(struct session *s)
+{
+    const char *file = vcha_fence_str(s->f, "password_file");
+    size_t len = 0;
+    int rc;
+
+    if (file == NULL) {
+        return 0;
+    }
+    rc = vcha_file_read(file, &s->password, &len, 4096);
+    if (rc < 0) {
+        vcha_fence_fail(s->f, "cannot read password_file %s: %s", file,
+                        strerror(-rc));
+        return rc;
+    }
+    s->password[strcspn(s->password, "\r\n")] = '\0';
+    return 0;
+}
+
+/* The URI with keyfile= added for an ssh transport. */
+static char *
+effective_uri(struct vcha_fence *f)
+{
+    const char *uri = vcha_fence_str(f, "uri");
+    const char *key = vcha_fence_str(f, "identity_file");
+    const char *scheme_end = strstr(uri, "://");
+    char *out = NULL;
+
+    if (key == NULL || scheme_end == NULL ||
+        memmem(uri, (size_t) (scheme_end - uri), "ssh", 3) == NULL) {
+        return strdup(uri);
+    }
+    if (asprintf(&out, "%s%ckeyfile=%s", uri, strchr(uri, '?') ? '&' : '?',
+                 key) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+static enum vcha_fence_rc
+session_open(struct session *s)
+{
+    int credtypes[] = {VIR_CRED_AUTHNAME, VIR_CRED_ECHOPROMPT,
+                       VIR_CRED_PASSPHRASE, VIR_CRED_NOECHOPROMPT};
+    virConnectAuth auth = {credtypes, 4, auth_cb, s};
+    char *uri = NULL;
+
+    virSetErrorFunc(NULL, ignore_error);
+    if (password_load(s) < 0) {
+        return VCHA_FENCE_FAILED;
+    }
+    uri = effective_uri(s->f);
+    if (uri == NULL) {
+        return vcha_fence_fail(s->f, "out of memory");
+    }
+    s->conn = virConnectOpenAuth(uri, &auth, 0);
+    free(uri);
+    if (s->conn == NULL) {
+        return vcha_fence_fail(s->f, "cannot connect to %s: %s",
+                               vcha_fence_str(s->f, "uri"), last_error());
+    }
+    return VCHA_FENCE_SUCCESS;
+}
+
+static void
+session_close(struct session *s)
+{
+    if (s->conn != NULL) {
+        virConnectClose(s->conn);
+    }
+    if (s->password != NULL) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
+}
+
+static virDomainPtr
+domain_lookup(struct session *s)
+{
+    const char *plug = vcha_fence_str(s->f, "plug");
+    virDomainPtr dom = NULL;
+
+    if (strlen(plug) == UUID_TEXT_LEN) {
+        dom = virDomainLookupByUUIDString(s->conn, plug);
+    }
+    return dom != NULL ? dom : virDomainLookupByName(s->conn, plug);
+}
+
+/* 1 when off, 0 when on, -1 on error.  A domain that vanished is off. */
+static int
+domain_is_off(virDomainPtr dom)
+{
+    int state = 0, reason = 0;
+
+    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+        return last_error_code() == VIR_ERR_NO_DOMAIN ? 1 : -1;
+    }
+    return state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
+}
+
+static void
+sleep_ms(long long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+    while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Wait until the domain is off (want_off) or on, or the phase ends. */
+static enum vcha_fence_rc
+wait_state(struct session *s, virDomainPtr dom, bool want_off,
+           long long deadline)
+{
+    int off;
+
+    sleep_ms(vcha_fence_num(s->f, "power_wait"));
+    for (;;) {
+        off = domain_is_off(dom);
+        if (off == (want_off ? 1 : 0)) {
+            return VCHA_FENCE_SUCCESS;
+        }
+        if (off < 0) {
+            return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
+                                   virDomainGetName(dom), last_error());
+        }
+        if (vcha_now_ms() + POLL_MS >= deadline) {
+            return vcha_fence_fail(s->f,
+                                   "%s is still %s after %lld ms "
+                                   "(power_timeout)",
+                                   virDomainGetName(dom),
+                                   want_off ? "on" : "off",
+                                   vcha_fence_num(s->f, "power_timeout"));
+        }
+        sleep_ms(POLL_MS);
+    }
+}
+
+/* End of one phase: power_timeout from now, within the worker's time. */
+static long long
+phase_deadline(struct session *s)
+{
+    long long end = vcha_now_ms() + vcha_fence_num(s->f, "power_timeout") +
+                    vcha_fence_num(s->f, "power_wait");
+
+    return end < s->f->deadline_ms - POLL_MS ? end
+                                             : s->f->deadline_ms - POLL_MS;
+}
+
+static enum vcha_fence_rc
+power_off(struct session *s, virDomainPtr dom)
+{
+    long long deadline = phase_deadline(s);
+    int off = domain_is_off(dom);
+
+    if (off == 1) {
+        vcha_info("%s is already off", virDomainGetName(dom));
+        return VCHA_FENCE_SUCCESS;
+    }
+    if (virDomainDestroy(dom) < 0 &&
+        last_error_code() != VIR_ERR_OPERATION_INVALID &&
+        last_error_code() != VIR_ERR_NO_DOMAIN) {
+        return vcha_fence_fail(s->f, "cannot power off %s: %s",
+                               virDomainGetName(dom), last_error());
+    }
+    return wait_state(s, dom, true, deadline);
+}
+
+static enum vcha_fence_rc
+power_on(struct session *s, virDomainPtr dom)
+{
+    long long deadline = phase_deadline(s);
+
+    if (domain_is_off(dom) == 0) {
+        vcha_info("%s is already on", virDomainGetName(dom));
+        return VCHA_FENCE_SUCCESS;
+    }
+    if (virDomainCreate(dom) < 0 &&
+        last_error_code() != VIR_ERR_OPERATION_INVALID) {
+        return vcha_fence_fail(s->f, "cannot power on %s: %s",
+                               virDomainGetName(dom), last_error());
+    }
+    return wait_state(s, dom, false, deadline);
+}
+
+static enum vcha_fence_rc
+reboot(struct session *s, virDomainPtr dom)
+{
+    enum vcha_fence_rc rc;
+
+    if (strcmp(vcha_fence_str(s->f, "method"), "cycle") == 0) {
+        if (virDomainReset(dom, 0) == 0) {
+            return wait_state(s, dom, false, phase_deadline(s));
+        }
+        if (last_error_code() != VIR_ERR_NO_SUPPORT) {
+            return vcha_fence_fail(s->f, "cannot reset %s: %s",
+                                   virDomainGetName(dom), last_error());
+        }
+        vcha_notice("no hard reset here; powering off and on instead");
+    }
+    rc = power_off(s, dom);
+    if (rc != VCHA_FENCE_SUCCESS) {
+        return rc;
+    }
+    /* the off part is what fences; a failed on is only reported */
+    if (power_on(s, dom) != VCHA_FENCE_SUCCESS) {
+        vcha_warn("%s is off but did not come back on: %s",
+                  virDomainGetName(dom), s->f->reason);
+        s->f->reason[0] = '\0';
+    }
+    return VCHA_FENCE_SUCCESS;
+}
+
+static enum vcha_fence_rc
+status(struct session *s, virDomainPtr dom)
+{
+    int off = domain_is_off(dom);
+
+    if (off < 0) {
+        return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
+                               virDomainGetName(dom), last_error());
+    }
+    printf("Status: %s\n", off ? "OFF" : "ON");
+    return off ? VCHA_FENCE_IS_OFF : VCHA_FENCE_SUCCESS;
+}
+
+/* off, on, reboot, status: the actions on one domain. */
+static enum vcha_fence_rc
+plug_action(struct session *s)
+{
+    enum vcha_fence_action action = s->f->action;
+    virDomainPtr dom = domain_lookup(s);
+    enum vcha_fence_rc rc;
+
+    if (dom == NULL) {
+        bool as_off = vcha_fence_num(s->f, "missing_as_off") &&
+                      last_error_code() == VIR_ERR_NO_DOMAIN &&
+                      action != VCHA_FENCE_ON;
+
+        if (as_off) {
+            vcha_notice("no domain %s: counted as off (missing_as_off)",
+                        vcha_fence_str(s->f, "plug"));
+            return action == VCHA_FENCE_STATUS ? VCHA_FENCE_IS_OFF
+                                               : VCHA_FENCE_SUCCESS;
+        }
+        return vcha_fence_fail(s->f, "no domain %s at %s: %s",
+                               vcha_fence_str(s->f, "plug"),
+                               vcha_fence_str(s->f, "uri"), last_error());
+    }
+    switch (action) {
+    case VCHA_FENCE_OFF:
+        rc = power_off(s, dom);
+        break;
+    case VCHA_FENCE_ON:
+        rc = power_on(s, dom);
+        break;
+    case VCHA_FENCE_REBOOT:
+        rc = reboot(s, dom);
+        break;
+    default:
+        rc = status(s, dom);
+        break;
+    }
+    virDomainFree(dom);
+    return rc;
+}
+
+static int
+domain_cmp(const void *a, const void *b)
+{
+    return strcmp(virDomainGetName(*(virDomainPtr const *) a),
+                  virDomainGetName(*(virDomainPtr const *) b));
+}
+
+/* list and list-status: "name,uuid[,on|off]" per domain, sorted by name. */
+static enum vcha_fence_rc
+list(struct session *s, bool with_status)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(s->conn, &doms, 0);
+
+    if (n < 0) {
+        return vcha_fence_fail(s->f, "cannot list the domains at %s: %s",
+                               vcha_fence_str(s->f, "uri"), last_error());
+    }
+    qsort(doms, (size_t) n, sizeof(*doms), domain_cmp);
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+        virDomainGetUUIDString(doms[i], uuid);
+        printf("%s,%s", virDomainGetName(doms[i]), uuid);
+        if (with_status) {
+            printf(",%s", domain_is_off(doms[i]) == 0 ? "on" : "off");
+        }
+        printf("\n");
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return VCHA_FENCE_SUCCESS;
+}
+
+/* The connection really works: it is alive and answers a question. */
+static enum vcha_fence_rc
+monitor(struct session *s)
+{
+    unsigned long version = 0;
+
+    if (virConnectIsAlive(s->conn) != 1 ||
+        virConnectGetLibVersion(s->conn, &version) < 0 ||
+        virConnectNumOfDomains(s->conn) < 0) {
+        return vcha_fence_fail(s->f, "%s does not answer: %s",
+                               vcha_fence_str(s->f, "uri"), last_error());
+    }
+    return VCHA_FENCE_SUCCESS;
+}
+
+static enum vcha_fence_rc
+libvirt_run(struct vcha_fence *f)
+{
+    struct session s = {.f = f};
+    enum vcha_fence_rc rc = session_open(&s);
+
+    if (rc == VCHA_FENCE_SUCCESS) {
+        switch (f->action) {
+        case VCHA_FENCE_LIST:
+        case VCHA_FENCE_LIST_STATUS:
+            rc = list(&s, f->action == VCHA_FENCE_LIST_STATUS);
+            break;
+        case VCHA_FENCE_MONITOR:
+            rc = monitor(&s);
+            break;
+        default:
+            rc = plug_action(&s);
+            break;
+        }
+    }
+    session_close(&s);
+    return rc;
+}
+
+static const struct vcha_fence_agent agent = {
+    .name = AGENT,
+    .shortdesc = "Fence agent for libvirt domains (QEMU VMs, LXC domains)",
+    .longdesc =
+        "fence_vcha_libvirt powers libvirt domains off and on through the "
+        "libvirt API, over any connection URI: the local system, a remote "
+        "host over ssh or TLS, the LXC driver or libvirt's test driver.  Off "
+        "is a hard power-off (destroy), confirmed by reading the domain's "
+        "state until it is off or power_timeout runs out; on starts the "
+        "domain and confirms it runs; reboot is off then on, and succeeds "
+        "once the off part is confirmed.  The plug is a domain name or "
+        "UUID.  A connection that hangs fails the action after "
+        "power_timeout instead of hanging it.  Passwords are read from a "
+        "file, never taken on the command line, and never logged.",
+    .vendor_url = "https://libvirt.org",
+    .opts = opts,
+    .n_opts = sizeof(opts) / sizeof(opts[0]),
+    .run = libvirt_run,
+};
+
+int
+main(int argc, char **argv)
+{
+    return vcha_fence_main(&agent, argc, argv);
+}
