@@ -303,7 +303,7 @@ vcha_fence_parse_args(struct vcha_fence *f, int argc, char **argv)
     }
     shorts[ns] = '\0';
     longopts[f->n] = (struct option){NULL, 0, NULL, 0};
-    optind = 1;
+    optind = 0; /* GNU: forget a scan a previous call left inside "-xV" */
     opterr = 0;
     while ((c = getopt_long(argc, argv, shorts, longopts, &idx)) != -1) {
         int i = c >= 1000 ? c - 1000 : -1;
@@ -312,9 +312,12 @@ vcha_fence_parse_args(struct vcha_fence *f, int argc, char **argv)
             i = f->opts[k]->short_opt == c ? (int) k : -1;
         }
         if (c == '?' || c == ':' || i < 0) {
+            char letter[3] = {'-', (char) optopt, '\0'};
+
+            /* in "-xv" optind has not moved on: name the letter itself */
             snprintf(f->reason, sizeof(f->reason), "%s option: %s",
                      c == ':' ? "missing argument of" : "unknown",
-                     argv[optind - 1]);
+                     optopt > 0 && optopt < 1000 ? letter : argv[optind - 1]);
             return -EINVAL;
         }
         const char *v = f->opts[i]->arg ? optarg : "1";
@@ -361,15 +364,14 @@ needs_plug(enum vcha_fence_action a)
 int
 vcha_fence_validate(struct vcha_fence *f)
 {
-    struct vcha_param_def defs[VCHA_FENCE_MAX_OPTS];
     int rc;
 
     for (size_t i = 0; i < f->n; i++) {
-        defs[i] = f->opts[i]->p;
-        defs[i].required = false; /* plug: only for some actions */
+        f->defs[i] = f->opts[i]->p;
+        f->defs[i].required = false; /* plug: only for some actions */
     }
     vcha_params_free(f->params);
-    rc = vcha_params_parse_with(defs, f->n, value_lookup, f, &f->params,
+    rc = vcha_params_parse_with(f->defs, f->n, value_lookup, f, &f->params,
                                 f->reason, sizeof(f->reason));
     if (rc < 0) {
         return rc;
@@ -646,7 +648,9 @@ vcha_fence_manpage(const struct vcha_fence *f, FILE *out)
     manpage_options(f, out);
     fputs(".SH ACTIONS\n", out);
     for (size_t i = 0; i < VCHA_FENCE_N_ACTIONS; i++) {
-        fprintf(out, ".TP\n\\fB%s\\fR\n", action_names[i]);
+        fputs(".TP\n\\fB", out);
+        roff(out, action_names[i]);
+        fputs("\\fR\n", out);
         roff(out, action_help[i]);
         fputc('\n', out);
     }
@@ -684,8 +688,12 @@ collect(int fd, long long deadline, char *buf, size_t len)
         long long left = deadline - vcha_now_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t n;
+        int ready = left > 0 ? poll(&p, 1, (int) left) : 0;
 
-        if (left <= 0 || poll(&p, 1, (int) left) == 0) {
+        if (ready < 0 && errno == EINTR) {
+            continue; /* a blocking read() would outlive the deadline */
+        }
+        if (ready == 0) {
             return false;
         }
         n = read(fd, buf + got, len - 1 - got);
@@ -712,6 +720,7 @@ vcha_fence_run_bounded(struct vcha_fence *f, long long budget_ms)
     bool done;
 
     f->deadline_ms = vcha_now_ms() + budget_ms;
+    f->reason[0] = '\0'; /* else the worker would send an old one back */
     fflush(stdout);
     fflush(stderr);
     if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
@@ -777,6 +786,9 @@ log_setup(const struct vcha_fence *f)
     /* never syslog: a stalled syslog must not block a fencing operation */
     unsetenv("HA_LOGFACILITY");
     vcha_log_init(f->agent->name, vcha_fence_str(f, "plug"));
+    if (!vcha_fence_num(f, "verbose")) {
+        vcha_log_stderr_priority(LOG_WARNING);
+    }
 }
 
 /* Phases of the action, for its time budget: reboot is off plus on. */
@@ -839,6 +851,15 @@ dispatch(struct vcha_fence *f)
     return (int) rc;
 }
 
+/* A flag that is set: "1" from getopt, or a true boolean on stdin. */
+static bool
+flag_on(const char *value)
+{
+    bool on = false;
+
+    return value != NULL && vcha_boolean_parse(value, &on) == 0 && on;
+}
+
 /* Options that are answered before anything is validated. */
 static bool
 early_exit(struct vcha_fence *f, int *code)
@@ -847,10 +868,10 @@ early_exit(struct vcha_fence *f, int *code)
     const char *action = f->values[opt_index(f, "action", 6)];
     enum vcha_fence_action a = action ? action_of(action) : VCHA_FENCE_REBOOT;
 
-    if (f->values[help] != NULL) {
+    if (flag_on(f->values[help])) {
         vcha_fence_usage(f, stdout);
         *code = 0;
-    } else if (f->values[version] != NULL) {
+    } else if (flag_on(f->values[version])) {
         printf("%s %s\n", f->agent->name, PACKAGE_VERSION);
         *code = 0;
     } else if (a == VCHA_FENCE_METADATA || a == VCHA_FENCE_MANPAGE) {

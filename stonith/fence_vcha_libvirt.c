@@ -92,6 +92,8 @@ struct session {
     struct vcha_fence *f;
     virConnectPtr conn;
     char *password;
+    const char *plug;  /* as given: a domain name or UUID */
+    char error[512];   /* libvirt's last error, copied at once */
 };
 
 static void
@@ -101,12 +103,18 @@ ignore_error(void *data, virErrorPtr err)
     (void) err;
 }
 
+/*
+ * libvirt's last error, copied: nearly every libvirt call (even
+ * virDomainGetName) resets it, so it is taken right after the failure.
+ */
 static const char *
-last_error(void)
+last_error(struct session *s)
 {
     const char *msg = virGetLastErrorMessage();
 
-    return msg != NULL ? msg : "unknown libvirt error";
+    snprintf(s->error, sizeof(s->error), "%s",
+             msg != NULL ? msg : "unknown libvirt error");
+    return s->error;
 }
 
 static int
@@ -202,7 +210,7 @@ session_open(struct session *s)
     free(uri);
     if (s->conn == NULL) {
         return vcha_fence_fail(s->f, "cannot connect to %s: %s",
-                               vcha_fence_str(s->f, "uri"), last_error());
+                               vcha_fence_str(s->f, "uri"), last_error(s));
     }
     return VCHA_FENCE_SUCCESS;
 }
@@ -267,13 +275,13 @@ wait_state(struct session *s, virDomainPtr dom, bool want_off,
         }
         if (off < 0) {
             return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
-                                   virDomainGetName(dom), last_error());
+                                   s->plug, last_error(s));
         }
         if (vcha_now_ms() + POLL_MS >= deadline) {
             return vcha_fence_fail(s->f,
                                    "%s is still %s after %lld ms "
                                    "(power_timeout)",
-                                   virDomainGetName(dom),
+                                   s->plug,
                                    want_off ? "on" : "off",
                                    vcha_fence_num(s->f, "power_timeout"));
         }
@@ -299,14 +307,14 @@ power_off(struct session *s, virDomainPtr dom)
     int off = domain_is_off(dom);
 
     if (off == 1) {
-        vcha_info("%s is already off", virDomainGetName(dom));
+        vcha_info("%s is already off", s->plug);
         return VCHA_FENCE_SUCCESS;
     }
     if (virDomainDestroy(dom) < 0 &&
         last_error_code() != VIR_ERR_OPERATION_INVALID &&
         last_error_code() != VIR_ERR_NO_DOMAIN) {
         return vcha_fence_fail(s->f, "cannot power off %s: %s",
-                               virDomainGetName(dom), last_error());
+                               s->plug, last_error(s));
     }
     return wait_state(s, dom, true, deadline);
 }
@@ -317,13 +325,13 @@ power_on(struct session *s, virDomainPtr dom)
     long long deadline = phase_deadline(s);
 
     if (domain_is_off(dom) == 0) {
-        vcha_info("%s is already on", virDomainGetName(dom));
+        vcha_info("%s is already on", s->plug);
         return VCHA_FENCE_SUCCESS;
     }
     if (virDomainCreate(dom) < 0 &&
         last_error_code() != VIR_ERR_OPERATION_INVALID) {
         return vcha_fence_fail(s->f, "cannot power on %s: %s",
-                               virDomainGetName(dom), last_error());
+                               s->plug, last_error(s));
     }
     return wait_state(s, dom, false, deadline);
 }
@@ -339,7 +347,7 @@ reboot(struct session *s, virDomainPtr dom)
         }
         if (last_error_code() != VIR_ERR_NO_SUPPORT) {
             return vcha_fence_fail(s->f, "cannot reset %s: %s",
-                                   virDomainGetName(dom), last_error());
+                                   s->plug, last_error(s));
         }
         vcha_notice("no hard reset here; powering off and on instead");
     }
@@ -350,7 +358,7 @@ reboot(struct session *s, virDomainPtr dom)
     /* the off part is what fences; a failed on is only reported */
     if (power_on(s, dom) != VCHA_FENCE_SUCCESS) {
         vcha_warn("%s is off but did not come back on: %s",
-                  virDomainGetName(dom), s->f->reason);
+                  s->plug, s->f->reason);
         s->f->reason[0] = '\0';
     }
     return VCHA_FENCE_SUCCESS;
@@ -363,7 +371,7 @@ status(struct session *s, virDomainPtr dom)
 
     if (off < 0) {
         return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
-                               virDomainGetName(dom), last_error());
+                               s->plug, last_error(s));
     }
     printf("Status: %s\n", off ? "OFF" : "ON");
     return off ? VCHA_FENCE_IS_OFF : VCHA_FENCE_SUCCESS;
@@ -390,7 +398,7 @@ plug_action(struct session *s)
         }
         return vcha_fence_fail(s->f, "no domain %s at %s: %s",
                                vcha_fence_str(s->f, "plug"),
-                               vcha_fence_str(s->f, "uri"), last_error());
+                               vcha_fence_str(s->f, "uri"), last_error(s));
     }
     switch (action) {
     case VCHA_FENCE_OFF:
@@ -426,7 +434,7 @@ list(struct session *s, bool with_status)
 
     if (n < 0) {
         return vcha_fence_fail(s->f, "cannot list the domains at %s: %s",
-                               vcha_fence_str(s->f, "uri"), last_error());
+                               vcha_fence_str(s->f, "uri"), last_error(s));
     }
     qsort(doms, (size_t) n, sizeof(*doms), domain_cmp);
     for (int i = 0; i < n; i++) {
@@ -454,7 +462,7 @@ monitor(struct session *s)
         virConnectGetLibVersion(s->conn, &version) < 0 ||
         virConnectNumOfDomains(s->conn) < 0) {
         return vcha_fence_fail(s->f, "%s does not answer: %s",
-                               vcha_fence_str(s->f, "uri"), last_error());
+                               vcha_fence_str(s->f, "uri"), last_error(s));
     }
     return VCHA_FENCE_SUCCESS;
 }
@@ -462,7 +470,7 @@ monitor(struct session *s)
 static enum vcha_fence_rc
 libvirt_run(struct vcha_fence *f)
 {
-    struct session s = {.f = f};
+    struct session s = {.f = f, .plug = vcha_fence_str(f, "plug")};
     enum vcha_fence_rc rc = session_open(&s);
 
     if (rc == VCHA_FENCE_SUCCESS) {

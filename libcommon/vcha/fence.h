@@ -74,6 +74,7 @@ struct vcha_fence {
     const struct vcha_fence_opt *opts[VCHA_FENCE_MAX_OPTS];
     char *values[VCHA_FENCE_MAX_OPTS]; /**< as given, or NULL */
     size_t n;
+    struct vcha_param_def defs[VCHA_FENCE_MAX_OPTS]; /**< as parsed */
     struct vcha_params *params; /**< parsed values */
     long long deadline_ms;      /**< of the worker (vcha_now_ms) */
     char reason[1024];          /**< why it failed */

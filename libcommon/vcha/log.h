@@ -17,6 +17,13 @@
  */
 void vcha_log_init(const char *name, const char *instance);
 
+/**
+ * Send only messages of @p priority or more urgent to stderr (when stderr
+ * is a log target at all).  Fence agents use it: Pacemaker's fencer logs
+ * everything an agent writes to stderr as a warning.
+ */
+void vcha_log_stderr_priority(int priority);
+
 /** Flush and close the log targets. */
 void vcha_log_fini(void);
 

@@ -6,11 +6,16 @@
 <xsl:output method="text"/>
 
 <xsl:template match="/">
+  <xsl:apply-templates select="//crm_config//nvpair"/>
   <xsl:apply-templates select="//nodes/node/instance_attributes/nvpair"/>
   <xsl:apply-templates select="//resources//primitive"/>
   <xsl:apply-templates select="//resources//group"/>
   <xsl:apply-templates select="//resources//clone"/>
   <xsl:apply-templates select="//constraints/*"/>
+</xsl:template>
+
+<xsl:template match="crm_config//nvpair">
+  <xsl:value-of select="concat('property ', @name, '=', @value, '&#10;')"/>
 </xsl:template>
 
 <xsl:template match="nodes/node/instance_attributes/nvpair">
@@ -57,6 +62,7 @@
 <xsl:template match="constraints/*">
   <xsl:value-of select="local-name()"/>
   <xsl:for-each select="@*[local-name() != 'id']">
+    <xsl:sort select="local-name()"/>
     <xsl:value-of select="concat(' ', local-name(), '=', .)"/>
   </xsl:for-each>
   <xsl:text>&#10;</xsl:text>

@@ -20,7 +20,9 @@ for dir in "$examples"/*/; do
     crm_verify -x "$dir/cib.xml" > "$tmp/out" 2>&1
     tap_ok $? "$ex: cib.xml passes crm_verify"
     sed 's/^/#  /' "$tmp/out"
-    cp "$examples/base-cib.xml" "$tmp/crm.xml"
+    base=$examples/base-cib.xml
+    [ -r "$dir/base.xml" ] && base=$dir/base.xml
+    cp "$base" "$tmp/crm.xml"
     # crm shell checks agents it knows; offline, vcha's may not be installed
     CIB_file=$tmp/crm.xml crm -F configure load update "$dir/crm.txt" \
         > "$tmp/out" 2>&1

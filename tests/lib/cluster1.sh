@@ -5,6 +5,7 @@
 #   cluster1_enter "$@"  re-run the calling script inside new namespaces
 #   cluster1_start DIR   set up and start the cluster; wait until it is up
 #   cluster1_agent PROVIDER NAME PATH   make PATH an OCF agent for Pacemaker
+#   cluster1_fence_agent NAME PATH      make PATH a fence agent for Pacemaker
 #   cluster1_wait SECONDS CMD...        retry CMD until it succeeds
 
 cluster1_enter() {
@@ -83,15 +84,26 @@ cluster1_start() {
     crm_attribute -t crm_config -n stonith-enabled -v false
 }
 
-cluster1_agent() { # cluster1_agent PROVIDER NAME PATH
-    local ocf=/usr/lib/ocf/resource.d up=$CLUSTER_DIR/ocf-upper
-    if [ ! -d "$up" ]; then
-        mkdir -p "$up" "$CLUSTER_DIR/ocf-work"
-        mount -t overlay overlay \
-            -o "lowerdir=$ocf,upperdir=$up,workdir=$CLUSTER_DIR/ocf-work" "$ocf"
+# cluster1_link DIR NAME TARGET: DIR/NAME -> TARGET, through a private
+# overlay on DIR (the system's DIR is not touched)
+cluster1_link() {
+    local dir=$1 key
+    key=$(printf '%s' "$dir" | tr '/' '_')
+    if [ ! -d "$CLUSTER_DIR/upper$key" ]; then
+        mkdir -p "$CLUSTER_DIR/upper$key" "$CLUSTER_DIR/work$key"
+        mount -t overlay overlay -o "lowerdir=$dir,upperdir=$CLUSTER_DIR/upper$key,workdir=$CLUSTER_DIR/work$key" "$dir"
     fi
-    mkdir -p "$ocf/$1"
-    ln -sf "$3" "$ocf/$1/$2"
+    ln -sf "$3" "$dir/$2"
+}
+
+cluster1_agent() { # cluster1_agent PROVIDER NAME PATH: an OCF agent
+    mkdir -p "$CLUSTER_DIR/agents/$1"
+    cluster1_link /usr/lib/ocf/resource.d "$1" "$CLUSTER_DIR/agents/$1"
+    ln -sf "$3" "$CLUSTER_DIR/agents/$1/$2"
+}
+
+cluster1_fence_agent() { # cluster1_fence_agent NAME PATH: in sbindir
+    cluster1_link /usr/sbin "$1" "$2"
 }
 
 cluster1_logs() {

@@ -289,6 +289,29 @@ test_log_stderr_without_file_or_syslog(void **state)
 }
 
 static void
+test_log_stderr_priority_drops_less_urgent(void **state)
+{
+    struct fixture *f = *state;
+    char *text;
+
+    setenv("HA_LOGFACILITY", "none", 1);
+    setenv("HA_debug", "1", 1);
+    capture_stderr(f);
+    vcha_log_init("testagent", NULL);
+    vcha_log_stderr_priority(LOG_WARNING);
+    vcha_info("an info line");
+    vcha_debug("a debug line");
+    vcha_warn("a warning line");
+    vcha_err("an error line");
+    text = stderr_text(f);
+    assert_null(strstr(text, "an info line"));
+    assert_null(strstr(text, "a debug line"));
+    assert_contains(text, "a warning line");
+    assert_contains(text, "an error line");
+    free(text);
+}
+
+static void
 test_log_file_keeps_stderr_quiet(void **state)
 {
     struct fixture *f = *state;
@@ -397,6 +420,7 @@ main(void)
         T(test_log_ha_debug_1_shows_debug),
         T(test_log_ha_debug_0_hides_debug),
         T(test_log_stderr_without_file_or_syslog),
+        T(test_log_stderr_priority_drops_less_urgent),
         T(test_log_file_keeps_stderr_quiet),
         T(test_log_syslog_keeps_stderr_quiet),
         T(test_log_unopenable_file_falls_back_to_stderr),

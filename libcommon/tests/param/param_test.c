@@ -893,6 +893,77 @@ test_params_parse_empty_table(void **state)
     vcha_params_free(p);
 }
 
+/* ------------------------------------------------------------ lookup */
+
+/* Values as a fence agent holds them: names and texts side by side. */
+struct lookup_table {
+    const char *const *names;
+    const char *const *values;
+    int calls;
+};
+
+static const char *
+table_lookup(void *ctx, const char *name)
+{
+    struct lookup_table *t = ctx;
+
+    t->calls++;
+    for (size_t i = 0; t->names[i] != NULL; i++) {
+        if (strcmp(t->names[i], name) == 0) {
+            return t->values[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+test_params_parse_with_reads_through_lookup(void **state)
+{
+    static const char *const names[] = {"addr", "port", "interval", "name_x",
+                                        NULL};
+    static const char *const values[] = {"192.0.2.9", "8053", "90s", "", NULL};
+    struct lookup_table t = {names, values, 0};
+    struct vcha_params *p = NULL;
+    char why[WHY_LEN] = "";
+
+    (void) state;
+    assert_int_equal(vcha_params_parse_with(defs, N_PARAMS, table_lookup, &t,
+                                            &p, why, sizeof(why)),
+                     0);
+    assert_int_equal(t.calls, N_PARAMS); /* once per parameter */
+    assert_ptr_equal(vcha_param_str(p, P_ADDR), values[0]); /* no copy */
+    assert_true(vcha_param_num(p, P_PORT) == 8053);
+    assert_true(vcha_param_num(p, P_INTERVAL) == 90000);
+    assert_string_equal(vcha_param_str(p, P_MODE), "fast"); /* NULL: default */
+    assert_false(vcha_param_is_set(p, P_MODE));
+    assert_false(p->v[P_NAME_X].present); /* "": not given, no default */
+    vcha_params_free(p);
+}
+
+static void
+test_params_parse_with_reports_bad_values(void **state)
+{
+    static const char *const names[] = {"addr", "port", NULL};
+    static const char *const values[] = {"a", "0", NULL};
+    static const char *const none[] = {NULL};
+    struct lookup_table t = {names, values, 0};
+    struct vcha_params *p = (struct vcha_params *) 1; /* must be reset */
+    char why[WHY_LEN] = "";
+
+    (void) state;
+    assert_int_equal(vcha_params_parse_with(defs, N_PARAMS, table_lookup, &t,
+                                            &p, why, sizeof(why)),
+                     -EINVAL);
+    assert_null(p);
+    assert_string_equal(why, "parameter 'port' value '0' must be between 1 "
+                             "and 65535");
+    t.names = none;
+    assert_int_equal(vcha_params_parse_with(defs, N_PARAMS, table_lookup, &t,
+                                            &p, why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "required parameter 'addr' is not set");
+}
+
 static void
 test_param_accessors_tolerate_null_and_bad_index(void **state)
 {
@@ -980,6 +1051,8 @@ main(void)
         cmocka_unit_test(test_params_parse_long_bad_value_not_echoed),
         cmocka_unit_test(test_params_parse_uses_process_environment),
         cmocka_unit_test(test_params_parse_empty_table),
+        cmocka_unit_test(test_params_parse_with_reads_through_lookup),
+        cmocka_unit_test(test_params_parse_with_reports_bad_values),
         cmocka_unit_test(test_param_accessors_tolerate_null_and_bad_index),
         cmocka_unit_test(test_param_type_names),
     };
