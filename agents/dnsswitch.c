@@ -82,16 +82,6 @@ check_attribute(const char *v, char *why, size_t len)
     return 0;
 }
 
-static int
-check_abspath(const char *v, char *why, size_t len)
-{
-    if (v[0] != '/') {
-        snprintf(why, len, "is not an absolute path");
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static const struct vcha_param_def params[N_PARAMS] = {
     [P_NAME] =
         {
@@ -161,7 +151,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "keyfile",
             .type = VCHA_PT_STRING,
-            .check = check_abspath,
+            .check = vcha_check_abspath,
             .shortdesc = "TSIG key file",
             .longdesc = "A TSIG key file for nsupdate -k (as written by "
                         "tsig-keygen or ddns-confgen).  It must be readable by "

@@ -17,6 +17,16 @@
 
 extern char **environ;
 
+int
+vcha_check_abspath(const char *value, char *why, size_t whylen)
+{
+    if (value[0] != '/') {
+        snprintf(why, whylen, "is not an absolute path");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 const char *
 vcha_param_type_name(enum vcha_param_type t)
 {

@@ -37,16 +37,6 @@ check_uri(const char *v, char *why, size_t len)
     return 0;
 }
 
-static int
-check_abspath(const char *v, char *why, size_t len)
-{
-    if (v[0] != '/') {
-        snprintf(why, len, "is not an absolute path");
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static const char *const methods[] = {"onoff", "cycle", NULL};
 
 static const struct vcha_fence_opt opts[] = {
@@ -59,7 +49,7 @@ static const struct vcha_fence_opt opts[] = {
      "[uri]",
      NULL},
     {{.name = "identity_file",
-      .check = check_abspath,
+      .check = vcha_check_abspath,
       .shortdesc = "SSH private key for +ssh URIs"},
      'k',
      "[filename]",
@@ -70,7 +60,7 @@ static const struct vcha_fence_opt opts[] = {
      "[name]",
      "login"},
     {{.name = "password_file",
-      .check = check_abspath,
+      .check = vcha_check_abspath,
       .shortdesc = "File whose first line is the SASL password"},
      0,
      "[filename]",

@@ -116,6 +116,9 @@ int vcha_integer_parse(const char *text, long long *value);
 /** Parse a boolean; returns 0 and 0/1 in @p value, or -EINVAL. */
 int vcha_boolean_parse(const char *text, bool *value);
 
+/** A vcha_param_check_fn: the value must be an absolute path. */
+int vcha_check_abspath(const char *value, char *why, size_t whylen);
+
 /** Name of a parameter type as shown to users ("integer", ...). */
 const char *vcha_param_type_name(enum vcha_param_type t);
 

@@ -27,6 +27,7 @@
 #include <vcha/log.h>
 
 #include "../test-util.h"
+#include "../test-xml.h"
 
 /* ------------------------------------------------------------ the agent */
 
@@ -1372,54 +1373,6 @@ meta_teardown(void **state)
     return 0;
 }
 
-static xmlXPathObjectPtr
-xpath(xmlDocPtr doc, const char *expr)
-{
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-    xmlXPathObjectPtr obj;
-
-    assert_non_null(ctx);
-    obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
-    xmlXPathFreeContext(ctx);
-    if (obj == NULL) {
-        fail_msg("bad XPath expression %s", expr);
-    }
-    return obj;
-}
-
-static void
-assert_xpath_str(struct meta *m, const char *expr, const char *expect)
-{
-    char *wrapped = NULL;
-    xmlXPathObjectPtr obj;
-
-    assert_true(asprintf(&wrapped, "string(%s)", expr) > 0);
-    obj = xpath(m->doc, wrapped);
-    free(wrapped);
-    if (strcmp((const char *) obj->stringval, expect) != 0) {
-        fail_msg("%s is '%s', not '%s'", expr, obj->stringval, expect);
-    }
-    xmlXPathFreeObject(obj);
-}
-
-static void
-assert_xpath_count(struct meta *m, const char *expr, int expect)
-{
-    char *wrapped = NULL;
-    xmlXPathObjectPtr obj;
-
-    assert_true(asprintf(&wrapped, "count(%s)", expr) > 0);
-    obj = xpath(m->doc, wrapped);
-    free(wrapped);
-    if ((int) obj->floatval != expect) {
-        fail_msg("%s selects %d nodes, not %d", expr, (int) obj->floatval,
-                 expect);
-    }
-    xmlXPathFreeObject(obj);
-}
-
-#define PARAM(name) "/resource-agent/parameters/parameter[@name='" name "']"
-#define ACTION "/resource-agent/actions/action"
 
 static void
 test_metadata_root(void **state)
@@ -1427,20 +1380,20 @@ test_metadata_root(void **state)
     struct meta *m = *state;
 
     assert_starts_with(m->xml, "<?xml version=\"1.0\"?>\n<resource-agent ");
-    assert_xpath_count(m, "/resource-agent", 1);
-    assert_xpath_str(m, "/resource-agent/@name", "fence_test");
-    assert_xpath_str(m, "/resource-agent/@shortdesc",
+    assert_xpath_count(m->doc, "/resource-agent", 1);
+    assert_xpath_str(m->doc, "/resource-agent/@name", "fence_test");
+    assert_xpath_str(m->doc, "/resource-agent/@shortdesc",
                      "Test fence agent - for the unit tests");
-    assert_xpath_str(m, "/resource-agent/longdesc",
+    assert_xpath_str(m->doc, "/resource-agent/longdesc",
                      "Powers nothing: it records what it was asked (see "
                      "C:\\fence\\log).");
-    assert_xpath_str(m, "/resource-agent/vendor-url",
+    assert_xpath_str(m->doc, "/resource-agent/vendor-url",
                      "https://example.org/fence-test");
-    assert_xpath_str(m, "name(/resource-agent/*[1])", "longdesc");
-    assert_xpath_str(m, "name(/resource-agent/*[2])", "vendor-url");
-    assert_xpath_str(m, "name(/resource-agent/*[3])", "parameters");
-    assert_xpath_str(m, "name(/resource-agent/*[4])", "actions");
-    assert_xpath_count(m, "/resource-agent/*", 4);
+    assert_xpath_str(m->doc, "name(/resource-agent/*[1])", "longdesc");
+    assert_xpath_str(m->doc, "name(/resource-agent/*[2])", "vendor-url");
+    assert_xpath_str(m->doc, "name(/resource-agent/*[3])", "parameters");
+    assert_xpath_str(m->doc, "name(/resource-agent/*[4])", "actions");
+    assert_xpath_count(m->doc, "/resource-agent/*", 4);
 }
 
 static void
@@ -1455,13 +1408,13 @@ test_metadata_parameters_sorted_by_name(void **state)
     };
     size_t n = sizeof(sorted) / sizeof(sorted[0]);
 
-    assert_xpath_count(m, "/resource-agent/parameters/parameter", (int) n);
+    assert_xpath_count(m->doc, "/resource-agent/parameters/parameter", (int) n);
     for (size_t i = 0; i < n; i++) {
         char expr[96];
 
         snprintf(expr, sizeof(expr),
                  "/resource-agent/parameters/parameter[%zu]/@name", i + 1);
-        assert_xpath_str(m, expr, sorted[i]);
+        assert_xpath_str(m->doc, expr, sorted[i]);
     }
 }
 
@@ -1470,18 +1423,18 @@ test_metadata_obsolete_names(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_str(m, PARAM("port") "/@deprecated", "1");
-    assert_xpath_str(m, PARAM("option") "/@deprecated", "1");
-    assert_xpath_str(m, PARAM("login") "/@deprecated", "1");
-    assert_xpath_count(m, "//parameter[@deprecated]", 3);
-    assert_xpath_str(m, PARAM("plug") "/@obsoletes", "port");
-    assert_xpath_str(m, PARAM("action") "/@obsoletes", "option");
-    assert_xpath_str(m, PARAM("user") "/@obsoletes", "login");
-    assert_xpath_count(m, "//parameter[@obsoletes]", 3);
-    assert_xpath_count(m, "//parameter[@obsoletes and @deprecated]", 0);
+    assert_xpath_str(m->doc, PARAM("port") "/@deprecated", "1");
+    assert_xpath_str(m->doc, PARAM("option") "/@deprecated", "1");
+    assert_xpath_str(m->doc, PARAM("login") "/@deprecated", "1");
+    assert_xpath_count(m->doc, "//parameter[@deprecated]", 3);
+    assert_xpath_str(m->doc, PARAM("plug") "/@obsoletes", "port");
+    assert_xpath_str(m->doc, PARAM("action") "/@obsoletes", "option");
+    assert_xpath_str(m->doc, PARAM("user") "/@obsoletes", "login");
+    assert_xpath_count(m->doc, "//parameter[@obsoletes]", 3);
+    assert_xpath_count(m->doc, "//parameter[@obsoletes and @deprecated]", 0);
     /* the old name is described like the new one */
-    assert_xpath_str(m, PARAM("port") "/getopt/@mixed", "-n, --plug=[id]");
-    assert_xpath_str(m, PARAM("port") "/shortdesc",
+    assert_xpath_str(m->doc, PARAM("port") "/getopt/@mixed", "-n, --plug=[id]");
+    assert_xpath_str(m->doc, PARAM("port") "/shortdesc",
                      "The plug to act on: the machine the device powers");
 }
 
@@ -1490,11 +1443,11 @@ test_metadata_required_and_unique(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_str(m, PARAM("action") "/@required", "1");
-    assert_xpath_str(m, PARAM("plug") "/@required", "1");
-    assert_xpath_str(m, PARAM("port") "/@required", "1");
-    assert_xpath_count(m, "//parameter[@required='1']", 4);
-    assert_xpath_count(m, "//parameter[@unique='0']", 18);
+    assert_xpath_str(m->doc, PARAM("action") "/@required", "1");
+    assert_xpath_str(m->doc, PARAM("plug") "/@required", "1");
+    assert_xpath_str(m->doc, PARAM("port") "/@required", "1");
+    assert_xpath_count(m->doc, "//parameter[@required='1']", 4);
+    assert_xpath_count(m->doc, "//parameter[@unique='0']", 18);
 }
 
 static void
@@ -1502,18 +1455,18 @@ test_metadata_getopt_mixed(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_str(m, PARAM("action") "/getopt/@mixed",
+    assert_xpath_str(m->doc, PARAM("action") "/getopt/@mixed",
                      "-o, --action=[action]");
-    assert_xpath_str(m, PARAM("delay") "/getopt/@mixed", "--delay=[seconds]");
-    assert_xpath_str(m, PARAM("power_timeout") "/getopt/@mixed",
+    assert_xpath_str(m->doc, PARAM("delay") "/getopt/@mixed", "--delay=[seconds]");
+    assert_xpath_str(m->doc, PARAM("power_timeout") "/getopt/@mixed",
                      "--power-timeout=[seconds]");
-    assert_xpath_str(m, PARAM("verbose") "/getopt/@mixed", "-v, --verbose");
-    assert_xpath_str(m, PARAM("missing_as_off") "/getopt/@mixed",
+    assert_xpath_str(m->doc, PARAM("verbose") "/getopt/@mixed", "-v, --verbose");
+    assert_xpath_str(m->doc, PARAM("missing_as_off") "/getopt/@mixed",
                      "--missing-as-off");
-    assert_xpath_str(m, PARAM("debug_file") "/getopt/@mixed",
+    assert_xpath_str(m->doc, PARAM("debug_file") "/getopt/@mixed",
                      "-D, --debug-file=[debugfile]");
-    assert_xpath_str(m, PARAM("user") "/getopt/@mixed", "-l, --user=[name]");
-    assert_xpath_str(m, PARAM("dry_run") "/getopt/@mixed", "-y, --dry-run");
+    assert_xpath_str(m->doc, PARAM("user") "/getopt/@mixed", "-l, --user=[name]");
+    assert_xpath_str(m->doc, PARAM("dry_run") "/getopt/@mixed", "-y, --dry-run");
 }
 
 static void
@@ -1521,19 +1474,19 @@ test_metadata_content_types(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_str(m, PARAM("action") "/content/@type", "string");
-    assert_xpath_str(m, PARAM("plug") "/content/@type", "string");
-    assert_xpath_str(m, PARAM("delay") "/content/@type", "second");
-    assert_xpath_str(m, PARAM("power_timeout") "/content/@type", "second");
-    assert_xpath_str(m, PARAM("power_wait") "/content/@type", "second");
-    assert_xpath_str(m, PARAM("verbose") "/content/@type", "boolean");
-    assert_xpath_str(m, PARAM("dry_run") "/content/@type", "boolean");
-    assert_xpath_str(m, PARAM("retries") "/content/@type", "integer");
-    assert_xpath_str(m, PARAM("mode") "/content/@type", "select");
-    assert_xpath_count(m, PARAM("mode") "/content/option", 2);
-    assert_xpath_str(m, PARAM("mode") "/content/option[1]/@value", "fast");
-    assert_xpath_str(m, PARAM("mode") "/content/option[2]/@value", "slow");
-    assert_xpath_count(m, "//content/option", 2);
+    assert_xpath_str(m->doc, PARAM("action") "/content/@type", "string");
+    assert_xpath_str(m->doc, PARAM("plug") "/content/@type", "string");
+    assert_xpath_str(m->doc, PARAM("delay") "/content/@type", "second");
+    assert_xpath_str(m->doc, PARAM("power_timeout") "/content/@type", "second");
+    assert_xpath_str(m->doc, PARAM("power_wait") "/content/@type", "second");
+    assert_xpath_str(m->doc, PARAM("verbose") "/content/@type", "boolean");
+    assert_xpath_str(m->doc, PARAM("dry_run") "/content/@type", "boolean");
+    assert_xpath_str(m->doc, PARAM("retries") "/content/@type", "integer");
+    assert_xpath_str(m->doc, PARAM("mode") "/content/@type", "select");
+    assert_xpath_count(m->doc, PARAM("mode") "/content/option", 2);
+    assert_xpath_str(m->doc, PARAM("mode") "/content/option[1]/@value", "fast");
+    assert_xpath_str(m->doc, PARAM("mode") "/content/option[2]/@value", "slow");
+    assert_xpath_count(m->doc, "//content/option", 2);
 }
 
 static void
@@ -1541,17 +1494,17 @@ test_metadata_defaults_and_descriptions(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_str(m, PARAM("action") "/content/@default", "reboot");
-    assert_xpath_str(m, PARAM("power_timeout") "/content/@default", "20");
-    assert_xpath_str(m, PARAM("retries") "/content/@default", "3");
-    assert_xpath_count(m, PARAM("plug") "/content/@default", 0);
-    assert_xpath_count(m, PARAM("user") "/content/@default", 0);
-    assert_xpath_str(m, PARAM("retries") "/shortdesc", "Attempts - at most 10");
-    assert_xpath_count(m, "//parameter/shortdesc[@lang='en']", 18);
+    assert_xpath_str(m->doc, PARAM("action") "/content/@default", "reboot");
+    assert_xpath_str(m->doc, PARAM("power_timeout") "/content/@default", "20");
+    assert_xpath_str(m->doc, PARAM("retries") "/content/@default", "3");
+    assert_xpath_count(m->doc, PARAM("plug") "/content/@default", 0);
+    assert_xpath_count(m->doc, PARAM("user") "/content/@default", 0);
+    assert_xpath_str(m->doc, PARAM("retries") "/shortdesc", "Attempts - at most 10");
+    assert_xpath_count(m->doc, "//parameter/shortdesc[@lang='en']", 18);
     /* fence-agents order: getopt, content, shortdesc */
-    assert_xpath_str(m, "name(" PARAM("plug") "/*[1])", "getopt");
-    assert_xpath_str(m, "name(" PARAM("plug") "/*[2])", "content");
-    assert_xpath_str(m, "name(" PARAM("plug") "/*[3])", "shortdesc");
+    assert_xpath_str(m->doc, "name(" PARAM("plug") "/*[1])", "getopt");
+    assert_xpath_str(m->doc, "name(" PARAM("plug") "/*[2])", "content");
+    assert_xpath_str(m->doc, "name(" PARAM("plug") "/*[3])", "shortdesc");
 }
 
 static void
@@ -1559,15 +1512,15 @@ test_metadata_actions(void **state)
 {
     struct meta *m = *state;
 
-    assert_xpath_count(m, ACTION, VCHA_FENCE_N_ACTIONS);
+    assert_xpath_count(m->doc, ACTION, VCHA_FENCE_N_ACTIONS);
     for (int a = 0; a < VCHA_FENCE_N_ACTIONS; a++) {
         char expr[64];
 
         snprintf(expr, sizeof(expr), ACTION "[%d]/@name", a + 1);
-        assert_xpath_str(m, expr, vcha_fence_action_name(a));
+        assert_xpath_str(m->doc, expr, vcha_fence_action_name(a));
     }
-    assert_xpath_str(m, ACTION "[@name='on']/@automatic", "0");
-    assert_xpath_count(m, ACTION "/@automatic", 1);
+    assert_xpath_str(m->doc, ACTION "[@name='on']/@automatic", "0");
+    assert_xpath_count(m->doc, ACTION "/@automatic", 1);
 }
 
 static void

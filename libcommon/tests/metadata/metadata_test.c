@@ -16,6 +16,8 @@
 
 #include <vcha/metadata.h>
 
+#include "../test-xml.h"
+
 /* ------------------------------------------------------------ the agent */
 
 static enum vcha_result
@@ -178,56 +180,6 @@ teardown(void **state)
     return 0;
 }
 
-static xmlXPathObjectPtr
-xpath(xmlDocPtr doc, const char *expr)
-{
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-    xmlXPathObjectPtr obj;
-
-    assert_non_null(ctx);
-    obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
-    xmlXPathFreeContext(ctx);
-    if (obj == NULL) {
-        fail_msg("bad XPath expression %s", expr);
-    }
-    return obj;
-}
-
-/* The string value of @p expr must be @p expect. */
-static void
-assert_xpath_str(struct fixture *f, const char *expr, const char *expect)
-{
-    char *wrapped = NULL;
-    xmlXPathObjectPtr obj;
-
-    assert_true(asprintf(&wrapped, "string(%s)", expr) > 0);
-    obj = xpath(f->doc, wrapped);
-    free(wrapped);
-    if (strcmp((const char *) obj->stringval, expect) != 0) {
-        fail_msg("%s is '%s', not '%s'", expr, obj->stringval, expect);
-    }
-    xmlXPathFreeObject(obj);
-}
-
-/* @p expr must select @p expect nodes. */
-static void
-assert_xpath_count(struct fixture *f, const char *expr, int expect)
-{
-    char *wrapped = NULL;
-    xmlXPathObjectPtr obj;
-
-    assert_true(asprintf(&wrapped, "count(%s)", expr) > 0);
-    obj = xpath(f->doc, wrapped);
-    free(wrapped);
-    if ((int) obj->floatval != expect) {
-        fail_msg("%s selects %d nodes, not %d", expr, (int) obj->floatval,
-                 expect);
-    }
-    xmlXPathFreeObject(obj);
-}
-
-#define PARAM(name) "/resource-agent/parameters/parameter[@name='" name "']"
-#define ACTION "/resource-agent/actions/action"
 
 static char *
 usage_text(const struct vcha_agent_def *def)
@@ -311,9 +263,9 @@ test_metadata_root_names_agent_and_version(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, "/resource-agent", 1);
-    assert_xpath_str(f, "/resource-agent/@name", "testagent");
-    assert_xpath_str(f, "/resource-agent/@version", "2.5");
+    assert_xpath_count(f->doc, "/resource-agent", 1);
+    assert_xpath_str(f->doc, "/resource-agent/@name", "testagent");
+    assert_xpath_str(f->doc, "/resource-agent/@version", "2.5");
 }
 
 static void
@@ -321,10 +273,10 @@ test_metadata_ocf_version_is_1_1(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, "/resource-agent/version", 1);
-    assert_xpath_str(f, "/resource-agent/version", "1.1");
+    assert_xpath_count(f->doc, "/resource-agent/version", 1);
+    assert_xpath_str(f->doc, "/resource-agent/version", "1.1");
     /* the DTD wants version first */
-    assert_xpath_str(f, "name(/resource-agent/*[1])", "version");
+    assert_xpath_str(f->doc, "name(/resource-agent/*[1])", "version");
 }
 
 static void
@@ -332,11 +284,11 @@ test_metadata_agent_descriptions(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, "/resource-agent/shortdesc", "A test agent");
-    assert_xpath_str(f, "/resource-agent/shortdesc/@lang", "en");
-    assert_xpath_str(f, "/resource-agent/longdesc",
+    assert_xpath_str(f->doc, "/resource-agent/shortdesc", "A test agent");
+    assert_xpath_str(f->doc, "/resource-agent/shortdesc/@lang", "en");
+    assert_xpath_str(f->doc, "/resource-agent/longdesc",
                      "An agent that exists only in a unit test.");
-    assert_xpath_str(f, "/resource-agent/longdesc/@lang", "en");
+    assert_xpath_str(f->doc, "/resource-agent/longdesc/@lang", "en");
 }
 
 static void
@@ -344,11 +296,11 @@ test_metadata_child_order_follows_dtd(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, "/resource-agent/*", 5);
-    assert_xpath_str(f, "name(/resource-agent/*[2])", "longdesc");
-    assert_xpath_str(f, "name(/resource-agent/*[3])", "shortdesc");
-    assert_xpath_str(f, "name(/resource-agent/*[4])", "parameters");
-    assert_xpath_str(f, "name(/resource-agent/*[5])", "actions");
+    assert_xpath_count(f->doc, "/resource-agent/*", 5);
+    assert_xpath_str(f->doc, "name(/resource-agent/*[2])", "longdesc");
+    assert_xpath_str(f->doc, "name(/resource-agent/*[3])", "shortdesc");
+    assert_xpath_str(f->doc, "name(/resource-agent/*[4])", "parameters");
+    assert_xpath_str(f->doc, "name(/resource-agent/*[5])", "actions");
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -360,13 +312,13 @@ test_metadata_parameters_in_table_order(void **state)
     static const char *const names[] = {"addr", "port", "enabled", "mode",
                                         "wait"};
 
-    assert_xpath_count(f, "/resource-agent/parameters/parameter", 5);
+    assert_xpath_count(f->doc, "/resource-agent/parameters/parameter", 5);
     for (size_t i = 0; i < 5; i++) {
         char expr[96];
 
         snprintf(expr, sizeof(expr),
                  "/resource-agent/parameters/parameter[%zu]/@name", i + 1);
-        assert_xpath_str(f, expr, names[i]);
+        assert_xpath_str(f->doc, expr, names[i]);
     }
 }
 
@@ -375,10 +327,10 @@ test_metadata_required_and_unique_flags(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, PARAM("addr") "/@required", "1");
-    assert_xpath_str(f, PARAM("addr") "/@unique", "1");
-    assert_xpath_str(f, PARAM("port") "/@required", "0");
-    assert_xpath_str(f, PARAM("port") "/@unique", "0");
+    assert_xpath_str(f->doc, PARAM("addr") "/@required", "1");
+    assert_xpath_str(f->doc, PARAM("addr") "/@unique", "1");
+    assert_xpath_str(f->doc, PARAM("port") "/@required", "0");
+    assert_xpath_str(f->doc, PARAM("port") "/@unique", "0");
 }
 
 static void
@@ -386,8 +338,8 @@ test_metadata_unique_group_only_where_set(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, PARAM("addr") "/@unique-group", "address");
-    assert_xpath_count(f, "//parameter/@unique-group", 1);
+    assert_xpath_str(f->doc, PARAM("addr") "/@unique-group", "address");
+    assert_xpath_count(f->doc, "//parameter/@unique-group", 1);
 }
 
 static void
@@ -395,9 +347,9 @@ test_metadata_reloadable_only_where_set(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, PARAM("port") "/@reloadable", "1");
-    assert_xpath_str(f, PARAM("wait") "/@reloadable", "1");
-    assert_xpath_count(f, "//parameter/@reloadable", 2);
+    assert_xpath_str(f->doc, PARAM("port") "/@reloadable", "1");
+    assert_xpath_str(f->doc, PARAM("wait") "/@reloadable", "1");
+    assert_xpath_count(f->doc, "//parameter/@reloadable", 2);
 }
 
 static void
@@ -405,14 +357,14 @@ test_metadata_parameter_descriptions(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, PARAM("addr") "/shortdesc", "Address");
-    assert_xpath_str(f, PARAM("addr") "/shortdesc/@lang", "en");
-    assert_xpath_str(f, PARAM("addr") "/longdesc", "The address to serve.");
-    assert_xpath_str(f, PARAM("addr") "/longdesc/@lang", "en");
+    assert_xpath_str(f->doc, PARAM("addr") "/shortdesc", "Address");
+    assert_xpath_str(f->doc, PARAM("addr") "/shortdesc/@lang", "en");
+    assert_xpath_str(f->doc, PARAM("addr") "/longdesc", "The address to serve.");
+    assert_xpath_str(f->doc, PARAM("addr") "/longdesc/@lang", "en");
     /* DTD order: longdesc, shortdesc, content */
-    assert_xpath_str(f, "name(" PARAM("addr") "/*[1])", "longdesc");
-    assert_xpath_str(f, "name(" PARAM("addr") "/*[2])", "shortdesc");
-    assert_xpath_str(f, "name(" PARAM("addr") "/*[3])", "content");
+    assert_xpath_str(f->doc, "name(" PARAM("addr") "/*[1])", "longdesc");
+    assert_xpath_str(f->doc, "name(" PARAM("addr") "/*[2])", "shortdesc");
+    assert_xpath_str(f->doc, "name(" PARAM("addr") "/*[3])", "content");
 }
 
 static void
@@ -420,12 +372,12 @@ test_metadata_content_types(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, PARAM("addr") "/content/@type", "string");
-    assert_xpath_str(f, PARAM("port") "/content/@type", "integer");
-    assert_xpath_str(f, PARAM("enabled") "/content/@type", "boolean");
-    assert_xpath_str(f, PARAM("mode") "/content/@type", "select");
+    assert_xpath_str(f->doc, PARAM("addr") "/content/@type", "string");
+    assert_xpath_str(f->doc, PARAM("port") "/content/@type", "integer");
+    assert_xpath_str(f->doc, PARAM("enabled") "/content/@type", "boolean");
+    assert_xpath_str(f->doc, PARAM("mode") "/content/@type", "select");
     /* OCF 1.1 has no duration type: durations travel as strings */
-    assert_xpath_str(f, PARAM("wait") "/content/@type", "string");
+    assert_xpath_str(f->doc, PARAM("wait") "/content/@type", "string");
 }
 
 static void
@@ -433,11 +385,11 @@ test_metadata_defaults_only_where_set(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, PARAM("addr") "/content/@default", 0);
-    assert_xpath_str(f, PARAM("port") "/content/@default", "53");
-    assert_xpath_str(f, PARAM("enabled") "/content/@default", "true");
-    assert_xpath_str(f, PARAM("mode") "/content/@default", "fast");
-    assert_xpath_str(f, PARAM("wait") "/content/@default", "30s");
+    assert_xpath_count(f->doc, PARAM("addr") "/content/@default", 0);
+    assert_xpath_str(f->doc, PARAM("port") "/content/@default", "53");
+    assert_xpath_str(f->doc, PARAM("enabled") "/content/@default", "true");
+    assert_xpath_str(f->doc, PARAM("mode") "/content/@default", "fast");
+    assert_xpath_str(f->doc, PARAM("wait") "/content/@default", "30s");
 }
 
 static void
@@ -445,11 +397,11 @@ test_metadata_select_options_in_order(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, PARAM("mode") "/content/option", 3);
-    assert_xpath_str(f, PARAM("mode") "/content/option[1]/@value", "fast");
-    assert_xpath_str(f, PARAM("mode") "/content/option[2]/@value", "slow");
-    assert_xpath_str(f, PARAM("mode") "/content/option[3]/@value", "careful");
-    assert_xpath_count(f, "//option", 3); /* none on other types */
+    assert_xpath_count(f->doc, PARAM("mode") "/content/option", 3);
+    assert_xpath_str(f->doc, PARAM("mode") "/content/option[1]/@value", "fast");
+    assert_xpath_str(f->doc, PARAM("mode") "/content/option[2]/@value", "slow");
+    assert_xpath_str(f->doc, PARAM("mode") "/content/option[3]/@value", "careful");
+    assert_xpath_count(f->doc, "//option", 3); /* none on other types */
 }
 
 /* ------------------------------------------------------------ actions */
@@ -462,12 +414,12 @@ test_metadata_actions_in_table_order(void **state)
                                         "monitor",     "promote", "meta-data",
                                         "validate-all"};
 
-    assert_xpath_count(f, ACTION, 7);
+    assert_xpath_count(f->doc, ACTION, 7);
     for (size_t i = 0; i < 7; i++) {
         char expr[64];
 
         snprintf(expr, sizeof(expr), ACTION "[%zu]/@name", i + 1);
-        assert_xpath_str(f, expr, names[i]);
+        assert_xpath_str(f->doc, expr, names[i]);
     }
 }
 
@@ -476,11 +428,11 @@ test_metadata_action_timeouts_in_seconds(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, ACTION "[@name='start']/@timeout", "30s");
-    assert_xpath_str(f, ACTION "[@name='stop']/@timeout", "20s");
-    assert_xpath_str(f, ACTION "[@name='meta-data']/@timeout", "5s");
-    assert_xpath_str(f, ACTION "[@name='validate-all']/@timeout", "30s");
-    assert_xpath_count(f, ACTION "[not(@timeout)]", 0);
+    assert_xpath_str(f->doc, ACTION "[@name='start']/@timeout", "30s");
+    assert_xpath_str(f->doc, ACTION "[@name='stop']/@timeout", "20s");
+    assert_xpath_str(f->doc, ACTION "[@name='meta-data']/@timeout", "5s");
+    assert_xpath_str(f->doc, ACTION "[@name='validate-all']/@timeout", "30s");
+    assert_xpath_count(f->doc, ACTION "[not(@timeout)]", 0);
 }
 
 static void
@@ -488,9 +440,9 @@ test_metadata_interval_only_on_recurring_actions(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, ACTION "[3]/@interval", "10s");
-    assert_xpath_str(f, ACTION "[4]/@interval", "11s");
-    assert_xpath_count(f, ACTION "/@interval", 2);
+    assert_xpath_str(f->doc, ACTION "[3]/@interval", "10s");
+    assert_xpath_str(f->doc, ACTION "[4]/@interval", "11s");
+    assert_xpath_count(f->doc, ACTION "/@interval", 2);
 }
 
 static void
@@ -498,10 +450,10 @@ test_metadata_depth_only_with_an_interval(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, ACTION "[3]/@depth", "10");
+    assert_xpath_str(f->doc, ACTION "[3]/@depth", "10");
     /* promote has depth 5 but no interval; the other monitor depth -1 */
-    assert_xpath_count(f, ACTION "[@name='promote']/@depth", 0);
-    assert_xpath_count(f, ACTION "/@depth", 1);
+    assert_xpath_count(f->doc, ACTION "[@name='promote']/@depth", 0);
+    assert_xpath_count(f->doc, ACTION "/@depth", 1);
 }
 
 static void
@@ -509,8 +461,8 @@ test_metadata_role_only_where_set(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_str(f, ACTION "[4]/@role", "Promoted");
-    assert_xpath_count(f, ACTION "/@role", 1);
+    assert_xpath_str(f->doc, ACTION "[4]/@role", "Promoted");
+    assert_xpath_count(f->doc, ACTION "/@role", 1);
 }
 
 /* ------------------------------------------------------------ escaping */
@@ -520,11 +472,11 @@ test_metadata_escapes_special_characters(void **state)
 {
     struct fixture *f = *state; /* parsing it already succeeded */
 
-    assert_xpath_str(f, "/resource-agent/shortdesc", NASTY);
-    assert_xpath_str(f, "/resource-agent/longdesc", NASTY);
-    assert_xpath_str(f, PARAM("p") "/shortdesc", NASTY);
-    assert_xpath_str(f, PARAM("p") "/longdesc", NASTY);
-    assert_xpath_str(f, PARAM("p") "/content/@default", NASTY);
+    assert_xpath_str(f->doc, "/resource-agent/shortdesc", NASTY);
+    assert_xpath_str(f->doc, "/resource-agent/longdesc", NASTY);
+    assert_xpath_str(f->doc, PARAM("p") "/shortdesc", NASTY);
+    assert_xpath_str(f->doc, PARAM("p") "/longdesc", NASTY);
+    assert_xpath_str(f->doc, PARAM("p") "/content/@default", NASTY);
     assert_null(strstr(f->xml, "<!--")); /* no raw comment opener */
 }
 
@@ -533,10 +485,10 @@ test_metadata_without_parameters_or_actions(void **state)
 {
     struct fixture *f = *state;
 
-    assert_xpath_count(f, "/resource-agent/parameters", 1);
-    assert_xpath_count(f, "/resource-agent/parameters/*", 0);
-    assert_xpath_count(f, "/resource-agent/actions", 1);
-    assert_xpath_count(f, "/resource-agent/actions/*", 0);
+    assert_xpath_count(f->doc, "/resource-agent/parameters", 1);
+    assert_xpath_count(f->doc, "/resource-agent/parameters/*", 0);
+    assert_xpath_count(f->doc, "/resource-agent/actions", 1);
+    assert_xpath_count(f->doc, "/resource-agent/actions/*", 0);
 }
 
 /* ------------------------------------------------------------ usage */

@@ -982,6 +982,21 @@ test_param_accessors_tolerate_null_and_bad_index(void **state)
 }
 
 static void
+test_check_abspath(void **state)
+{
+    char why[128] = "";
+
+    (void) state;
+    assert_int_equal(vcha_check_abspath("/etc/key", why, sizeof(why)), 0);
+    assert_int_equal(vcha_check_abspath("/", why, sizeof(why)), 0);
+    assert_int_equal(vcha_check_abspath("etc/key", why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "is not an absolute path");
+    assert_int_equal(vcha_check_abspath("", why, sizeof(why)), -EINVAL);
+    assert_int_equal(vcha_check_abspath("./key", why, sizeof(why)), -EINVAL);
+}
+
+static void
 test_param_type_names(void **state)
 {
     (void) state;
@@ -1054,6 +1069,7 @@ main(void)
         cmocka_unit_test(test_params_parse_with_reads_through_lookup),
         cmocka_unit_test(test_params_parse_with_reports_bad_values),
         cmocka_unit_test(test_param_accessors_tolerate_null_and_bad_index),
+        cmocka_unit_test(test_check_abspath),
         cmocka_unit_test(test_param_type_names),
     };
 
