@@ -19,7 +19,9 @@
 
 /*
  * errno for a failed Pacemaker tool: no such attribute, no cluster, other.
- * attrd_updater -Q of an unknown name exits CRM_EX_CONFIG in Pacemaker 2.1.
+ * attrd_updater -Q of an unknown name exits CRM_EX_CONFIG (78) in Pacemaker
+ * 2.1 and 3.0; crm_attribute -G exits CRM_EX_NOSUCH (105).  Both exit
+ * CRM_EX_DISCONNECT (102) when the daemon cannot be reached.
  */
 static int
 tool_errno(const struct vcha_exec_result *res, bool query)

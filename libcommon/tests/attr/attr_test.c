@@ -213,7 +213,7 @@ test_attr_get_unknown_attribute_is_enodata(void **state)
 {
     (void) state;
     assert_get_fails(&exit_nosuch, -ENODATA);
-    assert_get_fails(&exit_config, -ENODATA); /* Pacemaker 2.1 */
+    assert_get_fails(&exit_config, -ENODATA); /* Pacemaker 2.1, 3.0 */
 }
 
 static void
