@@ -60,7 +60,7 @@ file_enable(int priority)
     if (log_file_target < 0) {
         return false;
     }
-    target_enable(log_file_target, priority, "%t %H %N[%P]: %p: %b");
+    target_enable(log_file_target, priority, "%T %H %N[%P]: %p: %b");
     return true;
 }
 

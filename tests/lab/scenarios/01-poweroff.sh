@@ -1,0 +1,54 @@
+#!/bin/bash
+# Scenario 1: the node running a resource group (a web service and its DNS
+# name, ocf:vcha:dnsswitch) loses power.  It is fenced, the group restarts
+# elsewhere, the name follows and the client sees the service again; the
+# fenced node comes back and rejoins.  Then `lab down` leaves nothing behind.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/../lib/tap.sh"
+LAB=$here/lab
+
+[ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+DEMO_TIMELINE=$work/timeline "$here/demo" > "$work/demo.out" 2>&1
+rc=$?
+sed 's/^/#  /' "$work/demo.out"
+tap_is "$rc" 0 "the demo runs: lab up, group configured, power-off, recovery"
+mapfile -t lines < "$work/timeline"
+tap_is "${#lines[@]}" 6 "the timeline has every phase"
+prev=-1
+ordered=0
+for l in "${lines[@]}"; do
+    t=$(awk '{ print $1 + 0 }' <<< "$l")
+    awk -v a="$t" -v b="$prev" 'BEGIN { exit !(a >= b) }' || ordered=1
+    prev=$t
+done
+tap_is "$ordered" 0 "phases in order: membership, fencing, start, DNS, client"
+victim=$(sed -n 's/.*every process of \(node[0-9]*\) gone.*/\1/p' <<< "${lines[0]}")
+new=$(sed -n 's/.*client: "served by \(node[0-9]*\)".*/\1/p' <<< "${lines[5]}")
+tap_like "${lines[2]}" "*fenced: $victim*" "the powered-off node was fenced"
+tap_ok $([ -n "$new" ] && [ "$new" != "$victim" ]; echo $?) \
+    "the client is served by another node ($new, not $victim)"
+tap_like "${lines[4]}" "*-> 198.18.0.$((10 + ${new#node}))*" "the DNS name follows the service"
+
+for _ in $(seq 1 60); do
+    "$LAB" exec "$new" crm_mon -1 2> /dev/null | grep -q "Online: \[ node1 node2 node3 \]" && break
+    sleep 1
+done
+"$LAB" exec "$new" crm_mon -1 2> /dev/null | grep -q "Online: \[ node1 node2 node3 \]"
+tap_ok $? "the fenced node was powered on again and rejoined"
+"$LAB" exec "$new" stonith_admin --history "$victim" 2> /dev/null | grep -q "reboot of $victim successful"
+tap_ok $? "the fence history records the reboot"
+
+"$LAB" down > /dev/null 2>&1
+tap_is "$?" 0 "lab down"
+ip link show vchalab0 > /dev/null 2>&1
+tap_is "$?" 1 "no lab bridge left"
+tap_is "$(ip netns list | grep -c vchalab)" 0 "no lab network namespaces left"
+tap_is "$(pgrep -fc 'vcha-lab|libvirtd --listen -f /etc/libvirt/libvirtd.conf')" 0 "no lab processes left"
+tap_is "$(grep -c /var/lib/vcha-lab /proc/mounts)" 0 "no lab mounts left"
+[ -e /run/vcha-lab ]
+tap_is "$?" 1 "no lab runtime state left"
+tap_done
