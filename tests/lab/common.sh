@@ -1,0 +1,126 @@
+# Shared by the demo, the scenarios and the benchmark (bash; source it).
+# The service: busybox httpd in group "www" with its DNS name
+# www.lab.vcha.test kept by ocf:vcha:dnsswitch.
+
+LAB=${LAB:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lab}
+NAME=www.lab.vcha.test
+DNS=198.18.0.2
+
+lab() { "$LAB" "$@"; }
+ex() { lab exec "$@"; }
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+7.3fs", b - a }'; }
+addr_of() { echo "198.18.0.$((10 + ${1#node}))"; }
+client() { ip netns exec vchalab-client "$@"; }
+
+# The service: busybox httpd serving a page that names its node; the name
+# www.lab.vcha.test follows it, from each node's lab-address attribute.
+configure() {
+    local n
+    for n in node1 node2 node3; do
+        ex "$n" sh -c "mkdir -p /srv/www && echo 'served by $n' > /srv/www/index.html"
+        ex node1 pcs node attribute "$n" lab-address="$(addr_of "$n")"
+    done
+    if ex node1 crm_resource --list-raw | grep -qx web; then
+        return 0
+    fi
+    ex node1 pcs resource create web ocf:heartbeat:anything \
+        binfile=/bin/busybox cmdline_options="httpd -f -p 80 -h /srv/www" \
+        op monitor interval=5s > /dev/null
+    ex node1 pcs resource create www-dns ocf:vcha:dnsswitch \
+        name=$NAME address_attribute=lab-address server=$DNS \
+        keyfile=/etc/vcha/lab.key ttl=5 op monitor interval=5s > /dev/null
+    ex node1 pcs resource group add www web www-dns > /dev/null
+}
+
+where() { # the node running web, or nothing
+    ex node1 crm_resource --locate -r web 2> /dev/null |
+        sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | head -1
+}
+
+page() { # what a user gets for http://www.lab.vcha.test/
+    local ip
+    ip=$(client dig +short +time=1 +tries=1 @$DNS $NAME A 2> /dev/null | head -1)
+    [ -n "$ip" ] && client curl -s --max-time 1 "http://$ip/" 2> /dev/null
+}
+
+wait_for_page() { # wait_for_page SECONDS: until the client gets a page
+    local i
+    for ((i = 0; i < $1 * 10; i++)); do
+        page | grep -q served && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+wait_for() { # wait_for SECONDS CMD...
+    local i
+    for ((i = 0; i < $1 * 10; i++)); do
+        "${@:2}" > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# log_time T0 NODE FILE PATTERN: epoch seconds of the first line matching
+# PATTERN that was written at or after T0
+log_time() {
+    local t0=$1 stamp t
+    ex "$2" grep -E "$4" "$3" 2> /dev/null | awk '{ print $1, $2, $3 }' |
+        while read -r stamp; do
+            t=$(date -d "$stamp" +%s.%N)
+            if awk -v a="$t" -v b="$t0" 'BEGIN { exit !(a >= b - 0.001) }'; then
+                echo "$t"
+                break
+            fi
+        done
+}
+
+timeline() { # timeline T0 VICTIM SURVIVOR NEW T-CLIENT CLIENT-LINE
+    local t0=$1 v=$2 s=$3 n=$4 t
+    printf '   %s  power-off: every process of %s gone at once\n' "$(since "$t0" "$t0")" "$v"
+    t=$(log_time "$t0" "$s" /var/log/corosync/corosync.log "A new membership .* Members left: ${v#node}\$")
+    printf '   %s  membership: corosync on %s forms a cluster without %s\n' "$(since "$t0" "$t")" "$s" "$v"
+    t=$(log_time "$t0" "$s" /var/log/pacemaker/pacemaker.log "finalize_op.*targeting $v .*OK")
+    printf '   %s  fenced: %s rebooted by fence_vcha_libvirt (confirmed off, then on)\n' "$(since "$t0" "$t")" "$v"
+    t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $n: OK")
+    printf '   %s  web started on %s\n' "$(since "$t0" "$t")" "$n"
+    t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
+    printf '   %s  DNS: %s -> %s (ocf:vcha:dnsswitch)\n' "$(since "$t0" "$t")" "$NAME" "$(addr_of "$n")"
+    printf '   %s  client: "%s"\n' "$(since "$t0" "$5")" "$6"
+}
+
+
+# failover VICTIM SURVIVOR: pull VICTIM's plug, wait until the client is
+# served from another node, print the timeline
+failover() {
+    local victim=$1 survivor=$2 t0 t line new
+    t0=$(now)
+    lab poweroff "$victim" 2> /dev/null
+    # The client's view is polled; the other phases are read afterwards from
+    # the logs of the nodes that saw them (same clock: one machine).
+    until line=$(page) && [ -n "$line" ] && [ "$line" != "served by $victim" ]; do
+        if awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 120) }'; then
+            echo "demo: the service did not come back within 120 s" >&2
+            lab status
+            exit 1
+        fi
+        sleep 0.05
+    done
+    t=$(now)
+    new=${line#served by }
+    timeline "$t0" "$victim" "$survivor" "$new" "$t" "$line"
+}
+
+# wait_fenced SECONDS WATCHER TARGET T0: until WATCHER's fencer logs a
+# successful fencing of TARGET at or after T0 (stonith_admin --history keeps
+# only one entry per target and action, so it cannot tell a second fencing)
+wait_fenced() {
+    local i
+    for ((i = 0; i < $1 * 2; i++)); do
+        [ -n "$(log_time "$4" "$2" /var/log/pacemaker/pacemaker.log \
+            "finalize_op.*targeting $3 .*OK")" ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
