@@ -9,6 +9,7 @@
 #define VCHA_TEST_UTIL_H
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -178,6 +179,30 @@ test_capture_stop(struct test_capture *c)
     text = test_slurp(c->path);
     unlink(c->path);
     return text;
+}
+
+/* @p pid has exited (gone, or a zombie nobody reaped yet). */
+static inline bool
+test_process_dead(pid_t pid)
+{
+    char path[64];
+    char *stat;
+    const char *p;
+    bool dead;
+
+    if (kill(pid, 0) < 0 && errno == ESRCH) {
+        return true;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    stat = test_slurp(path);
+    if (stat == NULL) {
+        return true;
+    }
+    /* "pid (comm) S ...": the state follows the last ')' */
+    p = strrchr(stat, ')');
+    dead = p != NULL && (p[2] == 'Z' || p[2] == 'X');
+    free(stat);
+    return dead;
 }
 
 #endif

@@ -54,29 +54,6 @@ pattern_new(size_t len)
     return buf;
 }
 
-/* @p pid has exited (gone, or a zombie nobody reaped yet). */
-static bool
-process_dead(pid_t pid)
-{
-    char path[64];
-    char *stat;
-    bool dead;
-
-    if (kill(pid, 0) < 0 && errno == ESRCH) {
-        return true;
-    }
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-    stat = test_slurp(path);
-    if (stat == NULL) {
-        return true;
-    }
-    /* "pid (comm) S ...": the state follows the last ')' */
-    const char *p = strrchr(stat, ')');
-    dead = p != NULL && (p[2] == 'Z' || p[2] == 'X');
-    free(stat);
-    return dead;
-}
-
 /* A line equal to @p line occurs in @p text. */
 static bool
 has_line(const char *text, const char *line)
@@ -416,7 +393,7 @@ test_exec_timeout_kills_whole_process_group(void **state)
     assert_non_null(text);
     pid_t bg = (pid_t) atoi(text);
     assert_true(bg > 1);
-    assert_true(process_dead(bg));
+    assert_true(test_process_dead(bg));
     free(text);
     free(script);
     free(pidfile);

@@ -1797,35 +1797,12 @@ test_run_worker_prints_to_stdout(void **state)
     vcha_fence_clear(&f);
 }
 
-/* @p pid has exited (gone, or a zombie nobody reaped yet). */
-static bool
-process_dead(pid_t pid)
-{
-    char path[64];
-    char *stat;
-    bool dead;
-
-    if (kill(pid, 0) < 0 && errno == ESRCH) {
-        return true;
-    }
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-    stat = test_slurp(path);
-    if (stat == NULL) {
-        return true;
-    }
-    /* "pid (comm) S ...": the state follows the last ')' */
-    const char *p = strrchr(stat, ')');
-    dead = p != NULL && (p[2] == 'Z' || p[2] == 'X');
-    free(stat);
-    return dead;
-}
-
 static bool
 dies_within(pid_t pid, long long ms)
 {
     long long end = vcha_now_ms() + ms;
 
-    while (!process_dead(pid)) {
+    while (!test_process_dead(pid)) {
         if (vcha_now_ms() > end) {
             return false;
         }
