@@ -19,6 +19,13 @@
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 
+/*
+ * How long output is still read once the program has exited.  A program
+ * that starts a daemon (lxc-start -d) leaves it holding the pipes; its
+ * output is not the program's, and waiting for their end would last as
+ * long as the daemon.
+ */
+#define DRAIN_MS 200
 #define KILL_GRACE_MS 200
 
 struct capture {
@@ -208,7 +215,7 @@ static void
 supervise(pid_t pid, struct io_state *io, long long deadline,
           struct vcha_exec_result *res)
 {
-    long long kill_at = deadline;
+    long long kill_at = deadline, drain_until = LLONG_MAX;
     int stage = 0, status = 0;
     bool reaped = false;
 
@@ -225,10 +232,14 @@ supervise(pid_t pid, struct io_state *io, long long deadline,
         if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
             reaped = true;
             record_status(status, res);
+            drain_until = now + DRAIN_MS;
         }
         long long wait = stage == 2 ? 50 : kill_at - now;
         if (io_round(io, (int) (wait > 50 ? 50 : wait)) == 0 && reaped) {
             break;
+        }
+        if (reaped && vcha_now_ms() >= drain_until) {
+            break; /* a daemon it started holds the pipes: not its output */
         }
         if (stage == 2 && reaped) {
             break; /* killed: stop waiting for stray holders of the pipes */
@@ -395,4 +406,38 @@ vcha_exec_find(const char *prog)
         }
     }
     return -ENOENT;
+}
+
+int
+vcha_exec_until(const char *const argv[], long long deadline, char *why,
+                size_t whylen)
+{
+    struct vcha_exec_result res = {0};
+    long long left = deadline - vcha_now_ms();
+    int rc;
+
+    if (left <= 0) {
+        snprintf(why, whylen, "no time left for %s", argv[0]);
+        return -ETIME;
+    }
+    rc = vcha_exec(argv, NULL, 0, left, &res);
+    if (rc < 0) {
+        snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(-rc));
+    } else if (res.timed_out) {
+        snprintf(why, whylen, "%s did not finish in time", argv[0]);
+        rc = -ETIME;
+    } else if (!vcha_exec_ok(&res)) {
+        char *nl;
+
+        /* the last line of its stderr usually says why */
+        while (res.err_len > 0 && res.err[res.err_len - 1] == '\n') {
+            res.err[--res.err_len] = '\0';
+        }
+        nl = strrchr(res.err, '\n');
+        snprintf(why, whylen, "%s failed (exit %d): %s", argv[0], res.exit_code,
+                 nl != NULL ? nl + 1 : res.err);
+        rc = -EIO;
+    }
+    vcha_exec_result_clear(&res);
+    return rc;
 }

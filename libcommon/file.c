@@ -1,6 +1,7 @@
 /* vcha - atomic, durable file replacement and state files. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -182,4 +183,87 @@ vcha_state_dir_ensure(void)
         return -errno;
     }
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR; /* EEXIST: maybe a file */
+}
+
+/* The names in directory @p fd (closed), without "." and "..". */
+static int
+names_read(int fd, char ***names, size_t *n)
+{
+    DIR *dir = fdopendir(fd);
+    size_t cap = 0;
+    struct dirent *d;
+    int rc = 0;
+
+    *names = NULL;
+    *n = 0;
+    if (dir == NULL) {
+        close(fd);
+        return -errno;
+    }
+    while (rc == 0 && (d = readdir(dir)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) {
+            continue;
+        }
+        if (*n == cap) {
+            char **v =
+                realloc(*names, (cap = cap ? 2 * cap : 16) * sizeof(char *));
+
+            if (v == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            *names = v;
+        }
+        if (((*names)[*n] = strdup(d->d_name)) == NULL) {
+            rc = -ENOMEM;
+        } else {
+            (*n)++;
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
+/*
+ * All names are read before any is removed: unlinking while reading a
+ * directory may skip entries on NFS.
+ */
+int
+vcha_file_remove_tree_at(int dfd, const char *name)
+{
+    char **names = NULL;
+    struct stat st;
+    size_t n = 0;
+    int fd, rc;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+    }
+    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    (void) fchmod(fd, 0700); /* a container's rootfs has read-only dirs */
+    rc = names_read(dup(fd), &names, &n);
+    for (size_t i = 0; i < n; i++) {
+        int r = vcha_file_remove_tree_at(fd, names[i]);
+
+        rc = rc < 0 ? rc : r; /* the first error; go on regardless */
+        free(names[i]);
+    }
+    free(names);
+    close(fd);
+    if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
+int
+vcha_file_remove_tree(const char *path)
+{
+    return vcha_file_remove_tree_at(AT_FDCWD, path);
 }

@@ -52,4 +52,14 @@ bool vcha_exec_ok(const struct vcha_exec_result *res);
  */
 int vcha_exec_find(const char *prog);
 
+/**
+ * Run @p argv without input and succeed only if it exits 0 before
+ * @p deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()).  Returns 0, or
+ * -ETIME (no time left, or killed at the deadline), -EIO (it failed; @p why
+ * holds the last line of its stderr) or the errno of a failed exec, with
+ * @p why set.
+ */
+int vcha_exec_until(const char *const argv[], long long deadline, char *why,
+                    size_t whylen);
+
 #endif

@@ -40,4 +40,16 @@ int vcha_state_path(char *buf, size_t buflen, const char *agent,
 /** Create the state directory (mode 0755) if needed. 0 or -errno. */
 int vcha_state_dir_ensure(void);
 
+/**
+ * Remove @p name (relative to the directory @p dfd, or AT_FDCWD) and,
+ * for a directory, everything below it, never following a symbolic link;
+ * read-only directories are made writable first.  A missing @p name is
+ * fine.  Returns 0 or the first negative errno, having removed what it
+ * could.
+ */
+int vcha_file_remove_tree_at(int dfd, const char *name);
+
+/** vcha_file_remove_tree_at(AT_FDCWD, @p path). */
+int vcha_file_remove_tree(const char *path);
+
 #endif

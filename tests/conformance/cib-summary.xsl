@@ -38,6 +38,8 @@
   <xsl:for-each select="operations/op[@name = 'monitor']">
     <xsl:value-of select="concat('monitor ', $id, ' interval=', @interval,
                                  ' timeout=', @timeout, ' role=', @role,
+                                 ' depth=', instance_attributes/nvpair[
+                                     @name = 'OCF_CHECK_LEVEL']/@value,
                                  '&#10;')"/>
   </xsl:for-each>
 </xsl:template>
@@ -52,16 +54,21 @@
 </xsl:template>
 
 <xsl:template match="clone">
-  <xsl:value-of select="concat('clone ', @id, ' ', */@id, '&#10;')"/>
+  <xsl:value-of select="concat('clone ', @id, ' ', (primitive|group)/@id,
+                               '&#10;')"/>
   <xsl:for-each select="meta_attributes/nvpair">
     <xsl:value-of select="concat('meta ', ../../@id, ' ', @name, '=',
                                  @value, '&#10;')"/>
   </xsl:for-each>
 </xsl:template>
 
+<!-- an order's defaults (start then start, Mandatory) are left out: pcs
+     writes them, the crm shell does not -->
 <xsl:template match="constraints/*">
   <xsl:value-of select="local-name()"/>
-  <xsl:for-each select="@*[local-name() != 'id']">
+  <xsl:for-each select="@*[local-name() != 'id' and
+      not(contains('|first-action=start|then-action=start|kind=Mandatory|',
+                   concat('|', local-name(), '=', ., '|')))]">
     <xsl:sort select="local-name()"/>
     <xsl:value-of select="concat(' ', local-name(), '=', .)"/>
   </xsl:for-each>

@@ -1,14 +1,19 @@
 #!/bin/bash
 # Each agent's meta-data equals its golden file in ocf-metadata/ and is valid
-# against the OCF DTD (what ocf-tester uses) and the OCF RNG; the man page
-# made from it renders.  `make metadata-update` regenerates the golden files.
+# against the OCF 1.1 schema (as pcs ships it), and its OCF 1.0 view (without
+# what OCF 1.1 added: ocf-1.0-view.xsl) against the OCF DTD (what ocf-tester
+# uses) and resource-agents' RNG; the man page made from it renders.
+# `make metadata-update` regenerates the golden files.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 
-AGENTS="dnsswitch"
+AGENTS="dnsswitch criuct"
 RA_RNG=${RA_RNG:-/usr/share/resource-agents/metadata.rng}
+OCF11_RNG=${OCF11_RNG:-/usr/share/pcs/data/ocf-1.1.rng}
+VIEW=$top_srcdir/tests/conformance/ocf-1.0-view.xsl
 [ -r "$RA_API_DTD" ] || tap_bail "$RA_API_DTD missing: install resource-agents"
 [ -r "$RA_RNG" ] || tap_bail "$RA_RNG missing: install resource-agents"
+[ -r "$OCF11_RNG" ] || tap_bail "$OCF11_RNG missing: install pcs"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -19,10 +24,15 @@ for a in $AGENTS; do
     diff -u "$golden" "$tmp/$a.xml" > "$tmp/diff"
     tap_ok $? "$a: meta-data matches ocf-metadata/$a.xml (make metadata-update)"
     sed 's/^/#  /' "$tmp/diff"
-    "$XMLLINT" --noout --dtdvalid "$RA_API_DTD" "$tmp/$a.xml" 2> "$tmp/err"
-    tap_ok $? "$a: valid against $(basename "$RA_API_DTD")"
-    "$XMLLINT" --noout --relaxng "$RA_RNG" "$tmp/$a.xml" 2> "$tmp/err"
-    tap_ok $? "$a: valid against $(basename "$RA_RNG")"
+    "$XMLLINT" --noout --relaxng "$OCF11_RNG" "$tmp/$a.xml" 2> "$tmp/err"
+    tap_ok $? "$a: valid against the OCF 1.1 schema ($OCF11_RNG)"
+    grep -v 'validates$' "$tmp/err" | sed 's/^/#  /'
+    "$XSLTPROC" --nonet --novalid "$VIEW" "$tmp/$a.xml" > "$tmp/$a-1.0.xml"
+    "$XMLLINT" --noout --dtdvalid "$RA_API_DTD" "$tmp/$a-1.0.xml" 2> "$tmp/err"
+    tap_ok $? "$a: its OCF 1.0 view is valid against $(basename "$RA_API_DTD")"
+    grep -v 'failed to load external entity\|DOCTYPE\|^ *^' "$tmp/err" | sed 's/^/#  /'
+    "$XMLLINT" --noout --relaxng "$RA_RNG" "$tmp/$a-1.0.xml" 2> "$tmp/err"
+    tap_ok $? "$a: its OCF 1.0 view is valid against $(basename "$RA_RNG")"
     grep -v 'validates$' "$tmp/err" | sed 's/^/#  /'
     PATH=/nonexistent "$top_builddir/agents/$a" meta-data > /dev/null
     tap_is "$?" 0 "$a: meta-data works with every external program missing"

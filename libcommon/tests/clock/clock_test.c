@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/clock.c: the monotonic millisecond clock. */
+/* Unit tests for libcommon/clock.c: the millisecond clocks. */
 #include <config.h>
 
 #include <stdarg.h>
@@ -12,12 +12,18 @@
 #include <vcha/clock.h>
 
 static long long
-monotonic_ms(void)
+clock_ms(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+monotonic_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 static void
@@ -63,6 +69,20 @@ test_now_ms_counts_milliseconds(void **state)
     assert_between(vcha_now_ms() - t0, 50, 5000);
 }
 
+static void
+test_realtime_ms_is_the_real_clock(void **state)
+{
+    long long before, t, after;
+
+    (void) state;
+    before = clock_ms(CLOCK_REALTIME);
+    t = vcha_realtime_ms();
+    after = clock_ms(CLOCK_REALTIME);
+    assert_between(t, before, after);
+    /* not the monotonic clock: that one starts at boot, not in 1970 */
+    assert_true(t > 1600000000000LL);
+}
+
 int
 main(void)
 {
@@ -70,6 +90,7 @@ main(void)
         cmocka_unit_test(test_now_ms_is_the_monotonic_clock),
         cmocka_unit_test(test_now_ms_never_goes_back),
         cmocka_unit_test(test_now_ms_counts_milliseconds),
+        cmocka_unit_test(test_realtime_ms_is_the_real_clock),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

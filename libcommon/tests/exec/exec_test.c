@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <vcha/agent.h> /* vcha_now_ms */
+#include <vcha/clock.h>
 #include <vcha/exec.h>
 
 #include "../test-util.h"
@@ -638,6 +639,83 @@ test_exec_find_default_path_without_path(void **state)
     path_dir_teardown(&p);
 }
 
+/* A program that leaves a daemon holding its stdout (lxc-start -d does) is
+ * done when it exits, not when the daemon closes the pipe. */
+static void
+test_exec_does_not_wait_for_a_daemon_holding_the_pipes(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c", "sleep 3 & echo started", NULL};
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    assert_int_equal(vcha_exec(argv, NULL, 0, 10000, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 2000);
+    assert_true(vcha_exec_ok(&res));
+    assert_false(res.timed_out);
+    assert_string_equal(res.out, "started\n");
+    vcha_exec_result_clear(&res);
+}
+
+/* ------------------------------------------------------------ exec_until */
+
+static void
+test_exec_until_success(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    char why[256] = "untouched";
+
+    (void) state;
+    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
+                                     sizeof(why)),
+                     0);
+    assert_string_equal(why, "untouched");
+}
+
+static void
+test_exec_until_failure_says_why(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c",
+                          "echo first >&2; echo the real reason >&2; exit 3",
+                          NULL};
+    char why[256] = "";
+
+    (void) state;
+    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
+                                     sizeof(why)),
+                     -EIO);
+    assert_string_equal(why, "/bin/sh failed (exit 3): the real reason");
+}
+
+static void
+test_exec_until_deadline(void **state)
+{
+    const char *argv[] = {"/bin/sleep", "10", NULL};
+    long long t0 = vcha_now_ms();
+    char why[256] = "";
+
+    (void) state;
+    assert_int_equal(vcha_exec_until(argv, t0 + 300, why, sizeof(why)),
+                     -ETIME);
+    assert_true(vcha_now_ms() - t0 < 5000);
+    assert_non_null(strstr(why, "did not finish in time"));
+    assert_int_equal(vcha_exec_until(argv, t0 - 1, why, sizeof(why)), -ETIME);
+    assert_non_null(strstr(why, "no time left"));
+}
+
+static void
+test_exec_until_missing_program(void **state)
+{
+    const char *argv[] = {"/nonexistent/prog", NULL};
+    char why[256] = "";
+
+    (void) state;
+    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
+                                     sizeof(why)),
+                     -ENOENT);
+    assert_non_null(strstr(why, "/nonexistent/prog"));
+}
+
 int
 main(void)
 {
@@ -674,6 +752,11 @@ main(void)
         cmocka_unit_test(test_exec_find_uses_path_variable),
         cmocka_unit_test(test_exec_find_skips_non_executable),
         cmocka_unit_test(test_exec_find_default_path_without_path),
+        cmocka_unit_test(test_exec_does_not_wait_for_a_daemon_holding_the_pipes),
+        cmocka_unit_test(test_exec_until_success),
+        cmocka_unit_test(test_exec_until_failure_says_why),
+        cmocka_unit_test(test_exec_until_deadline),
+        cmocka_unit_test(test_exec_until_missing_program),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

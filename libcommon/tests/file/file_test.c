@@ -491,6 +491,49 @@ test_state_dir_ensure_on_a_file(void **state)
     assert_int_equal(vcha_state_dir_ensure(), -ENOTDIR);
 }
 
+/* ------------------------------------------------------------ remove_tree */
+
+static void
+test_remove_tree_removes_everything(void **state)
+{
+    struct fixture *f = *state;
+    char *top = test_path(f->dir, "tree"), *sub = test_path(top, "ro");
+    char *file = test_path(sub, "f"), *link = test_path(top, "l");
+    char *outside = test_path(f->dir, "outside");
+
+    assert_int_equal(mkdir(top, 0755), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(test_write_file(file, "x"), 0);
+    assert_int_equal(test_write_file(outside, "keep"), 0);
+    assert_int_equal(symlink(outside, link), 0);
+    assert_int_equal(chmod(sub, 0555), 0); /* read-only, as in a rootfs */
+    assert_int_equal(vcha_file_remove_tree(top), 0);
+    assert_int_equal(access(top, F_OK), -1);
+    /* the link is removed, never followed */
+    assert_int_equal(access(outside, F_OK), 0);
+    free(top);
+    free(sub);
+    free(file);
+    free(link);
+    free(outside);
+}
+
+static void
+test_remove_tree_missing_and_plain_file(void **state)
+{
+    struct fixture *f = *state;
+    char *file = test_path(f->dir, "plain");
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+
+    assert_int_equal(vcha_file_remove_tree("/nonexistent/tree"), 0);
+    assert_int_equal(test_write_file(file, "x"), 0);
+    assert_true(dfd >= 0);
+    assert_int_equal(vcha_file_remove_tree_at(dfd, "plain"), 0);
+    assert_int_equal(access(file, F_OK), -1);
+    close(dfd);
+    free(file);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -525,6 +568,8 @@ main(void)
         T(test_state_dir_ensure_creates_directory),
         T(test_state_dir_ensure_missing_parent),
         T(test_state_dir_ensure_on_a_file),
+        T(test_remove_tree_removes_everything),
+        T(test_remove_tree_missing_and_plain_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

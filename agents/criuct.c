@@ -1,0 +1,768 @@
+/*
+ * ocf:vcha:criuct - an LXC container checkpointed continuously with CRIU
+ * into a store of generations, restored from the newest good one when it
+ * starts, here or on another node.
+ *
+ * The periodic checkpoints are taken by vchad, the node daemon: start
+ * registers a checkpoint job, stop removes it, monitor asks for its health.
+ * The agent itself restores (start, migrate_from) and takes the last
+ * checkpoint of a stop or a migration, with the container left frozen so
+ * that nothing it does after that checkpoint is lost.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vcha/agent.h>
+#include <vcha/clock.h>
+#include <vcha/ct.h>
+#include <vcha/exec.h>
+#include <vcha/genstore.h>
+#include <vcha/log.h>
+#include <vcha/vchad.h>
+
+#define AGENT "criuct"
+#define MAX_MONITOR_ARGS 32
+
+enum {
+    P_CONTAINER,
+    P_LXCPATH,
+    P_CHECKPOINT_DIR,
+    P_INTERVAL,
+    P_KEEP,
+    P_COMPRESS,
+    P_ON_STOP,
+    P_RESTORE_POLICY,
+    P_MAX_AGE,
+    P_MONITOR_CMD,
+    N_PARAMS
+};
+
+static const char *const compress_options[] = {"auto", "zstd", "none", NULL};
+static const char *const policy_options[] = {"latest", "cold", NULL};
+
+static int
+check_name(const char *v, char *why, size_t len)
+{
+    if (v[0] == '.' || strchr(v, '/') != NULL || strlen(v) > 64) {
+        snprintf(why, len,
+                 "is not a container name (no '/', no leading "
+                 "'.', at most 64 characters)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_command(const char *v, char *why, size_t len)
+{
+    size_t words = 0;
+
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p != ' ' && (p == v || p[-1] == ' ')) {
+            words++;
+        }
+    }
+    if (words == 0 || words > MAX_MONITOR_ARGS) {
+        snprintf(why, len, "must be a program and at most %d arguments",
+                 MAX_MONITOR_ARGS - 1);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct vcha_param_def params[N_PARAMS] = {
+    [P_CONTAINER] =
+        {
+            .name = "container",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .unique = true,
+            .check = check_name,
+            .shortdesc = "LXC container name",
+            .longdesc = "The name of the LXC container.  Its configuration, "
+                        "LXCPATH/NAME/config, must exist and be the same on "
+                        "every node that may run it; its root filesystem "
+                        "is local to each node and is replaced by the one "
+                        "of the generation it is restored from.",
+        },
+    [P_LXCPATH] =
+        {
+            .name = "lxcpath",
+            .type = VCHA_PT_STRING,
+            .dflt = "/var/lib/lxc",
+            .check = vcha_check_abspath,
+            .shortdesc = "LXC path",
+            .longdesc = "The directory holding the container's directory "
+                        "(lxc-start -P).",
+        },
+    [P_CHECKPOINT_DIR] =
+        {
+            .name = "checkpoint_dir",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .unique = true,
+            .check = vcha_check_abspath,
+            .shortdesc = "Checkpoint store",
+            .longdesc = "The directory holding the container's checkpoint "
+                        "generations, on storage every node that may run "
+                        "the container can reach (NFS, a cluster file "
+                        "system).  One directory per container.  Each "
+                        "generation holds the CRIU images and the root "
+                        "filesystem taken at the same instant, and a "
+                        "manifest with checksums; it appears only once "
+                        "complete, and the previous one is deleted only "
+                        "after it.",
+        },
+    [P_INTERVAL] =
+        {
+            .name = "checkpoint_interval",
+            .type = VCHA_PT_DURATION,
+            .dflt = "30s",
+            .min = 1000,
+            .max = 86400000,
+            .reloadable = true,
+            .shortdesc = "Time between checkpoints",
+            .longdesc = "How often vchad checkpoints the running container "
+                        "(at least 1s).  A failure loses at most the work "
+                        "of one interval plus one checkpoint; each "
+                        "checkpoint freezes the container for the time of "
+                        "its dump and file copy (see vchactl status).",
+        },
+    [P_KEEP] =
+        {
+            .name = "keep",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "3",
+            .min = 2,
+            .max = 1000,
+            .reloadable = true,
+            .shortdesc = "Generations kept",
+            .longdesc = "How many committed generations the store keeps (at "
+                        "least 2: a corrupt newest one then still leaves "
+                        "one to restore).",
+        },
+    [P_COMPRESS] =
+        {
+            .name = "compress",
+            .type = VCHA_PT_SELECT,
+            .dflt = "auto",
+            .options = compress_options,
+            .reloadable = true,
+            .shortdesc = "Compression of the CRIU images",
+            .longdesc = "zstd: compress the images before they reach the "
+                        "store; none: never; auto: compress only while "
+                        "that makes checkpoints faster on this store (both "
+                        "are timed now and then, and the faster one is "
+                        "used).  Compression happens after the container "
+                        "is thawed, so it never lengthens a freeze.",
+        },
+    [P_ON_STOP] =
+        {
+            .name = "checkpoint_on_stop",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "true",
+            .shortdesc = "Checkpoint at stop",
+            .longdesc = "Take a last checkpoint when the resource stops, "
+                        "with the container frozen until it is killed, so "
+                        "that a clean stop or move loses nothing.  When "
+                        "that checkpoint fails the stop still succeeds and "
+                        "the previous generation stays the newest.",
+        },
+    [P_RESTORE_POLICY] =
+        {
+            .name = "restore_policy",
+            .type = VCHA_PT_SELECT,
+            .dflt = "latest",
+            .options = policy_options,
+            .shortdesc = "What start does without a good generation",
+            .longdesc = "Start always restores the newest generation that "
+                        "verifies.  When none does: latest boots the "
+                        "container from its own filesystem only if the "
+                        "store has never held a generation, and otherwise "
+                        "fails (its state would be lost without a word); "
+                        "cold boots it in every case.",
+        },
+    [P_MAX_AGE] =
+        {
+            .name = "max_checkpoint_age",
+            .type = VCHA_PT_DURATION,
+            .dflt = "0",
+            .max = 86400000 * 7LL,
+            .shortdesc = "Oldest acceptable checkpoint",
+            .longdesc = "Monitor fails when the newest checkpoint is older "
+                        "than this (0: three checkpoint intervals, and at "
+                        "least one minute more than one interval).",
+        },
+    [P_MONITOR_CMD] =
+        {
+            .name = "monitor_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Health check run inside the container",
+            .longdesc = "At OCF_CHECK_LEVEL 20, this program is run inside "
+                        "the container (lxc-attach) and must exit 0.  Words "
+                        "are separated by spaces; no shell is involved.",
+        },
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static enum vcha_result
+ct_load(struct vcha_agent *a, struct vcha_ct **ct)
+{
+    char why[512] = "";
+    int rc = vcha_ct_open(vcha_agent_str(a, P_CONTAINER),
+                          vcha_agent_str(a, P_LXCPATH), ct, why, sizeof(why));
+
+    if (rc == -ENOENT) {
+        return vcha_agent_fail(
+            a, VCHA_ERR_INSTALLED, "container %s has no configuration in %s",
+            vcha_agent_str(a, P_CONTAINER), vcha_agent_str(a, P_LXCPATH));
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "container %s: %s",
+                               vcha_agent_str(a, P_CONTAINER),
+                               why[0] ? why : strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+static long long
+max_age_ms(const struct vcha_agent *a)
+{
+    long long interval = vcha_agent_num(a, P_INTERVAL);
+    long long age = vcha_agent_num(a, P_MAX_AGE);
+
+    if (age > 0) {
+        return age;
+    }
+    age = 3 * interval;
+    return age > interval + 60000 ? age : interval + 60000;
+}
+
+/* The timeout of one periodic checkpoint. */
+static long long
+run_timeout_ms(const struct vcha_agent *a)
+{
+    long long t = 2 * vcha_agent_num(a, P_INTERVAL);
+
+    return t > 120000 ? t : 120000;
+}
+
+static struct vcha_kv *
+job_request(struct vcha_agent *a, const char *cmd)
+{
+    struct vcha_kv *req = vcha_vchad_request_new(cmd);
+
+    if (req != NULL && vcha_kv_set(req, "id", a->instance) < 0) {
+        vcha_kv_free(req);
+        req = NULL;
+    }
+    return req;
+}
+
+/* Register (or update) the checkpoint job with vchad, starting vchad. */
+static enum vcha_result
+job_add(struct vcha_agent *a)
+{
+    const char *sock = vcha_vchad_socket();
+    struct vcha_kv *req = job_request(a, "job-add");
+    struct vcha_kv *resp = NULL;
+    int rc = -ENOMEM;
+
+    if (req == NULL || vcha_kv_set(req, "type", "checkpoint") < 0 ||
+        vcha_kv_set(req, "container", vcha_agent_str(a, P_CONTAINER)) < 0 ||
+        vcha_kv_set(req, "lxcpath", vcha_agent_str(a, P_LXCPATH)) < 0 ||
+        vcha_kv_set(req, "store", vcha_agent_str(a, P_CHECKPOINT_DIR)) < 0 ||
+        vcha_kv_setf(req, "keep", "%lld", vcha_agent_num(a, P_KEEP)) < 0 ||
+        vcha_kv_set(req, "compress", vcha_agent_str(a, P_COMPRESS)) < 0 ||
+        vcha_kv_setf(req, "interval_ms", "%lld",
+                     vcha_agent_num(a, P_INTERVAL)) < 0 ||
+        vcha_kv_setf(req, "timeout_ms", "%lld", run_timeout_ms(a)) < 0) {
+        goto done;
+    }
+    rc = vcha_vchad_ensure(sock, a->deadline_ms);
+    if (rc == 0) {
+        rc = vcha_vchad_call(sock, req, &resp, a->deadline_ms);
+    }
+done:
+    if (rc < 0) {
+        const char *e = vcha_kv_get(resp, "error");
+
+        vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                        "cannot register the checkpoint job with vchad "
+                        "(%s): %s",
+                        sock, e != NULL ? e : strerror(-rc));
+    }
+    vcha_kv_free(req);
+    vcha_kv_free(resp);
+    return rc < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+}
+
+/* Remove the job; waits for a checkpoint under way.  Never fails. */
+static void
+job_remove(struct vcha_agent *a)
+{
+    struct vcha_kv *req = job_request(a, "job-remove");
+    struct vcha_kv *resp = NULL;
+    int rc;
+
+    if (req == NULL) {
+        return;
+    }
+    rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp, a->deadline_ms);
+    if (rc < 0 && rc != -ECONNREFUSED && rc != -ENOENT) {
+        vcha_warn("could not remove the checkpoint job from vchad: %s",
+                  strerror(-rc));
+    }
+    vcha_kv_free(req);
+    vcha_kv_free(resp);
+}
+
+static void
+log_figures(const char *what, const struct vcha_kv *fig)
+{
+    char line[1024] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < vcha_kv_count(fig) && used < sizeof(line); i++) {
+        used += (size_t) snprintf(line + used, sizeof(line) - used, " %s=%s",
+                                  vcha_kv_key(fig, i), vcha_kv_value(fig, i));
+    }
+    vcha_notice("%s:%s", what, line);
+}
+
+/* -------------------------------------------------------- start/restore */
+
+static enum vcha_result
+restore(struct vcha_agent *a, struct vcha_ct *ct, const char *gen,
+        const struct vcha_gen_info *info)
+{
+    struct vcha_kv *fig = vcha_kv_new();
+    const char *frozen = vcha_gen_info_figure(info, "frozen_at");
+    char why[1024] = "";
+    int rc;
+
+    if (info->config_digest != NULL &&
+        strcmp(info->config_digest, ct->digest) != 0) {
+        vcha_warn("%s was taken with another configuration of %s than "
+                  "this node's %s",
+                  gen, ct->name, ct->config);
+    }
+    rc = vcha_ct_restore(ct, gen, a->deadline_ms, fig, why, sizeof(why));
+    if (rc < 0) {
+        vcha_kv_free(fig);
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "restore of %s from %s failed: %s", ct->name,
+                               gen, why);
+    }
+    if (frozen != NULL) {
+        /* how old the state is: the downtime of a migration */
+        vcha_kv_setf(fig, "state_age_ms", "%lld",
+                     vcha_realtime_ms() - atoll(frozen));
+    }
+    log_figures(gen, fig);
+    vcha_kv_free(fig);
+    return VCHA_OK;
+}
+
+/* Whether the store has ever held a generation (even a bad one). */
+static bool
+store_has_generations(const char *store)
+{
+    struct vcha_gen_info *gens = NULL;
+    size_t n = 0;
+
+    if (vcha_genstore_list(store, &gens, &n) < 0) {
+        return true; /* cannot tell: do not boot over lost state */
+    }
+    vcha_gen_list_free(gens, n);
+    return n > 0;
+}
+
+static enum vcha_result
+boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct)
+{
+    const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
+    struct vcha_gen_info *info = NULL;
+    char *gen = NULL, why[512] = "";
+    enum vcha_result r;
+    int rc = vcha_genstore_latest(store, 0, &gen, &info);
+
+    if (rc == 0) {
+        vcha_notice("restoring %s from %s", ct->name, gen);
+        r = restore(a, ct, gen, info);
+    } else if (rc != -ENOENT) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot read %s: %s", store,
+                            strerror(-rc));
+    } else if (strcmp(vcha_agent_str(a, P_RESTORE_POLICY), "cold") != 0 &&
+               store_has_generations(store)) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "no generation in %s verifies (see the log); "
+                            "not booting %s without its state "
+                            "(restore_policy=cold would)",
+                            store, ct->name);
+    } else if (vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot boot %s: %s", ct->name,
+                            why);
+    } else {
+        vcha_notice("%s booted from its own filesystem (no generation in %s)",
+                    ct->name, store);
+        r = VCHA_OK;
+    }
+    free(gen);
+    vcha_gen_info_free(info);
+    return r;
+}
+
+static enum vcha_result
+criuct_start(struct vcha_agent *a)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = ct_load(a, &ct);
+    int running;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    if (running < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot tell whether %s "
+                            "runs: %s",
+                            ct->name, strerror(-running));
+    } else if (running == 0) {
+        r = boot_or_restore(a, ct);
+    }
+    if (r == VCHA_OK) {
+        r = job_add(a);
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+/* ------------------------------------------------------------ stop */
+
+/*
+ * The last checkpoint, taken with the container left frozen, then the
+ * kill.  @p required: a failed checkpoint fails the action (migration);
+ * otherwise it is logged and the previous generation stays the newest.
+ */
+static enum vcha_result
+checkpoint_and_kill(struct vcha_agent *a, struct vcha_ct *ct, bool checkpoint,
+                    bool required)
+{
+    struct vcha_ct_ckpt o = {
+        .store = vcha_agent_str(a, P_CHECKPOINT_DIR),
+        .keep = (unsigned) vcha_agent_num(a, P_KEEP),
+        .compress = strcmp(vcha_agent_str(a, P_COMPRESS), "zstd") == 0
+                        ? VCHA_CT_COMPRESS_ZSTD
+                        : VCHA_CT_COMPRESS_NONE,
+        .final = true,
+        .deadline = a->deadline_ms,
+    };
+    struct vcha_kv *fig = vcha_kv_new();
+    char why[1024] = "";
+    enum vcha_result r = VCHA_OK;
+
+    if (checkpoint && vcha_ct_checkpoint(ct, &o, fig, why, sizeof(why)) < 0) {
+        if (required) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "last checkpoint of %s failed: %s", ct->name,
+                                why);
+            goto done;
+        }
+        vcha_warn("last checkpoint of %s failed (%s); it will start from the "
+                  "previous generation",
+                  ct->name, why);
+    } else if (checkpoint) {
+        log_figures("last checkpoint", fig);
+    }
+    if (vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s", ct->name,
+                            why);
+    }
+done:
+    vcha_kv_free(fig);
+    return r;
+}
+
+static enum vcha_result
+stop_common(struct vcha_agent *a, bool migrating)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r;
+    int running;
+
+    job_remove(a);
+    r = ct_load(a, &ct);
+    if (r != VCHA_OK) {
+        /* Without its configuration LXC cannot run it either. */
+        vcha_warn("%s; nothing to stop", a->reason);
+        a->reason[0] = '\0';
+        return migrating ? VCHA_ERR_GENERIC : VCHA_OK;
+    }
+    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    if (running < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot tell whether %s "
+                            "runs: %s",
+                            ct->name, strerror(-running));
+    } else if (running > 0) {
+        r = checkpoint_and_kill(
+            a, ct, migrating || vcha_agent_num(a, P_ON_STOP), migrating);
+    } else if (migrating) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s does not run here",
+                            ct->name);
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+static enum vcha_result
+criuct_stop(struct vcha_agent *a)
+{
+    return stop_common(a, false);
+}
+
+static enum vcha_result
+criuct_migrate_to(struct vcha_agent *a)
+{
+    enum vcha_result r = stop_common(a, true);
+
+    if (r == VCHA_OK) {
+        vcha_notice("%s checkpointed and stopped for migration",
+                    vcha_agent_str(a, P_CONTAINER));
+    }
+    return r;
+}
+
+static enum vcha_result
+criuct_migrate_from(struct vcha_agent *a)
+{
+    return criuct_start(a);
+}
+
+/* ------------------------------------------------------------ monitor */
+
+static enum vcha_result
+job_check(struct vcha_agent *a)
+{
+    struct vcha_kv *req = job_request(a, "job-health");
+    struct vcha_kv *resp = NULL;
+    long long last = 0, age;
+    enum vcha_result r = VCHA_OK;
+    int rc = -ENOMEM;
+
+    if (req != NULL) {
+        rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp, a->deadline_ms);
+    }
+    if (rc < 0) {
+        r = vcha_agent_fail(
+            a, VCHA_ERR_GENERIC, "vchad has no checkpoint job for %s (%s)",
+            a->instance,
+            rc == -ECONNREFUSED ? "vchad is not running" : strerror(-rc));
+        goto done;
+    }
+    if (vcha_kv_get_ll(resp, "last_success", &last) < 0 || last == 0) {
+        goto done; /* the first checkpoint is under way */
+    }
+    age = vcha_realtime_ms() - last;
+    if (age > max_age_ms(a)) {
+        const char *e = vcha_kv_get(resp, "last_error");
+
+        r = vcha_agent_fail(
+            a, VCHA_ERR_GENERIC,
+            "newest checkpoint is %lld s old (limit %lld s)%s%s", age / 1000,
+            max_age_ms(a) / 1000, e != NULL && *e ? "; last error: " : "",
+            e != NULL ? e : "");
+    }
+done:
+    vcha_kv_free(req);
+    vcha_kv_free(resp);
+    return r;
+}
+
+/* Split monitor_cmd at spaces into argv (no shell, no quoting). */
+static enum vcha_result
+inside_check(struct vcha_agent *a, struct vcha_ct *ct)
+{
+    char *copy = strdup(vcha_agent_str(a, P_MONITOR_CMD));
+    const char *argv[MAX_MONITOR_ARGS + 1] = {NULL};
+    char why[512] = "", *save = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (copy == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+    }
+    for (char *w = strtok_r(copy, " ", &save);
+         w != NULL && n < MAX_MONITOR_ARGS; w = strtok_r(NULL, " ", &save)) {
+        argv[n++] = w;
+    }
+    rc = vcha_ct_attach(ct, argv, a->deadline_ms, why, sizeof(why));
+    free(copy);
+    if (rc != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "monitor_cmd failed inside %s: %s", ct->name,
+                               rc < 0 ? why : "non-zero exit");
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+criuct_monitor(struct vcha_agent *a)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r;
+    int running;
+
+    if (ct_load(a, &ct) != VCHA_OK) {
+        a->reason[0] = '\0';
+        return VCHA_NOT_RUNNING; /* no configuration: LXC cannot run it */
+    }
+    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    if (running < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot tell whether %s "
+                            "runs: %s",
+                            ct->name, strerror(-running));
+    } else if (running == 0) {
+        r = VCHA_NOT_RUNNING;
+    } else if (a->probe) {
+        r = VCHA_OK; /* the job is the recurring monitor's business */
+    } else {
+        r = job_check(a);
+        if (r == VCHA_OK && a->check_level >= 20 &&
+            vcha_agent_str(a, P_MONITOR_CMD) != NULL) {
+            r = inside_check(a, ct);
+        }
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+/* ------------------------------------------------------------ reload */
+
+static enum vcha_result
+criuct_reload_agent(struct vcha_agent *a)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = ct_load(a, &ct);
+
+    if (r == VCHA_OK && vcha_ct_running(ct, a->deadline_ms, NULL) > 0) {
+        r = job_add(a);
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+/* ------------------------------------------------------------ validate */
+
+static enum vcha_result
+store_check(struct vcha_agent *a)
+{
+    const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
+    struct stat st;
+
+    if (stat(store, &st) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "checkpoint_dir %s: %s (is the store mounted "
+                               "here?)",
+                               store, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "checkpoint_dir %s is not a directory", store);
+    }
+    if (access(store, W_OK | X_OK) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_PERM,
+                               "checkpoint_dir %s is not writable: %s", store,
+                               strerror(errno));
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+criuct_validate(struct vcha_agent *a, int level)
+{
+    static const char *const programs[] = {
+        "lxc-info", "lxc-start", "lxc-stop", "lxc-checkpoint", "criu", "rsync",
+        "nsenter",  "ip",        NULL};
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r;
+
+    if (vcha_param_is_set(a->params, P_MAX_AGE) &&
+        vcha_agent_num(a, P_MAX_AGE) != 0 &&
+        vcha_agent_num(a, P_MAX_AGE) <= vcha_agent_num(a, P_INTERVAL)) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "max_checkpoint_age must be longer than "
+                               "checkpoint_interval");
+    }
+    if (level < 10) {
+        return VCHA_OK;
+    }
+    for (size_t i = 0; programs[i] != NULL; i++) {
+        if (vcha_exec_find(programs[i]) < 0) {
+            return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
+                                   programs[i]);
+        }
+    }
+    r = ct_load(a, &ct);
+    vcha_ct_free(ct);
+    return r != VCHA_OK ? r : store_check(a);
+}
+
+static const struct vcha_action_def actions[] = {
+    {"start", criuct_start, 120, 0, -1, NULL},
+    {"stop", criuct_stop, 120, 0, -1, NULL},
+    {"monitor", criuct_monitor, 30, 10, 0, NULL},
+    {"migrate_to", criuct_migrate_to, 120, 0, -1, NULL},
+    {"migrate_from", criuct_migrate_from, 120, 0, -1, NULL},
+    {"reload-agent", criuct_reload_agent, 20, 0, -1, NULL},
+    {"validate-all", NULL, 10, 0, -1, NULL},
+    {"meta-data", NULL, 5, 0, -1, NULL},
+};
+
+static const struct vcha_agent_def agent = {
+    .name = AGENT,
+    .version = PACKAGE_VERSION,
+    .shortdesc = "LXC container checkpointed with CRIU, restored on failover",
+    .longdesc =
+        "Runs an LXC container that is checkpointed continuously: every "
+        "checkpoint_interval the node daemon vchad freezes it, dumps its "
+        "processes with CRIU and copies its root filesystem into a new "
+        "generation of checkpoint_dir, thaws it and commits the generation "
+        "with one atomic rename.  Start restores the newest generation "
+        "whose checksums verify, here or on any node that reaches the "
+        "store, with processes, memory and files as they were at that "
+        "instant; a torn or corrupt generation is skipped with a log line. "
+        "Stop takes a last checkpoint first (checkpoint_on_stop), and "
+        "migrate_to/migrate_from move the container with no state lost "
+        "(allow-migrate=true).  A crash of the container restarts it in "
+        "place from the newest generation; migration-threshold moves it "
+        "when that keeps failing.  Monitor reports a failure when vchad "
+        "lost the job or the newest checkpoint is older than "
+        "max_checkpoint_age.  The container's configuration must keep "
+        "lxc.tty.max = 0, lxc.pty.max = 0 and lxc.console.path = none, and "
+        "its workload must be started by its init (processes started with "
+        "lxc-attach are not part of its checkpoint).",
+    .params = params,
+    .n_params = N_PARAMS,
+    .actions = actions,
+    .n_actions = sizeof(actions) / sizeof(actions[0]),
+    .validate = criuct_validate,
+};
+
+int
+main(int argc, char **argv)
+{
+    return vcha_agent_main(&agent, argc, argv);
+}

@@ -1,0 +1,147 @@
+/*
+ * vchad tests - job types that exist only in the tests: "test" does what
+ * its parameters say (sleep, fail, crash, hang, leave a child behind, write
+ * figures, publish an attribute), "other" just succeeds.
+ *
+ * Parameters of "test" (all optional):
+ *   sleep_ms=N   sleep N ms first
+ *   exit=E       then fail with errno E
+ *   error=TEXT   with this error figure
+ *   crash=SIG    then raise signal SIG
+ *   hang=1       then ignore SIGTERM and sleep for ever
+ *   child=1      first fork a child (same group) that sleeps for ever;
+ *                its pid is figure child_pid
+ *   echo=TEXT    figure echo=TEXT
+ *   big=N        N figure lines big.I=...
+ *   attr=NAME    publish node attribute NAME = the echo figure ("" when the
+ *                run failed)
+ *   bad=...      refused by validate
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../vchad_jobs.h"
+
+static long long
+param_ll(const struct vchad_job *job, const char *key)
+{
+    long long v = 0;
+
+    vcha_kv_get_ll(vchad_job_params(job), key, &v);
+    return v;
+}
+
+static void
+sleep_ms(long long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static int
+test_validate(const struct vcha_kv *params, char *why, size_t whylen)
+{
+    long long v;
+
+    if (vcha_kv_get(params, "bad") != NULL) {
+        snprintf(why, whylen, "bad is not allowed");
+        return -EINVAL;
+    }
+    if (vcha_kv_get_ll(params, "sleep_ms", &v) == -EINVAL) {
+        snprintf(why, whylen, "sleep_ms must be a number");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void
+leave_child(int out_fd)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        for (;;) {
+            pause();
+        }
+    }
+    vchad_figure(out_fd, "child_pid", "%d", (int) pid);
+}
+
+static int
+test_run(const struct vchad_job *job, int out_fd)
+{
+    const char *echo = vchad_job_param(job, "echo");
+    const char *error = vchad_job_param(job, "error");
+
+    vchad_figure(out_fd, "pid", "%d", (int) getpid());
+    if (param_ll(job, "child")) {
+        leave_child(out_fd);
+    }
+    if (echo != NULL) {
+        vchad_figure(out_fd, "echo", "%s", echo);
+    }
+    for (long long i = 0; i < param_ll(job, "big"); i++) {
+        vchad_figure(out_fd, "big", "%lld %0100d", i, 0);
+    }
+    sleep_ms(param_ll(job, "sleep_ms"));
+    if (param_ll(job, "crash")) {
+        raise((int) param_ll(job, "crash"));
+    }
+    if (param_ll(job, "hang")) {
+        signal(SIGTERM, SIG_IGN);
+        for (;;) {
+            pause();
+        }
+    }
+    if (error != NULL) {
+        vchad_figure(out_fd, "error", "%s", error);
+    }
+    return -(int) param_ll(job, "exit");
+}
+
+static int
+test_publish(const struct vchad_job *job, const struct vcha_kv *figures,
+             bool ok, struct vcha_kv *attrs)
+{
+    const char *name = vchad_job_param(job, "attr");
+    const char *echo = vcha_kv_get(figures, "echo");
+
+    if (name == NULL) {
+        return 0;
+    }
+    return vcha_kv_set(attrs, name, ok && echo ? echo : "");
+}
+
+static int
+other_run(const struct vchad_job *job, int out_fd)
+{
+    return 0;
+}
+
+static const struct vchad_job_type test_type = {
+    .name = "test",
+    .validate = test_validate,
+    .run = test_run,
+    .publish = test_publish,
+};
+
+static const struct vchad_job_type other_type = {
+    .name = "other",
+    .run = other_run,
+};
+
+const struct vchad_job_type *const vchad_job_types[] = {
+    &test_type,
+    &other_type,
+    NULL,
+};

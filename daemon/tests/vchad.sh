@@ -1,0 +1,219 @@
+#!/bin/bash
+# vchad as agents meet it, through vchactl: starting it (also twice at
+# once), jobs that succeed, fail, hang past their timeout or crash, reload,
+# removal, node attributes, and the daemon dying by SIGKILL or stopping on
+# SIGTERM.  The daemon is tests/vchad-testd (vchad with the job types of
+# tests/test_types.c) on a socket in a scratch directory.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+
+VCHAD=${VCHAD_TESTD:?}
+CTL=${VCHACTL:?}
+[ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad-testd and vchactl first"
+
+work=$(mktemp -d)
+SOCK=$work/run/vchad.sock
+export VCHA_SOCKET=$SOCK VCHA_VCHAD=$VCHAD
+export HA_LOGFACILITY=none HA_LOGFILE=$work/vchad.log HA_debug=1
+unset HA_LOGTAG
+
+# a fake attrd_updater that records its arguments
+mkdir -p "$work/bin"
+printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
+chmod 755 "$work/bin/attrd_updater"
+export PATH=$work/bin:$PATH
+
+daemon_pid() { "$CTL" ping 2>/dev/null | sed -n 's/.*(pid \([0-9]*\),.*/\1/p'; }
+alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+wait_gone() { # wait_gone PID: 0 once it is gone (10 s at most)
+    local i
+    for ((i = 0; i < 1000; i++)); do alive "$1" || return 0; sleep 0.01; done
+    return 1
+}
+# processes whose command line names our socket (the daemon, its workers)
+on_socket() {
+    local p n=0
+    for p in /proc/[0-9]*; do
+        [[ $(tr '\0' ' ' 2>/dev/null < "$p/cmdline") == *"-s $SOCK"* ]] &&
+            alive "${p#/proc/}" && n=$((n + 1))
+    done
+    echo $n
+}
+children() { ps -o pid= --ppid "$1" | tr -d ' '; }
+ctl() { # ctl ARGS...: sets OUT, ERR, RC
+    local errf=$work/ctl.err
+    OUT=$("$CTL" "$@" 2>"$errf")
+    RC=$?
+    ERR=$(cat "$errf")
+}
+health_key() { "$CTL" health "$1" 2>/dev/null | sed -n "s/^$2=//p"; }
+
+cleanup() {
+    local pid
+    pid=$(cat "$SOCK.lock" 2>/dev/null)
+    [ -n "$pid" ] && alive "$pid" && kill -TERM "$pid" && wait_gone "$pid"
+    [ -n "${FG_PID:-}" ] && kill -TERM "$FG_PID" 2>/dev/null
+    if [ "$tap_failed" -gt 0 ] && [ -f "$work/vchad.log" ]; then
+        tap_diag "vchad.log:" && sed 's/^/#   /' "$work/vchad.log" | tail -40
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- before it runs
+ctl ping
+tap_is "$RC" 3 "ping without a daemon: exit 3"
+tap_like "$ERR" "*vchad is not running*" "and says so"
+ctl status
+tap_is "$RC" 3 "status without a daemon: exit 3"
+ctl frobnicate
+tap_is "$RC" 2 "an unknown command: exit 2"
+ctl health
+tap_is "$RC" 2 "health without an id: exit 2"
+
+# --- two agents start it at the same time
+"$CTL" -t 20 start > "$work/start1" 2>&1 &
+s1=$!
+"$CTL" -t 20 start > "$work/start2" 2>&1 &
+s2=$!
+"$CTL" -t 20 start > "$work/start3" 2>&1 &
+s3=$!
+wait $s1; r1=$?
+wait $s2; r2=$?
+wait $s3; r3=$?
+tap_is "$r1$r2$r3" 000 "three concurrent starts all succeed"
+tap_is "$(on_socket)" 1 "and leave exactly one daemon"
+pid=$(daemon_pid)
+tap_cond "${pid:-0} > 0" "ping names the daemon's pid"
+tap_is "$(cat "$SOCK.lock")" "$pid" "the lock file next to the socket holds it"
+tap_is "$(stat -c %a "$SOCK")" 600 "the socket has mode 600"
+tap_cond "$(ps -o sid= -p "$pid") != $(ps -o sid= -p $$)" "it has a session of its own"
+tap_is "$(ps -o tty= -p "$pid" | tr -d ' ')" "?" "and no terminal"
+tap_is "$(readlink "/proc/$pid/cwd")" / "its working directory is /"
+ctl start
+tap_is "$RC" 0 "start again: fine"
+tap_is "$(daemon_pid)" "$pid" "the same daemon"
+"$VCHAD" -f -s "$SOCK"
+tap_is "$?" 0 "another vchad on the same socket exits 0 at once"
+
+# --- jobs
+ctl status
+tap_is "$RC" 0 "status with no jobs"
+tap_like "$OUT" "*: 0 jobs" "says there are none"
+ctl add test web interval_ms=200 echo=hello attr=vcha-web-echo
+tap_is "$OUT" "web added" "add a job that succeeds"
+ctl add test web interval_ms=200 echo=hello attr=vcha-web-echo
+tap_is "$OUT" "web unchanged" "adding it again changes nothing"
+ctl add test web interval_ms=200 echo=hello2 attr=vcha-web-echo
+tap_is "$OUT" "web updated" "adding it with other parameters updates it"
+ctl add other web
+tap_is "$RC" 1 "the same id with another type is refused"
+tap_like "$ERR" "*exists with type test*" "and says why"
+ctl add test bad bad=1
+tap_is "$RC" 1 "parameters the type refuses"
+tap_like "$ERR" "*bad is not allowed*" "with the type's reason"
+ctl add nosuch x
+tap_like "$ERR" "*unknown job type 'nosuch'*" "an unknown type"
+ctl add test x novalue
+tap_is "$RC" 2 "a parameter without a value: exit 2"
+ctl add test pct interval_ms=0 "echo=100% = all"
+ctl run pct
+tap_like "$OUT" "*fig.echo=100%25 %3D all*" "values go as typed and print escaped"
+ctl remove pct
+ctl add test db interval_ms=0 exit=28 "error=disk full"
+ctl add test hang interval_ms=0 sleep_ms=100000 timeout_ms=300
+ctl add test crash interval_ms=0 crash=6
+
+ctl run web
+tap_is "$RC" 0 "run a job now"
+tap_like "$OUT" "*fig.echo=hello2*" "the run's figures"
+ctl health web
+tap_is "$RC" 0 "health of a good job: exit 0"
+tap_like "$OUT" "*state=ok*" "state ok"
+ctl run db
+tap_is "$RC" 1 "a failing run: exit 1"
+tap_like "$ERR" "*disk full*" "with the job's error"
+ctl health db
+tap_is "$RC" 1 "health of a failing job: exit 1"
+tap_is "$(health_key db last_exit)" 28 "its exit status is the job's errno"
+t0=$(date +%s%N)
+ctl run hang
+t1=$(date +%s%N)
+tap_is "$RC" 1 "a run that hangs fails"
+tap_like "$ERR" "*timed out after 300 ms*" "at its timeout"
+tap_cond "(t1 - t0) / 1000000 < 3000" "promptly"
+tap_is "$(health_key hang state)" failing "and the job is failing"
+ctl run crash
+tap_like "$ERR" "*killed by signal 6*" "a worker that crashes is reported"
+tap_is "$(health_key crash running)" 0 "and nothing of it runs"
+ctl health nosuch
+tap_is "$RC" 1 "health of an unknown job: exit 1"
+tap_like "$ERR" "*no job nosuch*" "no such job"
+
+sleep 0.5
+ctl status
+tap_is "$RC" 0 "status"
+tap_like "$OUT" "*: 4 jobs*" "counts the jobs"
+tap_like "$(grep '^web ' <<<"$OUT")" "web *test *ok*s ago*echo=hello2*" \
+    "a row per job: id, type, state, last success, figures"
+tap_like "$(grep '^  hang:' <<<"$OUT")" "*timed out after 300 ms" \
+    "a failing job's error under it"
+runs=$(health_key web runs)
+tap_cond "$runs >= 3" "the interval job keeps running ($runs runs)"
+tap_like "$(cat "$work/attrd.log")" "*-n vcha-web-echo -U hello2*" \
+    "its figure is published as a node attribute"
+
+# --- removal
+ctl remove web
+tap_is "$RC" 0 "remove a job"
+ctl remove web
+tap_is "$RC" 0 "remove it again: fine"
+ctl health web
+tap_like "$ERR" "*no job web*" "it is gone"
+sleep 0.3
+tap_like "$(tail -1 "$work/attrd.log")" "-n vcha-web-echo -D" \
+    "its node attribute is deleted"
+
+# --- the daemon dies
+ctl add test web sleep_ms=100000
+sleep 0.3
+worker=$(children "$pid" | head -1)
+tap_cond "${worker:-0} > 0" "a run is under way"
+kill -KILL "$pid"
+wait_gone "$pid"
+ctl health web
+tap_is "$RC" 3 "after SIGKILL: health says the daemon is not running"
+tap_ok "$([ -S "$SOCK" ]; echo $?)" "its socket file is left behind"
+wait_gone "$worker"
+tap_ok $? "the worker of the dead daemon is gone too"
+ctl start
+tap_is "$RC" 0 "start replaces the stale socket"
+pid2=$(daemon_pid)
+tap_cond "${pid2:-0} > 0 && pid2 != pid" "a new daemon"
+ctl health web
+tap_is "$RC" 1 "its jobs are gone: the monitor would fail"
+tap_like "$ERR" "*no job web*" "unknown job"
+
+# --- SIGTERM
+ctl add test web sleep_ms=100000 child=1
+sleep 0.3
+worker=$(children "$pid2" | head -1)
+tap_cond "${worker:-0} > 0" "a run is under way"
+kill -TERM "$pid2"
+wait_gone "$pid2"
+tap_ok $? "SIGTERM stops the daemon"
+tap_ok "$([ ! -e "$SOCK" ]; echo $?)" "and removes its socket"
+tap_ok "$(alive "$worker"; [ $? -ne 0 ]; echo $?)" "after killing its workers"
+tap_like "$(cat "$work/vchad.log")" "*stopping on signal 15*" "it logged why"
+
+# --- in the foreground
+"$VCHAD" -f -s "$SOCK" &
+FG_PID=$!
+for ((i = 0; i < 500; i++)); do "$CTL" ping >/dev/null 2>&1 && break; sleep 0.01; done
+tap_is "$(daemon_pid)" "$FG_PID" "vchad -f serves in the foreground"
+kill -TERM "$FG_PID"
+wait "$FG_PID"
+tap_is "$?" 0 "and exits 0 on SIGTERM"
+FG_PID=
+
+tap_done

@@ -1,0 +1,1343 @@
+/*
+ * Unit tests for the daemon: the job registry (daemon/vchad_jobs.c) driven
+ * by a small loop of its own, the protocol's commands
+ * (daemon/vchad_request.c), and the server (daemon/vchad_server.c) run in
+ * a child process and asked through the client of libcommon.  The jobs are
+ * of the types in tests/test_types.c.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka.h needs stdarg.h, stddef.h, setjmp.h and stdint.h first */
+#include <cmocka.h>
+
+#include <vcha/clock.h>
+#include <vcha/vchad.h>
+
+#include "../../libcommon/tests/test-util.h"
+#include "../vchad_jobs.h"
+#include "../vchad_request.h"
+#include "../vchad_server.h"
+
+#define WAIT_MS 15000 /* for what should happen long before */
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+sleep_ms(long long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* A waiter that records how it was called. */
+struct rec {
+    struct vchad_waiter w;
+    int calls;
+    int status;
+    char error[256];
+    struct vcha_kv *health;
+};
+
+static void
+rec_done(struct vchad_waiter *w, int status, const char *error,
+         const struct vcha_kv *health)
+{
+    struct rec *r = (struct rec *) w;
+
+    r->calls++;
+    r->status = status;
+    snprintf(r->error, sizeof(r->error), "%s", error ? error : "");
+    vcha_kv_free(r->health);
+    r->health = health ? vcha_kv_dup(health) : NULL;
+}
+
+static void
+rec_init(struct rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->w.done = rec_done;
+}
+
+static void
+rec_clear(struct rec *r)
+{
+    vchad_waiter_cancel(&r->w);
+    vcha_kv_free(r->health);
+    r->health = NULL;
+}
+
+/* One round of a daemon's loop, sleeping at most @p ms. */
+static void
+loop_once(struct vchad_jobs *jobs, long long ms)
+{
+    struct pollfd fds[64];
+    long long next = vchad_jobs_tick(jobs), wait = next - vcha_now_ms();
+    size_t n = vchad_jobs_pollfds(jobs, fds, 64);
+
+    if (wait > ms) {
+        wait = ms;
+    }
+    poll(fds, n, wait > 0 ? (int) wait : 0);
+    vchad_jobs_read(jobs, fds, n);
+    vchad_jobs_reap(jobs);
+}
+
+/* Run the loop until @p r has been called (or WAIT_MS passed). */
+static void
+loop_until_called(struct vchad_jobs *jobs, const struct rec *r)
+{
+    long long until = vcha_now_ms() + WAIT_MS;
+
+    while (r->calls == 0 && vcha_now_ms() < until) {
+        loop_once(jobs, 10);
+    }
+    assert_int_equal(r->calls, 1);
+}
+
+/* Run the loop for @p ms. */
+static void
+loop_for(struct vchad_jobs *jobs, long long ms)
+{
+    long long until = vcha_now_ms() + ms;
+
+    while (vcha_now_ms() < until) {
+        loop_once(jobs, 5);
+    }
+}
+
+/* Parameters from "k=v" strings, NULL-terminated. */
+static struct vcha_kv *
+params_of(const char *first, ...)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    va_list ap;
+
+    va_start(ap, first);
+    for (const char *p = first; p != NULL; p = va_arg(ap, const char *)) {
+        assert_int_equal(vcha_kv_parse_line(kv, p, strlen(p)), 0);
+    }
+    va_end(ap);
+    return kv;
+}
+
+/* Add job @p id of type "test" with @p params (freed). */
+static void
+add(struct vchad_jobs *jobs, const char *id, struct vcha_kv *params)
+{
+    enum vchad_add_result what;
+    char why[256] = "";
+
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", id, params, &what, why, sizeof(why)), 0);
+    vcha_kv_free(params);
+}
+
+/* Run job @p id once and wait for that run; @p r gets the outcome. */
+static void
+run_once(struct vchad_jobs *jobs, const char *id, struct rec *r)
+{
+    rec_init(r);
+    assert_int_equal(vchad_jobs_run(jobs, id, &r->w), 0);
+    loop_until_called(jobs, r);
+}
+
+static long long
+health_ll(const struct vchad_jobs *jobs, const char *id, const char *key)
+{
+    struct vcha_kv *h = vcha_kv_new();
+    long long v = -1;
+
+    assert_int_equal(vchad_jobs_health(jobs, id, h, NULL), 0);
+    assert_int_equal(vcha_kv_get_ll(h, key, &v), 0);
+    vcha_kv_free(h);
+    return v;
+}
+
+static char *
+health_str(const struct vchad_jobs *jobs, const char *id, const char *key)
+{
+    struct vcha_kv *h = vcha_kv_new();
+    char *v = NULL;
+
+    assert_int_equal(vchad_jobs_health(jobs, id, h, NULL), 0);
+    assert_non_null(vcha_kv_get(h, key));
+    v = strdup(vcha_kv_get(h, key));
+    vcha_kv_free(h);
+    return v;
+}
+
+static int
+jobs_setup(void **state)
+{
+    struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
+
+    *state = jobs;
+    return jobs ? 0 : -1;
+}
+
+static int
+jobs_teardown(void **state)
+{
+    vchad_jobs_free(*state);
+    return 0;
+}
+
+/* ------------------------------------------------------------ adding */
+
+static void
+test_types_and_accessors(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+
+    assert_non_null(vchad_jobs_type(jobs, "test"));
+    assert_non_null(vchad_jobs_type(jobs, "other"));
+    assert_null(vchad_jobs_type(jobs, "nope"));
+    assert_null(vchad_jobs_type(jobs, NULL));
+    assert_string_equal(vchad_job_state_name(VCHAD_JOB_STARTING), "starting");
+    assert_string_equal(vchad_job_state_name(VCHAD_JOB_OK), "ok");
+    assert_string_equal(vchad_job_state_name(VCHAD_JOB_FAILING), "failing");
+}
+
+static void
+test_add_refuses_bad_jobs(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *p = vcha_kv_new();
+    enum vchad_add_result what;
+    char why[256], longid[200];
+
+    assert_int_equal(
+        vchad_jobs_add(jobs, "nope", "a", p, &what, why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "unknown job type 'nope'");
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "", p, &what, why, sizeof(why)), -EINVAL);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "a b", p, &what, why, sizeof(why)),
+        -EINVAL);
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", longid, p, &what, why, sizeof(why)),
+        -EINVAL);
+    assert_string_equal(why, "invalid job id");
+    vcha_kv_set(p, "bad", "1");
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "a", p, &what, why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "bad is not allowed"); /* the type's reason */
+    vcha_kv_free(p);
+    p = params_of("interval_ms=soon", NULL);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "a", p, &what, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "interval_ms"));
+    vcha_kv_free(p);
+    p = params_of("timeout_ms=0", NULL);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "a", p, &what, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "timeout_ms"));
+    vcha_kv_free(p);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+}
+
+static void
+test_add_is_idempotent_and_updates(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *p = params_of("interval_ms=0", "echo=one", NULL);
+    enum vchad_add_result what;
+    char why[256];
+
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "web:0", p, &what, why, sizeof(why)), 0);
+    assert_int_equal(what, VCHAD_ADDED);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "web:0", p, &what, why, sizeof(why)), 0);
+    assert_int_equal(what, VCHAD_UNCHANGED);
+    vcha_kv_set(p, "echo", "two");
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "web:0", p, &what, why, sizeof(why)), 0);
+    assert_int_equal(what, VCHAD_UPDATED);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "other", "web:0", p, &what, why, sizeof(why)),
+        -EEXIST);
+    assert_string_equal(why, "job web:0 exists with type test");
+    assert_int_equal(vchad_jobs_count(jobs), 1);
+    vcha_kv_free(p);
+}
+
+static void
+test_health_of_a_new_job(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    enum vchad_job_state st = VCHAD_JOB_FAILING;
+    struct vcha_kv *h = vcha_kv_new();
+    char *s;
+
+    add(jobs, "web", params_of("interval_ms=0", "timeout_ms=5000", NULL));
+    assert_int_equal(vchad_jobs_state(jobs, "web", &st), 0);
+    assert_int_equal(st, VCHAD_JOB_STARTING);
+    assert_int_equal(vchad_jobs_state(jobs, "nope", &st), -ENOENT);
+    assert_int_equal(vchad_jobs_health(jobs, "nope", h, NULL), -ENOENT);
+    assert_int_equal(vchad_jobs_health(jobs, "web", h, "x."), 0);
+    assert_string_equal(vcha_kv_get(h, "x.id"), "web");
+    assert_string_equal(vcha_kv_get(h, "x.type"), "test");
+    assert_string_equal(vcha_kv_get(h, "x.state"), "starting");
+    assert_string_equal(vcha_kv_get(h, "x.runs"), "0");
+    assert_string_equal(vcha_kv_get(h, "x.last_success"), "0");
+    assert_string_equal(vcha_kv_get(h, "x.interval_ms"), "0");
+    assert_string_equal(vcha_kv_get(h, "x.timeout_ms"), "5000");
+    vcha_kv_free(h);
+    s = health_str(jobs, "web", "running");
+    assert_string_equal(s, "0"); /* interval 0: only on demand */
+    free(s);
+}
+
+/* ------------------------------------------------------------ runs */
+
+static void
+test_run_success_with_figures(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r;
+    struct timespec rt;
+    long long now_rt;
+
+    add(jobs, "web", params_of("interval_ms=0", "echo=a=b%25c%0Ad", NULL));
+    run_once(jobs, "web", &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.error, "");
+    assert_non_null(r.health);
+    assert_string_equal(vcha_kv_get(r.health, "state"), "ok");
+    assert_string_equal(vcha_kv_get(r.health, "fig.echo"), "a=b%c\nd");
+    assert_non_null(vcha_kv_get(r.health, "fig.pid"));
+    assert_int_not_equal(atoi(vcha_kv_get(r.health, "fig.pid")), getpid());
+    assert_int_equal(health_ll(jobs, "web", "runs"), 1);
+    assert_int_equal(health_ll(jobs, "web", "failures"), 0);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    now_rt = (long long) rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+    assert_true(health_ll(jobs, "web", "last_success") <= now_rt);
+    assert_true(health_ll(jobs, "web", "last_success") > now_rt - 60000);
+    rec_clear(&r);
+}
+
+static void
+test_run_failure_with_error(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    enum vchad_job_state st;
+    struct rec r;
+    char *s;
+
+    add(jobs, "db",
+        params_of("interval_ms=0", "exit=5", "error=disk on fire", NULL));
+    run_once(jobs, "db", &r);
+    assert_int_equal(r.status, -EIO);
+    assert_string_equal(r.error, "disk on fire");
+    assert_int_equal(vchad_jobs_state(jobs, "db", &st), 0);
+    assert_int_equal(st, VCHAD_JOB_FAILING);
+    assert_int_equal(health_ll(jobs, "db", "last_exit"), 5);
+    assert_int_equal(health_ll(jobs, "db", "consecutive_failures"), 1);
+    assert_int_equal(health_ll(jobs, "db", "last_success"), 0);
+    s = health_str(jobs, "db", "last_error");
+    assert_string_equal(s, "disk on fire");
+    free(s);
+    rec_clear(&r);
+    run_once(jobs, "db", &r);
+    assert_int_equal(health_ll(jobs, "db", "consecutive_failures"), 2);
+    assert_int_equal(health_ll(jobs, "db", "failures"), 2);
+    rec_clear(&r);
+}
+
+static void
+test_run_failure_without_error(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r;
+
+    add(jobs, "db", params_of("interval_ms=0", "exit=5", NULL));
+    run_once(jobs, "db", &r);
+    assert_int_equal(r.status, -EIO);
+    assert_string_equal(r.error, "exit status 5 (Input/output error)");
+    rec_clear(&r);
+}
+
+static void
+test_recovery_resets_consecutive_failures(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r;
+    enum vchad_job_state st;
+
+    add(jobs, "db", params_of("interval_ms=0", "exit=5", NULL));
+    run_once(jobs, "db", &r);
+    rec_clear(&r);
+    add(jobs, "db", params_of("interval_ms=0", NULL)); /* a reload */
+    run_once(jobs, "db", &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(vchad_jobs_state(jobs, "db", &st), 0);
+    assert_int_equal(st, VCHAD_JOB_OK);
+    assert_int_equal(health_ll(jobs, "db", "consecutive_failures"), 0);
+    assert_int_equal(health_ll(jobs, "db", "failures"), 1);
+    rec_clear(&r);
+}
+
+static void
+test_run_crash(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r;
+
+    add(jobs, "c", params_of("interval_ms=0", "crash=11", NULL));
+    run_once(jobs, "c", &r);
+    assert_int_equal(r.status, -EIO);
+    assert_non_null(strstr(r.error, "killed by signal 11"));
+    assert_int_equal(health_ll(jobs, "c", "last_signal"), 11);
+    rec_clear(&r);
+}
+
+static void
+test_run_timeout_kills_the_group(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0 = vcha_now_ms();
+    pid_t worker, child;
+    struct rec r;
+
+    add(jobs, "h",
+        params_of("interval_ms=0", "timeout_ms=300", "sleep_ms=100000",
+                  "child=1", NULL));
+    run_once(jobs, "h", &r);
+    assert_int_equal(r.status, -ETIME);
+    assert_string_equal(r.error, "timed out after 300 ms");
+    assert_true(vcha_now_ms() - t0 >= 300);
+    assert_true(vcha_now_ms() - t0 < 5000);
+    /* the worker and the child it left in its group are gone */
+    worker = (pid_t) atoi(vcha_kv_get(r.health, "fig.pid"));
+    child = (pid_t) atoi(vcha_kv_get(r.health, "fig.child_pid"));
+    assert_true(worker > 0 && child > 0);
+    assert_true(test_process_dead(worker));
+    for (int i = 0; i < 500 && !test_process_dead(child); i++) {
+        sleep_ms(10);
+    }
+    assert_true(test_process_dead(child));
+    rec_clear(&r);
+}
+
+static void
+test_run_leftover_child_killed_after_success(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    pid_t child;
+    struct rec r;
+
+    add(jobs, "l", params_of("interval_ms=0", "child=1", NULL));
+    run_once(jobs, "l", &r);
+    assert_int_equal(r.status, 0);
+    child = (pid_t) atoi(vcha_kv_get(r.health, "fig.child_pid"));
+    for (int i = 0; i < 500 && !test_process_dead(child); i++) {
+        sleep_ms(10);
+    }
+    assert_true(test_process_dead(child));
+    rec_clear(&r);
+}
+
+static void
+test_run_ignoring_sigterm_gets_sigkill(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0 = vcha_now_ms();
+    struct rec r;
+
+    add(jobs, "stubborn",
+        params_of("interval_ms=0", "timeout_ms=100", "hang=1", NULL));
+    run_once(jobs, "stubborn", &r);
+    assert_int_equal(r.status, -ETIME);
+    assert_int_equal(health_ll(jobs, "stubborn", "last_signal"), SIGKILL);
+    assert_true(vcha_now_ms() - t0 >= 100 + VCHAD_KILL_GRACE_MS);
+    rec_clear(&r);
+}
+
+static void
+test_figures_are_bounded(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r;
+
+    /* about 120 bytes a line: 2000 lines are well over the limit; the
+     * lines all set the same figure, so one survives */
+    add(jobs, "big", params_of("interval_ms=0", "big=2000", "echo=x", NULL));
+    run_once(jobs, "big", &r);
+    assert_int_equal(r.status, 0); /* the worker was never blocked */
+    assert_non_null(vcha_kv_get(r.health, "fig.big"));
+    assert_string_equal(vcha_kv_get(r.health, "fig.echo"), "x");
+    rec_clear(&r);
+}
+
+static void
+test_figure_key_checked(void **state)
+{
+    int p[2];
+    char buf[64] = "";
+
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(vchad_figure(p[1], "bad key", "%d", 1), -EINVAL);
+    assert_int_equal(vchad_figure(p[1], "ok", "%s", "a\nb"), 0);
+    close(p[1]);
+    assert_int_equal(read(p[0], buf, sizeof(buf) - 1), 9);
+    assert_string_equal(buf, "ok=a%0Ab\n");
+    close(p[0]);
+}
+
+/* ------------------------------------------------------------ schedule */
+
+static void
+test_interval_schedules_runs(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long runs;
+
+    add(jobs, "tick", params_of("interval_ms=100", NULL));
+    loop_for(jobs, 1050);
+    runs = health_ll(jobs, "tick", "runs");
+    assert_true(runs >= 7);
+    assert_true(runs <= 12);
+}
+
+static void
+test_overrun_does_not_pile_up(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long runs;
+
+    /* each run takes 200 ms, the interval is 20 ms: back to back */
+    add(jobs, "slow", params_of("interval_ms=20", "sleep_ms=200", NULL));
+    loop_for(jobs, 1100);
+    runs = health_ll(jobs, "slow", "runs");
+    assert_true(runs >= 3);
+    assert_true(runs <= 6);
+    assert_true(vchad_jobs_children(jobs) <= 1);
+}
+
+static void
+test_jobs_run_concurrently(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0;
+    struct rec a, b;
+
+    add(jobs, "a", params_of("interval_ms=0", "sleep_ms=400", NULL));
+    add(jobs, "b", params_of("interval_ms=0", "sleep_ms=400", NULL));
+    rec_init(&a);
+    rec_init(&b);
+    t0 = vcha_now_ms();
+    assert_int_equal(vchad_jobs_run(jobs, "a", &a.w), 0);
+    assert_int_equal(vchad_jobs_run(jobs, "b", &b.w), 0);
+    loop_until_called(jobs, &a);
+    loop_until_called(jobs, &b);
+    assert_true(vcha_now_ms() - t0 < 750);
+    rec_clear(&a);
+    rec_clear(&b);
+}
+
+static void
+test_run_request_waits_for_a_fresh_run(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r1, r2;
+
+    add(jobs, "w", params_of("interval_ms=0", "sleep_ms=200", NULL));
+    rec_init(&r1);
+    rec_init(&r2);
+    assert_int_equal(vchad_jobs_run(jobs, "w", &r1.w), 0);
+    loop_for(jobs, 50); /* run 1 is under way */
+    assert_int_equal(health_ll(jobs, "w", "running"), 1);
+    assert_int_equal(vchad_jobs_run(jobs, "w", &r2.w), 0);
+    loop_until_called(jobs, &r1);
+    assert_int_equal(r2.calls, 0); /* run 1 began before it asked */
+    assert_string_equal(vcha_kv_get(r1.health, "runs"), "1");
+    loop_until_called(jobs, &r2);
+    assert_string_equal(vcha_kv_get(r2.health, "runs"), "2");
+    assert_int_equal(vchad_jobs_run(jobs, "nope", &r1.w), -ENOENT);
+    rec_clear(&r1);
+    rec_clear(&r2);
+}
+
+static void
+test_cancelled_waiter_is_not_called(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec r, other;
+
+    add(jobs, "w", params_of("interval_ms=0", NULL));
+    rec_init(&r);
+    assert_int_equal(vchad_jobs_run(jobs, "w", &r.w), 0);
+    vchad_waiter_cancel(&r.w);
+    vchad_waiter_cancel(&r.w); /* twice is fine */
+    run_once(jobs, "w", &other);
+    assert_int_equal(r.calls, 0);
+    rec_clear(&other);
+    rec_clear(&r);
+}
+
+/* ------------------------------------------------------------ removal */
+
+static void
+test_remove_idle_and_unknown(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+
+    add(jobs, "x", params_of("interval_ms=0", NULL));
+    assert_int_equal(vchad_jobs_remove(jobs, "x", 1000, NULL), 0);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    assert_int_equal(vchad_jobs_remove(jobs, "x", 1000, NULL), 0);
+}
+
+static void
+test_remove_waits_for_the_run(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct rec rm, run;
+    enum vchad_add_result what;
+    struct vcha_kv *p = vcha_kv_new();
+    char why[128];
+
+    add(jobs, "x", params_of("interval_ms=0", "sleep_ms=300", NULL));
+    rec_init(&rm);
+    rec_init(&run);
+    assert_int_equal(vchad_jobs_run(jobs, "x", &run.w), 0);
+    loop_for(jobs, 50);
+    assert_int_equal(vchad_jobs_remove(jobs, "x", 5000, &rm.w), -EINPROGRESS);
+    /* while it goes, it cannot be added again or run */
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "x", p, &what, why, sizeof(why)), -EBUSY);
+    assert_int_equal(vchad_jobs_run(jobs, "x", &rm.w), -EBUSY);
+    loop_until_called(jobs, &rm);
+    assert_int_equal(rm.status, 0);
+    assert_int_equal(run.calls, 1);
+    assert_int_equal(run.status, 0); /* the run it waited for did finish */
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    vcha_kv_free(p);
+    rec_clear(&rm);
+    rec_clear(&run);
+}
+
+static void
+test_remove_kills_after_grace(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0;
+    struct rec rm, run1, run2;
+
+    add(jobs, "x", params_of("interval_ms=0", "sleep_ms=100000", NULL));
+    rec_init(&rm);
+    rec_init(&run1);
+    rec_init(&run2);
+    assert_int_equal(vchad_jobs_run(jobs, "x", &run1.w), 0);
+    loop_for(jobs, 50);
+    assert_int_equal(vchad_jobs_run(jobs, "x", &run2.w), 0);
+    t0 = vcha_now_ms();
+    assert_int_equal(vchad_jobs_remove(jobs, "x", 200, &rm.w), -EINPROGRESS);
+    loop_until_called(jobs, &rm);
+    assert_true(vcha_now_ms() - t0 >= 200);
+    assert_true(vcha_now_ms() - t0 < 3000);
+    assert_int_equal(run1.status, -EIO);
+    assert_string_equal(run1.error, "killed: the job was removed");
+    assert_int_equal(run2.status, -ECANCELED); /* its run never came */
+    assert_int_equal(vchad_jobs_children(jobs), 0);
+    rec_clear(&rm);
+    rec_clear(&run1);
+    rec_clear(&run2);
+}
+
+static void
+test_free_kills_running_workers(void **state)
+{
+    struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
+    char *running;
+
+    (void) state;
+    add(jobs, "x", params_of("sleep_ms=100000", NULL));
+    loop_for(jobs, 50);
+    assert_int_equal(vchad_jobs_children(jobs), 1);
+    running = health_str(jobs, "x", "running");
+    assert_string_equal(running, "1");
+    free(running);
+    vchad_jobs_kill_all(jobs);
+    loop_for(jobs, 100);
+    assert_int_equal(vchad_jobs_children(jobs), 0);
+    assert_int_equal(health_ll(jobs, "x", "last_signal"), SIGKILL);
+    add(jobs, "y", params_of("sleep_ms=100000", NULL));
+    loop_for(jobs, 50);
+    assert_int_equal(vchad_jobs_children(jobs), 1);
+    vchad_jobs_free(jobs); /* kills and reaps it */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+/* ------------------------------------------------------------ status */
+
+static void
+test_status_lists_jobs_by_id(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *st = vcha_kv_new();
+
+    add(jobs, "zeta", params_of("interval_ms=0", NULL));
+    add(jobs, "alpha", params_of("interval_ms=0", NULL));
+    add(jobs, "mid", params_of("interval_ms=0", NULL));
+    assert_int_equal(vchad_jobs_status(jobs, st), 0);
+    assert_string_equal(vcha_kv_get(st, "jobs"), "3");
+    assert_string_equal(vcha_kv_get(st, "job.0.id"), "alpha");
+    assert_string_equal(vcha_kv_get(st, "job.1.id"), "mid");
+    assert_string_equal(vcha_kv_get(st, "job.2.id"), "zeta");
+    assert_string_equal(vcha_kv_get(st, "job.2.state"), "starting");
+    vcha_kv_free(st);
+}
+
+/* ------------------------------------------------------------ publish */
+
+struct attr_env {
+    struct vchad_jobs *jobs;
+    char *dir;
+    char *log;
+    char *path;
+};
+
+/* A fake attrd_updater first in PATH that logs its arguments. */
+static int
+attr_setup(void **state)
+{
+    struct attr_env *e = calloc(1, sizeof(*e));
+    char *tool, *script;
+
+    e->jobs = vchad_jobs_new(vchad_job_types);
+    e->dir = test_tmpdir_new();
+    e->log = test_path(e->dir, "attrd.log");
+    tool = test_path(e->dir, "attrd_updater");
+    if (asprintf(&script, "#!/bin/sh\necho \"$*\" >> %s\n", e->log) < 0) {
+        return -1;
+    }
+    test_write_file(tool, script);
+    chmod(tool, 0755);
+    e->path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+    free(script);
+    if (asprintf(&script, "%s:%s", e->dir,
+                 e->path ? e->path : "/usr/bin:/bin") < 0) {
+        return -1;
+    }
+    setenv("PATH", script, 1);
+    free(script);
+    free(tool);
+    *state = e;
+    return 0;
+}
+
+static int
+attr_teardown(void **state)
+{
+    struct attr_env *e = *state;
+
+    vchad_jobs_free(e->jobs);
+    if (e->path != NULL) {
+        setenv("PATH", e->path, 1);
+    }
+    free(e->path);
+    free(e->log);
+    test_tmpdir_remove(e->dir);
+    free(e);
+    return 0;
+}
+
+/* Wait until the helpers are done and return the fake tool's log. */
+static char *
+attr_log(struct attr_env *e)
+{
+    long long until = vcha_now_ms() + WAIT_MS;
+    char *text;
+
+    while (vchad_jobs_children(e->jobs) > 0 && vcha_now_ms() < until) {
+        loop_once(e->jobs, 10);
+    }
+    text = test_slurp(e->log);
+    return text ? text : strdup("");
+}
+
+static void
+test_publish_and_unpublish_attributes(void **state)
+{
+    struct attr_env *e = *state;
+    struct rec r;
+    char *log;
+
+    add(e->jobs, "web",
+        params_of("interval_ms=0", "echo=42", "attr=vcha-web-age", NULL));
+    run_once(e->jobs, "web", &r);
+    rec_clear(&r);
+    log = attr_log(e);
+    assert_string_equal(log, "-n vcha-web-age -U 42\n");
+    free(log);
+    assert_int_equal(vchad_jobs_remove(e->jobs, "web", 1000, NULL), 0);
+    log = attr_log(e);
+    assert_string_equal(log, "-n vcha-web-age -U 42\n-n vcha-web-age -D\n");
+    free(log);
+}
+
+static void
+test_publish_failed_run_deletes(void **state)
+{
+    struct attr_env *e = *state;
+    struct rec r;
+    char *log;
+
+    add(e->jobs, "db",
+        params_of("interval_ms=0", "exit=5", "attr=vcha-db-x", NULL));
+    run_once(e->jobs, "db", &r);
+    rec_clear(&r);
+    log = attr_log(e);
+    assert_string_equal(log, "-n vcha-db-x -D\n");
+    free(log);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static struct vcha_kv *
+request(const char *cmd, ...)
+{
+    struct vcha_kv *req = vcha_vchad_request_new(cmd);
+    va_list ap;
+
+    va_start(ap, cmd);
+    for (const char *p = va_arg(ap, const char *); p != NULL;
+         p = va_arg(ap, const char *)) {
+        assert_int_equal(vcha_kv_parse_line(req, p, strlen(p)), 0);
+    }
+    va_end(ap);
+    return req;
+}
+
+/* Handle @p req (freed); the response must come at once. */
+static struct vcha_kv *
+handle_now(struct vchad_jobs *jobs, struct vcha_kv *req)
+{
+    struct vcha_kv *resp = vcha_kv_new();
+    struct rec r;
+
+    rec_init(&r);
+    assert_int_equal(vchad_request_handle(jobs, req, resp, &r.w), 0);
+    vcha_kv_free(req);
+    return resp;
+}
+
+static void
+test_request_ping_and_status(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *resp;
+    char pid[16];
+
+    snprintf(pid, sizeof(pid), "%d", (int) getpid());
+    resp = handle_now(jobs, request("ping", NULL));
+    assert_string_equal(vcha_kv_key(resp, 0), "status");
+    assert_string_equal(vcha_kv_get(resp, "status"), "0");
+    assert_string_equal(vcha_kv_get(resp, "pid"), pid);
+    assert_string_equal(vcha_kv_get(resp, "version"), PACKAGE_VERSION);
+    assert_string_equal(vcha_kv_get(resp, "jobs"), "0");
+    vcha_kv_free(resp);
+    add(jobs, "web", params_of("interval_ms=0", NULL));
+    resp = handle_now(jobs, request("status", NULL));
+    assert_string_equal(vcha_kv_get(resp, "jobs"), "1");
+    assert_string_equal(vcha_kv_get(resp, "job.0.id"), "web");
+    vcha_kv_free(resp);
+}
+
+static void
+test_request_errors(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *resp, *req = vcha_kv_new();
+
+    vcha_kv_set(req, "id", "x");
+    resp = handle_now(jobs, req);
+    assert_string_equal(vcha_kv_get(resp, "status"), "-22");
+    assert_string_equal(vcha_kv_get(resp, "error"), "the request has no cmd");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("frobnicate", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "-95");
+    assert_string_equal(vcha_kv_get(resp, "error"),
+                        "unknown command 'frobnicate'");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-health", NULL));
+    assert_string_equal(vcha_kv_get(resp, "error"), "job-health needs an id");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-health", "id=web", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "-2");
+    assert_string_equal(vcha_kv_get(resp, "error"), "no job web");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-run", "id=web", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "-2");
+    vcha_kv_free(resp);
+    resp =
+        handle_now(jobs, request("job-remove", "id=web", "grace_ms=x", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "-22");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-add", "id=web", "type=nope", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "-22");
+    assert_string_equal(vcha_kv_get(resp, "error"), "unknown job type 'nope'");
+    vcha_kv_free(resp);
+}
+
+static void
+test_request_job_life(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *resp, *req;
+    struct rec r;
+
+    resp = handle_now(jobs, request("job-add", "type=test", "id=web",
+                                    "interval_ms=0", "echo=hi", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "0");
+    assert_string_equal(vcha_kv_get(resp, "result"), "added");
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-add", "type=test", "id=web",
+                                    "interval_ms=0", "echo=hi", NULL));
+    assert_string_equal(vcha_kv_get(resp, "result"), "unchanged");
+    vcha_kv_free(resp);
+    req = request("job-run", "id=web", NULL);
+    resp = vcha_kv_new();
+    rec_init(&r);
+    assert_int_equal(vchad_request_handle(jobs, req, resp, &r.w), -EINPROGRESS);
+    loop_until_called(jobs, &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(vcha_kv_get(r.health, "fig.echo"), "hi");
+    rec_clear(&r);
+    vcha_kv_free(resp);
+    vcha_kv_free(req);
+    resp = handle_now(jobs, request("job-health", "id=web", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "0");
+    assert_string_equal(vcha_kv_get(resp, "state"), "ok");
+    assert_null(vcha_kv_get(resp, "error"));
+    vcha_kv_free(resp);
+    resp = handle_now(jobs, request("job-remove", "id=web", NULL));
+    assert_string_equal(vcha_kv_get(resp, "status"), "0");
+    vcha_kv_free(resp);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+}
+
+static void
+test_response_fill(void **state)
+{
+    struct vcha_kv *resp = vcha_kv_new(), *extra = vcha_kv_new();
+
+    (void) state;
+    vcha_kv_set(extra, "a", "1");
+    assert_int_equal(vchad_response_fill(resp, -ENOENT, NULL, extra), 0);
+    assert_string_equal(vcha_kv_key(resp, 0), "status");
+    assert_string_equal(vcha_kv_value(resp, 0), "-2");
+    assert_string_equal(vcha_kv_key(resp, 1), "error");
+    assert_string_equal(vcha_kv_value(resp, 1), "No such file or directory");
+    assert_string_equal(vcha_kv_get(resp, "a"), "1");
+    vcha_kv_free(resp);
+    vcha_kv_free(extra);
+}
+
+/* ------------------------------------------------------------ server */
+
+struct srv_env {
+    char *dir;
+    char *sock;
+    pid_t pid;
+};
+
+/* Serve @p sock in a child until SIGTERM. */
+static pid_t
+server_spawn(const char *sock)
+{
+    int ready[2];
+    pid_t pid;
+    char c = 0;
+
+    assert_int_equal(pipe(ready), 0);
+    fflush(stdout); /* the child must not print the tests' output again */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
+        struct vchad_server *srv = NULL;
+        int rc = vchad_server_new(sock, jobs, &srv);
+
+        c = rc == 0 ? 'y' : 'n';
+        (void) !write(ready[1], &c, 1);
+        if (rc == 0) {
+            rc = vchad_server_run(srv);
+        }
+        vchad_server_free(srv);
+        vchad_jobs_free(jobs);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    assert_int_equal(c, 'y');
+    return pid;
+}
+
+static int
+srv_setup(void **state)
+{
+    struct srv_env *e = calloc(1, sizeof(*e));
+
+    e->dir = test_tmpdir_new();
+    e->sock = test_path(e->dir, "run/vchad.sock"); /* run/ is created */
+    e->pid = server_spawn(e->sock);
+    *state = e;
+    return 0;
+}
+
+static int
+srv_teardown(void **state)
+{
+    struct srv_env *e = *state;
+
+    if (e->pid > 0) {
+        kill(e->pid, SIGTERM);
+        waitpid(e->pid, NULL, 0);
+    }
+    free(e->sock);
+    test_tmpdir_remove(e->dir);
+    free(e);
+    return 0;
+}
+
+static int
+call(const struct srv_env *e, struct vcha_kv *req, struct vcha_kv **resp)
+{
+    int rc = vcha_vchad_call(e->sock, req, resp, vcha_now_ms() + WAIT_MS);
+
+    vcha_kv_free(req);
+    return rc;
+}
+
+static void
+test_server_socket_is_private(void **state)
+{
+    struct srv_env *e = *state;
+    struct stat st;
+
+    assert_int_equal(stat(e->sock, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + WAIT_MS), 0);
+}
+
+static void
+test_server_job_life(void **state)
+{
+    struct srv_env *e = *state;
+    struct vcha_kv *resp = NULL;
+
+    assert_int_equal(call(e,
+                          request("job-add", "type=test", "id=web",
+                                  "interval_ms=0", "echo=served", NULL),
+                          &resp),
+                     0);
+    vcha_kv_free(resp);
+    assert_int_equal(call(e, request("job-run", "id=web", NULL), &resp), 0);
+    assert_string_equal(vcha_kv_get(resp, "fig.echo"), "served");
+    vcha_kv_free(resp);
+    assert_int_equal(call(e, request("job-health", "id=web", NULL), &resp), 0);
+    assert_string_equal(vcha_kv_get(resp, "state"), "ok");
+    vcha_kv_free(resp);
+    assert_int_equal(call(e, request("status", NULL), &resp), 0);
+    assert_string_equal(vcha_kv_get(resp, "job.0.id"), "web");
+    vcha_kv_free(resp);
+    assert_int_equal(call(e, request("job-remove", "id=web", NULL), &resp), 0);
+    vcha_kv_free(resp);
+    assert_int_equal(call(e, request("job-health", "id=web", NULL), &resp),
+                     -ENOENT);
+    assert_string_equal(vcha_kv_get(resp, "error"), "no job web");
+    vcha_kv_free(resp);
+}
+
+/* A connected raw client socket. */
+static int
+raw_connect(const char *sock)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Everything the server sends on @p fd until it closes. */
+static char *
+raw_read_all(int fd)
+{
+    char *buf = calloc(1, 65536);
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < 65535 && (n = read(fd, buf + len, 65535 - len)) > 0) {
+        len += (size_t) n;
+    }
+    return buf;
+}
+
+static void
+test_server_slow_clients_block_nobody(void **state)
+{
+    struct srv_env *e = *state;
+    int idle = raw_connect(e->sock), half = raw_connect(e->sock);
+    struct vcha_kv *resp = NULL;
+    long long t0 = vcha_now_ms();
+
+    /* one says nothing, one stops half way through its request */
+    (void) !write(half, "cmd=pi", 6);
+    /* a job that hangs in its run does not block the loop either */
+    assert_int_equal(call(e,
+                          request("job-add", "type=test", "id=hang",
+                                  "sleep_ms=100000", NULL),
+                          &resp),
+                     0);
+    vcha_kv_free(resp);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + 1000), 0);
+    }
+    assert_true(vcha_now_ms() - t0 < 2000);
+    assert_int_equal(call(e, request("job-health", "id=hang", NULL), &resp), 0);
+    assert_string_equal(vcha_kv_get(resp, "running"), "1");
+    vcha_kv_free(resp);
+    /* the half-sent request can still be finished */
+    (void) !write(half, "ng\n\n", 4);
+    {
+        char *answer = raw_read_all(half);
+
+        assert_non_null(strstr(answer, "status=0\n"));
+        free(answer);
+    }
+    close(idle);
+    close(half);
+}
+
+static void
+test_server_malformed_and_huge_requests(void **state)
+{
+    struct srv_env *e = *state;
+    int fd = raw_connect(e->sock);
+    char *answer, *big;
+
+    (void) !write(fd, "no equals sign\n\n", 16);
+    answer = raw_read_all(fd);
+    assert_string_equal(answer, "status=-74\nerror=malformed request\n\n");
+    free(answer);
+    close(fd);
+    fd = raw_connect(e->sock);
+    big = malloc(VCHAD_MAX_REQUEST);
+    memcpy(big, "cmd=ping\nx=", 11);
+    memset(big + 11, 'x', VCHAD_MAX_REQUEST - 11);
+    (void) !write(fd, big, VCHAD_MAX_REQUEST);
+    answer = raw_read_all(fd);
+    assert_string_equal(answer, "status=-90\nerror=request too large\n\n");
+    free(answer);
+    free(big);
+    close(fd);
+    /* one request per connection: what follows the first is ignored */
+    fd = raw_connect(e->sock);
+    (void) !write(fd, "cmd=ping\n\ncmd=status\n\n", 22);
+    answer = raw_read_all(fd);
+    assert_non_null(strstr(answer, "status=0\npid="));
+    assert_true(strstr(answer, "\n\n") == answer + strlen(answer) - 2);
+    free(answer);
+    close(fd);
+}
+
+static void
+test_server_client_gone_while_waiting(void **state)
+{
+    struct srv_env *e = *state;
+    struct vcha_kv *resp = NULL, *req;
+    int rc;
+
+    assert_int_equal(call(e,
+                          request("job-add", "type=test", "id=slow",
+                                  "interval_ms=0", "sleep_ms=300", NULL),
+                          &resp),
+                     0);
+    vcha_kv_free(resp);
+    /* this client gives up before the run ends */
+    req = request("job-run", "id=slow", NULL);
+    rc = vcha_vchad_call(e->sock, req, &resp, vcha_now_ms() + 100);
+    vcha_kv_free(req);
+    assert_int_equal(rc, -ETIME);
+    /* the daemon is fine, and the run goes on to its end */
+    assert_int_equal(call(e, request("job-run", "id=slow", NULL), &resp), 0);
+    assert_string_equal(vcha_kv_get(resp, "state"), "ok");
+    vcha_kv_free(resp);
+}
+
+static void
+test_server_second_instance_refused(void **state)
+{
+    struct srv_env *e = *state;
+    struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
+    struct vchad_server *srv = (struct vchad_server *) 1;
+
+    assert_int_equal(vchad_server_new(e->sock, jobs, &srv), -EALREADY);
+    assert_null(srv);
+    vchad_jobs_free(jobs);
+    assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + WAIT_MS), 0);
+}
+
+/* A child of @p parent (from /proc), or 0. */
+static pid_t
+child_of(pid_t parent)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    pid_t found = 0;
+
+    while (d != NULL && found == 0 && (de = readdir(d)) != NULL) {
+        char path[300], *stat, *p;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        stat = test_slurp(path);
+        p = stat ? strrchr(stat, ')') : NULL;
+        /* "pid (comm) S ppid ..." */
+        if (p != NULL && atoi(p + 4) == (int) parent) {
+            found = (pid_t) atoi(de->d_name);
+        }
+        free(stat);
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
+}
+
+static void
+test_server_sigterm_cleans_up(void **state)
+{
+    struct srv_env *e = *state;
+    struct vcha_kv *resp = NULL;
+    char *lock = NULL;
+    pid_t worker = 0;
+    int status = -1;
+
+    assert_int_equal(call(e,
+                          request("job-add", "type=test", "id=hang",
+                                  "sleep_ms=100000", NULL),
+                          &resp),
+                     0);
+    vcha_kv_free(resp);
+    for (int i = 0; i < 500 && worker == 0; i++) {
+        sleep_ms(10);
+        worker = child_of(e->pid);
+    }
+    assert_true(worker > 0);
+    kill(e->pid, SIGTERM);
+    assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
+    e->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(test_process_dead(worker));
+    assert_int_equal(access(e->sock, F_OK), -1); /* the socket is gone */
+    assert_int_equal(asprintf(&lock, "%s.lock", e->sock) > 0, 1);
+    assert_int_equal(access(lock, F_OK), 0); /* the lock file stays */
+    assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + 1000),
+                     -ECONNREFUSED);
+    free(lock);
+}
+
+static void
+test_server_replaces_stale_socket(void **state)
+{
+    struct srv_env *e = *state;
+    int status = -1;
+
+    /* a daemon killed outright leaves its socket file */
+    kill(e->pid, SIGKILL);
+    waitpid(e->pid, &status, 0);
+    assert_int_equal(access(e->sock, F_OK), 0);
+    assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + 1000),
+                     -ECONNREFUSED);
+    e->pid = server_spawn(e->sock);
+    assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + WAIT_MS), 0);
+}
+
+#define JOBS_TEST(f)                                                           \
+    cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
+#define ATTR_TEST(f)                                                           \
+    cmocka_unit_test_setup_teardown(f, attr_setup, attr_teardown)
+#define SRV_TEST(f) cmocka_unit_test_setup_teardown(f, srv_setup, srv_teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        JOBS_TEST(test_types_and_accessors),
+        JOBS_TEST(test_add_refuses_bad_jobs),
+        JOBS_TEST(test_add_is_idempotent_and_updates),
+        JOBS_TEST(test_health_of_a_new_job),
+        JOBS_TEST(test_run_success_with_figures),
+        JOBS_TEST(test_run_failure_with_error),
+        JOBS_TEST(test_run_failure_without_error),
+        JOBS_TEST(test_recovery_resets_consecutive_failures),
+        JOBS_TEST(test_run_crash),
+        JOBS_TEST(test_run_timeout_kills_the_group),
+        JOBS_TEST(test_run_leftover_child_killed_after_success),
+        JOBS_TEST(test_run_ignoring_sigterm_gets_sigkill),
+        JOBS_TEST(test_figures_are_bounded),
+        cmocka_unit_test(test_figure_key_checked),
+        JOBS_TEST(test_interval_schedules_runs),
+        JOBS_TEST(test_overrun_does_not_pile_up),
+        JOBS_TEST(test_jobs_run_concurrently),
+        JOBS_TEST(test_run_request_waits_for_a_fresh_run),
+        JOBS_TEST(test_cancelled_waiter_is_not_called),
+        JOBS_TEST(test_remove_idle_and_unknown),
+        JOBS_TEST(test_remove_waits_for_the_run),
+        JOBS_TEST(test_remove_kills_after_grace),
+        cmocka_unit_test(test_free_kills_running_workers),
+        JOBS_TEST(test_status_lists_jobs_by_id),
+        ATTR_TEST(test_publish_and_unpublish_attributes),
+        ATTR_TEST(test_publish_failed_run_deletes),
+        JOBS_TEST(test_request_ping_and_status),
+        JOBS_TEST(test_request_errors),
+        JOBS_TEST(test_request_job_life),
+        cmocka_unit_test(test_response_fill),
+        SRV_TEST(test_server_socket_is_private),
+        SRV_TEST(test_server_job_life),
+        SRV_TEST(test_server_slow_clients_block_nobody),
+        SRV_TEST(test_server_malformed_and_huge_requests),
+        SRV_TEST(test_server_client_gone_while_waiting),
+        SRV_TEST(test_server_second_instance_refused),
+        SRV_TEST(test_server_sigterm_cleans_up),
+        SRV_TEST(test_server_replaces_stale_socket),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,218 @@
+/*
+ * vchad - the checkpoint job: every interval, one CRIU checkpoint of an LXC
+ * container into its generation store (see vcha/ct.h), and its figures as
+ * node attributes.
+ *
+ * Parameters (from ocf:vcha:criuct): container, lxcpath, store, keep,
+ * compress (auto|zstd|none), interval_ms, timeout_ms.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vcha/clock.h>
+#include <vcha/ct.h>
+#include <vcha/genstore.h>
+#include <vcha/param.h>
+
+#include "vchad_checkpoint.h"
+
+/* compress=auto times both ways once every this many generations. */
+#define AUTO_TRIAL_EVERY 16
+
+static int
+validate(const struct vcha_kv *p, char *why, size_t whylen)
+{
+    static const char *const required[] = {"container", "lxcpath",  "store",
+                                           "keep",      "compress", NULL};
+    const char *compress = vcha_kv_get(p, "compress");
+    long long keep = 0;
+
+    for (size_t i = 0; required[i] != NULL; i++) {
+        if (vcha_kv_get(p, required[i]) == NULL) {
+            snprintf(why, whylen, "%s is missing", required[i]);
+            return -EINVAL;
+        }
+    }
+    if (vcha_kv_get_ll(p, "keep", &keep) < 0 || keep < 1 || keep > 1000) {
+        snprintf(why, whylen, "keep must be an integer from 1 to 1000");
+        return -EINVAL;
+    }
+    if (strcmp(compress, "auto") != 0 && strcmp(compress, "zstd") != 0 &&
+        strcmp(compress, "none") != 0) {
+        snprintf(why, whylen, "compress must be auto, zstd or none");
+        return -EINVAL;
+    }
+    if (vcha_kv_get(p, "store")[0] != '/' ||
+        vcha_kv_get(p, "lxcpath")[0] != '/') {
+        snprintf(why, whylen, "store and lxcpath must be absolute paths");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static long long
+figure_ll(const struct vcha_gen_info *g, const char *key)
+{
+    const char *v = vcha_gen_info_figure(g, key);
+    long long n = -1;
+
+    return v != NULL && vcha_integer_parse(v, &n) == 0 ? n : -1;
+}
+
+/*
+ * compress=auto: compress when the images were shipped to the store
+ * faster per byte with zstd than without, judged from the newest
+ * generation shipped each way; every AUTO_TRIAL_EVERY generations, and
+ * while one way has never been timed, ship the other way to time it.
+ */
+static enum vcha_ct_compress
+auto_choice(const char *store)
+{
+    struct vcha_gen_info *gens = NULL;
+    double per_byte[2] = {-1, -1};
+    size_t n = 0;
+    enum vcha_ct_compress c = VCHA_CT_COMPRESS_NONE;
+    uint64_t next = 1;
+
+    if (vcha_genstore_list(store, &gens, &n) < 0 || n == 0) {
+        return VCHA_CT_COMPRESS_NONE;
+    }
+    next = gens[0].number + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *how = vcha_gen_info_figure(&gens[i], "images");
+        long long ms = figure_ll(&gens[i], "ship_ms");
+        long long bytes = figure_ll(&gens[i], "image_bytes");
+        int k = how != NULL && strcmp(how, "zstd") == 0;
+
+        if (per_byte[k] < 0 && ms >= 0 && bytes > 0) {
+            per_byte[k] = (double) (ms + 1) / (double) bytes;
+        }
+    }
+    vcha_gen_list_free(gens, n);
+    if (per_byte[0] < 0 || per_byte[1] < 0) {
+        c = per_byte[0] < 0 ? VCHA_CT_COMPRESS_NONE : VCHA_CT_COMPRESS_ZSTD;
+    } else if (next % AUTO_TRIAL_EVERY == 0) {
+        c = per_byte[1] < per_byte[0] ? VCHA_CT_COMPRESS_NONE
+                                      : VCHA_CT_COMPRESS_ZSTD;
+    } else {
+        c = per_byte[1] < per_byte[0] ? VCHA_CT_COMPRESS_ZSTD
+                                      : VCHA_CT_COMPRESS_NONE;
+    }
+    return c;
+}
+
+static enum vcha_ct_compress
+compress_choice(const struct vchad_job *job)
+{
+    const char *c = vchad_job_param(job, "compress");
+
+    if (strcmp(c, "zstd") == 0) {
+        return VCHA_CT_COMPRESS_ZSTD;
+    }
+    if (strcmp(c, "none") == 0) {
+        return VCHA_CT_COMPRESS_NONE;
+    }
+    return auto_choice(vchad_job_param(job, "store"));
+}
+
+/* Age of the newest committed generation, for the node attribute. */
+static void
+newest_age(const char *store, int out_fd)
+{
+    struct vcha_gen_info *gens = NULL;
+    size_t n = 0;
+
+    if (vcha_genstore_list(store, &gens, &n) == 0 && n > 0 &&
+        gens[0].created_ms > 0) {
+        vchad_figure(out_fd, "newest_age_ms", "%lld",
+                     vcha_realtime_ms() - gens[0].created_ms);
+    }
+    vcha_gen_list_free(gens, n);
+}
+
+static int
+run(const struct vchad_job *job, int out_fd)
+{
+    long long keep = 2;
+    struct vcha_kv *fig = vcha_kv_new();
+    struct vcha_ct *ct = NULL;
+    char why[1024] = "";
+    struct vcha_ct_ckpt o = {.store = vchad_job_param(job, "store")};
+    int rc;
+
+    vcha_kv_get_ll(vchad_job_params(job), "keep", &keep);
+    o.keep = (unsigned) keep;
+    /* the programs run in process groups of their own, which the daemon's
+     * kill at the timeout does not reach: they get what is left */
+    o.deadline = vchad_job_deadline(job);
+    o.compress = compress_choice(job);
+    if (fig == NULL) {
+        rc = -ENOMEM;
+        snprintf(why, sizeof(why), "out of memory");
+        goto done;
+    }
+    rc = vcha_ct_open(vchad_job_param(job, "container"),
+                      vchad_job_param(job, "lxcpath"), &ct, why, sizeof(why));
+    if (rc == 0 && vcha_ct_running(ct, o.deadline, NULL) <= 0) {
+        rc = -ESRCH;
+        snprintf(why, sizeof(why), "container %s is not running", ct->name);
+    }
+    if (rc == 0) {
+        rc = vcha_ct_checkpoint(ct, &o, fig, why, sizeof(why));
+    } else if (why[0] == '\0') {
+        snprintf(why, sizeof(why), "container %s: %s",
+                 vchad_job_param(job, "container"), strerror(-rc));
+    }
+    for (size_t i = 0; i < vcha_kv_count(fig); i++) {
+        vchad_figure(out_fd, vcha_kv_key(fig, i), "%s", vcha_kv_value(fig, i));
+    }
+done:
+    newest_age(o.store, out_fd);
+    if (rc < 0) {
+        vchad_figure(out_fd, "error", "%s", why);
+    }
+    vcha_kv_free(fig);
+    vcha_ct_free(ct);
+    return rc;
+}
+
+static int
+publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
+        struct vcha_kv *attrs)
+{
+    static const struct {
+        const char *figure, *suffix;
+    } map[] = {
+        {"newest_age_ms", "checkpoint-age-ms"},
+        {"freeze_ms", "freeze-ms"},
+        {"image_mb", "image-mb"},
+        {"generation", "generation"},
+    };
+    char name[256];
+    int rc = 0;
+
+    (void) ok;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]) && rc == 0; i++) {
+        const char *v = vcha_kv_get(figures, map[i].figure);
+
+        if (v == NULL) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "vcha-%s-%s", vchad_job_id(job),
+                 map[i].suffix);
+        rc = vcha_kv_set(attrs, name, v);
+    }
+    return rc;
+}
+
+const struct vchad_job_type vchad_checkpoint_job = {
+    .name = "checkpoint",
+    .validate = validate,
+    .run = run,
+    .publish = publish,
+};

@@ -1,0 +1,251 @@
+/*
+ * vchad - jobs: the job-type interface, and the registry that schedules
+ * jobs, runs each run in a forked worker process bounded by a timeout,
+ * collects the run's figures and keeps each job's health.
+ *
+ * A job is an id, a type and parameters (key=value).  Every interval it is
+ * run once: the registry forks a worker in a process group of its own, the
+ * worker calls the type's run() and exits, the registry reaps it and
+ * records the outcome.  A worker that overruns the job's timeout has its
+ * group killed.  A job has at most one run at a time; a run that overruns
+ * the interval is followed by the next one right away, never by a pile-up.
+ * Different jobs run concurrently.
+ *
+ * The registry never blocks: the caller's poll loop gives it the workers'
+ * pipes (vchad_jobs_pollfds), the exits of children (vchad_jobs_reap) and
+ * the passing of time (vchad_jobs_tick).
+ */
+#ifndef VCHAD_JOBS_H
+#define VCHAD_JOBS_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <vcha/vchad.h>
+
+/** Run interval when a job does not give interval_ms. */
+#define VCHAD_DEFAULT_INTERVAL_MS 30000
+/** Run timeout when a job does not give timeout_ms. */
+#define VCHAD_DEFAULT_TIMEOUT_MS 60000
+/** Between SIGTERM and SIGKILL of a worker's group. */
+#define VCHAD_KILL_GRACE_MS 2000
+/** Most bytes of figures kept from one run; the rest is dropped. */
+#define VCHAD_MAX_FIGURES (64 * 1024)
+/** How long attrd_updater may take for one attribute. */
+#define VCHAD_PUBLISH_TIMEOUT_MS 5000
+
+struct vchad_job;
+struct vchad_jobs;
+
+/**
+ * A kind of job, e.g. "checkpoint".  The daemon runs the types listed in
+ * vchad_job_types[]; the table's order does not matter, names are unique.
+ */
+struct vchad_job_type {
+    const char *name;
+    /**
+     * Check the parameters of a job of this type: every key of the
+     * job-add request except cmd, type and id (interval_ms and timeout_ms,
+     * which the registry checks, included).  Runs in the daemon, so it
+     * must be quick and must neither block nor run programs.  Return 0, or
+     * a negative errno with why written into @p why (no trailing period).
+     * NULL: any parameters are fine.
+     */
+    int (*validate)(const struct vcha_kv *params, char *why, size_t whylen);
+    /**
+     * Do one run.  Called in the worker, a forked process leading its own
+     * process group, with the signals at their defaults; it may block,
+     * run programs (argv, never a shell) and take its time: the daemon
+     * kills the group at the job's timeout.  Write the run's figures with
+     * vchad_figure() to @p out_fd (an "error" figure says why a run
+     * failed).  Return 0 on success or a negative errno; the worker exits
+     * with the errno as its status.
+     */
+    int (*run)(const struct vchad_job *job, int out_fd);
+    /**
+     * Node attributes to publish after a run: set attribute name -> value
+     * in @p attrs, from the run's @p figures (@p ok: the run succeeded).
+     * An empty value deletes the attribute.  Runs in the daemon: quick, no
+     * I/O.  A child process then sets them with attrd_updater, so a hung
+     * cluster never stalls the daemon.  Every attribute published is
+     * deleted when the job is removed.  NULL: none.
+     */
+    int (*publish)(const struct vchad_job *job, const struct vcha_kv *figures,
+                   bool ok, struct vcha_kv *attrs);
+};
+
+/** The types this daemon runs, NULL-terminated. */
+extern const struct vchad_job_type *const vchad_job_types[];
+
+/** What a job's health says. */
+enum vchad_job_state {
+    VCHAD_JOB_STARTING, /**< no run has ended yet */
+    VCHAD_JOB_OK,       /**< the last run succeeded */
+    VCHAD_JOB_FAILING,  /**< the last run failed */
+};
+
+/** A request that waits for a job: job-run, or job-remove of a busy job. */
+struct vchad_waiter {
+    /**
+     * Called once, when what the request waits for has happened: @p status
+     * is 0 or a negative errno with @p error saying why; @p health is the
+     * job's health (NULL when the job is gone).
+     */
+    void (*done)(struct vchad_waiter *w, int status, const char *error,
+                 const struct vcha_kv *health);
+    /* the registry's */
+    struct vchad_job *job;
+    struct vchad_waiter *next;
+    bool remove;
+    unsigned long long run;
+};
+
+/** The job's id. */
+const char *vchad_job_id(const struct vchad_job *job);
+
+/** The job's type. */
+const struct vchad_job_type *vchad_job_type(const struct vchad_job *job);
+
+/** The job's parameters (see vchad_job_type.validate). */
+const struct vcha_kv *vchad_job_params(const struct vchad_job *job);
+
+/** The value of parameter @p key, or NULL. */
+const char *vchad_job_param(const struct vchad_job *job, const char *key);
+
+/**
+ * In a run: when the daemon kills it (CLOCK_MONOTONIC ms, see
+ * vcha_now_ms()).  A program started with vcha_exec() leads a process
+ * group of its own, which the daemon's kill does not reach: give it what
+ * is left, minus a margin, as its timeout.
+ */
+long long vchad_job_deadline(const struct vchad_job *job);
+
+/**
+ * In a run: write figure @p key (a valid vcha_kv key) with a
+ * printf-formatted value as one line to @p fd.  Returns 0 or -errno.
+ */
+int vchad_figure(int fd, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Name of @p state: "starting", "ok" or "failing". */
+const char *vchad_job_state_name(enum vchad_job_state state);
+
+/**
+ * A new registry for the NULL-terminated @p types, or NULL (ENOMEM).
+ * Free it with vchad_jobs_free().
+ */
+struct vchad_jobs *vchad_jobs_new(const struct vchad_job_type *const *types);
+
+/**
+ * Kill every worker and helper process group, reap them and free the
+ * registry.  Waiters are dropped without being called.  NULL is fine.
+ */
+void vchad_jobs_free(struct vchad_jobs *jobs);
+
+/**
+ * Call @p fn(@p ctx) in every child the registry forks, first thing: the
+ * daemon closes there what its children must not hold (its sockets, its
+ * lock).
+ */
+void vchad_jobs_set_child_setup(struct vchad_jobs *jobs, void (*fn)(void *),
+                                void *ctx);
+
+/** The type named @p name, or NULL. */
+const struct vchad_job_type *vchad_jobs_type(const struct vchad_jobs *jobs,
+                                             const char *name);
+
+/** What vchad_jobs_add() did. */
+enum vchad_add_result {
+    VCHAD_ADDED,     /**< a new job */
+    VCHAD_UPDATED,   /**< the job was there; its parameters changed */
+    VCHAD_UNCHANGED, /**< the job was there with the same parameters */
+};
+
+/**
+ * Add job @p id of type @p type with @p params (copied), or update the
+ * parameters of the job with that id.  A new job runs at once.  Returns 0
+ * and what was done in @p what, or -EINVAL (bad id, unknown type or bad
+ * parameters), -EEXIST (the id has another type), -EBUSY (the job is
+ * being removed), -ENOMEM; @p why says why.
+ */
+int vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
+                   const struct vcha_kv *params, enum vchad_add_result *what,
+                   char *why, size_t whylen);
+
+/**
+ * Remove job @p id.  Returns 0 when it is gone (or never was), or
+ * -EINPROGRESS when a run is under way: the job goes once the run ends,
+ * killed if it is still running @p grace_ms from now, and @p w is called
+ * then (status 0).  A waiting job-run gets -ECANCELED.
+ */
+int vchad_jobs_remove(struct vchad_jobs *jobs, const char *id,
+                      long long grace_ms, struct vchad_waiter *w);
+
+/**
+ * Run job @p id once now (after the run under way, if any) and call @p w
+ * when that run has ended: status 0 for a success, -ETIME for a run killed
+ * at its timeout, -EIO for another failure, -ECANCELED when the job was
+ * removed first.  Returns 0 (waiting), -ENOENT (no such job) or -EBUSY
+ * (the job is being removed).
+ */
+int vchad_jobs_run(struct vchad_jobs *jobs, const char *id,
+                   struct vchad_waiter *w);
+
+/** Stop waiting: @p w will not be called.  Fine when it is not waiting. */
+void vchad_waiter_cancel(struct vchad_waiter *w);
+
+/**
+ * Put the health of job @p id into @p out, each key prefixed by @p prefix
+ * (may be NULL): id, type, state, running, runs, failures,
+ * consecutive_failures, last_error, last_success (CLOCK_REALTIME ms, 0:
+ * never), last_end (same), last_duration_ms, last_exit, interval_ms,
+ * timeout_ms, and the last run's figures as fig.NAME.  0 or -ENOENT.
+ */
+int vchad_jobs_health(const struct vchad_jobs *jobs, const char *id,
+                      struct vcha_kv *out, const char *prefix);
+
+/** State of job @p id: 0 or -ENOENT. */
+int vchad_jobs_state(const struct vchad_jobs *jobs, const char *id,
+                     enum vchad_job_state *state);
+
+/**
+ * Put every job's health into @p out: "jobs=N", then the keys of
+ * vchad_jobs_health() prefixed "job.I." for I in 0..N-1, in order of id.
+ */
+int vchad_jobs_status(const struct vchad_jobs *jobs, struct vcha_kv *out);
+
+/** Number of jobs. */
+size_t vchad_jobs_count(const struct vchad_jobs *jobs);
+
+/**
+ * Start the runs that are due, enforce timeouts and grace periods.
+ * Returns when it next needs to be called (CLOCK_MONOTONIC ms, see
+ * vcha_now_ms()), or LLONG_MAX.
+ */
+long long vchad_jobs_tick(struct vchad_jobs *jobs);
+
+/** Number of pollfds vchad_jobs_pollfds() may fill at most. */
+size_t vchad_jobs_npoll(const struct vchad_jobs *jobs);
+
+/** Fill @p fds with the workers' pipes (at most @p max); returns how many. */
+size_t vchad_jobs_pollfds(const struct vchad_jobs *jobs, struct pollfd *fds,
+                          size_t max);
+
+/** Read the pipes @p fds (as filled by vchad_jobs_pollfds) say are ready. */
+void vchad_jobs_read(struct vchad_jobs *jobs, const struct pollfd *fds,
+                     size_t n);
+
+/**
+ * Reap every child that has exited (waitpid(-1, WNOHANG)): a worker's exit
+ * ends its run.  Returns the number reaped.
+ */
+int vchad_jobs_reap(struct vchad_jobs *jobs);
+
+/** Number of child processes (workers and helpers) still alive. */
+size_t vchad_jobs_children(const struct vchad_jobs *jobs);
+
+/** Kill the process group of every worker and helper with SIGKILL. */
+void vchad_jobs_kill_all(struct vchad_jobs *jobs);
+
+#endif

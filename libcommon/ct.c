@@ -1,0 +1,973 @@
+/* vcha - LXC containers checkpointed with CRIU: configuration and life. */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vcha/clock.h>
+#include <vcha/ct.h>
+#include <vcha/exec.h>
+#include <vcha/file.h>
+#include <vcha/genstore.h>
+#include <vcha/log.h>
+
+#define MAX_CONFIG (1024 * 1024)
+
+void
+vcha_ct_free(struct vcha_ct *ct)
+{
+    if (ct == NULL) {
+        return;
+    }
+    free(ct->name);
+    free(ct->lxcpath);
+    free(ct->config);
+    free(ct->rootfs);
+    free(ct);
+}
+
+static void
+digest_hex(const char *data, size_t len, char hex[65])
+{
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    hex[0] = '\0';
+    if (EVP_Digest(data, len, h, &n, EVP_sha256(), NULL)) {
+        for (unsigned int i = 0; i < n && i < 32; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", h[i]);
+        }
+    }
+}
+
+/* Trim blanks at both ends of @p s in place. */
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+/*
+ * The directory lxc.rootfs.path names ("dir:" prefix or none; the last
+ * setting wins, as in LXC).  Other storage types are not supported: the
+ * root filesystem is copied file by file.
+ */
+static int
+rootfs_find(char *text, char **rootfs, char *why, size_t whylen)
+{
+    char *save = NULL, *found = NULL;
+
+    for (char *l = strtok_r(text, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(l, '=');
+
+        if (eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        if (strcmp(trim(l), "lxc.rootfs.path") == 0) {
+            found = trim(eq + 1);
+        }
+    }
+    if (found != NULL && strncmp(found, "dir:", 4) == 0) {
+        found += 4;
+    }
+    if (found == NULL || found[0] != '/') {
+        snprintf(why, whylen, "lxc.rootfs.path is not set to a directory");
+        return -EINVAL;
+    }
+    *rootfs = strdup(found);
+    return *rootfs != NULL ? 0 : -ENOMEM;
+}
+
+int
+vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
+             char *why, size_t whylen)
+{
+    struct vcha_ct *ct = calloc(1, sizeof(*ct));
+    char *text = NULL;
+    size_t len = 0;
+    int rc = -ENOMEM;
+
+    *out = NULL;
+    if (ct == NULL || (ct->name = strdup(name)) == NULL ||
+        (ct->lxcpath = strdup(lxcpath)) == NULL ||
+        asprintf(&ct->config, "%s/%s/config", lxcpath, name) < 0) {
+        goto done;
+    }
+    rc = vcha_file_read(ct->config, &text, &len, MAX_CONFIG);
+    if (rc < 0) {
+        snprintf(why, whylen, "%s: %s", ct->config, strerror(-rc));
+        goto done;
+    }
+    digest_hex(text, len, ct->digest);
+    rc = rootfs_find(text, &ct->rootfs, why, whylen);
+done:
+    free(text);
+    if (rc < 0) {
+        vcha_ct_free(ct);
+    } else {
+        *out = ct;
+    }
+    return rc;
+}
+
+/* "State:   RUNNING\nPID:   1234\n" (lxc-info -s -p): 1 running, 0 not */
+static int
+info_parse(const char *out, pid_t *pid)
+{
+    const char *state = strstr(out, "State:");
+    const char *p = strstr(out, "PID:");
+
+    if (state == NULL) {
+        return -EBADMSG;
+    }
+    state += strspn(state + 6, " \t") + 6;
+    if (pid != NULL) {
+        *pid = p != NULL ? (pid_t) atol(p + 4) : 0;
+    }
+    /* RUNNING, FROZEN, or on their way: STARTING, FREEZING, THAWED */
+    return strncmp(state, "STOPPED", 7) != 0;
+}
+
+int
+vcha_ct_running(const struct vcha_ct *ct, long long deadline, pid_t *pid)
+{
+    const char *argv[] = {"lxc-info",  "-n", ct->name, "-P",
+                          ct->lxcpath, "-s", "-p",     NULL};
+    struct vcha_exec_result res = {0};
+    long long left = deadline - vcha_now_ms();
+    int rc;
+
+    rc = vcha_exec(argv, NULL, 0, left > 0 ? left : 1, &res);
+    if (rc == 0 && res.timed_out) {
+        rc = -ETIME;
+    } else if (rc == 0 && !vcha_exec_ok(&res)) {
+        rc = -EIO;
+    } else if (rc == 0) {
+        rc = info_parse(res.out, pid);
+    }
+    vcha_exec_result_clear(&res);
+    return rc;
+}
+
+int
+vcha_ct_boot(const struct vcha_ct *ct, long long deadline, char *why,
+             size_t whylen)
+{
+    const char *argv[] = {"lxc-start", "-n", ct->name, "-P",
+                          ct->lxcpath, "-d", NULL};
+    const char *wait[] = {"lxc-wait", "-n",      ct->name, "-P", ct->lxcpath,
+                          "-s",       "RUNNING", "-t",     "30", NULL};
+    int rc = vcha_exec_until(argv, deadline, why, whylen);
+
+    return rc < 0 ? rc : vcha_exec_until(wait, deadline, why, whylen);
+}
+
+int
+vcha_ct_kill(const struct vcha_ct *ct, long long deadline, char *why,
+             size_t whylen)
+{
+    const char *argv[] = {"lxc-stop",  "-n",     ct->name, "-P",
+                          ct->lxcpath, "--kill", NULL};
+    int rc = vcha_ct_running(ct, deadline, NULL);
+
+    if (rc == 0) {
+        return 0;
+    }
+    vcha_exec_until(argv, deadline, why, whylen);
+    rc = vcha_ct_running(ct, deadline, NULL);
+    if (rc > 0) {
+        if (why[0] == '\0') {
+            snprintf(why, whylen, "still running after lxc-stop --kill");
+        }
+        return -EBUSY;
+    }
+    return rc;
+}
+
+int
+vcha_ct_attach(const struct vcha_ct *ct, const char *const argv[],
+               long long deadline, char *why, size_t whylen)
+{
+    const char *head[] = {"lxc-attach", "-n",          ct->name, "-P",
+                          ct->lxcpath,  "--clear-env", "--"};
+    size_t nh = sizeof(head) / sizeof(head[0]), n = 0;
+    struct vcha_exec_result res = {0};
+    long long left = deadline - vcha_now_ms();
+    const char **full;
+    int rc;
+
+    while (argv[n] != NULL) {
+        n++;
+    }
+    full = calloc(nh + n + 1, sizeof(*full));
+    if (full == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(full, head, sizeof(head));
+    memcpy(full + nh, argv, n * sizeof(*argv));
+    rc = vcha_exec(full, NULL, 0, left > 0 ? left : 1, &res);
+    if (rc < 0) {
+        snprintf(why, whylen, "cannot run lxc-attach: %s", strerror(-rc));
+    } else if (res.timed_out) {
+        snprintf(why, whylen, "%s did not finish in time", argv[0]);
+        rc = -ETIME;
+    } else {
+        rc = res.exit_code < 0 ? 128 + res.signal : res.exit_code;
+    }
+    vcha_exec_result_clear(&res);
+    free(full);
+    return rc;
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+/*
+ * A local scratch directory for one container's images on their way to or
+ * from the store: CRIU dumps into memory-backed /run much faster than into
+ * a network store, which keeps the freeze short.
+ */
+static int
+scratch_make(const struct vcha_ct *ct, const char *what, char **path)
+{
+    const char *run = getenv("VCHA_RUN_DIR");
+    char *base = NULL;
+    int rc = 0;
+
+    if (run == NULL || run[0] == '\0') {
+        run = "/run/vcha";
+    }
+    if (asprintf(&base, "%s/ct", run) < 0 ||
+        asprintf(path, "%s/%s-%s", base, ct->name, what) < 0) {
+        free(base);
+        return -ENOMEM;
+    }
+    if ((mkdir(run, 0700) < 0 && errno != EEXIST) ||
+        (mkdir(base, 0700) < 0 && errno != EEXIST)) {
+        rc = -errno;
+    } else {
+        rc = vcha_file_remove_tree(*path);
+        if (rc == 0 && mkdir(*path, 0700) < 0) {
+            rc = -errno;
+        }
+    }
+    free(base);
+    if (rc < 0) {
+        free(*path);
+        *path = NULL;
+    }
+    return rc;
+}
+
+/*
+ * CRIU options LXC does not pass itself, through CRIU's configuration
+ * file: keep established TCP connections; on restore, mntns-compat-mode
+ * (LXC's bind mounts of the node's directories fail without it).
+ */
+static int
+criu_config(const char *dir, bool restore)
+{
+    static const char dump_text[] = "tcp-established\n";
+    static const char restore_text[] = "tcp-established\nmntns-compat-mode\n";
+    const char *text = restore ? restore_text : dump_text;
+    char *path = NULL;
+    int rc;
+
+    if (asprintf(&path, "%s.criu.conf", dir) < 0) {
+        return -ENOMEM;
+    }
+    rc = vcha_file_write_atomic(path, text, strlen(text), 0600);
+    if (rc == 0 && setenv("CRIU_CONFIG_FILE", path, 1) < 0) {
+        rc = -errno;
+    }
+    free(path);
+    return rc;
+}
+
+/*
+ * The container's freezer, found from its init's cgroup: cgroup v1's
+ * freezer.state, or cgroup v2's cgroup.freeze.  It is driven directly, not
+ * with lxc-freeze: after a restore, LXC no longer knows the container is
+ * frozen (CRIU restores it in the state it was dumped in), and lxc-unfreeze
+ * then does nothing.
+ */
+struct freezer {
+    char *control; /* file to write */
+    char *state;   /* file to read */
+    bool v2;
+};
+
+static void
+freezer_clear(struct freezer *fz)
+{
+    free(fz->control);
+    free(fz->state);
+    memset(fz, 0, sizeof(*fz));
+}
+
+static int
+freezer_find(pid_t pid, struct freezer *fz)
+{
+    char path[64], *text = NULL, *save = NULL, *v1 = NULL, *v2 = NULL;
+    size_t len = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+    rc = vcha_file_read(path, &text, &len, 65536);
+    for (char *l = rc == 0 ? strtok_r(text, "\n", &save) : NULL; l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *ctl = strchr(l, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+
+        if (cg == NULL) {
+            continue;
+        }
+        *cg++ = '\0';
+        if (strncmp(l, "0:", 2) == 0 && ctl[1] == '\0') {
+            v2 = cg;
+        } else if (strstr(ctl, "freezer") != NULL) {
+            v1 = cg;
+        }
+    }
+    if (rc == 0 && v1 != NULL) {
+        if (asprintf(&fz->control, "/sys/fs/cgroup/freezer%s/freezer.state",
+                     v1) < 0 ||
+            (fz->state = strdup(fz->control)) == NULL) {
+            rc = -ENOMEM;
+        }
+    } else if (rc == 0 && v2 != NULL) {
+        fz->v2 = true;
+        if (asprintf(&fz->control, "/sys/fs/cgroup%s/cgroup.freeze", v2) < 0 ||
+            asprintf(&fz->state, "/sys/fs/cgroup%s/cgroup.events", v2) < 0) {
+            rc = -ENOMEM;
+        }
+    } else if (rc == 0) {
+        rc = -ENOTSUP;
+    }
+    free(text);
+    return rc;
+}
+
+static int
+freezer_write(const struct freezer *fz, bool frozen)
+{
+    const char *v =
+        fz->v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED");
+    FILE *f = fopen(fz->control, "we");
+    int rc = 0;
+
+    if (f == NULL) {
+        return -errno;
+    }
+    if (fputs(v, f) < 0) {
+        rc = -EIO;
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
+/* 1 when the whole cgroup is frozen, 0 when not (yet), or -errno. */
+static int
+freezer_frozen(const struct freezer *fz)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = vcha_file_read(fz->state, &text, &len, 65536);
+
+    if (rc == 0) {
+        rc = fz->v2 ? strstr(text, "frozen 1") != NULL
+                    : strncmp(text, "FROZEN", 6) == 0;
+    }
+    free(text);
+    return rc;
+}
+
+/* Freeze (or thaw) the container and wait until it is. */
+static int
+freeze(const struct vcha_ct *ct, bool frozen, long long deadline, char *why,
+       size_t whylen)
+{
+    struct freezer fz = {0};
+    pid_t pid = 0;
+    int rc = vcha_ct_running(ct, deadline, &pid);
+
+    if (rc == 0 || (rc > 0 && pid <= 0)) {
+        rc = -ESRCH;
+    }
+    if (rc > 0) {
+        rc = freezer_find(pid, &fz);
+    }
+    if (rc >= 0) {
+        rc = freezer_write(&fz, frozen);
+    }
+    while (rc >= 0 && frozen && (rc = freezer_frozen(&fz)) == 0) {
+        if (vcha_now_ms() > deadline) {
+            rc = -ETIME;
+            break;
+        }
+        usleep(2000);
+    }
+    if (rc < 0) {
+        snprintf(why, whylen, "cannot %s %s: %s", frozen ? "freeze" : "thaw",
+                 ct->name, fz.control ? fz.control : strerror(-rc));
+        if (fz.control != NULL) {
+            size_t l = strlen(why);
+
+            snprintf(why + l, whylen - l, ": %s", strerror(-rc));
+        }
+    }
+    freezer_clear(&fz);
+    return rc < 0 ? rc : 0;
+}
+
+/* Dump the frozen container into @p dir; it stays frozen. */
+static int
+dump(const struct vcha_ct *ct, const char *dir, long long deadline, char *why,
+     size_t whylen)
+{
+    const char *argv[] = {"lxc-checkpoint", "-n", ct->name, "-P",
+                          ct->lxcpath,      "-D", dir,      NULL};
+
+    return vcha_exec_until(argv, deadline, why, whylen);
+}
+
+/* Copy the root filesystem into @p dst, hard-linking what @p prev has. */
+static int
+rootfs_copy(const char *src, const char *prev, const char *dst,
+            long long deadline, char *why, size_t whylen)
+{
+    char *from = NULL, *link = NULL;
+    const char *argv[] = {
+        "rsync", "-aH", "--numeric-ids", "--delete", NULL, NULL, NULL, NULL};
+    size_t n = 4;
+    int rc;
+
+    if (asprintf(&from, "%s/", src) < 0 ||
+        (prev != NULL && asprintf(&link, "--link-dest=%s", prev) < 0)) {
+        free(from);
+        return -ENOMEM;
+    }
+    if (link != NULL) {
+        argv[n++] = link;
+    }
+    argv[n++] = from;
+    argv[n++] = dst;
+    rc = vcha_exec_until(argv, deadline, why, whylen);
+    free(from);
+    free(link);
+    return rc;
+}
+
+/* Copy regular file @p src to new file @p dst (never following links). */
+static int
+file_copy(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = 0;
+    struct stat st;
+
+    if (in < 0 || fstat(in, &st) < 0) {
+        rc = -errno;
+        goto done;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
+    if (out < 0) {
+        rc = -errno;
+        goto done;
+    }
+    for (off_t left = st.st_size; left > 0;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        left -= n;
+    }
+done:
+    if (in >= 0) {
+        close(in);
+    }
+    if (out >= 0 && close(out) < 0 && rc == 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
+/* The regular files of directory @p dir, sorted; NULL-terminated. */
+static int
+dir_files(const char *dir, char ***names, size_t *count)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort), rc = 0;
+    size_t k = 0;
+
+    *names = NULL;
+    *count = 0;
+    if (n < 0) {
+        return -errno;
+    }
+    *names = calloc((size_t) n + 1, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        if (*names != NULL && rc == 0 && list[i]->d_type == DT_REG &&
+            ((*names)[k++] = strdup(list[i]->d_name)) == NULL) {
+            rc = -ENOMEM;
+        }
+        free(list[i]);
+    }
+    free(list);
+    *count = k;
+    return *names == NULL ? -ENOMEM : rc;
+}
+
+static void
+names_free(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* Copy each of @p paths into directory @p to, under its own name. */
+static int
+files_copy(char *const *paths, size_t n, const char *to)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *dst = NULL;
+
+        if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
+            return -ENOMEM;
+        }
+        rc = file_copy(paths[i], dst);
+        free(dst);
+    }
+    return rc;
+}
+
+/* Compress each of @p paths into "<to>/<name>.zst": one zstd process. */
+static int
+files_zstd(char *const *paths, size_t n, const char *to, long long deadline,
+           char *why, size_t whylen)
+{
+    const char *head[] = {"zstd", "-q", "-1", "-T0", "--output-dir-flat", to};
+    size_t nh = sizeof(head) / sizeof(head[0]);
+    const char **argv = calloc(nh + n + 1, sizeof(*argv));
+    int rc;
+
+    if (argv == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(argv, head, sizeof(head));
+    memcpy(argv + nh, paths, n * sizeof(*paths));
+    rc = vcha_exec_until(argv, deadline, why, whylen);
+    free(argv);
+    return rc;
+}
+
+/*
+ * Move the images from @p from to the new directory @p to: copied as they
+ * are, or compressed with zstd (NAME.zst).  @p bytes gets their size
+ * before compression.
+ */
+static int
+images_ship(const char *from, const char *to, enum vcha_ct_compress how,
+            long long deadline, unsigned long long *bytes, char *why,
+            size_t whylen)
+{
+    char **names = NULL, **paths = NULL;
+    size_t n = 0;
+    int rc = dir_files(from, &names, &n);
+
+    *bytes = 0;
+    if (rc == 0 && (paths = calloc(n + 1, sizeof(*paths))) == NULL) {
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct stat st;
+
+        if (asprintf(&paths[i], "%s/%s", from, names[i]) < 0) {
+            paths[i] = NULL;
+            rc = -ENOMEM;
+        } else if (stat(paths[i], &st) == 0) {
+            *bytes += (unsigned long long) st.st_size;
+        }
+    }
+    if (rc == 0 && mkdir(to, 0700) < 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && how == VCHA_CT_COMPRESS_ZSTD) {
+        rc = files_zstd(paths, n, to, deadline, why, whylen);
+    } else if (rc == 0) {
+        rc = files_copy(paths, n, to);
+    }
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, whylen, "shipping the images to %s: %s", to,
+                 strerror(-rc));
+    }
+    names_free(paths);
+    names_free(names);
+    return rc;
+}
+
+/* The rootfs of the store's newest generation, for rsync --link-dest. */
+static char *
+previous_rootfs(const char *store)
+{
+    struct vcha_gen_info *gens = NULL;
+    char *prev = NULL;
+    size_t n = 0;
+
+    if (vcha_genstore_list(store, &gens, &n) == 0 && n > 0) {
+        if (asprintf(&prev, "%s/" VCHA_CT_ROOTFS, gens[0].path) < 0) {
+            prev = NULL;
+        }
+    }
+    vcha_gen_list_free(gens, n);
+    return prev;
+}
+
+/* One checkpoint's state, shared by its steps. */
+struct ckpt {
+    const struct vcha_ct *ct;
+    const struct vcha_ct_ckpt *o;
+    struct vcha_kv *fig;
+    struct vcha_genstore *store;
+    char *stage, *scratch;
+    bool frozen;
+    char *why;
+    size_t whylen;
+};
+
+static void
+fig_ms(struct ckpt *c, const char *key, long long since)
+{
+    vcha_kv_setf(c->fig, key, "%lld", vcha_now_ms() - since);
+}
+
+/* freeze, dump, copy the files, thaw: memory and files of one instant */
+static int
+ckpt_capture(struct ckpt *c)
+{
+    char *rootfs = NULL, *prev = previous_rootfs(c->o->store);
+    long long t0 = vcha_now_ms(), t;
+    int rc;
+
+    vcha_kv_setf(c->fig, "frozen_at", "%lld", vcha_realtime_ms());
+    rc = freeze(c->ct, true, c->o->deadline, c->why, c->whylen);
+    c->frozen = rc == 0;
+    t = vcha_now_ms();
+    if (rc == 0) {
+        rc = dump(c->ct, c->scratch, c->o->deadline, c->why, c->whylen);
+        fig_ms(c, "dump_ms", t);
+    }
+    t = vcha_now_ms();
+    if (rc == 0 && asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        rc = rootfs_copy(c->ct->rootfs, prev, rootfs, c->o->deadline, c->why,
+                         c->whylen);
+        fig_ms(c, "copy_ms", t);
+    }
+    if (c->frozen && !c->o->final) {
+        char w[256] = "";
+
+        if (freeze(c->ct, false, c->o->deadline, w, sizeof(w)) == 0) {
+            c->frozen = false;
+        } else if (rc == 0) {
+            snprintf(c->why, c->whylen, "%s", w);
+            rc = -EIO;
+        }
+    }
+    fig_ms(c, "freeze_ms", t0);
+    free(rootfs);
+    free(prev);
+    return rc;
+}
+
+static int
+ckpt_commit(struct ckpt *c)
+{
+    unsigned long long bytes = 0;
+    char *images = NULL, *gen = NULL;
+    const char *how = c->o->compress == VCHA_CT_COMPRESS_ZSTD ? "zstd" : "raw";
+    struct vcha_gen_figure *f = NULL;
+    struct vcha_gen_meta meta = {.container = c->ct->name,
+                                 .config_digest = c->ct->digest};
+    long long t = vcha_now_ms();
+    int rc = -ENOMEM;
+
+    if (asprintf(&images, "%s/" VCHA_CT_IMAGES, c->stage) < 0) {
+        return -ENOMEM;
+    }
+    rc = images_ship(c->scratch, images, c->o->compress, c->o->deadline, &bytes,
+                     c->why, c->whylen);
+    fig_ms(c, "ship_ms", t);
+    vcha_kv_set(c->fig, "images", how);
+    vcha_kv_setf(c->fig, "image_bytes", "%llu", bytes);
+    vcha_kv_setf(c->fig, "image_mb", "%.1f", bytes / 1048576.0);
+    f = calloc(vcha_kv_count(c->fig), sizeof(*f));
+    if (rc == 0 && f == NULL) {
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < vcha_kv_count(c->fig); i++) {
+        f[i].key = vcha_kv_key(c->fig, i);
+        f[i].value = vcha_kv_value(c->fig, i);
+    }
+    meta.figures = f;
+    meta.n_figures = vcha_kv_count(c->fig);
+    t = vcha_now_ms();
+    if (rc == 0) {
+        rc = vcha_genstore_commit(c->store, &meta, c->o->keep, &gen);
+        if (rc < 0) {
+            snprintf(c->why, c->whylen, "committing the generation: %s",
+                     strerror(-rc));
+        }
+    }
+    fig_ms(c, "commit_ms", t);
+    if (gen != NULL) {
+        const char *base = strrchr(gen, '/');
+
+        vcha_kv_set(c->fig, "generation", base != NULL ? base + 1 : gen);
+    }
+    free(f);
+    free(gen);
+    free(images);
+    return rc;
+}
+
+int
+vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
+                   struct vcha_kv *figures, char *why, size_t whylen)
+{
+    struct ckpt c = {
+        .ct = ct, .o = o, .fig = figures, .why = why, .whylen = whylen};
+    long long t0 = vcha_now_ms();
+    int rc;
+
+    why[0] = '\0';
+    rc = vcha_genstore_open(o->store, &c.store);
+    if (rc < 0) {
+        snprintf(why, whylen, "store %s: %s", o->store,
+                 rc == -EBUSY ? "another checkpoint is being written"
+                              : strerror(-rc));
+        return rc;
+    }
+    rc = vcha_genstore_stage(c.store, &c.stage);
+    if (rc == 0) {
+        rc = scratch_make(ct, "dump", &c.scratch);
+    }
+    if (rc == 0) {
+        rc = criu_config(c.scratch, false);
+    }
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, whylen, "preparing the checkpoint: %s", strerror(-rc));
+    }
+    if (rc == 0) {
+        rc = ckpt_capture(&c);
+    }
+    if (rc == 0) {
+        rc = ckpt_commit(&c);
+    }
+    if (c.frozen && !o->final) {
+        char w[256];
+
+        freeze(ct, false, vcha_now_ms() + 10000, w, sizeof(w));
+    }
+    if (rc < 0) {
+        vcha_genstore_abort(c.store);
+    }
+    fig_ms(&c, "total_ms", t0);
+    if (c.scratch != NULL) {
+        vcha_file_remove_tree(c.scratch);
+    }
+    free(c.scratch);
+    free(c.stage);
+    vcha_genstore_free(c.store);
+    return rc;
+}
+
+/* ------------------------------------------------------------ restore */
+
+/* Images of generation @p gen into @p to (uncompressed), for CRIU. */
+static int
+images_fetch(const char *gen, const char *to, long long deadline, char *why,
+             size_t whylen)
+{
+    char *from = NULL, **names = NULL, **raw = NULL, **zst = NULL;
+    size_t n = 0, nr = 0, nz = 0;
+    int rc = -ENOMEM;
+
+    if (asprintf(&from, "%s/" VCHA_CT_IMAGES, gen) < 0) {
+        return -ENOMEM;
+    }
+    rc = dir_files(from, &names, &n);
+    raw = calloc(n + 1, sizeof(*raw));
+    zst = calloc(n + 1, sizeof(*zst));
+    if (rc == 0 && (raw == NULL || zst == NULL)) {
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = strlen(names[i]);
+        bool z = len > 4 && strcmp(names[i] + len - 4, ".zst") == 0;
+        char **slot = z ? &zst[nz++] : &raw[nr++];
+
+        if (asprintf(slot, "%s/%s", from, names[i]) < 0) {
+            *slot = NULL;
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0) {
+        rc = files_copy(raw, nr, to);
+    }
+    if (rc == 0 && nz > 0) {
+        const char *head[] = {"zstd", "-d", "-q", "--output-dir-flat", to};
+        const char **argv = calloc(nz + 6, sizeof(*argv));
+
+        rc = argv == NULL ? -ENOMEM : 0;
+        if (argv != NULL) {
+            memcpy(argv, head, sizeof(head));
+            memcpy(argv + 5, zst, nz * sizeof(*zst));
+            rc = vcha_exec_until(argv, deadline, why, whylen);
+        }
+        free(argv);
+    }
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, whylen, "reading the images of %s: %s", gen,
+                 strerror(-rc));
+    }
+    names_free(raw);
+    names_free(zst);
+    names_free(names);
+    free(from);
+    return rc;
+}
+
+/* Make the container's root filesystem equal to the generation's. */
+static int
+rootfs_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
+               char *why, size_t whylen)
+{
+    char *from = NULL;
+    const char *argv[] = {"rsync",    "-aH", "--numeric-ids", "--delete", NULL,
+                          ct->rootfs, NULL};
+    int rc;
+
+    if (asprintf(&from, "%s/" VCHA_CT_ROOTFS "/", gen) < 0) {
+        return -ENOMEM;
+    }
+    argv[4] = from;
+    if (mkdir(ct->rootfs, 0755) < 0 && errno != EEXIST) {
+        rc = -errno;
+        snprintf(why, whylen, "%s: %s", ct->rootfs, strerror(errno));
+    } else {
+        rc = vcha_exec_until(argv, deadline, why, whylen);
+    }
+    free(from);
+    return rc;
+}
+
+/*
+ * After CRIU's restore the container is in the state it was dumped in:
+ * frozen, and (with LXC's empty network) its loopback down.  Thaw it and
+ * bring the loopback up.
+ */
+static int
+restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
+                size_t whylen)
+{
+    const char *lo[] = {"nsenter", "-t",  NULL, "-n", "ip",
+                        "link",    "set", "lo", "up", NULL};
+    char pidtext[32];
+    pid_t pid = 0;
+    int rc = vcha_ct_running(ct, deadline, &pid);
+
+    if (rc <= 0 || pid <= 0) {
+        snprintf(why, whylen, "not running after the restore");
+        return -ESRCH;
+    }
+    rc = freeze(ct, false, deadline, why, whylen);
+    snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
+    lo[2] = pidtext;
+    if (rc == 0) {
+        rc = vcha_exec_until(lo, deadline, why, whylen);
+    }
+    return rc;
+}
+
+int
+vcha_ct_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
+                struct vcha_kv *figures, char *why, size_t whylen)
+{
+    const char *argv[] = {"lxc-checkpoint", "-r", "-n", ct->name, "-P",
+                          ct->lxcpath,      "-D", NULL, NULL};
+    char *scratch = NULL;
+    long long t = vcha_now_ms();
+    int rc;
+
+    why[0] = '\0';
+    rc = scratch_make(ct, "restore", &scratch);
+    if (rc < 0) {
+        snprintf(why, whylen, "scratch directory: %s", strerror(-rc));
+        return rc;
+    }
+    rc = images_fetch(gen, scratch, deadline, why, whylen);
+    if (rc == 0) {
+        rc = rootfs_restore(ct, gen, deadline, why, whylen);
+    }
+    if (figures != NULL) {
+        vcha_kv_setf(figures, "copy_ms", "%lld", vcha_now_ms() - t);
+    }
+    t = vcha_now_ms();
+    if (rc == 0 && (rc = criu_config(scratch, true)) < 0) {
+        snprintf(why, whylen, "CRIU configuration: %s", strerror(-rc));
+    }
+    if (rc == 0) {
+        argv[7] = scratch;
+        rc = vcha_exec_until(argv, deadline, why, whylen);
+    }
+    if (rc == 0) {
+        rc = restored_resume(ct, deadline, why, whylen);
+    }
+    if (figures != NULL) {
+        vcha_kv_setf(figures, "restore_ms", "%lld", vcha_now_ms() - t);
+    }
+    if (rc < 0) {
+        size_t len = strlen(why);
+        char w[256] = "";
+
+        /* keep CRIU's restore.log for whoever looks into it */
+        snprintf(why + len, whylen - len, " (CRIU's log: %s/restore.log)",
+                 scratch);
+        vcha_ct_kill(ct, deadline, w, sizeof(w));
+    } else {
+        vcha_file_remove_tree(scratch);
+    }
+    free(scratch);
+    return rc;
+}

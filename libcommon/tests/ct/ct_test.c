@@ -1,0 +1,345 @@
+/*
+ * Unit tests for libcommon/ct.c: reading a container's LXC configuration,
+ * and what the checkpoint and restore do when something is wrong, with the
+ * real LXC tools on containers that exist only as configuration.  That a
+ * checkpoint and a restore work is proven in the cluster lab, where CRIU
+ * runs (tests/lab/scenarios/05-criuct.sh).
+ */
+#include <config.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
+
+#include <vcha/clock.h>
+#include <vcha/ct.h>
+#include <vcha/genstore.h>
+
+#include "../test-util.h"
+
+struct fixture {
+    char *dir;   /* lxcpath */
+    char *store; /* a generation store */
+    char why[512];
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char *ct = NULL;
+
+    assert_non_null(f);
+    f->dir = test_tmpdir_new();
+    assert_non_null(f->dir);
+    ct = test_path(f->dir, "c1");
+    assert_int_equal(mkdir(ct, 0755), 0);
+    free(ct);
+    f->store = test_path(f->dir, "store");
+    assert_int_equal(mkdir(f->store, 0755), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    free(f->store);
+    test_tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+config_write(struct fixture *f, const char *text)
+{
+    char *path = NULL;
+
+    assert_true(asprintf(&path, "%s/c1/config", f->dir) > 0);
+    assert_int_equal(test_write_file(path, text), 0);
+    free(path);
+}
+
+/* A container "c1" whose root filesystem is <dir>/c1/rootfs. */
+static struct vcha_ct *
+ct_make(struct fixture *f)
+{
+    struct vcha_ct *ct = NULL;
+    char *text = NULL;
+
+    assert_true(asprintf(&text,
+                         "lxc.uts.name = c1\n"
+                         "lxc.rootfs.path = dir:%s/c1/rootfs\n"
+                         "lxc.init.cmd = /bin/true\n",
+                         f->dir) > 0);
+    config_write(f, text);
+    free(text);
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    return ct;
+}
+
+static long long
+soon(void)
+{
+    return vcha_now_ms() + 20000;
+}
+
+static void
+test_open_reads_rootfs_and_digest(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    char *expect = NULL;
+
+    assert_true(asprintf(&expect, "%s/c1/rootfs", f->dir) > 0);
+    assert_string_equal(ct->rootfs, expect);
+    assert_string_equal(ct->name, "c1");
+    assert_string_equal(ct->lxcpath, f->dir);
+    assert_int_equal(strlen(ct->digest), 64);
+    assert_int_equal(strspn(ct->digest, "0123456789abcdef"), 64);
+    free(expect);
+    vcha_ct_free(ct);
+}
+
+static void
+test_open_digest_follows_the_configuration(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *a = ct_make(f), *b = NULL, *c = NULL;
+
+    assert_int_equal(vcha_ct_open("c1", f->dir, &b, f->why, sizeof(f->why)), 0);
+    assert_string_equal(a->digest, b->digest);
+    config_write(f, "lxc.rootfs.path = /srv/other\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &c, f->why, sizeof(f->why)), 0);
+    assert_string_not_equal(a->digest, c->digest);
+    assert_string_equal(c->rootfs, "/srv/other"); /* no dir: prefix */
+    vcha_ct_free(a);
+    vcha_ct_free(b);
+    vcha_ct_free(c);
+}
+
+static void
+test_open_last_setting_wins(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = NULL;
+
+    config_write(f, "lxc.rootfs.path = dir:/a\n"
+                    "# lxc.rootfs.path = /commented\n"
+                    "  lxc.rootfs.path=dir:/b  \n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_string_equal(ct->rootfs, "/b");
+    vcha_ct_free(ct);
+}
+
+static void
+test_open_missing_configuration(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = (struct vcha_ct *) 1;
+
+    assert_int_equal(vcha_ct_open("nope", f->dir, &ct, f->why, sizeof(f->why)),
+                     -ENOENT);
+    assert_null(ct);
+    assert_non_null(strstr(f->why, "nope/config"));
+}
+
+static void
+test_open_needs_a_directory_rootfs(void **state)
+{
+    static const char *const bad[] = {
+        "lxc.uts.name = c1\n",               /* none */
+        "lxc.rootfs.path = rootfs\n",        /* relative */
+        "lxc.rootfs.path = overlay:/a:/b\n", /* not a directory */
+        "lxc.rootfs.path = \n",              /* empty */
+    };
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vcha_ct *ct = NULL;
+
+        config_write(f, bad[i]);
+        f->why[0] = '\0';
+        assert_int_equal(
+            vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)), -EINVAL);
+        assert_null(ct);
+        assert_non_null(strstr(f->why, "lxc.rootfs.path"));
+    }
+    vcha_ct_free(NULL);
+}
+
+static void
+test_running_stopped_container(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    pid_t pid = 42;
+
+    assert_int_equal(vcha_ct_running(ct, soon(), &pid), 0);
+    assert_int_equal(pid, 0);
+    vcha_ct_free(ct);
+}
+
+static void
+test_running_unknown_container_is_an_error(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+
+    free(ct->name);
+    ct->name = strdup("nope"); /* lxc-info: "nope doesn't exist" */
+    assert_true(vcha_ct_running(ct, soon(), NULL) < 0);
+    vcha_ct_free(ct);
+}
+
+static void
+test_kill_stopped_container_is_fine(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+
+    assert_int_equal(vcha_ct_kill(ct, soon(), f->why, sizeof(f->why)), 0);
+    vcha_ct_free(ct);
+}
+
+static void
+test_boot_without_rootfs_fails_with_reason(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+
+    assert_true(vcha_ct_boot(ct, soon(), f->why, sizeof(f->why)) < 0);
+    assert_non_null(strstr(f->why, "lxc-"));
+    assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
+    vcha_ct_free(ct);
+}
+
+static void
+test_attach_to_stopped_container_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    const char *argv[] = {"/bin/true", NULL};
+
+    assert_int_not_equal(
+        vcha_ct_attach(ct, argv, soon(), f->why, sizeof(f->why)), 0);
+    vcha_ct_free(ct);
+}
+
+/* A committed generation holding one file, made with the store itself. */
+static char *
+generation_make(struct fixture *f)
+{
+    struct vcha_genstore *s = NULL;
+    char *stage = NULL, *gen = NULL, *file = NULL;
+
+    assert_int_equal(vcha_genstore_open(f->store, &s), 0);
+    assert_int_equal(vcha_genstore_stage(s, &stage), 0);
+    file = test_path(stage, "state");
+    assert_int_equal(test_write_file(file, "good\n"), 0);
+    assert_int_equal(vcha_genstore_commit(s, NULL, 2, &gen), 0);
+    vcha_genstore_free(s);
+    free(file);
+    free(stage);
+    return gen;
+}
+
+static void
+test_checkpoint_failure_keeps_the_store(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct vcha_kv *fig = vcha_kv_new();
+    struct vcha_ct_ckpt o = {.store = f->store, .keep = 2, .deadline = soon()};
+    char *gen = generation_make(f), *latest = NULL;
+
+    /* not running: the freeze fails half way into the checkpoint */
+    setenv("VCHA_RUN_DIR", f->dir, 1);
+    assert_true(vcha_ct_checkpoint(ct, &o, fig, f->why, sizeof(f->why)) < 0);
+    assert_true(f->why[0] != '\0');
+    assert_int_equal(vcha_genstore_latest(f->store, 0, &latest, NULL), 0);
+    assert_string_equal(latest, gen);
+    /* the store holds .lock and the one generation: no stage left */
+    assert_int_equal(test_dir_entries(f->store), 2);
+    assert_non_null(vcha_kv_get(fig, "total_ms"));
+    free(latest);
+    free(gen);
+    vcha_kv_free(fig);
+    vcha_ct_free(ct);
+}
+
+static void
+test_checkpoint_store_missing_or_busy(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct vcha_kv *fig = vcha_kv_new();
+    struct vcha_ct_ckpt o = {
+        .store = "/nonexistent/store", .keep = 2, .deadline = soon()};
+    struct vcha_genstore *writer = NULL;
+
+    assert_int_equal(vcha_ct_checkpoint(ct, &o, fig, f->why, sizeof(f->why)),
+                     -ENOENT);
+    assert_non_null(strstr(f->why, "/nonexistent/store"));
+    o.store = f->store;
+    assert_int_equal(vcha_genstore_open(f->store, &writer), 0);
+    assert_int_equal(vcha_ct_checkpoint(ct, &o, fig, f->why, sizeof(f->why)),
+                     -EBUSY);
+    assert_non_null(strstr(f->why, "another checkpoint"));
+    vcha_genstore_free(writer);
+    vcha_kv_free(fig);
+    vcha_ct_free(ct);
+}
+
+static void
+test_restore_from_an_incomplete_generation_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    char *gen = generation_make(f); /* no images/, no rootfs/ */
+
+    setenv("VCHA_RUN_DIR", f->dir, 1);
+    assert_true(vcha_ct_restore(ct, gen, soon(), NULL, f->why, sizeof(f->why)) <
+                0);
+    assert_non_null(strstr(f->why, gen));
+    assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
+    /* the generation is read, never written */
+    assert_int_equal(vcha_genstore_verify(gen, 0, NULL), 0);
+    free(gen);
+    vcha_ct_free(ct);
+}
+
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_open_reads_rootfs_and_digest),
+        T(test_open_digest_follows_the_configuration),
+        T(test_open_last_setting_wins),
+        T(test_open_missing_configuration),
+        T(test_open_needs_a_directory_rootfs),
+        T(test_running_stopped_container),
+        T(test_running_unknown_container_is_an_error),
+        T(test_kill_stopped_container_is_fine),
+        T(test_boot_without_rootfs_fails_with_reason),
+        T(test_attach_to_stopped_container_fails),
+        T(test_checkpoint_failure_keeps_the_store),
+        T(test_checkpoint_store_missing_or_busy),
+        T(test_restore_from_an_incomplete_generation_fails),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,111 @@
+/*
+ * vcha - an LXC container that is checkpointed with CRIU into a generation
+ * store and restored from one.
+ *
+ * A checkpoint takes memory and files at the same instant: the container is
+ * frozen, CRIU dumps its processes (leaving them running, still frozen),
+ * its root filesystem is copied into the same stage (unchanged files as
+ * hard links to the previous generation), and only then is it thawed.  The
+ * stage is committed by the store (see genstore.h) after the thaw, so the
+ * container is frozen for the dump and the copy only.
+ *
+ * Every program runs from an argv array with a deadline (see exec.h).
+ */
+#ifndef VCHA_CT_H
+#define VCHA_CT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <vcha/vchad.h>
+
+/** Sub-directories of a generation. */
+#define VCHA_CT_IMAGES "images"
+#define VCHA_CT_ROOTFS "rootfs"
+
+/** One container, as its LXC configuration describes it. */
+struct vcha_ct {
+    char *name;
+    char *lxcpath;
+    char *config;    /**< "<lxcpath>/<name>/config" */
+    char *rootfs;    /**< the directory lxc.rootfs.path names */
+    char digest[65]; /**< SHA-256 of the configuration file, hex */
+};
+
+/** Compression of the CRIU images in a generation. */
+enum vcha_ct_compress {
+    VCHA_CT_COMPRESS_NONE,
+    VCHA_CT_COMPRESS_ZSTD,
+};
+
+/**
+ * Read the configuration of container @p name under @p lxcpath.  Returns 0,
+ * -ENOENT when "<lxcpath>/<name>/config" does not exist, -EINVAL when it
+ * names no usable root filesystem directory (with @p why set), or -errno.
+ */
+int vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
+                 char *why, size_t whylen);
+
+/** Free @p ct; NULL is fine. */
+void vcha_ct_free(struct vcha_ct *ct);
+
+/**
+ * Whether the container runs: 1 (and its init's PID in @p pid, may be
+ * NULL), 0 when it is stopped, or a negative errno when lxc-info could not
+ * tell before @p deadline (CLOCK_MONOTONIC ms).
+ */
+int vcha_ct_running(const struct vcha_ct *ct, long long deadline, pid_t *pid);
+
+/** Boot the container from its own filesystem (lxc-start).  0 or -errno. */
+int vcha_ct_boot(const struct vcha_ct *ct, long long deadline, char *why,
+                 size_t whylen);
+
+/**
+ * Stop the container at once, every process killed (lxc-stop --kill), and
+ * wait until it is stopped.  A stopped container is fine.  0 or -errno.
+ */
+int vcha_ct_kill(const struct vcha_ct *ct, long long deadline, char *why,
+                 size_t whylen);
+
+/** Options of one checkpoint. */
+struct vcha_ct_ckpt {
+    const char *store;              /**< the generation store */
+    unsigned keep;                  /**< generations kept */
+    enum vcha_ct_compress compress; /**< of the images */
+    bool final;                     /**< leave it frozen: it is stopped next */
+    long long deadline;             /**< CLOCK_MONOTONIC ms */
+};
+
+/**
+ * Take one checkpoint of the running container into a new generation of
+ * the store: freeze, dump, copy the root filesystem, thaw (unless
+ * @p o->final), commit.  Figures of the checkpoint (freeze_ms, dump_ms,
+ * copy_ms, commit_ms, total_ms, image_bytes, generation, ...) are set in
+ * @p figures.  On any failure the stage is removed, the container thawed,
+ * and the store's previous generations are untouched.
+ *
+ * Returns 0 or a negative errno with @p why set.
+ */
+int vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
+                       struct vcha_kv *figures, char *why, size_t whylen);
+
+/**
+ * Restore the stopped container from generation @p gen: its root
+ * filesystem is made equal to the generation's, then CRIU restores its
+ * processes.  Figures (copy_ms, restore_ms) are set in @p figures (may be
+ * NULL).  Returns 0 or a negative errno with @p why set; the container is
+ * stopped after a failure.
+ */
+int vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
+                    long long deadline, struct vcha_kv *figures, char *why,
+                    size_t whylen);
+
+/**
+ * Run @p argv inside the running container (lxc-attach) and return its
+ * exit code (0: success), or a negative errno when it could not run or did
+ * not end before @p deadline.
+ */
+int vcha_ct_attach(const struct vcha_ct *ct, const char *const argv[],
+                   long long deadline, char *why, size_t whylen);
+
+#endif

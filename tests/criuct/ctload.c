@@ -1,0 +1,135 @@
+/*
+ * ctload - a stateful workload for the criuct tests, run as a container's
+ * init.  Every tick it advances a counter held in memory and appends it as
+ * one line to a log file; it answers TCP connections on a port with its
+ * in-memory state: "count=N hits=H pid=P\n", where hits counts the
+ * connections it has answered (state that exists in memory only).
+ *
+ *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB]
+ *
+ * -m keeps MIB MiB of memory dirty (rewritten every tick), to give a
+ * checkpoint something to dump.  After a restore from a checkpoint taken
+ * at count N the log must read 1..N and go on with N+1: a gap or a repeat
+ * means memory and files came from different instants.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stop = 1;
+}
+
+static int
+listen_on(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short) port),
+                            .sin_addr.s_addr = htonl(INADDR_ANY)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
+        perror("ctload: listen");
+        exit(1);
+    }
+    return fd;
+}
+
+static void
+answer(int lfd, unsigned long long count, unsigned long long *hits)
+{
+    char line[128];
+    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int n;
+
+    if (c < 0) {
+        return;
+    }
+    (*hits)++;
+    n = snprintf(line, sizeof(line), "count=%llu hits=%llu pid=%d\n", count,
+                 *hits, (int) getpid());
+    if (write(c, line, (size_t) n) < 0) {
+        /* the client went away; nothing to do */
+    }
+    close(c);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *log = "/var/log/counter";
+    int port = 7000, tick = 5, opt, lfd, log_fd;
+    unsigned long long count = 0, hits = 0;
+    size_t dirty = 0;
+    unsigned char *mem = NULL;
+    char line[32];
+
+    while ((opt = getopt(argc, argv, "l:p:t:m:")) != -1) {
+        switch (opt) {
+        case 'l':
+            log = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 't':
+            tick = atoi(optarg);
+            break;
+        case 'm':
+            dirty = (size_t) atol(optarg) << 20;
+            break;
+        default:
+            fprintf(stderr, "usage: ctload [-l LOG] [-p PORT] [-t TICK_MS] "
+                            "[-m MIB]\n");
+            return 2;
+        }
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    if (dirty > 0 && (mem = malloc(dirty)) == NULL) {
+        perror("ctload: malloc");
+        return 1;
+    }
+    log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+        perror(log);
+        return 1;
+    }
+    lfd = listen_on(port);
+    while (!stop) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int n;
+
+        count++;
+        n = snprintf(line, sizeof(line), "%llu\n", count);
+        if (write(log_fd, line, (size_t) n) != n) {
+            perror(log);
+            return 1;
+        }
+        for (size_t i = 0; i < dirty; i += 4096) {
+            mem[i] = (unsigned char) (count + i);
+        }
+        if (poll(&p, 1, tick) > 0) {
+            answer(lfd, count, &hits);
+        }
+    }
+    free(mem);
+    return 0;
+}

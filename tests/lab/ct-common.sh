@@ -1,0 +1,74 @@
+# Shared by the criuct scenario and benchmark (bash; source it after
+# common.sh): container ct1 run by ocf:vcha:criuct, its store on the lab's
+# shared directory, and ways to look at its state from outside.
+
+CT=ct1
+STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
+HOST_STORE=/var/lib/vcha-lab/shared/ckpt/$CT # the same, from the host
+CT_LOG=/var/lib/lxc/$CT/rootfs/var/log/counter
+
+# ct_configure INTERVAL [MIB]: the container on every node, an empty store,
+# the resource (allow-migrate, migration-threshold 2)
+ct_configure() {
+    local n
+    ex node1 pcs resource delete "$CT" > /dev/null 2>&1
+    for n in node1 node2 node3; do
+        ex "$n" /usr/lib/vcha-lab/mkct "$CT" "${2:-16}" || return 1
+    done
+    rm -rf "$HOST_STORE" && mkdir -p "$HOST_STORE"
+    ex node1 pcs resource create "$CT" ocf:vcha:criuct container="$CT" \
+        checkpoint_dir="$STORE" checkpoint_interval="$1" keep=3 \
+        meta migration-threshold=2 allow-migrate=true \
+        op monitor interval=3s timeout=30s > /dev/null
+}
+
+ct_where() { # the node running ct1, or nothing
+    ex node1 crm_resource --locate -r "$CT" 2> /dev/null |
+        sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | head -1
+}
+
+# ct_wait_on SECONDS [NOT-NODE]: until ct1 runs (elsewhere than NOT-NODE)
+ct_wait_on() {
+    local i n
+    for ((i = 0; i < $1 * 2; i++)); do
+        n=$(ct_where)
+        if [ -n "$n" ] && [ "$n" != "${2:-}" ]; then
+            echo "$n"
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+# ct_ask NODE: what the workload's TCP service says, from inside the
+# container's network namespace ("count=N hits=H pid=P")
+ct_ask() {
+    ex "$1" bash -c "pid=\$(lxc-info -n $CT -p -H) && nsenter -t \$pid -n \
+        bash -c 'exec 3<>/dev/tcp/127.0.0.1/7000 && cat <&3'" 2> /dev/null
+}
+
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<< "$2"; }
+
+# ct_log_check NODE: the container's log on NODE reads 1, 2, 3, ... with no
+# gap and no repeat (memory and files from one instant); prints its length
+ct_log_check() {
+    ex "$1" awk '$1 != NR { print "line " NR " is " $1; bad = 1; exit }
+        END { if (!bad) print NR; exit bad }' "$CT_LOG"
+}
+
+gens() { # the store's committed generations, oldest first
+    ls "$HOST_STORE" 2> /dev/null | grep '^gen-' | sort
+}
+
+gen_count() { # gen_count GEN: the counter the generation's files hold
+    tail -1 "$HOST_STORE/$1/rootfs/var/log/counter" 2> /dev/null
+}
+
+# restored_from NODE: the generation criuct restored last on NODE
+restored_from() {
+    local line
+    line=$(ex "$1" grep "criuct.*restoring $CT from" \
+        /var/log/pacemaker/pacemaker.log 2> /dev/null | tail -1)
+    sed -n 's/.*from .*\/\(gen-[0-9]*\).*/\1/p' <<< "$line"
+}

@@ -1,0 +1,189 @@
+#!/bin/bash
+# Scenario 5: ocf:vcha:criuct.  A container whose init keeps a counter in
+# memory, appends it to a log many times a second and answers on a TCP port
+# with state held in memory only, is checkpointed every 2 s into a store of
+# generations on the shared directory.
+#   - power-off of its node: it comes back elsewhere from the newest
+#     committed generation, memory and files of one instant;
+#   - CRIU killed, vchad killed and a power-off, each in the middle of a
+#     checkpoint: the previous good generation is what counts;
+#   - a corrupt newest generation is skipped, and the log says why;
+#   - its init crashing: restarted in place, then moved (migration-threshold);
+#   - live migration: downtime logged, nothing lost;
+#   - bad input: clear errors, the store untouched.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/../lib/tap.sh"
+. "$here/common.sh"
+. "$here/ct-common.sh"
+
+[ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
+work=$(mktemp -d)
+trap 'ex node1 pcs resource delete $CT > /dev/null 2>&1; rm -rf "$work"' EXIT
+
+lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
+ct_configure 2s 16 || tap_bail "cannot set up the container"
+
+# ------------------------------------------------------------ it runs
+home=$(ct_wait_on 60)
+tap_like "$home" "node*" "criuct starts the container (on $home)"
+a=$(ct_ask "$home")
+sleep 1
+b=$(ct_ask "$home")
+tap_cond "$(field count "$b") > $(field count "$a")" "its counter advances ($a / $b)"
+wait_for 20 sh -c "[ \$(ls $HOST_STORE | grep -c '^gen-') -ge 2 ]"
+tap_ok $? "checkpoints appear in the store ($(gens | tr '\n' ' '))"
+tap_cond "$(gens | wc -l) <= 3" "keep=3 generations at most"
+ex "$home" vchactl status > "$work/status" 2>&1
+tap_ok $? "vchactl status answers"
+grep -q "$CT" "$work/status"
+tap_ok $? "and lists the checkpoint job"
+sed 's/^/#  /' "$work/status"
+wait_for 20 sh -c "'$LAB' exec node1 crm_mon -1 -A | grep -q 'vcha-$CT-freeze-ms'"
+tap_ok $? "crm_mon -A shows the checkpoint figures as node attributes"
+n=$(ct_log_check "$home")
+tap_ok $? "memory and files agree on $home (log 1..$n)"
+
+# ------------------------------------------------------------ power-off
+before=$(ct_ask "$home")
+sleep 3 # a checkpoint after that question
+victim=$home
+lab poweroff "$victim" 2> /dev/null
+t0=$(now)
+last=$(gens | tail -1)
+cut=$(tail -1 "/var/lib/vcha-lab/$victim/upper$CT_LOG")
+new=$(ct_wait_on 120 "$victim")
+tap_like "$new" "node*" "after the power-off of $victim it runs on $new"
+wait_for 20 sh -c "'$LAB' exec $new lxc-info -n $CT -s | grep -q RUNNING"
+from=$(restored_from "$new")
+tap_is "$from" "$last" "restored from the newest committed generation ($last)"
+at=$(gen_count "$last")
+after=$(ct_ask "$new")
+tap_cond "$(field count "$after") >= $at && $at <= $cut" \
+    "its counter goes on from the generation's $at (<= $cut at the power-off): $after"
+tap_is "$(field hits "$after")" "$(($(field hits "$before") + 1))" \
+    "the TCP service kept its in-memory state (hits)"
+n=$(ct_log_check "$new")
+tap_ok $? "memory and files agree after the restore (log 1..$n)"
+printf '#  failover: %s\n' "$(since "$t0" "$(now)")"
+
+# ------------------------------------------------------------ mid-checkpoint
+home=$new
+# kill criu while it dumps: the checkpoint fails, the container runs on
+wait_for 30 sh -c "ls -d $HOST_STORE/.stage-* > /dev/null 2>&1 && '$LAB' exec $home pkill -9 -x criu"
+tap_ok $? "criu killed in the middle of a checkpoint"
+sleep 1
+a=$(ct_ask "$home")
+sleep 0.5
+b=$(ct_ask "$home")
+tap_cond "$(field count "$b") > $(field count "$a")" "the container is not left frozen ($a / $b)"
+# kill vchad in the middle of one: the monitor fails, Pacemaker recovers
+wait_for 30 sh -c "ls -d $HOST_STORE/.stage-* > /dev/null 2>&1 && '$LAB' exec $home pkill -9 -x vchad"
+tap_ok $? "vchad killed in the middle of a checkpoint"
+wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=[1-9]'"
+tap_ok $? "the next monitor fails"
+wait_for 60 sh -c "'$LAB' exec $home vchactl status | grep -q $CT"
+tap_ok $? "recovery brings vchad and the job back"
+home=$(ct_wait_on 60)
+n=$(ct_log_check "$home")
+tap_ok $? "memory and files agree after the recovery (log 1..$n)"
+ex node1 crm_resource --cleanup -r "$CT" > /dev/null 2>&1
+# power-off in the middle of one: the stage is never restored
+wait_for 30 sh -c "ls -d $HOST_STORE/.stage-* > /dev/null 2>&1"
+victim=$home
+lab poweroff "$victim" 2> /dev/null
+last=$(gens | tail -1)
+new=$(ct_wait_on 120 "$victim")
+wait_for 20 sh -c "'$LAB' exec $new lxc-info -n $CT -s | grep -q RUNNING"
+tap_is "$(restored_from "$new")" "$last" \
+    "a power-off in the middle of a checkpoint: restored from $last, the last committed"
+n=$(ct_log_check "$new")
+tap_ok $? "memory and files agree (log 1..$n)"
+home=$new
+
+# ------------------------------------------------------------ corruption
+wait_for 60 sh -c "'$LAB' exec node1 crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 \]'"
+ex node1 pcs resource disable "$CT" > /dev/null
+wait_for 60 sh -c "[ -z \"\$('$LAB' exec node1 crm_resource --locate -r $CT 2>/dev/null | grep 'running on')\" ]"
+tap_ok $? "disabled: stopped, with a last checkpoint"
+newest=$(gens | tail -1)
+prev=$(gens | tail -2 | head -1)
+img=$(ls "$HOST_STORE/$newest/images" | grep '^pages' | head -1)
+printf 'X' | dd of="$HOST_STORE/$newest/images/$img" bs=1 seek=100 conv=notrunc 2> /dev/null
+ex node1 pcs resource enable "$CT" > /dev/null
+home=$(ct_wait_on 60)
+wait_for 20 sh -c "'$LAB' exec $home lxc-info -n $CT -s | grep -q RUNNING"
+tap_is "$(restored_from "$home")" "$prev" "the corrupt $newest is skipped: restored from $prev"
+ex "$home" grep "skipping $newest" /var/log/pacemaker/pacemaker.log > "$work/skip"
+tap_ok $? "the log says why"
+sed 's/^/#  /' "$work/skip"
+n=$(ct_log_check "$home")
+tap_ok $? "memory and files agree (log 1..$n)"
+
+# ------------------------------------------------------------ crashes
+ex node1 crm_resource --cleanup -r "$CT" > /dev/null 2>&1
+sleep 3
+home=$(ct_where)
+ex "$home" sh -c "kill -9 \$(lxc-info -n $CT -p -H)"
+wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=1'"
+tap_ok $? "its init crashed: the failure is counted"
+wait_for 60 sh -c "'$LAB' exec $home lxc-info -n $CT -s | grep -q RUNNING"
+tap_is "$(ct_where)" "$home" "restarted in place, on $home"
+sleep 3
+ex "$home" sh -c "kill -9 \$(lxc-info -n $CT -p -H)"
+new=$(ct_wait_on 60 "$home")
+tap_like "$new" "node*" "crashed again: moved to $new after migration-threshold=2"
+n=$(ct_log_check "$new")
+tap_ok $? "memory and files agree (log 1..$n)"
+ex node1 crm_resource --cleanup -r "$CT" > /dev/null 2>&1
+
+# ------------------------------------------------------------ migration
+sleep 3
+home=$(ct_where)
+target=node1
+[ "$home" = node1 ] && target=node2
+before=$(ct_ask "$home")
+ex node1 pcs resource move "$CT" "$target" > /dev/null 2>&1
+new=$(ct_wait_on 60 "$home")
+tap_is "$new" "$target" "pcs resource move: live migration to $target"
+ex "$target" grep "criuct.*migrate_from\|criuct.*restoring\|state_age_ms" \
+    /var/log/pacemaker/pacemaker.log | tail -2 | sed 's/^/#  /'
+ex "$target" grep -q "state_age_ms=" /var/log/pacemaker/pacemaker.log
+tap_ok $? "the downtime (state_age_ms) is logged"
+after=$(ct_ask "$target")
+tap_is "$(field hits "$after")" "$(($(field hits "$before") + 1))" \
+    "nothing lost: the in-memory state moved along"
+n=$(ct_log_check "$target")
+tap_ok $? "memory and files agree (log 1..$n)"
+ex node1 pcs resource clear "$CT" > /dev/null 2>&1
+
+# ------------------------------------------------------------ bad input
+ex node1 pcs resource disable "$CT" > /dev/null
+wait_for 60 sh -c "[ -z \"\$('$LAB' exec node1 crm_resource --locate -r $CT 2>/dev/null | grep 'running on')\" ]"
+sums() { (cd "$HOST_STORE" && find . -type f | sort | xargs md5sum) | md5sum; }
+s1=$(sums)
+agent() { # agent NODE ACTION PARAM=VALUE...: the agent run by hand
+    local n=$1 act=$2 env=()
+    shift 2
+    for kv in container=$CT checkpoint_dir=$STORE "$@"; do
+        env+=("OCF_RESKEY_$kv")
+    done
+    ex "$n" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=bad "${env[@]}" \
+        /usr/lib/ocf/resource.d/vcha/criuct "$act" 2>&1
+}
+out=$(agent node3 validate-all checkpoint_interval=0)
+tap_is "$?" 6 "checkpoint_interval=0: OCF_ERR_CONFIGURED"
+tap_like "$out" "*checkpoint_interval*" "naming the parameter"
+out=$(agent node3 start container=nope)
+tap_is "$?" 5 "a missing container: OCF_ERR_INSTALLED"
+tap_like "$out" "*nope*" "naming it ($out)"
+ex node3 sh -c "mkdir -p /srv/shared/ckpt/ro && mount --bind /srv/shared/ckpt/ro /srv/shared/ckpt/ro && mount -o remount,ro,bind /srv/shared/ckpt/ro"
+out=$(agent node3 validate-all checkpoint_dir=/srv/shared/ckpt/ro)
+tap_is "$?" 4 "a store that is not writable: OCF_ERR_PERM"
+tap_like "$out" "*not writable*" "saying so"
+ex node3 umount /srv/shared/ckpt/ro
+sleep 1
+tap_is "$(sums)" "$s1" "bad input changed nothing in the store"
+
+ex node1 pcs resource delete "$CT" > /dev/null 2>&1
+tap_done
