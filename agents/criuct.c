@@ -423,6 +423,30 @@ boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct)
 }
 
 static enum vcha_result
+store_check(struct vcha_agent *a)
+{
+    const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
+    struct stat st;
+
+    if (stat(store, &st) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "checkpoint_dir %s: %s (is the store mounted "
+                               "here?)",
+                               store, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "checkpoint_dir %s is not a directory", store);
+    }
+    if (access(store, W_OK | X_OK) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_PERM,
+                               "checkpoint_dir %s is not writable: %s", store,
+                               strerror(errno));
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
 criuct_start(struct vcha_agent *a)
 {
     struct vcha_ct *ct = NULL;
@@ -432,13 +456,14 @@ criuct_start(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
-    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    /* a store it cannot write to would lose every checkpoint */
+    r = store_check(a);
+    running = r == VCHA_OK ? vcha_ct_running(ct, a->deadline_ms, NULL) : 0;
     if (running < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "cannot tell whether %s "
-                            "runs: %s",
-                            ct->name, strerror(-running));
-    } else if (running == 0) {
+                            "cannot tell whether %s runs: %s", ct->name,
+                            strerror(-running));
+    } else if (r == VCHA_OK && running == 0) {
         r = boot_or_restore(a, ct);
     }
     if (r == VCHA_OK) {
@@ -665,30 +690,6 @@ criuct_reload_agent(struct vcha_agent *a)
 }
 
 /* ------------------------------------------------------------ validate */
-
-static enum vcha_result
-store_check(struct vcha_agent *a)
-{
-    const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
-    struct stat st;
-
-    if (stat(store, &st) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
-                               "checkpoint_dir %s: %s (is the store mounted "
-                               "here?)",
-                               store, strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
-                               "checkpoint_dir %s is not a directory", store);
-    }
-    if (access(store, W_OK | X_OK) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_PERM,
-                               "checkpoint_dir %s is not writable: %s", store,
-                               strerror(errno));
-    }
-    return VCHA_OK;
-}
 
 static enum vcha_result
 criuct_validate(struct vcha_agent *a, int level)

@@ -478,6 +478,54 @@ rootfs_copy(const char *src, const char *prev, const char *dst,
     return rc;
 }
 
+/* Plain read and write, for where copy_file_range() cannot go. */
+static int
+fd_copy_rw(int in, int out)
+{
+    char buf[1 << 16];
+
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : 0;
+        }
+        while (w < n) {
+            ssize_t k = write(out, buf + w, (size_t) (n - w));
+
+            if (k < 0 && errno != EINTR) {
+                return -errno;
+            }
+            w += k > 0 ? k : 0;
+        }
+    }
+}
+
+/* Copy @p size bytes from @p in to @p out: in the kernel when it can. */
+static int
+fd_copy(int in, int out, off_t size)
+{
+    for (off_t left = size; left > 0;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP ||
+                      errno == ENOSYS || errno == EINVAL)) {
+            return fd_copy_rw(in, out); /* across file systems */
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        left -= n;
+    }
+    return 0;
+}
+
 /* Copy regular file @p src to new file @p dst (never following links). */
 static int
 file_copy(const char *src, const char *dst)
@@ -494,18 +542,7 @@ file_copy(const char *src, const char *dst)
         rc = -errno;
         goto done;
     }
-    for (off_t left = st.st_size; left > 0;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        left -= n;
-    }
+    rc = fd_copy(in, out, st.st_size);
 done:
     if (in >= 0) {
         close(in);
@@ -894,16 +931,12 @@ rootfs_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
 
 /*
  * After CRIU's restore the container is in the state it was dumped in:
- * frozen, and (with LXC's empty network) its loopback down.  Thaw it and
- * bring the loopback up.
+ * frozen (checkpoints freeze it before the dump).  Thaw it.
  */
 static int
 restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
                 size_t whylen)
 {
-    const char *lo[] = {"nsenter", "-t",  NULL, "-n", "ip",
-                        "link",    "set", "lo", "up", NULL};
-    char pidtext[32];
     pid_t pid = 0;
     int rc = vcha_ct_running(ct, deadline, &pid);
 
@@ -911,13 +944,7 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
         snprintf(why, whylen, "not running after the restore");
         return -ESRCH;
     }
-    rc = freeze(ct, false, deadline, why, whylen);
-    snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
-    lo[2] = pidtext;
-    if (rc == 0) {
-        rc = vcha_exec_until(lo, deadline, why, whylen);
-    }
-    return rc;
+    return freeze(ct, false, deadline, why, whylen);
 }
 
 int

@@ -95,7 +95,7 @@ vcha_file_read(const char *path, char **data, size_t *len, size_t max)
 {
     struct stat st;
     char *buf = NULL;
-    size_t got = 0;
+    size_t got = 0, cap;
     int fd, rc = 0;
 
     *data = NULL;
@@ -111,22 +111,36 @@ vcha_file_read(const char *path, char **data, size_t *len, size_t max)
         rc = -EFBIG;
         goto done;
     }
-    buf = malloc((size_t) st.st_size + 1);
-    if (buf == NULL) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    while (got < (size_t) st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t) st.st_size - got);
+    /* read to the end: /proc and /sys files have no size */
+    cap = (size_t) st.st_size + 1 > 4096 ? (size_t) st.st_size + 1 : 4096;
+    for (;;) {
+        ssize_t n;
 
+        if (got + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+
+            if (nb == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = nb;
+        } else if (buf == NULL && (buf = malloc(cap)) == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        n = read(fd, buf + got, cap - got - 1);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
             rc = n < 0 ? -errno : 0;
-            break; /* a file that shrank while we read it */
+            break;
         }
         got += (size_t) n;
+        if (got > max) {
+            rc = -EFBIG;
+            break;
+        }
     }
     if (rc == 0) {
         buf[got] = '\0';

@@ -15,12 +15,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +34,24 @@ on_signal(int sig)
 {
     (void) sig;
     stop = 1;
+}
+
+/* As an init script would: the loopback up (LXC leaves it down). */
+static void
+loopback_up(void)
+{
+    struct ifreq r = {.ifr_name = "lo"};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &r) == 0) {
+        r.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &r) < 0) {
+            perror("ctload: lo");
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
 }
 
 static int
@@ -112,6 +132,7 @@ main(int argc, char **argv)
         perror(log);
         return 1;
     }
+    loopback_up();
     lfd = listen_on(port);
     while (!stop) {
         struct pollfd p = {.fd = lfd, .events = POLLIN};

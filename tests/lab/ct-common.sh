@@ -1,6 +1,7 @@
 # Shared by the criuct scenario and benchmark (bash; source it after
 # common.sh): container ct1 run by ocf:vcha:criuct, its store on the lab's
-# shared directory, and ways to look at its state from outside.
+# shared directory, and ways to look at its state from outside.  Sticky: a
+# stateful container should not move back and forth by itself.
 
 CT=ct1
 STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
@@ -18,7 +19,7 @@ ct_configure() {
     rm -rf "$HOST_STORE" && mkdir -p "$HOST_STORE"
     ex node1 pcs resource create "$CT" ocf:vcha:criuct container="$CT" \
         checkpoint_dir="$STORE" checkpoint_interval="$1" keep=3 \
-        meta migration-threshold=2 allow-migrate=true \
+        meta migration-threshold=2 allow-migrate=true resource-stickiness=100 \
         op monitor interval=3s timeout=30s > /dev/null
 }
 

@@ -491,6 +491,24 @@ test_state_dir_ensure_on_a_file(void **state)
     assert_int_equal(vcha_state_dir_ensure(), -ENOTDIR);
 }
 
+/* /proc files report size 0: they are read to their end all the same */
+static void
+test_read_proc_file(void **state)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    (void) state;
+    assert_int_equal(vcha_file_read("/proc/self/status", &data, &len, 65536),
+                     0);
+    assert_true(len > 0);
+    assert_non_null(strstr(data, "Name:"));
+    free(data);
+    assert_int_equal(vcha_file_read("/proc/self/status", &data, &len, 10),
+                     -EFBIG);
+    assert_null(data);
+}
+
 /* ------------------------------------------------------------ remove_tree */
 
 static void
@@ -568,6 +586,7 @@ main(void)
         T(test_state_dir_ensure_creates_directory),
         T(test_state_dir_ensure_missing_parent),
         T(test_state_dir_ensure_on_a_file),
+        T(test_read_proc_file),
         T(test_remove_tree_removes_everything),
         T(test_remove_tree_missing_and_plain_file),
     };

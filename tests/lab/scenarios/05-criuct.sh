@@ -168,7 +168,8 @@ agent() { # agent NODE ACTION PARAM=VALUE...: the agent run by hand
     for kv in container=$CT checkpoint_dir=$STORE "$@"; do
         env+=("OCF_RESKEY_$kv")
     done
-    ex "$n" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=bad "${env[@]}" \
+    ex "$n" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=bad \
+        OCF_CHECK_LEVEL="${OCF_CHECK_LEVEL:-0}" "${env[@]}" \
         /usr/lib/ocf/resource.d/vcha/criuct "$act" 2>&1
 }
 out=$(agent node3 validate-all checkpoint_interval=0)
@@ -178,9 +179,13 @@ out=$(agent node3 start container=nope)
 tap_is "$?" 5 "a missing container: OCF_ERR_INSTALLED"
 tap_like "$out" "*nope*" "naming it ($out)"
 ex node3 sh -c "mkdir -p /srv/shared/ckpt/ro && mount --bind /srv/shared/ckpt/ro /srv/shared/ckpt/ro && mount -o remount,ro,bind /srv/shared/ckpt/ro"
-out=$(agent node3 validate-all checkpoint_dir=/srv/shared/ckpt/ro)
-tap_is "$?" 4 "a store that is not writable: OCF_ERR_PERM"
+out=$(OCF_CHECK_LEVEL=10 agent node3 validate-all checkpoint_dir=/srv/shared/ckpt/ro)
+tap_is "$?" 4 "a store that is not writable: validate-all (level 10) says OCF_ERR_PERM"
 tap_like "$out" "*not writable*" "saying so"
+out=$(agent node3 start checkpoint_dir=/srv/shared/ckpt/ro)
+tap_is "$?" 4 "and start refuses it (OCF_ERR_PERM)"
+ex node3 lxc-info -n "$CT" -s | grep -q STOPPED
+tap_ok $? "without starting the container"
 ex node3 umount /srv/shared/ckpt/ro
 sleep 1
 tap_is "$(sums)" "$s1" "bad input changed nothing in the store"
