@@ -127,8 +127,8 @@ home=$(ct_where)
 ex "$home" sh -c "kill -9 \$(lxc-info -n $CT -p -H)"
 wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=1'"
 tap_ok $? "its init crashed: the failure is counted"
-wait_for 60 sh -c "'$LAB' exec $home lxc-info -n $CT -s | grep -q RUNNING"
-tap_is "$(ct_where)" "$home" "restarted in place, on $home"
+back=$(ct_wait_on 60)
+tap_is "$back" "$home" "restarted in place, on $home"
 sleep 3
 ex "$home" sh -c "kill -9 \$(lxc-info -n $CT -p -H)"
 new=$(ct_wait_on 60 "$home")
@@ -156,6 +156,14 @@ tap_is "$(field hits "$after")" "$(($(field hits "$before") + 1))" \
 n=$(ct_log_check "$target")
 tap_ok $? "memory and files agree (log 1..$n)"
 ex node1 pcs resource clear "$CT" > /dev/null 2>&1
+
+# ------------------------------------------------------------ reload
+pid0=$(ex "$target" lxc-info -n "$CT" -p -H)
+ex node1 pcs resource update "$CT" checkpoint_interval=3s keep=4 > /dev/null
+wait_for 30 sh -c "'$LAB' exec $target vchactl health $CT | grep -q '^interval_ms=3000'"
+tap_ok $? "a new checkpoint_interval reaches vchad's job (reload-agent)"
+tap_is "$(ex "$target" lxc-info -n "$CT" -p -H)" "$pid0" \
+    "without restarting the container (its init is still pid $pid0)"
 
 # ------------------------------------------------------------ bad input
 ex node1 pcs resource disable "$CT" > /dev/null
