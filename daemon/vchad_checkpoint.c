@@ -21,9 +21,6 @@
 
 #include "vchad_checkpoint.h"
 
-/* compress=auto times both ways once every this many generations. */
-#define AUTO_TRIAL_EVERY 16
-
 static int
 validate(const struct vcha_kv *p, char *why, size_t whylen)
 {
@@ -55,57 +52,6 @@ validate(const struct vcha_kv *p, char *why, size_t whylen)
     return 0;
 }
 
-static long long
-figure_ll(const struct vcha_gen_info *g, const char *key)
-{
-    const char *v = vcha_gen_info_figure(g, key);
-    long long n = -1;
-
-    return v != NULL && vcha_integer_parse(v, &n) == 0 ? n : -1;
-}
-
-/*
- * compress=auto: compress when the images were shipped to the store
- * faster per byte with zstd than without, judged from the newest
- * generation shipped each way; every AUTO_TRIAL_EVERY generations, and
- * while one way has never been timed, ship the other way to time it.
- */
-static enum vcha_ct_compress
-auto_choice(const char *store)
-{
-    struct vcha_gen_info *gens = NULL;
-    double per_byte[2] = {-1, -1};
-    size_t n = 0;
-    enum vcha_ct_compress c = VCHA_CT_COMPRESS_NONE;
-    uint64_t next = 1;
-
-    if (vcha_genstore_list(store, &gens, &n) < 0 || n == 0) {
-        return VCHA_CT_COMPRESS_NONE;
-    }
-    next = gens[0].number + 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *how = vcha_gen_info_figure(&gens[i], "images");
-        long long ms = figure_ll(&gens[i], "ship_ms");
-        long long bytes = figure_ll(&gens[i], "image_bytes");
-        int k = how != NULL && strcmp(how, "zstd") == 0;
-
-        if (per_byte[k] < 0 && ms >= 0 && bytes > 0) {
-            per_byte[k] = (double) (ms + 1) / (double) bytes;
-        }
-    }
-    vcha_gen_list_free(gens, n);
-    if (per_byte[0] < 0 || per_byte[1] < 0) {
-        c = per_byte[0] < 0 ? VCHA_CT_COMPRESS_NONE : VCHA_CT_COMPRESS_ZSTD;
-    } else if (next % AUTO_TRIAL_EVERY == 0) {
-        c = per_byte[1] < per_byte[0] ? VCHA_CT_COMPRESS_NONE
-                                      : VCHA_CT_COMPRESS_ZSTD;
-    } else {
-        c = per_byte[1] < per_byte[0] ? VCHA_CT_COMPRESS_ZSTD
-                                      : VCHA_CT_COMPRESS_NONE;
-    }
-    return c;
-}
-
 static enum vcha_ct_compress
 compress_choice(const struct vchad_job *job)
 {
@@ -117,7 +63,7 @@ compress_choice(const struct vchad_job *job)
     if (strcmp(c, "none") == 0) {
         return VCHA_CT_COMPRESS_NONE;
     }
-    return auto_choice(vchad_job_param(job, "store"));
+    return vcha_ct_compress_auto(vchad_job_param(job, "store"));
 }
 
 /* Age of the newest committed generation, for the node attribute. */

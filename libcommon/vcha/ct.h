@@ -77,6 +77,15 @@ struct vcha_ct_ckpt {
 };
 
 /**
+ * What compress=auto chooses for the next checkpoint into @p store: zstd
+ * when the store's generations show that compressed images reached it
+ * faster per byte than raw ones, raw otherwise.  While one way has never
+ * been timed, and once every 16 generations, the other way is chosen, to
+ * time it (again).  Reads the store's MANIFEST headers only.
+ */
+enum vcha_ct_compress vcha_ct_compress_auto(const char *store);
+
+/**
  * Take one checkpoint of the running container into a new generation of
  * the store: freeze, dump, copy the root filesystem, thaw (unless
  * @p o->final), commit.  Figures of the checkpoint (freeze_ms, dump_ms,

@@ -320,6 +320,63 @@ test_restore_from_an_incomplete_generation_fails(void **state)
     vcha_ct_free(ct);
 }
 
+/* A generation whose images were shipped @p how in @p ms for @p bytes. */
+static void
+shipped(struct fixture *f, const char *how, const char *ms, const char *bytes)
+{
+    struct vcha_gen_figure fig[] = {
+        {"images", how}, {"ship_ms", ms}, {"image_bytes", bytes}};
+    struct vcha_gen_meta meta = {.figures = fig, .n_figures = 3};
+    struct vcha_genstore *s = NULL;
+    char *stage = NULL;
+
+    assert_int_equal(vcha_genstore_open(f->store, &s), 0);
+    assert_int_equal(vcha_genstore_stage(s, &stage), 0);
+    assert_int_equal(vcha_genstore_commit(s, &meta, 100, NULL), 0);
+    vcha_genstore_free(s);
+    free(stage);
+}
+
+static void
+test_compress_auto_times_both_then_takes_the_faster(void **state)
+{
+    struct fixture *f = *state;
+
+    /* nothing timed yet: raw first, then zstd to time it */
+    assert_int_equal(vcha_ct_compress_auto(f->store), VCHA_CT_COMPRESS_NONE);
+    shipped(f, "raw", "100", "1000000");
+    assert_int_equal(vcha_ct_compress_auto(f->store), VCHA_CT_COMPRESS_ZSTD);
+    /* zstd took longer for as much: raw from now on */
+    shipped(f, "zstd", "300", "1000000");
+    assert_int_equal(vcha_ct_compress_auto(f->store), VCHA_CT_COMPRESS_NONE);
+    /* the newest timing of each way counts: zstd got faster */
+    shipped(f, "zstd", "20", "1000000");
+    assert_int_equal(vcha_ct_compress_auto(f->store), VCHA_CT_COMPRESS_ZSTD);
+    /* a store it cannot read: raw */
+    assert_int_equal(vcha_ct_compress_auto("/nonexistent"),
+                     VCHA_CT_COMPRESS_NONE);
+}
+
+static void
+test_compress_auto_tries_the_other_way_now_and_then(void **state)
+{
+    struct fixture *f = *state;
+    int zstd = 0;
+
+    shipped(f, "raw", "100", "1000000");
+    shipped(f, "zstd", "300", "1000000");
+    /* generations 3..32: raw is faster, yet zstd is timed again once
+     * every 16 generations (before 16 and before 32) */
+    for (int g = 3; g <= 32; g++) {
+        enum vcha_ct_compress c = vcha_ct_compress_auto(f->store);
+
+        zstd += c == VCHA_CT_COMPRESS_ZSTD;
+        shipped(f, c == VCHA_CT_COMPRESS_ZSTD ? "zstd" : "raw",
+                c == VCHA_CT_COMPRESS_ZSTD ? "300" : "100", "1000000");
+    }
+    assert_int_equal(zstd, 2);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -339,6 +396,8 @@ main(void)
         T(test_checkpoint_failure_keeps_the_store),
         T(test_checkpoint_store_missing_or_busy),
         T(test_restore_from_an_incomplete_generation_fails),
+        T(test_compress_auto_times_both_then_takes_the_faster),
+        T(test_compress_auto_tries_the_other_way_now_and_then),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,28 @@ tap_is "$?" 4 "and start refuses it (OCF_ERR_PERM)"
 ex node3 lxc-info -n "$CT" -s | grep -q STOPPED
 tap_ok $? "without starting the container"
 ex node3 umount /srv/shared/ckpt/ro
+# a store whose only generation is corrupt: latest refuses, cold boots
+bad=/var/lib/vcha-lab/shared/ckpt/bad
+rm -rf "$bad" && mkdir -p "$bad"
+cp -a "$HOST_STORE/$(gens | tail -1)" "$bad/"
+g=$(ls "$bad")
+printf 'X' | dd of="$bad/$g/rootfs/var/log/counter" bs=1 seek=0 conv=notrunc 2> /dev/null
+out=$(agent node3 start checkpoint_dir=/srv/shared/ckpt/bad)
+tap_is "$?" 1 "restore_policy=latest with no generation that verifies: start fails"
+tap_like "$out" "*no generation*verifies*" "saying why"
+out=$(agent node3 start checkpoint_dir=/srv/shared/ckpt/bad restore_policy=cold)
+tap_is "$?" 0 "restore_policy=cold boots the container instead"
+# monitor_cmd runs inside the container at OCF_CHECK_LEVEL 20
+out=$(OCF_CHECK_LEVEL=20 agent node3 monitor checkpoint_dir=/srv/shared/ckpt/bad \
+    "monitor_cmd=/bin/busybox test -s /var/log/counter")
+tap_is "$?" 0 "monitor at level 20 runs monitor_cmd inside the container"
+out=$(OCF_CHECK_LEVEL=20 agent node3 monitor checkpoint_dir=/srv/shared/ckpt/bad \
+    "monitor_cmd=/bin/busybox test -e /no/such/file")
+tap_is "$?" 1 "and fails when monitor_cmd fails"
+tap_like "$out" "*monitor_cmd failed*" "saying so"
+agent node3 stop checkpoint_dir=/srv/shared/ckpt/bad > /dev/null
+tap_is "$?" 0 "stop"
+rm -rf "$bad"
 sleep 1
 tap_is "$(sums)" "$s1" "bad input changed nothing in the store"
 
