@@ -268,9 +268,14 @@ job_request(struct vcha_agent *a, const char *cmd)
     return req;
 }
 
-/* Register (or update) the checkpoint job with vchad, starting vchad. */
+/*
+ * Register (or update) the checkpoint job with vchad, starting vchad.  Its
+ * first checkpoint is due at once, or after @p first_ms (a container just
+ * restored is in its newest generation already: no need to freeze it again
+ * while it comes back).
+ */
 static enum vcha_result
-job_add(struct vcha_agent *a)
+job_add(struct vcha_agent *a, long long first_ms)
 {
     const char *sock = vcha_vchad_socket();
     struct vcha_kv *req = job_request(a, "job-add");
@@ -285,7 +290,9 @@ job_add(struct vcha_agent *a)
         vcha_kv_set(req, "compress", vcha_agent_str(a, P_COMPRESS)) < 0 ||
         vcha_kv_setf(req, "interval_ms", "%lld",
                      vcha_agent_num(a, P_INTERVAL)) < 0 ||
-        vcha_kv_setf(req, "timeout_ms", "%lld", run_timeout_ms(a)) < 0) {
+        vcha_kv_setf(req, "timeout_ms", "%lld", run_timeout_ms(a)) < 0 ||
+        (first_ms > 0 &&
+         vcha_kv_setf(req, "first_run_ms", "%lld", first_ms) < 0)) {
         goto done;
     }
     rc = vcha_vchad_ensure(sock, a->deadline_ms);
@@ -388,7 +395,7 @@ store_has_generations(const char *store)
 }
 
 static enum vcha_result
-boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct)
+boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct, bool *restored)
 {
     const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
     struct vcha_gen_info *info = NULL;
@@ -399,6 +406,7 @@ boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct)
     if (rc == 0) {
         vcha_notice("restoring %s from %s", ct->name, gen);
         r = restore(a, ct, gen, info);
+        *restored = r == VCHA_OK;
     } else if (rc != -ENOENT) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot read %s: %s", store,
                             strerror(-rc));
@@ -451,6 +459,7 @@ criuct_start(struct vcha_agent *a)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r = ct_load(a, &ct);
+    bool restored = false;
     int running;
 
     if (r != VCHA_OK) {
@@ -464,10 +473,10 @@ criuct_start(struct vcha_agent *a)
                             "cannot tell whether %s runs: %s", ct->name,
                             strerror(-running));
     } else if (r == VCHA_OK && running == 0) {
-        r = boot_or_restore(a, ct);
+        r = boot_or_restore(a, ct, &restored);
     }
     if (r == VCHA_OK) {
-        r = job_add(a);
+        r = job_add(a, restored ? vcha_agent_num(a, P_INTERVAL) : 0);
     }
     vcha_ct_free(ct);
     return r;
@@ -683,7 +692,7 @@ criuct_reload_agent(struct vcha_agent *a)
     enum vcha_result r = ct_load(a, &ct);
 
     if (r == VCHA_OK && vcha_ct_running(ct, a->deadline_ms, NULL) > 0) {
-        r = job_add(a);
+        r = job_add(a, 0);
     }
     vcha_ct_free(ct);
     return r;

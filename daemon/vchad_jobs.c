@@ -310,7 +310,8 @@ param_ms(const struct vcha_kv *params, const char *key, long long dflt,
 /* Check the parameters of a job of type @p t: ours, then the type's. */
 static int
 params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
-             long long *interval, long long *timeout, char *why, size_t len)
+             long long *interval, long long *timeout, long long *first,
+             char *why, size_t len)
 {
     int rc = param_ms(params, "interval_ms", VCHAD_DEFAULT_INTERVAL_MS, 0,
                       MAX_INTERVAL_MS, interval, why, len);
@@ -318,6 +319,10 @@ params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
     if (rc == 0) {
         rc = param_ms(params, "timeout_ms", VCHAD_DEFAULT_TIMEOUT_MS, 1,
                       MAX_TIMEOUT_MS, timeout, why, len);
+    }
+    if (rc == 0) {
+        rc = param_ms(params, "first_run_ms", 0, 0, MAX_INTERVAL_MS, first, why,
+                      len);
     }
     if (rc == 0 && t->validate != NULL) {
         why[0] = '\0';
@@ -418,7 +423,7 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
 {
     const struct vchad_job_type *t = vchad_jobs_type(jobs, type);
     struct vchad_job *job;
-    long long interval, timeout;
+    long long interval, timeout, first;
     int rc;
 
     if (!id_valid(id)) {
@@ -429,7 +434,7 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
         snprintf(why, whylen, "unknown job type '%s'", type ? type : "");
         return -EINVAL;
     }
-    rc = params_check(t, params, &interval, &timeout, why, whylen);
+    rc = params_check(t, params, &interval, &timeout, &first, why, whylen);
     if (rc < 0) {
         return rc;
     }
@@ -464,6 +469,9 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
     job->interval_ms = interval;
     job->timeout_ms = timeout;
     job_schedule(job, vcha_now_ms());
+    if (first > 0 && interval > 0) {
+        job->next_due = vcha_now_ms() + first; /* e.g. it was just restored */
+    }
     vcha_notice("job %s (%s) added: every %lld ms, timeout %lld ms", id,
                 t->name, interval, timeout);
     *what = VCHAD_ADDED;

@@ -164,7 +164,10 @@ enum vchad_add_result {
 
 /**
  * Add job @p id of type @p type with @p params (copied), or update the
- * parameters of the job with that id.  A new job runs at once.  Returns 0
+ * parameters of the job with that id.  A new job runs at once, or
+ * first_run_ms after being added when that parameter says so (a
+ * container just restored from its newest checkpoint needs no other at
+ * once).  Returns 0
  * and what was done in @p what, or -EINVAL (bad id, unknown type or bad
  * parameters), -EEXIST (the id has another type), -EBUSY (the job is
  * being removed), -ENOMEM; @p why says why.

@@ -116,6 +116,17 @@ ctl add nosuch x
 tap_like "$ERR" "*unknown job type 'nosuch'*" "an unknown type"
 ctl add test x novalue
 tap_is "$RC" 2 "a parameter without a value: exit 2"
+ctl add test later interval_ms=200 first_run_ms=1500
+sleep 0.6
+tap_is "$(health_key later runs)" 0 "first_run_ms: no run before it"
+for _ in $(seq 1 50); do
+    [ "$(health_key later runs)" -ge 1 ] 2> /dev/null && break
+    sleep 0.1
+done
+tap_cond "$(health_key later runs) >= 1" "and runs after it"
+ctl remove later
+ctl add test bad2 first_run_ms=-1
+tap_is "$RC" 1 "a negative first_run_ms is refused"
 ctl add test pct interval_ms=0 "echo=100% = all"
 ctl run pct
 tap_like "$OUT" "*fig.echo=100%25 %3D all*" "values go as typed and print escaped"
