@@ -18,10 +18,9 @@ pcs node attribute node2 web-address=203.0.113.12
 # the name moves only once the service runs on the new node.
 pcs resource create web ocf:heartbeat:nginx \
     configfile=/etc/nginx/nginx.conf \
-    op monitor interval=10s timeout=30s \
-    --group www
+    op monitor interval=10s timeout=30s
 pcs resource create www-dns ocf:vcha:dnsswitch \
     name=www.example.com address_attribute=web-address \
     server=192.0.2.53 keyfile=/etc/vcha/www.key ttl=30 \
-    op monitor interval=10s timeout=20s \
-    --group www
+    op monitor interval=10s timeout=20s
+pcs resource group add www web www-dns
