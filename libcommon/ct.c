@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +33,6 @@ vcha_ct_free(struct vcha_ct *ct)
     free(ct->config);
     free(ct->rootfs);
     free(ct);
-}
-
-static void
-digest_hex(const char *data, size_t len, char hex[65])
-{
-    unsigned char h[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    hex[0] = '\0';
-    if (EVP_Digest(data, len, h, &n, EVP_sha256(), NULL)) {
-        for (unsigned int i = 0; i < n && i < 32; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", h[i]);
-        }
-    }
 }
 
 /* Trim blanks at both ends of @p s in place. */
@@ -119,7 +104,9 @@ vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
         snprintf(why, whylen, "%s: %s", ct->config, strerror(-rc));
         goto done;
     }
-    digest_hex(text, len, ct->digest);
+    if (vcha_sha256_hex(text, len, ct->digest) < 0) {
+        ct->digest[0] = '\0';
+    }
     rc = rootfs_find(text, &ct->rootfs, why, whylen);
 done:
     free(text);

@@ -185,8 +185,9 @@ pct_decode(char *s)
     return out != s;
 }
 
-static int
-sha256_mem(const void *data, size_t len, char hex[HASH_HEX])
+/* The store's checksum of bytes in memory (see genstore.h). */
+int
+vcha_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char h[HASH_LEN];
 
@@ -756,7 +757,7 @@ manifest_seal_check(char *text, size_t len, size_t *body_len, char **why)
         return why_set(why, MANIFEST ": incomplete (no end line)");
     }
     *body_len = (size_t) (last - text);
-    rc = sha256_mem(text, *body_len, hex);
+    rc = vcha_sha256_hex(text, *body_len, hex);
     if (rc < 0) {
         return rc;
     }
@@ -1545,7 +1546,7 @@ manifest_text(const struct seal *s, const struct vcha_gen_meta *meta,
         rc = -ENOMEM;
     }
     if (rc == 0) {
-        rc = sha256_mem(*text, *len, hex);
+        rc = vcha_sha256_hex(*text, *len, hex);
     }
     if (rc == 0) {
         fprintf(out, "end %s\n", hex);

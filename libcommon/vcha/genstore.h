@@ -188,6 +188,12 @@ void vcha_gen_list_free(struct vcha_gen_info *gens, size_t count);
 /** Free a description from vcha_genstore_latest() (NULL is fine). */
 void vcha_gen_info_free(struct vcha_gen_info *info);
 
+/**
+ * The SHA-256 of @p len bytes at @p data as 64 lowercase hex digits and a
+ * NUL: the checksum the store writes in its manifests.  0 or -ENOMEM.
+ */
+int vcha_sha256_hex(const void *data, size_t len, char hex[65]);
+
 /** The value of figure @p key of @p info, or NULL. */
 const char *vcha_gen_info_figure(const struct vcha_gen_info *info,
                                  const char *key);

@@ -1214,12 +1214,25 @@ group_teardown(void **state)
     return 0;
 }
 
+/* The FIPS 180-2 test vector for "abc". */
+static void
+test_sha256_hex_known_vector(void **state)
+{
+    char hex[65];
+
+    (void) state;
+    assert_int_equal(vcha_sha256_hex("abc", 3, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad");
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_hex_known_vector),
         T(test_open_missing_directory),
         T(test_open_not_a_directory),
         T(test_open_second_writer_is_busy),
