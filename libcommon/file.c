@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,43 +200,94 @@ vcha_state_dir_ensure(void)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR; /* EEXIST: maybe a file */
 }
 
-/* The names in directory @p fd (closed), without "." and "..". */
 static int
-names_read(int fd, char ***names, size_t *n)
+names_cmp(const void *a, const void *b)
 {
-    DIR *dir = fdopendir(fd);
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Whether entry @p e of directory @p dfd is a regular file (not followed). */
+static bool
+entry_regular(int dfd, const struct dirent *e)
+{
+    struct stat st;
+
+    if (e->d_type != DT_UNKNOWN) {
+        return e->d_type == DT_REG;
+    }
+    return fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
+static int
+names_add(char ***names, size_t *n, size_t *cap, const char *name)
+{
+    if (*n + 1 >= *cap) {
+        size_t ncap = *cap ? 2 * *cap : 32;
+        char **v = realloc(*names, ncap * sizeof(*v));
+
+        if (v == NULL) {
+            return -ENOMEM;
+        }
+        *names = v;
+        *cap = ncap;
+    }
+    if (((*names)[*n] = strdup(name)) == NULL) {
+        return -ENOMEM;
+    }
+    (*names)[++*n] = NULL;
+    return 0;
+}
+
+int
+vcha_file_names_at(int dfd, bool regular_only, char ***names, size_t *n)
+{
+    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
     size_t cap = 0;
-    struct dirent *d;
+    struct dirent *e;
     int rc = 0;
 
     *names = NULL;
     *n = 0;
     if (dir == NULL) {
-        close(fd);
-        return -errno;
+        rc = -errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rc;
     }
-    while (rc == 0 && (d = readdir(dir)) != NULL) {
-        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) {
-            continue;
+    rewinddir(dir); /* the duplicate shares the offset of an earlier read */
+    for (errno = 0; rc == 0 && (e = readdir(dir)) != NULL; errno = 0) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            (!regular_only || entry_regular(dfd, e))) {
+            rc = names_add(names, n, &cap, e->d_name);
         }
-        if (*n == cap) {
-            char **v =
-                realloc(*names, (cap = cap ? 2 * cap : 16) * sizeof(char *));
-
-            if (v == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            *names = v;
-        }
-        if (((*names)[*n] = strdup(d->d_name)) == NULL) {
-            rc = -ENOMEM;
-        } else {
-            (*n)++;
-        }
+    }
+    if (rc == 0 && errno != 0) {
+        rc = -errno;
     }
     closedir(dir);
-    return rc;
+    if (rc == 0 && *names == NULL && (*names = calloc(1, sizeof(char *))) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc < 0) {
+        vcha_file_names_free(*names);
+        *names = NULL;
+        *n = 0;
+        return rc;
+    }
+    qsort(*names, *n, sizeof(**names), names_cmp);
+    return 0;
+}
+
+void
+vcha_file_names_free(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
 }
 
 /*
@@ -261,14 +313,13 @@ vcha_file_remove_tree_at(int dfd, const char *name)
         return -errno;
     }
     (void) fchmod(fd, 0700); /* a container's rootfs has read-only dirs */
-    rc = names_read(dup(fd), &names, &n);
+    rc = vcha_file_names_at(fd, false, &names, &n);
     for (size_t i = 0; i < n; i++) {
         int r = vcha_file_remove_tree_at(fd, names[i]);
 
         rc = rc < 0 ? rc : r; /* the first error; go on regardless */
-        free(names[i]);
     }
-    free(names);
+    vcha_file_names_free(names);
     close(fd);
     if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && rc == 0) {
         rc = -errno;

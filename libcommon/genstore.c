@@ -23,6 +23,7 @@
 #include <vcha/file.h>
 #include <vcha/genstore.h>
 #include <vcha/log.h>
+#include <vcha/text.h>
 
 #define MANIFEST "MANIFEST"
 #define MANIFEST_MAX ((size_t) 256 << 20)
@@ -118,21 +119,6 @@ hex_encode(const unsigned char *h, char out[HASH_HEX])
     out[2 * HASH_LEN] = '\0';
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static bool
 hex_decode(const char *s, unsigned char h[HASH_LEN])
 {
@@ -140,7 +126,7 @@ hex_decode(const char *s, unsigned char h[HASH_LEN])
         return false;
     }
     for (size_t i = 0; i < HASH_LEN; i++) {
-        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        int hi = vcha_hex_digit(s[2 * i]), lo = vcha_hex_digit(s[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return false;
@@ -150,39 +136,11 @@ hex_decode(const char *s, unsigned char h[HASH_LEN])
     return true;
 }
 
-static void
-put_encoded(FILE *out, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-            fprintf(out, "%%%02X", *p);
-        } else {
-            fputc(*p, out);
-        }
-    }
-}
-
-/* Percent-decode @p s in place; false if malformed or empty. */
+/* Percent-decode the MANIFEST token @p s in place; false if malformed or empty. */
 static bool
-pct_decode(char *s)
+token_decode(char *s)
 {
-    char *out = s;
-
-    for (char *p = s; *p != '\0'; p++) {
-        if (*p == '%') {
-            int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
-
-            if (lo < 0 || (hi | lo) == 0) {
-                return false;
-            }
-            *out++ = (char) (hi << 4 | lo);
-            p += 2;
-        } else {
-            *out++ = *p;
-        }
-    }
-    *out = '\0';
-    return out != s;
+    return vcha_pct_decode(s) == 0 && s[0] != '\0';
 }
 
 /* The store's checksum of bytes in memory (see genstore.h). */
@@ -248,78 +206,16 @@ struct names {
 static void
 names_free(struct names *names)
 {
-    for (size_t i = 0; i < names->n; i++) {
-        free(names->v[i]);
-    }
-    free(names->v);
+    vcha_file_names_free(names->v);
     names->v = NULL;
     names->n = 0;
-}
-
-static int
-names_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static int
-names_add(struct names *names, size_t *cap, const char *name)
-{
-    if (names->n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 32;
-        char **v = realloc(names->v, ncap * sizeof(*v));
-
-        if (v == NULL) {
-            return -ENOMEM;
-        }
-        names->v = v;
-        *cap = ncap;
-    }
-    names->v[names->n] = strdup(name);
-    if (names->v[names->n] == NULL) {
-        return -ENOMEM;
-    }
-    names->n++;
-    return 0;
 }
 
 /* The names in directory @p dfd, without "." and "..", sorted. */
 static int
 names_read(int dfd, struct names *names)
 {
-    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    struct dirent *e;
-    size_t cap = 0;
-    int rc = 0;
-
-    names->v = NULL;
-    names->n = 0;
-    if (d == NULL) {
-        rc = -errno;
-        if (fd >= 0) {
-            close(fd);
-        }
-        return rc;
-    }
-    rewinddir(d); /* the duplicate shares the offset of an earlier read */
-    for (errno = 0; rc == 0 && (e = readdir(d)) != NULL; errno = 0) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            rc = names_add(names, &cap, e->d_name);
-        }
-    }
-    if (rc == 0 && errno != 0) {
-        rc = -errno;
-    }
-    closedir(d);
-    if (rc < 0) {
-        names_free(names);
-        return rc;
-    }
-    if (names->n > 1) {
-        qsort(names->v, names->n, sizeof(*names->v), names_cmp);
-    }
-    return 0;
+    return vcha_file_names_at(dfd, false, &names->v, &names->n);
 }
 
 static int
@@ -630,12 +526,12 @@ entry_parse(struct entry *e, char **f, size_t n)
     }
     e->type = t;
     e->path = f[n - 1];
-    if (!pct_decode(e->path)) {
+    if (!token_decode(e->path)) {
         return false;
     }
     if (t == 'l') {
         e->target = f[1];
-        return pct_decode(e->target);
+        return token_decode(e->target);
     }
     if (!parse_mode(f[1], &e->mode)) {
         return false;
@@ -650,7 +546,7 @@ entry_parse(struct entry *e, char **f, size_t n)
 static int
 info_strdup(char **dst, char *encoded)
 {
-    if (!pct_decode(encoded)) {
+    if (!token_decode(encoded)) {
         return -EBADMSG;
     }
     free(*dst);
@@ -664,7 +560,7 @@ info_figure_add(struct vcha_gen_info *info, char *key, char *value)
     struct vcha_gen_figure *v;
     char *k = NULL, *val = NULL;
 
-    if (!pct_decode(key) || !pct_decode(value)) {
+    if (!token_decode(key) || !token_decode(value)) {
         return -EBADMSG;
     }
     v = realloc(info->figures, (info->n_figures + 1) * sizeof(*v));
@@ -1468,7 +1364,7 @@ seal_link(struct seal *s, int dfd, const char *name)
     }
     target[n] = '\0';
     fputs("l ", s->body);
-    put_encoded(s->body, target);
+    vcha_pct_write(s->body, target, VCHA_PCT_SPACE);
     fputc(' ', s->body);
     return 0;
 }
@@ -1495,7 +1391,7 @@ seal_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
         rc = walk_fail(w, -EINVAL);
     }
     if (rc == 0) {
-        put_encoded(s->body, w->path);
+        vcha_pct_write(s->body, w->path, VCHA_PCT_SPACE);
         fputc('\n', s->body);
     }
     return rc;
@@ -1513,7 +1409,7 @@ put_field(FILE *out, const char *keyword, const char *value)
 {
     if (value != NULL && *value != '\0') {
         fprintf(out, "%s ", keyword);
-        put_encoded(out, value);
+        vcha_pct_write(out, value, VCHA_PCT_SPACE);
         fputc('\n', out);
     }
 }
@@ -1535,9 +1431,9 @@ manifest_text(const struct seal *s, const struct vcha_gen_meta *meta,
     put_field(out, "config-digest", meta ? meta->config_digest : NULL);
     for (size_t i = 0; meta != NULL && i < meta->n_figures; i++) {
         fputs("figure ", out);
-        put_encoded(out, meta->figures[i].key);
+        vcha_pct_write(out, meta->figures[i].key, VCHA_PCT_SPACE);
         fputc(' ', out);
-        put_encoded(out, meta->figures[i].value);
+        vcha_pct_write(out, meta->figures[i].value, VCHA_PCT_SPACE);
         fputc('\n', out);
     }
     fprintf(out, "files %" PRIu64 "\nbytes %" PRIu64 "\n", s->files, s->bytes);

@@ -16,6 +16,7 @@
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/log.h>
+#include <vcha/text.h>
 #include <vcha/vchad.h>
 
 #ifndef VCHA_VCHAD_PATH
@@ -239,97 +240,31 @@ vcha_kv_equal(const struct vcha_kv *a, const struct vcha_kv *b,
 
 /* ------------------------------------------------------------ encoding */
 
-static bool
-needs_escape(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f || c == '%' || c == '=';
-}
-
 char *
 vcha_kv_escape(const char *value)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t len = 0;
-    char *out, *o;
-
-    for (const char *p = value; *p != '\0'; p++) {
-        len += needs_escape((unsigned char) *p) ? 3 : 1;
-    }
-    out = malloc(len + 1);
-    if (out == NULL) {
-        return NULL;
-    }
-    o = out;
-    for (const char *p = value; *p != '\0'; p++) {
-        unsigned char c = (unsigned char) *p;
-
-        if (needs_escape(c)) {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 0xf];
-        } else {
-            *o++ = (char) c;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
+    return vcha_pct_encode(value, VCHA_PCT_EQUALS);
 }
 
 int
 vcha_kv_unescape(const char *text, size_t len, char **value)
 {
-    char *out = malloc(len + 1), *o = out;
-    size_t i = 0;
+    char *out = NULL;
 
     *value = NULL;
+    if (strnlen(text, len) != len) {
+        return -EBADMSG; /* a NUL byte */
+    }
+    out = strndup(text, len);
     if (out == NULL) {
         return -ENOMEM;
     }
-    while (i < len) {
-        unsigned char c = (unsigned char) text[i];
-        int hi, lo;
-
-        if (c != '%') {
-            if (c < 0x20 || c == 0x7f) {
-                goto bad;
-            }
-            *o++ = (char) c;
-            i++;
-            continue;
-        }
-        if (len - i < 3) {
-            goto bad;
-        }
-        hi = hex_digit(text[i + 1]);
-        lo = hex_digit(text[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            goto bad;
-        }
-        *o++ = (char) (hi << 4 | lo);
-        i += 3;
+    if (vcha_pct_decode(out) < 0) {
+        free(out);
+        return -EBADMSG;
     }
-    *o = '\0';
     *value = out;
     return 0;
-
-bad:
-    free(out);
-    return -EBADMSG;
 }
 
 int

@@ -5,6 +5,7 @@
 #ifndef VCHA_FILE_H
 #define VCHA_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -48,6 +49,18 @@ int vcha_state_dir_ensure(void);
  * could.
  */
 int vcha_file_remove_tree_at(int dfd, const char *name);
+
+/**
+ * The names in the directory open as @p dfd, without "." and "..", sorted
+ * by strcmp(): a NULL-terminated array in *@p names (free it with
+ * vcha_file_names_free()) of *@p n names.  With @p regular_only, only the
+ * regular files (symbolic links not followed).  @p dfd is read from its
+ * start and stays open.  Returns 0 or a negative errno.
+ */
+int vcha_file_names_at(int dfd, bool regular_only, char ***names, size_t *n);
+
+/** Free a NULL-terminated array of strings (NULL is fine). */
+void vcha_file_names_free(char **names);
 
 /** vcha_file_remove_tree_at(AT_FDCWD, @p path). */
 int vcha_file_remove_tree(const char *path);

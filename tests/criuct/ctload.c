@@ -7,8 +7,9 @@
  *
  *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB]
  *
- * -m keeps MIB MiB of memory dirty (rewritten every tick), to give a
- * checkpoint something to dump.  After a restore from a checkpoint taken
+ * -m keeps MIB MiB of memory dirty (one byte of each page rewritten every
+ * tick), to give a checkpoint something to dump: filled with pseudo-random
+ * bytes first, so that it compresses no better than real data would.  After a restore from a checkpoint taken
  * at count N the log must read 1..N and go on with N+1: a gap or a repeat
  * means memory and files came from different instants.
  */
@@ -34,6 +35,20 @@ on_signal(int sig)
 {
     (void) sig;
     stop = 1;
+}
+
+/* Pseudo-random bytes (xorshift64): incompressible, and quick to make. */
+static void
+fill_random(unsigned char *mem, size_t len)
+{
+    unsigned long long x = 0x9e3779b97f4a7c15ULL;
+
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(mem + i, &x, 8);
+    }
 }
 
 /* As an init script would: the loopback up (LXC leaves it down). */
@@ -127,6 +142,7 @@ main(int argc, char **argv)
         perror("ctload: malloc");
         return 1;
     }
+    fill_random(mem, dirty);
     log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
         perror(log);

@@ -8,17 +8,19 @@ STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
 HOST_STORE=/var/lib/vcha-lab/shared/ckpt/$CT # the same, from the host
 CT_LOG=/var/lib/lxc/$CT/rootfs/var/log/counter
 
-# ct_configure INTERVAL [MIB]: the container on every node, an empty store,
-# the resource (allow-migrate, migration-threshold 2)
+# ct_configure INTERVAL [MIB [NAME=VALUE...]]: the container on every node,
+# an empty store, the resource (allow-migrate, migration-threshold 2) with
+# any further parameters given
 ct_configure() {
-    local n
+    local n interval=$1 mib=${2:-16}
+    shift $(($# < 2 ? $# : 2))
     ex node1 pcs resource delete "$CT" > /dev/null 2>&1
     for n in node1 node2 node3; do
-        ex "$n" /usr/lib/vcha-lab/mkct "$CT" "${2:-16}" || return 1
+        ex "$n" /usr/lib/vcha-lab/mkct "$CT" "$mib" || return 1
     done
     rm -rf "$HOST_STORE" && mkdir -p "$HOST_STORE"
     ex node1 pcs resource create "$CT" ocf:vcha:criuct container="$CT" \
-        checkpoint_dir="$STORE" checkpoint_interval="$1" keep=3 \
+        checkpoint_dir="$STORE" checkpoint_interval="$interval" keep=3 "$@" \
         meta migration-threshold=2 allow-migrate=true resource-stickiness=100 \
         op monitor interval=3s timeout=30s > /dev/null
 }

@@ -509,6 +509,75 @@ test_read_proc_file(void **state)
     assert_null(data);
 }
 
+/* ------------------------------------------------------------ names */
+
+static void
+test_names_sorted_with_regular_filter(void **state)
+{
+    struct fixture *f = *state;
+    char *top = test_path(f->dir, "list"), *sub = test_path(top, "m-dir");
+    char *b = test_path(top, "b"), *a = test_path(top, "a.img");
+    char *link = test_path(top, "c-link");
+    char **names = NULL;
+    size_t n = 99;
+    int dfd;
+
+    assert_int_equal(mkdir(top, 0755), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(test_write_file(b, "b"), 0);
+    assert_int_equal(test_write_file(a, "a"), 0);
+    assert_int_equal(symlink(a, link), 0);
+    dfd = open(top, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_int_equal(vcha_file_names_at(dfd, false, &names, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(names[0], "a.img");
+    assert_string_equal(names[1], "b");
+    assert_string_equal(names[2], "c-link");
+    assert_string_equal(names[3], "m-dir");
+    assert_null(names[4]);
+    vcha_file_names_free(names);
+    /* again on the same descriptor: read from the start; links and
+     * directories left out */
+    assert_int_equal(vcha_file_names_at(dfd, true, &names, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "a.img");
+    assert_string_equal(names[1], "b");
+    assert_null(names[2]);
+    vcha_file_names_free(names);
+    assert_true(fcntl(dfd, F_GETFD) >= 0); /* still open */
+    close(dfd);
+    free(top);
+    free(sub);
+    free(b);
+    free(a);
+    free(link);
+}
+
+static void
+test_names_of_empty_and_bad_directories(void **state)
+{
+    struct fixture *f = *state;
+    char *top = test_path(f->dir, "empty");
+    char **names = NULL;
+    size_t n = 99;
+    int dfd;
+
+    assert_int_equal(mkdir(top, 0755), 0);
+    dfd = open(top, O_RDONLY | O_DIRECTORY);
+    assert_int_equal(vcha_file_names_at(dfd, false, &names, &n), 0);
+    assert_int_equal(n, 0);
+    assert_non_null(names);
+    assert_null(names[0]);
+    vcha_file_names_free(names);
+    close(dfd);
+    assert_int_equal(vcha_file_names_at(-1, false, &names, &n), -EBADF);
+    assert_null(names);
+    assert_int_equal(n, 0);
+    vcha_file_names_free(NULL);
+    free(top);
+}
+
 /* ------------------------------------------------------------ remove_tree */
 
 static void
@@ -558,6 +627,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(test_names_sorted_with_regular_filter),
+        T(test_names_of_empty_and_bad_directories),
         T(test_write_atomic_creates_file_with_content_and_mode),
         T(test_write_atomic_mode_ignores_umask),
         T(test_write_atomic_replaces_old_content),
