@@ -10,7 +10,9 @@
 #   - a corrupt newest generation is skipped, and the log says why;
 #   - its init crashing: restarted in place, then moved (migration-threshold);
 #   - live migration: downtime logged, nothing lost;
-#   - bad input: clear errors, the store untouched.
+#   - monitor_cmd in an OCF_CHECK_LEVEL=20 monitor operation;
+#   - bad input: clear errors, the store untouched;
+#   - resource-agents' ocf-tester.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -34,6 +36,12 @@ tap_cond "$(field count "$b") > $(field count "$a")" "its counter advances ($a /
 wait_for 20 sh -c "[ \$(ls $HOST_STORE | grep -c '^gen-') -ge 2 ]"
 tap_ok $? "checkpoints appear in the store ($(gens | tr '\n' ' '))"
 tap_cond "$(gens | wc -l) <= 3" "keep=3 generations at most"
+# compress=auto times both ways first: zstd through local scratch, raw
+# straight into the stage (the lab's store is a local file system)
+wait_for 30 sh -c "grep -qs '^figure dumped_into scratch' $HOST_STORE/gen-*/MANIFEST"
+tap_ok $? "compressed images go through local scratch"
+wait_for 30 sh -c "grep -qs '^figure dumped_into store' $HOST_STORE/gen-*/MANIFEST"
+tap_ok $? "raw images are dumped straight into the store's stage"
 ex "$home" vchactl status > "$work/status" 2>&1
 tap_ok $? "vchactl status answers"
 grep -q "$CT" "$work/status"
@@ -165,6 +173,34 @@ tap_ok $? "a new checkpoint_interval reaches vchad's job (reload-agent)"
 tap_is "$(ex "$target" lxc-info -n "$CT" -p -H)" "$pid0" \
     "without restarting the container (its init is still pid $pid0)"
 
+# ------------------------------------------------------------ deep monitor
+# monitor_cmd in a monitor operation with OCF_CHECK_LEVEL=20, as an
+# administrator configures it; on-fail=block keeps the failure in view.
+sick=/var/lib/lxc/$CT/rootfs/tmp/sick
+failed() { ex node1 crm_mon -1 | grep -q "Failed Resource Actions"; }
+ex node1 pcs resource update "$CT" "monitor_cmd=/bin/busybox test ! -e /tmp/sick" > /dev/null
+ex node1 pcs resource op add "$CT" monitor interval=4s timeout=30s \
+    OCF_CHECK_LEVEL=20 on-fail=block > /dev/null
+tap_ok $? "a monitor operation with OCF_CHECK_LEVEL=20 is added"
+ex node1 crm_resource --wait --timeout=60 > /dev/null 2>&1
+target=$(ct_wait_on 60)
+sleep 9 # two runs of the deep monitor
+! failed
+tap_ok $? "the deep monitor passes while monitor_cmd succeeds (on $target)"
+ex "$target" touch "$sick"
+wait_for 30 sh -c "'$LAB' exec node1 crm_mon -1 | grep -q 'monitor_cmd failed'"
+tap_ok $? "a failing monitor_cmd fails the deep monitor"
+ex node1 crm_mon -1 | sed -n '/Failed Resource Actions/,$p' | sed 's/^/#  /'
+ex "$target" rm -f "$sick"
+ex node1 pcs resource cleanup "$CT" > /dev/null 2>&1
+ex node1 crm_resource --wait --timeout=60 > /dev/null 2>&1
+sleep 5 # a run of the deep monitor
+! failed && [ "$(ct_where)" = "$target" ]
+tap_ok $? "healthy again after a cleanup"
+ex node1 pcs resource op remove "$CT" monitor interval=4s timeout=30s \
+    OCF_CHECK_LEVEL=20 on-fail=block > /dev/null 2>&1 ||
+    ex node1 pcs resource op remove "$CT-monitor-interval-4s" > /dev/null
+
 # ------------------------------------------------------------ bad input
 ex node1 pcs resource disable "$CT" > /dev/null
 wait_for 60 sh -c "[ -z \"\$('$LAB' exec node1 crm_resource --locate -r $CT 2>/dev/null | grep 'running on')\" ]"
@@ -221,4 +257,27 @@ sleep 1
 tap_is "$(sums)" "$s1" "bad input changed nothing in the store"
 
 ex node1 pcs resource delete "$CT" > /dev/null 2>&1
+
+# ------------------------------------------------------------ ocf-tester
+# resource-agents' ocf-tester, for real on node3: probes, start, stop,
+# idempotence, migrate_to/migrate_from.  Its one expected complaint: the
+# meta-data is OCF 1.1 (reloadable, select, reload-agent), which its
+# ra-api-1.dtd predates; tests/conformance/metadata.sh checks it against
+# the OCF 1.1 schema instead.
+ex node3 /usr/lib/vcha-lab/mkct ct9 16 > /dev/null
+rm -rf /var/lib/vcha-lab/shared/ckpt/ct9 && mkdir -p /var/lib/vcha-lab/shared/ckpt/ct9
+ex node3 ocf-tester -n t9 -o container=ct9 -o checkpoint_dir=/srv/shared/ckpt/ct9 \
+    -o checkpoint_interval=2s /usr/lib/ocf/resource.d/vcha/criuct > "$work/tester" 2>&1
+sed 's/^/#  /' "$work/tester"
+fails=$(grep '^\* rc=' "$work/tester")
+tap_is "$(wc -l <<< "$fails")" 1 "ocf-tester finds one fault only"
+tap_like "$fails" "*does not conform to ra-api-1.dtd*" "the OCF 1.1 meta-data against its OCF 1.0 DTD"
+ls /var/lib/vcha-lab/shared/ckpt/ct9 | grep -q '^gen-'
+tap_ok $? "its stop and migrate_to left generations in the store"
+ex node3 env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=t9 OCF_RESKEY_container=ct9 \
+    OCF_RESKEY_checkpoint_dir=/srv/shared/ckpt/ct9 \
+    /usr/lib/ocf/resource.d/vcha/criuct stop > /dev/null 2>&1
+ex node3 lxc-info -n ct9 -s | grep -q STOPPED
+tap_ok $? "and the container is stopped afterwards"
+rm -rf /var/lib/vcha-lab/shared/ckpt/ct9
 tap_done
