@@ -89,9 +89,13 @@ enum vcha_ct_compress vcha_ct_compress_auto(const char *store);
  * Take one checkpoint of the running container into a new generation of
  * the store: freeze, dump, copy the root filesystem, thaw (unless
  * @p o->final), commit.  Figures of the checkpoint (freeze_ms, dump_ms,
- * copy_ms, commit_ms, total_ms, image_bytes, generation, ...) are set in
- * @p figures.  On any failure the stage is removed, the container thawed,
- * and the store's previous generations are untouched.
+ * copy_ms, ship_ms, commit_ms, total_ms, image_bytes, dumped_into,
+ * generation, ...) are set in @p figures.  CRIU dumps uncompressed images
+ * on a store that is not on a network file system straight into the
+ * stage, others into local scratch ($VCHA_RUN_DIR, or /run/vcha), whence
+ * they are compressed or copied after the thaw; either way they are
+ * fsynced before the commit.  On any failure the stage is removed, the
+ * container thawed, and the store's previous generations are untouched.
  *
  * Returns 0 or a negative errno with @p why set.
  */

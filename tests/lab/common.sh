@@ -79,13 +79,18 @@ log_time() {
         done
 }
 
-timeline() { # timeline T0 VICTIM SURVIVOR NEW T-CLIENT CLIENT-LINE
-    local t0=$1 v=$2 s=$3 n=$4 t
+node_loss() { # node_loss T0 VICTIM SURVIVOR: power-off, membership, fencing
+    local t0=$1 v=$2 s=$3 t
     printf '   %s  power-off: every process of %s gone at once\n' "$(since "$t0" "$t0")" "$v"
     t=$(log_time "$t0" "$s" /var/log/corosync/corosync.log "A new membership .* Members left: ${v#node}\$")
     printf '   %s  membership: corosync on %s forms a cluster without %s\n' "$(since "$t0" "$t")" "$s" "$v"
     t=$(log_time "$t0" "$s" /var/log/pacemaker/pacemaker.log "finalize_op.*targeting $v .*OK")
     printf '   %s  fenced: %s rebooted by fence_vcha_libvirt (confirmed off, then on)\n' "$(since "$t0" "$t")" "$v"
+}
+
+timeline() { # timeline T0 VICTIM SURVIVOR NEW T-CLIENT CLIENT-LINE
+    local t0=$1 n=$4 t
+    node_loss "$t0" "$2" "$3"
     t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $n: OK")
     printf '   %s  web started on %s\n' "$(since "$t0" "$t")" "$n"
     t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")

@@ -2,7 +2,9 @@
 # Scenario 1: the node running a resource group (a web service and its DNS
 # name, ocf:vcha:dnsswitch) loses power.  It is fenced, the group restarts
 # elsewhere, the name follows and the client sees the service again; the
-# fenced node comes back and rejoins.  Then `lab down` leaves nothing behind.
+# fenced node comes back and rejoins.  The demo's second act: a container
+# checkpointed by ocf:vcha:criuct comes back on another node after a
+# power-off, with the state it had.  Then `lab down` leaves nothing behind.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -34,6 +36,13 @@ tap_like "${lines[2]}" "*fenced: $victim*" "the powered-off node was fenced"
 tap_ok $([ -n "$new" ] && [ "$new" != "$victim" ]; echo $?) \
     "the client is served by another node ($new, not $victim)"
 tap_like "${lines[4]}" "*-> 198.18.0.$((10 + ${new#node}))*" "the DNS name follows the service"
+
+# act two: ct1
+ct=$(sed -n 's/.* ct1 restored on \(node[0-9]*\) from \(gen-[0-9]*\), .*/\1 \2/p' "$work/demo.out")
+tap_like "$ct" "node* gen-*" "act two: ct1 restored on another node from a generation ($ct)"
+hits=$(sed -n 's/.*memory only: \([0-9]*\) before, \([0-9]*\) now.*/\1 \2/p' "$work/demo.out")
+tap_cond "$(awk '{ print $2 " == " $1 " + 1" }' <<< "$hits")" \
+    "and its in-memory state kept: questions answered $hits"
 
 for _ in $(seq 1 60); do
     "$LAB" exec "$new" crm_mon -1 2> /dev/null | grep -q "Online: \[ node1 node2 node3 \]" && break
