@@ -363,7 +363,7 @@ restore(struct vcha_agent *a, struct vcha_ct *ct, const char *gen,
                   "this node's %s",
                   gen, ct->name, ct->config);
     }
-    rc = vcha_ct_restore(ct, gen, a->deadline_ms, fig, why, sizeof(why));
+    rc = vcha_ct_restore(ct, gen, info, a->deadline_ms, fig, why, sizeof(why));
     if (rc < 0) {
         vcha_kv_free(fig);
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,

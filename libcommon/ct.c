@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -274,8 +275,8 @@ scratch_make(const struct vcha_ct *ct, const char *what, char **path)
 static bool
 criu_nftables_lock(long long deadline)
 {
-    const char *argv[] = {"criu", "check", "--feature",
-                          "network_lock_nftables", NULL};
+    const char *argv[] = {"criu", "check", "--feature", "network_lock_nftables",
+                          NULL};
     char why[256];
 
     return vcha_exec_until(argv, deadline, why, sizeof(why)) == 0;
@@ -330,13 +331,19 @@ freezer_clear(struct freezer *fz)
     memset(fz, 0, sizeof(*fz));
 }
 
+/*
+ * The cgroup of @p pid that holds @p controller: its directory under
+ * /sys/fs/cgroup (a new string), and whether it is cgroup v2's (when no v1
+ * hierarchy has the controller).  -ENOTSUP when there is none.
+ */
 static int
-freezer_find(pid_t pid, struct freezer *fz)
+cgroup_dir(pid_t pid, const char *controller, char **dir, bool *v2)
 {
-    char path[64], *text = NULL, *save = NULL, *v1 = NULL, *v2 = NULL;
+    char path[64], *text = NULL, *save = NULL, *in_v1 = NULL, *in_v2 = NULL;
     size_t len = 0;
     int rc;
 
+    *dir = NULL;
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
     rc = vcha_file_read(path, &text, &len, 65536);
     for (char *l = rc == 0 ? strtok_r(text, "\n", &save) : NULL; l != NULL;
@@ -348,21 +355,17 @@ freezer_find(pid_t pid, struct freezer *fz)
         }
         *cg++ = '\0';
         if (strncmp(l, "0:", 2) == 0 && ctl[1] == '\0') {
-            v2 = cg;
-        } else if (strstr(ctl, "freezer") != NULL) {
-            v1 = cg;
+            in_v2 = cg;
+        } else if (strstr(ctl, controller) != NULL) {
+            in_v1 = cg;
         }
     }
-    if (rc == 0 && v1 != NULL) {
-        if (asprintf(&fz->control, "/sys/fs/cgroup/freezer%s/freezer.state",
-                     v1) < 0 ||
-            (fz->state = strdup(fz->control)) == NULL) {
-            rc = -ENOMEM;
-        }
-    } else if (rc == 0 && v2 != NULL) {
-        fz->v2 = true;
-        if (asprintf(&fz->control, "/sys/fs/cgroup%s/cgroup.freeze", v2) < 0 ||
-            asprintf(&fz->state, "/sys/fs/cgroup%s/cgroup.events", v2) < 0) {
+    *v2 = in_v1 == NULL;
+    if (rc == 0 && (in_v1 != NULL || in_v2 != NULL)) {
+        if ((in_v1 != NULL &&
+             asprintf(dir, "/sys/fs/cgroup/%s%s", controller, in_v1) < 0) ||
+            (in_v1 == NULL && asprintf(dir, "/sys/fs/cgroup%s", in_v2) < 0)) {
+            *dir = NULL;
             rc = -ENOMEM;
         }
     } else if (rc == 0) {
@@ -370,6 +373,48 @@ freezer_find(pid_t pid, struct freezer *fz)
     }
     free(text);
     return rc;
+}
+
+static int
+freezer_find(pid_t pid, struct freezer *fz)
+{
+    char *dir = NULL;
+    int rc = cgroup_dir(pid, "freezer", &dir, &fz->v2);
+
+    if (rc == 0 && (asprintf(&fz->control, "%s/%s", dir,
+                             fz->v2 ? "cgroup.freeze" : "freezer.state") < 0 ||
+                    asprintf(&fz->state, "%s/%s", dir,
+                             fz->v2 ? "cgroup.events" : "freezer.state") < 0)) {
+        rc = -ENOMEM;
+    }
+    free(dir);
+    return rc;
+}
+
+/* The memory the container's cgroup uses, in bytes, or 0 if unknown. */
+static unsigned long long
+memory_used(const struct vcha_ct *ct, long long deadline)
+{
+    unsigned long long bytes = 0;
+    char *dir = NULL, *path = NULL, *text = NULL;
+    pid_t pid = 0;
+    size_t len = 0;
+    bool v2 = false;
+
+    if (vcha_ct_running(ct, deadline, &pid) <= 0 || pid <= 0 ||
+        cgroup_dir(pid, "memory", &dir, &v2) < 0) {
+        return 0;
+    }
+    if (asprintf(&path, "%s/%s", dir,
+                 v2 ? "memory.current" : "memory.usage_in_bytes") < 0) {
+        path = NULL;
+    } else if (vcha_file_read(path, &text, &len, 64) == 0) {
+        bytes = strtoull(text, NULL, 10);
+    }
+    free(text);
+    free(path);
+    free(dir);
+    return bytes;
 }
 
 static int
@@ -703,6 +748,16 @@ previous_rootfs(const char *store)
     return prev;
 }
 
+/* A figure of generation @p g as a number, or -1. */
+static long long
+figure_ll(const struct vcha_gen_info *g, const char *key)
+{
+    const char *v = vcha_gen_info_figure(g, key);
+    long long n = -1;
+
+    return v != NULL && vcha_integer_parse(v, &n) == 0 ? n : -1;
+}
+
 /* One checkpoint's state, shared by its steps. */
 struct ckpt {
     const struct vcha_ct *ct;
@@ -711,6 +766,7 @@ struct ckpt {
     struct vcha_genstore *store;
     char *stage, *scratch;
     char *dump_dir; /* where CRIU writes: the stage's images, or scratch */
+    bool direct;    /* into the stage: uncompressed, whatever o->compress */
     bool frozen;
     char *why;
     size_t whylen;
@@ -723,57 +779,65 @@ fig_ms(struct ckpt *c, const char *key, long long since)
 }
 
 /*
- * Whether @p dir is on a network file system.  On one, close() waits until
- * the server has the data (NFS's close-to-open consistency), and that wait
- * would be spent with the container frozen.
+ * Whether the file system of @p dir has room for @p need bytes, with a
+ * quarter more and 16 MiB to spare (images vary from one checkpoint to the
+ * next).  When it cannot tell, it says yes.
  */
 static bool
-on_network_fs(const char *dir)
+room_for(const char *dir, unsigned long long need)
 {
-    static const unsigned long remote[] = {
-        0x6969UL,     /* NFS */
-        0xff534d42UL, /* CIFS */
-        0xfe534d42UL, /* SMB2 */
-        0x517bUL,     /* SMB */
-        0x65735546UL, /* FUSE (GlusterFS, sshfs, ...) */
-        0x00c36400UL, /* Ceph */
-        0x01021997UL, /* 9p */
-        0x5346414fUL, /* AFS */
-        0x6b414653UL, /* kAFS */
-        0x47504653UL, /* GPFS */
-        0x0bd00bd0UL, /* Lustre */
-    };
-    struct statfs sf;
+    struct statvfs sv;
 
-    if (statfs(dir, &sf) < 0) {
-        return true; /* the cautious way */
+    if (statvfs(dir, &sv) < 0) {
+        return true;
     }
-    for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
-        if ((unsigned long) sf.f_type == remote[i]) {
-            return true;
-        }
-    }
-    return false;
+    return (unsigned long long) sv.f_bavail * sv.f_frsize >=
+           need + need / 4 + (16ULL << 20);
 }
 
 /*
- * Where CRIU writes the images.  Uncompressed images on a local store go
- * straight into the stage: the page cache takes them as fast as /run
- * would, and they are neither copied nor kept in memory twice.  Otherwise
- * into local scratch, from which they are shipped once the container runs
- * again: compressed, or over the network.
+ * How large the images of the next checkpoint will be: as large as those
+ * of the newest generation, or, before the first, as the memory the
+ * container uses.
+ */
+static unsigned long long
+images_expected(const struct ckpt *c)
+{
+    struct vcha_gen_info *gens = NULL;
+    unsigned long long bytes = 0;
+    size_t n = 0;
+
+    if (vcha_genstore_list(c->o->store, &gens, &n) == 0 && n > 0) {
+        long long b = figure_ll(&gens[0], "image_bytes");
+
+        bytes = b > 0 ? (unsigned long long) b : 0;
+    }
+    vcha_gen_list_free(gens, n);
+    return bytes > 0 ? bytes : memory_used(c->ct, c->o->deadline);
+}
+
+/*
+ * Where CRIU writes the images.  Into local scratch (memory-backed /run)
+ * when it has room for them: the freeze is shortest there (measured with
+ * 256 MiB: 300 ms into tmpfs, 450 to 650 ms into the page cache of an ext4
+ * store, and a network file system is slower still), and the images are
+ * compressed or copied into the store after the thaw.  Otherwise straight
+ * into the stage, uncompressed: a longer freeze, but a checkpoint.
  */
 static int
 dump_dir_make(struct ckpt *c)
 {
-    bool direct = c->o->compress == VCHA_CT_COMPRESS_NONE &&
-                  !on_network_fs(c->o->store);
+    unsigned long long need = images_expected(c);
 
-    vcha_kv_set(c->fig, "dumped_into", direct ? "store" : "scratch");
-    if (!direct) {
+    c->direct = !room_for(c->scratch, need);
+    vcha_kv_set(c->fig, "dumped_into", c->direct ? "store" : "scratch");
+    if (!c->direct) {
         c->dump_dir = strdup(c->scratch);
         return c->dump_dir != NULL ? 0 : -ENOMEM;
     }
+    vcha_notice("%s has no room for about %llu MB of images: CRIU dumps %s "
+                "straight into the store, uncompressed",
+                c->scratch, need >> 20, c->ct->name);
     if (asprintf(&c->dump_dir, "%s/" VCHA_CT_IMAGES, c->stage) < 0) {
         c->dump_dir = NULL;
         return -ENOMEM;
@@ -827,7 +891,9 @@ ckpt_commit(struct ckpt *c)
 {
     unsigned long long bytes = 0;
     char *images = NULL, *gen = NULL;
-    const char *how = c->o->compress == VCHA_CT_COMPRESS_ZSTD ? "zstd" : "raw";
+    enum vcha_ct_compress compress =
+        c->direct ? VCHA_CT_COMPRESS_NONE : c->o->compress;
+    const char *how = compress == VCHA_CT_COMPRESS_ZSTD ? "zstd" : "raw";
     struct vcha_gen_figure *f = NULL;
     struct vcha_gen_meta meta = {.container = c->ct->name,
                                  .config_digest = c->ct->digest};
@@ -837,8 +903,8 @@ ckpt_commit(struct ckpt *c)
     if (asprintf(&images, "%s/" VCHA_CT_IMAGES, c->stage) < 0) {
         return -ENOMEM;
     }
-    rc = images_ship(c->dump_dir, images, c->o->compress, c->o->deadline,
-                     &bytes, c->why, c->whylen);
+    rc = images_ship(c->dump_dir, images, compress, c->o->deadline, &bytes,
+                     c->why, c->whylen);
     fig_ms(c, "ship_ms", t);
     vcha_kv_set(c->fig, "images", how);
     vcha_kv_setf(c->fig, "image_bytes", "%llu", bytes);
@@ -931,15 +997,6 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
 /* compress=auto times both ways once every this many generations. */
 #define AUTO_TRIAL_EVERY 16
 
-static long long
-figure_ll(const struct vcha_gen_info *g, const char *key)
-{
-    const char *v = vcha_gen_info_figure(g, key);
-    long long n = -1;
-
-    return v != NULL && vcha_integer_parse(v, &n) == 0 ? n : -1;
-}
-
 /*
  * Compress when the images were shipped to the store
  * faster per byte with zstd than without, judged from the newest
@@ -984,10 +1041,39 @@ vcha_ct_compress_auto(const char *store)
 
 /* ------------------------------------------------------------ restore */
 
-/* Images of generation @p gen in @p to, uncompressed, for CRIU. */
+/*
+ * Hard links in directory @p to to each of @p paths, or copies where the
+ * file system cannot link.
+ */
 static int
-images_fetch(const char *gen, const char *to, long long deadline, char *why,
-             size_t whylen)
+files_link(char *const *paths, size_t n, const char *to)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *dst = NULL;
+
+        if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
+            return -ENOMEM;
+        }
+        if (link(paths[i], dst) < 0) {
+            rc = errno == EXDEV || errno == EPERM || errno == EOPNOTSUPP ||
+                         errno == EMLINK
+                     ? file_copy(paths[i], dst)
+                     : -errno;
+        }
+        free(dst);
+    }
+    return rc;
+}
+
+/*
+ * Images of generation @p gen in @p to, uncompressed, for CRIU: the
+ * uncompressed ones hard-linked (@p link) or copied.
+ */
+static int
+images_fetch(const char *gen, const char *to, bool link, long long deadline,
+             char *why, size_t whylen)
 {
     char *from = NULL, **names = NULL, **raw = NULL, **zst = NULL;
     size_t n = 0, nr = 0, nz = 0;
@@ -1013,7 +1099,7 @@ images_fetch(const char *gen, const char *to, long long deadline, char *why,
         }
     }
     if (rc == 0) {
-        rc = files_copy(raw, nr, to);
+        rc = link ? files_link(raw, nr, to) : files_copy(raw, nr, to);
     }
     if (rc == 0 && nz > 0) {
         const char *head[] = {"zstd", "-d", "-q", "--output-dir-flat", to};
@@ -1080,23 +1166,92 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
     return freeze(ct, false, deadline, why, whylen);
 }
 
+/* Whether generation @p gen holds compressed images. */
+static bool
+images_compressed(const char *gen)
+{
+    char *dir = NULL, **names = NULL;
+    size_t n = 0;
+    bool z = false;
+
+    if (asprintf(&dir, "%s/" VCHA_CT_IMAGES, gen) >= 0 &&
+        dir_files(dir, &names, &n) == 0) {
+        for (size_t i = 0; i < n && !z; i++) {
+            size_t len = strlen(names[i]);
+
+            z = len > 4 && strcmp(names[i] + len - 4, ".zst") == 0;
+        }
+    }
+    vcha_file_names_free(names);
+    free(dir);
+    return z;
+}
+
+/*
+ * Where CRIU reads the images of generation @p gen from, made empty:
+ * local scratch (@p scratch) when the images are compressed and it has
+ * room for them, since decompressing them onto a network file system
+ * would be slow; otherwise a directory of this node's beside the
+ * generations, ".restore-NODE", where the uncompressed images are hard
+ * links (nothing copied, nothing held in memory) and the others are
+ * decompressed.  CRIU adds its log there; the generation itself is never
+ * written.
+ */
+static int
+restore_dir_make(const char *gen, const struct vcha_gen_info *info,
+                 const char *scratch, char **dir)
+{
+    long long need = info != NULL ? figure_ll(info, "image_bytes") : -1;
+    const char *slash = strrchr(gen, '/');
+    struct utsname un;
+    int rc;
+
+    *dir = NULL;
+    if (images_compressed(gen) &&
+        room_for(scratch, need > 0 ? (unsigned long long) need : 0)) {
+        *dir = strdup(scratch);
+        return *dir != NULL ? 0 : -ENOMEM;
+    }
+    if (slash == NULL || uname(&un) < 0) {
+        return -EINVAL;
+    }
+    if (asprintf(dir, "%.*s/.restore-%s", (int) (slash - gen), gen,
+                 un.nodename) < 0) {
+        *dir = NULL;
+        return -ENOMEM;
+    }
+    rc = vcha_file_remove_tree(*dir);
+    if (rc == 0 && mkdir(*dir, 0700) < 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
 int
-vcha_ct_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
+vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
+                const struct vcha_gen_info *info, long long deadline,
                 struct vcha_kv *figures, char *why, size_t whylen)
 {
     const char *argv[] = {"lxc-checkpoint", "-r", "-n", ct->name, "-P",
                           ct->lxcpath,      "-D", NULL, NULL};
-    char *scratch = NULL;
+    char *scratch = NULL, *dir = NULL;
     long long t = vcha_now_ms();
+    bool criu_ran = false;
     int rc;
 
     why[0] = '\0';
     rc = scratch_make(ct, "restore", &scratch);
+    if (rc == 0) {
+        rc = restore_dir_make(gen, info, scratch, &dir);
+    }
     if (rc < 0) {
-        snprintf(why, whylen, "scratch directory: %s", strerror(-rc));
+        snprintf(why, whylen, "a directory for the images: %s", strerror(-rc));
+        free(scratch);
+        free(dir);
         return rc;
     }
-    rc = images_fetch(gen, scratch, deadline, why, whylen);
+    rc = images_fetch(gen, dir, strcmp(dir, scratch) != 0, deadline, why,
+                      whylen);
     if (rc == 0) {
         rc = rootfs_restore(ct, gen, deadline, why, whylen);
     }
@@ -1108,7 +1263,8 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
         snprintf(why, whylen, "CRIU configuration: %s", strerror(-rc));
     }
     if (rc == 0) {
-        argv[7] = scratch;
+        argv[7] = dir;
+        criu_ran = true;
         rc = vcha_exec_until(argv, deadline, why, whylen);
     }
     if (rc == 0) {
@@ -1121,13 +1277,19 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
         size_t len = strlen(why);
         char w[256] = "";
 
-        /* keep CRIU's restore.log for whoever looks into it */
-        snprintf(why + len, whylen - len, " (CRIU's log: %s/restore.log)",
-                 scratch);
+        if (criu_ran) { /* keep CRIU's log for whoever looks into it */
+            snprintf(why + len, whylen - len, " (CRIU's log: %s/restore.log)",
+                     dir);
+        }
         vcha_ct_kill(ct, deadline, w, sizeof(w));
-    } else {
+    }
+    if (rc == 0 || !criu_ran) {
+        vcha_file_remove_tree(dir);
+    }
+    if (strcmp(dir, scratch) != 0) {
         vcha_file_remove_tree(scratch);
     }
+    free(dir);
     free(scratch);
     return rc;
 }

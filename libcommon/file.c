@@ -268,7 +268,8 @@ vcha_file_names_at(int dfd, bool regular_only, char ***names, size_t *n)
         rc = -errno;
     }
     closedir(dir);
-    if (rc == 0 && *names == NULL && (*names = calloc(1, sizeof(char *))) == NULL) {
+    if (rc == 0 && *names == NULL &&
+        (*names = calloc(1, sizeof(char *))) == NULL) {
         rc = -ENOMEM;
     }
     if (rc < 0) {

@@ -136,7 +136,8 @@ hex_decode(const char *s, unsigned char h[HASH_LEN])
     return true;
 }
 
-/* Percent-decode the MANIFEST token @p s in place; false if malformed or empty. */
+/* Percent-decode the MANIFEST token @p s in place; false if malformed or empty.
+ */
 static bool
 token_decode(char *s)
 {

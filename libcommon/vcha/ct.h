@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <vcha/genstore.h>
 #include <vcha/vchad.h>
 
 /** Sub-directories of a generation. */
@@ -90,10 +91,10 @@ enum vcha_ct_compress vcha_ct_compress_auto(const char *store);
  * the store: freeze, dump, copy the root filesystem, thaw (unless
  * @p o->final), commit.  Figures of the checkpoint (freeze_ms, dump_ms,
  * copy_ms, ship_ms, commit_ms, total_ms, image_bytes, dumped_into,
- * generation, ...) are set in @p figures.  CRIU dumps uncompressed images
- * on a store that is not on a network file system straight into the
- * stage, others into local scratch ($VCHA_RUN_DIR, or /run/vcha), whence
- * they are compressed or copied after the thaw; either way they are
+ * generation, ...) are set in @p figures.  CRIU dumps into local scratch
+ * ($VCHA_RUN_DIR, or /run/vcha), whence the images are compressed or
+ * copied into the stage after the thaw, or, when scratch has no room for
+ * them, straight into the stage, uncompressed; either way they are
  * fsynced before the commit.  On any failure the stage is removed, the
  * container thawed, and the store's previous generations are untouched.
  *
@@ -103,15 +104,20 @@ int vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
                        struct vcha_kv *figures, char *why, size_t whylen);
 
 /**
- * Restore the stopped container from generation @p gen: its root
- * filesystem is made equal to the generation's, then CRIU restores its
- * processes.  Figures (copy_ms, restore_ms) are set in @p figures (may be
- * NULL).  Returns 0 or a negative errno with @p why set; the container is
- * stopped after a failure.
+ * Restore the stopped container from generation @p gen (its header
+ * @p info, from vcha_genstore_latest(), may be NULL): its root filesystem
+ * is made equal to the generation's, then CRIU restores its processes.
+ * CRIU reads uncompressed images through hard links in a directory of
+ * this node's beside the generations (".restore-NODE"); compressed ones
+ * are decompressed into local scratch when it has room for them, and
+ * into that directory otherwise.  Figures (copy_ms, restore_ms) are set in
+ * @p figures (may be NULL).  Returns 0 or a negative errno with @p why
+ * set; the container is stopped after a failure, and the directory kept
+ * with CRIU's log.
  */
 int vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
-                    long long deadline, struct vcha_kv *figures, char *why,
-                    size_t whylen);
+                    const struct vcha_gen_info *info, long long deadline,
+                    struct vcha_kv *figures, char *why, size_t whylen);
 
 /**
  * Run @p argv inside the running container (lxc-attach) and return its

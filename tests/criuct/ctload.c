@@ -9,9 +9,10 @@
  *
  * -m keeps MIB MiB of memory dirty (one byte of each page rewritten every
  * tick), to give a checkpoint something to dump: filled with pseudo-random
- * bytes first, so that it compresses no better than real data would.  After a restore from a checkpoint taken
- * at count N the log must read 1..N and go on with N+1: a gap or a repeat
- * means memory and files came from different instants.
+ * bytes first, so that it compresses no better than real data would.  After a
+ * restore from a checkpoint taken at count N the log must read 1..N and go on
+ * with N+1: a gap or a repeat means memory and files came from different
+ * instants.
  */
 #define _GNU_SOURCE
 #include <errno.h>

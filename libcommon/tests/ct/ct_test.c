@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 /* cmocka needs the headers above */
 #include <cmocka.h>
@@ -237,22 +238,41 @@ test_attach_to_stopped_container_fails(void **state)
     vcha_ct_free(ct);
 }
 
-/* A committed generation holding one file, made with the store itself. */
+/*
+ * A committed generation, made with the store itself, holding @p files
+ * (NULL-terminated "PATH", "CONTENT" pairs; a PATH ending in "/" is a
+ * directory), or just a file "state".
+ */
 static char *
-generation_make(struct fixture *f)
+generation_with(struct fixture *f, const char *const *files)
 {
+    static const char *const state[] = {"state", "good\n", NULL};
     struct vcha_genstore *s = NULL;
-    char *stage = NULL, *gen = NULL, *file = NULL;
+    char *stage = NULL, *gen = NULL;
 
     assert_int_equal(vcha_genstore_open(f->store, &s), 0);
     assert_int_equal(vcha_genstore_stage(s, &stage), 0);
-    file = test_path(stage, "state");
-    assert_int_equal(test_write_file(file, "good\n"), 0);
+    for (const char *const *e = files ? files : state; *e != NULL; e += 2) {
+        char *p = test_path(stage, e[0]);
+
+        if (e[0][strlen(e[0]) - 1] == '/') {
+            assert_int_equal(mkdir(p, 0755), 0);
+        } else {
+            assert_int_equal(test_write_file(p, e[1]), 0);
+        }
+        free(p);
+    }
     assert_int_equal(vcha_genstore_commit(s, NULL, 2, &gen), 0);
     vcha_genstore_free(s);
-    free(file);
     free(stage);
     return gen;
+}
+
+/* A committed generation holding one file. */
+static char *
+generation_make(struct fixture *f)
+{
+    return generation_with(f, NULL);
 }
 
 static void
@@ -303,6 +323,56 @@ test_checkpoint_store_missing_or_busy(void **state)
 }
 
 static void
+test_restore_links_the_images_and_writes_no_generation(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    static const char *const files[] = {VCHA_CT_IMAGES "/",
+                                        "",
+                                        VCHA_CT_IMAGES "/pages-1.img",
+                                        "pages",
+                                        VCHA_CT_ROOTFS "/",
+                                        "",
+                                        VCHA_CT_ROOTFS "/marker",
+                                        "from the generation\n",
+                                        NULL};
+    char *gen = generation_with(f, files), *kept = NULL, *marker = NULL;
+    char *img = test_path(gen, VCHA_CT_IMAGES "/pages-1.img"), *text = NULL;
+    struct utsname un;
+    struct stat a, b;
+
+    setenv("VCHA_RUN_DIR", f->dir, 1);
+    assert_int_equal(uname(&un), 0);
+    /* CRIU cannot restore this container: the restore fails in
+     * lxc-checkpoint, after the images and files were put in place */
+    assert_true(vcha_ct_restore(ct, gen, NULL, soon(), NULL, f->why,
+                                sizeof(f->why)) < 0);
+    assert_true(asprintf(&kept, "%s/.restore-%s", f->store, un.nodename) > 0);
+    assert_non_null(strstr(f->why, kept)); /* where CRIU's log is */
+    free(kept);
+    assert_true(asprintf(&kept, "%s/.restore-%s/pages-1.img", f->store,
+                         un.nodename) > 0);
+    /* the image is a hard link, not a copy */
+    assert_int_equal(stat(kept, &a), 0);
+    assert_int_equal(stat(img, &b), 0);
+    assert_int_equal(a.st_ino, b.st_ino);
+    assert_int_equal(a.st_dev, b.st_dev);
+    /* the root filesystem is the generation's */
+    marker = test_path(f->dir, "c1/rootfs/marker");
+    text = test_slurp(marker);
+    assert_non_null(text);
+    assert_string_equal(text, "from the generation\n");
+    /* and the generation is untouched */
+    assert_int_equal(vcha_genstore_verify(gen, 0, NULL), 0);
+    free(text);
+    free(marker);
+    free(kept);
+    free(img);
+    free(gen);
+    vcha_ct_free(ct);
+}
+
+static void
 test_restore_from_an_incomplete_generation_fails(void **state)
 {
     struct fixture *f = *state;
@@ -310,8 +380,8 @@ test_restore_from_an_incomplete_generation_fails(void **state)
     char *gen = generation_make(f); /* no images/, no rootfs/ */
 
     setenv("VCHA_RUN_DIR", f->dir, 1);
-    assert_true(vcha_ct_restore(ct, gen, soon(), NULL, f->why, sizeof(f->why)) <
-                0);
+    assert_true(vcha_ct_restore(ct, gen, NULL, soon(), NULL, f->why,
+                                sizeof(f->why)) < 0);
     assert_non_null(strstr(f->why, gen));
     assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
     /* the generation is read, never written */
@@ -396,6 +466,7 @@ main(void)
         T(test_checkpoint_failure_keeps_the_store),
         T(test_checkpoint_store_missing_or_busy),
         T(test_restore_from_an_incomplete_generation_fails),
+        T(test_restore_links_the_images_and_writes_no_generation),
         T(test_compress_auto_times_both_then_takes_the_faster),
         T(test_compress_auto_tries_the_other_way_now_and_then),
     };

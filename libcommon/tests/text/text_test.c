@@ -2,13 +2,15 @@
 #include <config.h>
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include <vcha/text.h>
@@ -49,8 +51,7 @@ static void
 test_encode_space_makes_one_ascii_word(void **state)
 {
     (void) state;
-    expect_encoding("a b\tcaf\xc3\xa9=", VCHA_PCT_SPACE,
-                    "a%20b%09caf%C3%A9=");
+    expect_encoding("a b\tcaf\xc3\xa9=", VCHA_PCT_SPACE, "a%20b%09caf%C3%A9=");
 }
 
 static void
@@ -101,8 +102,8 @@ test_decode_inverts_encode_for_every_byte(void **state)
 static void
 test_decode_rejects_malformed_text(void **state)
 {
-    static const char *const bad[] = {"%",  "%4",   "%G1", "a%zz", "%00",
-                                      "a\n", "\x7f", "b\tc"};
+    static const char *const bad[] = {"%",   "%4",  "%G1",  "a%zz",
+                                      "%00", "a\n", "\x7f", "b\tc"};
 
     (void) state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
