@@ -668,6 +668,7 @@ child_reset(struct vchad_jobs *jobs)
     int fd;
 
     setpgid(0, 0);
+    vcha_log_forked();
     if (jobs->child_setup != NULL) {
         jobs->child_setup(jobs->child_ctx);
     }

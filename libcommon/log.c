@@ -10,6 +10,8 @@
 
 #include <vcha/log.h>
 
+#define FILE_FORMAT "%T %H %N[%P]: %p: %b"
+
 static int log_file_target = -1;
 
 static bool
@@ -60,7 +62,7 @@ file_enable(int priority)
     if (log_file_target < 0) {
         return false;
     }
-    target_enable(log_file_target, priority, "%T %H %N[%P]: %p: %b");
+    target_enable(log_file_target, priority, FILE_FORMAT);
     return true;
 }
 
@@ -97,6 +99,15 @@ vcha_log_stderr_priority(int priority)
                       QB_LOG_FILTER_FILE, "*", LOG_TRACE);
     qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE,
                       "*", priority);
+}
+
+void
+vcha_log_forked(void)
+{
+    /* libqb takes %P from the pid it saw when the format was set */
+    if (log_file_target >= 0) {
+        qb_log_format_set(log_file_target, FILE_FORMAT);
+    }
 }
 
 void

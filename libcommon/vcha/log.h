@@ -24,6 +24,12 @@ void vcha_log_init(const char *name, const char *instance);
  */
 void vcha_log_stderr_priority(int priority);
 
+/**
+ * In a child after fork(): its log lines carry its own pid, not its
+ * parent's.
+ */
+void vcha_log_forked(void);
+
 /** Flush and close the log targets. */
 void vcha_log_fini(void);
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <vcha/log.h>
@@ -129,6 +131,36 @@ test_log_file_gets_messages_with_tag(void **state)
     text = logged(f);
     assert_contains(text, "testagent(res1)");
     assert_contains(text, "hello 42");
+    free(text);
+}
+
+static void
+test_log_child_lines_carry_its_pid(void **state)
+{
+    struct fixture *f = *state;
+    char *text, want[64];
+    pid_t pid;
+    int status = 0;
+
+    use_logfile(f);
+    vcha_log_init("testagent", NULL);
+    vcha_notice("parent");
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vcha_log_forked();
+        vcha_notice("child");
+        vcha_log_fini();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(status, 0);
+    text = logged(f);
+    snprintf(want, sizeof(want), "testagent[%d]: notice: parent",
+             (int) getpid());
+    assert_contains(text, want);
+    snprintf(want, sizeof(want), "testagent[%d]: notice: child", (int) pid);
+    assert_contains(text, want);
     free(text);
 }
 
@@ -411,6 +443,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_log_file_gets_messages_with_tag),
+        T(test_log_child_lines_carry_its_pid),
         T(test_log_file_one_line_per_message),
         T(test_log_file_is_appended),
         T(test_log_tag_without_instance_is_the_name),
