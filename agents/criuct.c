@@ -760,8 +760,12 @@ static const struct vcha_agent_def agent = {
         "place from the newest generation; migration-threshold moves it "
         "when that keeps failing.  Monitor reports a failure when vchad "
         "lost the job or the newest checkpoint is older than "
-        "max_checkpoint_age.  The container's configuration must keep "
-        "lxc.tty.max = 0, lxc.pty.max = 0 and lxc.console.path = none, and "
+        "max_checkpoint_age.  CRIU dumps into /run/vcha while it has "
+        "room there for the images (the shortest freeze), straight into "
+        "the store otherwise; a restore reads them through hard links in "
+        "checkpoint_dir/.restore-NODE.  The container's configuration "
+        "must keep lxc.tty.max = 0, lxc.pty.max = 0 and "
+        "lxc.console.path = none, and "
         "its workload must be started by its init (processes started with "
         "lxc-attach are not part of its checkpoint).",
     .params = params,

@@ -820,9 +820,10 @@ images_expected(const struct ckpt *c)
  * Where CRIU writes the images.  Into local scratch (memory-backed /run)
  * when it has room for them: the freeze is shortest there (measured with
  * 256 MiB: 300 ms into tmpfs, 450 to 650 ms into the page cache of an ext4
- * store, and a network file system is slower still), and the images are
- * compressed or copied into the store after the thaw.  Otherwise straight
- * into the stage, uncompressed: a longer freeze, but a checkpoint.
+ * store; on NFS, close() would wait for the server too), and the images
+ * are compressed or copied into the store after the thaw.  Otherwise
+ * straight into the stage, uncompressed: a longer freeze, but a checkpoint.
+ * Jobs checkpointing at the same time each judge the room alone.
  */
 static int
 dump_dir_make(struct ckpt *c)
