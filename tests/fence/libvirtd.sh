@@ -59,7 +59,12 @@ tap_is "$?" 0 "the domain's init runs again"
 old=$(pgrep -f "^/bin/sleep $MARK\$")
 fence -o reboot
 tap_is "$RC" 0 "reboot"
-new=$(pgrep -f "^/bin/sleep $MARK\$")
+# libvirt reports the domain started a moment before its init has exec'd
+for _ in $(seq 1 50); do
+    new=$(pgrep -f "^/bin/sleep $MARK\$")
+    [ -n "$new" ] && [ "$new" != "$old" ] && break
+    sleep 0.1
+done
 tap_ok $([ -n "$new" ] && [ "$new" != "$old" ]; echo $?) \
     "reboot replaced the domain's init ($old -> $new)"
 printf 'action=off\nuri=lxc:///\nplug=vm1\n' | "$FENCE" > /dev/null 2>&1
