@@ -1318,7 +1318,6 @@ children_wait(struct vchad_jobs *jobs)
     long long until = vcha_now_ms() + REAP_WAIT_MS;
 
     while (vchad_jobs_children(jobs) > 0 && vcha_now_ms() < until) {
-        struct timespec ts = {0, 10 * 1000000L};
         int status;
 
         for (size_t i = 0; i < jobs->n; i++) {
@@ -1335,7 +1334,7 @@ children_wait(struct vchad_jobs *jobs)
                 i++;
             }
         }
-        nanosleep(&ts, NULL);
+        vcha_sleep_ms(10);
     }
 }
 

@@ -617,9 +617,12 @@ dir_files(const char *dir, char ***names, size_t *count)
     return rc;
 }
 
-/* Copy each of @p paths into directory @p to, under its own name. */
+/*
+ * Each of @p paths into directory @p to, under its own name: hard-linked
+ * (@p hard) where the file system can, copied otherwise.
+ */
 static int
-files_copy(char *const *paths, size_t n, const char *to)
+files_put(char *const *paths, size_t n, const char *to, bool hard)
 {
     int rc = 0;
 
@@ -629,7 +632,12 @@ files_copy(char *const *paths, size_t n, const char *to)
         if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
             return -ENOMEM;
         }
-        rc = file_copy(paths[i], dst);
+        if (!hard || link(paths[i], dst) < 0) {
+            rc = !hard || errno == EXDEV || errno == EPERM ||
+                         errno == EOPNOTSUPP || errno == EMLINK
+                     ? file_copy(paths[i], dst)
+                     : -errno;
+        }
         free(dst);
     }
     return rc;
@@ -717,7 +725,7 @@ images_ship(const char *from, const char *to, enum vcha_ct_compress how,
     if (rc == 0 && !in_place && how == VCHA_CT_COMPRESS_ZSTD) {
         rc = files_zstd(paths, n, to, deadline, why, whylen);
     } else if (rc == 0 && !in_place) {
-        rc = files_copy(paths, n, to);
+        rc = files_put(paths, n, to, false);
     }
     if (rc == 0) {
         rc = files_sync(to);
@@ -729,23 +737,6 @@ images_ship(const char *from, const char *to, enum vcha_ct_compress how,
     vcha_file_names_free(paths);
     vcha_file_names_free(names);
     return rc;
-}
-
-/* The rootfs of the store's newest generation, for rsync --link-dest. */
-static char *
-previous_rootfs(const char *store)
-{
-    struct vcha_gen_info *gens = NULL;
-    char *prev = NULL;
-    size_t n = 0;
-
-    if (vcha_genstore_list(store, &gens, &n) == 0 && n > 0) {
-        if (asprintf(&prev, "%s/" VCHA_CT_ROOTFS, gens[0].path) < 0) {
-            prev = NULL;
-        }
-    }
-    vcha_gen_list_free(gens, n);
-    return prev;
 }
 
 /* A figure of generation @p g as a number, or -1. */
@@ -765,8 +756,10 @@ struct ckpt {
     struct vcha_kv *fig;
     struct vcha_genstore *store;
     char *stage, *scratch;
-    char *dump_dir; /* where CRIU writes: the stage's images, or scratch */
-    bool direct;    /* into the stage: uncompressed, whatever o->compress */
+    char *dump_dir;    /* where CRIU writes: the stage's images, or scratch */
+    char *prev_rootfs; /* the newest generation's, or NULL */
+    unsigned long long prev_images; /* its image bytes, or 0 */
+    bool direct; /* into the stage: uncompressed, whatever o->compress */
     bool frozen;
     char *why;
     size_t whylen;
@@ -796,24 +789,27 @@ room_for(const char *dir, unsigned long long need)
 }
 
 /*
- * How large the images of the next checkpoint will be: as large as those
- * of the newest generation, or, before the first, as the memory the
- * container uses.
+ * From the store's newest generation: its rootfs, for rsync --link-dest,
+ * and the size of its images, which the next ones will be close to.
  */
-static unsigned long long
-images_expected(const struct ckpt *c)
+static int
+newest_read(struct ckpt *c)
 {
     struct vcha_gen_info *gens = NULL;
-    unsigned long long bytes = 0;
     size_t n = 0;
+    int rc = 0;
 
     if (vcha_genstore_list(c->o->store, &gens, &n) == 0 && n > 0) {
         long long b = figure_ll(&gens[0], "image_bytes");
 
-        bytes = b > 0 ? (unsigned long long) b : 0;
+        c->prev_images = b > 0 ? (unsigned long long) b : 0;
+        if (asprintf(&c->prev_rootfs, "%s/" VCHA_CT_ROOTFS, gens[0].path) < 0) {
+            c->prev_rootfs = NULL;
+            rc = -ENOMEM;
+        }
     }
     vcha_gen_list_free(gens, n);
-    return bytes > 0 ? bytes : memory_used(c->ct, c->o->deadline);
+    return rc;
 }
 
 /*
@@ -828,7 +824,10 @@ images_expected(const struct ckpt *c)
 static int
 dump_dir_make(struct ckpt *c)
 {
-    unsigned long long need = images_expected(c);
+    /* before the first generation: as large as the container's memory */
+    unsigned long long need = c->prev_images > 0
+                                  ? c->prev_images
+                                  : memory_used(c->ct, c->o->deadline);
 
     c->direct = !room_for(c->scratch, need);
     vcha_kv_set(c->fig, "dumped_into", c->direct ? "store" : "scratch");
@@ -850,7 +849,7 @@ dump_dir_make(struct ckpt *c)
 static int
 ckpt_capture(struct ckpt *c)
 {
-    char *rootfs = NULL, *prev = previous_rootfs(c->o->store);
+    char *rootfs = NULL;
     long long t0 = vcha_now_ms(), t;
     int rc;
 
@@ -867,8 +866,8 @@ ckpt_capture(struct ckpt *c)
         rc = -ENOMEM;
     }
     if (rc == 0) {
-        rc = rootfs_copy(c->ct->rootfs, prev, rootfs, c->o->deadline, c->why,
-                         c->whylen);
+        rc = rootfs_copy(c->ct->rootfs, c->prev_rootfs, rootfs, c->o->deadline,
+                         c->why, c->whylen);
         fig_ms(c, "copy_ms", t);
     }
     if (c->frozen && !c->o->final) {
@@ -883,7 +882,6 @@ ckpt_capture(struct ckpt *c)
     }
     fig_ms(c, "freeze_ms", t0);
     free(rootfs);
-    free(prev);
     return rc;
 }
 
@@ -957,7 +955,10 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
                               : strerror(-rc));
         return rc;
     }
-    rc = vcha_genstore_stage(c.store, &c.stage);
+    rc = newest_read(&c);
+    if (rc == 0) {
+        rc = vcha_genstore_stage(c.store, &c.stage);
+    }
     if (rc == 0) {
         rc = scratch_make(ct, "dump", &c.scratch);
     }
@@ -990,6 +991,7 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     }
     free(c.scratch);
     free(c.dump_dir);
+    free(c.prev_rootfs);
     free(c.stage);
     vcha_genstore_free(c.store);
     return rc;
@@ -1042,86 +1044,72 @@ vcha_ct_compress_auto(const char *store)
 
 /* ------------------------------------------------------------ restore */
 
-/*
- * Hard links in directory @p to to each of @p paths, or copies where the
- * file system cannot link.
- */
-static int
-files_link(char *const *paths, size_t n, const char *to)
+/* The images of a generation: the uncompressed ones and the .zst ones. */
+struct images {
+    char **raw, **zst; /* paths, NULL-terminated */
+    size_t nr, nz;
+};
+
+static void
+images_free(struct images *im)
 {
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char *dst = NULL;
-
-        if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
-            return -ENOMEM;
-        }
-        if (link(paths[i], dst) < 0) {
-            rc = errno == EXDEV || errno == EPERM || errno == EOPNOTSUPP ||
-                         errno == EMLINK
-                     ? file_copy(paths[i], dst)
-                     : -errno;
-        }
-        free(dst);
-    }
-    return rc;
+    vcha_file_names_free(im->raw);
+    vcha_file_names_free(im->zst);
 }
 
-/*
- * Images of generation @p gen in @p to, uncompressed, for CRIU: the
- * uncompressed ones hard-linked (@p link) or copied.
- */
 static int
-images_fetch(const char *gen, const char *to, bool link, long long deadline,
-             char *why, size_t whylen)
+images_list(const char *gen, struct images *im)
 {
-    char *from = NULL, **names = NULL, **raw = NULL, **zst = NULL;
-    size_t n = 0, nr = 0, nz = 0;
-    int rc = -ENOMEM;
+    char *from = NULL, **names = NULL;
+    size_t n = 0;
+    int rc;
 
+    memset(im, 0, sizeof(*im));
     if (asprintf(&from, "%s/" VCHA_CT_IMAGES, gen) < 0) {
         return -ENOMEM;
     }
     rc = dir_files(from, &names, &n);
-    raw = calloc(n + 1, sizeof(*raw));
-    zst = calloc(n + 1, sizeof(*zst));
-    if (rc == 0 && (raw == NULL || zst == NULL)) {
+    if (rc == 0 && ((im->raw = calloc(n + 1, sizeof(char *))) == NULL ||
+                    (im->zst = calloc(n + 1, sizeof(char *))) == NULL)) {
         rc = -ENOMEM;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t len = strlen(names[i]);
         bool z = len > 4 && strcmp(names[i] + len - 4, ".zst") == 0;
-        char **slot = z ? &zst[nz++] : &raw[nr++];
+        char **slot = z ? &im->zst[im->nz++] : &im->raw[im->nr++];
 
         if (asprintf(slot, "%s/%s", from, names[i]) < 0) {
             *slot = NULL;
             rc = -ENOMEM;
         }
     }
-    if (rc == 0) {
-        rc = link ? files_link(raw, nr, to) : files_copy(raw, nr, to);
-    }
-    if (rc == 0 && nz > 0) {
+    vcha_file_names_free(names);
+    free(from);
+    return rc;
+}
+
+/*
+ * The images @p im in @p to, uncompressed, for CRIU: the uncompressed ones
+ * hard-linked (@p hard) or copied.
+ */
+static int
+images_fetch(const struct images *im, const char *to, bool hard,
+             long long deadline, char *why, size_t whylen)
+{
+    int rc = files_put(im->raw, im->nr, to, hard);
+
+    if (rc == 0 && im->nz > 0) {
         const char *head[] = {"zstd", "-d", "-q", "--output-dir-flat", to};
-        const char **argv = calloc(nz + 6, sizeof(*argv));
+        const char **argv = calloc(im->nz + 6, sizeof(*argv));
 
         rc = argv == NULL ? -ENOMEM : 0;
         if (argv != NULL) {
             memcpy(argv, head, sizeof(head));
-            memcpy(argv + 5, zst, nz * sizeof(*zst));
+            memcpy(argv + 5, im->zst, im->nz * sizeof(*im->zst));
             rc = vcha_exec_until(argv, deadline, why, whylen);
         }
         free(argv);
     }
-    if (rc < 0 && why[0] == '\0') {
-        snprintf(why, whylen, "reading the images of %s: %s", gen,
-                 strerror(-rc));
-    }
-    vcha_file_names_free(raw);
-    vcha_file_names_free(zst);
-    vcha_file_names_free(names);
-    free(from);
     return rc;
 }
 
@@ -1167,27 +1155,6 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
     return freeze(ct, false, deadline, why, whylen);
 }
 
-/* Whether generation @p gen holds compressed images. */
-static bool
-images_compressed(const char *gen)
-{
-    char *dir = NULL, **names = NULL;
-    size_t n = 0;
-    bool z = false;
-
-    if (asprintf(&dir, "%s/" VCHA_CT_IMAGES, gen) >= 0 &&
-        dir_files(dir, &names, &n) == 0) {
-        for (size_t i = 0; i < n && !z; i++) {
-            size_t len = strlen(names[i]);
-
-            z = len > 4 && strcmp(names[i] + len - 4, ".zst") == 0;
-        }
-    }
-    vcha_file_names_free(names);
-    free(dir);
-    return z;
-}
-
 /*
  * Where CRIU reads the images of generation @p gen from, made empty:
  * local scratch (@p scratch) when the images are compressed and it has
@@ -1200,7 +1167,7 @@ images_compressed(const char *gen)
  */
 static int
 restore_dir_make(const char *gen, const struct vcha_gen_info *info,
-                 const char *scratch, char **dir)
+                 bool compressed, const char *scratch, char **dir)
 {
     long long need = info != NULL ? figure_ll(info, "image_bytes") : -1;
     const char *slash = strrchr(gen, '/');
@@ -1208,7 +1175,7 @@ restore_dir_make(const char *gen, const struct vcha_gen_info *info,
     int rc;
 
     *dir = NULL;
-    if (images_compressed(gen) &&
+    if (compressed &&
         room_for(scratch, need > 0 ? (unsigned long long) need : 0)) {
         *dir = strdup(scratch);
         return *dir != NULL ? 0 : -ENOMEM;
@@ -1236,23 +1203,37 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
     const char *argv[] = {"lxc-checkpoint", "-r", "-n", ct->name, "-P",
                           ct->lxcpath,      "-D", NULL, NULL};
     char *scratch = NULL, *dir = NULL;
+    struct images im;
     long long t = vcha_now_ms();
     bool criu_ran = false;
     int rc;
 
     why[0] = '\0';
+    rc = images_list(gen, &im);
+    if (rc < 0) {
+        snprintf(why, whylen, "reading the images of %s: %s", gen,
+                 strerror(-rc));
+        images_free(&im);
+        return rc;
+    }
     rc = scratch_make(ct, "restore", &scratch);
     if (rc == 0) {
-        rc = restore_dir_make(gen, info, scratch, &dir);
+        rc = restore_dir_make(gen, info, im.nz > 0, scratch, &dir);
     }
     if (rc < 0) {
         snprintf(why, whylen, "a directory for the images: %s", strerror(-rc));
+        images_free(&im);
         free(scratch);
         free(dir);
         return rc;
     }
-    rc = images_fetch(gen, dir, strcmp(dir, scratch) != 0, deadline, why,
+    rc = images_fetch(&im, dir, strcmp(dir, scratch) != 0, deadline, why,
                       whylen);
+    images_free(&im);
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, whylen, "reading the images of %s: %s", gen,
+                 strerror(-rc));
+    }
     if (rc == 0) {
         rc = rootfs_restore(ct, gen, deadline, why, whylen);
     }

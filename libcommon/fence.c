@@ -836,9 +836,7 @@ dispatch(struct vcha_fence *f)
         (f->action == VCHA_FENCE_OFF || f->action == VCHA_FENCE_REBOOT)) {
         vcha_info("delay: waiting %lld ms before %s", delay,
                   vcha_fence_action_name(f->action));
-        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-        }
+        vcha_sleep_ms(delay);
     }
     rc = vcha_fence_run_bounded(f, budget_ms(f));
     if (rc == VCHA_FENCE_FAILED) {

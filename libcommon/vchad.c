@@ -408,16 +408,6 @@ wait_fd(int fd, short events, long long deadline)
     }
 }
 
-static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
 /* One connection attempt: 0 (connected), -EAGAIN (backlog full), -errno. */
 static int
 connect_once(const struct sockaddr_un *sa, int *fdp, long long deadline)
@@ -468,7 +458,7 @@ sock_connect(const char *path, long long deadline, int *fdp)
         if (ms_left(deadline) == 0) {
             return -ETIME;
         }
-        sleep_ms(ms_left(deadline) < CONNECT_RETRY_MS ? ms_left(deadline)
+        vcha_sleep_ms(ms_left(deadline) < CONNECT_RETRY_MS ? ms_left(deadline)
                                                       : CONNECT_RETRY_MS);
     }
 }
@@ -704,7 +694,7 @@ vcha_vchad_ensure(const char *sock, long long deadline)
             next_start = vcha_now_ms() + ENSURE_RESTART_MS;
             continue; /* it answers as soon as it is in the background */
         }
-        sleep_ms(ms_left(deadline) < ENSURE_POLL_MS ? ms_left(deadline)
+        vcha_sleep_ms(ms_left(deadline) < ENSURE_POLL_MS ? ms_left(deadline)
                                                     : ENSURE_POLL_MS);
     }
 }

@@ -241,15 +241,6 @@ domain_is_off(virDomainPtr dom)
     return state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
 }
 
-static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-    while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
 /* Wait until the domain is off (want_off) or on, or the phase ends. */
 static enum vcha_fence_rc
 wait_state(struct session *s, virDomainPtr dom, bool want_off,
@@ -257,7 +248,7 @@ wait_state(struct session *s, virDomainPtr dom, bool want_off,
 {
     int off;
 
-    sleep_ms(vcha_fence_num(s->f, "power_wait"));
+    vcha_sleep_ms(vcha_fence_num(s->f, "power_wait"));
     for (;;) {
         off = domain_is_off(dom);
         if (off == (want_off ? 1 : 0)) {
@@ -275,7 +266,7 @@ wait_state(struct session *s, virDomainPtr dom, bool want_off,
                                    want_off ? "on" : "off",
                                    vcha_fence_num(s->f, "power_timeout"));
         }
-        sleep_ms(POLL_MS);
+        vcha_sleep_ms(POLL_MS);
     }
 }
 

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
+
 #include "../vchad_jobs.h"
 
 static long long
@@ -36,16 +38,6 @@ param_ll(const struct vchad_job *job, const char *key)
 
     vcha_kv_get_ll(vchad_job_params(job), key, &v);
     return v;
-}
-
-static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
 }
 
 static int
@@ -93,7 +85,7 @@ test_run(const struct vchad_job *job, int out_fd)
     for (long long i = 0; i < param_ll(job, "big"); i++) {
         vchad_figure(out_fd, "big", "%lld %0100d", i, 0);
     }
-    sleep_ms(param_ll(job, "sleep_ms"));
+    vcha_sleep_ms(param_ll(job, "sleep_ms"));
     if (param_ll(job, "crash")) {
         raise((int) param_ll(job, "crash"));
     }

@@ -42,15 +42,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 /* A waiter that records how it was called. */
 struct rec {
     struct vchad_waiter w;
@@ -438,7 +429,7 @@ test_run_timeout_kills_the_group(void **state)
     assert_true(worker > 0 && child > 0);
     assert_true(test_process_dead(worker));
     for (int i = 0; i < 500 && !test_process_dead(child); i++) {
-        sleep_ms(10);
+        vcha_sleep_ms(10);
     }
     assert_true(test_process_dead(child));
     rec_clear(&r);
@@ -456,7 +447,7 @@ test_run_leftover_child_killed_after_success(void **state)
     assert_int_equal(r.status, 0);
     child = (pid_t) atoi(vcha_kv_get(r.health, "fig.child_pid"));
     for (int i = 0; i < 500 && !test_process_dead(child); i++) {
-        sleep_ms(10);
+        vcha_sleep_ms(10);
     }
     assert_true(test_process_dead(child));
     rec_clear(&r);
@@ -1254,7 +1245,7 @@ test_server_sigterm_cleans_up(void **state)
                      0);
     vcha_kv_free(resp);
     for (int i = 0; i < 500 && worker == 0; i++) {
-        sleep_ms(10);
+        vcha_sleep_ms(10);
         worker = child_of(e->pid);
     }
     assert_true(worker > 0);

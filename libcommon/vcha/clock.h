@@ -11,4 +11,7 @@ long long vcha_now_ms(void);
  */
 long long vcha_realtime_ms(void);
 
+/** Sleep @p ms milliseconds (none when @p ms <= 0), signals or not. */
+void vcha_sleep_ms(long long ms);
+
 #endif

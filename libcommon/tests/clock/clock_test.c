@@ -1,12 +1,16 @@
 /* Unit tests for libcommon/clock.c: the millisecond clocks. */
 #include <config.h>
 
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include <vcha/clock.h>
@@ -70,6 +74,33 @@ test_now_ms_counts_milliseconds(void **state)
 }
 
 static void
+on_alarm(int sig)
+{
+    (void) sig;
+}
+
+static void
+test_sleep_ms_sleeps_the_whole_time(void **state)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    struct itimerval it = {.it_value = {0, 20000}};
+    long long t0;
+
+    (void) state;
+    /* a signal 20 ms in does not cut the 80 ms short */
+    sigaction(SIGALRM, &sa, NULL);
+    setitimer(ITIMER_REAL, &it, NULL);
+    t0 = monotonic_ms();
+    vcha_sleep_ms(80);
+    assert_between(monotonic_ms() - t0, 80, 5000);
+    signal(SIGALRM, SIG_DFL);
+    t0 = monotonic_ms();
+    vcha_sleep_ms(0);
+    vcha_sleep_ms(-5);
+    assert_between(monotonic_ms() - t0, 0, 20);
+}
+
+static void
 test_realtime_ms_is_the_real_clock(void **state)
 {
     long long before, t, after;
@@ -90,6 +121,7 @@ main(void)
         cmocka_unit_test(test_now_ms_is_the_monotonic_clock),
         cmocka_unit_test(test_now_ms_never_goes_back),
         cmocka_unit_test(test_now_ms_counts_milliseconds),
+        cmocka_unit_test(test_sleep_ms_sleeps_the_whole_time),
         cmocka_unit_test(test_realtime_ms_is_the_real_clock),
     };
 

@@ -103,15 +103,6 @@ agent_validate(struct vcha_fence *f)
     return 0;
 }
 
-static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
 /* Append one line saying what the worker was asked. */
 static void
 record(struct vcha_fence *f)
@@ -163,10 +154,10 @@ agent_run(struct vcha_fence *f)
         start_grandchild();
     }
     if (script.signal_parent) {
-        sleep_ms(100); /* let the test reach poll() */
+        vcha_sleep_ms(100); /* let the test reach poll() */
         kill(getppid(), SIGUSR1);
     }
-    sleep_ms(script.sleep_ms);
+    vcha_sleep_ms(script.sleep_ms);
     if (script.crash) {
         crash();
     }
@@ -1806,7 +1797,7 @@ dies_within(pid_t pid, long long ms)
         if (vcha_now_ms() > end) {
             return false;
         }
-        sleep_ms(10);
+        vcha_sleep_ms(10);
     }
     return true;
 }

@@ -390,15 +390,6 @@ fake_write(int fd, const char *text)
 }
 
 static void
-sleep_ms(long long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static void
 fake_start(struct fake *f, fake_fn fn, const char *arg)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -421,7 +412,7 @@ fake_start(struct fake *f, fake_fn fn, const char *arg)
         if (fd >= 0 && fn != NULL) {
             fn(fd, arg);
         }
-        sleep_ms(50); /* let the client read before the close */
+        vcha_sleep_ms(50); /* let the client read before the close */
         _exit(0);
     }
 }
@@ -531,7 +522,7 @@ serve_trickle(int fd, const char *arg)
     fake_read_request(fd);
     for (const char *p = arg; *p != '\0'; p += 3) {
         (void) !write(fd, p, strlen(p) < 3 ? strlen(p) : 3);
-        sleep_ms(5);
+        vcha_sleep_ms(5);
     }
 }
 
@@ -557,7 +548,7 @@ serve_stall(int fd, const char *arg)
     if (arg != NULL) {
         fake_write(fd, arg);
     }
-    sleep_ms(10000);
+    vcha_sleep_ms(10000);
 }
 
 static void
@@ -826,7 +817,7 @@ daemon_stop(pid_t pid)
     }
     kill(pid, SIGTERM);
     while (!test_process_dead(pid) && vcha_now_ms() < until) {
-        sleep_ms(10);
+        vcha_sleep_ms(10);
     }
 }
 
@@ -916,7 +907,7 @@ test_ensure_replaces_a_dead_daemon(void **state)
     first = daemon_pid(e->sock);
     kill(first, SIGKILL); /* leaves its socket file behind */
     while (!test_process_dead(first)) {
-        sleep_ms(5);
+        vcha_sleep_ms(5);
     }
     assert_int_equal(access(e->sock, F_OK), 0);
     assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + 1000),
