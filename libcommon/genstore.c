@@ -41,11 +41,40 @@
 /* O_NONBLOCK: should a fifo have replaced a file, do not hang on it */
 #define FILE_FLAGS (O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
 
+/*
+ * What this handle has read to the end of its checksums during one
+ * checkpoint (from vcha_genstore_base() to the end of the commit): inodes
+ * whose content was hashed, or found equal to the verified base's.  A
+ * generation's files are never written after its commit and most are hard
+ * links shared with the next ones, so the checks of one checkpoint (its
+ * base, then what the prune keeps) read each inode once.  It is forgotten
+ * after each commit: a damaged byte is read again by the next one.
+ */
+struct vcache_entry {
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    long long mtime_s;
+    long mtime_ns;
+    unsigned char sha[HASH_LEN];
+    bool used;
+};
+
+struct vcache {
+    struct vcache_entry *v;
+    size_t cap, n; /* cap: a power of two, or 0 */
+};
+
+struct manifest;
+
 struct vcha_genstore {
     char *dir;
     int dir_fd;
     int lock_fd;
     uint64_t stage; /* number of our stage; 0: none */
+    uint64_t base;  /* the verified generation commits reuse; 0: none */
+    struct manifest *base_m; /* its MANIFEST */
+    struct vcache cache;
 };
 
 /* ------------------------------------------------------------ small bits */
@@ -195,6 +224,98 @@ sha256_fd(int fd, unsigned char *buf, unsigned char h[HASH_LEN], uint64_t *len)
 done:
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+/* ------------------------------------------------------------ inode cache */
+
+static size_t
+vcache_home(const struct vcache *c, dev_t dev, ino_t ino)
+{
+    uint64_t h = ((uint64_t) ino * 0x9e3779b97f4a7c15ULL) ^ (uint64_t) dev;
+
+    return (size_t) (h ^ (h >> 29)) & (c->cap - 1);
+}
+
+/* The slot of (dev, ino), or the empty one where it would go. */
+static struct vcache_entry *
+vcache_slot(const struct vcache *c, dev_t dev, ino_t ino)
+{
+    size_t i = vcache_home(c, dev, ino);
+
+    while (c->v[i].used && (c->v[i].dev != dev || c->v[i].ino != ino)) {
+        i = (i + 1) & (c->cap - 1);
+    }
+    return &c->v[i];
+}
+
+/* The checksum known for the file @p st describes, or NULL. */
+static const unsigned char *
+vcache_get(const struct vcache *c, const struct stat *st)
+{
+    const struct vcache_entry *e;
+
+    if (c == NULL || c->cap == 0) {
+        return NULL;
+    }
+    e = vcache_slot(c, st->st_dev, st->st_ino);
+    if (!e->used || e->size != (uint64_t) st->st_size ||
+        e->mtime_s != (long long) st->st_mtim.tv_sec ||
+        e->mtime_ns != st->st_mtim.tv_nsec) {
+        return NULL;
+    }
+    return e->sha;
+}
+
+static int
+vcache_grow(struct vcache *c)
+{
+    struct vcache old = *c;
+
+    c->cap = old.cap ? old.cap * 2 : 1024;
+    c->n = 0;
+    c->v = calloc(c->cap, sizeof(*c->v));
+    if (c->v == NULL) {
+        *c = old;
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.v[i].used) {
+            *vcache_slot(c, old.v[i].dev, old.v[i].ino) = old.v[i];
+            c->n++;
+        }
+    }
+    free(old.v);
+    return 0;
+}
+
+static void
+vcache_clear(struct vcache *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Remember the content checksum of the file @p st describes. */
+static void
+vcache_put(struct vcache *c, const struct stat *st,
+           const unsigned char sha[HASH_LEN])
+{
+    struct vcache_entry *e;
+
+    if (c == NULL || ((c->n + 1) * 2 > c->cap && vcache_grow(c) < 0)) {
+        return; /* a cache: without it, files are read again */
+    }
+    e = vcache_slot(c, st->st_dev, st->st_ino);
+    c->n += !e->used;
+    *e = (struct vcache_entry){
+        .dev = st->st_dev,
+        .ino = st->st_ino,
+        .size = (uint64_t) st->st_size,
+        .mtime_s = (long long) st->st_mtim.tv_sec,
+        .mtime_ns = st->st_mtim.tv_nsec,
+        .used = true,
+    };
+    memcpy(e->sha, sha, HASH_LEN);
 }
 
 /* ------------------------------------------------------------ directories */
@@ -829,17 +950,31 @@ check_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
     return 0;
 }
 
+/* The content of @p e: what @p cache knows of the inode, or read. */
 static int
-check_content(int gfd, const struct entry *e, unsigned char *buf, char **why)
+check_content(int gfd, const struct entry *e, unsigned char *buf,
+              struct vcache *cache, char **why)
 {
     unsigned char h[HASH_LEN];
-    uint64_t len;
-    int fd = openat(gfd, e->path, FILE_FLAGS), rc;
+    const unsigned char *known;
+    uint64_t len = 0;
+    struct stat st;
+    int fd = openat(gfd, e->path, FILE_FLAGS), rc = 0;
 
     if (fd < 0) {
         return why_errno(why, e->path, -errno);
     }
-    rc = sha256_fd(fd, buf, h, &len);
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+    } else if ((known = vcache_get(cache, &st)) != NULL) {
+        memcpy(h, known, HASH_LEN);
+        len = (uint64_t) st.st_size;
+    } else {
+        rc = sha256_fd(fd, buf, h, &len);
+        if (rc == 0 && len == (uint64_t) st.st_size) {
+            vcache_put(cache, &st, h);
+        }
+    }
     close(fd);
     if (rc < 0) {
         return why_errno(why, e->path, rc);
@@ -852,7 +987,8 @@ check_content(int gfd, const struct entry *e, unsigned char *buf, char **why)
 
 /* The tree first (cheap), then the content of every regular file. */
 static int
-gen_check(int gfd, struct manifest *m, unsigned flags, char **why)
+gen_check(int gfd, struct manifest *m, unsigned flags, struct vcache *cache,
+          char **why)
 {
     struct check c = {.w.visit = check_visit, .m = m};
     unsigned char *buf = NULL;
@@ -869,7 +1005,7 @@ gen_check(int gfd, struct manifest *m, unsigned flags, char **why)
     }
     for (size_t i = 0; buf != NULL && rc == 0 && i < m->n; i++) {
         if (m->e[i].type == 'f') {
-            rc = check_content(gfd, &m->e[i], buf, &c.w.why);
+            rc = check_content(gfd, &m->e[i], buf, cache, &c.w.why);
         }
     }
     free(buf);
@@ -881,9 +1017,13 @@ gen_check(int gfd, struct manifest *m, unsigned flags, char **why)
     return rc;
 }
 
-/* Verify the generation at @p path; on success @p m holds its manifest. */
+/*
+ * Verify the generation at @p path; on success @p m holds its manifest.
+ * @p cache (may be NULL) has the checksums of inodes read already.
+ */
 static int
-gen_verify(const char *path, unsigned flags, struct manifest *m, char **why)
+gen_verify(const char *path, unsigned flags, struct vcache *cache,
+           struct manifest *m, char **why)
 {
     int gfd = open(path, DIR_FLAGS & ~O_NOFOLLOW), rc;
 
@@ -893,7 +1033,7 @@ gen_verify(const char *path, unsigned flags, struct manifest *m, char **why)
     }
     rc = manifest_load(path, m, why);
     if (rc == 0) {
-        rc = gen_check(gfd, m, flags, why);
+        rc = gen_check(gfd, m, flags, cache, why);
     }
     close(gfd);
     if (rc < 0) {
@@ -914,7 +1054,7 @@ vcha_genstore_verify(const char *gen_path, unsigned flags, char **why)
     if (flags & ~VCHA_GEN_SIZES_ONLY) {
         return -EINVAL;
     }
-    rc = gen_verify(gen_path, flags, &m, why);
+    rc = gen_verify(gen_path, flags, NULL, &m, why);
     manifest_clear(&m);
     return rc;
 }
@@ -946,32 +1086,70 @@ info_take(struct manifest *m, uint64_t num, char *path,
     return 0;
 }
 
-/* Verify gen-@p num of @p dir; 1 if it is not valid. */
+/*
+ * The newest generation of @p dir that verifies: its number in @p num and
+ * its manifest in @p m.  Each newer one is skipped with a warning; the
+ * newest of those is described in @p bad ("gen-N: why"), when not NULL.
+ * Returns 0, -ENOENT when none verifies, or -errno.
+ */
 static int
-latest_try(const char *dir, uint64_t num, unsigned flags, char **gen_path,
+newest_good(const char *dir, unsigned flags, struct vcache *cache,
+            uint64_t *num, struct manifest *m, char **bad)
+{
+    uint64_t *nums = NULL;
+    size_t n = 0;
+    int dfd = open(dir, DIR_FLAGS & ~O_NOFOLLOW), rc;
+
+    if (dfd < 0) {
+        return -errno;
+    }
+    rc = gen_numbers(dfd, &nums, &n);
+    close(dfd);
+    for (size_t i = n; rc == 0 && i-- > 0;) {
+        char name[NAME_LEN], *why = NULL, *path;
+        int r;
+
+        name_make(name, GEN_PREFIX, nums[i]);
+        path = path_join(dir, name);
+        r = path == NULL ? -ENOMEM : gen_verify(path, flags, cache, m, &why);
+        if (r == 0) {
+            *num = nums[i];
+            rc = 1;
+        } else if (r == -ENOMEM) {
+            rc = r;
+        } else {
+            vcha_warn("checkpoint store %s: skipping %s: %s", dir, name,
+                      why ? why : strerror(-r));
+            if (bad != NULL && *bad == NULL &&
+                asprintf(bad, "%s: %s", name, why ? why : strerror(-r)) < 0) {
+                *bad = NULL;
+            }
+        }
+        free(why);
+        free(path);
+    }
+    free(nums);
+    return rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+}
+
+/* What the caller of latest() or base() asked for of gen-@p num. */
+static int
+found_give(const char *dir, uint64_t num, struct manifest *m, char **gen_path,
            struct vcha_gen_info **info)
 {
-    char name[NAME_LEN], *why = NULL, *path;
-    struct manifest m;
-    int rc;
+    char name[NAME_LEN], *path;
+    int rc = 0;
 
     name_make(name, GEN_PREFIX, num);
     path = path_join(dir, name);
     if (path == NULL) {
         return -ENOMEM;
     }
-    rc = gen_verify(path, flags, &m, &why);
-    if (rc < 0 && rc != -ENOMEM) {
-        vcha_warn("checkpoint store %s: skipping %s: %s", dir, name,
-                  why ? why : strerror(-rc));
-        rc = 1;
-    }
-    if (rc == 0 && gen_path != NULL) {
-        *gen_path = strdup(path);
-        rc = *gen_path == NULL ? -ENOMEM : 0;
+    if (gen_path != NULL && (*gen_path = strdup(path)) == NULL) {
+        rc = -ENOMEM;
     }
     if (rc == 0 && info != NULL) {
-        rc = info_take(&m, num, path, info);
+        rc = info_take(m, num, path, info);
         path = NULL;
     }
     if (rc < 0 && gen_path != NULL) {
@@ -979,8 +1157,6 @@ latest_try(const char *dir, uint64_t num, unsigned flags, char **gen_path,
         *gen_path = NULL;
     }
     free(path);
-    free(why);
-    manifest_clear(&m);
     return rc;
 }
 
@@ -988,9 +1164,9 @@ int
 vcha_genstore_latest(const char *dir, unsigned flags, char **gen_path,
                      struct vcha_gen_info **info)
 {
-    uint64_t *nums = NULL;
-    size_t n = 0;
-    int dfd, rc;
+    struct manifest m = {0};
+    uint64_t num = 0;
+    int rc;
 
     if (gen_path != NULL) {
         *gen_path = NULL;
@@ -1001,21 +1177,11 @@ vcha_genstore_latest(const char *dir, unsigned flags, char **gen_path,
     if (flags & ~VCHA_GEN_SIZES_ONLY) {
         return -EINVAL;
     }
-    dfd = open(dir, DIR_FLAGS & ~O_NOFOLLOW);
-    if (dfd < 0) {
-        return -errno;
-    }
-    rc = gen_numbers(dfd, &nums, &n);
-    close(dfd);
+    rc = newest_good(dir, flags, NULL, &num, &m, NULL);
     if (rc == 0) {
-        rc = -ENOENT;
-        for (size_t i = n; rc == -ENOENT && i-- > 0;) {
-            int r = latest_try(dir, nums[i], flags, gen_path, info);
-
-            rc = r == 1 ? -ENOENT : r;
-        }
+        rc = found_give(dir, num, &m, gen_path, info);
     }
-    free(nums);
+    manifest_clear(&m);
     return rc;
 }
 
@@ -1121,6 +1287,57 @@ vcha_gen_info_figure(const struct vcha_gen_info *info, const char *key)
 
 /* ------------------------------------------------------------ writer */
 
+static void
+base_forget(struct vcha_genstore *store)
+{
+    if (store->base_m != NULL) {
+        manifest_clear(store->base_m);
+        free(store->base_m);
+    }
+    store->base_m = NULL;
+    store->base = 0;
+}
+
+int
+vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
+                   struct vcha_gen_info **info, char **bad)
+{
+    struct manifest *m = calloc(1, sizeof(*m));
+    uint64_t num = 0;
+    int rc;
+
+    if (gen_path != NULL) {
+        *gen_path = NULL;
+    }
+    if (info != NULL) {
+        *info = NULL;
+    }
+    if (bad != NULL) {
+        *bad = NULL;
+    }
+    base_forget(store);
+    vcache_clear(&store->cache);
+    if (m == NULL) {
+        return -ENOMEM;
+    }
+    rc = newest_good(store->dir, 0, &store->cache, &num, m, bad);
+    if (rc == 0) {
+        /* found_give() takes the header: keep a copy of the entries only */
+        store->base = num;
+        store->base_m = m;
+        rc = found_give(store->dir, num, m, gen_path, info);
+        m = NULL;
+    }
+    if (m != NULL) {
+        manifest_clear(m);
+        free(m);
+    }
+    if (rc < 0 && rc != -ENOENT) {
+        base_forget(store);
+    }
+    return rc;
+}
+
 int
 vcha_genstore_open(const char *dir, struct vcha_genstore **out)
 {
@@ -1168,6 +1385,8 @@ vcha_genstore_free(struct vcha_genstore *store)
     if (store->dir_fd >= 0) {
         close(store->dir_fd);
     }
+    base_forget(store);
+    vcache_clear(&store->cache);
     free(store->dir);
     free(store);
 }
@@ -1253,26 +1472,27 @@ vcha_genstore_abort(struct vcha_genstore *store)
 struct seal {
     struct walk w;
     FILE *body;                  /* the entry lines */
-    const struct manifest *prev; /* of the previous generation, or NULL */
-    int prev_fd;                 /* the previous generation */
+    const struct manifest *prev; /* of the base, or NULL */
+    int prev_fd;                 /* the base */
+    struct vcache *cache;        /* the store's */
     unsigned char *buf;          /* for reading files */
     uint64_t files, bytes;       /* totals */
     uint64_t hashed;             /* bytes read to checksum */
 };
 
 /*
- * The checksum the previous generation recorded for this path, if the
- * staged file is the very inode the previous generation has there (a hard
- * link, as rsync --link-dest makes) with the size and mtime recorded then.
+ * The checksum the base recorded for this path, if the staged file is the
+ * very inode the base has there (a hard link, as rsync --link-dest makes)
+ * with the size and mtime recorded then.
  *
- * Safe because a committed generation is immutable: nobody writes into
- * its files, and rsync never writes into a linked file, it replaces it
- * with a new inode.  Both names are checked to be the same inode now, so a
- * recycled inode number cannot match, and a write into the shared inode
- * after the commit would have changed its mtime.  The inode's data was
- * fsynced when the previous generation was committed.  Should the content
- * be damaged all the same, verification reads every byte and rejects both
- * generations.
+ * Safe because the base is a generation this handle verified, every byte
+ * read (vcha_genstore_base()), and a committed generation is immutable:
+ * nobody writes into its files, and rsync never writes into a linked file,
+ * it replaces it with a new inode.  Both names are checked to be the same
+ * inode now, so a recycled inode number cannot match, and a write into
+ * the shared inode since would have changed its mtime.  Only the base is
+ * trusted so: a generation that was never verified could pass a damaged
+ * byte on to every generation after it.
  */
 static bool
 seal_reuse(const struct seal *s, const struct stat *st, unsigned char *sha)
@@ -1323,6 +1543,9 @@ seal_hash(struct seal *s, int dfd, const char *name, struct stat *st,
     if (rc == 0 && fsync(fd) < 0) {
         rc = -errno;
     }
+    if (rc == 0) {
+        vcache_put(s->cache, st, sha);
+    }
     close(fd);
     if (rc == -EAGAIN) {
         why_set(&s->w.why, "%s: changed while being committed", s->w.path);
@@ -1338,7 +1561,9 @@ seal_file(struct seal *s, int dfd, const char *name, const struct stat *st)
     char hex[HASH_HEX];
     struct stat now = *st;
 
-    if (!seal_reuse(s, st, sha)) {
+    if (seal_reuse(s, st, sha)) {
+        vcache_put(s->cache, st, sha);
+    } else {
         int rc = seal_hash(s, dfd, name, &now, sha);
 
         if (rc < 0) {
@@ -1454,25 +1679,20 @@ manifest_text(const struct seal *s, const struct vcha_gen_meta *meta,
     return rc;
 }
 
-/* The MANIFEST of the newest generation, for checksums to reuse. */
+/* The base of this commit, whose checksums hard links may reuse. */
 static void
-seal_prev(struct vcha_genstore *store, struct seal *s, struct manifest *m)
+seal_prev(struct vcha_genstore *store, struct seal *s)
 {
-    char name[NAME_LEN], *path = NULL;
-    uint64_t *nums = NULL;
-    size_t n = 0;
+    char name[NAME_LEN];
 
     s->prev_fd = -1;
-    if (gen_numbers(store->dir_fd, &nums, &n) == 0 && n > 0) {
-        name_make(name, GEN_PREFIX, nums[n - 1]);
+    if (store->base != 0 && store->base_m != NULL) {
+        name_make(name, GEN_PREFIX, store->base);
         s->prev_fd = openat(store->dir_fd, name, DIR_FLAGS);
-        path = path_join(store->dir, name);
     }
-    free(nums);
-    if (s->prev_fd >= 0 && path != NULL && manifest_load(path, m, NULL) == 0) {
-        s->prev = m;
+    if (s->prev_fd >= 0) {
+        s->prev = store->base_m;
     }
-    free(path);
 }
 
 static int
@@ -1508,7 +1728,6 @@ static int
 stage_seal(struct vcha_genstore *store, const struct vcha_gen_meta *meta,
            struct seal *s)
 {
-    struct manifest prev = {0};
     char name[NAME_LEN], *body = NULL;
     size_t body_len = 0;
     int sfd = -1, rc = 0;
@@ -1525,7 +1744,7 @@ stage_seal(struct vcha_genstore *store, const struct vcha_gen_meta *meta,
         rc = walk_fail(&s->w, -errno);
         goto done;
     }
-    seal_prev(store, s, &prev);
+    seal_prev(store, s);
     rc = walk_dir(&s->w, sfd);
     if (fclose(s->body) != 0 && rc == 0) {
         rc = -ENOMEM;
@@ -1545,37 +1764,90 @@ done:
     if (sfd >= 0) {
         close(sfd);
     }
-    manifest_clear(&prev);
     free(s->buf);
     free(body);
     return rc;
 }
 
 /*
- * Delete the oldest generations beyond @p keep: rename each to .trash-N,
- * make the renames durable, and only then remove their contents, so that
- * a crash cannot leave a half-deleted gen-N.  Then remove every .trash-N.
+ * 1 when gen-@p num verifies, every checksum (each inode read once per
+ * handle), 0 when it does not, or -errno.  The generation just committed
+ * counts without a check: its files were hashed as they were sealed, or
+ * are the verified base's.
  */
-static void
-prune(struct vcha_genstore *store, unsigned keep)
+static int
+prune_good(struct vcha_genstore *store, uint64_t num, uint64_t committed)
+{
+    char name[NAME_LEN], *path, *why = NULL;
+    struct manifest m;
+    int rc;
+
+    if (num == committed) {
+        return 1;
+    }
+    name_make(name, GEN_PREFIX, num);
+    path = path_join(store->dir, name);
+    if (path == NULL) {
+        return -ENOMEM;
+    }
+    rc = gen_verify(path, 0, &store->cache, &m, &why);
+    manifest_clear(&m);
+    if (rc < 0 && rc != -ENOMEM) {
+        vcha_warn("checkpoint store %s: %s does not verify (%s): it does "
+                  "not count among the generations kept",
+                  store->dir, name, why ? why : strerror(-rc));
+        rc = 0;
+    } else if (rc == 0) {
+        rc = 1;
+    }
+    free(why);
+    free(path);
+    return rc;
+}
+
+/* Rename gen-N to .trash-N for the first @p n numbers of @p nums. */
+static int
+trash_oldest(struct vcha_genstore *store, const uint64_t *nums, size_t n)
 {
     char gen[NAME_LEN], trash[NAME_LEN];
-    struct names names = {0};
-    uint64_t *nums = NULL, num;
-    size_t n = 0;
-    int rc = gen_numbers(store->dir_fd, &nums, &n);
 
-    for (size_t i = 0; rc == 0 && i + keep < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         name_make(gen, GEN_PREFIX, nums[i]);
         name_make(trash, TRASH_PREFIX, nums[i]);
         if (renameat(store->dir_fd, gen, store->dir_fd, trash) < 0) {
-            rc = -errno;
+            return -errno;
         }
     }
-    free(nums);
-    if (rc == 0 && n > keep && fsync(store->dir_fd) < 0) {
-        rc = -errno;
+    return n > 0 && fsync(store->dir_fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Delete the generations older than the @p keep newest that verify: a
+ * damaged generation never counts, so failover always finds @p keep good
+ * ones while they exist (and older good ones stay until then).  Each is
+ * renamed to .trash-N, the renames made durable, and only then are their
+ * contents removed, so that a crash cannot leave a half-deleted gen-N.
+ * Then every .trash-N goes.
+ */
+static void
+prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
+{
+    struct names names = {0};
+    uint64_t *nums = NULL, num;
+    size_t n = 0, cut = 0;
+    unsigned good = 0;
+    int rc = gen_numbers(store->dir_fd, &nums, &n);
+
+    for (size_t i = n; rc == 0 && good < keep && i-- > 0;) {
+        rc = prune_good(store, nums[i], committed);
+        good += rc > 0;
+        cut = i;
+        rc = rc < 0 ? rc : 0;
     }
+    if (rc == 0 && good == keep) {
+        rc = trash_oldest(store, nums, cut);
+    }
+    free(nums);
     if (rc == 0) {
         rc = names_read(store->dir_fd, &names);
     }
@@ -1637,8 +1909,10 @@ vcha_genstore_commit(struct vcha_genstore *store,
                      const struct vcha_gen_meta *meta, unsigned keep,
                      char **gen_path)
 {
-    struct seal s = {.w.visit = seal_visit, .w.leave = seal_leave};
+    struct seal s = {
+        .w.visit = seal_visit, .w.leave = seal_leave, .cache = &store->cache};
     long long t0 = vcha_now_ms();
+    uint64_t num = store->stage;
     int rc;
 
     if (gen_path != NULL) {
@@ -1662,8 +1936,9 @@ vcha_genstore_commit(struct vcha_genstore *store,
         vcha_debug("checkpoint store %s: committed %" PRIu64 " files, "
                    "%" PRIu64 " bytes (%" PRIu64 " read) in %lld ms",
                    store->dir, s.files, s.bytes, s.hashed, vcha_now_ms() - t0);
-        prune(store, keep);
+        prune(store, keep, num);
     }
+    vcache_clear(&store->cache); /* what it knows is of this checkpoint */
     free(s.w.why);
     return rc;
 }

@@ -111,20 +111,46 @@ void vcha_genstore_free(struct vcha_genstore *store);
 int vcha_genstore_stage(struct vcha_genstore *store, char **stage_path);
 
 /**
+ * Choose the base of the next commit: the newest committed generation that
+ * verifies, every checksum read (see vcha_genstore_verify()).  The handle
+ * remembers it, and its commits reuse the checksums of the base's files
+ * that are hard-linked into the stage, and of no other generation's: a
+ * generation that was never verified could pass a damaged byte on to every
+ * generation after it.  Each newer generation that does not verify is
+ * skipped with a warning.  The handle also remembers which inodes it has
+ * read, so that the checks of one checkpoint read each shared file once.
+ *
+ * @param gen_path  if not NULL, set to the base's path; free() it
+ * @param info      if not NULL, set to its header; vcha_gen_info_free()
+ * @param bad       if not NULL, set to "gen-N: why" for the newest
+ *                  generation that does not verify, when one newer than
+ *                  the base does not (else NULL); free() it
+ * @return 0; -ENOENT when no generation verifies (the next commit then
+ *         reads every file), or another negative errno
+ */
+int vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
+                       struct vcha_gen_info **info, char **bad);
+
+/**
  * Commit the stage as generation "<dir>/gen-N" (N zero-padded to 10
- * digits), then delete the oldest generations so that @p keep remain.
+ * digits), then delete the generations older than the @p keep newest that
+ * verify.
  *
  * Every regular file, directory, symbolic link, device node, fifo and
  * socket of the stage is listed in a new MANIFEST with its type and mode,
  * and each regular file with its size and SHA-256.  A file that is a hard
- * link to the same path of the previous generation, with the size and
- * mtime that generation recorded, keeps its recorded checksum instead of
- * being read again (see rsync --link-dest).  Every file and directory is
- * fsynced, the stage renamed to its final name and the store fsynced:
- * only then does the generation exist.  Old generations are renamed to
- * ".trash-N" before their contents are removed, so that no directory named
- * gen-N is ever half deleted; failures while deleting are logged, not
- * returned.
+ * link to the same path of the base (see vcha_genstore_base()), with the
+ * size and mtime the base recorded, keeps its recorded checksum instead of
+ * being read again (see rsync --link-dest); without a base every file is
+ * read.  Every file and directory is fsynced, the stage renamed to its
+ * final name and the store fsynced: only then does the generation exist.
+ *
+ * The new generation counts as good; each older one counts only when it
+ * verifies, every checksum (inodes read by this handle before are not read
+ * again), so that a damaged generation never makes a good one go.  Old
+ * generations are renamed to ".trash-N" before their contents are removed,
+ * so that no directory named gen-N is ever half deleted; failures while
+ * deleting are logged, not returned.
  *
  * @param meta      recorded in the MANIFEST header; may be NULL
  * @param keep      generations to keep, this one included; at least 1

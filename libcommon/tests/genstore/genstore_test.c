@@ -927,12 +927,25 @@ commit_big(struct fixture *f)
     return gen;
 }
 
+/* vcha_genstore_base() must find @p gen: the base of the next commit */
+static void
+base_is(struct fixture *f, const char *gen)
+{
+    char *path = NULL, *bad = NULL;
+
+    assert_int_equal(vcha_genstore_base(f->store, &path, NULL, &bad), 0);
+    assert_string_equal(path, gen);
+    assert_null(bad);
+    free(path);
+}
+
 static void
 test_hard_links_reuse_checksums(void **state)
 {
     struct fixture *f = *state;
     char *gen1 = commit_big(f), *stage = NULL, *gen2 = NULL;
 
+    base_is(f, gen1);
     assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
     make_dir(stage, "rootfs");
     link_from(gen1, stage, "rootfs/lib.so");
@@ -955,10 +968,12 @@ test_copies_are_hashed_again(void **state)
     char *gen1 = commit_big(f), *stage = NULL, *gen2 = NULL;
 
     /* same path, size and content, but another inode */
+    base_is(f, gen1);
     assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
     make_dir(stage, "rootfs");
     big_file(stage, "rootfs/lib.so", 'a');
     hashed_bytes = 0;
+    /* the prune's check of gen 1 reads nothing: the base was read */
     assert_int_equal(vcha_genstore_commit(f->store, NULL, 3, &gen2), 0);
     assert_int_equal(hashed_bytes, BIG_SIZE);
     assert_int_equal(vcha_genstore_verify(gen2, 0, NULL), 0);
@@ -1010,6 +1025,7 @@ test_write_hiding_its_mtime_is_caught_by_verify(void **state)
     char *gen1 = commit_big(f), *stage = NULL, *gen2 = NULL, *path;
     struct stat st;
 
+    base_is(f, gen1);
     assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
     make_dir(stage, "rootfs");
     link_from(gen1, stage, "rootfs/lib.so");
@@ -1028,6 +1044,207 @@ test_write_hiding_its_mtime_is_caught_by_verify(void **state)
     free(path);
     free(gen2);
     free(stage);
+    free(gen1);
+}
+
+/* Without a base, a file hard-linked from a generation is read again. */
+static void
+test_no_base_no_reuse(void **state)
+{
+    struct fixture *f = *state;
+    char *gen1 = commit_big(f), *stage = NULL, *gen2 = NULL;
+
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    make_dir(stage, "rootfs");
+    link_from(gen1, stage, "rootfs/lib.so");
+    hashed_bytes = 0;
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, 3, &gen2), 0);
+    assert_true(hashed_bytes >= BIG_SIZE);
+    free(gen2);
+    free(stage);
+    free(gen1);
+}
+
+/* Flip one byte of @p gen's @p name, keeping its mtime. */
+static void
+damage_keep_mtime(const char *gen, const char *name)
+{
+    char *path = pathf("%s/%s", gen, name);
+    struct stat st;
+    int fd;
+
+    assert_int_equal(stat(path, &st), 0);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "#", 1, 7), 1);
+    assert_int_equal(futimens(fd, (struct timespec[2]){st.st_atim, st.st_mtim}),
+                     0);
+    close(fd);
+    free(path);
+}
+
+/*
+ * What a checkpoint does with the store: the base, then the container's
+ * files staged as rsync --link-dest=<base> would (a file whose size and
+ * mtime the base has too is hard-linked, any other copied), then the
+ * commit.  @p src holds rootfs/lib.so and rootfs/log.
+ */
+static char *
+checkpoint_like_ct(struct fixture *f, const char *src, unsigned keep,
+                   char **bad)
+{
+    static const char *const files[] = {"rootfs/lib.so", "rootfs/log"};
+    char *base = NULL, *stage = NULL, *gen = NULL;
+    int rc = vcha_genstore_base(f->store, &base, NULL, bad);
+
+    assert_true(rc == 0 || rc == -ENOENT);
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    make_dir(stage, "rootfs");
+    for (size_t i = 0; i < 2; i++) {
+        char *from = pathf("%s/%s", src, files[i]);
+        char *old = base ? pathf("%s/%s", base, files[i]) : NULL;
+        char *to = pathf("%s/%s", stage, files[i]);
+        struct stat a, b;
+
+        assert_int_equal(stat(from, &a), 0);
+        if (old != NULL && stat(old, &b) == 0 && a.st_size == b.st_size &&
+            a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+            a.st_mtim.tv_nsec == b.st_mtim.tv_nsec) {
+            assert_int_equal(link(old, to), 0);
+        } else {
+            char *text = test_slurp(from);
+
+            assert_non_null(text);
+            assert_int_equal(test_write_file(to, text), 0);
+            assert_int_equal(
+                utimensat(AT_FDCWD, to,
+                          (struct timespec[2]){a.st_atim, a.st_mtim}, 0),
+                0);
+            free(text);
+        }
+        free(to);
+        free(old);
+        free(from);
+    }
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, keep, &gen), 0);
+    free(stage);
+    free(base);
+    return gen;
+}
+
+static void
+src_write(const char *src, const char *name, const char *text, time_t mtime)
+{
+    char *path = pathf("%s/%s", src, name);
+    struct timespec t[2] = {{mtime, 0}, {mtime, 0}};
+
+    assert_int_equal(test_write_file(path, text), 0);
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+    free(path);
+}
+
+/*
+ * One damaged byte in a generation's file that the container no longer
+ * changes, its mtime kept: later checkpoints must not hard-link it (the
+ * damage would spread to all of them), the prune must not delete the good
+ * generations while the damaged one is among the newest, and failover
+ * must find the container's files.
+ */
+static void
+test_damage_does_not_spread(void **state)
+{
+    struct fixture *f = *state;
+    char *src = test_tmpdir_new(), *gen[6] = {NULL}, *bad = NULL,
+         *latest = NULL;
+    char *text, *path;
+
+    assert_non_null(src);
+    make_dir(src, "rootfs");
+    src_write(src, "rootfs/lib.so", "version one of the library\n", 1000);
+    src_write(src, "rootfs/log", "1\n", 1000);
+    gen[1] = checkpoint_like_ct(f, src, 2, NULL);
+    src_write(src, "rootfs/lib.so", "version two of the library\n", 2000);
+    gen[2] = checkpoint_like_ct(f, src, 2, NULL);
+    damage_keep_mtime(gen[2], "rootfs/lib.so");
+
+    gen[3] = checkpoint_like_ct(f, src, 2, &bad);
+    assert_non_null(bad);
+    assert_non_null(strstr(bad, "gen-0000000002: rootfs/lib.so: checksum "
+                                "mismatch"));
+    /* gen 2 does not count: gen 1 stays beside gen 3 */
+    assert_true(exists(f->dir, "gen-0000000001"));
+    assert_int_equal(vcha_genstore_verify(gen[3], 0, NULL), 0);
+    for (int i = 4; i <= 5; i++) {
+        free(bad);
+        bad = NULL;
+        gen[i] = checkpoint_like_ct(f, src, 2, &bad);
+        assert_null(bad);
+        assert_int_equal(vcha_genstore_verify(gen[i], 0, NULL), 0);
+    }
+    assert_false(exists(f->dir, "gen-0000000002"));
+    assert_int_equal(vcha_genstore_latest(f->dir, 0, &latest, NULL), 0);
+    assert_string_equal(latest, gen[5]);
+    path = pathf("%s/rootfs/lib.so", latest);
+    text = test_slurp(path);
+    assert_string_equal(text, "version two of the library\n");
+    free(text);
+    free(path);
+    free(latest);
+    free(bad);
+    for (int i = 1; i <= 5; i++) {
+        free(gen[i]);
+    }
+    test_tmpdir_remove(src);
+}
+
+/* The prune keeps @p keep generations that verify, not @p keep in all. */
+static void
+test_prune_counts_only_good_generations(void **state)
+{
+    struct fixture *f = *state;
+    char *gen1 = commit_tree(f, "one", 2);
+    char *gen2 = commit_tree(f, "two", 2), *gen3;
+
+    damage_keep_mtime(gen2, "images/pages-1.img");
+    gen3 = commit_tree(f, "three", 2);
+    assert_true(exists(f->dir, "gen-0000000001"));
+    assert_true(exists(f->dir, "gen-0000000002"));
+    /* gen 4 and gen 3 are good: gen 2 and gen 1 go */
+    free(commit_tree(f, "four", 2));
+    assert_false(exists(f->dir, "gen-0000000001"));
+    assert_false(exists(f->dir, "gen-0000000002"));
+    assert_true(exists(f->dir, "gen-0000000003"));
+    free(gen3);
+    free(gen2);
+    free(gen1);
+}
+
+/* The base is the newest generation that verifies; a newer bad one is named. */
+static void
+test_base_skips_and_names_a_bad_newest(void **state)
+{
+    struct fixture *f = *state;
+    char *gen1 = commit_tree(f, "one", 3), *gen2 = commit_tree(f, "two", 3);
+    char *path = NULL, *bad = NULL;
+    struct vcha_gen_info *info = NULL;
+
+    base_is(f, gen2);
+    damage_keep_mtime(gen2, "images/pages-1.img");
+    assert_why(gen2, 0, "images/pages-1.img: checksum mismatch");
+    assert_int_equal(vcha_genstore_base(f->store, &path, &info, &bad), 0);
+    assert_string_equal(path, gen1);
+    assert_int_equal(info->number, 1);
+    assert_string_equal(
+        bad, "gen-0000000002: images/pages-1.img: checksum mismatch");
+    free(path);
+    free(bad);
+    vcha_gen_info_free(info);
+    damage_keep_mtime(gen1, "images/pages-1.img");
+    assert_int_equal(vcha_genstore_base(f->store, &path, NULL, &bad), -ENOENT);
+    assert_null(path);
+    assert_non_null(bad);
+    free(bad);
+    free(gen2);
     free(gen1);
 }
 
@@ -1269,6 +1486,10 @@ main(void)
         T(test_copies_are_hashed_again),
         T(test_linked_file_written_in_place_is_hashed_again),
         T(test_write_hiding_its_mtime_is_caught_by_verify),
+        T(test_no_base_no_reuse),
+        T(test_damage_does_not_spread),
+        T(test_prune_counts_only_good_generations),
+        T(test_base_skips_and_names_a_bad_newest),
         T(test_odd_names),
         T(test_special_files),
         T(test_latest_arguments),
