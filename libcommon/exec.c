@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -27,6 +28,55 @@
  */
 #define DRAIN_MS 200
 #define KILL_GRACE_MS 200
+/*
+ * How long a program killed with SIGKILL may take to die.  One blocked in
+ * the kernel (uninterruptible sleep on a hung file system) dies only once
+ * the kernel lets go; the caller's deadline must not wait for that.
+ */
+#define REAP_LIMIT_MS 2000
+/* Programs one process may run at once (vcha_exec() nests only in tests). */
+#define MAX_RUNNING 8
+
+/*
+ * The process groups of the programs this process runs now, and whether
+ * it was told to stop: both are read by vcha_exec_cancel(), which a
+ * signal handler may call.
+ */
+static volatile pid_t running[MAX_RUNNING];
+static volatile sig_atomic_t cancels; /* calls of vcha_exec_cancel() */
+
+static void
+running_set(pid_t old, pid_t pid)
+{
+    for (size_t i = 0; i < MAX_RUNNING; i++) {
+        if (running[i] == old) {
+            running[i] = pid;
+            return;
+        }
+    }
+}
+
+void
+vcha_exec_cancel(void)
+{
+    int saved = errno;
+
+    cancels = cancels + 1;
+    for (size_t i = 0; i < MAX_RUNNING; i++) {
+        pid_t pid = running[i];
+
+        if (pid > 0) {
+            kill(-pid, SIGKILL);
+        }
+    }
+    errno = saved;
+}
+
+bool
+vcha_exec_cancelled(void)
+{
+    return cancels != 0;
+}
 
 struct capture {
     int fd;
@@ -74,12 +124,17 @@ close_fds_except(int keep)
 /* In the child: wire up stdio and exec; report errno on errpipe. */
 static void
 child_exec(const char *const argv[], int in[2], int out[2], int err[2],
-           int errpipe[2])
+           int errpipe[2], pid_t parent)
 {
     sigset_t none;
     int e;
 
     setpgid(0, 0);
+    /* a program does not outlive the process that waits for it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        errno = ESRCH;
+        goto fail;
+    }
     for (int s = 1; s < NSIG; s++) {
         signal(s, SIG_DFL);
     }
@@ -172,6 +227,7 @@ io_round(struct io_state *io, int timeout)
         }
     }
     if (nfds == 0) {
+        poll(NULL, 0, timeout); /* the program still runs: no busy loop */
         return 0;
     }
     if (poll(fds, (nfds_t) nfds, timeout) <= 0) {
@@ -210,29 +266,41 @@ record_status(int status, struct vcha_exec_result *res)
     }
 }
 
-/* Feed stdin, collect output and reap, all within the deadline. */
+/*
+ * Feed stdin, collect output and reap, all within the deadline; a program
+ * still there REAP_LIMIT_MS after its SIGKILL is left behind (see
+ * res->unreaped).
+ */
 static void
-supervise(pid_t pid, struct io_state *io, long long deadline,
+supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
           struct vcha_exec_result *res)
 {
-    long long kill_at = deadline, drain_until = LLONG_MAX;
+    long long kill_at = deadline, drain_until = LLONG_MAX, give_up = 0;
     int stage = 0, status = 0;
     bool reaped = false;
 
     for (;;) {
         long long now = vcha_now_ms();
 
+        /* cancelled since it started (its kill may have come too early) */
+        if (cancels != gen && stage < 2) {
+            res->cancelled = true;
+            stage = 1; /* straight to SIGKILL */
+            kill_at = now;
+        }
         if (now >= kill_at && stage < 2) {
-            if (stage == 0) {
-                res->timed_out = true;
-            }
+            res->timed_out = res->timed_out || (stage == 0 && !res->cancelled);
             kill_group(pid, &kill_at, &stage);
+            give_up = stage == 2 ? now + REAP_LIMIT_MS : 0;
             continue;
         }
         if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
             reaped = true;
             record_status(status, res);
             drain_until = now + DRAIN_MS;
+        }
+        if (stage == 2 && (reaped || now >= give_up)) {
+            break; /* killed: stop waiting for stray holders of the pipes */
         }
         long long wait = stage == 2 ? 50 : kill_at - now;
         if (io_round(io, (int) (wait > 50 ? 50 : wait)) == 0 && reaped) {
@@ -241,13 +309,11 @@ supervise(pid_t pid, struct io_state *io, long long deadline,
         if (reaped && vcha_now_ms() >= drain_until) {
             break; /* a daemon it started holds the pipes: not its output */
         }
-        if (stage == 2 && reaped) {
-            break; /* killed: stop waiting for stray holders of the pipes */
-        }
-        if (stage == 2 && !reaped && waitpid(pid, &status, 0) == pid) {
-            reaped = true;
-            record_status(status, res);
-        }
+    }
+    if (!reaped) {
+        res->unreaped = true;
+        res->exit_code = -1;
+        res->signal = SIGKILL;
     }
 }
 
@@ -255,7 +321,7 @@ static int
 spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
 {
     int errpipe[2] = {-1, -1}, child_errno = 0;
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     if (pipe2(errpipe, O_CLOEXEC) < 0) {
         return -errno;
@@ -267,9 +333,10 @@ spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
         return -e;
     }
     if (pid == 0) {
-        child_exec(argv, in, out, err, errpipe);
+        child_exec(argv, in, out, err, errpipe, parent);
     }
     setpgid(pid, pid); /* also in the parent: no race with kill(-pid) */
+    running_set(0, pid);
     close(errpipe[1]);
     ssize_t n;
     do {
@@ -277,7 +344,8 @@ spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
     } while (n < 0 && errno == EINTR);
     close(errpipe[0]);
     if (n == (ssize_t) sizeof(child_errno)) {
-        waitpid(pid, NULL, 0);
+        running_set(pid, 0);
+        waitpid(pid, NULL, 0); /* it is exiting: _exit(127) */
         return -child_errno;
     }
     *pidp = pid;
@@ -291,6 +359,7 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     struct io_state io = {.in_fd = -1};
     pid_t pid = -1;
+    int gen;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -304,6 +373,7 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     }
     /* EPIPE from a program that does not read stdin must not kill us */
     signal(SIGPIPE, SIG_IGN);
+    gen = cancels;
     rc = spawn(argv, in, out, err, &pid);
     if (rc < 0) {
         goto done;
@@ -324,7 +394,9 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
     io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
     out[0] = err[0] = -1;
-    supervise(pid, &io, vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), res);
+    supervise(pid, &io, vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), gen,
+              res);
+    running_set(pid, 0);
     if (io.in_fd >= 0) {
         close(io.in_fd);
     }
@@ -416,6 +488,10 @@ vcha_exec_until(const char *const argv[], long long deadline, char *why,
     long long left = deadline - vcha_now_ms();
     int rc;
 
+    if (cancels != 0) {
+        snprintf(why, whylen, "%s not run: stopping", argv[0]);
+        return -ECANCELED;
+    }
     if (left <= 0) {
         snprintf(why, whylen, "no time left for %s", argv[0]);
         return -ETIME;
@@ -423,6 +499,9 @@ vcha_exec_until(const char *const argv[], long long deadline, char *why,
     rc = vcha_exec(argv, NULL, 0, left, &res);
     if (rc < 0) {
         snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(-rc));
+    } else if (res.cancelled) {
+        snprintf(why, whylen, "%s killed: stopping", argv[0]);
+        rc = -ECANCELED;
     } else if (res.timed_out) {
         snprintf(why, whylen, "%s did not finish in time", argv[0]);
         rc = -ETIME;

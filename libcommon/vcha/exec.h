@@ -17,6 +17,8 @@ struct vcha_exec_result {
     int exit_code;  /**< exit status, or -1 if killed by a signal */
     int signal;     /**< terminating signal, or 0 */
     bool timed_out; /**< the deadline passed and the group was killed */
+    bool cancelled; /**< killed by vcha_exec_cancel() */
+    bool unreaped;  /**< still alive shortly after SIGKILL: left behind */
     char *out;      /**< stdout, NUL-terminated (never NULL after run) */
     size_t out_len;
     char *err; /**< stderr, NUL-terminated (never NULL after run) */
@@ -29,8 +31,11 @@ struct vcha_exec_result {
  *
  * @p input (may be NULL) of @p input_len bytes is written to the program's
  * stdin, which is then closed.  The program runs in a new process group with
- * every other file descriptor closed.  If it has not finished within
- * @p timeout_ms, its group gets SIGTERM, then SIGKILL 200 ms later.
+ * every other file descriptor closed, and is killed (SIGKILL) should the
+ * calling process die first.  If it has not finished within @p timeout_ms,
+ * its group gets SIGTERM, then SIGKILL 200 ms later; a program that has
+ * not died 2 s after that (blocked in the kernel) is not waited for:
+ * @p res says unreaped, and the call returns.
  *
  * Returns 0 when the program ran (look at @p res for how it ended),
  * -ENOENT / -EACCES / ... when it could not be executed, -ETIME never
@@ -55,11 +60,24 @@ int vcha_exec_find(const char *prog);
 /**
  * Run @p argv without input and succeed only if it exits 0 before
  * @p deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()).  Returns 0, or
- * -ETIME (no time left, or killed at the deadline), -EIO (it failed; @p why
- * holds the last line of its stderr) or the errno of a failed exec, with
- * @p why set.
+ * -ETIME (no time left, or killed at the deadline), -ECANCELED (the
+ * process was told to stop: see vcha_exec_cancel(); nothing is started
+ * after that), -EIO (it failed; @p why holds the last line of its stderr)
+ * or the errno of a failed exec, with @p why set.
  */
 int vcha_exec_until(const char *const argv[], long long deadline, char *why,
                     size_t whylen);
+
+/**
+ * Tell this process to stop what it runs: the process group of every
+ * program vcha_exec() runs now is killed with SIGKILL, the program's
+ * result says cancelled, and vcha_exec_until() starts no program from
+ * now on (vcha_exec() still does: cleanup that must run).  Safe to call
+ * from a signal handler.
+ */
+void vcha_exec_cancel(void);
+
+/** Whether vcha_exec_cancel() was called in this process. */
+bool vcha_exec_cancelled(void);
 
 #endif

@@ -1,17 +1,19 @@
 /* Unit tests for libcommon/exec.c: running real programs. */
 #include <config.h>
 
+#include <cmocka.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <vcha/agent.h> /* vcha_now_ms */
 #include <vcha/clock.h>
@@ -556,6 +558,175 @@ test_exec_find_programs_in_path(void **state)
     assert_int_equal(vcha_exec_find(NULL), -ENOENT);
 }
 
+/* The pid a program wrote into @p path, waiting up to 10 s for it. */
+static pid_t
+pid_from(const char *path)
+{
+    for (int i = 0; i < 1000; i++) {
+        char *text = test_slurp(path);
+        pid_t pid = text != NULL ? (pid_t) atoi(text) : 0;
+
+        free(text);
+        if (pid > 1) {
+            return pid;
+        }
+        vcha_sleep_ms(10);
+    }
+    fail_msg("no pid in %s", path);
+    return 0;
+}
+
+/* Whether @p pid dies within 10 s. */
+static bool
+dies(pid_t pid)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (test_process_dead(pid)) {
+            return true;
+        }
+        vcha_sleep_ms(10);
+    }
+    return false;
+}
+
+static void
+cancel_on_alarm(int sig)
+{
+    (void) sig;
+    vcha_exec_cancel();
+}
+
+/*
+ * In a child (the cancel is for the whole process): a signal handler that
+ * calls vcha_exec_cancel() kills the program under way, and nothing is
+ * started after it but what vcha_exec() runs for cleanup.
+ */
+static int
+cancel_child(const char *pidfile)
+{
+    char *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    const char *t[] = {"true", NULL};
+    struct vcha_exec_result res;
+    char why[256];
+    int rc;
+
+    if (asprintf(&script, "echo $$ > '%s'; exec sleep 30", pidfile) < 0) {
+        return 10;
+    }
+    argv[2] = script;
+    signal(SIGALRM, cancel_on_alarm);
+    alarm(1);
+    rc = vcha_exec_until(argv, vcha_now_ms() + 30000, why, sizeof(why));
+    free(script);
+    if (rc != -ECANCELED || strstr(why, "killed: stopping") == NULL) {
+        return 11;
+    }
+    if (!vcha_exec_cancelled() || vcha_exec_until(t, vcha_now_ms() + 5000, why,
+                                                  sizeof(why)) != -ECANCELED) {
+        return 12;
+    }
+    if (vcha_exec(t, NULL, 0, 5000, &res) != 0 || !vcha_exec_ok(&res)) {
+        return 13;
+    }
+    vcha_exec_result_clear(&res);
+    return 0;
+}
+
+static void
+test_exec_cancel_kills_and_stops(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    int status = 0;
+    pid_t child;
+
+    (void) state;
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        _exit(cancel_child(pidfile));
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(dies(pid_from(pidfile)));
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/* A program does not outlive the process that runs it (SIGKILLed here). */
+static void
+test_exec_program_dies_with_its_caller(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    pid_t child, prog;
+
+    (void) state;
+    assert_true(asprintf(&script, "echo $$ > '%s'; exec sleep 30", pidfile) >
+                0);
+    argv[2] = script;
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        _exit(vcha_exec(argv, NULL, 0, 30000, &res) == 0 ? 0 : 1);
+    }
+    prog = pid_from(pidfile);
+    assert_int_equal(kill(child, SIGKILL), 0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_true(dies(prog));
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/*
+ * A program that cannot die (frozen by the cgroup v1 freezer, where
+ * SIGKILL waits for the thaw, as for a task blocked on a hung file system)
+ * is left behind shortly after its SIGKILL: the caller keeps its deadline.
+ */
+static void
+test_exec_does_not_wait_for_the_unkillable(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char cg[] = "/sys/fs/cgroup/freezer/vcha-exec-test-XXXXXX", *script = NULL;
+    char *thaw = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    long long t0;
+    pid_t prog;
+
+    (void) state;
+    assert_non_null(mkdtemp(cg));
+    assert_true(asprintf(&script,
+                         "echo $$ > %s/cgroup.procs && echo $$ > '%s' && "
+                         "echo FROZEN > %s/freezer.state; sleep 30",
+                         cg, pidfile, cg) > 0);
+    argv[2] = script;
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
+    /* 0.5 s, SIGTERM, 0.2 s, SIGKILL, 2 s: a hang would be 30 s or more */
+    assert_true(vcha_now_ms() - t0 < 20000);
+    assert_true(res.timed_out);
+    assert_true(res.unreaped);
+    assert_int_equal(res.signal, SIGKILL);
+    prog = pid_from(pidfile);
+    assert_false(test_process_dead(prog));
+    assert_true(asprintf(&thaw, "%s/freezer.state", cg) > 0);
+    assert_int_equal(test_write_file(thaw, "THAWED\n"), 0);
+    assert_int_equal(waitpid(prog, NULL, 0), prog);
+    assert_int_equal(rmdir(cg), 0);
+    vcha_exec_result_clear(&res);
+    free(thaw);
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
 static void
 test_exec_find_checks_paths_directly(void **state)
 {
@@ -666,9 +837,8 @@ test_exec_until_success(void **state)
     char why[256] = "untouched";
 
     (void) state;
-    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
-                                     sizeof(why)),
-                     0);
+    assert_int_equal(
+        vcha_exec_until(argv, vcha_now_ms() + 5000, why, sizeof(why)), 0);
     assert_string_equal(why, "untouched");
 }
 
@@ -681,9 +851,8 @@ test_exec_until_failure_says_why(void **state)
     char why[256] = "";
 
     (void) state;
-    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
-                                     sizeof(why)),
-                     -EIO);
+    assert_int_equal(
+        vcha_exec_until(argv, vcha_now_ms() + 5000, why, sizeof(why)), -EIO);
     assert_string_equal(why, "/bin/sh failed (exit 3): the real reason");
 }
 
@@ -695,8 +864,7 @@ test_exec_until_deadline(void **state)
     char why[256] = "";
 
     (void) state;
-    assert_int_equal(vcha_exec_until(argv, t0 + 300, why, sizeof(why)),
-                     -ETIME);
+    assert_int_equal(vcha_exec_until(argv, t0 + 300, why, sizeof(why)), -ETIME);
     assert_true(vcha_now_ms() - t0 < 5000);
     assert_non_null(strstr(why, "did not finish in time"));
     assert_int_equal(vcha_exec_until(argv, t0 - 1, why, sizeof(why)), -ETIME);
@@ -710,9 +878,8 @@ test_exec_until_missing_program(void **state)
     char why[256] = "";
 
     (void) state;
-    assert_int_equal(vcha_exec_until(argv, vcha_now_ms() + 5000, why,
-                                     sizeof(why)),
-                     -ENOENT);
+    assert_int_equal(
+        vcha_exec_until(argv, vcha_now_ms() + 5000, why, sizeof(why)), -ENOENT);
     assert_non_null(strstr(why, "/nonexistent/prog"));
 }
 
@@ -749,10 +916,14 @@ main(void)
         cmocka_unit_test(test_exec_result_clear_frees_and_zeroes),
         cmocka_unit_test(test_exec_find_programs_in_path),
         cmocka_unit_test(test_exec_find_checks_paths_directly),
+        cmocka_unit_test(test_exec_cancel_kills_and_stops),
+        cmocka_unit_test(test_exec_program_dies_with_its_caller),
+        cmocka_unit_test(test_exec_does_not_wait_for_the_unkillable),
         cmocka_unit_test(test_exec_find_uses_path_variable),
         cmocka_unit_test(test_exec_find_skips_non_executable),
         cmocka_unit_test(test_exec_find_default_path_without_path),
-        cmocka_unit_test(test_exec_does_not_wait_for_a_daemon_holding_the_pipes),
+        cmocka_unit_test(
+            test_exec_does_not_wait_for_a_daemon_holding_the_pipes),
         cmocka_unit_test(test_exec_until_success),
         cmocka_unit_test(test_exec_until_failure_says_why),
         cmocka_unit_test(test_exec_until_deadline),
