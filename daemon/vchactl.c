@@ -33,7 +33,8 @@ struct ctl {
 
 struct command {
     const char *name;
-    int n_args; /* fixed arguments; -1: at least two */
+    int n_args; /* arguments; -1: at least two */
+    int n_opt;  /* optional KEY=VALUE arguments after them */
     int (*fn)(struct ctl *ctl);
     const char *args;
     const char *help;
@@ -276,21 +277,19 @@ cmd_start(struct ctl *ctl)
     return cmd_ping(ctl);
 }
 
-/* A command about one job: "id=ID" plus the given pairs. */
+/* A command about one job: "id=ID" plus the KEY=VALUE arguments after it. */
 static int
 call_job(struct ctl *ctl, const char *cmd, struct vcha_kv **resp)
 {
+    const char *pairs[3] = {NULL, ctl->argc > 1 ? ctl->argv[1] : NULL, NULL};
     char *id = NULL;
     int rc;
 
     if (asprintf(&id, "id=%s", ctl->argv[0]) < 0) {
         return -ENOMEM;
     }
-    {
-        const char *pairs[] = {id, NULL};
-
-        rc = call(ctl, cmd, pairs, resp);
-    }
+    pairs[0] = id;
+    rc = call(ctl, cmd, pairs, resp);
     free(id);
     return rc;
 }
@@ -370,13 +369,14 @@ cmd_add(struct ctl *ctl)
 }
 
 static const struct command commands[] = {
-    {"status", 0, cmd_status, "", "the jobs and their health, as a table"},
-    {"ping", 0, cmd_ping, "", "whether vchad answers"},
-    {"start", 0, cmd_start, "", "start vchad unless it runs"},
-    {"health", 1, cmd_health, " ID", "the health of job ID, as KEY=VALUE"},
-    {"run", 1, cmd_run, " ID", "run job ID now and wait for the run"},
-    {"remove", 1, cmd_remove, " ID", "remove job ID"},
-    {"add", -1, cmd_add, " TYPE ID [KEY=VALUE...]",
+    {"status", 0, 0, cmd_status, "", "the jobs and their health, as a table"},
+    {"ping", 0, 0, cmd_ping, "", "whether vchad answers"},
+    {"start", 0, 0, cmd_start, "", "start vchad unless it runs"},
+    {"health", 1, 0, cmd_health, " ID", "the health of job ID, as KEY=VALUE"},
+    {"run", 1, 0, cmd_run, " ID", "run job ID now and wait for the run"},
+    {"remove", 1, 1, cmd_remove, " ID [grace_ms=MS]",
+     "remove job ID; a run under way is killed after MS (10000)"},
+    {"add", -1, 0, cmd_add, " TYPE ID [KEY=VALUE...]",
      "add job ID of type TYPE, or update its parameters"},
 };
 
@@ -410,7 +410,8 @@ command_find(const char *name, int n_args)
         const struct command *c = &commands[i];
 
         if (strcmp(c->name, name) == 0 &&
-            (c->n_args == n_args || (c->n_args < 0 && n_args >= 2))) {
+            ((n_args >= c->n_args && n_args <= c->n_args + c->n_opt) ||
+             (c->n_args < 0 && n_args >= 2))) {
             return c;
         }
     }

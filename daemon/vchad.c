@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +159,8 @@ vchad_start(const struct options *o, struct vchad_jobs *jobs)
         vchad_server_free(srv);
         return 1;
     }
+    /* what a killed worker's program leaves behind comes back to be reaped */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     vchad_server_record_pid(srv);
     vcha_notice("vchad %s started (pid %d)", PACKAGE_VERSION, (int) getpid());
     rc = vchad_server_run(srv);

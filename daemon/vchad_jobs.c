@@ -1,6 +1,7 @@
 /* vchad - the job registry: scheduling, worker processes, health. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 
 #include <vcha/attr.h>
 #include <vcha/clock.h>
+#include <vcha/exec.h>
 #include <vcha/log.h>
 
 #include "vchad_jobs.h"
@@ -30,6 +32,10 @@
 #define FORK_RETRY_MS 1000
 /* How long vchad_jobs_free() waits for killed children. */
 #define REAP_WAIT_MS 5000
+/* Between two kills of what a finished worker left alive. */
+#define LINGER_POLL_MS 100
+/* A run's programs get its timeout minus this (at most a fifth of it). */
+#define CLEANUP_MS 5000
 
 /* A child that publishes node attributes. */
 struct helper {
@@ -55,13 +61,15 @@ struct vchad_job {
     long long interval_ms, timeout_ms;
 
     /* the run under way */
-    pid_t pid; /* its worker, or 0 */
+    pid_t sid;  /* its session (the worker's pid): 0 when no run is on */
+    pid_t pid;  /* its worker until reaped, or 0 */
+    int status; /* the worker's wait status, once reaped */
     int out_fd;
     char *out;
     size_t out_len;
     bool out_truncated;
-    long long started, deadline, kill_at;
-    bool timed_out, killed;
+    long long started, deadline, kill_at, reaped_at;
+    bool timed_out, killed, linger_warned;
     unsigned long long started_runs, wanted_run;
 
     /* scheduling */
@@ -118,9 +126,17 @@ vchad_job_param(const struct vchad_job *job, const char *key)
 }
 
 long long
+vchad_job_started(const struct vchad_job *job)
+{
+    return job->started;
+}
+
+long long
 vchad_job_deadline(const struct vchad_job *job)
 {
-    return job->deadline;
+    long long margin = job->timeout_ms / 5;
+
+    return job->deadline - (margin < CLEANUP_MS ? margin : CLEANUP_MS);
 }
 
 const char *
@@ -410,7 +426,7 @@ job_update(struct vchad_job *job, const struct vcha_kv *params,
     job->params = copy;
     job->interval_ms = interval;
     job->timeout_ms = timeout;
-    if (job->pid == 0) {
+    if (job->sid == 0) {
         job_schedule(job, vcha_now_ms());
     }
     return 0;
@@ -512,7 +528,7 @@ job_health(const struct vchad_job *job, struct vcha_kv *out, const char *p)
     rc |= kv_setp(out, p, "id", "%s", job->id);
     rc |= kv_setp(out, p, "type", "%s", job->type->name);
     rc |= kv_setp(out, p, "state", "%s", vchad_job_state_name(job_state(job)));
-    rc |= kv_setp(out, p, "running", "%d", job->pid != 0);
+    rc |= kv_setp(out, p, "running", "%d", job->sid != 0);
     rc |= kv_setp(out, p, "runs", "%llu", job->runs);
     rc |= kv_setp(out, p, "failures", "%llu", job->failures);
     rc |= kv_setp(out, p, "consecutive_failures", "%llu", job->consecutive);
@@ -660,14 +676,18 @@ vchad_jobs_run(struct vchad_jobs *jobs, const char *id, struct vchad_waiter *w)
 
 /* ------------------------------------------------------------ children */
 
-/* Reset what a forked child inherits from the daemon. */
+/*
+ * Reset what a forked child inherits from the daemon.  The child leads a
+ * session of its own: every program it starts, in whatever process group,
+ * stays in that session, which session_signal() reaches.
+ */
 static void
 child_reset(struct vchad_jobs *jobs)
 {
     sigset_t none;
     int fd;
 
-    setpgid(0, 0);
+    setsid();
     vcha_log_forked();
     if (jobs->child_setup != NULL) {
         jobs->child_setup(jobs->child_ctx);
@@ -687,6 +707,68 @@ child_reset(struct vchad_jobs *jobs)
         dup2(fd, STDIN_FILENO);
         close(fd);
     }
+}
+
+/* From "/proc/N/stat": the state letter and the session of process N. */
+static bool
+stat_read(const char *pid, char *state, pid_t *sid)
+{
+    char path[64], buf[1024], *p;
+    ssize_t n;
+    int fd, ppid, pgrp, session;
+
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return false;
+    }
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the name may hold anything */
+    if (p == NULL ||
+        sscanf(p + 1, " %c %d %d %d", state, &ppid, &pgrp, &session) != 4) {
+        return false;
+    }
+    *sid = (pid_t) session;
+    return true;
+}
+
+/*
+ * Send @p sig to every live process of session @p sid: a worker or helper
+ * and whatever it started, in any process group (lxc-checkpoint's CRIU,
+ * rsync's receiver).  A session's id is not given to another process while
+ * any process of the session lives, so no stranger is hit.  Returns how
+ * many were alive (zombies do not count).
+ */
+static size_t
+session_signal(pid_t sid, int sig)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *d;
+    size_t n = 0;
+
+    if (proc == NULL) {
+        /* no /proc: the worker's group at least */
+        return kill(-sid, sig) == 0 || kill(sid, sig) == 0;
+    }
+    while ((d = readdir(proc)) != NULL) {
+        char state;
+        pid_t s;
+
+        if (d->d_name[0] < '1' || d->d_name[0] > '9' ||
+            !stat_read(d->d_name, &state, &s) || s != sid || state == 'Z' ||
+            state == 'X') {
+            continue;
+        }
+        kill((pid_t) atoi(d->d_name), sig);
+        n++;
+    }
+    closedir(proc);
+    return n;
 }
 
 static int
@@ -716,7 +798,7 @@ helpers_kill(struct vchad_jobs *jobs, unsigned long long owner)
 {
     for (size_t i = 0; i < jobs->n_helpers; i++) {
         if (jobs->helpers[i].owner == owner) {
-            kill(-jobs->helpers[i].pid, SIGKILL);
+            session_signal(jobs->helpers[i].pid, SIGKILL);
         }
     }
 }
@@ -763,7 +845,6 @@ helper_spawn(struct vchad_jobs *jobs, unsigned long long owner,
         child_reset(jobs);
         helper_main(attrs);
     }
-    setpgid(pid, pid);
     jobs->helpers[jobs->n_helpers++] = (struct helper){
         .pid = pid,
         .owner = owner,
@@ -810,19 +891,36 @@ job_unpublish(struct vchad_jobs *jobs, struct vchad_job *job)
     helper_spawn(jobs, job->serial, job->published);
 }
 
+/*
+ * SIGTERM in a worker (its timeout, its job's removal, the daemon's end or
+ * death): kill the program under way and start no other, so that the run
+ * fails at once and undoes what it must (a frozen container is thawed).
+ * The daemon's SIGKILL follows VCHAD_KILL_GRACE_MS later; should the
+ * daemon be dead, SIGALRM (whose default ends the process) does it.
+ */
+static void
+worker_stop(int sig)
+{
+    (void) sig;
+    vcha_exec_cancel();
+    alarm((VCHAD_KILL_GRACE_MS + 999) / 1000);
+}
+
 /* In the worker: one run, then exit with its errno. */
 static void
 worker_main(struct vchad_jobs *jobs, struct vchad_job *job, int fd,
             pid_t parent)
 {
+    struct sigaction sa = {.sa_handler = worker_stop, .sa_flags = SA_RESTART};
     int rc;
 
+    child_reset(jobs);
+    sigaction(SIGTERM, &sa, NULL);
     /* a worker does not outlive the daemon that waits for it */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) {
         _exit(EINTR);
     }
-    child_reset(jobs);
     rc = job->type->run(job, fd);
     if (rc < 0) {
         rc = -rc;
@@ -916,10 +1014,10 @@ run_start(struct vchad_jobs *jobs, struct vchad_job *job)
         close(p[0]);
         worker_main(jobs, job, p[1], parent);
     }
-    setpgid(pid, pid); /* also here: no race with kill(-pid) */
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     job->pid = pid;
+    job->sid = pid; /* the worker's session, once it has made it */
     job->out_fd = p[0];
     job->out_len = 0;
     job->out_truncated = false;
@@ -1044,14 +1142,16 @@ outcome_classify(const struct vchad_job *job, int status, struct outcome *o)
     }
 }
 
-/* The worker of @p job exited with @p status. */
+/* The run is over: its worker exited (job->status), its session is empty. */
 static void
-run_end(struct vchad_jobs *jobs, struct vchad_job *job, int status)
+run_end(struct vchad_jobs *jobs, struct vchad_job *job)
 {
     struct outcome o = {0};
     struct vcha_kv *figures;
+    int status = job->status;
 
     job->pid = 0;
+    job->sid = 0;
     if (job->out_fd >= 0) {
         out_read(job);
         close(job->out_fd);
@@ -1095,7 +1195,7 @@ vchad_jobs_remove(struct vchad_jobs *jobs, const char *id, long long grace_ms,
     if (job == NULL) {
         return 0;
     }
-    if (job->pid == 0) {
+    if (job->sid == 0) {
         job_remove_now(jobs, job);
         return 0;
     }
@@ -1119,7 +1219,21 @@ min_ll(long long a, long long b)
     return a < b ? a : b;
 }
 
-/* Timeouts, grace periods and kill escalation of a run under way. */
+/* SIGKILL for a run: its worker, and everything of its session. */
+static void
+run_kill(struct vchad_job *job)
+{
+    if (job->pid != 0) {
+        kill(job->pid, SIGKILL); /* it may not have made its session yet */
+    }
+    session_signal(job->sid, SIGKILL);
+}
+
+/*
+ * Timeouts, grace periods and kill escalation of a run under way: SIGTERM
+ * to the worker, which stops its program and cleans up, then SIGKILL to
+ * all of the run.
+ */
 static long long
 run_police(struct vchad_job *job, long long now)
 {
@@ -1135,11 +1249,11 @@ run_police(struct vchad_job *job, long long now)
                   job->id, job->started_runs);
         job->killed = true;
     } else if (job->kill_at != 0 && now >= job->kill_at) {
-        kill(-job->pid, SIGKILL);
+        run_kill(job);
         job->kill_at = LLONG_MAX;
     }
     if ((job->timed_out || job->killed) && job->kill_at == 0) {
-        kill(-job->pid, SIGTERM);
+        kill(job->pid, SIGTERM);
         job->kill_at = now + VCHAD_KILL_GRACE_MS;
     }
     if (job->kill_at != 0) {
@@ -1149,11 +1263,36 @@ run_police(struct vchad_job *job, long long now)
                          : job->deadline;
 }
 
+/*
+ * The worker has exited but programs of its session live on (killed, not
+ * dead yet: a task blocked in the kernel dies only when the kernel lets
+ * go).  The run is not over until they are gone: the next run, or a stop
+ * that takes the store after a job-remove, must not run beside them.
+ */
+static long long
+run_linger(struct vchad_jobs *jobs, struct vchad_job *job, long long now)
+{
+    if (session_signal(job->sid, SIGKILL) == 0) {
+        run_end(jobs, job);
+        return now;
+    }
+    if (!job->linger_warned && now - job->reaped_at > VCHAD_KILL_GRACE_MS) {
+        vcha_warn("job %s: programs of run %llu still alive after its "
+                  "worker ended (blocked in the kernel?); waiting for them",
+                  job->id, job->started_runs);
+        job->linger_warned = true;
+    }
+    return now + LINGER_POLL_MS;
+}
+
 static long long
 job_tick(struct vchad_jobs *jobs, struct vchad_job *job, long long now)
 {
     int rc;
 
+    if (job->sid != 0 && job->pid == 0) {
+        return run_linger(jobs, job, now);
+    }
     if (job->pid != 0) {
         return run_police(job, now);
     }
@@ -1270,17 +1409,23 @@ vchad_jobs_reap(struct vchad_jobs *jobs)
         struct vchad_job *job = job_by_pid(jobs, pid);
 
         h = helper_find(jobs, pid);
-        if (job != NULL || h >= 0) {
-            /* what it left in its group; the zombie still holds the id */
-            kill(-pid, SIGKILL);
-        }
         if (waitpid(pid, &status, 0) != pid) {
             break;
         }
         n++;
         if (job != NULL) {
-            run_end(jobs, job, status);
+            job->pid = 0;
+            job->status = status;
+            job->reaped_at = vcha_now_ms();
+            job->linger_warned = false;
+            if (session_signal(job->sid, SIGKILL) == 0) {
+                run_end(jobs, job);
+            } else {
+                vcha_notice("job %s: killing what run %llu left running",
+                            job->id, job->started_runs);
+            }
         } else if (h >= 0) {
+            session_signal(pid, SIGKILL); /* what the helper left */
             jobs->helpers[h] = jobs->helpers[--jobs->n_helpers];
         }
     }
@@ -1302,39 +1447,80 @@ void
 vchad_jobs_kill_all(struct vchad_jobs *jobs)
 {
     for (size_t i = 0; i < jobs->n; i++) {
-        if (jobs->v[i]->pid != 0) {
-            kill(-jobs->v[i]->pid, SIGKILL);
+        if (jobs->v[i]->sid != 0) {
+            run_kill(jobs->v[i]);
         }
     }
     for (size_t i = 0; i < jobs->n_helpers; i++) {
-        kill(-jobs->helpers[i].pid, SIGKILL);
+        session_signal(jobs->helpers[i].pid, SIGKILL);
     }
 }
 
-/* Wait (boundedly) for the children killed by vchad_jobs_kill_all(). */
+/* Reap the workers and helpers that have exited, not waiting. */
 static void
-children_wait(struct vchad_jobs *jobs)
+children_reap(struct vchad_jobs *jobs)
 {
-    long long until = vcha_now_ms() + REAP_WAIT_MS;
+    int status;
 
-    while (vchad_jobs_children(jobs) > 0 && vcha_now_ms() < until) {
-        int status;
+    for (size_t i = 0; i < jobs->n; i++) {
+        pid_t pid = jobs->v[i]->pid;
 
-        for (size_t i = 0; i < jobs->n; i++) {
-            pid_t pid = jobs->v[i]->pid;
-
-            if (pid != 0 && waitpid(pid, &status, WNOHANG) != 0) {
-                jobs->v[i]->pid = 0;
-            }
+        if (pid != 0 && waitpid(pid, &status, WNOHANG) != 0) {
+            jobs->v[i]->pid = 0;
         }
-        for (size_t i = 0; i < jobs->n_helpers;) {
-            if (waitpid(jobs->helpers[i].pid, &status, WNOHANG) != 0) {
-                jobs->helpers[i] = jobs->helpers[--jobs->n_helpers];
-            } else {
-                i++;
-            }
+    }
+    for (size_t i = 0; i < jobs->n_helpers;) {
+        if (waitpid(jobs->helpers[i].pid, &status, WNOHANG) != 0) {
+            jobs->helpers[i] = jobs->helpers[--jobs->n_helpers];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Whether any run's session or helper still has a live process. */
+static bool
+sessions_alive(const struct vchad_jobs *jobs)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < jobs->n; i++) {
+        n += jobs->v[i]->sid != 0 ? session_signal(jobs->v[i]->sid, 0) : 0;
+    }
+    for (size_t i = 0; i < jobs->n_helpers; i++) {
+        n += session_signal(jobs->helpers[i].pid, 0);
+    }
+    return n > 0;
+}
+
+void
+vchad_jobs_stop(struct vchad_jobs *jobs)
+{
+    long long until = vcha_now_ms() + VCHAD_KILL_GRACE_MS;
+    bool any = false;
+
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i]->pid != 0) {
+            kill(jobs->v[i]->pid, SIGTERM); /* it cleans up, then exits */
+            any = true;
+        }
+    }
+    while (any && vchad_jobs_children(jobs) > jobs->n_helpers &&
+           vcha_now_ms() < until) {
+        vcha_sleep_ms(10);
+        children_reap(jobs);
+    }
+    until = vcha_now_ms() + REAP_WAIT_MS;
+    do {
+        vchad_jobs_kill_all(jobs);
+        children_reap(jobs);
+        if (vchad_jobs_children(jobs) == 0 && !sessions_alive(jobs)) {
+            break;
         }
         vcha_sleep_ms(10);
+    } while (vcha_now_ms() < until);
+    for (size_t i = 0; i < jobs->n; i++) {
+        jobs->v[i]->sid = 0;
     }
 }
 
@@ -1344,8 +1530,7 @@ vchad_jobs_free(struct vchad_jobs *jobs)
     if (jobs == NULL) {
         return;
     }
-    vchad_jobs_kill_all(jobs);
-    children_wait(jobs);
+    vchad_jobs_stop(jobs);
     for (size_t i = 0; i < jobs->n; i++) {
         for (struct vchad_waiter *w = jobs->v[i]->waiters; w != NULL;) {
             struct vchad_waiter *next = w->next;

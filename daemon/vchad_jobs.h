@@ -4,12 +4,14 @@
  * collects the run's figures and keeps each job's health.
  *
  * A job is an id, a type and parameters (key=value).  Every interval it is
- * run once: the registry forks a worker in a process group of its own, the
- * worker calls the type's run() and exits, the registry reaps it and
- * records the outcome.  A worker that overruns the job's timeout has its
- * group killed.  A job has at most one run at a time; a run that overruns
- * the interval is followed by the next one right away, never by a pile-up.
- * Different jobs run concurrently.
+ * run once: the registry forks a worker that leads a session of its own,
+ * the worker calls the type's run() and exits, the registry reaps it and
+ * records the outcome.  A worker that overruns the job's timeout gets
+ * SIGTERM (it kills the program under way and cleans up), then its whole
+ * session gets SIGKILL: no program it started outlives the run, and the
+ * run ends only when every one of them is gone.  A job has at most one run at a
+ * time; a run that overruns the interval is followed by the next one right
+ * away, never by a pile-up. Different jobs run concurrently.
  *
  * The registry never blocks: the caller's poll loop gives it the workers'
  * pipes (vchad_jobs_pollfds), the exits of children (vchad_jobs_reap) and
@@ -55,12 +57,15 @@ struct vchad_job_type {
     int (*validate)(const struct vcha_kv *params, char *why, size_t whylen);
     /**
      * Do one run.  Called in the worker, a forked process leading its own
-     * process group, with the signals at their defaults; it may block,
-     * run programs (argv, never a shell) and take its time: the daemon
-     * kills the group at the job's timeout.  Write the run's figures with
-     * vchad_figure() to @p out_fd (an "error" figure says why a run
-     * failed).  Return 0 on success or a negative errno; the worker exits
-     * with the errno as its status.
+     * session, with the signals at their defaults but SIGTERM, which
+     * calls vcha_exec_cancel(): the program under way is killed, and
+     * vcha_exec_until() starts no other, so the run fails at once and
+     * can undo what it must.  It may block, run programs (argv, never a
+     * shell) and take its time: the daemon sends SIGTERM at the job's
+     * timeout and kills the whole session VCHAD_KILL_GRACE_MS later.  Write the
+     * run's figures with vchad_figure() to @p out_fd (an "error" figure says
+     * why a run failed).  Return 0 on success or a negative errno; the worker
+     * exits with the errno as its status.
      */
     int (*run)(const struct vchad_job *job, int out_fd);
     /**
@@ -113,11 +118,14 @@ const struct vcha_kv *vchad_job_params(const struct vchad_job *job);
 /** The value of parameter @p key, or NULL. */
 const char *vchad_job_param(const struct vchad_job *job, const char *key);
 
+/** In a run: when the registry started it (CLOCK_MONOTONIC ms). */
+long long vchad_job_started(const struct vchad_job *job);
+
 /**
- * In a run: when the daemon kills it (CLOCK_MONOTONIC ms, see
- * vcha_now_ms()).  A program started with vcha_exec() leads a process
- * group of its own, which the daemon's kill does not reach: give it what
- * is left, minus a margin, as its timeout.
+ * In a run: its deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()), a fifth
+ * of the timeout (at most 5 s) before the daemon's SIGTERM, so that a
+ * program that overruns is killed at this deadline and the run still has
+ * time to clean up after it.
  */
 long long vchad_job_deadline(const struct vchad_job *job);
 
@@ -248,7 +256,18 @@ int vchad_jobs_reap(struct vchad_jobs *jobs);
 /** Number of child processes (workers and helpers) still alive. */
 size_t vchad_jobs_children(const struct vchad_jobs *jobs);
 
-/** Kill the process group of every worker and helper with SIGKILL. */
+/**
+ * Kill (SIGKILL) every process of every run and helper: the worker and
+ * the programs it started, in whatever process group.
+ */
 void vchad_jobs_kill_all(struct vchad_jobs *jobs);
+
+/**
+ * Stop every run: SIGTERM to each worker, which kills the program under
+ * way and undoes what it must (a frozen container is thawed), up to
+ * VCHAD_KILL_GRACE_MS for them to exit, then SIGKILL to everything left
+ * of the runs and helpers, reaped or waited for (a few seconds at most).
+ */
+void vchad_jobs_stop(struct vchad_jobs *jobs);
 
 #endif

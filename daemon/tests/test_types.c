@@ -10,7 +10,14 @@
  *   crash=SIG    then raise signal SIG
  *   hang=1       then ignore SIGTERM and sleep for ever
  *   child=1      first fork a child (same group) that sleeps for ever;
- *                its pid is figure child_pid
+ *                its pid is figure child_pid (and in pidfile=PATH)
+ *   child=2      the same, the child in a process group of its own (as
+ *                a program vcha_exec() starts)
+ *   prog=PATH    run PATH (vcha_exec_until, until the job's deadline);
+ *                figure prog_rc; when that says the worker was told to
+ *                stop, write "cleaned up" to onstop=PATH
+ * Every run writes figure start_ms (when the registry started it,
+ * CLOCK_MONOTONIC) first and end_ms (now) when it returns.
  *   echo=TEXT    figure echo=TEXT
  *   big=N        N figure lines big.I=...
  *   attr=NAME    publish node attribute NAME = the echo figure ("" when the
@@ -28,6 +35,8 @@
 #include <unistd.h>
 
 #include <vcha/clock.h>
+#include <vcha/exec.h>
+#include <vcha/file.h>
 
 #include "../vchad_jobs.h"
 
@@ -57,16 +66,39 @@ test_validate(const struct vcha_kv *params, char *why, size_t whylen)
 }
 
 static void
-leave_child(int out_fd)
+leave_child(const struct vchad_job *job, int out_fd, bool own_group)
 {
+    const char *pidfile = vchad_job_param(job, "pidfile");
     pid_t pid = fork();
+    char text[32];
 
     if (pid == 0) {
+        if (own_group) {
+            setpgid(0, 0);
+        }
         for (;;) {
             pause();
         }
     }
     vchad_figure(out_fd, "child_pid", "%d", (int) pid);
+    snprintf(text, sizeof(text), "%d\n", (int) pid);
+    if (pidfile != NULL) {
+        vcha_file_write_atomic(pidfile, text, strlen(text), 0644);
+    }
+}
+
+static void
+run_prog(const struct vchad_job *job, int out_fd)
+{
+    const char *argv[] = {vchad_job_param(job, "prog"), NULL};
+    const char *onstop = vchad_job_param(job, "onstop");
+    char why[256];
+    int rc = vcha_exec_until(argv, vchad_job_deadline(job), why, sizeof(why));
+
+    vchad_figure(out_fd, "prog_rc", "%d", rc);
+    if (rc == -ECANCELED && onstop != NULL) {
+        vcha_file_write_atomic(onstop, "cleaned up\n", 11, 0644);
+    }
 }
 
 static int
@@ -75,9 +107,13 @@ test_run(const struct vchad_job *job, int out_fd)
     const char *echo = vchad_job_param(job, "echo");
     const char *error = vchad_job_param(job, "error");
 
+    vchad_figure(out_fd, "start_ms", "%lld", vchad_job_started(job));
     vchad_figure(out_fd, "pid", "%d", (int) getpid());
     if (param_ll(job, "child")) {
-        leave_child(out_fd);
+        leave_child(job, out_fd, param_ll(job, "child") == 2);
+    }
+    if (vchad_job_param(job, "prog") != NULL) {
+        run_prog(job, out_fd);
     }
     if (echo != NULL) {
         vchad_figure(out_fd, "echo", "%s", echo);
@@ -98,6 +134,7 @@ test_run(const struct vchad_job *job, int out_fd)
     if (error != NULL) {
         vchad_figure(out_fd, "error", "%s", error);
     }
+    vchad_figure(out_fd, "end_ms", "%lld", vcha_now_ms());
     return -(int) param_ll(job, "exit");
 }
 

@@ -185,7 +185,40 @@ sleep 0.3
 tap_like "$(tail -1 "$work/attrd.log")" "-n vcha-web-echo -D" \
     "its node attribute is deleted"
 
+# --- a run's programs do not outlive it: a slow program (as lxc-checkpoint
+# on a hung store) in a process group of its own, which starts another
+slow=$work/slow
+printf '#!/bin/sh\necho $$ > %s/slow.pid\nsleep 1000 &\necho $! > %s/slow2.pid\nexec sleep 1000\n' \
+    "$work" "$work" > "$slow"
+chmod 755 "$slow"
+wait_file() { # wait_file PATH: its content once it has some (10 s at most)
+    local i
+    for ((i = 0; i < 1000; i++)); do [ -s "$1" ] && break; sleep 0.01; done
+    cat "$1" 2> /dev/null
+}
+slow_started() { # slow_started: the pids of the program and its child
+    rm -f "$work/slow.pid" "$work/slow2.pid"
+    prog=$(wait_file "$work/slow.pid")
+    prog2=$(wait_file "$work/slow2.pid")
+    [ -n "$prog" ] && [ -n "$prog2" ] && alive "$prog" && alive "$prog2"
+}
+rm -f "$work/slow.pid" "$work/slow2.pid" "$work/onstop"
+ctl add test slow interval_ms=0 prog="$slow" onstop="$work/onstop"
+ctl run slow &
+slow_started
+tap_ok $? "a run's program and its child are running"
+"$CTL" remove slow grace_ms=500 > /dev/null 2>&1
+tap_ok "$( ! alive "$prog" && ! alive "$prog2"; echo $?)" \
+    "job-remove with a grace period: both are gone when it returns"
+tap_is "$(cat "$work/onstop" 2> /dev/null)" "cleaned up" \
+    "the worker was told to stop and cleaned up after its program"
+wait
+
 # --- the daemon dies
+ctl add test slow interval_ms=0 prog="$slow"
+ctl run slow &
+slow_started
+tap_ok $? "a run's program is running"
 ctl add test web sleep_ms=100000
 sleep 0.3
 worker=$(children "$pid" | head -1)
@@ -197,6 +230,9 @@ tap_is "$RC" 3 "after SIGKILL: health says the daemon is not running"
 tap_ok "$([ -S "$SOCK" ]; echo $?)" "its socket file is left behind"
 wait_gone "$worker"
 tap_ok $? "the worker of the dead daemon is gone too"
+wait_gone "$prog" && wait_gone "$prog2"
+tap_ok $? "and so are the programs of its runs"
+wait
 ctl start
 tap_is "$RC" 0 "start replaces the stale socket"
 pid2=$(daemon_pid)
@@ -206,6 +242,10 @@ tap_is "$RC" 1 "its jobs are gone: the monitor would fail"
 tap_like "$ERR" "*no job web*" "unknown job"
 
 # --- SIGTERM
+ctl add test slow interval_ms=0 prog="$slow" onstop="$work/onstop"
+rm -f "$work/onstop"
+ctl run slow &
+slow_started
 ctl add test web sleep_ms=100000 child=1
 sleep 0.3
 worker=$(children "$pid2" | head -1)
@@ -215,6 +255,11 @@ wait_gone "$pid2"
 tap_ok $? "SIGTERM stops the daemon"
 tap_ok "$([ ! -e "$SOCK" ]; echo $?)" "and removes its socket"
 tap_ok "$(alive "$worker"; [ $? -ne 0 ]; echo $?)" "after killing its workers"
+tap_ok "$( ! alive "$prog" && ! alive "$prog2"; echo $?)" \
+    "and the programs of their runs"
+tap_is "$(cat "$work/onstop" 2> /dev/null)" "cleaned up" \
+    "which were told to stop first, and cleaned up"
+wait
 tap_like "$(cat "$work/vchad.log")" "*stopping on signal 15*" "it logged why"
 
 # --- in the foreground

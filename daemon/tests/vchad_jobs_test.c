@@ -188,10 +188,23 @@ jobs_setup(void **state)
     return jobs ? 0 : -1;
 }
 
+/* A freezer cgroup a test froze: thawed and removed however it ended. */
+static char frozen_cg[64];
+
 static int
 jobs_teardown(void **state)
 {
+    if (frozen_cg[0] != '\0') {
+        char path[96];
+
+        snprintf(path, sizeof(path), "%s/freezer.state", frozen_cg);
+        test_write_file(path, "THAWED\n");
+    }
     vchad_jobs_free(*state);
+    if (frozen_cg[0] != '\0') {
+        rmdir(frozen_cg);
+        frozen_cg[0] = '\0';
+    }
     return 0;
 }
 
@@ -502,51 +515,78 @@ test_figure_key_checked(void **state)
 
 /* ------------------------------------------------------------ schedule */
 
+/* The start and end (fig.start_ms, fig.end_ms) of @p n runs of @p id. */
+static void
+runs_collect(struct vchad_jobs *jobs, const char *id, size_t n,
+             long long *start, long long *end)
+{
+    long long until = vcha_now_ms() + WAIT_MS, seen = 0;
+    size_t k = 0;
+
+    while (k < n && vcha_now_ms() < until) {
+        long long runs;
+
+        loop_once(jobs, 5);
+        assert_true(vchad_jobs_children(jobs) <= 1); /* never two at once */
+        runs = health_ll(jobs, id, "runs");
+        if (runs > seen) {
+            assert_int_equal(runs, seen + 1); /* each run seen */
+            seen = runs;
+            start[k] = health_ll(jobs, id, "fig.start_ms");
+            end[k++] = health_ll(jobs, id, "fig.end_ms");
+        }
+    }
+    assert_int_equal(k, n);
+}
+
 static void
 test_interval_schedules_runs(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    long long runs;
+    long long start[4], end[4];
 
     add(jobs, "tick", params_of("interval_ms=100", NULL));
-    loop_for(jobs, 1050);
-    runs = health_ll(jobs, "tick", "runs");
-    assert_true(runs >= 7);
-    assert_true(runs <= 12);
+    runs_collect(jobs, "tick", 4, start, end);
+    for (size_t k = 1; k < 4; k++) {
+        /* started one interval after the one before, not sooner */
+        assert_true(start[k] - start[k - 1] >= 100);
+    }
 }
 
 static void
 test_overrun_does_not_pile_up(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    long long runs;
+    long long start[3], end[3];
 
     /* each run takes 200 ms, the interval is 20 ms: back to back */
     add(jobs, "slow", params_of("interval_ms=20", "sleep_ms=200", NULL));
-    loop_for(jobs, 1100);
-    runs = health_ll(jobs, "slow", "runs");
-    assert_true(runs >= 3);
-    assert_true(runs <= 6);
-    assert_true(vchad_jobs_children(jobs) <= 1);
+    runs_collect(jobs, "slow", 3, start, end);
+    for (size_t k = 1; k < 3; k++) {
+        assert_true(start[k] >= end[k - 1]); /* after the last one ended */
+    }
 }
 
 static void
 test_jobs_run_concurrently(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    long long t0;
     struct rec a, b;
+    long long a0, a1, b0, b1;
 
     add(jobs, "a", params_of("interval_ms=0", "sleep_ms=400", NULL));
     add(jobs, "b", params_of("interval_ms=0", "sleep_ms=400", NULL));
     rec_init(&a);
     rec_init(&b);
-    t0 = vcha_now_ms();
     assert_int_equal(vchad_jobs_run(jobs, "a", &a.w), 0);
     assert_int_equal(vchad_jobs_run(jobs, "b", &b.w), 0);
     loop_until_called(jobs, &a);
     loop_until_called(jobs, &b);
-    assert_true(vcha_now_ms() - t0 < 750);
+    a0 = atoll(vcha_kv_get(a.health, "fig.start_ms"));
+    a1 = atoll(vcha_kv_get(a.health, "fig.end_ms"));
+    b0 = atoll(vcha_kv_get(b.health, "fig.start_ms"));
+    b1 = atoll(vcha_kv_get(b.health, "fig.end_ms"));
+    assert_true(a0 < b1 && b0 < a1); /* the two runs overlapped */
     rec_clear(&a);
     rec_clear(&b);
 }
@@ -683,6 +723,227 @@ test_free_kills_running_workers(void **state)
     assert_int_equal(vchad_jobs_children(jobs), 1);
     vchad_jobs_free(jobs); /* kills and reaps it */
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+/* ------------------------------------------------------------ programs */
+
+/*
+ * A script in @p dir that writes its pid to @p pidfile, starts a second
+ * process in its group, and sleeps: a program a run starts, leading a
+ * process group of its own (vcha_exec()).
+ */
+static char *
+sleeper_new(const char *dir, const char *pidfile)
+{
+    char *path = test_path(dir, "sleeper"), *text = NULL;
+
+    assert_true(asprintf(&text,
+                         "#!/bin/sh\necho $$ > '%s'\nsleep 1000 &\n"
+                         "exec sleep 1000\n",
+                         pidfile) > 0);
+    assert_int_equal(test_write_file(path, text), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+    free(text);
+    return path;
+}
+
+/* The pid in @p path, running the loop until it is there. */
+static pid_t
+pid_in(struct vchad_jobs *jobs, const char *path)
+{
+    long long until = vcha_now_ms() + WAIT_MS;
+
+    while (vcha_now_ms() < until) {
+        char *text = test_slurp(path);
+        pid_t pid = text ? (pid_t) atoi(text) : 0;
+
+        free(text);
+        if (pid > 1) {
+            return pid;
+        }
+        loop_once(jobs, 10);
+    }
+    fail_msg("no pid in %s", path);
+    return 0;
+}
+
+/* A child the worker put into a process group of its own dies with the run. */
+static void
+test_timeout_kills_what_the_worker_started(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    pid_t child;
+    struct rec r;
+
+    add(jobs, "h",
+        params_of("interval_ms=0", "timeout_ms=300", "sleep_ms=100000",
+                  "child=2", NULL));
+    run_once(jobs, "h", &r);
+    assert_int_equal(r.status, -ETIME);
+    child = (pid_t) atoi(vcha_kv_get(r.health, "fig.child_pid"));
+    assert_true(child > 0);
+    assert_true(test_process_dead(child)); /* the run ended after it */
+    rec_clear(&r);
+}
+
+static void
+test_remove_kills_what_the_worker_started(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *param = NULL;
+    struct rec rm, run;
+    pid_t child;
+
+    assert_true(asprintf(&param, "pidfile=%s", pidfile) > 0);
+    add(jobs, "x",
+        params_of("interval_ms=0", "sleep_ms=100000", "child=2", param, NULL));
+    rec_init(&rm);
+    rec_init(&run);
+    assert_int_equal(vchad_jobs_run(jobs, "x", &run.w), 0);
+    child = pid_in(jobs, pidfile);
+    assert_int_equal(vchad_jobs_remove(jobs, "x", 200, &rm.w), -EINPROGRESS);
+    loop_until_called(jobs, &rm);
+    assert_int_equal(run.calls, 1);
+    assert_true(test_process_dead(child));
+    rec_clear(&rm);
+    rec_clear(&run);
+    free(param);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/*
+ * A job removed with a grace period: its worker is told to stop (SIGTERM),
+ * kills its program and cleans up after it, and exits before the SIGKILL.
+ */
+static void
+test_removed_worker_stops_its_program_and_cleans_up(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *sleeper = sleeper_new(dir, pidfile), *onstop = test_path(dir, "stop");
+    char *p1 = NULL, *p2 = NULL, *text;
+    struct rec rm, run;
+    pid_t prog;
+
+    assert_true(asprintf(&p1, "prog=%s", sleeper) > 0);
+    assert_true(asprintf(&p2, "onstop=%s", onstop) > 0);
+    add(jobs, "p", params_of("interval_ms=0", p1, p2, NULL));
+    rec_init(&rm);
+    rec_init(&run);
+    assert_int_equal(vchad_jobs_run(jobs, "p", &run.w), 0);
+    prog = pid_in(jobs, pidfile);
+    assert_int_equal(vchad_jobs_remove(jobs, "p", 100, &rm.w), -EINPROGRESS);
+    loop_until_called(jobs, &rm);
+    assert_int_equal(run.calls, 1);
+    assert_string_equal(run.error, "killed: the job was removed");
+    assert_true(test_process_dead(prog));
+    text = test_slurp(onstop);
+    assert_non_null(text);
+    assert_string_equal(text, "cleaned up\n");
+    /* it exited by itself: no SIGKILL was needed */
+    assert_string_equal(vcha_kv_get(run.health, "last_signal"), "0");
+    assert_string_equal(vcha_kv_get(run.health, "fig.prog_rc"), "-125");
+    free(text);
+    rec_clear(&rm);
+    rec_clear(&run);
+    free(p2);
+    free(p1);
+    free(onstop);
+    free(sleeper);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/* The registry's end (the daemon's) lets a worker clean up, then kills. */
+static void
+test_free_lets_workers_clean_up(void **state)
+{
+    struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *sleeper = sleeper_new(dir, pidfile), *onstop = test_path(dir, "stop");
+    char *p1 = NULL, *p2 = NULL, *text;
+    pid_t prog;
+
+    (void) state;
+    assert_true(asprintf(&p1, "prog=%s", sleeper) > 0);
+    assert_true(asprintf(&p2, "onstop=%s", onstop) > 0);
+    add(jobs, "p", params_of(p1, p2, NULL));
+    prog = pid_in(jobs, pidfile);
+    vchad_jobs_free(jobs);
+    assert_true(test_process_dead(prog));
+    text = test_slurp(onstop);
+    assert_non_null(text);
+    assert_string_equal(text, "cleaned up\n");
+    free(text);
+    free(p2);
+    free(p1);
+    free(onstop);
+    free(sleeper);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/* Write @p text into @p file of the cgroup v1 freezer cgroup @p cg. */
+static void
+cg_write(const char *cg, const char *file, const char *text)
+{
+    char *path = NULL;
+
+    assert_true(asprintf(&path, "%s/%s", cg, file) > 0);
+    assert_int_equal(test_write_file(path, text), 0);
+    free(path);
+}
+
+/*
+ * A run is over only when every program it started is gone: one that
+ * cannot die yet (frozen by the cgroup v1 freezer, where SIGKILL waits for
+ * the thaw, like a task blocked on a hung file system) holds the run, and
+ * so a job-remove, until it dies.
+ */
+static void
+test_run_ends_when_its_programs_are_gone(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char cg[] = "/sys/fs/cgroup/freezer/vchad-test-XXXXXX", pid[32];
+    char *param = NULL, *running;
+    struct rec run, rm;
+    pid_t child;
+
+    assert_non_null(mkdtemp(cg));
+    snprintf(frozen_cg, sizeof(frozen_cg), "%s", cg);
+    assert_true(asprintf(&param, "pidfile=%s", pidfile) > 0);
+    add(jobs, "f",
+        params_of("interval_ms=0", "sleep_ms=300", "child=2", param, NULL));
+    rec_init(&run);
+    rec_init(&rm);
+    assert_int_equal(vchad_jobs_run(jobs, "f", &run.w), 0);
+    child = pid_in(jobs, pidfile);
+    snprintf(pid, sizeof(pid), "%d\n", (int) child);
+    cg_write(cg, "cgroup.procs", pid);
+    cg_write(cg, "freezer.state", "FROZEN\n");
+    loop_for(jobs, 1000); /* the worker has long ended */
+    assert_int_equal(run.calls, 0);
+    running = health_str(jobs, "f", "running");
+    assert_string_equal(running, "1");
+    assert_int_equal(vchad_jobs_remove(jobs, "f", 0, &rm.w), -EINPROGRESS);
+    loop_for(jobs, 300);
+    assert_int_equal(rm.calls, 0);
+    assert_false(test_process_dead(child));
+    cg_write(cg, "freezer.state", "THAWED\n");
+    loop_until_called(jobs, &rm);
+    assert_int_equal(run.calls, 1);
+    assert_true(test_process_dead(child));
+    assert_int_equal(rmdir(cg), 0);
+    frozen_cg[0] = '\0';
+    free(running);
+    rec_clear(&run);
+    rec_clear(&rm);
+    free(param);
+    free(pidfile);
+    test_tmpdir_remove(dir);
 }
 
 /* ------------------------------------------------------------ status */
@@ -1312,6 +1573,11 @@ main(void)
         JOBS_TEST(test_remove_waits_for_the_run),
         JOBS_TEST(test_remove_kills_after_grace),
         cmocka_unit_test(test_free_kills_running_workers),
+        JOBS_TEST(test_timeout_kills_what_the_worker_started),
+        JOBS_TEST(test_remove_kills_what_the_worker_started),
+        JOBS_TEST(test_removed_worker_stops_its_program_and_cleans_up),
+        cmocka_unit_test(test_free_lets_workers_clean_up),
+        JOBS_TEST(test_run_ends_when_its_programs_are_gone),
         JOBS_TEST(test_status_lists_jobs_by_id),
         ATTR_TEST(test_publish_and_unpublish_attributes),
         ATTR_TEST(test_publish_failed_run_deletes),
