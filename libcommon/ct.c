@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include <vcha/genstore.h>
 #include <vcha/log.h>
 #include <vcha/param.h>
+#include <vcha/rootfs.h>
 
 #define MAX_CONFIG (1024 * 1024)
 
@@ -235,16 +238,21 @@ vcha_ct_attach(const struct vcha_ct *ct, const char *const argv[],
  * from the store: CRIU dumps into memory-backed /run much faster than into
  * a network store, which keeps the freeze short.
  */
+static const char *
+run_dir(void)
+{
+    const char *run = getenv("VCHA_RUN_DIR");
+
+    return run != NULL && run[0] != '\0' ? run : "/run/vcha";
+}
+
 static int
 scratch_make(const struct vcha_ct *ct, const char *what, char **path)
 {
-    const char *run = getenv("VCHA_RUN_DIR");
+    const char *run = run_dir();
     char *base = NULL;
     int rc = 0;
 
-    if (run == NULL || run[0] == '\0') {
-        run = "/run/vcha";
-    }
     if (asprintf(&base, "%s/ct", run) < 0 ||
         asprintf(path, "%s/%s-%s", base, ct->name, what) < 0) {
         free(base);
@@ -311,11 +319,13 @@ criu_config(const char *dir, bool restore, long long deadline)
 }
 
 /*
- * The container's freezer, found from its init's cgroup: cgroup v1's
- * freezer.state, or cgroup v2's cgroup.freeze.  It is driven directly, not
- * with lxc-freeze: after a restore, LXC no longer knows the container is
- * frozen (CRIU restores it in the state it was dumped in), and lxc-unfreeze
- * then does nothing.
+ * The container's freezer: cgroup v1's freezer.state, or cgroup v2's
+ * cgroup.freeze, of the container's own cgroup (its payload), which
+ * freezes every process of the container, in whatever cgroup below it a
+ * process has put itself.  It is driven directly, not with lxc-freeze:
+ * after a restore, LXC no longer knows the container is frozen (CRIU
+ * restores it in the state it was dumped in), and lxc-unfreeze then does
+ * nothing.
  */
 struct freezer {
     char *control; /* file to write */
@@ -331,22 +341,28 @@ freezer_clear(struct freezer *fz)
     memset(fz, 0, sizeof(*fz));
 }
 
-/*
- * The cgroup of @p pid that holds @p controller: its directory under
- * /sys/fs/cgroup (a new string), and whether it is cgroup v2's (when no v1
- * hierarchy has the controller).  -ENOTSUP when there is none.
- */
-static int
-cgroup_dir(pid_t pid, const char *controller, char **dir, bool *v2)
+/* Where the unified (v2) hierarchy is mounted: alone, or beside v1's. */
+static const char *
+cgroup2_mount(void)
 {
-    char path[64], *text = NULL, *save = NULL, *in_v1 = NULL, *in_v2 = NULL;
-    size_t len = 0;
-    int rc;
+    return access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0 &&
+                   access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) ==
+                       0
+               ? "/sys/fs/cgroup/unified"
+               : "/sys/fs/cgroup";
+}
 
-    *dir = NULL;
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
-    rc = vcha_file_read(path, &text, &len, 65536);
-    for (char *l = rc == 0 ? strtok_r(text, "\n", &save) : NULL; l != NULL;
+/*
+ * In a /proc/PID/cgroup text (cut up in place): the path in the cgroup v1
+ * hierarchy that holds @p controller (*v1), and in the unified one (*v2).
+ */
+static void
+cgroup_lines(char *text, const char *controller, char **v1, char **v2)
+{
+    char *save = NULL;
+
+    *v1 = *v2 = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l != NULL;
          l = strtok_r(NULL, "\n", &save)) {
         char *ctl = strchr(l, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
 
@@ -355,23 +371,158 @@ cgroup_dir(pid_t pid, const char *controller, char **dir, bool *v2)
         }
         *cg++ = '\0';
         if (strncmp(l, "0:", 2) == 0 && ctl[1] == '\0') {
-            in_v2 = cg;
-        } else if (strstr(ctl, controller) != NULL) {
-            in_v1 = cg;
+            *v2 = cg;
+        } else if (strstr(ctl + 1, controller) != NULL) {
+            *v1 = cg;
         }
     }
-    *v2 = in_v1 == NULL;
-    if (rc == 0 && (in_v1 != NULL || in_v2 != NULL)) {
-        if ((in_v1 != NULL &&
-             asprintf(dir, "/sys/fs/cgroup/%s%s", controller, in_v1) < 0) ||
-            (in_v1 == NULL && asprintf(dir, "/sys/fs/cgroup%s", in_v2) < 0)) {
-            *dir = NULL;
-            rc = -ENOMEM;
-        }
-    } else if (rc == 0) {
-        rc = -ENOTSUP;
+}
+
+/* Whether @p pid is in the cgroup namespace this process is in. */
+static bool
+cgroup_ns_ours(pid_t pid)
+{
+    char path[64];
+    struct stat a, b;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", (int) pid);
+    return stat(path, &a) < 0 || stat("/proc/self/ns/cgroup", &b) < 0 ||
+           (a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+}
+
+/* In a child: enter @p pid's cgroup namespace, write its cgroup file out. */
+static void
+cgroup_ns_child(pid_t pid, int out)
+{
+    char path[64], *text = NULL;
+    size_t len = 0;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", (int) pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWCGROUP) < 0) {
+        _exit(1);
     }
-    free(text);
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+    if (vcha_file_read(path, &text, &len, 65536) < 0 ||
+        write(out, text, len) != (ssize_t) len) {
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/*
+ * /proc/PID/cgroup as @p pid's own cgroup namespace shows it (paths from
+ * the namespace's root), read by a child that enters the namespace.
+ */
+static int
+cgroup_text_in_ns(pid_t pid, char **text)
+{
+    char buf[65536];
+    size_t len = 0;
+    int p[2], status = 0;
+    pid_t child;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    child = fork();
+    if (child == 0) {
+        close(p[0]);
+        cgroup_ns_child(pid, p[1]);
+    }
+    close(p[1]);
+    while (child > 0 && len < sizeof(buf) - 1) {
+        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t) n;
+    }
+    close(p[0]);
+    if (child < 0 || waitpid(child, &status, 0) != child ||
+        !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return -ENOTSUP;
+    }
+    buf[len] = '\0';
+    *text = strdup(buf);
+    return *text != NULL ? 0 : -ENOMEM;
+}
+
+/*
+ * The container's own cgroup, from the path @p host of its init's cgroup:
+ * the root of init's cgroup namespace (@p in_ns: the same path as that
+ * namespace shows it), whatever cgroup below it init or any process of
+ * the container has moved into.  Without a namespace of its own
+ * (@p in_ns NULL): the nearest ancestor LXC named lxc.payload.  A new
+ * string, or NULL.
+ */
+static char *
+payload_path(const char *host, const char *in_ns)
+{
+    size_t hl = strlen(host), nl = in_ns ? strlen(in_ns) : 0;
+    const char *p;
+
+    if (in_ns != NULL && strcmp(in_ns, "/") == 0) {
+        return strdup(host);
+    }
+    if (in_ns != NULL && nl < hl && strcmp(host + hl - nl, in_ns) == 0 &&
+        in_ns[0] == '/') {
+        return strndup(host, hl - nl);
+    }
+    p = strstr(host, "/lxc.payload");
+    if (in_ns == NULL && p != NULL) {
+        const char *end = strchr(p + 1, '/');
+
+        return strndup(host, end ? (size_t) (end - host) : hl);
+    }
+    return NULL;
+}
+
+/*
+ * The directory of the container's own cgroup (see payload_path()) in the
+ * hierarchy that holds @p controller: cgroup v1's, or the unified one
+ * (*@p v2) when no v1 hierarchy has it.  -ENOTSUP when it cannot be told.
+ */
+static int
+payload_dir(pid_t pid, const char *controller, char **dir, bool *v2)
+{
+    char path[64], *host = NULL, *ns = NULL, *h1, *h2, *n1 = NULL, *n2 = NULL;
+    char *root = NULL;
+    size_t len = 0;
+    int rc;
+
+    *dir = NULL;
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+    rc = vcha_file_read(path, &host, &len, 65536);
+    if (rc == 0 && !cgroup_ns_ours(pid)) {
+        rc = cgroup_text_in_ns(pid, &ns);
+    }
+    if (rc == 0) {
+        cgroup_lines(host, controller, &h1, &h2);
+        if (ns != NULL) {
+            cgroup_lines(ns, controller, &n1, &n2);
+        }
+        *v2 = h1 == NULL;
+        root = h1 != NULL   ? payload_path(h1, ns ? n1 : NULL)
+               : h2 != NULL ? payload_path(h2, ns ? n2 : NULL)
+                            : NULL;
+        /* never the whole node's */
+        rc = root == NULL || strcmp(root, "/") == 0 ? -ENOTSUP : 0;
+    }
+    if (rc == 0 &&
+        asprintf(dir, "%s%s%s", *v2 ? cgroup2_mount() : "/sys/fs/cgroup/",
+                 *v2 ? "" : controller, root) < 0) {
+        *dir = NULL;
+        rc = -ENOMEM;
+    }
+    free(root);
+    free(ns);
+    free(host);
     return rc;
 }
 
@@ -379,7 +530,7 @@ static int
 freezer_find(pid_t pid, struct freezer *fz)
 {
     char *dir = NULL;
-    int rc = cgroup_dir(pid, "freezer", &dir, &fz->v2);
+    int rc = payload_dir(pid, "freezer", &dir, &fz->v2);
 
     if (rc == 0 && (asprintf(&fz->control, "%s/%s", dir,
                              fz->v2 ? "cgroup.freeze" : "freezer.state") < 0 ||
@@ -402,7 +553,7 @@ memory_used(const struct vcha_ct *ct, long long deadline)
     bool v2 = false;
 
     if (vcha_ct_running(ct, deadline, &pid) <= 0 || pid <= 0 ||
-        cgroup_dir(pid, "memory", &dir, &v2) < 0) {
+        payload_dir(pid, "memory", &dir, &v2) < 0) {
         return 0;
     }
     if (asprintf(&path, "%s/%s", dir,
@@ -453,42 +604,68 @@ freezer_frozen(const struct freezer *fz)
     return rc;
 }
 
-/* Freeze (or thaw) the container and wait until it is. */
+/* The running container's init (*@p pid) and its freezer (@p fz). */
 static int
-freeze(const struct vcha_ct *ct, bool frozen, long long deadline, char *why,
-       size_t whylen)
+freezer_of(const struct vcha_ct *ct, long long deadline, pid_t *pid,
+           struct freezer *fz, char *why, size_t whylen)
 {
-    struct freezer fz = {0};
-    pid_t pid = 0;
-    int rc = vcha_ct_running(ct, deadline, &pid);
+    int rc = vcha_ct_running(ct, deadline, pid);
 
-    if (rc == 0 || (rc > 0 && pid <= 0)) {
+    if (rc == 0 || (rc > 0 && *pid <= 0)) {
         rc = -ESRCH;
     }
     if (rc > 0) {
-        rc = freezer_find(pid, &fz);
+        rc = freezer_find(*pid, fz);
     }
-    if (rc >= 0) {
-        rc = freezer_write(&fz, frozen);
+    if (rc < 0) {
+        snprintf(why, whylen, "cannot find the cgroup of %s: %s", ct->name,
+                 rc == -ENOTSUP ? "not a container of its own" : strerror(-rc));
     }
-    while (rc >= 0 && frozen && (rc = freezer_frozen(&fz)) == 0) {
-        if (vcha_now_ms() > deadline) {
-            rc = -ETIME;
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * Freeze (or thaw) the container through @p fz and, to freeze, wait until
+ * the whole cgroup is (or the deadline, or a stop).  *@p written tells
+ * whether the freezer was written: a freeze that was never confirmed
+ * (a task in uninterruptible sleep) must be undone all the same.
+ */
+static int
+freezer_set(const struct vcha_ct *ct, const struct freezer *fz, bool frozen,
+            long long deadline, bool *written, char *why, size_t whylen)
+{
+    int rc = freezer_write(fz, frozen);
+
+    *written = rc == 0;
+    while (rc >= 0 && frozen && (rc = freezer_frozen(fz)) == 0) {
+        if (vcha_now_ms() > deadline || vcha_exec_cancelled()) {
+            rc = vcha_now_ms() > deadline ? -ETIME : -ECANCELED;
             break;
         }
         usleep(2000);
     }
     if (rc < 0) {
-        snprintf(why, whylen, "cannot %s %s: %s", frozen ? "freeze" : "thaw",
-                 ct->name, fz.control ? fz.control : strerror(-rc));
-        if (fz.control != NULL) {
-            size_t l = strlen(why);
+        snprintf(why, whylen, "cannot %s %s: %s: %s",
+                 frozen ? "freeze" : "thaw", ct->name, fz->control,
+                 strerror(-rc));
+    }
+    return rc < 0 ? rc : 0;
+}
 
-            snprintf(why + l, whylen - l, ": %s", strerror(-rc));
-        }
+/* Thaw the container, found afresh. */
+static int
+thaw(const struct vcha_ct *ct, long long deadline, char *why, size_t whylen)
+{
+    struct freezer fz = {0};
+    bool written;
+    pid_t pid = 0;
+    int rc = freezer_of(ct, deadline, &pid, &fz, why, whylen);
+
+    if (rc == 0) {
+        rc = freezer_set(ct, &fz, false, deadline, &written, why, whylen);
     }
     freezer_clear(&fz);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* Dump the frozen container into @p dir; it stays frozen. */
@@ -502,79 +679,68 @@ dump(const struct vcha_ct *ct, const char *dir, long long deadline, char *why,
     return vcha_exec_until(argv, deadline, why, whylen);
 }
 
-/* Copy the root filesystem into @p dst, hard-linking what @p prev has. */
+/* Run @p argv (cleanup: even once told to stop) for at most @p ms. */
 static int
-rootfs_copy(const char *src, const char *prev, const char *dst,
-            long long deadline, char *why, size_t whylen)
+run_cleanup(const char *const argv[], const char *input, long long ms,
+            struct vcha_exec_result *res)
 {
-    char *from = NULL, *link = NULL;
-    const char *argv[] = {
-        "rsync", "-aH", "--numeric-ids", "--delete", NULL, NULL, NULL, NULL};
-    size_t n = 4;
-    int rc;
+    int rc = vcha_exec(argv, input, input ? strlen(input) : 0, ms, res);
 
-    if (asprintf(&from, "%s/", src) < 0 ||
-        (prev != NULL && asprintf(&link, "--link-dest=%s", prev) < 0)) {
-        free(from);
-        return -ENOMEM;
-    }
-    if (link != NULL) {
-        argv[n++] = link;
-    }
-    argv[n++] = from;
-    argv[n++] = dst;
-    rc = vcha_exec_until(argv, deadline, why, whylen);
-    free(from);
-    free(link);
-    return rc;
+    return rc < 0 ? rc : vcha_exec_ok(res) ? 0 : -EIO;
 }
 
-/* Plain read and write, for where copy_file_range() cannot go. */
-static int
-fd_copy_rw(int in, int out)
+/*
+ * CRIU locks the container's network while it dumps (nftables table "inet
+ * CRIU-<id>", or the iptables chain CRIU) and unlocks it when it ends.  A
+ * CRIU killed half-way (a timeout, a stop) leaves the lock: every packet
+ * of the container is dropped.  Remove what it left in the network
+ * namespace of the container's init @p pid.
+ */
+static void
+netlock_clear(const struct vcha_ct *ct, pid_t pid)
 {
-    char buf[1 << 16];
+    static const char unlock[] = "*filter\n:CRIU - [0:0]\n-D INPUT -j CRIU\n"
+                                 "-D OUTPUT -j CRIU\n-X CRIU\nCOMMIT\n";
+    char target[16], *save = NULL;
+    const char *list[] = {"nsenter", "-t",   target,   "-n",
+                          "nft",     "list", "tables", NULL};
+    const char *del[] = {"nsenter", "-t",    target, "-n", "nft",
+                         "delete",  "table", "inet", NULL, NULL};
+    const char *ipt[] = {"nsenter", "-t", target,      "-n",
+                         NULL,      "-w", "--noflush", NULL};
+    const char *chain[] = {"nsenter", "-t", target, "-n", NULL,
+                           "-w",      "-S", "CRIU", NULL};
+    const char *tools[][2] = {{"iptables", "iptables-restore"},
+                              {"ip6tables", "ip6tables-restore"}};
+    struct vcha_exec_result res = {0};
 
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+    snprintf(target, sizeof(target), "%d", (int) pid);
+    if (run_cleanup(list, NULL, 5000, &res) == 0) {
+        for (char *l = strtok_r(res.out, "\n", &save); l != NULL;
+             l = strtok_r(NULL, "\n", &save)) {
+            struct vcha_exec_result r2 = {0};
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : 0;
-        }
-        while (w < n) {
-            ssize_t k = write(out, buf + w, (size_t) (n - w));
-
-            if (k < 0 && errno != EINTR) {
-                return -errno;
+            if (strncmp(l, "table inet CRIU-", 16) != 0) {
+                continue;
             }
-            w += k > 0 ? k : 0;
+            del[8] = l + 11;
+            vcha_notice("%s: removing %s, CRIU's network lock", ct->name, l);
+            run_cleanup(del, NULL, 5000, &r2);
+            vcha_exec_result_clear(&r2);
         }
     }
-}
-
-/* Copy @p size bytes from @p in to @p out: in the kernel when it can. */
-static int
-fd_copy(int in, int out, off_t size)
-{
-    for (off_t left = size; left > 0;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
+    vcha_exec_result_clear(&res);
+    for (size_t i = 0; i < 2; i++) {
+        chain[4] = tools[i][0];
+        ipt[4] = tools[i][1];
+        if (run_cleanup(chain, NULL, 5000, &res) == 0) {
+            vcha_notice("%s: removing CRIU's %s network lock", ct->name,
+                        tools[i][0]);
+            vcha_exec_result_clear(&res);
+            run_cleanup(ipt, unlock, 5000, &res);
         }
-        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP ||
-                      errno == ENOSYS || errno == EINVAL)) {
-            return fd_copy_rw(in, out); /* across file systems */
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
-        }
-        left -= n;
+        vcha_exec_result_clear(&res);
     }
-    return 0;
 }
 
 /* Copy regular file @p src to new file @p dst (never following links). */
@@ -593,7 +759,7 @@ file_copy(const char *src, const char *dst)
         rc = -errno;
         goto done;
     }
-    rc = fd_copy(in, out, st.st_size);
+    rc = vcha_file_copy_fd(in, out, st.st_size);
 done:
     if (in >= 0) {
         close(in);
@@ -756,11 +922,15 @@ struct ckpt {
     struct vcha_kv *fig;
     struct vcha_genstore *store;
     char *stage, *scratch;
-    char *dump_dir;    /* where CRIU writes: the stage's images, or scratch */
-    char *prev_rootfs; /* the newest generation's, or NULL */
+    char *dump_dir; /* where CRIU writes: the stage's images, or scratch */
+    char
+        *prev_rootfs; /* the base's, when this node's rootfs descends from it */
+    long long prev_frozen_at;       /* when the base was taken */
     unsigned long long prev_images; /* its image bytes, or 0 */
     bool direct; /* into the stage: uncompressed, whatever o->compress */
-    bool frozen;
+    struct freezer fz;
+    pid_t init;  /* the container's init */
+    bool frozen; /* the freezer was written: undo it, confirmed or not */
     char *why;
     size_t whylen;
 };
@@ -789,27 +959,116 @@ room_for(const char *dir, unsigned long long need)
 }
 
 /*
- * From the store's newest generation: its rootfs, for rsync --link-dest,
- * and the size of its images, which the next ones will be close to.
+ * The file that says which generation this node's copy of the container's
+ * root filesystem descends from: "<store>\n<gen-N>\n<dev>:<ino>\n" (the
+ * root filesystem's directory), written when a checkpoint commits gen-N or
+ * a restore from gen-N succeeds.  Kept under $VCHA_RUN_DIR, which a reboot
+ * empties; without it (or when it names another generation) the next
+ * checkpoint links nothing.
  */
 static int
-newest_read(struct ckpt *c)
+lineage_text(const struct vcha_ct *ct, const char *store, const char *gen,
+             char **text)
 {
-    struct vcha_gen_info *gens = NULL;
-    size_t n = 0;
-    int rc = 0;
+    const char *name = strrchr(gen, '/');
+    struct stat st;
 
-    if (vcha_genstore_list(c->o->store, &gens, &n) == 0 && n > 0) {
-        long long b = figure_ll(&gens[0], "image_bytes");
+    if (stat(ct->rootfs, &st) < 0) {
+        return -errno;
+    }
+    if (asprintf(text, "%s\n%s\n%ju:%ju\n", store, name ? name + 1 : gen,
+                 (uintmax_t) st.st_dev, (uintmax_t) st.st_ino) < 0) {
+        *text = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
 
-        c->prev_images = b > 0 ? (unsigned long long) b : 0;
-        if (asprintf(&c->prev_rootfs, "%s/" VCHA_CT_ROOTFS, gens[0].path) < 0) {
-            c->prev_rootfs = NULL;
-            rc = -ENOMEM;
+static char *
+lineage_path(const struct vcha_ct *ct)
+{
+    char *path = NULL;
+
+    return asprintf(&path, "%s/ct/%s.base", run_dir(), ct->name) < 0 ? NULL
+                                                                     : path;
+}
+
+/* Record (@p gen not NULL) or forget this node's lineage. */
+static void
+lineage_set(const struct vcha_ct *ct, const char *store, const char *gen)
+{
+    char *path = lineage_path(ct), *text = NULL;
+    int rc = path == NULL ? -ENOMEM : 0;
+
+    if (rc == 0 && gen == NULL) {
+        rc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+    } else if (rc == 0 && (rc = lineage_text(ct, store, gen, &text)) == 0) {
+        rc = vcha_file_write_atomic(path, text, strlen(text), 0600);
+    }
+    if (rc < 0) {
+        vcha_warn("%s: %s: %s; the next checkpoint copies every file", ct->name,
+                  path ? path : "lineage", strerror(-rc));
+        if (path != NULL) {
+            unlink(path);
         }
     }
-    vcha_gen_list_free(gens, n);
-    return rc;
+    free(text);
+    free(path);
+}
+
+/* Whether this node's root filesystem descends from @p gen of @p store. */
+static bool
+lineage_is(const struct vcha_ct *ct, const char *store, const char *gen)
+{
+    char *path = lineage_path(ct), *want = NULL, *have = NULL;
+    size_t len = 0;
+    bool same = path != NULL && lineage_text(ct, store, gen, &want) == 0 &&
+                vcha_file_read(path, &have, &len, 8192) == 0 &&
+                strcmp(want, have) == 0;
+
+    free(have);
+    free(want);
+    free(path);
+    return same;
+}
+
+/*
+ * The base of this checkpoint: the newest generation that verifies, every
+ * byte read (before the freeze), so that no damaged file is hard-linked
+ * into the new one.  Its root filesystem is the link source only when this
+ * node's copy descends from it; its image size is the next one's guess.
+ */
+static int
+base_read(struct ckpt *c)
+{
+    struct vcha_gen_info *info = NULL;
+    char *gen = NULL, *bad = NULL;
+    int rc = vcha_genstore_base(c->store, &gen, &info, &bad);
+    long long b;
+
+    if (bad != NULL) {
+        vcha_kv_set(c->fig, "bad_generation", bad);
+    }
+    if (rc == 0) {
+        b = figure_ll(info, "image_bytes");
+        c->prev_images = b > 0 ? (unsigned long long) b : 0;
+        c->prev_frozen_at = figure_ll(info, "frozen_at");
+        vcha_kv_set(c->fig, "base", strrchr(gen, '/') + 1);
+    }
+    if (rc == 0 && c->prev_frozen_at > 0 &&
+        lineage_is(c->ct, c->o->store, gen) &&
+        asprintf(&c->prev_rootfs, "%s/" VCHA_CT_ROOTFS, gen) < 0) {
+        c->prev_rootfs = NULL;
+        rc = -ENOMEM;
+    } else if (rc == 0 && c->prev_rootfs == NULL) {
+        vcha_notice("%s: this node's root filesystem does not descend from "
+                    "%s: every file is copied",
+                    c->ct->name, gen);
+    }
+    vcha_gen_info_free(info);
+    free(bad);
+    free(gen);
+    return rc == -ENOENT ? 0 : rc;
 }
 
 /*
@@ -845,35 +1104,59 @@ dump_dir_make(struct ckpt *c)
     return mkdir(c->dump_dir, 0700) < 0 ? -errno : 0;
 }
 
+/*
+ * Copy the root filesystem into the stage: the files the base holds
+ * unchanged are hard-linked (see vcha_rootfs_stage()).
+ */
+static int
+ckpt_rootfs(struct ckpt *c)
+{
+    struct vcha_rootfs_stats st;
+    char *rootfs = NULL;
+    long long t = vcha_now_ms();
+    int rc;
+
+    if (asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0) {
+        return -ENOMEM;
+    }
+    rc = vcha_rootfs_stage(c->ct->rootfs, c->prev_rootfs, c->prev_frozen_at,
+                           rootfs, c->o->deadline, &st, c->why, c->whylen);
+    fig_ms(c, "copy_ms", t);
+    vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
+    free(rootfs);
+    return rc;
+}
+
 /* freeze, dump, copy the files, thaw: memory and files of one instant */
 static int
 ckpt_capture(struct ckpt *c)
 {
-    char *rootfs = NULL;
     long long t0 = vcha_now_ms(), t;
     int rc;
 
     vcha_kv_setf(c->fig, "frozen_at", "%lld", vcha_realtime_ms());
-    rc = freeze(c->ct, true, c->o->deadline, c->why, c->whylen);
-    c->frozen = rc == 0;
+    rc = freezer_of(c->ct, c->o->deadline, &c->init, &c->fz, c->why, c->whylen);
+    if (rc == 0) {
+        rc = freezer_set(c->ct, &c->fz, true, c->o->deadline, &c->frozen,
+                         c->why, c->whylen);
+    }
     t = vcha_now_ms();
     if (rc == 0) {
         rc = dump(c->ct, c->dump_dir, c->o->deadline, c->why, c->whylen);
         fig_ms(c, "dump_ms", t);
-    }
-    t = vcha_now_ms();
-    if (rc == 0 && asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0) {
-        rc = -ENOMEM;
+        if (rc < 0) {
+            netlock_clear(c->ct, c->init); /* a CRIU killed half-way */
+        }
     }
     if (rc == 0) {
-        rc = rootfs_copy(c->ct->rootfs, c->prev_rootfs, rootfs, c->o->deadline,
-                         c->why, c->whylen);
-        fig_ms(c, "copy_ms", t);
+        rc = ckpt_rootfs(c);
     }
     if (c->frozen && !c->o->final) {
         char w[256] = "";
+        bool written;
 
-        if (freeze(c->ct, false, c->o->deadline, w, sizeof(w)) == 0) {
+        if (freezer_set(c->ct, &c->fz, false, c->o->deadline, &written, w,
+                        sizeof(w)) == 0) {
             c->frozen = false;
         } else if (rc == 0) {
             snprintf(c->why, c->whylen, "%s", w);
@@ -881,7 +1164,6 @@ ckpt_capture(struct ckpt *c)
         }
     }
     fig_ms(c, "freeze_ms", t0);
-    free(rootfs);
     return rc;
 }
 
@@ -931,6 +1213,9 @@ ckpt_commit(struct ckpt *c)
         const char *base = strrchr(gen, '/');
 
         vcha_kv_set(c->fig, "generation", base != NULL ? base + 1 : gen);
+        if (rc == 0) {
+            lineage_set(c->ct, c->o->store, gen);
+        }
     }
     free(f);
     free(gen);
@@ -955,7 +1240,7 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
                               : strerror(-rc));
         return rc;
     }
-    rc = newest_read(&c);
+    rc = base_read(&c);
     if (rc == 0) {
         rc = vcha_genstore_stage(c.store, &c.stage);
     }
@@ -977,10 +1262,16 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     if (rc == 0) {
         rc = ckpt_commit(&c);
     }
-    if (c.frozen && !o->final) {
+    /* a failed last checkpoint leaves the container running: a stop
+     * kills it next, a failed migration keeps it here */
+    if (c.frozen && (!o->final || rc < 0)) {
         char w[256];
+        bool written;
 
-        freeze(ct, false, vcha_now_ms() + 10000, w, sizeof(w));
+        if (freezer_set(ct, &c.fz, false, vcha_now_ms() + 10000, &written, w,
+                        sizeof(w)) < 0) {
+            vcha_err("%s", w);
+        }
     }
     if (rc < 0) {
         vcha_genstore_abort(c.store);
@@ -993,6 +1284,7 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     free(c.dump_dir);
     free(c.prev_rootfs);
     free(c.stage);
+    freezer_clear(&c.fz);
     vcha_genstore_free(c.store);
     return rc;
 }
@@ -1113,26 +1405,28 @@ images_fetch(const struct images *im, const char *to, bool hard,
     return rc;
 }
 
-/* Make the container's root filesystem equal to the generation's. */
+/*
+ * Make the container's root filesystem equal to the generation's, byte
+ * for byte (see vcha_rootfs_restore()).  While it changes it descends
+ * from nothing; once equal, from @p gen.
+ */
 static int
 rootfs_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
                char *why, size_t whylen)
 {
-    char *from = NULL;
-    const char *argv[] = {"rsync",    "-aH", "--numeric-ids", "--delete", NULL,
-                          ct->rootfs, NULL};
+    char *from = NULL, *store = NULL;
     int rc;
 
-    if (asprintf(&from, "%s/" VCHA_CT_ROOTFS "/", gen) < 0) {
+    if (asprintf(&from, "%s/" VCHA_CT_ROOTFS, gen) < 0) {
         return -ENOMEM;
     }
-    argv[4] = from;
-    if (mkdir(ct->rootfs, 0755) < 0 && errno != EEXIST) {
-        rc = -errno;
-        snprintf(why, whylen, "%s: %s", ct->rootfs, strerror(errno));
-    } else {
-        rc = vcha_exec_until(argv, deadline, why, whylen);
+    lineage_set(ct, NULL, NULL);
+    rc = vcha_rootfs_restore(from, ct->rootfs, deadline, why, whylen);
+    store = rc == 0 ? strndup(gen, (size_t) (strrchr(gen, '/') - gen)) : NULL;
+    if (store != NULL) {
+        lineage_set(ct, store, gen);
     }
+    free(store);
     free(from);
     return rc;
 }
@@ -1152,7 +1446,7 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
         snprintf(why, whylen, "not running after the restore");
         return -ESRCH;
     }
-    return freeze(ct, false, deadline, why, whylen);
+    return thaw(ct, deadline, why, whylen);
 }
 
 /*

@@ -333,3 +333,53 @@ vcha_file_remove_tree(const char *path)
 {
     return vcha_file_remove_tree_at(AT_FDCWD, path);
 }
+
+/* Plain read and write, for where copy_file_range() cannot go. */
+static int
+fd_copy_rw(int in, int out, off_t left)
+{
+    char buf[1 << 16];
+
+    while (left > 0) {
+        size_t want = left < (off_t) sizeof(buf) ? (size_t) left : sizeof(buf);
+        ssize_t n = read(in, buf, want), w = 0;
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        while (w < n) {
+            ssize_t k = write(out, buf + w, (size_t) (n - w));
+
+            if (k < 0 && errno != EINTR) {
+                return -errno;
+            }
+            w += k > 0 ? k : 0;
+        }
+        left -= n;
+    }
+    return 0;
+}
+
+int
+vcha_file_copy_fd(int in, int out, off_t size)
+{
+    for (off_t left = size; left > 0;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) left, 0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP ||
+                      errno == ENOSYS || errno == EINVAL)) {
+            return fd_copy_rw(in, out, left); /* across file systems */
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        left -= n;
+    }
+    return 0;
+}

@@ -62,6 +62,13 @@ int vcha_file_names_at(int dfd, bool regular_only, char ***names, size_t *n);
 /** Free a NULL-terminated array of strings (NULL is fine). */
 void vcha_file_names_free(char **names);
 
+/**
+ * Copy @p size bytes from @p in to @p out, from where each is: in the
+ * kernel (copy_file_range) where it can, read and write across file
+ * systems.  Returns 0, -EIO when @p in ends early, or a negative errno.
+ */
+int vcha_file_copy_fd(int in, int out, off_t size);
+
 /** vcha_file_remove_tree_at(AT_FDCWD, @p path). */
 int vcha_file_remove_tree(const char *path);
 

@@ -3,17 +3,19 @@
 
 #include <limits.h>
 #include <linux/capability.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include <vcha/file.h>
@@ -621,6 +623,41 @@ test_remove_tree_missing_and_plain_file(void **state)
     free(file);
 }
 
+/* A copy within a file system and to a pipe (no copy_file_range there). */
+static void
+test_copy_fd_whole_and_short(void **state)
+{
+    struct fixture *f = *state;
+    char *src = test_path(f->dir, "src"), *dst = test_path(f->dir, "dst");
+    char buf[64] = "", *text;
+    int in, out, p[2];
+
+    assert_int_equal(test_write_file(src, "0123456789"), 0);
+    in = open(src, O_RDONLY);
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(in >= 0 && out >= 0);
+    assert_int_equal(vcha_file_copy_fd(in, out, 10), 0);
+    close(out);
+    close(in);
+    text = test_slurp(dst);
+    assert_string_equal(text, "0123456789");
+    free(text);
+    in = open(src, O_RDONLY);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(vcha_file_copy_fd(in, p[1], 4), 0);
+    close(p[1]);
+    assert_int_equal(read(p[0], buf, sizeof(buf)), 4);
+    assert_string_equal(buf, "0123");
+    close(p[0]);
+    /* a source shorter than said: an error, not a short copy */
+    out = open(dst, O_WRONLY | O_TRUNC);
+    assert_int_equal(vcha_file_copy_fd(in, out, 20), -EIO);
+    close(out);
+    close(in);
+    free(dst);
+    free(src);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -658,6 +695,7 @@ main(void)
         T(test_state_dir_ensure_missing_parent),
         T(test_state_dir_ensure_on_a_file),
         T(test_read_proc_file),
+        T(test_copy_fd_whole_and_short),
         T(test_remove_tree_removes_everything),
         T(test_remove_tree_missing_and_plain_file),
     };
