@@ -247,15 +247,6 @@ max_age_ms(const struct vcha_agent *a)
     return age > interval + 60000 ? age : interval + 60000;
 }
 
-/* The timeout of one periodic checkpoint. */
-static long long
-run_timeout_ms(const struct vcha_agent *a)
-{
-    long long t = 2 * vcha_agent_num(a, P_INTERVAL);
-
-    return t > 120000 ? t : 120000;
-}
-
 static struct vcha_kv *
 job_request(struct vcha_agent *a, const char *cmd)
 {
@@ -290,7 +281,9 @@ job_add(struct vcha_agent *a, long long first_ms)
         vcha_kv_set(req, "compress", vcha_agent_str(a, P_COMPRESS)) < 0 ||
         vcha_kv_setf(req, "interval_ms", "%lld",
                      vcha_agent_num(a, P_INTERVAL)) < 0 ||
-        vcha_kv_setf(req, "timeout_ms", "%lld", run_timeout_ms(a)) < 0 ||
+        vcha_kv_setf(
+            req, "timeout_ms", "%lld",
+            vcha_ct_checkpoint_timeout_ms(vcha_agent_num(a, P_INTERVAL))) < 0 ||
         (first_ms > 0 &&
          vcha_kv_setf(req, "first_run_ms", "%lld", first_ms) < 0)) {
         goto done;
@@ -508,9 +501,12 @@ checkpoint_and_kill(struct vcha_agent *a, struct vcha_ct *ct, bool checkpoint,
 
     if (checkpoint && vcha_ct_checkpoint(ct, &o, fig, why, sizeof(why)) < 0) {
         if (required) {
+            /* it runs on here, thawed: checkpointed as before */
+            job_add(a, 0);
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                "last checkpoint of %s failed: %s", ct->name,
-                                why);
+                                "last checkpoint of %s failed: %s; it runs "
+                                "on here",
+                                ct->name, why);
             goto done;
         }
         vcha_warn("last checkpoint of %s failed (%s); it will start from the "

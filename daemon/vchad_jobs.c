@@ -24,8 +24,8 @@
 #include "vchad_jobs.h"
 
 #define MAX_ID_LEN 128
-#define MAX_INTERVAL_MS (7LL * 24 * 3600 * 1000)
-#define MAX_TIMEOUT_MS (24LL * 3600 * 1000)
+#define MAX_INTERVAL_MS VCHA_JOB_MAX_INTERVAL_MS
+#define MAX_TIMEOUT_MS VCHA_JOB_MAX_TIMEOUT_MS
 /* Most attribute-publishing children alive at once. */
 #define MAX_HELPERS 64
 /* After a worker could not even be forked, try again after: */

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include <vcha/clock.h>
+#include <vcha/ct.h>
 #include <vcha/vchad.h>
 
 #include "../../libcommon/tests/test-util.h"
@@ -262,6 +263,23 @@ test_add_refuses_bad_jobs(void **state)
     assert_non_null(strstr(why, "timeout_ms"));
     vcha_kv_free(p);
     assert_int_equal(vchad_jobs_count(jobs), 0);
+}
+
+/* The longest checkpoint interval criuct takes, with the timeout it derives. */
+static void
+test_add_accepts_what_criuct_derives(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    enum vchad_add_result what;
+    char why[256] = "", t[64];
+    struct vcha_kv *p;
+
+    snprintf(t, sizeof(t), "timeout_ms=%lld",
+             vcha_ct_checkpoint_timeout_ms(86400000));
+    p = params_of("interval_ms=86400000", t, NULL);
+    assert_int_equal(
+        vchad_jobs_add(jobs, "test", "ct", p, &what, why, sizeof(why)), 0);
+    vcha_kv_free(p);
 }
 
 static void
@@ -1552,6 +1570,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         JOBS_TEST(test_types_and_accessors),
         JOBS_TEST(test_add_refuses_bad_jobs),
+        JOBS_TEST(test_add_accepts_what_criuct_derives),
         JOBS_TEST(test_add_is_idempotent_and_updates),
         JOBS_TEST(test_health_of_a_new_job),
         JOBS_TEST(test_run_success_with_figures),

@@ -78,6 +78,13 @@ struct vcha_ct_ckpt {
 };
 
 /**
+ * The timeout of one periodic checkpoint of a container checkpointed
+ * every @p interval_ms: two intervals, at least two minutes, and never
+ * beyond what vchad accepts (VCHA_JOB_MAX_TIMEOUT_MS).
+ */
+long long vcha_ct_checkpoint_timeout_ms(long long interval_ms);
+
+/**
  * What compress=auto chooses for the next checkpoint into @p store: zstd
  * when the store's generations show that compressed images reached it
  * faster per byte than raw ones, raw otherwise.  While one way has never

@@ -22,6 +22,13 @@
 /** Largest request or response, in bytes, including the empty line. */
 #define VCHA_VCHAD_MAX_MSG (1024 * 1024)
 
+/**
+ * The limits of a job's interval_ms and timeout_ms, which vchad enforces
+ * and agents derive their jobs' parameters within: one contract.
+ */
+#define VCHA_JOB_MAX_INTERVAL_MS (7LL * 24 * 3600 * 1000)
+#define VCHA_JOB_MAX_TIMEOUT_MS (24LL * 3600 * 1000)
+
 /** An ordered list of key=value pairs; each key occurs at most once. */
 struct vcha_kv;
 

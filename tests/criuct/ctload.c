@@ -5,7 +5,12 @@
  * in-memory state: "count=N hits=H pid=P\n", where hits counts the
  * connections it has answered (state that exists in memory only).
  *
- *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB]
+ *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB] [-d FILE]
+ *
+ * -d rewrites FILE in place, before each line of the log: 4096 bytes, the
+ * counter in its first 16, the size never changing (as a database does).
+ * In a checkpoint of one instant FILE holds the log's last line, or the one
+ * after it; an older value means FILE was copied from an earlier instant.
  *
  * -m keeps MIB MiB of memory dirty (one byte of each page rewritten every
  * tick), to give a checkpoint something to dump: filled with pseudo-random
@@ -109,15 +114,18 @@ answer(int lfd, unsigned long long count, unsigned long long *hits)
 int
 main(int argc, char **argv)
 {
-    const char *log = "/var/log/counter";
-    int port = 7000, tick = 5, opt, lfd, log_fd;
+    const char *log = "/var/log/counter", *db = NULL;
+    int port = 7000, tick = 5, opt, lfd, log_fd, db_fd = -1;
     unsigned long long count = 0, hits = 0;
     size_t dirty = 0;
     unsigned char *mem = NULL;
     char line[32];
 
-    while ((opt = getopt(argc, argv, "l:p:t:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "l:p:t:m:d:")) != -1) {
         switch (opt) {
+        case 'd':
+            db = optarg;
+            break;
         case 'l':
             log = optarg;
             break;
@@ -132,7 +140,7 @@ main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: ctload [-l LOG] [-p PORT] [-t TICK_MS] "
-                            "[-m MIB]\n");
+                            "[-m MIB] [-d FILE]\n");
             return 2;
         }
     }
@@ -149,6 +157,12 @@ main(int argc, char **argv)
         perror(log);
         return 1;
     }
+    if (db != NULL &&
+        ((db_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+         ftruncate(db_fd, 4096) < 0)) {
+        perror(db);
+        return 1;
+    }
     loopback_up();
     lfd = listen_on(port);
     while (!stop) {
@@ -156,6 +170,11 @@ main(int argc, char **argv)
         int n;
 
         count++;
+        n = snprintf(line, sizeof(line), "%015llu\n", count);
+        if (db_fd >= 0 && pwrite(db_fd, line, 16, 0) != 16) {
+            perror(db);
+            return 1;
+        }
         n = snprintf(line, sizeof(line), "%llu\n", count);
         if (write(log_fd, line, (size_t) n) != n) {
             perror(log);

@@ -3,20 +3,25 @@
 # shared directory, and ways to look at its state from outside.  Sticky: a
 # stateful container should not move back and forth by itself.
 
-CT=ct1
-STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
-HOST_STORE=/var/lib/vcha-lab/shared/ckpt/$CT # the same, from the host
-CT_LOG=/var/lib/lxc/$CT/rootfs/var/log/counter
+# ct_use NAME: the container the functions below are about
+ct_use() {
+    CT=$1
+    STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
+    HOST_STORE=/var/lib/vcha-lab/shared/ckpt/$CT # the same, from the host
+    CT_LOG=/var/lib/lxc/$CT/rootfs/var/log/counter
+}
+ct_use ct1
 
-# ct_configure INTERVAL [MIB [NAME=VALUE...]]: the container on every node,
-# an empty store, the resource (allow-migrate, migration-threshold 2) with
-# any further parameters given
+# ct_configure INTERVAL [MIB [NAME=VALUE...]]: the container on every node
+# (made by mkct with the flags in MKCT_FLAGS), an empty store, the resource
+# (allow-migrate, migration-threshold 2) with any further parameters given
 ct_configure() {
     local n interval=$1 mib=${2:-16}
     shift $(($# < 2 ? $# : 2))
     ex node1 pcs resource delete "$CT" > /dev/null 2>&1
     for n in node1 node2 node3; do
-        ex "$n" /usr/lib/vcha-lab/mkct "$CT" "$mib" || return 1
+        # shellcheck disable=SC2086
+        ex "$n" /usr/lib/vcha-lab/mkct "$CT" "$mib" ${MKCT_FLAGS:-} || return 1
     done
     rm -rf "$HOST_STORE" && mkdir -p "$HOST_STORE"
     ex node1 pcs resource create "$CT" ocf:vcha:criuct container="$CT" \

@@ -447,12 +447,33 @@ test_compress_auto_tries_the_other_way_now_and_then(void **state)
     assert_int_equal(zstd, 2);
 }
 
+/* One contract: what a checkpoint job's timeout is, vchad accepts. */
+static void
+test_checkpoint_timeout_within_the_job_limit(void **state)
+{
+    static const long long intervals[] = {1000,     60000,    60001,   3600000,
+                                          43200000, 46800000, 86400000};
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
+        long long t = vcha_ct_checkpoint_timeout_ms(intervals[i]);
+
+        assert_true(t >= 120000);
+        assert_true(t <= VCHA_JOB_MAX_TIMEOUT_MS);
+        assert_true(t >= intervals[i] || t == VCHA_JOB_MAX_TIMEOUT_MS);
+    }
+    assert_int_equal(vcha_ct_checkpoint_timeout_ms(3600000), 7200000);
+    assert_int_equal(vcha_ct_checkpoint_timeout_ms(46800000),
+                     VCHA_JOB_MAX_TIMEOUT_MS); /* 13 h: 26 h is too long */
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_checkpoint_timeout_within_the_job_limit),
         T(test_open_reads_rootfs_and_digest),
         T(test_open_digest_follows_the_configuration),
         T(test_open_last_setting_wins),

@@ -21,9 +21,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
-trap 'ex node1 pcs resource delete $CT > /dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'ex node1 pcs resource delete $CT > /dev/null 2>&1
+    for n in node1 node2 node3; do ex $n rm -rf /run/vcha-fault /usr/local/sbin/rsync; done
+    rm -rf "$work"' EXIT
 
 lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
+FAULT=/run/vcha-fault
+for n in node1 node2 node3; do # stands in for rsync; see tests/lab/fault-rsync
+    ex "$n" sh -c "rm -rf $FAULT; ln -sf /usr/lib/vcha-lab/fault-rsync /usr/local/sbin/rsync"
+done
 ct_configure 2s 16 || tap_bail "cannot set up the container"
 
 # ------------------------------------------------------------ it runs
@@ -92,26 +98,53 @@ a=$(ct_ask "$home")
 sleep 0.5
 b=$(ct_ask "$home")
 tap_cond "$(field count "$b") > $(field count "$a")" "the container is not left frozen ($a / $b)"
-# kill vchad in the middle of one: the monitor fails, Pacemaker recovers
-wait_for 30 sh -c "ls -d $HOST_STORE/.stage-* > /dev/null 2>&1 && '$LAB' exec $home pkill -9 -x vchad"
-tap_ok $? "vchad killed in the middle of a checkpoint"
+# A checkpoint held in the middle (fault-rsync makes its copy hang), so
+# that what follows surely cuts one: its stage's number must never become
+# a generation.
+hold() { # hold NODE: the next checkpoint on NODE hangs; its stage number
+    local s
+    ex "$1" sh -c "rm -rf $FAULT && mkdir -p $FAULT && echo 'hangs /ckpt/$CT/.stage-' > $FAULT/rsync"
+    wait_for 30 sh -c "'$LAB' exec $1 test -s $FAULT/rsync.pids" || return 1
+    ex "$1" rm -f "$FAULT/rsync" # the checkpoints after it copy again
+    s=$(ls -a "$HOST_STORE" | sed -n 's/^\.stage-0*//p' | tail -1)
+    [ -n "$s" ] && echo "$s"
+}
+never_committed() { # never_committed N: gen-N never appears, later ones do
+    wait_for 60 sh -c "[ \"\$(ls $HOST_STORE | grep '^gen-' | sed 's/^gen-0*//' | sort -n | tail -1)\" -gt $1 ]" &&
+        [ ! -e "$HOST_STORE/$(printf 'gen-%010d' "$1")" ]
+}
+# kill vchad in the middle of one: its worker stops the copy and thaws the
+# container; the monitor fails, Pacemaker recovers
+cut=$(hold "$home")
+tap_ok $? "a checkpoint held in the middle (stage $cut)"
+ex "$home" pkill -9 -x vchad
+tap_ok $? "vchad killed in the middle of it"
+wait_for 10 sh -c "[ \"\$('$LAB' exec $home cat /sys/fs/cgroup/freezer/lxc.payload.$CT/freezer.state)\" = THAWED ]"
+tap_ok $? "its worker thawed the container"
 wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=[1-9]'"
 tap_ok $? "the next monitor fails"
 wait_for 60 sh -c "'$LAB' exec $home vchactl status | grep -q $CT"
 tap_ok $? "recovery brings vchad and the job back"
 home=$(ct_wait_on 60)
+never_committed "$cut"
+tap_ok $? "stage $cut never became a generation"
 n=$(ct_log_check "$home")
 tap_ok $? "memory and files agree after the recovery (log 1..$n)"
 ex node1 crm_resource --cleanup -r "$CT" > /dev/null 2>&1
+ex node1 crm_resource --wait --timeout=60 > /dev/null 2>&1
 # power-off in the middle of one: the stage is never restored
-wait_for 30 sh -c "ls -d $HOST_STORE/.stage-* > /dev/null 2>&1"
+home=$(ct_wait_on 60)
+cut=$(hold "$home")
+tap_ok $? "a checkpoint held in the middle on $home (stage $cut)"
+last=$(gens | tail -1)
 victim=$home
 lab poweroff "$victim" 2> /dev/null
-last=$(gens | tail -1)
 new=$(ct_wait_on 120 "$victim")
 wait_for 20 sh -c "'$LAB' exec $new lxc-info -n $CT -s | grep -q RUNNING"
 tap_is "$(restored_from "$new")" "$last" \
     "a power-off in the middle of a checkpoint: restored from $last, the last committed"
+never_committed "$cut"
+tap_ok $? "stage $cut never became a generation"
 n=$(ct_log_check "$new")
 tap_ok $? "memory and files agree (log 1..$n)"
 home=$new
@@ -158,13 +191,21 @@ home=$(ct_where)
 target=node1
 [ "$home" = node1 ] && target=node2
 before=$(ct_ask "$home")
+plog=/var/log/pacemaker/pacemaker.log
+m0=$(ex "$home" sh -c "wc -l < $plog")
+m1=$(ex "$target" sh -c "wc -l < $plog")
 ex node1 pcs resource move "$CT" "$target" > /dev/null 2>&1
 new=$(ct_wait_on 60 "$home")
 tap_is "$new" "$target" "pcs resource move: live migration to $target"
-ex "$target" grep "criuct.*migrate_from\|criuct.*restoring\|state_age_ms" \
-    /var/log/pacemaker/pacemaker.log | tail -2 | sed 's/^/#  /'
-ex "$target" grep -q "state_age_ms=" /var/log/pacemaker/pacemaker.log
-tap_ok $? "the downtime (state_age_ms) is logged"
+ex "$home" tail -n +$((m0 + 1)) "$plog" > "$work/from.log"
+ex "$target" tail -n +$((m1 + 1)) "$plog" > "$work/to.log"
+grep -q "Result of migrate_to operation for $CT on $home: OK" "$work/from.log"
+tap_ok $? "migrate_to ran on $home"
+grep -q "Result of migrate_from operation for $CT on $target: OK" "$work/to.log"
+tap_ok $? "migrate_from ran on $target"
+grep "criuct.*state_age_ms=" "$work/to.log" | tail -1 | sed 's/^/#  /'
+grep -q "criuct.*state_age_ms=" "$work/to.log"
+tap_ok $? "the downtime (state_age_ms) of this migration is logged"
 after=$(ct_ask "$target")
 tap_is "$(field hits "$after")" "$(($(field hits "$before") + 1))" \
     "nothing lost: the in-memory state moved along"
@@ -251,10 +292,10 @@ out=$(agent node3 start checkpoint_dir=/srv/shared/ckpt/bad restore_policy=cold)
 tap_is "$?" 0 "restore_policy=cold boots the container instead"
 # monitor_cmd runs inside the container at OCF_CHECK_LEVEL 20
 out=$(OCF_CHECK_LEVEL=20 agent node3 monitor checkpoint_dir=/srv/shared/ckpt/bad \
-    "monitor_cmd=/bin/busybox test -s /var/log/counter")
+    CRM_meta_interval=10000 "monitor_cmd=/bin/busybox test -s /var/log/counter")
 tap_is "$?" 0 "monitor at level 20 runs monitor_cmd inside the container"
 out=$(OCF_CHECK_LEVEL=20 agent node3 monitor checkpoint_dir=/srv/shared/ckpt/bad \
-    "monitor_cmd=/bin/busybox test -e /no/such/file")
+    CRM_meta_interval=10000 "monitor_cmd=/bin/busybox test -e /no/such/file")
 tap_is "$?" 1 "and fails when monitor_cmd fails"
 tap_like "$out" "*monitor_cmd failed*" "saying so"
 agent node3 stop checkpoint_dir=/srv/shared/ckpt/bad > /dev/null
@@ -281,10 +322,12 @@ tap_is "$(wc -l <<< "$fails")" 1 "ocf-tester finds one fault only"
 tap_like "$fails" "*does not conform to ra-api-1.dtd*" "the OCF 1.1 meta-data against its OCF 1.0 DTD"
 ls /var/lib/vcha-lab/shared/ckpt/ct9 | grep -q '^gen-'
 tap_ok $? "its stop and migrate_to left generations in the store"
+ex node3 lxc-info -n ct9 -s | grep -q STOPPED
+tap_ok $? "its last stop left the container stopped"
+ex node3 vchactl health t9 > /dev/null 2>&1
+tap_is "$?" 1 "and vchad has no job of it left"
 ex node3 env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=t9 OCF_RESKEY_container=ct9 \
     OCF_RESKEY_checkpoint_dir=/srv/shared/ckpt/ct9 \
     /usr/lib/ocf/resource.d/vcha/criuct stop > /dev/null 2>&1
-ex node3 lxc-info -n ct9 -s | grep -q STOPPED
-tap_ok $? "and the container is stopped afterwards"
 rm -rf /var/lib/vcha-lab/shared/ckpt/ct9
 tap_done
