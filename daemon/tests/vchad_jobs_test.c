@@ -831,6 +831,45 @@ test_remove_kills_what_the_worker_started(void **state)
     test_tmpdir_remove(dir);
 }
 
+/* A job whose run starts a slow program (sleeper_new()): its files. */
+struct slow {
+    char *dir, *pidfile, *sleeper, *onstop;
+    char *prog, *stop; /* the job's parameters prog= and onstop= */
+};
+
+static void
+slow_init(struct slow *s)
+{
+    s->dir = test_tmpdir_new();
+    s->pidfile = test_path(s->dir, "pid");
+    s->sleeper = sleeper_new(s->dir, s->pidfile);
+    s->onstop = test_path(s->dir, "stop");
+    assert_true(asprintf(&s->prog, "prog=%s", s->sleeper) > 0);
+    assert_true(asprintf(&s->stop, "onstop=%s", s->onstop) > 0);
+}
+
+/* The worker was told to stop, and cleaned up after its program. */
+static void
+slow_assert_cleaned_up(const struct slow *s)
+{
+    char *text = test_slurp(s->onstop);
+
+    assert_non_null(text);
+    assert_string_equal(text, "cleaned up\n");
+    free(text);
+}
+
+static void
+slow_clear(struct slow *s)
+{
+    free(s->stop);
+    free(s->prog);
+    free(s->onstop);
+    free(s->sleeper);
+    free(s->pidfile);
+    test_tmpdir_remove(s->dir);
+}
+
 /*
  * A job removed with a grace period: its worker is told to stop (SIGTERM),
  * kills its program and cleans up after it, and exits before the SIGKILL.
@@ -839,39 +878,28 @@ static void
 test_removed_worker_stops_its_program_and_cleans_up(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
-    char *sleeper = sleeper_new(dir, pidfile), *onstop = test_path(dir, "stop");
-    char *p1 = NULL, *p2 = NULL, *text;
     struct rec rm, run;
+    struct slow s;
     pid_t prog;
 
-    assert_true(asprintf(&p1, "prog=%s", sleeper) > 0);
-    assert_true(asprintf(&p2, "onstop=%s", onstop) > 0);
-    add(jobs, "p", params_of("interval_ms=0", p1, p2, NULL));
+    slow_init(&s);
+    add(jobs, "p", params_of("interval_ms=0", s.prog, s.stop, NULL));
     rec_init(&rm);
     rec_init(&run);
     assert_int_equal(vchad_jobs_run(jobs, "p", &run.w), 0);
-    prog = pid_in(jobs, pidfile);
+    prog = pid_in(jobs, s.pidfile);
     assert_int_equal(vchad_jobs_remove(jobs, "p", 100, &rm.w), -EINPROGRESS);
     loop_until_called(jobs, &rm);
     assert_int_equal(run.calls, 1);
     assert_string_equal(run.error, "killed: the job was removed");
     assert_true(test_process_dead(prog));
-    text = test_slurp(onstop);
-    assert_non_null(text);
-    assert_string_equal(text, "cleaned up\n");
+    slow_assert_cleaned_up(&s);
     /* it exited by itself: no SIGKILL was needed */
     assert_string_equal(vcha_kv_get(run.health, "last_signal"), "0");
     assert_string_equal(vcha_kv_get(run.health, "fig.prog_rc"), "-125");
-    free(text);
     rec_clear(&rm);
     rec_clear(&run);
-    free(p2);
-    free(p1);
-    free(onstop);
-    free(sleeper);
-    free(pidfile);
-    test_tmpdir_remove(dir);
+    slow_clear(&s);
 }
 
 /* The registry's end (the daemon's) lets a worker clean up, then kills. */
@@ -879,28 +907,17 @@ static void
 test_free_lets_workers_clean_up(void **state)
 {
     struct vchad_jobs *jobs = vchad_jobs_new(vchad_job_types);
-    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
-    char *sleeper = sleeper_new(dir, pidfile), *onstop = test_path(dir, "stop");
-    char *p1 = NULL, *p2 = NULL, *text;
+    struct slow s;
     pid_t prog;
 
     (void) state;
-    assert_true(asprintf(&p1, "prog=%s", sleeper) > 0);
-    assert_true(asprintf(&p2, "onstop=%s", onstop) > 0);
-    add(jobs, "p", params_of(p1, p2, NULL));
-    prog = pid_in(jobs, pidfile);
+    slow_init(&s);
+    add(jobs, "p", params_of(s.prog, s.stop, NULL));
+    prog = pid_in(jobs, s.pidfile);
     vchad_jobs_free(jobs);
     assert_true(test_process_dead(prog));
-    text = test_slurp(onstop);
-    assert_non_null(text);
-    assert_string_equal(text, "cleaned up\n");
-    free(text);
-    free(p2);
-    free(p1);
-    free(onstop);
-    free(sleeper);
-    free(pidfile);
-    test_tmpdir_remove(dir);
+    slow_assert_cleaned_up(&s);
+    slow_clear(&s);
 }
 
 /* Write @p text into @p file of the cgroup v1 freezer cgroup @p cg. */
