@@ -647,7 +647,11 @@ test_exec_cancel_kills_and_stops(void **state)
     child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        _exit(cancel_child(pidfile));
+        int rc = cancel_child(pidfile);
+
+        free(pidfile); /* the child's copies, for valgrind */
+        free(dir);
+        _exit(rc);
     }
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status));
