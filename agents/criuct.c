@@ -306,24 +306,32 @@ done:
     return rc < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
 }
 
-/* Remove the job; waits for a checkpoint under way.  Never fails. */
-static void
+/*
+ * Remove the job, waiting for a checkpoint under way (half the time left
+ * at most, so that the stop keeps time to kill the container).  Never
+ * fails; false when vchad did not confirm that nothing of the job runs
+ * any more (a checkpoint blocked on a hung store): then no other may be
+ * taken beside it.
+ */
+static bool
 job_remove(struct vcha_agent *a)
 {
     struct vcha_kv *req = job_request(a, "job-remove");
     struct vcha_kv *resp = NULL;
-    int rc;
+    long long now = vcha_now_ms();
+    int rc = -ENOMEM;
 
-    if (req == NULL) {
-        return;
+    if (req != NULL) {
+        rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp,
+                             now + (a->deadline_ms - now) / 2);
     }
-    rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp, a->deadline_ms);
     if (rc < 0 && rc != -ECONNREFUSED && rc != -ENOENT) {
         vcha_warn("could not remove the checkpoint job from vchad: %s",
                   strerror(-rc));
     }
     vcha_kv_free(req);
     vcha_kv_free(resp);
+    return rc == 0 || rc == -ECONNREFUSED || rc == -ENOENT;
 }
 
 static void
@@ -529,9 +537,9 @@ stop_common(struct vcha_agent *a, bool migrating)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r;
+    bool removed = job_remove(a);
     int running;
 
-    job_remove(a);
     r = ct_load(a, &ct);
     if (r != VCHA_OK) {
         /* Without its configuration LXC cannot run it either. */
@@ -545,9 +553,20 @@ stop_common(struct vcha_agent *a, bool migrating)
                             "cannot tell whether %s "
                             "runs: %s",
                             ct->name, strerror(-running));
+    } else if (running > 0 && !removed && migrating) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "a checkpoint of %s is still running; no last "
+                            "checkpoint beside it",
+                            ct->name);
     } else if (running > 0) {
+        if (!removed) {
+            vcha_warn("a checkpoint of %s is still running: stopping it "
+                      "without a last checkpoint",
+                      ct->name);
+        }
         r = checkpoint_and_kill(
-            a, ct, migrating || vcha_agent_num(a, P_ON_STOP), migrating);
+            a, ct, removed && (migrating || vcha_agent_num(a, P_ON_STOP)),
+            migrating);
     } else if (migrating) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s does not run here",
                             ct->name);
@@ -759,7 +778,8 @@ static const struct vcha_agent_def agent = {
         "checkpoint first (checkpoint_on_stop), and migrate_to/migrate_from "
         "move the container with no state lost (allow-migrate=true); a "
         "migrate_to whose last checkpoint fails leaves the container "
-        "running, thawed and checkpointed.  A crash of the container restarts it in "
+        "running, thawed and checkpointed.  A crash of the container restarts "
+        "it in "
         "place from the newest generation; migration-threshold moves it "
         "when that keeps failing.  Monitor reports a failure when vchad "
         "lost the job or the newest checkpoint is older than "

@@ -328,7 +328,16 @@ static int
 cmd_remove(struct ctl *ctl)
 {
     struct vcha_kv *resp = NULL;
-    int rc = call_job(ctl, "job-remove", &resp);
+    int rc;
+
+    if (ctl->argc > 1 && strncmp(ctl->argv[1], "grace_ms=", 9) != 0) {
+        fprintf(stderr,
+                "vchactl: remove takes grace_ms=MS after the id, "
+                "not %s\n",
+                ctl->argv[1]);
+        return EXIT_USAGE;
+    }
+    rc = call_job(ctl, "job-remove", &resp);
 
     rc = rc == 0 ? EXIT_OK : report(ctl, ctl->argv[0], rc, resp);
     vcha_kv_free(resp);

@@ -738,6 +738,29 @@ stat_read(const char *pid, char *state, pid_t *sid)
 }
 
 /*
+ * Whether process @p pid, whose main thread is a zombie, has other threads
+ * still running (it lives on until they end).
+ */
+static bool
+threads_left(const char *pid)
+{
+    char path[300];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%s/task", pid);
+    d = opendir(path);
+    while (d != NULL && n < 2 && (e = readdir(d)) != NULL) {
+        n += e->d_name[0] != '.';
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n > 1;
+}
+
+/*
  * Send @p sig to every live process of session @p sid: a worker or helper
  * and whatever it started, in any process group (lxc-checkpoint's CRIU,
  * rsync's receiver).  A session's id is not given to another process while
@@ -760,8 +783,8 @@ session_signal(pid_t sid, int sig)
         pid_t s;
 
         if (d->d_name[0] < '1' || d->d_name[0] > '9' ||
-            !stat_read(d->d_name, &state, &s) || s != sid || state == 'Z' ||
-            state == 'X') {
+            !stat_read(d->d_name, &state, &s) || s != sid ||
+            ((state == 'Z' || state == 'X') && !threads_left(d->d_name))) {
             continue;
         }
         kill((pid_t) atoi(d->d_name), sig);

@@ -925,9 +925,10 @@ struct ckpt {
     char *dump_dir; /* where CRIU writes: the stage's images, or scratch */
     char
         *prev_rootfs; /* the base's, when this node's rootfs descends from it */
-    long long prev_frozen_at;       /* when the base was taken */
+    long long prev_since; /* since when this node's rootfs equals the base */
     unsigned long long prev_images; /* its image bytes, or 0 */
     bool direct; /* into the stage: uncompressed, whatever o->compress */
+    long long frozen_at; /* CLOCK_REALTIME ms, just before the freeze */
     struct freezer fz;
     pid_t init;  /* the container's init */
     bool frozen; /* the freezer was written: undo it, confirmed or not */
@@ -960,11 +961,13 @@ room_for(const char *dir, unsigned long long need)
 
 /*
  * The file that says which generation this node's copy of the container's
- * root filesystem descends from: "<store>\n<gen-N>\n<dev>:<ino>\n" (the
- * root filesystem's directory), written when a checkpoint commits gen-N or
- * a restore from gen-N succeeds.  Kept under $VCHA_RUN_DIR, which a reboot
- * empties; without it (or when it names another generation) the next
- * checkpoint links nothing.
+ * root filesystem descends from, and since when (this node's clock):
+ * "<store>\n<gen-N>\n<dev>:<ino>\n<ms>\n" (<dev>:<ino>: the root
+ * filesystem's directory).  A checkpoint that commits gen-N writes it with
+ * the time it froze the container, a restore from gen-N with the time the
+ * root filesystem was equal to it.  Kept under $VCHA_RUN_DIR, which a
+ * reboot empties; without it (or when it names another generation) the
+ * next checkpoint links nothing.
  */
 static int
 lineage_text(const struct vcha_ct *ct, const char *store, const char *gen,
@@ -993,17 +996,21 @@ lineage_path(const struct vcha_ct *ct)
                                                                      : path;
 }
 
-/* Record (@p gen not NULL) or forget this node's lineage. */
+/* Record (@p gen not NULL, equal since @p since_ms) or forget the lineage. */
 static void
-lineage_set(const struct vcha_ct *ct, const char *store, const char *gen)
+lineage_set(const struct vcha_ct *ct, const char *store, const char *gen,
+            long long since_ms)
 {
-    char *path = lineage_path(ct), *text = NULL;
+    char *path = lineage_path(ct), *text = NULL, *full = NULL;
     int rc = path == NULL ? -ENOMEM : 0;
 
     if (rc == 0 && gen == NULL) {
         rc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
     } else if (rc == 0 && (rc = lineage_text(ct, store, gen, &text)) == 0) {
-        rc = vcha_file_write_atomic(path, text, strlen(text), 0600);
+        rc = asprintf(&full, "%s%lld\n", text, since_ms) < 0 ? -ENOMEM : 0;
+        if (rc == 0) {
+            rc = vcha_file_write_atomic(path, full, strlen(full), 0600);
+        }
     }
     if (rc < 0) {
         vcha_warn("%s: %s: %s; the next checkpoint copies every file", ct->name,
@@ -1012,24 +1019,34 @@ lineage_set(const struct vcha_ct *ct, const char *store, const char *gen)
             unlink(path);
         }
     }
+    free(full);
     free(text);
     free(path);
 }
 
-/* Whether this node's root filesystem descends from @p gen of @p store. */
-static bool
-lineage_is(const struct vcha_ct *ct, const char *store, const char *gen)
+/*
+ * Whether this node's root filesystem descends from @p gen of @p store:
+ * since when it has (*@p since_ms), or 0.
+ */
+static long long
+lineage_since(const struct vcha_ct *ct, const char *store, const char *gen)
 {
     char *path = lineage_path(ct), *want = NULL, *have = NULL;
-    size_t len = 0;
-    bool same = path != NULL && lineage_text(ct, store, gen, &want) == 0 &&
-                vcha_file_read(path, &have, &len, 8192) == 0 &&
-                strcmp(want, have) == 0;
+    long long since = 0;
+    size_t len = 0, wl;
 
+    if (path != NULL && lineage_text(ct, store, gen, &want) == 0 &&
+        vcha_file_read(path, &have, &len, 8192) == 0 &&
+        strncmp(want, have, (wl = strlen(want))) == 0) {
+        have[strcspn(have + wl, "\n") + wl] = '\0';
+        if (vcha_integer_parse(have + wl, &since) < 0) {
+            since = 0;
+        }
+    }
     free(have);
     free(want);
     free(path);
-    return same;
+    return since > 0 ? since : 0;
 }
 
 /*
@@ -1052,11 +1069,10 @@ base_read(struct ckpt *c)
     if (rc == 0) {
         b = figure_ll(info, "image_bytes");
         c->prev_images = b > 0 ? (unsigned long long) b : 0;
-        c->prev_frozen_at = figure_ll(info, "frozen_at");
+        c->prev_since = lineage_since(c->ct, c->o->store, gen);
         vcha_kv_set(c->fig, "base", strrchr(gen, '/') + 1);
     }
-    if (rc == 0 && c->prev_frozen_at > 0 &&
-        lineage_is(c->ct, c->o->store, gen) &&
+    if (rc == 0 && c->prev_since > 0 &&
         asprintf(&c->prev_rootfs, "%s/" VCHA_CT_ROOTFS, gen) < 0) {
         c->prev_rootfs = NULL;
         rc = -ENOMEM;
@@ -1119,51 +1135,70 @@ ckpt_rootfs(struct ckpt *c)
     if (asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0) {
         return -ENOMEM;
     }
-    rc = vcha_rootfs_stage(c->ct->rootfs, c->prev_rootfs, c->prev_frozen_at,
-                           rootfs, c->o->deadline, &st, c->why, c->whylen);
+    rc = vcha_rootfs_stage(c->ct->rootfs, c->prev_rootfs, c->prev_since, rootfs,
+                           c->o->deadline, &st, c->why, c->whylen);
     fig_ms(c, "copy_ms", t);
     vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
     free(rootfs);
     return rc;
 }
 
-/* freeze, dump, copy the files, thaw: memory and files of one instant */
+/* Thaw now, unless it is the last checkpoint (and it succeeded). */
+static int
+ckpt_thaw(struct ckpt *c, int rc)
+{
+    char w[256] = "";
+    bool written;
+
+    if (!c->frozen || (c->o->final && rc == 0)) {
+        return rc;
+    }
+    if (freezer_set(c->ct, &c->fz, false, vcha_now_ms() + 10000, &written, w,
+                    sizeof(w)) == 0) {
+        c->frozen = false;
+    } else if (rc == 0) {
+        snprintf(c->why, c->whylen, "%s", w);
+        rc = -EIO;
+    } else {
+        vcha_err("%s", w);
+    }
+    return rc;
+}
+
+/*
+ * freeze, dump, copy the files, thaw: memory and files of one instant.
+ * Whatever fails, the container is thawed first (a run that was told to
+ * stop has little time left), then the network lock of a CRIU killed
+ * half-way is removed.
+ */
 static int
 ckpt_capture(struct ckpt *c)
 {
     long long t0 = vcha_now_ms(), t;
+    bool dumped = false;
     int rc;
 
-    vcha_kv_setf(c->fig, "frozen_at", "%lld", vcha_realtime_ms());
+    c->frozen_at = vcha_realtime_ms();
+    vcha_kv_setf(c->fig, "frozen_at", "%lld", c->frozen_at);
     rc = freezer_of(c->ct, c->o->deadline, &c->init, &c->fz, c->why, c->whylen);
     if (rc == 0) {
         rc = freezer_set(c->ct, &c->fz, true, c->o->deadline, &c->frozen,
                          c->why, c->whylen);
     }
     t = vcha_now_ms();
-    if (rc == 0) {
+    if (rc == 0 && !vcha_exec_cancelled()) {
+        dumped = true;
         rc = dump(c->ct, c->dump_dir, c->o->deadline, c->why, c->whylen);
         fig_ms(c, "dump_ms", t);
-        if (rc < 0) {
-            netlock_clear(c->ct, c->init); /* a CRIU killed half-way */
-        }
     }
     if (rc == 0) {
         rc = ckpt_rootfs(c);
     }
-    if (c->frozen && !c->o->final) {
-        char w[256] = "";
-        bool written;
-
-        if (freezer_set(c->ct, &c->fz, false, c->o->deadline, &written, w,
-                        sizeof(w)) == 0) {
-            c->frozen = false;
-        } else if (rc == 0) {
-            snprintf(c->why, c->whylen, "%s", w);
-            rc = -EIO;
-        }
-    }
+    rc = ckpt_thaw(c, rc);
     fig_ms(c, "freeze_ms", t0);
+    if (rc < 0 && dumped) {
+        netlock_clear(c->ct, c->init); /* a CRIU killed half-way */
+    }
     return rc;
 }
 
@@ -1214,7 +1249,7 @@ ckpt_commit(struct ckpt *c)
 
         vcha_kv_set(c->fig, "generation", base != NULL ? base + 1 : gen);
         if (rc == 0) {
-            lineage_set(c->ct, c->o->store, gen);
+            lineage_set(c->ct, c->o->store, gen, c->frozen_at);
         }
     }
     free(f);
@@ -1264,15 +1299,7 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     }
     /* a failed last checkpoint leaves the container running: a stop
      * kills it next, a failed migration keeps it here */
-    if (c.frozen && (!o->final || rc < 0)) {
-        char w[256];
-        bool written;
-
-        if (freezer_set(ct, &c.fz, false, vcha_now_ms() + 10000, &written, w,
-                        sizeof(w)) < 0) {
-            vcha_err("%s", w);
-        }
-    }
+    rc = ckpt_thaw(&c, rc);
     if (rc < 0) {
         vcha_genstore_abort(c.store);
     }
@@ -1428,11 +1455,11 @@ rootfs_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
     if (asprintf(&from, "%s/" VCHA_CT_ROOTFS, gen) < 0) {
         return -ENOMEM;
     }
-    lineage_set(ct, NULL, NULL);
+    lineage_set(ct, NULL, NULL, 0);
     rc = vcha_rootfs_restore(from, ct->rootfs, deadline, why, whylen);
     store = rc == 0 ? strndup(gen, (size_t) (strrchr(gen, '/') - gen)) : NULL;
     if (store != NULL) {
-        lineage_set(ct, store, gen);
+        lineage_set(ct, store, gen, vcha_realtime_ms());
     }
     free(store);
     free(from);

@@ -34,6 +34,8 @@
  * the kernel lets go; the caller's deadline must not wait for that.
  */
 #define REAP_LIMIT_MS 2000
+/* The same once the process was told to stop: it has cleanup to do. */
+#define REAP_CANCEL_MS 100
 /* Programs one process may run at once (vcha_exec() nests only in tests). */
 #define MAX_RUNNING 8
 
@@ -291,7 +293,9 @@ supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
         if (now >= kill_at && stage < 2) {
             res->timed_out = res->timed_out || (stage == 0 && !res->cancelled);
             kill_group(pid, &kill_at, &stage);
-            give_up = stage == 2 ? now + REAP_LIMIT_MS : 0;
+            give_up = stage != 2       ? 0
+                      : res->cancelled ? now + REAP_CANCEL_MS
+                                       : now + REAP_LIMIT_MS;
             continue;
         }
         if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
@@ -352,14 +356,17 @@ spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
     return 0;
 }
 
-int
-vcha_exec(const char *const argv[], const char *input, size_t input_len,
-          long long timeout_ms, struct vcha_exec_result *res)
+/*
+ * vcha_exec(), killed should vcha_exec_cancel() be called while it runs:
+ * when the count of cancels differs from @p gen.
+ */
+static int
+exec_run(const char *const argv[], const char *input, size_t input_len,
+         long long timeout_ms, int gen, struct vcha_exec_result *res)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     struct io_state io = {.in_fd = -1};
     pid_t pid = -1;
-    int gen;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -373,7 +380,6 @@ vcha_exec(const char *const argv[], const char *input, size_t input_len,
     }
     /* EPIPE from a program that does not read stdin must not kill us */
     signal(SIGPIPE, SIG_IGN);
-    gen = cancels;
     rc = spawn(argv, in, out, err, &pid);
     if (rc < 0) {
         goto done;
@@ -419,6 +425,13 @@ done:
     close_pipe(out);
     close_pipe(err);
     return rc;
+}
+
+int
+vcha_exec(const char *const argv[], const char *input, size_t input_len,
+          long long timeout_ms, struct vcha_exec_result *res)
+{
+    return exec_run(argv, input, input_len, timeout_ms, cancels, res);
 }
 
 void
@@ -496,7 +509,8 @@ vcha_exec_until(const char *const argv[], long long deadline, char *why,
         snprintf(why, whylen, "no time left for %s", argv[0]);
         return -ETIME;
     }
-    rc = vcha_exec(argv, NULL, 0, left, &res);
+    /* gen 0: a cancel from now on kills it, however early it comes */
+    rc = exec_run(argv, NULL, 0, left, 0, &res);
     if (rc < 0) {
         snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(-rc));
     } else if (res.cancelled) {

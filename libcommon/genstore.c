@@ -538,6 +538,7 @@ info_clear(struct vcha_gen_info *info)
     free(info->path);
     free(info->container);
     free(info->config_digest);
+    free(info->base);
     for (size_t i = 0; i < info->n_figures; i++) {
         free((char *) info->figures[i].key);
         free((char *) info->figures[i].value);
@@ -721,6 +722,9 @@ header_parse(struct manifest *m, char **f, size_t n)
     }
     if (strcmp(f[0], "config-digest") == 0) {
         return info_strdup(&m->info.config_digest, f[1]);
+    }
+    if (strcmp(f[0], "base") == 0) {
+        return info_strdup(&m->info.base, f[1]);
     }
     if (strcmp(f[0], "created") == 0) {
         ok = m->has_created = parse_u64(f[1], &v) && v <= LLONG_MAX;
@@ -1474,6 +1478,7 @@ struct seal {
     FILE *body;                  /* the entry lines */
     const struct manifest *prev; /* of the base, or NULL */
     int prev_fd;                 /* the base */
+    char base[NAME_LEN];         /* its name, or "" */
     struct vcache *cache;        /* the store's */
     unsigned char *buf;          /* for reading files */
     uint64_t files, bytes;       /* totals */
@@ -1655,6 +1660,7 @@ manifest_text(const struct seal *s, const struct vcha_gen_meta *meta,
     fprintf(out, FORMAT_LINE "\ncreated %lld\n", vcha_realtime_ms());
     put_field(out, "container", meta ? meta->container : NULL);
     put_field(out, "config-digest", meta ? meta->config_digest : NULL);
+    put_field(out, "base", s->base[0] != '\0' ? s->base : NULL);
     for (size_t i = 0; meta != NULL && i < meta->n_figures; i++) {
         fputs("figure ", out);
         vcha_pct_write(out, meta->figures[i].key, VCHA_PCT_SPACE);
@@ -1692,6 +1698,7 @@ seal_prev(struct vcha_genstore *store, struct seal *s)
     }
     if (s->prev_fd >= 0) {
         s->prev = store->base_m;
+        snprintf(s->base, sizeof(s->base), "%s", name);
     }
 }
 
@@ -1769,28 +1776,56 @@ done:
     return rc;
 }
 
+/* Whether the header of a generation in @p nums names gen-@p num as base. */
+static bool
+named_as_base(struct vcha_genstore *store, const uint64_t *nums, size_t n,
+              uint64_t num)
+{
+    char want[NAME_LEN];
+    bool named = false;
+
+    name_make(want, GEN_PREFIX, num);
+    for (size_t i = 0; i < n && !named; i++) {
+        struct vcha_gen_info info = {0};
+        char name[NAME_LEN];
+
+        if (nums[i] <= num) {
+            continue;
+        }
+        name_make(name, GEN_PREFIX, nums[i]);
+        header_read(store->dir_fd, name, &info);
+        named = info.base != NULL && strcmp(info.base, want) == 0;
+        info_clear(&info);
+    }
+    return named;
+}
+
 /*
- * 1 when gen-@p num verifies, every checksum (each inode read once per
- * handle), 0 when it does not, or -errno.  The generation just committed
- * counts without a check: its files were hashed as they were sealed, or
- * are the verified base's.
+ * 1 when gen-@p num counts among those kept, 0 when it does not, or
+ * -errno.  The generation just committed and the base count without a
+ * check (the first was hashed as it was sealed, the second read this
+ * checkpoint); one a newer generation names as its base needs its tree
+ * to verify (its content was verified then); any other, its content too.
  */
 static int
-prune_good(struct vcha_genstore *store, uint64_t num, uint64_t committed)
+prune_good(struct vcha_genstore *store, const uint64_t *nums, size_t n,
+           uint64_t num, uint64_t committed)
 {
     char name[NAME_LEN], *path, *why = NULL;
     struct manifest m;
+    unsigned flags;
     int rc;
 
-    if (num == committed) {
+    if (num == committed || num == store->base) {
         return 1;
     }
+    flags = named_as_base(store, nums, n, num) ? VCHA_GEN_SIZES_ONLY : 0;
     name_make(name, GEN_PREFIX, num);
     path = path_join(store->dir, name);
     if (path == NULL) {
         return -ENOMEM;
     }
-    rc = gen_verify(path, 0, &store->cache, &m, &why);
+    rc = gen_verify(path, flags, &store->cache, &m, &why);
     manifest_clear(&m);
     if (rc < 0 && rc != -ENOMEM) {
         vcha_warn("checkpoint store %s: %s does not verify (%s): it does "
@@ -1839,7 +1874,7 @@ prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
     int rc = gen_numbers(store->dir_fd, &nums, &n);
 
     for (size_t i = n; rc == 0 && good < keep && i-- > 0;) {
-        rc = prune_good(store, nums[i], committed);
+        rc = prune_good(store, nums, n, nums[i], committed);
         good += rc > 0;
         cut = i;
         rc = rc < 0 ? rc : 0;

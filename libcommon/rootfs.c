@@ -11,12 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/rootfs.h>
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-#define TMP_NAME ".vcha-recopy.tmp"
+/* A file is copied in pieces of this size, each followed by a look at the
+ * deadline and at whether the process was told to stop. */
+#define COPY_CHUNK ((off_t) 64 << 20)
 
 /* A file of src that has other names in it: its first copy in dst. */
 struct linked {
@@ -29,6 +32,8 @@ struct linked {
 struct recopy {
     int src, dst, base;  /* the three trees */
     long long since_ms;  /* ctime at or after this: changed */
+    long long deadline;  /* CLOCK_MONOTONIC ms */
+    unsigned tmp_seq;    /* for names of temporary files */
     char path[PATH_MAX]; /* of the entry, relative to the trees */
     size_t len;
     struct linked *links;
@@ -50,6 +55,15 @@ recopy_fail(struct recopy *r, const char *what, int rc)
 {
     snprintf(r->why, r->whylen, "%s %s: %s", what, r->path, strerror(-rc));
     return rc;
+}
+
+/* -ECANCELED when told to stop, -ETIME past the deadline, else 0. */
+static int
+recopy_must_stop(const struct recopy *r)
+{
+    return vcha_exec_cancelled()          ? -ECANCELED
+           : vcha_now_ms() >= r->deadline ? -ETIME
+                                          : 0;
 }
 
 /* The copy made of the inode @p st of src, if it has other names. */
@@ -86,10 +100,30 @@ linked_add(struct recopy *r, const struct stat *st)
     return 0;
 }
 
-/* A new file TMP_NAME in dst's directory @p ddfd: src's content, owner,
- * mode and times. */
+/* Copy @p size bytes in pieces, stopping when it must. */
 static int
-copy_into(struct recopy *r, const struct stat *st, int ddfd)
+copy_chunked(const struct recopy *r, int in, int out, off_t size)
+{
+    int rc = 0;
+
+    for (off_t done = 0; rc == 0 && done < size; done += COPY_CHUNK) {
+        off_t n = size - done < COPY_CHUNK ? size - done : COPY_CHUNK;
+
+        rc = recopy_must_stop(r);
+        if (rc == 0) {
+            rc = vcha_file_copy_fd(in, out, n);
+        }
+    }
+    return rc;
+}
+
+/*
+ * A new file in dst's directory @p ddfd, under a temporary name of its
+ * own (set in @p tmp), with src's content, owner, mode and times.
+ */
+static int
+copy_into(struct recopy *r, const struct stat *st, int ddfd, char *tmp,
+          size_t tmplen)
 {
     struct timespec times[2] = {st->st_atim, st->st_mtim};
     int in = openat(r->src, r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -98,11 +132,15 @@ copy_into(struct recopy *r, const struct stat *st, int ddfd)
     if (in < 0) {
         return -errno;
     }
-    out = openat(ddfd, TMP_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    do { /* a name the container may not use itself */
+        snprintf(tmp, tmplen, ".vcha-recopy-%d-%u", (int) getpid(),
+                 r->tmp_seq++);
+        out = openat(ddfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } while (out < 0 && errno == EEXIST);
     if (out < 0) {
         rc = -errno;
     } else {
-        rc = vcha_file_copy_fd(in, out, st->st_size);
+        rc = copy_chunked(r, in, out, st->st_size);
     }
     /* the owner first: chown() clears the set-id bits */
     if (rc == 0 &&
@@ -115,15 +153,44 @@ copy_into(struct recopy *r, const struct stat *st, int ddfd)
     }
     close(in);
     if (rc < 0 && out >= 0) {
-        unlinkat(ddfd, TMP_NAME, 0);
+        unlinkat(ddfd, tmp, 0);
     }
     return rc;
 }
 
+/* A hard link to @p target (relative to dst) in @p ddfd, named in @p tmp. */
+static int
+link_into(struct recopy *r, const char *target, int ddfd, char *tmp,
+          size_t tmplen)
+{
+    int rc;
+
+    do {
+        snprintf(tmp, tmplen, ".vcha-recopy-%d-%u", (int) getpid(),
+                 r->tmp_seq++);
+        rc = linkat(r->dst, target, ddfd, tmp, 0) < 0 ? -errno : 0;
+    } while (rc == -EEXIST);
+    return rc;
+}
+
+/* Give dst's directory @p dir (relative) src's times again. */
+static void
+dir_times_keep(const struct recopy *r, const char *dir)
+{
+    struct stat st;
+
+    if (fstatat(r->src, dir, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        struct timespec t[2] = {st.st_atim, st.st_mtim};
+
+        utimensat(r->dst, dir, t, AT_SYMLINK_NOFOLLOW);
+    }
+}
+
 /*
- * The file at r->path of dst is the base's inode, hard-linked by rsync,
- * but src's changed since the base: replace it with src's content (or
- * with a link to the copy already made of another name of it).
+ * The file at r->path of dst came from the base, hard-linked by rsync, but
+ * src's changed since the base: replace it with src's content (or with a
+ * link to the copy already made of another name of it), keeping the
+ * directory's times.
  */
 static int
 recopy_file(struct recopy *r, const struct stat *st)
@@ -131,35 +198,37 @@ recopy_file(struct recopy *r, const struct stat *st)
     const struct linked *l = linked_find(r, st);
     const char *slash = strrchr(r->path, '/');
     const char *name = slash ? slash + 1 : r->path;
+    char dir[PATH_MAX] = ".", tmp[64];
     int ddfd = r->dst, rc;
 
     if (slash != NULL) {
-        char dir[PATH_MAX];
-
         snprintf(dir, sizeof(dir), "%.*s", (int) (slash - r->path), r->path);
         ddfd = openat(r->dst, dir, DIR_FLAGS);
         if (ddfd < 0) {
             return recopy_fail(r, "opening the directory of", -errno);
         }
     }
-    if (l != NULL) {
-        rc = linkat(r->dst, l->path, ddfd, TMP_NAME, 0) < 0 ? -errno : 0;
-    } else {
-        rc = copy_into(r, st, ddfd);
-    }
-    if (rc == 0 && renameat(ddfd, TMP_NAME, ddfd, name) < 0) {
+    rc = l != NULL ? link_into(r, l->path, ddfd, tmp, sizeof(tmp))
+                   : copy_into(r, st, ddfd, tmp, sizeof(tmp));
+    if (rc == 0 && renameat(ddfd, tmp, ddfd, name) < 0) {
         rc = -errno;
-        unlinkat(ddfd, TMP_NAME, 0);
+        unlinkat(ddfd, tmp, 0);
     }
     if (rc == 0 && l == NULL && st->st_nlink > 1) {
         rc = linked_add(r, st);
     }
     if (rc == 0) {
+        dir_times_keep(r, dir);
         r->stats->recopied++;
         r->stats->recopied_bytes += (unsigned long long) st->st_size;
     }
     if (ddfd != r->dst) {
         close(ddfd);
+    }
+    if (rc == -ECANCELED || rc == -ETIME) {
+        snprintf(r->why, r->whylen, "%s while copying %s",
+                 rc == -ETIME ? "out of time" : "stopped", r->path);
+        return rc;
     }
     return rc < 0 ? recopy_fail(r, "copying", rc) : 0;
 }
@@ -187,8 +256,10 @@ recopy_entry(struct recopy *r, int dfd, const char *name)
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         return recopy_fail(r, "reading", -errno);
     }
+    /* a file with other names: rsync -H may have linked this one to the
+     * base's file at another of them, so every name of it is copied */
     if (S_ISREG(st.st_mode) && ctime_ms(&st) >= r->since_ms &&
-        linked_from_base(r)) {
+        (st.st_nlink > 1 || linked_from_base(r))) {
         return recopy_file(r, &st);
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -221,9 +292,9 @@ recopy_dir(struct recopy *r, int dfd)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
             continue;
         }
-        if (vcha_exec_cancelled()) {
-            rc = -ECANCELED;
-            snprintf(r->why, r->whylen, "stopped while copying %s", r->path);
+        if ((rc = recopy_must_stop(r)) < 0) {
+            snprintf(r->why, r->whylen, "%s while copying %s",
+                     rc == -ETIME ? "out of time" : "stopped", r->path);
             break;
         }
         n = snprintf(r->path + base, sizeof(r->path) - base, "%s%s",
@@ -244,13 +315,14 @@ recopy_dir(struct recopy *r, int dfd)
 /* After rsync: copy again every file it linked from the base but changed. */
 static int
 recopy_changed(const char *src, const char *base, long long since_ms,
-               const char *dst, struct vcha_rootfs_stats *stats, char *why,
-               size_t whylen)
+               const char *dst, long long deadline,
+               struct vcha_rootfs_stats *stats, char *why, size_t whylen)
 {
     struct recopy r = {.src = open(src, DIR_FLAGS),
                        .dst = open(dst, DIR_FLAGS),
                        .base = open(base, DIR_FLAGS),
                        .since_ms = since_ms - VCHA_ROOTFS_CLOCK_MARGIN_MS,
+                       .deadline = deadline,
                        .stats = stats,
                        .why = why,
                        .whylen = whylen};
@@ -305,7 +377,8 @@ vcha_rootfs_stage(const char *src, const char *base, long long since_ms,
     argv[n++] = dst;
     rc = vcha_exec_until(argv, deadline, why, whylen);
     if (rc == 0 && base != NULL) {
-        rc = recopy_changed(src, base, since_ms, dst, stats, why, whylen);
+        rc = recopy_changed(src, base, since_ms, dst, deadline, stats, why,
+                            whylen);
     }
     free(from);
     free(link);

@@ -213,6 +213,12 @@ tap_ok "$( ! alive "$prog" && ! alive "$prog2"; echo $?)" \
 tap_is "$(cat "$work/onstop" 2> /dev/null)" "cleaned up" \
     "the worker was told to stop and cleaned up after its program"
 wait
+ctl add test other-job interval_ms=0
+ctl remove slow id=other-job
+tap_is "$RC" 2 "remove takes grace_ms only: another key is refused"
+ctl health other-job
+tap_is "$RC" 0 "and removes nothing"
+ctl remove other-job
 
 # --- the daemon dies
 ctl add test slow interval_ms=0 prog="$slow"

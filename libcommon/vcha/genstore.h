@@ -21,6 +21,9 @@
  *     created <ms>                       CLOCK_REALTIME, milliseconds
  *     container <name>                   (optional)
  *     config-digest <digest>             (optional)
+ *     base <gen-N>                       (optional) the generation whose
+ *                                        checksums this one reused, every
+ *                                        byte verified when it was made
  *     figure <key> <value>               caller figures, any number
  *     files <n>                          number of regular files
  *     bytes <n>                          sum of their sizes
@@ -75,6 +78,7 @@ struct vcha_gen_info {
     long long created_ms;            /**< CLOCK_REALTIME ms; 0 if unknown */
     char *container;                 /**< or NULL */
     char *config_digest;             /**< or NULL */
+    char *base;                      /**< "gen-N" (see the format), or NULL */
     struct vcha_gen_figure *figures; /**< owned by the info */
     size_t n_figures;
     uint64_t bytes; /**< total size of the regular files */
@@ -145,9 +149,11 @@ int vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
  * read.  Every file and directory is fsynced, the stage renamed to its
  * final name and the store fsynced: only then does the generation exist.
  *
- * The new generation counts as good; each older one counts only when it
- * verifies, every checksum (inodes read by this handle before are not read
- * again), so that a damaged generation never makes a good one go.  Old
+ * The new generation counts as good, and so does the base; each older one
+ * counts only when it verifies: its tree (sizes, types, modes), and its
+ * content, every checksum read, unless a newer generation names it as its
+ * base (its content was verified then; inodes this handle has read are not
+ * read again).  A damaged generation never makes a good one go.  Old
  * generations are renamed to ".trash-N" before their contents are removed,
  * so that no directory named gen-N is ever half deleted; failures while
  * deleting are logged, not returned.

@@ -15,10 +15,11 @@
 
 /**
  * How far the file system's clock (ctime, taken from the kernel's coarse
- * clock) may lag behind CLOCK_REALTIME read by a process, in ms: generous,
- * so that NTP's slewing is covered too.
+ * clock, one tick behind at most: 10 ms at HZ=100) may lag behind
+ * CLOCK_REALTIME read by a process, in ms, with room for NTP's slewing.  A
+ * step of the clock backwards by more is not covered.
  */
-#define VCHA_ROOTFS_CLOCK_MARGIN_MS 1000
+#define VCHA_ROOTFS_CLOCK_MARGIN_MS 100
 
 /** What vcha_rootfs_stage() did beyond rsync. */
 struct vcha_rootfs_stats {
@@ -32,19 +33,21 @@ struct vcha_rootfs_stats {
  * that the base's copy @p base holds unchanged (rsync --link-dest), or
  * copying everything when @p base is NULL.
  *
- * A file counts as unchanged only when rsync finds its size and mtime (to
- * the nanosecond) equal to the base's, and its inode has not changed since
- * @p since_ms (CLOCK_REALTIME ms, when the base was taken, less
- * VCHA_ROOTFS_CLOCK_MARGIN_MS): its ctime is older.  A write, a rename over
- * it or a utimensat() that sets its mtime back all change the ctime, which
- * no program can set back; each file rsync linked but whose ctime is newer
- * is copied again, with its hard links inside @p src kept.
+ * A file counts as unchanged only when rsync finds its size and mtime
+ * equal to the base's, and its inode has not changed since @p since_ms
+ * (CLOCK_REALTIME ms of this node, less VCHA_ROOTFS_CLOCK_MARGIN_MS): its
+ * ctime is older.  A write, a rename over it or a utimensat() that sets
+ * its mtime back all change the ctime, which no program can set back; each
+ * file rsync linked but whose ctime is newer is copied again (every name
+ * of a file with several), its directory's times kept.
  *
- * The caller must know that @p src equalled @p base at @p since_ms: that
- * @p base was taken from this very tree, or this tree restored from it.
+ * The caller must know that @p src equalled @p base at @p since_ms, on
+ * this node's clock: that @p base was taken from this very tree then, or
+ * this tree restored from it by then.
  *
  * Returns 0, -ECANCELED when the process was told to stop (see
- * vcha_exec_cancel()), or another negative errno with @p why set.
+ * vcha_exec_cancel()), -ETIME at the deadline, or another negative errno,
+ * with @p why set.
  */
 int vcha_rootfs_stage(const char *src, const char *base, long long since_ms,
                       const char *dst, long long deadline,

@@ -23,6 +23,25 @@
 
 #include "../test-util.h"
 
+/*
+ * pipe2() wrapped (-Wl,--wrap=pipe2): a test can have vcha_exec_cancel()
+ * come at the instant vcha_exec() starts.
+ */
+int __wrap_pipe2(int fds[2], int flags);
+int __real_pipe2(int fds[2], int flags);
+
+static bool cancel_in_pipe2;
+
+int
+__wrap_pipe2(int fds[2], int flags)
+{
+    if (cancel_in_pipe2) {
+        cancel_in_pipe2 = false;
+        vcha_exec_cancel();
+    }
+    return __real_pipe2(fds, flags);
+}
+
 #define MIB (1024 * 1024)
 #define TIMEOUT_MS 20000 /* for programs that should end by themselves */
 
@@ -661,6 +680,44 @@ test_exec_cancel_kills_and_stops(void **state)
     test_tmpdir_remove(dir);
 }
 
+/*
+ * In a child: a cancel that comes after vcha_exec_until() looked and
+ * before its program started kills the program all the same.
+ */
+static int
+cancel_early_child(void)
+{
+    const char *argv[] = {"sleep", "30", NULL};
+    long long t0 = vcha_now_ms();
+    char why[256];
+    int rc;
+
+    cancel_in_pipe2 = true;
+    rc = vcha_exec_until(argv, vcha_now_ms() + 30000, why, sizeof(why));
+    if (rc != -ECANCELED) {
+        return 1;
+    }
+    return vcha_now_ms() - t0 < 20000 ? 0 : 2; /* not the whole sleep */
+}
+
+static void
+test_exec_cancel_as_it_starts(void **state)
+{
+    int status = 0;
+    pid_t child;
+
+    (void) state;
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        _exit(cancel_early_child());
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* A program does not outlive the process that runs it (SIGKILLed here). */
 static void
 test_exec_program_dies_with_its_caller(void **state)
@@ -923,6 +980,7 @@ main(void)
         cmocka_unit_test(test_exec_find_programs_in_path),
         cmocka_unit_test(test_exec_find_checks_paths_directly),
         cmocka_unit_test(test_exec_cancel_kills_and_stops),
+        cmocka_unit_test(test_exec_cancel_as_it_starts),
         cmocka_unit_test(test_exec_program_dies_with_its_caller),
         cmocka_unit_test(test_exec_does_not_wait_for_the_unkillable),
         cmocka_unit_test(test_exec_find_uses_path_variable),

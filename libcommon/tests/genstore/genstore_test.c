@@ -1219,6 +1219,59 @@ test_prune_counts_only_good_generations(void **state)
     free(gen1);
 }
 
+/* Stage one big image filled with @p fill and commit, after base(). */
+static char *
+commit_with_base(struct fixture *f, char fill, unsigned keep)
+{
+    char *stage = NULL, *gen = NULL;
+    int rc = vcha_genstore_base(f->store, NULL, NULL, NULL);
+
+    assert_true(rc == 0 || rc == -ENOENT);
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    make_dir(stage, "images");
+    big_file(stage, "images/pages.img", fill);
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, keep, &gen), 0);
+    free(stage);
+    return gen;
+}
+
+/*
+ * A generation records its base; the prune reads again no content of a
+ * generation a newer one names as its base (read when that one was made),
+ * only its tree.
+ */
+static void
+test_prune_trusts_the_content_of_a_named_base(void **state)
+{
+    struct fixture *f = *state;
+    char *g1 = commit_with_base(f, 'a', 3), *g2 = commit_with_base(f, 'b', 3);
+    char *g3 = commit_with_base(f, 'c', 3), *text = manifest_of(g2), *g4;
+
+    assert_non_null(strstr(text, "\nbase gen-0000000001\n"));
+    free(text);
+    assert_int_equal(vcha_genstore_base(f->store, NULL, NULL, NULL), 0);
+    assert_int_equal(vcha_genstore_stage(f->store, &text), 0);
+    make_dir(text, "images");
+    big_file(text, "images/pages.img", 'd');
+    hashed_bytes = 0;
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, 3, &g4), 0);
+    /* the new image only: gen 3 was read by base(), gen 2's tree checked */
+    assert_int_equal(hashed_bytes, BIG_SIZE);
+    assert_false(exists(f->dir, "gen-0000000001"));
+    assert_true(exists(f->dir, "gen-0000000002"));
+    /* a named base whose tree is broken does not count: gen 2 stays */
+    free(text);
+    text = pathf("%s/images/pages.img", g3);
+    assert_int_equal(truncate(text, 10), 0);
+    free(commit_with_base(f, 'e', 3));
+    assert_true(exists(f->dir, "gen-0000000002"));
+    free(text);
+    free(g4);
+    free(g3);
+    free(g2);
+    free(g1);
+}
+
 /* The base is the newest generation that verifies; a newer bad one is named. */
 static void
 test_base_skips_and_names_a_bad_newest(void **state)
@@ -1490,6 +1543,7 @@ main(void)
         T(test_damage_does_not_spread),
         T(test_prune_counts_only_good_generations),
         T(test_base_skips_and_names_a_bad_newest),
+        T(test_prune_trusts_the_content_of_a_named_base),
         T(test_odd_names),
         T(test_special_files),
         T(test_latest_arguments),

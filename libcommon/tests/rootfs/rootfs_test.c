@@ -218,6 +218,114 @@ test_stage_keeps_hard_links_of_a_file_copied_again(void **state)
     free(a);
 }
 
+/*
+ * A name the base does not have, hard-linked in the source to a file the
+ * base has: rsync -H links it to the base's inode of the other name.
+ */
+static void
+test_stage_copies_every_name_of_a_changed_file(void **state)
+{
+    struct fixture *f = *state;
+    long long at = base_taken(f);
+    char *a = test_path(f->src, "db"), *b = test_path(f->src, "db.new-name");
+    struct vcha_rootfs_stats st;
+
+    assert_int_equal(link(a, b), 0);
+    rewrite_in_place(f->src, "db", "BBBB");
+    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
+                                       &st, f->why, sizeof(f->why)),
+                     0);
+    assert_content(f->gen2, "db", "BBBB");
+    assert_content(f->gen2, "db.new-name", "BBBB");
+    assert_int_equal(inode(f->gen2, "db"), inode(f->gen2, "db.new-name"));
+    assert_content(f->gen1, "db", "AAAA");
+    free(b);
+    free(a);
+}
+
+/* A file copied again leaves its directory's times as the source's. */
+static void
+test_stage_copy_keeps_the_directory_times(void **state)
+{
+    struct fixture *f = *state;
+    char *sub = test_path(f->src, "etc"), *dst = test_path(f->gen2, "etc");
+    struct timespec t[2] = {{1600000000, 0}, {1600000000, 0}};
+    struct vcha_rootfs_stats st;
+    struct stat a, b;
+    long long at;
+
+    assert_int_equal(mkdir(sub, 0755), 0);
+    put(sub, "conf", "AAAA", 1700000000);
+    assert_int_equal(utimensat(AT_FDCWD, sub, t, 0), 0);
+    at = base_taken(f);
+    rewrite_in_place(sub, "conf", "BBBB");
+    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
+                                       &st, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(st.recopied, 1);
+    assert_content(dst, "conf", "BBBB");
+    assert_int_equal(stat(sub, &a), 0);
+    assert_int_equal(stat(dst, &b), 0);
+    assert_int_equal(b.st_mtim.tv_sec, a.st_mtim.tv_sec);
+    assert_int_equal(b.st_mtim.tv_sec, 1600000000);
+    free(dst);
+    free(sub);
+}
+
+/* Files of the container named like the copy's temporary files are kept. */
+static void
+test_stage_copy_never_takes_the_container_s_names(void **state)
+{
+    struct fixture *f = *state;
+    char name[64];
+    struct vcha_rootfs_stats st;
+    long long at;
+
+    put(f->src, ".vcha-recopy.tmp", "mine", 1700000000);
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), ".vcha-recopy-%d-%u", (int) getpid(), i);
+        put(f->src, name, "mine", 1700000000);
+    }
+    at = base_taken(f);
+    rewrite_in_place(f->src, "db", "BBBB");
+    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
+                                       &st, f->why, sizeof(f->why)),
+                     0);
+    assert_content(f->gen2, "db", "BBBB");
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), ".vcha-recopy-%d-%u", (int) getpid(), i);
+        assert_content(f->gen2, name, "mine");
+    }
+    assert_content(f->gen2, ".vcha-recopy.tmp", "mine");
+    assert_int_equal(test_dir_entries(f->gen2), 6);
+}
+
+/*
+ * After a restore the tree equals the generation from the end of the
+ * restore on: the files the restore rewrote are not copied again.
+ */
+static void
+test_stage_after_a_restore_links_what_the_restore_wrote(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_rootfs_stats st;
+    long long at;
+
+    base_taken(f);
+    put(f->src, "db", "CCCC", 1700000000); /* a node's stale copy */
+    assert_int_equal(
+        vcha_rootfs_restore(f->gen1, f->src, soon(), f->why, sizeof(f->why)),
+        0);
+    vcha_sleep_ms(VCHA_ROOTFS_CLOCK_MARGIN_MS + 50);
+    at = vcha_realtime_ms(); /* equal to gen1 since */
+    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
+                                       &st, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(st.recopied, 0);
+    assert_int_equal(inode(f->gen2, "db"), inode(f->gen1, "db"));
+    assert_content(f->gen2, "db", "AAAA");
+}
+
 /* Owner, mode and times of a file copied again are the source's. */
 static void
 test_stage_copy_keeps_the_metadata(void **state)
@@ -321,6 +429,10 @@ main(void)
         T(test_stage_copies_a_file_renamed_over_another),
         T(test_stage_keeps_hard_links_of_a_file_copied_again),
         T(test_stage_copy_keeps_the_metadata),
+        T(test_stage_copies_every_name_of_a_changed_file),
+        T(test_stage_copy_keeps_the_directory_times),
+        T(test_stage_copy_never_takes_the_container_s_names),
+        T(test_stage_after_a_restore_links_what_the_restore_wrote),
         T(test_stage_without_a_base_copies_everything),
         T(test_restore_replaces_a_stale_file_of_the_same_size_and_mtime),
         T(test_restore_creates_the_tree),
