@@ -11,6 +11,8 @@
  * counter in its first 16, the size never changing (as a database does).
  * In a checkpoint of one instant FILE holds the log's last line, or the one
  * after it; an older value means FILE was copied from an earlier instant.
+ * -D does the same and sets FILE's mtime back to what it was after each
+ * write (as some programs do): size and mtime never tell it changed.
  *
  * -m keeps MIB MiB of memory dirty (one byte of each page rewritten every
  * tick), to give a checkpoint something to dump: filled with pseudo-random
@@ -26,11 +28,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,14 +119,19 @@ int
 main(int argc, char **argv)
 {
     const char *log = "/var/log/counter", *db = NULL;
+    bool keep_mtime = false;
+    struct stat db_st;
     int port = 7000, tick = 5, opt, lfd, log_fd, db_fd = -1;
     unsigned long long count = 0, hits = 0;
     size_t dirty = 0;
     unsigned char *mem = NULL;
     char line[32];
 
-    while ((opt = getopt(argc, argv, "l:p:t:m:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "l:p:t:m:d:D:")) != -1) {
         switch (opt) {
+        case 'D':
+            keep_mtime = true;
+            /* fall through */
         case 'd':
             db = optarg;
             break;
@@ -140,7 +149,7 @@ main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: ctload [-l LOG] [-p PORT] [-t TICK_MS] "
-                            "[-m MIB] [-d FILE]\n");
+                            "[-m MIB] [-d|-D FILE]\n");
             return 2;
         }
     }
@@ -159,7 +168,7 @@ main(int argc, char **argv)
     }
     if (db != NULL &&
         ((db_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
-         ftruncate(db_fd, 4096) < 0)) {
+         ftruncate(db_fd, 4096) < 0 || fstat(db_fd, &db_st) < 0)) {
         perror(db);
         return 1;
     }
@@ -172,6 +181,12 @@ main(int argc, char **argv)
         count++;
         n = snprintf(line, sizeof(line), "%015llu\n", count);
         if (db_fd >= 0 && pwrite(db_fd, line, 16, 0) != 16) {
+            perror(db);
+            return 1;
+        }
+        if (keep_mtime &&
+            futimens(db_fd, (struct timespec[2]){db_st.st_atim,
+                                                 db_st.st_mtim}) < 0) {
             perror(db);
             return 1;
         }

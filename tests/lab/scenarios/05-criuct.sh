@@ -99,26 +99,38 @@ sleep 0.5
 b=$(ct_ask "$home")
 tap_cond "$(field count "$b") > $(field count "$a")" "the container is not left frozen ($a / $b)"
 # A checkpoint held in the middle (fault-rsync makes its copy hang), so
-# that what follows surely cuts one: its stage's number must never become
-# a generation.
-hold() { # hold NODE: the next checkpoint on NODE hangs; its stage number
-    local s
+# that what follows surely cuts one: no generation may hold what it froze.
+ms() { date +%s%3N; }
+hold() { # hold NODE: the next checkpoint on NODE hangs (from now on)
     ex "$1" sh -c "rm -rf $FAULT && mkdir -p $FAULT && echo 'hangs /ckpt/$CT/.stage-' > $FAULT/rsync"
     wait_for 30 sh -c "'$LAB' exec $1 test -s $FAULT/rsync.pids" || return 1
     ex "$1" rm -f "$FAULT/rsync" # the checkpoints after it copy again
-    s=$(ls -a "$HOST_STORE" | sed -n 's/^\.stage-0*//p' | tail -1)
-    [ -n "$s" ] && echo "$s"
 }
-never_committed() { # never_committed N: gen-N never appears, later ones do
-    wait_for 60 sh -c "[ \"\$(ls $HOST_STORE | grep '^gen-' | sed 's/^gen-0*//' | sort -n | tail -1)\" -gt $1 ]" &&
-        [ ! -e "$HOST_STORE/$(printf 'gen-%010d' "$1")" ]
+# never_committed BEFORE T: the generations committed since BEFORE (a list)
+# were all frozen after T, when the held one was cut; one comes
+never_committed() {
+    local g f n=0
+    wait_for 60 sh -c "[ -n \"\$(ls $HOST_STORE | grep '^gen-' | grep -vxF '$1')\" ]" ||
+        return 1
+    for g in $(gens | grep -vxF "$1"); do
+        f=$(sed -n 's/^figure frozen_at //p' "$HOST_STORE/$g/MANIFEST")
+        n=$((n + 1))
+        if [ "${f:-0}" -le "$2" ]; then
+            tap_diag "$g was frozen at $f, before the cut at $2"
+            return 1
+        fi
+    done
+    [ "$n" -gt 0 ]
 }
-# kill vchad in the middle of one: its worker stops the copy and thaws the
-# container; the monitor fails, Pacemaker recovers
-cut=$(hold "$home")
-tap_ok $? "a checkpoint held in the middle (stage $cut)"
-ex "$home" pkill -9 -x vchad
+# kill vchad (the daemon, not its worker) in the middle of one: the worker
+# stops the copy and thaws the container; the monitor fails, Pacemaker
+# recovers
+hold "$home"
+tap_ok $? "a checkpoint held in the middle on $home"
+before=$(gens)
+ex "$home" sh -c 'kill -9 $(cat /run/vcha/vchad.sock.lock)'
 tap_ok $? "vchad killed in the middle of it"
+t2=$(ms)
 wait_for 10 sh -c "[ \"\$('$LAB' exec $home cat /sys/fs/cgroup/freezer/lxc.payload.$CT/freezer.state)\" = THAWED ]"
 tap_ok $? "its worker thawed the container"
 wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=[1-9]'"
@@ -126,25 +138,27 @@ tap_ok $? "the next monitor fails"
 wait_for 60 sh -c "'$LAB' exec $home vchactl status | grep -q $CT"
 tap_ok $? "recovery brings vchad and the job back"
 home=$(ct_wait_on 60)
-never_committed "$cut"
-tap_ok $? "stage $cut never became a generation"
+never_committed "$before" "$t2"
+tap_ok $? "the checkpoint it cut never became a generation"
 n=$(ct_log_check "$home")
 tap_ok $? "memory and files agree after the recovery (log 1..$n)"
 ex node1 crm_resource --cleanup -r "$CT" > /dev/null 2>&1
 ex node1 crm_resource --wait --timeout=60 > /dev/null 2>&1
 # power-off in the middle of one: the stage is never restored
 home=$(ct_wait_on 60)
-cut=$(hold "$home")
-tap_ok $? "a checkpoint held in the middle on $home (stage $cut)"
+hold "$home"
+tap_ok $? "a checkpoint held in the middle on $home"
+before=$(gens)
 last=$(gens | tail -1)
 victim=$home
 lab poweroff "$victim" 2> /dev/null
+t2=$(ms)
 new=$(ct_wait_on 120 "$victim")
 wait_for 20 sh -c "'$LAB' exec $new lxc-info -n $CT -s | grep -q RUNNING"
 tap_is "$(restored_from "$new")" "$last" \
     "a power-off in the middle of a checkpoint: restored from $last, the last committed"
-never_committed "$cut"
-tap_ok $? "stage $cut never became a generation"
+never_committed "$before" "$t2"
+tap_ok $? "the checkpoint it cut never became a generation"
 n=$(ct_log_check "$new")
 tap_ok $? "memory and files agree (log 1..$n)"
 home=$new
