@@ -19,6 +19,7 @@
 #include <vcha/fence.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
+#include <vcha/text.h>
 
 #define AGENT "fence_vcha_libvirt"
 #define POLL_MS 100
@@ -164,36 +165,11 @@ password_load(struct session *s)
 }
 
 /*
- * @p text percent-encoded as a URI query value, which libvirt decodes: a
- * raw '&' or ';' would end the value and could add a parameter such as
- * command= (another program run instead of ssh); '#', '%' or a space would
- * break the URI.  free() the result.
+ * The URI with keyfile= added for an ssh transport.  The file name is
+ * percent-encoded (libvirt decodes it): a raw '&' or ';' would end the value
+ * and could add a parameter such as command= (another program run instead
+ * of ssh); '#', '%' or a space would break the URI.
  */
-static char *
-query_encode(const char *text)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(3 * strlen(text) + 1), *o = out;
-
-    for (const char *p = text; out != NULL && *p != '\0'; p++) {
-        unsigned char c = (unsigned char) *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || strchr("-._~/", c) != NULL) {
-            *o++ = (char) c;
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    if (out != NULL) {
-        *o = '\0';
-    }
-    return out;
-}
-
-/* The URI with keyfile= added for an ssh transport. */
 static char *
 effective_uri(struct vcha_fence *f)
 {
@@ -206,7 +182,7 @@ effective_uri(struct vcha_fence *f)
         memmem(uri, (size_t) (scheme_end - uri), "ssh", 3) == NULL) {
         return strdup(uri);
     }
-    value = query_encode(key);
+    value = vcha_pct_encode(key, VCHA_PCT_URI);
     if (value == NULL || asprintf(&out, "%s%ckeyfile=%s", uri,
                                   strchr(uri, '?') ? '&' : '?', value) < 0) {
         out = NULL;

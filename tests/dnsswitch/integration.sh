@@ -28,25 +28,6 @@ if command -v ip >/dev/null &&
     tap_bail "an interface here has one of the addresses the nodes must not have"
 fi
 
-# dns_lookup NAME TYPE: the data of NAME's TYPE records on the server, sorted.
-# Unless the server answered NOERROR or NXDOMAIN (no reply, REFUSED,
-# SERVFAIL...) it prints why and fails, so that an empty result always means
-# "no such record".
-dns_lookup() {
-    local out status
-    out=$(dig +norecurse +time=2 +tries=1 +noall +comments +answer \
-        -p "$NAMED_PORT" @127.0.0.1 "$1" "$2" 2>&1)
-    status=$(sed -n 's/.*, status: \([A-Z]*\),.*/\1/p' <<<"$out")
-    case $status in
-    NOERROR | NXDOMAIN) ;;
-    *)
-        echo "lookup of $1 $2 failed: ${status:-$(tail -n 1 <<<"$out")}"
-        return 1
-        ;;
-    esac
-    awk -v type="$2" '$1 !~ /^;/ && $4 == type { print $5 }' <<<"$out" | sort
-}
-
 # fake_nsupdate DIR COMMAND: DIR/nsupdate runs the real nsupdate, then
 # COMMAND (as a fault right after the update reached the server); an agent
 # run with DIR first in PATH uses it
@@ -79,7 +60,7 @@ tap_like "$RA_REASON" "*not started on this node, and $A1 is not one of its addr
     "probe says why"
 ra start
 tap_is "$RA_RC" 0 "start"
-tap_is "$(dns_lookup $NAME A)" "$A1" "the server now resolves the name to node1"
+tap_is "$(named_lookup $NAME A)" "$A1" "the server now resolves the name to node1"
 ttl=$(dig +norecurse +noall +answer -p "$NAMED_PORT" @127.0.0.1 $NAME A | awk '{print $2}')
 tap_is "$ttl" 30 "the record has the default ttl"
 ra monitor
@@ -88,7 +69,7 @@ probe
 tap_is "$RA_RC" 0 "probe after start: running"
 ra start
 tap_is "$RA_RC" 0 "start again is idempotent"
-tap_is "$(dns_lookup $NAME A)" "$A1" "still exactly one record after a second start"
+tap_is "$(named_lookup $NAME A)" "$A1" "still exactly one record after a second start"
 
 # --- with the logging environment pacemaker-execd gives agents
 ra monitor HA_LOGFACILITY=daemon HA_LOGFILE="$work/ha.log" HA_debug=1
@@ -106,14 +87,14 @@ probe
 tap_is "$RA_RC" 7 "probe on node2 while the name points to node1"
 ra start
 tap_is "$RA_RC" 0 "start on node2"
-tap_is "$(dns_lookup $NAME A)" "$A2" "the name now points to node2, and only to it"
+tap_is "$(named_lookup $NAME A)" "$A2" "the name now points to node2, and only to it"
 node_env node1 $A1
 ra monitor
 tap_is "$RA_RC" 7 "node1's monitor sees the name point elsewhere"
 tap_like "$RA_REASON" "*points to $A2, not $A1*" "and says where"
 ra stop
 tap_is "$RA_RC" 0 "stop on node1 (default: leave the record)"
-tap_is "$(dns_lookup $NAME A)" "$A2" "node1's stop left node2's record alone"
+tap_is "$(named_lookup $NAME A)" "$A2" "node1's stop left node2's record alone"
 
 # --- a reboot of node2 (its state directory is gone): it no longer runs the
 # resource, although the name still points to its address (none of its own)
@@ -121,12 +102,12 @@ rm -rf "$work/node2"
 node_env node2 $A2
 probe
 tap_is "$RA_RC" 7 "probe after a reboot: not running, whatever the record says"
-tap_is "$(dns_lookup $NAME A)" "$A2" "the probe left the record alone"
+tap_is "$(named_lookup $NAME A)" "$A2" "the probe left the record alone"
 
 # --- stop, then monitor
 ra stop
 tap_is "$RA_RC" 0 "stop on node2"
-tap_is "$(dns_lookup $NAME A)" "$A2" "default stop keeps the record"
+tap_is "$(named_lookup $NAME A)" "$A2" "default stop keeps the record"
 ra monitor
 tap_is "$RA_RC" 7 "monitor after stop: not running"
 probe
@@ -141,12 +122,12 @@ tap_is "$RA_RC" 0 "monitor after restart: running"
 # --- unregister_on_stop
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "stop with unregister_on_stop"
-tap_is "$(dns_lookup $NAME A)" "" "the record is gone"
+tap_is "$(named_lookup $NAME A)" "" "the record is gone"
 ra start OCF_RESKEY_unregister_on_stop=true
 named_set $NAME A $A1 >/dev/null
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "unregistering stop succeeds when another node owns the name"
-tap_is "$(dns_lookup $NAME A)" "$A1" "and leaves the other node's record in place"
+tap_is "$(named_lookup $NAME A)" "$A1" "and leaves the other node's record in place"
 
 # --- one fixed address on three nodes: the address is the same everywhere,
 # so only the node that started the resource reports it running, and a stop
@@ -164,7 +145,7 @@ tap_is "$RA_RC" 7 "fixed address: probe on node C: not running"
 node_env nodeB $A3
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "fixed address: stop on node B succeeds"
-tap_is "$(dns_lookup $NAME A)" "$A3" "node B's stop did not touch node A's record"
+tap_is "$(named_lookup $NAME A)" "$A3" "node B's stop did not touch node A's record"
 node_env nodeA $A3
 ra monitor OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "node A's monitor still reports running"
@@ -172,7 +153,7 @@ node_env nodeC $A3
 ra start OCF_RESKEY_unregister_on_stop=true OCF_RESKEY_keyfile="$NAMED_BADKEY"
 tap_is "$RA_RC" 2 "fixed address: the server refuses a start on node C"
 ra stop OCF_RESKEY_unregister_on_stop=true
-tap_is "$(dns_lookup $NAME A)" "$A3" "the stop after it has nothing to undo"
+tap_is "$(named_lookup $NAME A)" "$A3" "the stop after it has nothing to undo"
 rm -rf "$work/nodeA"
 node_env nodeA $A3
 probe OCF_RESKEY_unregister_on_stop=true
@@ -180,7 +161,7 @@ tap_is "$RA_RC" 7 "after a reboot node A does not run it either"
 ra start OCF_RESKEY_unregister_on_stop=true
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "fixed address: start and stop on node A"
-tap_is "$(dns_lookup $NAME A)" "" "the stop of the node that started it removes the record"
+tap_is "$(named_lookup $NAME A)" "" "the stop of the node that started it removes the record"
 
 # --- an address of this node (127.0.0.1): with no local state, as after a
 # reboot, the probe tells the truth from the record
@@ -194,7 +175,7 @@ probe
 tap_is "$RA_RC" 0 "own address: probe while the name points here: running"
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "own address: stop"
-tap_is "$(dns_lookup $NAME A)" "" "the stop removed the record that pointed here"
+tap_is "$(named_lookup $NAME A)" "" "the stop removed the record that pointed here"
 named_set $NAME A $LOCAL >/dev/null
 probe
 tap_is "$RA_RC" 7 "own address: after a stop, the probe reports not running"
@@ -211,15 +192,15 @@ done"
 node_env node5 $A4
 ra start
 ra stop
-tap_is "$(dns_lookup $NAME A)" "$A4" "node5 ran the resource once and left the record"
+tap_is "$(named_lookup $NAME A)" "$A4" "node5 ran the resource once and left the record"
 named_set $NAME A $A3 >/dev/null # another node has taken the name since
 ra start PATH="$work/hang:$PATH" OCF_RESKEY_CRM_meta_timeout=4000
 tap_is "$RA_RC" 1 "a start that cannot check its update fails"
 kill -CONT "$NAMED_PID"
-tap_is "$(dns_lookup $NAME A)" "$A4" "although its update took"
+tap_is "$(named_lookup $NAME A)" "$A4" "although its update took"
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "stop after the failed start"
-tap_is "$(dns_lookup $NAME A)" "" "the stop after the failed start removed the record"
+tap_is "$(named_lookup $NAME A)" "" "the stop after the failed start removed the record"
 
 # --- the agent killed right after its update, as at a start timeout
 fake_nsupdate "$work/killed" 'kill -KILL $PPID'
@@ -229,10 +210,10 @@ ra stop
 named_set $NAME A $A3 >/dev/null
 ra start PATH="$work/killed:$PATH"
 tap_is "$RA_RC" 137 "the agent was killed right after its update"
-tap_is "$(dns_lookup $NAME A)" "$A4" "its update took"
+tap_is "$(named_lookup $NAME A)" "$A4" "its update took"
 ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "stop after the killed start"
-tap_is "$(dns_lookup $NAME A)" "" "the stop after the killed start removed the record"
+tap_is "$(named_lookup $NAME A)" "" "the stop after the killed start removed the record"
 
 # --- a start that cannot note that it ran here changes nothing
 named_set $NAME A $A3 >/dev/null
@@ -241,23 +222,23 @@ node_env node7 $A4
 ra start HA_RSCTMP="$work/not-a-directory/node7"
 tap_is "$RA_RC" 1 "a start with an unusable state directory fails"
 tap_like "$RA_REASON" "*cannot record the start*" "and says why"
-tap_is "$(dns_lookup $NAME A)" "$A3" "before any update"
+tap_is "$(named_lookup $NAME A)" "$A3" "before any update"
 ra stop HA_RSCTMP="$work/not-a-directory/node7" OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "and its stop succeeds"
-tap_is "$(dns_lookup $NAME A)" "$A3" "without touching the record"
+tap_is "$(named_lookup $NAME A)" "$A3" "without touching the record"
 
 # --- IPv6: AAAA, and switching families replaces the old record
 node_env node3 $A6
 ra start
 tap_is "$RA_RC" 0 "start with an IPv6 address"
-tap_is "$(dns_lookup $NAME AAAA)" "$A6" "AAAA record published"
-tap_is "$(dns_lookup $NAME A)" "" "the old A record was removed in the same update"
+tap_is "$(named_lookup $NAME AAAA)" "$A6" "AAAA record published"
+tap_is "$(named_lookup $NAME A)" "" "the old A record was removed in the same update"
 ra monitor
 tap_is "$RA_RC" 0 "monitor of the AAAA record"
 node_env node1 $A1
 ra start
 tap_is "$RA_RC" 0 "back to IPv4"
-tap_is "$(dns_lookup $NAME AAAA)" "" "the AAAA record is gone"
+tap_is "$(named_lookup $NAME AAAA)" "" "the AAAA record is gone"
 
 # --- explicit zone, a different ttl
 ra start OCF_RESKEY_zone=vcha.test OCF_RESKEY_ttl=120
@@ -269,13 +250,13 @@ tap_is "$RA_RC" 2 "a zone the server does not serve is a hard error"
 tap_like "$RA_REASON" "*refused*NOTAUTH*zone*" "with the server's answer and a hint"
 
 # --- keys
-before=$(dns_lookup $NAME A)
+before=$(named_lookup $NAME A)
 tap_is "$before" "$A1" "before the key tests the name points to node1"
 node_env node2 $A2
 ra start OCF_RESKEY_keyfile="$NAMED_BADKEY"
 tap_is "$RA_RC" 2 "a wrong TSIG key is a hard error on this node (OCF_ERR_ARGS)"
 tap_like "$RA_REASON" "*refused the update*keyfile*" "the reason points at the key"
-tap_is "$(dns_lookup $NAME A)" "$before" "a refused update changed nothing"
+tap_is "$(named_lookup $NAME A)" "$before" "a refused update changed nothing"
 cp "$NAMED_KEYFILE" "$work/open.key"
 chmod 644 "$work/open.key"
 ra start OCF_RESKEY_keyfile="$work/open.key"
@@ -289,7 +270,7 @@ ra start OCF_RESKEY_keyfile="$work/missing.key"
 tap_is "$RA_RC" 5 "a missing key file is OCF_ERR_INSTALLED"
 ra start OCF_RESKEY_keyfile=
 tap_is "$RA_RC" 2 "an unsigned update is refused by the server"
-tap_is "$(dns_lookup $NAME A)" "$before" "nothing changed by the failed starts"
+tap_is "$(named_lookup $NAME A)" "$before" "nothing changed by the failed starts"
 
 # --- address from a node attribute, without a cluster: a clear failure
 # (tests/pacemaker/one-node.sh runs address_attribute in a real cluster)
@@ -330,7 +311,7 @@ bad 6 "*'ttl'*between*" "negative ttl" OCF_RESKEY_ttl=-1
 bad 6 "*'unregister_on_stop'*boolean*" "bad boolean" \
     OCF_RESKEY_unregister_on_stop=maybe
 bad 6 "*'keyfile'*absolute path*" "relative key path" OCF_RESKEY_keyfile=key.conf
-tap_is "$(dns_lookup $NAME A)" "$before" "no bad input changed the record"
+tap_is "$(named_lookup $NAME A)" "$before" "no bad input changed the record"
 
 # --- the server is down
 named_stop
