@@ -7,6 +7,7 @@
 
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,11 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Address to publish",
             .longdesc = "The IPv4 or IPv6 address that name should resolve to "
                         "while the resource runs; the record type (A or AAAA) "
-                        "follows from it.  Set this or address_attribute.",
+                        "follows from it.  It alone does not tell where the "
+                        "resource runs (it may be the same on every node): a "
+                        "node reports the resource running only if it started "
+                        "it, or if this address is on one of its interfaces.  "
+                        "Set this or address_attribute.",
         },
     [P_ADDRESS_ATTRIBUTE] =
         {
@@ -114,8 +119,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "to publish on the node where the resource runs: a "
                         "transient attribute (so that a service agent can "
                         "publish where it came up), or else a permanent one "
-                        "(pcs node attribute NODE NAME=ADDRESS).  Set this or "
-                        "address.",
+                        "(pcs node attribute NODE NAME=ADDRESS).  Each node's "
+                        "value is taken as that node's own address.  Set this "
+                        "or address.",
         },
     [P_SERVER] =
         {
@@ -177,46 +183,143 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .dflt = "false",
             .shortdesc = "Remove the record on stop",
             .longdesc =
-                "Remove the record when the resource stops, but only if "
-                "it still points to this node's address (an update "
-                "prerequisite guards against removing a record another "
-                "node has just taken over).  By default stop leaves the "
-                "record in place for the next start to replace.",
+                "Remove the record when the resource stops, but only on "
+                "a node that published it, and only if it still points to "
+                "this node's address (an update prerequisite guards "
+                "against removing a record another node has just taken "
+                "over).  A stop on a node where the resource does not run "
+                "never touches the record; a stop after a start that "
+                "failed once its update was sent removes it.  By default "
+                "stop leaves the record in place for the next start to "
+                "replace.",
         },
 };
 
 /* ------------------------------------------------------------ helpers */
 
-/* The "stopped" marker makes monitor report 7 after a stop that left the
- * record in place; without it (after a reboot) a probe asks DNS. */
+/*
+ * What this node has done with the resource since it booted, in a state
+ * file under HA_RSCTMP (which a reboot empties): nothing, started it, or
+ * stopped it.  Start records itself before it changes the record, so that
+ * the stop that follows a start that failed or died half-way undoes it.
+ */
+enum local_state {
+    LOCAL_NONE,
+    LOCAL_ACTIVE,
+    LOCAL_STOPPED,
+};
+
+static const char *const local_state_text[] = {
+    [LOCAL_NONE] = "",
+    [LOCAL_ACTIVE] = "active\n",
+    [LOCAL_STOPPED] = "stopped\n",
+};
+
 static int
-marker_path(const struct vcha_agent *a, char *buf, size_t len)
+local_state_path(const struct vcha_agent *a, char *buf, size_t len)
 {
-    return vcha_state_path(buf, len, AGENT, a->instance, ".stopped");
+    return vcha_state_path(buf, len, AGENT, a->instance, ".state");
 }
 
-static bool
-marker_exists(const struct vcha_agent *a)
+/* A state that cannot be read counts as active: a stop then undoes what a
+ * start may have done, and a monitor asks the server. */
+static enum local_state
+local_state_get(const struct vcha_agent *a)
 {
-    char path[4096];
+    enum local_state st = LOCAL_ACTIVE;
+    char path[4096], *data = NULL;
+    int rc = local_state_path(a, path, sizeof(path));
 
-    return marker_path(a, path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+    if (rc == 0) {
+        rc = vcha_file_read(path, &data, NULL, 64);
+    }
+    if (rc == -ENOENT || rc == -ENOTDIR) {
+        return LOCAL_NONE;
+    }
+    if (rc == 0 && strcmp(data, local_state_text[LOCAL_STOPPED]) == 0) {
+        st = LOCAL_STOPPED;
+    } else if (rc < 0 || strcmp(data, local_state_text[LOCAL_ACTIVE]) != 0) {
+        vcha_warn("state file %s: %s; taking the resource as started here",
+                  path, rc < 0 ? strerror(-rc) : "neither active nor stopped");
+    }
+    free(data);
+    return st;
 }
 
 static int
-marker_set(const struct vcha_agent *a, bool stopped)
+local_state_set(const struct vcha_agent *a, enum local_state st)
 {
     char path[4096];
-    int rc = marker_path(a, path, sizeof(path));
+    int rc = local_state_path(a, path, sizeof(path));
 
     if (rc < 0) {
         return rc;
     }
-    if (!stopped) {
-        return (unlink(path) == 0 || errno == ENOENT) ? 0 : -errno;
+    if (st == LOCAL_NONE) {
+        rc = unlink(path) == 0 ? 0 : -errno;
+        return (rc == -ENOENT || rc == -ENOTDIR) ? 0 : rc;
     }
     rc = vcha_state_dir_ensure();
-    return rc < 0 ? rc : vcha_file_write_atomic(path, "stopped\n", 8, 0644);
+    return rc < 0 ? rc
+                  : vcha_file_write_atomic(path, local_state_text[st],
+                                           strlen(local_state_text[st]), 0644);
+}
+
+/* @p sa as a vcha_ip; -EAFNOSUPPORT when it is not IPv4 or IPv6. */
+static int
+ip_from_sockaddr(const struct sockaddr *sa, struct vcha_ip *ip)
+{
+    memset(ip, 0, sizeof(*ip));
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        ip->family = AF_INET;
+        memcpy(ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+        return 0;
+    }
+    if (sa != NULL && sa->sa_family == AF_INET6) {
+        ip->family = AF_INET6;
+        memcpy(ip->bytes, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        return 0;
+    }
+    return -EAFNOSUPPORT;
+}
+
+/* Whether @p ip is configured on one of this node's interfaces. */
+static bool
+address_configured_here(const struct vcha_ip *ip)
+{
+    struct ifaddrs *list = NULL;
+    bool found = false;
+
+    if (getifaddrs(&list) < 0) {
+        vcha_warn("cannot list this node's addresses: %s", strerror(errno));
+        return false;
+    }
+    for (const struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
+        struct vcha_ip own;
+
+        found =
+            ip_from_sockaddr(i->ifa_addr, &own) == 0 && vcha_ip_equal(&own, ip);
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+/*
+ * Whether a record that points to @p ip is this node's doing: it started
+ * the resource and has not stopped it since, or it has done neither since
+ * it booted and @p ip is its own.  An address from this node's attribute is
+ * its own; a fixed address is the same on every node, so it is this node's
+ * only when configured on one of its interfaces.
+ */
+static bool
+published_here(const struct vcha_agent *a, enum local_state st,
+               const struct vcha_ip *ip)
+{
+    if (st != LOCAL_NONE) {
+        return st == LOCAL_ACTIVE;
+    }
+    return vcha_agent_str(a, P_ADDRESS_ATTRIBUTE) != NULL ||
+           address_configured_here(ip);
 }
 
 /* The address to publish: the parameter, or the node attribute. */
@@ -398,12 +501,14 @@ refused_by_policy(const char *err)
 }
 
 /*
- * Run nsupdate with @p script.  -ENOENT: not installed; -EEXIST: a
- * prerequisite failed (the record no longer is what we expected).
+ * Run nsupdate with @p script.  *@p unchanged tells whether the zone surely
+ * did not change: nsupdate could not run, or the server answered with an
+ * error (an update is all or nothing).  With @p prereq_ok, a failed
+ * prerequisite is such an answer, but not a failure.
  */
 static enum vcha_result
 nsupdate(struct vcha_agent *a, const char *zone, const char *script,
-         bool *prereq_failed)
+         bool prereq_ok, bool *unchanged)
 {
     const char *keyfile = vcha_agent_str(a, P_KEYFILE);
     long long left = vcha_agent_remaining_ms(a);
@@ -421,6 +526,7 @@ nsupdate(struct vcha_agent *a, const char *zone, const char *script,
     argv[n] = NULL;
     vcha_debug("nsupdate script:\n%s", script);
     rc = vcha_exec(argv, script, strlen(script), left, &res);
+    *unchanged = rc < 0;
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
                                "cannot run nsupdate: %s (install "
@@ -433,8 +539,9 @@ nsupdate(struct vcha_agent *a, const char *zone, const char *script,
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
                             "nsupdate did not finish in time");
     } else if (!vcha_exec_ok(&res)) {
-        if (prereq_failed != NULL && strstr(res.err, "NXRRSET") != NULL) {
-            *prereq_failed = true;
+        *unchanged = strstr(res.err, "update failed:") != NULL;
+        if (prereq_ok && *unchanged && strstr(res.err, "NXRRSET") != NULL) {
+            r = VCHA_OK;
         } else if (refused_by_policy(res.err)) {
             r = vcha_agent_fail(a, VCHA_ERR_ARGS,
                                 "server refused the update of %s in zone %s "
@@ -511,62 +618,71 @@ dnsswitch_validate(struct vcha_agent *a, int level)
 static enum vcha_result
 dnsswitch_monitor(struct vcha_agent *a)
 {
+    enum local_state st = local_state_get(a);
+    char addr[INET6_ADDRSTRLEN];
     struct vcha_dns_server srv;
     struct vcha_ip ip;
     enum vcha_result r;
 
-    if (marker_exists(a)) {
+    if (st == LOCAL_STOPPED) {
         return VCHA_NOT_RUNNING;
     }
     r = expected_address(a, &ip);
-    if (r == VCHA_OK) {
-        r = server_get(a, &srv);
+    if (r != VCHA_OK) {
+        return r;
     }
+    if (!published_here(a, st, &ip)) {
+        return vcha_agent_fail(a, VCHA_NOT_RUNNING,
+                               "not started on this node, and %s is not one "
+                               "of its addresses",
+                               vcha_ip_format(&ip, addr, sizeof(addr)));
+    }
+    r = server_get(a, &srv);
     return r == VCHA_OK ? record_check(a, &srv, &ip) : r;
 }
 
+/* Everything start needs before it changes anything. */
 static enum vcha_result
-dnsswitch_start(struct vcha_agent *a)
+start_prepare(struct vcha_agent *a, struct vcha_ip *ip,
+              struct vcha_dns_server *srv, char *zone, size_t zone_len)
 {
-    char zone[1025], script[2048], addr[INET6_ADDRSTRLEN];
-    const char *name = vcha_agent_str(a, P_NAME);
-    struct vcha_dns_server srv;
-    struct vcha_ip ip;
     enum vcha_result r = dnsswitch_validate(a, 10);
-    size_t len;
 
     if (r == VCHA_OK) {
-        r = expected_address(a, &ip);
+        r = expected_address(a, ip);
         if (r == VCHA_NOT_RUNNING) {
             r = VCHA_ERR_GENERIC; /* no address to publish (yet) */
         }
     }
     if (r == VCHA_OK) {
-        r = server_get(a, &srv);
+        r = server_get(a, srv);
     }
-    if (r == VCHA_OK) {
-        r = zone_get(a, &srv, zone, sizeof(zone));
-    }
-    if (r != VCHA_OK) {
-        return r;
-    }
-    vcha_ip_format(&ip, addr, sizeof(addr));
-    script_header(a, &srv, zone, script, sizeof(script));
+    return r == VCHA_OK ? zone_get(a, srv, zone, zone_len) : r;
+}
+
+/* Replace the name's address records with @p ip, and check that it took. */
+static enum vcha_result
+publish(struct vcha_agent *a, const struct vcha_dns_server *srv,
+        const char *zone, const struct vcha_ip *ip, bool *unchanged)
+{
+    char script[2048], addr[INET6_ADDRSTRLEN];
+    const char *name = vcha_agent_str(a, P_NAME);
+    size_t len;
+    enum vcha_result r;
+
+    vcha_ip_format(ip, addr, sizeof(addr));
+    script_header(a, srv, zone, script, sizeof(script));
     len = strlen(script);
     snprintf(script + len, sizeof(script) - len,
              "update delete %s A\nupdate delete %s AAAA\n"
              "update add %s %lld %s %s\nsend\n",
-             name, name, name, vcha_agent_num(a, P_TTL), rrtype(&ip), addr);
-    r = nsupdate(a, zone, script, NULL);
+             name, name, name, vcha_agent_num(a, P_TTL), rrtype(ip), addr);
+    r = nsupdate(a, zone, script, false, unchanged);
     if (r == VCHA_OK) {
-        r = record_check(a, &srv, &ip);
+        r = record_check(a, srv, ip);
         if (r == VCHA_NOT_RUNNING) {
             r = VCHA_ERR_GENERIC; /* the update did not take */
         }
-    }
-    if (r == VCHA_OK && marker_set(a, false) < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot clear state in %s",
-                            vcha_state_dir());
     }
     if (r == VCHA_OK) {
         vcha_notice("%s now points to %s (zone %s, ttl %lld)", name, addr, zone,
@@ -575,19 +691,60 @@ dnsswitch_start(struct vcha_agent *a)
     return r;
 }
 
-/* Remove the record if it still points here; never fails the stop. */
+static enum vcha_result
+dnsswitch_start(struct vcha_agent *a)
+{
+    enum local_state before = local_state_get(a);
+    struct vcha_dns_server srv;
+    bool unchanged = false;
+    struct vcha_ip ip;
+    char zone[1025];
+    enum vcha_result r = start_prepare(a, &ip, &srv, zone, sizeof(zone));
+    int rc;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    rc = local_state_set(a, LOCAL_ACTIVE);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot record the start in %s: %s",
+                               vcha_state_dir(), strerror(-rc));
+    }
+    r = publish(a, &srv, zone, &ip, &unchanged);
+    if (r != VCHA_OK && unchanged && before != LOCAL_ACTIVE) {
+        /* the zone did not change: nothing for a stop to undo.  Should
+         * this fail, a stop still removes the record only if it points
+         * here. */
+        local_state_set(a, before);
+    }
+    return r;
+}
+
+/* Remove the record if this node published it and it still points here;
+ * never fails the stop. */
 static void
-unregister(struct vcha_agent *a)
+unregister(struct vcha_agent *a, enum local_state st)
 {
     char zone[1025], script[2048], addr[INET6_ADDRSTRLEN];
     const char *name = vcha_agent_str(a, P_NAME);
     struct vcha_dns_server srv;
     bool moved = false;
     struct vcha_ip ip;
+    enum vcha_result r = expected_address(a, &ip);
     size_t len;
 
-    if (expected_address(a, &ip) != VCHA_OK || server_get(a, &srv) != VCHA_OK ||
-        zone_get(a, &srv, zone, sizeof(zone)) != VCHA_OK) {
+    if (r == VCHA_OK && !published_here(a, st, &ip)) {
+        vcha_info("not removing %s: this node did not publish it", name);
+        return;
+    }
+    if (r == VCHA_OK) {
+        r = server_get(a, &srv);
+    }
+    if (r == VCHA_OK) {
+        r = zone_get(a, &srv, zone, sizeof(zone));
+    }
+    if (r != VCHA_OK) {
         vcha_warn("not removing %s: %s", name, a->reason);
         a->reason[0] = '\0';
         return;
@@ -598,7 +755,7 @@ unregister(struct vcha_agent *a)
     snprintf(script + len, sizeof(script) - len,
              "prereq yxrrset %s %s %s\nupdate delete %s %s\nsend\n", name,
              rrtype(&ip), addr, name, rrtype(&ip));
-    if (nsupdate(a, zone, script, &moved) != VCHA_OK) {
+    if (nsupdate(a, zone, script, true, &moved) != VCHA_OK) {
         vcha_warn("could not remove %s (%s); the next start replaces it", name,
                   a->reason);
         a->reason[0] = '\0';
@@ -612,13 +769,23 @@ unregister(struct vcha_agent *a)
 static enum vcha_result
 dnsswitch_stop(struct vcha_agent *a)
 {
-    if (vcha_agent_num(a, P_UNREGISTER) && !marker_exists(a)) {
-        unregister(a);
+    enum local_state st = local_state_get(a);
+    int rc;
+
+    if (vcha_agent_num(a, P_UNREGISTER) && st != LOCAL_STOPPED) {
+        unregister(a, st);
     }
-    if (marker_set(a, true) < 0) {
-        vcha_warn("cannot record the stop in %s; a probe may report the "
-                  "record as active",
-                  vcha_state_dir());
+    rc = local_state_set(a, LOCAL_STOPPED);
+    if (rc < 0 && local_state_set(a, LOCAL_NONE) < 0) {
+        /* still marked active here: only a reboot would clear that */
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot record the stop in %s: %s",
+                               vcha_state_dir(), strerror(-rc));
+    }
+    if (rc < 0) {
+        vcha_warn("cannot record the stop in %s (%s); a probe may report "
+                  "the record as active",
+                  vcha_state_dir(), strerror(-rc));
     }
     return VCHA_OK;
 }
@@ -641,12 +808,21 @@ static const struct vcha_agent_def agent = {
         "signed with a TSIG key.  Start replaces the name's address records "
         "with one record in a single update and checks the result by asking "
         "the authoritative server.  Monitor only reads: it reports running "
-        "when the server resolves the name to exactly the expected address, "
-        "and not running when the name points elsewhere or is absent.  A "
-        "probe tells the truth: a record that already points here is "
-        "reported as running.  After a stop, monitor reports not running "
-        "even when the record was left in place.  Colocate it with the "
-        "service whose address it publishes.",
+        "when the record is this node's and the server resolves the name to "
+        "exactly the expected address, and not running when the name points "
+        "elsewhere or is absent.  The record is this node's when this node "
+        "started the resource and has not stopped it since, or, on a node "
+        "that has done neither since it booted, when the address is its own: "
+        "read from its address_attribute, or a fixed address configured on "
+        "one of its interfaces.  So a probe after a reboot tells the truth "
+        "about the node's own address, and reports not running for a fixed "
+        "address on none of its interfaces, which other nodes may share.  "
+        "After a stop, monitor reports not running even when the record was "
+        "left in place.  The agent keeps what the node did in HA_RSCTMP "
+        "(/run/resource-agents), which a reboot empties; start records "
+        "itself there before it sends the update, and fails without changing "
+        "anything if it cannot.  Colocate it with the service whose address "
+        "it publishes.",
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,

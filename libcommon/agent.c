@@ -122,14 +122,22 @@ print_metadata(const struct vcha_agent_def *def)
     return fflush(stdout) == 0 ? 0 : vcha_result_to_ocf(VCHA_ERR_GENERIC);
 }
 
+/*
+ * A monitor with no interval, or interval 0, is a probe: Pacemaker passes
+ * none to a probe, and resource-agents' ocf_is_probe reads none as 0.
+ */
+static bool
+is_probe(const char *action)
+{
+    return strcmp(action, "monitor") == 0 &&
+           env_number("OCF_RESKEY_CRM_meta_interval", 0) == 0;
+}
+
 static void
 setup_invocation(struct vcha_agent *a, const char *action)
 {
-    const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
-
     a->instance = getenv("OCF_RESOURCE_INSTANCE");
-    a->probe = strcmp(action, "monitor") == 0 && interval != NULL &&
-               strcmp(interval, "0") == 0;
+    a->probe = is_probe(action);
     a->check_level = (int) env_number("OCF_CHECK_LEVEL", 0);
     a->timeout_ms = env_number("OCF_RESKEY_CRM_meta_timeout",
                                (long long) a->action->timeout_s * 1000);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,13 @@
 
 /* Longest stdin accepted: far more than any real set of parameters. */
 #define STDIN_MAX (64 * 1024)
+
+/*
+ * How long a killed worker may take to be reaped, and how often to look:
+ * a SIGKILLed process is normally gone within milliseconds.
+ */
+#define REAP_MS 1000
+#define REAP_POLL_MS 10
 
 static const char *const action_names[VCHA_FENCE_N_ACTIONS] = {
     [VCHA_FENCE_OFF] = "off",
@@ -663,14 +672,46 @@ vcha_fence_manpage(const struct vcha_fence *f, FILE *out)
 
 /* ------------------------------------------------------------ running */
 
+/*
+ * Tie the worker's life to the agent's.  The fencer kills the agent at its
+ * own timeout, which may be shorter than ours; a worker left behind could
+ * power the plug after Pacemaker has moved on.  PDEATHSIG covers an agent
+ * killed from now on, getppid() one killed before; the alarm ends the
+ * worker at the agent's deadline even when the agent cannot kill it.
+ */
+static int
+worker_tie(struct vcha_fence *f, pid_t agent)
+{
+    long long left = f->deadline_ms - vcha_now_ms();
+    struct itimerval at = {
+        .it_value = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}};
+    sigset_t sigs;
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != agent) {
+        vcha_fence_fail(f, "the agent is gone");
+        return -ESRCH;
+    }
+    if (left <= 0) {
+        vcha_fence_fail(f, "no time left");
+        return -ETIMEDOUT;
+    }
+    signal(SIGALRM, SIG_DFL);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+    return setitimer(ITIMER_REAL, &at, NULL) < 0 ? -errno : 0;
+}
+
 /* In the worker: run the action, send the reason back, exit with the rc. */
 static void
-worker(struct vcha_fence *f, int fd)
+worker(struct vcha_fence *f, int fd, pid_t agent)
 {
-    enum vcha_fence_rc rc;
+    enum vcha_fence_rc rc = VCHA_FENCE_FAILED;
 
-    setpgid(0, 0);
-    rc = f->agent->run(f);
+    setpgid(0, 0); /* an overrun kills the worker's children too */
+    if (worker_tie(f, agent) == 0) {
+        rc = f->agent->run(f);
+    }
     fflush(stdout);
     if (f->reason[0] != '\0') {
         (void) !write(fd, f->reason, strlen(f->reason));
@@ -712,40 +753,120 @@ collect(int fd, long long deadline, char *buf, size_t len)
     }
 }
 
-enum vcha_fence_rc
-vcha_fence_run_bounded(struct vcha_fence *f, long long budget_ms)
+/*
+ * Reap @p pid by @p deadline (vcha_now_ms).  A process in uninterruptible
+ * sleep does not die of SIGKILL at once, and a blocking waitpid() would hold
+ * the agent past its deadline.  Returns 0, -ETIMEDOUT or -errno (ECHILD
+ * when the caller ignores SIGCHLD: the status is lost).
+ */
+static int
+reap_by(pid_t pid, int *status, long long deadline)
 {
-    int pipefd[2], status = 0;
-    pid_t pid;
-    bool done;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
 
-    f->deadline_ms = vcha_now_ms() + budget_ms;
-    f->reason[0] = '\0'; /* else the worker would send an old one back */
-    fflush(stdout);
-    fflush(stderr);
-    if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-        return vcha_fence_fail(f, "cannot start a worker: %s", strerror(errno));
+        if (r == pid) {
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            return -errno;
+        }
+        if (vcha_now_ms() >= deadline) {
+            return -ETIMEDOUT;
+        }
+        vcha_sleep_ms(REAP_POLL_MS);
     }
-    if (pid == 0) {
-        close(pipefd[0]);
-        worker(f, pipefd[1]);
+}
+
+/* Why a worker could not be reaped; returns VCHA_FENCE_FAILED. */
+static enum vcha_fence_rc
+reap_failed(struct vcha_fence *f, pid_t pid, bool answered, int rc,
+            long long budget_ms)
+{
+    kill(-pid, SIGKILL); /* still there: at least it must not act */
+    if (rc != -ETIMEDOUT) {
+        return vcha_fence_fail(f, "cannot collect the worker's exit status: %s",
+                               strerror(-rc));
     }
-    setpgid(pid, pid);
-    close(pipefd[1]);
-    done = collect(pipefd[0], f->deadline_ms, f->reason, sizeof(f->reason));
-    close(pipefd[0]);
-    if (!done) {
+    if (answered) {
+        return vcha_fence_fail(f, "the worker (pid %d) did not exit",
+                               (int) pid);
+    }
+    return vcha_fence_fail(f,
+                           "no answer within %lld ms (power_timeout); the "
+                           "worker (pid %d) did not end after SIGKILL",
+                           budget_ms, (int) pid);
+}
+
+/* After the pipe closed or the deadline passed: the worker's exit code. */
+static enum vcha_fence_rc
+worker_result(struct vcha_fence *f, pid_t pid, bool answered,
+              long long budget_ms)
+{
+    long long limit = (answered ? f->deadline_ms : vcha_now_ms()) + REAP_MS;
+    int status = 0, rc;
+
+    if (!answered) {
         kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    }
+    rc = reap_by(pid, &status, limit);
+    if (rc < 0) {
+        return reap_failed(f, pid, answered, rc, budget_ms);
+    }
+    /* SIGALRM: the worker's own deadline came first */
+    if (!answered || (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)) {
         return vcha_fence_fail(f, "no answer within %lld ms (power_timeout)",
                                budget_ms);
     }
-    waitpid(pid, &status, 0);
     if (!WIFEXITED(status)) {
         return vcha_fence_fail(f, "the worker died (signal %d)",
                                WTERMSIG(status));
     }
     return (enum vcha_fence_rc) WEXITSTATUS(status);
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+enum vcha_fence_rc
+vcha_fence_run_bounded(struct vcha_fence *f, long long budget_ms)
+{
+    /* an ignored SIGCHLD (inherited across exec) loses the exit status */
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    int pipefd[2] = {-1, -1};
+    pid_t agent = getpid(), pid;
+    enum vcha_fence_rc rc;
+    bool answered;
+
+    f->deadline_ms = vcha_now_ms() + budget_ms;
+    f->reason[0] = '\0'; /* else the worker would send an old one back */
+    sigaction(SIGCHLD, &dfl, &old);
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+        rc = vcha_fence_fail(f, "cannot start a worker: %s", strerror(errno));
+        goto done;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        worker(f, pipefd[1], agent);
+    }
+    setpgid(pid, pid);
+    close_fd(&pipefd[1]);
+    answered = collect(pipefd[0], f->deadline_ms, f->reason, sizeof(f->reason));
+    rc = worker_result(f, pid, answered, budget_ms);
+
+done:
+    close_fd(&pipefd[0]);
+    close_fd(&pipefd[1]);
+    sigaction(SIGCHLD, &old, NULL);
+    return rc;
 }
 
 /* ------------------------------------------------------------ main */

@@ -1,10 +1,14 @@
-/* vcha - percent-encoding, for text that must stay one token or one line. */
+/*
+ * vcha - percent-encoding, for text that must stay one token, one line or
+ * one value in a URI.
+ */
 #include <config.h>
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <vcha/text.h>
 
@@ -29,12 +33,21 @@ is_control(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
+/* RFC 3986's unreserved characters, and '/', which a query may hold. */
+static bool
+is_uri_plain(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c != '\0' && strchr("-._~/", c) != NULL);
+}
+
 static bool
 needs_escape(unsigned char c, unsigned flags)
 {
     return is_control(c) || c == '%' ||
            ((flags & VCHA_PCT_SPACE) && (c == ' ' || c >= 0x80)) ||
-           ((flags & VCHA_PCT_EQUALS) && c == '=');
+           ((flags & VCHA_PCT_EQUALS) && c == '=') ||
+           ((flags & VCHA_PCT_URI) && !is_uri_plain(c));
 }
 
 int

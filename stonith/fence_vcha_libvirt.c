@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,11 @@
 #include <vcha/fence.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
+#include <vcha/text.h>
 
 #define AGENT "fence_vcha_libvirt"
 #define POLL_MS 100
-#define UUID_TEXT_LEN 36
+#define UUID_HEX_DIGITS 32
 
 static int
 check_uri(const char *v, char *why, size_t len)
@@ -50,7 +52,8 @@ static const struct vcha_fence_opt opts[] = {
      NULL},
     {{.name = "identity_file",
       .check = vcha_check_abspath,
-      .shortdesc = "SSH private key for +ssh URIs"},
+      .shortdesc = "SSH private key for +ssh URIs (any file name: it is "
+                   "encoded into the URI's keyfile parameter)"},
      'k',
      "[filename]",
      NULL},
@@ -70,7 +73,8 @@ static const struct vcha_fence_opt opts[] = {
       .dflt = "onoff",
       .options = methods,
       .shortdesc = "Reboot by off then on (onoff), or by a hard reset where "
-                   "the hypervisor has one (cycle)"},
+                   "the hypervisor has one (cycle; a domain that is off is "
+                   "started)"},
      'm',
      "[method]",
      NULL},
@@ -82,8 +86,8 @@ struct session {
     struct vcha_fence *f;
     virConnectPtr conn;
     char *password;
-    const char *plug;  /* as given: a domain name or UUID */
-    char error[512];   /* libvirt's last error, copied at once */
+    const char *plug; /* as given: a domain name or UUID */
+    char error[512];  /* libvirt's last error, copied at once */
 };
 
 static void
@@ -160,23 +164,30 @@ password_load(struct session *s)
     return 0;
 }
 
-/* The URI with keyfile= added for an ssh transport. */
+/*
+ * The URI with keyfile= added for an ssh transport.  The file name is
+ * percent-encoded (libvirt decodes it): a raw '&' or ';' would end the value
+ * and could add a parameter such as command= (another program run instead
+ * of ssh); '#', '%' or a space would break the URI.
+ */
 static char *
 effective_uri(struct vcha_fence *f)
 {
     const char *uri = vcha_fence_str(f, "uri");
     const char *key = vcha_fence_str(f, "identity_file");
     const char *scheme_end = strstr(uri, "://");
-    char *out = NULL;
+    char *out = NULL, *value = NULL;
 
     if (key == NULL || scheme_end == NULL ||
         memmem(uri, (size_t) (scheme_end - uri), "ssh", 3) == NULL) {
         return strdup(uri);
     }
-    if (asprintf(&out, "%s%ckeyfile=%s", uri, strchr(uri, '?') ? '&' : '?',
-                 key) < 0) {
-        return NULL;
+    value = vcha_pct_encode(key, VCHA_PCT_URI);
+    if (value == NULL || asprintf(&out, "%s%ckeyfile=%s", uri,
+                                  strchr(uri, '?') ? '&' : '?', value) < 0) {
+        out = NULL;
     }
+    free(value);
     return out;
 }
 
@@ -217,28 +228,65 @@ session_close(struct session *s)
     }
 }
 
+/* @p text is a UUID as libvirt reads one: 32 hex digits, dashes between. */
+static bool
+is_uuid(const char *text)
+{
+    size_t digits = strspn(text, "0123456789abcdefABCDEF-");
+
+    if (text[digits] != '\0') {
+        return false;
+    }
+    for (const char *p = text; *p != '\0'; p++) {
+        digits -= *p == '-';
+    }
+    return digits == UUID_HEX_DIGITS;
+}
+
+/*
+ * The plug's domain, by UUID when the plug reads as one, else by name; NULL
+ * with libvirt's error set.  Only a definite "no such UUID" goes on to the
+ * name (a domain may be named like a UUID): after any other error the name
+ * lookup's "no such domain" would count a domain that may run as missing.
+ */
 static virDomainPtr
 domain_lookup(struct session *s)
 {
-    const char *plug = vcha_fence_str(s->f, "plug");
     virDomainPtr dom = NULL;
 
-    if (strlen(plug) == UUID_TEXT_LEN) {
-        dom = virDomainLookupByUUIDString(s->conn, plug);
+    if (is_uuid(s->plug)) {
+        dom = virDomainLookupByUUIDString(s->conn, s->plug);
+        if (dom != NULL || last_error_code() != VIR_ERR_NO_DOMAIN) {
+            return dom;
+        }
     }
-    return dom != NULL ? dom : virDomainLookupByName(s->conn, plug);
+    return virDomainLookupByName(s->conn, s->plug);
 }
 
-/* 1 when off, 0 when on, -1 on error.  A domain that vanished is off. */
+/*
+ * The domain's state (VIR_DOMAIN_*), or -1 on error.  A domain that
+ * vanished (a transient one, destroyed) is shut off.
+ */
 static int
-domain_is_off(virDomainPtr dom)
+domain_state(virDomainPtr dom)
 {
     int state = 0, reason = 0;
 
     if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-        return last_error_code() == VIR_ERR_NO_DOMAIN ? 1 : -1;
+        return last_error_code() == VIR_ERR_NO_DOMAIN ? VIR_DOMAIN_SHUTOFF : -1;
     }
-    return state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
+    return state;
+}
+
+/* 1 when off, 0 when on, -1 on error.  A crashed guest runs no code. */
+static int
+domain_is_off(virDomainPtr dom)
+{
+    int state = domain_state(dom);
+
+    return state < 0
+               ? -1
+               : state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
 }
 
 /* Wait until the domain is off (want_off) or on, or the phase ends. */
@@ -262,8 +310,7 @@ wait_state(struct session *s, virDomainPtr dom, bool want_off,
             return vcha_fence_fail(s->f,
                                    "%s is still %s after %lld ms "
                                    "(power_timeout)",
-                                   s->plug,
-                                   want_off ? "on" : "off",
+                                   s->plug, want_off ? "on" : "off",
                                    vcha_fence_num(s->f, "power_timeout"));
         }
         vcha_sleep_ms(POLL_MS);
@@ -285,17 +332,17 @@ static enum vcha_fence_rc
 power_off(struct session *s, virDomainPtr dom)
 {
     long long deadline = phase_deadline(s);
-    int off = domain_is_off(dom);
 
-    if (off == 1) {
+    /* a crashed domain is off, but only a destroy lets it start again */
+    if (domain_state(dom) == VIR_DOMAIN_SHUTOFF) {
         vcha_info("%s is already off", s->plug);
         return VCHA_FENCE_SUCCESS;
     }
     if (virDomainDestroy(dom) < 0 &&
         last_error_code() != VIR_ERR_OPERATION_INVALID &&
         last_error_code() != VIR_ERR_NO_DOMAIN) {
-        return vcha_fence_fail(s->f, "cannot power off %s: %s",
-                               s->plug, last_error(s));
+        return vcha_fence_fail(s->f, "cannot power off %s: %s", s->plug,
+                               last_error(s));
     }
     return wait_state(s, dom, true, deadline);
 }
@@ -311,10 +358,43 @@ power_on(struct session *s, virDomainPtr dom)
     }
     if (virDomainCreate(dom) < 0 &&
         last_error_code() != VIR_ERR_OPERATION_INVALID) {
-        return vcha_fence_fail(s->f, "cannot power on %s: %s",
-                               s->plug, last_error(s));
+        return vcha_fence_fail(s->f, "cannot power on %s: %s", s->plug,
+                               last_error(s));
     }
     return wait_state(s, dom, false, deadline);
+}
+
+/*
+ * method=cycle: a hard reset of a running domain.  Returns true when the
+ * reset settled the reboot (*rc says how), false when off then on must do
+ * instead: the domain is off (a reset needs a running one, and the node of
+ * a crashed VM must still be fenced) or the hypervisor has no reset.
+ */
+static bool
+reset(struct session *s, virDomainPtr dom, enum vcha_fence_rc *rc)
+{
+    int code;
+
+    if (domain_is_off(dom) == 1) {
+        vcha_notice("%s is off: starting it instead of a reset", s->plug);
+        return false;
+    }
+    if (virDomainReset(dom, 0) == 0) {
+        *rc = wait_state(s, dom, false, phase_deadline(s));
+        return true;
+    }
+    code = last_error_code();
+    last_error(s); /* before domain_is_off() resets it */
+    if (code == VIR_ERR_NO_SUPPORT) {
+        vcha_notice("no hard reset here; powering off and on instead");
+        return false;
+    }
+    if (code == VIR_ERR_OPERATION_INVALID && domain_is_off(dom) == 1) {
+        vcha_notice("%s went off: starting it instead of a reset", s->plug);
+        return false;
+    }
+    *rc = vcha_fence_fail(s->f, "cannot reset %s: %s", s->plug, s->error);
+    return true;
 }
 
 static enum vcha_fence_rc
@@ -322,15 +402,9 @@ reboot(struct session *s, virDomainPtr dom)
 {
     enum vcha_fence_rc rc;
 
-    if (strcmp(vcha_fence_str(s->f, "method"), "cycle") == 0) {
-        if (virDomainReset(dom, 0) == 0) {
-            return wait_state(s, dom, false, phase_deadline(s));
-        }
-        if (last_error_code() != VIR_ERR_NO_SUPPORT) {
-            return vcha_fence_fail(s->f, "cannot reset %s: %s",
-                                   s->plug, last_error(s));
-        }
-        vcha_notice("no hard reset here; powering off and on instead");
+    if (strcmp(vcha_fence_str(s->f, "method"), "cycle") == 0 &&
+        reset(s, dom, &rc)) {
+        return rc;
     }
     rc = power_off(s, dom);
     if (rc != VCHA_FENCE_SUCCESS) {
@@ -338,8 +412,8 @@ reboot(struct session *s, virDomainPtr dom)
     }
     /* the off part is what fences; a failed on is only reported */
     if (power_on(s, dom) != VCHA_FENCE_SUCCESS) {
-        vcha_warn("%s is off but did not come back on: %s",
-                  s->plug, s->f->reason);
+        vcha_warn("%s is off but did not come back on: %s", s->plug,
+                  s->f->reason);
         s->f->reason[0] = '\0';
     }
     return VCHA_FENCE_SUCCESS;
@@ -351,8 +425,8 @@ status(struct session *s, virDomainPtr dom)
     int off = domain_is_off(dom);
 
     if (off < 0) {
-        return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
-                               s->plug, last_error(s));
+        return vcha_fence_fail(s->f, "cannot read the state of %s: %s", s->plug,
+                               last_error(s));
     }
     printf("Status: %s\n", off ? "OFF" : "ON");
     return off ? VCHA_FENCE_IS_OFF : VCHA_FENCE_SUCCESS;
@@ -482,10 +556,15 @@ static const struct vcha_fence_agent agent = {
         "is a hard power-off (destroy), confirmed by reading the domain's "
         "state until it is off or power_timeout runs out; on starts the "
         "domain and confirms it runs; reboot is off then on, and succeeds "
-        "once the off part is confirmed.  The plug is a domain name or "
-        "UUID.  A connection that hangs fails the action after "
-        "power_timeout instead of hanging it.  Passwords are read from a "
-        "file, never taken on the command line, and never logged.",
+        "once the off part is confirmed.  With method=cycle reboot is a hard "
+        "reset of a running domain; a domain that is off (or crashed) is "
+        "started instead, and a hypervisor without a reset gets off then "
+        "on.  The plug is a domain name or UUID.  With missing_as_off only "
+        "libvirt's definite answer that no such domain exists counts as "
+        "off; any other error fails the action.  A connection that hangs "
+        "fails the action after power_timeout instead of hanging it, and "
+        "the agent's worker never outlives the agent.  Passwords are read "
+        "from a file, never taken on the command line, and never logged.",
     .vendor_url = "https://libvirt.org",
     .opts = opts,
     .n_opts = sizeof(opts) / sizeof(opts[0]),

@@ -58,7 +58,7 @@ struct vcha_agent {
     const struct vcha_action_def *action;
     struct vcha_params *params;
     const char *instance;  /**< OCF_RESOURCE_INSTANCE */
-    bool probe;            /**< monitor with interval 0 */
+    bool probe;            /**< monitor with interval 0 or none */
     int check_level;       /**< OCF_CHECK_LEVEL */
     long long timeout_ms;  /**< the operation's timeout */
     long long deadline_ms; /**< CLOCK_MONOTONIC ms to be done by */

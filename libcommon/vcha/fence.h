@@ -75,9 +75,9 @@ struct vcha_fence {
     char *values[VCHA_FENCE_MAX_OPTS]; /**< as given, or NULL */
     size_t n;
     struct vcha_param_def defs[VCHA_FENCE_MAX_OPTS]; /**< as parsed */
-    struct vcha_params *params; /**< parsed values */
-    long long deadline_ms;      /**< of the worker (vcha_now_ms) */
-    char reason[1024];          /**< why it failed */
+    struct vcha_params *params;                      /**< parsed values */
+    long long deadline_ms; /**< of the worker (vcha_now_ms) */
+    char reason[1024];     /**< why it failed */
 };
 
 /** Run the agent; returns the process exit code. */
@@ -132,8 +132,11 @@ void vcha_fence_manpage(const struct vcha_fence *f, FILE *out);
 
 /**
  * Run agent->run in a worker process for at most @p budget_ms; kill its
- * process group when it overruns.  Returns its exit code, or
- * VCHA_FENCE_FAILED (with f->reason) when it overran or crashed.
+ * process group when it overruns.  The worker dies with the caller (a
+ * fencer that kills the agent kills the worker too) and at its deadline by
+ * itself; a killed worker that cannot be reaped within a second is given
+ * up on.  Returns its exit code, or VCHA_FENCE_FAILED (with f->reason) when
+ * it could not start, overran, crashed or could not be reaped.
  */
 enum vcha_fence_rc vcha_fence_run_bounded(struct vcha_fence *f,
                                           long long budget_ms);

@@ -1,4 +1,7 @@
-/* vcha - percent-encoding, for text that must stay one token or one line. */
+/*
+ * vcha - percent-encoding, for text that must stay one token, one line or
+ * one value in a URI.
+ */
 #ifndef VCHA_TEXT_H
 #define VCHA_TEXT_H
 
@@ -11,6 +14,8 @@
 enum vcha_pct_flags {
     VCHA_PCT_SPACE = 1 << 0,  /**< space and bytes >= 0x80: one ASCII word */
     VCHA_PCT_EQUALS = 1 << 1, /**< '=': a KEY=VALUE separator */
+    /** all but letters, digits and "-._~/": a URI query value */
+    VCHA_PCT_URI = 1 << 2,
 };
 
 /** The value of hexadecimal digit @p c (either case), or -1. */

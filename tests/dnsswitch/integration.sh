@@ -1,7 +1,9 @@
 #!/bin/bash
 # ocf:vcha:dnsswitch against a real named on 127.0.0.1: start, monitor, stop,
-# a failover from one node's address to another's, probes, keys, a dead
-# server and every kind of bad input.
+# a failover from one node's address to another's, probes, one fixed address
+# on three nodes, starts that fail half-way, keys, a dead server and every
+# kind of bad input.  A node is a state directory (HA_RSCTMP); 127.0.0.1 is
+# an address of every node, the 198.18.0.x and 2001:db8:: ones of none.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/named.sh"
@@ -10,14 +12,31 @@ AGENT=$top_builddir/agents/dnsswitch
 NAME=www.vcha.test
 A1=198.18.0.10
 A2=198.18.0.11
+A3=198.18.0.12
+A4=198.18.0.13
 A6=2001:db8::10
+LOCAL=127.0.0.1
 
 for prog in named nsupdate dig tsig-keygen; do
     command -v "$prog" >/dev/null || tap_bail "$prog missing: install bind9 bind9-dnsutils"
 done
 work=$(mktemp -d)
-trap 'named_stop; rm -rf "$work"' EXIT
+trap 'kill -CONT "${NAMED_PID:-}" 2>/dev/null; named_stop; rm -rf "$work"' EXIT
 named_start "$work/named" || tap_bail "cannot start named"
+if command -v ip >/dev/null &&
+    ip -o addr show | grep -qE ' (198\.18\.0\.1[0-3]|2001:db8::10)/'; then
+    tap_bail "an interface here has one of the addresses the nodes must not have"
+fi
+
+# fake_nsupdate DIR COMMAND: DIR/nsupdate runs the real nsupdate, then
+# COMMAND (as a fault right after the update reached the server); an agent
+# run with DIR first in PATH uses it
+fake_nsupdate() {
+    mkdir -p "$1"
+    printf '#!/bin/bash\n%q "$@"\nrc=$?\n%s\nexit $rc\n' \
+        "$(command -v nsupdate)" "$2" > "$1/nsupdate"
+    chmod +x "$1/nsupdate"
+}
 
 # node_env NODE ADDRESS: the environment Pacemaker would give the agent on
 # NODE (each node has its own HA_RSCTMP).
@@ -36,8 +55,9 @@ node_env node1 $A1
 ra validate-all
 tap_is "$RA_RC" 0 "validate-all accepts a good configuration"
 probe
-tap_is "$RA_RC" 7 "probe before start: the name does not exist, not running"
-tap_like "$RA_REASON" "*has no A record*" "probe says why"
+tap_is "$RA_RC" 7 "probe before start: not running"
+tap_like "$RA_REASON" "*not started on this node, and $A1 is not one of its addresses*" \
+    "probe says why"
 ra start
 tap_is "$RA_RC" 0 "start"
 tap_is "$(named_lookup $NAME A)" "$A1" "the server now resolves the name to node1"
@@ -65,7 +85,6 @@ tap_is "$RA_ERR" "" "nothing on stderr when a log file and facility are set"
 node_env node2 $A2
 probe
 tap_is "$RA_RC" 7 "probe on node2 while the name points to node1"
-tap_like "$RA_REASON" "*points to $A1, not $A2*" "node2's probe names both addresses"
 ra start
 tap_is "$RA_RC" 0 "start on node2"
 tap_is "$(named_lookup $NAME A)" "$A2" "the name now points to node2, and only to it"
@@ -77,11 +96,13 @@ ra stop
 tap_is "$RA_RC" 0 "stop on node1 (default: leave the record)"
 tap_is "$(named_lookup $NAME A)" "$A2" "node1's stop left node2's record alone"
 
-# --- probe after a reboot of node2: no local state, the record points here
+# --- a reboot of node2 (its state directory is gone): it no longer runs the
+# resource, although the name still points to its address (none of its own)
 rm -rf "$work/node2"
 node_env node2 $A2
 probe
-tap_is "$RA_RC" 0 "probe with no local state tells the truth: the record points here"
+tap_is "$RA_RC" 7 "probe after a reboot: not running, whatever the record says"
+tap_is "$(named_lookup $NAME A)" "$A2" "the probe left the record alone"
 
 # --- stop, then monitor
 ra stop
@@ -108,6 +129,104 @@ ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "unregistering stop succeeds when another node owns the name"
 tap_is "$(named_lookup $NAME A)" "$A1" "and leaves the other node's record in place"
 
+# --- one fixed address on three nodes: the address is the same everywhere,
+# so only the node that started the resource reports it running, and a stop
+# elsewhere leaves the record alone
+node_env nodeA $A3
+ra start OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "fixed address: start on node A"
+node_env nodeB $A3
+probe OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 7 "fixed address: probe on node B, which never started it: not running"
+tap_like "$RA_REASON" "*not started on this node*" "node B's probe says why"
+node_env nodeC $A3
+probe OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 7 "fixed address: probe on node C: not running"
+node_env nodeB $A3
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "fixed address: stop on node B succeeds"
+tap_is "$(named_lookup $NAME A)" "$A3" "node B's stop did not touch node A's record"
+node_env nodeA $A3
+ra monitor OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "node A's monitor still reports running"
+node_env nodeC $A3
+ra start OCF_RESKEY_unregister_on_stop=true OCF_RESKEY_keyfile="$NAMED_BADKEY"
+tap_is "$RA_RC" 2 "fixed address: the server refuses a start on node C"
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$(named_lookup $NAME A)" "$A3" "the stop after it has nothing to undo"
+rm -rf "$work/nodeA"
+node_env nodeA $A3
+probe OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 7 "after a reboot node A does not run it either"
+ra start OCF_RESKEY_unregister_on_stop=true
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "fixed address: start and stop on node A"
+tap_is "$(named_lookup $NAME A)" "" "the stop of the node that started it removes the record"
+
+# --- an address of this node (127.0.0.1): with no local state, as after a
+# reboot, the probe tells the truth from the record
+node_env nodeL $LOCAL
+named_set $NAME A $A3 >/dev/null
+probe
+tap_is "$RA_RC" 7 "own address: probe while the name points elsewhere"
+tap_like "$RA_REASON" "*points to $A3, not $LOCAL*" "the probe names both addresses"
+named_set $NAME A $LOCAL >/dev/null
+probe
+tap_is "$RA_RC" 0 "own address: probe while the name points here: running"
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "own address: stop"
+tap_is "$(named_lookup $NAME A)" "" "the stop removed the record that pointed here"
+named_set $NAME A $LOCAL >/dev/null
+probe
+tap_is "$RA_RC" 7 "own address: after a stop, the probe reports not running"
+
+# --- a start that fails after its update reached the server (the server
+# stops answering just then, so the start cannot check the record): the stop
+# that follows removes the record
+# (a group stop takes effect thread by thread: wait until no thread of named
+# is left running, or one may still answer the start's check)
+fake_nsupdate "$work/hang" "kill -STOP $NAMED_PID
+while [ -n \"\$(grep -L '^State:.*[tT]' /proc/$NAMED_PID/task/*/status)\" ]; do
+    sleep 0.01
+done"
+node_env node5 $A4
+ra start
+ra stop
+tap_is "$(named_lookup $NAME A)" "$A4" "node5 ran the resource once and left the record"
+named_set $NAME A $A3 >/dev/null # another node has taken the name since
+ra start PATH="$work/hang:$PATH" OCF_RESKEY_CRM_meta_timeout=4000
+tap_is "$RA_RC" 1 "a start that cannot check its update fails"
+kill -CONT "$NAMED_PID"
+tap_is "$(named_lookup $NAME A)" "$A4" "although its update took"
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "stop after the failed start"
+tap_is "$(named_lookup $NAME A)" "" "the stop after the failed start removed the record"
+
+# --- the agent killed right after its update, as at a start timeout
+fake_nsupdate "$work/killed" 'kill -KILL $PPID'
+node_env node6 $A4
+ra start
+ra stop
+named_set $NAME A $A3 >/dev/null
+ra start PATH="$work/killed:$PATH"
+tap_is "$RA_RC" 137 "the agent was killed right after its update"
+tap_is "$(named_lookup $NAME A)" "$A4" "its update took"
+ra stop OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "stop after the killed start"
+tap_is "$(named_lookup $NAME A)" "" "the stop after the killed start removed the record"
+
+# --- a start that cannot note that it ran here changes nothing
+named_set $NAME A $A3 >/dev/null
+: > "$work/not-a-directory"
+node_env node7 $A4
+ra start HA_RSCTMP="$work/not-a-directory/node7"
+tap_is "$RA_RC" 1 "a start with an unusable state directory fails"
+tap_like "$RA_REASON" "*cannot record the start*" "and says why"
+tap_is "$(named_lookup $NAME A)" "$A3" "before any update"
+ra stop HA_RSCTMP="$work/not-a-directory/node7" OCF_RESKEY_unregister_on_stop=true
+tap_is "$RA_RC" 0 "and its stop succeeds"
+tap_is "$(named_lookup $NAME A)" "$A3" "without touching the record"
+
 # --- IPv6: AAAA, and switching families replaces the old record
 node_env node3 $A6
 ra start
@@ -132,6 +251,7 @@ tap_like "$RA_REASON" "*refused*NOTAUTH*zone*" "with the server's answer and a h
 
 # --- keys
 before=$(named_lookup $NAME A)
+tap_is "$before" "$A1" "before the key tests the name points to node1"
 node_env node2 $A2
 ra start OCF_RESKEY_keyfile="$NAMED_BADKEY"
 tap_is "$RA_RC" 2 "a wrong TSIG key is a hard error on this node (OCF_ERR_ARGS)"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # fence_vcha_libvirt against libvirt's built-in test driver (a real libvirt,
 # no daemon): every action and exit code, unknown plugs, the list format,
-# delay (measured), stdin and getopt forms giving the same, bad URIs, and a
-# hung connection that must not hang the agent.
+# delay, stdin and getopt forms giving the same, bad URIs, identity_file as
+# ssh sees it, a hung connection that must not hang the agent, and a worker
+# that must not outlive a killed agent.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 
@@ -30,6 +31,17 @@ cat > "$work/node.xml" <<XML
 </node>
 XML
 URI=test://$work/node.xml
+# A crashed domain (its QEMU kept for debugging): off, but still active.
+cat > "$work/crashed.xml" <<XML
+<node>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>vm-crashed</name><uuid>11111111-2222-3333-4444-555555555503</uuid>
+    <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+    <test:runstate>6</test:runstate>
+  </domain>
+</node>
+XML
+CRASHED=test://$work/crashed.xml
 
 # fence ARGS...: run with options; sets RC, OUT, ERR, MS (elapsed)
 fence() {
@@ -64,6 +76,16 @@ fence --uri "$URI" -o reboot -n vm-on
 tap_is "$RC" 0 "reboot (off, then on)"
 fence --uri "$URI" -o reboot -n vm-on --method=cycle
 tap_is "$RC" 0 "reboot by hard reset (method=cycle)"
+# a reset needs a running domain; the node of a crashed VM must be fenced
+fence --uri "$URI" -o reboot -n vm-off --method=cycle -v
+tap_is "$RC" 0 "method=cycle of a domain that is off: success"
+tap_like "$ERR" "*vm-off is off: starting it*" "it is started instead of reset"
+tap_like "$ERR" "!(*did not come back on*)" "and it came back on"
+for m in onoff cycle; do
+    fence --uri "$CRASHED" -o reboot -n vm-crashed --method=$m --power-timeout=5
+    tap_is "$RC" 0 "method=$m of a crashed domain: success"
+    tap_like "$ERR" "!(*did not come back on*)" "method=$m: it came back on"
+done
 fence --uri "$URI" -o monitor
 tap_is "$RC" 0 "monitor: the connection answers"
 
@@ -88,14 +110,16 @@ tap_is "$RC" 0 "with missing_as_off, off of an unknown domain succeeds"
 fence --uri "$URI" -o on -n nosuch --missing-as-off
 tap_is "$RC" 1 "on of an unknown domain fails even with missing_as_off"
 
-# --- delay
-fence --uri "$URI" -o off -n vm-on --delay=2
+# --- delay (the agent says when it waits; a lower bound is deterministic)
+fence --uri "$URI" -o off -n vm-on --delay=2 -v
 tap_is "$RC" 0 "off with delay=2"
-tap_cond "MS >= 2000" "delay=2 held the off back 2 s (took $MS ms)"
-fence --uri "$URI" -o off -n vm-on --delay=0
-tap_cond "MS < 1000" "delay=0 does not wait (took $MS ms)"
-fence --uri "$URI" -o status -n vm-on --delay=2
-tap_cond "MS < 1500" "delay does not hold back status (took $MS ms)"
+tap_like "$ERR" "*delay: waiting 2000 ms before off*" "delay=2 holds the off back"
+tap_cond "MS >= 2000" "for 2 s (took $MS ms)"
+fence --uri "$URI" -o off -n vm-on --delay=0 -v
+tap_like "$ERR" "!(*delay: waiting*)" "delay=0 does not wait"
+fence --uri "$URI" -o status -n vm-on --delay=60 -v
+tap_like "$ERR" "!(*delay: waiting*)" "delay does not hold back status"
+tap_cond "MS < 30000" "status did not wait the 60 s (took $MS ms)"
 
 # --- stdin and getopt forms
 compare() { # compare DESC "stdin lines" getopt args...
@@ -153,11 +177,71 @@ read -r port <&"${BH[0]}"
 fence --uri "qemu+tcp://127.0.0.1:$port/system" -o status -n vm \
     --power-timeout=2
 tap_is "$RC" 1 "a daemon that never answers: status fails"
-tap_cond "MS >= 2000 && MS < 4000" "gives up at power_timeout (2 s): took $MS ms"
-tap_like "$ERR" "*no answer within*power_timeout*" "and says it timed out"
+tap_like "$ERR" "*status failed: no answer within 2000 ms (power_timeout)" \
+    "at power_timeout, saying so"
+# only a hang would take 30 s; giving up before power_timeout is a bug
+tap_cond "MS >= 2000 && MS < 30000" "gives up, not earlier: took $MS ms"
 fence --uri "qemu+tcp://127.0.0.1:$port/system" -o off -n vm \
     --power-timeout=2
 tap_is "$RC" 1 "off against a hung daemon fails (never reported as done)"
-tap_cond "MS >= 2000 && MS < 4000" "at power_timeout: took $MS ms"
+tap_like "$ERR" "*off failed: no answer within 2000 ms (power_timeout)" \
+    "at power_timeout"
+tap_cond "MS >= 2000 && MS < 30000" "not earlier, not hanging: took $MS ms"
+
+# --- identity_file: one file name for ssh, whatever its characters.  A
+# stand-in ssh first on PATH records its arguments (libvirt runs "ssh").
+mkdir -p "$work/bin"
+cat > "$work/bin/ssh" <<SH
+#!/bin/sh
+printf '%s\n' "\$@" > "$work/ssh.args"
+exit 1
+SH
+cat > "$work/other" <<SH
+#!/bin/sh
+touch "$work/other.ran"
+exit 1
+SH
+chmod +x "$work/bin/ssh" "$work/other"
+keyfile() { sed -n '/^-i$/{n;p;q}' "$work/ssh.args" 2> /dev/null; }
+saved_path=$PATH
+export PATH="$work/bin:$PATH"
+key="$work/k dir/a&b;c#d%e+f"
+fence --uri qemu+ssh://fencehost/system -o status -n vm -k "$key"
+tap_is "$(keyfile)" "$key" "ssh -i gets a key file name with ' &;#%+' whole"
+rm -f "$work/ssh.args"
+fence --uri "qemu+ssh://fencehost/system?no_tty=1" -o status -n vm \
+    -k "$work/k&command=$work/other"
+tap_ok "$([ ! -e "$work/other.ran" ]; echo $?)" \
+    "identity_file cannot add command= (no other program runs)"
+tap_is "$(keyfile)" "$work/k&command=$work/other" "ssh runs, with it as the key file"
+PATH=$saved_path
+
+# --- the worker never outlives the agent: the fencer may kill the agent at
+# a timeout shorter than ours, and a worker left behind could power the
+# domain after Pacemaker has moved on.
+dead() { # dead PID: gone, or a zombie nobody reaped
+    local st
+    st=$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$1/stat" 2> /dev/null)
+    [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+"$FENCE" --uri "$URI" -o reboot -n vm-on --power-wait=60 2> /dev/null &
+agent=$!
+worker=
+for _ in $(seq 1 100); do
+    worker=$(pgrep -P "$agent") && break
+    sleep 0.1
+done
+{ kill -KILL "$agent" && wait "$agent"; } 2> /dev/null # no "Killed" line
+tap_ok "$([ -n "$worker" ]; echo $?)" "the agent had a worker (${worker:-none})"
+for _ in $(seq 1 100); do
+    [ -n "$worker" ] && dead "$worker" && break
+    sleep 0.1
+done
+if [ -n "$worker" ] && ! dead "$worker"; then
+    kill -KILL "$worker"
+    tap_ok 1 "the worker died with the agent (it lived on)"
+else
+    tap_ok 0 "the worker died with the agent"
+fi
 
 tap_done

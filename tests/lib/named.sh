@@ -3,7 +3,8 @@
 #   named_start DIR   start it; sets NAMED_PORT, NAMED_KEYFILE (0600),
 #                     NAMED_BADKEY (same key name, other secret), NAMED_ZONE
 #   named_stop        stop it (also done by the EXIT trap the caller sets)
-#   named_lookup NAME TYPE   print the record data the server holds
+#   named_lookup NAME TYPE   print the record data the server holds; fail
+#                     unless it answered NOERROR or NXDOMAIN
 #
 # The zone vcha.test (RFC 2606 reserved) accepts updates signed with the key.
 
@@ -85,8 +86,23 @@ named_stop() {
     fi
 }
 
-named_lookup() { # named_lookup NAME TYPE
-    dig +short +norecurse -p "$NAMED_PORT" @127.0.0.1 "$1" "$2" | sort
+# named_lookup NAME TYPE: the data of NAME's TYPE records on the server,
+# sorted.  Unless the server answered NOERROR or NXDOMAIN (no reply, REFUSED,
+# SERVFAIL...) it prints why and fails, so that an empty result always means
+# "no such record".
+named_lookup() {
+    local out status
+    out=$(dig +norecurse +time=2 +tries=1 +noall +comments +answer \
+        -p "$NAMED_PORT" @127.0.0.1 "$1" "$2" 2>&1)
+    status=$(sed -n 's/.*, status: \([A-Z]*\),.*/\1/p' <<<"$out")
+    case $status in
+    NOERROR | NXDOMAIN) ;;
+    *)
+        echo "lookup of $1 $2 failed: ${status:-$(tail -n 1 <<<"$out")}"
+        return 1
+        ;;
+    esac
+    awk -v type="$2" '$1 !~ /^;/ && $4 == type { print $5 }' <<<"$out" | sort
 }
 
 named_set() { # named_set NAME TYPE DATA: put a record in place directly

@@ -21,6 +21,16 @@ named_start "$work/named" || tap_bail "cannot start named"
 TOOL=$top_builddir/tests/pacemaker/attr-tool
 NAME=www.vcha.test
 
+# last_op_xpath RESOURCE: where the CIB status records RESOURCE's last
+# operation on node1; last_op RESOURCE prints its key and exit code
+last_op_xpath() {
+    echo "//node_state[@uname='node1']//lrm_resource[@id='$1']/lrm_rsc_op[@id='$1_last_0']"
+}
+last_op() {
+    cibadmin -Q -o status -A "$(last_op_xpath "$1")" 2>/dev/null |
+        sed -n 's/.* operation_key="\([^"]*\)".* rc-code="\([0-9]*\)".*/\1 rc-code=\2/p'
+}
+
 # --- node attributes and promotion scores
 out=$("$TOOL" get web-address)
 tap_is "$?:$out" "1:-61" "an attribute that was never set: -ENODATA"
@@ -80,10 +90,13 @@ cluster1_wait 30 sh -c "crm_resource --locate -r www-dns 2>&1 | grep -q 'NOT run
 tap_ok $? "target-role=Stopped stops it"
 tap_is "$(dig +short -p $NAMED_PORT @127.0.0.1 $NAME A)" 198.18.0.52 \
     "the stop left the record in place (unregister_on_stop=false)"
+# a re-probe; wait for the probe, then for whatever the cluster does next
 crm_resource --refresh -r www-dns > /dev/null 2>&1
-sleep 3
-crm_resource --locate -r www-dns 2>&1 | grep -q 'NOT running'
-tap_ok $? "after a re-probe it is still stopped: the probe did not report it active"
+probe_xpath="$(last_op_xpath www-dns)[@operation_key='www-dns_monitor_0']"
+cluster1_wait 30 cibadmin -Q -o status -A "$probe_xpath"
+timeout 60 crm_resource --wait > /dev/null 2>&1
+tap_is "$(last_op www-dns)" "www-dns_monitor_0 rc-code=7" \
+    "the re-probe reported it not running, and nothing followed the probe"
 crm_mon -1 2>&1 | grep -q "Failed Resource Actions"
 tap_is "$?" 1 "and the re-probe recorded no failure"
 

@@ -45,9 +45,11 @@ cases_dnsswitch() {
     case_run "start, non-UTF-8 zone" start OCF_RESKEY_zone=$'\xff.test'
     case_run "probe, bad configuration" monitor $probe OCF_RESKEY_port=0
     case_run "stop, bad configuration" stop OCF_RESKEY_port=0
+    # started here, so that monitor and stop go on to ask the server
+    case_run "start, before the server goes down" start
     named_stop
-    case_run "monitor, server down" monitor HA_RSCTMP="$work/fresh"
+    case_run "monitor, server down" monitor
     case_run "start, server down" start
     case_run "stop, server down, unregister" stop \
-        OCF_RESKEY_unregister_on_stop=yes HA_RSCTMP="$work/fresh"
+        OCF_RESKEY_unregister_on_stop=yes
 }

@@ -550,17 +550,26 @@ test_level_0_validate_failure_stops_the_action(void **state)
     output_free(&o);
 }
 
+/* A probe: interval 0, or none at all (as Pacemaker passes a probe). */
 static void
 test_probe_with_bad_configuration_is_not_running(void **state)
 {
-    struct output o;
+    static const char *const intervals[] = {"0", NULL};
 
     (void) state;
-    setenv("OCF_RESKEY_CRM_meta_interval", "0", 1);
-    assert_int_equal(run("monitor", &o), 7);
-    assert_no_handler_called();
-    assert_no_exit_reason(&o);
-    output_free(&o);
+    for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
+        struct output o;
+
+        if (intervals[i] != NULL) {
+            setenv("OCF_RESKEY_CRM_meta_interval", intervals[i], 1);
+        } else {
+            unsetenv("OCF_RESKEY_CRM_meta_interval");
+        }
+        assert_int_equal(run("monitor", &o), 7);
+        assert_no_handler_called();
+        assert_no_exit_reason(&o);
+        output_free(&o);
+    }
 }
 
 static void
@@ -618,14 +627,16 @@ test_recurring_monitor_is_not_a_probe(void **state)
     assert_false(seen.probe);
 }
 
+/* Pacemaker passes a probe no interval at all, only its timeout. */
 static void
-test_monitor_without_interval_is_not_a_probe(void **state)
+test_monitor_without_interval_is_a_probe(void **state)
 {
     (void) state;
     configure();
+    setenv("OCF_RESKEY_CRM_meta_timeout", "20000", 1);
     assert_int_equal(run_quiet("monitor"), 0);
     assert_int_equal(seen.monitor, 1);
-    assert_false(seen.probe);
+    assert_true(seen.probe);
 }
 
 static void
@@ -821,7 +832,7 @@ main(void)
         T(test_stop_with_failing_level_0_validate_succeeds),
         T(test_monitor_with_interval_0_is_a_probe),
         T(test_recurring_monitor_is_not_a_probe),
-        T(test_monitor_without_interval_is_not_a_probe),
+        T(test_monitor_without_interval_is_a_probe),
         T(test_other_action_with_interval_0_is_not_a_probe),
         T(test_timeout_comes_from_crm_meta_timeout),
         T(test_timeout_defaults_to_advertised_timeout),

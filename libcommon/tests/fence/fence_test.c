@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ static struct {
     int grandchild_fd;  /* >= 0: start a grandchild, write its pid here */
     bool signal_parent; /* SIGUSR1 to the test while it waits */
     const char *log;    /* an info message */
+    bool acts;          /* record "acted" after the sleep: a power command */
+    bool unkillable;    /* out of reach of the agent's kill and alarm */
 } script;
 
 static int validate_calls; /* the validate hook runs in the test process */
@@ -116,12 +119,43 @@ record(struct vcha_fence *f)
     }
     fprintf(out,
             "%s plug=%s user=%s mode=%s dry_run=%lld retries=%lld "
-            "own_group=%d left=%lld\n",
+            "own_group=%d left=%lld pid=%d\n",
             vcha_fence_action_name(f->action), plug ? plug : "-",
             user ? user : "-", vcha_fence_str(f, "mode"),
             vcha_fence_num(f, "dry_run"), vcha_fence_num(f, "retries"),
-            getpgid(0) == getpid(), f->deadline_ms - vcha_now_ms());
+            getpgid(0) == getpid(), f->deadline_ms - vcha_now_ms(),
+            (int) getpid());
     fclose(out);
+}
+
+/* Append "acted": what a real agent's late power command would be. */
+static void
+record_acted(void)
+{
+    FILE *out = fopen(record_path, "ae");
+
+    if (out != NULL) {
+        fputs("acted\n", out);
+        fclose(out);
+    }
+}
+
+/*
+ * Stand in for a worker stuck where no signal reaches it (uninterruptible
+ * sleep) for @p ms: ignore the alarm and stay out of the process group the
+ * agent kills (again and again: the agent's own setpgid() after fork() may
+ * come after ours).
+ */
+static void
+sleep_unkillable(long long ms)
+{
+    long long end = vcha_now_ms() + ms;
+
+    signal(SIGALRM, SIG_IGN);
+    while (vcha_now_ms() < end) {
+        setpgid(0, getpgid(getppid()));
+        vcha_sleep_ms(10);
+    }
 }
 
 static void
@@ -157,7 +191,14 @@ agent_run(struct vcha_fence *f)
         vcha_sleep_ms(100); /* let the test reach poll() */
         kill(getppid(), SIGUSR1);
     }
-    vcha_sleep_ms(script.sleep_ms);
+    if (script.unkillable) {
+        sleep_unkillable(script.sleep_ms);
+    } else {
+        vcha_sleep_ms(script.sleep_ms);
+    }
+    if (script.acts) {
+        record_acted();
+    }
     if (script.crash) {
         crash();
     }
@@ -1364,7 +1405,6 @@ meta_teardown(void **state)
     return 0;
 }
 
-
 static void
 test_metadata_root(void **state)
 {
@@ -1448,16 +1488,20 @@ test_metadata_getopt_mixed(void **state)
 
     assert_xpath_str(m->doc, PARAM("action") "/getopt/@mixed",
                      "-o, --action=[action]");
-    assert_xpath_str(m->doc, PARAM("delay") "/getopt/@mixed", "--delay=[seconds]");
+    assert_xpath_str(m->doc, PARAM("delay") "/getopt/@mixed",
+                     "--delay=[seconds]");
     assert_xpath_str(m->doc, PARAM("power_timeout") "/getopt/@mixed",
                      "--power-timeout=[seconds]");
-    assert_xpath_str(m->doc, PARAM("verbose") "/getopt/@mixed", "-v, --verbose");
+    assert_xpath_str(m->doc, PARAM("verbose") "/getopt/@mixed",
+                     "-v, --verbose");
     assert_xpath_str(m->doc, PARAM("missing_as_off") "/getopt/@mixed",
                      "--missing-as-off");
     assert_xpath_str(m->doc, PARAM("debug_file") "/getopt/@mixed",
                      "-D, --debug-file=[debugfile]");
-    assert_xpath_str(m->doc, PARAM("user") "/getopt/@mixed", "-l, --user=[name]");
-    assert_xpath_str(m->doc, PARAM("dry_run") "/getopt/@mixed", "-y, --dry-run");
+    assert_xpath_str(m->doc, PARAM("user") "/getopt/@mixed",
+                     "-l, --user=[name]");
+    assert_xpath_str(m->doc, PARAM("dry_run") "/getopt/@mixed",
+                     "-y, --dry-run");
 }
 
 static void
@@ -1490,7 +1534,8 @@ test_metadata_defaults_and_descriptions(void **state)
     assert_xpath_str(m->doc, PARAM("retries") "/content/@default", "3");
     assert_xpath_count(m->doc, PARAM("plug") "/content/@default", 0);
     assert_xpath_count(m->doc, PARAM("user") "/content/@default", 0);
-    assert_xpath_str(m->doc, PARAM("retries") "/shortdesc", "Attempts - at most 10");
+    assert_xpath_str(m->doc, PARAM("retries") "/shortdesc",
+                     "Attempts - at most 10");
     assert_xpath_count(m->doc, "//parameter/shortdesc[@lang='en']", 18);
     /* fence-agents order: getopt, content, shortdesc */
     assert_xpath_str(m->doc, "name(" PARAM("plug") "/*[1])", "getopt");
@@ -1869,6 +1914,236 @@ test_run_signal_does_not_extend_the_budget(void **state)
     assert_between(vcha_now_ms() - start, 600, 2500);
     assert_string_equal(f.reason, "no answer within 600 ms (power_timeout)");
     sigaction(SIGUSR1, &old, NULL);
+    vcha_fence_clear(&f);
+}
+
+/* The pid the worker recorded once it started, or 0 after @p ms. */
+static pid_t
+worker_pid_wait(long long ms)
+{
+    long long end = vcha_now_ms() + ms;
+    pid_t pid = 0;
+
+    for (;;) {
+        char *text = recorded();
+        const char *at = strstr(text, " pid=");
+
+        if (at != NULL && strchr(at, '\n') != NULL) {
+            pid = (pid_t) atoi(at + 5);
+        }
+        free(text);
+        if (pid > 0 || vcha_now_ms() > end) {
+            return pid;
+        }
+        vcha_sleep_ms(10);
+    }
+}
+
+static void
+assert_not_acted(void)
+{
+    char *text = recorded();
+
+    if (strstr(text, "acted\n") != NULL) {
+        fail_msg("the worker acted after all:\n%s", text);
+    }
+    free(text);
+}
+
+/*
+ * Run the worker from a child of the test that stands in for the agent, so
+ * that the test can kill or stop the agent as a fencer might.
+ */
+static pid_t
+agent_start(struct vcha_fence *f, long long budget_ms)
+{
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        _exit((int) vcha_fence_run_bounded(f, budget_ms));
+    }
+    assert_true(pid > 0);
+    return pid;
+}
+
+static void
+agent_kill(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void
+test_run_worker_dies_with_the_agent(void **state)
+{
+    struct vcha_fence f;
+    pid_t stand_in, worker;
+
+    (void) state;
+    ready(&f, "action=off\nplug=node1\n");
+    script.sleep_ms = 20000;
+    script.acts = true;
+    stand_in = agent_start(&f, 60000);
+    worker = worker_pid_wait(10000);
+    agent_kill(stand_in); /* the fencer's timeout was shorter than ours */
+    assert_true(worker > 0);
+    if (!dies_within(worker, 5000)) {
+        kill(worker, SIGKILL);
+        fail_msg("the worker %d outlived the agent", (int) worker);
+    }
+    assert_not_acted();
+    vcha_fence_clear(&f);
+}
+
+static void
+test_run_worker_ends_at_its_own_deadline(void **state)
+{
+    struct vcha_fence f;
+    pid_t stand_in, worker;
+    bool died;
+
+    (void) state;
+    ready(&f, "action=off\nplug=node1\n");
+    script.sleep_ms = 20000;
+    script.acts = true;
+    stand_in = agent_start(&f, 1500);
+    worker = worker_pid_wait(10000);
+    kill(stand_in, SIGSTOP); /* an agent that cannot kill its worker */
+    died = worker > 0 && dies_within(worker, 10000);
+    agent_kill(stand_in);
+    assert_true(worker > 0);
+    if (!died) {
+        kill(worker, SIGKILL);
+        fail_msg("the worker %d outlived its deadline", (int) worker);
+    }
+    assert_not_acted();
+    vcha_fence_clear(&f);
+}
+
+static void
+test_run_worker_that_cannot_be_reaped_is_given_up(void **state)
+{
+    struct vcha_fence f;
+    enum vcha_fence_rc rc;
+    long long start, took;
+    char *expect = NULL;
+    pid_t worker;
+
+    (void) state;
+    ready(&f, "action=off\nplug=node1\n");
+    script.sleep_ms = 20000;
+    script.unkillable = true;
+    start = vcha_now_ms();
+    rc = run_quietly(&f, 1000, NULL);
+    took = vcha_now_ms() - start;
+    worker = worker_pid_wait(1000);
+    if (worker > 0 && !test_process_dead(worker)) {
+        kill(worker, SIGKILL);
+    }
+    if (worker > 0) {
+        waitpid(worker, NULL, 0);
+    }
+    assert_int_equal(rc, VCHA_FENCE_FAILED);
+    assert_between(took, 1000, 15000); /* not the worker's 20 s */
+    assert_true(asprintf(&expect,
+                         "no answer within 1000 ms (power_timeout); the "
+                         "worker (pid %d) did not end after SIGKILL",
+                         (int) worker) > 0);
+    assert_string_equal(f.reason, expect);
+    free(expect);
+    vcha_fence_clear(&f);
+}
+
+static void
+test_run_ignored_sigchld_keeps_the_exit_status(void **state)
+{
+    static const enum vcha_fence_rc codes[] = {VCHA_FENCE_FAILED,
+                                               VCHA_FENCE_IS_OFF};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old, after;
+    struct vcha_fence f;
+    enum vcha_fence_rc rc[2];
+
+    (void) state;
+    ready(&f, "action=status\nplug=node1\n");
+    sigaction(SIGCHLD, &ign, &old); /* as an agent may inherit it on exec */
+    for (size_t i = 0; i < 2; i++) {
+        script.rc = codes[i];
+        rc[i] = run_quietly(&f, 5000, NULL);
+    }
+    sigaction(SIGCHLD, &old, &after);
+    assert_true(after.sa_handler == SIG_IGN); /* the caller's, given back */
+    assert_int_equal(rc[0], VCHA_FENCE_FAILED);
+    assert_int_equal(rc[1], VCHA_FENCE_IS_OFF);
+    vcha_fence_clear(&f);
+}
+
+/* Descriptors open in this process. */
+static int
+open_fds(void)
+{
+    int n = 0;
+
+    for (int fd = 0; fd < 1024; fd++) {
+        n += fcntl(fd, F_GETFD) >= 0;
+    }
+    return n;
+}
+
+/*
+ * In a child of the test: make fork() fail for real (RLIMIT_NPROC, which
+ * does not hold root back: become nobody first), run, and report on @p fd
+ * the exit code, the descriptors left open and the reason.
+ */
+static void
+fork_fails_child(struct vcha_fence *f, int fd)
+{
+    struct rlimit none = {0, 0};
+    enum vcha_fence_rc rc;
+    int before;
+
+    if ((getuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0)) ||
+        setrlimit(RLIMIT_NPROC, &none) < 0) {
+        dprintf(fd, "cannot limit processes: %s", strerror(errno));
+        _exit(1);
+    }
+    before = open_fds();
+    rc = vcha_fence_run_bounded(f, 5000);
+    dprintf(fd, "rc=%d leaked=%d reason=%s", (int) rc, open_fds() - before,
+            f->reason);
+    _exit(0);
+}
+
+static void
+test_run_fork_failure_leaks_no_descriptor(void **state)
+{
+    struct vcha_fence f;
+    char buf[2048] = "";
+    size_t got = 0;
+    ssize_t n;
+    int fds[2];
+    pid_t pid;
+
+    (void) state;
+    ready(&f, "action=off\nplug=node1\n");
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        fork_fails_child(&f, fds[1]);
+    }
+    close(fds[1]);
+    while (got < sizeof(buf) - 1 &&
+           (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += (size_t) n;
+    }
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    assert_string_equal(buf, "rc=1 leaked=0 reason=cannot start a worker: "
+                             "Resource temporarily unavailable");
+    assert_not_run();
     vcha_fence_clear(&f);
 }
 
@@ -2400,6 +2675,11 @@ main(void)
         T(test_run_overrun_kills_the_process_group),
         T(test_run_crash_is_a_failure),
         T(test_run_signal_does_not_extend_the_budget),
+        T(test_run_worker_dies_with_the_agent),
+        T(test_run_worker_ends_at_its_own_deadline),
+        T(test_run_worker_that_cannot_be_reaped_is_given_up),
+        T(test_run_ignored_sigchld_keeps_the_exit_status),
+        T(test_run_fork_failure_leaks_no_descriptor),
         T(test_main_help),
         T(test_main_help_false_is_not_help),
         T(test_main_version),

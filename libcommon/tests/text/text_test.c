@@ -62,6 +62,16 @@ test_encode_equals_for_key_value(void **state)
     expect_encoding("k=v w", VCHA_PCT_EQUALS | VCHA_PCT_SPACE, "k%3Dv%20w");
 }
 
+/* what could end a URI query value, add a parameter or break the URI */
+static void
+test_encode_uri_keeps_only_unreserved_and_slash(void **state)
+{
+    (void) state;
+    expect_encoding("/k dir/a&b;c#d%e+f=g?h", VCHA_PCT_URI,
+                    "/k%20dir/a%26b%3Bc%23d%25e%2Bf%3Dg%3Fh");
+    expect_encoding("Az09-._~/caf\xc3\xa9", VCHA_PCT_URI, "Az09-._~/caf%C3%A9");
+}
+
 static void
 test_write_goes_to_the_stream(void **state)
 {
@@ -82,7 +92,7 @@ test_decode_inverts_encode_for_every_byte(void **state)
 {
     char all[256];
     unsigned flags[] = {0, VCHA_PCT_SPACE, VCHA_PCT_EQUALS,
-                        VCHA_PCT_SPACE | VCHA_PCT_EQUALS};
+                        VCHA_PCT_SPACE | VCHA_PCT_EQUALS, VCHA_PCT_URI};
 
     (void) state;
     for (int i = 1; i < 256; i++) {
@@ -132,6 +142,7 @@ main(void)
         cmocka_unit_test(test_encode_always_escapes_percent_and_controls),
         cmocka_unit_test(test_encode_space_makes_one_ascii_word),
         cmocka_unit_test(test_encode_equals_for_key_value),
+        cmocka_unit_test(test_encode_uri_keeps_only_unreserved_and_slash),
         cmocka_unit_test(test_write_goes_to_the_stream),
         cmocka_unit_test(test_decode_inverts_encode_for_every_byte),
         cmocka_unit_test(test_decode_rejects_malformed_text),
