@@ -654,19 +654,21 @@ cancel_child(const char *pidfile)
     return 0;
 }
 
+/*
+ * Run @p fn(@p arg) in a child (a cancel is for the whole process) and
+ * check that it exits 0.  @p dir and @p pidfile are freed in the child.
+ */
 static void
-test_exec_cancel_kills_and_stops(void **state)
+in_child(int (*fn)(const char *), const char *arg, char *dir, char *pidfile)
 {
-    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
     int status = 0;
     pid_t child;
 
-    (void) state;
     fflush(NULL);
     child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        int rc = cancel_child(pidfile);
+        int rc = fn(arg);
 
         free(pidfile); /* the child's copies, for valgrind */
         free(dir);
@@ -675,6 +677,17 @@ test_exec_cancel_kills_and_stops(void **state)
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_exec_cancel_kills_and_stops(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile;
+
+    (void) state;
+    assert_non_null(dir);
+    pidfile = test_path(dir, "pid");
+    in_child(cancel_child, pidfile, dir, pidfile);
     assert_true(dies(pid_from(pidfile)));
     free(pidfile);
     test_tmpdir_remove(dir);
@@ -685,13 +698,14 @@ test_exec_cancel_kills_and_stops(void **state)
  * before its program started kills the program all the same.
  */
 static int
-cancel_early_child(void)
+cancel_early_child(const char *unused)
 {
     const char *argv[] = {"sleep", "30", NULL};
     long long t0 = vcha_now_ms();
     char why[256];
     int rc;
 
+    (void) unused;
     cancel_in_pipe2 = true;
     rc = vcha_exec_until(argv, vcha_now_ms() + 30000, why, sizeof(why));
     if (rc != -ECANCELED) {
@@ -703,19 +717,8 @@ cancel_early_child(void)
 static void
 test_exec_cancel_as_it_starts(void **state)
 {
-    int status = 0;
-    pid_t child;
-
     (void) state;
-    fflush(NULL);
-    child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        _exit(cancel_early_child());
-    }
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    in_child(cancel_early_child, NULL, NULL, NULL);
 }
 
 /* A program does not outlive the process that runs it (SIGKILLed here). */

@@ -149,6 +149,15 @@ base_taken(struct fixture *f)
     return at;
 }
 
+/* Stage src into gen2 on the base gen1 taken at @p at; 0 expected. */
+static void
+stage_on_base(struct fixture *f, long long at, struct vcha_rootfs_stats *st)
+{
+    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(), st,
+                                       f->why, sizeof(f->why)),
+                     0);
+}
+
 /* A fixed-size file rewritten in place within the same tick (a database). */
 static void
 test_stage_copies_a_file_rewritten_in_place(void **state)
@@ -158,9 +167,7 @@ test_stage_copies_a_file_rewritten_in_place(void **state)
     struct vcha_rootfs_stats st;
 
     rewrite_in_place(f->src, "db", "BBBB");
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_content(f->gen2, "db", "BBBB");
     assert_content(f->gen1, "db", "AAAA"); /* the base is untouched */
     assert_int_not_equal(inode(f->gen2, "db"), inode(f->gen1, "db"));
@@ -184,9 +191,7 @@ test_stage_copies_a_file_renamed_over_another(void **state)
     from = test_path(f->src, "db.new");
     to = test_path(f->src, "db");
     assert_int_equal(rename(from, to), 0);
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_content(f->gen2, "db", "BBBB");
     assert_content(f->gen1, "db", "AAAA");
     free(to);
@@ -206,9 +211,7 @@ test_stage_keeps_hard_links_of_a_file_copied_again(void **state)
     assert_int_equal(link(a, b), 0);
     at = base_taken(f);
     rewrite_in_place(f->src, "db", "BBBB");
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_content(f->gen2, "db", "BBBB");
     assert_content(f->gen2, "db.link", "BBBB");
     assert_int_equal(inode(f->gen2, "db"), inode(f->gen2, "db.link"));
@@ -232,9 +235,7 @@ test_stage_copies_every_name_of_a_changed_file(void **state)
 
     assert_int_equal(link(a, b), 0);
     rewrite_in_place(f->src, "db", "BBBB");
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_content(f->gen2, "db", "BBBB");
     assert_content(f->gen2, "db.new-name", "BBBB");
     assert_int_equal(inode(f->gen2, "db"), inode(f->gen2, "db.new-name"));
@@ -259,9 +260,7 @@ test_stage_copy_keeps_the_directory_times(void **state)
     assert_int_equal(utimensat(AT_FDCWD, sub, t, 0), 0);
     at = base_taken(f);
     rewrite_in_place(sub, "conf", "BBBB");
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_int_equal(st.recopied, 1);
     assert_content(dst, "conf", "BBBB");
     assert_int_equal(stat(sub, &a), 0);
@@ -288,9 +287,7 @@ test_stage_copy_never_takes_the_container_s_names(void **state)
     }
     at = base_taken(f);
     rewrite_in_place(f->src, "db", "BBBB");
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_content(f->gen2, "db", "BBBB");
     for (unsigned i = 0; i < 3; i++) {
         snprintf(name, sizeof(name), ".vcha-recopy-%d-%u", (int) getpid(), i);
@@ -318,9 +315,7 @@ test_stage_after_a_restore_links_what_the_restore_wrote(void **state)
         0);
     vcha_sleep_ms(VCHA_ROOTFS_CLOCK_MARGIN_MS + 50);
     at = vcha_realtime_ms(); /* equal to gen1 since */
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_int_equal(st.recopied, 0);
     assert_int_equal(inode(f->gen2, "db"), inode(f->gen1, "db"));
     assert_content(f->gen2, "db", "AAAA");
@@ -340,9 +335,7 @@ test_stage_copy_keeps_the_metadata(void **state)
     assert_int_equal(chmod(src, 04750), 0);
     assert_int_equal(chown(src, 1234, 5678), 0);
     assert_int_equal(chmod(src, 04750), 0); /* chown cleared set-uid */
-    assert_int_equal(vcha_rootfs_stage(f->src, f->gen1, at, f->gen2, soon(),
-                                       &st, f->why, sizeof(f->why)),
-                     0);
+    stage_on_base(f, at, &st);
     assert_int_equal(stat(src, &a), 0);
     assert_int_equal(stat(dst, &b), 0);
     assert_int_equal(b.st_mode, a.st_mode);
