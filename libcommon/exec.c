@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -123,7 +124,7 @@ close_fds_except(int keep)
     }
 }
 
-/* In the child: wire up stdio and exec; report errno on errpipe. */
+/* In the program's process: wire up stdio and exec; errno on errpipe. */
 static void
 child_exec(const char *const argv[], int in[2], int out[2], int err[2],
            int errpipe[2], pid_t parent)
@@ -131,8 +132,6 @@ child_exec(const char *const argv[], int in[2], int out[2], int err[2],
     sigset_t none;
     int e;
 
-    setpgid(0, 0);
-    /* a program does not outlive the process that waits for it */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
         errno = ESRCH;
         goto fail;
@@ -153,6 +152,82 @@ fail:
     e = errno;
     (void) !write(errpipe[1], &e, sizeof(e));
     _exit(127);
+}
+
+/*
+ * The keeper's signal when the process that runs the program dies: a
+ * real-time one, which no program sends its process group by habit.
+ */
+#define KEEPER_SIG SIGRTMAX
+
+static void
+keeper_orphaned(int sig)
+{
+    (void) sig;
+    kill(0, SIGKILL); /* the whole group, the keeper too */
+}
+
+/* Die the way @p status says the program did. */
+static void
+keeper_exit_as(int status)
+{
+    struct rlimit none = {0, 0};
+    sigset_t all;
+
+    if (WIFEXITED(status)) {
+        _exit(WEXITSTATUS(status));
+    }
+    setrlimit(RLIMIT_CORE, &none); /* the program's core is the program's */
+    signal(WTERMSIG(status), SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    kill(getpid(), WTERMSIG(status));
+    _exit(128 + WTERMSIG(status));
+}
+
+/*
+ * The keeper: the first process of the program's own process group, and
+ * the program's parent.  Should the process that runs the program die
+ * (killed at an operation's timeout, say), the keeper kills its group:
+ * the program and whatever it started there (lxc-checkpoint's CRIU,
+ * rsync's receiver), which a parent-death signal on the program alone
+ * would leave running.  Otherwise it waits for the program and ends as
+ * it did.  It ignores SIGTERM, which vcha_exec() sends the group at a
+ * deadline, so that the program's own way of ending is what counts.
+ */
+static void
+keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
+            int errpipe[2], pid_t parent)
+{
+    struct sigaction sa = {.sa_handler = keeper_orphaned};
+    int status = 0, e;
+    sigset_t none;
+    pid_t prog;
+
+    setpgid(0, 0);
+    for (int s = 1; s < NSIG; s++) {
+        signal(s, SIG_DFL);
+    }
+    signal(SIGTERM, SIG_IGN);
+    sigaction(KEEPER_SIG, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (prctl(PR_SET_PDEATHSIG, KEEPER_SIG) < 0 || getppid() != parent) {
+        kill(0, SIGKILL);
+    }
+    prog = fork();
+    if (prog == 0) {
+        child_exec(argv, in, out, err, errpipe, getppid());
+    }
+    if (prog < 0) {
+        e = errno;
+        (void) !write(errpipe[1], &e, sizeof(e));
+        _exit(127);
+    }
+    close_range(3, ~0U, 0); /* the pipes are the program's */
+    while (waitpid(prog, &status, 0) < 0 && errno == EINTR) {
+    }
+    keeper_exit_as(status);
 }
 
 static int
@@ -337,7 +412,7 @@ spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
         return -e;
     }
     if (pid == 0) {
-        child_exec(argv, in, out, err, errpipe, parent);
+        keeper_main(argv, in, out, err, errpipe, parent);
     }
     setpgid(pid, pid); /* also in the parent: no race with kill(-pid) */
     running_set(0, pid);

@@ -202,8 +202,9 @@ ra stop OCF_RESKEY_unregister_on_stop=true
 tap_is "$RA_RC" 0 "stop after the failed start"
 tap_is "$(named_lookup $NAME A)" "" "the stop after the failed start removed the record"
 
-# --- the agent killed right after its update, as at a start timeout
-fake_nsupdate "$work/killed" 'kill -KILL $PPID'
+# --- the agent killed right after its update, as at a start timeout (the
+# program's parent is the keeper of its process group; the agent, its)
+fake_nsupdate "$work/killed" 'kill -KILL $(ps -o ppid= -p $PPID)'
 node_env node6 $A4
 ra start
 ra stop

@@ -516,17 +516,19 @@ test_exec_child_does_not_inherit_fds(void **state)
     test_tmpdir_remove(dir);
 }
 
+/* A process group of its own, led by its parent (the keeper). */
 static void
 test_exec_child_has_own_process_group(void **state)
 {
     struct vcha_exec_result res;
-    int pid = 0, pgrp = 0;
+    int ppid = 0, pgrp = 0;
 
     (void) state;
-    run_sh("cut -d' ' -f1,5 /proc/$$/stat", &res);
-    assert_int_equal(sscanf(res.out, "%d %d", &pid, &pgrp), 2);
-    assert_int_equal(pid, pgrp);
+    run_sh("cut -d' ' -f4,5 /proc/$$/stat", &res);
+    assert_int_equal(sscanf(res.out, "%d %d", &ppid, &pgrp), 2);
+    assert_int_equal(ppid, pgrp);
     assert_int_not_equal(pgrp, getpgrp());
+    assert_int_not_equal(ppid, getpid());
     vcha_exec_result_clear(&res);
 }
 
@@ -751,6 +753,42 @@ test_exec_program_dies_with_its_caller(void **state)
 }
 
 /*
+ * What the program starts dies with the caller too (SIGKILLed here): a
+ * child of it, as CRIU is lxc-checkpoint's.
+ */
+static void
+test_exec_program_s_children_die_with_the_caller(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *kidfile = test_path(dir, "kid"), *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    pid_t child, prog, kid;
+
+    (void) state;
+    assert_true(asprintf(&script,
+                         "sleep 30 & echo $! > '%s'; echo $$ > '%s'; wait",
+                         kidfile, pidfile) > 0);
+    argv[2] = script;
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        _exit(vcha_exec(argv, NULL, 0, 30000, &res) == 0 ? 0 : 1);
+    }
+    prog = pid_from(pidfile);
+    kid = pid_from(kidfile);
+    assert_int_equal(kill(child, SIGKILL), 0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_true(dies(prog));
+    assert_true(dies(kid));
+    free(script);
+    free(kidfile);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/*
  * A program that cannot die (frozen by the cgroup v1 freezer, where
  * SIGKILL waits for the thaw, as for a task blocked on a hung file system)
  * is left behind shortly after its SIGKILL: the caller keeps its deadline.
@@ -768,10 +806,12 @@ test_exec_does_not_wait_for_the_unkillable(void **state)
 
     (void) state;
     assert_non_null(mkdtemp(cg));
+    /* the program and its parent, the keeper of its group, both frozen */
     assert_true(asprintf(&script,
-                         "echo $$ > %s/cgroup.procs && echo $$ > '%s' && "
+                         "echo $PPID > %s/cgroup.procs && "
+                         "echo $$ > %s/cgroup.procs && echo $PPID > '%s' && "
                          "echo FROZEN > %s/freezer.state; sleep 30",
-                         cg, pidfile, cg) > 0);
+                         cg, cg, pidfile, cg) > 0);
     argv[2] = script;
     t0 = vcha_now_ms();
     assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
@@ -985,6 +1025,7 @@ main(void)
         cmocka_unit_test(test_exec_cancel_kills_and_stops),
         cmocka_unit_test(test_exec_cancel_as_it_starts),
         cmocka_unit_test(test_exec_program_dies_with_its_caller),
+        cmocka_unit_test(test_exec_program_s_children_die_with_the_caller),
         cmocka_unit_test(test_exec_does_not_wait_for_the_unkillable),
         cmocka_unit_test(test_exec_find_uses_path_variable),
         cmocka_unit_test(test_exec_find_skips_non_executable),
