@@ -5,11 +5,20 @@
 LAB=${LAB:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lab}
 NAME=www.lab.vcha.test
 DNS=198.18.0.2
+# the lab's shared directory, /srv/shared on every node
+SHARED=${VCHA_LAB_VAR:-/var/lib/vcha-lab}/shared
 
 lab() { "$LAB" "$@"; }
 ex() { lab exec "$@"; }
 now() { echo "$EPOCHREALTIME"; }
-since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+7.3fs", b - a }'; }
+# since T0 T: "+1.234s"; "      ?" when T is unknown (a phase not logged)
+since() {
+    if [ -z "$2" ]; then
+        printf '%8s' '?'
+        return
+    fi
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%+7.3fs", b - a }'
+}
 addr_of() { echo "198.18.0.$((10 + ${1#node}))"; }
 client() { ip netns exec vchalab-client "$@"; }
 
@@ -36,6 +45,19 @@ configure() {
 where() { # the node running web, or nothing
     ex node1 crm_resource --locate -r web 2> /dev/null |
         sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | head -1
+}
+
+# started_on RESOURCE: the node where crm_mon shows RESOURCE "Started", asking
+# whichever node answers; nothing while it is stopped, starting or FAILED
+# (crm_resource --locate names the node of a failed resource too)
+started_on() {
+    local n out
+    for n in node1 node2 node3; do
+        out=$(ex "$n" crm_mon -1 2> /dev/null) || continue
+        sed -n "s/^[[:space:]]*\* $1[[:space:]]\{1,\}([^)]*):[[:space:]]*Started \(node[0-9]*\)[[:space:]]*\$/\1/p" <<< "$out" |
+            head -1
+        return 0
+    done
 }
 
 page() { # what a user gets for http://www.lab.vcha.test/
@@ -66,7 +88,7 @@ wait_for() { # wait_for SECONDS CMD...
 }
 
 # log_time T0 NODE FILE PATTERN: epoch seconds of the first line matching
-# PATTERN that was written at or after T0
+# PATTERN that was written at or after T0; nothing (and success) if none
 log_time() {
     local t0=$1 stamp t
     ex "$2" grep -E "$4" "$3" 2> /dev/null | awk '{ print $1, $2, $3 }' |
@@ -77,6 +99,7 @@ log_time() {
                 break
             fi
         done
+    return 0
 }
 
 node_loss() { # node_loss T0 VICTIM SURVIVOR: power-off, membership, fencing
@@ -104,6 +127,8 @@ timeline() { # timeline T0 VICTIM SURVIVOR NEW T-CLIENT CLIENT-LINE
 failover() {
     local victim=$1 survivor=$2 t0 t line new
     t0=$(now)
+    # the instant of the power-off, for whoever checks the timeline
+    [ -z "${FAILOVER_T0:-}" ] || echo "$t0" > "$FAILOVER_T0"
     lab poweroff "$victim" 2> /dev/null
     # The client's view is polled; the other phases are read afterwards from
     # the logs of the nodes that saw them (same clock: one machine).
@@ -131,4 +156,42 @@ wait_fenced() {
         sleep 0.5
     done
     return 1
+}
+
+# client_watch FILE: in the background, ask for the page as a user would,
+# again and again until client_watch_stop; one line per answer in FILE,
+# "<epoch s> <what the client got>" ("none" when it got nothing).  The
+# timeouts are generous: on a loaded machine a slow answer is still an
+# answer, and a sampler that stalls shows as a gap between lines.
+client_watch() {
+    local f=$1
+    rm -f "$f.stop"
+    (
+        local t ip line
+        while [ ! -e "$f.stop" ]; do
+            t=$(now)
+            ip=$(client dig +short +time=2 +tries=1 @$DNS $NAME A 2> /dev/null | head -1)
+            line=
+            [ -n "$ip" ] && line=$(client curl -s --connect-timeout 2 \
+                --max-time 3 "http://$ip/" 2> /dev/null)
+            echo "$t ${line:-none}"
+            sleep 0.05
+        done > "$f"
+    ) &
+    CLIENT_WATCH_PID=$!
+}
+
+client_watch_stop() { # client_watch_stop FILE
+    touch "$1.stop"
+    wait "$CLIENT_WATCH_PID"
+}
+
+# client_watch_report FILE: "SAMPLES SECONDS LARGEST-GAP ANSWERS", the
+# answers counted by kind ("served by node2" x40, none x3)
+client_watch_report() {
+    awk '{ t = $1; $1 = ""; sub(/^ /, ""); n[$0]++; c++
+           if (c > 1 && t - last > gap) gap = t - last
+           if (c == 1) first = t; last = t }
+        END { s = ""; for (k in n) s = s (s ? ", " : "") k " x" n[k]
+              printf "%d %.1f %.1f %s\n", c, last - first, gap, s }' "$1"
 }

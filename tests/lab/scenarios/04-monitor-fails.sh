@@ -8,36 +8,50 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
-trap 'ex node1 pcs resource delete flaky > /dev/null 2>&1; rm -rf "$work"' EXIT
-locate() {
-    ex node1 crm_resource --locate -r flaky 2> /dev/null |
-        sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | head -1
+# (a resource left failed and blocked is deleted only by force)
+trap 'ex node1 pcs resource delete flaky > /dev/null 2>&1 ||
+    ex node1 pcs resource delete flaky --force > /dev/null 2>&1; rm -rf "$work"' EXIT
+failcount_is() { # failcount_is NODE N
+    [ "$(ex node1 crm_failcount --query -r flaky -N "$1" 2> /dev/null |
+        sed -n 's/.*value=\([0-9]*\).*/\1/p')" = "$2" ]
 }
-failcount() {
-    ex node1 crm_failcount --query -r flaky -N "$1" 2> /dev/null |
-        sed -n 's/.*value=\([0-9]*\).*/\1/p'
-}
+runs() { [ -n "$(started_on flaky)" ]; }
 # break the monitor: Dummy reports "not running" once its state file is gone
 break_it() { ex "$1" sh -c 'rm -f /run/Dummy-flaky.state /var/run/Dummy-flaky.state'; }
+# started_again WHEN NODE: NODE logged a successful start of flaky at or
+# after WHEN, crm_mon shows flaky started there (not failed), and Dummy's
+# state file is back
+started_again() {
+    [ -n "$(log_time "$1" "$2" /var/log/pacemaker/pacemaker.log \
+        "Result of start operation for flaky on $2: OK")" ] &&
+        [ "$(started_on flaky)" = "$2" ] &&
+        ex "$2" test -e /run/Dummy-flaky.state
+}
 
 lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
 ex node1 pcs resource delete flaky > /dev/null 2>&1
 ex node1 pcs resource create flaky ocf:pacemaker:Dummy \
     meta migration-threshold=2 op monitor interval=2s > /dev/null
-wait_for 60 sh -c "'$LAB' exec node1 crm_resource --locate -r flaky | grep -q 'running on'"
-home=$(locate)
+wait_for 60 runs
+home=$(started_on flaky)
 tap_like "$home" "node*" "flaky runs ($home)"
 
+mark=$(now)
 break_it "$home"
-wait_for 30 sh -c "[ \"\$('$LAB' exec node1 crm_failcount --query -r flaky -N $home 2>/dev/null | sed -n 's/.*value=\([0-9]*\).*/\1/p')\" = 1 ]"
+wait_for 30 failcount_is "$home" 1
 tap_ok $? "its first monitor failure is counted"
-wait_for 30 sh -c "'$LAB' exec $home test -e /run/Dummy-flaky.state"
-tap_is "$(locate)" "$home" "restarted in place, on $home"
+wait_for 30 started_again "$mark" "$home"
+tap_ok $? "restarted in place: started again on $home, and running there"
 
+mark=$(now)
 break_it "$home"
-wait_for 30 sh -c "[ \"\$('$LAB' exec node1 crm_failcount --query -r flaky -N $home 2>/dev/null | sed -n 's/.*value=\([0-9]*\).*/\1/p')\" = 2 ]"
+wait_for 30 failcount_is "$home" 2
 tap_ok $? "the second failure reaches migration-threshold=2"
-wait_for 30 sh -c "n=\$('$LAB' exec node1 crm_resource --locate -r flaky 2>/dev/null | sed -n 's/.*running on: \(node[0-9]*\).*/\1/p'); [ -n \"\$n\" ] && [ \"\$n\" != $home ]"
-new=$(locate)
-tap_ok $([ -n "$new" ] && [ "$new" != "$home" ]; echo $?) "flaky moved away from $home (to $new)"
+moved() {
+    local n
+    n=$(started_on flaky)
+    [ -n "$n" ] && [ "$n" != "$home" ] && started_again "$mark" "$n"
+}
+wait_for 30 moved
+tap_ok $? "flaky moved away from $home (to $(started_on flaky))"
 tap_done
