@@ -276,9 +276,11 @@ scratch_make(const struct vcha_ct *ct, const char *what, char **path)
 }
 
 /*
- * Whether this CRIU can lock the network with nftables: one set of rules
+ * Whether CRIU should lock the network with nftables: one set of rules
  * added and one table deleted, where the iptables way runs
- * iptables-restore twice (about 60 ms more per checkpoint here).
+ * iptables-restore twice (about 60 ms more per checkpoint here).  Only
+ * when this CRIU can, and the nft command is there to remove the lock a
+ * CRIU killed half-way leaves (see netlock_clear()).
  */
 static bool
 criu_nftables_lock(long long deadline)
@@ -287,7 +289,8 @@ criu_nftables_lock(long long deadline)
                           NULL};
     char why[256];
 
-    return vcha_exec_until(argv, deadline, why, sizeof(why)) == 0;
+    return vcha_exec_find("nft") == 0 &&
+           vcha_exec_until(argv, deadline, why, sizeof(why)) == 0;
 }
 
 /*

@@ -3,6 +3,26 @@
 # shared directory, and ways to look at its state from outside.  Sticky: a
 # stateful container should not move back and forth by itself.
 
+# fault_install NODE: tests/lab/fault-rsync stands in for rsync on NODE
+# (again after a reboot); fault_remove NODE puts rsync back
+FAULT=/run/vcha-fault
+fault_install() {
+    ex "$1" sh -c "grep -q ' /usr/bin/rsync ' /proc/self/mountinfo || {
+        cp /usr/bin/rsync /usr/lib/vcha-lab/rsync.real &&
+        mount --bind /usr/lib/vcha-lab/fault-rsync /usr/bin/rsync; }"
+}
+fault_remove() {
+    ex "$1" sh -c "rm -rf $FAULT; while grep -q ' /usr/bin/rsync ' /proc/self/mountinfo; do
+        umount /usr/bin/rsync || break; done"
+}
+
+# freezer_state NODE: what the freezer of the container says
+freezer_state() {
+    ex "$1" sh -c "p=\$(lxc-info -n $CT -p -H) &&
+        d=\$(sed -n 's/^[0-9]*:freezer://p' /proc/\$p/cgroup) &&
+        cat /sys/fs/cgroup/freezer\${d%/init.scope}/freezer.state"
+}
+
 # ct_use NAME: the container the functions below are about
 ct_use() {
     CT=$1
@@ -14,7 +34,8 @@ ct_use ct1
 
 # ct_configure INTERVAL [MIB [NAME=VALUE...]]: the container on every node
 # (made by mkct with the flags in MKCT_FLAGS), an empty store, the resource
-# (allow-migrate, migration-threshold 2) with any further parameters given
+# (allow-migrate, migration-threshold 2, keep CT_KEEP or 3) with any further
+# parameters given
 ct_configure() {
     local n interval=$1 mib=${2:-16}
     shift $(($# < 2 ? $# : 2))
@@ -25,7 +46,8 @@ ct_configure() {
     done
     rm -rf "$HOST_STORE" && mkdir -p "$HOST_STORE"
     ex node1 pcs resource create "$CT" ocf:vcha:criuct container="$CT" \
-        checkpoint_dir="$STORE" checkpoint_interval="$interval" keep=3 "$@" \
+        checkpoint_dir="$STORE" checkpoint_interval="$interval" \
+        keep="${CT_KEEP:-3}" "$@" \
         meta migration-threshold=2 allow-migrate=true resource-stickiness=100 \
         op monitor interval=3s timeout=30s > /dev/null
 }

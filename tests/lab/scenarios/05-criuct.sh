@@ -22,13 +22,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
 trap 'ex node1 pcs resource delete $CT > /dev/null 2>&1
-    for n in node1 node2 node3; do ex $n rm -rf /run/vcha-fault /usr/local/sbin/rsync; done
+    for n in node1 node2 node3; do fault_remove $n; done
     rm -rf "$work"' EXIT
 
 lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
-FAULT=/run/vcha-fault
 for n in node1 node2 node3; do # stands in for rsync; see tests/lab/fault-rsync
-    ex "$n" sh -c "rm -rf $FAULT; ln -sf /usr/lib/vcha-lab/fault-rsync /usr/local/sbin/rsync"
+    fault_install "$n" || tap_bail "cannot put fault-rsync on $n"
 done
 ct_configure 2s 16 || tap_bail "cannot set up the container"
 
@@ -102,6 +101,7 @@ tap_cond "$(field count "$b") > $(field count "$a")" "the container is not left 
 # that what follows surely cuts one: no generation may hold what it froze.
 ms() { date +%s%3N; }
 hold() { # hold NODE: the next checkpoint on NODE hangs (from now on)
+    fault_install "$1" # (once more: the node may have rebooted)
     ex "$1" sh -c "rm -rf $FAULT && mkdir -p $FAULT && echo 'hangs /ckpt/$CT/.stage-' > $FAULT/rsync"
     wait_for 30 sh -c "'$LAB' exec $1 test -s $FAULT/rsync.pids" || return 1
     ex "$1" rm -f "$FAULT/rsync" # the checkpoints after it copy again
@@ -131,7 +131,8 @@ before=$(gens)
 ex "$home" sh -c 'kill -9 $(cat /run/vcha/vchad.sock.lock)'
 tap_ok $? "vchad killed in the middle of it"
 t2=$(ms)
-wait_for 10 sh -c "[ \"\$('$LAB' exec $home cat /sys/fs/cgroup/freezer/lxc.payload.$CT/freezer.state)\" = THAWED ]"
+thawed() { [ "$(freezer_state "$1")" = THAWED ]; }
+wait_for 10 thawed "$home"
 tap_ok $? "its worker thawed the container"
 wait_for 60 sh -c "'$LAB' exec node1 crm_failcount --query -r $CT -N $home | grep -q 'value=[1-9]'"
 tap_ok $? "the next monitor fails"
