@@ -156,9 +156,10 @@ fail:
 
 /*
  * The keeper's signal when the process that runs the program dies: a
- * real-time one, which no program sends its process group by habit.
+ * real-time one, which no program sends its process group by habit (and
+ * not SIGRTMAX, which valgrind keeps for itself).
  */
-#define KEEPER_SIG SIGRTMAX
+#define KEEPER_SIG (SIGRTMIN + 3)
 
 static void
 keeper_orphaned(int sig)
