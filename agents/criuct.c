@@ -24,6 +24,7 @@
 #include <vcha/ct.h>
 #include <vcha/exec.h>
 #include <vcha/genstore.h>
+#include <vcha/jobtypes.h>
 #include <vcha/log.h>
 #include <vcha/vchad.h>
 
@@ -281,9 +282,9 @@ job_add(struct vcha_agent *a, long long first_ms)
         vcha_kv_set(req, "compress", vcha_agent_str(a, P_COMPRESS)) < 0 ||
         vcha_kv_setf(req, "interval_ms", "%lld",
                      vcha_agent_num(a, P_INTERVAL)) < 0 ||
-        vcha_kv_setf(
-            req, "timeout_ms", "%lld",
-            vcha_ct_checkpoint_timeout_ms(vcha_agent_num(a, P_INTERVAL))) < 0 ||
+        vcha_kv_setf(req, "timeout_ms", "%lld",
+                     vcha_checkpoint_job_timeout_ms(
+                         vcha_agent_num(a, P_INTERVAL))) < 0 ||
         (first_ms > 0 &&
          vcha_kv_setf(req, "first_run_ms", "%lld", first_ms) < 0)) {
         goto done;
@@ -752,8 +753,7 @@ static const struct vcha_action_def actions[] = {
     {"migrate_to", criuct_migrate_to, 120, 0, -1, NULL},
     {"migrate_from", criuct_migrate_from, 120, 0, -1, NULL},
     {"reload-agent", criuct_reload_agent, 20, 0, -1, NULL},
-    {"validate-all", NULL, 10, 0, -1, NULL},
-    {"meta-data", NULL, 5, 0, -1, NULL},
+    {NULL},
 };
 
 static const struct vcha_agent_def agent = {
@@ -794,7 +794,6 @@ static const struct vcha_agent_def agent = {
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,
-    .n_actions = sizeof(actions) / sizeof(actions[0]),
     .validate = criuct_validate,
 };
 

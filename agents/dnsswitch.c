@@ -794,8 +794,7 @@ static const struct vcha_action_def actions[] = {
     {"start", dnsswitch_start, 30, 0, -1, NULL},
     {"stop", dnsswitch_stop, 30, 0, -1, NULL},
     {"monitor", dnsswitch_monitor, 20, 10, 0, NULL},
-    {"validate-all", NULL, 10, 0, -1, NULL},
-    {"meta-data", NULL, 5, 0, -1, NULL},
+    {NULL},
 };
 
 static const struct vcha_agent_def agent = {
@@ -826,7 +825,6 @@ static const struct vcha_agent_def agent = {
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,
-    .n_actions = sizeof(actions) / sizeof(actions[0]),
     .validate = dnsswitch_validate,
 };
 

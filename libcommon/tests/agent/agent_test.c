@@ -1,15 +1,16 @@
-/* Unit tests for libcommon/agent.c: the OCF action dispatcher. */
+/* Unit tests for libcommon/runtime/agent.c: the OCF action dispatcher. */
 #include <config.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
 #include <vcha/agent.h>
 
@@ -124,8 +125,7 @@ static const struct vcha_action_def actions[] = {
      .depth = 0},
     {.name = "fail", .fn = do_fail, .timeout_s = 20, .depth = -1},
     {.name = "reload", .timeout_s = 20, .depth = -1}, /* no handler */
-    {.name = "meta-data", .timeout_s = 5, .depth = -1},
-    {.name = "validate-all", .timeout_s = 30, .depth = -1},
+    {NULL},
 };
 
 static const struct vcha_agent_def agent = {
@@ -136,7 +136,6 @@ static const struct vcha_agent_def agent = {
     .params = params,
     .n_params = sizeof(params) / sizeof(params[0]),
     .actions = actions,
-    .n_actions = sizeof(actions) / sizeof(actions[0]),
     .validate = validate,
 };
 
@@ -426,6 +425,27 @@ test_meta_data_prints_xml_and_returns_0(void **state)
     assert_non_null(strstr(o.out, "<resource-agent name=\"testagent\""));
     assert_no_handler_called();
     assert_int_equal(seen.validate0 + seen.validate10, 0);
+    output_free(&o);
+}
+
+/* The agent lists its own actions; the runtime adds its two after them. */
+static void
+test_meta_data_adds_the_runtime_actions_last(void **state)
+{
+    struct output o;
+    const char *reload, *validate, *metadata;
+
+    (void) state;
+    configure();
+    assert_int_equal(run("meta-data", &o), 0);
+    reload = strstr(o.out, "<action name=\"reload\"");
+    validate = strstr(o.out, "<action name=\"validate-all\" timeout=\"10s\"/>");
+    metadata = strstr(o.out, "<action name=\"meta-data\" timeout=\"5s\"/>");
+    assert_non_null(reload);
+    assert_non_null(validate);
+    assert_non_null(metadata);
+    assert_true(reload < validate && validate < metadata);
+    assert_null(strstr(metadata + 1, "<action name=\"meta-data\""));
     output_free(&o);
 }
 
@@ -808,6 +828,7 @@ main(void)
         T(test_unknown_action_returns_3_and_calls_nothing),
         T(test_no_action_returns_2_with_usage_on_stderr),
         T(test_usage_actions_print_usage_and_return_0),
+        T(test_meta_data_adds_the_runtime_actions_last),
         T(test_start_runs_its_handler),
         T(test_handler_sees_parsed_parameters),
         T(test_handler_sees_instance_and_check_level),

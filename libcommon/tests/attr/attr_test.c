@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcommon/attr.c.  The Pacemaker tools are not run: the
+ * Unit tests for libcommon/runtime/attr.c.  The Pacemaker tools are not run: the
  * test is linked with -Wl,--wrap=vcha_exec, so every call lands in
  * __wrap_vcha_exec below, which checks the command line and plays back a
  * canned outcome.

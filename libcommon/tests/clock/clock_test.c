@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/clock.c: the millisecond clocks. */
+/* Unit tests for libcommon/runtime/clock.c: the millisecond clocks. */
 #include <config.h>
 
 #include <setjmp.h>

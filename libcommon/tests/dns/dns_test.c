@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcommon/dns.c: addresses, names, messages built and
+ * Unit tests for libcommon/net/dns.c: addresses, names, messages built and
  * parsed byte by byte, and real queries against a tiny responder thread
  * on 127.0.0.1.
  */

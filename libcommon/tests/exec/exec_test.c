@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/exec.c: running real programs. */
+/* Unit tests for libcommon/runtime/exec.c: running real programs. */
 #include <config.h>
 
 #include <setjmp.h>

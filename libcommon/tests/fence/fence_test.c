@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/fence.c: the FenceAgentAPI runtime. */
+/* Unit tests for libcommon/runtime/fence.c: the FenceAgentAPI runtime. */
 #include <config.h>
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/file.c: atomic writes, reads, state files. */
+/* Unit tests for runtime/file.c: atomic writes, reads, state files. */
 #include <config.h>
 
 #include <limits.h>

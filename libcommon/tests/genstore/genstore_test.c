@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcommon/genstore.c: the checkpoint generation store, on
+ * Unit tests for libcommon/checkpoint/genstore.c: the checkpoint generation store, on
  * real files in a scratch directory.
  *
  * The test is linked with -Wl,--wrap=EVP_DigestUpdate so that it can count

@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/log.c: libqb set up from the HA_* environment. */
+/* Unit tests for runtime/log.c: libqb set up from the HA_* environment. */
 #include <config.h>
 
 #include <stdarg.h>

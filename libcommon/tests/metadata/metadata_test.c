@@ -1,14 +1,15 @@
-/* Unit tests for libcommon/metadata.c: OCF meta-data XML and usage text. */
+/* Unit tests for libcommon/runtime/metadata.c: meta-data XML and usage. */
 #include <config.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -83,7 +84,7 @@ static const struct vcha_action_def actions[] = {
     {.name = "validate-all", .timeout_s = 30, .depth = -1},
 };
 
-static const struct vcha_agent_def agent = {
+static const struct vcha_metadata agent = {
     .name = "testagent",
     .version = "2.5",
     .shortdesc = "A test agent",
@@ -105,7 +106,7 @@ static const struct vcha_param_def nasty_params[] = {
      .longdesc = NASTY},
 };
 
-static const struct vcha_agent_def nasty_agent = {
+static const struct vcha_metadata nasty_agent = {
     .name = "nasty",
     .version = "1.0",
     .shortdesc = NASTY,
@@ -114,7 +115,7 @@ static const struct vcha_agent_def nasty_agent = {
     .n_params = 1,
 };
 
-static const struct vcha_agent_def empty_agent = {
+static const struct vcha_metadata empty_agent = {
     .name = "empty", .version = "0.1", .shortdesc = "s", .longdesc = "l"};
 
 /* ------------------------------------------------------------ helpers */
@@ -138,7 +139,7 @@ parse_xml(const char *xml, size_t len)
 }
 
 static int
-fixture_new(const struct vcha_agent_def *def, struct fixture **out)
+fixture_new(const struct vcha_metadata *def, struct fixture **out)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
@@ -180,9 +181,8 @@ teardown(void **state)
     return 0;
 }
 
-
 static char *
-usage_text(const struct vcha_agent_def *def)
+usage_text(const struct vcha_metadata *def)
 {
     char *text = NULL;
     size_t len = 0;
@@ -359,7 +359,8 @@ test_metadata_parameter_descriptions(void **state)
 
     assert_xpath_str(f->doc, PARAM("addr") "/shortdesc", "Address");
     assert_xpath_str(f->doc, PARAM("addr") "/shortdesc/@lang", "en");
-    assert_xpath_str(f->doc, PARAM("addr") "/longdesc", "The address to serve.");
+    assert_xpath_str(f->doc, PARAM("addr") "/longdesc",
+                     "The address to serve.");
     assert_xpath_str(f->doc, PARAM("addr") "/longdesc/@lang", "en");
     /* DTD order: longdesc, shortdesc, content */
     assert_xpath_str(f->doc, "name(" PARAM("addr") "/*[1])", "longdesc");
@@ -400,7 +401,8 @@ test_metadata_select_options_in_order(void **state)
     assert_xpath_count(f->doc, PARAM("mode") "/content/option", 3);
     assert_xpath_str(f->doc, PARAM("mode") "/content/option[1]/@value", "fast");
     assert_xpath_str(f->doc, PARAM("mode") "/content/option[2]/@value", "slow");
-    assert_xpath_str(f->doc, PARAM("mode") "/content/option[3]/@value", "careful");
+    assert_xpath_str(f->doc, PARAM("mode") "/content/option[3]/@value",
+                     "careful");
     assert_xpath_count(f->doc, "//option", 3); /* none on other types */
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/param.c: parsing, defaults and validation. */
+/* Unit tests for runtime/param.c: parsing, defaults and validation. */
 #include <config.h>
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/result.c: outcomes and their OCF exit codes. */
+/* Unit tests for runtime/result.c: outcomes and their OCF exit codes. */
 #include <config.h>
 
 #include <stdarg.h>

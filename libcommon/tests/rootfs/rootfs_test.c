@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcommon/rootfs.c: a container's root filesystem copied
+ * Unit tests for libcommon/checkpoint/rootfs.c: a container's root filesystem copied
  * into a generation and restored from one, with the real rsync, on trees
  * in a scratch directory.  The rewrites that rsync's quick check cannot
  * see (same size, same mtime) are made with utimensat(), which sets the

@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/text.c: percent-encoding. */
+/* Unit tests for libcommon/runtime/text.c: percent-encoding. */
 #include <config.h>
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcommon/vchad.c: key=value lists and their encoding, the
+ * Unit tests for libcommon/jobs/client.c: key=value lists and their encoding, the
  * request/response exchange against fake servers (in a child process) that
  * answer, fail, stall or hang up half way, and vcha_vchad_ensure() starting
  * the real daemon, also from several callers at once.

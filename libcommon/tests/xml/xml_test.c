@@ -1,4 +1,4 @@
-/* Unit tests for libcommon/xml.c: libxml2 opened on demand. */
+/* Unit tests for libcommon/runtime/xml.c: libxml2 opened on demand. */
 #include <config.h>
 
 #include <errno.h>
@@ -204,6 +204,46 @@ test_prop_null_value_is_skipped(void **state)
     vcha_xml.FreeDoc(doc);
 }
 
+/* vcha_xml_build()'s callback: a root named after @p arg, or NULL. */
+static xmlDocPtr
+build_named(const void *arg)
+{
+    xmlDocPtr doc;
+
+    if (arg == NULL) {
+        return NULL; /* as when out of memory */
+    }
+    assert_non_null(vcha_xml.NewDoc); /* loaded while it builds */
+    doc = vcha_xml.NewDoc(BAD_CAST "1.0");
+    vcha_xml.DocSetRootElement(doc, vcha_xml.NewNode(NULL, BAD_CAST arg));
+    return doc;
+}
+
+static void
+test_build_loads_builds_dumps_and_unloads(void **state)
+{
+    char *out = NULL;
+    size_t len = 0;
+
+    (void) state;
+    assert_int_equal(vcha_xml_build(build_named, "agent", &out, &len), 0);
+    assert_non_null(strstr(out, "<agent/>"));
+    assert_int_equal(len, strlen(out));
+    assert_symbols(false); /* unloaded again */
+    free(out);
+}
+
+static void
+test_build_failure_leaves_nothing(void **state)
+{
+    char *out = (char *) "untouched";
+
+    (void) state;
+    assert_int_equal(vcha_xml_build(build_named, NULL, &out, NULL), -ENOMEM);
+    assert_null(out);
+    assert_symbols(false);
+}
+
 #define LOADED(test) cmocka_unit_test_setup_teardown(test, open_xml, close_xml)
 
 int
@@ -218,6 +258,8 @@ main(void)
         LOADED(test_dump_empty_document),
         LOADED(test_dump_failure_leaves_nothing),
         LOADED(test_prop_null_value_is_skipped),
+        cmocka_unit_test(test_build_loads_builds_dumps_and_unloads),
+        cmocka_unit_test(test_build_failure_leaves_nothing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

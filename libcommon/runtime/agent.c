@@ -94,23 +94,65 @@ env_number(const char *name, long long dflt)
     return n;
 }
 
-static const struct vcha_action_def *
-action_find(const struct vcha_agent_def *def, const char *name)
+/* The rows the runtime adds after an agent's own, and answers itself. */
+static const struct vcha_action_def runtime_actions[] = {
+    {"validate-all", NULL, 10, 0, -1, NULL},
+    {"meta-data", NULL, 5, 0, -1, NULL},
+};
+
+#define N_RUNTIME_ACTIONS (sizeof(runtime_actions) / sizeof(runtime_actions[0]))
+
+/* Most actions an agent may have, the runtime's rows included. */
+#define MAX_ACTIONS 32
+
+/*
+ * What the meta-data and usage describe: @p def, with its actions and the
+ * runtime's copied into @p rows (MAX_ACTIONS of them).
+ */
+static void
+agent_metadata(const struct vcha_agent_def *def, struct vcha_metadata *md,
+               struct vcha_action_def *rows)
 {
-    for (size_t i = 0; i < def->n_actions; i++) {
-        if (strcmp(def->actions[i].name, name) == 0) {
-            return &def->actions[i];
+    size_t n = 0;
+
+    for (; def->actions != NULL && def->actions[n].name != NULL; n++) {
+        if (n + N_RUNTIME_ACTIONS >= MAX_ACTIONS) {
+            abort(); /* a table this long is a bug in the agent */
+        }
+        rows[n] = def->actions[n];
+    }
+    for (size_t i = 0; i < N_RUNTIME_ACTIONS; i++) {
+        rows[n++] = runtime_actions[i];
+    }
+    *md = (struct vcha_metadata){
+        .name = def->name,
+        .version = def->version,
+        .shortdesc = def->shortdesc,
+        .longdesc = def->longdesc,
+        .params = def->params,
+        .n_params = def->n_params,
+        .actions = rows,
+        .n_actions = n,
+    };
+}
+
+static const struct vcha_action_def *
+action_find(const struct vcha_metadata *md, const char *name)
+{
+    for (size_t i = 0; i < md->n_actions; i++) {
+        if (strcmp(md->actions[i].name, name) == 0) {
+            return &md->actions[i];
         }
     }
     return NULL;
 }
 
 static int
-print_metadata(const struct vcha_agent_def *def)
+print_metadata(const struct vcha_metadata *md)
 {
     char *xml = NULL;
 
-    int rc = vcha_metadata_xml(def, &xml, NULL);
+    int rc = vcha_metadata_xml(md, &xml, NULL);
 
     if (rc < 0) {
         fprintf(stderr, "ocf-exit-reason:cannot build meta-data: %s\n",
@@ -219,24 +261,27 @@ int
 vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv)
 {
     struct vcha_agent a = {.def = def};
+    struct vcha_action_def rows[MAX_ACTIONS];
+    struct vcha_metadata md;
     const char *action = argc > 1 ? argv[1] : NULL;
     int code;
 
     stdio_ensure();
+    agent_metadata(def, &md, rows);
     if (action == NULL) {
-        vcha_usage_print(def, stderr);
+        vcha_usage_print(&md, stderr);
         return vcha_result_to_ocf(VCHA_ERR_ARGS);
     }
     if (strcmp(action, "meta-data") == 0) {
-        return print_metadata(def);
+        return print_metadata(&md);
     }
     if (strcmp(action, "usage") == 0 || strcmp(action, "help") == 0 ||
         strcmp(action, "--help") == 0) {
-        vcha_usage_print(def, stdout);
+        vcha_usage_print(&md, stdout);
         return 0;
     }
     vcha_log_init(def->name, getenv("OCF_RESOURCE_INSTANCE"));
-    a.action = action_find(def, action);
+    a.action = action_find(&md, action);
     if (a.action == NULL) {
         fprintf(stderr, "ocf-exit-reason:action '%s' is not supported\n",
                 action);

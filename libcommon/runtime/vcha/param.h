@@ -78,8 +78,7 @@ typedef const char *(*vcha_param_lookup_fn)(void *ctx, const char *name);
  */
 int vcha_params_parse_with(const struct vcha_param_def *defs, size_t n,
                            vcha_param_lookup_fn lookup, void *ctx,
-                           struct vcha_params **out, char *why,
-                           size_t whylen);
+                           struct vcha_params **out, char *why, size_t whylen);
 
 /** Free @p p; NULL is fine. */
 void vcha_params_free(struct vcha_params *p);

@@ -65,6 +65,26 @@ vcha_xml_dump(xmlDocPtr doc, char **out, size_t *len)
     return rc;
 }
 
+int
+vcha_xml_build(xmlDocPtr (*build)(const void *arg), const void *arg, char **out,
+               size_t *len)
+{
+    xmlDocPtr doc;
+    int rc;
+
+    *out = NULL;
+    if (vcha_xml_open() < 0) {
+        return -ENOENT;
+    }
+    doc = build(arg);
+    rc = doc != NULL ? vcha_xml_dump(doc, out, len) : -ENOMEM;
+    if (doc != NULL) {
+        vcha_xml.FreeDoc(doc);
+    }
+    vcha_xml_close();
+    return rc;
+}
+
 void
 vcha_xml_prop(xmlNodePtr node, const char *name, const char *value)
 {

@@ -16,23 +16,9 @@
 #include <stddef.h>
 
 #include <vcha/clock.h>
+#include <vcha/metadata.h>
 #include <vcha/param.h>
 #include <vcha/result.h>
-
-struct vcha_agent;
-
-/** An action handler. */
-typedef enum vcha_result (*vcha_action_fn)(struct vcha_agent *a);
-
-/** One action, as advertised in the meta-data. */
-struct vcha_action_def {
-    const char *name;    /**< "start", "monitor", ... */
-    vcha_action_fn fn;   /**< NULL for meta-data and validate-all */
-    unsigned timeout_s;  /**< advertised default timeout */
-    unsigned interval_s; /**< advertised interval (monitor), or 0 */
-    int depth;           /**< OCF_CHECK_LEVEL (monitor), -1: none */
-    const char *role;    /**< "Promoted"/"Unpromoted", or NULL */
-};
 
 /** Everything that describes an agent. */
 struct vcha_agent_def {
@@ -42,8 +28,11 @@ struct vcha_agent_def {
     const char *longdesc;
     const struct vcha_param_def *params;
     size_t n_params;
+    /**
+     * The agent's own actions, ended by a row with a NULL name; the
+     * runtime adds validate-all and meta-data (and answers them).
+     */
     const struct vcha_action_def *actions;
-    size_t n_actions;
     /**
      * Checks across parameters and against this node.  @p level is 0
      * (parameters only; must not touch the system or run any program) or

@@ -1319,14 +1319,6 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     return rc;
 }
 
-long long
-vcha_ct_checkpoint_timeout_ms(long long interval_ms)
-{
-    long long t = interval_ms > 60000 ? 2 * interval_ms : 120000;
-
-    return t < VCHA_JOB_MAX_TIMEOUT_MS ? t : VCHA_JOB_MAX_TIMEOUT_MS;
-}
-
 /* compress=auto times both ways once every this many generations. */
 #define AUTO_TRIAL_EVERY 16
 

@@ -15,23 +15,14 @@
 static const char *
 content_type(enum vcha_param_type t)
 {
-    switch (t) {
-    case VCHA_PT_INTEGER:
-        return "integer";
-    case VCHA_PT_BOOLEAN:
-        return "boolean";
-    case VCHA_PT_SELECT:
-        return "select";
-    default:
-        return "string";
-    }
+    return t == VCHA_PT_DURATION ? "string" : vcha_param_type_name(t);
 }
 
 static xmlNodePtr
 add_desc(xmlNodePtr parent, const char *tag, const char *text)
 {
-    xmlNodePtr n =
-        vcha_xml.NewTextChild(parent, NULL, BAD_CAST tag, BAD_CAST(text ? text : ""));
+    xmlNodePtr n = vcha_xml.NewTextChild(parent, NULL, BAD_CAST tag,
+                                         BAD_CAST(text ? text : ""));
 
     vcha_xml.NewProp(n, BAD_CAST "lang", BAD_CAST "en");
     return n;
@@ -91,7 +82,7 @@ add_action(xmlNodePtr actions, const struct vcha_action_def *act)
 
 /* Build the document; NULL when out of memory. */
 static xmlDocPtr
-metadata_doc(const struct vcha_agent_def *def)
+metadata_doc(const struct vcha_metadata *def)
 {
     xmlDocPtr doc = vcha_xml.NewDoc(BAD_CAST "1.0");
     xmlNodePtr root, params, actions;
@@ -100,7 +91,7 @@ metadata_doc(const struct vcha_agent_def *def)
         return NULL;
     }
     vcha_xml.CreateIntSubset(doc, BAD_CAST "resource-agent", NULL,
-                      BAD_CAST "ra-api-1.dtd");
+                             BAD_CAST "ra-api-1.dtd");
     root = vcha_xml.NewNode(NULL, BAD_CAST "resource-agent");
     vcha_xml.DocSetRootElement(doc, root);
     vcha_xml.NewProp(root, BAD_CAST "name", BAD_CAST def->name);
@@ -119,23 +110,17 @@ metadata_doc(const struct vcha_agent_def *def)
     return doc;
 }
 
-int
-vcha_metadata_xml(const struct vcha_agent_def *def, char **xml, size_t *len)
+/* vcha_xml_build()'s callback. */
+static xmlDocPtr
+metadata_build(const void *md)
 {
-    xmlDocPtr doc;
-    int rc;
+    return metadata_doc(md);
+}
 
-    *xml = NULL;
-    if (vcha_xml_open() < 0) {
-        return -ENOENT;
-    }
-    doc = metadata_doc(def);
-    rc = doc != NULL ? vcha_xml_dump(doc, xml, len) : -ENOMEM;
-    if (doc != NULL) {
-        vcha_xml.FreeDoc(doc);
-    }
-    vcha_xml_close();
-    return rc;
+int
+vcha_metadata_xml(const struct vcha_metadata *md, char **xml, size_t *len)
+{
+    return vcha_xml_build(metadata_build, md, xml, len);
 }
 
 static void
@@ -157,7 +142,7 @@ usage_param(const struct vcha_param_def *p, FILE *out)
 }
 
 void
-vcha_usage_print(const struct vcha_agent_def *def, FILE *out)
+vcha_usage_print(const struct vcha_metadata *def, FILE *out)
 {
     fprintf(out, "usage: %s {", def->name);
     for (size_t i = 0; i < def->n_actions; i++) {

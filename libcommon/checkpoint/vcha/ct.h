@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include <vcha/genstore.h>
-#include <vcha/vchad.h>
+#include <vcha/kv.h>
 
 /** Sub-directories of a generation. */
 #define VCHA_CT_IMAGES "images"
@@ -76,13 +76,6 @@ struct vcha_ct_ckpt {
     bool final;                     /**< leave it frozen: it is stopped next */
     long long deadline;             /**< CLOCK_MONOTONIC ms */
 };
-
-/**
- * The timeout of one periodic checkpoint of a container checkpointed
- * every @p interval_ms: two intervals, at least two minutes, and never
- * beyond what vchad accepts (VCHA_JOB_MAX_TIMEOUT_MS).
- */
-long long vcha_ct_checkpoint_timeout_ms(long long interval_ms);
 
 /**
  * What compress=auto chooses for the next checkpoint into @p store: zstd

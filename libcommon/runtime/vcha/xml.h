@@ -41,6 +41,14 @@ void vcha_xml_close(void);
  */
 int vcha_xml_dump(xmlDocPtr doc, char **out, size_t *len);
 
+/**
+ * Load libxml2, build a document with @p build(@p arg) (NULL: out of
+ * memory), write it as vcha_xml_dump() does, free it and unload libxml2.
+ * Returns 0, -ENOENT when libxml2 cannot be loaded, or a negative errno.
+ */
+int vcha_xml_build(xmlDocPtr (*build)(const void *arg), const void *arg,
+                   char **out, size_t *len);
+
 /** Add attribute @p name="@p value" to @p node (a NULL value is skipped). */
 void vcha_xml_prop(xmlNodePtr node, const char *name, const char *value);
 

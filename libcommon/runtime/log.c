@@ -97,8 +97,8 @@ vcha_log_stderr_priority(int priority)
 {
     qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_CLEAR_ALL,
                       QB_LOG_FILTER_FILE, "*", LOG_TRACE);
-    qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE,
-                      "*", priority);
+    qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*",
+                      priority);
 }
 
 void

@@ -490,21 +490,12 @@ meta_entries(const struct vcha_fence *f, struct meta_entry *e)
     return n;
 }
 
+/* fence-agents' content type: durations are in seconds. */
 static const char *
 fence_content_type(const struct vcha_fence_opt *o)
 {
-    switch (o->p.type) {
-    case VCHA_PT_INTEGER:
-        return "integer";
-    case VCHA_PT_BOOLEAN:
-        return "boolean";
-    case VCHA_PT_DURATION:
-        return "second";
-    case VCHA_PT_SELECT:
-        return "select";
-    default:
-        return "string";
-    }
+    return o->p.type == VCHA_PT_DURATION ? "second"
+                                         : vcha_param_type_name(o->p.type);
 }
 
 static void
@@ -571,23 +562,17 @@ metadata_doc(const struct vcha_fence *f)
     return doc;
 }
 
+/* vcha_xml_build()'s callback. */
+static xmlDocPtr
+metadata_build(const void *f)
+{
+    return metadata_doc(f);
+}
+
 int
 vcha_fence_metadata(const struct vcha_fence *f, char **xml)
 {
-    xmlDocPtr doc;
-    int rc;
-
-    *xml = NULL;
-    if (vcha_xml_open() < 0) {
-        return -ENOENT;
-    }
-    doc = metadata_doc(f);
-    rc = doc != NULL ? vcha_xml_dump(doc, xml, NULL) : -ENOMEM;
-    if (doc != NULL) {
-        vcha_xml.FreeDoc(doc);
-    }
-    vcha_xml_close();
-    return rc;
+    return vcha_xml_build(metadata_build, f, xml, NULL);
 }
 
 /* Text for roff: a backslash doubled, '-' escaped. */
