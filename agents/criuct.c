@@ -20,11 +20,12 @@
 #include <unistd.h>
 
 #include <vcha/agent.h>
+#include <vcha/ckptjob.h>
 #include <vcha/clock.h>
 #include <vcha/ct.h>
 #include <vcha/exec.h>
 #include <vcha/genstore.h>
-#include <vcha/jobtypes.h>
+#include <vcha/job.h>
 #include <vcha/log.h>
 #include <vcha/vchad.h>
 
@@ -45,20 +46,7 @@ enum {
     N_PARAMS
 };
 
-static const char *const compress_options[] = {"auto", "zstd", "none", NULL};
 static const char *const policy_options[] = {"latest", "cold", NULL};
-
-static int
-check_name(const char *v, char *why, size_t len)
-{
-    if (v[0] == '.' || strchr(v, '/') != NULL || strlen(v) > 64) {
-        snprintf(why, len,
-                 "is not a container name (no '/', no leading "
-                 "'.', at most 64 characters)");
-        return -EINVAL;
-    }
-    return 0;
-}
 
 static int
 check_command(const char *v, char *why, size_t len)
@@ -85,7 +73,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .type = VCHA_PT_STRING,
             .required = true,
             .unique = true,
-            .check = check_name,
+            .check = vcha_ct_name_check,
             .shortdesc = "LXC container name",
             .longdesc = "The name of the LXC container.  Its configuration, "
                         "LXCPATH/NAME/config, must exist and be the same on "
@@ -154,7 +142,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .name = "compress",
             .type = VCHA_PT_SELECT,
             .dflt = "auto",
-            .options = compress_options,
+            .options = vcha_ckpt_compress_options,
             .reloadable = true,
             .shortdesc = "Compression of the CRIU images",
             .longdesc = "zstd: compress the images before they reach the "
@@ -162,7 +150,10 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "that makes checkpoints faster on this store (both "
                         "are timed now and then, and the faster one is "
                         "used).  Compression happens after the container "
-                        "is thawed, so it never lengthens a freeze.",
+                        "is thawed, so it never lengthens a freeze.  The "
+                        "last checkpoint of a stop or a migration chooses "
+                        "the same way: what a migration waits for is its "
+                        "images reaching the store.",
         },
     [P_ON_STOP] =
         {
@@ -248,18 +239,6 @@ max_age_ms(const struct vcha_agent *a)
     return age > interval + 60000 ? age : interval + 60000;
 }
 
-static struct vcha_kv *
-job_request(struct vcha_agent *a, const char *cmd)
-{
-    struct vcha_kv *req = vcha_vchad_request_new(cmd);
-
-    if (req != NULL && vcha_kv_set(req, "id", a->instance) < 0) {
-        vcha_kv_free(req);
-        req = NULL;
-    }
-    return req;
-}
-
 /*
  * Register (or update) the checkpoint job with vchad, starting vchad.  Its
  * first checkpoint is due at once, or after @p first_ms (a container just
@@ -269,42 +248,37 @@ job_request(struct vcha_agent *a, const char *cmd)
 static enum vcha_result
 job_add(struct vcha_agent *a, long long first_ms)
 {
-    const char *sock = vcha_vchad_socket();
-    struct vcha_kv *req = job_request(a, "job-add");
-    struct vcha_kv *resp = NULL;
-    int rc = -ENOMEM;
+    static const struct {
+        enum vcha_ckpt_job_param key;
+        size_t param;
+    } map[] = {
+        {VCHA_CKPT_CONTAINER, P_CONTAINER},  {VCHA_CKPT_LXCPATH, P_LXCPATH},
+        {VCHA_CKPT_STORE, P_CHECKPOINT_DIR}, {VCHA_CKPT_KEEP, P_KEEP},
+        {VCHA_CKPT_COMPRESS, P_COMPRESS},
+    };
+    struct vcha_job_timing t = {
+        .interval_ms = vcha_agent_num(a, P_INTERVAL),
+        .timeout_ms = vcha_ckpt_job_timeout_ms(vcha_agent_num(a, P_INTERVAL)),
+        .first_run_ms = first_ms,
+    };
+    struct vcha_kv *job = vcha_kv_new();
+    char why[512] = "out of memory";
+    int rc = job == NULL ? -ENOMEM : 0;
 
-    if (req == NULL || vcha_kv_set(req, "type", "checkpoint") < 0 ||
-        vcha_kv_set(req, "container", vcha_agent_str(a, P_CONTAINER)) < 0 ||
-        vcha_kv_set(req, "lxcpath", vcha_agent_str(a, P_LXCPATH)) < 0 ||
-        vcha_kv_set(req, "store", vcha_agent_str(a, P_CHECKPOINT_DIR)) < 0 ||
-        vcha_kv_setf(req, "keep", "%lld", vcha_agent_num(a, P_KEEP)) < 0 ||
-        vcha_kv_set(req, "compress", vcha_agent_str(a, P_COMPRESS)) < 0 ||
-        vcha_kv_setf(req, "interval_ms", "%lld",
-                     vcha_agent_num(a, P_INTERVAL)) < 0 ||
-        vcha_kv_setf(req, "timeout_ms", "%lld",
-                     vcha_checkpoint_job_timeout_ms(
-                         vcha_agent_num(a, P_INTERVAL))) < 0 ||
-        (first_ms > 0 &&
-         vcha_kv_setf(req, "first_run_ms", "%lld", first_ms) < 0)) {
-        goto done;
+    for (size_t i = 0; rc == 0 && i < sizeof(map) / sizeof(map[0]); i++) {
+        rc = vcha_kv_set(job, vcha_ckpt_job.params[map[i].key].name,
+                         vcha_agent_str(a, map[i].param));
     }
-    rc = vcha_vchad_ensure(sock, a->deadline_ms);
     if (rc == 0) {
-        rc = vcha_vchad_call(sock, req, &resp, a->deadline_ms);
+        rc = vcha_job_add(vcha_vchad_socket(), &vcha_ckpt_job, a->instance, job,
+                          &t, a->deadline_ms, why, sizeof(why));
     }
-done:
+    vcha_kv_free(job);
     if (rc < 0) {
-        const char *e = vcha_kv_get(resp, "error");
-
-        vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                        "cannot register the checkpoint job with vchad "
-                        "(%s): %s",
-                        sock, e != NULL ? e : strerror(-rc));
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot register the checkpoint job: %s", why);
     }
-    vcha_kv_free(req);
-    vcha_kv_free(resp);
-    return rc < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+    return VCHA_OK;
 }
 
 /*
@@ -317,22 +291,32 @@ done:
 static bool
 job_remove(struct vcha_agent *a)
 {
-    struct vcha_kv *req = job_request(a, "job-remove");
-    struct vcha_kv *resp = NULL;
     long long now = vcha_now_ms();
-    int rc = -ENOMEM;
-
-    if (req != NULL) {
-        rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp,
+    int rc = vcha_job_remove(vcha_vchad_socket(), a->instance,
                              now + (a->deadline_ms - now) / 2);
-    }
-    if (rc < 0 && rc != -ECONNREFUSED && rc != -ENOENT) {
+
+    if (rc < 0) {
         vcha_warn("could not remove the checkpoint job from vchad: %s",
                   strerror(-rc));
     }
-    vcha_kv_free(req);
-    vcha_kv_free(resp);
-    return rc == 0 || rc == -ECONNREFUSED || rc == -ENOENT;
+    return rc == 0;
+}
+
+/*
+ * Whether container @p ct runs here: 1, 0, or -1 with the reason set (the
+ * action fails: Pacemaker must not act on a guess).
+ */
+static int
+running_here(struct vcha_agent *a, struct vcha_ct *ct)
+{
+    int running = vcha_ct_running(ct, a->deadline_ms, NULL);
+
+    if (running < 0) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot tell whether %s runs: %s",
+                        ct->name, strerror(-running));
+        return -1;
+    }
+    return running > 0;
 }
 
 static void
@@ -469,11 +453,9 @@ criuct_start(struct vcha_agent *a)
     }
     /* a store it cannot write to would lose every checkpoint */
     r = store_check(a);
-    running = r == VCHA_OK ? vcha_ct_running(ct, a->deadline_ms, NULL) : 0;
+    running = r == VCHA_OK ? running_here(a, ct) : 0;
     if (running < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "cannot tell whether %s runs: %s", ct->name,
-                            strerror(-running));
+        r = VCHA_ERR_GENERIC;
     } else if (r == VCHA_OK && running == 0) {
         r = boot_or_restore(a, ct, &restored);
     }
@@ -498,9 +480,8 @@ checkpoint_and_kill(struct vcha_agent *a, struct vcha_ct *ct, bool checkpoint,
     struct vcha_ct_ckpt o = {
         .store = vcha_agent_str(a, P_CHECKPOINT_DIR),
         .keep = (unsigned) vcha_agent_num(a, P_KEEP),
-        .compress = strcmp(vcha_agent_str(a, P_COMPRESS), "zstd") == 0
-                        ? VCHA_CT_COMPRESS_ZSTD
-                        : VCHA_CT_COMPRESS_NONE,
+        .compress = vcha_ckpt_compress(vcha_agent_str(a, P_COMPRESS),
+                                       vcha_agent_str(a, P_CHECKPOINT_DIR)),
         .final = true,
         .deadline = a->deadline_ms,
     };
@@ -548,12 +529,9 @@ stop_common(struct vcha_agent *a, bool migrating)
         a->reason[0] = '\0';
         return migrating ? VCHA_ERR_GENERIC : VCHA_OK;
     }
-    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    running = running_here(a, ct);
     if (running < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "cannot tell whether %s "
-                            "runs: %s",
-                            ct->name, strerror(-running));
+        r = VCHA_ERR_GENERIC;
     } else if (running > 0 && !removed && migrating) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
                             "a checkpoint of %s is still running; no last "
@@ -605,15 +583,12 @@ criuct_migrate_from(struct vcha_agent *a)
 static enum vcha_result
 job_check(struct vcha_agent *a)
 {
-    struct vcha_kv *req = job_request(a, "job-health");
-    struct vcha_kv *resp = NULL;
+    struct vcha_kv *health = NULL;
     long long last = 0, age;
     enum vcha_result r = VCHA_OK;
-    int rc = -ENOMEM;
+    int rc = vcha_job_health(vcha_vchad_socket(), a->instance, &health,
+                             a->deadline_ms);
 
-    if (req != NULL) {
-        rc = vcha_vchad_call(vcha_vchad_socket(), req, &resp, a->deadline_ms);
-    }
     if (rc < 0) {
         r = vcha_agent_fail(
             a, VCHA_ERR_GENERIC, "vchad has no checkpoint job for %s (%s)",
@@ -621,12 +596,12 @@ job_check(struct vcha_agent *a)
             rc == -ECONNREFUSED ? "vchad is not running" : strerror(-rc));
         goto done;
     }
-    if (vcha_kv_get_ll(resp, "last_success", &last) < 0 || last == 0) {
+    if (vcha_kv_get_ll(health, "last_success", &last) < 0 || last == 0) {
         goto done; /* the first checkpoint is under way */
     }
     age = vcha_realtime_ms() - last;
     if (age > max_age_ms(a)) {
-        const char *e = vcha_kv_get(resp, "last_error");
+        const char *e = vcha_kv_get(health, "last_error");
 
         r = vcha_agent_fail(
             a, VCHA_ERR_GENERIC,
@@ -635,8 +610,7 @@ job_check(struct vcha_agent *a)
             e != NULL ? e : "");
     }
 done:
-    vcha_kv_free(req);
-    vcha_kv_free(resp);
+    vcha_kv_free(health);
     return r;
 }
 
@@ -678,12 +652,9 @@ criuct_monitor(struct vcha_agent *a)
         a->reason[0] = '\0';
         return VCHA_NOT_RUNNING; /* no configuration: LXC cannot run it */
     }
-    running = vcha_ct_running(ct, a->deadline_ms, NULL);
+    running = running_here(a, ct);
     if (running < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "cannot tell whether %s "
-                            "runs: %s",
-                            ct->name, strerror(-running));
+        r = VCHA_ERR_GENERIC;
     } else if (running == 0) {
         r = VCHA_NOT_RUNNING;
     } else if (a->probe) {

@@ -3,8 +3,8 @@
  * container into its generation store (see vcha/ct.h), and its figures as
  * node attributes.
  *
- * Parameters (from ocf:vcha:criuct): container, lxcpath, store, keep,
- * compress (auto|zstd|none), interval_ms, timeout_ms.
+ * Parameters: the checkpoint job's contract (vcha/ckptjob.h), which
+ * ocf:vcha:criuct registers with; interval_ms and timeout_ms.
  */
 #include <config.h>
 
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <vcha/ckptjob.h>
 #include <vcha/clock.h>
 #include <vcha/ct.h>
 #include <vcha/genstore.h>
@@ -21,49 +22,15 @@
 
 #include "vchad_checkpoint.h"
 
+/* The parameters as ocf:vcha:criuct sent them: one contract. */
 static int
 validate(const struct vcha_kv *p, char *why, size_t whylen)
 {
-    static const char *const required[] = {"container", "lxcpath",  "store",
-                                           "keep",      "compress", NULL};
-    const char *compress = vcha_kv_get(p, "compress");
-    long long keep = 0;
+    struct vcha_params *params = NULL;
+    int rc = vcha_job_params_parse(&vcha_ckpt_job, p, &params, why, whylen);
 
-    for (size_t i = 0; required[i] != NULL; i++) {
-        if (vcha_kv_get(p, required[i]) == NULL) {
-            snprintf(why, whylen, "%s is missing", required[i]);
-            return -EINVAL;
-        }
-    }
-    if (vcha_kv_get_ll(p, "keep", &keep) < 0 || keep < 1 || keep > 1000) {
-        snprintf(why, whylen, "keep must be an integer from 1 to 1000");
-        return -EINVAL;
-    }
-    if (strcmp(compress, "auto") != 0 && strcmp(compress, "zstd") != 0 &&
-        strcmp(compress, "none") != 0) {
-        snprintf(why, whylen, "compress must be auto, zstd or none");
-        return -EINVAL;
-    }
-    if (vcha_kv_get(p, "store")[0] != '/' ||
-        vcha_kv_get(p, "lxcpath")[0] != '/') {
-        snprintf(why, whylen, "store and lxcpath must be absolute paths");
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static enum vcha_ct_compress
-compress_choice(const struct vchad_job *job)
-{
-    const char *c = vchad_job_param(job, "compress");
-
-    if (strcmp(c, "zstd") == 0) {
-        return VCHA_CT_COMPRESS_ZSTD;
-    }
-    if (strcmp(c, "none") == 0) {
-        return VCHA_CT_COMPRESS_NONE;
-    }
-    return vcha_ct_compress_auto(vchad_job_param(job, "store"));
+    vcha_params_free(params);
+    return rc;
 }
 
 /* Age of the newest committed generation, for the node attribute. */
@@ -84,19 +51,23 @@ newest_age(const char *store, int out_fd)
 static int
 run(const struct vchad_job *job, int out_fd)
 {
-    long long keep = 2;
+    struct vcha_params *p = NULL;
     struct vcha_kv *fig = vcha_kv_new();
     struct vcha_ct *ct = NULL;
     char why[1024] = "";
     struct vcha_ct_ckpt o = {.store = vchad_job_param(job, "store")};
-    int rc;
+    int rc = vcha_job_params_parse(&vcha_ckpt_job, vchad_job_params(job), &p,
+                                   why, sizeof(why));
 
-    vcha_kv_get_ll(vchad_job_params(job), "keep", &keep);
-    o.keep = (unsigned) keep;
+    if (rc < 0) {
+        goto done; /* checked when it was added: out of memory */
+    }
+    o.keep = (unsigned) vcha_param_num(p, VCHA_CKPT_KEEP);
     /* the programs run in process groups of their own, which the daemon's
      * kill at the timeout does not reach: they get what is left */
     o.deadline = vchad_job_deadline(job);
-    o.compress = compress_choice(job);
+    o.compress =
+        vcha_ckpt_compress(vcha_param_str(p, VCHA_CKPT_COMPRESS), o.store);
     if (fig == NULL) {
         rc = -ENOMEM;
         snprintf(why, sizeof(why), "out of memory");
@@ -124,6 +95,7 @@ done:
     }
     vcha_kv_free(fig);
     vcha_ct_free(ct);
+    vcha_params_free(p);
     return rc;
 }
 

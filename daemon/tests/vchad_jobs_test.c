@@ -30,9 +30,9 @@
 /* cmocka.h needs stdarg.h, stddef.h, setjmp.h and stdint.h first */
 #include <cmocka.h>
 
+#include <vcha/ckptjob.h>
 #include <vcha/clock.h>
 #include <vcha/ct.h>
-#include <vcha/jobtypes.h>
 #include <vcha/vchad.h>
 
 #include "../../libcommon/tests/test-util.h"
@@ -276,7 +276,7 @@ test_add_accepts_what_criuct_derives(void **state)
     struct vcha_kv *p;
 
     snprintf(t, sizeof(t), "timeout_ms=%lld",
-             vcha_checkpoint_job_timeout_ms(86400000));
+             vcha_ckpt_job_timeout_ms(86400000));
     p = params_of("interval_ms=86400000", t, NULL);
     assert_int_equal(
         vchad_jobs_add(jobs, "test", "ct", p, &what, why, sizeof(why)), 0);

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <vcha/job.h>
+#include <vcha/jobdef.h>
 #include <vcha/kv.h>
 
 /** Where vchad listens unless told otherwise. */

@@ -1,9 +1,9 @@
 /*
- * Unit tests for libcommon/checkpoint/ct.c: reading a container's LXC configuration,
- * and what the checkpoint and restore do when something is wrong, with the
- * real LXC tools on containers that exist only as configuration.  That a
- * checkpoint and a restore work is proven in the cluster lab, where CRIU
- * runs (tests/lab/scenarios/05-criuct.sh).
+ * Unit tests for libcommon/checkpoint/ct.c: reading a container's LXC
+ * configuration, and what the checkpoint and restore do when something is
+ * wrong, with the real LXC tools on containers that exist only as
+ * configuration.  That a checkpoint and a restore work is proven in the cluster
+ * lab, where CRIU runs (tests/lab/scenarios/05-criuct.sh).
  */
 #include <config.h>
 
@@ -22,8 +22,8 @@
 #include <vcha/clock.h>
 #include <vcha/ct.h>
 #include <vcha/genstore.h>
-#include <vcha/job.h>
-#include <vcha/jobtypes.h>
+
+#include <vcha/ckptjob.h>
 
 #include "../test-util.h"
 
@@ -458,14 +458,14 @@ test_checkpoint_timeout_within_the_job_limit(void **state)
 
     (void) state;
     for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
-        long long t = vcha_checkpoint_job_timeout_ms(intervals[i]);
+        long long t = vcha_ckpt_job_timeout_ms(intervals[i]);
 
         assert_true(t >= 120000);
         assert_true(t <= VCHA_JOB_MAX_TIMEOUT_MS);
         assert_true(t >= intervals[i] || t == VCHA_JOB_MAX_TIMEOUT_MS);
     }
-    assert_int_equal(vcha_checkpoint_job_timeout_ms(3600000), 7200000);
-    assert_int_equal(vcha_checkpoint_job_timeout_ms(46800000),
+    assert_int_equal(vcha_ckpt_job_timeout_ms(3600000), 7200000);
+    assert_int_equal(vcha_ckpt_job_timeout_ms(46800000),
                      VCHA_JOB_MAX_TIMEOUT_MS); /* 13 h: 26 h is too long */
 }
 

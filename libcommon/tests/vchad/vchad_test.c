@@ -1,6 +1,6 @@
 /*
- * Unit tests for libcommon/jobs/client.c: key=value lists and their encoding, the
- * request/response exchange against fake servers (in a child process) that
+ * Unit tests for libcommon/jobs/client.c: key=value lists and their encoding,
+ * the request/response exchange against fake servers (in a child process) that
  * answer, fail, stall or hang up half way, and vcha_vchad_ensure() starting
  * the real daemon, also from several callers at once.
  */
@@ -26,7 +26,9 @@
 /* cmocka.h needs stdarg.h, stddef.h, setjmp.h and stdint.h first */
 #include <cmocka.h>
 
+#include <vcha/ckptjob.h>
 #include <vcha/clock.h>
+#include <vcha/job.h>
 #include <vcha/vchad.h>
 
 #include "../test-util.h"
@@ -950,6 +952,99 @@ test_ensure_program_never_answers(void **state)
     assert_true(vcha_now_ms() - t0 < 3000);
 }
 
+/* ------------------------------------------------------------ jobs */
+
+/* A checkpoint job's parameters, with keep as given. */
+static struct vcha_kv *
+ckpt_params(const struct ensure_env *e, const char *keep)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+
+    vcha_kv_set(kv, "container", "web1");
+    vcha_kv_set(kv, "lxcpath", "/var/lib/lxc");
+    vcha_kv_set(kv, "store", e->dir);
+    vcha_kv_set(kv, "keep", keep);
+    vcha_kv_set(kv, "compress", "auto");
+    return kv;
+}
+
+/* No run within the test: the first is an hour away. */
+static const struct vcha_job_timing later = {
+    .interval_ms = 3600000, .timeout_ms = 7200000, .first_run_ms = 3600000};
+
+static void
+test_job_add_health_remove(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "3"), *health = NULL;
+    char why[512] = "";
+    long long interval = 0;
+
+    /* add starts vchad */
+    assert_int_equal(vcha_job_add(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                  &later, vcha_now_ms() + 10000, why,
+                                  sizeof(why)),
+                     0);
+    assert_true(daemon_pid(e->sock) > 0);
+    assert_int_equal(
+        vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000), 0);
+    assert_int_equal(vcha_kv_get_ll(health, "interval_ms", &interval), 0);
+    assert_int_equal(interval, 3600000);
+    vcha_kv_free(health);
+    assert_int_equal(
+        vcha_job_health(e->sock, "other", &health, vcha_now_ms() + 5000),
+        -ENOENT);
+    assert_null(health);
+    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000), 0);
+    assert_int_equal(
+        vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000),
+        -ENOENT);
+    /* gone, or never there: nothing of it runs */
+    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000), 0);
+    daemon_stop(daemon_pid(e->sock));
+    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000), 0);
+    assert_int_equal(
+        vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000),
+        -ECONNREFUSED);
+    vcha_kv_free(params);
+}
+
+/* A parameter against the contract is refused here, before any vchad. */
+static void
+test_job_add_checks_the_contract_first(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "1");
+    char why[512] = "";
+
+    assert_int_equal(vcha_job_add(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                  &later, vcha_now_ms() + 10000, why,
+                                  sizeof(why)),
+                     -EINVAL);
+    assert_non_null(strstr(why, "'keep'"));
+    assert_int_equal(processes_on(e->sock), 0);
+    vcha_kv_free(params);
+}
+
+/* What vchad refuses comes back with its reason. */
+static void
+test_job_add_says_why_vchad_refused(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "3");
+    struct vcha_job_timing too_long = later;
+    char why[512] = "";
+
+    too_long.interval_ms = VCHA_JOB_MAX_INTERVAL_MS + 1;
+    assert_int_equal(vcha_job_add(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                  &too_long, vcha_now_ms() + 10000, why,
+                                  sizeof(why)),
+                     -EINVAL);
+    assert_non_null(strstr(why, "interval_ms"));
+    assert_non_null(strstr(why, "refused"));
+    vcha_kv_free(params);
+}
+
 int
 main(void)
 {
@@ -991,6 +1086,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ensure_program_fails, ensure_setup,
                                         ensure_teardown),
         cmocka_unit_test_setup_teardown(test_ensure_program_never_answers,
+                                        ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(test_job_add_health_remove,
+                                        ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(test_job_add_checks_the_contract_first,
+                                        ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(test_job_add_says_why_vchad_refused,
                                         ensure_setup, ensure_teardown),
     };
 
