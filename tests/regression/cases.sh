@@ -53,3 +53,38 @@ cases_dnsswitch() {
     case_run "stop, server down, unregister" stop \
         OCF_RESKEY_unregister_on_stop=yes
 }
+
+# criuct's cases need no LXC: what it says before it touches a container.
+cases_criuct() {
+    RA_ENV=(HA_RSCTMP="$work/state" OCF_RESOURCE_INSTANCE=web-ct
+        OCF_RESKEY_container=web1 OCF_RESKEY_lxcpath="$work/lxc"
+        OCF_RESKEY_checkpoint_dir="$work/store"
+        OCF_RESKEY_CRM_meta_timeout=10000 OCF_RESKEY_CRM_meta_interval=10000
+        VCHA_SOCKET="$work/vchad.sock")
+    local probe=OCF_RESKEY_CRM_meta_interval=0
+    mkdir -p "$work/lxc" "$work/store"
+
+    case_stdout "no action" ""
+    case_stdout "usage" usage
+    case_run "meta-data" meta-data
+    case_run "unknown action" promote
+    case_run "validate-all" validate-all
+    # level 10 looks for its programs, on a PATH that has none
+    case_run "validate-all, level 10, no programs" validate-all \
+        OCF_CHECK_LEVEL=10 PATH="$work/nobin"
+    case_run "validate-all, no container" validate-all OCF_RESKEY_container=
+    case_run "validate-all, container name with a slash" validate-all \
+        OCF_RESKEY_container=../web1
+    case_run "validate-all, relative checkpoint_dir" validate-all \
+        OCF_RESKEY_checkpoint_dir=store
+    case_run "validate-all, keep 1" validate-all OCF_RESKEY_keep=1
+    case_run "validate-all, bad compress" validate-all OCF_RESKEY_compress=gzip
+    case_run "validate-all, interval too short" validate-all \
+        OCF_RESKEY_checkpoint_interval=500ms
+    case_run "validate-all, age within the interval" validate-all \
+        OCF_RESKEY_checkpoint_interval=60s OCF_RESKEY_max_checkpoint_age=30s
+    case_run "validate-all, monitor_cmd of spaces" validate-all \
+        "OCF_RESKEY_monitor_cmd=   "
+    case_run "probe, bad configuration" monitor $probe OCF_RESKEY_keep=1
+    case_run "probe, no such container" monitor $probe
+}
