@@ -19,11 +19,10 @@
 #include <vcha/fence.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
-#include <vcha/text.h>
+#include <vcha/virt.h>
 
 #define AGENT "fence_vcha_libvirt"
 #define POLL_MS 100
-#define UUID_HEX_DIGITS 32
 
 static int
 check_uri(const char *v, char *why, size_t len)
@@ -90,58 +89,11 @@ struct session {
     char error[512];  /* libvirt's last error, copied at once */
 };
 
-static void
-ignore_error(void *data, virErrorPtr err)
-{
-    (void) data;
-    (void) err;
-}
-
-/*
- * libvirt's last error, copied: nearly every libvirt call (even
- * virDomainGetName) resets it, so it is taken right after the failure.
- */
+/* libvirt's last error, copied right after the failure (see vcha/virt.h). */
 static const char *
 last_error(struct session *s)
 {
-    const char *msg = virGetLastErrorMessage();
-
-    snprintf(s->error, sizeof(s->error), "%s",
-             msg != NULL ? msg : "unknown libvirt error");
-    return s->error;
-}
-
-static int
-last_error_code(void)
-{
-    virErrorPtr err = virGetLastError();
-
-    return err != NULL ? err->code : VIR_ERR_OK;
-}
-
-/* Answer libvirt's credential questions from username and password_file. */
-static int
-auth_cb(virConnectCredentialPtr cred, unsigned int ncred, void *data)
-{
-    struct session *s = data;
-    const char *user = vcha_fence_str(s->f, "username");
-
-    for (unsigned i = 0; i < ncred; i++) {
-        const char *answer = NULL;
-
-        if (cred[i].type == VIR_CRED_AUTHNAME ||
-            cred[i].type == VIR_CRED_ECHOPROMPT) {
-            answer = user;
-        } else if (cred[i].type == VIR_CRED_PASSPHRASE ||
-                   cred[i].type == VIR_CRED_NOECHOPROMPT) {
-            answer = s->password;
-        }
-        if (answer == NULL || (cred[i].result = strdup(answer)) == NULL) {
-            return -1; /* never prompt: fail the authentication */
-        }
-        cred[i].resultlen = (unsigned) strlen(answer);
-    }
-    return 0;
+    return vcha_virt_last_error(s->error, sizeof(s->error));
 }
 
 static int
@@ -164,54 +116,19 @@ password_load(struct session *s)
     return 0;
 }
 
-/*
- * The URI with keyfile= added for an ssh transport.  The file name is
- * percent-encoded (libvirt decodes it): a raw '&' or ';' would end the value
- * and could add a parameter such as command= (another program run instead
- * of ssh); '#', '%' or a space would break the URI.
- */
-static char *
-effective_uri(struct vcha_fence *f)
-{
-    const char *uri = vcha_fence_str(f, "uri");
-    const char *key = vcha_fence_str(f, "identity_file");
-    const char *scheme_end = strstr(uri, "://");
-    char *out = NULL, *value = NULL;
-
-    if (key == NULL || scheme_end == NULL ||
-        memmem(uri, (size_t) (scheme_end - uri), "ssh", 3) == NULL) {
-        return strdup(uri);
-    }
-    value = vcha_pct_encode(key, VCHA_PCT_URI);
-    if (value == NULL || asprintf(&out, "%s%ckeyfile=%s", uri,
-                                  strchr(uri, '?') ? '&' : '?', value) < 0) {
-        out = NULL;
-    }
-    free(value);
-    return out;
-}
-
 static enum vcha_fence_rc
 session_open(struct session *s)
 {
-    int credtypes[] = {VIR_CRED_AUTHNAME, VIR_CRED_ECHOPROMPT,
-                       VIR_CRED_PASSPHRASE, VIR_CRED_NOECHOPROMPT};
-    virConnectAuth auth = {credtypes, 4, auth_cb, s};
-    char *uri = NULL;
+    char why[sizeof(s->f->reason)];
 
-    virSetErrorFunc(NULL, ignore_error);
     if (password_load(s) < 0) {
         return VCHA_FENCE_FAILED;
     }
-    uri = effective_uri(s->f);
-    if (uri == NULL) {
-        return vcha_fence_fail(s->f, "out of memory");
-    }
-    s->conn = virConnectOpenAuth(uri, &auth, 0);
-    free(uri);
-    if (s->conn == NULL) {
-        return vcha_fence_fail(s->f, "cannot connect to %s: %s",
-                               vcha_fence_str(s->f, "uri"), last_error(s));
+    if (vcha_virt_open(vcha_fence_str(s->f, "uri"),
+                       vcha_fence_str(s->f, "identity_file"),
+                       vcha_fence_str(s->f, "username"), s->password, &s->conn,
+                       why, sizeof(why)) < 0) {
+        return vcha_fence_fail(s->f, "%s", why);
     }
     return VCHA_FENCE_SUCCESS;
 }
@@ -219,74 +136,11 @@ session_open(struct session *s)
 static void
 session_close(struct session *s)
 {
-    if (s->conn != NULL) {
-        virConnectClose(s->conn);
-    }
+    vcha_virt_close(s->conn);
     if (s->password != NULL) {
         memset(s->password, 0, strlen(s->password));
         free(s->password);
     }
-}
-
-/* @p text is a UUID as libvirt reads one: 32 hex digits, dashes between. */
-static bool
-is_uuid(const char *text)
-{
-    size_t digits = strspn(text, "0123456789abcdefABCDEF-");
-
-    if (text[digits] != '\0') {
-        return false;
-    }
-    for (const char *p = text; *p != '\0'; p++) {
-        digits -= *p == '-';
-    }
-    return digits == UUID_HEX_DIGITS;
-}
-
-/*
- * The plug's domain, by UUID when the plug reads as one, else by name; NULL
- * with libvirt's error set.  Only a definite "no such UUID" goes on to the
- * name (a domain may be named like a UUID): after any other error the name
- * lookup's "no such domain" would count a domain that may run as missing.
- */
-static virDomainPtr
-domain_lookup(struct session *s)
-{
-    virDomainPtr dom = NULL;
-
-    if (is_uuid(s->plug)) {
-        dom = virDomainLookupByUUIDString(s->conn, s->plug);
-        if (dom != NULL || last_error_code() != VIR_ERR_NO_DOMAIN) {
-            return dom;
-        }
-    }
-    return virDomainLookupByName(s->conn, s->plug);
-}
-
-/*
- * The domain's state (VIR_DOMAIN_*), or -1 on error.  A domain that
- * vanished (a transient one, destroyed) is shut off.
- */
-static int
-domain_state(virDomainPtr dom)
-{
-    int state = 0, reason = 0;
-
-    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-        return last_error_code() == VIR_ERR_NO_DOMAIN ? VIR_DOMAIN_SHUTOFF : -1;
-    }
-    return state;
-}
-
-/* 1 when off, 0 when on, -1 on error.  A crashed guest runs no code. */
-static int
-domain_is_off(virDomainPtr dom)
-{
-    int state = domain_state(dom);
-
-    return state < 0
-               ? -1
-               : state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
 }
 
 /* Wait until the domain is off (want_off) or on, or the phase ends. */
@@ -298,13 +152,13 @@ wait_state(struct session *s, virDomainPtr dom, bool want_off,
 
     vcha_sleep_ms(vcha_fence_num(s->f, "power_wait"));
     for (;;) {
-        off = domain_is_off(dom);
+        off = vcha_virt_domain_is_off(dom, s->error, sizeof(s->error));
         if (off == (want_off ? 1 : 0)) {
             return VCHA_FENCE_SUCCESS;
         }
         if (off < 0) {
             return vcha_fence_fail(s->f, "cannot read the state of %s: %s",
-                                   s->plug, last_error(s));
+                                   s->plug, s->error);
         }
         if (vcha_now_ms() + POLL_MS >= deadline) {
             return vcha_fence_fail(s->f,
@@ -334,13 +188,13 @@ power_off(struct session *s, virDomainPtr dom)
     long long deadline = phase_deadline(s);
 
     /* a crashed domain is off, but only a destroy lets it start again */
-    if (domain_state(dom) == VIR_DOMAIN_SHUTOFF) {
+    if (vcha_virt_domain_state(dom, NULL, 0) == VIR_DOMAIN_SHUTOFF) {
         vcha_info("%s is already off", s->plug);
         return VCHA_FENCE_SUCCESS;
     }
     if (virDomainDestroy(dom) < 0 &&
-        last_error_code() != VIR_ERR_OPERATION_INVALID &&
-        last_error_code() != VIR_ERR_NO_DOMAIN) {
+        vcha_virt_last_error_code() != VIR_ERR_OPERATION_INVALID &&
+        vcha_virt_last_error_code() != VIR_ERR_NO_DOMAIN) {
         return vcha_fence_fail(s->f, "cannot power off %s: %s", s->plug,
                                last_error(s));
     }
@@ -352,12 +206,12 @@ power_on(struct session *s, virDomainPtr dom)
 {
     long long deadline = phase_deadline(s);
 
-    if (domain_is_off(dom) == 0) {
+    if (vcha_virt_domain_is_off(dom, NULL, 0) == 0) {
         vcha_info("%s is already on", s->plug);
         return VCHA_FENCE_SUCCESS;
     }
     if (virDomainCreate(dom) < 0 &&
-        last_error_code() != VIR_ERR_OPERATION_INVALID) {
+        vcha_virt_last_error_code() != VIR_ERR_OPERATION_INVALID) {
         return vcha_fence_fail(s->f, "cannot power on %s: %s", s->plug,
                                last_error(s));
     }
@@ -375,7 +229,7 @@ reset(struct session *s, virDomainPtr dom, enum vcha_fence_rc *rc)
 {
     int code;
 
-    if (domain_is_off(dom) == 1) {
+    if (vcha_virt_domain_is_off(dom, NULL, 0) == 1) {
         vcha_notice("%s is off: starting it instead of a reset", s->plug);
         return false;
     }
@@ -383,13 +237,14 @@ reset(struct session *s, virDomainPtr dom, enum vcha_fence_rc *rc)
         *rc = wait_state(s, dom, false, phase_deadline(s));
         return true;
     }
-    code = last_error_code();
-    last_error(s); /* before domain_is_off() resets it */
+    code = vcha_virt_last_error_code();
+    last_error(s); /* before the state is read, which resets it */
     if (code == VIR_ERR_NO_SUPPORT) {
         vcha_notice("no hard reset here; powering off and on instead");
         return false;
     }
-    if (code == VIR_ERR_OPERATION_INVALID && domain_is_off(dom) == 1) {
+    if (code == VIR_ERR_OPERATION_INVALID &&
+        vcha_virt_domain_is_off(dom, NULL, 0) == 1) {
         vcha_notice("%s went off: starting it instead of a reset", s->plug);
         return false;
     }
@@ -422,11 +277,11 @@ reboot(struct session *s, virDomainPtr dom)
 static enum vcha_fence_rc
 status(struct session *s, virDomainPtr dom)
 {
-    int off = domain_is_off(dom);
+    int off = vcha_virt_domain_is_off(dom, s->error, sizeof(s->error));
 
     if (off < 0) {
         return vcha_fence_fail(s->f, "cannot read the state of %s: %s", s->plug,
-                               last_error(s));
+                               s->error);
     }
     printf("Status: %s\n", off ? "OFF" : "ON");
     return off ? VCHA_FENCE_IS_OFF : VCHA_FENCE_SUCCESS;
@@ -437,13 +292,14 @@ static enum vcha_fence_rc
 plug_action(struct session *s)
 {
     enum vcha_fence_action action = s->f->action;
-    virDomainPtr dom = domain_lookup(s);
+    virDomainPtr dom = NULL;
+    int found = vcha_virt_domain_lookup(s->conn, s->plug, &dom, s->error,
+                                        sizeof(s->error));
     enum vcha_fence_rc rc;
 
-    if (dom == NULL) {
+    if (found < 0) {
         bool as_off = vcha_fence_num(s->f, "missing_as_off") &&
-                      last_error_code() == VIR_ERR_NO_DOMAIN &&
-                      action != VCHA_FENCE_ON;
+                      found == -ENOENT && action != VCHA_FENCE_ON;
 
         if (as_off) {
             vcha_notice("no domain %s: counted as off (missing_as_off)",
@@ -453,7 +309,7 @@ plug_action(struct session *s)
         }
         return vcha_fence_fail(s->f, "no domain %s at %s: %s",
                                vcha_fence_str(s->f, "plug"),
-                               vcha_fence_str(s->f, "uri"), last_error(s));
+                               vcha_fence_str(s->f, "uri"), s->error);
     }
     switch (action) {
     case VCHA_FENCE_OFF:
@@ -498,7 +354,9 @@ list(struct session *s, bool with_status)
         virDomainGetUUIDString(doms[i], uuid);
         printf("%s,%s", virDomainGetName(doms[i]), uuid);
         if (with_status) {
-            printf(",%s", domain_is_off(doms[i]) == 0 ? "on" : "off");
+            printf(",%s", vcha_virt_domain_is_off(doms[i], NULL, 0) == 0
+                              ? "on"
+                              : "off");
         }
         printf("\n");
         virDomainFree(doms[i]);

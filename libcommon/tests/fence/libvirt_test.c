@@ -318,7 +318,8 @@ uri_for(const char *lines)
     if (vcha_fence_validate(&f) != 0) {
         fail_msg("validate: %s", f.reason);
     }
-    uri = effective_uri(&f);
+    uri = vcha_virt_uri(vcha_fence_str(&f, "uri"),
+                        vcha_fence_str(&f, "identity_file"));
     vcha_fence_clear(&f);
     assert_non_null(uri);
     return uri;
