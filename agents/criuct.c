@@ -240,13 +240,14 @@ max_age_ms(const struct vcha_agent *a)
 }
 
 /*
- * Register (or update) the checkpoint job with vchad, starting vchad.  Its
- * first checkpoint is due at once, or after @p first_ms (a container just
- * restored is in its newest generation already: no need to freeze it again
- * while it comes back).
+ * The checkpoint job of this resource, from its own parameters, in a new
+ * list *job; its first checkpoint is due at once, or after @p first_ms (a
+ * container just restored is in its newest generation already: no need
+ * to freeze it again while it comes back).
  */
-static enum vcha_result
-job_add(struct vcha_agent *a, long long first_ms)
+static int
+job_params(struct vcha_agent *a, long long first_ms, struct vcha_kv **job,
+           struct vcha_job_timing *t)
 {
     static const struct {
         enum vcha_ckpt_job_param key;
@@ -256,23 +257,41 @@ job_add(struct vcha_agent *a, long long first_ms)
         {VCHA_CKPT_STORE, P_CHECKPOINT_DIR}, {VCHA_CKPT_KEEP, P_KEEP},
         {VCHA_CKPT_COMPRESS, P_COMPRESS},
     };
-    struct vcha_job_timing t = {
+    int rc = 0;
+
+    *t = (struct vcha_job_timing){
         .interval_ms = vcha_agent_num(a, P_INTERVAL),
         .timeout_ms = vcha_ckpt_job_timeout_ms(vcha_agent_num(a, P_INTERVAL)),
         .first_run_ms = first_ms,
     };
-    struct vcha_kv *job = vcha_kv_new();
-    char why[512] = "out of memory";
-    int rc = job == NULL ? -ENOMEM : 0;
-
-    for (size_t i = 0; rc == 0 && i < sizeof(map) / sizeof(map[0]); i++) {
-        rc = vcha_kv_set(job, vcha_ckpt_job.params[map[i].key].name,
+    *job = vcha_kv_new();
+    for (size_t i = 0;
+         *job != NULL && rc == 0 && i < sizeof(map) / sizeof(map[0]); i++) {
+        rc = vcha_kv_set(*job, vcha_ckpt_job.params[map[i].key].name,
                          vcha_agent_str(a, map[i].param));
     }
-    if (rc == 0) {
-        rc = vcha_job_add(vcha_vchad_socket(), &vcha_ckpt_job, a->instance, job,
-                          &t, a->deadline_ms, why, sizeof(why));
+    if (*job == NULL || rc < 0) {
+        vcha_kv_free(*job);
+        *job = NULL;
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
     }
+    return VCHA_OK;
+}
+
+/* Register (or update) the checkpoint job with vchad, starting vchad. */
+static enum vcha_result
+job_add(struct vcha_agent *a, long long first_ms)
+{
+    struct vcha_job_timing t;
+    struct vcha_kv *job = NULL;
+    char why[512] = "";
+    int rc;
+
+    if (job_params(a, first_ms, &job, &t) != VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = vcha_job_add(vcha_vchad_socket(), &vcha_ckpt_job, a->instance, job, &t,
+                      a->deadline_ms, why, sizeof(why));
     vcha_kv_free(job);
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -580,21 +599,37 @@ criuct_migrate_from(struct vcha_agent *a)
 
 /* ------------------------------------------------------------ monitor */
 
+/*
+ * The checkpoint job's health; a job that vchad lost (vchad died or was
+ * restarted) is registered again, starting vchad: the container runs on
+ * untouched, and only a job that cannot be re-established fails.
+ */
 static enum vcha_result
 job_check(struct vcha_agent *a)
 {
-    struct vcha_kv *health = NULL;
+    struct vcha_kv *job = NULL, *health = NULL;
+    struct vcha_job_timing t;
     long long last = 0, age;
-    enum vcha_result r = VCHA_OK;
-    int rc = vcha_job_health(vcha_vchad_socket(), a->instance, &health,
-                             a->deadline_ms);
+    enum vcha_result r = job_params(a, 0, &job, &t);
+    char why[512] = "";
+    bool readded = false;
+    int rc;
 
+    if (r != VCHA_OK) {
+        return r;
+    }
+    rc = vcha_job_keep(vcha_vchad_socket(), &vcha_ckpt_job, a->instance, job,
+                       &t, a->deadline_ms, &health, &readded, why, sizeof(why));
     if (rc < 0) {
-        r = vcha_agent_fail(
-            a, VCHA_ERR_GENERIC, "vchad has no checkpoint job for %s (%s)",
-            a->instance,
-            rc == -ECONNREFUSED ? "vchad is not running" : strerror(-rc));
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "the checkpoint job of %s is lost: %s", a->instance,
+                            why);
         goto done;
+    }
+    if (readded) {
+        vcha_warn("vchad had lost the checkpoint job of %s: registered it "
+                  "again",
+                  a->instance);
     }
     if (vcha_kv_get_ll(health, "last_success", &last) < 0 || last == 0) {
         goto done; /* the first checkpoint is under way */
@@ -611,6 +646,7 @@ job_check(struct vcha_agent *a)
     }
 done:
     vcha_kv_free(health);
+    vcha_kv_free(job);
     return r;
 }
 
@@ -752,8 +788,10 @@ static const struct vcha_agent_def agent = {
         "running, thawed and checkpointed.  A crash of the container restarts "
         "it in "
         "place from the newest generation; migration-threshold moves it "
-        "when that keeps failing.  Monitor reports a failure when vchad "
-        "lost the job or the newest checkpoint is older than "
+        "when that keeps failing.  A monitor that finds vchad gone or "
+        "without the job starts vchad and registers the job again, and "
+        "the container runs on; it reports a failure when the job cannot "
+        "be re-established or the newest checkpoint is older than "
         "max_checkpoint_age.  CRIU dumps into /run/vcha while it has "
         "room there for the images (the shortest freeze), straight into "
         "the store otherwise; a restore reads them through hard links in "

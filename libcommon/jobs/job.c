@@ -115,3 +115,32 @@ vcha_job_health(const char *sock, const char *id, struct vcha_kv **health,
     }
     return rc;
 }
+
+int
+vcha_job_keep(const char *sock, const struct vcha_job_def *def, const char *id,
+              const struct vcha_kv *params,
+              const struct vcha_job_timing *timing, long long deadline,
+              struct vcha_kv **health, bool *readded, char *why, size_t whylen)
+{
+    int rc = vcha_job_health(sock, id, health, deadline);
+
+    *readded = false;
+    if (rc != -ECONNREFUSED && rc != -ENOENT) {
+        if (rc < 0) {
+            snprintf(why, whylen, "cannot ask vchad (%s) about job %s: %s",
+                     sock, id, strerror(-rc));
+        }
+        return rc;
+    }
+    rc = vcha_job_add(sock, def, id, params, timing, deadline, why, whylen);
+    if (rc < 0) {
+        return rc;
+    }
+    *readded = true;
+    rc = vcha_job_health(sock, id, health, deadline);
+    if (rc < 0) {
+        snprintf(why, whylen, "job %s registered again, then lost: %s", id,
+                 strerror(-rc));
+    }
+    return rc;
+}

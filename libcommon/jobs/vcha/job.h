@@ -7,6 +7,7 @@
 #ifndef VCHA_JOB_H
 #define VCHA_JOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <vcha/jobdef.h>
@@ -48,5 +49,21 @@ int vcha_job_remove(const char *sock, const char *id, long long deadline);
  */
 int vcha_job_health(const char *sock, const char *id, struct vcha_kv **health,
                     long long deadline);
+
+/**
+ * Make sure job @p id runs, as a monitor must: ask for its health and,
+ * when no vchad answers on @p sock or it has no such job (vchad died, or
+ * restarted without it), register it again from @p def, @p params and
+ * @p timing (starting vchad), then ask again.  A dead vchad thus never
+ * fails a resource whose workload is healthy.  Returns 0 with the health
+ * in *health (vcha_kv_free()) and *readded telling whether the job had to
+ * be registered again, or a negative errno with @p why saying why the job
+ * could not be re-established (*health NULL).
+ */
+int vcha_job_keep(const char *sock, const struct vcha_job_def *def,
+                  const char *id, const struct vcha_kv *params,
+                  const struct vcha_job_timing *timing, long long deadline,
+                  struct vcha_kv **health, bool *readded, char *why,
+                  size_t whylen);
 
 #endif

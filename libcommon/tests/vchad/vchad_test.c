@@ -1045,6 +1045,78 @@ test_job_add_says_why_vchad_refused(void **state)
     vcha_kv_free(params);
 }
 
+/* A monitor's keep: a lost job (vchad killed, or without it) comes back. */
+static void
+test_job_keep_registers_a_lost_job_again(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "3"), *health = NULL;
+    char why[512] = "";
+    bool readded = true;
+    pid_t first, second;
+
+    assert_int_equal(vcha_job_add(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                  &later, vcha_now_ms() + 10000, why,
+                                  sizeof(why)),
+                     0);
+    first = daemon_pid(e->sock);
+    /* there: nothing to do */
+    assert_int_equal(vcha_job_keep(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                   &later, vcha_now_ms() + 10000, &health,
+                                   &readded, why, sizeof(why)),
+                     0);
+    assert_false(readded);
+    assert_non_null(health);
+    vcha_kv_free(health);
+    /* vchad killed: started again, the job registered again */
+    kill(first, SIGKILL);
+    while (!test_process_dead(first)) {
+        vcha_sleep_ms(10);
+    }
+    assert_int_equal(vcha_job_keep(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                   &later, vcha_now_ms() + 10000, &health,
+                                   &readded, why, sizeof(why)),
+                     0);
+    assert_true(readded);
+    second = daemon_pid(e->sock);
+    assert_true(second > 0 && second != first);
+    assert_non_null(health);
+    vcha_kv_free(health);
+    /* vchad without the job: registered again */
+    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000),
+                     0);
+    assert_int_equal(vcha_job_keep(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                   &later, vcha_now_ms() + 10000, &health,
+                                   &readded, why, sizeof(why)),
+                     0);
+    assert_true(readded);
+    assert_int_equal(daemon_pid(e->sock), second);
+    vcha_kv_free(health);
+    assert_int_equal(
+        vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000), 0);
+    vcha_kv_free(health);
+    vcha_kv_free(params);
+}
+
+/* A job that cannot be re-established says why. */
+static void
+test_job_keep_fails_when_it_cannot_register(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "1"), *health = NULL;
+    char why[512] = "";
+    bool readded = true;
+
+    assert_int_equal(vcha_job_keep(e->sock, &vcha_ckpt_job, "rsc1", params,
+                                   &later, vcha_now_ms() + 10000, &health,
+                                   &readded, why, sizeof(why)),
+                     -EINVAL);
+    assert_false(readded);
+    assert_null(health);
+    assert_non_null(strstr(why, "'keep'"));
+    vcha_kv_free(params);
+}
+
 int
 main(void)
 {
@@ -1093,6 +1165,11 @@ main(void)
                                         ensure_setup, ensure_teardown),
         cmocka_unit_test_setup_teardown(test_job_add_says_why_vchad_refused,
                                         ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(test_job_keep_registers_a_lost_job_again,
+                                        ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_job_keep_fails_when_it_cannot_register, ensure_setup,
+            ensure_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
