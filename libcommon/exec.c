@@ -109,18 +109,24 @@ move_fd(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-/* Close every descriptor above 2 except keep. */
+/*
+ * Close the descriptors @p low to @p high: close_range() where the kernel
+ * has it (Linux 5.9) and no seccomp filter refuses it, else one by one.
+ * One left open could hold a pipe whose end the caller waits for.
+ */
 static void
-close_fds_except(int keep)
+close_fds(unsigned low, unsigned high)
 {
-    if ((keep <= 3 || close_range(3, (unsigned) keep - 1, 0) == 0) &&
-        close_range((unsigned) keep + 1, ~0U, 0) == 0) {
+    long max = sysconf(_SC_OPEN_MAX);
+
+    if (low > high || close_range(low, high, 0) == 0) {
         return;
     }
-    for (int fd = 3; fd < 65536; fd++) {
-        if (fd != keep) {
-            close(fd);
-        }
+    if (max < 65536) {
+        max = 65536;
+    }
+    for (unsigned fd = low; fd <= high && fd < (unsigned long) max; fd++) {
+        close((int) fd);
     }
 }
 
@@ -146,7 +152,8 @@ child_exec(const char *const argv[], int in[2], int out[2], int err[2],
         move_fd(err[1], STDERR_FILENO) < 0) {
         goto fail;
     }
-    close_fds_except(errpipe[1]);
+    close_fds(3, (unsigned) errpipe[1] - 1);
+    close_fds((unsigned) errpipe[1] + 1, ~0U);
     execvp(argv[0], (char *const *) argv);
 fail:
     e = errno;
@@ -225,7 +232,7 @@ keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
         (void) !write(errpipe[1], &e, sizeof(e));
         _exit(127);
     }
-    close_range(3, ~0U, 0); /* the pipes are the program's */
+    close_fds(3, ~0U); /* the pipes are the program's */
     while (waitpid(prog, &status, 0) < 0 && errno == EINTR) {
     }
     keeper_exit_as(status);
@@ -397,8 +404,39 @@ supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
     }
 }
 
+/*
+ * Wait until the program was executed (@p fd, the read end of its error
+ * pipe, reaches its end) or could not be (its errno arrives), for no
+ * longer than @p deadline or a cancel: a program that hangs before its
+ * exec is killed by supervise() as at its deadline.  The errno, or 0.
+ */
 static int
-spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
+exec_wait(int fd, long long deadline, int gen)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int child_errno = 0;
+    ssize_t n;
+
+    for (;;) {
+        long long left = deadline - vcha_now_ms();
+
+        if (left <= 0 || cancels != gen) {
+            return 0;
+        }
+        if (poll(&p, 1, left > 50 ? 50 : (int) left) <= 0) {
+            continue;
+        }
+        n = read(fd, &child_errno, sizeof(child_errno));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        return n == (ssize_t) sizeof(child_errno) ? child_errno : 0;
+    }
+}
+
+static int
+spawn(const char *const argv[], int in[2], int out[2], int err[2],
+      long long deadline, int gen, pid_t *pidp)
 {
     int errpipe[2] = {-1, -1}, child_errno = 0;
     pid_t pid, parent = getpid();
@@ -418,12 +456,9 @@ spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
     setpgid(pid, pid); /* also in the parent: no race with kill(-pid) */
     running_set(0, pid);
     close(errpipe[1]);
-    ssize_t n;
-    do {
-        n = read(errpipe[0], &child_errno, sizeof(child_errno));
-    } while (n < 0 && errno == EINTR);
+    child_errno = exec_wait(errpipe[0], deadline, gen);
     close(errpipe[0]);
-    if (n == (ssize_t) sizeof(child_errno)) {
+    if (child_errno != 0) {
         running_set(pid, 0);
         waitpid(pid, NULL, 0); /* it is exiting: _exit(127) */
         return -child_errno;
@@ -442,6 +477,7 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     struct io_state io = {.in_fd = -1};
+    long long deadline = vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     pid_t pid = -1;
     int rc;
 
@@ -456,7 +492,7 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
     }
     /* EPIPE from a program that does not read stdin must not kill us */
     signal(SIGPIPE, SIG_IGN);
-    rc = spawn(argv, in, out, err, &pid);
+    rc = spawn(argv, in, out, err, deadline, gen, &pid);
     if (rc < 0) {
         goto done;
     }
@@ -476,8 +512,7 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
     io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
     io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
     out[0] = err[0] = -1;
-    supervise(pid, &io, vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), gen,
-              res);
+    supervise(pid, &io, deadline, gen, res);
     running_set(pid, 0);
     if (io.in_fd >= 0) {
         close(io.in_fd);

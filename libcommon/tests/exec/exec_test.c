@@ -1,8 +1,8 @@
 /* Unit tests for libcommon/exec.c: running real programs. */
 #include <config.h>
 
-#include <setjmp.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +41,44 @@ __wrap_pipe2(int fds[2], int flags)
         vcha_exec_cancel();
     }
     return __real_pipe2(fds, flags);
+}
+
+/*
+ * close_range() wrapped (-Wl,--wrap=close_range): a test can have it fail
+ * as on a kernel before Linux 5.9 or under a seccomp filter, in the
+ * processes vcha_exec() forks as well.
+ */
+int __wrap_close_range(unsigned int low, unsigned int high, int flags);
+int __real_close_range(unsigned int low, unsigned int high, int flags);
+
+static bool close_range_enosys;
+
+int
+__wrap_close_range(unsigned int low, unsigned int high, int flags)
+{
+    if (close_range_enosys) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return __real_close_range(low, high, flags);
+}
+
+/*
+ * execvp() wrapped (-Wl,--wrap=execvp): a test can have the program hang
+ * before its exec, as one on a hung file system does.
+ */
+int __wrap_execvp(const char *file, char *const argv[]);
+int __real_execvp(const char *file, char *const argv[]);
+
+static bool execvp_hangs;
+
+int
+__wrap_execvp(const char *file, char *const argv[])
+{
+    if (execvp_hangs) {
+        pause();
+    }
+    return __real_execvp(file, argv);
 }
 
 #define MIB (1024 * 1024)
@@ -515,6 +553,53 @@ test_exec_child_does_not_inherit_fds(void **state)
     close(fd);
     free(path);
     test_tmpdir_remove(dir);
+}
+
+/*
+ * Without close_range() the descriptors are closed one by one: the
+ * program inherits none, and its start is known at once (not when it
+ * ends), so that its deadline holds.
+ */
+static void
+test_exec_without_close_range(void **state)
+{
+    const char *ls[] = {"ls", "/proc/self/fd", NULL};
+    const char *sleep[] = {"sleep", "5", NULL};
+    struct vcha_exec_result res;
+    long long t0;
+    int fd = dup(2); /* not close-on-exec */
+
+    (void) state;
+    assert_true(fd >= 0);
+    close_range_enosys = true;
+    run(ls, &res);
+    assert_string_equal(res.out, "0\n1\n2\n3\n"); /* 3: ls's directory */
+    vcha_exec_result_clear(&res);
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_exec(sleep, NULL, 0, 300, &res), 0);
+    close_range_enosys = false;
+    assert_true(res.timed_out);
+    assert_true(vcha_now_ms() - t0 < 3000);
+    vcha_exec_result_clear(&res);
+    close(fd);
+}
+
+/* A program that hangs before its exec is killed at its deadline. */
+static void
+test_exec_deadline_holds_before_the_exec(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms();
+
+    (void) state;
+    execvp_hangs = true;
+    assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
+    execvp_hangs = false;
+    assert_true(vcha_now_ms() - t0 < 3000);
+    assert_true(res.timed_out);
+    assert_int_equal(res.signal, SIGTERM);
+    vcha_exec_result_clear(&res);
 }
 
 /* A process group of its own, led by its parent (the keeper). */
@@ -1035,6 +1120,8 @@ main(void)
         cmocka_unit_test(test_exec_timeout_escalates_to_sigkill),
         cmocka_unit_test(test_exec_timeout_while_input_is_pending),
         cmocka_unit_test(test_exec_child_does_not_inherit_fds),
+        cmocka_unit_test(test_exec_without_close_range),
+        cmocka_unit_test(test_exec_deadline_holds_before_the_exec),
         cmocka_unit_test(test_exec_child_has_own_process_group),
         cmocka_unit_test(test_exec_child_gets_default_signals),
         cmocka_unit_test(test_exec_ok_only_for_clean_exit_0),
