@@ -602,19 +602,26 @@ test_exec_deadline_holds_before_the_exec(void **state)
     vcha_exec_result_clear(&res);
 }
 
-/* A process group of its own, led by its parent (the keeper). */
+/*
+ * A process group of its own, led by the program; its parent (the keeper)
+ * leads another, so that what the program's group is sent spares it.
+ */
 static void
 test_exec_child_has_own_process_group(void **state)
 {
     struct vcha_exec_result res;
-    int ppid = 0, pgrp = 0;
+    int pid = 0, ppid = 0, pgrp = 0, keeper_pgrp = 0;
 
     (void) state;
-    run_sh("cut -d' ' -f4,5 /proc/$$/stat", &res);
-    assert_int_equal(sscanf(res.out, "%d %d", &ppid, &pgrp), 2);
-    assert_int_equal(ppid, pgrp);
+    run_sh("echo $$ $(cut -d' ' -f4,5 /proc/$$/stat) "
+           "$(cut -d' ' -f5 /proc/$PPID/stat)",
+           &res);
+    assert_int_equal(
+        sscanf(res.out, "%d %d %d %d", &pid, &ppid, &pgrp, &keeper_pgrp), 4);
+    assert_int_equal(pgrp, pid);
     assert_int_not_equal(pgrp, getpgrp());
     assert_int_not_equal(ppid, getpid());
+    assert_int_equal(keeper_pgrp, ppid);
     vcha_exec_result_clear(&res);
 }
 
@@ -910,7 +917,7 @@ test_exec_does_not_wait_for_the_unkillable(void **state)
 
     (void) state;
     assert_non_null(mkdtemp(cg));
-    /* the program and its parent, the keeper of its group, both frozen */
+    /* the program and its parent, the keeper, both frozen */
     assert_true(asprintf(&script,
                          "echo $PPID > %s/cgroup.procs && "
                          "echo $$ > %s/cgroup.procs && echo $PPID > '%s' && "
@@ -929,6 +936,47 @@ test_exec_does_not_wait_for_the_unkillable(void **state)
     assert_true(asprintf(&thaw, "%s/freezer.state", cg) > 0);
     assert_int_equal(test_write_file(thaw, "THAWED\n"), 0);
     assert_int_equal(waitpid(prog, NULL, 0), prog);
+    assert_int_equal(cgroup_remove(cg), 0);
+    vcha_exec_result_clear(&res);
+    free(thaw);
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/*
+ * The same with the program alone frozen: its keeper, which can die, does
+ * not make it look reaped.
+ */
+static void
+test_exec_reports_the_program_left_behind(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char cg[] = "/sys/fs/cgroup/freezer/vcha-exec-test-XXXXXX", *script = NULL;
+    char *thaw = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    long long t0;
+    pid_t prog;
+
+    (void) state;
+    assert_non_null(mkdtemp(cg));
+    assert_true(asprintf(&script,
+                         "echo $$ > %s/cgroup.procs && echo $$ > '%s' && "
+                         "echo FROZEN > %s/freezer.state; sleep 30",
+                         cg, pidfile, cg) > 0);
+    argv[2] = script;
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 20000);
+    assert_true(res.timed_out);
+    assert_true(res.unreaped);
+    assert_int_equal(res.signal, SIGKILL);
+    prog = pid_from(pidfile);
+    assert_false(test_process_dead(prog));
+    assert_true(asprintf(&thaw, "%s/freezer.state", cg) > 0);
+    assert_int_equal(test_write_file(thaw, "THAWED\n"), 0);
+    assert_true(dies(prog));
     assert_int_equal(cgroup_remove(cg), 0);
     vcha_exec_result_clear(&res);
     free(thaw);
@@ -1133,6 +1181,7 @@ main(void)
         cmocka_unit_test(test_exec_program_dies_with_its_caller),
         cmocka_unit_test(test_exec_program_s_children_die_with_the_caller),
         cmocka_unit_test(test_exec_does_not_wait_for_the_unkillable),
+        cmocka_unit_test(test_exec_reports_the_program_left_behind),
         cmocka_unit_test(test_exec_find_uses_path_variable),
         cmocka_unit_test(test_exec_find_skips_non_executable),
         cmocka_unit_test(test_exec_find_default_path_without_path),
