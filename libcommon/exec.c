@@ -149,7 +149,9 @@ start_send(int fd, pid_t prog, int err)
 
 /*
  * In the program's process: lead a process group of its own, wire up
- * stdio and exec; errno on the start pipe.
+ * stdio and exec; errno on the start pipe.  @p parent is the keeper's pid
+ * as the keeper knew it: had it died since the fork, getppid() would say
+ * init's pid here, and the parent-death signal would never come.
  */
 static void
 child_exec(const char *const argv[], int in[2], int out[2], int err[2],
@@ -237,8 +239,8 @@ keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
 {
     struct sigaction sa = {.sa_handler = keeper_orphaned};
     int status = 0;
+    pid_t prog, self = getpid();
     sigset_t none;
-    pid_t prog;
 
     setpgid(0, 0);
     for (int s = 1; s < NSIG; s++) {
@@ -252,7 +254,7 @@ keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
     }
     prog = fork();
     if (prog == 0) {
-        child_exec(argv, in, out, err, start, getppid());
+        child_exec(argv, in, out, err, start, self); /* not getppid() */
     }
     if (prog < 0) {
         start_send(start[1], 0, errno);

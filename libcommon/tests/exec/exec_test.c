@@ -81,6 +81,28 @@ __wrap_execvp(const char *file, char *const argv[])
     return __real_execvp(file, argv);
 }
 
+/*
+ * getppid() wrapped (-Wl,--wrap=getppid): a test can have the program see
+ * itself orphaned (init its parent) as if its keeper died right after the
+ * fork, the keeper itself unaffected.
+ */
+pid_t __wrap_getppid(void);
+pid_t __real_getppid(void);
+
+static pid_t orphan_grandchildren_of;
+
+pid_t
+__wrap_getppid(void)
+{
+    pid_t ppid = __real_getppid();
+
+    if (orphan_grandchildren_of != 0 && getpid() != orphan_grandchildren_of &&
+        ppid != orphan_grandchildren_of) {
+        return 1;
+    }
+    return ppid;
+}
+
 #define MIB (1024 * 1024)
 #define TIMEOUT_MS 20000 /* for programs that should end by themselves */
 
@@ -567,17 +589,21 @@ test_exec_without_close_range(void **state)
     const char *sleep[] = {"sleep", "5", NULL};
     struct vcha_exec_result res;
     long long t0;
-    int fd = dup(2); /* not close-on-exec */
+    int fd = dup(2), rc; /* not close-on-exec */
 
     (void) state;
     assert_true(fd >= 0);
     close_range_enosys = true;
-    run(ls, &res);
+    rc = vcha_exec(ls, NULL, 0, TIMEOUT_MS, &res);
+    close_range_enosys = false;
+    assert_int_equal(rc, 0);
     assert_string_equal(res.out, "0\n1\n2\n3\n"); /* 3: ls's directory */
     vcha_exec_result_clear(&res);
     t0 = vcha_now_ms();
-    assert_int_equal(vcha_exec(sleep, NULL, 0, 300, &res), 0);
+    close_range_enosys = true;
+    rc = vcha_exec(sleep, NULL, 0, 300, &res);
     close_range_enosys = false;
+    assert_int_equal(rc, 0);
     assert_true(res.timed_out);
     assert_true(vcha_now_ms() - t0 < 3000);
     vcha_exec_result_clear(&res);
@@ -591,14 +617,35 @@ test_exec_deadline_holds_before_the_exec(void **state)
     const char *argv[] = {"/bin/true", NULL};
     struct vcha_exec_result res;
     long long t0 = vcha_now_ms();
+    int rc;
 
     (void) state;
     execvp_hangs = true;
-    assert_int_equal(vcha_exec(argv, NULL, 0, 300, &res), 0);
+    rc = vcha_exec(argv, NULL, 0, 300, &res);
     execvp_hangs = false;
+    assert_int_equal(rc, 0);
     assert_true(vcha_now_ms() - t0 < 3000);
     assert_true(res.timed_out);
     assert_int_equal(res.signal, SIGTERM);
+    vcha_exec_result_clear(&res);
+}
+
+/*
+ * A program whose keeper died before it asked for its parent-death signal
+ * is not run: it would outlive the caller.
+ */
+static void
+test_exec_program_orphaned_at_its_start_is_not_run(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    struct vcha_exec_result res;
+    int rc;
+
+    (void) state;
+    orphan_grandchildren_of = getpid();
+    rc = vcha_exec(argv, NULL, 0, TIMEOUT_MS, &res);
+    orphan_grandchildren_of = 0;
+    assert_int_equal(rc, -ESRCH);
     vcha_exec_result_clear(&res);
 }
 
@@ -1170,6 +1217,7 @@ main(void)
         cmocka_unit_test(test_exec_child_does_not_inherit_fds),
         cmocka_unit_test(test_exec_without_close_range),
         cmocka_unit_test(test_exec_deadline_holds_before_the_exec),
+        cmocka_unit_test(test_exec_program_orphaned_at_its_start_is_not_run),
         cmocka_unit_test(test_exec_child_has_own_process_group),
         cmocka_unit_test(test_exec_child_gets_default_signals),
         cmocka_unit_test(test_exec_ok_only_for_clean_exit_0),
