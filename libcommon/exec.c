@@ -427,6 +427,14 @@ supervise(const struct procs *p, struct io_state *io, long long deadline,
             stage = 1; /* straight to SIGKILL */
             kill_at = now;
         }
+        if (!reaped && waitpid(p->keeper, &status, WNOHANG) == p->keeper) {
+            reaped = true;
+            record_status(status, res);
+            drain_until = now + DRAIN_MS;
+        }
+        if (reaped && stage == 0 && now >= kill_at) {
+            break; /* it ended in time: the deadline ends only the drain */
+        }
         if (now >= kill_at && stage < 2) {
             res->timed_out = res->timed_out || (stage == 0 && !res->cancelled);
             kill_group(p->prog, &kill_at, &stage);
@@ -434,11 +442,6 @@ supervise(const struct procs *p, struct io_state *io, long long deadline,
                       : res->cancelled ? now + REAP_CANCEL_MS
                                        : now + REAP_LIMIT_MS;
             continue;
-        }
-        if (!reaped && waitpid(p->keeper, &status, WNOHANG) == p->keeper) {
-            reaped = true;
-            record_status(status, res);
-            drain_until = now + DRAIN_MS;
         }
         if (stage == 2 && (reaped || now >= give_up)) {
             break; /* killed: stop waiting for stray holders of the pipes */

@@ -1133,6 +1133,50 @@ test_exec_does_not_wait_for_a_daemon_holding_the_pipes(void **state)
     vcha_exec_result_clear(&res);
 }
 
+/*
+ * A program that exits in time, its daemon holding stdout past the
+ * deadline: the deadline ends the wait for output, but the program did
+ * not time out, and nothing of its group is killed.
+ */
+static void
+test_exec_deadline_while_draining_is_no_timeout(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res = {0};
+    pid_t daemon;
+
+    (void) state;
+    /* it exits 100 ms before its deadline, inside the 200 ms of drain */
+    assert_true(asprintf(&script,
+                         "sleep 30 & echo $! > '%s'; echo started; "
+                         "sleep 0.4",
+                         pidfile) > 0);
+    argv[2] = script;
+    for (int i = 0; i < 5; i++) { /* once more if it was slower than that */
+        vcha_exec_result_clear(&res);
+        unlink(pidfile);
+        assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
+        daemon = pid_from(pidfile);
+        if (res.signal == 0) {
+            break;
+        }
+        kill(daemon, SIGKILL);
+    }
+    assert_int_equal(res.exit_code, 0);
+    assert_false(res.timed_out);
+    assert_true(vcha_exec_ok(&res));
+    assert_string_equal(res.out, "started\n");
+    assert_false(test_process_dead(daemon));
+    assert_int_equal(kill(daemon, SIGKILL), 0);
+    assert_true(dies(daemon));
+    vcha_exec_result_clear(&res);
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
 /* ------------------------------------------------------------ exec_until */
 
 static void
@@ -1235,6 +1279,7 @@ main(void)
         cmocka_unit_test(test_exec_find_default_path_without_path),
         cmocka_unit_test(
             test_exec_does_not_wait_for_a_daemon_holding_the_pipes),
+        cmocka_unit_test(test_exec_deadline_while_draining_is_no_timeout),
         cmocka_unit_test(test_exec_until_success),
         cmocka_unit_test(test_exec_until_failure_says_why),
         cmocka_unit_test(test_exec_until_deadline),
