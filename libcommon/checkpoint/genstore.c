@@ -1776,20 +1776,23 @@ done:
     return rc;
 }
 
-/* Whether the header of a generation in @p nums names gen-@p num as base. */
+/*
+ * Whether the header of a generation newer than nums[@p at], one that
+ * vouches for the base it names (see prune_good()), names it as its base.
+ */
 static bool
-named_as_base(struct vcha_genstore *store, const uint64_t *nums, size_t n,
-              uint64_t num)
+named_as_base(struct vcha_genstore *store, const uint64_t *nums,
+              const bool *vouches, size_t n, size_t at)
 {
     char want[NAME_LEN];
     bool named = false;
 
-    name_make(want, GEN_PREFIX, num);
-    for (size_t i = 0; i < n && !named; i++) {
+    name_make(want, GEN_PREFIX, nums[at]);
+    for (size_t i = at + 1; i < n && !named; i++) {
         struct vcha_gen_info info = {0};
         char name[NAME_LEN];
 
-        if (nums[i] <= num) {
+        if (!vouches[i]) {
             continue;
         }
         name_make(name, GEN_PREFIX, nums[i]);
@@ -1801,26 +1804,32 @@ named_as_base(struct vcha_genstore *store, const uint64_t *nums, size_t n,
 }
 
 /*
- * 1 when gen-@p num counts among those kept, 0 when it does not, or
- * -errno.  The generation just committed and the base count without a
+ * 1 when nums[@p at] counts among those kept, 0 when it does not, or
+ * -errno; @p vouches[at] set when it vouches for the content of the base
+ * it names.  The generation just committed and the base count without a
  * check (the first was hashed as it was sealed, the second read this
- * checkpoint); one a newer generation names as its base needs its tree
- * to verify (its content was verified then); any other, its content too.
+ * checkpoint); one a newer generation that vouches names as its base
+ * needs its tree to verify (its content was read then); any other, its
+ * content too.  Those that count by their tree only vouch for nothing: a
+ * damaged file they share with their base would go unseen twice.
  */
 static int
-prune_good(struct vcha_genstore *store, const uint64_t *nums, size_t n,
-           uint64_t num, uint64_t committed)
+prune_good(struct vcha_genstore *store, const uint64_t *nums, bool *vouches,
+           size_t n, size_t at, uint64_t committed)
 {
     char name[NAME_LEN], *path, *why = NULL;
     struct manifest m;
     unsigned flags;
     int rc;
 
-    if (num == committed || num == store->base) {
+    vouches[at] = false;
+    if (nums[at] == committed || nums[at] == store->base) {
+        vouches[at] = true;
         return 1;
     }
-    flags = named_as_base(store, nums, n, num) ? VCHA_GEN_SIZES_ONLY : 0;
-    name_make(name, GEN_PREFIX, num);
+    flags =
+        named_as_base(store, nums, vouches, n, at) ? VCHA_GEN_SIZES_ONLY : 0;
+    name_make(name, GEN_PREFIX, nums[at]);
     path = path_join(store->dir, name);
     if (path == NULL) {
         return -ENOMEM;
@@ -1833,6 +1842,7 @@ prune_good(struct vcha_genstore *store, const uint64_t *nums, size_t n,
                   store->dir, name, why ? why : strerror(-rc));
         rc = 0;
     } else if (rc == 0) {
+        vouches[at] = flags == 0;
         rc = 1;
     }
     free(why);
@@ -1859,10 +1869,11 @@ trash_oldest(struct vcha_genstore *store, const uint64_t *nums, size_t n)
 /*
  * Delete the generations older than the @p keep newest that verify: a
  * damaged generation never counts, so failover always finds @p keep good
- * ones while they exist (and older good ones stay until then).  Each is
- * renamed to .trash-N, the renames made durable, and only then are their
- * contents removed, so that a crash cannot leave a half-deleted gen-N.
- * Then every .trash-N goes.
+ * ones while they exist (and older good ones stay until then).  Neither
+ * the base nor a generation newer than it goes: those newer ones did not
+ * verify when the base was chosen.  Each is renamed to .trash-N, the
+ * renames made durable, and only then are their contents removed, so that
+ * a crash cannot leave a half-deleted gen-N.  Then every .trash-N goes.
  */
 static void
 prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
@@ -1871,17 +1882,25 @@ prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
     uint64_t *nums = NULL, num;
     size_t n = 0, cut = 0;
     unsigned good = 0;
+    bool *vouches = NULL;
     int rc = gen_numbers(store->dir_fd, &nums, &n);
 
+    if (rc == 0 && (vouches = calloc(n + 1, sizeof(*vouches))) == NULL) {
+        rc = -ENOMEM;
+    }
     for (size_t i = n; rc == 0 && good < keep && i-- > 0;) {
-        rc = prune_good(store, nums, n, nums[i], committed);
+        rc = prune_good(store, nums, vouches, n, i, committed);
         good += rc > 0;
         cut = i;
         rc = rc < 0 ? rc : 0;
     }
+    while (store->base != 0 && cut > 0 && nums[cut - 1] >= store->base) {
+        cut--;
+    }
     if (rc == 0 && good == keep) {
         rc = trash_oldest(store, nums, cut);
     }
+    free(vouches);
     free(nums);
     if (rc == 0) {
         rc = names_read(store->dir_fd, &names);

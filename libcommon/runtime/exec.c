@@ -109,29 +109,57 @@ move_fd(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-/* Close every descriptor above 2 except keep. */
+/*
+ * Close the descriptors @p low to @p high: close_range() where the kernel
+ * has it (Linux 5.9) and no seccomp filter refuses it, else one by one.
+ * One left open could hold a pipe whose end the caller waits for.
+ */
 static void
-close_fds_except(int keep)
+close_fds(unsigned low, unsigned high)
 {
-    if ((keep <= 3 || close_range(3, (unsigned) keep - 1, 0) == 0) &&
-        close_range((unsigned) keep + 1, ~0U, 0) == 0) {
+    long max = sysconf(_SC_OPEN_MAX);
+
+    if (low > high || close_range(low, high, 0) == 0) {
         return;
     }
-    for (int fd = 3; fd < 65536; fd++) {
-        if (fd != keep) {
-            close(fd);
-        }
+    if (max < 65536) {
+        max = 65536;
+    }
+    for (unsigned fd = low; fd <= high && fd < (unsigned long) max; fd++) {
+        close((int) fd);
     }
 }
 
-/* In the program's process: wire up stdio and exec; errno on errpipe. */
+/*
+ * What the start pipe carries: the keeper's word, with the program's pid,
+ * or the errno of a failed fork (the keeper's) or exec (the program's).
+ */
+struct start_msg {
+    pid_t prog;
+    int err;
+};
+
+static void
+start_send(int fd, pid_t prog, int err)
+{
+    struct start_msg m = {.prog = prog, .err = err};
+
+    (void) !write(fd, &m, sizeof(m));
+}
+
+/*
+ * In the program's process: lead a process group of its own, wire up
+ * stdio and exec; errno on the start pipe.  @p parent is the keeper's pid
+ * as the keeper knew it: had it died since the fork, getppid() would say
+ * init's pid here, and the parent-death signal would never come.
+ */
 static void
 child_exec(const char *const argv[], int in[2], int out[2], int err[2],
-           int errpipe[2], pid_t parent)
+           int start[2], pid_t parent)
 {
     sigset_t none;
-    int e;
 
+    setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
         errno = ESRCH;
         goto fail;
@@ -146,11 +174,11 @@ child_exec(const char *const argv[], int in[2], int out[2], int err[2],
         move_fd(err[1], STDERR_FILENO) < 0) {
         goto fail;
     }
-    close_fds_except(errpipe[1]);
+    close_fds(3, (unsigned) start[1] - 1);
+    close_fds((unsigned) start[1] + 1, ~0U);
     execvp(argv[0], (char *const *) argv);
 fail:
-    e = errno;
-    (void) !write(errpipe[1], &e, sizeof(e));
+    start_send(start[1], 0, errno);
     _exit(127);
 }
 
@@ -161,11 +189,20 @@ fail:
  */
 #define KEEPER_SIG (SIGRTMIN + 3)
 
+/* The keeper's program, once forked. */
+static volatile pid_t keeper_prog;
+
 static void
 keeper_orphaned(int sig)
 {
+    pid_t prog = keeper_prog;
+
     (void) sig;
-    kill(0, SIGKILL); /* the whole group, the keeper too */
+    if (prog > 0) {
+        kill(-prog, SIGKILL);
+        kill(prog, SIGKILL); /* should it not lead its group yet */
+    }
+    _exit(128 + SIGKILL);
 }
 
 /* Die the way @p status says the program did. */
@@ -187,45 +224,46 @@ keeper_exit_as(int status)
 }
 
 /*
- * The keeper: the first process of the program's own process group, and
- * the program's parent.  Should the process that runs the program die
- * (killed at an operation's timeout, say), the keeper kills its group:
- * the program and whatever it started there (lxc-checkpoint's CRIU,
- * rsync's receiver), which a parent-death signal on the program alone
- * would leave running.  Otherwise it waits for the program and ends as
- * it did.  It ignores SIGTERM, which vcha_exec() sends the group at a
- * deadline, so that the program's own way of ending is what counts.
+ * The keeper: the program's parent, in a process group of its own apart
+ * from the program's.  Should the process that runs the program die
+ * (killed at an operation's timeout, say), the keeper kills the program's
+ * group: the program and whatever it started there (lxc-checkpoint's
+ * CRIU, rsync's receiver), which a parent-death signal on the program
+ * alone would leave running.  Otherwise it waits for the program and ends
+ * as it did; the signals vcha_exec() sends the program's group do not
+ * reach it, so that while it lives, the program is not yet reaped.
  */
 static void
 keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
-            int errpipe[2], pid_t parent)
+            int start[2], pid_t parent)
 {
     struct sigaction sa = {.sa_handler = keeper_orphaned};
-    int status = 0, e;
+    int status = 0;
+    pid_t prog, self = getpid();
     sigset_t none;
-    pid_t prog;
 
     setpgid(0, 0);
     for (int s = 1; s < NSIG; s++) {
         signal(s, SIG_DFL);
     }
-    signal(SIGTERM, SIG_IGN);
     sigaction(KEEPER_SIG, &sa, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (prctl(PR_SET_PDEATHSIG, KEEPER_SIG) < 0 || getppid() != parent) {
-        kill(0, SIGKILL);
+        _exit(127);
     }
     prog = fork();
     if (prog == 0) {
-        child_exec(argv, in, out, err, errpipe, getppid());
+        child_exec(argv, in, out, err, start, self); /* not getppid() */
     }
     if (prog < 0) {
-        e = errno;
-        (void) !write(errpipe[1], &e, sizeof(e));
+        start_send(start[1], 0, errno);
         _exit(127);
     }
-    close_range(3, ~0U, 0); /* the pipes are the program's */
+    keeper_prog = prog;
+    setpgid(prog, prog); /* also here: no race with kill(-prog) */
+    start_send(start[1], prog, 0);
+    close_fds(3, ~0U); /* the pipes are the program's */
     while (waitpid(prog, &status, 0) < 0 && errno == EINTR) {
     }
     keeper_exit_as(status);
@@ -344,14 +382,37 @@ record_status(int status, struct vcha_exec_result *res)
     }
 }
 
+/* The processes of a run: the keeper and the program it forked. */
+struct procs {
+    pid_t keeper;
+    pid_t prog; /* also its process group */
+};
+
+/*
+ * Let go of a keeper whose program could not be reaped in time: kill it
+ * (the program, killed already, then goes to init) and reap it if it dies
+ * at once; one that cannot die either stays a child of this process.
+ */
+static void
+keeper_let_go(pid_t keeper)
+{
+    kill(keeper, SIGKILL);
+    for (int i = 0; i < 20; i++) {
+        if (waitpid(keeper, NULL, WNOHANG) != 0) {
+            return;
+        }
+        poll(NULL, 0, 5);
+    }
+}
+
 /*
  * Feed stdin, collect output and reap, all within the deadline; a program
  * still there REAP_LIMIT_MS after its SIGKILL is left behind (see
- * res->unreaped).
+ * res->unreaped).  The keeper ends only once the program was reaped.
  */
 static void
-supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
-          struct vcha_exec_result *res)
+supervise(const struct procs *p, struct io_state *io, long long deadline,
+          int gen, struct vcha_exec_result *res)
 {
     long long kill_at = deadline, drain_until = LLONG_MAX, give_up = 0;
     int stage = 0, status = 0;
@@ -366,18 +427,21 @@ supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
             stage = 1; /* straight to SIGKILL */
             kill_at = now;
         }
+        if (!reaped && waitpid(p->keeper, &status, WNOHANG) == p->keeper) {
+            reaped = true;
+            record_status(status, res);
+            drain_until = now + DRAIN_MS;
+        }
+        if (reaped && stage == 0 && now >= kill_at) {
+            break; /* it ended in time: the deadline ends only the drain */
+        }
         if (now >= kill_at && stage < 2) {
             res->timed_out = res->timed_out || (stage == 0 && !res->cancelled);
-            kill_group(pid, &kill_at, &stage);
+            kill_group(p->prog, &kill_at, &stage);
             give_up = stage != 2       ? 0
                       : res->cancelled ? now + REAP_CANCEL_MS
                                        : now + REAP_LIMIT_MS;
             continue;
-        }
-        if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
-            reaped = true;
-            record_status(status, res);
-            drain_until = now + DRAIN_MS;
         }
         if (stage == 2 && (reaped || now >= give_up)) {
             break; /* killed: stop waiting for stray holders of the pipes */
@@ -391,44 +455,80 @@ supervise(pid_t pid, struct io_state *io, long long deadline, int gen,
         }
     }
     if (!reaped) {
+        keeper_let_go(p->keeper);
         res->unreaped = true;
         res->exit_code = -1;
         res->signal = SIGKILL;
     }
 }
 
+/*
+ * Read the start pipe @p fd: the program's pid into @p p, then wait until
+ * the program was executed (the pipe reaches its end) or could not be (its
+ * errno arrives), for no longer than @p deadline or a cancel: a program
+ * that hangs before its exec is killed by supervise() as at its deadline.
+ * The errno of a failed start, ESRCH when the keeper said nothing, or 0.
+ */
 static int
-spawn(const char *const argv[], int in[2], int out[2], int err[2], pid_t *pidp)
+start_wait(int fd, long long deadline, int gen, struct procs *p)
 {
-    int errpipe[2] = {-1, -1}, child_errno = 0;
-    pid_t pid, parent = getpid();
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    struct start_msg m;
+    ssize_t n;
 
-    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    for (;;) {
+        long long left = deadline - vcha_now_ms();
+
+        /* the keeper's word comes at once: wait for it whatever the time */
+        if (p->prog > 0 && (left <= 0 || cancels != gen)) {
+            return 0;
+        }
+        if (poll(&pfd, 1, p->prog <= 0 || left > 50 ? 50 : (int) left) <= 0) {
+            continue;
+        }
+        n = read(fd, &m, sizeof(m));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n != (ssize_t) sizeof(m)) {
+            return p->prog > 0 ? 0 : ESRCH; /* the end, or the keeper died */
+        }
+        if (m.err != 0) {
+            return m.err;
+        }
+        p->prog = m.prog;
+    }
+}
+
+static int
+spawn(const char *const argv[], int in[2], int out[2], int err[2],
+      long long deadline, int gen, struct procs *p)
+{
+    int start[2] = {-1, -1}, child_errno;
+    pid_t parent = getpid();
+
+    *p = (struct procs){.keeper = -1, .prog = -1};
+    if (pipe2(start, O_CLOEXEC) < 0) {
         return -errno;
     }
-    pid = fork();
-    if (pid < 0) {
+    p->keeper = fork();
+    if (p->keeper < 0) {
         int e = errno;
-        close_pipe(errpipe);
+        close_pipe(start);
         return -e;
     }
-    if (pid == 0) {
-        keeper_main(argv, in, out, err, errpipe, parent);
+    if (p->keeper == 0) {
+        keeper_main(argv, in, out, err, start, parent);
     }
-    setpgid(pid, pid); /* also in the parent: no race with kill(-pid) */
-    running_set(0, pid);
-    close(errpipe[1]);
-    ssize_t n;
-    do {
-        n = read(errpipe[0], &child_errno, sizeof(child_errno));
-    } while (n < 0 && errno == EINTR);
-    close(errpipe[0]);
-    if (n == (ssize_t) sizeof(child_errno)) {
-        running_set(pid, 0);
-        waitpid(pid, NULL, 0); /* it is exiting: _exit(127) */
+    setpgid(p->keeper, p->keeper); /* also here: never in the caller's */
+    close(start[1]);
+    child_errno = start_wait(start[0], deadline, gen, p);
+    close(start[0]);
+    if (child_errno != 0) {
+        waitpid(p->keeper, NULL, 0); /* it is exiting: _exit(127) */
         return -child_errno;
     }
-    *pidp = pid;
+    running_set(0, p->prog);
     return 0;
 }
 
@@ -442,7 +542,8 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     struct io_state io = {.in_fd = -1};
-    pid_t pid = -1;
+    long long deadline = vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    struct procs p;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -456,7 +557,7 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
     }
     /* EPIPE from a program that does not read stdin must not kill us */
     signal(SIGPIPE, SIG_IGN);
-    rc = spawn(argv, in, out, err, &pid);
+    rc = spawn(argv, in, out, err, deadline, gen, &p);
     if (rc < 0) {
         goto done;
     }
@@ -476,9 +577,8 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
     io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
     io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
     out[0] = err[0] = -1;
-    supervise(pid, &io, vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0), gen,
-              res);
-    running_set(pid, 0);
+    supervise(&p, &io, deadline, gen, res);
+    running_set(p.prog, 0);
     if (io.in_fd >= 0) {
         close(io.in_fd);
     }

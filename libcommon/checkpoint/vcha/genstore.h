@@ -153,7 +153,9 @@ int vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
  * counts only when it verifies: its tree (sizes, types, modes), and its
  * content, every checksum read, unless a newer generation names it as its
  * base (its content was verified then; inodes this handle has read are not
- * read again).  A damaged generation never makes a good one go.  Old
+ * read again) and that newer one is the new generation, the base, or one
+ * whose content verified.  A damaged generation never makes a good one
+ * go, and neither the base nor a generation newer than it is deleted.  Old
  * generations are renamed to ".trash-N" before their contents are removed,
  * so that no directory named gen-N is ever half deleted; failures while
  * deleting are logged, not returned.

@@ -16,7 +16,8 @@
 struct vcha_exec_result {
     int exit_code;  /**< exit status, or -1 if killed by a signal */
     int signal;     /**< terminating signal, or 0 */
-    bool timed_out; /**< the deadline passed and the group was killed */
+    bool timed_out; /**< the deadline passed before the program ended,
+                         and the group was killed */
     bool cancelled; /**< killed by vcha_exec_cancel() */
     bool unreaped;  /**< still alive shortly after SIGKILL: left behind */
     char *out;      /**< stdout, NUL-terminated (never NULL after run) */
@@ -30,13 +31,18 @@ struct vcha_exec_result {
  * Run @p argv (argv[0] is looked up in PATH unless it contains '/').
  *
  * @p input (may be NULL) of @p input_len bytes is written to the program's
- * stdin, which is then closed.  The program runs in a new process group
+ * stdin, which is then closed.  The program leads a new process group,
  * with every other file descriptor closed; its parent is a small keeper
- * process leading that group, which kills the whole group (the program
- * and whatever it started there) should the calling process die first.  If it has not finished within @p timeout_ms,
- * its group gets SIGTERM, then SIGKILL 200 ms later; a program that has
- * not died 2 s after that (blocked in the kernel) is not waited for:
- * @p res says unreaped, and the call returns.
+ * process outside that group, which kills the whole group (the program
+ * and whatever it started there) should the calling process die first.
+ * If it has not finished within @p timeout_ms, its group gets SIGTERM,
+ * then SIGKILL 200 ms later; a program that has not died 2 s after that
+ * (blocked in the kernel, or frozen) is not waited for: @p res says
+ * unreaped, its keeper is killed, and the call returns.  Output is read
+ * for up to 200 ms after the program ends (a daemon it started may hold
+ * the pipes), never past the deadline: a program that ended in time is
+ * not timed out, and its group is not signalled, when the deadline cuts
+ * that short.
  *
  * Returns 0 when the program ran (look at @p res for how it ended),
  * -ENOENT / -EACCES / ... when it could not be executed, -ETIME never

@@ -1,8 +1,8 @@
 /* Unit tests for libcommon/runtime/exec.c: running real programs. */
 #include <config.h>
 
-#include <setjmp.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +41,66 @@ __wrap_pipe2(int fds[2], int flags)
         vcha_exec_cancel();
     }
     return __real_pipe2(fds, flags);
+}
+
+/*
+ * close_range() wrapped (-Wl,--wrap=close_range): a test can have it fail
+ * as on a kernel before Linux 5.9 or under a seccomp filter, in the
+ * processes vcha_exec() forks as well.
+ */
+int __wrap_close_range(unsigned int low, unsigned int high, int flags);
+int __real_close_range(unsigned int low, unsigned int high, int flags);
+
+static bool close_range_enosys;
+
+int
+__wrap_close_range(unsigned int low, unsigned int high, int flags)
+{
+    if (close_range_enosys) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return __real_close_range(low, high, flags);
+}
+
+/*
+ * execvp() wrapped (-Wl,--wrap=execvp): a test can have the program hang
+ * before its exec, as one on a hung file system does.
+ */
+int __wrap_execvp(const char *file, char *const argv[]);
+int __real_execvp(const char *file, char *const argv[]);
+
+static bool execvp_hangs;
+
+int
+__wrap_execvp(const char *file, char *const argv[])
+{
+    if (execvp_hangs) {
+        pause();
+    }
+    return __real_execvp(file, argv);
+}
+
+/*
+ * getppid() wrapped (-Wl,--wrap=getppid): a test can have the program see
+ * itself orphaned (init its parent) as if its keeper died right after the
+ * fork, the keeper itself unaffected.
+ */
+pid_t __wrap_getppid(void);
+pid_t __real_getppid(void);
+
+static pid_t orphan_grandchildren_of;
+
+pid_t
+__wrap_getppid(void)
+{
+    pid_t ppid = __real_getppid();
+
+    if (orphan_grandchildren_of != 0 && getpid() != orphan_grandchildren_of &&
+        ppid != orphan_grandchildren_of) {
+        return 1;
+    }
+    return ppid;
 }
 
 #define MIB (1024 * 1024)
@@ -517,19 +577,98 @@ test_exec_child_does_not_inherit_fds(void **state)
     test_tmpdir_remove(dir);
 }
 
-/* A process group of its own, led by its parent (the keeper). */
+/*
+ * Without close_range() the descriptors are closed one by one: the
+ * program inherits none, and its start is known at once (not when it
+ * ends), so that its deadline holds.
+ */
+static void
+test_exec_without_close_range(void **state)
+{
+    const char *ls[] = {"ls", "/proc/self/fd", NULL};
+    const char *sleep[] = {"sleep", "5", NULL};
+    struct vcha_exec_result res;
+    long long t0;
+    int fd = dup(2), rc; /* not close-on-exec */
+
+    (void) state;
+    assert_true(fd >= 0);
+    close_range_enosys = true;
+    rc = vcha_exec(ls, NULL, 0, TIMEOUT_MS, &res);
+    close_range_enosys = false;
+    assert_int_equal(rc, 0);
+    assert_string_equal(res.out, "0\n1\n2\n3\n"); /* 3: ls's directory */
+    vcha_exec_result_clear(&res);
+    t0 = vcha_now_ms();
+    close_range_enosys = true;
+    rc = vcha_exec(sleep, NULL, 0, 300, &res);
+    close_range_enosys = false;
+    assert_int_equal(rc, 0);
+    assert_true(res.timed_out);
+    assert_true(vcha_now_ms() - t0 < 3000);
+    vcha_exec_result_clear(&res);
+    close(fd);
+}
+
+/* A program that hangs before its exec is killed at its deadline. */
+static void
+test_exec_deadline_holds_before_the_exec(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    struct vcha_exec_result res;
+    long long t0 = vcha_now_ms();
+    int rc;
+
+    (void) state;
+    execvp_hangs = true;
+    rc = vcha_exec(argv, NULL, 0, 300, &res);
+    execvp_hangs = false;
+    assert_int_equal(rc, 0);
+    assert_true(vcha_now_ms() - t0 < 3000);
+    assert_true(res.timed_out);
+    assert_int_equal(res.signal, SIGTERM);
+    vcha_exec_result_clear(&res);
+}
+
+/*
+ * A program whose keeper died before it asked for its parent-death signal
+ * is not run: it would outlive the caller.
+ */
+static void
+test_exec_program_orphaned_at_its_start_is_not_run(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    struct vcha_exec_result res;
+    int rc;
+
+    (void) state;
+    orphan_grandchildren_of = getpid();
+    rc = vcha_exec(argv, NULL, 0, TIMEOUT_MS, &res);
+    orphan_grandchildren_of = 0;
+    assert_int_equal(rc, -ESRCH);
+    vcha_exec_result_clear(&res);
+}
+
+/*
+ * A process group of its own, led by the program; its parent (the keeper)
+ * leads another, so that what the program's group is sent spares it.
+ */
 static void
 test_exec_child_has_own_process_group(void **state)
 {
     struct vcha_exec_result res;
-    int ppid = 0, pgrp = 0;
+    int pid = 0, ppid = 0, pgrp = 0, keeper_pgrp = 0;
 
     (void) state;
-    run_sh("cut -d' ' -f4,5 /proc/$$/stat", &res);
-    assert_int_equal(sscanf(res.out, "%d %d", &ppid, &pgrp), 2);
-    assert_int_equal(ppid, pgrp);
+    run_sh("echo $$ $(cut -d' ' -f4,5 /proc/$$/stat) "
+           "$(cut -d' ' -f5 /proc/$PPID/stat)",
+           &res);
+    assert_int_equal(
+        sscanf(res.out, "%d %d %d %d", &pid, &ppid, &pgrp, &keeper_pgrp), 4);
+    assert_int_equal(pgrp, pid);
     assert_int_not_equal(pgrp, getpgrp());
     assert_int_not_equal(ppid, getpid());
+    assert_int_equal(keeper_pgrp, ppid);
     vcha_exec_result_clear(&res);
 }
 
@@ -825,7 +964,7 @@ test_exec_does_not_wait_for_the_unkillable(void **state)
 
     (void) state;
     assert_non_null(mkdtemp(cg));
-    /* the program and its parent, the keeper of its group, both frozen */
+    /* the program and its parent, the keeper, both frozen */
     assert_true(asprintf(&script,
                          "echo $PPID > %s/cgroup.procs && "
                          "echo $$ > %s/cgroup.procs && echo $PPID > '%s' && "
@@ -844,6 +983,47 @@ test_exec_does_not_wait_for_the_unkillable(void **state)
     assert_true(asprintf(&thaw, "%s/freezer.state", cg) > 0);
     assert_int_equal(test_write_file(thaw, "THAWED\n"), 0);
     assert_int_equal(waitpid(prog, NULL, 0), prog);
+    assert_int_equal(cgroup_remove(cg), 0);
+    vcha_exec_result_clear(&res);
+    free(thaw);
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
+/*
+ * The same with the program alone frozen: its keeper, which can die, does
+ * not make it look reaped.
+ */
+static void
+test_exec_reports_the_program_left_behind(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char cg[] = "/sys/fs/cgroup/freezer/vcha-exec-test-XXXXXX", *script = NULL;
+    char *thaw = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res;
+    long long t0;
+    pid_t prog;
+
+    (void) state;
+    assert_non_null(mkdtemp(cg));
+    assert_true(asprintf(&script,
+                         "echo $$ > %s/cgroup.procs && echo $$ > '%s' && "
+                         "echo FROZEN > %s/freezer.state; sleep 30",
+                         cg, pidfile, cg) > 0);
+    argv[2] = script;
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
+    assert_true(vcha_now_ms() - t0 < 20000);
+    assert_true(res.timed_out);
+    assert_true(res.unreaped);
+    assert_int_equal(res.signal, SIGKILL);
+    prog = pid_from(pidfile);
+    assert_false(test_process_dead(prog));
+    assert_true(asprintf(&thaw, "%s/freezer.state", cg) > 0);
+    assert_int_equal(test_write_file(thaw, "THAWED\n"), 0);
+    assert_true(dies(prog));
     assert_int_equal(cgroup_remove(cg), 0);
     vcha_exec_result_clear(&res);
     free(thaw);
@@ -953,6 +1133,50 @@ test_exec_does_not_wait_for_a_daemon_holding_the_pipes(void **state)
     vcha_exec_result_clear(&res);
 }
 
+/*
+ * A program that exits in time, its daemon holding stdout past the
+ * deadline: the deadline ends the wait for output, but the program did
+ * not time out, and nothing of its group is killed.
+ */
+static void
+test_exec_deadline_while_draining_is_no_timeout(void **state)
+{
+    char *dir = test_tmpdir_new(), *pidfile = test_path(dir, "pid");
+    char *script = NULL;
+    const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    struct vcha_exec_result res = {0};
+    pid_t daemon;
+
+    (void) state;
+    /* it exits 100 ms before its deadline, inside the 200 ms of drain */
+    assert_true(asprintf(&script,
+                         "sleep 30 & echo $! > '%s'; echo started; "
+                         "sleep 0.4",
+                         pidfile) > 0);
+    argv[2] = script;
+    for (int i = 0; i < 5; i++) { /* once more if it was slower than that */
+        vcha_exec_result_clear(&res);
+        unlink(pidfile);
+        assert_int_equal(vcha_exec(argv, NULL, 0, 500, &res), 0);
+        daemon = pid_from(pidfile);
+        if (res.signal == 0) {
+            break;
+        }
+        kill(daemon, SIGKILL);
+    }
+    assert_int_equal(res.exit_code, 0);
+    assert_false(res.timed_out);
+    assert_true(vcha_exec_ok(&res));
+    assert_string_equal(res.out, "started\n");
+    assert_false(test_process_dead(daemon));
+    assert_int_equal(kill(daemon, SIGKILL), 0);
+    assert_true(dies(daemon));
+    vcha_exec_result_clear(&res);
+    free(script);
+    free(pidfile);
+    test_tmpdir_remove(dir);
+}
+
 /* ------------------------------------------------------------ exec_until */
 
 static void
@@ -1035,6 +1259,9 @@ main(void)
         cmocka_unit_test(test_exec_timeout_escalates_to_sigkill),
         cmocka_unit_test(test_exec_timeout_while_input_is_pending),
         cmocka_unit_test(test_exec_child_does_not_inherit_fds),
+        cmocka_unit_test(test_exec_without_close_range),
+        cmocka_unit_test(test_exec_deadline_holds_before_the_exec),
+        cmocka_unit_test(test_exec_program_orphaned_at_its_start_is_not_run),
         cmocka_unit_test(test_exec_child_has_own_process_group),
         cmocka_unit_test(test_exec_child_gets_default_signals),
         cmocka_unit_test(test_exec_ok_only_for_clean_exit_0),
@@ -1046,11 +1273,13 @@ main(void)
         cmocka_unit_test(test_exec_program_dies_with_its_caller),
         cmocka_unit_test(test_exec_program_s_children_die_with_the_caller),
         cmocka_unit_test(test_exec_does_not_wait_for_the_unkillable),
+        cmocka_unit_test(test_exec_reports_the_program_left_behind),
         cmocka_unit_test(test_exec_find_uses_path_variable),
         cmocka_unit_test(test_exec_find_skips_non_executable),
         cmocka_unit_test(test_exec_find_default_path_without_path),
         cmocka_unit_test(
             test_exec_does_not_wait_for_a_daemon_holding_the_pipes),
+        cmocka_unit_test(test_exec_deadline_while_draining_is_no_timeout),
         cmocka_unit_test(test_exec_until_success),
         cmocka_unit_test(test_exec_until_failure_says_why),
         cmocka_unit_test(test_exec_until_deadline),

@@ -1272,6 +1272,108 @@ test_prune_trusts_the_content_of_a_named_base(void **state)
     free(g1);
 }
 
+/*
+ * gen 1; gen 2 (base gen 1) with its own file c; gen 3 (base gen 2) with c
+ * hard-linked from gen 2; then c rewritten with other bytes of the same
+ * size, which damages gen 2 and gen 3 alike.  The base chosen next is
+ * gen 1; the path of c in gen 2 is returned.
+ */
+static char *
+damage_a_shared_file(struct fixture *f)
+{
+    char *stage = NULL, *gen2 = NULL, *gen3 = NULL, *bad = NULL, *base = NULL;
+    char *c;
+
+    free(commit_with_base(f, 'a', 3));
+    assert_int_equal(vcha_genstore_base(f->store, NULL, NULL, NULL), 0);
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    write_text(stage, "c", "0123456789\n");
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, 3, &gen2), 0);
+    free(stage);
+    assert_int_equal(vcha_genstore_base(f->store, NULL, NULL, NULL), 0);
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    link_from(gen2, stage, "c");
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, 3, &gen3), 0);
+    c = pathf("%s/c", gen2);
+    assert_int_equal(test_write_file(c, "9876543210\n"), 0);
+    assert_why(gen2, 0, "c: checksum mismatch");
+    assert_why(gen3, 0, "c: checksum mismatch");
+    assert_int_equal(vcha_genstore_verify(gen2, VCHA_GEN_SIZES_ONLY, NULL), 0);
+    assert_int_equal(vcha_genstore_base(f->store, &base, NULL, &bad), 0);
+    assert_non_null(strstr(base, "/gen-0000000001"));
+    assert_non_null(strstr(bad, "gen-0000000003: c: checksum mismatch"));
+    free(base);
+    free(bad);
+    free(stage);
+    free(gen3);
+    free(gen2);
+    return c;
+}
+
+/* Commit a stage holding one small file, with the base chosen already. */
+static void
+commit_small(struct fixture *f, unsigned keep)
+{
+    char *stage = NULL;
+
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    write_text(stage, "d", "new\n");
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, keep, NULL), 0);
+    free(stage);
+}
+
+/*
+ * Only a generation that counts as good vouches for the content of the
+ * base it names: damaged gen 3 does not make damaged gen 2 count with its
+ * tree checked only, and the base of the commit, gen 1, stays.
+ */
+static void
+test_prune_keeps_the_base_beside_damaged_generations(void **state)
+{
+    struct fixture *f = *state;
+    char *c = damage_a_shared_file(f), *log;
+    struct test_capture cap;
+
+    assert_int_equal(test_capture_start(&cap, 2), 0);
+    commit_small(f, 2); /* gen 4, base gen 1 */
+    log = test_capture_stop(&cap);
+    assert_non_null(log);
+    if (strstr(log, "gen-0000000002 does not verify (c: checksum "
+                    "mismatch)") == NULL) {
+        fail_msg("log: \"%s\", expected gen 2 not to count", log);
+    }
+    free(log);
+    assert_true(exists(f->dir, "gen-0000000001"));
+    assert_true(exists(f->dir, "gen-0000000004"));
+    /* the next checkpoint has gen 4 and gen 5: the rest goes */
+    assert_int_equal(vcha_genstore_base(f->store, NULL, NULL, NULL), 0);
+    commit_small(f, 2);
+    assert_false(exists(f->dir, "gen-0000000001"));
+    assert_false(exists(f->dir, "gen-0000000002"));
+    assert_false(exists(f->dir, "gen-0000000003"));
+    assert_true(exists(f->dir, "gen-0000000004"));
+    free(c);
+}
+
+/*
+ * A generation newer than the base did not verify when the base was
+ * chosen; should it verify by the commit (repaired, or a read that failed
+ * once), the base and what is newer stay all the same.
+ */
+static void
+test_prune_never_deletes_the_base(void **state)
+{
+    struct fixture *f = *state;
+    char *c = damage_a_shared_file(f);
+
+    assert_int_equal(test_write_file(c, "0123456789\n"), 0);
+    commit_small(f, 2); /* gen 4, base gen 1; gen 3 verifies again */
+    assert_true(exists(f->dir, "gen-0000000001"));
+    assert_true(exists(f->dir, "gen-0000000002"));
+    assert_true(exists(f->dir, "gen-0000000003"));
+    free(c);
+}
+
 /* The base is the newest generation that verifies; a newer bad one is named. */
 static void
 test_base_skips_and_names_a_bad_newest(void **state)
@@ -1544,6 +1646,8 @@ main(void)
         T(test_prune_counts_only_good_generations),
         T(test_base_skips_and_names_a_bad_newest),
         T(test_prune_trusts_the_content_of_a_named_base),
+        T(test_prune_keeps_the_base_beside_damaged_generations),
+        T(test_prune_never_deletes_the_base),
         T(test_odd_names),
         T(test_special_files),
         T(test_latest_arguments),
