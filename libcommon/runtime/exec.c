@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -20,6 +19,7 @@
 
 #include <vcha/clock.h>
 #include <vcha/exec.h>
+#include <vcha/proc.h>
 
 /*
  * How long output is still read once the program has exited.  A program
@@ -37,6 +37,8 @@
 #define REAP_LIMIT_MS 2000
 /* The same once the process was told to stop: it has cleanup to do. */
 #define REAP_CANCEL_MS 100
+/* How long a keeper killed at the give-up may take to be reaped. */
+#define KEEPER_LET_GO_MS 100
 /* Programs one process may run at once (vcha_exec() nests only in tests). */
 #define MAX_RUNNING 8
 
@@ -160,7 +162,7 @@ child_exec(const char *const argv[], int in[2], int out[2], int err[2],
     sigset_t none;
 
     setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+    if (vcha_proc_tie(parent, SIGKILL) < 0) {
         errno = ESRCH;
         goto fail;
     }
@@ -249,7 +251,7 @@ keeper_main(const char *const argv[], int in[2], int out[2], int err[2],
     sigaction(KEEPER_SIG, &sa, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (prctl(PR_SET_PDEATHSIG, KEEPER_SIG) < 0 || getppid() != parent) {
+    if (vcha_proc_tie(parent, KEEPER_SIG) < 0) {
         _exit(127);
     }
     prog = fork();
@@ -397,12 +399,7 @@ static void
 keeper_let_go(pid_t keeper)
 {
     kill(keeper, SIGKILL);
-    for (int i = 0; i < 20; i++) {
-        if (waitpid(keeper, NULL, WNOHANG) != 0) {
-            return;
-        }
-        poll(NULL, 0, 5);
-    }
+    vcha_proc_reap(keeper, NULL, vcha_now_ms() + KEEPER_LET_GO_MS);
 }
 
 /*

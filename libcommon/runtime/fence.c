@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +18,7 @@
 
 #include <vcha/clock.h>
 #include <vcha/fence.h>
+#include <vcha/proc.h>
 #include <vcha/log.h>
 #include <vcha/xml.h>
 
@@ -30,7 +30,6 @@
  * a SIGKILLed process is normally gone within milliseconds.
  */
 #define REAP_MS 1000
-#define REAP_POLL_MS 10
 
 static const char *const action_names[VCHA_FENCE_N_ACTIONS] = {
     [VCHA_FENCE_OFF] = "off",
@@ -672,7 +671,7 @@ worker_tie(struct vcha_fence *f, pid_t agent)
         .it_value = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}};
     sigset_t sigs;
 
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != agent) {
+    if (vcha_proc_tie(agent, SIGKILL) < 0) {
         vcha_fence_fail(f, "the agent is gone");
         return -ESRCH;
     }
@@ -738,31 +737,6 @@ collect(int fd, long long deadline, char *buf, size_t len)
     }
 }
 
-/*
- * Reap @p pid by @p deadline (vcha_now_ms).  A process in uninterruptible
- * sleep does not die of SIGKILL at once, and a blocking waitpid() would hold
- * the agent past its deadline.  Returns 0, -ETIMEDOUT or -errno (ECHILD
- * when the caller ignores SIGCHLD: the status is lost).
- */
-static int
-reap_by(pid_t pid, int *status, long long deadline)
-{
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-
-        if (r == pid) {
-            return 0;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -errno;
-        }
-        if (vcha_now_ms() >= deadline) {
-            return -ETIMEDOUT;
-        }
-        vcha_sleep_ms(REAP_POLL_MS);
-    }
-}
-
 /* Why a worker could not be reaped; returns VCHA_FENCE_FAILED. */
 static enum vcha_fence_rc
 reap_failed(struct vcha_fence *f, pid_t pid, bool answered, int rc,
@@ -794,7 +768,7 @@ worker_result(struct vcha_fence *f, pid_t pid, bool answered,
     if (!answered) {
         kill(-pid, SIGKILL);
     }
-    rc = reap_by(pid, &status, limit);
+    rc = vcha_proc_reap(pid, &status, limit);
     if (rc < 0) {
         return reap_failed(f, pid, answered, rc, budget_ms);
     }

@@ -1,0 +1,29 @@
+/*
+ * vcha - child processes: tied to the life of their parent, and reaped
+ * within a deadline.  The program runner (vcha/exec.h), the fence
+ * plugins' power worker and vchad's workers share these.
+ */
+#ifndef VCHA_PROC_H
+#define VCHA_PROC_H
+
+#include <sys/types.h>
+
+/**
+ * In a child just forked: receive @p sig when the parent dies
+ * (PR_SET_PDEATHSIG), and check that the parent is still @p parent, its
+ * pid as taken before the fork: a parent that died in between would never
+ * send the signal (getppid() then names init or a subreaper).  Returns 0,
+ * -ESRCH when the parent is gone (the child should exit), or -errno.
+ */
+int vcha_proc_tie(pid_t parent, int sig);
+
+/**
+ * Reap child @p pid by @p deadline (CLOCK_MONOTONIC ms, see vcha_now_ms())
+ * without blocking past it: a process in uninterruptible sleep does not die
+ * of SIGKILL at once.  Returns 0 with its wait status in *status (may be
+ * NULL), -ETIMEDOUT when it has not ended by then, or -errno (ECHILD: not
+ * a child, or SIGCHLD is ignored and the status is lost).
+ */
+int vcha_proc_reap(pid_t pid, int *status, long long deadline);
+
+#endif

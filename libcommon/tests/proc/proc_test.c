@@ -1,0 +1,176 @@
+/* Unit tests for runtime/proc.c: children tied to a parent, bounded reap. */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
+
+#include <vcha/clock.h>
+#include <vcha/proc.h>
+
+#include "../test-util.h"
+
+/* A child tied to this process: 0 from the tie, and it runs on. */
+static void
+test_tie_to_a_live_parent(void **state)
+{
+    pid_t me = getpid(), kid;
+    int status = 0;
+
+    (void) state;
+    kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        _exit(vcha_proc_tie(me, SIGKILL) == 0 ? 0 : 1);
+    }
+    assert_int_equal(vcha_proc_reap(kid, &status, vcha_now_ms() + 5000), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A parent that died between the fork and the tie: -ESRCH.  The middle
+ * process forks the grandchild and exits; the grandchild ties itself to
+ * the middle's pid once that is gone, and reports through a pipe.
+ */
+static void
+test_tie_to_a_parent_gone_before(void **state)
+{
+    int p[2], rc = 1;
+    pid_t middle;
+
+    (void) state;
+    assert_int_equal(pipe(p), 0);
+    middle = fork();
+    assert_true(middle >= 0);
+    if (middle == 0) {
+        pid_t self = getpid(), kid = fork();
+
+        if (kid == 0) {
+            while (getppid() == self) {
+                usleep(1000); /* until the middle is gone */
+            }
+            rc = vcha_proc_tie(self, SIGKILL);
+            (void) !write(p[1], &rc, sizeof(rc));
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    assert_int_equal(vcha_proc_reap(middle, NULL, vcha_now_ms() + 5000), 0);
+    assert_int_equal(read(p[0], &rc, sizeof(rc)), (ssize_t) sizeof(rc));
+    assert_int_equal(rc, -ESRCH);
+    close(p[0]);
+}
+
+/* The parent's death delivers the signal: the tied grandchild dies. */
+static void
+test_tie_kills_with_the_parent(void **state)
+{
+    int ready[2], report[2];
+    pid_t middle, grandchild = 0;
+    long long until = vcha_now_ms() + 5000;
+    char c;
+
+    (void) state;
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(report), 0);
+    middle = fork();
+    assert_true(middle >= 0);
+    if (middle == 0) {
+        pid_t self = getpid();
+
+        if (fork() == 0) {
+            pid_t me = getpid();
+
+            if (vcha_proc_tie(self, SIGKILL) == 0) {
+                (void) !write(report[1], &me, sizeof(me));
+                (void) !write(ready[1], "x", 1);
+                pause();
+            }
+            _exit(1);
+        }
+        (void) !read(ready[0], &c, 1); /* the grandchild is tied: die */
+        _exit(0);
+    }
+    close(report[1]);
+    assert_int_equal(read(report[0], &grandchild, sizeof(grandchild)),
+                     (ssize_t) sizeof(grandchild));
+    assert_int_equal(vcha_proc_reap(middle, NULL, vcha_now_ms() + 5000), 0);
+    while (!test_process_dead(grandchild) && vcha_now_ms() < until) {
+        usleep(1000);
+    }
+    assert_true(test_process_dead(grandchild));
+    close(report[0]);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+static void
+test_reap_gives_the_status(void **state)
+{
+    pid_t kid;
+    int status = 0;
+
+    (void) state;
+    kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        _exit(7);
+    }
+    assert_int_equal(vcha_proc_reap(kid, &status, vcha_now_ms() + 5000), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 7);
+}
+
+/* A child that does not end is given up at the deadline, not later. */
+static void
+test_reap_gives_up_at_the_deadline(void **state)
+{
+    long long t0 = vcha_now_ms();
+    pid_t kid;
+
+    (void) state;
+    kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(vcha_proc_reap(kid, NULL, t0 + 100), -ETIMEDOUT);
+    assert_true(vcha_now_ms() >= t0 + 100);
+    assert_false(test_process_dead(kid));
+    kill(kid, SIGKILL);
+    assert_int_equal(vcha_proc_reap(kid, NULL, vcha_now_ms() + 5000), 0);
+}
+
+static void
+test_reap_of_no_child(void **state)
+{
+    (void) state;
+    assert_int_equal(vcha_proc_reap(1, NULL, vcha_now_ms() + 1000), -ECHILD);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tie_to_a_live_parent),
+        cmocka_unit_test(test_tie_to_a_parent_gone_before),
+        cmocka_unit_test(test_tie_kills_with_the_parent),
+        cmocka_unit_test(test_reap_gives_the_status),
+        cmocka_unit_test(test_reap_gives_up_at_the_deadline),
+        cmocka_unit_test(test_reap_of_no_child),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
