@@ -6,7 +6,7 @@
  *
  *   role           Unpromoted or Promoted; absent: stopped
  *   calls          a line per action: time, node, action, interval, role
- *                  asked for, OCF exit code
+ *                  asked for (as Pacemaker names it), OCF exit code
  *   notify         a line per notification: type, operation and every
  *                  list, words joined by commas ("-": empty)
  *   notify-env     the OCF_RESKEY_CRM_meta_* variables of each
@@ -79,13 +79,13 @@ static enum vcha_result
 done(struct vcha_agent *a, enum vcha_result r)
 {
     const char *interval = getenv("OCF_RESKEY_CRM_meta_interval");
+    const char *role = getenv("OCF_RESKEY_CRM_meta_role"); /* as set */
     long long now = vcha_realtime_ms();
     char line[256];
 
     snprintf(line, sizeof(line), "%lld.%03lld %s %s interval=%s role=%s rc=%d",
              now / 1000, now % 1000, node_name(a), a->action->name,
-             interval ? interval : "0",
-             a->clone.role ? vcha_role_name(a->clone.role) : "-",
+             interval ? interval : "0", role && *role ? role : "-",
              vcha_result_to_ocf(r));
     record(a, "calls", line);
     return r;
