@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <vcha/agent.h>
+#include <vcha/attr.h>
 #include <vcha/clock.h>
 #include <vcha/log.h>
 #include <vcha/metadata.h>
@@ -136,15 +137,50 @@ agent_metadata(const struct vcha_agent_def *def, struct vcha_metadata *md,
     };
 }
 
-static const struct vcha_action_def *
-action_find(const struct vcha_metadata *md, const char *name)
+int
+vcha_agent_promotion(struct vcha_agent *a, int score)
 {
-    for (size_t i = 0; i < md->n_actions; i++) {
-        if (strcmp(md->actions[i].name, name) == 0) {
-            return &md->actions[i];
-        }
+    long long timeout_ms = vcha_agent_remaining_ms(a);
+    int rc = score == VCHA_PROMOTION_NONE
+                 ? vcha_promotion_delete(timeout_ms)
+                 : vcha_promotion_set(score, timeout_ms);
+
+    if (rc < 0) {
+        vcha_warn("cannot %s the promotion score: %s",
+                  score == VCHA_PROMOTION_NONE ? "remove" : "set",
+                  strerror(-rc));
+    } else if (score == VCHA_PROMOTION_NONE) {
+        vcha_debug("promotion score removed");
+    } else {
+        vcha_debug("promotion score %d", score);
     }
-    return NULL;
+    return rc;
+}
+
+/*
+ * The row of action @p name: of those with that name, the one for @p role
+ * (a monitor per role), else the first.
+ */
+static const struct vcha_action_def *
+action_find(const struct vcha_metadata *md, const char *name,
+            enum vcha_role role)
+{
+    const struct vcha_action_def *first = NULL;
+
+    for (size_t i = 0; i < md->n_actions; i++) {
+        const struct vcha_action_def *row = &md->actions[i];
+        enum vcha_role r = VCHA_ROLE_NONE;
+
+        if (strcmp(row->name, name) != 0) {
+            continue;
+        }
+        if (role != VCHA_ROLE_NONE && vcha_role_parse(row->role, &r) == 0 &&
+            r == role) {
+            return row;
+        }
+        first = first ? first : row;
+    }
+    return first;
 }
 
 static int
@@ -173,6 +209,17 @@ is_probe(const char *action)
 {
     return strcmp(action, "monitor") == 0 &&
            env_number("OCF_RESKEY_CRM_meta_interval", 0) == 0;
+}
+
+/* Clone meta attributes: a malformed one is Pacemaker's, not the admin's. */
+static void
+setup_clone(struct vcha_agent *a)
+{
+    char why[256];
+
+    if (vcha_clone_parse(&a->clone, why, sizeof(why)) < 0) {
+        vcha_warn("ignoring %s", why);
+    }
 }
 
 static void
@@ -235,6 +282,15 @@ run_action(struct vcha_agent *a)
         return vcha_agent_fail(a, VCHA_ERR_UNIMPLEMENTED,
                                "action '%s' has no handler", a->action->name);
     }
+    if (strcmp(a->action->name, "notify") == 0) {
+        int rc = vcha_notify_parse(&a->notify, a->reason, sizeof(a->reason));
+
+        if (rc == -ENOMEM) {
+            return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+        } else if (rc < 0) {
+            return VCHA_ERR_GENERIC;
+        }
+    }
     return a->action->fn(a);
 }
 
@@ -281,7 +337,8 @@ vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv)
         return 0;
     }
     vcha_log_init(def->name, getenv("OCF_RESOURCE_INSTANCE"));
-    a.action = action_find(&md, action);
+    setup_clone(&a);
+    a.action = action_find(&md, action, a.clone.role);
     if (a.action == NULL) {
         fprintf(stderr, "ocf-exit-reason:action '%s' is not supported\n",
                 action);
@@ -290,6 +347,7 @@ vcha_agent_main(const struct vcha_agent_def *def, int argc, char **argv)
     }
     setup_invocation(&a, action);
     code = finish(&a, run_action(&a));
+    vcha_notify_free(a.notify);
     vcha_params_free(a.params);
     vcha_log_fini();
     return code;

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,12 +142,26 @@ usage_param(const struct vcha_param_def *p, FILE *out)
     }
 }
 
+/* Whether action row @p i repeats an earlier row's name (a role's row). */
+static bool
+listed_before(const struct vcha_metadata *def, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(def->actions[j].name, def->actions[i].name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 vcha_usage_print(const struct vcha_metadata *def, FILE *out)
 {
     fprintf(out, "usage: %s {", def->name);
     for (size_t i = 0; i < def->n_actions; i++) {
-        fprintf(out, "%s|", def->actions[i].name);
+        if (!listed_before(def, i)) {
+            fprintf(out, "%s|", def->actions[i].name);
+        }
     }
     fprintf(out, "usage}\n\n%s\n\nParameters (as OCF_RESKEY_<name>):\n",
             def->shortdesc);

@@ -55,3 +55,18 @@ vcha_result_is_hard(enum vcha_result r)
         return 0;
     }
 }
+
+enum vcha_result
+vcha_result_promoted(enum vcha_result r)
+{
+    switch (r) {
+    case VCHA_OK:
+        return VCHA_RUNNING_PROMOTED;
+    case VCHA_DEGRADED:
+        return VCHA_DEGRADED_PROMOTED;
+    case VCHA_ERR_GENERIC:
+        return VCHA_FAILED_PROMOTED;
+    default:
+        return r;
+    }
+}

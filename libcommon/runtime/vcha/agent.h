@@ -8,14 +8,21 @@
  * parameters, derives the deadline from the operation timeout, runs the
  * action and turns its result into an OCF exit code, printing an
  * "ocf-exit-reason:" line on stderr when it failed.
+ *
+ * Clone instances get their clone's meta attributes in a->clone; a notify
+ * action gets its notification in a->notify.  An agent may list an action
+ * more than once with different roles (monitor of each role, with its own
+ * interval): the row of the role Pacemaker names is the one used.
  */
 #ifndef VCHA_AGENT_H
 #define VCHA_AGENT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <vcha/clock.h>
+#include <vcha/clone.h>
 #include <vcha/metadata.h>
 #include <vcha/param.h>
 #include <vcha/result.h>
@@ -46,12 +53,14 @@ struct vcha_agent {
     const struct vcha_agent_def *def;
     const struct vcha_action_def *action;
     struct vcha_params *params;
-    const char *instance;  /**< OCF_RESOURCE_INSTANCE */
-    bool probe;            /**< monitor with interval 0 or none */
-    int check_level;       /**< OCF_CHECK_LEVEL */
-    long long timeout_ms;  /**< the operation's timeout */
-    long long deadline_ms; /**< CLOCK_MONOTONIC ms to be done by */
-    char reason[1024];     /**< exit reason of a failure */
+    const char *instance;       /**< OCF_RESOURCE_INSTANCE */
+    bool probe;                 /**< monitor with interval 0 or none */
+    int check_level;            /**< OCF_CHECK_LEVEL */
+    long long timeout_ms;       /**< the operation's timeout */
+    long long deadline_ms;      /**< CLOCK_MONOTONIC ms to be done by */
+    struct vcha_clone clone;    /**< clone meta attributes, role of a monitor */
+    struct vcha_notify *notify; /**< the notification (notify), or NULL */
+    char reason[1024];          /**< exit reason of a failure */
 };
 
 /**
@@ -74,6 +83,17 @@ long long vcha_agent_remaining_ms(const struct vcha_agent *a);
 const char *vcha_agent_str(const struct vcha_agent *a, size_t i);
 /** Number of parameter @p i (integer, 0/1, duration in ms). */
 long long vcha_agent_num(const struct vcha_agent *a, size_t i);
+
+/** For vcha_agent_promotion(): no promotion score at all. */
+#define VCHA_PROMOTION_NONE INT_MIN
+
+/**
+ * Set this node's promotion score for the resource to @p score, or remove
+ * it (VCHA_PROMOTION_NONE), before the operation's deadline.  A node
+ * without a score is not promoted.  Returns 0 or -errno as
+ * vcha_promotion_set() does.
+ */
+int vcha_agent_promotion(struct vcha_agent *a, int score);
 
 /**
  * Deadline for an operation lasting @p timeout_ms: a margin is kept back so

@@ -30,6 +30,14 @@ int vcha_result_to_ocf(enum vcha_result r);
 /** Short symbolic name of @p r, e.g. "OCF_ERR_CONFIGURED". */
 const char *vcha_result_name(enum vcha_result r);
 
+/**
+ * What @p r means for an instance in the promoted role: success becomes
+ * VCHA_RUNNING_PROMOTED, degraded VCHA_DEGRADED_PROMOTED, a soft failure
+ * VCHA_FAILED_PROMOTED; "not running" and hard errors stay as they are.
+ * For a monitor that has found its instance promoted.
+ */
+enum vcha_result vcha_result_promoted(enum vcha_result r);
+
 /** True when @p r means "do not retry on this node" (hard error). */
 int vcha_result_is_hard(enum vcha_result r);
 

@@ -30,6 +30,11 @@ static struct {
     enum vcha_result monitor_result;   /* what monitor returns */
     enum vcha_result validate0_result; /* what validate(a, 0) returns */
     enum vcha_result validate10_result;
+    int notify, promote;
+    struct vcha_clone clone;
+    enum vcha_notify_type notify_type;
+    enum vcha_notify_list notify_operation;
+    bool notify_names_node2; /* node2 in the operation's uname list */
 } seen;
 
 enum { P_ADDR, P_PORT, P_WAIT };
@@ -139,6 +144,73 @@ static const struct vcha_agent_def agent = {
     .validate = validate,
 };
 
+/* A promotable clone's agent: a monitor per role, promote, notify. */
+static enum vcha_result
+do_promote(struct vcha_agent *a)
+{
+    seen.promote++;
+    record_invocation(a);
+    seen.clone = a->clone;
+    return VCHA_OK;
+}
+
+static enum vcha_result
+do_role_monitor(struct vcha_agent *a)
+{
+    seen.monitor++;
+    record_invocation(a);
+    seen.clone = a->clone;
+    return a->clone.role == VCHA_ROLE_PROMOTED
+               ? vcha_result_promoted(seen.monitor_result)
+               : seen.monitor_result;
+}
+
+static enum vcha_result
+do_notify(struct vcha_agent *a)
+{
+    seen.notify++;
+    record_invocation(a);
+    seen.notify_type = a->notify->type;
+    seen.notify_operation = a->notify->operation;
+    seen.notify_names_node2 =
+        vcha_notify_has_uname(a->notify, a->notify->operation, "node2");
+    return VCHA_OK;
+}
+
+static const struct vcha_action_def promotable_actions[] = {
+    {.name = "start", .fn = do_start, .timeout_s = 30, .depth = -1},
+    {.name = "stop", .fn = do_stop, .timeout_s = 20, .depth = -1},
+    {.name = "monitor",
+     .fn = do_role_monitor,
+     .timeout_s = 15,
+     .interval_s = 5,
+     .depth = 0,
+     .role = "Promoted"},
+    {.name = "monitor",
+     .fn = do_role_monitor,
+     .timeout_s = 25,
+     .interval_s = 7,
+     .depth = 0,
+     .role = "Unpromoted"},
+    {.name = "promote", .fn = do_promote, .timeout_s = 12, .depth = -1},
+    {.name = "demote", .fn = do_stop, .timeout_s = 12, .depth = -1},
+    {.name = "notify", .fn = do_notify, .timeout_s = 6, .depth = -1},
+    {NULL},
+};
+
+static const struct vcha_agent_def promotable_agent = {
+    .name = "clonedagent",
+    .version = "1.0",
+    .shortdesc = "A promotable test agent",
+    .longdesc = "An agent for the dispatcher's clone tests.",
+    .params = params,
+    .n_params = sizeof(params) / sizeof(params[0]),
+    .actions = promotable_actions,
+};
+
+/* The agent that run() runs. */
+static const struct vcha_agent_def *running = &agent;
+
 /* ------------------------------------------------------------ helpers */
 
 static const char *const env_vars[] = {
@@ -149,6 +221,14 @@ static const char *const env_vars[] = {
     "OCF_RESKEY_CRM_meta_interval",
     "OCF_RESKEY_CRM_meta_timeout",
     "OCF_CHECK_LEVEL",
+    "OCF_RESKEY_CRM_meta_role",
+    "OCF_RESKEY_CRM_meta_clone",
+    "OCF_RESKEY_CRM_meta_clone_max",
+    "OCF_RESKEY_CRM_meta_promoted_max",
+    "OCF_RESKEY_CRM_meta_notify",
+    "OCF_RESKEY_CRM_meta_notify_type",
+    "OCF_RESKEY_CRM_meta_notify_operation",
+    "OCF_RESKEY_CRM_meta_notify_promote_uname",
     "HA_LOGFILE",
     "HA_LOGFACILITY",
     "HA_LOGTAG",
@@ -160,6 +240,7 @@ reset(void **state)
 {
     (void) state;
     memset(&seen, 0, sizeof(seen));
+    running = &agent;
     for (size_t i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++) {
         unsetenv(env_vars[i]);
     }
@@ -197,7 +278,7 @@ run(const char *action, struct output *o)
 
     assert_int_equal(test_capture_start(&out, 1), 0);
     assert_int_equal(test_capture_start(&err, 2), 0);
-    code = vcha_agent_main(&agent, action ? 2 : 1, argv);
+    code = vcha_agent_main(running, action ? 2 : 1, argv);
     o->err = test_capture_stop(&err);
     o->out = test_capture_stop(&out);
     assert_non_null(o->out);
@@ -819,6 +900,142 @@ test_agent_accessors_without_parameters(void **state)
     assert_true(vcha_agent_num(&a, 0) == 0);
 }
 
+/* ------------------------------------------------------------ clones */
+
+/* An instance of a promotable clone, as Pacemaker runs it. */
+static void
+configure_promotable(void)
+{
+    configure();
+    running = &promotable_agent;
+    setenv("OCF_RESOURCE_INSTANCE", "st:1", 1);
+    setenv("OCF_RESKEY_CRM_meta_clone", "1", 1);
+    setenv("OCF_RESKEY_CRM_meta_clone_max", "2", 1);
+    setenv("OCF_RESKEY_CRM_meta_promoted_max", "1", 1);
+    setenv("OCF_RESKEY_CRM_meta_notify", "true", 1);
+}
+
+static void
+test_handler_sees_clone_meta_attributes(void **state)
+{
+    (void) state;
+    configure_promotable();
+    assert_int_equal(run_quiet("promote"), 0);
+    assert_int_equal(seen.promote, 1);
+    assert_int_equal(seen.clone.instance, 1);
+    assert_int_equal(seen.clone.clone_max, 2);
+    assert_int_equal(seen.clone.promoted_max, 1);
+    assert_true(seen.clone.notify);
+    assert_true(vcha_clone_is_promotable(&seen.clone));
+    assert_true(seen.timeout_ms == 12000);
+}
+
+static void
+test_malformed_clone_meta_is_ignored(void **state)
+{
+    (void) state;
+    configure_promotable();
+    setenv("OCF_RESKEY_CRM_meta_clone_max", "many", 1);
+    assert_int_equal(run_quiet("promote"), 0);
+    assert_int_equal(seen.clone.clone_max, -1);
+    assert_int_equal(seen.clone.instance, 1);
+}
+
+/* Each role's monitor row: its own default timeout. */
+static void
+test_monitor_row_of_the_role(void **state)
+{
+    (void) state;
+    configure_promotable();
+    setenv("OCF_RESKEY_CRM_meta_interval", "5000", 1);
+    setenv("OCF_RESKEY_CRM_meta_role", "Promoted", 1);
+    assert_int_equal(run_quiet("monitor"), 8);
+    assert_true(seen.timeout_ms == 15000);
+    assert_int_equal(seen.clone.role, VCHA_ROLE_PROMOTED);
+
+    setenv("OCF_RESKEY_CRM_meta_interval", "7000", 1);
+    setenv("OCF_RESKEY_CRM_meta_role", "Slave", 1);
+    assert_int_equal(run_quiet("monitor"), 0);
+    assert_true(seen.timeout_ms == 25000);
+    assert_int_equal(seen.clone.role, VCHA_ROLE_UNPROMOTED);
+
+    /* a probe names no role: the first row */
+    unsetenv("OCF_RESKEY_CRM_meta_interval");
+    unsetenv("OCF_RESKEY_CRM_meta_role");
+    assert_int_equal(run_quiet("monitor"), 0);
+    assert_true(seen.timeout_ms == 15000);
+    assert_true(seen.probe);
+}
+
+static void
+test_failed_promoted_monitor_returns_9(void **state)
+{
+    struct output o;
+
+    (void) state;
+    configure_promotable();
+    setenv("OCF_RESKEY_CRM_meta_interval", "5000", 1);
+    setenv("OCF_RESKEY_CRM_meta_role", "Promoted", 1);
+    seen.monitor_result = VCHA_ERR_GENERIC;
+    assert_int_equal(run("monitor", &o), 9);
+    output_free(&o);
+}
+
+static void
+test_notify_handler_gets_the_notification(void **state)
+{
+    (void) state;
+    configure_promotable();
+    setenv("OCF_RESKEY_CRM_meta_notify_type", "post", 1);
+    setenv("OCF_RESKEY_CRM_meta_notify_operation", "promote", 1);
+    setenv("OCF_RESKEY_CRM_meta_notify_promote_uname", "node2 ", 1);
+    assert_int_equal(run_quiet("notify"), 0);
+    assert_int_equal(seen.notify, 1);
+    assert_int_equal(seen.notify_type, VCHA_NOTIFY_POST);
+    assert_int_equal(seen.notify_operation, VCHA_NOTIFY_PROMOTE);
+    assert_true(seen.notify_names_node2);
+    assert_true(seen.timeout_ms == 6000);
+}
+
+static void
+test_malformed_notification_fails_with_reason(void **state)
+{
+    struct output o;
+
+    (void) state;
+    configure_promotable();
+    setenv("OCF_RESKEY_CRM_meta_notify_type", "later", 1);
+    setenv("OCF_RESKEY_CRM_meta_notify_operation", "promote", 1);
+    assert_int_equal(run("notify", &o), 1);
+    assert_int_equal(seen.notify, 0);
+    assert_exit_reason(&o, "notification type 'later' is not pre or post");
+    output_free(&o);
+}
+
+/* Meta-data lists both monitors with their roles; usage names it once. */
+static void
+test_meta_data_and_usage_of_role_rows(void **state)
+{
+    struct output o;
+    const char *at;
+
+    (void) state;
+    configure_promotable();
+    assert_int_equal(run("meta-data", &o), 0);
+    at = strstr(o.out, "<action name=\"monitor\" timeout=\"15s\" "
+                       "interval=\"5s\" depth=\"0\" role=\"Promoted\"/>");
+    assert_non_null(at);
+    assert_non_null(strstr(at, "<action name=\"monitor\" timeout=\"25s\" "
+                               "interval=\"7s\" depth=\"0\" "
+                               "role=\"Unpromoted\"/>"));
+    assert_non_null(strstr(o.out, "<action name=\"notify\" timeout=\"6s\"/>"));
+    output_free(&o);
+    assert_int_equal(run("usage", &o), 0);
+    assert_non_null(strstr(o.out, "{start|stop|monitor|promote|demote|notify|"
+                                  "validate-all|meta-data|usage}"));
+    output_free(&o);
+}
+
 #define T(test) cmocka_unit_test_setup(test, reset)
 
 int
@@ -867,6 +1084,13 @@ main(void)
         T(test_agent_fail_sets_reason_and_returns_code),
         T(test_agent_fail_truncates_long_reason),
         T(test_agent_accessors_without_parameters),
+        T(test_handler_sees_clone_meta_attributes),
+        T(test_malformed_clone_meta_is_ignored),
+        T(test_monitor_row_of_the_role),
+        T(test_failed_promoted_monitor_returns_9),
+        T(test_notify_handler_gets_the_notification),
+        T(test_malformed_notification_fails_with_reason),
+        T(test_meta_data_and_usage_of_role_rows),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
- * Unit tests for libcommon/runtime/attr.c.  The Pacemaker tools are not run: the
- * test is linked with -Wl,--wrap=vcha_exec, so every call lands in
+ * Unit tests for libcommon/runtime/attr.c.  The Pacemaker tools are not run:
+ * the test is linked with -Wl,--wrap=vcha_exec, so every call lands in
  * __wrap_vcha_exec below, which checks the command line and plays back a
  * canned outcome.
  */
@@ -8,17 +8,19 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
+#include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
+
+#include <vcha/agent.h>
 #include <vcha/attr.h>
 #include <vcha/exec.h>
 
@@ -420,6 +422,53 @@ test_promotion_delete_argv(void **state)
     assert_int_equal(vcha_promotion_delete(4000), -ETIME);
 }
 
+/* An invocation with @p left_ms until its deadline. */
+static struct vcha_agent
+invocation(long long left_ms)
+{
+    return (struct vcha_agent){.deadline_ms = vcha_now_ms() + left_ms};
+}
+
+static void
+test_agent_promotion_sets_within_the_deadline(void **state)
+{
+    struct vcha_agent a = invocation(3000);
+
+    (void) state;
+    expect_run_within("crm_attribute --promotion -v 10", 2900, 3000, &exit_ok);
+    assert_int_equal(vcha_agent_promotion(&a, 10), 0);
+    expect_run_within("crm_attribute --promotion -v -5", 2900, 3000, &exit_ok);
+    assert_int_equal(vcha_agent_promotion(&a, -5), 0);
+}
+
+static void
+test_agent_promotion_none_removes_the_score(void **state)
+{
+    struct vcha_agent a = invocation(8000);
+
+    (void) state;
+    expect_run_within("crm_attribute --promotion -D", 7900, 8000, &exit_ok);
+    assert_int_equal(vcha_agent_promotion(&a, VCHA_PROMOTION_NONE), 0);
+}
+
+static void
+test_agent_promotion_failures(void **state)
+{
+    struct vcha_agent a = invocation(2000);
+    struct vcha_agent late = invocation(-100);
+
+    (void) state;
+    expect_run_within("crm_attribute --promotion -v 5", 1900, 2000,
+                      &exit_disconnect);
+    assert_int_equal(vcha_agent_promotion(&a, 5), -ENOTCONN);
+    expect_run_within("crm_attribute --promotion -D", 1900, 2000,
+                      &not_installed);
+    assert_int_equal(vcha_agent_promotion(&a, VCHA_PROMOTION_NONE), -ENOENT);
+    /* past the deadline: still tried, with the least time there is */
+    expect_run("crm_attribute --promotion -v 5", 1, &timed_out);
+    assert_int_equal(vcha_agent_promotion(&late, 5), -ETIME);
+}
+
 int
 main(void)
 {
@@ -447,6 +496,9 @@ main(void)
         cmocka_unit_test(test_promotion_set_argv),
         cmocka_unit_test(test_promotion_set_failures),
         cmocka_unit_test(test_promotion_delete_argv),
+        cmocka_unit_test(test_agent_promotion_sets_within_the_deadline),
+        cmocka_unit_test(test_agent_promotion_none_removes_the_score),
+        cmocka_unit_test(test_agent_promotion_failures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

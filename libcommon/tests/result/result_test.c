@@ -1,11 +1,12 @@
 /* Unit tests for runtime/result.c: outcomes and their OCF exit codes. */
 #include <config.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
 #include <vcha/result.h>
 
@@ -97,6 +98,31 @@ test_out_of_range_is_not_hard(void **state)
     }
 }
 
+static void
+test_promoted_outcomes(void **state)
+{
+    static const struct {
+        enum vcha_result r, promoted;
+    } cases[] = {
+        {VCHA_OK, VCHA_RUNNING_PROMOTED},
+        {VCHA_DEGRADED, VCHA_DEGRADED_PROMOTED},
+        {VCHA_ERR_GENERIC, VCHA_FAILED_PROMOTED},
+        {VCHA_NOT_RUNNING, VCHA_NOT_RUNNING},
+        {VCHA_ERR_CONFIGURED, VCHA_ERR_CONFIGURED},
+        {VCHA_ERR_INSTALLED, VCHA_ERR_INSTALLED},
+        {VCHA_RUNNING_PROMOTED, VCHA_RUNNING_PROMOTED},
+        {VCHA_FAILED_PROMOTED, VCHA_FAILED_PROMOTED},
+    };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(vcha_result_promoted(cases[i].r), cases[i].promoted);
+    }
+    assert_int_equal(vcha_result_to_ocf(vcha_result_promoted(VCHA_OK)), 8);
+    assert_int_equal(vcha_result_to_ocf(vcha_result_promoted(VCHA_ERR_GENERIC)),
+                     9);
+}
+
 int
 main(void)
 {
@@ -107,6 +133,7 @@ main(void)
         cmocka_unit_test(test_out_of_range_maps_to_generic_error),
         cmocka_unit_test(test_hard_errors_are_the_local_and_config_errors),
         cmocka_unit_test(test_out_of_range_is_not_hard),
+        cmocka_unit_test(test_promoted_outcomes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
