@@ -38,7 +38,7 @@
 #include <vcha/exec.h>
 #include <vcha/file.h>
 
-#include "../vchad_jobs.h"
+#include "../vchad_job.h"
 
 static long long
 param_ll(const struct vchad_job *job, const char *key)

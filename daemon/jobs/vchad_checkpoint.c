@@ -19,7 +19,7 @@
 #include <vcha/genstore.h>
 #include <vcha/param.h>
 
-#include "vchad_checkpoint.h"
+#include "../vchad_job.h"
 
 static int
 validate(const struct vcha_kv *p, char *why, size_t whylen)
