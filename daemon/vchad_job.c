@@ -98,3 +98,14 @@ done:
     free(value);
     return rc;
 }
+
+int
+vchad_report(int fd)
+{
+    while (write(fd, "\n", 1) < 0) {
+        if (errno != EINTR) {
+            return -errno;
+        }
+    }
+    return 0;
+}

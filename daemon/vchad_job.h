@@ -4,11 +4,36 @@
  * A job type is a table of callbacks (struct vchad_job_type) in a file of
  * its own under daemon/jobs/, listed in vchad_job_types[]; the daemon's
  * registry (vchad_jobs.h) calls them.  A job is an id, a type and
- * parameters (key=value).  Every interval the registry forks a worker,
- * a process leading a session of its own, which calls the type's run()
- * and exits; the registry reaps it, keeps the figures run() wrote as the
- * job's health and publishes the node attributes publish() derives from
- * them.
+ * parameters (key=value).  A type is of one of two kinds:
+ *
+ * Periodic (checkpoint): every interval the registry forks a worker, a
+ * process leading a session of its own, which calls the type's run() and
+ * exits; the registry reaps it, keeps the figures run() wrote as the job's
+ * health and publishes the node attributes publish() derives from them.
+ *
+ * Resident (filesync, colo): run() is called once, in a process leading a
+ * session of its own, when the job is added, and runs until the job is
+ * removed.  It writes figures as it goes and ends each report with
+ * vchad_report(), at least once every timeout_ms (the job's liveness
+ * timeout, default 60 s); the daemon keeps the figures, publishes after
+ * each report, and answers job-run with the next report.  A resident that
+ * exits, or stops reporting for timeout_ms, is lost: SIGTERM, SIGKILL to
+ * its whole session VCHAD_KILL_GRACE_MS later, and a new process after a
+ * backoff of backoff_ms (default 1 s) doubling at each loss up to
+ * backoff_max_ms (default 60 s), back to backoff_ms once a process has
+ * lived backoff_max_ms.  Removing the job stops its process the same way.
+ *
+ * A resident outlives the daemon: it is not killed when the daemon dies or
+ * stops, and the next daemon adopts it.  Its figures go to a fifo in the
+ * daemon's run directory (SOCKET.jobs/ID.fifo), and SOCKET.jobs/ID.job
+ * records its pid, its start time (/proc/PID/stat, against pid reuse),
+ * its type and its parameters.  A starting daemon reads these records: a
+ * process that is still there with the same start time is adopted (its
+ * liveness is then its reports and /proc, as the daemon cannot reap it);
+ * otherwise the job is started afresh.  So run() must not end when its
+ * writes fail: while no daemon reads the fifo, vchad_figure() and
+ * vchad_report() return -EPIPE (SIGPIPE is ignored); it goes on and the
+ * next daemon reads what it writes then.
  */
 #ifndef VCHAD_JOB_H
 #define VCHAD_JOB_H
@@ -23,12 +48,20 @@
 
 struct vchad_job;
 
+/** How the daemon runs a job of a type. */
+enum vchad_job_kind {
+    VCHAD_JOB_PERIODIC = 0, /**< run() once per interval, in a worker */
+    VCHAD_JOB_RESIDENT,     /**< run() once, until the job is removed */
+};
+
 /**
  * A kind of job, e.g. "checkpoint".  The daemon runs the types listed in
  * vchad_job_types[]; the table's order does not matter, names are unique.
  */
 struct vchad_job_type {
     const char *name;
+    /** Periodic (the default) or resident. */
+    enum vchad_job_kind kind;
     /**
      * Check the parameters of a job of this type: every key of the
      * job-add request except cmd, type and id (interval_ms and timeout_ms,
@@ -49,6 +82,13 @@ struct vchad_job_type {
      * run's figures with vchad_figure() to @p out_fd (an "error" figure says
      * why a run failed).  Return 0 on success or a negative errno; the worker
      * exits with the errno as its status.
+     *
+     * A resident's run() is called once per process, in a session of its
+     * own, with the signals at their defaults but SIGPIPE, ignored: SIGTERM
+     * ends it unless it handles it, and it is not told when the daemon
+     * dies.  It runs until it is stopped, writing figures to @p out_fd
+     * and ending each report with vchad_report(), at least once every
+     * timeout_ms.  Its return ends the process, which counts as lost.
      */
     int (*run)(const struct vchad_job *job, int out_fd);
     /**
@@ -95,5 +135,16 @@ long long vchad_job_deadline(const struct vchad_job *job);
  */
 int vchad_figure(int fd, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * In a resident: end a report (an empty line) on @p fd.  The figures
+ * written since the last report (kept aside until then) update the job's
+ * figures (a figure keeps
+ * its value until written again), an "error" figure makes the report a
+ * failing one, the node attributes are published, and the daemon counts
+ * the report as a sign of life.  Returns 0 or -errno (-EPIPE while no
+ * daemon reads).
+ */
+int vchad_report(int fd);
 
 #endif

@@ -112,9 +112,17 @@ job_free(struct vchad_job *job)
     vcha_kv_free(job->params);
     free(job->out);
     free(job->last_error);
+    free(job->report_error);
+    vcha_kv_free(job->pending);
     vcha_kv_free(job->figures);
     vcha_kv_free(job->published);
     free(job);
+}
+
+bool
+vchad_job_resident(const struct vchad_job *job)
+{
+    return job->type->kind == VCHAD_JOB_RESIDENT;
 }
 
 static bool
@@ -153,11 +161,10 @@ param_ms(const struct vcha_kv *params, const char *key, long long dflt,
     return 0;
 }
 
-/* Check the parameters of a job of type @p t: ours, then the type's. */
-static int
-params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
-             long long *interval, long long *timeout, long long *first,
-             char *why, size_t len)
+int
+vchad_params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
+                   long long *interval, long long *timeout, long long *first,
+                   char *why, size_t len)
 {
     int rc = param_ms(params, "interval_ms", VCHAD_DEFAULT_INTERVAL_MS, 0,
                       MAX_INTERVAL_MS, interval, why, len);
@@ -169,6 +176,9 @@ params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
     if (rc == 0) {
         rc = param_ms(params, "first_run_ms", 0, 0, MAX_INTERVAL_MS, first, why,
                       len);
+    }
+    if (rc == 0 && t->kind == VCHAD_JOB_RESIDENT) {
+        rc = vchad_resident_params(params, NULL, why, len);
     }
     if (rc == 0 && t->validate != NULL) {
         why[0] = '\0';
@@ -184,6 +194,9 @@ params_check(const struct vchad_job_type *t, const struct vcha_kv *params,
 static void
 job_schedule(struct vchad_job *job, long long now)
 {
+    if (vchad_job_resident(job)) {
+        return; /* restarts are vchad_resident.c's */
+    }
     if (job->interval_ms == 0) {
         job->next_due = LLONG_MAX;
     } else if (job->started_runs == 0) {
@@ -256,10 +269,35 @@ job_update(struct vchad_job *job, const struct vcha_kv *params,
     job->params = copy;
     job->interval_ms = interval;
     job->timeout_ms = timeout;
-    if (job->sid == 0) {
+    if (vchad_job_resident(job)) {
+        vchad_resident_params(params, job, NULL, 0);
+        vchad_resident_replace(job);
+    } else if (job->sid == 0) {
         job_schedule(job, vcha_now_ms());
     }
     return 0;
+}
+
+/* A new job: when it starts, its first run or its process. */
+static void
+job_begin(struct vchad_job *job, long long interval, long long timeout,
+          long long first)
+{
+    job->interval_ms = interval;
+    job->timeout_ms = timeout;
+    if (vchad_job_resident(job)) {
+        vchad_resident_params(job->params, job, NULL, 0);
+        job->next_due = vcha_now_ms();
+        vcha_notice("job %s (%s) added: resident, liveness timeout %lld ms",
+                    job->id, job->type->name, timeout);
+        return;
+    }
+    job_schedule(job, vcha_now_ms());
+    if (first > 0 && interval > 0) {
+        job->next_due = vcha_now_ms() + first; /* e.g. it was just restored */
+    }
+    vcha_notice("job %s (%s) added: every %lld ms, timeout %lld ms", job->id,
+                job->type->name, interval, timeout);
 }
 
 int
@@ -280,7 +318,12 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
         snprintf(why, whylen, "unknown job type '%s'", type ? type : "");
         return -EINVAL;
     }
-    rc = params_check(t, params, &interval, &timeout, &first, why, whylen);
+    if (t->kind == VCHAD_JOB_RESIDENT && jobs->run_dir == NULL) {
+        snprintf(why, whylen, "no run directory for resident jobs");
+        return -ENOTSUP;
+    }
+    rc =
+        vchad_params_check(t, params, &interval, &timeout, &first, why, whylen);
     if (rc < 0) {
         return rc;
     }
@@ -312,14 +355,7 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
-    job->interval_ms = interval;
-    job->timeout_ms = timeout;
-    job_schedule(job, vcha_now_ms());
-    if (first > 0 && interval > 0) {
-        job->next_due = vcha_now_ms() + first; /* e.g. it was just restored */
-    }
-    vcha_notice("job %s (%s) added: every %lld ms, timeout %lld ms", id,
-                t->name, interval, timeout);
+    job_begin(job, interval, timeout, first);
     *what = VCHAD_ADDED;
     return 0;
 }
@@ -376,6 +412,14 @@ job_health(const struct vchad_job *job, struct vcha_kv *out, const char *p)
 
         snprintf(key, sizeof(key), "fig.%s", vcha_kv_key(job->figures, i));
         rc |= kv_setp(out, p, key, "%s", vcha_kv_value(job->figures, i));
+    }
+    if (vchad_job_resident(job)) {
+        rc |= kv_setp(out, p, "kind", "resident");
+        rc |= kv_setp(out, p, "pid", "%d", (int) job->pid);
+        rc |= kv_setp(out, p, "adopted", "%d", job->adopted);
+        rc |= kv_setp(out, p, "restarts", "%llu", job->restarts);
+        rc |= kv_setp(out, p, "reports", "%llu", job->reports);
+        rc |= kv_setp(out, p, "backoff_ms", "%lld", job->backoff);
     }
     return rc < 0 ? -ENOMEM : 0;
 }
@@ -496,16 +540,18 @@ vchad_jobs_run(struct vchad_jobs *jobs, const char *id, struct vchad_waiter *w)
         return -EBUSY;
     }
     w->remove = false;
-    w->run = job->started_runs + 1;
-    if (job->wanted_run < w->run) {
-        job->wanted_run = w->run;
+    if (vchad_job_resident(job)) {
+        w->run = job->runs + 1; /* its next report, or its loss */
+    } else {
+        w->run = job->started_runs + 1;
+        if (job->wanted_run < w->run) {
+            job->wanted_run = w->run;
+        }
     }
     waiter_link(job, w);
     return 0;
 }
 /* ------------------------------------------------------------ runs */
-
-static void job_remove_now(struct vchad_jobs *jobs, struct vchad_job *job);
 
 /* Keep the outcome of the run that just ended in the job's health. */
 static void
@@ -555,11 +601,12 @@ vchad_run_record(struct vchad_jobs *jobs, struct vchad_job *job,
     if (health != NULL) {
         job_health(job, health, NULL);
     }
-    waiters_notify(job, pick_run_done, job->started_runs, o->status,
-                   o->ok ? NULL : o->error, health);
+    waiters_notify(job, pick_run_done,
+                   vchad_job_resident(job) ? job->runs : job->started_runs,
+                   o->status, o->ok ? NULL : o->error, health);
     vcha_kv_free(health);
-    if (job->removing) {
-        job_remove_now(jobs, job);
+    if (job->removing && !vchad_job_resident(job)) {
+        vchad_job_remove_now(jobs, job);
     }
 }
 
@@ -581,20 +628,52 @@ run_start_failed(struct vchad_jobs *jobs, struct vchad_job *job, int rc)
 
 /* ------------------------------------------------------------ removal */
 
+/* Take @p job out of the array of jobs. */
 static void
-job_remove_now(struct vchad_jobs *jobs, struct vchad_job *job)
+job_unlink(struct vchad_jobs *jobs, struct vchad_job *job)
 {
     bool found;
     size_t i = job_index(jobs, job->id, &found);
 
-    waiters_notify(job, pick_run, 0, -ECANCELED, "the job was removed", NULL);
-    waiters_notify(job, pick_any, 0, 0, NULL, NULL);
-    vchad_job_unpublish(jobs, job);
     if (found && jobs->v[i] == job) {
         memmove(&jobs->v[i], &jobs->v[i + 1],
                 (jobs->n - i - 1) * sizeof(*jobs->v));
         jobs->n--;
     }
+}
+
+/* Forget the waiters of @p job without calling them. */
+static void
+waiters_drop(struct vchad_job *job)
+{
+    for (struct vchad_waiter *w = job->waiters; w != NULL;) {
+        struct vchad_waiter *next = w->next;
+
+        w->job = NULL;
+        w->next = NULL;
+        w = next;
+    }
+    job->waiters = NULL;
+}
+
+void
+vchad_job_drop(struct vchad_jobs *jobs, struct vchad_job *job)
+{
+    job_unlink(jobs, job);
+    waiters_drop(job);
+    job_free(job);
+}
+
+void
+vchad_job_remove_now(struct vchad_jobs *jobs, struct vchad_job *job)
+{
+    waiters_notify(job, pick_run, 0, -ECANCELED, "the job was removed", NULL);
+    waiters_notify(job, pick_any, 0, 0, NULL, NULL);
+    vchad_job_unpublish(jobs, job);
+    if (vchad_job_resident(job)) {
+        vchad_resident_forget(jobs, job);
+    }
+    job_unlink(jobs, job);
     vcha_notice("job %s removed", job->id);
     job_free(job);
 }
@@ -610,7 +689,7 @@ vchad_jobs_remove(struct vchad_jobs *jobs, const char *id, long long grace_ms,
         return 0;
     }
     if (job->sid == 0) {
-        job_remove_now(jobs, job);
+        vchad_job_remove_now(jobs, job);
         return 0;
     }
     if (!job->removing || by < job->remove_by) {
@@ -621,7 +700,11 @@ vchad_jobs_remove(struct vchad_jobs *jobs, const char *id, long long grace_ms,
         w->remove = true;
         waiter_link(job, w);
     }
-    vcha_info("job %s: removing once run %llu ends", id, job->started_runs);
+    if (vchad_job_resident(job)) {
+        vcha_info("job %s: stopping its process %d", id, (int) job->sid);
+    } else {
+        vcha_info("job %s: removing once run %llu ends", id, job->started_runs);
+    }
     return -EINPROGRESS;
 }
 
@@ -632,6 +715,9 @@ job_tick(struct vchad_jobs *jobs, struct vchad_job *job, long long now)
 {
     int rc;
 
+    if (vchad_job_resident(job)) {
+        return vchad_resident_tick(jobs, job, now);
+    }
     if (job->sid != 0 && job->pid == 0) {
         return vchad_run_linger(jobs, job, now);
     }
@@ -674,15 +760,10 @@ vchad_jobs_free(struct vchad_jobs *jobs)
     }
     vchad_jobs_stop(jobs);
     for (size_t i = 0; i < jobs->n; i++) {
-        for (struct vchad_waiter *w = jobs->v[i]->waiters; w != NULL;) {
-            struct vchad_waiter *next = w->next;
-
-            w->job = NULL;
-            w->next = NULL;
-            w = next;
-        }
+        waiters_drop(jobs->v[i]);
         job_free(jobs->v[i]);
     }
     free(jobs->v);
+    free(jobs->run_dir);
     free(jobs);
 }

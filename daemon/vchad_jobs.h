@@ -14,6 +14,11 @@
  * followed by the next one right away, never by a pile-up.  Different jobs
  * run concurrently.
  *
+ * A resident job (see vchad_job.h) has one process from its addition to
+ * its removal, watched and restarted with backoff, and outlives the
+ * daemon: vchad_jobs_detach() leaves it running, and the next daemon's
+ * vchad_jobs_adopt() takes it on again.
+ *
  * The registry never blocks: the caller's poll loop gives it the workers'
  * pipes (vchad_jobs_pollfds), the exits of children (vchad_jobs_reap) and
  * the passing of time (vchad_jobs_tick).
@@ -33,6 +38,10 @@
 #define VCHAD_DEFAULT_INTERVAL_MS 30000
 /** Run timeout when a job does not give timeout_ms. */
 #define VCHAD_DEFAULT_TIMEOUT_MS 60000
+/** A resident's first restart delay, when the job does not give backoff_ms */
+#define VCHAD_DEFAULT_BACKOFF_MS 1000
+/** Its longest, when it does not give backoff_max_ms. */
+#define VCHAD_DEFAULT_BACKOFF_MAX_MS 60000
 /** Most bytes of figures kept from one run; the rest is dropped. */
 #define VCHAD_MAX_FIGURES (64 * 1024)
 /** How long attrd_updater may take for one attribute. */
@@ -86,6 +95,30 @@ void vchad_jobs_free(struct vchad_jobs *jobs);
 void vchad_jobs_set_child_setup(struct vchad_jobs *jobs, void (*fn)(void *),
                                 void *ctx);
 
+/**
+ * Keep the records and fifos of resident jobs in @p dir (created, mode
+ * 0700, if missing): SOCKET.jobs next to the daemon's socket.  Without a
+ * run directory, resident jobs are refused.  0 or -errno.
+ */
+int vchad_jobs_set_run_dir(struct vchad_jobs *jobs, const char *dir);
+
+/**
+ * Take on the resident jobs recorded in the run directory by an earlier
+ * daemon: a process still alive (same pid and start time) is adopted, a job
+ * whose process is gone is started again, a record of an unknown type or
+ * with parameters now refused is dropped (its process killed).  Call it
+ * once, holding the daemon's lock, before the loop.  Returns the number of
+ * jobs taken on, or -errno when the directory cannot be read.
+ */
+int vchad_jobs_adopt(struct vchad_jobs *jobs);
+
+/**
+ * Let go of the resident jobs whose processes run: they keep running and
+ * stay recorded for the next daemon, and the registry forgets them.
+ * Before vchad_jobs_stop() when the daemon stops.
+ */
+void vchad_jobs_detach(struct vchad_jobs *jobs);
+
 /** The type named @p name, or NULL. */
 const struct vchad_job_type *vchad_jobs_type(const struct vchad_jobs *jobs,
                                              const char *name);
@@ -138,7 +171,11 @@ void vchad_waiter_cancel(struct vchad_waiter *w);
  * (may be NULL): id, type, state, running, runs, failures,
  * consecutive_failures, last_error, last_success (CLOCK_REALTIME ms, 0:
  * never), last_end (same), last_duration_ms, last_exit, interval_ms,
- * timeout_ms, and the last run's figures as fig.NAME.  0 or -ENOENT.
+ * timeout_ms, and the last run's figures as fig.NAME.  A resident job
+ * adds kind (resident), pid (0 while it waits to restart), adopted,
+ * restarts, reports and backoff_ms (the delay before the next restart);
+ * for it runs counts its reports and its losses, and last_duration_ms is
+ * how long its process had run.  0 or -ENOENT.
  */
 int vchad_jobs_health(const struct vchad_jobs *jobs, const char *id,
                       struct vcha_kv *out, const char *prefix);

@@ -5,6 +5,8 @@
  *   vchad_worker.c   the processes of a run: fork, session, output,
  *                    kill, reap
  *   vchad_publish.c  node attributes, set by attrd_updater children
+ *   vchad_resident.c resident jobs: liveness, restarts with backoff, the
+ *                    record in the run directory, adoption
  *   vchad_job.c      what a job type calls (vchad_job.h)
  */
 #ifndef VCHAD_JOBS_PRIVATE_H
@@ -78,6 +80,20 @@ struct vchad_job {
     struct vcha_kv *published; /* names of the attributes set so far */
 
     struct vchad_waiter *waiters;
+
+    /* a resident job (type->kind == VCHAD_JOB_RESIDENT): pid, sid, out_fd
+     * (its fifo, held open for reading and writing), started, kill_at and
+     * killed serve as for a run; started_runs counts its starts */
+    bool adopted;          /* its process is not our child */
+    long long starttime;   /* of its process, from /proc/PID/stat */
+    long long last_report; /* CLOCK_MONOTONIC ms: last report, or start */
+    long long backoff_ms, backoff_max_ms;
+    long long backoff; /* the delay before the next restart */
+    unsigned long long restarts, reports;
+    bool lost, replacing; /* being killed: no report; new parameters */
+    char lost_why[256];
+    char *report_error;      /* the "error" line of the report under way */
+    struct vcha_kv *pending; /* its other figures, until its end */
 };
 
 struct vchad_jobs {
@@ -89,6 +105,7 @@ struct vchad_jobs {
     unsigned long long next_serial;
     void (*child_setup)(void *ctx);
     void *child_ctx;
+    char *run_dir; /* where resident jobs are recorded, or NULL */
 };
 
 static inline long long
@@ -109,6 +126,21 @@ struct vchad_job *vchad_job_find(const struct vchad_jobs *jobs, const char *id);
 void vchad_run_record(struct vchad_jobs *jobs, struct vchad_job *job,
                       const struct outcome *o, struct vcha_kv *figures);
 
+/** Whether @p job is resident. */
+bool vchad_job_resident(const struct vchad_job *job);
+
+/** Take @p job out of the registry and free it: no kill, no unpublish. */
+void vchad_job_drop(struct vchad_jobs *jobs, struct vchad_job *job);
+
+/** Remove @p job now: waiters told, attributes deleted, freed. */
+void vchad_job_remove_now(struct vchad_jobs *jobs, struct vchad_job *job);
+
+/** Check the parameters of a job of type @p t; see vchad_jobs_add(). */
+int vchad_params_check(const struct vchad_job_type *t,
+                       const struct vcha_kv *params, long long *interval,
+                       long long *timeout, long long *first, char *why,
+                       size_t len);
+
 /* ---------------------------------------------------- vchad_worker.c */
 
 /**
@@ -123,6 +155,18 @@ void vchad_child_reset(struct vchad_jobs *jobs);
  */
 size_t vchad_session_signal(pid_t sid, int sig);
 
+/**
+ * From /proc/@p pid/stat: its state letter, session and start time (clock
+ * ticks after boot); any may be NULL.  False when there is no such process.
+ */
+bool vchad_proc_stat(pid_t pid, char *state, pid_t *sid, long long *start);
+
+/** Read what the job's process wrote so far.  False at end of file. */
+bool vchad_out_read(struct vchad_job *job);
+
+/** SIGKILL to the job's process and everything of its session. */
+void vchad_run_kill(struct vchad_job *job);
+
 /** Fork the worker of the job's next run.  0 or -errno. */
 int vchad_run_start(struct vchad_jobs *jobs, struct vchad_job *job);
 
@@ -132,6 +176,29 @@ long long vchad_run_police(struct vchad_job *job, long long now);
 /** A run whose worker has exited, while its session lives on. */
 long long vchad_run_linger(struct vchad_jobs *jobs, struct vchad_job *job,
                            long long now);
+
+/* -------------------------------------------------- vchad_resident.c */
+
+/** Check backoff_ms and backoff_max_ms; set them in @p job if not NULL. */
+int vchad_resident_params(const struct vcha_kv *params, struct vchad_job *job,
+                          char *why, size_t len);
+
+/** Liveness, stops and restarts of a resident job; its next deadline. */
+long long vchad_resident_tick(struct vchad_jobs *jobs, struct vchad_job *job,
+                              long long now);
+
+/** The resident's process and its session are gone (job->status). */
+void vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job);
+
+/** Take the complete lines the resident has written: figures, reports. */
+void vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job);
+
+/** The job goes for good: delete its record and its fifo. */
+void vchad_resident_forget(const struct vchad_jobs *jobs,
+                           const struct vchad_job *job);
+
+/** New parameters: stop the process, start it again at once. */
+void vchad_resident_replace(struct vchad_job *job);
 
 /* --------------------------------------------------- vchad_publish.c */
 

@@ -59,13 +59,17 @@ vchad_child_reset(struct vchad_jobs *jobs)
     }
 }
 
-/* From "/proc/N/stat": the state letter and the session of process N. */
+/*
+ * From "/proc/N/stat": the state letter, the session and the start time
+ * (clock ticks after boot) of process N.
+ */
 static bool
-stat_read(const char *pid, char *state, pid_t *sid)
+stat_read(const char *pid, char *state, pid_t *sid, long long *start)
 {
     char path[64], buf[1024], *p;
     ssize_t n;
     int fd, ppid, pgrp, session;
+    long long t;
 
     snprintf(path, sizeof(path), "/proc/%s/stat", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -84,6 +88,35 @@ stat_read(const char *pid, char *state, pid_t *sid)
         return false;
     }
     *sid = (pid_t) session;
+    /* fields 7 to 21, then starttime */
+    p += 2;
+    for (int field = 3; field < 22 && p != NULL; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    *start = p != NULL && sscanf(p, " %lld", &t) == 1 ? t : -1;
+    return true;
+}
+
+bool
+vchad_proc_stat(pid_t pid, char *state, pid_t *sid, long long *start)
+{
+    char name[32], st;
+    pid_t s;
+    long long t;
+
+    snprintf(name, sizeof(name), "%d", (int) pid);
+    if (pid <= 0 || !stat_read(name, &st, &s, &t)) {
+        return false;
+    }
+    if (state != NULL) {
+        *state = st;
+    }
+    if (sid != NULL) {
+        *sid = s;
+    }
+    if (start != NULL) {
+        *start = t;
+    }
     return true;
 }
 
@@ -131,9 +164,10 @@ vchad_session_signal(pid_t sid, int sig)
     while ((d = readdir(proc)) != NULL) {
         char state;
         pid_t s;
+        long long start;
 
         if (d->d_name[0] < '1' || d->d_name[0] > '9' ||
-            !stat_read(d->d_name, &state, &s) || s != sid ||
+            !stat_read(d->d_name, &state, &s, &start) || s != sid ||
             ((state == 'Z' || state == 'X') && !threads_left(d->d_name))) {
             continue;
         }
@@ -222,9 +256,8 @@ vchad_run_start(struct vchad_jobs *jobs, struct vchad_job *job)
     return 0;
 }
 
-/* Read what the worker wrote so far.  Returns false at end of file. */
-static bool
-out_read(struct vchad_job *job)
+bool
+vchad_out_read(struct vchad_job *job)
 {
     char chunk[4096];
 
@@ -330,7 +363,7 @@ run_end(struct vchad_jobs *jobs, struct vchad_job *job)
     job->pid = 0;
     job->sid = 0;
     if (job->out_fd >= 0) {
-        out_read(job);
+        vchad_out_read(job);
         close(job->out_fd);
         job->out_fd = -1;
     }
@@ -342,9 +375,8 @@ run_end(struct vchad_jobs *jobs, struct vchad_job *job)
     vchad_run_record(jobs, job, &o, figures ? figures : vcha_kv_new());
 }
 
-/* SIGKILL for a run: its worker, and everything of its session. */
-static void
-run_kill(struct vchad_job *job)
+void
+vchad_run_kill(struct vchad_job *job)
 {
     if (job->pid != 0) {
         kill(job->pid, SIGKILL); /* it may not have made its session yet */
@@ -372,7 +404,7 @@ vchad_run_police(struct vchad_job *job, long long now)
                   job->id, job->started_runs);
         job->killed = true;
     } else if (job->kill_at != 0 && now >= job->kill_at) {
-        run_kill(job);
+        vchad_run_kill(job);
         job->kill_at = LLONG_MAX;
     }
     if ((job->timed_out || job->killed) && job->kill_at == 0) {
@@ -443,11 +475,29 @@ vchad_jobs_read(struct vchad_jobs *jobs, const struct pollfd *fds, size_t n)
         for (size_t i = 0; i < jobs->n; i++) {
             struct vchad_job *job = jobs->v[i];
 
-            if (job->out_fd == fds[k].fd && !out_read(job)) {
+            if (job->out_fd != fds[k].fd) {
+                continue;
+            }
+            if (vchad_job_resident(job)) {
+                vchad_out_read(job); /* its fifo: no end of file */
+                vchad_resident_consume(jobs, job);
+            } else if (!vchad_out_read(job)) {
                 close(job->out_fd); /* the run ends when the worker does */
                 job->out_fd = -1;
             }
+            break;
         }
+    }
+}
+
+/* The job's process has been reaped and its session is empty. */
+static void
+run_over(struct vchad_jobs *jobs, struct vchad_job *job)
+{
+    if (vchad_job_resident(job)) {
+        vchad_resident_ended(jobs, job);
+    } else {
+        run_end(jobs, job);
     }
 }
 
@@ -494,7 +544,7 @@ vchad_jobs_reap(struct vchad_jobs *jobs)
             job->reaped_at = vcha_now_ms();
             job->linger_warned = false;
             if (vchad_session_signal(job->sid, SIGKILL) == 0) {
-                run_end(jobs, job);
+                run_over(jobs, job);
             } else {
                 vcha_notice("job %s: killing what run %llu left running",
                             job->id, job->started_runs);
@@ -522,7 +572,7 @@ vchad_jobs_kill_all(struct vchad_jobs *jobs)
 {
     for (size_t i = 0; i < jobs->n; i++) {
         if (jobs->v[i]->sid != 0) {
-            run_kill(jobs->v[i]);
+            vchad_run_kill(jobs->v[i]);
         }
     }
     for (size_t i = 0; i < jobs->n_helpers; i++) {
