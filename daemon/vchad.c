@@ -132,6 +132,27 @@ daemonize(void)
     return chdir("/") < 0 ? -errno : 0;
 }
 
+/*
+ * Resident jobs are recorded in SOCKET.jobs; take on those an earlier
+ * daemon left running.  Without that directory, resident jobs are refused.
+ */
+static void
+residents_adopt(const struct options *o, struct vchad_jobs *jobs)
+{
+    char *dir = NULL;
+    int rc = asprintf(&dir, "%s.jobs", o->sock) < 0 ? -ENOMEM : 0;
+
+    rc = rc ? rc : vchad_jobs_set_run_dir(jobs, dir);
+    rc = rc ? rc : vchad_jobs_adopt(jobs);
+    if (rc < 0) {
+        vcha_err("cannot take on resident jobs in %s: %s", dir ? dir : "",
+                 strerror(-rc));
+    } else if (rc > 0) {
+        vcha_notice("took on %d resident jobs from %s", rc, dir);
+    }
+    free(dir);
+}
+
 /* Set up, go to the background and serve.  Returns the exit code. */
 static int
 vchad_start(const struct options *o, struct vchad_jobs *jobs)
@@ -163,6 +184,7 @@ vchad_start(const struct options *o, struct vchad_jobs *jobs)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     vchad_server_record_pid(srv);
     vcha_notice("vchad %s started (pid %d)", PACKAGE_VERSION, (int) getpid());
+    residents_adopt(o, jobs);
     rc = vchad_server_run(srv);
     vchad_server_free(srv); /* removes the socket */
     vcha_notice("vchad stopped");

@@ -1,17 +1,23 @@
 /*
- * vchad - jobs: the job-type interface, and the registry that schedules
- * jobs, runs each run in a forked worker process bounded by a timeout,
- * collects the run's figures and keeps each job's health.
+ * vchad - the job registry, as the daemon's loop and its commands use it:
+ * it schedules jobs (see vchad_job.h for what a job type is), runs each
+ * run in a forked worker process bounded by a timeout, collects the run's
+ * figures, keeps each job's health and publishes its node attributes.
  *
- * A job is an id, a type and parameters (key=value).  Every interval it is
- * run once: the registry forks a worker that leads a session of its own,
- * the worker calls the type's run() and exits, the registry reaps it and
- * records the outcome.  A worker that overruns the job's timeout gets
- * SIGTERM (it kills the program under way and cleans up), then its whole
- * session gets SIGKILL: no program it started outlives the run, and the
- * run ends only when every one of them is gone.  A job has at most one run at a
- * time; a run that overruns the interval is followed by the next one right
- * away, never by a pile-up. Different jobs run concurrently.
+ * Every interval a job is run once: the registry forks a worker that leads
+ * a session of its own, the worker calls the type's run() and exits, the
+ * registry reaps it and records the outcome.  A worker that overruns the
+ * job's timeout gets SIGTERM (it kills the program under way and cleans
+ * up), then its whole session gets SIGKILL: no program it started outlives
+ * the run, and the run ends only when every one of them is gone.  A job
+ * has at most one run at a time; a run that overruns the interval is
+ * followed by the next one right away, never by a pile-up.  Different jobs
+ * run concurrently.
+ *
+ * A resident job (see vchad_job.h) has one process from its addition to
+ * its removal, watched and restarted with backoff, and outlives the
+ * daemon: vchad_jobs_detach() leaves it running, and the next daemon's
+ * vchad_jobs_adopt() takes it on again.
  *
  * The registry never blocks: the caller's poll loop gives it the workers'
  * pipes (vchad_jobs_pollfds), the exits of children (vchad_jobs_reap) and
@@ -26,62 +32,22 @@
 
 #include <vcha/vchad.h>
 
+#include "vchad_job.h"
+
 /** Run interval when a job does not give interval_ms. */
 #define VCHAD_DEFAULT_INTERVAL_MS 30000
 /** Run timeout when a job does not give timeout_ms. */
 #define VCHAD_DEFAULT_TIMEOUT_MS 60000
-/** Between SIGTERM and SIGKILL of a worker's group. */
-#define VCHAD_KILL_GRACE_MS 2000
+/** A resident's first restart delay, when the job does not give backoff_ms */
+#define VCHAD_DEFAULT_BACKOFF_MS 1000
+/** Its longest, when it does not give backoff_max_ms. */
+#define VCHAD_DEFAULT_BACKOFF_MAX_MS 60000
 /** Most bytes of figures kept from one run; the rest is dropped. */
 #define VCHAD_MAX_FIGURES (64 * 1024)
 /** How long attrd_updater may take for one attribute. */
 #define VCHAD_PUBLISH_TIMEOUT_MS 5000
 
-struct vchad_job;
 struct vchad_jobs;
-
-/**
- * A kind of job, e.g. "checkpoint".  The daemon runs the types listed in
- * vchad_job_types[]; the table's order does not matter, names are unique.
- */
-struct vchad_job_type {
-    const char *name;
-    /**
-     * Check the parameters of a job of this type: every key of the
-     * job-add request except cmd, type and id (interval_ms and timeout_ms,
-     * which the registry checks, included).  Runs in the daemon, so it
-     * must be quick and must neither block nor run programs.  Return 0, or
-     * a negative errno with why written into @p why (no trailing period).
-     * NULL: any parameters are fine.
-     */
-    int (*validate)(const struct vcha_kv *params, char *why, size_t whylen);
-    /**
-     * Do one run.  Called in the worker, a forked process leading its own
-     * session, with the signals at their defaults but SIGTERM, which
-     * calls vcha_exec_cancel(): the program under way is killed, and
-     * vcha_exec_until() starts no other, so the run fails at once and
-     * can undo what it must.  It may block, run programs (argv, never a
-     * shell) and take its time: the daemon sends SIGTERM at the job's
-     * timeout and kills the whole session VCHAD_KILL_GRACE_MS later.  Write the
-     * run's figures with vchad_figure() to @p out_fd (an "error" figure says
-     * why a run failed).  Return 0 on success or a negative errno; the worker
-     * exits with the errno as its status.
-     */
-    int (*run)(const struct vchad_job *job, int out_fd);
-    /**
-     * Node attributes to publish after a run: set attribute name -> value
-     * in @p attrs, from the run's @p figures (@p ok: the run succeeded).
-     * An empty value deletes the attribute.  Runs in the daemon: quick, no
-     * I/O.  A child process then sets them with attrd_updater, so a hung
-     * cluster never stalls the daemon.  Every attribute published is
-     * deleted when the job is removed.  NULL: none.
-     */
-    int (*publish)(const struct vchad_job *job, const struct vcha_kv *figures,
-                   bool ok, struct vcha_kv *attrs);
-};
-
-/** The types this daemon runs, NULL-terminated. */
-extern const struct vchad_job_type *const vchad_job_types[];
 
 /** What a job's health says. */
 enum vchad_job_state {
@@ -106,36 +72,6 @@ struct vchad_waiter {
     unsigned long long run;
 };
 
-/** The job's id. */
-const char *vchad_job_id(const struct vchad_job *job);
-
-/** The job's type. */
-const struct vchad_job_type *vchad_job_type(const struct vchad_job *job);
-
-/** The job's parameters (see vchad_job_type.validate). */
-const struct vcha_kv *vchad_job_params(const struct vchad_job *job);
-
-/** The value of parameter @p key, or NULL. */
-const char *vchad_job_param(const struct vchad_job *job, const char *key);
-
-/** In a run: when the registry started it (CLOCK_MONOTONIC ms). */
-long long vchad_job_started(const struct vchad_job *job);
-
-/**
- * In a run: its deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()), a fifth
- * of the timeout (at most 5 s) before the daemon's SIGTERM, so that a
- * program that overruns is killed at this deadline and the run still has
- * time to clean up after it.
- */
-long long vchad_job_deadline(const struct vchad_job *job);
-
-/**
- * In a run: write figure @p key (a valid vcha_kv key) with a
- * printf-formatted value as one line to @p fd.  Returns 0 or -errno.
- */
-int vchad_figure(int fd, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /** Name of @p state: "starting", "ok" or "failing". */
 const char *vchad_job_state_name(enum vchad_job_state state);
 
@@ -158,6 +94,30 @@ void vchad_jobs_free(struct vchad_jobs *jobs);
  */
 void vchad_jobs_set_child_setup(struct vchad_jobs *jobs, void (*fn)(void *),
                                 void *ctx);
+
+/**
+ * Keep the records and fifos of resident jobs in @p dir (created, mode
+ * 0700, if missing): SOCKET.jobs next to the daemon's socket.  Without a
+ * run directory, resident jobs are refused.  0 or -errno.
+ */
+int vchad_jobs_set_run_dir(struct vchad_jobs *jobs, const char *dir);
+
+/**
+ * Take on the resident jobs recorded in the run directory by an earlier
+ * daemon: a process still alive (same pid and start time) is adopted, a job
+ * whose process is gone is started again, a record of an unknown type or
+ * with parameters now refused is dropped (its process killed).  Call it
+ * once, holding the daemon's lock, before the loop.  Returns the number of
+ * jobs taken on, or -errno when the directory cannot be read.
+ */
+int vchad_jobs_adopt(struct vchad_jobs *jobs);
+
+/**
+ * Let go of the resident jobs whose processes run: they keep running and
+ * stay recorded for the next daemon, and the registry forgets them.
+ * Before vchad_jobs_stop() when the daemon stops.
+ */
+void vchad_jobs_detach(struct vchad_jobs *jobs);
 
 /** The type named @p name, or NULL. */
 const struct vchad_job_type *vchad_jobs_type(const struct vchad_jobs *jobs,
@@ -211,7 +171,11 @@ void vchad_waiter_cancel(struct vchad_waiter *w);
  * (may be NULL): id, type, state, running, runs, failures,
  * consecutive_failures, last_error, last_success (CLOCK_REALTIME ms, 0:
  * never), last_end (same), last_duration_ms, last_exit, interval_ms,
- * timeout_ms, and the last run's figures as fig.NAME.  0 or -ENOENT.
+ * timeout_ms, and the last run's figures as fig.NAME.  A resident job
+ * adds kind (resident), pid (0 while it waits to restart), adopted,
+ * restarts, reports and backoff_ms (the delay before the next restart);
+ * for it runs counts its reports and its losses, and last_duration_ms is
+ * how long its process had run.  0 or -ENOENT.
  */
 int vchad_jobs_health(const struct vchad_jobs *jobs, const char *id,
                       struct vcha_kv *out, const char *prefix);

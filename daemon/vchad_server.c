@@ -637,7 +637,8 @@ vchad_server_run(struct vchad_server *srv)
         conn_close(srv->conns[i]);
     }
     conns_sweep(srv, vcha_now_ms());
-    vchad_jobs_stop(srv->jobs); /* the workers clean up, then go */
+    vchad_jobs_detach(srv->jobs); /* residents run on, for the next daemon */
+    vchad_jobs_stop(srv->jobs);   /* the workers clean up, then go */
     return rc;
 }
 

@@ -23,10 +23,24 @@
  *   attr=NAME    publish node attribute NAME = the echo figure ("" when the
  *                run failed)
  *   bad=...      refused by validate
+ *
+ * "resident" is a resident job: from its start it reports every report_ms
+ * (default 100) the figures pid, start_ms (when the process began,
+ * CLOCK_MONOTONIC) and seq (1, 2, ...).  Parameters (all optional):
+ *   report_ms=N     between reports
+ *   exit_after=N    exit with status 3 after N reports (0: at once)
+ *   hang_after=N    after N reports, report no more (and sleep)
+ *   ignore_term=1   ignore SIGTERM
+ *   child=1         first fork a child that sleeps for ever, in the same
+ *                   session; its pid is figure child_pid
+ *   startlog=PATH   append "START_MS PID" to PATH when the process begins
+ *   pidfile=PATH    write the pid to PATH
+ *   fail=TEXT       every report has this error figure
  */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +52,7 @@
 #include <vcha/exec.h>
 #include <vcha/file.h>
 
-#include "../vchad_jobs.h"
+#include "../vchad_job.h"
 
 static long long
 param_ll(const struct vchad_job *job, const char *key)
@@ -157,6 +171,74 @@ other_run(const struct vchad_job *job, int out_fd)
     return 0;
 }
 
+static void
+log_start(const struct vchad_job *job, long long start)
+{
+    const char *path = vchad_job_param(job, "startlog");
+    char line[64];
+    int fd, n;
+
+    if (path == NULL) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), "%lld %d\n", start, (int) getpid());
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, line, (size_t) n) != n) {
+            n = -1;
+        }
+        close(fd);
+    }
+}
+
+static int
+resident_run(const struct vchad_job *job, int out_fd)
+{
+    long long start = vcha_now_ms(), every = param_ll(job, "report_ms");
+    const char *pidfile = vchad_job_param(job, "pidfile");
+    const char *fail = vchad_job_param(job, "fail");
+    char text[32];
+
+    log_start(job, start);
+    if (param_ll(job, "ignore_term")) {
+        signal(SIGTERM, SIG_IGN);
+    }
+    if (param_ll(job, "child")) {
+        leave_child(job, out_fd, false);
+    }
+    if (pidfile != NULL) { /* after the child's, which it replaces */
+        snprintf(text, sizeof(text), "%d\n", (int) getpid());
+        vcha_file_write_atomic(pidfile, text, strlen(text), 0644);
+    }
+    for (long long seq = 1;; seq++) {
+        if (vchad_job_param(job, "exit_after") != NULL &&
+            seq > param_ll(job, "exit_after")) {
+            return -3;
+        }
+        if (vchad_job_param(job, "hang_after") != NULL &&
+            seq > param_ll(job, "hang_after")) {
+            for (;;) {
+                pause();
+            }
+        }
+        vchad_figure(out_fd, "pid", "%d", (int) getpid());
+        vchad_figure(out_fd, "start_ms", "%lld", start);
+        vchad_figure(out_fd, "seq", "%lld", seq);
+        if (fail != NULL) {
+            vchad_figure(out_fd, "error", "%s", fail);
+        }
+        vchad_report(out_fd);
+        vcha_sleep_ms(every > 0 ? every : 100);
+    }
+}
+
+static const struct vchad_job_type resident_type = {
+    .name = "resident",
+    .kind = VCHAD_JOB_RESIDENT,
+    .run = resident_run,
+    .publish = test_publish,
+};
+
 static const struct vchad_job_type test_type = {
     .name = "test",
     .validate = test_validate,
@@ -172,5 +254,6 @@ static const struct vchad_job_type other_type = {
 const struct vchad_job_type *const vchad_job_types[] = {
     &test_type,
     &other_type,
+    &resident_type,
     NULL,
 };

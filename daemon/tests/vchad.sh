@@ -1,8 +1,8 @@
 #!/bin/bash
 # vchad as agents meet it, through vchactl: starting it (also twice at
 # once), jobs that succeed, fail, hang past their timeout or crash, reload,
-# removal, node attributes, and the daemon dying by SIGKILL or stopping on
-# SIGTERM.  The daemon is tests/vchad-testd (vchad with the job types of
+# removal, node attributes, the daemon dying by SIGKILL or stopping on
+# SIGTERM, and a resident job that outlives the daemon.  The daemon is tests/vchad-testd (vchad with the job types of
 # tests/test_types.c) on a socket in a scratch directory.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
@@ -50,6 +50,7 @@ health_key() { "$CTL" health "$1" 2>/dev/null | sed -n "s/^$2=//p"; }
 
 cleanup() {
     local pid
+    for pid in ${rpid:-} ${rchild:-}; do kill -KILL "$pid" 2> /dev/null; done
     pid=$(cat "$SOCK.lock" 2>/dev/null)
     [ -n "$pid" ] && alive "$pid" && kill -TERM "$pid" && wait_gone "$pid"
     [ -n "${FG_PID:-}" ] && kill -TERM "$FG_PID" 2>/dev/null
@@ -246,6 +247,51 @@ tap_cond "${pid2:-0} > 0 && pid2 != pid" "a new daemon"
 ctl health web
 tap_is "$RC" 1 "its jobs are gone: the monitor would fail"
 tap_like "$ERR" "*no job web*" "unknown job"
+
+# --- a resident job outlives the daemon and the next one adopts it
+wait_health() { # wait_health ID KEY VALUE: 0 once health says so (10 s)
+    local i
+    for ((i = 0; i < 1000; i++)); do
+        [ "$(health_key "$1" "$2")" = "$3" ] && return 0
+        sleep 0.01
+    done
+    return 1
+}
+ctl add resident sync report_ms=100 child=1 pidfile="$work/res.pid"
+tap_is "$OUT" "sync added" "add a resident job"
+wait_health sync state ok
+tap_ok $? "it reports: state ok"
+rpid=$(health_key sync pid)
+rchild=$(health_key sync fig.child_pid)
+tap_is "$(wait_file "$work/res.pid")" "$rpid" "its process is the one health names"
+tap_is "$(ps -o sid= -p "$rpid" | tr -d ' ')" "$rpid" "and leads a session of its own"
+seq1=$(health_key sync fig.seq)
+sleep 0.3
+tap_cond "$(health_key sync fig.seq) > seq1" "its figures arrive while it runs"
+tap_ok "$([ -f "$SOCK.jobs/sync.job" ] && [ -p "$SOCK.jobs/sync.fifo" ]; echo $?)" \
+    "it is recorded in the run directory, beside its fifo"
+kill -KILL "$pid2"
+wait_gone "$pid2"
+tap_ok "$(alive "$rpid" && alive "$rchild"; echo $?)" \
+    "after SIGKILL of the daemon the resident and its child live on"
+ctl start
+pid3=$(daemon_pid)
+tap_cond "${pid3:-0} > 0 && pid3 != pid2" "a new daemon"
+tap_is "$(health_key sync pid)" "$rpid" "which adopted the same process"
+tap_is "$(health_key sync adopted)" 1 "and says so"
+wait_health sync state ok
+tap_ok $? "the adopted job reports healthy"
+tap_is "$(health_key sync fig.pid)" "$rpid" "with figures from that process"
+tap_is "$(health_key sync restarts)" 0 "never restarted"
+ctl add resident sync report_ms=100 child=1 pidfile="$work/res.pid"
+tap_is "$OUT" "sync unchanged" "the agent's job-add finds it as it was"
+ctl remove sync
+tap_is "$RC" 0 "remove the adopted job"
+tap_ok "$( ! alive "$rpid" && ! alive "$rchild"; echo $?)" \
+    "its process and its child are gone when remove returns"
+tap_ok "$([ ! -e "$SOCK.jobs/sync.job" ] && [ ! -e "$SOCK.jobs/sync.fifo" ]; echo $?)" \
+    "and so is its record"
+pid2=$pid3
 
 # --- SIGTERM
 ctl add test slow interval_ms=0 prog="$slow" onstop="$work/onstop"

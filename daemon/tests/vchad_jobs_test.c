@@ -1,5 +1,6 @@
 /*
- * Unit tests for the daemon: the job registry (daemon/vchad_jobs.c) driven
+ * Unit tests for the daemon: the job registry (daemon/vchad_jobs.c and the
+ * files beside it, resident jobs included) driven
  * by a small loop of its own, the protocol's commands
  * (daemon/vchad_request.c), and the server (daemon/vchad_server.c) run in
  * a child process and asked through the client of libcommon.  The jobs are
@@ -1576,11 +1577,325 @@ test_server_replaces_stale_socket(void **state)
     assert_int_equal(vcha_vchad_ping(e->sock, vcha_now_ms() + WAIT_MS), 0);
 }
 
+/* ------------------------------------------------------------ resident */
+
+/* A registry with a run directory, as the daemon has: a scratch one. */
+static char *run_dir;
+
+static int
+res_setup(void **state)
+{
+    run_dir = test_tmpdir_new();
+    *state = vchad_jobs_new(vchad_job_types);
+    return *state && vchad_jobs_set_run_dir(*state, run_dir) == 0 ? 0 : -1;
+}
+
+static int
+res_teardown(void **state)
+{
+    vchad_jobs_free(*state);
+    test_tmpdir_remove(run_dir);
+    run_dir = NULL;
+    return 0;
+}
+
+/* Add resident job @p id with @p params (freed). */
+static void
+add_resident(struct vchad_jobs *jobs, const char *id, struct vcha_kv *params)
+{
+    enum vchad_add_result what;
+    char why[256] = "";
+
+    assert_int_equal(
+        vchad_jobs_add(jobs, "resident", id, params, &what, why, sizeof(why)),
+        0);
+    assert_int_equal(what, VCHAD_ADDED);
+    vcha_kv_free(params);
+}
+
+/* Run the loop until health key @p key of @p id is at least @p min. */
+static long long
+loop_until_health(struct vchad_jobs *jobs, const char *id, const char *key,
+                  long long min)
+{
+    long long until = vcha_now_ms() + WAIT_MS, v = -1;
+    struct vcha_kv *h = NULL;
+
+    do {
+        loop_once(jobs, 5);
+        vcha_kv_free(h);
+        h = vcha_kv_new();
+        assert_int_equal(vchad_jobs_health(jobs, id, h, NULL), 0);
+    } while ((vcha_kv_get_ll(h, key, &v) < 0 || v < min) &&
+             vcha_now_ms() < until);
+    vcha_kv_free(h);
+    assert_true(v >= min);
+    return v;
+}
+
+/* Run the loop until file @p path has @p n lines; their first numbers. */
+static void
+loop_until_lines(struct vchad_jobs *jobs, const char *path, size_t n,
+                 long long *first)
+{
+    long long until = vcha_now_ms() + WAIT_MS;
+    size_t got = 0;
+
+    while (got < n && vcha_now_ms() < until) {
+        char *text = test_slurp(path);
+
+        got = 0;
+        for (char *p = text; p != NULL && *p != '\0' && got < n; got++) {
+            first[got] = strtoll(p, &p, 10);
+            p = strchr(p, '\n');
+            p = p ? p + 1 : NULL;
+        }
+        free(text);
+        loop_once(jobs, 5);
+    }
+    assert_int_equal(got, n);
+}
+
+static void
+test_resident_needs_a_run_dir(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *p = params_of("report_ms=50", NULL);
+    enum vchad_add_result what;
+    char why[256] = "";
+
+    assert_int_equal(
+        vchad_jobs_add(jobs, "resident", "r", p, &what, why, sizeof(why)),
+        -ENOTSUP);
+    assert_string_equal(why, "no run directory for resident jobs");
+    vcha_kv_free(p);
+}
+
+static void
+test_resident_streams_figures_while_running(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long pid, seq;
+    char *kind;
+
+    add_resident(jobs, "r", params_of("report_ms=50", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    assert_true(pid > 0);
+    assert_int_equal(health_ll(jobs, "r", "fig.pid"), pid);
+    assert_int_equal(health_ll(jobs, "r", "running"), 1);
+    kind = health_str(jobs, "r", "state");
+    assert_string_equal(kind, "ok");
+    free(kind);
+    /* reports keep coming from the same process, which runs on */
+    seq = loop_until_health(jobs, "r", "fig.seq", 4);
+    assert_int_equal(health_ll(jobs, "r", "fig.pid"), pid);
+    assert_int_equal(health_ll(jobs, "r", "pid"), pid);
+    assert_true(health_ll(jobs, "r", "reports") >= seq);
+    assert_int_equal(health_ll(jobs, "r", "restarts"), 0);
+    assert_false(test_process_dead((pid_t) pid));
+}
+
+static void
+test_resident_run_waits_for_a_report(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long seq;
+    struct rec r;
+
+    add_resident(jobs, "r", params_of("report_ms=50", "fail=disk gone", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    seq = health_ll(jobs, "r", "fig.seq");
+    run_once(jobs, "r", &r);
+    assert_int_equal(r.status, -EIO);
+    assert_string_equal(r.error, "disk gone");
+    assert_true(health_ll(jobs, "r", "fig.seq") > seq);
+    rec_clear(&r);
+}
+
+static void
+test_resident_exit_restarts_with_growing_backoff(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *log = test_path(run_dir, "starts"), *param = NULL, *err;
+    long long t[5];
+
+    assert_true(asprintf(&param, "startlog=%s", log) > 0);
+    add_resident(jobs, "r",
+                 params_of("exit_after=0", "backoff_ms=100",
+                           "backoff_max_ms=400", param, NULL));
+    loop_until_lines(jobs, log, 5, t);
+    /* 100, 200, 400, then 400: each at least its delay, late by little */
+    assert_in_range(t[1] - t[0], 100, 100 + 150);
+    assert_in_range(t[2] - t[1], 200, 200 + 150);
+    assert_in_range(t[3] - t[2], 400, 400 + 150);
+    assert_in_range(t[4] - t[3], 400, 400 + 150);
+    assert_true(health_ll(jobs, "r", "restarts") >= 4);
+    err = health_str(jobs, "r", "last_error");
+    assert_string_equal(err, "its process exited with status 3");
+    free(err);
+    err = health_str(jobs, "r", "state");
+    assert_string_equal(err, "failing");
+    free(err);
+    free(param);
+    free(log);
+}
+
+static void
+test_resident_backoff_resets_after_health(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *log = test_path(run_dir, "starts"), *param = NULL;
+    long long t[4];
+
+    /* each process reports for about 300 ms (longer than backoff_max_ms)
+     * and exits: every restart waits backoff_ms again, not 200, 400 */
+    assert_true(asprintf(&param, "startlog=%s", log) > 0);
+    add_resident(jobs, "r",
+                 params_of("report_ms=30", "exit_after=10", "backoff_ms=100",
+                           "backoff_max_ms=250", param, NULL));
+    loop_until_lines(jobs, log, 4, t);
+    for (int i = 1; i < 4; i++) {
+        assert_in_range(t[i] - t[i - 1], 300 + 100, 300 + 100 + 150);
+    }
+    assert_int_equal(health_ll(jobs, "r", "backoff_ms"), 100);
+    free(param);
+    free(log);
+}
+
+static void
+test_resident_silent_is_lost_and_restarted(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long pid, child, start, start2;
+    char *err;
+
+    /* two reports, then silence; it ignores SIGTERM and has a child */
+    add_resident(jobs, "r",
+                 params_of("report_ms=20", "hang_after=2", "ignore_term=1",
+                           "child=1", "timeout_ms=300", "backoff_ms=100",
+                           NULL));
+    loop_until_health(jobs, "r", "fig.seq", 2);
+    pid = health_ll(jobs, "r", "pid");
+    child = health_ll(jobs, "r", "fig.child_pid");
+    start = health_ll(jobs, "r", "fig.start_ms");
+    loop_until_health(jobs, "r", "restarts", 1);
+    loop_until_health(jobs, "r", "pid", 1);
+    assert_int_not_equal(health_ll(jobs, "r", "pid"), pid);
+    assert_true(test_process_dead((pid_t) pid));
+    assert_true(test_process_dead((pid_t) child));
+    err = health_str(jobs, "r", "last_error");
+    assert_true(strncmp(err, "no report for ", 14) == 0);
+    free(err);
+    /* the new one: after 2 reports, the liveness timeout, the grace
+     * before SIGKILL and the backoff */
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    start2 = health_ll(jobs, "r", "fig.start_ms");
+    assert_in_range(start2 - start, 20 + 300 + VCHAD_KILL_GRACE_MS + 100,
+                    40 + 300 + VCHAD_KILL_GRACE_MS + 100 + 500);
+}
+
+static void
+test_resident_remove_stops_its_session(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *record = test_path(run_dir, "r.job");
+    long long pid, child, t0;
+    struct rec rm;
+
+    add_resident(jobs, "r", params_of("report_ms=20", "child=1", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    child = health_ll(jobs, "r", "fig.child_pid");
+    assert_int_equal(access(record, F_OK), 0);
+    rec_init(&rm);
+    t0 = vcha_now_ms();
+    assert_int_equal(vchad_jobs_remove(jobs, "r", 10000, &rm.w), -EINPROGRESS);
+    loop_until_called(jobs, &rm);
+    assert_true(vcha_now_ms() - t0 < VCHAD_KILL_GRACE_MS); /* SIGTERM did */
+    assert_int_equal(rm.status, 0);
+    assert_true(test_process_dead((pid_t) pid));
+    assert_true(test_process_dead((pid_t) child));
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    assert_int_equal(access(record, F_OK), -1);
+    rec_clear(&rm);
+    free(record);
+}
+
+static void
+test_resident_adopted_by_the_next_registry(void **state)
+{
+    struct vchad_jobs *jobs = *state, *next;
+    long long pid, child;
+    struct rec rm;
+
+    add_resident(jobs, "r/1", params_of("report_ms=20", "child=1", NULL));
+    loop_until_health(jobs, "r/1", "fig.seq", 1);
+    pid = health_ll(jobs, "r/1", "pid");
+    child = health_ll(jobs, "r/1", "fig.child_pid");
+    /* the daemon stops: its resident runs on */
+    vchad_jobs_detach(jobs);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    vchad_jobs_free(jobs);
+    *state = NULL;
+    vcha_sleep_ms(100);
+    assert_false(test_process_dead((pid_t) pid));
+    /* the next one takes it on: same process, reports again */
+    next = vchad_jobs_new(vchad_job_types);
+    *state = next;
+    assert_int_equal(vchad_jobs_set_run_dir(next, run_dir), 0);
+    assert_int_equal(vchad_jobs_adopt(next), 1);
+    assert_int_equal(health_ll(next, "r/1", "pid"), pid);
+    assert_int_equal(health_ll(next, "r/1", "adopted"), 1);
+    loop_until_health(next, "r/1", "reports", 2);
+    assert_int_equal(health_ll(next, "r/1", "fig.pid"), pid);
+    assert_int_equal(health_ll(next, "r/1", "pid"), pid);
+    assert_int_equal(health_ll(next, "r/1", "restarts"), 0);
+    /* and its removal stops it, its child too */
+    rec_init(&rm);
+    assert_int_equal(vchad_jobs_remove(next, "r/1", 0, &rm.w), -EINPROGRESS);
+    loop_until_called(next, &rm);
+    assert_true(test_process_dead((pid_t) pid));
+    assert_true(test_process_dead((pid_t) child));
+    assert_int_equal(test_dir_entries(run_dir), 0);
+    rec_clear(&rm);
+}
+
+static void
+test_resident_adopt_checks_the_start_time(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *record = test_path(run_dir, "r.job"), *text = NULL;
+    pid_t other = fork();
+
+    if (other == 0) {
+        for (;;) {
+            pause();
+        }
+    }
+    /* a record naming a live process that is not the job's (reused pid) */
+    assert_true(asprintf(&text,
+                         "id=r\ntype=resident\npid=%d\nstarttime=1\n"
+                         "param.report_ms=20\n\n",
+                         (int) other) > 0);
+    assert_int_equal(test_write_file(record, text), 0);
+    assert_int_equal(vchad_jobs_adopt(jobs), 1);
+    assert_int_equal(health_ll(jobs, "r", "adopted"), 0);
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    assert_int_not_equal(health_ll(jobs, "r", "pid"), other);
+    assert_false(test_process_dead(other)); /* left alone */
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    free(text);
+    free(record);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, attr_setup, attr_teardown)
 #define SRV_TEST(f) cmocka_unit_test_setup_teardown(f, srv_setup, srv_teardown)
+#define RES_TEST(f) cmocka_unit_test_setup_teardown(f, res_setup, res_teardown)
 
 int
 main(void)
@@ -1630,6 +1945,15 @@ main(void)
         SRV_TEST(test_server_second_instance_refused),
         SRV_TEST(test_server_sigterm_cleans_up),
         SRV_TEST(test_server_replaces_stale_socket),
+        JOBS_TEST(test_resident_needs_a_run_dir),
+        RES_TEST(test_resident_streams_figures_while_running),
+        RES_TEST(test_resident_run_waits_for_a_report),
+        RES_TEST(test_resident_exit_restarts_with_growing_backoff),
+        RES_TEST(test_resident_backoff_resets_after_health),
+        RES_TEST(test_resident_silent_is_lost_and_restarted),
+        RES_TEST(test_resident_remove_stops_its_session),
+        RES_TEST(test_resident_adopted_by_the_next_registry),
+        RES_TEST(test_resident_adopt_checks_the_start_time),
     };
 
     signal(SIGPIPE, SIG_IGN);

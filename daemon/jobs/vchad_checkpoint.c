@@ -20,7 +20,7 @@
 #include <vcha/genstore.h>
 #include <vcha/param.h>
 
-#include "vchad_checkpoint.h"
+#include "../vchad_job.h"
 
 /* The parameters as ocf:vcha:criuct sent them: one contract. */
 static int
