@@ -129,8 +129,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .name = "keep",
             .type = VCHA_PT_INTEGER,
             .dflt = "3",
-            .min = 2,
-            .max = 1000,
+            .min = VCHA_CKPT_KEEP_MIN,
+            .max = VCHA_CKPT_KEEP_MAX,
             .reloadable = true,
             .shortdesc = "Generations kept",
             .longdesc = "How many committed generations the store keeps (at "
@@ -600,16 +600,43 @@ criuct_migrate_from(struct vcha_agent *a)
 /* ------------------------------------------------------------ monitor */
 
 /*
- * The checkpoint job's health; a job that vchad lost (vchad died or was
+ * When the newest checkpoint was taken: vchad's last success, or, when it
+ * has none (restarted, the job registered again, or not answering), the
+ * newest generation committed to the store; 0 when neither says.
+ */
+static long long
+newest_checkpoint_ms(struct vcha_agent *a, const struct vcha_kv *health)
+{
+    struct vcha_gen_info *gens = NULL;
+    long long last = 0;
+    size_t n = 0;
+
+    if (vcha_kv_get_ll(health, "last_success", &last) == 0 && last > 0) {
+        return last;
+    }
+    if (vcha_genstore_list(vcha_agent_str(a, P_CHECKPOINT_DIR), &gens, &n) ==
+            0 &&
+        n > 0) {
+        last = gens[0].created_ms;
+    }
+    vcha_gen_list_free(gens, n);
+    return last;
+}
+
+/*
+ * The checkpoint job's health.  A job that vchad lost (vchad died or was
  * restarted) is registered again, starting vchad: the container runs on
- * untouched, and only a job that cannot be re-established fails.
+ * untouched, and only a job that cannot be re-established fails.  The age
+ * of the newest checkpoint is judged whatever vchad says, from the store
+ * when vchad cannot tell: a vchad that keeps dying, or hangs, never hides
+ * checkpoints that stopped.
  */
 static enum vcha_result
 job_check(struct vcha_agent *a)
 {
     struct vcha_kv *job = NULL, *health = NULL;
     struct vcha_job_timing t;
-    long long last = 0, age;
+    long long newest, age, now;
     enum vcha_result r = job_params(a, 0, &job, &t);
     char why[512] = "";
     bool readded = false;
@@ -618,23 +645,29 @@ job_check(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
+    /* two thirds of the time: a hung vchad leaves time for the store */
+    now = vcha_now_ms();
     rc = vcha_job_keep(vcha_vchad_socket(), &vcha_ckpt_job, a->instance, job,
-                       &t, a->deadline_ms, &health, &readded, why, sizeof(why));
-    if (rc < 0) {
+                       &t, now + (a->deadline_ms - now) * 2 / 3, &health,
+                       &readded, why, sizeof(why));
+    if (rc == -ETIME) {
+        vcha_warn("vchad does not answer: %s; judging by the store", why);
+    } else if (rc < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "the checkpoint job of %s is lost: %s", a->instance,
-                            why);
+                            "the checkpoint job of %s cannot be "
+                            "re-established: %s",
+                            a->instance, why);
         goto done;
-    }
-    if (readded) {
+    } else if (readded) {
         vcha_warn("vchad had lost the checkpoint job of %s: registered it "
                   "again",
                   a->instance);
     }
-    if (vcha_kv_get_ll(health, "last_success", &last) < 0 || last == 0) {
-        goto done; /* the first checkpoint is under way */
+    newest = newest_checkpoint_ms(a, health);
+    if (newest == 0) {
+        goto done; /* none yet: the first checkpoint is under way */
     }
-    age = vcha_realtime_ms() - last;
+    age = vcha_realtime_ms() - newest;
     if (age > max_age_ms(a)) {
         const char *e = vcha_kv_get(health, "last_error");
 
@@ -693,8 +726,9 @@ criuct_monitor(struct vcha_agent *a)
         r = VCHA_ERR_GENERIC;
     } else if (running == 0) {
         r = VCHA_NOT_RUNNING;
-    } else if (a->probe) {
-        r = VCHA_OK; /* the job is the recurring monitor's business */
+    } else if (a->probe || a->clone.role == VCHA_ROLE_STOPPED) {
+        /* the job is the business of the monitor where it should run */
+        r = VCHA_OK;
     } else {
         r = job_check(a);
         if (r == VCHA_OK && a->check_level >= 20 &&

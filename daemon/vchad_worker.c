@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/log.h>
+#include <vcha/proc.h>
 
 #include "vchad_jobs_private.h"
 
@@ -204,8 +204,7 @@ worker_main(struct vchad_jobs *jobs, struct vchad_job *job, int fd,
     vchad_child_reset(jobs);
     sigaction(SIGTERM, &sa, NULL);
     /* a worker does not outlive the daemon that waits for it */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) {
+    if (vcha_proc_tie(parent, SIGTERM) < 0) {
         _exit(EINTR);
     }
     rc = job->type->run(job, fd);

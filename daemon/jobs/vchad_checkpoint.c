@@ -60,6 +60,9 @@ run(const struct vchad_job *job, int out_fd)
                                    why, sizeof(why));
 
     if (rc < 0) {
+        if (why[0] == '\0') {
+            snprintf(why, sizeof(why), "%s", strerror(-rc));
+        }
         goto done; /* checked when it was added: out of memory */
     }
     o.keep = (unsigned) vcha_param_num(p, VCHA_CKPT_KEEP);

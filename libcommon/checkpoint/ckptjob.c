@@ -14,7 +14,7 @@ const char *const vcha_ckpt_compress_options[] = {"auto", "zstd", "none", NULL};
 int
 vcha_ct_name_check(const char *value, char *why, size_t whylen)
 {
-    if (value[0] == '.' || strchr(value, '/') != NULL ||
+    if (value[0] == '\0' || value[0] == '.' || strchr(value, '/') != NULL ||
         strlen(value) > NAME_MAX_CHARS) {
         snprintf(why, whylen,
                  "is not a container name (no '/', no leading "
@@ -41,8 +41,8 @@ static const struct vcha_param_def params[VCHA_CKPT_N_PARAMS] = {
     [VCHA_CKPT_KEEP] = {.name = "keep",
                         .type = VCHA_PT_INTEGER,
                         .required = true,
-                        .min = 2,
-                        .max = 1000},
+                        .min = VCHA_CKPT_KEEP_MIN,
+                        .max = VCHA_CKPT_KEEP_MAX},
     [VCHA_CKPT_COMPRESS] = {.name = "compress",
                             .type = VCHA_PT_SELECT,
                             .required = true,

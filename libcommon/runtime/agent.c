@@ -103,6 +103,17 @@ static const struct vcha_action_def runtime_actions[] = {
 
 #define N_RUNTIME_ACTIONS (sizeof(runtime_actions) / sizeof(runtime_actions[0]))
 
+static bool
+runtime_action(const char *name)
+{
+    for (size_t i = 0; i < N_RUNTIME_ACTIONS; i++) {
+        if (strcmp(runtime_actions[i].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Most actions an agent may have, the runtime's rows included. */
 #define MAX_ACTIONS 32
 
@@ -117,8 +128,11 @@ agent_metadata(const struct vcha_agent_def *def, struct vcha_metadata *md,
     size_t n = 0;
 
     for (; def->actions != NULL && def->actions[n].name != NULL; n++) {
-        if (n + N_RUNTIME_ACTIONS >= MAX_ACTIONS) {
-            abort(); /* a table this long is a bug in the agent */
+        /* a table this long, or one that lists the runtime's own rows, is
+         * a bug in the agent */
+        if (n + N_RUNTIME_ACTIONS >= MAX_ACTIONS ||
+            runtime_action(def->actions[n].name)) {
+            abort();
         }
         rows[n] = def->actions[n];
     }

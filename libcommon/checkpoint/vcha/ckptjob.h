@@ -11,6 +11,10 @@
 #include <vcha/ct.h>
 #include <vcha/jobdef.h>
 
+/** keep's bounds: one newer than a corrupt newest generation, at least. */
+#define VCHA_CKPT_KEEP_MIN 2
+#define VCHA_CKPT_KEEP_MAX 1000
+
 /** The job type's parameters, in the order of its table. */
 enum vcha_ckpt_job_param {
     VCHA_CKPT_CONTAINER, /**< container: the LXC name */

@@ -1,7 +1,9 @@
 /* Unit tests for libcommon/runtime/agent.c: the OCF action dispatcher. */
 #include <config.h>
 
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
@@ -507,6 +511,59 @@ test_meta_data_prints_xml_and_returns_0(void **state)
     assert_no_handler_called();
     assert_int_equal(seen.validate0 + seen.validate10, 0);
     output_free(&o);
+}
+
+/* Run @p def with meta-data in a child: how it ended (a wait status). */
+static int
+run_in_child(const struct vcha_agent_def *def)
+{
+    char *argv[] = {"testagent", "meta-data", NULL};
+    int status = 0;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        dup2(null, 1);
+        dup2(null, 2);
+        signal(SIGABRT, SIG_DFL);
+        _exit(vcha_agent_main(def, 2, argv));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* A table that lists the runtime's rows, or too many, is the agent's bug. */
+static void
+test_bad_action_tables_abort(void **state)
+{
+    static const struct vcha_action_def own_meta[] = {
+        {.name = "start", .fn = do_start, .timeout_s = 30, .depth = -1},
+        {.name = "meta-data", .timeout_s = 5, .depth = -1},
+        {NULL},
+    };
+    static struct vcha_action_def many[33];
+    struct vcha_agent_def def = agent;
+    int status;
+
+    (void) state;
+    def.actions = own_meta;
+    status = run_in_child(&def);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    for (size_t i = 0; i < 32; i++) {
+        many[i] = (struct vcha_action_def){
+            .name = "start", .fn = do_start, .timeout_s = 30, .depth = -1};
+    }
+    def.actions = many;
+    status = run_in_child(&def);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    /* 30 of its own and the runtime's two: as many as fit */
+    many[30] = (struct vcha_action_def){NULL};
+    status = run_in_child(&def);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* The agent lists its own actions; the runtime adds its two after them. */
@@ -1046,6 +1103,7 @@ main(void)
         T(test_no_action_returns_2_with_usage_on_stderr),
         T(test_usage_actions_print_usage_and_return_0),
         T(test_meta_data_adds_the_runtime_actions_last),
+        T(test_bad_action_tables_abort),
         T(test_start_runs_its_handler),
         T(test_handler_sees_parsed_parameters),
         T(test_handler_sees_instance_and_check_level),

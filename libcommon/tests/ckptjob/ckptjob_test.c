@@ -129,6 +129,7 @@ test_container_name_check(void **state)
     (void) state;
     assert_int_equal(vcha_ct_name_check("web-1.example", why, sizeof(why)), 0);
     assert_int_equal(vcha_ct_name_check("a/b", why, sizeof(why)), -EINVAL);
+    assert_int_equal(vcha_ct_name_check("", why, sizeof(why)), -EINVAL);
     assert_non_null(strstr(why, "container name"));
     memset(long_name, 'x', 65);
     long_name[65] = '\0';

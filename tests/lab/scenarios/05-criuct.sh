@@ -13,7 +13,8 @@
 #   - live migration: downtime logged, nothing lost;
 #   - monitor_cmd in an OCF_CHECK_LEVEL=20 monitor operation;
 #   - bad input: clear errors, the store untouched;
-#   - resource-agents' ocf-tester.
+#   - resource-agents' ocf-tester; then which monitors register a lost job
+#     again, and a hung vchad judged by the store.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -343,6 +344,41 @@ tap_ok $? "its stop and migrate_to left generations in the store"
 # its last action, migrate_from, started the container again
 ex node3 lxc-info -n ct9 -s | grep -q RUNNING
 tap_ok $? "ocf-tester's migrate_from left the container running"
+t9() { # t9 ACTION VAR=VALUE...: the agent by hand, for ct9 on node3
+    local act=$1
+    shift
+    ex node3 env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=t9 \
+        OCF_RESKEY_container=ct9 OCF_RESKEY_checkpoint_dir=/srv/shared/ckpt/ct9 \
+        OCF_RESKEY_checkpoint_interval=2s "$@" \
+        /usr/lib/ocf/resource.d/vcha/criuct "$act" 2>&1
+}
+# only a recurring monitor where it should run registers a lost job again:
+# not a probe, not a monitor for role Stopped
+ex node3 vchactl remove t9 > /dev/null 2>&1
+t9 monitor OCF_RESKEY_CRM_meta_interval=0 > /dev/null
+tap_is "$?" 0 "a probe finds ct9 running"
+ex node3 vchactl health t9 > /dev/null 2>&1
+tap_is "$?" 1 "and registers no job"
+t9 monitor OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_CRM_meta_role=Stopped > /dev/null
+tap_is "$?" 0 "a monitor for role Stopped finds it running"
+ex node3 vchactl health t9 > /dev/null 2>&1
+tap_is "$?" 1 "and registers no job either"
+t9 monitor OCF_RESKEY_CRM_meta_interval=10000 > /dev/null
+tap_is "$?" 0 "a recurring monitor finds it running"
+ex node3 vchactl health t9 > /dev/null 2>&1
+tap_is "$?" 0 "and registers the job again"
+# a vchad that hangs: the monitor judges the checkpoints by the store
+wait_for 30 sh -c "[ -n \"\$('$LAB' exec node3 vchactl health t9 | grep 'last_success=[1-9]')\" ]"
+ex node3 sh -c 'kill -STOP $(cat /run/vcha/vchad.sock.lock)'
+out=$(t9 monitor OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_CRM_meta_timeout=3000)
+tap_is "$?" 0 "with vchad hung, a monitor passes while the store is fresh"
+tap_like "$out" "*judging by the store*" "and says how it judged"
+sleep 4
+out=$(t9 monitor OCF_RESKEY_CRM_meta_interval=10000 OCF_RESKEY_CRM_meta_timeout=3000 \
+    OCF_RESKEY_max_checkpoint_age=3s)
+tap_is "$?" 1 "and fails once the store's newest generation is too old"
+tap_like "$out" "*newest checkpoint is*old*" "saying so"
+ex node3 sh -c 'kill -CONT $(cat /run/vcha/vchad.sock.lock)'
 ex node3 env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=t9 OCF_RESKEY_container=ct9 \
     OCF_RESKEY_checkpoint_dir=/srv/shared/ckpt/ct9 \
     /usr/lib/ocf/resource.d/vcha/criuct stop > /dev/null 2>&1
