@@ -447,8 +447,10 @@ vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job)
         off += (size_t) (nl - line) + 1;
         resident_line(jobs, job, line, (size_t) (nl - line));
     }
-    memmove(job->out, job->out + off, job->out_len - off);
-    job->out_len -= off;
+    if (off > 0) { /* (out is NULL while nothing came) */
+        memmove(job->out, job->out + off, job->out_len - off);
+        job->out_len -= off;
+    }
     if (job->out_truncated) {
         vcha_warn("job %s: a figure line beyond %d bytes dropped", job->id,
                   VCHAD_MAX_FIGURES);
