@@ -1053,6 +1053,7 @@ test_job_keep_registers_a_lost_job_again(void **state)
     struct vcha_kv *params = ckpt_params(e, "3"), *health = NULL;
     char why[512] = "";
     bool readded = true;
+    long long interval = 0;
     pid_t first, second;
 
     assert_int_equal(vcha_job_add(e->sock, &vcha_ckpt_job, "rsc1", params,
@@ -1082,9 +1083,16 @@ test_job_keep_registers_a_lost_job_again(void **state)
     assert_true(second > 0 && second != first);
     assert_non_null(health);
     vcha_kv_free(health);
+    /* registered again as the resource says: its timing and parameters */
+    assert_int_equal(
+        vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000), 0);
+    assert_int_equal(vcha_kv_get_ll(health, "interval_ms", &interval), 0);
+    assert_int_equal(interval, later.interval_ms);
+    assert_int_equal(vcha_kv_get_ll(health, "timeout_ms", &interval), 0);
+    assert_int_equal(interval, later.timeout_ms);
+    vcha_kv_free(health);
     /* vchad without the job: registered again */
-    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000),
-                     0);
+    assert_int_equal(vcha_job_remove(e->sock, "rsc1", vcha_now_ms() + 5000), 0);
     assert_int_equal(vcha_job_keep(e->sock, &vcha_ckpt_job, "rsc1", params,
                                    &later, vcha_now_ms() + 10000, &health,
                                    &readded, why, sizeof(why)),
@@ -1095,6 +1103,30 @@ test_job_keep_registers_a_lost_job_again(void **state)
     assert_int_equal(
         vcha_job_health(e->sock, "rsc1", &health, vcha_now_ms() + 5000), 0);
     vcha_kv_free(health);
+    vcha_kv_free(params);
+}
+
+/* A vchad that does not answer is not a lost job: -ETIME, no re-add. */
+static void
+test_job_keep_leaves_a_hung_vchad_alone(void **state)
+{
+    struct ensure_env *e = *state;
+    struct vcha_kv *params = ckpt_params(e, "3"), *health = NULL;
+    char why[512] = "";
+    bool readded = true;
+    struct fake f;
+
+    fake_start(&f, serve_stall, NULL);
+    assert_int_equal(vcha_job_keep(f.sock, &vcha_ckpt_job, "rsc1", params,
+                                   &later, vcha_now_ms() + 300, &health,
+                                   &readded, why, sizeof(why)),
+                     -ETIME);
+    assert_false(readded);
+    assert_null(health);
+    assert_non_null(strstr(why, "rsc1"));
+    /* and no daemon was started beside the one that hangs */
+    assert_int_equal(processes_on(f.sock), 0);
+    fake_stop(&f);
     vcha_kv_free(params);
 }
 
@@ -1165,11 +1197,14 @@ main(void)
                                         ensure_setup, ensure_teardown),
         cmocka_unit_test_setup_teardown(test_job_add_says_why_vchad_refused,
                                         ensure_setup, ensure_teardown),
-        cmocka_unit_test_setup_teardown(test_job_keep_registers_a_lost_job_again,
-                                        ensure_setup, ensure_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_job_keep_registers_a_lost_job_again, ensure_setup,
+            ensure_teardown),
         cmocka_unit_test_setup_teardown(
             test_job_keep_fails_when_it_cannot_register, ensure_setup,
             ensure_teardown),
+        cmocka_unit_test_setup_teardown(test_job_keep_leaves_a_hung_vchad_alone,
+                                        ensure_setup, ensure_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
