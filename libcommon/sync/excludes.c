@@ -157,6 +157,22 @@ vec_push(struct vec *a)
     return memset((char *) a->v + a->n++ * a->size, 0, a->size);
 }
 
+/* qsort() and bsearch() over @p a; neither may see an empty array's NULL */
+static void
+vec_sort(struct vec *a, int (*cmp)(const void *, const void *))
+{
+    if (a->n > 0) {
+        qsort(a->v, a->n, a->size, cmp);
+    }
+}
+
+static void *
+vec_find(const struct vec *a, const void *key,
+         int (*cmp)(const void *, const void *))
+{
+    return a->n > 0 ? bsearch(key, a->v, a->n, a->size, cmp) : NULL;
+}
+
 static int
 push_string(struct vec *a, char *s)
 {
@@ -342,7 +358,7 @@ read_status(struct builder *b)
         return fail(b, -EBADMSG, "no installed package in %s%s", b->root,
                     DPKG_DIR "/status");
     }
-    qsort(b->packages.v, b->packages.n, sizeof(char *), cmp_string);
+    vec_sort(&b->packages, cmp_string);
     for (size_t i = 0; i < b->packages.n; i++) {
         char **v = b->packages.v;
 
@@ -381,8 +397,7 @@ read_diversions(struct builder *b)
         }
     }
     free(data);
-    qsort(b->diversions.v, b->diversions.n, sizeof(struct diversion),
-          cmp_diversion);
+    vec_sort(&b->diversions, cmp_diversion);
     return rc;
 }
 
@@ -479,9 +494,7 @@ static char *
 path_resolve(const struct builder *b, const char *pkg, const char *path)
 {
     struct diversion key = {.from = (char *) path};
-    const struct diversion *d =
-        bsearch(&key, b->diversions.v, b->diversions.n,
-                sizeof(struct diversion), cmp_diversion);
+    const struct diversion *d = vec_find(&b->diversions, &key, cmp_diversion);
     const char *rest;
     size_t first;
     char *out = NULL;
@@ -537,8 +550,7 @@ read_list(struct builder *b, const char *file, const char *pkg)
     bool unneeded;
     int rc;
 
-    if (bsearch(&pkg, b->packages.v, b->packages.n, sizeof(char *),
-                cmp_string) == NULL) {
+    if (vec_find(&b->packages, &pkg, cmp_string) == NULL) {
         return 0; /* a list left behind by a purged package */
     }
     snprintf(name, sizeof(name), DPKG_DIR "/info/%s", file);
@@ -591,7 +603,7 @@ paths_merge(struct builder *b)
     struct pathent *v = b->paths.v;
     size_t kept = 0;
 
-    qsort(v, b->paths.n, sizeof(*v), cmp_pathent);
+    vec_sort(&b->paths, cmp_pathent);
     for (size_t i = 0; i < b->paths.n; i++) {
         if (kept > 0 && strcmp(v[kept - 1].path, v[i].path) == 0) {
             v[kept - 1].own |= v[i].own;
@@ -610,7 +622,7 @@ path_find(const struct builder *b, const char *path)
 {
     struct pathent key = {.path = (char *) path};
 
-    return bsearch(&key, b->paths.v, b->paths.n, sizeof(key), cmp_pathent);
+    return vec_find(&b->paths, &key, cmp_pathent);
 }
 
 /* lstat() ROOT@p path: 0, 1 when it is not there, or a negative errno. */
@@ -746,9 +758,9 @@ trimmed_len(const char *pattern)
 
 /*
  * A rule for @p pattern as an administrator writes it: a path ending in
- * "/" "***" is a directory and all below it, one with wildcards is passed on as
- * it is, a plain path is a file, or a directory with all below it when it is
- * one under ROOT.
+ * "/" "***" is a directory and all below it, one with wildcards is passed
+ * on as it is, a plain path is a file, or a directory with all below it
+ * when it is one under ROOT.
  */
 static int
 add_pattern(struct builder *b, const char *pattern)
@@ -759,12 +771,10 @@ add_pattern(struct builder *b, const char *pattern)
     int rc;
 
     if (n >= 4 && strncmp(pattern + n - 4, "/***", 4) == 0) {
-        body = strndup(pattern, n - 4);
-        rc = body == NULL ? -ENOMEM : has_wildcard(body) ? 1 : 0;
-        free(body);
-        return rc < 0   ? rc
-               : rc > 0 ? add_rule(&b->excludes, pattern, n, RULE_PATTERN)
-                        : add_rule(&b->excludes, pattern, n - 4, RULE_DIR);
+        bool wild = strcspn(pattern, "*?[") < n - 4;
+
+        return add_rule(&b->excludes, pattern, wild ? n : n - 4,
+                        wild ? RULE_PATTERN : RULE_DIR);
     }
     if (has_wildcard(pattern)) {
         return add_rule(&b->excludes, pattern, n, RULE_PATTERN);
@@ -883,7 +893,7 @@ rules_compact(struct builder *b)
     const char *cover = NULL;
     size_t kept = 0;
 
-    qsort(v, b->excludes.n, sizeof(*v), cmp_rule_kind);
+    vec_sort(&b->excludes, cmp_rule_kind);
     for (size_t i = 0; i < b->excludes.n; i++) {
         if (rule_redundant(b, &v[i], cover)) {
             v[i].kind = RULE_FILE; /* dropped below */
@@ -977,7 +987,7 @@ lines_includes(struct builder *b)
         rc = include_lines(&b->lines, inc[i]);
     }
     v = b->lines.v;
-    qsort(v, b->lines.n, sizeof(char *), cmp_line);
+    vec_sort(&b->lines, cmp_line);
     for (size_t i = 0; i < b->lines.n; i++) {
         if (kept > 0 && strcmp(v[kept - 1], v[i]) == 0) {
             free(v[i]);
