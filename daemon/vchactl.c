@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <vcha/clock.h>
+#include <vcha/excludes.h>
 #include <vcha/log.h>
 #include <vcha/vchad.h>
 
@@ -34,7 +36,7 @@ struct ctl {
 struct command {
     const char *name;
     int n_args; /* arguments; -1: at least two */
-    int n_opt;  /* optional KEY=VALUE arguments after them */
+    int n_opt;  /* optional arguments after them; -1: any number */
     int (*fn)(struct ctl *ctl);
     const char *args;
     const char *help;
@@ -377,6 +379,104 @@ cmd_add(struct ctl *ctl)
     return rc;
 }
 
+/* ------------------------------------------------------------ excludes */
+
+/* The options of excludes, gathered into a spec over @p lists. */
+struct excludes_args {
+    struct vcha_excludes_spec spec;
+    const char **lists[4]; /* unneeded, needed, exclude, include */
+    size_t n[4];
+    const char *output;
+};
+
+static int
+excludes_parse(struct ctl *ctl, struct excludes_args *a)
+{
+    static const struct option opts[] = {
+        {"unneeded", required_argument, NULL, 0},
+        {"needed", required_argument, NULL, 1},
+        {"exclude", required_argument, NULL, 2},
+        {"include", required_argument, NULL, 3},
+        {"no-defaults", no_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    for (int i = 0; i < 4; i++) {
+        a->lists[i] = calloc((size_t) ctl->argc + 1, sizeof(char *));
+        if (a->lists[i] == NULL) {
+            return -ENOMEM;
+        }
+    }
+    /* the command's arguments, with its name where getopt wants argv[0] */
+    optind = 0;
+    while ((c = getopt_long(ctl->argc + 1, ctl->argv - 1, "o:", opts, NULL)) !=
+           -1) {
+        if (c >= 0 && c < 4) {
+            a->lists[c][a->n[c]++] = optarg;
+        } else if (c == 'n') {
+            a->spec.no_defaults = true;
+        } else if (c == 'o') {
+            a->output = optarg;
+        } else {
+            return -EINVAL;
+        }
+    }
+    if (optind != ctl->argc) {
+        fprintf(stderr, "vchactl: excludes takes one ROOT\n");
+        return -EINVAL;
+    }
+    a->spec.root = ctl->argv[optind - 1];
+    a->spec.unneeded = a->lists[0];
+    a->spec.needed = a->lists[1];
+    a->spec.exclude = a->lists[2];
+    a->spec.include = a->lists[3];
+    return 0;
+}
+
+/* Print (or save) the filter, then a comment line with its figures. */
+static int
+excludes_output(const struct excludes_args *a, const struct vcha_excludes *ex)
+{
+    int rc = a->output ? vcha_excludes_save(ex, a->output)
+                       : vcha_excludes_print(ex, stdout);
+
+    if (rc < 0) {
+        fprintf(stderr, "vchactl: %s: %s\n", a->output ? a->output : "stdout",
+                strerror(-rc));
+        return EXIT_ERROR;
+    }
+    printf("# %zu exclusions from %zu paths of %zu unneeded packages"
+           " (of %zu), %lld ms\n",
+           ex->n_excluded, ex->n_paths, ex->n_unneeded, ex->n_packages,
+           ex->elapsed_ms);
+    return EXIT_OK;
+}
+
+static int
+cmd_excludes(struct ctl *ctl)
+{
+    struct excludes_args a = {.output = NULL};
+    struct vcha_excludes *ex = NULL;
+    char why[512];
+    int rc = excludes_parse(ctl, &a);
+
+    if (rc < 0) {
+        rc = rc == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+    } else if ((rc = vcha_excludes_build(&a.spec, &ex, why, sizeof(why))) < 0) {
+        fprintf(stderr, "vchactl: excludes: %s\n", why);
+        rc = rc == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+    } else {
+        rc = excludes_output(&a, ex);
+    }
+    vcha_excludes_free(ex);
+    for (int i = 0; i < 4; i++) {
+        free(a.lists[i]);
+    }
+    return rc;
+}
+
 static const struct command commands[] = {
     {"status", 0, 0, cmd_status, "", "the jobs and their health, as a table"},
     {"ping", 0, 0, cmd_ping, "", "whether vchad answers"},
@@ -387,6 +487,8 @@ static const struct command commands[] = {
      "remove job ID; a run under way is killed after MS (10000)"},
     {"add", -1, 0, cmd_add, " TYPE ID [KEY=VALUE...]",
      "add job ID of type TYPE, or update its parameters"},
+    {"excludes", 1, -1, cmd_excludes, " ROOT [OPTION]...",
+     "the file sync's rsync filter for the tree at ROOT"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -408,6 +510,13 @@ usage(FILE *out)
             "  -s SOCKET   vchad's socket (default: $VCHA_SOCKET, or %s)\n"
             "  -t SECONDS  give up after SECONDS (default %d)\n"
             "  -h          show this help\n\n"
+            "Options of excludes (each but the last two may repeat):\n"
+            "  --unneeded GLOB  packages the container does not need, too\n"
+            "  --needed GLOB    packages it needs whatever a default says\n"
+            "  --exclude PATH   a path (or rsync pattern) not to sync\n"
+            "  --include PATH   a path to sync whatever excludes it\n"
+            "  --no-defaults    none of the default unneeded packages\n"
+            "  -o FILE          write the filter to FILE, atomically\n\n"
             "Exit status: 0 done, 1 failed, 2 usage, 3 vchad not running.\n",
             VCHA_VCHAD_SOCKET, DEFAULT_TIMEOUT_S);
 }
@@ -419,7 +528,8 @@ command_find(const char *name, int n_args)
         const struct command *c = &commands[i];
 
         if (strcmp(c->name, name) == 0 &&
-            ((n_args >= c->n_args && n_args <= c->n_args + c->n_opt) ||
+            ((n_args >= c->n_args &&
+              (c->n_opt < 0 || n_args <= c->n_args + c->n_opt)) ||
              (c->n_args < 0 && n_args >= 2))) {
             return c;
         }

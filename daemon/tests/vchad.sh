@@ -324,4 +324,32 @@ wait "$FG_PID"
 tap_is "$?" 0 "and exits 0 on SIGTERM"
 FG_PID=
 
+# --- vchactl excludes: the sync's filter for a tree, no daemon needed
+xr=$work/xroot
+mkdir -p "$xr/var/lib/dpkg/info" "$xr/usr/lib/modules/1.0" "$xr/etc"
+printf 'Package: base-files\nStatus: install ok installed\n\nPackage: linux-image-1.0\nStatus: install ok installed\n' \
+    > "$xr/var/lib/dpkg/status"
+printf '/.\n/etc\n/etc/passwd\n/usr\n/usr/lib\n' > "$xr/var/lib/dpkg/info/base-files.list"
+printf '/.\n/usr\n/usr/lib\n/usr/lib/modules\n/usr/lib/modules/1.0\n/usr/lib/modules/1.0/a.ko\n' \
+    > "$xr/var/lib/dpkg/info/linux-image-1.0.list"
+touch "$xr/etc/passwd" "$xr/usr/lib/modules/1.0/a.ko"
+ctl excludes "$xr" --include /etc/hostname
+tap_is "$RC" 0 "vchactl excludes prints a tree's filter"
+tap_like "$OUT" "*- /usr/lib/modules/\*\*\**" "with a kernel package's tree as one entry"
+tap_like "$OUT" "*+ /etc/hostname*" "and an include"
+tap_like "$(echo "$OUT" | tail -1)" \
+    "# 17 exclusions from 5 paths of 1 unneeded packages (of 2), * ms" \
+    "then a comment line with the count (the include took one) and the time"
+ctl excludes "$xr" -o "$work/filter"
+tap_is "$RC:$(grep -c . "$work/filter" 2> /dev/null)" "0:18" \
+    "-o FILE writes the filter there"
+tap_like "$OUT" "# 18 exclusions*" "and prints the comment line"
+rm "$xr/var/lib/dpkg/status"
+ctl excludes "$xr" -o "$work/filter2"
+tap_is "$RC" 1 "a tree without a dpkg database fails"
+tap_like "$ERR" "*cannot read $xr/var/lib/dpkg/status*" "naming the file"
+tap_ok "$([ ! -e "$work/filter2" ]; echo $?)" "and writes nothing"
+ctl excludes relative/root
+tap_is "$RC" 2 "a relative root is a usage error"
+
 tap_done
