@@ -701,6 +701,9 @@ vchad_jobs_remove(struct vchad_jobs *jobs, const char *id, long long grace_ms,
         waiter_link(job, w);
     }
     if (vchad_job_resident(job)) {
+        /* gone for good from now on, even if the daemon stops before its
+         * process does: the next daemon must not bring it back */
+        vchad_resident_forget(jobs, job);
         vcha_info("job %s: stopping its process %d", id, (int) job->sid);
     } else {
         vcha_info("job %s: removing once run %llu ends", id, job->started_runs);

@@ -646,4 +646,11 @@ vchad_jobs_stop(struct vchad_jobs *jobs)
     for (size_t i = 0; i < jobs->n; i++) {
         jobs->v[i]->sid = 0;
     }
+    /* a removal under way is over: its processes are gone */
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i]->removing) {
+            vchad_job_remove_now(jobs, jobs->v[i]);
+            i--;
+        }
+    }
 }

@@ -1890,6 +1890,38 @@ test_resident_adopt_checks_the_start_time(void **state)
     free(record);
 }
 
+static void
+test_resident_removed_during_a_stop_stays_removed(void **state)
+{
+    struct vchad_jobs *jobs = *state, *next;
+    char *record = test_path(run_dir, "r.job");
+    long long pid;
+    struct rec rm;
+
+    add_resident(jobs, "r", params_of("report_ms=20", "ignore_term=1", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    rec_init(&rm);
+    assert_int_equal(vchad_jobs_remove(jobs, "r", 10000, &rm.w), -EINPROGRESS);
+    loop_for(jobs, 100); /* its SIGTERM is ignored: the removal goes on */
+    /* the daemon stops while it does */
+    vchad_jobs_detach(jobs);
+    vchad_jobs_stop(jobs);
+    assert_true(test_process_dead((pid_t) pid));
+    assert_int_equal(access(record, F_OK), -1);
+    assert_int_equal(rm.calls, 1);
+    assert_int_equal(rm.status, 0);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    /* the next daemon does not bring it back */
+    next = vchad_jobs_new(vchad_job_types);
+    assert_int_equal(vchad_jobs_set_run_dir(next, run_dir), 0);
+    assert_int_equal(vchad_jobs_adopt(next), 0);
+    assert_int_equal(vchad_jobs_count(next), 0);
+    vchad_jobs_free(next);
+    rec_clear(&rm);
+    free(record);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -1954,6 +1986,7 @@ main(void)
         RES_TEST(test_resident_remove_stops_its_session),
         RES_TEST(test_resident_adopted_by_the_next_registry),
         RES_TEST(test_resident_adopt_checks_the_start_time),
+        RES_TEST(test_resident_removed_during_a_stop_stays_removed),
     };
 
     signal(SIGPIPE, SIG_IGN);
