@@ -30,7 +30,11 @@
  * its type and its parameters.  A starting daemon reads these records: a
  * process that is still there with the same start time is adopted (its
  * liveness is then its reports and /proc, as the daemon cannot reap it);
- * otherwise the job is started afresh.  So run() must not end when its
+ * otherwise the job is started afresh.  New parameters rewrite the
+ * record at once, marked so that a daemon finding it kills the recorded
+ * process with its session and starts a new one with them (the daemon
+ * that took the parameters may die before it has replaced the process).
+ * So run() must not end when its
  * writes fail: while no daemon reads the fifo, vchad_figure() and
  * vchad_report() return -EPIPE (SIGPIPE is ignored); it goes on and the
  * next daemon reads what it writes then.

@@ -197,8 +197,11 @@ void vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job);
 void vchad_resident_forget(const struct vchad_jobs *jobs,
                            const struct vchad_job *job);
 
-/** New parameters: stop the process, start it again at once. */
-void vchad_resident_replace(struct vchad_job *job);
+/**
+ * New parameters: stop the process, start it again at once; the record
+ * says so at once, for the next daemon should this one die first.
+ */
+void vchad_resident_replace(struct vchad_jobs *jobs, struct vchad_job *job);
 
 /* --------------------------------------------------- vchad_publish.c */
 

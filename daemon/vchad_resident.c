@@ -120,6 +120,9 @@ record_write(const struct vchad_jobs *jobs, const struct vchad_job *job)
     rc = rc ? rc : vcha_kv_set(kv, "type", job->type->name);
     rc = rc ? rc : vcha_kv_setf(kv, "pid", "%d", (int) job->pid);
     rc = rc ? rc : vcha_kv_setf(kv, "starttime", "%lld", job->starttime);
+    if (job->replacing) { /* new parameters: the process is not to be kept */
+        rc = rc ? rc : vcha_kv_set(kv, "replace", "1");
+    }
     for (size_t i = 0; rc == 0 && i < vcha_kv_count(p); i++) {
         char key[256];
 
@@ -373,13 +376,16 @@ vchad_resident_tick(struct vchad_jobs *jobs, struct vchad_job *job,
 }
 
 void
-vchad_resident_replace(struct vchad_job *job)
+vchad_resident_replace(struct vchad_jobs *jobs, struct vchad_job *job)
 {
     if (job->sid != 0) {
         job->replacing = true;
     } else {
         job->next_due = vcha_now_ms();
     }
+    /* should the daemon die before the process is replaced, the next one
+     * replaces it, with these parameters */
+    record_write(jobs, job);
 }
 
 /* ------------------------------------------------------------ reports */
@@ -499,16 +505,36 @@ record_params(const struct vcha_kv *rec)
     return params;
 }
 
-/* Take on the process of a job just added again from its record. */
+/* SIGKILL to session @p sid; wait, a bounded while, until it is empty. */
+static void
+session_end(pid_t sid)
+{
+    long long until = vcha_now_ms() + REAP_WAIT_MS;
+
+    while (vchad_session_signal(sid, SIGKILL) > 0 && vcha_now_ms() < until) {
+        vcha_sleep_ms(10);
+    }
+}
+
+/*
+ * Take on the process of a job just added again from its record, unless
+ * the record says it is to be replaced (its parameters changed).
+ */
 static void
 adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
-              long long start)
+              long long start, bool replace)
 {
     int rc;
 
     if (pid <= 0 || !proc_same(pid, start)) {
         vcha_notice("job %s: its process %d is gone; starting another", job->id,
                     (int) pid);
+        return;
+    }
+    if (replace) {
+        vcha_notice("job %s: replacing its process %d (new parameters)",
+                    job->id, (int) pid);
+        session_end(pid);
         return;
     }
     rc = fifo_open(jobs, job);
@@ -532,7 +558,7 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
 {
     struct vcha_kv *rec = vcha_kv_new(), *params = NULL;
     char path[PATH_MAX], why[256] = "bad record", *buf = NULL;
-    long long pid = 0, start = -1;
+    long long pid = 0, start = -1, replace = 0;
     enum vchad_add_result what;
     size_t len = 0, used;
     int rc = -EBADMSG;
@@ -543,13 +569,14 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
         (params = record_params(rec)) != NULL) {
         vcha_kv_get_ll(rec, "pid", &pid);
         vcha_kv_get_ll(rec, "starttime", &start);
+        vcha_kv_get_ll(rec, "replace", &replace);
         rc = vchad_jobs_add(jobs, vcha_kv_get(rec, "type"),
                             vcha_kv_get(rec, "id"), params, &what, why,
                             sizeof(why));
     }
     if (rc == 0 && what == VCHAD_ADDED) {
         adopt_process(jobs, vchad_job_find(jobs, vcha_kv_get(rec, "id")),
-                      (pid_t) pid, start);
+                      (pid_t) pid, start, replace != 0);
     } else if (rc < 0) {
         vcha_warn("dropping the record %s: %s", path, why);
         if (pid > 0 && proc_same((pid_t) pid, start)) {

@@ -36,6 +36,7 @@
  *   startlog=PATH   append "START_MS PID" to PATH when the process begins
  *   pidfile=PATH    write the pid to PATH
  *   fail=TEXT       every report has this error figure
+ *   echo=TEXT       every report has figure echo=TEXT
  */
 #include <config.h>
 
@@ -224,6 +225,9 @@ resident_run(const struct vchad_job *job, int out_fd)
         vchad_figure(out_fd, "pid", "%d", (int) getpid());
         vchad_figure(out_fd, "start_ms", "%lld", start);
         vchad_figure(out_fd, "seq", "%lld", seq);
+        if (vchad_job_param(job, "echo") != NULL) {
+            vchad_figure(out_fd, "echo", "%s", vchad_job_param(job, "echo"));
+        }
         if (fail != NULL) {
             vchad_figure(out_fd, "error", "%s", fail);
         }

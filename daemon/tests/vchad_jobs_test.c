@@ -1922,6 +1922,40 @@ test_resident_removed_during_a_stop_stays_removed(void **state)
     free(record);
 }
 
+static void
+test_resident_update_survives_the_daemon(void **state)
+{
+    struct vchad_jobs *jobs = *state, *next;
+    struct vcha_kv *p = params_of("report_ms=20", "echo=new", NULL);
+    enum vchad_add_result what;
+    char why[256] = "", *echo;
+    long long pid;
+
+    add_resident(jobs, "r", params_of("report_ms=20", "echo=old", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    assert_int_equal(
+        vchad_jobs_add(jobs, "resident", "r", p, &what, why, sizeof(why)), 0);
+    assert_int_equal(what, VCHAD_UPDATED);
+    vcha_kv_free(p);
+    /* the daemon dies before it has replaced the process */
+    vchad_jobs_detach(jobs);
+    vchad_jobs_free(jobs);
+    *state = NULL;
+    /* the next one starts a process with the new parameters */
+    next = vchad_jobs_new(vchad_job_types);
+    *state = next;
+    assert_int_equal(vchad_jobs_set_run_dir(next, run_dir), 0);
+    assert_int_equal(vchad_jobs_adopt(next), 1);
+    assert_int_equal(health_ll(next, "r", "adopted"), 0);
+    assert_true(test_process_dead((pid_t) pid));
+    loop_until_health(next, "r", "fig.seq", 1);
+    assert_int_not_equal(health_ll(next, "r", "pid"), pid);
+    echo = health_str(next, "r", "fig.echo");
+    assert_string_equal(echo, "new");
+    free(echo);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -1987,6 +2021,7 @@ main(void)
         RES_TEST(test_resident_adopted_by_the_next_registry),
         RES_TEST(test_resident_adopt_checks_the_start_time),
         RES_TEST(test_resident_removed_during_a_stop_stays_removed),
+        RES_TEST(test_resident_update_survives_the_daemon),
     };
 
     signal(SIGPIPE, SIG_IGN);
