@@ -30,7 +30,8 @@
  * its type and its parameters.  A starting daemon reads these records: a
  * process that is still there with the same start time is adopted (its
  * liveness is then its reports and /proc, as the daemon cannot reap it);
- * otherwise the job is started afresh.  New parameters rewrite the
+ * otherwise the job is started afresh, once what is left of the recorded
+ * process's session has been killed.  New parameters rewrite the
  * record at once, marked so that a daemon finding it kills the recorded
  * process with its session and starts a new one with them (the daemon
  * that took the parameters may die before it has replaced the process).

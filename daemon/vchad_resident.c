@@ -517,6 +517,23 @@ session_end(pid_t sid)
 }
 
 /*
+ * The recorded process @p pid is gone: kill what is left of its session (a
+ * program it started, say a second rsync on the same target otherwise),
+ * unless its pid now names another process, which the session cannot have
+ * had (a session's id is not given to a new process while the session
+ * lives).
+ */
+static void
+session_leftovers_end(pid_t pid, long long start)
+{
+    long long t;
+
+    if (pid > 0 && (!vchad_proc_stat(pid, NULL, NULL, &t) || t == start)) {
+        session_end(pid);
+    }
+}
+
+/*
  * Take on the process of a job just added again from its record, unless
  * the record says it is to be replaced (its parameters changed).
  */
@@ -529,6 +546,7 @@ adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
     if (pid <= 0 || !proc_same(pid, start)) {
         vcha_notice("job %s: its process %d is gone; starting another", job->id,
                     (int) pid);
+        session_leftovers_end(pid, start);
         return;
     }
     if (replace) {
@@ -632,6 +650,8 @@ vchad_jobs_detach(struct vchad_jobs *jobs)
         if (job->pid != 0) {
             vcha_notice("job %s: leaving its process %d to the next daemon",
                         job->id, (int) job->pid);
+        } else if (job->sid != 0) {
+            session_end(job->sid); /* what a gone process left */
         }
         vchad_job_drop(jobs, job);
         i--;

@@ -1956,6 +1956,48 @@ test_resident_update_survives_the_daemon(void **state)
     free(echo);
 }
 
+static void
+test_resident_adopt_kills_what_a_gone_process_left(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *record = test_path(run_dir, "r.job"), *text = NULL;
+    pid_t leader, child = 0;
+    int p[2];
+
+    /* the recorded process is gone, its child lives on in its session */
+    assert_int_equal(pipe(p), 0);
+    leader = fork();
+    if (leader == 0) {
+        setsid();
+        child = fork();
+        if (child == 0) {
+            alarm(30); /* should the test fail */
+            for (;;) {
+                pause();
+            }
+        }
+        _exit(write(p[1], &child, sizeof(child)) == sizeof(child) ? 0 : 1);
+    }
+    assert_int_equal(read(p[0], &child, sizeof(child)), sizeof(child));
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(waitpid(leader, NULL, 0), leader);
+    assert_false(test_process_dead(child));
+    assert_true(asprintf(&text,
+                         "id=r\ntype=resident\npid=%d\nstarttime=12345\n"
+                         "param.report_ms=20\n\n",
+                         (int) leader) > 0);
+    assert_int_equal(test_write_file(record, text), 0);
+    assert_int_equal(vchad_jobs_adopt(jobs), 1);
+    /* killed before another process is started */
+    assert_true(test_process_dead(child));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    assert_int_equal(health_ll(jobs, "r", "adopted"), 0);
+    kill(child, SIGKILL);
+    free(text);
+    free(record);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -2022,6 +2064,7 @@ main(void)
         RES_TEST(test_resident_adopt_checks_the_start_time),
         RES_TEST(test_resident_removed_during_a_stop_stays_removed),
         RES_TEST(test_resident_update_survives_the_daemon),
+        RES_TEST(test_resident_adopt_kills_what_a_gone_process_left),
     };
 
     signal(SIGPIPE, SIG_IGN);
