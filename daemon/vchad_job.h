@@ -123,14 +123,20 @@ const struct vcha_kv *vchad_job_params(const struct vchad_job *job);
 /** The value of parameter @p key, or NULL. */
 const char *vchad_job_param(const struct vchad_job *job, const char *key);
 
-/** In a run: when the registry started it (CLOCK_MONOTONIC ms). */
+/**
+ * In a run: when the registry started it (CLOCK_MONOTONIC ms).  In a
+ * resident: when the registry started its process (for an adopted one,
+ * when it was adopted).
+ */
 long long vchad_job_started(const struct vchad_job *job);
 
 /**
  * In a run: its deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()), a fifth
  * of the timeout (at most 5 s) before the daemon's SIGTERM, so that a
  * program that overruns is killed at this deadline and the run still has
- * time to clean up after it.
+ * time to clean up after it.  In a resident: LLONG_MAX, as a resident
+ * has no run deadline (vcha_exec_until() with it waits for the program as
+ * long as it takes; give a program a deadline of its own).
  */
 long long vchad_job_deadline(const struct vchad_job *job);
 

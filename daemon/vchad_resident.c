@@ -207,6 +207,9 @@ resident_start(struct vchad_jobs *jobs, struct vchad_job *job)
     if (wfd < 0) {
         return -errno;
     }
+    /* before the fork: the process sees them */
+    job->started = job->last_report = vcha_now_ms();
+    job->deadline = LLONG_MAX;
     fflush(stdout);
     fflush(stderr);
     pid = fork();
@@ -219,7 +222,6 @@ resident_start(struct vchad_jobs *jobs, struct vchad_job *job)
         return rc;
     }
     job->pid = job->sid = pid;
-    job->started = job->last_report = vcha_now_ms();
     job->adopted = job->lost = job->killed = job->replacing = false;
     job->kill_at = 0;
     job->restarts += job->started_runs > 0;

@@ -37,6 +37,8 @@
  *   pidfile=PATH    write the pid to PATH
  *   fail=TEXT       every report has this error figure
  *   echo=TEXT       every report has figure echo=TEXT
+ * Every report also has the figures job_started and job_deadline, what
+ * vchad_job_started() and vchad_job_deadline() say in the process.
  */
 #include <config.h>
 
@@ -225,6 +227,8 @@ resident_run(const struct vchad_job *job, int out_fd)
         vchad_figure(out_fd, "pid", "%d", (int) getpid());
         vchad_figure(out_fd, "start_ms", "%lld", start);
         vchad_figure(out_fd, "seq", "%lld", seq);
+        vchad_figure(out_fd, "job_started", "%lld", vchad_job_started(job));
+        vchad_figure(out_fd, "job_deadline", "%lld", vchad_job_deadline(job));
         if (vchad_job_param(job, "echo") != NULL) {
             vchad_figure(out_fd, "echo", "%s", vchad_job_param(job, "echo"));
         }

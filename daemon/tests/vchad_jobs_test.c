@@ -1998,6 +1998,26 @@ test_resident_adopt_kills_what_a_gone_process_left(void **state)
     free(record);
 }
 
+static void
+test_resident_sees_its_start_and_no_deadline(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0 = vcha_now_ms(), started;
+    char *deadline, max[32];
+
+    add_resident(jobs, "r", params_of("report_ms=20", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    /* started by the registry, before the process began */
+    started = health_ll(jobs, "r", "fig.job_started");
+    assert_in_range(started, t0, health_ll(jobs, "r", "fig.start_ms"));
+    /* a resident has no run deadline: programs it runs until one are not
+     * killed at once */
+    deadline = health_str(jobs, "r", "fig.job_deadline");
+    snprintf(max, sizeof(max), "%lld", LLONG_MAX);
+    assert_string_equal(deadline, max);
+    free(deadline);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -2065,6 +2085,7 @@ main(void)
         RES_TEST(test_resident_removed_during_a_stop_stays_removed),
         RES_TEST(test_resident_update_survives_the_daemon),
         RES_TEST(test_resident_adopt_kills_what_a_gone_process_left),
+        RES_TEST(test_resident_sees_its_start_and_no_deadline),
     };
 
     signal(SIGPIPE, SIG_IGN);
