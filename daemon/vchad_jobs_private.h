@@ -190,8 +190,11 @@ long long vchad_resident_tick(struct vchad_jobs *jobs, struct vchad_job *job,
 /** The resident's process and its session are gone (job->status). */
 void vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job);
 
-/** Take the complete lines the resident has written: figures, reports. */
-void vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job);
+/**
+ * Read what the resident has written from its fifo, taking each line as
+ * it ends: figures, reports.
+ */
+void vchad_resident_read(struct vchad_jobs *jobs, struct vchad_job *job);
 
 /** The job goes for good: delete its record and its fifo. */
 void vchad_resident_forget(const struct vchad_jobs *jobs,

@@ -291,10 +291,10 @@ vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job)
     struct outcome o = {0};
     long long now = vcha_now_ms();
 
-    vchad_out_read(job);
-    vchad_resident_consume(jobs, job); /* what it wrote last */
+    vchad_resident_read(jobs, job); /* what it wrote last */
     job->pid = job->sid = 0;
     job->out_len = 0;
+    job->out_truncated = false;
     free(job->report_error);
     job->report_error = NULL;
     vcha_kv_free(job->pending); /* a report it did not finish */
@@ -440,30 +440,67 @@ resident_line(struct vchad_jobs *jobs, struct vchad_job *job, const char *line,
     }
 }
 
-void
-vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job)
+/* Keep @p len bytes of a line still to be ended.  False: no memory. */
+static bool
+out_append(struct vchad_job *job, const char *p, size_t len)
 {
-    size_t off = 0;
+    char *nb = realloc(job->out, job->out_len + len + 1);
 
-    while (off < job->out_len) {
-        const char *line = job->out + off;
-        const char *nl = memchr(line, '\n', job->out_len - off);
+    if (nb == NULL) {
+        return false;
+    }
+    job->out = nb;
+    memcpy(job->out + job->out_len, p, len);
+    job->out_len += len;
+    return true;
+}
 
-        if (nl == NULL) {
-            break; /* the rest of the line is to come */
+/*
+ * @p n bytes the resident wrote: each line is taken as soon as it ends;
+ * job->out holds the start of the line to come.  A line beyond
+ * VCHAD_MAX_FIGURES is dropped whole, up to its newline however late that
+ * comes (job->out_truncated until then).
+ */
+static void
+resident_feed(struct vchad_jobs *jobs, struct vchad_job *job, const char *p,
+              size_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl != NULL ? (size_t) (nl - p) + 1 : n;
+
+        if (job->out_truncated) {
+            job->out_truncated = nl == NULL; /* the rest of a dropped line */
+        } else if (nl != NULL && job->out_len == 0) {
+            resident_line(jobs, job, p, take - 1); /* whole in this chunk */
+        } else if (job->out_len + take > VCHAD_MAX_FIGURES ||
+                   !out_append(job, p, take)) {
+            vcha_warn("job %s: a figure line beyond %d bytes dropped", job->id,
+                      VCHAD_MAX_FIGURES);
+            job->out_len = 0;
+            job->out_truncated = nl == NULL;
+        } else if (nl != NULL) {
+            resident_line(jobs, job, job->out, job->out_len - 1);
+            job->out_len = 0;
         }
-        off += (size_t) (nl - line) + 1;
-        resident_line(jobs, job, line, (size_t) (nl - line));
+        p += take;
+        n -= take;
     }
-    if (off > 0) { /* (out is NULL while nothing came) */
-        memmove(job->out, job->out + off, job->out_len - off);
-        job->out_len -= off;
-    }
-    if (job->out_truncated) {
-        vcha_warn("job %s: a figure line beyond %d bytes dropped", job->id,
-                  VCHAD_MAX_FIGURES);
-        job->out_len = 0;
-        job->out_truncated = false;
+}
+
+void
+vchad_resident_read(struct vchad_jobs *jobs, struct vchad_job *job)
+{
+    char chunk[4096];
+    ssize_t n;
+
+    while ((n = read(job->out_fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno != EINTR) {
+            return; /* EAGAIN: all of it for now (a fifo has no end) */
+        }
+        if (n > 0) {
+            resident_feed(jobs, job, chunk, (size_t) n);
+        }
     }
 }
 
@@ -567,6 +604,7 @@ adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
     job->pid = job->sid = pid;
     job->starttime = start;
     job->adopted = true;
+    job->out_truncated = true; /* the fifo may start within a line */
     job->started = job->last_report = vcha_now_ms();
     job->started_runs = 1;
     vcha_notice("job %s: adopted its process %d", job->id, (int) pid);

@@ -2018,6 +2018,24 @@ test_resident_sees_its_start_and_no_deadline(void **state)
     free(deadline);
 }
 
+static void
+test_resident_long_lines_are_skipped_whole(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *h = vcha_kv_new();
+
+    /* lines beyond the bound: none of them counts, what follows does */
+    add_resident(jobs, "r", params_of("report_ms=20", "long_line=1", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 3);
+    assert_int_equal(vchad_jobs_health(jobs, "r", h, NULL), 0);
+    assert_null(vcha_kv_get(h, "fig.evil"));
+    assert_null(vcha_kv_get(h, "fig.note"));
+    assert_non_null(vcha_kv_get(h, "fig.same"));
+    assert_int_equal(health_ll(jobs, "r", "fig.same"), 1);
+    assert_int_equal(health_ll(jobs, "r", "restarts"), 0);
+    vcha_kv_free(h);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -2086,6 +2104,7 @@ main(void)
         RES_TEST(test_resident_update_survives_the_daemon),
         RES_TEST(test_resident_adopt_kills_what_a_gone_process_left),
         RES_TEST(test_resident_sees_its_start_and_no_deadline),
+        RES_TEST(test_resident_long_lines_are_skipped_whole),
     };
 
     signal(SIGPIPE, SIG_IGN);
