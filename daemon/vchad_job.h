@@ -18,7 +18,8 @@
  * timeout, default 60 s); the daemon keeps the figures, publishes after
  * each report, and answers job-run with the next report (a line longer
  * than 64 KiB is dropped whole; a daemon adopting a resident drops what
- * its fifo holds up to the first newline).  A resident that
+ * its fifo holds up to the end of the first report, which may have begun
+ * before).  A resident that
  * exits, or stops reporting for timeout_ms, is lost: SIGTERM, SIGKILL to
  * its whole session VCHAD_KILL_GRACE_MS later, and a new process after a
  * backoff of backoff_ms (default 1 s) doubling at each loss up to

@@ -94,6 +94,10 @@ struct vchad_job {
     char lost_why[256];
     char *report_error;      /* the "error" line of the report under way */
     struct vcha_kv *pending; /* its other figures, until its end */
+    /* adopted: what its fifo holds may start within a line or a report, so
+     * all up to the first empty line (a report's end) is skipped; 1 while
+     * within a line, 2 at the start of one */
+    unsigned char resync;
 };
 
 struct vchad_jobs {

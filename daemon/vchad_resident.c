@@ -295,6 +295,7 @@ vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job)
     job->pid = job->sid = 0;
     job->out_len = 0;
     job->out_truncated = false;
+    job->resync = 0;
     free(job->report_error);
     job->report_error = NULL;
     vcha_kv_free(job->pending); /* a report it did not finish */
@@ -465,6 +466,13 @@ static void
 resident_feed(struct vchad_jobs *jobs, struct vchad_job *job, const char *p,
               size_t n)
 {
+    for (; n > 0 && job->resync != 0; p++, n--) {
+        if (*p == '\n') {
+            job->resync = job->resync == 2 ? 0 : 2; /* 0: an empty line */
+        } else {
+            job->resync = 1;
+        }
+    }
     while (n > 0) {
         const char *nl = memchr(p, '\n', n);
         size_t take = nl != NULL ? (size_t) (nl - p) + 1 : n;
@@ -604,7 +612,7 @@ adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
     job->pid = job->sid = pid;
     job->starttime = start;
     job->adopted = true;
-    job->out_truncated = true; /* the fifo may start within a line */
+    job->resync = 1; /* the fifo may start within a line */
     job->started = job->last_report = vcha_now_ms();
     job->started_runs = 1;
     vcha_notice("job %s: adopted its process %d", job->id, (int) pid);

@@ -1847,6 +1847,10 @@ test_resident_adopted_by_the_next_registry(void **state)
     assert_int_equal(vchad_jobs_adopt(next), 1);
     assert_int_equal(health_ll(next, "r/1", "pid"), pid);
     assert_int_equal(health_ll(next, "r/1", "adopted"), 1);
+    /* its first report counted is whole, though its fifo held reports
+     * written while no daemon read */
+    loop_until_health(next, "r/1", "reports", 1);
+    assert_int_equal(health_ll(next, "r/1", "fig.pid"), pid);
     loop_until_health(next, "r/1", "reports", 2);
     assert_int_equal(health_ll(next, "r/1", "fig.pid"), pid);
     assert_int_equal(health_ll(next, "r/1", "pid"), pid);
