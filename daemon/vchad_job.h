@@ -30,7 +30,10 @@
  * stops, and the next daemon adopts it.  Its figures go to a fifo in the
  * daemon's run directory (SOCKET.jobs/ID.fifo), and SOCKET.jobs/ID.job
  * records its pid, its start time (/proc/PID/stat, against pid reuse),
- * its type and its parameters.  A starting daemon reads these records: a
+ * its type and its parameters (the directory must belong to the daemon's
+ * user and be writable by no one else, the fifo must be a fifo, and a
+ * record a daemon died writing is removed).  A starting daemon reads these
+ * records: a
  * process that is still there with the same start time is adopted (its
  * liveness is then its reports and /proc, as the daemon cannot reap it);
  * otherwise the job is started afresh, once what is left of the recorded

@@ -158,6 +158,24 @@ vchad_resident_forget(const struct vchad_jobs *jobs,
     }
 }
 
+/* Open fifo @p path with @p flags: a fifo, not what a link points to. */
+static int
+fifo_open_path(const char *path, int flags)
+{
+    struct stat st;
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        vcha_err("%s is not a fifo", path);
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
 /* Open the job's fifo for reading (and writing: no end of file ever). */
 static int
 fifo_open(const struct vchad_jobs *jobs, struct vchad_job *job)
@@ -171,8 +189,9 @@ fifo_open(const struct vchad_jobs *jobs, struct vchad_job *job)
     if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
         return -errno;
     }
-    job->out_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    return job->out_fd < 0 ? -errno : 0;
+    rc = fifo_open_path(path, O_RDWR | O_NONBLOCK);
+    job->out_fd = rc < 0 ? -1 : rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* ------------------------------------------------------------ the process */
@@ -203,9 +222,9 @@ resident_start(struct vchad_jobs *jobs, struct vchad_job *job)
     if (rc < 0) {
         return rc;
     }
-    wfd = open(path, O_WRONLY | O_CLOEXEC); /* we read it: no wait */
+    wfd = fifo_open_path(path, O_WRONLY); /* we read it: no wait */
     if (wfd < 0) {
-        return -errno;
+        return wfd;
     }
     /* before the fork: the process sees them */
     job->started = job->last_report = vcha_now_ms();
@@ -243,6 +262,16 @@ proc_same(pid_t pid, long long start)
 
     return vchad_proc_stat(pid, &state, NULL, &t) && t == start &&
            state != 'Z' && state != 'X';
+}
+
+/* Whether @p pid is that process and leads a session (as a resident does). */
+static bool
+proc_leads(pid_t pid, long long start)
+{
+    pid_t sid = 0;
+
+    return proc_same(pid, start) && vchad_proc_stat(pid, NULL, &sid, NULL) &&
+           sid == pid;
 }
 
 /* Why the job's process went, into @p o. */
@@ -514,23 +543,53 @@ vchad_resident_read(struct vchad_jobs *jobs, struct vchad_job *job)
 
 /* ------------------------------------------------------------ adoption */
 
+/*
+ * Whether run directory @p dir is ours alone: a directory (not a link)
+ * owned by our user, which no one else may write to (its records name the
+ * processes whose sessions we kill).
+ */
+static int
+run_dir_check(const char *dir)
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = fd < 0 ? -errno : 0;
+
+    if (rc == 0 && fstat(fd, &st) < 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && (st.st_uid != geteuid() || (st.st_mode & 022) != 0)) {
+        vcha_err("refusing the run directory %s: it must belong to uid %u "
+                 "and be writable by no one else",
+                 dir, (unsigned) geteuid());
+        rc = -EPERM;
+    } else if (rc < 0) {
+        vcha_err("run directory %s: %s", dir, strerror(-rc));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
 int
 vchad_jobs_set_run_dir(struct vchad_jobs *jobs, const char *dir)
 {
-    char *copy = strdup(dir);
+    char *copy = NULL;
+    int rc = 0;
 
-    if (copy == NULL) {
-        return -ENOMEM;
-    }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        int rc = -errno;
-
-        free(copy);
-        return rc;
+        return -errno;
     }
-    free(jobs->run_dir);
-    jobs->run_dir = copy;
-    return 0;
+    rc = run_dir_check(dir);
+    if (rc == 0 && (copy = strdup(dir)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        free(jobs->run_dir);
+        jobs->run_dir = copy;
+    }
+    return rc;
 }
 
 /* The parameters of a record: its keys PARAM_PREFIX*, without it. */
@@ -645,7 +704,7 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
                       (pid_t) pid, start, replace != 0);
     } else if (rc < 0) {
         vcha_warn("dropping the record %s: %s", path, why);
-        if (pid > 0 && proc_same((pid_t) pid, start)) {
+        if (pid > 0 && proc_leads((pid_t) pid, start)) {
             vchad_session_signal((pid_t) pid, SIGKILL);
         }
         unlink(path);
@@ -654,6 +713,17 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
     vcha_kv_free(params);
     vcha_kv_free(rec);
     return rc == 0;
+}
+
+/* A record a daemon was writing when it died (ID.job.XXXXXX): removed. */
+static void
+record_tmp_remove(const struct vchad_jobs *jobs, const char *name)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", jobs->run_dir, name);
+    vcha_info("removing %s, left by a daemon that died writing it", path);
+    unlink(path);
 }
 
 int
@@ -680,6 +750,8 @@ vchad_jobs_adopt(struct vchad_jobs *jobs)
 
         if (len > 4 && strcmp(names[i] + len - 4, ".job") == 0) {
             taken += adopt_record(jobs, names[i]);
+        } else if (len > 11 && strncmp(names[i] + len - 11, ".job.", 5) == 0) {
+            record_tmp_remove(jobs, names[i]);
         }
     }
     vcha_file_names_free(names);

@@ -2040,6 +2040,53 @@ test_resident_long_lines_are_skipped_whole(void **state)
     vcha_kv_free(h);
 }
 
+static void
+test_resident_run_dir_must_be_private(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *open_dir = test_path(run_dir, "open"),
+         *link = test_path(run_dir, "l");
+
+    assert_int_equal(mkdir(open_dir, 0700), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(vchad_jobs_set_run_dir(jobs, open_dir), -EPERM);
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    assert_int_equal(vchad_jobs_set_run_dir(jobs, open_dir), 0);
+    assert_int_equal(symlink(open_dir, link), 0);
+    assert_int_not_equal(vchad_jobs_set_run_dir(jobs, link), 0);
+    unlink(link);
+    rmdir(open_dir);
+    free(link);
+    free(open_dir);
+}
+
+static void
+test_resident_fifo_must_be_a_fifo(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *fifo = test_path(run_dir, "r.fifo");
+
+    assert_int_equal(test_write_file(fifo, "not a fifo\n"), 0);
+    add_resident(jobs, "r", params_of("report_ms=20", NULL));
+    loop_for(jobs, 300);
+    assert_int_equal(health_ll(jobs, "r", "pid"), 0);
+    assert_int_equal(health_ll(jobs, "r", "reports"), 0);
+    free(fifo);
+}
+
+static void
+test_resident_adopt_removes_stale_temporary_records(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *tmp = test_path(run_dir, "r.job.Ab12Cd");
+
+    assert_int_equal(test_write_file(tmp, "id=r\n"), 0);
+    assert_int_equal(vchad_jobs_adopt(jobs), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(test_dir_entries(run_dir), 0);
+    free(tmp);
+}
+
 #define JOBS_TEST(f)                                                           \
     cmocka_unit_test_setup_teardown(f, jobs_setup, jobs_teardown)
 #define ATTR_TEST(f)                                                           \
@@ -2109,6 +2156,9 @@ main(void)
         RES_TEST(test_resident_adopt_kills_what_a_gone_process_left),
         RES_TEST(test_resident_sees_its_start_and_no_deadline),
         RES_TEST(test_resident_long_lines_are_skipped_whole),
+        RES_TEST(test_resident_run_dir_must_be_private),
+        RES_TEST(test_resident_fifo_must_be_a_fifo),
+        RES_TEST(test_resident_adopt_removes_stale_temporary_records),
     };
 
     signal(SIGPIPE, SIG_IGN);
