@@ -1865,33 +1865,72 @@ test_resident_adopted_by_the_next_registry(void **state)
     rec_clear(&rm);
 }
 
+/* The start time of process @p pid (/proc/PID/stat, field 22). */
+static long long
+proc_starttime(pid_t pid)
+{
+    char path[64], *stat, *p;
+    long long t = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    stat = test_slurp(path);
+    assert_non_null(stat);
+    p = strrchr(stat, ')');
+    for (int field = 2; p != NULL && field < 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    assert_non_null(p);
+    t = strtoll(p + 1, NULL, 10);
+    free(stat);
+    return t;
+}
+
+/* Record resident @p id as process @p pid started at @p start. */
+static void
+record_fake(const char *id, pid_t pid, long long start)
+{
+    char *name = NULL, *record, *text = NULL;
+
+    assert_true(asprintf(&name, "%s.job", id) > 0);
+    record = test_path(run_dir, name);
+    assert_true(asprintf(&text,
+                         "id=%s\ntype=resident\npid=%d\nstarttime=%lld\n"
+                         "param.report_ms=20\n\n",
+                         id, (int) pid, start) > 0);
+    assert_int_equal(test_write_file(record, text), 0);
+    free(text);
+    free(record);
+    free(name);
+}
+
 static void
 test_resident_adopt_checks_the_start_time(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    char *record = test_path(run_dir, "r.job"), *text = NULL;
     pid_t other = fork();
 
     if (other == 0) {
+        alarm(30); /* should the test fail */
+        setsid();  /* a session leader, as a resident is */
         for (;;) {
             pause();
         }
     }
-    /* a record naming a live process that is not the job's (reused pid) */
-    assert_true(asprintf(&text,
-                         "id=r\ntype=resident\npid=%d\nstarttime=1\n"
-                         "param.report_ms=20\n\n",
-                         (int) other) > 0);
-    assert_int_equal(test_write_file(record, text), 0);
-    assert_int_equal(vchad_jobs_adopt(jobs), 1);
+    /* records naming a live process that is not the job's (reused pid):
+     * its start time a tick off, or that of another live process */
+    record_fake("r", other, proc_starttime(other) + 1);
+    record_fake("s", other, proc_starttime(getpid()));
+    assert_int_not_equal(proc_starttime(getpid()), proc_starttime(other));
+    assert_int_equal(vchad_jobs_adopt(jobs), 2);
     assert_int_equal(health_ll(jobs, "r", "adopted"), 0);
+    assert_int_equal(health_ll(jobs, "s", "adopted"), 0);
     loop_until_health(jobs, "r", "fig.seq", 1);
+    loop_until_health(jobs, "s", "fig.seq", 1);
     assert_int_not_equal(health_ll(jobs, "r", "pid"), other);
+    assert_int_not_equal(health_ll(jobs, "s", "pid"), other);
     assert_false(test_process_dead(other)); /* left alone */
     kill(other, SIGKILL);
     waitpid(other, NULL, 0);
-    free(text);
-    free(record);
 }
 
 static void
