@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ vchad_job_deadline(const struct vchad_job *job)
 {
     long long margin = job->timeout_ms / 5;
 
+    if (vchad_job_resident(job)) {
+        return LLONG_MAX; /* no run to end: no deadline */
+    }
     return job->deadline - (margin < CLEANUP_MS ? margin : CLEANUP_MS);
 }
 

@@ -16,7 +16,10 @@
  * removed.  It writes figures as it goes and ends each report with
  * vchad_report(), at least once every timeout_ms (the job's liveness
  * timeout, default 60 s); the daemon keeps the figures, publishes after
- * each report, and answers job-run with the next report.  A resident that
+ * each report, and answers job-run with the next report (a line longer
+ * than 64 KiB is dropped whole; a daemon adopting a resident drops what
+ * its fifo holds up to the end of the first report, which may have begun
+ * before).  A resident that
  * exits, or stops reporting for timeout_ms, is lost: SIGTERM, SIGKILL to
  * its whole session VCHAD_KILL_GRACE_MS later, and a new process after a
  * backoff of backoff_ms (default 1 s) doubling at each loss up to
@@ -27,10 +30,18 @@
  * stops, and the next daemon adopts it.  Its figures go to a fifo in the
  * daemon's run directory (SOCKET.jobs/ID.fifo), and SOCKET.jobs/ID.job
  * records its pid, its start time (/proc/PID/stat, against pid reuse),
- * its type and its parameters.  A starting daemon reads these records: a
+ * its type and its parameters (the directory must belong to the daemon's
+ * user and be writable by no one else, the fifo must be a fifo, and a
+ * record a daemon died writing is removed).  A starting daemon reads these
+ * records: a
  * process that is still there with the same start time is adopted (its
  * liveness is then its reports and /proc, as the daemon cannot reap it);
- * otherwise the job is started afresh.  So run() must not end when its
+ * otherwise the job is started afresh, once what is left of the recorded
+ * process's session has been killed.  New parameters rewrite the
+ * record at once, marked so that a daemon finding it kills the recorded
+ * process with its session and starts a new one with them (the daemon
+ * that took the parameters may die before it has replaced the process).
+ * So run() must not end when its
  * writes fail: while no daemon reads the fifo, vchad_figure() and
  * vchad_report() return -EPIPE (SIGPIPE is ignored); it goes on and the
  * next daemon reads what it writes then.
@@ -118,14 +129,20 @@ const struct vcha_kv *vchad_job_params(const struct vchad_job *job);
 /** The value of parameter @p key, or NULL. */
 const char *vchad_job_param(const struct vchad_job *job, const char *key);
 
-/** In a run: when the registry started it (CLOCK_MONOTONIC ms). */
+/**
+ * In a run: when the registry started it (CLOCK_MONOTONIC ms).  In a
+ * resident: when the registry started its process (for an adopted one,
+ * when it was adopted).
+ */
 long long vchad_job_started(const struct vchad_job *job);
 
 /**
  * In a run: its deadline (CLOCK_MONOTONIC ms, see vcha_now_ms()), a fifth
  * of the timeout (at most 5 s) before the daemon's SIGTERM, so that a
  * program that overruns is killed at this deadline and the run still has
- * time to clean up after it.
+ * time to clean up after it.  In a resident: LLONG_MAX, as a resident
+ * has no run deadline (vcha_exec_until() with it waits for the program as
+ * long as it takes; give a program a deadline of its own).
  */
 long long vchad_job_deadline(const struct vchad_job *job);
 

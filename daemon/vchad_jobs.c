@@ -257,8 +257,8 @@ job_new(struct vchad_jobs *jobs, const struct vchad_job_type *t, const char *id,
 
 /* Replace the parameters of an existing job. */
 static int
-job_update(struct vchad_job *job, const struct vcha_kv *params,
-           long long interval, long long timeout)
+job_update(struct vchad_jobs *jobs, struct vchad_job *job,
+           const struct vcha_kv *params, long long interval, long long timeout)
 {
     struct vcha_kv *copy = vcha_kv_dup(params);
 
@@ -271,7 +271,7 @@ job_update(struct vchad_job *job, const struct vcha_kv *params,
     job->timeout_ms = timeout;
     if (vchad_job_resident(job)) {
         vchad_resident_params(params, job, NULL, 0);
-        vchad_resident_replace(job);
+        vchad_resident_replace(jobs, job);
     } else if (job->sid == 0) {
         job_schedule(job, vcha_now_ms());
     }
@@ -342,7 +342,7 @@ vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
             *what = VCHAD_UNCHANGED;
             return 0;
         }
-        rc = job_update(job, params, interval, timeout);
+        rc = job_update(jobs, job, params, interval, timeout);
         if (rc == 0) {
             vcha_notice("job %s: parameters updated", id);
             *what = VCHAD_UPDATED;
@@ -701,6 +701,9 @@ vchad_jobs_remove(struct vchad_jobs *jobs, const char *id, long long grace_ms,
         waiter_link(job, w);
     }
     if (vchad_job_resident(job)) {
+        /* gone for good from now on, even if the daemon stops before its
+         * process does: the next daemon must not bring it back */
+        vchad_resident_forget(jobs, job);
         vcha_info("job %s: stopping its process %d", id, (int) job->sid);
     } else {
         vcha_info("job %s: removing once run %llu ends", id, job->started_runs);

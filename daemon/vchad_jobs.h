@@ -114,8 +114,10 @@ int vchad_jobs_adopt(struct vchad_jobs *jobs);
 
 /**
  * Let go of the resident jobs whose processes run: they keep running and
- * stay recorded for the next daemon, and the registry forgets them.
- * Before vchad_jobs_stop() when the daemon stops.
+ * stay recorded for the next daemon, and the registry forgets them.  A
+ * resident being removed is not let go (its record went when its removal
+ * began): vchad_jobs_stop() ends it.  Before vchad_jobs_stop() when the
+ * daemon stops.
  */
 void vchad_jobs_detach(struct vchad_jobs *jobs);
 
@@ -148,7 +150,9 @@ int vchad_jobs_add(struct vchad_jobs *jobs, const char *type, const char *id,
  * Remove job @p id.  Returns 0 when it is gone (or never was), or
  * -EINPROGRESS when a run is under way: the job goes once the run ends,
  * killed if it is still running @p grace_ms from now, and @p w is called
- * then (status 0).  A waiting job-run gets -ECANCELED.
+ * then (status 0).  A waiting job-run gets -ECANCELED.  A resident's
+ * record is deleted at once: the job does not come back, even if the
+ * daemon stops before its process does.
  */
 int vchad_jobs_remove(struct vchad_jobs *jobs, const char *id,
                       long long grace_ms, struct vchad_waiter *w);
@@ -231,6 +235,7 @@ void vchad_jobs_kill_all(struct vchad_jobs *jobs);
  * way and undoes what it must (a frozen container is thawed), up to
  * VCHAD_KILL_GRACE_MS for them to exit, then SIGKILL to everything left
  * of the runs and helpers, reaped or waited for (a few seconds at most).
+ * The jobs being removed are then removed, their waiters told (status 0).
  */
 void vchad_jobs_stop(struct vchad_jobs *jobs);
 

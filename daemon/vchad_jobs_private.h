@@ -94,6 +94,10 @@ struct vchad_job {
     char lost_why[256];
     char *report_error;      /* the "error" line of the report under way */
     struct vcha_kv *pending; /* its other figures, until its end */
+    /* adopted: what its fifo holds may start within a line or a report, so
+     * all up to the first empty line (a report's end) is skipped; 1 while
+     * within a line, 2 at the start of one */
+    unsigned char resync;
 };
 
 struct vchad_jobs {
@@ -190,15 +194,21 @@ long long vchad_resident_tick(struct vchad_jobs *jobs, struct vchad_job *job,
 /** The resident's process and its session are gone (job->status). */
 void vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job);
 
-/** Take the complete lines the resident has written: figures, reports. */
-void vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job);
+/**
+ * Read what the resident has written from its fifo, taking each line as
+ * it ends: figures, reports.
+ */
+void vchad_resident_read(struct vchad_jobs *jobs, struct vchad_job *job);
 
 /** The job goes for good: delete its record and its fifo. */
 void vchad_resident_forget(const struct vchad_jobs *jobs,
                            const struct vchad_job *job);
 
-/** New parameters: stop the process, start it again at once. */
-void vchad_resident_replace(struct vchad_job *job);
+/**
+ * New parameters: stop the process, start it again at once; the record
+ * says so at once, for the next daemon should this one die first.
+ */
+void vchad_resident_replace(struct vchad_jobs *jobs, struct vchad_job *job);
 
 /* --------------------------------------------------- vchad_publish.c */
 

@@ -120,6 +120,9 @@ record_write(const struct vchad_jobs *jobs, const struct vchad_job *job)
     rc = rc ? rc : vcha_kv_set(kv, "type", job->type->name);
     rc = rc ? rc : vcha_kv_setf(kv, "pid", "%d", (int) job->pid);
     rc = rc ? rc : vcha_kv_setf(kv, "starttime", "%lld", job->starttime);
+    if (job->replacing) { /* new parameters: the process is not to be kept */
+        rc = rc ? rc : vcha_kv_set(kv, "replace", "1");
+    }
     for (size_t i = 0; rc == 0 && i < vcha_kv_count(p); i++) {
         char key[256];
 
@@ -155,6 +158,24 @@ vchad_resident_forget(const struct vchad_jobs *jobs,
     }
 }
 
+/* Open fifo @p path with @p flags: a fifo, not what a link points to. */
+static int
+fifo_open_path(const char *path, int flags)
+{
+    struct stat st;
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        vcha_err("%s is not a fifo", path);
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
 /* Open the job's fifo for reading (and writing: no end of file ever). */
 static int
 fifo_open(const struct vchad_jobs *jobs, struct vchad_job *job)
@@ -168,8 +189,9 @@ fifo_open(const struct vchad_jobs *jobs, struct vchad_job *job)
     if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
         return -errno;
     }
-    job->out_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    return job->out_fd < 0 ? -errno : 0;
+    rc = fifo_open_path(path, O_RDWR | O_NONBLOCK);
+    job->out_fd = rc < 0 ? -1 : rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* ------------------------------------------------------------ the process */
@@ -200,10 +222,13 @@ resident_start(struct vchad_jobs *jobs, struct vchad_job *job)
     if (rc < 0) {
         return rc;
     }
-    wfd = open(path, O_WRONLY | O_CLOEXEC); /* we read it: no wait */
+    wfd = fifo_open_path(path, O_WRONLY); /* we read it: no wait */
     if (wfd < 0) {
-        return -errno;
+        return wfd;
     }
+    /* before the fork: the process sees them */
+    job->started = job->last_report = vcha_now_ms();
+    job->deadline = LLONG_MAX;
     fflush(stdout);
     fflush(stderr);
     pid = fork();
@@ -216,7 +241,6 @@ resident_start(struct vchad_jobs *jobs, struct vchad_job *job)
         return rc;
     }
     job->pid = job->sid = pid;
-    job->started = job->last_report = vcha_now_ms();
     job->adopted = job->lost = job->killed = job->replacing = false;
     job->kill_at = 0;
     job->restarts += job->started_runs > 0;
@@ -238,6 +262,16 @@ proc_same(pid_t pid, long long start)
 
     return vchad_proc_stat(pid, &state, NULL, &t) && t == start &&
            state != 'Z' && state != 'X';
+}
+
+/* Whether @p pid is that process and leads a session (as a resident does). */
+static bool
+proc_leads(pid_t pid, long long start)
+{
+    pid_t sid = 0;
+
+    return proc_same(pid, start) && vchad_proc_stat(pid, NULL, &sid, NULL) &&
+           sid == pid;
 }
 
 /* Why the job's process went, into @p o. */
@@ -286,10 +320,11 @@ vchad_resident_ended(struct vchad_jobs *jobs, struct vchad_job *job)
     struct outcome o = {0};
     long long now = vcha_now_ms();
 
-    vchad_out_read(job);
-    vchad_resident_consume(jobs, job); /* what it wrote last */
+    vchad_resident_read(jobs, job); /* what it wrote last */
     job->pid = job->sid = 0;
     job->out_len = 0;
+    job->out_truncated = false;
+    job->resync = 0;
     free(job->report_error);
     job->report_error = NULL;
     vcha_kv_free(job->pending); /* a report it did not finish */
@@ -373,13 +408,16 @@ vchad_resident_tick(struct vchad_jobs *jobs, struct vchad_job *job,
 }
 
 void
-vchad_resident_replace(struct vchad_job *job)
+vchad_resident_replace(struct vchad_jobs *jobs, struct vchad_job *job)
 {
     if (job->sid != 0) {
         job->replacing = true;
     } else {
         job->next_due = vcha_now_ms();
     }
+    /* should the daemon die before the process is replaced, the next one
+     * replaces it, with these parameters */
+    record_write(jobs, job);
 }
 
 /* ------------------------------------------------------------ reports */
@@ -432,52 +470,126 @@ resident_line(struct vchad_jobs *jobs, struct vchad_job *job, const char *line,
     }
 }
 
-void
-vchad_resident_consume(struct vchad_jobs *jobs, struct vchad_job *job)
+/* Keep @p len bytes of a line still to be ended.  False: no memory. */
+static bool
+out_append(struct vchad_job *job, const char *p, size_t len)
 {
-    size_t off = 0;
+    char *nb = realloc(job->out, job->out_len + len + 1);
 
-    while (off < job->out_len) {
-        const char *line = job->out + off;
-        const char *nl = memchr(line, '\n', job->out_len - off);
+    if (nb == NULL) {
+        return false;
+    }
+    job->out = nb;
+    memcpy(job->out + job->out_len, p, len);
+    job->out_len += len;
+    return true;
+}
 
-        if (nl == NULL) {
-            break; /* the rest of the line is to come */
+/*
+ * @p n bytes the resident wrote: each line is taken as soon as it ends;
+ * job->out holds the start of the line to come.  A line beyond
+ * VCHAD_MAX_FIGURES is dropped whole, up to its newline however late that
+ * comes (job->out_truncated until then).
+ */
+static void
+resident_feed(struct vchad_jobs *jobs, struct vchad_job *job, const char *p,
+              size_t n)
+{
+    for (; n > 0 && job->resync != 0; p++, n--) {
+        if (*p == '\n') {
+            job->resync = job->resync == 2 ? 0 : 2; /* 0: an empty line */
+        } else {
+            job->resync = 1;
         }
-        off += (size_t) (nl - line) + 1;
-        resident_line(jobs, job, line, (size_t) (nl - line));
     }
-    if (off > 0) { /* (out is NULL while nothing came) */
-        memmove(job->out, job->out + off, job->out_len - off);
-        job->out_len -= off;
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl != NULL ? (size_t) (nl - p) + 1 : n;
+
+        if (job->out_truncated) {
+            job->out_truncated = nl == NULL; /* the rest of a dropped line */
+        } else if (nl != NULL && job->out_len == 0) {
+            resident_line(jobs, job, p, take - 1); /* whole in this chunk */
+        } else if (job->out_len + take > VCHAD_MAX_FIGURES ||
+                   !out_append(job, p, take)) {
+            vcha_warn("job %s: a figure line beyond %d bytes dropped", job->id,
+                      VCHAD_MAX_FIGURES);
+            job->out_len = 0;
+            job->out_truncated = nl == NULL;
+        } else if (nl != NULL) {
+            resident_line(jobs, job, job->out, job->out_len - 1);
+            job->out_len = 0;
+        }
+        p += take;
+        n -= take;
     }
-    if (job->out_truncated) {
-        vcha_warn("job %s: a figure line beyond %d bytes dropped", job->id,
-                  VCHAD_MAX_FIGURES);
-        job->out_len = 0;
-        job->out_truncated = false;
+}
+
+void
+vchad_resident_read(struct vchad_jobs *jobs, struct vchad_job *job)
+{
+    char chunk[4096];
+    ssize_t n;
+
+    while ((n = read(job->out_fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno != EINTR) {
+            return; /* EAGAIN: all of it for now (a fifo has no end) */
+        }
+        if (n > 0) {
+            resident_feed(jobs, job, chunk, (size_t) n);
+        }
     }
 }
 
 /* ------------------------------------------------------------ adoption */
 
+/*
+ * Whether run directory @p dir is ours alone: a directory (not a link)
+ * owned by our user, which no one else may write to (its records name the
+ * processes whose sessions we kill).
+ */
+static int
+run_dir_check(const char *dir)
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = fd < 0 ? -errno : 0;
+
+    if (rc == 0 && fstat(fd, &st) < 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && (st.st_uid != geteuid() || (st.st_mode & 022) != 0)) {
+        vcha_err("refusing the run directory %s: it must belong to uid %u "
+                 "and be writable by no one else",
+                 dir, (unsigned) geteuid());
+        rc = -EPERM;
+    } else if (rc < 0) {
+        vcha_err("run directory %s: %s", dir, strerror(-rc));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
 int
 vchad_jobs_set_run_dir(struct vchad_jobs *jobs, const char *dir)
 {
-    char *copy = strdup(dir);
+    char *copy = NULL;
+    int rc = 0;
 
-    if (copy == NULL) {
-        return -ENOMEM;
-    }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        int rc = -errno;
-
-        free(copy);
-        return rc;
+        return -errno;
     }
-    free(jobs->run_dir);
-    jobs->run_dir = copy;
-    return 0;
+    rc = run_dir_check(dir);
+    if (rc == 0 && (copy = strdup(dir)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        free(jobs->run_dir);
+        jobs->run_dir = copy;
+    }
+    return rc;
 }
 
 /* The parameters of a record: its keys PARAM_PREFIX*, without it. */
@@ -499,16 +611,54 @@ record_params(const struct vcha_kv *rec)
     return params;
 }
 
-/* Take on the process of a job just added again from its record. */
+/* SIGKILL to session @p sid; wait, a bounded while, until it is empty. */
+static void
+session_end(pid_t sid)
+{
+    long long until = vcha_now_ms() + REAP_WAIT_MS;
+
+    while (vchad_session_signal(sid, SIGKILL) > 0 && vcha_now_ms() < until) {
+        vcha_sleep_ms(10);
+    }
+}
+
+/*
+ * The recorded process @p pid is gone: kill what is left of its session (a
+ * program it started, say a second rsync on the same target otherwise),
+ * unless its pid now names another process, which the session cannot have
+ * had (a session's id is not given to a new process while the session
+ * lives).
+ */
+static void
+session_leftovers_end(pid_t pid, long long start)
+{
+    long long t;
+
+    if (pid > 0 && (!vchad_proc_stat(pid, NULL, NULL, &t) || t == start)) {
+        session_end(pid);
+    }
+}
+
+/*
+ * Take on the process of a job just added again from its record, unless
+ * the record says it is to be replaced (its parameters changed).
+ */
 static void
 adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
-              long long start)
+              long long start, bool replace)
 {
     int rc;
 
     if (pid <= 0 || !proc_same(pid, start)) {
         vcha_notice("job %s: its process %d is gone; starting another", job->id,
                     (int) pid);
+        session_leftovers_end(pid, start);
+        return;
+    }
+    if (replace) {
+        vcha_notice("job %s: replacing its process %d (new parameters)",
+                    job->id, (int) pid);
+        session_end(pid);
         return;
     }
     rc = fifo_open(jobs, job);
@@ -521,6 +671,7 @@ adopt_process(struct vchad_jobs *jobs, struct vchad_job *job, pid_t pid,
     job->pid = job->sid = pid;
     job->starttime = start;
     job->adopted = true;
+    job->resync = 1; /* the fifo may start within a line */
     job->started = job->last_report = vcha_now_ms();
     job->started_runs = 1;
     vcha_notice("job %s: adopted its process %d", job->id, (int) pid);
@@ -532,7 +683,7 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
 {
     struct vcha_kv *rec = vcha_kv_new(), *params = NULL;
     char path[PATH_MAX], why[256] = "bad record", *buf = NULL;
-    long long pid = 0, start = -1;
+    long long pid = 0, start = -1, replace = 0;
     enum vchad_add_result what;
     size_t len = 0, used;
     int rc = -EBADMSG;
@@ -543,16 +694,17 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
         (params = record_params(rec)) != NULL) {
         vcha_kv_get_ll(rec, "pid", &pid);
         vcha_kv_get_ll(rec, "starttime", &start);
+        vcha_kv_get_ll(rec, "replace", &replace);
         rc = vchad_jobs_add(jobs, vcha_kv_get(rec, "type"),
                             vcha_kv_get(rec, "id"), params, &what, why,
                             sizeof(why));
     }
     if (rc == 0 && what == VCHAD_ADDED) {
         adopt_process(jobs, vchad_job_find(jobs, vcha_kv_get(rec, "id")),
-                      (pid_t) pid, start);
+                      (pid_t) pid, start, replace != 0);
     } else if (rc < 0) {
         vcha_warn("dropping the record %s: %s", path, why);
-        if (pid > 0 && proc_same((pid_t) pid, start)) {
+        if (pid > 0 && proc_leads((pid_t) pid, start)) {
             vchad_session_signal((pid_t) pid, SIGKILL);
         }
         unlink(path);
@@ -561,6 +713,17 @@ adopt_record(struct vchad_jobs *jobs, const char *name)
     vcha_kv_free(params);
     vcha_kv_free(rec);
     return rc == 0;
+}
+
+/* A record a daemon was writing when it died (ID.job.XXXXXX): removed. */
+static void
+record_tmp_remove(const struct vchad_jobs *jobs, const char *name)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", jobs->run_dir, name);
+    vcha_info("removing %s, left by a daemon that died writing it", path);
+    unlink(path);
 }
 
 int
@@ -587,6 +750,8 @@ vchad_jobs_adopt(struct vchad_jobs *jobs)
 
         if (len > 4 && strcmp(names[i] + len - 4, ".job") == 0) {
             taken += adopt_record(jobs, names[i]);
+        } else if (len > 11 && strncmp(names[i] + len - 11, ".job.", 5) == 0) {
+            record_tmp_remove(jobs, names[i]);
         }
     }
     vcha_file_names_free(names);
@@ -605,6 +770,8 @@ vchad_jobs_detach(struct vchad_jobs *jobs)
         if (job->pid != 0) {
             vcha_notice("job %s: leaving its process %d to the next daemon",
                         job->id, (int) job->pid);
+        } else if (job->sid != 0) {
+            session_end(job->sid); /* what a gone process left */
         }
         vchad_job_drop(jobs, job);
         i--;

@@ -621,6 +621,29 @@ serve_once(struct vchad_server *srv)
     return 0;
 }
 
+/*
+ * The daemon stops: the clients still waiting (a removal the stop
+ * completed has answered its own) are told so, the answers are sent as far
+ * as the sockets take them at once, and every connection is closed.
+ */
+static void
+conns_finish(struct vchad_server *srv)
+{
+    for (size_t i = 0; i < srv->n_conns; i++) {
+        struct conn *c = srv->conns[i];
+
+        if (c->state == CONN_WAIT) {
+            vchad_waiter_cancel(&c->waiter);
+            conn_fail(c, -ESHUTDOWN, "vchad is stopping");
+        }
+        if (c->state == CONN_WRITE) {
+            conn_write(c);
+        }
+        conn_close(c);
+    }
+    conns_sweep(srv, vcha_now_ms());
+}
+
 int
 vchad_server_run(struct vchad_server *srv)
 {
@@ -633,12 +656,9 @@ vchad_server_run(struct vchad_server *srv)
     if (rc < 0) {
         vcha_crit("the main loop failed: %s", strerror(-rc));
     }
-    for (size_t i = 0; i < srv->n_conns; i++) {
-        conn_close(srv->conns[i]);
-    }
-    conns_sweep(srv, vcha_now_ms());
     vchad_jobs_detach(srv->jobs); /* residents run on, for the next daemon */
     vchad_jobs_stop(srv->jobs);   /* the workers clean up, then go */
+    conns_finish(srv);
     return rc;
 }
 

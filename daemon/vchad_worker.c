@@ -478,8 +478,7 @@ vchad_jobs_read(struct vchad_jobs *jobs, const struct pollfd *fds, size_t n)
                 continue;
             }
             if (vchad_job_resident(job)) {
-                vchad_out_read(job); /* its fifo: no end of file */
-                vchad_resident_consume(jobs, job);
+                vchad_resident_read(jobs, job); /* its fifo: no end */
             } else if (!vchad_out_read(job)) {
                 close(job->out_fd); /* the run ends when the worker does */
                 job->out_fd = -1;
@@ -645,5 +644,12 @@ vchad_jobs_stop(struct vchad_jobs *jobs)
     } while (vcha_now_ms() < until);
     for (size_t i = 0; i < jobs->n; i++) {
         jobs->v[i]->sid = 0;
+    }
+    /* a removal under way is over: its processes are gone */
+    for (size_t i = 0; i < jobs->n; i++) {
+        if (jobs->v[i]->removing) {
+            vchad_job_remove_now(jobs, jobs->v[i]);
+            i--;
+        }
     }
 }

@@ -36,6 +36,14 @@
  *   startlog=PATH   append "START_MS PID" to PATH when the process begins
  *   pidfile=PATH    write the pid to PATH
  *   fail=TEXT       every report has this error figure
+ *   echo=TEXT       every report has figure echo=TEXT
+ *   long_line=1     the first report is preceded by a line of 64 KiB
+ *                   ("note=" and x), written alone, then 50 ms later by
+ *                   100 x, then 50 ms later "evil=1" ending the line;
+ *                   the second by the same 64 KiB and "\nsame=1\n\n" (a
+ *                   figure and the report's end) in the same write
+ * Every report also has the figures job_started and job_deadline, what
+ * vchad_job_started() and vchad_job_deadline() say in the process.
  */
 #include <config.h>
 
@@ -191,6 +199,35 @@ log_start(const struct vchad_job *job, long long start)
     }
 }
 
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+
+        if (w < 0) {
+            return;
+        }
+        off += (size_t) w;
+    }
+}
+
+/* 64 KiB ("note=" and x), then @p then, in one write. */
+static void
+write_long_line(int fd, const char *then)
+{
+    size_t n = 64 * 1024 - 5, len = 5 + n + strlen(then);
+    char *buf = malloc(len + 1);
+
+    if (buf != NULL) {
+        memcpy(buf, "note=", 5);
+        memset(buf + 5, 'x', n);
+        strcpy(buf + 5 + n, then);
+        write_all(fd, buf, len);
+        free(buf);
+    }
+}
+
 static int
 resident_run(const struct vchad_job *job, int out_fd)
 {
@@ -221,9 +258,27 @@ resident_run(const struct vchad_job *job, int out_fd)
                 pause();
             }
         }
+        if (seq == 1 && param_ll(job, "long_line") > 0) {
+            char more[100];
+
+            memset(more, 'x', sizeof(more));
+            write_long_line(out_fd, "");
+            vcha_sleep_ms(50);
+            write_all(out_fd, more, sizeof(more));
+            vcha_sleep_ms(50);
+            write_all(out_fd, "evil=1\n", 7);
+        }
+        if (seq == 2 && param_ll(job, "long_line") > 0) {
+            write_long_line(out_fd, "\nsame=1\n\n");
+        }
         vchad_figure(out_fd, "pid", "%d", (int) getpid());
         vchad_figure(out_fd, "start_ms", "%lld", start);
         vchad_figure(out_fd, "seq", "%lld", seq);
+        vchad_figure(out_fd, "job_started", "%lld", vchad_job_started(job));
+        vchad_figure(out_fd, "job_deadline", "%lld", vchad_job_deadline(job));
+        if (vchad_job_param(job, "echo") != NULL) {
+            vchad_figure(out_fd, "echo", "%s", vchad_job_param(job, "echo"));
+        }
         if (fail != NULL) {
             vchad_figure(out_fd, "error", "%s", fail);
         }

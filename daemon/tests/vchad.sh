@@ -50,7 +50,7 @@ health_key() { "$CTL" health "$1" 2>/dev/null | sed -n "s/^$2=//p"; }
 
 cleanup() {
     local pid
-    for pid in ${rpid:-} ${rchild:-}; do kill -KILL "$pid" 2> /dev/null; done
+    for pid in ${rpid:-} ${rchild:-} ${kpid:-} ${r1pid:-}; do kill -KILL "$pid" 2> /dev/null; done
     pid=$(cat "$SOCK.lock" 2>/dev/null)
     [ -n "$pid" ] && alive "$pid" && kill -TERM "$pid" && wait_gone "$pid"
     [ -n "${FG_PID:-}" ] && kill -TERM "$FG_PID" 2>/dev/null
@@ -313,6 +313,36 @@ tap_is "$(cat "$work/onstop" 2> /dev/null)" "cleaned up" \
     "which were told to stop first, and cleaned up"
 wait
 tap_like "$(cat "$work/vchad.log")" "*stopping on signal 15*" "it logged why"
+
+# --- SIGTERM leaves the residents to the next daemon, but not one being removed
+ctl start
+pid4=$(daemon_pid)
+ctl add resident keep report_ms=100
+ctl add resident r1 report_ms=100 ignore_term=1
+wait_health keep state ok && wait_health r1 state ok
+tap_ok $? "two residents report"
+kpid=$(health_key keep pid)
+r1pid=$(health_key r1 pid)
+"$CTL" remove r1 > "$work/remove.out" 2>&1 &
+rmpid=$!
+sleep 0.3 # r1 ignores the SIGTERM of its removal: the removal goes on
+kill -TERM "$pid4"
+wait_gone "$pid4"
+tap_ok $? "SIGTERM stops the daemon during the removal"
+wait "$rmpid"
+tap_is "$?:$(cat "$work/remove.out")" "0:" "the removal is answered: done"
+tap_ok "$( ! alive "$r1pid"; echo $?)" "the removed resident's process is gone"
+tap_ok "$([ ! -e "$SOCK.jobs/r1.job" ]; echo $?)" "and so is its record"
+tap_ok "$(alive "$kpid"; echo $?)" "the other resident outlives the SIGTERM"
+ctl start
+tap_is "$(health_key keep pid)" "$kpid" "the next daemon adopts the same process"
+tap_is "$(health_key keep adopted)" 1 "and says so"
+ctl health r1
+tap_is "$RC" 1 "and does not bring the removed job back"
+ctl remove keep
+tap_ok "$( ! alive "$kpid"; echo $?)" "the adopted resident is removed"
+kill -TERM "$(daemon_pid)"
+wait_gone "$(cat "$SOCK.lock" 2>/dev/null)"
 
 # --- in the foreground
 "$VCHAD" -f -s "$SOCK" &

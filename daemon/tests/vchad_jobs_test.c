@@ -1788,8 +1788,9 @@ test_resident_silent_is_lost_and_restarted(void **state)
     assert_true(strncmp(err, "no report for ", 14) == 0);
     free(err);
     /* the new one: after 2 reports, the liveness timeout, the grace
-     * before SIGKILL and the backoff */
-    loop_until_health(jobs, "r", "fig.seq", 1);
+     * before SIGKILL and the backoff (its first report is the third:
+     * the figures of the lost one stay until then) */
+    loop_until_health(jobs, "r", "reports", 3);
     start2 = health_ll(jobs, "r", "fig.start_ms");
     assert_in_range(start2 - start, 20 + 300 + VCHAD_KILL_GRACE_MS + 100,
                     40 + 300 + VCHAD_KILL_GRACE_MS + 100 + 500);
@@ -1847,6 +1848,10 @@ test_resident_adopted_by_the_next_registry(void **state)
     assert_int_equal(vchad_jobs_adopt(next), 1);
     assert_int_equal(health_ll(next, "r/1", "pid"), pid);
     assert_int_equal(health_ll(next, "r/1", "adopted"), 1);
+    /* its first report counted is whole, though its fifo held reports
+     * written while no daemon read */
+    loop_until_health(next, "r/1", "reports", 1);
+    assert_int_equal(health_ll(next, "r/1", "fig.pid"), pid);
     loop_until_health(next, "r/1", "reports", 2);
     assert_int_equal(health_ll(next, "r/1", "fig.pid"), pid);
     assert_int_equal(health_ll(next, "r/1", "pid"), pid);
@@ -1861,33 +1866,265 @@ test_resident_adopted_by_the_next_registry(void **state)
     rec_clear(&rm);
 }
 
+/* The start time of process @p pid (/proc/PID/stat, field 22). */
+static long long
+proc_starttime(pid_t pid)
+{
+    char path[64], *stat, *p;
+    long long t = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    stat = test_slurp(path);
+    assert_non_null(stat);
+    p = strrchr(stat, ')');
+    for (int field = 2; p != NULL && field < 22; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    assert_non_null(p);
+    t = strtoll(p + 1, NULL, 10);
+    free(stat);
+    return t;
+}
+
+/* Record resident @p id as process @p pid started at @p start. */
+static void
+record_fake(const char *id, pid_t pid, long long start)
+{
+    char *name = NULL, *record, *text = NULL;
+
+    assert_true(asprintf(&name, "%s.job", id) > 0);
+    record = test_path(run_dir, name);
+    assert_true(asprintf(&text,
+                         "id=%s\ntype=resident\npid=%d\nstarttime=%lld\n"
+                         "param.report_ms=20\n\n",
+                         id, (int) pid, start) > 0);
+    assert_int_equal(test_write_file(record, text), 0);
+    free(text);
+    free(record);
+    free(name);
+}
+
 static void
 test_resident_adopt_checks_the_start_time(void **state)
 {
     struct vchad_jobs *jobs = *state;
-    char *record = test_path(run_dir, "r.job"), *text = NULL;
     pid_t other = fork();
 
     if (other == 0) {
+        alarm(30); /* should the test fail */
+        setsid();  /* a session leader, as a resident is */
         for (;;) {
             pause();
         }
     }
-    /* a record naming a live process that is not the job's (reused pid) */
-    assert_true(asprintf(&text,
-                         "id=r\ntype=resident\npid=%d\nstarttime=1\n"
-                         "param.report_ms=20\n\n",
-                         (int) other) > 0);
-    assert_int_equal(test_write_file(record, text), 0);
-    assert_int_equal(vchad_jobs_adopt(jobs), 1);
+    /* records naming a live process that is not the job's (reused pid):
+     * its start time a tick off, or that of another live process */
+    record_fake("r", other, proc_starttime(other) + 1);
+    record_fake("s", other, proc_starttime(getpid()));
+    assert_int_not_equal(proc_starttime(getpid()), proc_starttime(other));
+    assert_int_equal(vchad_jobs_adopt(jobs), 2);
     assert_int_equal(health_ll(jobs, "r", "adopted"), 0);
+    assert_int_equal(health_ll(jobs, "s", "adopted"), 0);
     loop_until_health(jobs, "r", "fig.seq", 1);
+    loop_until_health(jobs, "s", "fig.seq", 1);
     assert_int_not_equal(health_ll(jobs, "r", "pid"), other);
+    assert_int_not_equal(health_ll(jobs, "s", "pid"), other);
     assert_false(test_process_dead(other)); /* left alone */
     kill(other, SIGKILL);
     waitpid(other, NULL, 0);
+}
+
+static void
+test_resident_removed_during_a_stop_stays_removed(void **state)
+{
+    struct vchad_jobs *jobs = *state, *next;
+    char *record = test_path(run_dir, "r.job");
+    long long pid;
+    struct rec rm;
+
+    add_resident(jobs, "r", params_of("report_ms=20", "ignore_term=1", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    rec_init(&rm);
+    assert_int_equal(vchad_jobs_remove(jobs, "r", 10000, &rm.w), -EINPROGRESS);
+    loop_for(jobs, 100); /* its SIGTERM is ignored: the removal goes on */
+    /* the daemon stops while it does */
+    vchad_jobs_detach(jobs);
+    vchad_jobs_stop(jobs);
+    assert_true(test_process_dead((pid_t) pid));
+    assert_int_equal(access(record, F_OK), -1);
+    assert_int_equal(rm.calls, 1);
+    assert_int_equal(rm.status, 0);
+    assert_int_equal(vchad_jobs_count(jobs), 0);
+    /* the next daemon does not bring it back */
+    next = vchad_jobs_new(vchad_job_types);
+    assert_int_equal(vchad_jobs_set_run_dir(next, run_dir), 0);
+    assert_int_equal(vchad_jobs_adopt(next), 0);
+    assert_int_equal(vchad_jobs_count(next), 0);
+    vchad_jobs_free(next);
+    rec_clear(&rm);
+    free(record);
+}
+
+static void
+test_resident_update_survives_the_daemon(void **state)
+{
+    struct vchad_jobs *jobs = *state, *next;
+    struct vcha_kv *p = params_of("report_ms=20", "echo=new", NULL);
+    enum vchad_add_result what;
+    char why[256] = "", *echo;
+    long long pid;
+
+    add_resident(jobs, "r", params_of("report_ms=20", "echo=old", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    pid = health_ll(jobs, "r", "pid");
+    assert_int_equal(
+        vchad_jobs_add(jobs, "resident", "r", p, &what, why, sizeof(why)), 0);
+    assert_int_equal(what, VCHAD_UPDATED);
+    vcha_kv_free(p);
+    /* the daemon dies before it has replaced the process */
+    vchad_jobs_detach(jobs);
+    vchad_jobs_free(jobs);
+    *state = NULL;
+    /* the next one starts a process with the new parameters */
+    next = vchad_jobs_new(vchad_job_types);
+    *state = next;
+    assert_int_equal(vchad_jobs_set_run_dir(next, run_dir), 0);
+    assert_int_equal(vchad_jobs_adopt(next), 1);
+    assert_int_equal(health_ll(next, "r", "adopted"), 0);
+    assert_true(test_process_dead((pid_t) pid));
+    loop_until_health(next, "r", "fig.seq", 1);
+    assert_int_not_equal(health_ll(next, "r", "pid"), pid);
+    echo = health_str(next, "r", "fig.echo");
+    assert_string_equal(echo, "new");
+    free(echo);
+}
+
+static void
+test_resident_adopt_kills_what_a_gone_process_left(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *record = test_path(run_dir, "r.job"), *text = NULL;
+    pid_t leader, child = 0;
+    int p[2];
+
+    /* the recorded process is gone, its child lives on in its session */
+    assert_int_equal(pipe(p), 0);
+    leader = fork();
+    if (leader == 0) {
+        setsid();
+        child = fork();
+        if (child == 0) {
+            alarm(30); /* should the test fail */
+            for (;;) {
+                pause();
+            }
+        }
+        _exit(write(p[1], &child, sizeof(child)) == sizeof(child) ? 0 : 1);
+    }
+    assert_int_equal(read(p[0], &child, sizeof(child)), sizeof(child));
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(waitpid(leader, NULL, 0), leader);
+    assert_false(test_process_dead(child));
+    assert_true(asprintf(&text,
+                         "id=r\ntype=resident\npid=%d\nstarttime=12345\n"
+                         "param.report_ms=20\n\n",
+                         (int) leader) > 0);
+    assert_int_equal(test_write_file(record, text), 0);
+    assert_int_equal(vchad_jobs_adopt(jobs), 1);
+    /* killed before another process is started */
+    assert_true(test_process_dead(child));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    assert_int_equal(health_ll(jobs, "r", "adopted"), 0);
+    kill(child, SIGKILL);
     free(text);
     free(record);
+}
+
+static void
+test_resident_sees_its_start_and_no_deadline(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    long long t0 = vcha_now_ms(), started;
+    char *deadline, max[32];
+
+    add_resident(jobs, "r", params_of("report_ms=20", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 1);
+    /* started by the registry, before the process began */
+    started = health_ll(jobs, "r", "fig.job_started");
+    assert_in_range(started, t0, health_ll(jobs, "r", "fig.start_ms"));
+    /* a resident has no run deadline: programs it runs until one are not
+     * killed at once */
+    deadline = health_str(jobs, "r", "fig.job_deadline");
+    snprintf(max, sizeof(max), "%lld", LLONG_MAX);
+    assert_string_equal(deadline, max);
+    free(deadline);
+}
+
+static void
+test_resident_long_lines_are_skipped_whole(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    struct vcha_kv *h = vcha_kv_new();
+
+    /* lines beyond the bound: none of them counts, what follows does */
+    add_resident(jobs, "r", params_of("report_ms=20", "long_line=1", NULL));
+    loop_until_health(jobs, "r", "fig.seq", 3);
+    assert_int_equal(vchad_jobs_health(jobs, "r", h, NULL), 0);
+    assert_null(vcha_kv_get(h, "fig.evil"));
+    assert_null(vcha_kv_get(h, "fig.note"));
+    assert_non_null(vcha_kv_get(h, "fig.same"));
+    assert_int_equal(health_ll(jobs, "r", "fig.same"), 1);
+    assert_int_equal(health_ll(jobs, "r", "restarts"), 0);
+    vcha_kv_free(h);
+}
+
+static void
+test_resident_run_dir_must_be_private(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *open_dir = test_path(run_dir, "open"),
+         *link = test_path(run_dir, "l");
+
+    assert_int_equal(mkdir(open_dir, 0700), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(vchad_jobs_set_run_dir(jobs, open_dir), -EPERM);
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    assert_int_equal(vchad_jobs_set_run_dir(jobs, open_dir), 0);
+    assert_int_equal(symlink(open_dir, link), 0);
+    assert_int_not_equal(vchad_jobs_set_run_dir(jobs, link), 0);
+    unlink(link);
+    rmdir(open_dir);
+    free(link);
+    free(open_dir);
+}
+
+static void
+test_resident_fifo_must_be_a_fifo(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *fifo = test_path(run_dir, "r.fifo");
+
+    assert_int_equal(test_write_file(fifo, "not a fifo\n"), 0);
+    add_resident(jobs, "r", params_of("report_ms=20", NULL));
+    loop_for(jobs, 300);
+    assert_int_equal(health_ll(jobs, "r", "pid"), 0);
+    assert_int_equal(health_ll(jobs, "r", "reports"), 0);
+    free(fifo);
+}
+
+static void
+test_resident_adopt_removes_stale_temporary_records(void **state)
+{
+    struct vchad_jobs *jobs = *state;
+    char *tmp = test_path(run_dir, "r.job.Ab12Cd");
+
+    assert_int_equal(test_write_file(tmp, "id=r\n"), 0);
+    assert_int_equal(vchad_jobs_adopt(jobs), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(test_dir_entries(run_dir), 0);
+    free(tmp);
 }
 
 #define JOBS_TEST(f)                                                           \
@@ -1954,6 +2191,14 @@ main(void)
         RES_TEST(test_resident_remove_stops_its_session),
         RES_TEST(test_resident_adopted_by_the_next_registry),
         RES_TEST(test_resident_adopt_checks_the_start_time),
+        RES_TEST(test_resident_removed_during_a_stop_stays_removed),
+        RES_TEST(test_resident_update_survives_the_daemon),
+        RES_TEST(test_resident_adopt_kills_what_a_gone_process_left),
+        RES_TEST(test_resident_sees_its_start_and_no_deadline),
+        RES_TEST(test_resident_long_lines_are_skipped_whole),
+        RES_TEST(test_resident_run_dir_must_be_private),
+        RES_TEST(test_resident_fifo_must_be_a_fifo),
+        RES_TEST(test_resident_adopt_removes_stale_temporary_records),
     };
 
     signal(SIGPIPE, SIG_IGN);
