@@ -113,3 +113,24 @@ vchad_report(int fd)
     }
     return 0;
 }
+
+int
+vchad_publish_figures(const struct vchad_job *job,
+                      const struct vcha_kv *figures,
+                      const struct vchad_attr_map *map, size_t n,
+                      struct vcha_kv *attrs)
+{
+    char name[256];
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *v = vcha_kv_get(figures, map[i].figure);
+
+        if (v != NULL) {
+            snprintf(name, sizeof(name), "vcha-%s-%s", vchad_job_id(job),
+                     map[i].suffix);
+            rc = vcha_kv_set(attrs, name, v);
+        }
+    }
+    return rc;
+}

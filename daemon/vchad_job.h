@@ -153,6 +153,20 @@ long long vchad_job_deadline(const struct vchad_job *job);
 int vchad_figure(int fd, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/** A figure published as the node attribute vcha-ID-SUFFIX. */
+struct vchad_attr_map {
+    const char *figure, *suffix;
+};
+
+/**
+ * For a type's publish(): set in @p attrs the attribute of each of the
+ * @p n entries of @p map whose figure @p figures holds.  0 or -ENOMEM.
+ */
+int vchad_publish_figures(const struct vchad_job *job,
+                          const struct vcha_kv *figures,
+                          const struct vchad_attr_map *map, size_t n,
+                          struct vcha_kv *attrs);
+
 /**
  * In a resident: end a report (an empty line) on @p fd.  The figures
  * written since the last report (kept aside until then) update the job's

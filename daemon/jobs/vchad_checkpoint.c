@@ -106,29 +106,16 @@ static int
 publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
         struct vcha_kv *attrs)
 {
-    static const struct {
-        const char *figure, *suffix;
-    } map[] = {
+    static const struct vchad_attr_map map[] = {
         {"newest_age_ms", "checkpoint-age-ms"},
         {"freeze_ms", "freeze-ms"},
         {"image_mb", "image-mb"},
         {"generation", "generation"},
     };
-    char name[256];
-    int rc = 0;
 
     (void) ok;
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]) && rc == 0; i++) {
-        const char *v = vcha_kv_get(figures, map[i].figure);
-
-        if (v == NULL) {
-            continue;
-        }
-        snprintf(name, sizeof(name), "vcha-%s-%s", vchad_job_id(job),
-                 map[i].suffix);
-        rc = vcha_kv_set(attrs, name, v);
-    }
-    return rc;
+    return vchad_publish_figures(job, figures, map,
+                                 sizeof(map) / sizeof(map[0]), attrs);
 }
 
 const struct vchad_job_type vchad_checkpoint_job = {
