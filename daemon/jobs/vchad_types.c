@@ -10,8 +10,11 @@
 
 /* jobs/vchad_checkpoint.c: periodic CRIU checkpoints of an LXC container */
 extern const struct vchad_job_type vchad_checkpoint_job;
+/* jobs/vchad_filesync.c: a standby copy of a tree kept in step */
+extern const struct vchad_job_type vchad_filesync_job;
 
 const struct vchad_job_type *const vchad_job_types[] = {
     &vchad_checkpoint_job,
+    &vchad_filesync_job,
     NULL,
 };

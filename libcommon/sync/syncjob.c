@@ -369,8 +369,8 @@ vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
                     size_t max, char *buf, size_t buflen)
 {
     static const char *const base[] = {
-        "rsync",          "-aHAX",           "--numeric-ids", "--delete",
-        "--delete-delay", "--delay-updates", "--stats",
+        "rsync",    "-aHAX",          "--numeric-ids",
+        "--delete", "--delete-delay", "--stats",
     };
     struct argv_buf a = {
         .argv = argv, .max = max, .buf = buf, .buflen = buflen};

@@ -4,7 +4,7 @@
  * (vcha/jobdef.h), where the copy goes, and one rsync push to it.
  *
  * A push runs stock rsync with an argv (never a shell):
- *   rsync -aHAX --numeric-ids --delete --delete-delay --delay-updates
+ *   rsync -aHAX --numeric-ids --delete --delete-delay
  *         --filter='merge FILTER' --stats [--delete-excluded] [-r
  *         --files-from=LIST --from0 --delete-missing-args] [TRANSPORT
  *         OPTIONS] SOURCE/ DESTINATION
@@ -12,10 +12,10 @@
  * what the source no longer has (excluded paths are left alone); an
  * incremental one sends the listed paths only, a listed directory with
  * everything below it, a listed path the source no longer has deleted.
- * Files are written to a temporary name and renamed into place, all of a
- * push's renames and deletions at its end (--delay-updates,
- * --delete-delay), so the standby never sees a partial file under a live
- * name.
+ * A file is written under a temporary name in its directory and renamed
+ * into place, so the standby never sees a partial file under a live name;
+ * deletions come at the push's end (--delete-delay), so a renamed file's
+ * new name is there before its old one goes.
  */
 #ifndef VCHA_SYNCJOB_H
 #define VCHA_SYNCJOB_H

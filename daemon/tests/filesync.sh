@@ -1,0 +1,284 @@
+#!/bin/bash
+# vchad's filesync job, run by the real vchad through vchactl, pushing into a
+# local directory with the real rsync: the first full push, changes of every
+# kind, the package-aware list (a kernel package installed on the source
+# never arrives, even when its files travelled before its package did),
+# lost events, a standby that fails and comes back, the job's process
+# killed, bad parameters, figures and node attributes.  The source is a
+# tmpfs of its own, so fanotify can mark it; the inotify fallback runs too.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+
+VCHAD=${VCHAD:?}
+CTL=${VCHACTL:?}
+[ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad and vchactl first"
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (a tmpfs mount, fanotify)"
+
+work=$(mktemp -d)
+SOCK=$work/run/vchad.sock
+export VCHA_SOCKET=$SOCK VCHA_VCHAD=$VCHAD VCHA_RUN_DIR=$work/run
+export HA_LOGFACILITY=none HA_LOGFILE=$work/vchad.log HA_debug=1
+unset HA_LOGTAG
+mkdir -p "$work/bin" "$work/fs" "$work/dst" "$work/dst2"
+printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
+chmod 755 "$work/bin/attrd_updater"
+export PATH=$work/bin:$PATH
+
+cleanup() {
+    local pid
+    pid=$(cat "$SOCK.lock" 2> /dev/null)
+    [ -n "$pid" ] && kill -TERM "$pid" 2> /dev/null
+    for i in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+    [ -n "${jpid:-}" ] && kill -KILL "$jpid" 2> /dev/null
+    if [ "$tap_failed" -gt 0 ] && [ -f "$work/vchad.log" ]; then
+        tap_diag "vchad.log:" && tail -30 "$work/vchad.log" | sed 's/^/#   /'
+    fi
+    umount "$work/fs" 2> /dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+mount -t tmpfs -o size=256m vcha-filesync-test "$work/fs" ||
+    tap_bail "cannot mount a tmpfs"
+src=$work/fs/src
+
+health_key() { "$CTL" health "$1" 2> /dev/null | sed -n "s/^$2=//p"; }
+wait_fig() { # wait_fig ID 'EXPR with $v' KEY: 0 once figure KEY makes EXPR true (20 s)
+    local i v
+    for ((i = 0; i < 400; i++)); do
+        v=$(health_key "$1" "$3")
+        [ -n "$v" ] && (($2)) && return 0
+        sleep 0.05
+    done
+    return 1
+}
+wait_health() { # wait_health ID KEY VALUE [SECONDS]
+    local i
+    for ((i = 0; i < ${4:-20} * 20; i++)); do
+        [ "$(health_key "$1" "$2")" = "$3" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# differences between the source and the standby, the filter applied
+differ() { # differ FILTER DST: itemized differences, none when in step
+    rsync -aniHAX --numeric-ids --delete --checksum --filter="merge $1" \
+        "$src/" "$2/" | grep -v '^\.d\.\.t\.\.\.\.\.\. \./$' || true
+}
+converged() { # converged ID DST: 0 once the standby matches (20 s)
+    local i f=$work/run/filesync/$1/filter
+    for ((i = 0; i < 200; i++)); do
+        if [ "$(health_key "$1" fig.in_sync)" = 1 ] && [ -z "$(differ "$f" "$2")" ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    differ "$f" "$2" | head -5 | sed 's/^/# differs: /'
+    return 1
+}
+mkdir -p "$work/empty"
+
+# --- a source with a dpkg database: bash (needed), a kernel (not)
+pkg() { # pkg NAME PATH...: install package NAME owning PATHs (DIR/: a directory)
+    local f
+    printf 'Package: %s\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n' \
+        "$1" >> "$src/var/lib/dpkg/status"
+    : > "$src/var/lib/dpkg/info/$1.list"
+    for f in "${@:2}"; do
+        if [ "${f%/}" != "$f" ]; then
+            mkdir -p "$src$f"
+        else
+            mkdir -p "$src$(dirname "$f")"
+            [ -e "$src$f" ] || echo "$1 $f" > "$src$f"
+        fi
+        echo "${f%/}" >> "$src/var/lib/dpkg/info/$1.list"
+    done
+}
+mkdir -p "$src/var/lib/dpkg/info" "$src/etc" "$src/proc" "$src/tmp"
+: > "$src/var/lib/dpkg/status"
+pkg bash /usr/ /usr/bin/ /usr/bin/bash /usr/lib/ /usr/lib/libbash.so
+pkg linux-image-6.1.0-1-amd64 /usr/ /usr/lib/ /usr/lib/modules/ \
+    /usr/lib/modules/6.1.0-1/ /usr/lib/modules/6.1.0-1/kernel.ko
+echo vm1 > "$src/etc/hostname"
+echo 'root:x:0:0' > "$src/etc/passwd"
+echo junk > "$src/tmp/scratch"
+mkdir -p "$src/home/app" && echo data > "$src/home/app/db"
+chown 104:109 "$src/home/app/db"
+ln "$src/home/app/db" "$src/home/app/db.link"
+ln -s db "$src/home/app/db.sym"
+
+"$CTL" start > /dev/null 2>&1 || tap_bail "vchad does not start"
+
+# --- bad parameters: refused at job-add, naming the parameter
+out=$("$CTL" add filesync bad source=relative target="$work/dst" 2>&1)
+tap_like "$out" "*source*" "a relative source is refused, naming source"
+out=$("$CTL" add filesync bad source="$src" target="ssh://h" 2>&1)
+tap_like "$out" "*identity*" "an ssh target without a key is refused"
+out=$("$CTL" add filesync bad source="$src" target="ssh://h;x" 2>&1)
+tap_like "$out" "*target*" "a target with a shell character is refused"
+out=$("$CTL" add filesync bad source="$src" target="$work/dst" delay=5min 2>&1)
+tap_like "$out" "*delay*" "a delay past a minute is refused"
+"$CTL" health bad > /dev/null 2>&1
+tap_is $? 1 "and no job was made"
+
+# --- the first full push
+"$CTL" add filesync fs1 source="$src" target="$work/dst" mechanism=fanotify \
+    delay=50ms verify_interval=0 timeout_ms=10000 > /dev/null
+tap_is $? 0 "add a filesync job"
+wait_health fs1 fig.in_sync 1
+tap_ok $? "the first full push completes"
+tap_is "$(health_key fs1 fig.mechanism)" fanotify "it tracks with fanotify"
+tap_is "$(health_key fs1 fig.full_pushes)" 1 "one full push"
+filter=$work/run/filesync/fs1/filter
+tap_ok "$(grep -Fqx -- '- /usr/lib/modules/***' "$filter"; echo $?)" \
+    "its list excludes the kernel's modules, collapsed"
+converged fs1 "$work/dst"
+tap_ok $? "the standby holds the source minus the exclusions (checksums)"
+tap_ok "$([ -e "$work/dst/usr/bin/bash" ] && [ ! -e "$work/dst/usr/lib/modules" ]; echo $?)" \
+    "a needed package's file arrived, the kernel's did not"
+tap_ok "$([ ! -e "$work/dst/etc/hostname" ] && [ ! -e "$work/dst/tmp/scratch" ] && [ -d "$work/dst/tmp" ]; echo $?)" \
+    "the VM's identity and /tmp's contents stay behind, /tmp itself arrives"
+echo ct1 > "$work/dst/etc/hostname" # the container's own name
+tap_is "$(stat -c %u:%g "$work/dst/home/app/db")" 104:109 "numeric ids kept"
+tap_is "$(stat -c %i "$work/dst/home/app/db")" "$(stat -c %i "$work/dst/home/app/db.link")" \
+    "hard links kept"
+tap_is "$(readlink "$work/dst/home/app/db.sym")" db "symbolic links kept"
+
+# --- changes of every kind
+echo changed > "$src/etc/passwd"
+echo new > "$src/etc/new"
+rm "$src/home/app/db.link"
+mv "$src/home/app/db" "$src/home/app/db.old"
+mkdir -p "$work/fs/outside/tree/sub" && echo x > "$work/fs/outside/tree/sub/f"
+mv "$work/fs/outside/tree" "$src/home/moved-in"
+mkdir "$src/home/d1" && echo 1 > "$src/home/d1/f" && mv "$src/home/d1" "$src/home/d2"
+echo after > "$src/home/d2/g"
+setfattr -n user.vcha -v 1 "$src/etc/new" 2> /dev/null
+chmod 600 "$src/etc/passwd"
+converged fs1 "$work/dst"
+tap_ok $? "write, create, delete, rename, a tree moved in, a renamed directory: in step"
+tap_ok "$([ ! -e "$work/dst/home/app/db" ] && [ -e "$work/dst/home/app/db.old" ] && [ -e "$work/dst/home/moved-in/sub/f" ]; echo $?)" \
+    "the renamed file's old name is gone, the moved-in tree arrived whole"
+tap_is "$(stat -c %a "$work/dst/etc/passwd")" 600 "a mode change arrived"
+if command -v getfattr > /dev/null; then
+    tap_is "$(getfattr --only-values -n user.vcha "$work/dst/etc/new" 2> /dev/null)" 1 \
+        "an extended attribute arrived"
+fi
+wait_fig fs1 'v >= 2' fig.pushes
+tap_ok $? "pushes counted"
+tap_is "$(health_key fs1 fig.full_pushes)" 1 "incremental ones: still one full push"
+wait_fig fs1 'v >= 5' fig.files_sent
+tap_ok $? "files counted"
+
+# --- a file kept open and written, never closed
+exec 7>> "$src/home/app/log"
+echo line1 >&7
+converged fs1 "$work/dst"
+tap_is "$(cat "$work/dst/home/app/log" 2> /dev/null)" line1 \
+    "a write to a file held open arrives without a close"
+exec 7>&-
+
+# --- an unneeded package installed: its files never stay on the standby.
+# They are written before dpkg's database names them, and travel as files
+# of no package (a service's data could be anywhere); once the package is
+# known, the rebuilt list excludes them and a cleanup push deletes them.
+mkdir -p "$src/usr/share/fw-foo"
+echo blob > "$src/usr/share/fw-foo/foo.bin"
+converged fs1 "$work/dst"
+tap_ok "$([ -e "$work/dst/usr/share/fw-foo/foo.bin" ]; echo $?)" \
+    "files of no package travel"
+digest1=$(health_key fs1 fig.packages)
+pkg firmware-foo /usr/share/fw-foo/ /usr/share/fw-foo/foo.bin
+converged fs1 "$work/dst"
+tap_ok "$([ ! -e "$work/dst/usr/share/fw-foo" ]; echo $?)" \
+    "once their package is known as unneeded, they are deleted on the standby"
+tap_ok "$(grep -Fqx -- '- /usr/share/fw-foo/***' "$work/run/filesync/fs1/filter"; echo $?)" \
+    "the list was rebuilt"
+tap_cond "${#digest1} == 64" "the packages' digest is a figure"
+wait_fig fs1 '1' fig.packages && [ "$(health_key fs1 fig.packages)" != "$digest1" ]
+tap_ok $? "and it changed with the package list"
+tap_ok "$([ -e "$work/dst/usr/bin/bash" ] && [ -d "$work/dst/tmp" ]; echo $?)" \
+    "the cleanup deleted nothing else"
+tap_is "$(cat "$work/dst/etc/hostname")" ct1 \
+    "the container's own /etc/hostname (always excluded) survives the cleanup"
+
+# --- node attributes
+tap_ok "$(grep -q "vcha-fs1-sync-lag-ms" "$work/attrd.log"; echo $?)" \
+    "the lag is published as a node attribute"
+tap_ok "$(grep -q "vcha-fs1-sync-last-full" "$work/attrd.log"; echo $?)" \
+    "and the last full sync"
+tap_is "$(health_key fs1 fig.lag_ms)" 0 "in step: no lag"
+status=$("$CTL" status 2> /dev/null)
+tap_like "$status" "*fs1*filesync*lag_ms=0*" "vchactl status shows the job's figures"
+
+# --- lost events: the job stopped while 30,000 files appear
+jpid=$(health_key fs1 pid)
+kill -STOP "$jpid"
+mkdir "$src/many"
+(cd "$src/many" && seq 30000 | xargs touch)
+kill -CONT "$jpid"
+converged fs1 "$work/dst"
+tap_ok $? "after the kernel's queue overflowed, a full push brings it in step"
+wait_fig fs1 'v >= 1' fig.overflows
+tap_ok $? "the overflow is counted"
+wait_fig fs1 'v >= 3' fig.full_pushes
+tap_ok $? "and answered by a full push"
+jpid=
+
+# --- the standby fails (its directory is a file), then comes back
+failures=$(health_key fs1 fig.failures)
+mv "$work/dst" "$work/dst.away" && : > "$work/dst"
+echo more > "$src/etc/more"
+for i in $(seq 100); do
+    [ "$(health_key fs1 fig.failures)" -gt "$failures" ] && break
+    sleep 0.1
+done
+tap_cond "$(health_key fs1 fig.failures) > failures" "a failed push is counted"
+tap_is "$(health_key fs1 state)" failing "the job's state says it fails"
+tap_like "$(health_key fs1 last_error)" "*rsync*" "with rsync's error"
+tap_cond "$(health_key fs1 fig.lag_ms) > 0" "the lag grows meanwhile"
+tap_is "$(health_key fs1 fig.in_sync)" 0 "and the copy is not in step"
+full=$(health_key fs1 fig.full_pushes)
+rm "$work/dst" && mv "$work/dst.away" "$work/dst"
+converged fs1 "$work/dst"
+tap_ok $? "once the standby is back, it is brought in step"
+tap_cond "$(health_key fs1 fig.full_pushes) > full" "by a full push"
+wait_health fs1 state ok
+tap_ok $? "and the job's state is ok again"
+
+# --- the job's process killed: the daemon starts another, which catches up
+jpid=$(health_key fs1 pid)
+kill -KILL "$jpid"
+echo while-down > "$src/etc/while-down"
+for i in $(seq 100); do
+    p=$(health_key fs1 pid)
+    [ -n "$p" ] && [ "$p" != "$jpid" ] && break
+    sleep 0.1
+done
+tap_ok "$([ "$(health_key fs1 pid)" != "$jpid" ]; echo $?)" "a new process"
+converged fs1 "$work/dst"
+tap_ok $? "which brings the standby in step, the change made while none ran included"
+jpid=
+
+# --- remove: the job's process and its files go
+jpid=$(health_key fs1 pid)
+"$CTL" remove fs1 > /dev/null 2>&1
+tap_is $? 0 "remove the job"
+tap_ok "$([ -n "$jpid" ] && [ ! -e "/proc/$jpid" ]; echo $?)" "its process is gone"
+jpid=
+
+# --- the inotify fallback, on a plain directory
+rm -rf "$work/dst2"/*
+"$CTL" add filesync fs2 source="$src" target="$work/dst2" mechanism=inotify \
+    delay=50ms timeout_ms=10000 > /dev/null
+wait_health fs2 fig.in_sync 1 60
+tap_is "$(health_key fs2 fig.mechanism)" inotify "mechanism=inotify tracks with inotify"
+tap_cond "$(health_key fs2 fig.watches) > 5" "one watch per directory"
+mkdir -p "$src/home/ino/a/b" && echo 1 > "$src/home/ino/a/b/c"
+mv "$src/home/ino" "$src/home/ino2"
+echo 2 > "$src/home/ino2/a/b/d"
+rm "$src/etc/new"
+converged fs2 "$work/dst2"
+tap_ok $? "inotify: new trees, a renamed directory written into, a deletion: in step"
+"$CTL" remove fs2 > /dev/null 2>&1
+
+tap_done
