@@ -25,8 +25,9 @@
  * files (never under a live name), which the full push that follows any
  * failure deletes.
  *
- * Files under $VCHA_RUN_DIR/filesync/ID/: filter, the list of a push, the
- * ssh master connection's socket.
+ * Files under $VCHA_RUN_DIR/filesync/ID/: filter (the list as text),
+ * filter0 and cleanup0 (as rsync reads them), list (the paths of a push),
+ * ssh (the master connection's socket).
  */
 #include <config.h>
 
@@ -59,6 +60,11 @@
 #define RETRY_MAX_MS 30000
 /* How long the ssh master connection may take to come up. */
 #define MASTER_WAIT_MS 10000
+/* The largest filter file read. */
+#define FILTER_MAX (64 << 20)
+/* A receiver busy with the push before (its hooks still running) is asked
+ * again this soon, which is no failure. */
+#define BUSY_RETRY_MS 50
 
 /* One push under way, in a child process. */
 struct push_child {
@@ -85,13 +91,14 @@ struct filesync {
     struct vcha_pathset *inflight; /* in the push under way */
     struct push_child push;
     char dir[PATH_MAX];     /* the job's working directory */
-    char filter[PATH_MAX];  /* the exclusion list in use */
-    char cleanup[PATH_MAX]; /* it, with the protected paths, for cleanup */
+    char filter[PATH_MAX];   /* the exclusion list in use, as text */
+    char filter0[PATH_MAX];  /* it, for rsync (see nul_write()) */
+    char cleanup0[PATH_MAX]; /* it with the protected paths, for rsync */
     char list[PATH_MAX];
     char control[PATH_MAX]; /* ssh master socket, "" without */
     pid_t master;
     char packages[65];
-    bool need_full, need_cleanup, filter_is_param;
+    bool need_full, need_cleanup;
     long long pending_since; /* monotonic ms of the oldest pending change */
     long long batch_at;      /* when to push the pending changes */
     long long retry_at, retry_ms, verify_at;
@@ -201,7 +208,8 @@ protect_write(FILE *f, char **exclude)
     }
 }
 
-/* Write the list's text: from the database, or the plain one. */
+/* The list's text: the filter parameter's file, the database's, or the
+ * plain one. */
 static int
 filter_text(struct filesync *fs, char **text, size_t *len, char *why,
             size_t whylen)
@@ -219,24 +227,56 @@ filter_text(struct filesync *fs, char **text, size_t *len, char *why,
         .no_defaults = vcha_param_num(fs->p, VCHA_SYNC_NO_DEFAULTS) != 0,
     };
     struct vcha_excludes *ex = NULL;
-    FILE *f = open_memstream(text, len);
-    int rc = (f == NULL || !w[0] || !w[1] || !w[2] || !w[3]) ? -ENOMEM : 0;
+    FILE *f = NULL;
+    int rc = (!w[0] || !w[1] || !w[2] || !w[3]) ? -ENOMEM : 0;
 
+    if (rc == 0 && param(fs, VCHA_SYNC_FILTER) != NULL) {
+        rc = vcha_file_read(param(fs, VCHA_SYNC_FILTER), text, len,
+                            FILTER_MAX);
+        snprintf(why, whylen, "%s: %s", param(fs, VCHA_SYNC_FILTER),
+                 strerror(-rc));
+        goto done;
+    }
+    f = rc == 0 ? open_memstream(text, len) : NULL;
+    rc = f != NULL ? vcha_excludes_build(&spec, &ex, why, whylen) : -ENOMEM;
     if (rc == 0) {
-        rc = vcha_excludes_build(&spec, &ex, why, whylen);
-        if (rc == 0) {
-            rc = vcha_excludes_print(ex, f);
-        } else if (rc == -ENOENT) { /* no dpkg database: no packages */
-            rc = plain_filter_write(f, w[3], w[2]);
-        }
+        rc = vcha_excludes_print(ex, f);
+    } else if (rc == -ENOENT) { /* no dpkg database: no packages */
+        rc = plain_filter_write(f, w[3], w[2]);
     }
     if (f != NULL && fclose(f) != 0 && rc == 0) {
         rc = -EIO;
     }
+done:
     for (size_t i = 0; i < 4; i++) {
         words_free(w[i]);
     }
     vcha_excludes_free(ex);
+    return rc;
+}
+
+/*
+ * Write @p text (rules one a line) to @p path with each rule ended by a
+ * NUL byte instead: rsync reads merged filter files with --from0 too.
+ */
+static int
+nul_write(const char *path, const char *text, size_t len)
+{
+    char *buf = malloc(len + 1);
+    size_t n = 0;
+    int rc;
+
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[n++] = text[i] == '\n' ? '\0' : text[i];
+    }
+    if (n > 0 && buf[n - 1] != '\0') {
+        buf[n++] = '\0';
+    }
+    rc = vcha_file_write_atomic(path, buf, n, 0600);
+    free(buf);
     return rc;
 }
 
@@ -259,7 +299,7 @@ cleanup_write(struct filesync *fs, const char *text, size_t len)
         rc = -EIO;
     }
     if (rc == 0) {
-        rc = vcha_file_write_atomic(fs->cleanup, buf, blen, 0600);
+        rc = nul_write(fs->cleanup0, buf, blen);
     }
     free(buf);
     words_free(exclude);
@@ -267,10 +307,10 @@ cleanup_write(struct filesync *fs, const char *text, size_t len)
 }
 
 /*
- * (Re)build the exclusion list.  A list that changed since the last
- * build asks for a cleanup push; the first build does not (the full push
- * at the start deletes nothing the list excludes, and nothing was sent
- * yet by this process).
+ * (Re)build the exclusion list: ID/filter (for people), ID/filter0 and
+ * ID/cleanup0 (for rsync).  A list that changed since the last build asks
+ * for a cleanup push; the first build does not (the full push at the
+ * start deletes nothing the list excludes).
  */
 static int
 filter_build(struct filesync *fs, bool first)
@@ -278,27 +318,26 @@ filter_build(struct filesync *fs, bool first)
     char *text = NULL, *old = NULL;
     size_t len = 0, old_len = 0;
     char why[512] = "";
-    int rc;
+    int rc = filter_text(fs, &text, &len, why, sizeof(why));
 
-    if (fs->filter_is_param) {
-        return 0;
-    }
-    rc = filter_text(fs, &text, &len, why, sizeof(why));
     if (rc < 0) {
         snprintf(fs->error, sizeof(fs->error), "exclusion list: %s",
                  why[0] != '\0' ? why : strerror(-rc));
         goto done;
     }
-    if (vcha_file_read(fs->filter, &old, &old_len, 64 << 20) == 0 &&
+    if (!first && vcha_file_read(fs->filter, &old, &old_len, FILTER_MAX) == 0 &&
         old_len == len && memcmp(old, text, len) == 0) {
         goto done;
     }
-    rc = vcha_file_write_atomic(fs->filter, text, len, 0600);
+    rc = nul_write(fs->filter0, text, len);
     if (rc == 0) {
         rc = cleanup_write(fs, text, len);
     }
+    if (rc == 0) { /* last: a list that did not get this far is rebuilt */
+        rc = vcha_file_write_atomic(fs->filter, text, len, 0600);
+    }
     if (rc < 0) {
-        snprintf(fs->error, sizeof(fs->error), "%.900s: %s", fs->filter,
+        snprintf(fs->error, sizeof(fs->error), "%.900s: %s", fs->dir,
                  strerror(-rc));
     } else if (!first) {
         fs->need_cleanup = true;
@@ -423,7 +462,7 @@ push_start(struct filesync *fs, bool full, bool cleanup)
     struct vcha_sync_push push = {
         .source = param(fs, VCHA_SYNC_SOURCE),
         .target = &fs->target,
-        .filter = cleanup ? fs->cleanup : fs->filter,
+        .filter = cleanup ? fs->cleanup0 : fs->filter0,
         .list = full ? NULL : fs->list,
         .identity = param(fs, VCHA_SYNC_IDENTITY),
         .known_hosts = param(fs, VCHA_SYNC_KNOWN_HOSTS),
@@ -526,6 +565,17 @@ static void
 push_done(struct filesync *fs, const struct push_result *r, long long now)
 {
     bool ok = r->rc == 0 || r->rc == -EAGAIN; /* vanished: its event comes */
+
+    if (r->rc == -EBUSY) { /* the receiver was still busy: again, soon */
+        vcha_pathset_merge(fs->pending, fs->inflight);
+        vcha_pathset_clear(fs->inflight);
+        if (fs->push.since != 0 &&
+            (fs->pending_since == 0 || fs->push.since < fs->pending_since)) {
+            fs->pending_since = fs->push.since;
+        }
+        fs->retry_at = now + BUSY_RETRY_MS;
+        return;
+    }
 
     fs->pushes++;
     fs->files += r->st.files;
@@ -666,14 +716,9 @@ setup(struct filesync *fs)
         return rc;
     }
     snprintf(fs->list, sizeof(fs->list), "%s/list", fs->dir);
-    snprintf(fs->cleanup, sizeof(fs->cleanup), "%s/cleanup", fs->dir);
-    fs->filter_is_param = param(fs, VCHA_SYNC_FILTER) != NULL;
-    snprintf(fs->filter, sizeof(fs->filter), "%s",
-             fs->filter_is_param ? param(fs, VCHA_SYNC_FILTER) : "");
-    if (!fs->filter_is_param) {
-        snprintf(fs->filter, sizeof(fs->filter), "%s/filter", fs->dir);
-        unlink(fs->filter); /* rebuilt: the first build is no change */
-    }
+    snprintf(fs->filter, sizeof(fs->filter), "%s/filter", fs->dir);
+    snprintf(fs->filter0, sizeof(fs->filter0), "%s/filter0", fs->dir);
+    snprintf(fs->cleanup0, sizeof(fs->cleanup0), "%s/cleanup0", fs->dir);
     if (fs->target.kind == VCHA_SYNC_SSH) {
         snprintf(fs->control, sizeof(fs->control), "%s/ssh", fs->dir);
     }

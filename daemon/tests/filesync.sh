@@ -154,11 +154,15 @@ mkdir "$src/home/d1" && echo 1 > "$src/home/d1/f" && mv "$src/home/d1" "$src/hom
 echo after > "$src/home/d2/g"
 setfattr -n user.vcha -v 1 "$src/etc/new" 2> /dev/null
 chmod 600 "$src/etc/passwd"
+echo vm1-renamed > "$src/etc/hostname"
+mkdir -p "$src/boot" && echo k > "$src/boot/vmlinuz-new"
 converged fs1 "$work/dst"
 tap_ok $? "write, create, delete, rename, a tree moved in, a renamed directory: in step"
 tap_ok "$([ ! -e "$work/dst/home/app/db" ] && [ -e "$work/dst/home/app/db.old" ] && [ -e "$work/dst/home/moved-in/sub/f" ]; echo $?)" \
     "the renamed file's old name is gone, the moved-in tree arrived whole"
 tap_is "$(stat -c %a "$work/dst/etc/passwd")" 600 "a mode change arrived"
+tap_ok "$([ "$(cat "$work/dst/etc/hostname")" = ct1 ] && [ ! -e "$work/dst/boot/vmlinuz-new" ]; echo $?)" \
+    "changed and new paths that the list excludes do not travel"
 if command -v getfattr > /dev/null; then
     tap_is "$(getfattr --only-values -n user.vcha "$work/dst/etc/new" 2> /dev/null)" 1 \
         "an extended attribute arrived"
@@ -268,8 +272,10 @@ jpid=
 
 # --- the inotify fallback, on a plain directory
 rm -rf "$work/dst2"/*
+printf -- '- /home/secret/***\n- /proc/*\n' > "$work/my-filter"
+mkdir -p "$src/home/secret" && echo s > "$src/home/secret/key"
 "$CTL" add filesync fs2 source="$src" target="$work/dst2" mechanism=inotify \
-    delay=50ms timeout_ms=10000 > /dev/null
+    delay=50ms timeout_ms=10000 filter="$work/my-filter" > /dev/null
 wait_health fs2 fig.in_sync 1 60
 tap_is "$(health_key fs2 fig.mechanism)" inotify "mechanism=inotify tracks with inotify"
 tap_cond "$(health_key fs2 fig.watches) > 5" "one watch per directory"
@@ -279,6 +285,11 @@ echo 2 > "$src/home/ino2/a/b/d"
 rm "$src/etc/new"
 converged fs2 "$work/dst2"
 tap_ok $? "inotify: new trees, a renamed directory written into, a deletion: in step"
+echo s2 > "$src/home/secret/key2"
+echo v > "$src/home/visible"
+converged fs2 "$work/dst2"
+tap_ok "$([ -e "$work/dst2/home/visible" ] && [ ! -e "$work/dst2/home/secret" ] && [ -e "$work/dst2/etc/hostname" ]; echo $?)" \
+    "a filter file of the admin's is the list: what it excludes stays behind, the rest travels"
 "$CTL" remove fs2 > /dev/null 2>&1
 
 tap_done

@@ -390,7 +390,6 @@ vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
     if (p->list != NULL) {
         arg_add(&a, "-r");
         arg_addf(&a, "--files-from=%s", p->list);
-        arg_add(&a, "--from0");
         arg_add(&a, "--delete-missing-args");
     }
     if (p->target->kind == VCHA_SYNC_SSH) {
@@ -467,6 +466,9 @@ vcha_sync_push_run(const struct vcha_sync_push *p, struct vcha_sync_stats *st,
         snprintf(why, whylen, "rsync %s after %lld ms",
                  res.timed_out ? "timed out" : "was stopped", st->elapsed_ms);
         rc = res.timed_out ? -ETIME : -ECANCELED;
+    } else if (res.exit_code == 5 && strstr(res.err, "max connections")) {
+        last_line(res.err, why, whylen);
+        rc = -EBUSY;
     } else if (res.exit_code == 24) {
         last_line(res.err, why, whylen);
         rc = -EAGAIN;

@@ -4,10 +4,12 @@
  * (vcha/jobdef.h), where the copy goes, and one rsync push to it.
  *
  * A push runs stock rsync with an argv (never a shell):
- *   rsync -aHAX --numeric-ids --delete --delete-delay
- *         --filter='merge FILTER' --stats [--delete-excluded] [-r
- *         --files-from=LIST --from0 --delete-missing-args] [TRANSPORT
- *         OPTIONS] SOURCE/ DESTINATION
+ *   rsync -aHAX --numeric-ids --delete --delete-delay --stats --from0
+ *         --filter='merge FILTER' [--delete-excluded] [-r
+ *         --files-from=LIST --delete-missing-args] [TRANSPORT OPTIONS]
+ *         SOURCE/ DESTINATION
+ * --from0 applies to the filter file as well: its rules end with NUL
+ * bytes, not newlines.
  * A full push (no list) sends the whole tree and deletes on the standby
  * what the source no longer has (excluded paths are left alone); an
  * incremental one sends the listed paths only, a listed directory with
@@ -126,7 +128,8 @@ int vcha_sync_push_argv(const struct vcha_sync_push *push, const char **argv,
  * whole tree), or a negative errno with @p why holding rsync's last
  * error line: -ETIME past the timeout, -EIO for rsync's failures, -EAGAIN
  * for a source file that changed or vanished while it was sent (exit 24:
- * the next push sends it again).  @p st is filled either way.
+ * the next push sends it again), -EBUSY for an rsync daemon that still
+ * serves the push before (max connections: ask again).  @p st is filled either way.
  */
 int vcha_sync_push_run(const struct vcha_sync_push *push,
                        struct vcha_sync_stats *st, char *why, size_t whylen);
