@@ -50,6 +50,9 @@ run() { # run CMD...: sets OUT, ERR, RC
     ERR=$(cat "$work/run.err")
 }
 field() { sed -n "s/^$2=//p" "$1.vcha-sync" 2>/dev/null; }
+marks() { # state/batch/completed of DIR's marker
+    echo "$(field "$1" state)/$(field "$1" batch)/$(field "$1" completed)"
+}
 sum() { sha256sum "$1" | cut -c1-64; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # the paths of the source tree, NUL-separated, plus missing ones to delete
@@ -126,7 +129,7 @@ tap_is "$(getfattr --only-values -n user.vcha "$dest/data/xattr" 2>/dev/null)" \
 tap_is "$(sum "$dest/big")" "$(sum "$src/big")" "ssh: the large file arrived"
 tap_ok "$([ ! -e "$dest/data/scratch.tmp" ]; echo $?)" \
     "ssh: the sender's filter applies"
-tap_is "$(field "$dest" state)/$(field "$dest" batch)/$(field "$dest" completed)" \
+tap_is "$(marks "$dest")" \
     complete/1/1 "ssh: marker complete, batch 1"
 tap_is "$(field "$dest" packages)" "$(sum "$src/var/lib/dpkg/status")" \
     "ssh: marker holds the dpkg status file's sha256"
@@ -143,7 +146,7 @@ tap_is "$(field "$dest" state)/$(field "$dest" batch)" complete/2 \
     "ssh: marker complete, batch 2"
 
 old_pk=$(field "$dest" packages)
-printf 'Package: base-files\nStatus: install ok installed\n\nPackage: nginx\nStatus: install ok installed\n\n' \
+printf 'Package: %s\nStatus: install ok installed\n\n' base-files nginx \
     > "$src/var/lib/dpkg/status"
 files_list
 push_ssh
@@ -171,19 +174,21 @@ sleep 1.5 # a part of the large file is over
 kill -KILL -- "-$killed"
 wait "$killed" 2>/dev/null
 wait_unlocked "$dest"
-tap_is "$(field "$dest" state)/$(field "$dest" batch)/$(field "$dest" completed)" \
+tap_is "$(marks "$dest")" \
     incomplete/4/3 "killed push: marker incomplete, batch 4, completed 3"
 tap_ok "$([ "$(field "$dest" status)" != 0 ]; echo $?)" \
     "killed push: rsync's status recorded ($(field "$dest" status))"
 tap_is "$(sum "$dest/big")" "$old_big" \
     "killed push: the live file is still the old one, whole"
-tap_diag "left behind: $(cd "$dest" && find . -name '.~tmp~' -o -name '.big.*' | tr '\n' ' ')"
+tap_diag "left behind: $(cd "$dest" &&
+    find . -name '.~tmp~' -o -name '.big.*' | tr '\n' ' ')"
 run "$RECEIVE" --state "$dest"
 tap_is "$RC" 1 "--state after a killed push: exit 1"
-tap_like "$ERR" "*incomplete*did not finish*" "and says the tree may be half-applied"
+tap_like "$ERR" "*incomplete*did not finish*" \
+    "and says the tree may be half-applied"
 push_ssh
 tap_is "$RC" 0 "ssh: the next push succeeds"
-tap_is "$(field "$dest" state)/$(field "$dest" batch)/$(field "$dest" completed)" \
+tap_is "$(marks "$dest")" \
     complete/5/5 "ssh: and completes the tree (batch 5)"
 tap_is "$(sum "$dest/big")" "$(sum "$src/big")" "ssh: with the new large file"
 tap_is "$(cd "$dest" && find . -name '.~tmp~' -o -name '.big.*')" "" \
@@ -193,7 +198,8 @@ tap_is "$(cd "$dest" && find . -name '.~tmp~' -o -name '.big.*')" "" \
 mkdir -p "$work/pulled"
 run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
 tap_ok "$([ "$RC" != 0 ]; echo $?)" "ssh: a download fails"
-tap_like "$ERR" "*downloads (--sender) are refused*" "ssh: --sender refused, said so"
+tap_like "$ERR" "*downloads (--sender) are refused*" \
+    "ssh: --sender refused, said so"
 tap_is "$(ls -A "$work/pulled")" "" "ssh: nothing was downloaded"
 
 touch "$src/vcha-receive-test-$$"
@@ -228,7 +234,8 @@ run rsync "${SENDER[@]}" -e "$SSH_PUSH" -M--log-file="$work/written.log" \
 tap_like "$ERR" "*--log-file is refused*" "ssh: --log-file refused"
 tap_ok "$([ ! -e "$work/written.log" ]; echo $?)" "ssh: and no log written"
 run rsync "${SENDER[@]}" -e "$SSH_PUSH" --temp-dir=/tmp "$src/" root@127.0.0.1:
-tap_like "$ERR" "*--temp-dir /tmp is refused*" "ssh: an absolute --temp-dir refused"
+tap_like "$ERR" "*--temp-dir /tmp is refused*" \
+    "ssh: an absolute --temp-dir refused"
 run rsync "${SENDER[@]}" -e "$SSH_PUSH" --keep-dirlinks "$src/" root@127.0.0.1:
 tap_like "$ERR" "*-K*refused*symbolic links*" "ssh: --keep-dirlinks refused"
 run rsync -a -e "$SSH_PUSH" --inplace "$src/" root@127.0.0.1:
@@ -271,7 +278,8 @@ t0=$(now_ms)
 run "$RECEIVE" --state "$dest" --wait 20
 t1=$(now_ms)
 tap_is "$RC" 1 "--state --wait with nothing pushing: exit 1"
-tap_cond "$t1 - $t0 < 5000" "and at once ($((t1 - t0)) ms): nothing will complete it"
+tap_cond "$t1 - $t0 < 5000" \
+    "and at once ($((t1 - t0)) ms): nothing will complete it"
 cp "$work/marker.saved" "$dest.vcha-sync"
 echo "state=complete" > "$work/damaged.vcha-sync"
 mkdir -p "$work/damaged"
@@ -313,11 +321,13 @@ tap_is "$(stat -c %u:%g "$ddest/data/owned")" 12345:23456 \
     "daemon: numeric ids kept"
 tap_is "$(stat -c %i "$ddest/data/link1")" \
     "$(stat -c %i "$ddest/data/link2")" "daemon: hard links kept"
-tap_is "$(getfattr --only-values -n user.vcha "$ddest/data/xattr" 2>/dev/null)" \
+tap_is "$(getfattr --only-values -n user.vcha "$ddest/data/xattr" \
+    2>/dev/null)" \
     hello "daemon: xattrs kept"
 tap_is "$(field "$ddest" state)/$(field "$ddest" batch)" complete/1 \
     "daemon: marker complete, batch 1"
-tap_like "$(field "$ddest" owner)" "rsyncd [0-9]*" "daemon: owned by the transfer"
+tap_like "$(field "$ddest" owner)" "rsyncd [0-9]*" \
+    "daemon: owned by the transfer"
 tap_is "$(field "$ddest" packages)" "$(sum "$src/var/lib/dpkg/status")" \
     "daemon: packages digest"
 
@@ -350,14 +360,16 @@ tap_like "$ERR" "*another push into $ddest is still running*" \
 kill -KILL -- "-$killed"
 wait "$killed" 2>/dev/null
 wait_unlocked "$ddest"
-tap_is "$(field "$ddest" state)/$(field "$ddest" batch)/$(field "$ddest" completed)" \
+tap_is "$(marks "$ddest")" \
     incomplete/3/2 "daemon: killed push leaves the marker incomplete"
-tap_is "$(sum "$ddest/big")" "$old_big" "daemon: the live file is whole, the old one"
+tap_is "$(sum "$ddest/big")" "$old_big" \
+    "daemon: the live file is whole, the old one"
 push_daemon
 wait_state "$ddest"
 tap_is "$RC/$(field "$ddest" state)/$(field "$ddest" batch)" 0/complete/4 \
     "daemon: the next push completes the tree"
-tap_is "$(sum "$ddest/big")" "$(sum "$src/big")" "daemon: with the new large file"
+tap_is "$(sum "$ddest/big")" "$(sum "$src/big")" \
+    "daemon: with the new large file"
 
 # refusals
 mkdir -p "$work/dpulled"
@@ -373,12 +385,14 @@ run env RSYNC_MODULE_PATH="$ddest" RSYNC_MODULE_NAME=vcha RSYNC_REQUEST=vcha/ \
     "$RECEIVE" --pre-xfer
 tap_like "$RC:$OUT" "1:*downloads (--sender) are refused*" \
     "pre-xfer refuses a download itself, on stdout (shown to the client)"
-tap_is "$(field "$ddest" batch)" 4 "pre-xfer: a refused transfer begins no batch"
+tap_is "$(field "$ddest" batch)" 4 \
+    "pre-xfer: a refused transfer begins no batch"
 
 for bad in "../x" "sub"; do
     run rsync "${SENDER[@]}" --password-file="$RECEIVER_RSYNC_PASSFILE" \
         "$src/" "${RECEIVER_RSYNC_URL}$bad"
-    tap_ok "$([ "$RC" != 0 ]; echo $?)" "daemon: a push to the module's $bad fails"
+    tap_ok "$([ "$RC" != 0 ]; echo $?)" \
+        "daemon: a push to the module's $bad fails"
     tap_like "$ERR" "*receives into its root only*" "daemon: said so ($bad)"
 done
 tap_ok "$([ ! -e "$work/x" ] && [ ! -e "$ddest/sub" ]; echo $?)" \
@@ -389,7 +403,8 @@ tap_is "$(field "$ddest" batch)/$(field "$ddest" state)" 4/complete \
 (umask 077 && echo wrong-secret > "$work/wrong.pass")
 run rsync "${SENDER[@]}" --password-file="$work/wrong.pass" "$src/" \
     "$RECEIVER_RSYNC_URL"
-tap_like "$RC:$ERR" "5:*auth failed on module vcha*" "daemon: a wrong secret is refused"
+tap_like "$RC:$ERR" "5:*auth failed on module vcha*" \
+    "daemon: a wrong secret is refused"
 cp "$RECEIVER_RSYNC_PASSFILE" "$work/open.pass"
 chmod 0644 "$work/open.pass"
 run rsync "${SENDER[@]}" --password-file="$work/open.pass" "$src/" \
@@ -401,7 +416,8 @@ run rsync "${SENDER[@]}" --password-file="$RECEIVER_RSYNC_PASSFILE" "$src/" \
     "$RECEIVER_RSYNC_URL"
 tap_like "$RC:$ERR" "5:*auth failed*" \
     "daemon: a world-readable secrets file is refused (strict modes)"
-tap_like "$(cat "$work/rsyncd.log")" "*secrets file must not be other-accessible*" \
+tap_like "$(cat "$work/rsyncd.log")" \
+    "*secrets file must not be other-accessible*" \
     "daemon: its log says why"
 chmod 0600 "$work/rsyncd.secrets"
 

@@ -26,7 +26,7 @@
 #define MARKER_MAX 4096
 /* how often a waiting begin or wait looks again */
 #define LOCK_POLL_MS 20
-#define WAIT_POLL_MS 100
+#define WAIT_POLL_MS 20
 #define DPKG_STATUS "var/lib/dpkg/status"
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)

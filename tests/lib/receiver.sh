@@ -191,7 +191,8 @@ receiver_rsyncd_start() {
         RECEIVER_RSYNCD_PID=$!
         if receiver_listening "$RECEIVER_RSYNCD_PORT" "$RECEIVER_RSYNCD_PID"
         then
-            RECEIVER_RSYNC_URL=rsync://vcha@127.0.0.1:$RECEIVER_RSYNCD_PORT/$module/
+            RECEIVER_RSYNC_URL=rsync://vcha@127.0.0.1
+            RECEIVER_RSYNC_URL+=:$RECEIVER_RSYNCD_PORT/$module/
             return 0
         fi
         kill "$RECEIVER_RSYNCD_PID" 2>/dev/null
