@@ -28,6 +28,8 @@
 #define LOCK_POLL_MS 20
 #define WAIT_POLL_MS 20
 #define DPKG_STATUS "var/lib/dpkg/status"
+/* a dpkg status file is a few MiB: one far larger is not hashed */
+#define MAX_STATUS (256LL * 1024 * 1024)
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -306,12 +308,15 @@ vcha_syncmark_release(struct vcha_syncmark *m)
 
 /* ------------------------------------------------------------ packages */
 
-/* Open DEST/var/lib/dpkg/status as the container sees it. */
+/*
+ * Find DEST/var/lib/dpkg/status as the container sees it, without opening
+ * it (O_PATH): whoever pushes the tree may put a device or a FIFO there.
+ */
 static int
-open_in_root(int root)
+find_in_root(int root)
 {
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+        .flags = O_PATH | O_CLOEXEC,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
     long fd = syscall(SYS_openat2, root, DPKG_STATUS, &how, sizeof(how));
@@ -323,14 +328,12 @@ open_in_root(int root)
     }
     /* no openat2 (an old kernel, seccomp, valgrind): follow no link */
     for (char *name = rel, *slash; name != NULL; name = slash) {
-        int next, err, flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+        int next, err, flags = O_PATH | O_CLOEXEC | O_NOFOLLOW;
 
         slash = strchr(name, '/');
         if (slash != NULL) {
             *slash++ = '\0';
             flags |= O_DIRECTORY;
-        } else {
-            flags |= O_NONBLOCK; /* a FIFO planted there must not block */
         }
         next = openat(dfd, name, flags);
         err = errno;
@@ -343,6 +346,28 @@ open_in_root(int root)
         dfd = next;
     }
     return dfd;
+}
+
+/* Open the regular file that @p pathfd (O_PATH) is for reading. */
+static int
+reopen_regular(int pathfd)
+{
+    char proc[64];
+    struct stat st;
+    int fd;
+
+    if (fstat(pathfd, &st) < 0) {
+        return -errno;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return -ENOENT; /* a link (without openat2), a FIFO, a device */
+    }
+    if (st.st_size > MAX_STATUS) {
+        return -EFBIG;
+    }
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+    fd = open(proc, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    return fd < 0 ? -errno : fd;
 }
 
 static int
@@ -382,26 +407,26 @@ done:
 int
 vcha_syncmark_packages(const char *dest, char hex[65])
 {
-    struct stat st;
-    int root, fd, rc;
+    int root, pathfd, fd, rc;
 
     hex[0] = '\0';
     root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
         return -errno;
     }
-    fd = open_in_root(root);
+    pathfd = find_in_root(root);
     close(root);
+    fd = pathfd < 0 ? pathfd : reopen_regular(pathfd);
+    if (pathfd >= 0) {
+        close(pathfd);
+    }
     if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP || fd == -EXDEV) {
         return 0; /* no status file (or none reachable): no packages */
     }
     if (fd < 0) {
         return fd;
     }
-    rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && S_ISREG(st.st_mode)) {
-        rc = sha256_fd(fd, hex);
-    }
+    rc = sha256_fd(fd, hex);
     if (rc < 0) {
         hex[0] = '\0';
     }

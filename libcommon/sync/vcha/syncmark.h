@@ -137,8 +137,10 @@ int vcha_syncmark_wait(const char *dest, long long timeout_ms,
 /**
  * The sha256 (lowercase hex) of DEST/var/lib/dpkg/status, the file
  * resolved as the container rooted at @p dest sees it (symbolic links
- * cannot lead out of @p dest), into @p hex: "" when there is no such
- * regular file.  Returns 0 or a negative errno.
+ * cannot lead out of @p dest; where openat2(2) is missing, no link is
+ * followed at all), into @p hex: "" when there is no such regular file (a
+ * device or a FIFO there is neither opened nor read).  Returns 0, -EFBIG
+ * for a file over 256 MiB (no status file is), or a negative errno.
  */
 int vcha_syncmark_packages(const char *dest, char hex[65]);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -402,10 +403,26 @@ test_packages(void **state)
     assert_int_equal(vcha_syncmark_packages(f->dest, hex), 0);
     assert_string_equal(hex, "");
     unlink(link);
-    /* nor is a FIFO waited on */
+    /* nor is a FIFO waited on, nor a device read (/dev/zero never ends) */
     assert_int_equal(mkfifo(link, 0600), 0);
     assert_int_equal(vcha_syncmark_packages(f->dest, hex), 0);
     assert_string_equal(hex, "");
+    unlink(link);
+    assert_int_equal(mknod(link, S_IFCHR | 0600, makedev(1, 5)), 0);
+    assert_int_equal(vcha_syncmark_packages(f->dest, hex), 0);
+    assert_string_equal(hex, "");
+    unlink(link);
+    /* an absolute link inside the tree leads to the tree's own file (or,
+       without openat2, is not followed): never to the host's */
+    free(out);
+    assert_true(asprintf(&out, "%s/var/lib/dpkg/status.real", f->dest) > 0);
+    assert_int_equal(test_write_file(out, "Package: inside\n\n"), 0);
+    assert_int_equal(symlink("/var/lib/dpkg/status.real", link), 0);
+    assert_int_equal(vcha_syncmark_packages(f->dest, hex), 0);
+    unlink(link);
+    assert_int_equal(rename(out, link), 0);
+    sha256sum(f, want);
+    assert_true(strcmp(hex, want) == 0 || hex[0] == '\0');
     assert_int_equal(vcha_syncmark_packages("/nonexistent-vcha", hex), -ENOENT);
     free(link);
     free(out);
