@@ -13,7 +13,7 @@
 #       with forced-command keys only.  Sets RECEIVER_SSH_PORT and
 #       RECEIVER_SSH_PID.
 #   receiver_ssh_key NAME COMMAND...
-#       a new client key DIR/NAME (mode 0600) whose line in authorized_keys
+#       a new client key DIR/key-NAME (mode 0600) whose line in authorized_keys
 #       is "restrict,command=..." with COMMAND; sets RECEIVER_SSH to the
 #       ssh command line for `rsync -e` with that key (host key checked
 #       against DIR/known_hosts, no config file, batch mode)
@@ -132,7 +132,7 @@ receiver_sshd_start() {
 receiver_ssh_key() {
     local name=$1 key
     shift
-    key=$RECEIVER_DIR/$name
+    key=$RECEIVER_DIR/key-$name
     rm -f "$key" "$key.pub"
     ssh-keygen -q -t ed25519 -N '' -C "vcha-test-$name" -f "$key" || return 1
     chmod 0600 "$key"
