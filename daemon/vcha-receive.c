@@ -103,6 +103,7 @@ struct opt_rule {
 #define FOLLOWS "follows symbolic links, which the tree's owner can plant"
 #define READS "reads a file of the standby"
 #define WRITES "writes a file of the standby outside the destination"
+#define DRY "changes nothing, yet would mark the batch complete"
 
 static const struct opt_rule opt_rules[] = {
     {"acls", OPT_FLAG, NULL},
@@ -165,7 +166,7 @@ static const struct opt_rule opt_rules[] = {
     {"keep-dirlinks", OPT_REFUSED, FOLLOWS},
     {"link-dest", OPT_PATH, NULL},
     {"links", OPT_FLAG, NULL},
-    {"list-only", OPT_FLAG, NULL},
+    {"list-only", OPT_REFUSED, DRY},
     {"log-file", OPT_REFUSED, WRITES},
     {"log-file-format", OPT_REFUSED, WRITES},
     {"log-format", OPT_VALUE, NULL},
@@ -230,8 +231,9 @@ static const struct opt_rule opt_rules[] = {
 };
 
 /* The short options of a push's cluster ("-logDtpre.iLsfxCIvu"), less
-   -s (arguments past this check), -K, -L and -k (follow links). */
-#define SHORT_OK "ACDEHIJNORSUWXbcdglmnopqrtuvxyz"
+   -s (arguments past this check), -K, -L and -k (follow links) and -n (a
+   dry run). */
+#define SHORT_OK "ACDEHIJNORSUWXbcdglmopqrtuvxyz"
 
 /* Characters of a command line a push sends: no quoting, no escapes, no
    shell syntax, nothing a shell or rsync would expand. */
@@ -307,7 +309,9 @@ short_ok(const char *word)
         }
         if (strchr(SHORT_OK, *p) == NULL) {
             refuse("option -%c (in %s) is refused: %s", *p, word,
-                   *p == 's' ? "it would carry arguments past this check"
+                   *p == 's'           ? "it would carry arguments past "
+                                         "this check"
+                   : *p == 'n'         ? "a dry run " DRY
                    : strchr("KLk", *p) ? "it " FOLLOWS
                                        : "a push does not send it");
             return false;

@@ -240,6 +240,9 @@ run rsync "${SENDER[@]}" -e "$SSH_PUSH" --keep-dirlinks "$src/" root@127.0.0.1:
 tap_like "$ERR" "*-K*refused*symbolic links*" "ssh: --keep-dirlinks refused"
 run rsync -a -e "$SSH_PUSH" --inplace "$src/" root@127.0.0.1:
 tap_like "$ERR" "*--inplace is refused*partial file*" "ssh: --inplace refused"
+run rsync "${SENDER[@]}" -e "$SSH_PUSH" --dry-run "$src/" root@127.0.0.1:
+tap_like "$ERR" "*-n *dry run changes nothing*" \
+    "ssh: a dry run refused (it would mark the batch complete)"
 run rsync "${SENDER[@]}" -e "$SSH_MISSING" "$src/" root@127.0.0.1:
 tap_like "$ERR" "*$work/no-such-dir*No such file*" \
     "ssh: a key whose directory is missing is refused"
