@@ -26,6 +26,11 @@
  * directory recursively.  A path reported may no longer exist (deleted or
  * renamed since): a consumer deletes it on the other side.
  *
+ * Both mechanisms see a change through the directory it was made in: a
+ * file written through a hard link outside the root is not seen.  Writes
+ * through a shared mapping make no event; closing a descriptor opened for
+ * writing after them does.
+ *
  * A path is resolved when the event is read: with fanotify, every
  * directory is named where it is at the read; with inotify, an event read
  * before the rename of a directory above it names the old place (the
