@@ -49,6 +49,7 @@
 #include <vcha/jobdef.h>
 #include <vcha/param.h>
 #include <vcha/syncjob.h>
+#include <vcha/syncmark.h>
 #include <vcha/tracker.h>
 
 #include "../vchad_job.h"
@@ -535,7 +536,7 @@ push_maybe(struct filesync *fs, long long now)
     }
     if (packages_touched(fs->pending) || full) {
         filter_build(fs, false);
-        vcha_sync_packages_digest(param(fs, VCHA_SYNC_SOURCE), fs->packages);
+        vcha_syncmark_packages(param(fs, VCHA_SYNC_SOURCE), fs->packages);
         full = fs->need_full || fs->need_cleanup;
     }
     master_keep(fs);

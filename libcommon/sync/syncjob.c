@@ -10,15 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/syncjob.h>
-
-/* The dpkg status file of a large system is a few MiB. */
-#define STATUS_MAX (64 * 1024 * 1024)
 
 const char *const vcha_sync_mechanism_options[] = {"auto", "fanotify",
                                                    "inotify", NULL};
@@ -480,33 +475,5 @@ vcha_sync_push_run(const struct vcha_sync_push *p, struct vcha_sync_stats *st,
         rc = -EIO;
     }
     vcha_exec_result_clear(&res);
-    return rc;
-}
-
-int
-vcha_sync_packages_digest(const char *root, char hex[65])
-{
-    char path[4096];
-    char *data = NULL;
-    size_t len = 0;
-    unsigned char h[32];
-    int rc;
-
-    hex[0] = '\0';
-    if (snprintf(path, sizeof(path), "%s/var/lib/dpkg/status",
-                 strcmp(root, "/") == 0 ? "" : root) >= (int) sizeof(path)) {
-        return -ENAMETOOLONG;
-    }
-    rc = vcha_file_read(path, &data, &len, STATUS_MAX);
-    if (rc == -ENOENT) {
-        return 0;
-    }
-    if (rc == 0 && !EVP_Digest(data, len, h, NULL, EVP_sha256(), NULL)) {
-        rc = -ENOMEM;
-    }
-    for (size_t i = 0; rc == 0 && i < sizeof(h); i++) {
-        snprintf(hex + 2 * i, 3, "%02x", h[i]);
-    }
-    free(data);
     return rc;
 }

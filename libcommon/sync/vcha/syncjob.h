@@ -134,12 +134,4 @@ int vcha_sync_push_argv(const struct vcha_sync_push *push, const char **argv,
 int vcha_sync_push_run(const struct vcha_sync_push *push,
                        struct vcha_sync_stats *st, char *why, size_t whylen);
 
-/**
- * The packages' digest of the tree at @p root: the SHA-256 of
- * ROOT/var/lib/dpkg/status, in hex, or "" when it has none.  A standby
- * whose digest changed had packages installed or removed (no maintainer
- * script ran in its container).  0 or a negative errno.
- */
-int vcha_sync_packages_digest(const char *root, char hex[65]);
-
 #endif

@@ -468,30 +468,6 @@ test_push_timeout(void **state)
     free(big);
 }
 
-/* ----------------------------------------------------------- packages */
-
-static void
-test_packages_digest(void **state)
-{
-    struct fixture *f = *state;
-    char a[65], b[65];
-
-    assert_int_equal(vcha_sync_packages_digest(f->src, a), 0);
-    assert_string_equal(a, "");
-    put(f, "var/lib/dpkg/status", "Package: a\nStatus: install ok installed\n");
-    assert_int_equal(vcha_sync_packages_digest(f->src, a), 0);
-    assert_int_equal(strlen(a), 64);
-    put(f, "var/lib/dpkg/status", "Package: b\nStatus: install ok installed\n");
-    assert_int_equal(vcha_sync_packages_digest(f->src, b), 0);
-    assert_int_equal(strlen(b), 64);
-    assert_string_not_equal(a, b);
-    /* sha256("") is well known: the digest is SHA-256 of the file */
-    put(f, "var/lib/dpkg/status", "");
-    assert_int_equal(vcha_sync_packages_digest(f->src, a), 0);
-    assert_string_equal(a, "e3b0c44298fc1c149afbf4c8996fb924"
-                           "27ae41e4649b934ca495991b7852b855");
-}
-
 int
 main(void)
 {
@@ -507,7 +483,6 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_push_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_packages_digest, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
