@@ -365,7 +365,7 @@ vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
 {
     static const char *const base[] = {
         "rsync",    "-aHAX",          "--numeric-ids",
-        "--delete", "--delete-delay", "--stats",
+        "--delete", "--delete-delay", "--stats", "--from0",
     };
     struct argv_buf a = {
         .argv = argv, .max = max, .buf = buf, .buflen = buflen};

@@ -317,6 +317,7 @@ test_argv(void **state)
     assert_true(has_arg(argv, "-aHAX"));
     assert_true(has_arg(argv, "--files-from=/l"));
     assert_true(has_arg(argv, "--delete-missing-args"));
+    assert_true(has_arg(argv, "--from0"));
     assert_true(has_arg(argv, "--filter=merge /f"));
     assert_false(has_arg(argv, "--delete-excluded"));
     assert_string_equal(argv[n - 2], "/srv/vm/");
