@@ -91,7 +91,7 @@ struct filesync {
     struct vcha_pathset *pending;  /* changed, not yet pushed */
     struct vcha_pathset *inflight; /* in the push under way */
     struct push_child push;
-    char dir[PATH_MAX];     /* the job's working directory */
+    char dir[PATH_MAX];      /* the job's working directory */
     char filter[PATH_MAX];   /* the exclusion list in use, as text */
     char filter0[PATH_MAX];  /* it, for rsync (see nul_write()) */
     char cleanup0[PATH_MAX]; /* it with the protected paths, for rsync */
@@ -232,8 +232,7 @@ filter_text(struct filesync *fs, char **text, size_t *len, char *why,
     int rc = (!w[0] || !w[1] || !w[2] || !w[3]) ? -ENOMEM : 0;
 
     if (rc == 0 && param(fs, VCHA_SYNC_FILTER) != NULL) {
-        rc = vcha_file_read(param(fs, VCHA_SYNC_FILTER), text, len,
-                            FILTER_MAX);
+        rc = vcha_file_read(param(fs, VCHA_SYNC_FILTER), text, len, FILTER_MAX);
         snprintf(why, whylen, "%s: %s", param(fs, VCHA_SYNC_FILTER),
                  strerror(-rc));
         goto done;
@@ -521,6 +520,35 @@ batch_take(struct filesync *fs)
     return rc;
 }
 
+/* Check the secrets the transport needs (they may change while we run). */
+static int
+secrets_check(struct filesync *fs)
+{
+    char why[512];
+    int rc = 0;
+
+    if (fs->target.kind == VCHA_SYNC_SSH) {
+        rc = vcha_sync_secret_check(param(fs, VCHA_SYNC_IDENTITY), why,
+                                    sizeof(why));
+    } else if (fs->target.kind == VCHA_SYNC_DAEMON) {
+        rc = vcha_sync_secret_check(param(fs, VCHA_SYNC_PASSWORD_FILE), why,
+                                    sizeof(why));
+    }
+    if (rc < 0) {
+        snprintf(fs->error, sizeof(fs->error), "%s", why);
+    }
+    return rc;
+}
+
+/* After a failure: the next try after a delay that doubles each time. */
+static void
+push_backoff(struct filesync *fs, long long now)
+{
+    fs->retry_at = now + fs->retry_ms;
+    fs->retry_ms =
+        fs->retry_ms * 2 < RETRY_MAX_MS ? fs->retry_ms * 2 : RETRY_MAX_MS;
+}
+
 /* Start the push that is due, if one is. */
 static void
 push_maybe(struct filesync *fs, long long now)
@@ -538,6 +566,12 @@ push_maybe(struct filesync *fs, long long now)
         filter_build(fs, false);
         vcha_syncmark_packages(param(fs, VCHA_SYNC_SOURCE), fs->packages);
         full = fs->need_full || fs->need_cleanup;
+    }
+    if (secrets_check(fs) < 0) { /* refused, every push, until mended */
+        fs->failures++;
+        fs->need_full = true;
+        push_backoff(fs, now);
+        return;
     }
     master_keep(fs);
     fs->push.since = fs->pending_since;
@@ -606,9 +640,7 @@ push_done(struct filesync *fs, const struct push_result *r, long long now)
         (fs->pending_since == 0 || fs->push.since < fs->pending_since)) {
         fs->pending_since = fs->push.since;
     }
-    fs->retry_at = now + fs->retry_ms;
-    fs->retry_ms =
-        fs->retry_ms * 2 < RETRY_MAX_MS ? fs->retry_ms * 2 : RETRY_MAX_MS;
+    push_backoff(fs, now);
 }
 
 /* Collect the ended push child. */
@@ -733,26 +765,6 @@ setup(struct filesync *fs)
     return filter_build(fs, true);
 }
 
-/* Check the secrets the transport needs (they may change while we run). */
-static int
-secrets_check(struct filesync *fs)
-{
-    char why[512];
-    int rc = 0;
-
-    if (fs->target.kind == VCHA_SYNC_SSH) {
-        rc = vcha_sync_secret_check(param(fs, VCHA_SYNC_IDENTITY), why,
-                                    sizeof(why));
-    } else if (fs->target.kind == VCHA_SYNC_DAEMON) {
-        rc = vcha_sync_secret_check(param(fs, VCHA_SYNC_PASSWORD_FILE), why,
-                                    sizeof(why));
-    }
-    if (rc < 0) {
-        snprintf(fs->error, sizeof(fs->error), "%s", why);
-    }
-    return rc;
-}
-
 /* How long to sleep in poll(): until the next thing due. */
 static int
 poll_timeout(const struct filesync *fs, long long now, long long report_at)
@@ -800,10 +812,6 @@ turn(struct filesync *fs, long long *report_at, int out_fd)
     if (fs->push.pid == 0 && !fs->need_full &&
         vcha_param_num(fs->p, VCHA_SYNC_VERIFY) > 0 && now >= fs->verify_at) {
         fs->need_full = true;
-    }
-    if (fs->push.pid == 0 && (fs->need_full || fs->need_cleanup) &&
-        now >= fs->retry_at && secrets_check(fs) < 0) {
-        fs->retry_at = now + RETRY_MAX_MS;
     }
     push_maybe(fs, now);
     if (now >= *report_at) {

@@ -1,16 +1,20 @@
 #!/bin/bash
-# vchad's filesync job, run by the real vchad through vchactl, pushing into a
-# local directory with the real rsync: the first full push, changes of every
+# vchad's filesync job, run by the real vchad through vchactl, pushing with
+# the real rsync into a local directory, and over ssh and to an rsync daemon
+# on 127.0.0.1 (tests/lib/receiver.sh) into vcha-receive: the first full push, changes of every
 # kind, the package-aware list (a kernel package installed on the source
 # never arrives, even when its files travelled before its package did),
 # lost events, a standby that fails and comes back, the job's process
-# killed, bad parameters, figures and node attributes.  The source is a
+# killed, the receiver killed in the middle of a push, a secret others can
+# read, a wrong password, bad parameters, figures and node attributes.  The source is a
 # tmpfs of its own, so fanotify can mark it; the inotify fallback runs too.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/receiver.sh"
 
 VCHAD=${VCHAD:?}
 CTL=${VCHACTL:?}
+RECEIVE=${VCHA_RECEIVE:?}
 [ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad and vchactl first"
 [ "$(id -u)" = 0 ] || tap_skip_all "needs root (a tmpfs mount, fanotify)"
 
@@ -34,7 +38,8 @@ cleanup() {
         tap_diag "vchad.log:" && tail -30 "$work/vchad.log" | sed 's/^/#   /'
     fi
     umount "$work/fs" 2> /dev/null
-    rm -rf "$work"
+    receiver_stop
+    rm -rf "$work" "${rw:-}"
 }
 trap cleanup EXIT
 mount -t tmpfs -o size=256m vcha-filesync-test "$work/fs" ||
@@ -64,9 +69,9 @@ differ() { # differ FILTER DST: itemized differences, none when in step
     rsync -aniHAX --numeric-ids --delete --checksum --filter="merge $1" \
         "$src/" "$2/" | grep -v '^\.d\.\.t\.\.\.\.\.\. \./$' || true
 }
-converged() { # converged ID DST: 0 once the standby matches (20 s)
+converged() { # converged ID DST [SECONDS]: 0 once the standby matches (30 s)
     local i f=$work/run/filesync/$1/filter
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < ${3:-30} * 10; i++)); do
         if [ "$(health_key "$1" fig.in_sync)" = 1 ] && [ -z "$(differ "$f" "$2")" ]; then
             return 0
         fi
@@ -220,7 +225,7 @@ kill -STOP "$jpid"
 mkdir "$src/many"
 (cd "$src/many" && seq 30000 | xargs touch)
 kill -CONT "$jpid"
-converged fs1 "$work/dst"
+converged fs1 "$work/dst" 120
 tap_ok $? "after the kernel's queue overflowed, a full push brings it in step"
 wait_fig fs1 'v >= 1' fig.overflows
 tap_ok $? "the overflow is counted"
@@ -291,5 +296,95 @@ converged fs2 "$work/dst2"
 tap_ok "$([ -e "$work/dst2/home/visible" ] && [ ! -e "$work/dst2/home/secret" ] && [ -e "$work/dst2/etc/hostname" ]; echo $?)" \
     "a filter file of the admin's is the list: what it excludes stays behind, the rest travels"
 "$CTL" remove fs2 > /dev/null 2>&1
+
+# --- over ssh, into vcha-receive, on one master connection
+rw=$(receiver_workdir) || tap_bail "no scratch directory for sshd"
+receiver_sshd_start "$rw" || tap_bail "sshd did not start"
+mkdir -p "$rw/ct1/rootfs"
+receiver_ssh_key push "$RECEIVE --dest $rw/ct1/rootfs"
+"$CTL" add filesync fs3 source="$src" \
+    target="ssh://root@127.0.0.1:$RECEIVER_SSH_PORT" identity="$rw/key-push" \
+    known_hosts="$rw/known_hosts" delay=50ms timeout_ms=20000 > /dev/null
+tap_is $? 0 "add a filesync job with an ssh target"
+wait_health fs3 fig.in_sync 1 60
+tap_ok $? "ssh: the first full push completes"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok $? "ssh: the standby holds the source minus the exclusions"
+"$RECEIVE" --state "$rw/ct1/rootfs" > "$work/state" 2>&1
+tap_is $? 0 "the receiver's marker says its last batch completed"
+tap_is "$(sed -n 's/^packages=//p' "$work/state")" "$(health_key fs3 fig.packages)" \
+    "with the packages' digest the job reports"
+master=$(pgrep -f "ControlPath=$work/run/filesync/fs3/ssh")
+tap_ok "$([ -n "$master" ] && [ -S "$work/run/filesync/fs3/ssh" ]; echo $?)" \
+    "a master connection is up"
+batch=$(sed -n 's/^batch=//p' "$rw/ct1/rootfs.vcha-sync")
+echo over-ssh > "$src/etc/over-ssh"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok $? "ssh: a change arrives"
+tap_cond "$(sed -n 's/^batch=//p' "$rw/ct1/rootfs.vcha-sync") > batch" \
+    "as a batch of its own"
+tap_is "$(pgrep -f "ControlPath=$work/run/filesync/fs3/ssh")" "$master" \
+    "through the same master connection"
+
+# the receiver killed in the middle of a push: the file's live name never
+# holds a part, the marker says incomplete, the next push completes it
+head -c 300M /dev/urandom > "$work/fs/big.tmp" 2> /dev/null ||
+    dd if=/dev/urandom of="$work/fs/big.tmp" bs=1M count=200 2> /dev/null
+mv "$work/fs/big.tmp" "$src/home/big"
+for i in $(seq 200); do
+    pgrep -f "rsync --server" > /dev/null && ls -a "$rw/ct1/rootfs/home" | grep -q '^\.big\.' && break
+    sleep 0.05
+done
+pkill -KILL -f "rsync --server" 2> /dev/null
+tap_ok "$([ ! -e "$rw/ct1/rootfs/home/big" ]; echo $?)" \
+    "the receiver killed mid-file: no live file holds a part"
+"$RECEIVE" --state "$rw/ct1/rootfs" > /dev/null 2>&1
+tap_is $? 1 "the marker says the batch did not complete"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok $? "the next push brings the standby in step"
+tap_is "$(sha256sum < "$rw/ct1/rootfs/home/big")" "$(sha256sum < "$src/home/big")" \
+    "the file whole"
+"$RECEIVE" --state "$rw/ct1/rootfs" > /dev/null 2>&1
+tap_is $? 0 "and the marker says complete"
+tap_is "$(ls -a "$rw/ct1/rootfs/home" | grep -c '^\.big\.')" 0 \
+    "no temporary file is left"
+rm "$src/home/big"
+
+# a key others can read: pushes stop, saying why, until it is mended
+chmod 644 "$rw/key-push"
+echo unread > "$src/etc/unread"
+wait_health fs3 state failing
+tap_ok $? "a key others can read: the job fails"
+tap_like "$(health_key fs3 last_error)" "*key-push*0644*" \
+    "naming the key and its mode"
+tap_ok "$([ ! -e "$rw/ct1/rootfs/etc/unread" ]; echo $?)" "and pushes nothing"
+chmod 600 "$rw/key-push"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok $? "mended: the standby is brought in step"
+"$CTL" remove fs3 > /dev/null 2>&1
+tap_ok "$(! pgrep -f "ControlPath=$work/run/filesync/fs3/ssh" > /dev/null; echo $?)" \
+    "removing the job closes its master connection"
+
+# --- to an rsync daemon (private networks only)
+mkdir -p "$rw/ct2/rootfs"
+receiver_rsyncd_start "$rw" vcha "$rw/ct2/rootfs" "$RECEIVE" ||
+    tap_bail "rsync --daemon did not start"
+echo wrong > "$work/wrong.pass" && chmod 600 "$work/wrong.pass"
+"$CTL" add filesync fs4 source="$src" target="$RECEIVER_RSYNC_URL" \
+    password_file="$work/wrong.pass" delay=50ms timeout_ms=20000 > /dev/null
+wait_health fs4 state failing
+tap_ok $? "a wrong password: the job fails"
+tap_like "$(health_key fs4 last_error)" "*@ERROR*auth*" "with the daemon's own words"
+tap_is "$(find "$rw/ct2/rootfs" -mindepth 1 | wc -l)" 0 "nothing reached the standby"
+"$CTL" add filesync fs4 source="$src" target="$RECEIVER_RSYNC_URL" \
+    password_file="$RECEIVER_RSYNC_PASSFILE" delay=50ms timeout_ms=20000 > /dev/null
+converged fs4 "$rw/ct2/rootfs"
+tap_ok $? "rsync daemon: the standby holds the source minus the exclusions"
+for i in 1 2 3 4 5; do echo "$i" > "$src/etc/burst-$i"; sleep 0.03; done
+converged fs4 "$rw/ct2/rootfs"
+tap_ok $? "rsync daemon: pushes one after the other arrive"
+"$RECEIVE" --state "$rw/ct2/rootfs" > /dev/null 2>&1
+tap_is $? 0 "and the marker says complete"
+"$CTL" remove fs4 > /dev/null 2>&1
 
 tap_done

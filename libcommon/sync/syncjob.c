@@ -364,8 +364,8 @@ vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
                     size_t max, char *buf, size_t buflen)
 {
     static const char *const base[] = {
-        "rsync",    "-aHAX",          "--numeric-ids",
-        "--delete", "--delete-delay", "--stats", "--from0",
+        "rsync",          "-aHAX",   "--numeric-ids", "--delete",
+        "--delete-delay", "--stats", "--from0",
     };
     struct argv_buf a = {
         .argv = argv, .max = max, .buf = buf, .buflen = buflen};
@@ -415,20 +415,40 @@ stat_figure(const char *out, const char *label)
     return v;
 }
 
-/* The last non-empty line of @p err into @p why. */
+/*
+ * Why rsync failed, from its stderr @p err: a daemon's "@ERROR" line (auth
+ * failed, unknown module), else the last line that is not rsync's closing
+ * summary ("rsync error: ... (code N)"), else that summary.
+ */
 static void
 last_line(const char *err, char *why, size_t whylen)
 {
-    const char *end = err + strlen(err), *start;
+    const char *best = NULL, *summary = NULL;
+    int best_len = 0, summary_len = 0;
 
-    while (end > err && (end[-1] == '\n' || end[-1] == ' ')) {
-        end--;
+    for (const char *line = err; *line != '\0';) {
+        int len = (int) strcspn(line, "\n");
+
+        if (len > 0 && strncmp(line, "@ERROR", 6) == 0) {
+            best = line;
+            best_len = len;
+            break;
+        }
+        if (len > 0 && strncmp(line, "rsync error:", 12) == 0) {
+            summary = line;
+            summary_len = len;
+        } else if (len > 0) {
+            best = line;
+            best_len = len;
+        }
+        line += len + (line[len] == '\n');
     }
-    start = end;
-    while (start > err && start[-1] != '\n') {
-        start--;
+    if (best == NULL) {
+        best = summary != NULL ? summary : "";
+        best_len = summary_len;
     }
-    snprintf(why, whylen, "rsync: %.*s", (int) (end - start), start);
+    snprintf(why, whylen, "%s%.*s",
+             strncmp(best, "rsync", 5) == 0 ? "" : "rsync: ", best_len, best);
 }
 
 int
@@ -469,7 +489,7 @@ vcha_sync_push_run(const struct vcha_sync_push *p, struct vcha_sync_stats *st,
         rc = -EAGAIN;
     } else if (!vcha_exec_ok(&res)) {
         last_line(res.err, why, whylen);
-        if (strcmp(why, "rsync: ") == 0) {
+        if (strcmp(why, "rsync: ") == 0) { /* nothing on stderr */
             snprintf(why, whylen, "rsync exited with %d", res.exit_code);
         }
         rc = -EIO;
