@@ -192,9 +192,9 @@ slow=$work/slow
 printf '#!/bin/sh\necho $$ > %s/slow.pid\nsleep 1000 &\necho $! > %s/slow2.pid\nexec sleep 1000\n' \
     "$work" "$work" > "$slow"
 chmod 755 "$slow"
-wait_file() { # wait_file PATH: its content once it has some (10 s at most)
+wait_file() { # wait_file PATH: its content once it has some (30 s at most)
     local i
-    for ((i = 0; i < 1000; i++)); do [ -s "$1" ] && break; sleep 0.01; done
+    for ((i = 0; i < 3000; i++)); do [ -s "$1" ] && break; sleep 0.01; done
     cat "$1" 2> /dev/null
 }
 slow_started() { # slow_started: the pids of the program and its child
