@@ -84,9 +84,7 @@ refuse(const char *fmt, ...)
 enum opt_kind {
     OPT_FLAG,    /* harmless */
     OPT_VALUE,   /* harmless, with a value */
-    OPT_PATH,    /* a directory inside the destination: relative, no ".." */
     OPT_NOSLASH, /* a value without '/' */
-    OPT_PARTIAL, /* --partial: only where a partial file is not live */
     OPT_SENDER,  /* --sender: a download */
     OPT_REFUSED, /* with its reason */
 };
@@ -104,6 +102,9 @@ struct opt_rule {
 #define READS "reads a file of the standby"
 #define WRITES "writes a file of the standby outside the destination"
 #define DRY "changes nothing, yet would mark the batch complete"
+#define THROUGH_LINK                                                           \
+    "names a directory in the tree, where the pusher may have planted a "      \
+    "symbolic link that leads out of it"
 
 static const struct opt_rule opt_rules[] = {
     {"acls", OPT_FLAG, NULL},
@@ -111,20 +112,20 @@ static const struct opt_rule opt_rules[] = {
     {"append-verify", OPT_REFUSED, WRITES_LIVE},
     {"atimes", OPT_FLAG, NULL},
     {"backup", OPT_FLAG, NULL},
-    {"backup-dir", OPT_PATH, NULL},
+    {"backup-dir", OPT_REFUSED, THROUGH_LINK},
     {"block-size", OPT_VALUE, NULL},
     {"bwlimit", OPT_VALUE, NULL},
     {"checksum", OPT_FLAG, NULL},
     {"checksum-choice", OPT_VALUE, NULL},
     {"checksum-seed", OPT_VALUE, NULL},
-    {"compare-dest", OPT_PATH, NULL},
+    {"compare-dest", OPT_REFUSED, THROUGH_LINK},
     {"compress", OPT_FLAG, NULL},
     {"compress-choice", OPT_VALUE, NULL},
     {"compress-level", OPT_VALUE, NULL},
     {"compress-threads", OPT_VALUE, NULL},
     {"config", OPT_REFUSED, READS},
     {"confine-root", OPT_REFUSED, "is set by this program"},
-    {"copy-dest", OPT_PATH, NULL},
+    {"copy-dest", OPT_REFUSED, THROUGH_LINK},
     {"copy-devices", OPT_REFUSED, READS},
     {"copy-dirlinks", OPT_REFUSED, FOLLOWS},
     {"copy-links", OPT_REFUSED, FOLLOWS},
@@ -132,7 +133,7 @@ static const struct opt_rule opt_rules[] = {
     {"crtimes", OPT_FLAG, NULL},
     {"daemon", OPT_REFUSED, "starts a daemon"},
     {"debug", OPT_REFUSED, "is not needed for a push"},
-    {"delay-updates", OPT_FLAG, NULL},
+    {"delay-updates", OPT_REFUSED, THROUGH_LINK},
     {"delete", OPT_FLAG, NULL},
     {"delete-after", OPT_FLAG, NULL},
     {"delete-before", OPT_FLAG, NULL},
@@ -164,7 +165,7 @@ static const struct opt_rule opt_rules[] = {
     {"inplace", OPT_REFUSED, WRITES_LIVE},
     {"insecure-links", OPT_REFUSED, FOLLOWS},
     {"keep-dirlinks", OPT_REFUSED, FOLLOWS},
-    {"link-dest", OPT_PATH, NULL},
+    {"link-dest", OPT_REFUSED, THROUGH_LINK},
     {"links", OPT_FLAG, NULL},
     {"list-only", OPT_REFUSED, DRY},
     {"log-file", OPT_REFUSED, WRITES},
@@ -194,8 +195,8 @@ static const struct opt_rule opt_rules[] = {
     {"only-write-batch", OPT_REFUSED, WRITES},
     {"open-noatime", OPT_FLAG, NULL},
     {"owner", OPT_FLAG, NULL},
-    {"partial", OPT_PARTIAL, NULL},
-    {"partial-dir", OPT_PATH, NULL},
+    {"partial", OPT_REFUSED, WRITES_LIVE},
+    {"partial-dir", OPT_REFUSED, THROUGH_LINK},
     {"password-file", OPT_REFUSED, READS},
     {"perms", OPT_FLAG, NULL},
     {"preallocate", OPT_FLAG, NULL},
@@ -218,7 +219,7 @@ static const struct opt_rule opt_rules[] = {
     {"stderr", OPT_VALUE, NULL},
     {"suffix", OPT_NOSLASH, NULL},
     {"super", OPT_FLAG, NULL},
-    {"temp-dir", OPT_PATH, NULL},
+    {"temp-dir", OPT_REFUSED, THROUGH_LINK},
     {"timeout", OPT_VALUE, NULL},
     {"times", OPT_FLAG, NULL},
     {"update", OPT_FLAG, NULL},
@@ -244,8 +245,6 @@ static const struct opt_rule opt_rules[] = {
 /* What the options of one command said. */
 struct push {
     bool sender;
-    bool partial;
-    bool partial_safe; /* --delay-updates or --partial-dir */
 };
 
 static const struct opt_rule *
@@ -258,27 +257,6 @@ rule_find(const char *name, size_t len)
         }
     }
     return NULL;
-}
-
-/* A relative path that stays inside the directory it is relative to. */
-static bool
-path_inside(const char *path)
-{
-    const char *p = path;
-
-    if (*path == '\0' || *path == '/') {
-        return false;
-    }
-    while (*p != '\0') {
-        size_t n = strcspn(p, "/");
-
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            return false;
-        }
-        p += n;
-        p += *p == '/';
-    }
-    return true;
 }
 
 /* Check "-CLUSTER": letters of SHORT_OK, maybe "e<caps>" last, or one of
@@ -324,12 +302,6 @@ short_ok(const char *word)
 static bool
 value_ok(const struct opt_rule *r, const char *value)
 {
-    if (r->kind == OPT_PATH && !path_inside(value)) {
-        refuse("--%s %s is refused: it must name a directory inside the "
-               "destination (relative, without \"..\")",
-               r->name, value);
-        return false;
-    }
     if (r->kind == OPT_NOSLASH && strchr(value, '/') != NULL) {
         refuse("--%s=%s is refused: no '/' allowed", r->name, value);
         return false;
@@ -358,11 +330,7 @@ long_ok(char **w, size_t n, size_t *i, struct push *push)
     case OPT_SENDER:
         push->sender = true;
         return eq == NULL;
-    case OPT_PARTIAL:
-        push->partial = true;
-        return eq == NULL;
     case OPT_FLAG:
-        push->partial_safe |= strcmp(r->name, "delay-updates") == 0;
         if (eq != NULL) {
             refuse("option --%s takes no value", r->name);
         }
@@ -377,7 +345,6 @@ long_ok(char **w, size_t n, size_t *i, struct push *push)
         }
         value = w[++*i];
     }
-    push->partial_safe |= strcmp(r->name, "partial-dir") == 0;
     return value_ok(r, value);
 }
 
@@ -419,11 +386,6 @@ options_ok(char **w, size_t n, size_t *dot, struct push *push)
     if (push->sender) {
         refuse("this standby only receives: downloads (--sender) are "
                "refused");
-        return false;
-    }
-    if (push->partial && !push->partial_safe) {
-        refuse("--partial without --delay-updates or --partial-dir would "
-               "leave a partial file in the tree; refused");
         return false;
     }
     *dot = i;

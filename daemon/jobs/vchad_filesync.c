@@ -45,6 +45,7 @@
 
 #include <vcha/clock.h>
 #include <vcha/excludes.h>
+#include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/jobdef.h>
 #include <vcha/param.h>
@@ -74,6 +75,8 @@ struct push_child {
     bool full;       /* the whole tree */
     bool cleanup;    /* with --delete-excluded */
     long long since; /* oldest change it carries (monotonic ms), 0: none */
+    bool lost;       /* events were lost while it ran: its tree may be
+                        stale already, a full push is still owed */
 };
 
 /* What a push child sends back. */
@@ -95,6 +98,7 @@ struct filesync {
     char filter[PATH_MAX];   /* the exclusion list in use, as text */
     char filter0[PATH_MAX];  /* it, for rsync (see nul_write()) */
     char cleanup0[PATH_MAX]; /* it with the protected paths, for rsync */
+    char owed[PATH_MAX];     /* there while a cleanup push is owed */
     char list[PATH_MAX];
     char control[PATH_MAX]; /* ssh master socket, "" without */
     pid_t master;
@@ -116,6 +120,14 @@ on_term(int sig)
 {
     (void) sig;
     stopping = 1;
+}
+
+/* In a push child: stop the rsync under way (async-signal-safe). */
+static void
+on_term_cancel(int sig)
+{
+    (void) sig;
+    vcha_exec_cancel();
 }
 
 static int
@@ -308,12 +320,13 @@ cleanup_write(struct filesync *fs, const char *text, size_t len)
 
 /*
  * (Re)build the exclusion list: ID/filter (for people), ID/filter0 and
- * ID/cleanup0 (for rsync).  A list that changed since the last build asks
- * for a cleanup push; the first build does not (the full push at the
- * start deletes nothing the list excludes).
+ * ID/cleanup0 (for rsync).  A list other than the one the last push went
+ * by, this process's or an earlier one's (ID/ outlives a process), asks
+ * for a cleanup push; so does the first list of all, since nothing says
+ * what an earlier sync into the standby excluded.
  */
 static int
-filter_build(struct filesync *fs, bool first)
+filter_build(struct filesync *fs)
 {
     char *text = NULL, *old = NULL;
     size_t len = 0, old_len = 0;
@@ -325,22 +338,25 @@ filter_build(struct filesync *fs, bool first)
                  why[0] != '\0' ? why : strerror(-rc));
         goto done;
     }
-    if (!first && vcha_file_read(fs->filter, &old, &old_len, FILTER_MAX) == 0 &&
+    if (vcha_file_read(fs->filter, &old, &old_len, FILTER_MAX) == 0 &&
         old_len == len && memcmp(old, text, len) == 0) {
-        goto done;
+        goto done; /* ID/filter is written last: the others are this list */
     }
     rc = nul_write(fs->filter0, text, len);
     if (rc == 0) {
         rc = cleanup_write(fs, text, len);
     }
-    if (rc == 0) { /* last: a list that did not get this far is rebuilt */
+    if (rc == 0) {
+        /* owed before the list becomes the known one, until it is done */
+        fs->need_cleanup = true;
+        rc = vcha_file_write_atomic(fs->owed, "", 0, 0600);
+    }
+    if (rc == 0) {
         rc = vcha_file_write_atomic(fs->filter, text, len, 0600);
     }
     if (rc < 0) {
         snprintf(fs->error, sizeof(fs->error), "%.900s: %s", fs->dir,
                  strerror(-rc));
-    } else if (!first) {
-        fs->need_cleanup = true;
     }
 done:
     free(text);
@@ -488,12 +504,15 @@ push_start(struct filesync *fs, bool full, bool cleanup)
     if (pid == 0) {
         struct push_result r = {0};
 
+        /* a stop kills rsync at once, and the child reports and ends */
+        signal(SIGTERM, on_term_cancel);
         close(fds[0]);
         r.rc = vcha_sync_push_run(&push, &r.st, r.why, sizeof(r.why));
         _exit(write(fds[1], &r, sizeof(r)) == (ssize_t) sizeof(r) ? 0 : 1);
     }
     close(fds[1]);
     fs->push.pid = pid; /* push.since was set by the caller */
+    fs->push.lost = false;
     fs->push.fd = fds[0];
     fs->push.full = full;
     fs->push.cleanup = cleanup;
@@ -563,7 +582,7 @@ push_maybe(struct filesync *fs, long long now)
         return;
     }
     if (packages_touched(fs->pending) || full) {
-        filter_build(fs, false);
+        filter_build(fs);
         vcha_syncmark_packages(param(fs, VCHA_SYNC_SOURCE), fs->packages);
         full = fs->need_full || fs->need_cleanup;
     }
@@ -622,12 +641,15 @@ push_done(struct filesync *fs, const struct push_result *r, long long now)
         fs->retry_ms = RETRY_MIN_MS;
         vcha_pathset_clear(fs->inflight);
         if (fs->push.full) {
-            fs->need_full = false;
+            fs->need_full = fs->push.lost;
             fs->full_pushes++;
             fs->last_full_wall_ms = vcha_realtime_ms();
             fs->verify_at = now + vcha_param_num(fs->p, VCHA_SYNC_VERIFY);
         }
-        fs->need_cleanup = fs->need_cleanup && !fs->push.cleanup;
+        if (fs->push.cleanup) {
+            fs->need_cleanup = false;
+            unlink(fs->owed);
+        }
         return;
     }
     /* the standby may have missed anything while it failed: all again */
@@ -670,11 +692,14 @@ changes_read(struct filesync *fs, long long now)
 
     if (rc == -EOVERFLOW) {
         fs->overflows++;
-        fs->need_full = true;
     } else if (rc < 0) {
         snprintf(fs->error, sizeof(fs->error), "reading changes: %s",
                  strerror(-rc));
+    }
+    if (rc < 0) {
+        /* a full push under way may have walked past what was lost */
         fs->need_full = true;
+        fs->push.lost = fs->push.pid > 0;
     }
     if (vcha_pathset_count(fs->pending) > before || rc == -EOVERFLOW) {
         if (fs->pending_since == 0) {
@@ -752,6 +777,7 @@ setup(struct filesync *fs)
     snprintf(fs->filter, sizeof(fs->filter), "%s/filter", fs->dir);
     snprintf(fs->filter0, sizeof(fs->filter0), "%s/filter0", fs->dir);
     snprintf(fs->cleanup0, sizeof(fs->cleanup0), "%s/cleanup0", fs->dir);
+    snprintf(fs->owed, sizeof(fs->owed), "%s/cleanup-owed", fs->dir);
     if (fs->target.kind == VCHA_SYNC_SSH) {
         snprintf(fs->control, sizeof(fs->control), "%s/ssh", fs->dir);
     }
@@ -762,7 +788,9 @@ setup(struct filesync *fs)
         snprintf(fs->error, sizeof(fs->error), "tracking changes: %s", why);
         return rc;
     }
-    return filter_build(fs, true);
+    rc = filter_build(fs);
+    fs->need_cleanup = fs->need_cleanup || access(fs->owed, F_OK) == 0;
+    return rc;
 }
 
 /* How long to sleep in poll(): until the next thing due. */

@@ -219,18 +219,44 @@ tap_is "$(health_key fs1 fig.lag_ms)" 0 "in step: no lag"
 status=$("$CTL" status 2> /dev/null)
 tap_like "$status" "*fs1*filesync*lag_ms=0*" "vchactl status shows the job's figures"
 
-# --- lost events: the job stopped while 30,000 files appear
+# --- lost events: the job stopped while 20,000 files appear
 jpid=$(health_key fs1 pid)
 kill -STOP "$jpid"
 mkdir "$src/many"
-(cd "$src/many" && seq 30000 | xargs touch)
+(cd "$src/many" && seq 20000 | xargs touch)
+echo after-the-flood > "$src/etc/passwd" # its event is lost: queue full
 kill -CONT "$jpid"
 converged fs1 "$work/dst" 120
 tap_ok $? "after the kernel's queue overflowed, a full push brings it in step"
+tap_is "$(cat "$work/dst/etc/passwd")" after-the-flood \
+    "a change whose event was lost arrives too"
 wait_fig fs1 'v >= 1' fig.overflows
 tap_ok $? "the overflow is counted"
 wait_fig fs1 'v >= 3' fig.full_pushes
 tap_ok $? "and answered by a full push"
+rm -rf "$src/many"
+converged fs1 "$work/dst" 120
+
+# --- events lost while a full push runs: that push cannot carry them (it
+# may have walked past), another is owed
+kill -STOP "$jpid"
+mkdir "$src/many2"
+(cd "$src/many2" && seq 20000 | xargs touch)
+kill -CONT "$jpid"
+for i in $(seq 500); do
+    pgrep -f "rsync .*--stats.* $src/ " > /dev/null && break
+    sleep 0.02
+done
+kill -STOP "$jpid"
+mkdir "$src/many3"
+(cd "$src/many3" && seq 20000 | xargs touch)
+echo during-the-push > "$src/etc/passwd" # its event is lost: queue full
+kill -CONT "$jpid"
+converged fs1 "$work/dst" 120
+tap_is "$(cat "$work/dst/etc/passwd")" during-the-push \
+    "events lost during a full push: a change it walked past arrives"
+rm -rf "$src/many2" "$src/many3"
+converged fs1 "$work/dst" 120
 jpid=
 
 # --- the standby fails (its directory is a file), then comes back
@@ -266,6 +292,28 @@ done
 tap_ok "$([ "$(health_key fs1 pid)" != "$jpid" ]; echo $?)" "a new process"
 converged fs1 "$work/dst"
 tap_ok $? "which brings the standby in step, the change made while none ran included"
+jpid=
+
+# --- a package registered while no process of the job runs: the next one
+# finds a list other than its predecessor's, and cleans up
+mkdir -p "$src/usr/share/fw-bar"
+echo blob > "$src/usr/share/fw-bar/bar.bin"
+converged fs1 "$work/dst"
+tap_ok "$([ -e "$work/dst/usr/share/fw-bar/bar.bin" ]; echo $?)" \
+    "a file of no package travels"
+jpid=$(health_key fs1 pid)
+kill -STOP "$jpid" # its events die with it
+pkg firmware-bar /usr/share/fw-bar/ /usr/share/fw-bar/bar.bin
+kill -KILL "$jpid"
+for i in $(seq 100); do
+    p=$(health_key fs1 pid)
+    [ -n "$p" ] && [ "$p" != "$jpid" ] && break
+    sleep 0.1
+done
+converged fs1 "$work/dst"
+tap_ok "$([ ! -e "$work/dst/usr/share/fw-bar" ]; echo $?)" \
+    "the new process deletes the package's files on the standby"
+tap_is "$(cat "$work/dst/etc/hostname")" ct1 "and keeps the protected ones"
 jpid=
 
 # --- remove: the job's process and its files go
@@ -332,10 +380,11 @@ head -c 300M /dev/urandom > "$work/fs/big.tmp" 2> /dev/null ||
     dd if=/dev/urandom of="$work/fs/big.tmp" bs=1M count=200 2> /dev/null
 mv "$work/fs/big.tmp" "$src/home/big"
 for i in $(seq 200); do
-    pgrep -f "rsync --server" > /dev/null && ls -a "$rw/ct1/rootfs/home" | grep -q '^\.big\.' && break
+    pgrep -f "rsync --server.*$rw/ct1/rootfs" > /dev/null &&
+        ls -a "$rw/ct1/rootfs/home" | grep -q '^\.big\.' && break
     sleep 0.05
 done
-pkill -KILL -f "rsync --server" 2> /dev/null
+pkill -KILL -f "rsync --server.*$rw/ct1/rootfs" 2> /dev/null
 tap_ok "$([ ! -e "$rw/ct1/rootfs/home/big" ]; echo $?)" \
     "the receiver killed mid-file: no live file holds a part"
 "$RECEIVE" --state "$rw/ct1/rootfs" > /dev/null 2>&1

@@ -63,7 +63,7 @@ files_list() {
 }
 # the sender's flags (vchad's filesync job)
 SENDER=(-aHAX --numeric-ids -r --files-from="$work/files" --from0
-    --delete-missing-args --delete --delete-delay --delay-updates
+    --delete-missing-args --delete --delete-delay --stats
     --filter="merge $work/filter")
 push_ssh() { # push_ssh [RSYNC-ARGS...]: to the default key's destination
     run rsync "${SENDER[@]}" -e "$SSH_PUSH" "$@" "$src/" root@127.0.0.1:
@@ -234,7 +234,7 @@ run rsync "${SENDER[@]}" -e "$SSH_PUSH" -M--log-file="$work/written.log" \
 tap_like "$ERR" "*--log-file is refused*" "ssh: --log-file refused"
 tap_ok "$([ ! -e "$work/written.log" ]; echo $?)" "ssh: and no log written"
 run rsync "${SENDER[@]}" -e "$SSH_PUSH" --temp-dir=/tmp "$src/" root@127.0.0.1:
-tap_like "$ERR" "*--temp-dir /tmp is refused*" \
+tap_like "$ERR" "*--temp-dir is refused*symbolic link*" \
     "ssh: an absolute --temp-dir refused"
 run rsync "${SENDER[@]}" -e "$SSH_PUSH" --keep-dirlinks "$src/" root@127.0.0.1:
 tap_like "$ERR" "*-K*refused*symbolic links*" "ssh: --keep-dirlinks refused"
@@ -310,6 +310,24 @@ wait "$slow"
 tap_is "$RC" 0 "--state --wait 60 returns complete when the push ends"
 tap_cond "$t1 - $t0 < 30000" "before its bound ($((t1 - t0)) ms)"
 tap_like "$OUT" "*batch=6*" "for batch 6"
+
+# a directory option naming a link the pusher planted would lead out of
+# the tree: refused whatever its value, and nothing is written outside
+mkdir -p "$work/outside"
+ln -sfn "$work/outside" "$src/lnk"
+files_list
+push_ssh
+for opt in --temp-dir=lnk --partial-dir=lnk --backup-dir=lnk --delay-updates; do
+    echo "payload $opt" > "$src/payload"
+    files_list
+    run rsync "${SENDER[@]}" -e "$SSH_PUSH" -b $opt "$src/" root@127.0.0.1:
+    tap_like "$ERR" "*${opt%%=*} is refused*" "ssh: $opt refused"
+done
+tap_is "$(find "$work/outside" -mindepth 1 | wc -l)" 0 \
+    "ssh: nothing was written through the planted link"
+rm -f "$src/lnk" "$src/payload"
+files_list lnk payload
+push_ssh
 
 # ------------------------------------------------------------ rsync daemon
 receiver_rsyncd_start "$work" vcha "$ddest" "$RECEIVE" ||

@@ -1725,11 +1725,13 @@ test_resident_exit_restarts_with_growing_backoff(void **state)
                  params_of("exit_after=0", "backoff_ms=100",
                            "backoff_max_ms=400", param, NULL));
     loop_until_lines(jobs, log, 5, t);
-    /* 100, 200, 400, then 400: each at least its delay, late by little */
-    assert_in_range(t[1] - t[0], 100, 100 + 150);
-    assert_in_range(t[2] - t[1], 200, 200 + 150);
-    assert_in_range(t[3] - t[2], 400, 400 + 150);
-    assert_in_range(t[4] - t[3], 400, 400 + 150);
+    /* 100, 200, 400, then 400: each at least its delay, late by little
+     * (by at most 350 ms on a busy machine: the last one stays below 800,
+     * so the cap is still seen) */
+    assert_in_range(t[1] - t[0], 100, 100 + 350);
+    assert_in_range(t[2] - t[1], 200, 200 + 350);
+    assert_in_range(t[3] - t[2], 400, 400 + 350);
+    assert_in_range(t[4] - t[3], 400, 400 + 350);
     assert_true(health_ll(jobs, "r", "restarts") >= 4);
     err = health_str(jobs, "r", "last_error");
     assert_string_equal(err, "its process exited with status 3");
