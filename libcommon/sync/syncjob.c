@@ -416,9 +416,11 @@ stat_figure(const char *out, const char *label)
 }
 
 /*
- * Why rsync failed, from its stderr @p err: a daemon's "@ERROR" line (auth
- * failed, unknown module), else the last line that is not rsync's closing
- * summary ("rsync error: ... (code N)"), else that summary.
+ * Why rsync failed, from its stderr @p err: the first line of a daemon's
+ * "@ERROR" (auth failed, unknown module) or of ssh's (connection refused,
+ * host key), which rsync's own lines after it only echo; else the last
+ * line that is not rsync's closing summary ("rsync error: ... (code N)");
+ * else that summary.
  */
 static void
 last_line(const char *err, char *why, size_t whylen)
@@ -429,7 +431,8 @@ last_line(const char *err, char *why, size_t whylen)
     for (const char *line = err; *line != '\0';) {
         int len = (int) strcspn(line, "\n");
 
-        if (len > 0 && strncmp(line, "@ERROR", 6) == 0) {
+        if (len > 0 && (strncmp(line, "@ERROR", 6) == 0 ||
+                        strncmp(line, "ssh: ", 5) == 0)) {
             best = line;
             best_len = len;
             break;

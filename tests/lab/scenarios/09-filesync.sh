@@ -454,16 +454,9 @@ tap_ok $? "a target nobody listens on: the job fails"
 ex "$P" sh -c "echo while-away > $TREE$LAB_DIR/while-away"
 tap_cond "$(fig fig.failures) >= 1" "the failure is counted ($(fig fig.failures) so far)"
 err=$(fig last_error)
-tap_like "$err" "*rsync*connection*" "its error says the connection failed: $err"
-# TODO: ssh's own words ("connect to host ... port 2223: Connection
-# refused") come before rsync's last line and are lost; a check that
-# says so stays a TODO until the job keeps them
-if [[ "$err" == *"Connection refused"* ]]; then
-    tap_ok 0 "and why: the connection was refused"
-else
-    tap_n=$((tap_n + 1))
-    echo "not ok $tap_n - and why: the connection was refused # TODO the job reports rsync's last line only"
-fi
+tap_like "$err" "*ssh*connect*" "its error says the connection failed: $err"
+tap_like "$err" "*Connection refused*" \
+    "and why, in ssh's own words: the connection was refused"
 wait_for 10 sh -c "'$LAB' exec $P vchactl health $ID | grep -q '^fig.lag_ms=[1-9]'"
 tap_ok $? "the lag grows meanwhile"
 tap_is "$(now_fig fig.in_sync)" 0 "not in step"
