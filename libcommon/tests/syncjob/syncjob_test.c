@@ -448,6 +448,15 @@ test_push_fails(void **state)
     assert_int_equal(chmod(f->filter, 0600), 0);
     assert_int_equal(vcha_sync_push_run(&f->push, &f->st, f->why, 512), -EIO);
     assert_non_null(strstr(f->why, "rsync"));
+
+    /* ssh to a port nobody listens on: ssh's words, not rsync's echo */
+    assert_int_equal(vcha_sync_target_parse("ssh://127.0.0.1:9", &t, f->why,
+                                            512),
+                     0);
+    f->push.identity = f->filter;
+    f->push.known_hosts = "/dev/null";
+    assert_int_equal(vcha_sync_push_run(&f->push, &f->st, f->why, 512), -EIO);
+    assert_non_null(strstr(f->why, "Connection refused"));
 }
 
 static void
