@@ -10,19 +10,24 @@
 #   2. a change, a creation, a deletion, a renamed file and a renamed
 #      directory converge; single writes arrive within a few hundred ms;
 #   3. a 1 GiB file converges, checksums equal; the receiver (rsync
-#      --server) killed in the middle of a push: the live name never holds
-#      a part, the marker says incomplete, the next full push completes it;
+#      --server) killed in the middle of the push of a change to it: the
+#      live name never holds a part (absent, then the old file whole, then
+#      the new one), the marker says incomplete, the next full push
+#      completes it;
 #   4. 100,000 small files converge;
 #   5. real dpkg in the tree installs a needed package and a firmware
-#      package the container does not need: the first and the new dpkg
-#      status arrive, the firmware never stays; the job's digest of the
-#      package list and the marker's agree; removed: its files go;
+#      package the container does not need: the needed one's files and
+#      the new dpkg status arrive, the firmware's never stay; the job's
+#      digest of the package list and the marker's agree; removed, the
+#      needed one's files go;
 #   6. vchad and the job's process killed in the middle of a push (the
 #      100,000 files being deleted): vchactl start, and it converges;
 #   7. the figures are node attributes (crm_mon -A1);
 #   8. a receiver nobody listens for: the job fails saying so, the standby
 #      is untouched; mended, it converges.
-# Ends with a checksum walk of the whole tree.
+# Ends with a checksum walk of the whole tree.  The parts run in the order
+# 1 7 2 5 3 8 4 6: every full push walks the whole tree, so the 100,000
+# files come last (and their deletion is the push that 6 interrupts).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
