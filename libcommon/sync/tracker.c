@@ -561,9 +561,10 @@ fan_resolve(struct vcha_tracker *t, struct file_handle *fh, const char **rel)
 
 /* The first directory record of event @p m, with the name in *@p name. */
 static struct file_handle *
-fan_event_dir(struct fanotify_event_metadata *m, const char **name)
+fan_event_dir(const struct fanotify_event_metadata *m, char *raw,
+              const char **name)
 {
-    char *p = (char *) (m + 1), *end = (char *) m + m->event_len;
+    char *p = raw + m->metadata_len, *end = raw + m->event_len;
     struct fanotify_event_info_fid *fid;
     struct file_handle *fh;
 
@@ -588,8 +589,8 @@ fan_event_dir(struct fanotify_event_metadata *m, const char **name)
 }
 
 static int
-fan_event(struct vcha_tracker *t, struct fanotify_event_metadata *m,
-          struct vcha_pathset *changed)
+fan_event(struct vcha_tracker *t, const struct fanotify_event_metadata *m,
+          char *raw, struct vcha_pathset *changed)
 {
     const char *name = NULL, *dir = NULL, *path;
     struct file_handle *fh;
@@ -602,7 +603,7 @@ fan_event(struct vcha_tracker *t, struct fanotify_event_metadata *m,
         t->lost = true;
         return 0;
     }
-    fh = fan_event_dir(m, &name);
+    fh = fan_event_dir(m, raw, &name);
     if (fh != NULL && fan_resolve(t, fh, &dir) < 0) {
         t->lost = true; /* it happened somewhere: we cannot tell where */
     }
@@ -623,15 +624,24 @@ static int
 fan_events(struct vcha_tracker *t, size_t len, struct vcha_pathset *changed,
            int *count)
 {
-    struct fanotify_event_metadata *m = (void *) t->buf;
+    struct fanotify_event_metadata m;
+    size_t off = 0;
     int rc = 0;
 
-    for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-        if (m->vers != FANOTIFY_METADATA_VERSION) {
+    /* events are 4-byte aligned in the buffer, the metadata's mask needs
+     * 8: each is read through a copy */
+    while (len - off >= sizeof(m)) {
+        memcpy(&m, t->buf + off, sizeof(m));
+        if (m.event_len < sizeof(m) || m.event_len > len - off ||
+            m.metadata_len < sizeof(m) || m.metadata_len > m.event_len) {
+            break;
+        }
+        if (m.vers != FANOTIFY_METADATA_VERSION) {
             return -EPROTO;
         }
         (*count)++;
-        rc = rc ? rc : fan_event(t, m, changed);
+        rc = rc ? rc : fan_event(t, &m, (char *) t->buf + off, changed);
+        off += m.event_len;
     }
     return rc;
 }
