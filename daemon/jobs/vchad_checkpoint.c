@@ -109,6 +109,7 @@ publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
     static const struct vchad_attr_map map[] = {
         {"newest_age_ms", "checkpoint-age-ms"},
         {"freeze_ms", "freeze-ms"},
+        {"rootfs_copy", "rootfs-copy"}, /* tracked, or full: see why */
         {"image_mb", "image-mb"},
         {"generation", "generation"},
     };

@@ -932,6 +932,10 @@ struct ckpt {
     unsigned long long prev_images; /* its image bytes, or 0 */
     bool direct; /* into the stage: uncompressed, whatever o->compress */
     long long frozen_at; /* CLOCK_REALTIME ms, just before the freeze */
+    /* the changes made to the root filesystem since its copy before the
+     * freeze; NULL: it is copied whole while the container is frozen */
+    struct vcha_rootfs_watch *watch;
+    char *precopy_aside; /* that copy, moved aside for a whole one */
     struct freezer fz;
     pid_t init;  /* the container's init */
     bool frozen; /* the freezer was written: undo it, confirmed or not */
@@ -1123,25 +1127,141 @@ dump_dir_make(struct ckpt *c)
     return mkdir(c->dump_dir, 0700) < 0 ? -errno : 0;
 }
 
+/* "<stage>/rootfs", or NULL. */
+static char *
+stage_rootfs(const struct ckpt *c)
+{
+    char *rootfs = NULL;
+
+    return asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0 ? NULL
+                                                                 : rootfs;
+}
+
+/* Why this checkpoint copies the whole tree while the container is frozen. */
+static void
+ckpt_full(struct ckpt *c, const char *reason)
+{
+    vcha_kv_set(c->fig, "rootfs_copy", "full");
+    vcha_kv_set(c->fig, "rootfs_full_reason", reason);
+    vcha_notice("%s: its root filesystem is copied whole while it is frozen: "
+                "%s",
+                c->ct->name, reason);
+}
+
 /*
- * Copy the root filesystem into the stage: the files the base holds
- * unchanged are hard-linked (see vcha_rootfs_stage()).
+ * Before the freeze: watch the root filesystem, then copy it into the
+ * stage while the container runs (unchanged files hard-linked from the
+ * base, see vcha_rootfs_stage()).  While frozen, only what changed since
+ * is copied again (ckpt_rootfs()).  Without a watch, nothing is copied
+ * now: the whole tree is, frozen, as before.
+ */
+static int
+ckpt_precopy(struct ckpt *c)
+{
+    struct vcha_rootfs_stats st;
+    char w[512] = "", *rootfs = NULL;
+    long long t;
+    int rc = vcha_rootfs_watch_open(c->ct->rootfs, &c->watch, w, sizeof(w));
+
+    if (rc < 0) {
+        ckpt_full(c, w);
+        return 0;
+    }
+    vcha_kv_set(c->fig, "tracker", vcha_rootfs_watch_mechanism(c->watch));
+    rootfs = stage_rootfs(c);
+    if (rootfs == NULL) {
+        return -ENOMEM;
+    }
+    t = vcha_now_ms();
+    rc = vcha_rootfs_precopy(c->watch, c->prev_rootfs, c->prev_since, rootfs,
+                             c->o->deadline, &st, c->why, c->whylen);
+    fig_ms(c, "precopy_ms", t);
+    vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
+    free(rootfs);
+    return rc;
+}
+
+/*
+ * While frozen, the tracked way: copy again what changed since the watch
+ * began and every file the container maps shared and writable (its writes
+ * make no event).  1 when the whole tree must be copied instead (the
+ * watch lost changes, or cannot tell them apart), 0, or -errno.
+ */
+static int
+ckpt_catch_up(struct ckpt *c, const char *rootfs)
+{
+    struct vcha_rootfs_catchup_stats st;
+    struct vcha_pathset *maps = vcha_pathset_new();
+    char w[512] = "", *cgroup = strdup(c->fz.state), *slash;
+    int rc = maps != NULL && cgroup != NULL ? 0 : -ENOMEM;
+
+    if (rc == 0 && (slash = strrchr(cgroup, '/')) != NULL) {
+        *slash = '\0';
+        rc = vcha_rootfs_shared_writable(cgroup, c->ct->rootfs, maps);
+        if (rc < 0 && rc != -ENOMEM) {
+            snprintf(w, sizeof(w), "cannot list its shared mappings: %s",
+                     strerror(-rc));
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        vcha_kv_setf(c->fig, "shared_maps", "%zu", vcha_pathset_count(maps));
+        rc = vcha_rootfs_catch_up(c->watch, rootfs, maps, c->scratch,
+                                  c->o->deadline, &st, w, sizeof(w));
+        vcha_kv_setf(c->fig, "tracked_events", "%llu", st.events);
+        vcha_kv_setf(c->fig, "changed_paths", "%llu", st.paths);
+        if (rc == -EOVERFLOW || rc == -EMLINK || rc == -ELOOP) {
+            rc = 1;
+        } else if (rc < 0) {
+            snprintf(c->why, c->whylen, "%s", w);
+        }
+    }
+    if (rc == 1) {
+        ckpt_full(c, w);
+    } else if (rc == 0) {
+        vcha_kv_set(c->fig, "rootfs_copy", "tracked");
+    }
+    vcha_pathset_free(maps);
+    free(cgroup);
+    return rc;
+}
+
+/*
+ * While frozen: copy the root filesystem into the stage.  Tracked, only
+ * what changed since the copy made before the freeze; otherwise the whole
+ * tree, the files the base holds unchanged hard-linked (see
+ * vcha_rootfs_stage()), the copy made before moved aside first.
  */
 static int
 ckpt_rootfs(struct ckpt *c)
 {
-    struct vcha_rootfs_stats st;
-    char *rootfs = NULL;
+    struct vcha_rootfs_stats st = {0};
+    char *rootfs = stage_rootfs(c);
     long long t = vcha_now_ms();
-    int rc;
+    int rc = rootfs != NULL ? 0 : -ENOMEM;
 
-    if (asprintf(&rootfs, "%s/" VCHA_CT_ROOTFS, c->stage) < 0) {
-        return -ENOMEM;
+    if (rc == 0 && c->watch != NULL) {
+        rc = ckpt_catch_up(c, rootfs);
+    } else if (rc == 0) {
+        rc = 1;
     }
-    rc = vcha_rootfs_stage(c->ct->rootfs, c->prev_rootfs, c->prev_since, rootfs,
-                           c->o->deadline, &st, c->why, c->whylen);
+    if (rc == 1 && c->watch != NULL) {
+        if (asprintf(&c->precopy_aside, "%s.precopy", rootfs) < 0) {
+            c->precopy_aside = NULL;
+            rc = -ENOMEM;
+        } else if (rename(rootfs, c->precopy_aside) < 0) {
+            rc = -errno;
+            snprintf(c->why, c->whylen, "%s: %s", rootfs, strerror(errno));
+        }
+    }
+    if (rc == 1) {
+        rc = vcha_rootfs_stage(c->ct->rootfs, c->prev_rootfs, c->prev_since,
+                               rootfs, c->o->deadline, &st, c->why, c->whylen);
+    }
     fig_ms(c, "copy_ms", t);
-    vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
+    if (c->watch == NULL || c->precopy_aside != NULL) { /* copied whole */
+        vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
+    }
     free(rootfs);
     return rc;
 }
@@ -1202,6 +1322,13 @@ ckpt_capture(struct ckpt *c)
     if (rc < 0 && dumped) {
         netlock_clear(c->ct, c->init); /* a CRIU killed half-way */
     }
+    if (rc == 0 && c->precopy_aside != NULL) {
+        rc = vcha_file_remove_tree(c->precopy_aside);
+        if (rc < 0) {
+            snprintf(c->why, c->whylen, "%s: %s", c->precopy_aside,
+                     strerror(-rc));
+        }
+    }
     return rc;
 }
 
@@ -1247,6 +1374,11 @@ ckpt_commit(struct ckpt *c)
         }
     }
     fig_ms(c, "commit_ms", t);
+    if (rc == 0) { /* the retired generation's files, apart */
+        t = vcha_now_ms();
+        vcha_genstore_sweep(c->store);
+        fig_ms(c, "sweep_ms", t);
+    }
     if (gen != NULL) {
         const char *base = strrchr(gen, '/');
 
@@ -1295,6 +1427,9 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
         snprintf(why, whylen, "preparing the checkpoint: %s", strerror(-rc));
     }
     if (rc == 0) {
+        rc = ckpt_precopy(&c);
+    }
+    if (rc == 0) {
         rc = ckpt_capture(&c);
     }
     if (rc == 0) {
@@ -1310,6 +1445,8 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
     if (c.scratch != NULL) {
         vcha_file_remove_tree(c.scratch);
     }
+    vcha_rootfs_watch_close(c.watch);
+    free(c.precopy_aside);
     free(c.scratch);
     free(c.dump_dir);
     free(c.prev_rootfs);

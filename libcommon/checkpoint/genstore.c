@@ -380,7 +380,7 @@ gen_numbers(int dfd, uint64_t **nums, size_t *count)
 /*
  * A depth-first walk of a generation or a stage, in name order, that never
  * follows a symbolic link.  visit() sees every entry (the top MANIFEST
- * excepted) before a directory's contents, leave() each directory after.
+ * excepted) before a directory's contents.
  */
 struct walk {
     char path[PATH_MAX]; /* of the current entry, relative to the top */
@@ -388,7 +388,6 @@ struct walk {
     char *why;           /* what failed */
     int (*visit)(struct walk *w, int dfd, const char *name,
                  const struct stat *st);
-    int (*leave)(struct walk *w, int fd);
 };
 
 static int
@@ -434,9 +433,6 @@ walk_node(struct walk *w, int dfd, const char *name)
         return walk_fail(w, -errno);
     }
     rc = walk_dir(w, fd);
-    if (rc == 0 && w->leave != NULL) {
-        rc = w->leave(w, fd);
-    }
     close(fd);
     return rc;
 }
@@ -1414,8 +1410,9 @@ stage_number(struct vcha_genstore *s, uint64_t *next)
                         "that did not finish",
                         s->dir, name);
             rc = vcha_file_remove_tree_at(s->dir_fd, name);
-        } else if (!name_number(name, GEN_PREFIX, &num) &&
-                   !name_number(name, TRASH_PREFIX, &num)) {
+        } else if (name_number(name, TRASH_PREFIX, &num)) {
+            rc = vcha_file_remove_tree_at(s->dir_fd, name); /* not swept */
+        } else if (!name_number(name, GEN_PREFIX, &num)) {
             continue;
         }
         top = num > top ? num : top;
@@ -1522,7 +1519,7 @@ seal_reuse(const struct seal *s, const struct stat *st, unsigned char *sha)
     return true;
 }
 
-/* Checksum and fsync a new file; *st becomes what was read. */
+/* Checksum a new file; *st becomes what was read. */
 static int
 seal_hash(struct seal *s, int dfd, const char *name, struct stat *st,
           unsigned char *sha)
@@ -1544,9 +1541,6 @@ seal_hash(struct seal *s, int dfd, const char *name, struct stat *st,
     }
     if (rc == 0 && len != (uint64_t) st->st_size) {
         rc = -EAGAIN; /* the caller still writes into its stage */
-    }
-    if (rc == 0 && fsync(fd) < 0) {
-        rc = -errno;
     }
     if (rc == 0) {
         vcache_put(s->cache, st, sha);
@@ -1600,7 +1594,7 @@ seal_link(struct seal *s, int dfd, const char *name)
     return 0;
 }
 
-/* One manifest line per entry; regular files checksummed and fsynced. */
+/* One manifest line per entry; regular files checksummed. */
 static int
 seal_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
 {
@@ -1628,12 +1622,6 @@ seal_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
     return rc;
 }
 
-/* A directory, once its entries are written and flushed. */
-static int
-seal_leave(struct walk *w, int fd)
-{
-    return fsync(fd) < 0 ? walk_fail(w, -errno) : 0;
-}
 
 static void
 put_field(FILE *out, const char *keyword, const char *value)
@@ -1728,8 +1716,8 @@ seal_manifest(struct vcha_genstore *store, struct seal *s,
 }
 
 /*
- * List, checksum and fsync every entry of the stage, then write its
- * MANIFEST (which fsyncs the top directory).
+ * List and checksum every entry of the stage, make them durable (one
+ * syncfs()), then write its MANIFEST (which fsyncs the top directory).
  */
 static int
 stage_seal(struct vcha_genstore *store, const struct vcha_gen_meta *meta,
@@ -1753,6 +1741,13 @@ stage_seal(struct vcha_genstore *store, const struct vcha_gen_meta *meta,
     }
     seal_prev(store, s);
     rc = walk_dir(&s->w, sfd);
+    /* every file and directory of the stage durable at once: what is
+     * dirty is flushed, the files linked from the base (already durable)
+     * cost nothing, where an fsync() of each entry costs one call per
+     * entry whatever it holds */
+    if (rc == 0 && syncfs(sfd) < 0) {
+        rc = walk_fail(&s->w, -errno);
+    }
     if (fclose(s->body) != 0 && rc == 0) {
         rc = -ENOMEM;
     }
@@ -1878,8 +1873,7 @@ trash_oldest(struct vcha_genstore *store, const uint64_t *nums, size_t n)
 static void
 prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
 {
-    struct names names = {0};
-    uint64_t *nums = NULL, num;
+    uint64_t *nums = NULL;
     size_t n = 0, cut = 0;
     unsigned good = 0;
     bool *vouches = NULL;
@@ -1902,9 +1896,19 @@ prune(struct vcha_genstore *store, unsigned keep, uint64_t committed)
     }
     free(vouches);
     free(nums);
-    if (rc == 0) {
-        rc = names_read(store->dir_fd, &names);
+    if (rc < 0) {
+        vcha_warn("checkpoint store %s: cannot delete old generations: %s",
+                  store->dir, strerror(-rc));
     }
+}
+
+void
+vcha_genstore_sweep(struct vcha_genstore *store)
+{
+    struct names names = {0};
+    uint64_t num;
+    int rc = names_read(store->dir_fd, &names);
+
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         if (name_number(names.v[i], TRASH_PREFIX, &num)) {
             rc = vcha_file_remove_tree_at(store->dir_fd, names.v[i]);
@@ -1963,8 +1967,7 @@ vcha_genstore_commit(struct vcha_genstore *store,
                      const struct vcha_gen_meta *meta, unsigned keep,
                      char **gen_path)
 {
-    struct seal s = {
-        .w.visit = seal_visit, .w.leave = seal_leave, .cache = &store->cache};
+    struct seal s = {.w.visit = seal_visit, .cache = &store->cache};
     long long t0 = vcha_now_ms();
     uint64_t num = store->stage;
     int rc;

@@ -5,15 +5,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
+#include <vcha/log.h>
 #include <vcha/rootfs.h>
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -33,6 +38,7 @@ struct recopy {
     int src, dst, base;  /* the three trees */
     long long since_ms;  /* ctime at or after this: changed */
     long long deadline;  /* CLOCK_MONOTONIC ms */
+    bool live;           /* src changes meanwhile: a vanished entry is fine */
     unsigned tmp_seq;    /* for names of temporary files */
     char path[PATH_MAX]; /* of the entry, relative to the trees */
     size_t len;
@@ -142,6 +148,11 @@ copy_into(struct recopy *r, const struct stat *st, int ddfd, char *tmp,
     } else {
         rc = copy_chunked(r, in, out, st->st_size);
     }
+    if (rc == -EIO && r->live) { /* shortened meanwhile: the watch saw it */
+        struct stat now;
+
+        rc = fstat(in, &now) == 0 && now.st_size < st->st_size ? -ENOENT : rc;
+    }
     /* the owner first: chown() clears the set-id bits */
     if (rc == 0 &&
         (fchown(out, st->st_uid, st->st_gid) < 0 ||
@@ -205,11 +216,19 @@ recopy_file(struct recopy *r, const struct stat *st)
         snprintf(dir, sizeof(dir), "%.*s", (int) (slash - r->path), r->path);
         ddfd = openat(r->dst, dir, DIR_FLAGS);
         if (ddfd < 0) {
-            return recopy_fail(r, "opening the directory of", -errno);
+            return r->live && errno == ENOENT
+                       ? 0
+                       : recopy_fail(r, "opening the directory of", -errno);
         }
     }
     rc = l != NULL ? link_into(r, l->path, ddfd, tmp, sizeof(tmp))
                    : copy_into(r, st, ddfd, tmp, sizeof(tmp));
+    if (rc == -ENOENT && r->live) { /* gone since: the watch saw it */
+        if (ddfd != r->dst) {
+            close(ddfd);
+        }
+        return 0;
+    }
     if (rc == 0 && renameat(ddfd, tmp, ddfd, name) < 0) {
         rc = -errno;
         unlinkat(ddfd, tmp, 0);
@@ -254,7 +273,8 @@ recopy_entry(struct recopy *r, int dfd, const char *name)
     int fd, rc = 0;
 
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        return recopy_fail(r, "reading", -errno);
+        return r->live && errno == ENOENT ? 0
+                                          : recopy_fail(r, "reading", -errno);
     }
     /* a file with other names: rsync -H may have linked this one to the
      * base's file at another of them, so every name of it is copied */
@@ -267,7 +287,9 @@ recopy_entry(struct recopy *r, int dfd, const char *name)
     }
     fd = openat(dfd, name, DIR_FLAGS);
     if (fd < 0) {
-        return recopy_fail(r, "opening", -errno);
+        return r->live && (errno == ENOENT || errno == ENOTDIR)
+                   ? 0
+                   : recopy_fail(r, "opening", -errno);
     }
     rc = recopy_dir(r, fd); /* closes fd */
     return rc;
@@ -315,10 +337,11 @@ recopy_dir(struct recopy *r, int dfd)
 /* After rsync: copy again every file it linked from the base but changed. */
 static int
 recopy_changed(const char *src, const char *base, long long since_ms,
-               const char *dst, long long deadline,
+               const char *dst, long long deadline, bool live,
                struct vcha_rootfs_stats *stats, char *why, size_t whylen)
 {
-    struct recopy r = {.src = open(src, DIR_FLAGS),
+    struct recopy r = {.live = live,
+                       .src = open(src, DIR_FLAGS),
                        .dst = open(dst, DIR_FLAGS),
                        .base = open(base, DIR_FLAGS),
                        .since_ms = since_ms - VCHA_ROOTFS_CLOCK_MARGIN_MS,
@@ -345,10 +368,14 @@ recopy_changed(const char *src, const char *base, long long since_ms,
     return rc;
 }
 
-int
-vcha_rootfs_stage(const char *src, const char *base, long long since_ms,
-                  const char *dst, long long deadline,
-                  struct vcha_rootfs_stats *stats, char *why, size_t whylen)
+/* rsync exit code 24: some files vanished before they could be sent */
+#define RSYNC_VANISHED 24
+
+/* vcha_rootfs_stage(); @p live: the tree changes meanwhile. */
+static int
+stage_run(const char *src, const char *base, long long since_ms,
+          const char *dst, long long deadline, bool live,
+          struct vcha_rootfs_stats *stats, char *why, size_t whylen)
 {
     /* --modify-window=-1: mtimes compared to the nanosecond */
     const char *argv[] = {"rsync",
@@ -375,14 +402,24 @@ vcha_rootfs_stage(const char *src, const char *base, long long since_ms,
     }
     argv[n++] = from;
     argv[n++] = dst;
-    rc = vcha_exec_until(argv, deadline, why, whylen);
+    rc = vcha_exec_until_codes(
+        argv, deadline, live ? 1u | 1u << RSYNC_VANISHED : 1u, why, whylen);
     if (rc == 0 && base != NULL) {
-        rc = recopy_changed(src, base, since_ms, dst, deadline, stats, why,
-                            whylen);
+        rc = recopy_changed(src, base, since_ms, dst, deadline, live, stats,
+                            why, whylen);
     }
     free(from);
     free(link);
     return rc;
+}
+
+int
+vcha_rootfs_stage(const char *src, const char *base, long long since_ms,
+                  const char *dst, long long deadline,
+                  struct vcha_rootfs_stats *stats, char *why, size_t whylen)
+{
+    return stage_run(src, base, since_ms, dst, deadline, false, stats, why,
+                     whylen);
 }
 
 int
@@ -406,5 +443,539 @@ vcha_rootfs_restore(const char *from, const char *dst, long long deadline,
         rc = vcha_exec_until(argv, deadline, why, whylen);
     }
     free(src);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the watch */
+
+struct vcha_rootfs_watch {
+    char *src;
+    int src_fd;
+    struct vcha_tracker *t;
+    struct vcha_pathset *changed; /* since the watch began */
+    unsigned long long events;
+    int lost;           /* the first failed read: -EOVERFLOW or -errno */
+    int stop[2];        /* tells the pre-copy's reader to end */
+    pthread_mutex_t mu; /* the reader's and the caller's reads */
+};
+
+int
+vcha_rootfs_watch_open(const char *src, struct vcha_rootfs_watch **out,
+                       char *why, size_t whylen)
+{
+    struct vcha_rootfs_watch *w = calloc(1, sizeof(*w));
+    int rc = w != NULL ? 0 : -ENOMEM;
+
+    *out = NULL;
+    if (rc == 0) {
+        pthread_mutex_init(&w->mu, NULL);
+        w->src_fd = -1;
+        w->src = strdup(src);
+        w->changed = vcha_pathset_new();
+        rc = w->src == NULL || w->changed == NULL ? -ENOMEM : 0;
+    }
+    if (rc == 0) {
+        w->src_fd = open(src, DIR_FLAGS);
+        rc = w->src_fd < 0 ? -errno : 0;
+    }
+    if (rc == 0) {
+        /* a copy into the same file system makes an event per entry,
+         * which the reader drops, late under load: no queue limit then */
+        rc = vcha_tracker_open_flags(src, VCHA_TRACKER_AUTO,
+                                     VCHA_TRACKER_UNBOUNDED, &w->t, why,
+                                     whylen);
+    } else if (rc != -ENOMEM) {
+        snprintf(why, whylen, "%s: %s", src, strerror(-rc));
+    }
+    if (rc == -ENOMEM) {
+        snprintf(why, whylen, "out of memory");
+    }
+    if (rc < 0) {
+        vcha_rootfs_watch_close(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+const char *
+vcha_rootfs_watch_mechanism(const struct vcha_rootfs_watch *w)
+{
+    return vcha_tracker_mechanism(w->t);
+}
+
+void
+vcha_rootfs_watch_close(struct vcha_rootfs_watch *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    vcha_tracker_close(w->t);
+    vcha_pathset_free(w->changed);
+    if (w->src_fd >= 0) {
+        close(w->src_fd);
+    }
+    pthread_mutex_destroy(&w->mu);
+    free(w->src);
+    free(w);
+}
+
+/* Read every event waiting; a loss is kept until the catch-up. */
+static void
+watch_read(struct vcha_rootfs_watch *w)
+{
+    int n;
+
+    pthread_mutex_lock(&w->mu);
+    do {
+        n = vcha_tracker_read(w->t, w->changed);
+        if (n < 0 && w->lost == 0) {
+            w->lost = n;
+        }
+        w->events += n > 0 ? (unsigned long long) n : 0;
+    } while (n > 0 || n == -EOVERFLOW);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The pre-copy's reader: every event as it comes, until told to stop. */
+static void *
+watch_reader(void *arg)
+{
+    struct vcha_rootfs_watch *w = arg;
+    struct pollfd p[2] = {{.fd = vcha_tracker_fd(w->t), .events = POLLIN},
+                          {.fd = w->stop[0], .events = POLLIN}};
+
+    for (;;) {
+        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        if (p[1].revents != 0) {
+            break;
+        }
+        if (p[0].revents != 0) {
+            watch_read(w);
+        }
+    }
+    return NULL;
+}
+
+int
+vcha_rootfs_precopy(struct vcha_rootfs_watch *w, const char *base,
+                    long long since_ms, const char *dst, long long deadline,
+                    struct vcha_rootfs_stats *stats, char *why, size_t whylen)
+{
+    pthread_t reader;
+    bool started = false;
+    int rc;
+
+    if (pipe2(w->stop, O_CLOEXEC) == 0) {
+        started = pthread_create(&reader, NULL, watch_reader, w) == 0;
+        if (!started) {
+            close(w->stop[0]);
+            close(w->stop[1]);
+        }
+    }
+    /* without the reader the copy still runs: the queue may overflow,
+     * and the catch-up then says so */
+    rc = stage_run(w->src, base, since_ms, dst, deadline, true, stats, why,
+                   whylen);
+    if (started) {
+        if (write(w->stop[1], "", 1) < 0) {
+            vcha_warn("%s: cannot stop the reader of its changes", w->src);
+        }
+        pthread_join(reader, NULL);
+        close(w->stop[0]);
+        close(w->stop[1]);
+    }
+    watch_read(w);
+    return rc;
+}
+
+/*
+ * @p path (relative to @p root) when it is reached without a symbolic link
+ * in its directories: the descriptor of its directory, or -ENOENT when a
+ * directory of it is gone, or -ELOOP.
+ */
+static int
+parent_open(int root, const char *path, const char **name)
+{
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS};
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    long fd;
+
+    *name = slash ? slash + 1 : path;
+    if (slash == NULL) {
+        fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? -errno : (int) fd;
+    }
+    if ((size_t) (slash - path) >= sizeof(dir)) {
+        return -ENAMETOOLONG;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+    fd = syscall(SYS_openat2, root, dir, &how, sizeof(how));
+    if (fd < 0) {
+        return errno == ENOTDIR ? -ENOENT : errno == EXDEV ? -ELOOP : -errno;
+    }
+    return (int) fd;
+}
+
+/*
+ * Whether @p path of the tree can be copied on its own: 0 (it may be gone),
+ * 1 when a directory of it is gone, -ELOOP when a directory of it is a
+ * symbolic link now, -EMLINK when it is a file with other names.
+ */
+static int
+path_check(int root, const char *path)
+{
+    const char *name;
+    struct stat st;
+    int dfd = parent_open(root, path, &name), rc = 0;
+
+    if (dfd == -ENOENT) {
+        return 1;
+    }
+    if (dfd < 0) {
+        return dfd;
+    }
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        rc = errno == ENOENT ? 0 : -errno;
+    } else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+        rc = -EMLINK;
+    }
+    close(dfd);
+    return rc;
+}
+
+/*
+ * @p path's directory is gone: list the topmost directory of it that is
+ * gone instead, which rsync then deletes (a path whose directory is
+ * missing is not a missing argument to rsync, but a vanished file).
+ */
+static int
+gone_add(int root, const char *path, struct vcha_pathset *list)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS};
+    char top[PATH_MAX];
+
+    if (strlen(path) >= sizeof(top)) {
+        return -ENAMETOOLONG;
+    }
+    strcpy(top, path);
+    for (char *s = strchr(top, '/'); s != NULL; s = strchr(s + 1, '/')) {
+        long fd;
+
+        *s = '\0';
+        fd = syscall(SYS_openat2, root, top, &how, sizeof(how));
+        if (fd < 0) { /* a link on the way: the whole tree is copied */
+            return errno == ENOENT ? vcha_pathset_add(list, top)
+                   : errno == ELOOP || errno == EXDEV ? -ELOOP
+                                                      : -errno;
+        }
+        close((int) fd);
+        *s = '/';
+    }
+    return vcha_pathset_add(list, path); /* there again meanwhile */
+}
+
+/* The root directory's mode, owner and times, which rsync does not send. */
+static int
+root_attrs(int src, const char *dst)
+{
+    struct stat st;
+    struct timespec t[2];
+    int fd = open(dst, DIR_FLAGS), rc = 0;
+
+    if (fd < 0 || fstat(src, &st) < 0) {
+        rc = -errno;
+    } else {
+        t[0] = st.st_atim;
+        t[1] = st.st_mtim;
+        if (fchown(fd, st.st_uid, st.st_gid) < 0 ||
+            fchmod(fd, st.st_mode & 07777) < 0 || futimens(fd, t) < 0) {
+            rc = -errno;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* The paths to copy, the root left out (*@p root: it was listed). */
+static int
+catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
+              struct vcha_pathset **out, bool *root, char *why, size_t whylen)
+{
+    struct vcha_pathset *all = vcha_pathset_new(), *list = vcha_pathset_new();
+    int rc = all && list ? vcha_pathset_merge(all, w->changed) : -ENOMEM;
+
+    *root = false;
+    if (rc == 0 && also != NULL) {
+        rc = vcha_pathset_merge(all, also);
+    }
+    for (size_t i = 0; rc == 0 && i < vcha_pathset_count(all); i++) {
+        const char *p = vcha_pathset_get(all, i);
+
+        if (*p == '\0') {
+            *root = true;
+            continue;
+        }
+        rc = path_check(w->src_fd, p);
+        if (rc == 1) {
+            rc = gone_add(w->src_fd, p, list);
+        } else if (rc == 0) {
+            rc = vcha_pathset_add(list, p);
+        }
+        if (rc == -EMLINK || rc == -ELOOP) {
+            snprintf(why, whylen, "%s %s", p,
+                     rc == -EMLINK ? "is a changed file with other names"
+                                   : "runs through a symbolic link now");
+        } else if (rc < 0) {
+            snprintf(why, whylen, "%s: %s", p, strerror(-rc));
+        }
+    }
+    vcha_pathset_free(all);
+    if (rc < 0) {
+        vcha_pathset_free(list);
+        list = NULL;
+    }
+    *out = list;
+    return rc;
+}
+
+/* rsync every path of @p list (a file of them under @p scratch) to @p dst. */
+static int
+catch_up_copy(const struct vcha_rootfs_watch *w,
+              const struct vcha_pathset *list, const char *dst,
+              const char *scratch, long long deadline, char *why, size_t whylen)
+{
+    /* -I: listed files are sent whatever their size and mtime say */
+    const char *argv[] = {"rsync",
+                          "-aHI",
+                          "--numeric-ids",
+                          "--delete",
+                          "--modify-window=-1",
+                          "-r",
+                          "--from0",
+                          "--delete-missing-args",
+                          NULL, /* --files-from= */
+                          NULL,
+                          dst,
+                          NULL};
+    char *file = NULL, *opt = NULL, *from = NULL;
+    int fd = -1, rc = 0;
+
+    if (asprintf(&file, "%s/catch-up.XXXXXX", scratch) < 0) {
+        return -ENOMEM;
+    }
+    fd = mkostemp(file, O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(why, whylen, "%s: %s", file, strerror(errno));
+        free(file);
+        return rc;
+    }
+    rc = vcha_pathset_write0(list, fd);
+    if (close(fd) < 0 && rc == 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && (asprintf(&opt, "--files-from=%s", file) < 0 ||
+                    asprintf(&from, "%s/", w->src) < 0)) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        argv[8] = opt;
+        argv[9] = from;
+        rc = vcha_exec_until(argv, deadline, why, whylen);
+    } else {
+        snprintf(why, whylen, "%s: %s", file, strerror(-rc));
+    }
+    unlink(file);
+    free(from);
+    free(opt);
+    free(file);
+    return rc;
+}
+
+int
+vcha_rootfs_catch_up(struct vcha_rootfs_watch *w, const char *dst,
+                     const struct vcha_pathset *also, const char *scratch,
+                     long long deadline,
+                     struct vcha_rootfs_catchup_stats *stats, char *why,
+                     size_t whylen)
+{
+    struct vcha_pathset *list = NULL;
+    bool root = false;
+    int rc;
+
+    memset(stats, 0, sizeof(*stats));
+    watch_read(w);
+    stats->events = w->events;
+    if (w->lost < 0) {
+        snprintf(why, whylen, "changes were lost: %s",
+                 w->lost == -EOVERFLOW ? "the kernel's queue overflowed"
+                                       : strerror(-w->lost));
+        return -EOVERFLOW; /* whatever was lost, the whole tree is copied */
+    }
+    rc = catch_up_list(w, also, &list, &root, why, whylen);
+    if (rc == 0 && vcha_pathset_count(list) > 0) {
+        stats->paths = vcha_pathset_count(list);
+        rc = catch_up_copy(w, list, dst, scratch, deadline, why, whylen);
+    }
+    if (rc == 0 && root) {
+        rc = root_attrs(w->src_fd, dst);
+        if (rc < 0) {
+            snprintf(why, whylen, "%s: %s", dst, strerror(-rc));
+        }
+    }
+    vcha_pathset_free(list);
+    return rc;
+}
+
+/* ------------------------------------------------- shared writable maps */
+
+/* Undo the escape of /proc/PID/maps: a newline in a name is "\012". */
+static void
+maps_unescape(char *s)
+{
+    char *out = s;
+
+    for (; *s != '\0'; s++) {
+        if (strncmp(s, "\\012", 4) == 0) {
+            *out++ = '\n';
+            s += 3;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+/* Add @p rel when it is a regular file beneath @p root, no link on the way. */
+static int
+regular_add(int root, const char *rel, struct vcha_pathset *paths)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS};
+    struct stat st;
+    long fd;
+    int rc = 0;
+
+    if (*rel == '\0') {
+        return 0;
+    }
+    fd = syscall(SYS_openat2, root, rel, &how, sizeof(how));
+    if (fd < 0) {
+        return 0;
+    }
+    if (fstat((int) fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        rc = vcha_pathset_add(paths, rel);
+    }
+    close((int) fd);
+    return rc;
+}
+
+/*
+ * The files process @p pid maps shared and writable.  A process of a
+ * container names them as it sees them, from its own root; one that
+ * shares the host's root names them with @p root_path in front: both are
+ * tried.
+ */
+static int
+maps_add(const char *pid, int root, const char *root_path,
+         struct vcha_pathset *paths)
+{
+    char file[64], *text = NULL, *line, *save = NULL;
+    size_t len = 0, rl = strlen(root_path);
+    int rc;
+
+    snprintf(file, sizeof(file), "/proc/%s/maps", pid);
+    rc = vcha_file_read(file, &text, &len, 64 << 20);
+    if (rc < 0) {
+        return rc == -ENOENT || rc == -ESRCH ? 0 : rc; /* gone meanwhile */
+    }
+    for (line = strtok_r(text, "\n", &save); rc == 0 && line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char perms[8] = "", *path = strchr(line, '/');
+
+        if (sscanf(line, "%*s %7s", perms) != 1 || perms[1] != 'w' ||
+            perms[3] != 's' || path == NULL) {
+            continue;
+        }
+        len = strlen(path);
+        if (len > 10 && strcmp(path + len - 10, " (deleted)") == 0) {
+            continue;
+        }
+        maps_unescape(path);
+        if (strncmp(path, root_path, rl) == 0 && path[rl] == '/') {
+            rc = regular_add(root, path + rl + 1, paths);
+        }
+        if (rc == 0) {
+            rc = regular_add(root, path + 1, paths);
+        }
+    }
+    free(text);
+    return rc;
+}
+
+/* Every process of the cgroup directory @p dir and below. */
+static int
+cgroup_maps(const char *dir, int root, const char *root_path,
+            struct vcha_pathset *paths)
+{
+    DIR *d = opendir(dir);
+    char *procs = NULL, *path = NULL, *line, *save = NULL;
+    struct dirent *e;
+    size_t len = 0;
+    int rc = 0;
+
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : -errno; /* removed meanwhile */
+    }
+    if (asprintf(&path, "%s/cgroup.procs", dir) < 0) {
+        path = NULL;
+        rc = -ENOMEM;
+    } else if (vcha_file_read(path, &procs, &len, 16 << 20) < 0) {
+        procs = NULL;
+    }
+    for (line = procs ? strtok_r(procs, "\n", &save) : NULL;
+         rc == 0 && line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        rc = maps_add(line, root, root_path, paths);
+    }
+    free(procs);
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
+            strcmp(e->d_name, "..") != 0) {
+            free(path);
+            if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
+                path = NULL;
+                rc = -ENOMEM;
+            } else {
+                rc = cgroup_maps(path, root, root_path, paths);
+            }
+        }
+    }
+    free(path);
+    closedir(d);
+    return rc;
+}
+
+int
+vcha_rootfs_shared_writable(const char *cgroup, const char *root,
+                            struct vcha_pathset *paths)
+{
+    int rfd = open(root, DIR_FLAGS), rc;
+
+    if (rfd < 0) {
+        return -errno;
+    }
+    rc = cgroup_maps(cgroup, rfd, root, paths);
+    close(rfd);
     return rc;
 }

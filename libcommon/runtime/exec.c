@@ -670,6 +670,13 @@ int
 vcha_exec_until(const char *const argv[], long long deadline, char *why,
                 size_t whylen)
 {
+    return vcha_exec_until_codes(argv, deadline, 1u, why, whylen);
+}
+
+int
+vcha_exec_until_codes(const char *const argv[], long long deadline,
+                      unsigned ok_codes, char *why, size_t whylen)
+{
     struct vcha_exec_result res = {0};
     long long left = deadline - vcha_now_ms();
     int rc;
@@ -692,7 +699,8 @@ vcha_exec_until(const char *const argv[], long long deadline, char *why,
     } else if (res.timed_out) {
         snprintf(why, whylen, "%s did not finish in time", argv[0]);
         rc = -ETIME;
-    } else if (!vcha_exec_ok(&res)) {
+    } else if (res.signal != 0 || res.exit_code < 0 || res.exit_code > 31 ||
+               (ok_codes & (1u << res.exit_code)) == 0) {
         char *nl;
 
         /* the last line of its stderr usually says why */

@@ -10,7 +10,7 @@
  *     gen-0000000041/    committed generations, never modified again
  *     gen-0000000042/
  *     .stage-0000000043/ the generation being written (or a dead one)
- *     .trash-0000000040/ a generation being deleted
+ *     .trash-0000000040/ a generation being deleted (vcha_genstore_sweep())
  *
  * A generation is whatever tree the caller writes (CRIU images in images/,
  * the container's filesystem in rootfs/, ...) plus a file MANIFEST at its
@@ -156,9 +156,14 @@ int vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
  * read again) and that newer one is the new generation, the base, or one
  * whose content verified.  A damaged generation never makes a good one
  * go, and neither the base nor a generation newer than it is deleted.  Old
- * generations are renamed to ".trash-N" before their contents are removed,
- * so that no directory named gen-N is ever half deleted; failures while
- * deleting are logged, not returned.
+ * generations are renamed to ".trash-N", so that no directory named gen-N
+ * is ever half deleted; their contents are removed by
+ * vcha_genstore_sweep(), or by the next vcha_genstore_stage().  Failures
+ * while deleting are logged, not returned.
+ *
+ * Every entry is made durable by one syncfs() of the store's file system
+ * (what is dirty is written: the files hard-linked from the base cost
+ * nothing), then the MANIFEST is written, and then the stage renamed.
  *
  * @param meta      recorded in the MANIFEST header; may be NULL
  * @param keep      generations to keep, this one included; at least 1
@@ -170,6 +175,13 @@ int vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
 int vcha_genstore_commit(struct vcha_genstore *store,
                          const struct vcha_gen_meta *meta, unsigned keep,
                          char **gen_path);
+
+/**
+ * Remove the contents of the generations vcha_genstore_commit() retired
+ * (".trash-N"), best effort, failures logged: a cost that grows with their
+ * file count, apart from the commit's.
+ */
+void vcha_genstore_sweep(struct vcha_genstore *store);
 
 /** Remove the current stage, best effort (no stage: nothing to do). */
 void vcha_genstore_abort(struct vcha_genstore *store);

@@ -76,6 +76,13 @@ int vcha_exec_until(const char *const argv[], long long deadline, char *why,
                     size_t whylen);
 
 /**
+ * vcha_exec_until(), where an exit code below 32 whose bit is set in
+ * @p ok_codes also counts as success (vcha_exec_until() is 1u: 0 only).
+ */
+int vcha_exec_until_codes(const char *const argv[], long long deadline,
+                          unsigned ok_codes, char *why, size_t whylen);
+
+/**
  * Tell this process to stop what it runs: the process group of every
  * program vcha_exec() runs now is killed with SIGKILL, the program's
  * result says cancelled, and vcha_exec_until() starts no program from

@@ -1206,6 +1206,27 @@ test_exec_until_failure_says_why(void **state)
 }
 
 static void
+test_exec_until_codes_takes_the_codes_it_is_given(void **state)
+{
+    const char *argv[] = {"/bin/sh", "-c", "exit 24", NULL};
+    const char *killed[] = {"/bin/sh", "-c", "kill -9 $$", NULL};
+    char why[256] = "";
+
+    (void) state;
+    assert_int_equal(vcha_exec_until_codes(argv, vcha_now_ms() + 5000,
+                                           1u | 1u << 24, why, sizeof(why)),
+                     0);
+    assert_int_equal(vcha_exec_until_codes(argv, vcha_now_ms() + 5000,
+                                           1u | 1u << 23, why, sizeof(why)),
+                     -EIO);
+    assert_non_null(strstr(why, "exit 24"));
+    /* a signal is never a code it was given, whatever the mask */
+    assert_int_equal(vcha_exec_until_codes(killed, vcha_now_ms() + 5000, ~0u,
+                                           why, sizeof(why)),
+                     -EIO);
+}
+
+static void
 test_exec_until_deadline(void **state)
 {
     const char *argv[] = {"/bin/sleep", "10", NULL};
@@ -1282,6 +1303,7 @@ main(void)
         cmocka_unit_test(test_exec_deadline_while_draining_is_no_timeout),
         cmocka_unit_test(test_exec_until_success),
         cmocka_unit_test(test_exec_until_failure_says_why),
+        cmocka_unit_test(test_exec_until_codes_takes_the_codes_it_is_given),
         cmocka_unit_test(test_exec_until_deadline),
         cmocka_unit_test(test_exec_until_missing_program),
     };

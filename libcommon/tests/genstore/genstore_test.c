@@ -488,6 +488,11 @@ test_keep_prunes_the_oldest(void **state)
     for (int i = 0; i < 5; i++) {
         free(commit_tree(f, "gen", 2));
     }
+    /* the retired generation waits, renamed, for the sweep */
+    assert_true(exists(f->dir, ".trash-0000000003"));
+    assert_false(exists(f->dir, "gen-0000000003"));
+    vcha_genstore_sweep(f->store);
+    assert_false(exists(f->dir, ".trash-0000000003"));
     assert_int_equal(vcha_genstore_list(f->dir, &gens, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(gens[0].number, 5);
@@ -508,8 +513,10 @@ test_keep_one_and_leftover_trash(void **state)
     make_dir(f->dir, ".trash-0000000000");
     write_text(f->dir, ".trash-0000000000/left", "x");
     free(commit_tree(f, "two", 1));
+    /* the next stage removed what no sweep did */
     assert_false(exists(f->dir, ".trash-0000000000"));
     assert_false(exists(f->dir, "gen-0000000001"));
+    vcha_genstore_sweep(f->store);
     assert_int_equal(test_dir_entries(f->dir), 2);
 }
 
@@ -527,6 +534,7 @@ test_prune_removes_read_only_directories(void **state)
     assert_int_equal(vcha_genstore_commit(f->store, NULL, 1, NULL), 0);
     free(commit_tree(f, "two", 1));
     assert_false(exists(f->dir, "gen-0000000001"));
+    vcha_genstore_sweep(f->store);
     assert_int_equal(test_dir_entries(f->dir), 2);
     free(ro);
     free(stage);

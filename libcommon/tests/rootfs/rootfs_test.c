@@ -1,27 +1,36 @@
 /*
- * Unit tests for libcommon/checkpoint/rootfs.c: a container's root filesystem copied
- * into a generation and restored from one, with the real rsync, on trees
+ * Unit tests for libcommon/checkpoint/rootfs.c: a container's root filesystem
+ * copied into a generation and restored from one, with the real rsync, on trees
  * in a scratch directory.  The rewrites that rsync's quick check cannot
  * see (same size, same mtime) are made with utimensat(), which sets the
  * mtime back exactly: the same as a rewrite within one tick of the clock.
  */
 #include <config.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include <vcha/clock.h>
+#include <vcha/file.h>
 #include <vcha/rootfs.h>
 
 #include "../test-util.h"
@@ -412,6 +421,502 @@ test_errors_say_why(void **state)
     free(missing);
 }
 
+/* ------------------------------------------------------------ the watch */
+
+/*
+ * The watch's tests run on a tmpfs of their own (fanotify: its filesystem
+ * mark sees no other writer of the machine) and on an overlayfs, where
+ * fanotify cannot decode handles and the watch takes inotify; the writers
+ * run in a cgroup v1 freezer of their own, frozen as a container is.
+ */
+struct wfix {
+    char *dir, *fs, *src, *dst, *scratch, *cg;
+    pid_t writer;
+    char why[512];
+};
+
+static char *
+wpath(const char *dir, const char *name)
+{
+    return test_path(dir, name);
+}
+
+static void
+wfix_tree(struct wfix *f)
+{
+    char name[64];
+
+    f->src = wpath(f->fs, "src");
+    f->dst = wpath(f->fs, "dst");
+    f->scratch = wpath(f->fs, "scratch");
+    assert_int_equal(mkdir(f->src, 0755), 0);
+    assert_int_equal(mkdir(f->scratch, 0700), 0);
+    for (int d = 0; d < 20; d++) {
+        snprintf(name, sizeof(name), "d%02d", d);
+        char *dp = wpath(f->src, name);
+
+        assert_int_equal(mkdir(dp, 0755), 0);
+        for (int i = 0; i < 50; i++) {
+            snprintf(name, sizeof(name), "f%02d", i);
+            put(dp, name, "unchanged content\n", 1000000000);
+        }
+        free(dp);
+    }
+}
+
+/* A fixture on a fresh tmpfs (@p overlay: an overlayfs over two dirs). */
+static struct wfix *
+wfix_new(bool overlay)
+{
+    struct wfix *f = calloc(1, sizeof(*f));
+    char cg[128];
+
+    assert_non_null(f);
+    f->dir = test_tmpdir_new();
+    f->fs = wpath(f->dir, "fs");
+    assert_int_equal(mkdir(f->fs, 0755), 0);
+    assert_int_equal(mount("vcha-test", f->fs, "tmpfs", 0, "size=256m"), 0);
+    if (overlay) {
+        char *lo = wpath(f->fs, "lower"), *up = wpath(f->fs, "upper"),
+             *wk = wpath(f->fs, "work"), *mnt = wpath(f->fs, "ovl"), opts[1024];
+
+        assert_int_equal(mkdir(lo, 0755) | mkdir(up, 0755) | mkdir(wk, 0755) |
+                             mkdir(mnt, 0755),
+                         0);
+        snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", lo,
+                 up, wk);
+        assert_int_equal(mount("vcha-ovl", mnt, "overlay", 0, opts), 0);
+        free(f->fs);
+        f->fs = mnt;
+        free(lo);
+        free(up);
+        free(wk);
+    }
+    wfix_tree(f);
+    snprintf(cg, sizeof(cg), "/sys/fs/cgroup/freezer/vcha-test-%d",
+             (int) getpid());
+    f->cg = strdup(cg);
+    assert_true(mkdir(f->cg, 0755) == 0 || errno == EEXIST);
+    return f;
+}
+
+static void
+freezer(const struct wfix *f, const char *state)
+{
+    char *path = wpath(f->cg, "freezer.state"), *now;
+
+    assert_int_equal(test_write_file(path, state), 0);
+    for (int i = 0; i < 5000; i++) {
+        now = test_slurp(path);
+        assert_non_null(now);
+        bool done = strncmp(now, state, strlen(state)) == 0;
+
+        free(now);
+        if (done) {
+            break;
+        }
+        usleep(1000);
+    }
+    free(path);
+}
+
+static void
+writer_stop(struct wfix *f)
+{
+    if (f->writer > 0) {
+        freezer(f, "THAWED");
+        kill(f->writer, SIGKILL);
+        waitpid(f->writer, NULL, 0);
+        f->writer = 0;
+    }
+}
+
+static void
+wfix_free(struct wfix *f)
+{
+    writer_stop(f);
+    rmdir(f->cg);
+    umount2(f->fs, MNT_DETACH);
+    if (strstr(f->fs, "/ovl") != NULL) {
+        char *top = wpath(f->dir, "fs");
+
+        umount2(top, MNT_DETACH);
+        free(top);
+    }
+    test_tmpdir_remove(f->dir);
+    free(f->fs);
+    free(f->src);
+    free(f->dst);
+    free(f->scratch);
+    free(f->cg);
+    free(f);
+}
+
+/* Rewrite @p fd's first bytes with @p n, its mtime always the same. */
+static void
+stamp(int fd, unsigned n)
+{
+    char buf[16];
+    struct timespec t[2] = {{1000000000, 0}, {1000000000, 0}};
+
+    snprintf(buf, sizeof(buf), "%010u\n", n);
+    if (pwrite(fd, buf, 11, 0) != 11 || futimens(fd, t) < 0) {
+        _exit(3);
+    }
+}
+
+/*
+ * The writer, in the freezer: as fast as it can, the counter rewritten in
+ * place (same size, same mtime: rsync's quick check sees nothing), a log
+ * line per count, directories made and removed, a file renamed over
+ * another; with @p mapped, a counter written only through a shared map.
+ */
+static void
+writer_run(const struct wfix *f, bool mapped)
+{
+    char path[4096], *procs = wpath(f->cg, "cgroup.procs"), mine[32];
+    int cfd, lfd, mfd;
+    unsigned *map = NULL;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    snprintf(mine, sizeof(mine), "%d", (int) getpid());
+    if (test_write_file(procs, mine) < 0 || chdir(f->src) < 0) {
+        _exit(2);
+    }
+    cfd = open("counter", O_RDWR | O_CREAT, 0644);
+    lfd = open("log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    mfd = open("mapped", O_RDWR | O_CREAT, 0644);
+    if (cfd < 0 || lfd < 0 || mfd < 0 || ftruncate(mfd, 4096) < 0) {
+        _exit(2);
+    }
+    if (mapped) {
+        map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        if (map == MAP_FAILED) {
+            _exit(2);
+        }
+    }
+    close(mfd);
+    for (unsigned n = 1;; n++) {
+        if (mapped) {
+            map[0] = n;
+            map[1] = ~n;
+            continue;
+        }
+        stamp(cfd, n);
+        dprintf(lfd, "%u\n", n);
+        if (n % 16 == 0) {
+            snprintf(path, sizeof(path), "new%u", n / 16 % 8);
+            mkdir(path, 0755);
+            snprintf(path, sizeof(path), "new%u/f%u", n / 16 % 8, n);
+            test_write_file(path, path);
+            snprintf(path, sizeof(path), "d%02u/f%02u", n / 16 % 20, n % 50);
+            test_write_file("tmp", path);
+            rename("tmp", path);
+        }
+        if (n % 128 == 0) {
+            /* remove the files, then the directory */
+            snprintf(path, sizeof(path), "new%u", (n / 128 + 4) % 8);
+            DIR *d = opendir(path);
+            struct dirent *e;
+
+            while (d != NULL && (e = readdir(d)) != NULL) {
+                if (e->d_name[0] != '.') {
+                    char p2[4096 + 512];
+
+                    snprintf(p2, sizeof(p2), "%s/%s", path, e->d_name);
+                    unlink(p2);
+                }
+            }
+            if (d != NULL) {
+                closedir(d);
+            }
+            rmdir(path);
+        }
+    }
+}
+
+static void
+writer_start(struct wfix *f, bool mapped)
+{
+    char *log = wpath(f->src, "log");
+    struct stat st;
+
+    f->writer = fork();
+    assert_true(f->writer >= 0);
+    if (f->writer == 0) {
+        writer_run(f, mapped);
+        _exit(0);
+    }
+    /* under way once its files are there */
+    for (int i = 0; i < 5000 && stat(log, &st) < 0; i++) {
+        usleep(1000);
+    }
+    free(log);
+}
+
+/* Whether trees @p a and @p b hold the same entries, bytes and modes. */
+static bool
+trees_equal(const char *a, const char *b, char *diff, size_t len)
+{
+    DIR *d = opendir(a);
+    struct dirent *e;
+    bool same = d != NULL;
+    size_t na = 0, nb = 0;
+
+    while (same && (e = readdir(d)) != NULL) {
+        char *pa, *pb;
+        struct stat sa, sb;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        na++;
+        pa = wpath(a, e->d_name);
+        pb = wpath(b, e->d_name);
+        if (lstat(pa, &sa) < 0 || lstat(pb, &sb) < 0 ||
+            (sa.st_mode != sb.st_mode) ||
+            (S_ISREG(sa.st_mode) && sa.st_size != sb.st_size)) {
+            snprintf(diff, len, "%s: missing or of another kind", pb);
+            same = false;
+        } else if (S_ISDIR(sa.st_mode)) {
+            same = trees_equal(pa, pb, diff, len);
+        } else if (S_ISREG(sa.st_mode)) {
+            char *ta = test_slurp(pa), *tb = test_slurp(pb);
+
+            same = ta != NULL && tb != NULL &&
+                   memcmp(ta, tb, (size_t) sa.st_size) == 0;
+            if (!same) {
+                snprintf(diff, len, "%s: other content", pb);
+            }
+            free(ta);
+            free(tb);
+        }
+        free(pa);
+        free(pb);
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    if (same) { /* nothing more in b */
+        d = opendir(b);
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            nb += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        if (nb != na) {
+            snprintf(diff, len, "%s: %zu entries, not %zu", b, nb, na);
+            same = false;
+        }
+    }
+    return same;
+}
+
+/*
+ * One checkpoint's copy: watch, copy while the writer runs, freeze, catch
+ * up (with the shared maps when @p maps), compare while frozen, thaw.
+ * Returns the catch-up's result; *@p equal says whether the copy holds
+ * the tree of the instant of the freeze.
+ */
+static int
+checkpoint_copy(struct wfix *f, bool maps, bool *equal, char *diff, size_t dlen)
+{
+    struct vcha_rootfs_watch *w = NULL;
+    struct vcha_rootfs_stats st;
+    struct vcha_rootfs_catchup_stats cs;
+    struct vcha_pathset *also = vcha_pathset_new();
+    int rc;
+
+    assert_int_equal(vcha_file_remove_tree(f->dst), 0);
+    assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(vcha_rootfs_precopy(w, NULL, 0, f->dst, soon(), &st,
+                                         f->why, sizeof(f->why)),
+                     0);
+    usleep(20000); /* the writer goes on after the copy */
+    freezer(f, "FROZEN");
+    if (maps) {
+        assert_int_equal(vcha_rootfs_shared_writable(f->cg, f->src, also), 0);
+    }
+    rc = vcha_rootfs_catch_up(w, f->dst, also, f->scratch, soon(), &cs, f->why,
+                              sizeof(f->why));
+    *equal = rc == 0 && trees_equal(f->src, f->dst, diff, dlen);
+    freezer(f, "THAWED");
+    vcha_rootfs_watch_close(w);
+    vcha_pathset_free(also);
+    return rc;
+}
+
+/* Count of the writer's log, the last line of @p dir's log. */
+static unsigned long
+logged(const char *dir)
+{
+    char *text = content(dir, "log"), *last;
+    unsigned long n;
+
+    text[strlen(text) - 1] = '\0';
+    last = strrchr(text, '\n');
+    n = strtoul(last ? last + 1 : text, NULL, 10);
+    free(text);
+    return n;
+}
+
+static void
+writes_up_to_the_freeze(bool overlay)
+{
+    struct wfix *f = wfix_new(overlay);
+    struct vcha_rootfs_watch *w = NULL;
+    unsigned long before = 0;
+    char diff[512] = "";
+    bool equal;
+
+    /* fanotify where handles decode (tmpfs), inotify on an overlayfs */
+    assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
+                     0);
+    assert_string_equal(vcha_rootfs_watch_mechanism(w),
+                        overlay ? "inotify" : "fanotify");
+    vcha_rootfs_watch_close(w);
+
+    writer_start(f, false);
+    for (int i = 0; i < 10; i++) {
+        int rc = checkpoint_copy(f, true, &equal, diff, sizeof(diff));
+
+        if (rc != 0) {
+            fail_msg("copy %d: %s: %s", i, strerror(-rc), f->why);
+        }
+        if (!equal) {
+            fail_msg("copy %d differs from the frozen tree: %s", i, diff);
+        }
+        /* the copy caught the writer in mid-flight, a new count each time */
+        unsigned long n = logged(f->dst);
+        char *counter = content(f->dst, "counter");
+
+        assert_true(n > before);
+        /* the freeze may come between the two writes of a count */
+        assert_in_range(strtoul(counter, NULL, 10), n, n + 1);
+        before = n;
+        free(counter);
+    }
+    wfix_free(f);
+}
+
+static void
+test_watch_catches_writes_up_to_the_freeze(void **state)
+{
+    (void) state;
+    writes_up_to_the_freeze(false);
+}
+
+static void
+test_watch_catches_writes_up_to_the_freeze_with_inotify(void **state)
+{
+    (void) state;
+    writes_up_to_the_freeze(true);
+}
+
+static void
+test_watch_copies_files_written_through_a_shared_map(void **state)
+{
+    struct wfix *f = wfix_new(false);
+    char diff[512] = "";
+    bool equal;
+
+    (void) state;
+    writer_start(f, true);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(checkpoint_copy(f, true, &equal, diff, sizeof(diff)),
+                         0);
+        if (!equal) {
+            fail_msg("copy %d differs from the frozen tree: %s", i, diff);
+        }
+    }
+    /* the check above has teeth: without the maps the write is missed */
+    assert_int_equal(checkpoint_copy(f, false, &equal, diff, sizeof(diff)), 0);
+    assert_false(equal);
+    assert_non_null(strstr(diff, "mapped"));
+    wfix_free(f);
+}
+
+/* inotify's queue is bounded (fanotify's is not: see the watch) */
+static void
+test_watch_says_when_changes_were_lost(void **state)
+{
+    struct wfix *f = wfix_new(true);
+    struct vcha_rootfs_watch *w = NULL;
+    struct vcha_rootfs_stats st;
+    struct vcha_rootfs_catchup_stats cs;
+    char name[64], *many = wpath(f->src, "d00");
+    struct stat before, after;
+
+    (void) state;
+    assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(vcha_rootfs_precopy(w, NULL, 0, f->dst, soon(), &st,
+                                         f->why, sizeof(f->why)),
+                     0);
+    /* more changes than the kernel queues (16384), none of them read, in
+     * a directory watched already (inotify watches a new one when it
+     * reads its creation) */
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof(name), "%d", i);
+        char *p = wpath(many, name);
+
+        assert_int_equal(test_write_file(p, ""), 0);
+        free(p);
+    }
+    assert_int_equal(stat(f->dst, &before), 0);
+    assert_int_equal(vcha_rootfs_catch_up(w, f->dst, NULL, f->scratch, soon(),
+                                          &cs, f->why, sizeof(f->why)),
+                     -EOVERFLOW);
+    assert_non_null(strstr(f->why, "lost"));
+    assert_int_equal(stat(f->dst, &after), 0);
+    assert_int_equal(after.st_nlink, before.st_nlink); /* untouched */
+    vcha_rootfs_watch_close(w);
+    free(many);
+    wfix_free(f);
+}
+
+static void
+test_watch_refuses_a_changed_file_with_other_names(void **state)
+{
+    struct wfix *f = wfix_new(false);
+    struct vcha_rootfs_watch *w = NULL;
+    struct vcha_rootfs_stats st;
+    struct vcha_rootfs_catchup_stats cs;
+    char *a = wpath(f->src, "d00/f00"), *b = wpath(f->src, "d01/other-name");
+
+    (void) state;
+    assert_int_equal(link(a, b), 0);
+    assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(vcha_rootfs_precopy(w, NULL, 0, f->dst, soon(), &st,
+                                         f->why, sizeof(f->why)),
+                     0);
+    rewrite_in_place(f->src, "d00/f00", "CHANGED");
+    assert_int_equal(vcha_rootfs_catch_up(w, f->dst, NULL, f->scratch, soon(),
+                                          &cs, f->why, sizeof(f->why)),
+                     -EMLINK);
+    assert_non_null(strstr(f->why, "d00/f00"));
+    vcha_rootfs_watch_close(w);
+    free(a);
+    free(b);
+    wfix_free(f);
+}
+
+/* The tests share a mount namespace of their own (the watch's mounts). */
+static int
+watch_group_setup(void **state)
+{
+    (void) state;
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
+        print_error("private mount namespace: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -430,7 +935,13 @@ main(void)
         T(test_restore_replaces_a_stale_file_of_the_same_size_and_mtime),
         T(test_restore_creates_the_tree),
         T(test_errors_say_why),
+        cmocka_unit_test(test_watch_catches_writes_up_to_the_freeze),
+        cmocka_unit_test(
+            test_watch_catches_writes_up_to_the_freeze_with_inotify),
+        cmocka_unit_test(test_watch_copies_files_written_through_a_shared_map),
+        cmocka_unit_test(test_watch_says_when_changes_were_lost),
+        cmocka_unit_test(test_watch_refuses_a_changed_file_with_other_names),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, watch_group_setup, NULL);
 }

@@ -77,7 +77,7 @@ tap_ok $? "checkpoint_interval=13h: vchad has the job"
 tap_is "$(ex "$home" vchactl health "$CT" | sed -n 's/^timeout_ms=//p')" \
     86400000 "with a timeout of 24 h, vchad's limit"
 ex node1 pcs resource delete "$CT" > /dev/null 2>&1
-bad=0 all=0 linked=0
+bad=0 all=0 linked=0 tracked=0
 for g in $(gens); do
     d=$(head -c 15 "$HOST_STORE/$g/rootfs/var/lib/db" | sed 's/^0*//')
     l=$(tail -1 "$HOST_STORE/$g/rootfs/var/log/counter")
@@ -88,7 +88,13 @@ for g in $(gens); do
     fi
     grep -q '^figure recopied [1-9]' "$HOST_STORE/$g/MANIFEST" &&
         linked=$((linked + 1))
+    grep -q '^figure rootfs_copy tracked' "$HOST_STORE/$g/MANIFEST" &&
+        tracked=$((tracked + 1))
 done
+# the writes up to the freeze were caught by the watch, not by a copy of
+# the whole tree while frozen
+tap_cond "$tracked == $all" \
+    "all $all copied while frozen only what changed since the copy before ($tracked)"
 tap_cond "$all >= 40 && $bad == 0" \
     "each of $all generations holds the file and the log of one instant"
 tap_cond "$linked >= $all / 2" \
@@ -106,7 +112,9 @@ tap_ok $? "its init moved into a cgroup of its own below the container's"
 ex "$home" grep -q "freezer:.*/lxc.payload.$CT\$" "/proc/$load/cgroup"
 tap_ok $? "its workload did not"
 ex "$home" rm -f "$FAULT/rsync.samples"
-fault samples "/ckpt/$CT/.stage-" "/var/lib/lxc/$CT/rootfs/var/log/counter"
+# the copy while frozen: what changed since the copy made before the freeze,
+# listed in a file in the checkpoint's scratch directory
+fault samples "$CT-dump/catch-up" "/var/lib/lxc/$CT/rootfs/var/log/counter"
 wait_for 30 sh -c "[ \$('$LAB' exec $home cat $FAULT/rsync.samples 2>/dev/null | wc -l) -ge 3 ]"
 tap_ok $? "three checkpoints sampled the workload's log while copying it"
 samples=$(ex "$home" cat "$FAULT/rsync.samples")
@@ -170,7 +178,7 @@ after_run() {
     tap_is "$(cat "$work/locks")" 0 "$2: no CRIU network lock left"
 }
 ex node1 rm -f "$FAULT/rsync.pids"
-fault hangs "/ckpt/$CT/.stage-"
+fault hangs "$CT-dump/catch-up"
 job_add
 ex node1 vchactl run "$CT" > "$work/run" 2>&1
 tap_is "$?" 1 "a checkpoint hung on its store fails"
@@ -179,7 +187,7 @@ tap_like "$(ex node1 vchactl health "$CT" | grep '^last_error=')" \
 after_run "$(ex node1 tail -1 "$FAULT/rsync.pids")" "at its timeout"
 # one whose copy cannot be killed (blocked in the kernel)
 ex node1 rm -f "$FAULT/rsync.pids"
-fault sticks "/ckpt/$CT/.stage-"
+fault sticks "$CT-dump/catch-up"
 ex node1 vchactl run "$CT" > /dev/null 2>&1 &
 pid=$(hung)
 tap_ok $? "another checkpoint sticks, unkillable"
@@ -197,7 +205,7 @@ wait
 after_run "$pid" "once removed"
 ex node1 rmdir /sys/fs/cgroup/freezer/vcha-fault 2> /dev/null
 ex node1 rm -f "$FAULT/rsync.pids"
-fault hangs "/ckpt/$CT/.stage-"
+fault hangs "$CT-dump/catch-up"
 job_add
 ex node1 vchactl run "$CT" > /dev/null 2>&1 &
 pid=$(hung)

@@ -324,6 +324,7 @@ struct ino_retry {
 
 struct vcha_tracker {
     bool fanotify;
+    bool unbounded; /* FAN_UNLIMITED_QUEUE */
     int fd;      /* the fanotify or inotify descriptor */
     int root_fd; /* O_RDONLY: open_by_handle_at() refuses O_PATH (EBADF) */
     dev_t dev;
@@ -706,7 +707,8 @@ fan_open(struct vcha_tracker *t, char *why, size_t whylen)
     int rc;
 
     t->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
-                              FAN_NONBLOCK | FAN_CLOEXEC,
+                              FAN_NONBLOCK | FAN_CLOEXEC |
+                              (t->unbounded ? FAN_UNLIMITED_QUEUE : 0),
                           O_RDONLY | O_LARGEFILE);
     if (t->fd < 0) {
         rc = errno;
@@ -1473,6 +1475,14 @@ int
 vcha_tracker_open(const char *root, enum vcha_tracker_mode mode,
                   struct vcha_tracker **out, char *why, size_t whylen)
 {
+    return vcha_tracker_open_flags(root, mode, 0, out, why, whylen);
+}
+
+int
+vcha_tracker_open_flags(const char *root, enum vcha_tracker_mode mode,
+                        unsigned flags, struct vcha_tracker **out, char *why,
+                        size_t whylen)
+{
     struct vcha_tracker *t = calloc(1, sizeof(*t));
     int rc;
 
@@ -1486,6 +1496,7 @@ vcha_tracker_open(const char *root, enum vcha_tracker_mode mode,
     }
     t->fd = -1;
     t->root_fd = -1;
+    t->unbounded = (flags & VCHA_TRACKER_UNBOUNDED) != 0;
     rc = root_open(t, root, why, whylen);
     if (rc == 0) {
         rc = tracker_start(t, mode, why, whylen);

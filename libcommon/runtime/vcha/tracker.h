@@ -100,6 +100,19 @@ struct vcha_tracker;
 int vcha_tracker_open(const char *root, enum vcha_tracker_mode mode,
                       struct vcha_tracker **out, char *why, size_t whylen);
 
+/**
+ * Flag of vcha_tracker_open_flags(): with fanotify, the kernel's queue of
+ * events has no bound (FAN_UNLIMITED_QUEUE; its events take the kernel's
+ * memory until read), so that a consumer that reads late loses nothing;
+ * inotify's queue stays bounded by /proc/sys/fs/inotify/max_queued_events.
+ */
+#define VCHA_TRACKER_UNBOUNDED 0x1u
+
+/** vcha_tracker_open() with @p flags (0 or VCHA_TRACKER_UNBOUNDED). */
+int vcha_tracker_open_flags(const char *root, enum vcha_tracker_mode mode,
+                            unsigned flags, struct vcha_tracker **out,
+                            char *why, size_t whylen);
+
 /** The descriptor to poll() for POLLIN: events are waiting. */
 int vcha_tracker_fd(const struct vcha_tracker *t);
 
