@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include <vcha/clock.h>
 #include <vcha/ct.h>
 #include <vcha/exec.h>
@@ -858,6 +860,88 @@ files_sync(const char *dir)
     return rc;
 }
 
+/* Copy @p in into @p out, hashing what it writes: a read and a write loop. */
+static int
+copy_hashing(int in, int out, unsigned char sha[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    int rc =
+        ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
+
+    while (rc == 0) {
+        ssize_t n = read(in, buf, cap);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
+            break;
+        }
+        if (!EVP_DigestUpdate(ctx, buf, (size_t) n)) {
+            rc = -ENOMEM;
+        }
+        for (ssize_t done = 0, w; rc == 0 && done < n; done += w) {
+            w = write(out, buf + done, (size_t) (n - done));
+            rc = w < 0 && errno != EINTR ? -errno : 0;
+            w = w < 0 ? 0 : w;
+        }
+    }
+    if (rc == 0 && !EVP_DigestFinal_ex(ctx, sha, NULL)) {
+        rc = -ENOMEM;
+    }
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+/*
+ * Copy each file of @p paths into the directory @p to, each hashed as it
+ * is written and its checksum given to the commit (vcha_genstore_known()):
+ * the commit does not read the images again.
+ */
+static int
+files_put_hashed(char *const *paths, size_t n, const char *to,
+                 struct vcha_genstore *store)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char sha[32];
+        char *dst = NULL;
+        int in = -1, out = -1;
+        struct stat st;
+
+        if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
+            return -ENOMEM;
+        }
+        in = open(paths[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0 || fstat(in, &st) < 0) {
+            rc = -errno;
+        } else {
+            out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                       st.st_mode & 0777);
+            rc = out < 0 ? -errno : copy_hashing(in, out, sha);
+        }
+        if (rc == 0 && fstat(out, &st) < 0) {
+            rc = -errno;
+        }
+        if (rc == 0) {
+            rc = vcha_genstore_known(store, &st, sha);
+        }
+        if (out >= 0 && close(out) < 0 && rc == 0) {
+            rc = -errno;
+        }
+        if (in >= 0) {
+            close(in);
+        }
+        free(dst);
+    }
+    return rc;
+}
+
 /*
  * Put the images CRIU dumped into @p from into the store's directory
  * @p to, durably: copied as they are, compressed with zstd (NAME.zst), or,
@@ -866,8 +950,8 @@ files_sync(const char *dir)
  */
 static int
 images_ship(const char *from, const char *to, enum vcha_ct_compress how,
-            long long deadline, unsigned long long *bytes, char *why,
-            size_t whylen)
+            struct vcha_genstore *store, long long deadline,
+            unsigned long long *bytes, char *why, size_t whylen)
 {
     char **names = NULL, **paths = NULL;
     size_t n = 0;
@@ -894,7 +978,7 @@ images_ship(const char *from, const char *to, enum vcha_ct_compress how,
     if (rc == 0 && !in_place && how == VCHA_CT_COMPRESS_ZSTD) {
         rc = files_zstd(paths, n, to, deadline, why, whylen);
     } else if (rc == 0 && !in_place) {
-        rc = files_put(paths, n, to, false);
+        rc = files_put_hashed(paths, n, to, store);
     }
     if (rc == 0) {
         rc = files_sync(to);
@@ -1349,8 +1433,8 @@ ckpt_commit(struct ckpt *c)
     if (asprintf(&images, "%s/" VCHA_CT_IMAGES, c->stage) < 0) {
         return -ENOMEM;
     }
-    rc = images_ship(c->dump_dir, images, compress, c->o->deadline, &bytes,
-                     c->why, c->whylen);
+    rc = images_ship(c->dump_dir, images, compress, c->store, c->o->deadline,
+                     &bytes, c->why, c->whylen);
     fig_ms(c, "ship_ms", t);
     vcha_kv_set(c->fig, "images", how);
     vcha_kv_setf(c->fig, "image_bytes", "%llu", bytes);

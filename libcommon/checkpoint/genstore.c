@@ -75,6 +75,7 @@ struct vcha_genstore {
     uint64_t base;  /* the verified generation commits reuse; 0: none */
     struct manifest *base_m; /* its MANIFEST */
     struct vcache cache;
+    struct vcache known; /* checksums the writer of the stage gave */
 };
 
 /* ------------------------------------------------------------ small bits */
@@ -1317,6 +1318,7 @@ vcha_genstore_base(struct vcha_genstore *store, char **gen_path,
     }
     base_forget(store);
     vcache_clear(&store->cache);
+    vcache_clear(&store->known);
     if (m == NULL) {
         return -ENOMEM;
     }
@@ -1450,6 +1452,17 @@ vcha_genstore_stage(struct vcha_genstore *store, char **stage_path)
     return 0;
 }
 
+int
+vcha_genstore_known(struct vcha_genstore *store, const struct stat *st,
+                    const unsigned char sha[32])
+{
+    if (store->stage == 0 || !S_ISREG(st->st_mode)) {
+        return -EINVAL;
+    }
+    vcache_put(&store->known, st, sha);
+    return 0;
+}
+
 void
 vcha_genstore_abort(struct vcha_genstore *store)
 {
@@ -1477,6 +1490,7 @@ struct seal {
     int prev_fd;                 /* the base */
     char base[NAME_LEN];         /* its name, or "" */
     struct vcache *cache;        /* the store's */
+    const struct vcache *known;  /* given by the stage's writer */
     unsigned char *buf;          /* for reading files */
     uint64_t files, bytes;       /* totals */
     uint64_t hashed;             /* bytes read to checksum */
@@ -1560,7 +1574,11 @@ seal_file(struct seal *s, int dfd, const char *name, const struct stat *st)
     char hex[HASH_HEX];
     struct stat now = *st;
 
-    if (seal_reuse(s, st, sha)) {
+    const unsigned char *known = vcache_get(s->known, st);
+
+    if (known != NULL) { /* hashed by its writer as it wrote it */
+        memcpy(sha, known, HASH_LEN);
+    } else if (seal_reuse(s, st, sha)) {
         vcache_put(s->cache, st, sha);
     } else {
         int rc = seal_hash(s, dfd, name, &now, sha);
@@ -1621,7 +1639,6 @@ seal_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
     }
     return rc;
 }
-
 
 static void
 put_field(FILE *out, const char *keyword, const char *value)
@@ -1967,7 +1984,8 @@ vcha_genstore_commit(struct vcha_genstore *store,
                      const struct vcha_gen_meta *meta, unsigned keep,
                      char **gen_path)
 {
-    struct seal s = {.w.visit = seal_visit, .cache = &store->cache};
+    struct seal s = {
+        .w.visit = seal_visit, .cache = &store->cache, .known = &store->known};
     long long t0 = vcha_now_ms();
     uint64_t num = store->stage;
     int rc;
@@ -1996,6 +2014,7 @@ vcha_genstore_commit(struct vcha_genstore *store,
         prune(store, keep, num);
     }
     vcache_clear(&store->cache); /* what it knows is of this checkpoint */
+    vcache_clear(&store->known);
     free(s.w.why);
     return rc;
 }

@@ -325,8 +325,8 @@ struct ino_retry {
 struct vcha_tracker {
     bool fanotify;
     bool unbounded; /* FAN_UNLIMITED_QUEUE */
-    int fd;      /* the fanotify or inotify descriptor */
-    int root_fd; /* O_RDONLY: open_by_handle_at() refuses O_PATH (EBADF) */
+    int fd;         /* the fanotify or inotify descriptor */
+    int root_fd;    /* O_RDONLY: open_by_handle_at() refuses O_PATH (EBADF) */
     dev_t dev;
     char root[PATH_MAX]; /* as /proc prints it */
     bool lost;           /* events lost since the last read */

@@ -50,6 +50,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /** A writer's handle on a store directory. */
 struct vcha_genstore;
@@ -182,6 +183,16 @@ int vcha_genstore_commit(struct vcha_genstore *store,
  * file count, apart from the commit's.
  */
 void vcha_genstore_sweep(struct vcha_genstore *store);
+
+/**
+ * Give the commit the SHA-256 @p sha of a regular file of the stage that
+ * the caller wrote and hashed as it wrote it (@p st: its fstat() once
+ * written), so that the commit records it instead of reading the file
+ * again.  The commit takes it only for that inode with that size and
+ * mtime.  0, or -EINVAL without a stage or for another kind of file.
+ */
+int vcha_genstore_known(struct vcha_genstore *store, const struct stat *st,
+                        const unsigned char sha[32]);
 
 /** Remove the current stage, best effort (no stage: nothing to do). */
 void vcha_genstore_abort(struct vcha_genstore *store);

@@ -1,6 +1,6 @@
 /*
- * Unit tests for libcommon/checkpoint/genstore.c: the checkpoint generation store, on
- * real files in a scratch directory.
+ * Unit tests for libcommon/checkpoint/genstore.c: the checkpoint generation
+ * store, on real files in a scratch directory.
  *
  * The test is linked with -Wl,--wrap=EVP_DigestUpdate so that it can count
  * the bytes the store reads to checksum files: a file hard-linked from the
@@ -502,6 +502,76 @@ test_keep_prunes_the_oldest(void **state)
     assert_int_equal(test_dir_entries(f->dir), 3);
     assert_true(exists(f->dir, "gen-0000000004"));
     assert_true(exists(f->dir, "gen-0000000005"));
+}
+
+/* The MANIFEST line of @p path in generation @p gen, or NULL. */
+static char *
+manifest_line_of(const char *gen, const char *path)
+{
+    char *m = pathf("%s/MANIFEST", gen), *text = test_slurp(m), *line, *save;
+    char *found = NULL;
+
+    assert_non_null(text);
+    for (line = strtok_r(text, "\n", &save); line != NULL && found == NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        size_t ll = strlen(line), pl = strlen(path);
+
+        if (ll > pl && strcmp(line + ll - pl, path) == 0 &&
+            line[ll - pl - 1] == ' ') {
+            found = strdup(line);
+        }
+    }
+    free(text);
+    free(m);
+    return found;
+}
+
+static void
+test_known_checksums_are_not_read_again(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char given[32];
+    char *stage = NULL, *gen = NULL, *path, *line, *why = NULL;
+    struct stat st;
+
+    memset(given, 0xab, sizeof(given));
+    assert_int_equal(vcha_genstore_stage(f->store, &stage), 0);
+    write_text(stage, "kept", "what the writer hashed");
+    write_text(stage, "changed", "first");
+    path = pathf("%s/kept", stage);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(vcha_genstore_known(f->store, &st, given), 0);
+    free(path);
+    /* a checksum given, then the file written again: it is read */
+    path = pathf("%s/changed", stage);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(vcha_genstore_known(f->store, &st, given), 0);
+    usleep(10000);
+    write_text(stage, "changed", "second, longer");
+    free(path);
+    /* only regular files */
+    path = pathf("%s", stage);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(vcha_genstore_known(f->store, &st, given), -EINVAL);
+    free(path);
+    assert_int_equal(vcha_genstore_commit(f->store, NULL, 2, &gen), 0);
+    /* recorded as given, unread: a lie given is a generation that does not
+     * verify, which proves it was not read */
+    line = manifest_line_of(gen, "kept");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "abababababababababab"));
+    free(line);
+    line = manifest_line_of(gen, "changed");
+    assert_non_null(line);
+    assert_null(strstr(line, "abababababababababab"));
+    free(line);
+    assert_int_equal(vcha_genstore_verify(gen, 0, &why), -EBADMSG);
+    assert_non_null(strstr(why, "kept"));
+    free(why);
+    /* without a stage */
+    assert_int_equal(vcha_genstore_known(f->store, &st, given), -EINVAL);
+    free(gen);
+    free(stage);
 }
 
 static void
@@ -1624,6 +1694,7 @@ main(void)
         T(test_caller_manifest_is_replaced),
         T(test_empty_generation),
         T(test_keep_prunes_the_oldest),
+        T(test_known_checksums_are_not_read_again),
         T(test_keep_one_and_leftover_trash),
         T(test_prune_removes_read_only_directories),
         T(test_abort_keeps_the_previous_generation),

@@ -1045,7 +1045,6 @@ seconds(void)
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-
 static void
 test_pathset_100k(void **state)
 {
