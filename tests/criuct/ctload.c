@@ -5,7 +5,7 @@
  * in-memory state: "count=N hits=H pid=P\n", where hits counts the
  * connections it has answered (state that exists in memory only).
  *
- *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB] [-d FILE]
+ *   ctload [-l LOG] [-p PORT] [-t TICK_MS] [-m MIB] [-d FILE] [-M FILE]
  *
  * -d rewrites FILE in place, before each line of the log: 4096 bytes, the
  * counter in its first 16, the size never changing (as a database does).
@@ -13,6 +13,10 @@
  * after it; an older value means FILE was copied from an earlier instant.
  * -D does the same and sets FILE's mtime back to what it was after each
  * write (as some programs do): size and mtime never tell it changed.
+ *
+ * -M writes the counter the same way into FILE (4096 bytes) through a
+ * shared, writable mapping only: no write(2), so no file-change event ever
+ * says FILE changed, and its mtime moves only when the kernel says so.
  *
  * -m keeps MIB MiB of memory dirty (one byte of each page rewritten every
  * tick), to give a checkpoint something to dump: filled with pseudo-random
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -118,7 +123,8 @@ answer(int lfd, unsigned long long count, unsigned long long *hits)
 int
 main(int argc, char **argv)
 {
-    const char *log = "/var/log/counter", *db = NULL;
+    const char *log = "/var/log/counter", *db = NULL, *mapped = NULL;
+    char *map = NULL;
     bool keep_mtime = false;
     struct stat db_st;
     int port = 7000, tick = 5, opt, lfd, log_fd, db_fd = -1;
@@ -127,8 +133,11 @@ main(int argc, char **argv)
     unsigned char *mem = NULL;
     char line[32];
 
-    while ((opt = getopt(argc, argv, "l:p:t:m:d:D:")) != -1) {
+    while ((opt = getopt(argc, argv, "l:p:t:m:d:D:M:")) != -1) {
         switch (opt) {
+        case 'M':
+            mapped = optarg;
+            break;
         case 'D':
             keep_mtime = true;
             /* fall through */
@@ -149,7 +158,7 @@ main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: ctload [-l LOG] [-p PORT] [-t TICK_MS] "
-                            "[-m MIB] [-d|-D FILE]\n");
+                            "[-m MIB] [-d|-D FILE] [-M FILE]\n");
             return 2;
         }
     }
@@ -172,6 +181,17 @@ main(int argc, char **argv)
         perror(db);
         return 1;
     }
+    if (mapped != NULL) {
+        int fd = open(mapped, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+        if (fd < 0 || ftruncate(fd, 4096) < 0 ||
+            (map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                        0)) == MAP_FAILED) {
+            perror(mapped);
+            return 1;
+        }
+        close(fd);
+    }
     loopback_up();
     lfd = listen_on(port);
     while (!stop) {
@@ -183,6 +203,9 @@ main(int argc, char **argv)
         if (db_fd >= 0 && pwrite(db_fd, line, 16, 0) != 16) {
             perror(db);
             return 1;
+        }
+        if (map != NULL) {
+            memcpy(map, line, 16);
         }
         if (keep_mtime &&
             futimens(db_fd, (struct timespec[2]){db_st.st_atim,

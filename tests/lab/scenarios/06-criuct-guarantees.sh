@@ -6,7 +6,9 @@
 #     rewrites a fixed-size file in place before each line of its log,
 #     setting its mtime back each time (rsync's size and mtime never see a
 #     change), checkpointed every second, never has an older file than its
-#     log in a generation;
+#     log in a generation, nor an older file that it writes only through a
+#     shared mapping (no file-change event), and each generation copied
+#     while frozen only what changed since the copy made before the freeze;
 #   - the freeze stops the whole container: its init moves into a cgroup
 #     of its own below the container's, its workload stays; while a
 #     checkpoint copies the files the workload writes nothing, and a live
@@ -62,7 +64,9 @@ done
 # ctload -D: /var/lib/db (4096 bytes, rewritten in place, its mtime set back
 # each time) holds the counter before the log gets its line; in a
 # generation of one instant the file holds the log's last line or the next.
-# A file hard-linked from an older generation holds less.
+# A file hard-linked from an older generation holds less.  ctload -M: the
+# same counter in /var/lib/mapped, written only through a shared mapping
+# (no event says it changed): the same must hold for it.
 ct_use ct6
 MKCT_FLAGS=db CT_KEEP=1000 ct_configure 1s 1 || tap_bail "cannot set up $CT"
 home=$(ct_wait_on 60)
@@ -77,14 +81,19 @@ tap_ok $? "checkpoint_interval=13h: vchad has the job"
 tap_is "$(ex "$home" vchactl health "$CT" | sed -n 's/^timeout_ms=//p')" \
     86400000 "with a timeout of 24 h, vchad's limit"
 ex node1 pcs resource delete "$CT" > /dev/null 2>&1
-bad=0 all=0 linked=0 tracked=0
+bad=0 badmap=0 all=0 linked=0 tracked=0
 for g in $(gens); do
     d=$(head -c 15 "$HOST_STORE/$g/rootfs/var/lib/db" | sed 's/^0*//')
+    m=$(head -c 15 "$HOST_STORE/$g/rootfs/var/lib/mapped" | sed 's/^0*//')
     l=$(tail -1 "$HOST_STORE/$g/rootfs/var/log/counter")
     all=$((all + 1))
     if [ "${d:-0}" != "$l" ] && [ "${d:-0}" != "$((l + 1))" ]; then
         bad=$((bad + 1))
         tap_diag "$g: the file holds ${d:-0}, the log ends at $l"
+    fi
+    if [ "${m:-0}" != "$l" ] && [ "${m:-0}" != "$((l + 1))" ]; then
+        badmap=$((badmap + 1))
+        tap_diag "$g: the mapped file holds ${m:-0}, the log ends at $l"
     fi
     grep -q '^figure recopied [1-9]' "$HOST_STORE/$g/MANIFEST" &&
         linked=$((linked + 1))
@@ -97,6 +106,8 @@ tap_cond "$tracked == $all" \
     "all $all copied while frozen only what changed since the copy before ($tracked)"
 tap_cond "$all >= 40 && $bad == 0" \
     "each of $all generations holds the file and the log of one instant"
+tap_cond "$all >= 40 && $badmap == 0" \
+    "each of them holds the file written only through a shared map, of the same instant"
 tap_cond "$linked >= $all / 2" \
     "$linked of them copied again the file rsync had linked (its inode changed)"
 
