@@ -1019,7 +1019,10 @@ struct ckpt {
     /* the changes made to the root filesystem since its copy before the
      * freeze; NULL: it is copied whole while the container is frozen */
     struct vcha_rootfs_watch *watch;
-    char *precopy_aside; /* that copy, moved aside for a whole one */
+    bool precopy_failed;       /* that copy is not one to catch up */
+    struct vcha_pathset *maps; /* files written with no event (see
+                                  vcha_rootfs_shared_writable()) */
+    char *precopy_aside;       /* that copy, moved aside for a whole one */
     struct freezer fz;
     pid_t init;  /* the container's init */
     bool frozen; /* the freezer was written: undo it, confirmed or not */
@@ -1233,6 +1236,34 @@ ckpt_full(struct ckpt *c, const char *reason)
 }
 
 /*
+ * Add to c->maps the files the container writes with no event (it maps
+ * them shared, or holds them open for writing), its processes found in
+ * its cgroup.  0, or 1 with @p w saying why they cannot be listed.
+ */
+static int
+ckpt_maps(struct ckpt *c, char *w, size_t wlen)
+{
+    char *cgroup = strdup(c->fz.state), *slash;
+    int rc = cgroup != NULL ? 0 : -ENOMEM;
+
+    if (rc == 0 && c->maps == NULL) {
+        c->maps = vcha_pathset_new();
+        rc = c->maps != NULL ? 0 : -ENOMEM;
+    }
+    if (rc == 0 && (slash = strrchr(cgroup, '/')) != NULL) {
+        *slash = '\0';
+        rc = vcha_rootfs_shared_writable(cgroup, c->ct->rootfs, c->maps);
+        if (rc < 0 && rc != -ENOMEM) {
+            snprintf(w, wlen, "cannot list the files it maps: %s",
+                     strerror(-rc));
+            rc = 1;
+        }
+    }
+    free(cgroup);
+    return rc;
+}
+
+/*
  * Before the freeze: watch the root filesystem, then copy it into the
  * stage while the container runs (unchanged files hard-linked from the
  * base, see vcha_rootfs_stage()).  While frozen, only what changed since
@@ -1252,49 +1283,58 @@ ckpt_precopy(struct ckpt *c)
         return 0;
     }
     vcha_kv_set(c->fig, "tracker", vcha_rootfs_watch_mechanism(c->watch));
+    /* what it maps now may be written and unmapped before the freeze */
+    rc = freezer_of(c->ct, c->o->deadline, &c->init, &c->fz, c->why, c->whylen);
+    if (rc == 0) {
+        rc = ckpt_maps(c, w, sizeof(w));
+    }
+    if (rc == 1) {
+        c->precopy_failed = true;
+        ckpt_full(c, w);
+        return 0;
+    }
     rootfs = stage_rootfs(c);
-    if (rootfs == NULL) {
-        return -ENOMEM;
+    if (rc < 0 || rootfs == NULL) {
+        free(rootfs);
+        return rc < 0 ? rc : -ENOMEM;
     }
     t = vcha_now_ms();
     rc = vcha_rootfs_precopy(c->watch, c->prev_rootfs, c->prev_since, rootfs,
-                             c->o->deadline, &st, c->why, c->whylen);
+                             c->o->deadline, &st, w, sizeof(w));
     fig_ms(c, "precopy_ms", t);
     vcha_kv_setf(c->fig, "recopied", "%llu", st.recopied);
+    if (rc == -EAGAIN) { /* the tree changed under it in a way rsync minds */
+        c->precopy_failed = true;
+        ckpt_full(c, w);
+        rc = 0;
+    } else if (rc < 0) {
+        snprintf(c->why, c->whylen, "%s", w);
+    }
     free(rootfs);
     return rc;
 }
 
 /*
  * While frozen, the tracked way: copy again what changed since the watch
- * began and every file the container maps shared and writable (its writes
- * make no event).  1 when the whole tree must be copied instead (the
- * watch lost changes, or cannot tell them apart), 0, or -errno.
+ * began and every file the container writes with no event (ckpt_maps()).
+ * 1 when the whole tree must be copied instead (the watch lost changes,
+ * or cannot tell them apart, or rsync could not copy them), 0, or -errno.
  */
 static int
 ckpt_catch_up(struct ckpt *c, const char *rootfs)
 {
-    struct vcha_rootfs_catchup_stats st;
-    struct vcha_pathset *maps = vcha_pathset_new();
-    char w[512] = "", *cgroup = strdup(c->fz.state), *slash;
-    int rc = maps != NULL && cgroup != NULL ? 0 : -ENOMEM;
+    struct vcha_rootfs_catchup_stats st = {0};
+    char w[512] = "";
+    int rc = ckpt_maps(c, w, sizeof(w));
 
-    if (rc == 0 && (slash = strrchr(cgroup, '/')) != NULL) {
-        *slash = '\0';
-        rc = vcha_rootfs_shared_writable(cgroup, c->ct->rootfs, maps);
-        if (rc < 0 && rc != -ENOMEM) {
-            snprintf(w, sizeof(w), "cannot list its shared mappings: %s",
-                     strerror(-rc));
-            rc = 1;
-        }
-    }
     if (rc == 0) {
-        vcha_kv_setf(c->fig, "shared_maps", "%zu", vcha_pathset_count(maps));
-        rc = vcha_rootfs_catch_up(c->watch, rootfs, maps, c->scratch,
+        vcha_kv_setf(c->fig, "shared_maps", "%zu", vcha_pathset_count(c->maps));
+        rc = vcha_rootfs_catch_up(c->watch, rootfs, c->maps, c->scratch,
                                   c->o->deadline, &st, w, sizeof(w));
         vcha_kv_setf(c->fig, "tracked_events", "%llu", st.events);
         vcha_kv_setf(c->fig, "changed_paths", "%llu", st.paths);
-        if (rc == -EOVERFLOW || rc == -EMLINK || rc == -ELOOP) {
+        if (rc == -EOVERFLOW || rc == -EMLINK || rc == -ELOOP ||
+            rc == -EAGAIN) {
             rc = 1;
         } else if (rc < 0) {
             snprintf(c->why, c->whylen, "%s", w);
@@ -1305,8 +1345,6 @@ ckpt_catch_up(struct ckpt *c, const char *rootfs)
     } else if (rc == 0) {
         vcha_kv_set(c->fig, "rootfs_copy", "tracked");
     }
-    vcha_pathset_free(maps);
-    free(cgroup);
     return rc;
 }
 
@@ -1324,12 +1362,12 @@ ckpt_rootfs(struct ckpt *c)
     long long t = vcha_now_ms();
     int rc = rootfs != NULL ? 0 : -ENOMEM;
 
-    if (rc == 0 && c->watch != NULL) {
+    if (rc == 0 && c->watch != NULL && !c->precopy_failed) {
         rc = ckpt_catch_up(c, rootfs);
     } else if (rc == 0) {
         rc = 1;
     }
-    if (rc == 1 && c->watch != NULL) {
+    if (rc == 1 && access(rootfs, F_OK) == 0) { /* a copy made before */
         if (asprintf(&c->precopy_aside, "%s.precopy", rootfs) < 0) {
             c->precopy_aside = NULL;
             rc = -ENOMEM;
@@ -1387,7 +1425,9 @@ ckpt_capture(struct ckpt *c)
 
     c->frozen_at = vcha_realtime_ms();
     vcha_kv_setf(c->fig, "frozen_at", "%lld", c->frozen_at);
-    rc = freezer_of(c->ct, c->o->deadline, &c->init, &c->fz, c->why, c->whylen);
+    rc = c->fz.state != NULL ? 0 /* found before the copy */
+                             : freezer_of(c->ct, c->o->deadline, &c->init,
+                                          &c->fz, c->why, c->whylen);
     if (rc == 0) {
         rc = freezer_set(c->ct, &c->fz, true, c->o->deadline, &c->frozen,
                          c->why, c->whylen);
@@ -1530,6 +1570,7 @@ vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
         vcha_file_remove_tree(c.scratch);
     }
     vcha_rootfs_watch_close(c.watch);
+    vcha_pathset_free(c.maps);
     free(c.precopy_aside);
     free(c.scratch);
     free(c.dump_dir);

@@ -76,6 +76,8 @@ struct vcha_genstore {
     struct manifest *base_m; /* its MANIFEST */
     struct vcache cache;
     struct vcache known; /* checksums the writer of the stage gave */
+    int stage_fd;        /* the stage, opened when it was made: its
+                            syncfs() reports every writeback error since */
 };
 
 /* ------------------------------------------------------------ small bits */
@@ -1351,6 +1353,7 @@ vcha_genstore_open(const char *dir, struct vcha_genstore **out)
         return -ENOMEM;
     }
     s->lock_fd = -1;
+    s->stage_fd = -1;
     s->dir = strdup(dir);
     s->dir_fd = open(dir, DIR_FLAGS & ~O_NOFOLLOW);
     if (s->dir == NULL || s->dir_fd < 0) {
@@ -1387,8 +1390,12 @@ vcha_genstore_free(struct vcha_genstore *store)
     if (store->dir_fd >= 0) {
         close(store->dir_fd);
     }
+    if (store->stage_fd >= 0) {
+        close(store->stage_fd);
+    }
     base_forget(store);
     vcache_clear(&store->cache);
+    vcache_clear(&store->known);
     free(store->dir);
     free(store);
 }
@@ -1443,8 +1450,17 @@ vcha_genstore_stage(struct vcha_genstore *store, char **stage_path)
     if (mkdirat(store->dir_fd, name, 0755) < 0) {
         return -errno;
     }
+    vcache_clear(&store->known);
+    store->stage_fd = openat(store->dir_fd, name, DIR_FLAGS);
+    if (store->stage_fd < 0) {
+        rc = -errno;
+        vcha_file_remove_tree_at(store->dir_fd, name);
+        return rc;
+    }
     *stage_path = path_join(store->dir, name);
     if (*stage_path == NULL) {
+        close(store->stage_fd);
+        store->stage_fd = -1;
         vcha_file_remove_tree_at(store->dir_fd, name);
         return -ENOMEM;
     }
@@ -1463,6 +1479,15 @@ vcha_genstore_known(struct vcha_genstore *store, const struct stat *st,
     return 0;
 }
 
+static void
+stage_fd_close(struct vcha_genstore *store)
+{
+    if (store->stage_fd >= 0) {
+        close(store->stage_fd);
+        store->stage_fd = -1;
+    }
+}
+
 void
 vcha_genstore_abort(struct vcha_genstore *store)
 {
@@ -1474,6 +1499,8 @@ vcha_genstore_abort(struct vcha_genstore *store)
     }
     name_make(name, STAGE_PREFIX, store->stage);
     store->stage = 0;
+    stage_fd_close(store);
+    vcache_clear(&store->known);
     rc = vcha_file_remove_tree_at(store->dir_fd, name);
     if (rc < 0) {
         vcha_warn("checkpoint store %s: cannot remove %s: %s", store->dir, name,
@@ -1762,7 +1789,7 @@ stage_seal(struct vcha_genstore *store, const struct vcha_gen_meta *meta,
      * dirty is flushed, the files linked from the base (already durable)
      * cost nothing, where an fsync() of each entry costs one call per
      * entry whatever it holds */
-    if (rc == 0 && syncfs(sfd) < 0) {
+    if (rc == 0 && syncfs(store->stage_fd) < 0) {
         rc = walk_fail(&s->w, -errno);
     }
     if (fclose(s->body) != 0 && rc == 0) {
@@ -1970,6 +1997,7 @@ stage_rename(struct vcha_genstore *store, char **gen_path)
         return -errno;
     }
     store->stage = 0;
+    stage_fd_close(store);
     if (gen_path != NULL) {
         *gen_path = path_join(store->dir, gen);
     }

@@ -22,6 +22,9 @@
 #include <vcha/rootfs.h>
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+/* The longest the catch-up reads events, the container frozen: beyond it
+ * they count as lost, and the whole tree is copied. */
+#define READ_LIMIT_MS 5000
 /* A file is copied in pieces of this size, each followed by a look at the
  * deadline and at whether the process was told to stop. */
 #define COPY_CHUNK ((off_t) 64 << 20)
@@ -454,10 +457,16 @@ struct vcha_rootfs_watch {
     struct vcha_tracker *t;
     struct vcha_pathset *changed; /* since the watch began */
     unsigned long long events;
-    int lost;           /* the first failed read: -EOVERFLOW or -errno */
-    int stop[2];        /* tells the pre-copy's reader to end */
-    pthread_mutex_t mu; /* the reader's and the caller's reads */
+    int lost;                /* the first failed read: -EOVERFLOW or -errno */
+    int stop[2];             /* tells the reader to end */
+    pthread_t reader;        /* reads from the pre-copy to the catch-up */
+    bool reading;            /* the reader runs */
+    long long read_deadline; /* a read past it counts as events lost */
+    pthread_mutex_t mu;      /* the reader's and the caller's reads */
 };
+
+static void reader_stop(struct vcha_rootfs_watch *w);
+static int tree_has_links(int dfd);
 
 int
 vcha_rootfs_watch_open(const char *src, struct vcha_rootfs_watch **out,
@@ -469,6 +478,7 @@ vcha_rootfs_watch_open(const char *src, struct vcha_rootfs_watch **out,
     *out = NULL;
     if (rc == 0) {
         pthread_mutex_init(&w->mu, NULL);
+        w->read_deadline = LLONG_MAX;
         w->src_fd = -1;
         w->src = strdup(src);
         w->changed = vcha_pathset_new();
@@ -481,9 +491,8 @@ vcha_rootfs_watch_open(const char *src, struct vcha_rootfs_watch **out,
     if (rc == 0) {
         /* a copy into the same file system makes an event per entry,
          * which the reader drops, late under load: no queue limit then */
-        rc = vcha_tracker_open_flags(src, VCHA_TRACKER_AUTO,
-                                     VCHA_TRACKER_UNBOUNDED, &w->t, why,
-                                     whylen);
+        rc = vcha_tracker_open_flags(
+            src, VCHA_TRACKER_AUTO, VCHA_TRACKER_UNBOUNDED, &w->t, why, whylen);
     } else if (rc != -ENOMEM) {
         snprintf(why, whylen, "%s: %s", src, strerror(-rc));
     }
@@ -510,6 +519,7 @@ vcha_rootfs_watch_close(struct vcha_rootfs_watch *w)
     if (w == NULL) {
         return;
     }
+    reader_stop(w);
     vcha_tracker_close(w->t);
     vcha_pathset_free(w->changed);
     if (w->src_fd >= 0) {
@@ -533,6 +543,13 @@ watch_read(struct vcha_rootfs_watch *w)
             w->lost = n;
         }
         w->events += n > 0 ? (unsigned long long) n : 0;
+        /* a flood of events (the whole file system's) is not read while
+         * the container stays frozen: it counts as events lost */
+        if ((n > 0 || n == -EOVERFLOW) &&
+            (vcha_now_ms() >= w->read_deadline || vcha_exec_cancelled())) {
+            w->lost = w->lost < 0 ? w->lost : -ETIME;
+            break;
+        }
     } while (n > 0 || n == -EOVERFLOW);
     pthread_mutex_unlock(&w->mu);
 }
@@ -559,36 +576,44 @@ watch_reader(void *arg)
     return NULL;
 }
 
+/* Stop the reader, if it runs; what it has not read stays queued. */
+static void
+reader_stop(struct vcha_rootfs_watch *w)
+{
+    if (!w->reading) {
+        return;
+    }
+    if (write(w->stop[1], "", 1) < 0) {
+        vcha_warn("%s: cannot stop the reader of its changes", w->src);
+    }
+    pthread_join(w->reader, NULL);
+    close(w->stop[0]);
+    close(w->stop[1]);
+    w->reading = false;
+}
+
 int
 vcha_rootfs_precopy(struct vcha_rootfs_watch *w, const char *base,
                     long long since_ms, const char *dst, long long deadline,
                     struct vcha_rootfs_stats *stats, char *why, size_t whylen)
 {
-    pthread_t reader;
-    bool started = false;
     int rc;
 
-    if (pipe2(w->stop, O_CLOEXEC) == 0) {
-        started = pthread_create(&reader, NULL, watch_reader, w) == 0;
-        if (!started) {
+    /* the reader reads on until the catch-up (the dump makes events too);
+     * without it the queue may grow, and the catch-up reads it all */
+    if (!w->reading && pipe2(w->stop, O_CLOEXEC) == 0) {
+        w->reading = pthread_create(&w->reader, NULL, watch_reader, w) == 0;
+        if (!w->reading) {
             close(w->stop[0]);
             close(w->stop[1]);
         }
     }
-    /* without the reader the copy still runs: the queue may overflow,
-     * and the catch-up then says so */
     rc = stage_run(w->src, base, since_ms, dst, deadline, true, stats, why,
                    whylen);
-    if (started) {
-        if (write(w->stop[1], "", 1) < 0) {
-            vcha_warn("%s: cannot stop the reader of its changes", w->src);
-        }
-        pthread_join(reader, NULL);
-        close(w->stop[0]);
-        close(w->stop[1]);
-    }
-    watch_read(w);
-    return rc;
+    /* the tree changed under rsync in a way it could not copy (a file
+     * shortened, a directory made a link...): the caller copies it whole
+     * while frozen */
+    return rc == -EIO ? -EAGAIN : rc;
 }
 
 /*
@@ -644,6 +669,10 @@ path_check(int root, const char *path)
         rc = errno == ENOENT ? 0 : -errno;
     } else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
         rc = -EMLINK;
+    } else if (S_ISDIR(st.st_mode)) { /* copied whole */
+        int fd = openat(dfd, name, DIR_FLAGS);
+
+        rc = fd < 0 ? (errno == ENOENT ? 0 : -errno) : tree_has_links(fd);
     }
     close(dfd);
     return rc;
@@ -657,7 +686,7 @@ path_check(int root, const char *path)
 static int
 gone_add(int root, const char *path, struct vcha_pathset *list)
 {
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
                                       RESOLVE_NO_MAGICLINKS};
     char top[PATH_MAX];
@@ -672,7 +701,9 @@ gone_add(int root, const char *path, struct vcha_pathset *list)
         *s = '\0';
         fd = syscall(SYS_openat2, root, top, &how, sizeof(how));
         if (fd < 0) { /* a link on the way: the whole tree is copied */
-            return errno == ENOENT ? vcha_pathset_add(list, top)
+            /* gone, or no longer a directory: rsync sends what is there */
+            return errno == ENOENT || errno == ENOTDIR
+                       ? vcha_pathset_add(list, top)
                    : errno == ELOOP || errno == EXDEV ? -ELOOP
                                                       : -errno;
         }
@@ -706,15 +737,123 @@ root_attrs(int src, const char *dst)
     return rc;
 }
 
-/* The paths to copy, the root left out (*@p root: it was listed). */
+/*
+ * Whether the tree @p dfd (a directory of src, closed here) holds a
+ * regular file with other names: copied on its own, it would be parted
+ * from them.
+ */
+static int
+tree_has_links(int dfd)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int rc = 0;
+
+    if (d == NULL) {
+        close(dfd);
+        return -errno;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        int fd;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            continue; /* gone: the copy deletes it */
+        }
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+            rc = -EMLINK;
+        } else if (S_ISDIR(st.st_mode) &&
+                   (fd = openat(dirfd(d), e->d_name, DIR_FLAGS)) >= 0) {
+            rc = tree_has_links(fd);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/*
+ * Remove from the copy @p dfd (closed here) every entry other than a
+ * directory or a regular file that has other names: the pre-copy
+ * hard-linked it from the base generation (rsync --link-dest links
+ * symbolic links, fifos and devices too), and rsync would change its
+ * owner, mode or times in place, in the base.  rsync makes it anew.
+ * Regular files are always written anew (-I, a new inode renamed over).
+ */
+static int
+unshare_tree(int dfd)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int rc = 0;
+
+    if (d == NULL) {
+        close(dfd);
+        return -errno;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        int fd;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            fd = openat(dirfd(d), e->d_name, DIR_FLAGS);
+            rc = fd < 0 ? -errno : unshare_tree(fd);
+        } else if (!S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+                   unlinkat(dirfd(d), e->d_name, 0) < 0) {
+            rc = -errno;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* unshare_tree() for the entry @p path of the copy @p dst, if it is there. */
+static int
+unshare_path(int dst, const char *path)
+{
+    const char *name;
+    struct stat st;
+    int dfd = parent_open(dst, path, &name), rc = 0;
+
+    if (dfd < 0) {
+        return dfd == -ENOENT || dfd == -ELOOP ? 0 : dfd; /* rsync's to mend */
+    }
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        rc = errno == ENOENT ? 0 : -errno;
+    } else if (S_ISDIR(st.st_mode)) {
+        int fd = openat(dfd, name, DIR_FLAGS);
+
+        rc = fd < 0 ? -errno : unshare_tree(fd);
+    } else if (!S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+               unlinkat(dfd, name, 0) < 0) {
+        rc = -errno;
+    }
+    close(dfd);
+    return rc;
+}
+
+/*
+ * The paths to copy (the root left out: its attributes are copied apart),
+ * each checked (see path_check()); a listed directory is checked for files
+ * with other names; the copy's entries that rsync would change in place
+ * are removed first (see unshare_tree()).
+ */
 static int
 catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
-              struct vcha_pathset **out, bool *root, char *why, size_t whylen)
+              const char *dst, struct vcha_pathset **out, char *why,
+              size_t whylen)
 {
     struct vcha_pathset *all = vcha_pathset_new(), *list = vcha_pathset_new();
-    int rc = all && list ? vcha_pathset_merge(all, w->changed) : -ENOMEM;
+    int dfd = open(dst, DIR_FLAGS);
+    int rc = !all || !list ? -ENOMEM : dfd < 0 ? -errno : 0;
 
-    *root = false;
+    if (rc == 0) {
+        rc = vcha_pathset_merge(all, w->changed);
+    }
     if (rc == 0 && also != NULL) {
         rc = vcha_pathset_merge(all, also);
     }
@@ -722,7 +861,6 @@ catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
         const char *p = vcha_pathset_get(all, i);
 
         if (*p == '\0') {
-            *root = true;
             continue;
         }
         rc = path_check(w->src_fd, p);
@@ -733,13 +871,23 @@ catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
         }
         if (rc == -EMLINK || rc == -ELOOP) {
             snprintf(why, whylen, "%s %s", p,
-                     rc == -EMLINK ? "is a changed file with other names"
+                     rc == -EMLINK ? "holds a changed file with other names"
                                    : "runs through a symbolic link now");
         } else if (rc < 0) {
             snprintf(why, whylen, "%s: %s", p, strerror(-rc));
         }
     }
+    for (size_t i = 0; rc == 0 && i < vcha_pathset_count(list); i++) {
+        rc = unshare_path(dfd, vcha_pathset_get(list, i));
+        if (rc < 0) {
+            snprintf(why, whylen, "%s in the copy: %s",
+                     vcha_pathset_get(list, i), strerror(-rc));
+        }
+    }
     vcha_pathset_free(all);
+    if (dfd >= 0) {
+        close(dfd);
+    }
     if (rc < 0) {
         vcha_pathset_free(list);
         list = NULL;
@@ -810,24 +958,29 @@ vcha_rootfs_catch_up(struct vcha_rootfs_watch *w, const char *dst,
                      size_t whylen)
 {
     struct vcha_pathset *list = NULL;
-    bool root = false;
     int rc;
 
     memset(stats, 0, sizeof(*stats));
+    reader_stop(w);
+    w->read_deadline = vcha_now_ms() + READ_LIMIT_MS < deadline
+                           ? vcha_now_ms() + READ_LIMIT_MS
+                           : deadline;
     watch_read(w);
     stats->events = w->events;
     if (w->lost < 0) {
         snprintf(why, whylen, "changes were lost: %s",
                  w->lost == -EOVERFLOW ? "the kernel's queue overflowed"
+                 : w->lost == -ETIME   ? "too many to read while frozen"
                                        : strerror(-w->lost));
         return -EOVERFLOW; /* whatever was lost, the whole tree is copied */
     }
-    rc = catch_up_list(w, also, &list, &root, why, whylen);
+    rc = catch_up_list(w, also, dst, &list, why, whylen);
     if (rc == 0 && vcha_pathset_count(list) > 0) {
         stats->paths = vcha_pathset_count(list);
         rc = catch_up_copy(w, list, dst, scratch, deadline, why, whylen);
+        rc = rc == -EIO ? -EAGAIN : rc; /* rsync failed: copy it whole */
     }
-    if (rc == 0 && root) {
+    if (rc == 0) { /* an entry made or removed at the top changed its times */
         rc = root_attrs(w->src_fd, dst);
         if (rc < 0) {
             snprintf(why, whylen, "%s: %s", dst, strerror(-rc));
@@ -904,8 +1057,10 @@ maps_add(const char *pid, int root, const char *root_path,
          line = strtok_r(NULL, "\n", &save)) {
         char perms[8] = "", *path = strchr(line, '/');
 
-        if (sscanf(line, "%*s %7s", perms) != 1 || perms[1] != 'w' ||
-            perms[3] != 's' || path == NULL) {
+        /* shared, whatever it allows now: mprotect() may have taken the
+         * write away after writes */
+        if (sscanf(line, "%*s %7s", perms) != 1 || perms[3] != 's' ||
+            path == NULL) {
             continue;
         }
         len = strlen(path);
@@ -921,6 +1076,63 @@ maps_add(const char *pid, int root, const char *root_path,
         }
     }
     free(text);
+    return rc;
+}
+
+/*
+ * The files process @p pid holds open for writing: written through a
+ * mapping, such a file makes no event until it is closed.
+ */
+static int
+fds_add(const char *pid, int root, const char *root_path,
+        struct vcha_pathset *paths)
+{
+    char dir[64], link[320], info[320], target[PATH_MAX], *text = NULL;
+    size_t rl = strlen(root_path), len = 0;
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    snprintf(dir, sizeof(dir), "/proc/%s/fd", pid);
+    d = opendir(dir);
+    if (d == NULL) {
+        return 0; /* gone meanwhile */
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        unsigned flags = 0;
+        ssize_t n;
+        char *f;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(info, sizeof(info), "/proc/%s/fdinfo/%s", pid, e->d_name);
+        if (vcha_file_read(info, &text, &len, 65536) < 0) {
+            continue;
+        }
+        f = strstr(text, "flags:");
+        if (f != NULL) {
+            flags = (unsigned) strtoul(f + 6, NULL, 8);
+        }
+        free(text);
+        text = NULL;
+        if ((flags & O_ACCMODE) == O_RDONLY) {
+            continue;
+        }
+        snprintf(link, sizeof(link), "/proc/%s/fd/%s", pid, e->d_name);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0 || target[0] != '/') {
+            continue; /* a pipe, a socket, anonymous */
+        }
+        target[n] = '\0';
+        if (strncmp(target, root_path, rl) == 0 && target[rl] == '/') {
+            rc = regular_add(root, target + rl + 1, paths);
+        }
+        if (rc == 0) {
+            rc = regular_add(root, target + 1, paths);
+        }
+    }
+    closedir(d);
     return rc;
 }
 
@@ -947,6 +1159,9 @@ cgroup_maps(const char *dir, int root, const char *root_path,
     for (line = procs ? strtok_r(procs, "\n", &save) : NULL;
          rc == 0 && line != NULL; line = strtok_r(NULL, "\n", &save)) {
         rc = maps_add(line, root, root_path, paths);
+        if (rc == 0) {
+            rc = fds_add(line, root, root_path, paths);
+        }
     }
     free(procs);
     while (rc == 0 && (e = readdir(d)) != NULL) {

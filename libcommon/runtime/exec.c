@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -320,6 +321,7 @@ kill_group(pid_t pid, long long *kill_at, int *stage)
 }
 
 struct io_state {
+    int keeper_fd; /* a pidfd of the keeper until it is reaped, or -1 */
     int in_fd;
     const char *input;
     size_t input_len, input_off;
@@ -330,9 +332,13 @@ struct io_state {
 static int
 io_round(struct io_state *io, int timeout)
 {
-    struct pollfd fds[3];
+    struct pollfd fds[4];
     int nfds = 0, idx_in = -1, idx_cap[2] = {-1, -1};
 
+    /* the keeper's end wakes the round up: no sleep after the program */
+    if (io->keeper_fd >= 0) {
+        fds[nfds++] = (struct pollfd){.fd = io->keeper_fd, .events = POLLIN};
+    }
     if (io->in_fd >= 0) {
         idx_in = nfds;
         fds[nfds++] = (struct pollfd){.fd = io->in_fd, .events = POLLOUT};
@@ -350,6 +356,9 @@ io_round(struct io_state *io, int timeout)
     }
     if (poll(fds, (nfds_t) nfds, timeout) <= 0) {
         return 1;
+    }
+    if (idx_in < 0 && idx_cap[0] < 0 && idx_cap[1] < 0) {
+        return 0; /* only the keeper: nothing left to read or write */
     }
     if (idx_in >= 0 && fds[idx_in].revents) {
         ssize_t n = write(io->in_fd, io->input + io->input_off,
@@ -428,6 +437,13 @@ supervise(const struct procs *p, struct io_state *io, long long deadline,
             reaped = true;
             record_status(status, res);
             drain_until = now + DRAIN_MS;
+            if (io->keeper_fd >= 0) { /* readable from now on: not polled */
+                close(io->keeper_fd);
+                io->keeper_fd = -1;
+            }
+        }
+        if (reaped && io->in_fd < 0 && io->cap[0].fd < 0 && io->cap[1].fd < 0) {
+            break; /* ended, and its output read to the end */
         }
         if (reaped && stage == 0 && now >= kill_at) {
             break; /* it ended in time: the deadline ends only the drain */
@@ -538,7 +554,7 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
          long long timeout_ms, int gen, struct vcha_exec_result *res)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    struct io_state io = {.in_fd = -1};
+    struct io_state io = {.keeper_fd = -1, .in_fd = -1};
     long long deadline = vcha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     struct procs p;
     int rc;
@@ -574,7 +590,11 @@ exec_run(const char *const argv[], const char *input, size_t input_len,
     io.cap[0] = (struct capture){.fd = out[0], .truncated = &res->truncated};
     io.cap[1] = (struct capture){.fd = err[0], .truncated = &res->truncated};
     out[0] = err[0] = -1;
+    io.keeper_fd = (int) syscall(SYS_pidfd_open, p.keeper, 0); /* or -1 */
     supervise(&p, &io, deadline, gen, res);
+    if (io.keeper_fd >= 0) {
+        close(io.keeper_fd);
+    }
     running_set(p.prog, 0);
     if (io.in_fd >= 0) {
         close(io.in_fd);

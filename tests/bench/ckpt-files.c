@@ -10,7 +10,8 @@
  *            only what changed since is copied again
  *
  * and prints, per checkpoint, "frozen_ms precopy_ms commit_ms sweep_ms
- * full" (full: 1 when the whole tree was copied while frozen).
+ * full verify_ms" (full: 1 when the whole tree was copied while frozen;
+ * verify: the base chosen, every byte of it read, before the copy).
  *
  *   ckpt-files full|tracked SRC STORE RUNS CHANGED
  */
@@ -72,7 +73,7 @@ main(int argc, char **argv)
         char *stage = NULL, *base = NULL, *base_rootfs = NULL, *dst = NULL;
         char *aside = NULL;
         bool full;
-        long long t0, t1, t2, t3, t4, frozen_at;
+        long long tv, t0, t1, t2, t3, t4, frozen_at;
         int rc;
 
         change(src, changed, r);
@@ -80,10 +81,12 @@ main(int argc, char **argv)
             fprintf(stderr, "cannot open %s\n", store_dir);
             return 1;
         }
+        tv = vcha_now_ms();
         if (vcha_genstore_base(store, &base, NULL, NULL) == 0 && since > 0 &&
             asprintf(&base_rootfs, "%s/rootfs", base) < 0) {
             return 1;
         }
+        tv = vcha_now_ms() - tv;
         if (vcha_genstore_stage(store, &stage) < 0 ||
             asprintf(&dst, "%s/rootfs", stage) < 0) {
             return 1;
@@ -136,8 +139,8 @@ main(int argc, char **argv)
             return 1;
         }
         since = frozen_at;
-        printf("%lld %lld %lld %lld %d\n", t2 - t1, t1 - t0, t3 - t2, t4 - t3,
-               full);
+        printf("%lld %lld %lld %lld %d %lld\n", t2 - t1, t1 - t0, t3 - t2,
+               t4 - t3, full, tv);
         vcha_rootfs_watch_close(w);
         vcha_genstore_free(store);
         free(stage);

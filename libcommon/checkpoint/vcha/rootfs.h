@@ -136,11 +136,16 @@ int vcha_rootfs_catch_up(struct vcha_rootfs_watch *w, const char *dst,
 /**
  * Add to @p paths (relative to the root filesystem @p root, as the
  * watch's paths) every regular file under @p root that a process of the
- * cgroup directory @p cgroup, or of any cgroup below it, maps shared and
- * writable: writes through such a mapping make no event.  The paths are
- * those the processes see (their root being @p root); one that is not a
- * regular file under @p root, reached without a symbolic link, is left
- * out.  0 or a negative errno.
+ * cgroup directory @p cgroup, or of any cgroup below it, maps shared
+ * (whatever the mapping allows now: mprotect() may have taken writing
+ * away after writes) or holds open for writing: writes through a mapping
+ * make no event, and closing the file makes one only when it is closed.
+ * Called when the watch begins and again at the freeze, it covers a
+ * mapping written and then unmapped meanwhile: its file was mapped then,
+ * or is open still, or its closing made an event.  The paths are those
+ * the processes see (their root being @p root); one that is not a regular
+ * file under @p root, reached without a symbolic link, is left out.  0 or
+ * a negative errno.
  */
 int vcha_rootfs_shared_writable(const char *cgroup, const char *root,
                                 struct vcha_pathset *paths);

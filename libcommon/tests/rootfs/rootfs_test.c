@@ -852,12 +852,9 @@ test_watch_says_when_changes_were_lost(void **state)
     (void) state;
     assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
                      0);
-    assert_int_equal(vcha_rootfs_precopy(w, NULL, 0, f->dst, soon(), &st,
-                                         f->why, sizeof(f->why)),
-                     0);
-    /* more changes than the kernel queues (16384), none of them read, in
-     * a directory watched already (inotify watches a new one when it
-     * reads its creation) */
+    /* more changes than the kernel queues (16384), before the copy's
+     * reader reads any, in a directory watched already (inotify watches a
+     * new one when it reads its creation) */
     for (int i = 0; i < 20000; i++) {
         snprintf(name, sizeof(name), "%d", i);
         char *p = wpath(many, name);
@@ -865,6 +862,10 @@ test_watch_says_when_changes_were_lost(void **state)
         assert_int_equal(test_write_file(p, ""), 0);
         free(p);
     }
+    assert_int_equal(vcha_rootfs_precopy(w, NULL, 0, f->dst, soon(), &st,
+                                         f->why, sizeof(f->why)),
+                     0);
+    rewrite_in_place(f->src, "d01/f01", "after the copy");
     assert_int_equal(stat(f->dst, &before), 0);
     assert_int_equal(vcha_rootfs_catch_up(w, f->dst, NULL, f->scratch, soon(),
                                           &cs, f->why, sizeof(f->why)),
@@ -872,6 +873,12 @@ test_watch_says_when_changes_were_lost(void **state)
     assert_non_null(strstr(f->why, "lost"));
     assert_int_equal(stat(f->dst, &after), 0);
     assert_int_equal(after.st_nlink, before.st_nlink); /* untouched */
+    {
+        char *text = content(f->dst, "d01/f01"); /* not caught up */
+
+        assert_string_equal(text, "unchanged content\n");
+        free(text);
+    }
     vcha_rootfs_watch_close(w);
     free(many);
     wfix_free(f);
@@ -901,6 +908,211 @@ test_watch_refuses_a_changed_file_with_other_names(void **state)
     vcha_rootfs_watch_close(w);
     free(a);
     free(b);
+    wfix_free(f);
+}
+
+/* A watch, and the copy made before the freeze (linked from @p base). */
+static struct vcha_rootfs_watch *
+watched_copy(struct wfix *f, const char *base)
+{
+    struct vcha_rootfs_watch *w = NULL;
+    struct vcha_rootfs_stats st;
+
+    assert_int_equal(vcha_rootfs_watch_open(f->src, &w, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(vcha_rootfs_precopy(w, base, base ? vcha_realtime_ms() : 0,
+                                         f->dst, soon(), &st, f->why,
+                                         sizeof(f->why)),
+                     0);
+    return w;
+}
+
+static int
+catch_up(struct wfix *f, struct vcha_rootfs_watch *w,
+         const struct vcha_pathset *also)
+{
+    struct vcha_rootfs_catchup_stats cs;
+
+    return vcha_rootfs_catch_up(w, f->dst, also, f->scratch, soon(), &cs,
+                                f->why, sizeof(f->why));
+}
+
+/*
+ * rsync --link-dest links symbolic links, fifos and devices from the base
+ * too: the catch-up must make them anew, never change the base's.
+ */
+static void
+test_watch_never_changes_the_base_s_links_fifos_or_devices(void **state)
+{
+    struct wfix *f = wfix_new(false);
+    char *base = wpath(f->fs, "base"), *p = NULL, diff[512] = "";
+    struct vcha_rootfs_stats st;
+    struct vcha_rootfs_watch *w;
+    struct stat ls, fs;
+
+    (void) state;
+    p = wpath(f->src, "link");
+    assert_int_equal(symlink("d00/f00", p), 0);
+    free(p);
+    p = wpath(f->src, "fifo");
+    assert_int_equal(mkfifo(p, 0644), 0);
+    free(p);
+    /* the base: a copy of the tree, its times the tree's */
+    assert_int_equal(vcha_rootfs_stage(f->src, NULL, 0, base, soon(), &st,
+                                       f->why, sizeof(f->why)),
+                     0);
+    w = watched_copy(f, base);
+    p = wpath(f->dst, "link");
+    assert_int_equal(lstat(p, &ls), 0);
+    assert_true(ls.st_nlink > 1); /* linked from the base indeed */
+    free(p);
+    p = wpath(f->src, "link");
+    assert_int_equal(lchown(p, 4321, 4321), 0);
+    free(p);
+    p = wpath(f->src, "fifo");
+    assert_int_equal(chmod(p, 0600), 0);
+    free(p);
+    assert_int_equal(catch_up(f, w, NULL), 0);
+    p = wpath(base, "link");
+    assert_int_equal(lstat(p, &ls), 0);
+    assert_int_equal(ls.st_uid, 0);
+    free(p);
+    p = wpath(base, "fifo");
+    assert_int_equal(lstat(p, &fs), 0);
+    assert_int_equal(fs.st_mode & 07777, 0644);
+    free(p);
+    p = wpath(f->dst, "link");
+    assert_int_equal(lstat(p, &ls), 0);
+    assert_int_equal(ls.st_uid, 4321);
+    free(p);
+    assert_true(trees_equal(f->src, f->dst, diff, sizeof(diff)));
+    vcha_rootfs_watch_close(w);
+    free(base);
+    wfix_free(f);
+}
+
+/* A directory made a file, and a top-level entry: the root's times too. */
+static void
+test_watch_copies_a_directory_made_a_file_and_the_root_s_times(void **state)
+{
+    struct wfix *f = wfix_new(false);
+    struct vcha_rootfs_watch *w = watched_copy(f, NULL);
+    char *dir = wpath(f->src, "d05"), *p = wpath(f->src, "d05/f01"), diff[512];
+    struct stat a, b;
+
+    (void) state;
+    rewrite_in_place(f->src, "d05/f01", "CHANGED");
+    for (int i = 0; i < 50; i++) {
+        char name[16], *q;
+
+        snprintf(name, sizeof(name), "f%02d", i);
+        q = wpath(dir, name);
+        unlink(q);
+        free(q);
+    }
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(test_write_file(dir, "now a file"), 0);
+    put(f->src, "top", "new at the top", 1000000000);
+    usleep(20000);
+    assert_int_equal(catch_up(f, w, NULL), 0);
+    assert_true(trees_equal(f->src, f->dst, diff, sizeof(diff)));
+    assert_int_equal(stat(f->src, &a), 0);
+    assert_int_equal(stat(f->dst, &b), 0);
+    assert_int_equal(a.st_mtim.tv_sec, b.st_mtim.tv_sec);
+    assert_int_equal(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
+    vcha_rootfs_watch_close(w);
+    free(dir);
+    free(p);
+    wfix_free(f);
+}
+
+/* A directory moved whole with a file linked from outside it: all of it. */
+static void
+test_watch_refuses_a_moved_directory_holding_a_linked_file(void **state)
+{
+    struct wfix *f = wfix_new(false);
+    char *a = wpath(f->src, "d02/f00"), *b = wpath(f->src, "d03/other");
+    char *from = wpath(f->src, "d02"), *to = wpath(f->src, "moved");
+    struct vcha_rootfs_watch *w;
+
+    (void) state;
+    assert_int_equal(link(a, b), 0);
+    w = watched_copy(f, NULL);
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(catch_up(f, w, NULL), -EMLINK);
+    assert_non_null(strstr(f->why, "other names"));
+    vcha_rootfs_watch_close(w);
+    free(a);
+    free(b);
+    free(from);
+    free(to);
+    wfix_free(f);
+}
+
+/*
+ * A file written through a mapping that is gone by the freeze, its
+ * descriptor still open: no event, no mapping; the open descriptor lists
+ * it.
+ */
+static void
+test_watch_copies_a_file_written_through_a_mapping_gone_by_the_freeze(
+    void **state)
+{
+    struct wfix *f = wfix_new(false);
+    char *path = wpath(f->src, "d01/f01"),
+         *procs = wpath(f->cg, "cgroup.procs");
+    struct vcha_pathset *also = vcha_pathset_new();
+    struct vcha_rootfs_watch *w;
+    int go[2], done[2];
+    char diff[512] = "", c;
+    pid_t pid;
+
+    (void) state;
+    assert_int_equal(pipe(go) | pipe(done), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char mine[32], *m;
+        int fd = open(path, O_RDWR);
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(mine, sizeof(mine), "%d", (int) getpid());
+        if (fd < 0 || test_write_file(procs, mine) < 0 ||
+            write(done[1], "r", 1) != 1 || read(go[0], &c, 1) != 1) {
+            _exit(2);
+        }
+        m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            _exit(2);
+        }
+        memcpy(m, "MAPPED", 6);
+        munmap(m, 4096);
+        if (write(done[1], "w", 1) != 1) {
+            _exit(2);
+        }
+        pause(); /* the descriptor stays open */
+        _exit(0);
+    }
+    f->writer = pid;
+    assert_int_equal(read(done[0], &c, 1), 1);
+    w = watched_copy(f, NULL);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(read(done[0], &c, 1), 1);
+    freezer(f, "FROZEN");
+    assert_int_equal(vcha_rootfs_shared_writable(f->cg, f->src, also), 0);
+    assert_int_equal(vcha_pathset_count(also), 1);
+    assert_string_equal(vcha_pathset_get(also, 0), "d01/f01");
+    assert_int_equal(catch_up(f, w, also), 0);
+    assert_true(trees_equal(f->src, f->dst, diff, sizeof(diff)));
+    freezer(f, "THAWED");
+    vcha_rootfs_watch_close(w);
+    vcha_pathset_free(also);
+    close(go[0]);
+    close(go[1]);
+    close(done[0]);
+    close(done[1]);
+    free(path);
+    free(procs);
     wfix_free(f);
 }
 
@@ -941,6 +1153,14 @@ main(void)
         cmocka_unit_test(test_watch_copies_files_written_through_a_shared_map),
         cmocka_unit_test(test_watch_says_when_changes_were_lost),
         cmocka_unit_test(test_watch_refuses_a_changed_file_with_other_names),
+        cmocka_unit_test(
+            test_watch_never_changes_the_base_s_links_fifos_or_devices),
+        cmocka_unit_test(
+            test_watch_copies_a_directory_made_a_file_and_the_root_s_times),
+        cmocka_unit_test(
+            test_watch_refuses_a_moved_directory_holding_a_linked_file),
+        cmocka_unit_test(
+            test_watch_copies_a_file_written_through_a_mapping_gone_by_the_freeze),
     };
 
     return cmocka_run_group_tests(tests, watch_group_setup, NULL);
