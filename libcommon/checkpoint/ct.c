@@ -821,15 +821,32 @@ thaw(const struct vcha_ct *ct, long long deadline, char *why, size_t whylen)
     return rc;
 }
 
-/* Dump the frozen container into @p dir; it stays frozen. */
+/* In liblxc's child: CRIU dumps the container into @p arg, leaving it
+ * running (frozen, by vcha). */
+static int
+dump_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    struct migrate_opts o = {.directory = arg, .stop = false};
+
+    (void) out;
+    (void) outlen;
+    return c->migrate(c, MIGRATE_DUMP, &o, sizeof(o)) == 0 ? 0 : -EIO;
+}
+
+/*
+ * Dump the frozen container into @p dir; it stays frozen.  liblxc's
+ * migrate, the call lxc-checkpoint makes (its processes left running,
+ * CRIU_CONFIG_FILE passed on to CRIU), on the container loaded with the
+ * settings CRIU needs, those it was booted with: LXC tells CRIU about the
+ * console from the configuration, and lxc-checkpoint, reading the file,
+ * would name a console the container does not have.
+ */
 static int
 dump(const struct vcha_ct *ct, const char *dir, long long deadline, char *why,
      size_t whylen)
 {
-    const char *argv[] = {"lxc-checkpoint", "-n", ct->name, "-P",
-                          ct->lxcpath,      "-D", dir,      NULL};
-
-    return vcha_exec_until(argv, deadline, why, whylen);
+    return ct_call(ct, VCHA_CTLXC_CRIU, true, dump_fn, (void *) dir, deadline,
+                   "CRIU's dump failed for", why, whylen);
 }
 
 /* Run @p argv (cleanup: even once told to stop) for at most @p ms. */
