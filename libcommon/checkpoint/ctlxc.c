@@ -7,12 +7,13 @@
  * has no timeout, start() and migrate() fork and stay behind as the
  * container's monitor, and its errors go to stderr, where an agent's
  * exit reason goes.  None of that may reach an agent past its deadline or
- * vchad's workers at all.  So every call is made in a child, in a session
- * of its own, with stdin and stdout on /dev/null, and stderr and liblxc's
- * log (unless the configuration names one) in a memory file, whose lines
- * are the reason when a call fails; the caller
+ * vchad's workers at all.  So every call is made in a child leading a
+ * process group of its own (in the caller's session, which vchad kills
+ * whole at the end of a run), with stdin and stdout on /dev/null, and
+ * stderr and liblxc's log (unless the configuration names one) in a
+ * memory file, whose lines are the reason when a call fails; the caller
  * reads a fixed-size result from a pipe, never waiting for its end (a
- * monitor the call started inherits it), and kills the child's session at
+ * monitor the call started inherits it), and kills the child's group at
  * the deadline.  A fork costs far less than the lxc-info, lxc-start or
  * lxc-checkpoint it replaces (see README.md, "liblxc in a child").
  */
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,14 +180,18 @@ log_to(struct lxc_container *c, int fd)
 /* In the child: the std streams, then the call; never returns. */
 static void
 child_run(const char *name, const char *lxcpath, enum vcha_ctlxc_mode mode,
-          vcha_ctlxc_fn fn, void *arg, int to)
+          vcha_ctlxc_fn fn, void *arg, pid_t parent, int to)
 {
     static struct result r;
     struct lxc_container *c = NULL;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     int err = memfd_create("liblxc-stderr", MFD_CLOEXEC);
 
-    setsid();
+    setpgid(0, 0);
+    /* a caller killed (an agent past its timeout) leaves no call behind */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        _exit(1);
+    }
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
@@ -215,7 +221,7 @@ child_run(const char *name, const char *lxcpath, enum vcha_ctlxc_mode mode,
     _exit(0);
 }
 
-/* Kill the child's session and reap the child, waiting 2 s at most. */
+/* Kill the child's group and reap the child, waiting 2 s at most. */
 static void
 child_end(pid_t pid, bool kill_it)
 {
@@ -270,7 +276,7 @@ vcha_ctlxc_call(const char *name, const char *lxcpath,
 {
     struct result *r = calloc(1, sizeof(*r));
     int p[2], rc;
-    pid_t pid;
+    pid_t pid, parent;
 
     out[0] = '\0';
     if (r == NULL) {
@@ -280,10 +286,14 @@ vcha_ctlxc_call(const char *name, const char *lxcpath,
         rc = -errno;
         goto done;
     }
+    parent = getpid();
     pid = fork();
     if (pid == 0) {
         close(p[0]);
-        child_run(name, lxcpath, mode, fn, arg, p[1]);
+        child_run(name, lxcpath, mode, fn, arg, parent, p[1]);
+    }
+    if (pid > 0) {
+        setpgid(pid, pid); /* either may run first */
     }
     close(p[1]);
     rc = pid < 0 ? -errno : result_read(p[0], deadline, cancellable, r);

@@ -24,11 +24,12 @@ enum vcha_ctlxc_mode {
 #define VCHA_CTLXC_OUT 4096
 
 /**
- * Load container @p name of @p lxcpath in a child process (a new session),
- * with the settings CRIU needs applied in memory when @p mode says so,
- * and run @p fn there.  @p out (VCHA_CTLXC_OUT bytes) gets the text @p fn
- * wrote, or, when it failed without one, what liblxc logged.  The
- * child and whatever it started in its session are killed at
+ * Load container @p name of @p lxcpath in a child process (leading a new
+ * process group, killed should the caller die first), with the settings
+ * CRIU needs applied in memory when @p mode says so, and run @p fn there.  @p
+ * out (VCHA_CTLXC_OUT bytes) gets the text @p fn wrote, or, when it failed
+ * without one, what liblxc logged.  The child and whatever it started in its
+ * group are killed at
  * @p deadline (CLOCK_MONOTONIC ms), or once vcha_exec_cancel() was called
  * when @p cancellable.  Returns what @p fn returned (0 or a negative
  * errno), -ENOENT when the container has no configuration, -EINVAL when

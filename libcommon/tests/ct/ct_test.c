@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above */
 #include <cmocka.h>
@@ -313,6 +316,37 @@ test_running_unknown_container_is_an_error(void **state)
     vcha_ct_free(ct);
 }
 
+/*
+ * A monitor that never answers: liblxc waits for it without a timeout
+ * (its command socket, "@LXCPATH/NAME/command"); vcha_ct_running() gives
+ * up at its deadline.
+ */
+static void
+test_running_bounded_by_the_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s/c1/command",
+                     f->dir);
+    long long t0;
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *) &sa,
+                          (socklen_t) (offsetof(struct sockaddr_un, sun_path) +
+                                       1 + (size_t) n)),
+                     0);
+    assert_int_equal(listen(fd, 8), 0);
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_ct_running(ct, t0 + 500, NULL), -ETIME);
+    assert_true(vcha_now_ms() - t0 < 2500);
+    close(fd);
+    /* the monitor gone, it answers again */
+    assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
+    vcha_ct_free(ct);
+}
+
 static void
 test_kill_stopped_container_is_fine(void **state)
 {
@@ -594,6 +628,7 @@ main(void)
         T(test_criu_check_accepts_a_download_config),
         T(test_running_stopped_container),
         T(test_running_unknown_container_is_an_error),
+        T(test_running_bounded_by_the_deadline),
         T(test_kill_stopped_container_is_fine),
         T(test_boot_without_rootfs_fails_with_reason),
         T(test_attach_to_stopped_container_fails),
