@@ -89,7 +89,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .check = vcha_check_abspath,
             .shortdesc = "LXC path",
             .longdesc = "The directory holding the container's directory "
-                        "(lxc-start -P).",
+                        "(lxc-start -P, LXC's lxcpath).",
         },
     [P_CHECKPOINT_DIR] =
         {
@@ -199,7 +199,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .check = check_command,
             .shortdesc = "Health check run inside the container",
             .longdesc = "At OCF_CHECK_LEVEL 20, this program is run inside "
-                        "the container (lxc-attach) and must exit 0.  Words "
+                        "the container (as lxc-attach --clear-env does) and "
+                        "must exit 0.  Words "
                         "are separated by spaces; no shell is involved.",
         },
 };
@@ -219,9 +220,26 @@ ct_load(struct vcha_agent *a, struct vcha_ct **ct)
             vcha_agent_str(a, P_CONTAINER), vcha_agent_str(a, P_LXCPATH));
     }
     if (rc < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "container %s: %s",
-                               vcha_agent_str(a, P_CONTAINER),
-                               why[0] ? why : strerror(-rc));
+        return vcha_agent_fail(
+            a, rc == -EINVAL ? VCHA_ERR_CONFIGURED : VCHA_ERR_INSTALLED,
+            "container %s: %s", vcha_agent_str(a, P_CONTAINER),
+            why[0] ? why : strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+/*
+ * The container is booted and restored with the settings CRIU needs in
+ * memory (see ct.h); what those cannot override is refused, naming the
+ * setting and its fix.
+ */
+static enum vcha_result
+criu_check(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    char why[512] = "";
+
+    if (vcha_ct_criu_check(ct, why, sizeof(why)) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "%s", why);
     }
     return VCHA_OK;
 }
@@ -471,7 +489,10 @@ criuct_start(struct vcha_agent *a)
         return r;
     }
     /* a store it cannot write to would lose every checkpoint */
-    r = store_check(a);
+    r = criu_check(a, ct);
+    if (r == VCHA_OK) {
+        r = store_check(a);
+    }
     running = r == VCHA_OK ? running_here(a, ct) : 0;
     if (running < 0) {
         r = VCHA_ERR_GENERIC;
@@ -760,9 +781,9 @@ criuct_reload_agent(struct vcha_agent *a)
 static enum vcha_result
 criuct_validate(struct vcha_agent *a, int level)
 {
-    static const char *const programs[] = {
-        "lxc-info", "lxc-start", "lxc-stop", "lxc-checkpoint", "criu", "rsync",
-        "nsenter",  "ip",        NULL};
+    /* LXC itself is liblxc, linked in */
+    static const char *const programs[] = {"criu", "rsync", "nsenter", "ip",
+                                           NULL};
     struct vcha_ct *ct = NULL;
     enum vcha_result r;
 
@@ -776,14 +797,19 @@ criuct_validate(struct vcha_agent *a, int level)
     if (level < 10) {
         return VCHA_OK;
     }
-    for (size_t i = 0; programs[i] != NULL; i++) {
+    /* the container's configuration first: what to change in it is
+     * the same on every node */
+    r = ct_load(a, &ct);
+    if (r == VCHA_OK) {
+        r = criu_check(a, ct);
+    }
+    vcha_ct_free(ct);
+    for (size_t i = 0; r == VCHA_OK && programs[i] != NULL; i++) {
         if (vcha_exec_find(programs[i]) < 0) {
-            return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
-                                   programs[i]);
+            r = vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
+                                programs[i]);
         }
     }
-    r = ct_load(a, &ct);
-    vcha_ct_free(ct);
     return r != VCHA_OK ? r : store_check(a);
 }
 
@@ -841,11 +867,16 @@ static const struct vcha_agent_def agent = {
         "max_checkpoint_age.  CRIU dumps into /run/vcha while it has "
         "room there for the images (the shortest freeze), straight into "
         "the store otherwise; a restore reads them through hard links in "
-        "checkpoint_dir/.restore-NODE.  The container's configuration "
-        "must keep lxc.tty.max = 0, lxc.pty.max = 0 and "
-        "lxc.console.path = none, and "
-        "its workload must be started by its init (processes started with "
-        "lxc-attach are not part of its checkpoint).",
+        "checkpoint_dir/.restore-NODE.  The container is booted, "
+        "checkpointed and restored through liblxc with what CRIU needs set "
+        "in memory, its configuration file untouched: lxc.tty.max = 0, "
+        "lxc.pty.max = 0, lxc.console.path = none, and, on a kernel without "
+        "AppArmor, no lxc.apparmor.* item; so a container made by "
+        "lxc-create -t download runs as it is.  Start and validate-all "
+        "refuse (not configured) lxc.start.auto = 1 and a network LXC "
+        "cannot checkpoint (lxc.net.N.type other than veth, macvlan, empty "
+        "or none).  Its workload must be started by its init (processes "
+        "started with lxc-attach are not part of its checkpoint).",
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,

@@ -7,8 +7,9 @@
 # (last checkpoint, then restore on the target: nothing lost).
 #
 # Run on a cluster node, or against a CIB file: CIB=cib.xml sh pcs.sh
-# Every node: the same /var/lib/lxc/app/config (lxc.tty.max = 0,
-# lxc.pty.max = 0, lxc.console.path = none), its own copy of the root
+# Every node: the same /var/lib/lxc/app/config (as lxc-create -t download
+# made it: criuct boots and restores it with what CRIU needs set in memory,
+# the file untouched; lxc.start.auto = 0), its own copy of the root
 # filesystem, criu and lxc installed.
 set -e
 pcs() { command pcs ${CIB:+-f "$CIB"} "$@"; }

@@ -26,6 +26,10 @@
 #include <vcha/param.h>
 #include <vcha/rootfs.h>
 
+#include <lxc/lxccontainer.h>
+
+#include "ctlxc.h"
+
 #define MAX_CONFIG (1024 * 1024)
 
 void
@@ -38,56 +42,119 @@ vcha_ct_free(struct vcha_ct *ct)
     free(ct->lxcpath);
     free(ct->config);
     free(ct->rootfs);
+    vcha_kv_free(ct->settings);
     free(ct);
 }
 
-/* Trim blanks at both ends of @p s in place. */
-static char *
-trim(char *s)
-{
-    char *e;
+/* How long reading a configuration may take (vcha_ct_open() has no
+ * deadline of its callers; liblxc waits for the container's disk lock). */
+#define OPEN_MS 10000
 
-    while (*s == ' ' || *s == '\t') {
-        s++;
+/* The items vcha_ct_open() keeps, besides lxc.net.N.type. */
+static const char *const open_items[] = {
+    "lxc.rootfs.path",
+    "lxc.start.auto",
+    "lxc.tty.max",
+    "lxc.pty.max",
+    "lxc.console.path",
+    "lxc.apparmor.profile",
+    "lxc.apparmor.allow_nesting",
+};
+
+/* In liblxc's child: "KEY=VALUE\n" for each item that has a value. */
+static int
+items_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    char value[1024], key[48];
+    size_t used = 0;
+
+    (void) arg;
+    for (size_t i = 0; used < outlen; i++) {
+        const char *k = key;
+
+        if (i < sizeof(open_items) / sizeof(open_items[0])) {
+            k = open_items[i];
+        } else {
+            snprintf(key, sizeof(key), "lxc.net.%zu.type",
+                     i - sizeof(open_items) / sizeof(open_items[0]));
+        }
+        value[0] = '\0';
+        if (c->get_config_item(c, k, value, sizeof(value)) < 0 && k == key) {
+            break; /* no more networks */
+        }
+        if (value[0] != '\0' && strchr(value, '\n') == NULL) {
+            used += (size_t) snprintf(out + used, outlen - used, "%s=%s\n", k,
+                                      value);
+        }
     }
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) {
-        *--e = '\0';
-    }
-    return s;
+    return used < outlen ? 0 : -E2BIG;
 }
 
-/*
- * The directory lxc.rootfs.path names ("dir:" prefix or none; the last
- * setting wins, as in LXC).  Other storage types are not supported: the
- * root filesystem is copied file by file.
- */
 static int
-rootfs_find(char *text, char **rootfs, char *why, size_t whylen)
+items_parse(char *text, struct vcha_kv **settings)
 {
-    char *save = NULL, *found = NULL;
+    char *save = NULL;
+    int rc = 0;
 
-    for (char *l = strtok_r(text, "\n", &save); l != NULL;
+    *settings = vcha_kv_new();
+    if (*settings == NULL) {
+        return -ENOMEM;
+    }
+    for (char *l = strtok_r(text, "\n", &save); rc == 0 && l != NULL;
          l = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(l, '=');
 
-        if (eq == NULL) {
-            continue;
-        }
-        *eq = '\0';
-        if (strcmp(trim(l), "lxc.rootfs.path") == 0) {
-            found = trim(eq + 1);
+        if (eq != NULL) {
+            *eq = '\0';
+            rc = vcha_kv_set(*settings, l, eq + 1);
         }
     }
-    if (found != NULL && strncmp(found, "dir:", 4) == 0) {
-        found += 4;
-    }
-    if (found == NULL || found[0] != '/') {
-        snprintf(why, whylen, "lxc.rootfs.path is not set to a directory");
+    return rc;
+}
+
+/*
+ * The directory of lxc.rootfs.path, from liblxc, which follows includes
+ * and takes the last setting, but drops the storage type ("dir:",
+ * "overlay:", "btrfs:"...).  Only a directory is supported (the root
+ * filesystem is copied file by file), so: an absolute path that is a
+ * directory, or, not there yet, one without overlay's "lower:upper".
+ */
+static int
+rootfs_check(const char *path, char **rootfs, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (path == NULL || path[0] != '/' ||
+        (stat(path, &st) == 0 ? !S_ISDIR(st.st_mode)
+                              : strchr(path, ':') != NULL)) {
+        snprintf(why, whylen,
+                 "lxc.rootfs.path is not set to a directory "
+                 "(dir:/path)");
         return -EINVAL;
     }
-    *rootfs = strdup(found);
+    *rootfs = strdup(path);
     return *rootfs != NULL ? 0 : -ENOMEM;
+}
+
+/* The configuration as liblxc reads it, into @p ct. */
+static int
+settings_read(struct vcha_ct *ct, char *why, size_t whylen)
+{
+    char out[VCHA_CTLXC_OUT];
+    int rc = vcha_ctlxc_call(ct->name, ct->lxcpath, VCHA_CTLXC_AS_IS, false,
+                             items_fn, NULL, vcha_now_ms() + OPEN_MS, out);
+
+    if (rc < 0) {
+        snprintf(why, whylen, "liblxc cannot read %s: %s", ct->config,
+                 out[0] ? out : strerror(-rc));
+        return rc == -ENOENT ? rc : -EINVAL;
+    }
+    rc = items_parse(out, &ct->settings);
+    if (rc == 0) {
+        rc = rootfs_check(vcha_kv_get(ct->settings, "lxc.rootfs.path"),
+                          &ct->rootfs, why, whylen);
+    }
+    return rc;
 }
 
 int
@@ -105,6 +172,7 @@ vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
         asprintf(&ct->config, "%s/%s/config", lxcpath, name) < 0) {
         goto done;
     }
+    /* the file itself, for its digest: generations record it */
     rc = vcha_file_read(ct->config, &text, &len, MAX_CONFIG);
     if (rc < 0) {
         snprintf(why, whylen, "%s: %s", ct->config, strerror(-rc));
@@ -113,7 +181,7 @@ vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
     if (vcha_sha256_hex(text, len, ct->digest) < 0) {
         ct->digest[0] = '\0';
     }
-    rc = rootfs_find(text, &ct->rootfs, why, whylen);
+    rc = settings_read(ct, why, whylen);
 done:
     free(text);
     if (rc < 0) {
@@ -124,112 +192,194 @@ done:
     return rc;
 }
 
-/* "State:   RUNNING\nPID:   1234\n" (lxc-info -s -p): 1 running, 0 not */
-static int
-info_parse(const char *out, pid_t *pid)
+/* A network LXC's checkpoint refuses ("un-dumpable"), or NULL. */
+static const char *
+net_undumpable(const struct vcha_ct *ct, char *key, size_t keylen)
 {
-    const char *state = strstr(out, "State:");
-    const char *p = strstr(out, "PID:");
+    static const char *const ok[] = {"veth", "macvlan", "empty", "none"};
 
-    if (state == NULL) {
-        return -EBADMSG;
+    for (unsigned i = 0;; i++) {
+        const char *type;
+        bool fine = false;
+
+        snprintf(key, keylen, "lxc.net.%u.type", i);
+        type = vcha_kv_get(ct->settings, key);
+        if (type == NULL) {
+            return NULL;
+        }
+        for (size_t j = 0; j < sizeof(ok) / sizeof(ok[0]); j++) {
+            fine = fine || strcmp(type, ok[j]) == 0;
+        }
+        if (!fine) {
+            return type;
+        }
     }
-    state += strspn(state + 6, " \t") + 6;
-    if (pid != NULL) {
-        *pid = p != NULL ? (pid_t) atol(p + 4) : 0;
+}
+
+int
+vcha_ct_criu_check(const struct vcha_ct *ct, char *why, size_t whylen)
+{
+    const char *v = vcha_kv_get(ct->settings, "lxc.start.auto");
+    char key[48];
+
+    if (v != NULL && strcmp(v, "0") != 0) {
+        snprintf(why, whylen,
+                 "lxc.start.auto = %s in %s: LXC would start %s at boot "
+                 "behind the cluster's back; set lxc.start.auto = 0",
+                 v, ct->config, ct->name);
+        return -EINVAL;
     }
-    /* RUNNING, FROZEN, or on their way: STARTING, FREEZING, THAWED */
-    return strncmp(state, "STOPPED", 7) != 0;
+    v = net_undumpable(ct, key, sizeof(key));
+    if (v != NULL) {
+        snprintf(why, whylen,
+                 "%s = %s in %s: LXC cannot checkpoint such a network; "
+                 "use veth, macvlan, empty or none",
+                 key, v, ct->config);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * @p fn on @p ct in liblxc's child (see ctlxc.h); on failure @p why says
+ * "@p what NAME: reason", or only the reason when @p what is NULL.
+ */
+static int
+ct_call(const struct vcha_ct *ct, enum vcha_ctlxc_mode mode, bool cancellable,
+        vcha_ctlxc_fn fn, void *arg, long long deadline, const char *what,
+        char *why, size_t whylen)
+{
+    char out[VCHA_CTLXC_OUT];
+    int rc = vcha_ctlxc_call(ct->name, ct->lxcpath, mode, cancellable, fn, arg,
+                             deadline, out);
+
+    if (rc < 0 && what != NULL) {
+        snprintf(why, whylen, "%s %s: %s", what, ct->name,
+                 out[0] ? out : strerror(-rc));
+    } else if (rc < 0) {
+        snprintf(why, whylen, "%s", out[0] ? out : strerror(-rc));
+    }
+    return rc;
+}
+
+/* In liblxc's child: "1 PID" or "0 0". */
+static int
+running_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    bool on = c->is_running(c);
+
+    (void) arg;
+    snprintf(out, outlen, "%d %d", on, on ? (int) c->init_pid(c) : 0);
+    return 0;
 }
 
 int
 vcha_ct_running(const struct vcha_ct *ct, long long deadline, pid_t *pid)
 {
-    const char *argv[] = {"lxc-info",  "-n", ct->name, "-P",
-                          ct->lxcpath, "-s", "-p",     NULL};
-    struct vcha_exec_result res = {0};
-    long long left = deadline - vcha_now_ms();
-    int rc;
+    char out[VCHA_CTLXC_OUT];
+    int on = 0, init = 0;
+    int rc = vcha_ctlxc_call(ct->name, ct->lxcpath, VCHA_CTLXC_AS_IS, false,
+                             running_fn, NULL, deadline, out);
 
-    rc = vcha_exec(argv, NULL, 0, left > 0 ? left : 1, &res);
-    if (rc == 0 && res.timed_out) {
-        rc = -ETIME;
-    } else if (rc == 0 && !vcha_exec_ok(&res)) {
-        rc = -EIO;
-    } else if (rc == 0) {
-        rc = info_parse(res.out, pid);
+    if (rc == 0 && sscanf(out, "%d %d", &on, &init) != 2) {
+        rc = -EBADMSG;
     }
-    vcha_exec_result_clear(&res);
-    return rc;
+    if (rc == 0 && pid != NULL) {
+        *pid = (pid_t) init;
+    }
+    /* RUNNING, FROZEN, or on their way there: anything but STOPPED */
+    return rc < 0 ? rc : on != 0;
+}
+
+/* Whole seconds left until @p deadline, at least 1. */
+static int
+seconds_left(long long deadline)
+{
+    long long s = (deadline - vcha_now_ms()) / 1000;
+
+    return s >= 1 ? (int) s : 1;
+}
+
+/* In liblxc's child: start daemonized, wait until it runs. */
+static int
+boot_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    const long long *deadline = arg;
+
+    if (!c->want_daemonize(c, true) || !c->start(c, 0, NULL)) {
+        return -EIO; /* liblxc's last line says why */
+    }
+    if (!c->wait(c, "RUNNING", seconds_left(*deadline))) {
+        snprintf(out, outlen, "%s started but does not run", c->name);
+        return -ETIME;
+    }
+    return 0;
 }
 
 int
 vcha_ct_boot(const struct vcha_ct *ct, long long deadline, char *why,
              size_t whylen)
 {
-    const char *argv[] = {"lxc-start", "-n", ct->name, "-P",
-                          ct->lxcpath, "-d", NULL};
-    const char *wait[] = {"lxc-wait", "-n",      ct->name, "-P", ct->lxcpath,
-                          "-s",       "RUNNING", "-t",     "30", NULL};
-    int rc = vcha_exec_until(argv, deadline, why, whylen);
+    return ct_call(ct, VCHA_CTLXC_CRIU, true, boot_fn, &deadline, deadline,
+                   "liblxc could not start", why, whylen);
+}
 
-    return rc < 0 ? rc : vcha_exec_until(wait, deadline, why, whylen);
+/* In liblxc's child: kill every process of it, wait until it stopped. */
+static int
+kill_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    const long long *deadline = arg;
+
+    if (!c->is_running(c)) {
+        return 0;
+    }
+    c->stop(c);
+    if (!c->wait(c, "STOPPED", seconds_left(*deadline))) {
+        snprintf(out, outlen, "still running after liblxc's stop");
+        return -EBUSY;
+    }
+    return 0;
 }
 
 int
 vcha_ct_kill(const struct vcha_ct *ct, long long deadline, char *why,
              size_t whylen)
 {
-    const char *argv[] = {"lxc-stop",  "-n",     ct->name, "-P",
-                          ct->lxcpath, "--kill", NULL};
-    int rc = vcha_ct_running(ct, deadline, NULL);
+    return ct_call(ct, VCHA_CTLXC_AS_IS, false, kill_fn, &deadline, deadline,
+                   NULL, why, whylen);
+}
 
-    if (rc == 0) {
-        return 0;
+/* In liblxc's child: run the argv in @p arg inside, its exit code. */
+static int
+attach_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    const char *const *argv = arg;
+    lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
+    int status;
+
+    if (!c->is_running(c)) {
+        snprintf(out, outlen, "%s does not run", c->name);
+        return -ESRCH;
     }
-    vcha_exec_until(argv, deadline, why, whylen);
-    rc = vcha_ct_running(ct, deadline, NULL);
-    if (rc > 0) {
-        if (why[0] == '\0') {
-            snprintf(why, whylen, "still running after lxc-stop --kill");
-        }
-        return -EBUSY;
+    o.env_policy = LXC_ATTACH_CLEAR_ENV;
+    status = c->attach_run_wait(c, &o, argv[0], argv);
+    if (status < 0) {
+        snprintf(out, outlen, "cannot run %s inside %s", argv[0], c->name);
+        return -EIO;
     }
-    return rc;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int
 vcha_ct_attach(const struct vcha_ct *ct, const char *const argv[],
                long long deadline, char *why, size_t whylen)
 {
-    const char *head[] = {"lxc-attach", "-n",          ct->name, "-P",
-                          ct->lxcpath,  "--clear-env", "--"};
-    size_t nh = sizeof(head) / sizeof(head[0]), n = 0;
-    struct vcha_exec_result res = {0};
-    long long left = deadline - vcha_now_ms();
-    const char **full;
-    int rc;
+    int rc = ct_call(ct, VCHA_CTLXC_AS_IS, true, attach_fn, (void *) argv,
+                     deadline, NULL, why, whylen);
 
-    while (argv[n] != NULL) {
-        n++;
-    }
-    full = calloc(nh + n + 1, sizeof(*full));
-    if (full == NULL) {
-        return -ENOMEM;
-    }
-    memcpy(full, head, sizeof(head));
-    memcpy(full + nh, argv, n * sizeof(*argv));
-    rc = vcha_exec(full, NULL, 0, left > 0 ? left : 1, &res);
-    if (rc < 0) {
-        snprintf(why, whylen, "cannot run lxc-attach: %s", strerror(-rc));
-    } else if (res.timed_out) {
+    if (rc == -ETIME) {
         snprintf(why, whylen, "%s did not finish in time", argv[0]);
-        rc = -ETIME;
-    } else {
-        rc = res.exit_code < 0 ? 128 + res.signal : res.exit_code;
     }
-    vcha_exec_result_clear(&res);
-    free(full);
     return rc;
 }
 
@@ -673,15 +823,32 @@ thaw(const struct vcha_ct *ct, long long deadline, char *why, size_t whylen)
     return rc;
 }
 
-/* Dump the frozen container into @p dir; it stays frozen. */
+/* In liblxc's child: CRIU dumps the container into @p arg, leaving it
+ * running (frozen, by vcha). */
+static int
+dump_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    struct migrate_opts o = {.directory = arg, .stop = false};
+
+    (void) out;
+    (void) outlen;
+    return c->migrate(c, MIGRATE_DUMP, &o, sizeof(o)) == 0 ? 0 : -EIO;
+}
+
+/*
+ * Dump the frozen container into @p dir; it stays frozen.  liblxc's
+ * migrate, the call lxc-checkpoint makes (its processes left running,
+ * CRIU_CONFIG_FILE passed on to CRIU), on the container loaded with the
+ * settings CRIU needs, those it was booted with: LXC tells CRIU about the
+ * console from the configuration, and lxc-checkpoint, reading the file,
+ * would name a console the container does not have.
+ */
 static int
 dump(const struct vcha_ct *ct, const char *dir, long long deadline, char *why,
      size_t whylen)
 {
-    const char *argv[] = {"lxc-checkpoint", "-n", ct->name, "-P",
-                          ct->lxcpath,      "-D", dir,      NULL};
-
-    return vcha_exec_until(argv, deadline, why, whylen);
+    return ct_call(ct, VCHA_CTLXC_CRIU, true, dump_fn, (void *) dir, deadline,
+                   "CRIU's dump failed for", why, whylen);
 }
 
 /* Run @p argv (cleanup: even once told to stop) for at most @p ms. */
@@ -1741,6 +1908,35 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
     return thaw(ct, deadline, why, whylen);
 }
 
+/* In liblxc's child: CRIU restores the container from @p arg. */
+static int
+restore_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
+{
+    struct migrate_opts o = {.directory = arg};
+
+    (void) out;
+    (void) outlen;
+    return c->migrate(c, MIGRATE_RESTORE, &o, sizeof(o)) == 0 ? 0 : -EIO;
+}
+
+/*
+ * CRIU restores the container from the images in @p dir, through liblxc,
+ * which makes its cgroups, network and monitor around it (what
+ * lxc-checkpoint -r does, with the same call), on the container loaded
+ * with the settings CRIU needs: those it was booted and dumped with, so
+ * that what the images expect (no console, no ttys, no AppArmor profile
+ * where the kernel has none) is what LXC prepares.  CRIU reads its
+ * configuration file from CRIU_CONFIG_FILE (criu_config()), which liblxc
+ * passes on.
+ */
+static int
+criu_restore(const struct vcha_ct *ct, const char *dir, long long deadline,
+             char *why, size_t whylen)
+{
+    return ct_call(ct, VCHA_CTLXC_CRIU, true, restore_fn, (void *) dir,
+                   deadline, "CRIU's restore failed for", why, whylen);
+}
+
 /*
  * Where CRIU reads the images of generation @p gen from, made empty:
  * local scratch (@p scratch) when the images are compressed and it has
@@ -1786,8 +1982,6 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
                 const struct vcha_gen_info *info, long long deadline,
                 struct vcha_kv *figures, char *why, size_t whylen)
 {
-    const char *argv[] = {"lxc-checkpoint", "-r", "-n", ct->name, "-P",
-                          ct->lxcpath,      "-D", NULL, NULL};
     char *scratch = NULL, *dir = NULL;
     struct images im;
     long long t = vcha_now_ms();
@@ -1831,9 +2025,8 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
         snprintf(why, whylen, "CRIU configuration: %s", strerror(-rc));
     }
     if (rc == 0) {
-        argv[7] = dir;
         criu_ran = true;
-        rc = vcha_exec_until(argv, deadline, why, whylen);
+        rc = criu_restore(ct, dir, deadline, why, whylen);
     }
     if (rc == 0) {
         rc = restored_resume(ct, deadline, why, whylen);

@@ -69,9 +69,14 @@ cases_criuct() {
     case_run "meta-data" meta-data
     case_run "unknown action" promote
     case_run "validate-all" validate-all
-    # level 10 looks for its programs, on a PATH that has none
+    # level 10 reads the container's configuration (liblxc, linked in),
+    # then looks for its programs, on a PATH that has none
+    mkdir -p "$work/lxc/web2"
+    echo "lxc.rootfs.path = dir:$work/rootfs" > "$work/lxc/web2/config"
     case_run "validate-all, level 10, no programs" validate-all \
-        OCF_CHECK_LEVEL=10 PATH="$work/nobin"
+        OCF_CHECK_LEVEL=10 PATH="$work/nobin" OCF_RESKEY_container=web2
+    case_run "validate-all, level 10, no container" validate-all \
+        OCF_CHECK_LEVEL=10
     case_run "validate-all, no container" validate-all OCF_RESKEY_container=
     case_run "validate-all, container name with a slash" validate-all \
         OCF_RESKEY_container=../web1

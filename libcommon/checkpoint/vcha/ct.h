@@ -9,7 +9,15 @@
  * stage is committed by the store (see genstore.h) after the thaw, so the
  * container is frozen for the dump and the copy only.
  *
- * Every program runs from an argv array with a deadline (see exec.h).
+ * LXC is driven through liblxc, each call in a child process killed at its
+ * deadline (ctlxc.c); other programs run from an argv array with a
+ * deadline (see exec.h).
+ *
+ * The container is booted, dumped and restored with the settings CRIU
+ * needs applied to liblxc's in-memory copy of its configuration, never to
+ * the file: lxc.tty.max = 0, lxc.pty.max = 0, lxc.console.path = none,
+ * and, on a kernel without AppArmor, no lxc.apparmor.* item.  A container
+ * made by lxc-create -t download runs as it is.
  */
 #ifndef VCHA_CT_H
 #define VCHA_CT_H
@@ -31,6 +39,11 @@ struct vcha_ct {
     char *config;    /**< "<lxcpath>/<name>/config" */
     char *rootfs;    /**< the directory lxc.rootfs.path names */
     char digest[65]; /**< SHA-256 of the configuration file, hex */
+    /** items as liblxc reads them (includes followed, the last setting
+     * winning): lxc.rootfs.path, lxc.start.auto, lxc.tty.max, lxc.pty.max,
+     * lxc.console.path, lxc.apparmor.profile, lxc.apparmor.allow_nesting,
+     * lxc.net.N.type; an item that has no value is absent */
+    struct vcha_kv *settings;
 };
 
 /** Compression of the CRIU images in a generation. */
@@ -40,9 +53,11 @@ enum vcha_ct_compress {
 };
 
 /**
- * Read the configuration of container @p name under @p lxcpath.  Returns 0,
- * -ENOENT when "<lxcpath>/<name>/config" does not exist, -EINVAL when it
- * names no usable root filesystem directory (with @p why set), or -errno.
+ * Read the configuration of container @p name under @p lxcpath, through
+ * liblxc (at most 10 s: liblxc waits for the container's disk lock).
+ * Returns 0, -ENOENT when "<lxcpath>/<name>/config" does not exist,
+ * -EINVAL when liblxc cannot read it or it names no root filesystem
+ * directory (with @p why set), or -errno.
  */
 int vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
                  char *why, size_t whylen);
@@ -51,19 +66,34 @@ int vcha_ct_open(const char *name, const char *lxcpath, struct vcha_ct **out,
 void vcha_ct_free(struct vcha_ct *ct);
 
 /**
+ * Whether the container's configuration has a setting that its boot with
+ * the settings CRIU needs cannot override (see above): lxc.start.auto on
+ * (LXC would start it at boot, outside the cluster), or a network LXC's
+ * checkpoint refuses (lxc.net.N.type other than veth, macvlan, empty,
+ * none).  0, or -EINVAL with @p why naming the setting and its fix.
+ */
+int vcha_ct_criu_check(const struct vcha_ct *ct, char *why, size_t whylen);
+
+/**
  * Whether the container runs: 1 (and its init's PID in @p pid, may be
- * NULL), 0 when it is stopped, or a negative errno when lxc-info could not
- * tell before @p deadline (CLOCK_MONOTONIC ms).
+ * NULL), 0 when it is stopped, or a negative errno when liblxc could not
+ * tell before @p deadline (CLOCK_MONOTONIC ms): -ENOENT for a container
+ * without configuration, -ETIME when its monitor did not answer.
  */
 int vcha_ct_running(const struct vcha_ct *ct, long long deadline, pid_t *pid);
 
-/** Boot the container from its own filesystem (lxc-start).  0 or -errno. */
+/**
+ * Boot the container from its own filesystem, daemonized, with the
+ * settings CRIU needs (liblxc's start on the in-memory configuration),
+ * and wait until it runs.  0 or -errno with @p why set.
+ */
 int vcha_ct_boot(const struct vcha_ct *ct, long long deadline, char *why,
                  size_t whylen);
 
 /**
- * Stop the container at once, every process killed (lxc-stop --kill), and
- * wait until it is stopped.  A stopped container is fine.  0 or -errno.
+ * Stop the container at once, every process killed (liblxc's stop), and
+ * wait until it is stopped.  A stopped container is fine.  0 or -errno
+ * (-EBUSY: still running at @p deadline).
  */
 int vcha_ct_kill(const struct vcha_ct *ct, long long deadline, char *why,
                  size_t whylen);
@@ -106,7 +136,8 @@ int vcha_ct_checkpoint(const struct vcha_ct *ct, const struct vcha_ct_ckpt *o,
 /**
  * Restore the stopped container from generation @p gen (its header
  * @p info, from vcha_genstore_latest(), may be NULL): its root filesystem
- * is made equal to the generation's, then CRIU restores its processes.
+ * is made equal to the generation's, then CRIU restores its processes
+ * (liblxc's migrate, MIGRATE_RESTORE, with the settings CRIU needs).
  * CRIU reads uncompressed images through hard links in a directory of
  * this node's beside the generations (".restore-NODE"); compressed ones
  * are decompressed into local scratch when it has room for them, and
@@ -120,9 +151,10 @@ int vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
                     struct vcha_kv *figures, char *why, size_t whylen);
 
 /**
- * Run @p argv inside the running container (lxc-attach) and return its
- * exit code (0: success), or a negative errno when it could not run or did
- * not end before @p deadline.
+ * Run @p argv inside the running container (liblxc's attach_run_wait,
+ * environment cleared, as lxc-attach --clear-env) and return its exit
+ * code (0: success; 128 + N: killed by signal N), or a negative errno when
+ * it could not run or did not end before @p deadline.
  */
 int vcha_ct_attach(const struct vcha_ct *ct, const char *const argv[],
                    long long deadline, char *why, size_t whylen);

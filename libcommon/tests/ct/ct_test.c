@@ -1,9 +1,11 @@
 /*
  * Unit tests for libcommon/checkpoint/ct.c: reading a container's LXC
  * configuration, and what the checkpoint and restore do when something is
- * wrong, with the real LXC tools on containers that exist only as
- * configuration.  That a checkpoint and a restore work is proven in the cluster
- * lab, where CRIU runs (tests/lab/scenarios/05-criuct.sh).
+ * wrong, with the real liblxc on containers that exist only as
+ * configuration.  A container that boots (made the way lxc-create -t
+ * download makes it) is tests/criuct/download-ct.sh's.  That a checkpoint and a
+ * restore work is proven in the cluster lab, where CRIU runs
+ * (tests/lab/scenarios/05-criuct.sh).
  */
 #include <config.h>
 
@@ -14,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 /* cmocka needs the headers above */
 #include <cmocka.h>
@@ -182,6 +187,111 @@ test_open_needs_a_directory_rootfs(void **state)
     vcha_ct_free(NULL);
 }
 
+/* liblxc reads it: includes followed, the last setting winning. */
+static void
+test_open_follows_includes(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = NULL;
+    char *inc = test_path(f->dir, "common.conf"), *text = NULL;
+
+    assert_int_equal(test_write_file(inc,
+                                     "lxc.tty.max = 4\n"
+                                     "lxc.rootfs.path = dir:/from/include\n"
+                                     "lxc.apparmor.profile = generated\n"),
+                     0);
+    assert_true(asprintf(&text, "lxc.include = %s\nlxc.pty.max = 1024\n", inc) >
+                0);
+    config_write(f, text);
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_string_equal(ct->rootfs, "/from/include");
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.tty.max"), "4");
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.pty.max"), "1024");
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.apparmor.profile"),
+                        "generated");
+    assert_null(vcha_kv_get(ct->settings, "lxc.net.0.type"));
+    vcha_ct_free(ct);
+    free(text);
+    free(inc);
+}
+
+/* A configuration liblxc cannot read is -EINVAL, with liblxc's reason. */
+static void
+test_open_unreadable_configuration(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = (struct vcha_ct *) 1;
+
+    config_write(f, "lxc.rootfs.path = dir:/a\nlxc.no.such.key = 1\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     -EINVAL);
+    assert_null(ct);
+    assert_non_null(strstr(f->why, "liblxc cannot read"));
+    assert_non_null(strstr(f->why, "c1/config"));
+}
+
+/* Refused: what a boot with CRIU's settings in memory cannot override. */
+static void
+test_criu_check_names_the_setting(void **state)
+{
+    static const struct {
+        const char *line, *named;
+    } cases[] = {
+        {"lxc.start.auto = 1\n", "lxc.start.auto = 1"},
+        {"lxc.net.0.type = empty\nlxc.net.1.type = phys\n"
+         "lxc.net.1.link = eth9\n",
+         "lxc.net.1.type = phys"},
+        {"lxc.net.0.type = vlan\nlxc.net.0.link = eth0\n"
+         "lxc.net.0.vlan.id = 7\n",
+         "lxc.net.0.type = vlan"},
+    };
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vcha_ct *ct = NULL;
+        char *text = NULL;
+
+        assert_true(
+            asprintf(&text, "lxc.rootfs.path = dir:/r\n%s", cases[i].line) > 0);
+        config_write(f, text);
+        assert_int_equal(
+            vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)), 0);
+        f->why[0] = '\0';
+        assert_int_equal(vcha_ct_criu_check(ct, f->why, sizeof(f->why)),
+                         -EINVAL);
+        assert_non_null(strstr(f->why, cases[i].named));
+        assert_non_null(strstr(f->why, "; ")); /* and its fix */
+        vcha_ct_free(ct);
+        free(text);
+    }
+}
+
+/* What lxc-create -t download writes passes: vcha overrides the rest. */
+static void
+test_criu_check_accepts_a_download_config(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = NULL;
+
+    config_write(f, "lxc.include = /usr/share/lxc/config/common.conf\n"
+                    "lxc.arch = linux64\n"
+                    "lxc.apparmor.profile = generated\n"
+                    "lxc.apparmor.allow_nesting = 1\n"
+                    "lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs\n"
+                    "lxc.uts.name = c1\n"
+                    "lxc.net.0.type = veth\n"
+                    "lxc.net.0.link = lxcbr0\n"
+                    "lxc.net.0.flags = up\n"
+                    "lxc.start.auto = 0\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_int_equal(vcha_ct_criu_check(ct, f->why, sizeof(f->why)), 0);
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.net.0.type"), "veth");
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.tty.max"), "4");
+    vcha_ct_free(ct);
+}
+
 static void
 test_running_stopped_container(void **state)
 {
@@ -201,8 +311,39 @@ test_running_unknown_container_is_an_error(void **state)
     struct vcha_ct *ct = ct_make(f);
 
     free(ct->name);
-    ct->name = strdup("nope"); /* lxc-info: "nope doesn't exist" */
+    ct->name = strdup("nope"); /* liblxc: not defined */
     assert_true(vcha_ct_running(ct, soon(), NULL) < 0);
+    vcha_ct_free(ct);
+}
+
+/*
+ * A monitor that never answers: liblxc waits for it without a timeout
+ * (its command socket, "@LXCPATH/NAME/command"); vcha_ct_running() gives
+ * up at its deadline.
+ */
+static void
+test_running_bounded_by_the_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s/c1/command",
+                     f->dir);
+    long long t0;
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *) &sa,
+                          (socklen_t) (offsetof(struct sockaddr_un, sun_path) +
+                                       1 + (size_t) n)),
+                     0);
+    assert_int_equal(listen(fd, 8), 0);
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_ct_running(ct, t0 + 500, NULL), -ETIME);
+    assert_true(vcha_now_ms() - t0 < 2500);
+    close(fd);
+    /* the monitor gone, it answers again */
+    assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
     vcha_ct_free(ct);
 }
 
@@ -223,7 +364,7 @@ test_boot_without_rootfs_fails_with_reason(void **state)
     struct vcha_ct *ct = ct_make(f);
 
     assert_true(vcha_ct_boot(ct, soon(), f->why, sizeof(f->why)) < 0);
-    assert_non_null(strstr(f->why, "lxc-"));
+    assert_non_null(strstr(f->why, "could not start c1: "));
     assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
     vcha_ct_free(ct);
 }
@@ -346,7 +487,7 @@ test_restore_links_the_images_and_writes_no_generation(void **state)
     setenv("VCHA_RUN_DIR", f->dir, 1);
     assert_int_equal(uname(&un), 0);
     /* CRIU cannot restore this container: the restore fails in
-     * lxc-checkpoint, after the images and files were put in place */
+     * liblxc's migrate, after the images and files were put in place */
     assert_true(vcha_ct_restore(ct, gen, NULL, soon(), NULL, f->why,
                                 sizeof(f->why)) < 0);
     assert_true(asprintf(&kept, "%s/.restore-%s", f->store, un.nodename) > 0);
@@ -481,8 +622,13 @@ main(void)
         T(test_open_last_setting_wins),
         T(test_open_missing_configuration),
         T(test_open_needs_a_directory_rootfs),
+        T(test_open_follows_includes),
+        T(test_open_unreadable_configuration),
+        T(test_criu_check_names_the_setting),
+        T(test_criu_check_accepts_a_download_config),
         T(test_running_stopped_container),
         T(test_running_unknown_container_is_an_error),
+        T(test_running_bounded_by_the_deadline),
         T(test_kill_stopped_container_is_fine),
         T(test_boot_without_rootfs_fails_with_reason),
         T(test_attach_to_stopped_container_fails),
