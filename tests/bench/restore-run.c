@@ -12,7 +12,8 @@
  *   restore-run new GEN DST [PREV SINCE]   vcha/restore.h: MANIFEST and
  *                                          tree, images hashed, files
  *                                          checked as read; PREV/SINCE the
- *                                          node's lineage
+ *                                          node's lineage; THREADS in
+ *                                          the environment: threads
  *
  * Prints "key=value" figures on one line.
  */
@@ -45,7 +46,8 @@ image_write(const char *stage, long mb)
         asprintf(&path, "%s/pages-1.img", dir) < 0 || mkdir(dir, 0700) < 0) {
         rc = -errno;
     }
-    if (rc == 0 && (out = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+    if (rc == 0 &&
+        (out = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
         rc = -errno;
     }
     if (rc == 0) {
@@ -75,8 +77,8 @@ make(const char *store, const char *tree, long mb)
         rc = -ENOMEM;
     }
     if (rc == 0) {
-        const char *argv[] = {"rsync", "-aH", "--numeric-ids", from, root,
-                              NULL};
+        const char *argv[] = {"rsync", "-aH", "--numeric-ids",
+                              from,    root,  NULL};
 
         rc = vcha_exec_until(argv, FAR, why, sizeof(why));
     }
@@ -123,13 +125,14 @@ old_way(const char *gen, const char *dst)
 }
 
 static int
-new_way(const char *gen, const char *dst, const char *prev_gen,
-        long long since)
+new_way(const char *gen, const char *dst, const char *prev_gen, long long since)
 {
     struct vcha_gen_manifest *m = NULL, *prev = NULL;
     struct vcha_restore_lineage lin = {.since_ms = since};
     struct vcha_restore_stats st = {0};
     char *why = NULL, *img = NULL, ewhy[512] = "";
+    const char *th = getenv("THREADS"); /* 0 (default): one per CPU */
+    unsigned threads = th != NULL ? (unsigned) atoi(th) : 0;
     long long t0 = vcha_now_ms(), t1 = 0, t2 = 0;
     int rc = vcha_gen_manifest_read(gen, VCHA_GEN_SIZES_ONLY, &m, &why);
 
@@ -145,12 +148,12 @@ new_way(const char *gen, const char *dst, const char *prev_gen,
         rc = -errno;
     }
     if (rc == 0) {
-        rc = vcha_restore_files(m, "images", img, true, 0, FAR, ewhy,
+        rc = vcha_restore_files(m, "images", img, true, threads, FAR, ewhy,
                                 sizeof(ewhy));
     }
     t2 = vcha_now_ms();
     if (rc == 0) {
-        rc = vcha_restore_tree(m, "rootfs", dst, &lin, 0, FAR, &st, ewhy,
+        rc = vcha_restore_tree(m, "rootfs", dst, &lin, threads, FAR, &st, ewhy,
                                sizeof(ewhy));
     }
     if (rc < 0) {
