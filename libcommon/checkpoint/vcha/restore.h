@@ -30,7 +30,9 @@ struct vcha_restore_lineage {
     /**
      * CLOCK_REALTIME ms of this node.  A file whose inode changed after
      * it (less VCHA_ROOTFS_CLOCK_MARGIN_MS) has a newer ctime: a write, a
-     * rename over it, a chmod all set it, and no program can set it back.
+     * rename over it, a chmod all set it, and no program can set it back
+     * (a step of the node's clock backwards by more than the margin is
+     * not covered, as for the links of vcha_rootfs_stage()).
      */
     long long since_ms;
 };
