@@ -371,36 +371,36 @@ log_figures(const char *what, const struct vcha_kv *fig)
 
 /* -------------------------------------------------------- start/restore */
 
-static enum vcha_result
-restore(struct vcha_agent *a, struct vcha_ct *ct, const char *gen,
-        const struct vcha_gen_info *info)
+/*
+ * Restore @p ct from generation @p g: 0, -EBADMSG when the generation
+ * turns out corrupt (nothing of it is used: the caller tries an older
+ * one), or another negative errno; @p why says why.
+ */
+static int
+restore(struct vcha_agent *a, struct vcha_ct *ct, const struct vcha_gen_info *g,
+        char *why, size_t whylen)
 {
     struct vcha_kv *fig = vcha_kv_new();
-    const char *frozen = vcha_gen_info_figure(info, "frozen_at");
-    char why[1024] = "";
+    const char *frozen = vcha_gen_info_figure(g, "frozen_at");
     int rc;
 
-    if (info->config_digest != NULL &&
-        strcmp(info->config_digest, ct->digest) != 0) {
+    if (g->config_digest != NULL && strcmp(g->config_digest, ct->digest) != 0) {
         vcha_warn("%s was taken with another configuration of %s than "
                   "this node's %s",
-                  gen, ct->name, ct->config);
+                  g->path, ct->name, ct->config);
     }
-    rc = vcha_ct_restore(ct, gen, info, a->deadline_ms, fig, why, sizeof(why));
-    if (rc < 0) {
-        vcha_kv_free(fig);
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "restore of %s from %s failed: %s", ct->name,
-                               gen, why);
-    }
-    if (frozen != NULL) {
+    vcha_notice("restoring %s from %s", ct->name, g->path);
+    rc = vcha_ct_restore(ct, g->path, g, a->deadline_ms, fig, why, whylen);
+    if (rc == 0 && frozen != NULL) {
         /* how old the state is: the downtime of a migration */
         vcha_kv_setf(fig, "state_age_ms", "%lld",
                      vcha_realtime_ms() - atoll(frozen));
     }
-    log_figures(gen, fig);
+    if (rc == 0) {
+        log_figures(g->path, fig);
+    }
     vcha_kv_free(fig);
-    return VCHA_OK;
+    return rc;
 }
 
 /* Whether the store has ever held a generation (even a bad one). */
@@ -417,40 +417,72 @@ store_has_generations(const char *store)
     return n > 0;
 }
 
+/*
+ * Restore from the newest generation that proves good while it is read:
+ * each one found corrupt (its MANIFEST, its tree or a checksum) is
+ * skipped with a warning, and the next older one is tried.  Returns 0,
+ * -ENOENT when none is good, or the failure of a good one's restore.
+ */
+static int
+restore_newest(struct vcha_agent *a, struct vcha_ct *ct, const char *store,
+               char *why, size_t whylen)
+{
+    struct vcha_gen_info *gens = NULL;
+    size_t n = 0;
+    int rc = vcha_genstore_list(store, &gens, &n);
+
+    if (rc < 0) {
+        snprintf(why, whylen, "cannot read %s: %s", store, strerror(-rc));
+        return rc;
+    }
+    rc = -ENOENT;
+    for (size_t i = 0; rc == -ENOENT && i < n; i++) {
+        rc = restore(a, ct, &gens[i], why, whylen);
+        if (rc == -EBADMSG) {
+            vcha_warn("checkpoint store %s: skipping %s: %s", store,
+                      gens[i].path, why);
+            rc = -ENOENT;
+        } else if (rc < 0) {
+            size_t len = strlen(why);
+
+            snprintf(why + len, whylen - len, " (restoring from %s)",
+                     gens[i].path);
+        }
+    }
+    vcha_gen_list_free(gens, n);
+    return rc;
+}
+
 static enum vcha_result
 boot_or_restore(struct vcha_agent *a, struct vcha_ct *ct, bool *restored)
 {
     const char *store = vcha_agent_str(a, P_CHECKPOINT_DIR);
-    struct vcha_gen_info *info = NULL;
-    char *gen = NULL, why[512] = "";
-    enum vcha_result r;
-    int rc = vcha_genstore_latest(store, 0, &gen, &info);
+    char why[1024] = "";
+    int rc = restore_newest(a, ct, store, why, sizeof(why));
 
+    *restored = rc == 0;
     if (rc == 0) {
-        vcha_notice("restoring %s from %s", ct->name, gen);
-        r = restore(a, ct, gen, info);
-        *restored = r == VCHA_OK;
-    } else if (rc != -ENOENT) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot read %s: %s", store,
-                            strerror(-rc));
-    } else if (strcmp(vcha_agent_str(a, P_RESTORE_POLICY), "cold") != 0 &&
-               store_has_generations(store)) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "no generation in %s verifies (see the log); "
-                            "not booting %s without its state "
-                            "(restore_policy=cold would)",
-                            store, ct->name);
-    } else if (vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot boot %s: %s", ct->name,
-                            why);
-    } else {
-        vcha_notice("%s booted from its own filesystem (no generation in %s)",
-                    ct->name, store);
-        r = VCHA_OK;
+        return VCHA_OK;
     }
-    free(gen);
-    vcha_gen_info_free(info);
-    return r;
+    if (rc != -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "restore of %s failed: %s",
+                               ct->name, why);
+    }
+    if (strcmp(vcha_agent_str(a, P_RESTORE_POLICY), "cold") != 0 &&
+        store_has_generations(store)) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "no generation in %s verifies (see the log); "
+                               "not booting %s without its state "
+                               "(restore_policy=cold would)",
+                               store, ct->name);
+    }
+    if (vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot boot %s: %s",
+                               ct->name, why);
+    }
+    vcha_notice("%s booted from its own filesystem (no generation in %s)",
+                ct->name, store);
+    return VCHA_OK;
 }
 
 static enum vcha_result
@@ -850,10 +882,34 @@ static const struct vcha_agent_def agent = {
         "changed since it was taken (rsync's size and mtime alone miss a "
         "rewrite within one tick of the clock), and an old generation is "
         "deleted only once keep newer ones verify.  Start restores the "
-        "newest generation whose checksums verify, here or on any node "
-        "that reaches the store, with processes, memory and files as they "
-        "were at that instant (files compared by content); a torn or "
-        "corrupt generation is skipped with a log line.  Stop takes a last "
+        "newest good generation, here or on any node that reaches the "
+        "store, with processes, memory and files as they were at that "
+        "instant, and reads each byte it needs once: the generation's "
+        "MANIFEST (sealed by the SHA-256 of its text) and its tree (types, "
+        "modes, sizes) are checked first, then every file is hashed as it "
+        "is read, by one thread per CPU: the images while they are "
+        "linked or decompressed for CRIU, and each file of the root "
+        "filesystem while it is copied into a temporary name beside its "
+        "place, renamed into place only when its SHA-256 is the one the "
+        "MANIFEST lists.  A file the node holds already is kept when its "
+        "own SHA-256 is the listed one (only the node's copy is read), or "
+        "without being read at all when the node's lineage proves it: its "
+        "root filesystem equalled a generation at a known time (this node "
+        "committed or restored it), that generation's MANIFEST lists the "
+        "same checksum for the file, and the file's inode has not changed "
+        "since (its ctime, which every write, rename, link or chmod sets "
+        "and no program can set back, is older).  A restart in place thus "
+        "reads little more than the MANIFEST, and a failover what the "
+        "node lacks.  A checksum that differs fails the restore before "
+        "CRIU runs, with nothing of that file put in place; the "
+        "generation is skipped with a log line and the next older one "
+        "restored, which also repairs what the failed attempt changed.  "
+        "What is restored is always what the MANIFEST lists, byte for "
+        "byte, even where the store's copy of a file the node proved has "
+        "gone bad since.  Owners, modes, mtimes, hard links, devices and "
+        "fifos are kept as rsync -aH --numeric-ids keeps them; extended "
+        "attributes are not (the checkpoint does not take them).  "
+        "Stop takes a last "
         "checkpoint first (checkpoint_on_stop), and migrate_to/migrate_from "
         "move the container with no state lost (allow-migrate=true); a "
         "migrate_to whose last checkpoint fails leaves the container "

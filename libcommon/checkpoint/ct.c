@@ -24,6 +24,7 @@
 #include <vcha/genstore.h>
 #include <vcha/log.h>
 #include <vcha/param.h>
+#include <vcha/restore.h>
 #include <vcha/rootfs.h>
 
 #include <lxc/lxccontainer.h>
@@ -1795,98 +1796,107 @@ vcha_ct_compress_auto(const char *store)
 
 /* ------------------------------------------------------------ restore */
 
-/* The images of a generation: the uncompressed ones and the .zst ones. */
-struct images {
-    char **raw, **zst; /* paths, NULL-terminated */
-    size_t nr, nz;
-};
+/*
+ * The generation this node's root filesystem descends from (its name in
+ * *@p name; free() it) and since when (see lineage_text()), or 0.
+ */
+static long long
+lineage_read(const struct vcha_ct *ct, const char *store, char **name)
+{
+    char *path = lineage_path(ct), *text = NULL, *g, *end;
+    long long since = 0;
+    size_t len = 0;
+
+    *name = NULL;
+    if (path != NULL && vcha_file_read(path, &text, &len, 8192) == 0 &&
+        (g = strchr(text, '\n')) != NULL &&
+        (end = strchr(++g, '\n')) != NULL &&
+        (*name = strndup(g, (size_t) (end - g))) != NULL) {
+        since = lineage_since(ct, store, *name);
+    }
+    free(text);
+    free(path);
+    return since;
+}
+
+/*
+ * The MANIFEST of the generation @p name of @p store that this node's
+ * root filesystem descends from: @p m itself, or read (NULL when it is
+ * gone or unreadable: then nothing is proven by the lineage).
+ */
+static const struct vcha_gen_manifest *
+lineage_manifest(const char *store, const char *name,
+                 const struct vcha_gen_manifest *m,
+                 struct vcha_gen_manifest **own)
+{
+    char *path = NULL;
+
+    *own = NULL;
+    if (strcmp(name, strrchr(m->info.path, '/') + 1) == 0) {
+        return m;
+    }
+    if (asprintf(&path, "%s/%s", store, name) < 0) {
+        return NULL;
+    }
+    if (vcha_gen_manifest_read(path, 0, own, NULL) < 0) {
+        vcha_notice("%s: unreadable; this node's files are compared by "
+                    "checksum",
+                    path);
+    }
+    free(path);
+    return *own;
+}
 
 static void
-images_free(struct images *im)
+restore_figures(struct vcha_kv *fig, const struct vcha_restore_stats *s)
 {
-    vcha_file_names_free(im->raw);
-    vcha_file_names_free(im->zst);
-}
-
-static int
-images_list(const char *gen, struct images *im)
-{
-    char *from = NULL, **names = NULL;
-    size_t n = 0;
-    int rc;
-
-    memset(im, 0, sizeof(*im));
-    if (asprintf(&from, "%s/" VCHA_CT_IMAGES, gen) < 0) {
-        return -ENOMEM;
+    if (fig != NULL) {
+        vcha_kv_setf(fig, "files_proven", "%llu", s->proven);
+        vcha_kv_setf(fig, "files_hashed", "%llu", s->hashed);
+        vcha_kv_setf(fig, "files_fetched", "%llu", s->fetched);
+        vcha_kv_setf(fig, "bytes_fetched", "%llu", s->fetched_bytes);
+        vcha_kv_setf(fig, "bytes_hashed", "%llu", s->hashed_bytes);
+        vcha_kv_setf(fig, "files_removed", "%llu", s->removed);
     }
-    rc = dir_files(from, &names, &n);
-    if (rc == 0 && ((im->raw = calloc(n + 1, sizeof(char *))) == NULL ||
-                    (im->zst = calloc(n + 1, sizeof(char *))) == NULL)) {
-        rc = -ENOMEM;
-    }
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        size_t len = strlen(names[i]);
-        bool z = len > 4 && strcmp(names[i] + len - 4, ".zst") == 0;
-        char **slot = z ? &im->zst[im->nz++] : &im->raw[im->nr++];
-
-        if (asprintf(slot, "%s/%s", from, names[i]) < 0) {
-            *slot = NULL;
-            rc = -ENOMEM;
-        }
-    }
-    vcha_file_names_free(names);
-    free(from);
-    return rc;
 }
 
 /*
- * The images @p im in @p to, uncompressed, for CRIU: the uncompressed ones
- * hard-linked (@p hard) or copied.
+ * Make the container's root filesystem equal to generation @p m's, each
+ * file checked against its MANIFEST (see vcha_restore_tree()); what this
+ * node's lineage proves is not read.  Once equal, the root filesystem
+ * descends from @p m.  A failure leaves the lineage as it was: every
+ * inode the restore changed has a newer ctime than it records, so it
+ * still proves what it proved (see lineage_text()).
  */
 static int
-images_fetch(const struct images *im, const char *to, bool hard,
-             long long deadline, char *why, size_t whylen)
+rootfs_restore(const struct vcha_ct *ct, const struct vcha_gen_manifest *m,
+               long long deadline, struct vcha_kv *fig, char *why,
+               size_t whylen)
 {
-    int rc = files_put(im->raw, im->nr, to, hard);
-
-    if (rc == 0 && im->nz > 0) {
-        const char *head[] = {"zstd", "-d", "-q", "--output-dir-flat", to};
-        const char **argv = calloc(im->nz + 6, sizeof(*argv));
-
-        rc = argv == NULL ? -ENOMEM : 0;
-        if (argv != NULL) {
-            memcpy(argv, head, sizeof(head));
-            memcpy(argv + 5, im->zst, im->nz * sizeof(*im->zst));
-            rc = vcha_exec_until(argv, deadline, why, whylen);
-        }
-        free(argv);
-    }
-    return rc;
-}
-
-/*
- * Make the container's root filesystem equal to the generation's, byte
- * for byte (see vcha_rootfs_restore()).  While it changes it descends
- * from nothing; once equal, from @p gen.
- */
-static int
-rootfs_restore(const struct vcha_ct *ct, const char *gen, long long deadline,
-               char *why, size_t whylen)
-{
-    char *from = NULL, *store = NULL;
+    const char *gen = m->info.path;
+    char *store = strndup(gen, (size_t) (strrchr(gen, '/') - gen));
+    char *name = NULL;
+    struct vcha_gen_manifest *own = NULL;
+    struct vcha_restore_lineage lin = {0};
+    struct vcha_restore_stats st = {0};
     int rc;
 
-    if (asprintf(&from, "%s/" VCHA_CT_ROOTFS, gen) < 0) {
+    if (store == NULL) {
         return -ENOMEM;
     }
-    lineage_set(ct, NULL, NULL, 0);
-    rc = vcha_rootfs_restore(from, ct->rootfs, deadline, why, whylen);
-    store = rc == 0 ? strndup(gen, (size_t) (strrchr(gen, '/') - gen)) : NULL;
-    if (store != NULL) {
+    lin.since_ms = lineage_read(ct, store, &name);
+    if (lin.since_ms > 0) {
+        lin.prev = lineage_manifest(store, name, m, &own);
+    }
+    rc = vcha_restore_tree(m, VCHA_CT_ROOTFS, ct->rootfs, &lin, 0, deadline,
+                           &st, why, whylen);
+    restore_figures(fig, &st);
+    if (rc == 0) {
         lineage_set(ct, store, gen, vcha_realtime_ms());
     }
+    vcha_gen_manifest_free(own);
+    free(name);
     free(store);
-    free(from);
     return rc;
 }
 
@@ -1977,46 +1987,78 @@ restore_dir_make(const char *gen, const struct vcha_gen_info *info,
     return rc;
 }
 
+/* Whether the generation holds compressed images. */
+static bool
+images_compressed(const struct vcha_gen_manifest *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const char *p = m->entries[i].path;
+        size_t len = strlen(p);
+
+        if (strncmp(p, VCHA_CT_IMAGES "/", sizeof(VCHA_CT_IMAGES)) == 0 &&
+            len > 4 && strcmp(p + len - 4, ".zst") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The generation's MANIFEST, its tree checked (nothing read yet: the
+ * images and the files are checked as they are read).
+ */
+static int
+restore_manifest(const char *gen, struct vcha_gen_manifest **m, char *why,
+                 size_t whylen)
+{
+    char *bad = NULL;
+    int rc = vcha_gen_manifest_read(gen, VCHA_GEN_SIZES_ONLY, m, &bad);
+
+    if (rc < 0) {
+        snprintf(why, whylen, "%s: %s", gen, bad ? bad : strerror(-rc));
+    }
+    free(bad);
+    return rc;
+}
+
 int
 vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
                 const struct vcha_gen_info *info, long long deadline,
                 struct vcha_kv *figures, char *why, size_t whylen)
 {
     char *scratch = NULL, *dir = NULL;
-    struct images im;
+    struct vcha_gen_manifest *m = NULL;
     long long t = vcha_now_ms();
     bool criu_ran = false;
     int rc;
 
     why[0] = '\0';
-    rc = images_list(gen, &im);
+    rc = restore_manifest(gen, &m, why, whylen);
     if (rc < 0) {
-        snprintf(why, whylen, "reading the images of %s: %s", gen,
-                 strerror(-rc));
-        images_free(&im);
         return rc;
     }
     rc = scratch_make(ct, "restore", &scratch);
     if (rc == 0) {
-        rc = restore_dir_make(gen, info, im.nz > 0, scratch, &dir);
+        rc = restore_dir_make(gen, info, images_compressed(m), scratch, &dir);
     }
     if (rc < 0) {
         snprintf(why, whylen, "a directory for the images: %s", strerror(-rc));
-        images_free(&im);
+        vcha_gen_manifest_free(m);
         free(scratch);
         free(dir);
         return rc;
     }
-    rc = images_fetch(&im, dir, strcmp(dir, scratch) != 0, deadline, why,
-                      whylen);
-    images_free(&im);
-    if (rc < 0 && why[0] == '\0') {
-        snprintf(why, whylen, "reading the images of %s: %s", gen,
-                 strerror(-rc));
+    rc = vcha_restore_files(m, VCHA_CT_IMAGES, dir, strcmp(dir, scratch) != 0,
+                            0, deadline, why, whylen);
+    if (rc < 0 && rc != -EBADMSG) {
+        size_t len = strlen(why);
+
+        snprintf(why + len, whylen - len, " (the images of %s)", gen);
     }
     if (rc == 0) {
-        rc = rootfs_restore(ct, gen, deadline, why, whylen);
+        rc = rootfs_restore(ct, m, deadline, figures, why, whylen);
     }
+    vcha_gen_manifest_free(m);
     if (figures != NULL) {
         vcha_kv_setf(figures, "copy_ms", "%lld", vcha_now_ms() - t);
     }

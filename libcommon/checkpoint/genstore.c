@@ -897,6 +897,7 @@ manifest_find(const struct manifest *m, const char *path)
 struct check {
     struct walk w;
     struct manifest *m;
+    struct stat *stats; /* each entry's, when wanted (else NULL) */
 };
 
 static int
@@ -929,6 +930,9 @@ check_visit(struct walk *w, int dfd, const char *name, const struct stat *st)
         return why_set(&w->why, "%s: not listed in " MANIFEST, w->path);
     }
     e->seen = true;
+    if (c->stats != NULL) {
+        c->stats[e - c->m->e] = *st;
+    }
     if (e->type != t) {
         return why_set(&w->why, "%s: a %s, " MANIFEST " lists a %s", w->path,
                        type_name(t), type_name(e->type));
@@ -988,6 +992,20 @@ check_content(int gfd, const struct entry *e, unsigned char *buf,
     return 0;
 }
 
+/* Every entry present as listed, nothing else (@p c->stats: filled). */
+static int
+tree_check(int gfd, struct check *c)
+{
+    int rc = walk_dir(&c->w, gfd);
+
+    for (size_t i = 0; rc == 0 && i < c->m->n; i++) {
+        if (!c->m->e[i].seen) {
+            rc = why_set(&c->w.why, "%s: missing", c->m->e[i].path);
+        }
+    }
+    return rc;
+}
+
 /* The tree first (cheap), then the content of every regular file. */
 static int
 gen_check(int gfd, struct manifest *m, unsigned flags, struct vcache *cache,
@@ -995,13 +1013,8 @@ gen_check(int gfd, struct manifest *m, unsigned flags, struct vcache *cache,
 {
     struct check c = {.w.visit = check_visit, .m = m};
     unsigned char *buf = NULL;
-    int rc = walk_dir(&c.w, gfd);
+    int rc = tree_check(gfd, &c);
 
-    for (size_t i = 0; rc == 0 && i < m->n; i++) {
-        if (!m->e[i].seen) {
-            rc = why_set(&c.w.why, "%s: missing", m->e[i].path);
-        }
-    }
     if (rc == 0 && !(flags & VCHA_GEN_SIZES_ONLY)) {
         buf = malloc(READ_CHUNK);
         rc = buf == NULL ? -ENOMEM : 0;
@@ -1060,6 +1073,132 @@ vcha_genstore_verify(const char *gen_path, unsigned flags, char **why)
     rc = gen_verify(gen_path, flags, NULL, &m, why);
     manifest_clear(&m);
     return rc;
+}
+
+/* ------------------------------------------------------------ reader */
+
+/* The parsed @p m as the public @p out; @p m gives up its text and header. */
+static int
+manifest_give(struct manifest *m, const struct stat *stats,
+              struct vcha_gen_manifest *out)
+{
+    out->entries = calloc(m->n + 1, sizeof(*out->entries));
+    if (out->entries == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const struct entry *e = &m->e[i];
+        struct vcha_gen_entry *o = &out->entries[i];
+
+        *o = (struct vcha_gen_entry){.path = e->path,
+                                     .type = e->type,
+                                     .mode = e->mode,
+                                     .size = e->size,
+                                     .mtime_s = e->mtime_s,
+                                     .mtime_ns = e->mtime_ns,
+                                     .target = e->target,
+                                     .major = e->maj,
+                                     .minor = e->min};
+        memcpy(o->sha256, e->sha, HASH_LEN);
+        if (stats != NULL) {
+            o->st = stats[i];
+        }
+    }
+    out->n = m->n;
+    out->text = m->text;
+    m->text = NULL;
+    out->info = m->info;
+    memset(&m->info, 0, sizeof(m->info));
+    return 0;
+}
+
+/* Check the tree of @p gen_path against @p m, each entry's lstat kept. */
+static int
+manifest_tree(const char *gen_path, struct manifest *m, struct stat **stats,
+              char **why)
+{
+    struct check c = {.w.visit = check_visit, .m = m};
+    int gfd = open(gen_path, DIR_FLAGS & ~O_NOFOLLOW), rc;
+
+    c.stats = calloc(m->n + 1, sizeof(*c.stats));
+    rc = c.stats == NULL ? -ENOMEM : gfd < 0 ? why_errno(why, ".", -errno) : 0;
+    if (rc == 0) {
+        rc = tree_check(gfd, &c);
+    }
+    if (rc < 0 && why != NULL && *why == NULL) {
+        *why = c.w.why;
+        c.w.why = NULL;
+    }
+    free(c.w.why);
+    if (gfd >= 0) {
+        close(gfd);
+    }
+    *stats = c.stats;
+    return rc;
+}
+
+int
+vcha_gen_manifest_read(const char *gen_path, unsigned flags,
+                       struct vcha_gen_manifest **out, char **why)
+{
+    const char *base = strrchr(gen_path, '/');
+    struct manifest m;
+    struct stat *stats = NULL;
+    int rc;
+
+    *out = NULL;
+    if (why != NULL) {
+        *why = NULL;
+    }
+    if (flags & ~VCHA_GEN_SIZES_ONLY) {
+        return -EINVAL;
+    }
+    rc = manifest_load(gen_path, &m, why);
+    if (rc == 0 && (flags & VCHA_GEN_SIZES_ONLY)) {
+        rc = manifest_tree(gen_path, &m, &stats, why);
+    }
+    if (rc == 0 && (*out = calloc(1, sizeof(**out))) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        rc = manifest_give(&m, stats, *out);
+    }
+    if (rc == 0) {
+        name_number(base ? base + 1 : gen_path, GEN_PREFIX,
+                    &(*out)->info.number);
+        (*out)->info.path = strdup(gen_path);
+        rc = (*out)->info.path == NULL ? -ENOMEM : 0;
+    }
+    if (rc < 0) {
+        vcha_gen_manifest_free(*out);
+        *out = NULL;
+    }
+    free(stats);
+    manifest_clear(&m);
+    return rc;
+}
+
+static int
+gen_entry_cmp(const void *key, const void *e)
+{
+    return strcmp(key, ((const struct vcha_gen_entry *) e)->path);
+}
+
+const struct vcha_gen_entry *
+vcha_gen_manifest_find(const struct vcha_gen_manifest *m, const char *path)
+{
+    return bsearch(path, m->entries, m->n, sizeof(*m->entries), gen_entry_cmp);
+}
+
+void
+vcha_gen_manifest_free(struct vcha_gen_manifest *m)
+{
+    if (m != NULL) {
+        info_clear(&m->info);
+        free(m->entries);
+        free(m->text);
+        free(m);
+    }
 }
 
 /* ------------------------------------------------------------ readers */

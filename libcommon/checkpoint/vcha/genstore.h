@@ -239,6 +239,52 @@ int vcha_genstore_verify(const char *gen_path, unsigned flags, char **why);
 int vcha_genstore_list(const char *dir, struct vcha_gen_info **gens,
                        size_t *count);
 
+/** One entry of a MANIFEST (see the format above). */
+struct vcha_gen_entry {
+    const char *path;         /**< relative to the generation, decoded */
+    char type;                /**< f d l c b p s */
+    unsigned mode;            /**< permission bits (none for 'l') */
+    uint64_t size;            /**< 'f' */
+    long long mtime_s;        /**< 'f' */
+    long mtime_ns;            /**< 'f' */
+    unsigned char sha256[32]; /**< 'f' */
+    const char *target;       /**< 'l' */
+    unsigned major, minor;    /**< 'c', 'b' */
+    struct stat st; /**< lstat() of the entry in the generation, when its
+                         tree was read (else zero) */
+};
+
+/** The MANIFEST of one generation, read with vcha_gen_manifest_read(). */
+struct vcha_gen_manifest {
+    struct vcha_gen_info info;      /**< the header, with path and number */
+    struct vcha_gen_entry *entries; /**< sorted by path (strcmp) */
+    size_t n;
+    char *text; /**< what the strings point into */
+};
+
+/**
+ * Read the MANIFEST of the generation at @p gen_path: its end line checked
+ * (a torn or edited one is refused), its lines parsed, no path listed
+ * twice, its totals equal to its entries.  With VCHA_GEN_SIZES_ONLY, the
+ * tree is checked as vcha_genstore_verify() does with that flag (types,
+ * modes, sizes, link targets, devices, nothing missing, nothing unlisted),
+ * and each entry's lstat() kept in its @c st.  No file content is read:
+ * that is for whoever reads the files next (see vcha/restore.h).
+ *
+ * @param why  if not NULL, on failure set to what is wrong; free() it
+ * @return 0; -EBADMSG if the manifest or the tree is wrong; -EINVAL for
+ *         unknown flags; another negative errno if it cannot be read
+ */
+int vcha_gen_manifest_read(const char *gen_path, unsigned flags,
+                           struct vcha_gen_manifest **out, char **why);
+
+/** The entry of @p m for @p path, or NULL. */
+const struct vcha_gen_entry *
+vcha_gen_manifest_find(const struct vcha_gen_manifest *m, const char *path);
+
+/** Free @p m (NULL is fine). */
+void vcha_gen_manifest_free(struct vcha_gen_manifest *m);
+
 /** Free an array from vcha_genstore_list() (NULL is fine). */
 void vcha_gen_list_free(struct vcha_gen_info *gens, size_t count);
 

@@ -9,6 +9,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -381,6 +382,17 @@ test_attach_to_stopped_container_fails(void **state)
     vcha_ct_free(ct);
 }
 
+/* A generation with an image and a root filesystem of one file. */
+static const char *const small_gen[] = {VCHA_CT_IMAGES "/",
+                                        "",
+                                        VCHA_CT_IMAGES "/pages-1.img",
+                                        "pages",
+                                        VCHA_CT_ROOTFS "/",
+                                        "",
+                                        VCHA_CT_ROOTFS "/marker",
+                                        "from the generation\n",
+                                        NULL};
+
 /*
  * A committed generation, made with the store itself, holding @p files
  * (NULL-terminated "PATH", "CONTENT" pairs; a PATH ending in "/" is a
@@ -470,16 +482,7 @@ test_restore_links_the_images_and_writes_no_generation(void **state)
 {
     struct fixture *f = *state;
     struct vcha_ct *ct = ct_make(f);
-    static const char *const files[] = {VCHA_CT_IMAGES "/",
-                                        "",
-                                        VCHA_CT_IMAGES "/pages-1.img",
-                                        "pages",
-                                        VCHA_CT_ROOTFS "/",
-                                        "",
-                                        VCHA_CT_ROOTFS "/marker",
-                                        "from the generation\n",
-                                        NULL};
-    char *gen = generation_with(f, files), *kept = NULL, *marker = NULL;
+    char *gen = generation_with(f, small_gen), *kept = NULL, *marker = NULL;
     char *img = test_path(gen, VCHA_CT_IMAGES "/pages-1.img"), *text = NULL;
     struct utsname un;
     struct stat a, b;
@@ -529,6 +532,74 @@ test_restore_from_an_incomplete_generation_fails(void **state)
     assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
     /* the generation is read, never written */
     assert_int_equal(vcha_genstore_verify(gen, 0, NULL), 0);
+    free(gen);
+    vcha_ct_free(ct);
+}
+
+/* Flip the first byte of @p path, its size kept. */
+static void
+flip(const char *path)
+{
+    char *text = test_slurp(path);
+
+    assert_non_null(text);
+    text[0] ^= 0x20;
+    assert_int_equal(test_write_file(path, text), 0);
+    free(text);
+}
+
+static void
+test_restore_reads_again_only_what_the_node_lacks(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct vcha_kv *fig = vcha_kv_new();
+    char *gen = generation_with(f, small_gen);
+
+    setenv("VCHA_RUN_DIR", f->dir, 1);
+    /* CRIU fails each time, after the files were put in place */
+    assert_true(vcha_ct_restore(ct, gen, NULL, soon(), fig, f->why,
+                                sizeof(f->why)) < 0);
+    assert_string_equal(vcha_kv_get(fig, "files_fetched"), "1");
+    assert_true(vcha_ct_restore(ct, gen, NULL, soon(), fig, f->why,
+                                sizeof(f->why)) < 0);
+    assert_string_equal(vcha_kv_get(fig, "files_fetched"), "0");
+    assert_string_equal(vcha_kv_get(fig, "bytes_fetched"), "0");
+    assert_int_equal(atoi(vcha_kv_get(fig, "files_proven")) +
+                         atoi(vcha_kv_get(fig, "files_hashed")),
+                     1);
+    free(gen);
+    vcha_kv_free(fig);
+    vcha_ct_free(ct);
+}
+
+static void
+test_restore_from_a_corrupt_generation_puts_nothing_of_it_in_place(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    char *gen = generation_with(f, small_gen);
+    char *file = test_path(gen, VCHA_CT_ROOTFS "/marker");
+    char *marker = test_path(f->dir, "c1/rootfs/marker");
+    char *img = test_path(gen, VCHA_CT_IMAGES "/pages-1.img");
+
+    setenv("VCHA_RUN_DIR", f->dir, 1);
+    flip(file);
+    assert_int_equal(
+        vcha_ct_restore(ct, gen, NULL, soon(), NULL, f->why, sizeof(f->why)),
+        -EBADMSG);
+    assert_non_null(strstr(f->why, "rootfs/marker: checksum mismatch"));
+    assert_int_equal(access(marker, F_OK), -1);
+    flip(file);
+    flip(img); /* an image: found before the files are touched */
+    assert_int_equal(
+        vcha_ct_restore(ct, gen, NULL, soon(), NULL, f->why, sizeof(f->why)),
+        -EBADMSG);
+    assert_non_null(strstr(f->why, "images/pages-1.img: checksum mismatch"));
+    assert_int_equal(access(marker, F_OK), -1);
+    free(img);
+    free(marker);
+    free(file);
     free(gen);
     vcha_ct_free(ct);
 }
@@ -636,6 +707,8 @@ main(void)
         T(test_checkpoint_store_missing_or_busy),
         T(test_restore_from_an_incomplete_generation_fails),
         T(test_restore_links_the_images_and_writes_no_generation),
+        T(test_restore_reads_again_only_what_the_node_lacks),
+        T(test_restore_from_a_corrupt_generation_puts_nothing_of_it_in_place),
         T(test_compress_auto_times_both_then_takes_the_faster),
         T(test_compress_auto_tries_the_other_way_now_and_then),
     };
