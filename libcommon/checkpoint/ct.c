@@ -916,33 +916,6 @@ netlock_clear(const struct vcha_ct *ct, pid_t pid)
     }
 }
 
-/* Copy regular file @p src to new file @p dst (never following links). */
-static int
-file_copy(const char *src, const char *dst)
-{
-    int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = 0;
-    struct stat st;
-
-    if (in < 0 || fstat(in, &st) < 0) {
-        rc = -errno;
-        goto done;
-    }
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
-    if (out < 0) {
-        rc = -errno;
-        goto done;
-    }
-    rc = vcha_file_copy_fd(in, out, st.st_size);
-done:
-    if (in >= 0) {
-        close(in);
-    }
-    if (out >= 0 && close(out) < 0 && rc == 0) {
-        rc = -errno;
-    }
-    return rc;
-}
-
 /* The regular files of directory @p dir, sorted; NULL-terminated. */
 static int
 dir_files(const char *dir, char ***names, size_t *count)
@@ -952,32 +925,6 @@ dir_files(const char *dir, char ***names, size_t *count)
 
     if (fd >= 0) {
         close(fd);
-    }
-    return rc;
-}
-
-/*
- * Each of @p paths into directory @p to, under its own name: hard-linked
- * (@p hard) where the file system can, copied otherwise.
- */
-static int
-files_put(char *const *paths, size_t n, const char *to, bool hard)
-{
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char *dst = NULL;
-
-        if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
-            return -ENOMEM;
-        }
-        if (!hard || link(paths[i], dst) < 0) {
-            rc = !hard || errno == EXDEV || errno == EPERM ||
-                         errno == EOPNOTSUPP || errno == EMLINK
-                     ? file_copy(paths[i], dst)
-                     : -errno;
-        }
-        free(dst);
     }
     return rc;
 }
