@@ -466,7 +466,9 @@ struct vcha_rootfs_watch {
 };
 
 static void reader_stop(struct vcha_rootfs_watch *w);
-static int tree_has_links(int dfd);
+typedef int (*tree_fn)(int dfd, const char *name, const struct stat *st);
+static int tree_each(int dfd, tree_fn fn);
+static int linked_file(int dfd, const char *name, const struct stat *st);
 
 int
 vcha_rootfs_watch_open(const char *src, struct vcha_rootfs_watch **out,
@@ -672,7 +674,8 @@ path_check(int root, const char *path)
     } else if (S_ISDIR(st.st_mode)) { /* copied whole */
         int fd = openat(dfd, name, DIR_FLAGS);
 
-        rc = fd < 0 ? (errno == ENOENT ? 0 : -errno) : tree_has_links(fd);
+        rc = fd < 0 ? (errno == ENOENT ? 0 : -errno)
+                    : tree_each(fd, linked_file);
     }
     close(dfd);
     return rc;
@@ -738,50 +741,12 @@ root_attrs(int src, const char *dst)
 }
 
 /*
- * Whether the tree @p dfd (a directory of src, closed here) holds a
- * regular file with other names: copied on its own, it would be parted
- * from them.
+ * Call @p fn for every entry below the directory @p dfd (closed here),
+ * entering each directory after its call; an entry gone meanwhile is
+ * skipped.
  */
 static int
-tree_has_links(int dfd)
-{
-    DIR *d = fdopendir(dfd);
-    struct dirent *e;
-    int rc = 0;
-
-    if (d == NULL) {
-        close(dfd);
-        return -errno;
-    }
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        struct stat st;
-        int fd;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            continue; /* gone: the copy deletes it */
-        }
-        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-            rc = -EMLINK;
-        } else if (S_ISDIR(st.st_mode) &&
-                   (fd = openat(dirfd(d), e->d_name, DIR_FLAGS)) >= 0) {
-            rc = tree_has_links(fd);
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
-/*
- * Remove from the copy @p dfd (closed here) every entry other than a
- * directory or a regular file that has other names: the pre-copy
- * hard-linked it from the base generation (rsync --link-dest links
- * symbolic links, fifos and devices too), and rsync would change its
- * owner, mode or times in place, in the base.  rsync makes it anew.
- * Regular files are always written anew (-I, a new inode renamed over).
- */
-static int
-unshare_tree(int dfd)
+tree_each(int dfd, tree_fn fn)
 {
     DIR *d = fdopendir(dfd);
     struct dirent *e;
@@ -799,19 +764,43 @@ unshare_tree(int dfd)
             fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
-        if (S_ISDIR(st.st_mode)) {
+        rc = fn(dirfd(d), e->d_name, &st);
+        if (rc == 0 && S_ISDIR(st.st_mode)) {
             fd = openat(dirfd(d), e->d_name, DIR_FLAGS);
-            rc = fd < 0 ? -errno : unshare_tree(fd);
-        } else if (!S_ISREG(st.st_mode) && st.st_nlink > 1 &&
-                   unlinkat(dirfd(d), e->d_name, 0) < 0) {
-            rc = -errno;
+            rc = fd < 0 ? (errno == ENOENT ? 0 : -errno) : tree_each(fd, fn);
         }
     }
     closedir(d);
     return rc;
 }
 
-/* unshare_tree() for the entry @p path of the copy @p dst, if it is there. */
+/* A regular file with other names: copied alone, it would be parted. */
+static int
+linked_file(int dfd, const char *name, const struct stat *st)
+{
+    (void) dfd;
+    (void) name;
+    return S_ISREG(st->st_mode) && st->st_nlink > 1 ? -EMLINK : 0;
+}
+
+/*
+ * An entry of the copy other than a directory or a regular file that has
+ * other names goes: the pre-copy hard-linked it from the base generation
+ * (rsync --link-dest links symbolic links, fifos and devices too), and
+ * rsync would change its owner, mode or times in place, in the base.
+ * rsync makes it anew.  Regular files are always written anew (-I, a new
+ * inode renamed over).
+ */
+static int
+shared_special(int dfd, const char *name, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode) || S_ISREG(st->st_mode) || st->st_nlink < 2) {
+        return 0;
+    }
+    return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* shared_special() for the entry @p path of the copy @p dst and below. */
 static int
 unshare_path(int dst, const char *path)
 {
@@ -827,10 +816,9 @@ unshare_path(int dst, const char *path)
     } else if (S_ISDIR(st.st_mode)) {
         int fd = openat(dfd, name, DIR_FLAGS);
 
-        rc = fd < 0 ? -errno : unshare_tree(fd);
-    } else if (!S_ISREG(st.st_mode) && st.st_nlink > 1 &&
-               unlinkat(dfd, name, 0) < 0) {
-        rc = -errno;
+        rc = fd < 0 ? -errno : tree_each(fd, shared_special);
+    } else {
+        rc = shared_special(dfd, name, &st);
     }
     close(dfd);
     return rc;
@@ -840,7 +828,7 @@ unshare_path(int dst, const char *path)
  * The paths to copy (the root left out: its attributes are copied apart),
  * each checked (see path_check()); a listed directory is checked for files
  * with other names; the copy's entries that rsync would change in place
- * are removed first (see unshare_tree()).
+ * are removed first (see shared_special()).
  */
 static int
 catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
