@@ -29,12 +29,35 @@ rm -rf "$SHARED/ct-root" && cp -a "$root" "$SHARED/ct-root" ||
     tap_bail "cannot put the Debian root on the shared directory"
 files=$(find "$root" -type f | wc -l)
 
-# distro TODO MKCT-FLAGS...: the container from the Debian root, then the
-# power-off of its node; every check's description ends with TODO (empty,
-# or " # TODO why")
+# fresher MS: a committed generation was frozen after MS (epoch ms)
+fresher() {
+    local g f
+    for g in $(gens); do
+        f=$(sed -n 's/^figure frozen_at //p' "$HOST_STORE/$g/MANIFEST")
+        [ "${f:-0}" -gt "$1" ] && return 0
+    done
+    return 1
+}
+
+# restored_since T0 NODE: the generation criuct on NODE restored at or
+# after T0 (epoch s), or nothing
+restored_since() {
+    local mo d hms rest
+    grep "criuct($CT).*restoring $CT from" \
+        "$(node_log "$2" /var/log/pacemaker/pacemaker.log)" 2> /dev/null |
+        while read -r mo d hms rest; do
+            awk -v a="$(date -d "$mo $d $hms" +%s.%N)" -v b="$1" \
+                'BEGIN { exit !(a >= b - 0.001) }' &&
+                sed -n 's/.*from .*\/\(gen-[0-9]*\).*/\1/p' <<< "$rest"
+        done | tail -1
+}
+
+# distro WAIT TODO MKCT-FLAGS...: the container from the Debian root, then
+# the power-off of its node; checkpoints are waited for WAIT seconds; every
+# check's description ends with TODO (empty, or " # TODO why")
 distro() {
-    local todo=$1 home victim new last at cut before after n
-    shift
+    local wait=$1 todo=$2 home victim new last at cut before after n tq
+    shift 2
     MKCT_FLAGS="tree=/srv/shared/ct-root $*" ct_configure 2s 16 ||
         tap_bail "cannot set up $CT ($*)"
     home=$(ct_wait_on 120)
@@ -42,22 +65,24 @@ distro() {
     [ -n "$home" ] || return 0
     ex "$home" test -s "/var/lib/lxc/$CT/rootfs/etc/debian_version"
     tap_ok $? "its root is Debian's ($(ex "$home" cat "/var/lib/lxc/$CT/rootfs/etc/debian_version" 2> /dev/null))$todo"
-    wait_for 60 sh -c "[ \$(ls $HOST_STORE | grep -c '^gen-') -ge 2 ]"
-    tap_ok $? "checkpoints appear in the store ($(gens | tr '\n' ' '))$todo"
+    # the power-off follows a checkpoint frozen after the question (the
+    # first one copies every file: seconds on a busy machine)
+    tq=$(date +%s%3N)
+    before=$(ct_ask "$home")
+    wait_for "$wait" fresher "$tq"
+    tap_ok $? "a checkpoint after a question to its TCP service ($(gens | tr '\n' ' '))$todo"
     n=$(ls "$HOST_STORE/$(gens | tail -1)/rootfs/usr/bin" 2> /dev/null | wc -l)
     tap_cond "$n > 50" "the newest holds its /usr/bin ($n files)$todo"
-    before=$(ct_ask "$home")
-    sleep 3 # a checkpoint after that question
     victim=$home
-    lab poweroff "$victim" 2> /dev/null
     t0=$(now)
+    lab poweroff "$victim" 2> /dev/null
     last=$(gens | tail -1)
     cut=$(tail -1 "/var/lib/vcha-lab/$victim/upper$CT_LOG" 2> /dev/null)
     new=$(ct_wait_on 120 "$victim")
     tap_like "$new" "node*" "after the power-off of $victim it runs on ${new:-no node}$todo"
     [ -n "$new" ] || return 0
     t1=$(now)
-    tap_is "$(restored_from "$new")" "${last:-none}" "restored from the newest committed generation (${last:-none})$todo"
+    tap_is "$(restored_since "$t0" "$new")" "${last:-none}" "restored from the newest committed generation (${last:-none})$todo"
     at=$(gen_count "$last")
     after=$(ct_ask "$new")
     tap_cond "${at:-0} > 0 && $(field count "$after") >= ${at:-0} && ${at:-0} <= ${cut:-0}" \
@@ -71,9 +96,9 @@ distro() {
 }
 
 # ------------------------------------------------------------ 1. CRIU's settings
-distro ""
+distro 60 ""
 
 # ------------------------------------------------------------ 2. as lxc-create writes it
-distro " # TODO criuct does not yet apply the settings CRIU needs (no ttys, no console, no AppArmor) itself" \
+distro 20 " # TODO criuct does not yet apply the settings CRIU needs (no ttys, no console, no AppArmor) itself" \
     lxcconf=download
 tap_done
