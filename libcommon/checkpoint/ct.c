@@ -2014,10 +2014,12 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
         snprintf(why, whylen, "CRIU configuration: %s", strerror(-rc));
     }
     if (rc == 0) {
+        vcha_info("%s: files of %s in place; CRIU restores", ct->name, gen);
         criu_ran = true;
         rc = criu_restore(ct, dir, deadline, why, whylen);
     }
     if (rc == 0) {
+        vcha_info("%s: CRIU restored it; thawing", ct->name);
         rc = restored_resume(ct, deadline, why, whylen);
     }
     if (figures != NULL) {

@@ -7,6 +7,9 @@ NAME=www.lab.vcha.test
 DNS=198.18.0.2
 # the lab's shared directory, /srv/shared on every node
 SHARED=${VCHA_LAB_VAR:-/var/lib/vcha-lab}/shared
+# each node's /var/log, on this host: kept across power-offs (tests/lab/lab)
+LAB_LOGS=${VCHA_LAB_VAR:-/var/lib/vcha-lab}/logs
+TAP_FAIL_NOTE="the nodes' logs, kept across power-offs: $LAB_LOGS/NODE/ (pacemaker/pacemaker.log with the agents' and vchad's lines, corosync/corosync.log)"
 
 lab() { "$LAB" "$@"; }
 ex() { lab exec "$@"; }
@@ -87,11 +90,15 @@ wait_for() { # wait_for SECONDS CMD...
     return 1
 }
 
+# node_log NODE FILE: FILE (a path under the node's /var/log) as this host
+# sees it: readable while the node is off, and after its reboot
+node_log() { echo "$LAB_LOGS/$1/${2#/var/log/}"; }
+
 # log_time T0 NODE FILE PATTERN: epoch seconds of the first line matching
 # PATTERN that was written at or after T0; nothing (and success) if none
 log_time() {
     local t0=$1 stamp t
-    ex "$2" grep -E "$4" "$3" 2> /dev/null | awk '{ print $1, $2, $3 }' |
+    grep -E "$4" "$(node_log "$2" "$3")" 2> /dev/null | awk '{ print $1, $2, $3 }' |
         while read -r stamp; do
             t=$(date -d "$stamp" +%s.%N)
             if awk -v a="$t" -v b="$t0" 'BEGIN { exit !(a >= b - 0.001) }'; then
@@ -100,6 +107,19 @@ log_time() {
             fi
         done
     return 0
+}
+
+# log_time_wait T0 NODE FILE PATTERN: log_time, waiting up to 3 s for the
+# line: read at once from the host, a log can be a moment behind what a
+# client already saw (dnsswitch checks the record before it logs it)
+log_time_wait() {
+    local i t
+    for ((i = 0; i < 30; i++)); do
+        t=$(log_time "$@")
+        [ -n "$t" ] && break
+        sleep 0.1
+    done
+    echo "$t"
 }
 
 node_loss() { # node_loss T0 VICTIM SURVIVOR: power-off, membership, fencing
@@ -114,9 +134,9 @@ node_loss() { # node_loss T0 VICTIM SURVIVOR: power-off, membership, fencing
 timeline() { # timeline T0 VICTIM SURVIVOR NEW T-CLIENT CLIENT-LINE
     local t0=$1 n=$4 t
     node_loss "$t0" "$2" "$3"
-    t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $n: OK")
+    t=$(log_time_wait "$t0" "$n" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $n: OK")
     printf '   %s  web started on %s\n' "$(since "$t0" "$t")" "$n"
-    t=$(log_time "$t0" "$n" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
+    t=$(log_time_wait "$t0" "$n" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
     printf '   %s  DNS: %s -> %s (ocf:vcha:dnsswitch)\n' "$(since "$t0" "$t")" "$NAME" "$(addr_of "$n")"
     printf '   %s  client: "%s"\n' "$(since "$t0" "$5")" "$6"
 }

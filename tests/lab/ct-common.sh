@@ -114,3 +114,29 @@ restored_from() {
         /var/log/pacemaker/pacemaker.log 2> /dev/null | tail -1)
     sed -n 's/.*from .*\/\(gen-[0-9]*\).*/\1/p' <<< "$line"
 }
+
+# ct_phases T0 VICTIM NEW T-ANSWER: a failover of the container, phase by
+# phase, each from the log of the node that saw it (on the host, kept across
+# the power-off): "off +0.000 | member +2.1 | fenced +2.4 | start on node3
+# +2.5 | verified +2.6 | files +2.8 | criu +3.1 | started +3.2 | answers
+# +3.3"; a phase
+# found in no log is "?".  The survivors' first sighting counts for the
+# membership and the fencing.
+ct_phases() {
+    local t0=$1 v=$2 n=$3 ta=$4 s t member="" fenced="" log=/var/log/pacemaker/pacemaker.log
+    for s in node1 node2 node3; do
+        [ "$s" = "$v" ] && continue
+        t=$(log_time "$t0" "$s" /var/log/corosync/corosync.log "A new membership .* Members left: ${v#node}\$")
+        [ -n "$t" ] && member=$(printf '%s\n%s\n' "$member" "$t" | grep . | sort -n | head -1)
+        t=$(log_time "$t0" "$s" "$log" "finalize_op.*targeting $v .*OK")
+        [ -n "$t" ] && fenced=$(printf '%s\n%s\n' "$fenced" "$t" | grep . | sort -n | head -1)
+    done
+    printf 'off %s | member %s | fenced %s | start on %s %s | verified %s | files %s | criu %s | started %s | answers %s\n' \
+        "$(since "$t0" "$t0")" "$(since "$t0" "$member")" "$(since "$t0" "$fenced")" "$n" \
+        "$(since "$t0" "$(log_time "$t0" "$n" "$log" "executing - rsc:$CT action:start")")" \
+        "$(since "$t0" "$(log_time "$t0" "$n" "$log" "criuct\($CT\).*restoring $CT from")")" \
+        "$(since "$t0" "$(log_time "$t0" "$n" "$log" ": $CT: files of .* in place; CRIU restores")")" \
+        "$(since "$t0" "$(log_time "$t0" "$n" "$log" ": $CT: CRIU restored it; thawing")")" \
+        "$(since "$t0" "$(log_time "$t0" "$n" "$log" "Result of start operation for $CT on $n: OK")")" \
+        "$(since "$t0" "$ta")"
+}

@@ -47,8 +47,15 @@ tap_skip_all() { # tap_skip_all REASON: honest skip of the whole file
     exit 0
 }
 
+# TAP_FAIL_NOTE, when set, is printed as a comment after a failed or bailed
+# run (the lab's scenarios: where the nodes' logs are)
+tap_fail_note() {
+    [ -z "${TAP_FAIL_NOTE:-}" ] || printf '# %s\n' "$TAP_FAIL_NOTE"
+}
+
 tap_bail() {
     echo "Bail out! $*"
+    tap_fail_note
     exit 1
 }
 
@@ -58,6 +65,7 @@ tap_diag() {
 
 tap_done() {
     echo "1..$tap_n"
+    [ "$tap_failed" -eq 0 ] || tap_fail_note
     [ "$tap_failed" -eq 0 ]
 }
 

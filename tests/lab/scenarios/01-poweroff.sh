@@ -81,6 +81,15 @@ wait_for 60 sh -c "'$LAB' exec $watcher crm_mon -1 | grep -q 'Online: \[ node1 n
 tap_ok $? "the fenced node was powered on again and rejoined"
 ex "$watcher" stonith_admin --history "$victim" 2> /dev/null | grep -q "reboot of $victim successful"
 tap_ok $? "the fence history records the reboot"
+# its logs outlived the power-off, as on a disk: every boot in one file, and
+# what pacemaker logged before the power-off still there after the reboot
+boots=$(grep -c 'node-init: boot' "$LAB_LOGS/$victim/boot.log")
+tap_cond "$boots >= 2" \
+    "$victim's logs were kept across its power-off ($LAB_LOGS/$victim/boot.log: $boots boots)"
+first=$(head -1 "$(node_log "$victim" /var/log/pacemaker/pacemaker.log)" | awk '{ print $1, $2, $3 }')
+tap_ok "$([ -n "$first" ] && awk -v a="$(date -d "$first" +%s.%N)" -v b="$t0" \
+    'BEGIN { exit !(a < b) }'; echo $?)" \
+    "and its pacemaker.log begins before the power-off (${first:-empty})"
 # The name follows the service: asked of the DNS server itself (from the
 # host, on the lab's bridge), against where the cluster says the group runs.
 wait_for 30 sh -c "'$LAB' exec $watcher crm_mon -1 | grep -q 'www-dns.*Started'"
@@ -99,4 +108,6 @@ tap_is "$(pgrep -fc 'vcha-lab|libvirtd --listen -f /etc/libvirt/libvirtd.conf')"
 tap_is "$(grep -c /var/lib/vcha-lab /proc/mounts)" 0 "no lab mounts left"
 [ -e /run/vcha-lab ]
 tap_is "$?" 1 "no lab runtime state left"
+[ -s "$LAB_LOGS/$victim/pacemaker/pacemaker.log" ]
+tap_ok $? "the nodes' logs stay after lab down ($LAB_LOGS), until the next lab up"
 tap_done
