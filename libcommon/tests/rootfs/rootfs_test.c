@@ -464,6 +464,9 @@ wfix_tree(struct wfix *f)
     }
 }
 
+/* The fixture of the test under way: a failed test's is freed after it. */
+static struct wfix *current;
+
 /* A fixture on a fresh tmpfs (@p overlay: an overlayfs over two dirs). */
 static struct wfix *
 wfix_new(bool overlay)
@@ -497,6 +500,7 @@ wfix_new(bool overlay)
              (int) getpid());
     f->cg = strdup(cg);
     assert_true(mkdir(f->cg, 0755) == 0 || errno == EEXIST);
+    current = f;
     return f;
 }
 
@@ -534,6 +538,7 @@ writer_stop(struct wfix *f)
 static void
 wfix_free(struct wfix *f)
 {
+    current = NULL;
     writer_stop(f);
     rmdir(f->cg);
     umount2(f->fs, MNT_DETACH);
@@ -1116,6 +1121,20 @@ test_watch_copies_a_file_written_through_a_mapping_gone_by_the_freeze(
     wfix_free(f);
 }
 
+/*
+ * After each watch test: what a failed one left (its writer thawed and
+ * killed, its cgroup and mounts removed).
+ */
+static int
+wfix_teardown(void **state)
+{
+    (void) state;
+    if (current != NULL) {
+        wfix_free(current);
+    }
+    return 0;
+}
+
 /* The tests share a mount namespace of their own (the watch's mounts). */
 static int
 watch_group_setup(void **state)
@@ -1147,20 +1166,30 @@ main(void)
         T(test_restore_replaces_a_stale_file_of_the_same_size_and_mtime),
         T(test_restore_creates_the_tree),
         T(test_errors_say_why),
-        cmocka_unit_test(test_watch_catches_writes_up_to_the_freeze),
-        cmocka_unit_test(
-            test_watch_catches_writes_up_to_the_freeze_with_inotify),
-        cmocka_unit_test(test_watch_copies_files_written_through_a_shared_map),
-        cmocka_unit_test(test_watch_says_when_changes_were_lost),
-        cmocka_unit_test(test_watch_refuses_a_changed_file_with_other_names),
-        cmocka_unit_test(
-            test_watch_never_changes_the_base_s_links_fifos_or_devices),
-        cmocka_unit_test(
-            test_watch_copies_a_directory_made_a_file_and_the_root_s_times),
-        cmocka_unit_test(
-            test_watch_refuses_a_moved_directory_holding_a_linked_file),
-        cmocka_unit_test(
-            test_watch_copies_a_file_written_through_a_mapping_gone_by_the_freeze),
+        cmocka_unit_test_teardown(test_watch_catches_writes_up_to_the_freeze,
+                                  wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_catches_writes_up_to_the_freeze_with_inotify,
+            wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_copies_files_written_through_a_shared_map,
+            wfix_teardown),
+        cmocka_unit_test_teardown(test_watch_says_when_changes_were_lost,
+                                  wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_refuses_a_changed_file_with_other_names, wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_never_changes_the_base_s_links_fifos_or_devices,
+            wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_copies_a_directory_made_a_file_and_the_root_s_times,
+            wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_refuses_a_moved_directory_holding_a_linked_file,
+            wfix_teardown),
+        cmocka_unit_test_teardown(
+            test_watch_copies_a_file_written_through_a_mapping_gone_by_the_freeze,
+            wfix_teardown),
     };
 
     return cmocka_run_group_tests(tests, watch_group_setup, NULL);
