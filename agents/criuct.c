@@ -439,8 +439,10 @@ restore_newest(struct vcha_agent *a, struct vcha_ct *ct, const char *store,
     for (size_t i = 0; rc == -ENOENT && i < n; i++) {
         rc = restore(a, ct, &gens[i], why, whylen);
         if (rc == -EBADMSG) {
+            const char *name = strrchr(gens[i].path, '/');
+
             vcha_warn("checkpoint store %s: skipping %s: %s", store,
-                      gens[i].path, why);
+                      name != NULL ? name + 1 : gens[i].path, why);
             rc = -ENOENT;
         } else if (rc < 0) {
             size_t len = strlen(why);
