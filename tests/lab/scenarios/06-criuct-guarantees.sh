@@ -166,6 +166,7 @@ hung() { # hung: the pid of the hung copy, once it hangs
     done
     return 1
 }
+thawed() { [ "$(freezer_state node1)" = THAWED ]; }
 # after_run PID WHAT: nothing of the run left (the hung copy PID, when
 # given, is gone), the container thawed and running
 after_run() {
@@ -174,6 +175,10 @@ after_run() {
         ex node1 sh -c "[ ! -e /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status"
         tap_ok $? "$2: the hung copy is gone"
     fi
+    # a checkpoint of the job, when it is back, may be under way and hold
+    # the container frozen for its dump: thawed within 10 s, as no
+    # container left frozen would be
+    wait_for 10 thawed
     tap_is "$(freezer_state node1)" THAWED "$2: the container is thawed"
     a=$(ct_ask node1)
     sleep 0.5
