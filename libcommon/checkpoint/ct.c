@@ -15,8 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <vcha/clock.h>
 #include <vcha/ct.h>
 #include <vcha/exec.h>
@@ -975,42 +973,8 @@ files_sync(const char *dir)
     return rc;
 }
 
-/* Copy @p in into @p out, hashing what it writes: a read and a write loop. */
-static int
-copy_hashing(int in, int out, unsigned char sha[32])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t cap = 1 << 20;
-    char *buf = malloc(cap);
-    int rc =
-        ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
-
-    while (rc == 0) {
-        ssize_t n = read(in, buf, cap);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        if (!EVP_DigestUpdate(ctx, buf, (size_t) n)) {
-            rc = -ENOMEM;
-        }
-        for (ssize_t done = 0, w; rc == 0 && done < n; done += w) {
-            w = write(out, buf + done, (size_t) (n - done));
-            rc = w < 0 && errno != EINTR ? -errno : 0;
-            w = w < 0 ? 0 : w;
-        }
-    }
-    if (rc == 0 && !EVP_DigestFinal_ex(ctx, sha, NULL)) {
-        rc = -ENOMEM;
-    }
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    return rc;
-}
+/* The images are copied in chunks of this size. */
+#define COPY_CHUNK (1 << 20)
 
 /*
  * Copy each file of @p paths into the directory @p to, each hashed as it
@@ -1021,16 +985,19 @@ static int
 files_put_hashed(char *const *paths, size_t n, const char *to,
                  struct vcha_genstore *store)
 {
-    int rc = 0;
+    char *buf = malloc(COPY_CHUNK);
+    int rc = buf != NULL ? 0 : -ENOMEM;
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         unsigned char sha[32];
         char *dst = NULL;
         int in = -1, out = -1;
+        uint64_t len = 0;
         struct stat st;
 
         if (asprintf(&dst, "%s/%s", to, strrchr(paths[i], '/') + 1) < 0) {
-            return -ENOMEM;
+            rc = -ENOMEM;
+            break;
         }
         in = open(paths[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0 || fstat(in, &st) < 0) {
@@ -1038,7 +1005,9 @@ files_put_hashed(char *const *paths, size_t n, const char *to,
         } else {
             out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                        st.st_mode & 0777);
-            rc = out < 0 ? -errno : copy_hashing(in, out, sha);
+            rc = out < 0 ? -errno
+                         : vcha_sha256_copy(in, out, buf, COPY_CHUNK, NULL,
+                                            NULL, sha, &len);
         }
         if (rc == 0 && fstat(out, &st) < 0) {
             rc = -errno;
@@ -1054,6 +1023,7 @@ files_put_hashed(char *const *paths, size_t n, const char *to,
         }
         free(dst);
     }
+    free(buf);
     return rc;
 }
 
@@ -1756,8 +1726,7 @@ lineage_read(const struct vcha_ct *ct, const char *store, char **name)
 
     *name = NULL;
     if (path != NULL && vcha_file_read(path, &text, &len, 8192) == 0 &&
-        (g = strchr(text, '\n')) != NULL &&
-        (end = strchr(++g, '\n')) != NULL &&
+        (g = strchr(text, '\n')) != NULL && (end = strchr(++g, '\n')) != NULL &&
         (*name = strndup(g, (size_t) (end - g))) != NULL) {
         since = lineage_since(ct, store, *name);
     }

@@ -189,44 +189,47 @@ vcha_sha256_hex(const void *data, size_t len, char hex[65])
     return 0;
 }
 
-/* SHA-256 of what @p fd holds from where it is; *len: bytes read. */
-static int
-sha256_fd(int fd, unsigned char *buf, unsigned char h[HASH_LEN], uint64_t *len)
+int
+vcha_sha256_copy(int in, int out, void *buf, size_t cap, int (*stop)(void *),
+                 void *arg, unsigned char sha[32], uint64_t *len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = 0;
+    int rc =
+        ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
 
     *len = 0;
-    if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
+    while (rc == 0 && (stop == NULL || (rc = stop(arg)) == 0)) {
+        ssize_t n = read(in, buf, cap);
 
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0) {
-            rc = -errno;
-            goto done;
-        }
-        if (n == 0) {
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
             break;
         }
         if (!EVP_DigestUpdate(ctx, buf, (size_t) n)) {
             rc = -ENOMEM;
-            goto done;
+        }
+        for (ssize_t done = 0, w; rc == 0 && out >= 0 && done < n; done += w) {
+            w = write(out, (char *) buf + done, (size_t) (n - done));
+            rc = w < 0 && errno != EINTR ? -errno : 0;
+            w = w < 0 ? 0 : w;
         }
         *len += (uint64_t) n;
     }
-    if (!EVP_DigestFinal_ex(ctx, h, NULL)) {
+    if (rc == 0 && !EVP_DigestFinal_ex(ctx, sha, NULL)) {
         rc = -ENOMEM;
     }
-
-done:
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+/* SHA-256 of what @p fd holds from where it is; *len: bytes read. */
+static int
+sha256_fd(int fd, unsigned char *buf, unsigned char h[HASH_LEN], uint64_t *len)
+{
+    return vcha_sha256_copy(fd, -1, buf, READ_CHUNK, NULL, NULL, h, len);
 }
 
 /* ------------------------------------------------------------ inode cache */

@@ -14,11 +14,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
+#include <vcha/genstore.h>
 #include <vcha/restore.h>
 #include <vcha/rootfs.h>
 
@@ -225,22 +224,11 @@ itab_slot(struct itab *t, dev_t dev, ino_t ino)
 
 /* ------------------------------------------------------------ hashing */
 
+/* must_stop() as vcha_sha256_copy() asks it */
 static int
-write_all(int fd, const unsigned char *buf, size_t n)
+stop_asked(void *r)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return -errno;
-        }
-        buf += w;
-        n -= (size_t) w;
-    }
-    return 0;
+    return must_stop(r);
 }
 
 /*
@@ -251,33 +239,7 @@ static int
 pump(struct restore *r, int in, int out, unsigned char *buf,
      unsigned char h[SHA_LEN], uint64_t *len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc =
-        ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
-
-    *len = 0;
-    while (rc == 0 && (rc = must_stop(r)) == 0) {
-        ssize_t n = read(in, buf, CHUNK);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        if (!EVP_DigestUpdate(ctx, buf, (size_t) n)) {
-            rc = -ENOMEM;
-        } else if (out >= 0) {
-            rc = write_all(out, buf, (size_t) n);
-        }
-        *len += (uint64_t) n;
-    }
-    if (rc == 0 && !EVP_DigestFinal_ex(ctx, h, NULL)) {
-        rc = -ENOMEM;
-    }
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    return vcha_sha256_copy(in, out, buf, CHUNK, stop_asked, r, h, len);
 }
 
 static bool

@@ -297,6 +297,18 @@ void vcha_gen_info_free(struct vcha_gen_info *info);
  */
 int vcha_sha256_hex(const void *data, size_t len, char hex[65]);
 
+/**
+ * Read @p in to its end in chunks of @p cap bytes of @p buf, taking the
+ * store's checksum of what it read into @p sha, and write each chunk to
+ * @p out too when @p out >= 0: a file is hashed as it is copied, read
+ * once.  @p stop, when not NULL, is asked before each chunk; a non-zero
+ * return ends the copy with that code.  *@p len: bytes read.
+ * Returns 0, -errno of a read or write, -ENOMEM, or what @p stop said.
+ */
+int vcha_sha256_copy(int in, int out, void *buf, size_t cap,
+                     int (*stop)(void *), void *arg, unsigned char sha[32],
+                     uint64_t *len);
+
 /** The value of figure @p key of @p info, or NULL. */
 const char *vcha_gen_info_figure(const struct vcha_gen_info *info,
                                  const char *key);
