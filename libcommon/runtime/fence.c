@@ -18,18 +18,13 @@
 
 #include <vcha/clock.h>
 #include <vcha/fence.h>
-#include <vcha/proc.h>
 #include <vcha/log.h>
+#include <vcha/proc.h>
+#include <vcha/worker.h>
 #include <vcha/xml.h>
 
 /* Longest stdin accepted: far more than any real set of parameters. */
 #define STDIN_MAX (64 * 1024)
-
-/*
- * How long a killed worker may take to be reaped, and how often to look:
- * a SIGKILLed process is normally gone within milliseconds.
- */
-#define REAP_MS 1000
 
 static const char *const action_names[VCHA_FENCE_N_ACTIONS] = {
     [VCHA_FENCE_OFF] = "off",
@@ -656,176 +651,42 @@ vcha_fence_manpage(const struct vcha_fence *f, FILE *out)
 
 /* ------------------------------------------------------------ running */
 
-/*
- * Tie the worker's life to the agent's.  The fencer kills the agent at its
- * own timeout, which may be shorter than ours; a worker left behind could
- * power the plug after Pacemaker has moved on.  PDEATHSIG covers an agent
- * killed from now on, getppid() one killed before; the alarm ends the
- * worker at the agent's deadline even when the agent cannot kill it.
- */
+/* In the worker: the action; its reason goes back in f->reason. */
 static int
-worker_tie(struct vcha_fence *f, pid_t agent)
+worker_action(void *arg, char *reason, size_t len)
 {
-    long long left = f->deadline_ms - vcha_now_ms();
-    struct itimerval at = {
-        .it_value = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}};
-    sigset_t sigs;
+    struct vcha_fence *f = arg;
 
-    if (vcha_proc_tie(agent, SIGKILL) < 0) {
-        vcha_fence_fail(f, "the agent is gone");
-        return -ESRCH;
-    }
-    if (left <= 0) {
-        vcha_fence_fail(f, "no time left");
-        return -ETIMEDOUT;
-    }
-    signal(SIGALRM, SIG_DFL);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGALRM);
-    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
-    return setitimer(ITIMER_REAL, &at, NULL) < 0 ? -errno : 0;
-}
-
-/* In the worker: run the action, send the reason back, exit with the rc. */
-static void
-worker(struct vcha_fence *f, int fd, pid_t agent)
-{
-    enum vcha_fence_rc rc = VCHA_FENCE_FAILED;
-
-    setpgid(0, 0); /* an overrun kills the worker's children too */
-    if (worker_tie(f, agent) == 0) {
-        rc = f->agent->run(f);
-    }
-    fflush(stdout);
-    if (f->reason[0] != '\0') {
-        (void) !write(fd, f->reason, strlen(f->reason));
-    }
-    _exit((int) rc);
-}
-
-/* Collect the worker's reason until it closes the pipe or time is up. */
-static bool
-collect(int fd, long long deadline, char *buf, size_t len)
-{
-    size_t got = 0;
-
-    for (;;) {
-        long long left = deadline - vcha_now_ms();
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        int ready = left > 0 ? poll(&p, 1, (int) left) : 0;
-
-        if (ready < 0 && errno == EINTR) {
-            continue; /* a blocking read() would outlive the deadline */
-        }
-        if (ready == 0) {
-            return false;
-        }
-        n = read(fd, buf + got, len - 1 - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            buf[got] = '\0';
-            return true;
-        }
-        got += (size_t) n;
-        if (got == len - 1) {
-            buf[got] = '\0';
-            return true;
-        }
-    }
-}
-
-/* Why a worker could not be reaped; returns VCHA_FENCE_FAILED. */
-static enum vcha_fence_rc
-reap_failed(struct vcha_fence *f, pid_t pid, bool answered, int rc,
-            long long budget_ms)
-{
-    kill(-pid, SIGKILL); /* still there: at least it must not act */
-    if (rc != -ETIMEDOUT) {
-        return vcha_fence_fail(f, "cannot collect the worker's exit status: %s",
-                               strerror(-rc));
-    }
-    if (answered) {
-        return vcha_fence_fail(f, "the worker (pid %d) did not exit",
-                               (int) pid);
-    }
-    return vcha_fence_fail(f,
-                           "no answer within %lld ms (power_timeout); the "
-                           "worker (pid %d) did not end after SIGKILL",
-                           budget_ms, (int) pid);
-}
-
-/* After the pipe closed or the deadline passed: the worker's exit code. */
-static enum vcha_fence_rc
-worker_result(struct vcha_fence *f, pid_t pid, bool answered,
-              long long budget_ms)
-{
-    long long limit = (answered ? f->deadline_ms : vcha_now_ms()) + REAP_MS;
-    int status = 0, rc;
-
-    if (!answered) {
-        kill(-pid, SIGKILL);
-    }
-    rc = vcha_proc_reap(pid, &status, limit);
-    if (rc < 0) {
-        return reap_failed(f, pid, answered, rc, budget_ms);
-    }
-    /* SIGALRM: the worker's own deadline came first */
-    if (!answered || (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)) {
-        return vcha_fence_fail(f, "no answer within %lld ms (power_timeout)",
-                               budget_ms);
-    }
-    if (!WIFEXITED(status)) {
-        return vcha_fence_fail(f, "the worker died (signal %d)",
-                               WTERMSIG(status));
-    }
-    return (enum vcha_fence_rc) WEXITSTATUS(status);
-}
-
-static void
-close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
+    (void) reason;
+    (void) len;
+    return (int) f->agent->run(f);
 }
 
 enum vcha_fence_rc
 vcha_fence_run_bounded(struct vcha_fence *f, long long budget_ms)
 {
-    /* an ignored SIGCHLD (inherited across exec) loses the exit status */
-    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
-    int pipefd[2] = {-1, -1};
-    pid_t agent = getpid(), pid;
-    enum vcha_fence_rc rc;
-    bool answered;
+    int code = VCHA_FENCE_FAILED;
+    char why[sizeof(f->reason)];
+    int rc;
 
     f->deadline_ms = vcha_now_ms() + budget_ms;
     f->reason[0] = '\0'; /* else the worker would send an old one back */
-    sigaction(SIGCHLD, &dfl, &old);
-    fflush(stdout);
-    fflush(stderr);
-    if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-        rc = vcha_fence_fail(f, "cannot start a worker: %s", strerror(errno));
-        goto done;
+    /* the worker sends back its f->reason: the buffer it was given */
+    rc = vcha_worker_run(worker_action, f, f->deadline_ms, &code, f->reason,
+                         sizeof(f->reason));
+    snprintf(why, sizeof(why), "%s", f->reason);
+    if (rc == -ETIMEDOUT) {
+        return vcha_fence_fail(f, "no answer within %lld ms (power_timeout)",
+                               budget_ms);
     }
-    if (pid == 0) {
-        close(pipefd[0]);
-        worker(f, pipefd[1], agent);
+    if (rc == -ESRCH && strstr(why, "after SIGKILL") != NULL) {
+        return vcha_fence_fail(
+            f, "no answer within %lld ms (power_timeout); %s", budget_ms, why);
     }
-    setpgid(pid, pid);
-    close_fd(&pipefd[1]);
-    answered = collect(pipefd[0], f->deadline_ms, f->reason, sizeof(f->reason));
-    rc = worker_result(f, pid, answered, budget_ms);
-
-done:
-    close_fd(&pipefd[0]);
-    close_fd(&pipefd[1]);
-    sigaction(SIGCHLD, &old, NULL);
-    return rc;
+    if (rc < 0) {
+        return vcha_fence_fail(f, "%s", why);
+    }
+    return (enum vcha_fence_rc) code;
 }
 
 /* ------------------------------------------------------------ main */
