@@ -1,11 +1,15 @@
 /* vcha - libvirt sessions and domains. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/parser.h>
+
+#include <vcha/file.h>
 #include <vcha/text.h>
 #include <vcha/virt.h>
 
@@ -191,4 +195,121 @@ vcha_virt_domain_is_off(virDomainPtr dom, char *why, size_t whylen)
         return state;
     }
     return state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
+}
+
+/* ------------------------------------------------------------ without libvirt
+ */
+
+int
+vcha_virt_xml_name(const char *xml, size_t len, char *name, size_t nlen,
+                   char *why, size_t whylen)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                      XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+    xmlChar *text = NULL;
+    int rc = -EINVAL;
+
+    if (root == NULL || strcmp((const char *) root->name, "domain") != 0) {
+        snprintf(why, whylen, "not a libvirt domain document");
+        goto done;
+    }
+    for (xmlNodePtr n = root->children; n != NULL && text == NULL;
+         n = n->next) {
+        if (n->type == XML_ELEMENT_NODE &&
+            strcmp((const char *) n->name, "name") == 0) {
+            text = xmlNodeGetContent(n);
+        }
+    }
+    if (text == NULL || text[0] == '\0') {
+        snprintf(why, whylen, "the domain has no <name>");
+    } else if (snprintf(name, nlen, "%s", (const char *) text) >= (int) nlen) {
+        snprintf(why, whylen, "the domain's <name> is too long");
+        rc = -ENAMETOOLONG;
+    } else {
+        rc = 0;
+    }
+
+done:
+    xmlFree(text);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/*
+ * The name in QEMU's -name argument @p arg ("guest=NAME,debug-threads=on"
+ * or "NAME,..."), its ",," unescaped, equals @p name.
+ */
+static bool
+qemu_name_is(const char *arg, const char *name)
+{
+    if (strncmp(arg, "guest=", 6) == 0) {
+        arg += 6;
+    }
+    for (; *arg != '\0' && !(arg[0] == ',' && arg[1] != ','); arg++, name++) {
+        if (arg[0] == ',') {
+            arg++; /* ",," is one comma */
+        }
+        if (*arg != *name) {
+            return false;
+        }
+    }
+    return *name == '\0';
+}
+
+/* Whether the NUL-separated argv @p args runs domain @p name. */
+static bool
+argv_runs(const char *args, size_t len, const char *name)
+{
+    const char *end = args + len, *prog = strrchr(args, '/');
+    bool qemu, lxc;
+
+    prog = prog != NULL ? prog + 1 : args;
+    qemu =
+        strncmp(prog, "qemu-system-", 12) == 0 || strcmp(prog, "qemu-kvm") == 0;
+    lxc = strcmp(prog, "libvirt_lxc") == 0;
+    for (const char *p = args; (qemu || lxc) && p < end; p += strlen(p) + 1) {
+        const char *next = p + strlen(p) + 1;
+
+        if (next >= end) {
+            break;
+        }
+        if (qemu && strcmp(p, "-name") == 0 && qemu_name_is(next, name)) {
+            return true;
+        }
+        if (lxc && (strcmp(p, "--name") == 0 || strcmp(p, "-n") == 0) &&
+            strcmp(next, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+vcha_virt_domain_process(const char *name)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *d;
+    int found = 0;
+
+    if (proc == NULL) {
+        return -errno;
+    }
+    while (found == 0 && (d = readdir(proc)) != NULL) {
+        char path[sizeof("/proc//cmdline") + sizeof(d->d_name)], *args = NULL;
+        size_t len = 0;
+
+        if (d->d_name[0] < '1' || d->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", d->d_name);
+        if (vcha_file_read(path, &args, &len, 1 << 20) == 0 && len > 0) {
+            args[len - 1] = '\0';
+            found = argv_runs(args, len, name);
+        }
+        free(args);
+    }
+    closedir(proc);
+    return found;
 }

@@ -11,12 +11,15 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
@@ -491,6 +494,100 @@ test_state_error_says_why(void **state)
     assert_int_equal(vcha_virt_domain_is_off(NULL, NULL, 0), -EIO);
 }
 
+/* ------------------------------------------------------------ no libvirt */
+
+static void
+test_xml_name(void **state)
+{
+    static const char good[] = "<domain type='kvm'>\n  <uuid>x</uuid>\n"
+                               "  <name>web&amp;db</name>\n</domain>\n";
+    static const char none[] = "<domain type='kvm'><memory>1</memory>"
+                               "</domain>";
+    static const char other[] = "<network><name>n</name></network>";
+    static const char nested[] = "<domain><devices><name>d</name></devices>"
+                                 "</domain>";
+    char name[16], why[128];
+
+    (void) state;
+    assert_int_equal(vcha_virt_xml_name(good, strlen(good), name, sizeof(name),
+                                        why, sizeof(why)),
+                     0);
+    assert_string_equal(name, "web&db");
+    assert_int_equal(vcha_virt_xml_name(none, strlen(none), name, sizeof(name),
+                                        why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "the domain has no <name>");
+    assert_int_equal(vcha_virt_xml_name(nested, strlen(nested), name,
+                                        sizeof(name), why, sizeof(why)),
+                     -EINVAL);
+    assert_int_equal(vcha_virt_xml_name(other, strlen(other), name,
+                                        sizeof(name), why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "not a libvirt domain document");
+    assert_int_equal(
+        vcha_virt_xml_name("<domain", 7, name, sizeof(name), why, sizeof(why)),
+        -EINVAL);
+    assert_int_equal(
+        vcha_virt_xml_name(good, strlen(good), name, 4, why, sizeof(why)),
+        -ENAMETOOLONG);
+}
+
+/*
+ * A process of this test binary whose argv is @p argv (argv[0] as a
+ * hypervisor's): it waits to be killed (see main()).
+ */
+static pid_t
+pose_as(char *const argv[])
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        setenv("VIRT_TEST_POSE", "1", 1);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    usleep(100000); /* until it has exec'd: its cmdline is the new one */
+    return pid;
+}
+
+static void
+unpose(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void
+test_domain_process(void **state)
+{
+    char *qemu[] = {"/usr/bin/qemu-system-x86_64", "-name",
+                    "guest=vcha-t,,1,debug-threads=on", "-S", NULL};
+    char *lxc[] = {"/usr/lib/libvirt/libvirt_lxc",
+                   "--name",
+                   "vcha-t2",
+                   "--console",
+                   "25",
+                   NULL};
+    char *other[] = {"/usr/bin/sleep", "-name", "guest=vcha-t3", NULL};
+    pid_t p;
+
+    (void) state;
+    assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 0);
+    p = pose_as(qemu);
+    assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 1);
+    assert_int_equal(vcha_virt_domain_process("vcha-t"), 0);
+    assert_int_equal(vcha_virt_domain_process("vcha-t,1,"), 0);
+    unpose(p);
+    assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 0);
+    p = pose_as(lxc);
+    assert_int_equal(vcha_virt_domain_process("vcha-t2"), 1);
+    assert_int_equal(vcha_virt_domain_process("vcha-t"), 0);
+    unpose(p);
+    p = pose_as(other);
+    assert_int_equal(vcha_virt_domain_process("vcha-t3"), 0);
+    unpose(p);
+}
+
 #define T(test) cmocka_unit_test_setup(test, test_reset)
 
 int
@@ -514,7 +611,13 @@ main(void)
         T(test_state_crashed_is_off),
         T(test_state_vanished_transient_is_off),
         T(test_state_error_says_why),
+        T(test_xml_name),
+        T(test_domain_process),
     };
 
+    if (getenv("VIRT_TEST_POSE") != NULL) {
+        pause(); /* posing as a hypervisor: see pose_as() */
+        return 0;
+    }
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

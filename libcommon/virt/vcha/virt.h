@@ -89,4 +89,23 @@ int vcha_virt_domain_state(virDomainPtr dom, char *why, size_t whylen);
  */
 int vcha_virt_domain_is_off(virDomainPtr dom, char *why, size_t whylen);
 
+/**
+ * The domain name a libvirt domain XML document gives (its /domain/name),
+ * into @p name: read without libvirt, so that a stop knows which domain
+ * to look for while libvirtd is down.  Returns 0, -EINVAL when @p xml is
+ * not such a document or names no domain (@p why says which), or
+ * -ENAMETOOLONG.
+ */
+int vcha_virt_xml_name(const char *xml, size_t len, char *name, size_t nlen,
+                       char *why, size_t whylen);
+
+/**
+ * Whether a hypervisor process of domain @p name runs on this node, seen
+ * in /proc without libvirt: a QEMU whose -name is guest=@p name (or
+ * @p name), or a libvirt_lxc whose --name is @p name.  1, 0, or -errno
+ * when /proc cannot be read.  What proves a domain is off when libvirtd
+ * cannot say so.
+ */
+int vcha_virt_domain_process(const char *name);
+
 #endif

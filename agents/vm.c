@@ -1,0 +1,878 @@
+/*
+ * ocf:vcha:vm - a libvirt domain: started, stopped, monitored and live
+ * migrated through the libvirt C API, each action in a worker process
+ * killed at the operation's deadline, so that a hung libvirtd makes an
+ * action fail with its reason in time instead of running into Pacemaker's
+ * timeout (and a fence).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vcha/agent.h>
+#include <vcha/clock.h>
+#include <vcha/file.h>
+#include <vcha/log.h>
+#include <vcha/virt.h>
+#include <vcha/worker.h>
+
+#define AGENT "vm"
+
+/* Longest domain XML read from config. */
+#define CONFIG_MAX (4 << 20)
+/* How often a state is polled while waiting for it. */
+#define POLL_MS 200
+/* Kept back from a stop's time for the destroy after a shutdown. */
+#define DESTROY_MS 5000
+
+enum {
+    P_CONFIG,
+    P_DOMAIN,
+    P_HYPERVISOR,
+    P_FORCE_STOP,
+    P_SHUTDOWN_MODE,
+    P_SHUTDOWN_TIMEOUT,
+    P_MIG_TRANSPORT,
+    P_MIG_USER,
+    P_MIG_SUFFIX,
+    P_MIGRATEURI,
+    P_MIG_DOWNTIME,
+    P_MIG_SPEED,
+    N_PARAMS
+};
+
+static const char *const shutdown_modes[] = {
+    "default", "acpi", "agent", "initctl", "signal", "paravirt", NULL};
+
+static int
+check_name(const char *v, char *why, size_t len)
+{
+    if (strchr(v, '/') != NULL || strlen(v) > 200) {
+        snprintf(why, len,
+                 "must be a domain name or UUID (no '/', at most "
+                 "200 characters)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct vcha_param_def params[N_PARAMS] = {
+    [P_CONFIG] =
+        {
+            .name = "config",
+            .type = VCHA_PT_STRING,
+            .unique = true,
+            .check = vcha_check_abspath,
+            .shortdesc = "Domain XML file",
+            .longdesc = "The libvirt domain XML of the VM, as virsh dumpxml "
+                        "prints it, on every node that may run it.  Start "
+                        "creates the domain from it when libvirt does not "
+                        "know the domain (a transient domain, as "
+                        "VirtualDomain does), and starts the defined one "
+                        "otherwise.  Give domain too: then monitor and "
+                        "stop never need this file.",
+        },
+    [P_DOMAIN] =
+        {
+            .name = "domain",
+            .type = VCHA_PT_STRING,
+            .unique = true,
+            .check = check_name,
+            .shortdesc = "Domain name or UUID",
+            .longdesc = "The domain, by name or UUID.  Either domain or "
+                        "config must be given; without domain, its name "
+                        "is read from config.",
+        },
+    [P_HYPERVISOR] =
+        {
+            .name = "hypervisor",
+            .type = VCHA_PT_STRING,
+            .dflt = "qemu:///system",
+            .shortdesc = "Hypervisor URI",
+            .longdesc = "The libvirt URI of this node's hypervisor.",
+        },
+    [P_FORCE_STOP] =
+        {
+            .name = "force_stop",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "false",
+            .shortdesc = "Destroy at once on stop",
+            .longdesc = "Stop destroys the domain (power off) without "
+                        "asking the guest to shut down first.",
+        },
+    [P_SHUTDOWN_MODE] =
+        {
+            .name = "shutdown_mode",
+            .type = VCHA_PT_SELECT,
+            .dflt = "default",
+            .options = shutdown_modes,
+            .shortdesc = "How stop asks the guest to shut down",
+            .longdesc = "The libvirt shutdown mode of a graceful stop: "
+                        "acpi (a power button press), agent (the QEMU "
+                        "guest agent), initctl, signal, paravirt, or "
+                        "default (the hypervisor's choice).",
+        },
+    [P_SHUTDOWN_TIMEOUT] =
+        {
+            .name = "shutdown_timeout",
+            .type = VCHA_PT_DURATION,
+            .dflt = "0",
+            .max = 86400000,
+            .shortdesc = "Time a graceful shutdown may take",
+            .longdesc = "How long stop waits for the guest to shut down "
+                        "before it destroys the domain.  0: the stop "
+                        "operation's timeout less 5 s (the destroy's "
+                        "time); a longer one is cut to that as well.",
+        },
+    [P_MIG_TRANSPORT] =
+        {
+            .name = "migration_transport",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "Transport of a live migration",
+            .longdesc = "The libvirt transport to the target node's "
+                        "libvirtd (ssh, tcp, tls, libssh...): the target's "
+                        "URI is the hypervisor URI with this transport and "
+                        "the target node's name as host.  Empty: the "
+                        "hypervisor URI's own transport, or ssh when it "
+                        "names none.",
+        },
+    [P_MIG_USER] =
+        {
+            .name = "migration_user",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "User on the target node",
+            .longdesc = "The user of the connection to the target node's "
+                        "libvirtd, for transports that have one (ssh).",
+        },
+    [P_MIG_SUFFIX] =
+        {
+            .name = "migration_network_suffix",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "Suffix of the migration network's host names",
+            .longdesc = "Added to the target node's name to reach it on a "
+                        "dedicated migration network: node2 with suffix "
+                        "-mig migrates to node2-mig.",
+        },
+    [P_MIGRATEURI] =
+        {
+            .name = "migrateuri",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "Migration data URI",
+            .longdesc = "Where QEMU sends the migration data (tcp:HOST:PORT "
+                        "...); %n in it is replaced by the target node's "
+                        "name.  Empty: libvirt's choice.",
+        },
+    [P_MIG_DOWNTIME] =
+        {
+            .name = "migration_downtime",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "0",
+            .max = 3600000,
+            .shortdesc = "Longest pause of a live migration, ms",
+            .longdesc = "The longest time the guest may be paused at the "
+                        "end of a live migration, in milliseconds "
+                        "(libvirt's max downtime); 0: the hypervisor's "
+                        "default.",
+        },
+    [P_MIG_SPEED] =
+        {
+            .name = "migration_speed",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "0",
+            .max = 1000000,
+            .shortdesc = "Bandwidth of a live migration, MiB/s",
+            .longdesc = "The most a live migration may send, in MiB/s; 0: "
+                        "no limit.",
+        },
+};
+
+/* ------------------------------------------------------------ the domain */
+
+/* One action's view of the domain. */
+struct vm {
+    struct vcha_agent *a;
+    char name[256]; /* domain param, or the config's <name> */
+    char *xml;      /* config's text, when read */
+    size_t xml_len;
+    virConnectPtr conn;
+    virDomainPtr dom; /* NULL: libvirt knows no such domain */
+    enum vcha_result (*body)(struct vm *vm);
+};
+
+/* Where this node's start recorded the domain's name, or NULL. */
+static char *
+record_path(const struct vcha_agent *a)
+{
+    char *path = NULL;
+
+    if (a->instance == NULL || asprintf(&path, "%s/vcha-vm-%s.name",
+                                        vcha_state_dir(), a->instance) < 0) {
+        return NULL;
+    }
+    return path;
+}
+
+/* Record the name for a stop or monitor that cannot read config. */
+static void
+record_write(const struct vcha_agent *a, const char *name)
+{
+    char *path = record_path(a);
+
+    if (path != NULL &&
+        vcha_file_write_atomic(path, name, strlen(name), 0644) < 0) {
+        vcha_warn("cannot record the name of %s in %s", name, path);
+    }
+    free(path);
+}
+
+/* The name the last start here recorded: 0, or -ENOENT. */
+static int
+record_read(const struct vcha_agent *a, char *name, size_t len)
+{
+    char *path = record_path(a), *text = NULL;
+    size_t n = 0;
+    int rc = path != NULL ? vcha_file_read(path, &text, &n, len - 1) : -ENOENT;
+
+    if (rc == 0 && n > 0) {
+        snprintf(name, len, "%.*s", (int) n, text);
+    }
+    free(text);
+    free(path);
+    return rc == 0 && n > 0 ? 0 : -ENOENT;
+}
+
+/*
+ * The domain's name, and config's text when @p read_config: the name is
+ * the domain parameter, else config's <name>, else the one this node's
+ * last start recorded.  A config that cannot be read is an error, never
+ * "not running": that it cannot be read here says nothing of whether the
+ * domain runs.  -ENOENT (nothing set) when no name can be known at all.
+ */
+static int
+vm_config(struct vm *vm, bool read_config, enum vcha_result *r)
+{
+    struct vcha_agent *a = vm->a;
+    const char *config = vcha_agent_str(a, P_CONFIG);
+    const char *domain = vcha_agent_str(a, P_DOMAIN);
+    char why[256] = "";
+    int rc = 0;
+
+    *r = VCHA_OK;
+    if (domain != NULL) {
+        snprintf(vm->name, sizeof(vm->name), "%s", domain);
+    }
+    if (config != NULL && (read_config || domain == NULL)) {
+        rc = vcha_file_read(config, &vm->xml, &vm->xml_len, CONFIG_MAX);
+    }
+    if (rc == 0 && domain == NULL &&
+        vcha_virt_xml_name(vm->xml, vm->xml_len, vm->name, sizeof(vm->name),
+                           why, sizeof(why)) < 0) {
+        *r = vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "config %s: %s", config,
+                             why);
+        return -EINVAL;
+    }
+    if (rc < 0 &&
+        (read_config || record_read(a, vm->name, sizeof(vm->name)) < 0)) {
+        *r = vcha_agent_fail(
+            a, read_config ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC,
+            "cannot read config %s: %s%s", config, strerror(-rc),
+            read_config ? ""
+                        : " (and no start here recorded the name of "
+                          "its domain: set the domain parameter)");
+        return -ENOENT;
+    }
+    return 0;
+}
+
+/* Connect and look the domain up; vm->dom stays NULL when none exists. */
+static enum vcha_result
+vm_open(struct vm *vm)
+{
+    struct vcha_agent *a = vm->a;
+    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+    char why[512] = "";
+    int rc = vcha_virt_open(uri, NULL, NULL, NULL, &vm->conn, why, sizeof(why));
+
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", why);
+    }
+    rc =
+        vcha_virt_domain_lookup(vm->conn, vm->name, &vm->dom, why, sizeof(why));
+    if (rc < 0 && rc != -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "domain %s: %s", vm->name,
+                               why);
+    }
+    return VCHA_OK;
+}
+
+static void
+vm_close(struct vm *vm)
+{
+    if (vm->dom != NULL) {
+        virDomainFree(vm->dom);
+    }
+    vcha_virt_close(vm->conn);
+    free(vm->xml);
+}
+
+/* The domain's state (VIR_DOMAIN_*) and its reason; -1 with the reason set. */
+static int
+vm_state(struct vm *vm, int *why_code)
+{
+    int state = 0, reason = 0;
+    char why[512];
+
+    *why_code = 0;
+    if (vm->dom == NULL) {
+        return VIR_DOMAIN_SHUTOFF;
+    }
+    if (virDomainGetState(vm->dom, &state, &reason, 0) == 0) {
+        *why_code = reason;
+        return state;
+    }
+    if (vcha_virt_last_error_code() == VIR_ERR_NO_DOMAIN) {
+        return VIR_DOMAIN_SHUTOFF; /* a transient one, gone */
+    }
+    vcha_agent_fail(vm->a, VCHA_ERR_GENERIC, "state of %s: %s", vm->name,
+                    vcha_virt_last_error(why, sizeof(why)));
+    return -1;
+}
+
+/* Wait until the domain is off (@p off) or running, by @p deadline. */
+static bool
+vm_wait(struct vm *vm, bool off, long long deadline)
+{
+    for (;;) {
+        int reason, state = vm_state(vm, &reason);
+
+        if (state < 0) {
+            return false;
+        }
+        if (off ? state == VIR_DOMAIN_SHUTOFF
+                : state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED) {
+            return true;
+        }
+        if (vcha_now_ms() + POLL_MS >= deadline) {
+            return false;
+        }
+        usleep(POLL_MS * 1000);
+    }
+}
+
+/* vm_wait(), its failure said: "<name> @p what" unless libvirt's is. */
+static enum vcha_result
+vm_wait_for(struct vm *vm, bool off, long long deadline, const char *what)
+{
+    if (vm_wait(vm, off, deadline)) {
+        return VCHA_OK;
+    }
+    return vm->a->reason[0] != '\0' ? VCHA_ERR_GENERIC
+                                    : vcha_agent_fail(vm->a, VCHA_ERR_GENERIC,
+                                                      "%s %s", vm->name, what);
+}
+
+static enum vcha_result
+libvirt_fail(struct vm *vm, const char *what)
+{
+    char why[512];
+
+    return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC, "%s %s: %s", what, vm->name,
+                           vcha_virt_last_error(why, sizeof(why)));
+}
+
+/* ------------------------------------------------------------ worker */
+
+static enum vcha_result start_body(struct vm *vm);
+
+/* In the worker: connect, run the action's body, answer with its result. */
+static int
+worker_body(void *arg, char *reason, size_t len)
+{
+    struct vm *vm = arg;
+    enum vcha_result r = vm_open(vm);
+
+    (void) reason; /* the worker sends vm->a->reason, the buffer it got */
+    (void) len;
+    if (r == VCHA_OK) {
+        r = vm->body(vm);
+    }
+    vm_close(vm);
+    return (int) r;
+}
+
+/*
+ * Run @p body against the domain in a worker killed at the deadline: a
+ * libvirtd that does not answer fails the action with that reason.
+ */
+static enum vcha_result
+vm_run(struct vcha_agent *a, bool needs_config,
+       enum vcha_result (*body)(struct vm *vm))
+{
+    struct vm vm = {.a = a, .body = body};
+    int code = VCHA_ERR_GENERIC, rc;
+    enum vcha_result r;
+
+    if (vm_config(&vm, needs_config, &r) < 0) {
+        free(vm.xml);
+        return r;
+    }
+    rc = vcha_worker_run(worker_body, &vm, a->deadline_ms, &code, a->reason,
+                         sizeof(a->reason));
+    free(vm.xml);
+    if (rc == -ETIMEDOUT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "libvirt at %s gave no answer about %s within "
+                               "the operation's timeout (%lld ms)",
+                               vcha_agent_str(a, P_HYPERVISOR), vm.name,
+                               a->timeout_ms);
+    }
+    if (rc < 0) {
+        char why[sizeof(a->reason)];
+
+        snprintf(why, sizeof(why), "%s", a->reason);
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", why);
+    }
+    if (code == VCHA_OK && body == start_body) {
+        record_write(a, vm.name);
+    }
+    return (enum vcha_result) code;
+}
+
+/* ------------------------------------------------------------ monitor */
+
+static enum vcha_result
+monitor_body(struct vm *vm)
+{
+    int reason, state = vm_state(vm, &reason);
+
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_PMSUSPENDED:
+        return VCHA_OK;
+    case VIR_DOMAIN_PAUSED:
+        /* paused by the guest's own fault: it does not serve */
+        if (reason == VIR_DOMAIN_PAUSED_IOERROR ||
+            reason == VIR_DOMAIN_PAUSED_WATCHDOG ||
+            reason == VIR_DOMAIN_PAUSED_CRASHED) {
+            return vcha_agent_fail(
+                vm->a, VCHA_ERR_GENERIC, "%s is paused (%s)", vm->name,
+                reason == VIR_DOMAIN_PAUSED_IOERROR    ? "I/O error"
+                : reason == VIR_DOMAIN_PAUSED_WATCHDOG ? "watchdog"
+                                                       : "guest crashed");
+        }
+        return VCHA_OK; /* paused for a migration, a snapshot, by hand */
+    case VIR_DOMAIN_SHUTOFF:
+    case VIR_DOMAIN_SHUTDOWN:
+        return state == VIR_DOMAIN_SHUTOFF ? VCHA_NOT_RUNNING : VCHA_OK;
+    case VIR_DOMAIN_CRASHED:
+        return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC, "%s crashed", vm->name);
+    case -1:
+        return VCHA_ERR_GENERIC;
+    default:
+        return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC,
+                               "%s is in an unknown state (%d)", vm->name,
+                               state);
+    }
+}
+
+static enum vcha_result
+vm_monitor(struct vcha_agent *a)
+{
+    return vm_run(a, false, monitor_body);
+}
+
+/* ------------------------------------------------------------ start */
+
+static enum vcha_result
+start_body(struct vm *vm)
+{
+    int reason, state = vm_state(vm, &reason);
+
+    if (state < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    if (state == VIR_DOMAIN_PAUSED) {
+        if (virDomainResume(vm->dom) < 0) {
+            return libvirt_fail(vm, "cannot resume");
+        }
+    } else if (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED) {
+        if (vm->dom == NULL && vm->xml == NULL) {
+            return vcha_agent_fail(vm->a, VCHA_ERR_INSTALLED,
+                                   "libvirt knows no domain %s and no config "
+                                   "is given to create it",
+                                   vm->name);
+        }
+        if (vm->dom == NULL) {
+            vm->dom = virDomainCreateXML(vm->conn, vm->xml, 0);
+            if (vm->dom == NULL) {
+                return libvirt_fail(vm, "cannot create");
+            }
+        } else if (state == VIR_DOMAIN_CRASHED &&
+                   virDomainDestroy(vm->dom) < 0) {
+            return libvirt_fail(vm, "cannot clear the crashed");
+        } else if (virDomainCreate(vm->dom) < 0) {
+            return libvirt_fail(vm, "cannot start");
+        }
+    }
+    if (vm_wait_for(vm, false, vm->a->deadline_ms,
+                    "did not reach running in time") != VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    vcha_notice("%s runs", vm->name);
+    return VCHA_OK;
+}
+
+static enum vcha_result
+vm_start(struct vcha_agent *a)
+{
+    return vm_run(a, true, start_body);
+}
+
+/* ------------------------------------------------------------ stop */
+
+static unsigned
+shutdown_flags(const char *mode)
+{
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } map[] = {
+        {"acpi", VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN},
+        {"agent", VIR_DOMAIN_SHUTDOWN_GUEST_AGENT},
+        {"initctl", VIR_DOMAIN_SHUTDOWN_INITCTL},
+        {"signal", VIR_DOMAIN_SHUTDOWN_SIGNAL},
+        {"paravirt", VIR_DOMAIN_SHUTDOWN_PARAVIRT},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(mode, map[i].name) == 0) {
+            return map[i].flag;
+        }
+    }
+    return VIR_DOMAIN_SHUTDOWN_DEFAULT;
+}
+
+/* When the graceful shutdown gives up: shutdown_timeout, within the stop. */
+static long long
+shutdown_deadline(const struct vcha_agent *a)
+{
+    long long last = a->deadline_ms - DESTROY_MS;
+    long long t = vcha_agent_num(a, P_SHUTDOWN_TIMEOUT);
+
+    if (t > 0 && vcha_now_ms() + t < last) {
+        return vcha_now_ms() + t;
+    }
+    return last;
+}
+
+static enum vcha_result
+stop_body(struct vm *vm)
+{
+    struct vcha_agent *a = vm->a;
+    int reason, state = vm_state(vm, &reason);
+
+    if (state < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    if (state == VIR_DOMAIN_SHUTOFF) {
+        return VCHA_OK;
+    }
+    if (!vcha_agent_num(a, P_FORCE_STOP) && state != VIR_DOMAIN_PAUSED &&
+        state != VIR_DOMAIN_CRASHED) {
+        unsigned flags = shutdown_flags(vcha_agent_str(a, P_SHUTDOWN_MODE));
+
+        if (virDomainShutdownFlags(vm->dom, flags) < 0) {
+            char why[512];
+
+            vcha_warn("%s: graceful shutdown refused (%s): destroying it",
+                      vm->name, vcha_virt_last_error(why, sizeof(why)));
+        } else if (vm_wait(vm, true, shutdown_deadline(a))) {
+            vcha_notice("%s shut down", vm->name);
+            return VCHA_OK;
+        } else if (a->reason[0] != '\0') {
+            return VCHA_ERR_GENERIC;
+        } else {
+            vcha_warn("%s did not shut down in time: destroying it", vm->name);
+        }
+    }
+    if (virDomainDestroy(vm->dom) < 0 &&
+        vcha_virt_last_error_code() != VIR_ERR_NO_DOMAIN) {
+        return libvirt_fail(vm, "cannot destroy");
+    }
+    if (vm_wait_for(vm, true, a->deadline_ms, "still runs after its destroy") !=
+        VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    vcha_notice("%s destroyed", vm->name);
+    return VCHA_OK;
+}
+
+/*
+ * Stop.  When libvirtd cannot say, the domain counts as stopped only when
+ * no hypervisor process of it runs here: a stop that succeeds while the
+ * VM runs on would let Pacemaker start it elsewhere too.
+ */
+static enum vcha_result
+vm_stop(struct vcha_agent *a)
+{
+    struct vm vm = {.a = a};
+    enum vcha_result r;
+    int running, rc = vm_config(&vm, false, &r);
+
+    free(vm.xml);
+    if (rc == -ENOENT) {
+        /* no name anywhere: config gone, and no start since this node
+         * booted recorded one (the record lives in /run) */
+        vcha_warn("%s; no start of this resource here since boot: "
+                  "stopped",
+                  a->reason);
+        a->reason[0] = '\0';
+        return VCHA_OK;
+    }
+    if (rc < 0) {
+        return r;
+    }
+    r = vm_run(a, false, stop_body);
+    if (r == VCHA_OK) {
+        return r;
+    }
+    running = vcha_virt_domain_process(vm.name);
+    if (running == 0) {
+        vcha_warn("%s (libvirt: %s); no process of %s runs here: stopped",
+                  vcha_result_name(r), a->reason, vm.name);
+        a->reason[0] = '\0';
+        return VCHA_OK;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------ migration */
+
+/* The target's libvirt URI: the hypervisor's with its transport and host. */
+static char *
+target_uri(const struct vcha_agent *a, const char *target)
+{
+    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+    const char *transport = vcha_agent_str(a, P_MIG_TRANSPORT);
+    const char *user = vcha_agent_str(a, P_MIG_USER);
+    const char *suffix = vcha_agent_str(a, P_MIG_SUFFIX);
+    const char *colon = strchr(uri, ':'), *plus = strchr(uri, '+');
+    const char *path = strstr(uri, ":///");
+    char driver[64], *out = NULL;
+    size_t n;
+
+    if (colon == NULL || path == NULL) {
+        return NULL; /* checked by validate: driver:///path */
+    }
+    n = (size_t) ((plus != NULL && plus < colon ? plus : colon) - uri);
+    snprintf(driver, sizeof(driver), "%.*s", (int) n, uri);
+    if (transport == NULL && plus != NULL && plus < colon) {
+        return NULL; /* a remote hypervisor URI: transport required */
+    }
+    if (asprintf(&out, "%s+%s://%s%s%s%s%s", driver,
+                 transport != NULL ? transport : "ssh", user ? user : "",
+                 user ? "@" : "", target, suffix ? suffix : "", path + 3) < 0) {
+        out = NULL;
+    }
+    return out;
+}
+
+/* migrateuri with %n replaced by the target node's name. */
+static char *
+data_uri(const char *tmpl, const char *target)
+{
+    char *out = NULL, *p;
+    size_t len;
+
+    if (tmpl == NULL) {
+        return NULL;
+    }
+    p = strstr(tmpl, "%n");
+    if (p == NULL) {
+        return strdup(tmpl);
+    }
+    len = (size_t) (p - tmpl);
+    if (asprintf(&out, "%.*s%s%s", (int) len, tmpl, target, p + 2) < 0) {
+        out = NULL;
+    }
+    return out;
+}
+
+static const char *
+migrate_target(const struct vcha_agent *a)
+{
+    const char *t = getenv("OCF_RESKEY_CRM_meta_migrate_target");
+
+    (void) a;
+    return t != NULL && *t != '\0' ? t : NULL;
+}
+
+static enum vcha_result
+migrate_to_body(struct vm *vm)
+{
+    struct vcha_agent *a = vm->a;
+    const char *target = migrate_target(a);
+    char *dest = target ? target_uri(a, target) : NULL;
+    char *data =
+        target ? data_uri(vcha_agent_str(a, P_MIGRATEURI), target) : NULL;
+    virTypedParameterPtr tp = NULL;
+    int ntp = 0, maxtp = 0, reason;
+    enum vcha_result r = VCHA_OK;
+    unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+
+    if (dest == NULL) {
+        r = vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                            "no target URI for %s: migrate_target unset or "
+                            "hypervisor needs migration_transport",
+                            vm->name);
+        goto done;
+    }
+    if (vm_state(vm, &reason) != VIR_DOMAIN_RUNNING || vm->dom == NULL) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s does not run here",
+                            vm->name);
+        goto done;
+    }
+    if (vcha_agent_num(a, P_MIG_SPEED) > 0) {
+        virTypedParamsAddULLong(
+            &tp, &ntp, &maxtp, VIR_MIGRATE_PARAM_BANDWIDTH,
+            (unsigned long long) vcha_agent_num(a, P_MIG_SPEED));
+    }
+    if (data != NULL) {
+        virTypedParamsAddString(&tp, &ntp, &maxtp, VIR_MIGRATE_PARAM_URI, data);
+    }
+    if (vcha_agent_num(a, P_MIG_DOWNTIME) > 0 &&
+        virDomainMigrateSetMaxDowntime(
+            vm->dom, (unsigned long long) vcha_agent_num(a, P_MIG_DOWNTIME),
+            0) < 0) {
+        r = libvirt_fail(vm, "cannot set the migration downtime of");
+        goto done;
+    }
+    vcha_notice("migrating %s to %s (%s)", vm->name, target, dest);
+    if (virDomainMigrateToURI3(vm->dom, dest, tp, (unsigned) ntp, flags) < 0) {
+        char why[512];
+
+        /* a failed migration leaves the domain running here */
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "migration of %s to %s "
+                            "failed: %s",
+                            vm->name, target,
+                            vcha_virt_last_error(why, sizeof(why)));
+        goto done;
+    }
+    vcha_notice("%s migrated to %s", vm->name, target);
+
+done:
+    virTypedParamsFree(tp, ntp);
+    free(data);
+    free(dest);
+    return r;
+}
+
+static enum vcha_result
+vm_migrate_to(struct vcha_agent *a)
+{
+    return vm_run(a, false, migrate_to_body);
+}
+
+/* The domain arrived: it runs here by the deadline. */
+static enum vcha_result
+migrate_from_body(struct vm *vm)
+{
+    if (vm->dom == NULL) {
+        return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC,
+                               "%s did not arrive here", vm->name);
+    }
+    return vm_wait_for(vm, false, vm->a->deadline_ms, "did not arrive here");
+}
+
+static enum vcha_result
+vm_migrate_from(struct vcha_agent *a)
+{
+    return vm_run(a, false, migrate_from_body);
+}
+
+static enum vcha_result
+vm_reload_agent(struct vcha_agent *a)
+{
+    (void) a; /* nothing is kept between actions */
+    return VCHA_OK;
+}
+
+/* ------------------------------------------------------------ validate */
+
+static enum vcha_result
+vm_validate(struct vcha_agent *a, int level)
+{
+    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+    struct vm vm = {.a = a};
+    enum vcha_result r;
+
+    if (vcha_agent_str(a, P_CONFIG) == NULL &&
+        vcha_agent_str(a, P_DOMAIN) == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "config or domain must be given");
+    }
+    if (strstr(uri, "://") == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "hypervisor %s is not a libvirt URI", uri);
+    }
+    if (level < 10 || vcha_agent_str(a, P_CONFIG) == NULL) {
+        return VCHA_OK;
+    }
+    vm_config(&vm, true, &r);
+    free(vm.xml);
+    return r;
+}
+
+static const struct vcha_action_def actions[] = {
+    {"start", vm_start, 90, 0, -1, NULL},
+    {"stop", vm_stop, 90, 0, -1, NULL},
+    {"monitor", vm_monitor, 30, 10, 0, NULL},
+    {"migrate_to", vm_migrate_to, 120, 0, -1, NULL},
+    {"migrate_from", vm_migrate_from, 60, 0, -1, NULL},
+    {"reload-agent", vm_reload_agent, 20, 0, -1, NULL},
+    {NULL},
+};
+
+static const struct vcha_agent_def agent = {
+    .name = AGENT,
+    .version = PACKAGE_VERSION,
+    .shortdesc = "libvirt domain (VM) with live migration",
+    .longdesc =
+        "Runs a libvirt domain: a QEMU VM on this node's libvirtd, or any "
+        "domain of another driver.  Every action runs its libvirt calls in "
+        "a worker process killed at the operation's deadline, so that a "
+        "libvirtd that hangs makes the action fail in time with that "
+        "reason, never run into Pacemaker's timeout.  Start creates the "
+        "domain from config when libvirt does not know it (transient) and "
+        "starts the defined one otherwise, and returns once it runs; a "
+        "running domain is left as it is.  Stop asks the guest to shut "
+        "down (shutdown_mode) and destroys the domain when it has not by "
+        "shutdown_timeout; when libvirtd cannot answer, stop succeeds only "
+        "when no hypervisor process of the domain runs on this node (seen "
+        "in /proc), and fails otherwise, so that the cluster fences rather "
+        "than run the VM twice.  Monitor reports running, stopped, or a "
+        "failure for a crashed domain and one paused by an I/O error, its "
+        "watchdog or a guest crash; a config that cannot be read is an "
+        "error, never \"stopped\".  Give the domain parameter as well as "
+        "config: monitor and stop then need no file.  migrate_to moves "
+        "the running domain to the target node live, peer to peer "
+        "(libvirtd to libvirtd) within migration_speed and "
+        "migration_downtime; one that fails leaves the domain running "
+        "here (allow-migrate=true).",
+    .params = params,
+    .n_params = N_PARAMS,
+    .actions = actions,
+    .validate = vm_validate,
+};
+
+int
+main(int argc, char **argv)
+{
+    return vcha_agent_main(&agent, argc, argv);
+}

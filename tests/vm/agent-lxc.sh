@@ -1,0 +1,155 @@
+#!/bin/bash
+# ocf:vcha:vm against a real libvirtd, with LXC domains (whose init is a
+# process of this machine) where QEMU guests are not needed: start from
+# config (transient) and of a defined domain, idempotence, probe, stop
+# (graceful, then forced), the name recorded for a config that vanished,
+# libvirtd stopped (SIGSTOP) during monitor and stop, and a libvirtd that
+# is gone while the domain is provably off.  Each outcome is checked apart
+# from the agent: virsh, and whether the domain's processes exist.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/libvirtd.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
+for prog in libvirtd virtlogd virsh unshare ip; do
+    command -v "$prog" > /dev/null ||
+        tap_bail "$prog missing: install libvirt-daemon-system libvirt-daemon-driver-lxc libvirt-clients"
+done
+libvirtd_enter "$@"
+
+VM=$top_builddir/agents/vm
+work=$(mktemp -d)
+trap 'libvirtd_stop; rm -rf "$work"' EXIT
+libvirtd_start "$work/libvirtd" ||
+    { sed 's/^/#  /' "$work/libvirtd/libvirtd.out"; tap_bail "libvirtd did not start"; }
+export HA_RSCTMP=$work/rsctmp
+mkdir -p "$HA_RSCTMP"
+
+# Each domain's init: a sleep with a marker argument nothing else uses.
+MARK=$((86400 + $$))
+domain_xml() { # domain_xml NAME MARK
+    cat << XML
+<domain type='lxc'>
+  <name>$1</name>
+  <memory>65536</memory>
+  <os><type>exe</type><init>/bin/sleep</init><initarg>$2</initarg></os>
+  <devices><console type='pty'/></devices>
+</domain>
+XML
+}
+domain_xml vm1 "$MARK" > "$work/vm1.xml"
+domain_xml vm2 $((MARK + 1)) > "$work/vm2.xml"
+
+alive() { pgrep -f "^/bin/sleep $1\$" > /dev/null; }
+state() { virsh -c lxc:/// domstate "$1" 2> /dev/null | grep . || echo none; }
+# agent ACTION [PARAM=VALUE...]: run it as Pacemaker would; rc in RC
+agent() {
+    local action=$1 kv
+    shift
+    (
+        export OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=${INSTANCE:-vm1}
+        export OCF_RESKEY_hypervisor=lxc:/// OCF_RESKEY_CRM_meta_timeout=${TIMEOUT:-20000}
+        for kv in "$@"; do export "OCF_RESKEY_$kv"; done
+        exec "$VM" "$action"
+    ) > "$work/out" 2>&1
+    RC=$?
+}
+reason() { sed -n 's/^ocf-exit-reason://p' "$work/out"; }
+
+# ------------------------------------------------------------ lifecycle
+agent monitor config="$work/vm1.xml"
+tap_is "$RC" 7 "probe of a domain libvirt does not know: not running"
+agent start config="$work/vm1.xml"
+tap_is "$RC" 0 "start from config"
+tap_is "$(state vm1)" running "virsh says running"
+alive "$MARK"
+tap_is "$?" 0 "its init runs"
+agent start config="$work/vm1.xml"
+tap_is "$RC" 0 "start again: success, nothing done"
+tap_is "$(pgrep -fc "^/bin/sleep $MARK\$")" 1 "one init, not two"
+agent monitor config="$work/vm1.xml"
+tap_is "$RC" 0 "monitor: running"
+
+# config vanished: stop still knows the domain (recorded at start)
+mv "$work/vm1.xml" "$work/vm1.xml.away"
+agent monitor config="$work/vm1.xml"
+tap_is "$RC" 0 "config gone: monitor asks libvirt by the recorded name"
+# an init that ignores SIGTERM (a sleep as pid 1): the graceful shutdown
+# cannot end it, the destroy at shutdown_timeout does
+t0=$EPOCHREALTIME
+agent stop config="$work/vm1.xml" shutdown_timeout=2s
+ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+tap_is "$RC" 0 "config gone: stop"
+tap_like "$(cat "$work/out")" "*did not shut down in time: destroying it*" \
+    "a guest that does not shut down is destroyed"
+tap_cond "ms >= 2000" "after shutdown_timeout ($ms ms)"
+tap_is "$(state vm1)" none "the transient domain is gone"
+alive "$MARK"
+tap_is "$?" 1 "no process of it runs"
+mv "$work/vm1.xml.away" "$work/vm1.xml"
+agent stop config="$work/vm1.xml"
+tap_is "$RC" 0 "stop again: success"
+agent monitor config="$work/vm1.xml"
+tap_is "$RC" 7 "monitor: not running"
+
+# no name anywhere: an unreadable config is an error for monitor, never
+# "not running"; stop with no start recorded since boot succeeds
+INSTANCE=vm-never
+agent monitor config="$work/none.xml"
+tap_is "$RC" 1 "monitor with config unreadable and no record: an error"
+tap_like "$(reason)" "*cannot read config*set the domain parameter*" \
+    "saying why ($(reason))"
+agent stop config="$work/none.xml"
+tap_is "$RC" 0 "stop with config unreadable and no record: nothing ran here"
+agent start config="$work/none.xml"
+tap_is "$RC" 5 "start with config unreadable: not installed here"
+unset INSTANCE
+
+# a defined (persistent) domain, by name, stopped for good
+virsh -q -c lxc:/// define "$work/vm2.xml" > /dev/null
+INSTANCE=vm2
+agent start domain=vm2
+tap_is "$RC" 0 "start of a defined domain by name"
+tap_is "$(state vm2)" running "virsh says running"
+t0=$EPOCHREALTIME
+agent stop domain=vm2 force_stop=true
+ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+tap_is "$RC" 0 "stop with force_stop"
+# a graceful try would wait for this init until the stop's timeout less 5 s
+tap_cond "ms < 10000" "destroyed without waiting for a shutdown ($ms ms)"
+tap_is "$(state vm2)" "shut off" "defined, shut off"
+alive $((MARK + 1))
+tap_is "$?" 1 "no process of it runs"
+
+# ------------------------------------------------------------ hung libvirtd
+agent start domain=vm2
+tap_is "$RC" 0 "started again"
+kill -STOP "$LIBVIRTD_PID"
+t0=$EPOCHREALTIME
+TIMEOUT=4000 agent monitor domain=vm2
+ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+tap_is "$RC" 1 "monitor with libvirtd stopped: fails"
+tap_like "$(reason)" "*gave no answer about vm2 within*" "saying so ($(reason))"
+tap_cond "ms < 4000" "within the operation's timeout ($ms ms of 4000)"
+TIMEOUT=4000 agent stop domain=vm2
+tap_is "$RC" 1 "stop with libvirtd stopped while vm2 runs: fails (a fence, not two VMs)"
+alive $((MARK + 1))
+tap_is "$?" 0 "vm2 still runs"
+kill -CONT "$LIBVIRTD_PID"
+agent stop domain=vm2
+tap_is "$RC" 0 "stop once libvirtd answers"
+kill -STOP "$LIBVIRTD_PID"
+TIMEOUT=4000 agent stop domain=vm2
+tap_is "$RC" 0 "stop with libvirtd stopped and no process of vm2: stopped"
+kill -CONT "$LIBVIRTD_PID"
+
+# ------------------------------------------------------------ validation
+agent validate-all
+tap_is "$RC" 6 "validate-all without config or domain: not configured"
+tap_like "$(reason)" "*config or domain*" "naming them"
+echo '<domain type="lxc"><memory>1</memory></domain>' > "$work/noname.xml"
+agent start config="$work/noname.xml"
+tap_is "$RC" 6 "a config without <name>: not configured"
+tap_like "$(reason)" "*has no <name>*" "saying so"
+
+tap_done
