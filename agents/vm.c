@@ -40,6 +40,7 @@ enum {
     P_MIG_USER,
     P_MIG_SUFFIX,
     P_MIGRATEURI,
+    P_REMOTEURI,
     P_MIG_DOWNTIME,
     P_MIG_SPEED,
     N_PARAMS
@@ -155,7 +156,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Suffix of the migration network's host names",
             .longdesc = "Added to the target node's name to reach it on a "
                         "dedicated migration network: node2 with suffix "
-                        "-mig migrates to node2-mig.",
+                        "-mig migrates to node2-mig, node2.example.com to "
+                        "node2-mig.example.com (before the first dot).",
         },
     [P_MIGRATEURI] =
         {
@@ -165,6 +167,18 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "Where QEMU sends the migration data (tcp:HOST:PORT "
                         "...); %n in it is replaced by the target node's "
                         "name.  Empty: libvirt's choice.",
+        },
+    [P_REMOTEURI] =
+        {
+            .name = "remoteuri",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "Target node's libvirt URI",
+            .longdesc = "The libvirt URI of the target node's libvirtd, "
+                        "when the one made from hypervisor, "
+                        "migration_transport, migration_user and "
+                        "migration_network_suffix does not fit; %n in it "
+                        "is replaced by the target node's name (and those "
+                        "three are then not used).",
         },
     [P_MIG_DOWNTIME] =
         {
@@ -653,7 +667,37 @@ vm_stop(struct vcha_agent *a)
 
 /* ------------------------------------------------------------ migration */
 
-/* The target's libvirt URI: the hypervisor's with its transport and host. */
+/* @p tmpl with each %n replaced by @p target (a new string), or NULL. */
+static char *
+subst_node(const char *tmpl, const char *target)
+{
+    size_t len = strlen(tmpl) + 1, t = strlen(target), k = 0;
+    char *out;
+
+    for (const char *p = strstr(tmpl, "%n"); p; p = strstr(p + 2, "%n")) {
+        len += t;
+    }
+    out = malloc(len);
+    for (const char *p = tmpl; out != NULL && *p != '\0';) {
+        if (p[0] == '%' && p[1] == 'n') {
+            memcpy(out + k, target, t);
+            k += t;
+            p += 2;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    if (out != NULL) {
+        out[k] = '\0';
+    }
+    return out;
+}
+
+/*
+ * The target's libvirt URI: remoteuri, or the hypervisor's with the
+ * migration transport, user and host (the target node, its suffix added
+ * before the first dot).
+ */
 static char *
 target_uri(const struct vcha_agent *a, const char *target)
 {
@@ -663,41 +707,22 @@ target_uri(const struct vcha_agent *a, const char *target)
     const char *suffix = vcha_agent_str(a, P_MIG_SUFFIX);
     const char *colon = strchr(uri, ':'), *plus = strchr(uri, '+');
     const char *path = strstr(uri, ":///");
+    size_t host = strcspn(target, ".");
     char driver[64], *out = NULL;
     size_t n;
 
-    if (colon == NULL || path == NULL) {
-        return NULL; /* checked by validate: driver:///path */
+    if (vcha_agent_str(a, P_REMOTEURI) != NULL) {
+        return subst_node(vcha_agent_str(a, P_REMOTEURI), target);
     }
-    n = (size_t) ((plus != NULL && plus < colon ? plus : colon) - uri);
+    if (colon == NULL || path == NULL || (plus != NULL && plus < colon)) {
+        return NULL; /* not driver:///path: remoteuri is needed */
+    }
+    n = (size_t) (colon - uri);
     snprintf(driver, sizeof(driver), "%.*s", (int) n, uri);
-    if (transport == NULL && plus != NULL && plus < colon) {
-        return NULL; /* a remote hypervisor URI: transport required */
-    }
-    if (asprintf(&out, "%s+%s://%s%s%s%s%s", driver,
+    if (asprintf(&out, "%s+%s://%s%s%.*s%s%s%s", driver,
                  transport != NULL ? transport : "ssh", user ? user : "",
-                 user ? "@" : "", target, suffix ? suffix : "", path + 3) < 0) {
-        out = NULL;
-    }
-    return out;
-}
-
-/* migrateuri with %n replaced by the target node's name. */
-static char *
-data_uri(const char *tmpl, const char *target)
-{
-    char *out = NULL, *p;
-    size_t len;
-
-    if (tmpl == NULL) {
-        return NULL;
-    }
-    p = strstr(tmpl, "%n");
-    if (p == NULL) {
-        return strdup(tmpl);
-    }
-    len = (size_t) (p - tmpl);
-    if (asprintf(&out, "%.*s%s%s", (int) len, tmpl, target, p + 2) < 0) {
+                 user ? "@" : "", (int) host, target, suffix ? suffix : "",
+                 target + host, path + 3) < 0) {
         out = NULL;
     }
     return out;
@@ -718,8 +743,9 @@ migrate_to_body(struct vm *vm)
     struct vcha_agent *a = vm->a;
     const char *target = migrate_target(a);
     char *dest = target ? target_uri(a, target) : NULL;
-    char *data =
-        target ? data_uri(vcha_agent_str(a, P_MIGRATEURI), target) : NULL;
+    char *data = target && vcha_agent_str(a, P_MIGRATEURI) != NULL
+                     ? subst_node(vcha_agent_str(a, P_MIGRATEURI), target)
+                     : NULL;
     virTypedParameterPtr tp = NULL;
     int ntp = 0, maxtp = 0, reason;
     enum vcha_result r = VCHA_OK;
@@ -727,8 +753,8 @@ migrate_to_body(struct vm *vm)
 
     if (dest == NULL) {
         r = vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
-                            "no target URI for %s: migrate_target unset or "
-                            "hypervisor needs migration_transport",
+                            "no target URI for %s: no migrate target, or a "
+                            "hypervisor URI with a host (set remoteuri)",
                             vm->name);
         goto done;
     }

@@ -121,6 +121,25 @@ tap_is "$(state vm2)" "shut off" "defined, shut off"
 alive $((MARK + 1))
 tap_is "$?" 1 "no process of it runs"
 
+# ------------------------------------------------------------ migration
+# (this namespace has only its loopback: the target cannot be reached)
+agent start domain=vm2
+OCF_RESKEY_CRM_meta_migrate_target=node2.lab agent migrate_to domain=vm2 \
+    migration_transport=tcp migration_network_suffix=-mig
+tap_is "$RC" 1 "migrate_to a target that cannot be reached fails"
+tap_like "$(cat "$work/out")" "*migrating vm2 to node2.lab (lxc+tcp://node2-mig.lab/)*" \
+    "to the hypervisor URI with transport, the suffix before the first dot"
+tap_like "$(reason)" "*migration of vm2 to node2.lab failed*" "saying so"
+tap_is "$(state vm2)" running "vm2 runs on here"
+OCF_RESKEY_CRM_meta_migrate_target=node2 agent migrate_to domain=vm2 \
+    remoteuri=lxc+tcp://%n-x:1/ migrateuri=tcp:%n:49152
+tap_like "$(cat "$work/out")" "*migrating vm2 to node2 (lxc+tcp://node2-x:1/)*" \
+    "remoteuri, %n replaced"
+agent migrate_to domain=vm2
+tap_is "$RC" 6 "migrate_to with no migrate target: not configured"
+agent stop domain=vm2 force_stop=true
+tap_is "$RC" 0 "stopped"
+
 # ------------------------------------------------------------ hung libvirtd
 agent start domain=vm2
 tap_is "$RC" 0 "started again"
