@@ -890,7 +890,17 @@ static const struct vcha_agent_def agent = {
         "the running domain to the target node live, peer to peer "
         "(libvirtd to libvirtd) within migration_speed and "
         "migration_downtime; one that fails leaves the domain running "
-        "here (allow-migrate=true).",
+        "here (allow-migrate=true).  Coming from ocf:heartbeat:VirtualDomain: "
+        "config, hypervisor, force_stop, migration_transport, "
+        "migration_user, migration_network_suffix, migrateuri, remoteuri, "
+        "migration_downtime (ms) and migration_speed (MiB/s) keep their "
+        "names and meanings; shutdown_mode is obeyed (VirtualDomain reads "
+        "it under another name and ignores it); domain and "
+        "shutdown_timeout are new; monitor_scripts, the "
+        "autoset_utilization and unset_utilization parameters, "
+        "migrateport, migrate_options, snapshot, save_config_on_stop, "
+        "sync_config_on_stop, backingfile, stateless, copyindirs and "
+        "start_resources are not taken over.",
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,
