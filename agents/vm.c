@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <vcha/agent.h>
+#include <vcha/attr.h>
 #include <vcha/clock.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
@@ -43,6 +44,9 @@ enum {
     P_REMOTEURI,
     P_MIG_DOWNTIME,
     P_MIG_SPEED,
+    P_UTIL_CPU,
+    P_UTIL_HV_MEMORY,
+    P_UTIL_HOST_MEMORY,
     N_PARAMS
 };
 
@@ -202,6 +206,38 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "The most a live migration may send, in MiB/s; 0: "
                         "no limit.",
         },
+    [P_UTIL_CPU] =
+        {
+            .name = "autoset_utilization_cpu",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "true",
+            .reloadable = true,
+            .shortdesc = "Utilization cpu from the domain's vCPUs",
+            .longdesc = "Monitor sets the resource's cpu utilization to "
+                        "the domain's number of vCPUs, so that Pacemaker's "
+                        "placement-strategy counts it.",
+        },
+    [P_UTIL_HV_MEMORY] =
+        {
+            .name = "autoset_utilization_hv_memory",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "true",
+            .reloadable = true,
+            .shortdesc = "Utilization hv_memory from the domain",
+            .longdesc = "Monitor sets the resource's hv_memory utilization "
+                        "to the domain's maximum memory, in MiB.",
+        },
+    [P_UTIL_HOST_MEMORY] =
+        {
+            .name = "autoset_utilization_host_memory",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "true",
+            .reloadable = true,
+            .shortdesc = "Utilization host_memory from the domain",
+            .longdesc = "Monitor sets the resource's host_memory "
+                        "utilization to the domain's maximum memory, in "
+                        "MiB.",
+        },
 };
 
 /* ------------------------------------------------------------ the domain */
@@ -217,14 +253,15 @@ struct vm {
     enum vcha_result (*body)(struct vm *vm);
 };
 
-/* Where this node's start recorded the domain's name, or NULL. */
+/* This node's record @p what ("name", "util") of the resource, or NULL. */
 static char *
-record_path(const struct vcha_agent *a)
+record_path(const struct vcha_agent *a, const char *what)
 {
     char *path = NULL;
 
-    if (a->instance == NULL || asprintf(&path, "%s/vcha-vm-%s.name",
-                                        vcha_state_dir(), a->instance) < 0) {
+    if (a->instance == NULL || asprintf(&path, "%s/vcha-vm-%s.%s",
+                                        vcha_state_dir(), a->instance,
+                                        what) < 0) {
         return NULL;
     }
     return path;
@@ -234,7 +271,7 @@ record_path(const struct vcha_agent *a)
 static void
 record_write(const struct vcha_agent *a, const char *name)
 {
-    char *path = record_path(a);
+    char *path = record_path(a, "name");
 
     if (path != NULL &&
         vcha_file_write_atomic(path, name, strlen(name), 0644) < 0) {
@@ -247,7 +284,7 @@ record_write(const struct vcha_agent *a, const char *name)
 static int
 record_read(const struct vcha_agent *a, char *name, size_t len)
 {
-    char *path = record_path(a), *text = NULL;
+    char *path = record_path(a, "name"), *text = NULL;
     size_t n = 0;
     int rc = path != NULL ? vcha_file_read(path, &text, &n, len - 1) : -ENOENT;
 
@@ -451,17 +488,91 @@ vm_run(struct vcha_agent *a, bool needs_config,
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", why);
     }
     if (code == VCHA_OK && body == start_body) {
+        char *util = record_path(a, "util");
+
         record_write(a, vm.name);
+        if (util != NULL) {
+            unlink(util); /* the first monitor writes the utilization */
+        }
+        free(util);
     }
     return (enum vcha_result) code;
 }
 
 /* ------------------------------------------------------------ monitor */
 
+/*
+ * The resource's utilization from the running domain, written only when
+ * it differs from what this node wrote last (recorded; start forgets it):
+ * a write is a new CIB and a scheduler run.  A failure is only logged.
+ */
+static void
+utilization_update(struct vm *vm)
+{
+    static const struct {
+        size_t param;
+        const char *name;
+        bool cpu;
+    } util[] = {{P_UTIL_CPU, "cpu", true},
+                {P_UTIL_HV_MEMORY, "hv_memory", false},
+                {P_UTIL_HOST_MEMORY, "host_memory", false}};
+    struct vcha_agent *a = vm->a;
+    char *path = record_path(a, "util"), *old = NULL, now[128];
+    size_t len = 0, used = 0;
+    virDomainInfo info;
+    bool ok = true;
+
+    if (path == NULL || virDomainGetInfo(vm->dom, &info) < 0) {
+        free(path);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(util) / sizeof(util[0]); i++) {
+        used += (size_t) snprintf(
+            now + used, sizeof(now) - used, "%s=%llu\n",
+            vcha_agent_num(a, util[i].param) ? util[i].name : "-",
+            util[i].cpu ? (unsigned long long) info.nrVirtCpu
+                        : (unsigned long long) info.maxMem / 1024);
+    }
+    if (vcha_file_read(path, &old, &len, sizeof(now)) == 0 &&
+        len == strlen(now) && memcmp(old, now, len) == 0) {
+        goto done; /* as this node last wrote it */
+    }
+    for (size_t i = 0; i < sizeof(util) / sizeof(util[0]); i++) {
+        char value[32];
+        int rc;
+
+        if (!vcha_agent_num(a, util[i].param)) {
+            continue;
+        }
+        snprintf(value, sizeof(value), "%llu",
+                 util[i].cpu ? (unsigned long long) info.nrVirtCpu
+                             : (unsigned long long) info.maxMem / 1024);
+        rc = vcha_utilization_update(util[i].name, value,
+                                     vcha_agent_remaining_ms(a) / 2);
+        if (rc < 0) {
+            vcha_warn("cannot set the %s utilization of %s to %s: %s",
+                      util[i].name, a->instance, value, strerror(-rc));
+            ok = false;
+        }
+    }
+    if (ok) {
+        vcha_file_write_atomic(path, now, strlen(now), 0644);
+    }
+
+done:
+    free(old);
+    free(path);
+}
+
 static enum vcha_result
 monitor_body(struct vm *vm)
 {
     int reason, state = vm_state(vm, &reason);
+
+    if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
+        state == VIR_DOMAIN_PAUSED) {
+        utilization_update(vm);
+    }
 
     switch (state) {
     case VIR_DOMAIN_RUNNING:
@@ -896,9 +1007,10 @@ static const struct vcha_agent_def agent = {
         "migration_downtime (ms) and migration_speed (MiB/s) keep their "
         "names and meanings; shutdown_mode is obeyed (VirtualDomain reads "
         "it under another name and ignores it); domain and "
-        "shutdown_timeout are new; monitor_scripts, the "
-        "autoset_utilization and unset_utilization parameters, "
-        "migrateport, migrate_options, snapshot, save_config_on_stop, "
+        "shutdown_timeout are new; autoset_utilization_cpu, _hv_memory "
+        "and _host_memory are kept (written only when they change); "
+        "monitor_scripts, the unset_utilization parameters, migrateport, "
+        "migrate_options, snapshot, save_config_on_stop, "
         "sync_config_on_stop, backingfile, stateless, copyindirs and "
         "start_resources are not taken over.",
     .params = params,

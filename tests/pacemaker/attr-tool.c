@@ -3,6 +3,7 @@
  * that tests can run them against a real Pacemaker:
  *   attr-tool get NAME | node-get NAME | set NAME VALUE | delete NAME
  *   attr-tool promote SCORE | unpromote
+ *   attr-tool util NAME VALUE (of resource $OCF_RESOURCE_INSTANCE)
  * Prints the value (get), or the negative errno on failure (exit 1).
  */
 #include <config.h>
@@ -45,9 +46,11 @@ run(int argc, char **argv)
         return vcha_promotion_set(atoi(argv[2]), TIMEOUT_MS);
     } else if (argc == 2 && strcmp(cmd, "unpromote") == 0) {
         return vcha_promotion_delete(TIMEOUT_MS);
+    } else if (argc == 4 && strcmp(cmd, "util") == 0) {
+        return vcha_utilization_update(argv[2], argv[3], TIMEOUT_MS);
     }
     fprintf(stderr, "usage: attr-tool get|node-get|set|delete|promote|"
-                    "unpromote ...\n");
+                    "unpromote|util ...\n");
     return -22;
 }
 

@@ -78,6 +78,20 @@ tap_ok $? "Pacemaker started it: the name points to the node's address"
 crm_resource --locate -r www-dns 2>&1 | grep -q "running on: node1"
 tap_ok $? "crm_resource sees it running on node1"
 
+# --- utilization of a resource, written only when it changes
+epoch() { cibadmin -Q | sed -n '1s/.* epoch="\([0-9]*\)".*/\1/p'; }
+OCF_RESOURCE_INSTANCE=www-dns "$TOOL" util cpu 2
+tap_is "$?" 0 "vcha_utilization_update sets a new one"
+tap_is "$(crm_resource -r www-dns -z -g cpu -q 2>/dev/null)" 2 "it is in the CIB"
+e1=$(epoch)
+OCF_RESOURCE_INSTANCE=www-dns "$TOOL" util cpu 2
+tap_is "$(epoch)" "$e1" "the same value again: the CIB is not written"
+OCF_RESOURCE_INSTANCE=www-dns "$TOOL" util cpu 4
+tap_is "$(crm_resource -r www-dns -z -g cpu -q 2>/dev/null)" 4 "a change is written"
+tap_cond "$(epoch) > $e1" "as a new CIB"
+out=$("$TOOL" util cpu 4)
+tap_is "$?:$out" "1:-22" "without OCF_RESOURCE_INSTANCE: -EINVAL"
+
 attrd_updater -n web-address -U 198.18.0.52
 cluster1_wait 30 sh -c "dig +short -p $NAMED_PORT @127.0.0.1 $NAME A | grep -qx 198.18.0.52"
 tap_ok $? "a new transient address: monitor fails, Pacemaker restarts it, the name follows"

@@ -69,6 +69,14 @@ tap_is "$RC" 0 "start again: success, nothing done"
 tap_is "$(pgrep -fc "^/bin/sleep $MARK\$")" 1 "one init, not two"
 agent monitor config="$work/vm1.xml"
 tap_is "$RC" 0 "monitor: running"
+# no cluster here: the utilization cannot be written, and that is only
+# logged; what monitor would write is the domain's (1 vCPU, 64 MiB)
+tap_like "$(cat "$work/out")" "*cpu utilization of vm1 to 1:*hv_memory utilization of vm1 to 64:*host_memory utilization of vm1 to 64:*" \
+    "monitor sets the utilization from the domain (cpu 1, memory 64 MiB)"
+agent monitor config="$work/vm1.xml" autoset_utilization_cpu=false \
+    autoset_utilization_hv_memory=false autoset_utilization_host_memory=false
+! grep -q utilization "$work/out"
+tap_ok $? "not when told not to"
 
 # config vanished: stop still knows the domain (recorded at start)
 mv "$work/vm1.xml" "$work/vm1.xml.away"
