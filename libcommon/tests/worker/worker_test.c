@@ -23,6 +23,8 @@
 #include <vcha/clock.h>
 #include <vcha/worker.h>
 
+#include "../test-util.h"
+
 static int
 say_and_exit(void *arg, char *reason, size_t len)
 {
@@ -96,28 +98,6 @@ hang_with_a_child(void *arg, char *reason, size_t len)
     return 0;
 }
 
-/* @p pid exists and is not a zombie (one nobody reaps yet is dead). */
-static bool
-alive(pid_t pid)
-{
-    char path[64], line[256];
-    bool zombie = false;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return false;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "State:", 6) == 0) {
-            zombie = strchr(line, 'Z') != NULL;
-        }
-    }
-    fclose(f);
-    return !zombie;
-}
-
 static void
 test_an_overrun_is_killed_with_its_children(void **state)
 {
@@ -136,10 +116,10 @@ test_an_overrun_is_killed_with_its_children(void **state)
     assert_int_equal(read(fds[0], pids, sizeof(pids)), (ssize_t) sizeof(pids));
     for (int i = 0; i < 2; i++) {
         /* the grandchild, reparented, may take a moment to be reaped */
-        for (int k = 0; k < 100 && alive(pids[i]); k++) {
+        for (int k = 0; k < 100 && !test_process_dead(pids[i]); k++) {
             usleep(10000);
         }
-        assert_false(alive(pids[i]));
+        assert_true(test_process_dead(pids[i]));
     }
     close(fds[0]);
     close(fds[1]);
