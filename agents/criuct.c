@@ -122,7 +122,14 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "(at least 1s).  A failure loses at most the work "
                         "of one interval plus one checkpoint; each "
                         "checkpoint freezes the container for the time of "
-                        "its dump and file copy (see vchactl status).",
+                        "its dump and of copying what changed (see vchactl "
+                        "status).  A checkpoint's whole time (the copy "
+                        "before the freeze, the commit, the removal of the "
+                        "retired generation) grows with the number of "
+                        "files of the root filesystem: in the cluster lab "
+                        "about 1.3 s at 1,000 files, 12 s at 20,000 and "
+                        "75 s at 100,000.  Keep the interval above it: one "
+                        "that overruns is followed by the next at once.",
         },
     [P_KEEP] =
         {
