@@ -1676,6 +1676,66 @@ test_sha256_hex_known_vector(void **state)
                              "b00361a396177a9cb410ff61f20015ad");
 }
 
+/* A stop that lets @p arg (a countdown) chunks through, then says so. */
+static int
+stop_after(void *arg)
+{
+    int *left = arg;
+
+    return (*left)-- > 0 ? 0 : -ECANCELED;
+}
+
+static void
+test_sha256_copy_hashes_what_it_copies(void **state)
+{
+    size_t len = 3 * 1000 + 17; /* not a multiple of the chunk */
+    char *data = malloc(len), *back = malloc(len), buf[1000], hex[65], h2[65];
+    unsigned char sha[32];
+    int in[2], out[2], left = 1;
+    uint64_t got = 0;
+
+    (void) state;
+    assert_non_null(data);
+    assert_non_null(back);
+    for (size_t i = 0; i < len; i++) {
+        data[i] = (char) (i * 7 + 3);
+    }
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(write(in[1], data, len), (ssize_t) len);
+    close(in[1]);
+    assert_int_equal(vcha_sha256_copy(in[0], out[1], buf, sizeof(buf), NULL,
+                                      NULL, sha, &got),
+                     0);
+    close(out[1]);
+    assert_int_equal(got, len);
+    assert_int_equal(read(out[0], back, len), (ssize_t) len);
+    assert_memory_equal(back, data, len);
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    }
+    assert_int_equal(vcha_sha256_hex(data, len, h2), 0);
+    assert_string_equal(hex, h2);
+    close(in[0]);
+    close(out[0]);
+
+    /* a stop ends it after the chunks it let through */
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(write(in[1], data, len), (ssize_t) len);
+    close(in[1]);
+    assert_int_equal(vcha_sha256_copy(in[0], -1, buf, sizeof(buf), stop_after,
+                                      &left, sha, &got),
+                     -ECANCELED);
+    assert_int_equal(got, sizeof(buf));
+    close(in[0]);
+    /* a read that fails is the copy's failure */
+    assert_int_equal(
+        vcha_sha256_copy(-1, -1, buf, sizeof(buf), NULL, NULL, sha, &got),
+        -EBADF);
+    free(data);
+    free(back);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -1683,6 +1743,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_hex_known_vector),
+        cmocka_unit_test(test_sha256_copy_hashes_what_it_copies),
         T(test_open_missing_directory),
         T(test_open_not_a_directory),
         T(test_open_second_writer_is_busy),

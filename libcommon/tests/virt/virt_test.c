@@ -536,6 +536,8 @@ test_xml_name(void **state)
  * A process of this test binary whose argv is @p argv (argv[0] as a
  * hypervisor's): it waits to be killed (see main()).
  */
+static const char *self; /* this test's program, from main()'s argv[0] */
+
 static pid_t
 pose_as(char *const argv[])
 {
@@ -543,7 +545,8 @@ pose_as(char *const argv[])
 
     if (pid == 0) {
         setenv("VIRT_TEST_POSE", "1", 1);
-        execv("/proc/self/exe", argv);
+        /* not /proc/self/exe: under valgrind, that is valgrind's tool */
+        execv(self, argv);
         _exit(127);
     }
     usleep(100000); /* until it has exec'd: its cmdline is the new one */
@@ -591,7 +594,7 @@ test_domain_process(void **state)
 #define T(test) cmocka_unit_test_setup(test, test_reset)
 
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         T(test_uri_encodes_the_identity_file),
@@ -615,6 +618,8 @@ main(void)
         T(test_domain_process),
     };
 
+    (void) argc;
+    self = argv[0];
     if (getenv("VIRT_TEST_POSE") != NULL) {
         pause(); /* posing as a hypervisor: see pose_as() */
         return 0;
