@@ -1,5 +1,6 @@
 # A private libvirtd for the tests (bash), in the caller's own mount, pid and
-# network namespaces (see libvirtd_enter), with the LXC driver usable:
+# network namespaces (see libvirtd_enter), with the LXC driver and the QEMU
+# driver (qemu:///system, TCG guests: tests/lib/guest.sh) usable:
 #
 #   libvirtd_enter "$@"   re-run the calling script inside new namespaces
 #   libvirtd_start DIR    start virtlogd and libvirtd on private state
@@ -8,6 +9,14 @@
 # libvirt 9's LXC driver cannot start a container when cgroup v2 is mounted
 # beside the v1 hierarchies at /sys/fs/cgroup/unified ("Unable to create
 # directory /sys/fs/cgroup/unified"); the private mount namespace hides it.
+#
+# The QEMU driver's settings (qemu.conf, written into the private copy of
+# /etc/libvirt): QEMU runs as root and nothing is relabelled or chowned, so
+# that it opens the guest's kernel in /var/cache and a test's files in its
+# mktemp directory (mode 0700) as they are; no AppArmor profile
+# (virt-aa-helper would confine QEMU to paths of its own choosing); no
+# per-domain /dev namespace and no cgroup controllers, as the private
+# namespaces have neither systemd-machined nor a /dev of their own.
 
 libvirtd_enter() {
     if [ -z "${VCHA_IN_LIBVIRT_NS:-}" ]; then
@@ -33,6 +42,15 @@ libvirtd_start() {
     # domain definitions land in /etc/libvirt: keep them private too
     cp -a /etc/libvirt "$dir/etc-libvirt"
     mount --bind "$dir/etc-libvirt" /etc/libvirt
+    cat > /etc/libvirt/qemu.conf <<'CONF'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+CONF
     if mountpoint -q /sys/fs/cgroup/unified; then
         umount /sys/fs/cgroup/unified
     fi
