@@ -259,9 +259,9 @@ record_path(const struct vcha_agent *a, const char *what)
 {
     char *path = NULL;
 
-    if (a->instance == NULL || asprintf(&path, "%s/vcha-vm-%s.%s",
-                                        vcha_state_dir(), a->instance,
-                                        what) < 0) {
+    if (a->instance == NULL ||
+        asprintf(&path, "%s/vcha-vm-%s.%s", vcha_state_dir(), a->instance,
+                 what) < 0) {
         return NULL;
     }
     return path;
@@ -504,7 +504,8 @@ vm_run(struct vcha_agent *a, bool needs_config,
 /*
  * The resource's utilization from the running domain, written only when
  * it differs from what this node wrote last (recorded; start forgets it):
- * a write is a new CIB and a scheduler run.  A failure is only logged.
+ * each write is a crm_resource run, which a monitor every few seconds
+ * need not pay for.  A failure is only logged.
  */
 static void
 utilization_update(struct vm *vm)
@@ -547,8 +548,8 @@ utilization_update(struct vm *vm)
         snprintf(value, sizeof(value), "%llu",
                  util[i].cpu ? (unsigned long long) info.nrVirtCpu
                              : (unsigned long long) info.maxMem / 1024);
-        rc = vcha_utilization_update(util[i].name, value,
-                                     vcha_agent_remaining_ms(a) / 2);
+        rc = vcha_utilization_set(util[i].name, value,
+                                  vcha_agent_remaining_ms(a) / 2);
         if (rc < 0) {
             vcha_warn("cannot set the %s utilization of %s to %s: %s",
                       util[i].name, a->instance, value, strerror(-rc));

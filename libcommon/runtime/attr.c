@@ -172,40 +172,21 @@ vcha_promotion_delete(long long timeout_ms)
 }
 
 int
-vcha_utilization_update(const char *name, const char *value,
-                        long long timeout_ms)
+vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
 {
     const char *res = getenv("OCF_RESOURCE_INSTANCE");
-    const char *get[] = {
-        "crm_resource",    "--resource", res,       "--utilization",
-        "--get-parameter", name,         "--quiet", NULL};
-    const char *set[] = {"crm_resource",
-                         "--resource",
-                         res,
-                         "--utilization",
-                         "--set-parameter",
-                         name,
-                         "--parameter-value",
-                         value,
-                         NULL};
-    long long deadline = vcha_now_ms() + timeout_ms;
-    char *out = NULL;
-    int rc;
+    const char *argv[] = {"crm_resource",
+                          "--resource",
+                          res,
+                          "--utilization",
+                          "--set-parameter",
+                          name,
+                          "--parameter-value",
+                          value,
+                          NULL};
 
     if (res == NULL || *res == '\0') {
         return -EINVAL;
     }
-    rc = run_tool(get, timeout_ms, &out);
-    if (rc == 0) {
-        out[strcspn(out, "\n")] = '\0';
-        rc = strcmp(out, value) == 0 ? 1 : 0;
-    }
-    free(out);
-    if (rc == 1) {
-        return 0; /* as it should be: not written again */
-    }
-    if (rc < 0 && rc != -ENODATA) {
-        return rc;
-    }
-    return run_tool(set, deadline - vcha_now_ms(), NULL);
+    return run_tool(argv, timeout_ms, NULL);
 }

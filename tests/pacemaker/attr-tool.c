@@ -47,7 +47,7 @@ run(int argc, char **argv)
     } else if (argc == 2 && strcmp(cmd, "unpromote") == 0) {
         return vcha_promotion_delete(TIMEOUT_MS);
     } else if (argc == 4 && strcmp(cmd, "util") == 0) {
-        return vcha_utilization_update(argv[2], argv[3], TIMEOUT_MS);
+        return vcha_utilization_set(argv[2], argv[3], TIMEOUT_MS);
     }
     fprintf(stderr, "usage: attr-tool get|node-get|set|delete|promote|"
                     "unpromote|util ...\n");

@@ -42,14 +42,13 @@ int vcha_promotion_set(int score, long long timeout_ms);
 int vcha_promotion_delete(long long timeout_ms);
 
 /**
- * Make utilization attribute @p name of resource $OCF_RESOURCE_INSTANCE
- * @p value (crm_resource --utilization), reading it first: an unchanged
- * value is not written, as every write makes a new CIB and a scheduler
- * run.  Returns 0, -EINVAL without OCF_RESOURCE_INSTANCE, or -errno as
- * vcha_attr_get() does.
+ * Set utilization attribute @p name of resource $OCF_RESOURCE_INSTANCE to
+ * @p value (crm_resource --utilization).  Writing the value it has already
+ * leaves the CIB as it is.  Returns 0, -EINVAL without
+ * OCF_RESOURCE_INSTANCE, or -errno as vcha_attr_get() does.
  */
-int vcha_utilization_update(const char *name, const char *value,
-                            long long timeout_ms);
+int vcha_utilization_set(const char *name, const char *value,
+                         long long timeout_ms);
 
 /**
  * Extract the value="..." field of an attrd_updater -Q output line.

@@ -422,35 +422,23 @@ test_promotion_delete_argv(void **state)
     assert_int_equal(vcha_promotion_delete(4000), -ETIME);
 }
 
-#define UTIL_GET                                                               \
-    "crm_resource --resource vm1 --utilization --get-parameter cpu --quiet"
 #define UTIL_SET                                                               \
     "crm_resource --resource vm1 --utilization --set-parameter cpu "           \
     "--parameter-value 4"
 
 static void
-test_utilization_update_writes_only_a_change(void **state)
+test_utilization_set(void **state)
 {
-    static const struct canned four = {.out = "4\n"};
-    static const struct canned two = {.out = "2\n"};
-
     (void) state;
     setenv("OCF_RESOURCE_INSTANCE", "vm1", 1);
-    expect_run(UTIL_GET, 4000, &four);
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), 0);
-    expect_run(UTIL_GET, 4000, &two);
-    expect_run_within(UTIL_SET, 3000, 4000, &exit_ok);
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), 0);
-    expect_run(UTIL_GET, 4000, &exit_nosuch); /* never set */
-    expect_run_within(UTIL_SET, 3000, 4000, &exit_ok);
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), 0);
-    expect_run(UTIL_GET, 4000, &exit_disconnect);
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), -ENOTCONN);
-    expect_run(UTIL_GET, 4000, &two);
-    expect_run_within(UTIL_SET, 3000, 4000, &timed_out);
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), -ETIME);
+    expect_run(UTIL_SET, 4000, &exit_ok);
+    assert_int_equal(vcha_utilization_set("cpu", "4", 4000), 0);
+    expect_run(UTIL_SET, 4000, &exit_disconnect);
+    assert_int_equal(vcha_utilization_set("cpu", "4", 4000), -ENOTCONN);
+    expect_run(UTIL_SET, 4000, &timed_out);
+    assert_int_equal(vcha_utilization_set("cpu", "4", 4000), -ETIME);
     unsetenv("OCF_RESOURCE_INSTANCE");
-    assert_int_equal(vcha_utilization_update("cpu", "4", 4000), -EINVAL);
+    assert_int_equal(vcha_utilization_set("cpu", "4", 4000), -EINVAL);
 }
 
 /* An invocation with @p left_ms until its deadline. */
@@ -530,7 +518,7 @@ main(void)
         cmocka_unit_test(test_agent_promotion_sets_within_the_deadline),
         cmocka_unit_test(test_agent_promotion_none_removes_the_score),
         cmocka_unit_test(test_agent_promotion_failures),
-        cmocka_unit_test(test_utilization_update_writes_only_a_change),
+        cmocka_unit_test(test_utilization_set),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
