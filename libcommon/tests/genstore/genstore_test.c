@@ -1676,6 +1676,58 @@ test_sha256_hex_known_vector(void **state)
                              "b00361a396177a9cb410ff61f20015ad");
 }
 
+/* Stops a copy before its second chunk. */
+static int
+stop_second(void *arg)
+{
+    int *calls = arg;
+
+    return ++*calls > 1 ? -ECANCELED : 0;
+}
+
+/* A copy in small chunks: the same bytes out, the hash of the whole. */
+static void
+test_sha256_copy(void **state)
+{
+    static const char text[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char sha[32], buf[7];
+    char hex[65], want[65], got[sizeof(text)] = "";
+    uint64_t len = 0;
+    int p_in[2], p_out[2], calls = 0;
+
+    (void) state;
+    assert_int_equal(pipe(p_in), 0);
+    assert_int_equal(pipe(p_out), 0);
+    assert_int_equal(write(p_in[1], text, sizeof(text) - 1),
+                     (ssize_t) sizeof(text) - 1);
+    close(p_in[1]);
+    assert_int_equal(vcha_sha256_copy(p_in[0], p_out[1], buf, sizeof(buf), NULL,
+                                      NULL, sha, &len),
+                     0);
+    close(p_out[1]);
+    assert_int_equal(len, sizeof(text) - 1);
+    assert_int_equal(read(p_out[0], got, sizeof(got)),
+                     (ssize_t) sizeof(text) - 1);
+    assert_string_equal(got, text);
+    for (int i = 0; i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    }
+    assert_int_equal(vcha_sha256_hex(text, sizeof(text) - 1, want), 0);
+    assert_string_equal(hex, want);
+    close(p_in[0]);
+    close(p_out[0]);
+    /* asked to stop: the copy ends with that code, one chunk read */
+    assert_int_equal(pipe(p_in), 0);
+    assert_int_equal(write(p_in[1], text, sizeof(text) - 1),
+                     (ssize_t) sizeof(text) - 1);
+    close(p_in[1]);
+    assert_int_equal(vcha_sha256_copy(p_in[0], -1, buf, sizeof(buf),
+                                      stop_second, &calls, sha, &len),
+                     -ECANCELED);
+    assert_int_equal(len, sizeof(buf));
+    close(p_in[0]);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -1683,6 +1735,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_hex_known_vector),
+        cmocka_unit_test(test_sha256_copy),
         T(test_open_missing_directory),
         T(test_open_not_a_directory),
         T(test_open_second_writer_is_busy),
