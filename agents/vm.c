@@ -4,6 +4,13 @@
  * killed at the operation's deadline, so that a hung libvirtd makes an
  * action fail with its reason in time instead of running into Pacemaker's
  * timeout (and a fence).
+ *
+ * Health from outside the guest: start and migrate_from register a
+ * vmhealth job with vchad (vcha/vmhealthjob.h), which reads the domain's
+ * statistics every second and judges it normal, hung, spinning,
+ * panicked or paused; stop and migrate_to remove it, and a monitor at
+ * OCF_CHECK_LEVEL 10 or more fails on a bad verdict that has held
+ * longer than health_grace.
  */
 #include <config.h>
 
@@ -17,8 +24,11 @@
 #include <vcha/attr.h>
 #include <vcha/clock.h>
 #include <vcha/file.h>
+#include <vcha/job.h>
 #include <vcha/log.h>
+#include <vcha/vchad.h>
 #include <vcha/virt.h>
+#include <vcha/vmhealthjob.h>
 #include <vcha/worker.h>
 
 #define AGENT "vm"
@@ -29,6 +39,8 @@
 #define POLL_MS 200
 /* Kept back from a stop's time for the destroy after a shutdown. */
 #define DESTROY_MS 5000
+/* The health job's liveness: it reports every second. */
+#define HEALTH_TIMEOUT_MS 15000
 
 enum {
     P_CONFIG,
@@ -47,6 +59,11 @@ enum {
     P_UTIL_CPU,
     P_UTIL_HV_MEMORY,
     P_UTIL_HOST_MEMORY,
+    P_HEALTH_CHECK,
+    P_HUNG_AFTER,
+    P_SPIN_AFTER,
+    P_SPIN_CPU_PCT,
+    P_HEALTH_GRACE,
     N_PARAMS
 };
 
@@ -237,6 +254,67 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "Monitor sets the resource's host_memory "
                         "utilization to the domain's maximum memory, in "
                         "MiB.",
+        },
+    [P_HEALTH_CHECK] =
+        {
+            .name = "health_check",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "true",
+            .shortdesc = "Judge the guest's health from outside",
+            .longdesc = "Start registers a vmhealth job with the node "
+                        "daemon vchad, which reads the domain's libvirt "
+                        "statistics every second and judges the guest "
+                        "normal, hung, spinning, panicked or paused, "
+                        "with nothing inside the guest; a monitor at "
+                        "OCF_CHECK_LEVEL 10 or more fails when a bad "
+                        "verdict has held longer than health_grace.",
+        },
+    [P_HUNG_AFTER] =
+        {
+            .name = "hung_after",
+            .type = VCHA_PT_DURATION,
+            .dflt = "5s",
+            .min = 1000,
+            .max = 3600000,
+            .shortdesc = "No CPU progress this long: hung",
+            .longdesc = "The guest is hung when it runs but its CPU time "
+                        "advances by less than 0.5 % of one CPU for this "
+                        "long (its QEMU stopped, or a guest stuck with its "
+                        "interrupts off).",
+        },
+    [P_SPIN_AFTER] =
+        {
+            .name = "spin_after",
+            .type = VCHA_PT_DURATION,
+            .dflt = "30s",
+            .min = 1000,
+            .max = 3600000,
+            .shortdesc = "Busy without I/O this long: spinning",
+            .longdesc = "The guest spins when it uses at least "
+                        "spin_cpu_pct of its vCPUs with no block and no "
+                        "network I/O at all for this long (judged only "
+                        "where libvirt counts the domain's I/O: QEMU).",
+        },
+    [P_SPIN_CPU_PCT] =
+        {
+            .name = "spin_cpu_pct",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "90",
+            .min = 1,
+            .max = 100,
+            .shortdesc = "CPU use, % of all vCPUs, that counts as busy",
+            .longdesc = "See spin_after.",
+        },
+    [P_HEALTH_GRACE] =
+        {
+            .name = "health_grace",
+            .type = VCHA_PT_DURATION,
+            .dflt = "10s",
+            .max = 3600000,
+            .shortdesc = "How long a bad verdict may hold",
+            .longdesc = "A monitor at OCF_CHECK_LEVEL 10 or more fails "
+                        "once the verdict hung, spinning, panicked or "
+                        "paused has held this long.",
         },
 };
 
@@ -435,9 +513,181 @@ libvirt_fail(struct vm *vm, const char *what)
                            vcha_virt_last_error(why, sizeof(why)));
 }
 
+/* ------------------------------------------------------------ health job */
+
+/* The domain the job watches: domain, else the name a start recorded. */
+static int
+job_domain(const struct vcha_agent *a, char *name, size_t len)
+{
+    const char *domain = vcha_agent_str(a, P_DOMAIN);
+
+    if (domain != NULL) {
+        snprintf(name, len, "%s", domain);
+        return 0;
+    }
+    return record_read(a, name, len);
+}
+
+/* The vmhealth job of this resource, from its parameters, in *job. */
+static enum vcha_result
+job_params(struct vcha_agent *a, struct vcha_kv **job,
+           struct vcha_job_timing *t)
+{
+    const struct vcha_param_def *d = vcha_vmhealth_job.params;
+    char name[256], hung[32], spin[32], pct[16];
+    int rc;
+
+    *job = NULL;
+    if (job_domain(a, name, sizeof(name)) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "no domain name for the health job: set "
+                               "the domain parameter");
+    }
+    snprintf(hung, sizeof(hung), "%lldms", vcha_agent_num(a, P_HUNG_AFTER));
+    snprintf(spin, sizeof(spin), "%lldms", vcha_agent_num(a, P_SPIN_AFTER));
+    snprintf(pct, sizeof(pct), "%lld", vcha_agent_num(a, P_SPIN_CPU_PCT));
+    /* sampled every second; lost after 15 s without a report */
+    *t = (struct vcha_job_timing){.interval_ms = 1000,
+                                  .timeout_ms = HEALTH_TIMEOUT_MS};
+    *job = vcha_kv_new();
+    rc = *job != NULL ? 0 : -ENOMEM;
+    rc = rc ? rc
+            : vcha_kv_set(*job, d[VCHA_VMH_URI].name,
+                          vcha_agent_str(a, P_HYPERVISOR));
+    rc = rc ? rc : vcha_kv_set(*job, d[VCHA_VMH_DOMAIN].name, name);
+    rc = rc ? rc : vcha_kv_set(*job, d[VCHA_VMH_HUNG_AFTER].name, hung);
+    rc = rc ? rc : vcha_kv_set(*job, d[VCHA_VMH_SPIN_AFTER].name, spin);
+    rc = rc ? rc : vcha_kv_set(*job, d[VCHA_VMH_SPIN_CPU_PCT].name, pct);
+    if (rc < 0) {
+        vcha_kv_free(*job);
+        *job = NULL;
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+    }
+    return VCHA_OK;
+}
+
+/* Register (or update) the health job with vchad, starting vchad. */
+static enum vcha_result
+job_add(struct vcha_agent *a)
+{
+    struct vcha_job_timing t;
+    struct vcha_kv *job = NULL;
+    char why[512] = "";
+    int rc;
+
+    if (!vcha_agent_num(a, P_HEALTH_CHECK)) {
+        return VCHA_OK;
+    }
+    if (job_params(a, &job, &t) != VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = vcha_job_add(vcha_vchad_socket(), &vcha_vmhealth_job, a->instance, job,
+                      &t, a->deadline_ms, why, sizeof(why));
+    vcha_kv_free(job);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot register the health job: %s", why);
+    }
+    return VCHA_OK;
+}
+
+/*
+ * Remove the health job (also with health_check off: it may have been on
+ * at the start).  Never fails: the job only reads, and a job left behind
+ * says "unknown" of a domain gone; a third of the time left at most, so
+ * that a hung vchad leaves the stop its time.
+ */
+static void
+job_remove(struct vcha_agent *a)
+{
+    long long now = vcha_now_ms();
+    int rc = vcha_job_remove(vcha_vchad_socket(), a->instance,
+                             now + (a->deadline_ms - now) / 3);
+
+    if (rc < 0) {
+        vcha_warn("could not remove the health job from vchad: %s",
+                  strerror(-rc));
+    }
+}
+
+/* Figure @p key of a job's health, or "?". */
+static const char *
+fig(const struct vcha_kv *health, const char *key)
+{
+    char name[64];
+    const char *v;
+
+    snprintf(name, sizeof(name), "fig.%s", key);
+    v = vcha_kv_get(health, name);
+    return v != NULL && *v != '\0' ? v : "?";
+}
+
+/* Fail when the job's verdict is a bad one that held past health_grace. */
+static enum vcha_result
+health_judge(struct vcha_agent *a, const struct vcha_kv *health)
+{
+    const char *verdict = fig(health, "verdict");
+    long long since = 0;
+    bool bad =
+        strcmp(verdict, "hung") == 0 || strcmp(verdict, "spinning") == 0 ||
+        strcmp(verdict, "panicked") == 0 || strcmp(verdict, "paused") == 0;
+
+    vcha_kv_get_ll(health, "fig.since_ms", &since);
+    if (!bad || since < vcha_agent_num(a, P_HEALTH_GRACE)) {
+        return VCHA_OK;
+    }
+    return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                           "guest %s for %lld s (cpu %s %% of one CPU, "
+                           "block %s B/s, net %s B/s, %s vCPUs)",
+                           verdict, since / 1000, fig(health, "cpu_pct"),
+                           fig(health, "block_bps"), fig(health, "net_bps"),
+                           fig(health, "vcpus"));
+}
+
+/*
+ * The health job's verdict.  A job that vchad lost (vchad died or was
+ * restarted) is registered again, starting vchad: only a job that cannot
+ * be re-established fails the monitor, and a vchad that does not answer
+ * in time only leaves a warning (the domain's own state was read).
+ */
+static enum vcha_result
+health_check(struct vcha_agent *a)
+{
+    struct vcha_kv *job = NULL, *health = NULL;
+    struct vcha_job_timing t;
+    enum vcha_result r = job_params(a, &job, &t);
+    char why[512] = "";
+    bool readded = false;
+    int rc;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    rc =
+        vcha_job_keep(vcha_vchad_socket(), &vcha_vmhealth_job, a->instance, job,
+                      &t, a->deadline_ms, &health, &readded, why, sizeof(why));
+    if (rc == -ETIME) {
+        vcha_warn("vchad does not answer: %s; health not judged", why);
+    } else if (rc < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "the health job of %s cannot be re-established: "
+                            "%s",
+                            a->instance, why);
+    } else if (readded) {
+        vcha_warn("vchad had lost the health job of %s: registered it again",
+                  a->instance);
+    } else {
+        r = health_judge(a, health);
+    }
+    vcha_kv_free(health);
+    vcha_kv_free(job);
+    return r;
+}
+
 /* ------------------------------------------------------------ worker */
 
 static enum vcha_result start_body(struct vm *vm);
+static enum vcha_result migrate_from_body(struct vm *vm);
 
 /* In the worker: connect, run the action's body, answer with its result. */
 static int
@@ -487,7 +737,9 @@ vm_run(struct vcha_agent *a, bool needs_config,
         snprintf(why, sizeof(why), "%s", a->reason);
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", why);
     }
-    if (code == VCHA_OK && body == start_body) {
+    /* the domain now runs here: its name for a stop or the health job
+     * that cannot read config */
+    if (code == VCHA_OK && (body == start_body || body == migrate_from_body)) {
         char *util = record_path(a, "util");
 
         record_write(a, vm.name);
@@ -606,10 +858,21 @@ monitor_body(struct vm *vm)
     }
 }
 
+/*
+ * Monitor: the domain's state; at OCF_CHECK_LEVEL 10 or more, also the
+ * health job's verdict (never in a probe: it needs no job, and the job is
+ * the business of the node where the domain should run).
+ */
 static enum vcha_result
 vm_monitor(struct vcha_agent *a)
 {
-    return vm_run(a, false, monitor_body);
+    enum vcha_result r = vm_run(a, false, monitor_body);
+
+    if (r == VCHA_OK && !a->probe && a->check_level >= 10 &&
+        vcha_agent_num(a, P_HEALTH_CHECK)) {
+        r = health_check(a);
+    }
+    return r;
 }
 
 /* ------------------------------------------------------------ start */
@@ -656,7 +919,9 @@ start_body(struct vm *vm)
 static enum vcha_result
 vm_start(struct vcha_agent *a)
 {
-    return vm_run(a, true, start_body);
+    enum vcha_result r = vm_run(a, true, start_body);
+
+    return r == VCHA_OK ? job_add(a) : r;
 }
 
 /* ------------------------------------------------------------ stop */
@@ -748,8 +1013,10 @@ vm_stop(struct vcha_agent *a)
 {
     struct vm vm = {.a = a};
     enum vcha_result r;
-    int running, rc = vm_config(&vm, false, &r);
+    int running, rc;
 
+    job_remove(a); /* first: a domain going down is no failure to judge */
+    rc = vm_config(&vm, false, &r);
     free(vm.xml);
     if (rc == -ENOENT) {
         /* no name anywhere: config gone, and no start since this node
@@ -914,7 +1181,12 @@ done:
 static enum vcha_result
 vm_migrate_to(struct vcha_agent *a)
 {
-    return vm_run(a, false, migrate_to_body);
+    enum vcha_result r = vm_run(a, false, migrate_to_body);
+
+    if (r == VCHA_OK) { /* it runs on the target now; a failed one here */
+        job_remove(a);
+    }
+    return r;
 }
 
 /* The domain arrived: it runs here by the deadline. */
@@ -931,7 +1203,9 @@ migrate_from_body(struct vm *vm)
 static enum vcha_result
 vm_migrate_from(struct vcha_agent *a)
 {
-    return vm_run(a, false, migrate_from_body);
+    enum vcha_result r = vm_run(a, false, migrate_from_body);
+
+    return r == VCHA_OK ? job_add(a) : r;
 }
 
 static enum vcha_result
@@ -997,7 +1271,19 @@ static const struct vcha_agent_def agent = {
         "than run the VM twice.  Monitor reports running, stopped, or a "
         "failure for a crashed domain and one paused by an I/O error, its "
         "watchdog or a guest crash; a config that cannot be read is an "
-        "error, never \"stopped\".  Give the domain parameter as well as "
+        "error, never \"stopped\".  With health_check (the default), start "
+        "and migrate_from register a vmhealth job with the node daemon "
+        "vchad (started when needed), and stop and migrate_to remove it: "
+        "every second it reads the domain's libvirt statistics and judges "
+        "the guest from outside, with nothing inside it: hung (running, "
+        "but its CPU time does not advance for hung_after), spinning (its "
+        "vCPUs busy with no block and no network I/O for spin_after), "
+        "panicked (crashed) or paused (for anything but a migration, a "
+        "snapshot, a save or its start-up).  A monitor at OCF_CHECK_LEVEL "
+        "10 or more fails, naming the verdict and its figures, once such a "
+        "verdict has held for health_grace; one that finds vchad gone or "
+        "without the job registers it again.  Probes never need the job.  "
+        "Give the domain parameter as well as "
         "config: monitor and stop then need no file.  migrate_to moves "
         "the running domain to the target node live, peer to peer "
         "(libvirtd to libvirtd) within migration_speed and "
@@ -1007,8 +1293,9 @@ static const struct vcha_agent_def agent = {
         "migration_user, migration_network_suffix, migrateuri, remoteuri, "
         "migration_downtime (ms) and migration_speed (MiB/s) keep their "
         "names and meanings; shutdown_mode is obeyed (VirtualDomain reads "
-        "it under another name and ignores it); domain and "
-        "shutdown_timeout are new; autoset_utilization_cpu, _hv_memory "
+        "it under another name and ignores it); domain, "
+        "shutdown_timeout and the health parameters are new; "
+        "autoset_utilization_cpu, _hv_memory "
         "and _host_memory are kept (written only when they change); "
         "monitor_scripts, the unset_utilization parameters, migrateport, "
         "migrate_options, snapshot, save_config_on_stop, "

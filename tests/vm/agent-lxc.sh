@@ -4,8 +4,14 @@
 # config (transient) and of a defined domain, idempotence, probe, stop
 # (graceful, then forced), the name recorded for a config that vanished,
 # libvirtd stopped (SIGSTOP) during monitor and stop, and a libvirtd that
-# is gone while the domain is provably off.  Each outcome is checked apart
-# from the agent: virsh, and whether the domain's processes exist.
+# is gone while the domain is provably off; the health job: start
+# registers it with vchad (started by the agent, as on a node), stop
+# removes it, a monitor at OCF_CHECK_LEVEL 10 re-registers a lost one, and
+# a domain whose init is stopped (SIGSTOP: for LXC, CPU time is the
+# container's cgroup's) is judged hung after hung_after and fails that
+# monitor after health_grace, then recovers after SIGCONT.  Each outcome
+# is checked apart from the agent: virsh, vchactl, and whether the
+# domain's processes exist.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
@@ -18,8 +24,18 @@ done
 libvirtd_enter "$@"
 
 VM=$top_builddir/agents/vm
+CTL=$top_builddir/daemon/vchactl
 work=$(mktemp -d)
 trap 'libvirtd_stop; rm -rf "$work"' EXIT
+# the agent starts vchad (from the build) for the health job, on a socket
+# of this test; the pid namespace ends it with the test.  No cluster here:
+# a fake attrd_updater takes the node attributes.
+export VCHA_VCHAD=$top_builddir/daemon/vchad VCHA_SOCKET=$work/run/vchad.sock
+export VCHA_RUN_DIR=$work/run
+mkdir -p "$work/bin"
+printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
+chmod 755 "$work/bin/attrd_updater"
+export PATH=$work/bin:$PATH
 libvirtd_start "$work/libvirtd" ||
     { sed 's/^/#  /' "$work/libvirtd/libvirtd.out"; tap_bail "libvirtd did not start"; }
 export HA_RSCTMP=$work/rsctmp
@@ -62,6 +78,8 @@ tap_is "$RC" 7 "probe of a domain libvirt does not know: not running"
 agent start config="$work/vm1.xml"
 tap_is "$RC" 0 "start from config"
 tap_is "$(state vm1)" running "virsh says running"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm1*vmhealth*" \
+    "start registered the health job with vchad, which it started"
 alive "$MARK"
 tap_is "$?" 0 "its init runs"
 agent start config="$work/vm1.xml"
@@ -92,6 +110,7 @@ tap_like "$(cat "$work/out")" "*did not shut down in time: destroying it*" \
     "a guest that does not shut down is destroyed"
 tap_cond "ms >= 2000" "after shutdown_timeout ($ms ms)"
 tap_is "$(state vm1)" none "the transient domain is gone"
+tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "stop removed the health job"
 alive "$MARK"
 tap_is "$?" 1 "no process of it runs"
 mv "$work/vm1.xml.away" "$work/vm1.xml"
@@ -169,6 +188,81 @@ kill -STOP "$LIBVIRTD_PID"
 TIMEOUT=4000 agent stop domain=vm2
 tap_is "$RC" 0 "stop with libvirtd stopped and no process of vm2: stopped"
 kill -CONT "$LIBVIRTD_PID"
+
+# ------------------------------------------------------------ health
+# an init that keeps its container ticking (about 2 % of a CPU), as a
+# guest's kernel does: one that only sleeps would be judged hung
+cat > "$work/vm3.xml" << XML
+<domain type='lxc'>
+  <name>vm3</name>
+  <memory>65536</memory>
+  <os><type>exe</type><init>/bin/sh</init><initarg>-c</initarg>
+  <initarg>while :; do i=0; while [ \$i -lt 3000 ]; do i=\$((i+1)); done; sleep 0.1; done; : $MARK</initarg></os>
+  <devices><console type='pty'/></devices>
+</domain>
+XML
+health_key() { "$CTL" health "$1" 2> /dev/null | sed -n "s/^$2=//p"; }
+wait_fig() { # wait_fig ID VALUE KEY [SECONDS]: 0 once figure KEY is VALUE
+    local i
+    for ((i = 0; i < ${4:-20} * 10; i++)); do
+        [ "$(health_key "$1" "$3")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+INSTANCE=vm3
+H="config=$work/vm3.xml hung_after=2s health_grace=3s"
+# a recurring monitor (not a probe) at depth 10
+deep() { OCF_CHECK_LEVEL=10 agent monitor $H CRM_meta_interval=10000 "$@"; }
+agent start $H
+tap_is "$RC" 0 "start of vm3, with hung_after=2s health_grace=3s"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmhealth*" "its health job runs"
+wait_fig vm3 normal fig.verdict
+tap_ok $? "the job judges it normal"
+tap_is "$(health_key vm3 fig.source)" info \
+    "read through virDomainGetInfo (LXC has no bulk statistics)"
+cpu=$(health_key vm3 fig.cpu_pct)
+tap_cond "${cpu%.*} >= 0 && ${cpu%.*} < 50" "its CPU use as the job sees it ($cpu %)"
+deep
+tap_is "$RC" 0 "monitor at depth 10: healthy"
+init=$(pgrep -f "^/bin/sh -c while.*: $MARK\$")
+kill -STOP "$init"
+t0=$EPOCHREALTIME
+wait_fig vm3 hung fig.verdict 15
+tap_ok $? "init stopped: the job says hung"
+ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+# hung_after of stalled intervals, counted from the first whole one, and
+# the report after it: 2 to 4 s after the stop, plus the polling here
+tap_cond "ms >= 1500 && ms < 6000" "after hung_after (2 s; $ms ms)"
+deep
+tap_is "$RC" 0 "within health_grace the monitor still passes"
+sleep 3.5
+deep
+tap_is "$RC" 1 "past health_grace the monitor at depth 10 fails"
+tap_like "$(reason)" "*guest hung for * s (cpu 0.00 % of one CPU*" \
+    "naming the verdict and its figures ($(reason))"
+agent monitor $H CRM_meta_interval=10000
+tap_is "$RC" 0 "at depth 0 the health is not judged"
+kill -CONT "$init"
+wait_fig vm3 normal fig.verdict 10
+tap_ok $? "SIGCONT: normal again"
+deep
+tap_is "$RC" 0 "and the monitor passes"
+"$CTL" remove vm3 > /dev/null 2>&1
+deep
+tap_is "$RC" 0 "a lost job: the monitor passes"
+tap_like "$(cat "$work/out")" "*had lost the health job of vm3*" "and says so"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmhealth*" "the job is back"
+agent stop $H force_stop=true
+tap_is "$RC" 0 "stop"
+tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "the job is gone"
+OCF_CHECK_LEVEL=10 agent monitor $H
+tap_is "$RC" 7 "a probe at depth 10: not running"
+tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "and it registered no job"
+agent start $H health_check=false
+tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "health_check=false: no job"
+agent stop $H force_stop=true
+unset INSTANCE
 
 # ------------------------------------------------------------ validation
 agent validate-all

@@ -1,0 +1,106 @@
+/*
+ * vcha - out-of-band health of a libvirt domain (seed 001: agentless
+ * monitoring): a classifier fed one sample of the domain's counters as
+ * libvirt reports them from outside the guest, at a steady pace (about one
+ * a second), that tells a guest that works from one that is hung, spins,
+ * panicked or was paused.  Pure computation: no I/O, no clock, no
+ * libvirt call; the caller reads the counters (vcha/vmhealthjob.h).
+ *
+ * The rules, judged over the intervals between samples:
+ *   panicked  state crashed, or paused / shut off with reason "crashed"
+ *             (libvirt's VIR_DOMAIN_CRASHED_*, VIR_DOMAIN_PAUSED_CRASHED,
+ *             VIR_DOMAIN_SHUTOFF_CRASHED);
+ *   paused    paused for any reason but a migration, a snapshot, a save
+ *             or its start-up, which are normal;
+ *   hung      running, and every interval for hung_after used less than
+ *             hung_cpu_pct of one CPU: the hypervisor process is stopped,
+ *             or the guest is stuck with its interrupts off;
+ *   spinning  running, and every interval for spin_after used at least
+ *             spin_cpu_pct of all its vCPUs with no block and no network
+ *             I/O at all: a guest looping on nothing (judged only when
+ *             the I/O counters are known);
+ *   normal    running otherwise;
+ *   unknown   too few samples yet, or not running (shut off, shutting
+ *             down, suspended to memory).
+ * A counter that goes backwards (the domain was restarted) starts the
+ * history afresh, as does any sample in which it was not running.
+ */
+#ifndef VCHA_VMHEALTH_H
+#define VCHA_VMHEALTH_H
+
+#include <stdbool.h>
+
+/** What the classifier says of a domain. */
+enum vcha_vmhealth_verdict {
+    VCHA_VMH_UNKNOWN = 0,
+    VCHA_VMH_NORMAL,
+    VCHA_VMH_HUNG,
+    VCHA_VMH_SPINNING,
+    VCHA_VMH_PANICKED,
+    VCHA_VMH_PAUSED,
+};
+
+/** The classifier's thresholds. */
+struct vcha_vmhealth_limits {
+    double hung_cpu_pct;     /**< of one CPU, below it: no progress (0.5) */
+    long long hung_after_ms; /**< for this long: hung (5000) */
+    double spin_cpu_pct;     /**< of all vCPUs, at or above: busy (90) */
+    long long spin_after_ms; /**< busy without I/O this long (30000) */
+};
+
+/** One reading of the domain's counters. */
+struct vcha_vmhealth_sample {
+    long long t_ms;               /**< when (any monotonic clock, ms) */
+    int state;                    /**< VIR_DOMAIN_RUNNING ... */
+    int reason;                   /**< VIR_DOMAIN_PAUSED_MIGRATION ... */
+    unsigned long long cpu_ns;    /**< cumulative CPU time */
+    unsigned vcpus;               /**< 0 is taken as 1 */
+    unsigned long long blk_bytes; /**< cumulative, read + written */
+    unsigned long long blk_reqs;  /**< cumulative, read + write requests */
+    unsigned long long net_bytes; /**< cumulative, received + sent */
+    /** false: the block and net counters are not known (a driver with no
+     * such statistics): spinning is then never judged */
+    bool io_known;
+};
+
+/** The verdict and the figures it was drawn from. */
+struct vcha_vmhealth_result {
+    enum vcha_vmhealth_verdict verdict;
+    long long since_ms;         /**< how long the verdict has held */
+    double cpu_pct;             /**< last interval, 100 = one CPU busy */
+    double block_bps;           /**< last interval, bytes per second */
+    double block_iops;          /**< last interval, requests per second */
+    double net_bps;             /**< last interval, bytes per second */
+    unsigned long long samples; /**< in the history (since a reset) */
+};
+
+struct vcha_vmhealth;
+
+/** Fill @p l with the defaults above. */
+void vcha_vmhealth_limits_default(struct vcha_vmhealth_limits *l);
+
+/**
+ * A new classifier with thresholds @p l (NULL: the defaults), or NULL when
+ * out of memory.  Free with vcha_vmhealth_free().
+ */
+struct vcha_vmhealth *vcha_vmhealth_new(const struct vcha_vmhealth_limits *l);
+
+/** Free @p h; NULL is fine. */
+void vcha_vmhealth_free(struct vcha_vmhealth *h);
+
+/**
+ * Feed sample @p s and get the verdict in @p out.  A sample not later
+ * than the one before is refused (-EINVAL, nothing changes); every other
+ * returns 0.
+ */
+int vcha_vmhealth_feed(struct vcha_vmhealth *h,
+                       const struct vcha_vmhealth_sample *s,
+                       struct vcha_vmhealth_result *out);
+
+/** "normal", "hung", ... ("unknown" for a value out of range). */
+const char *vcha_vmhealth_verdict_name(enum vcha_vmhealth_verdict v);
+
+/** True for the verdicts that say the guest does not work. */
+bool vcha_vmhealth_verdict_failed(enum vcha_vmhealth_verdict v);
+
+#endif
