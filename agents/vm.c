@@ -6,7 +6,7 @@
  * timeout (and a fence).
  *
  * Health from outside the guest: start and migrate_from register a
- * vmhealth job with vchad (vcha/vmhealthjob.h), which reads the domain's
+ * vmwatch job with vchad (vcha/vmwatchjob.h), which reads the domain's
  * statistics every second and judges it normal, hung, spinning,
  * panicked or paused; stop and migrate_to remove it, and a monitor at
  * OCF_CHECK_LEVEL 10 or more fails on a bad verdict that has held
@@ -28,7 +28,7 @@
 #include <vcha/log.h>
 #include <vcha/vchad.h>
 #include <vcha/virt.h>
-#include <vcha/vmhealthjob.h>
+#include <vcha/vmwatchjob.h>
 #include <vcha/worker.h>
 
 #define AGENT "vm"
@@ -261,7 +261,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .type = VCHA_PT_BOOLEAN,
             .dflt = "true",
             .shortdesc = "Judge the guest's health from outside",
-            .longdesc = "Start registers a vmhealth job with the node "
+            .longdesc = "Start registers a vmwatch job with the node "
                         "daemon vchad, which reads the domain's libvirt "
                         "statistics every second and judges the guest "
                         "normal, hung, spinning, panicked or paused, "
@@ -528,12 +528,12 @@ job_domain(const struct vcha_agent *a, char *name, size_t len)
     return record_read(a, name, len);
 }
 
-/* The vmhealth job of this resource, from its parameters, in *job. */
+/* The vmwatch job of this resource, from its parameters, in *job. */
 static enum vcha_result
 job_params(struct vcha_agent *a, struct vcha_kv **job,
            struct vcha_job_timing *t)
 {
-    const struct vcha_param_def *d = vcha_vmhealth_job.params;
+    const struct vcha_param_def *d = vcha_vmwatch_job.params;
     char name[256], hung[32], spin[32], pct[16];
     int rc;
 
@@ -581,7 +581,7 @@ job_add(struct vcha_agent *a)
     if (job_params(a, &job, &t) != VCHA_OK) {
         return VCHA_ERR_GENERIC;
     }
-    rc = vcha_job_add(vcha_vchad_socket(), &vcha_vmhealth_job, a->instance, job,
+    rc = vcha_job_add(vcha_vchad_socket(), &vcha_vmwatch_job, a->instance, job,
                       &t, a->deadline_ms, why, sizeof(why));
     vcha_kv_free(job);
     if (rc < 0) {
@@ -664,7 +664,7 @@ health_check(struct vcha_agent *a)
         return r;
     }
     rc =
-        vcha_job_keep(vcha_vchad_socket(), &vcha_vmhealth_job, a->instance, job,
+        vcha_job_keep(vcha_vchad_socket(), &vcha_vmwatch_job, a->instance, job,
                       &t, a->deadline_ms, &health, &readded, why, sizeof(why));
     if (rc == -ETIME) {
         vcha_warn("vchad does not answer: %s; health not judged", why);
@@ -1272,7 +1272,7 @@ static const struct vcha_agent_def agent = {
         "failure for a crashed domain and one paused by an I/O error, its "
         "watchdog or a guest crash; a config that cannot be read is an "
         "error, never \"stopped\".  With health_check (the default), start "
-        "and migrate_from register a vmhealth job with the node daemon "
+        "and migrate_from register a vmwatch job with the node daemon "
         "vchad (started when needed), and stop and migrate_to remove it: "
         "every second it reads the domain's libvirt statistics and judges "
         "the guest from outside, with nothing inside it: hung (running, "

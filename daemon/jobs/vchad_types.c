@@ -12,12 +12,12 @@
 extern const struct vchad_job_type vchad_checkpoint_job;
 /* jobs/vchad_filesync.c: a standby copy of a tree kept in step */
 extern const struct vchad_job_type vchad_filesync_job;
-/* jobs/vchad_vmhealth.c: out-of-band health of a libvirt domain */
-extern const struct vchad_job_type vchad_vmhealth_job;
+/* jobs/vchad_vmwatch.c: out-of-band health of a libvirt domain */
+extern const struct vchad_job_type vchad_vmwatch_job;
 
 const struct vchad_job_type *const vchad_job_types[] = {
     &vchad_checkpoint_job,
     &vchad_filesync_job,
-    &vchad_vmhealth_job,
+    &vchad_vmwatch_job,
     NULL,
 };

@@ -15,6 +15,7 @@
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
+. "$top_srcdir/tests/lib/vmagent.sh"
 
 [ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
 for prog in libvirtd virtlogd virsh unshare ip; do
@@ -27,15 +28,7 @@ VM=$top_builddir/agents/vm
 CTL=$top_builddir/daemon/vchactl
 work=$(mktemp -d)
 trap 'libvirtd_stop; rm -rf "$work"' EXIT
-# the agent starts vchad (from the build) for the health job, on a socket
-# of this test; the pid namespace ends it with the test.  No cluster here:
-# a fake attrd_updater takes the node attributes.
-export VCHA_VCHAD=$top_builddir/daemon/vchad VCHA_SOCKET=$work/run/vchad.sock
-export VCHA_RUN_DIR=$work/run
-mkdir -p "$work/bin"
-printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
-chmod 755 "$work/bin/attrd_updater"
-export PATH=$work/bin:$PATH
+vmagent_vchad "$work"
 libvirtd_start "$work/libvirtd" ||
     { sed 's/^/#  /' "$work/libvirtd/libvirtd.out"; tap_bail "libvirtd did not start"; }
 export HA_RSCTMP=$work/rsctmp
@@ -78,7 +71,7 @@ tap_is "$RC" 7 "probe of a domain libvirt does not know: not running"
 agent start config="$work/vm1.xml"
 tap_is "$RC" 0 "start from config"
 tap_is "$(state vm1)" running "virsh says running"
-tap_like "$("$CTL" status 2> /dev/null)" "*vm1*vmhealth*" \
+tap_like "$("$CTL" status 2> /dev/null)" "*vm1*vmwatch*" \
     "start registered the health job with vchad, which it started"
 alive "$MARK"
 tap_is "$?" 0 "its init runs"
@@ -201,22 +194,15 @@ cat > "$work/vm3.xml" << XML
   <devices><console type='pty'/></devices>
 </domain>
 XML
-health_key() { "$CTL" health "$1" 2> /dev/null | sed -n "s/^$2=//p"; }
-wait_fig() { # wait_fig ID VALUE KEY [SECONDS]: 0 once figure KEY is VALUE
-    local i
-    for ((i = 0; i < ${4:-20} * 10; i++)); do
-        [ "$(health_key "$1" "$3")" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+health_key() { vmagent_health "$@"; }
+wait_fig() { vmagent_wait "$1" "$3" "$2" "${4:-20}"; } # ID VALUE KEY [SECONDS]
 INSTANCE=vm3
 H="config=$work/vm3.xml hung_after=2s health_grace=3s"
 # a recurring monitor (not a probe) at depth 10
 deep() { OCF_CHECK_LEVEL=10 agent monitor $H CRM_meta_interval=10000 "$@"; }
 agent start $H
 tap_is "$RC" 0 "start of vm3, with hung_after=2s health_grace=3s"
-tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmhealth*" "its health job runs"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmwatch*" "its health job runs"
 wait_fig vm3 normal fig.verdict
 tap_ok $? "the job judges it normal"
 tap_is "$(health_key vm3 fig.source)" info \
@@ -234,13 +220,7 @@ ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }
 # hung_after of stalled intervals, counted from the first whole one, and
 # the report after it: 2 to 4 s after the stop, plus the polling here
 tap_cond "ms >= 1500 && ms < 6000" "after hung_after (2 s; $ms ms)"
-deep
-tap_is "$RC" 0 "within health_grace the monitor still passes"
-sleep 3.5
-deep
-tap_is "$RC" 1 "past health_grace the monitor at depth 10 fails"
-tap_like "$(reason)" "*guest hung for * s (cpu 0.00 % of one CPU*" \
-    "naming the verdict and its figures ($(reason))"
+vmagent_grace_check
 agent monitor $H CRM_meta_interval=10000
 tap_is "$RC" 0 "at depth 0 the health is not judged"
 kill -CONT "$init"
@@ -252,7 +232,7 @@ tap_is "$RC" 0 "and the monitor passes"
 deep
 tap_is "$RC" 0 "a lost job: the monitor passes"
 tap_like "$(cat "$work/out")" "*had lost the health job of vm3*" "and says so"
-tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmhealth*" "the job is back"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm3*vmwatch*" "the job is back"
 agent stop $H force_stop=true
 tap_is "$RC" 0 "stop"
 tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "the job is gone"

@@ -3,12 +3,17 @@
 # private libvirtd: start from config, monitor, a graceful stop through the
 # ACPI power button (the guest powers itself off: no destroy), a guest
 # panic (pvpanic) that monitor reports as a failure and stop clears, and
-# the utilization monitor would write (1 vCPU, 128 MiB).  What the guest
-# does is checked on its console and its disk, apart from the agent.
+# the utilization monitor would write (1 vCPU, 128 MiB).  The health job
+# (vchad's vmwatch, started by the agent) reads the guest through
+# libvirt's bulk statistics: a QEMU stopped with SIGSTOP is judged hung
+# and fails a depth-10 monitor after health_grace, and normal again after
+# SIGCONT; the panic is judged panicked.  What the guest does is checked
+# on its console, apart from the agent.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
 . "$top_srcdir/tests/lib/guest.sh"
+. "$top_srcdir/tests/lib/vmagent.sh"
 
 [ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and the guest's build need root"
 for prog in libvirtd virtlogd virsh unshare ip qemu-system-x86_64; do
@@ -29,8 +34,10 @@ fi
 libvirtd_enter "$@"
 
 VM=$top_builddir/agents/vm
+CTL=$top_builddir/daemon/vchactl
 work=$(mktemp -d)
 trap 'virsh -q destroy vm1 > /dev/null 2>&1; libvirtd_stop; rm -rf "$work"' EXIT
+vmagent_vchad "$work"
 libvirtd_start "$work/libvirtd" ||
     {
         sed 's/^/#  /' "$work/libvirtd/libvirtd.out"
@@ -43,7 +50,7 @@ guest_xml vm1 "$VCHA_GUEST" "$work" > "$work/vm1.xml"
 
 state() { virsh domstate vm1 2> /dev/null | grep . || echo none; }
 console_size() { stat -c %s "$work/console.log" 2> /dev/null || echo 0; }
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+ms_since() { vmagent_ms_since "$1"; }
 # agent ACTION [PARAM=VALUE...]: as Pacemaker runs it; rc in RC
 agent() {
     local action=$1 kv
@@ -57,6 +64,11 @@ agent() {
     RC=$?
 }
 reason() { sed -n 's/^ocf-exit-reason://p' "$work/out"; }
+health_key() { vmagent_health vm1 "$1"; }
+wait_verdict() { vmagent_wait vm1 fig.verdict "$1" "$2"; } # VERDICT SECONDS
+H="hung_after=2s health_grace=3s"
+# a recurring monitor (not a probe) at depth 10
+deep() { OCF_CHECK_LEVEL=10 agent monitor $H CRM_meta_interval=10000; }
 up() { # up OFFSET: the guest printed "up" after OFFSET, within 300 s
     guest_wait "$work" "$1" '^vcha-guest: up$' 300 > /dev/null
 }
@@ -75,6 +87,34 @@ tap_is "$RC" 0 "monitor: running"
 tap_like "$(cat "$work/out")" "*cpu utilization of vm1 to 1:*hv_memory utilization of vm1 to 128:*" \
     "the utilization it would write is the domain's (no cluster here)"
 
+# ------------------------------------------------------------ health
+agent stop force_stop=true
+off=$(console_size)
+agent start $H
+tap_is "$RC" 0 "start with hung_after=2s health_grace=3s"
+up "$off"
+tap_ok $? "the guest booted"
+tap_like "$("$CTL" status 2> /dev/null)" "*vm1*vmwatch*" "its health job runs"
+wait_verdict normal 20
+tap_ok $? "the job judges the running guest normal"
+tap_is "$(health_key fig.source)" bulk "read through libvirt's bulk statistics"
+tap_diag "a running guest as the job sees it: cpu $(health_key fig.cpu_pct) %, block $(health_key fig.block_bps) B/s"
+deep
+tap_is "$RC" 0 "monitor at depth 10: healthy"
+qemu=$(pgrep -f "qemu-system-x86_64 .*guest=vm1")
+kill -STOP $qemu
+t0=$EPOCHREALTIME
+wait_verdict hung 15
+rc=$?
+tap_ok $rc "QEMU stopped (SIGSTOP): the job says hung ($(ms_since "$t0") ms)"
+[ $rc -eq 0 ] || "$CTL" health vm1 2>&1 | sed 's/^/#  /'
+vmagent_grace_check
+kill -CONT $qemu
+wait_verdict normal 15
+tap_ok $? "SIGCONT: normal again"
+deep
+tap_is "$RC" 0 "and the monitor passes"
+
 # ------------------------------------------------------------ graceful stop
 # the guest powers off on the ACPI power button: no destroy
 t0=$EPOCHREALTIME
@@ -90,7 +130,7 @@ tap_is "$(state)" none "the transient domain is gone"
 
 # ------------------------------------------------------------ a panic
 off=$(console_size)
-agent start
+agent start $H
 tap_is "$RC" 0 "started again"
 up "$off"
 tap_ok $? "the guest booted"
@@ -100,6 +140,8 @@ for _ in $(seq 1 300); do
     sleep 0.2
 done
 tap_is "$(state)" crashed "the guest panicked (pvpanic): libvirt has it crashed"
+wait_verdict panicked 10
+tap_ok $? "the health job judges it panicked"
 agent monitor
 tap_is "$RC" 1 "monitor of a panicked guest fails"
 tap_like "$(reason)" "*vm1 crashed*" "saying so ($(reason))"
@@ -109,6 +151,7 @@ ms=$(ms_since "$t0")
 tap_is "$RC" 0 "stop clears the crashed domain"
 tap_cond "ms < 30000" "at once, without waiting for a shutdown ($ms ms)"
 tap_is "$(state)" none "gone"
+tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "its health job is gone"
 agent monitor
 tap_is "$RC" 7 "monitor: not running"
 if [ "$tap_failed" -gt 0 ]; then

@@ -1,6 +1,6 @@
 /*
  * Unit tests for libcommon/virt/vmhealth.c (the classifier, fed synthetic
- * sample sequences) and libcommon/virt/vmhealthjob.c (the job's contract,
+ * sample sequences) and libcommon/virt/vmwatchjob.c (the job's contract,
  * and readings from libvirt's test:///default driver).
  */
 #include <config.h>
@@ -21,7 +21,7 @@
 #include <vcha/kv.h>
 #include <vcha/virt.h>
 #include <vcha/vmhealth.h>
-#include <vcha/vmhealthjob.h>
+#include <vcha/vmwatchjob.h>
 
 #define SEC 1000LL
 #define NS_PER_MS 1000000ULL
@@ -372,11 +372,11 @@ contract_parse(const char *const *kv, struct vcha_params **p, char *why)
     for (size_t i = 0; kv[i] != NULL; i += 2) {
         vcha_kv_set(params, kv[i], kv[i + 1]);
     }
-    rc = vcha_job_params_parse(&vcha_vmhealth_job, params, p, why, 512);
+    rc = vcha_job_params_parse(&vcha_vmwatch_job, params, p, why, 512);
     if (rc == 0) {
         struct vcha_vmhealth_limits l;
 
-        vcha_vmhealth_job_limits(*p, &l);
+        vcha_vmwatch_job_limits(*p, &l);
         assert_true(l.hung_cpu_pct > 0);
     }
     vcha_params_free(*p);
@@ -410,7 +410,7 @@ test_contract(void **state)
     assert_non_null(strstr(why, "below"));
     assert_int_equal(contract_parse(slow, &p, why), -EINVAL);
     assert_non_null(strstr(why, "hung_after"));
-    assert_string_equal(vcha_vmhealth_job.type, "vmhealth");
+    assert_string_equal(vcha_vmwatch_job.type, "vmwatch");
 }
 
 /* ------------------------------------------- readings from test:///default */

@@ -4,7 +4,7 @@
  * libvirt reports them from outside the guest, at a steady pace (about one
  * a second), that tells a guest that works from one that is hung, spins,
  * panicked or was paused.  Pure computation: no I/O, no clock, no
- * libvirt call; the caller reads the counters (vcha/vmhealthjob.h).
+ * libvirt call; the caller reads the counters (vcha/vmwatchjob.h).
  *
  * The rules, judged over the intervals between samples:
  *   panicked  state crashed, or paused / shut off with reason "crashed"

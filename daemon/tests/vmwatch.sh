@@ -1,5 +1,5 @@
 #!/bin/bash
-# vchad's vmhealth job, run by the real vchad through vchactl against
+# vchad's vmwatch job, run by the real vchad through vchactl against
 # libvirt's test driver (a real libvirt with no daemon): a running domain
 # judged normal with its figures, one paused (by hand) and one crashed
 # judged so, the verdict published as node attributes, a domain that does
@@ -68,17 +68,17 @@ XML
 tap_ok $? "vchad starts"
 
 # --- bad parameters
-out=$("$CTL" add vmhealth bad uri=test:///default 2>&1)
+out=$("$CTL" add vmwatch bad uri=test:///default 2>&1)
 tap_like "$out" "*domain*" "no domain: refused, naming it"
-out=$("$CTL" add vmhealth bad uri=test:///default domain=test spin_cpu_pct=120 2>&1)
+out=$("$CTL" add vmwatch bad uri=test:///default domain=test spin_cpu_pct=120 2>&1)
 tap_like "$out" "*spin_cpu_pct*" "a percentage above 100: refused"
-out=$("$CTL" add vmhealth bad uri=test:///default domain=test hung_after=2s \
+out=$("$CTL" add vmwatch bad uri=test:///default domain=test hung_after=2s \
     interval_ms=3000 2>&1)
 tap_like "$out" "*hung_after*" "sampling slower than hung_after: refused"
 
 # --- a running domain
-"$CTL" add vmhealth vm1 uri=test:///default domain=test > /dev/null
-tap_ok $? "add a vmhealth job on test:///default's running domain"
+"$CTL" add vmwatch vm1 uri=test:///default domain=test > /dev/null
+tap_ok $? "add a vmwatch job on test:///default's running domain"
 wait_fig vm1 '[ "$v" = normal ]' fig.verdict
 tap_ok $? "judged normal"
 wait_fig vm1 '((v >= 3))' fig.samples
@@ -101,12 +101,12 @@ tap_ok "$(grep -q "vcha-vm1-health.*normal" "$work/attrd.log"; echo $?)" \
 tap_ok "$(grep -q "vcha-vm1-health-since.*$since" "$work/attrd.log"; echo $?)" \
     "and when it began as vcha-vm1-health-since"
 status=$("$CTL" status 2> /dev/null)
-tap_like "$status" "*vm1*vmhealth*verdict=normal*cpu_pct=*" \
+tap_like "$status" "*vm1*vmwatch*verdict=normal*cpu_pct=*" \
     "vchactl status shows the job and its figures"
 
 # --- paused and crashed domains
-"$CTL" add vmhealth vm2 uri="test://$work/node.xml" domain=held > /dev/null
-"$CTL" add vmhealth vm3 uri="test://$work/node.xml" domain=dead > /dev/null
+"$CTL" add vmwatch vm2 uri="test://$work/node.xml" domain=held > /dev/null
+"$CTL" add vmwatch vm3 uri="test://$work/node.xml" domain=dead > /dev/null
 wait_fig vm2 '[ "$v" = paused ]' fig.verdict
 tap_ok $? "a domain paused by hand: paused"
 wait_fig vm3 '[ "$v" = panicked ]' fig.verdict
@@ -115,7 +115,7 @@ wait_fig vm2 '((v >= 2000))' fig.since_ms
 tap_ok $? "since_ms grows while the verdict holds"
 
 # --- a domain that does not exist
-"$CTL" add vmhealth vm4 uri=test:///default domain=nosuch > /dev/null
+"$CTL" add vmwatch vm4 uri=test:///default domain=nosuch > /dev/null
 wait_fig vm4 '[ "$v" = failing ]' state
 tap_ok $? "no such domain: the job's reports fail"
 tap_like "$(health_key vm4 last_error)" "*nosuch*" "naming the domain"
@@ -132,7 +132,7 @@ while True:
     held.append(s.accept()[0])' "$work/hung.sock" &
 hung_pid=$!
 for i in $(seq 50); do [ -S "$work/hung.sock" ] && break; sleep 0.1; done
-"$CTL" add vmhealth vm5 uri="qemu+unix:///system?socket=$work/hung.sock" \
+"$CTL" add vmwatch vm5 uri="qemu+unix:///system?socket=$work/hung.sock" \
     domain=test stats_timeout=2s > /dev/null
 wait_fig vm5 '[ "$v" = failing ]' state
 tap_ok $? "a libvirtd that hangs: the reports fail"

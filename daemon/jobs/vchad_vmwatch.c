@@ -1,8 +1,8 @@
 /*
- * vchad - the vmhealth job: a resident that watches a libvirt domain from
+ * vchad - the vmwatch job: a resident that watches a libvirt domain from
  * outside the guest (seed 000/001: agentless failure detection) and says
  * whether it works, is hung, spins, panicked or was paused
- * (vcha/vmhealth.h, vcha/vmhealthjob.h).
+ * (vcha/vmhealth.h, vcha/vmwatchjob.h).
  *
  * A reader thread takes a reading of the domain's counters every
  * interval_ms with libvirt's bulk statistics, reconnecting when the
@@ -31,7 +31,7 @@
 #include <vcha/param.h>
 #include <vcha/virt.h>
 #include <vcha/vmhealth.h>
-#include <vcha/vmhealthjob.h>
+#include <vcha/vmwatchjob.h>
 
 #include "../vchad_job.h"
 
@@ -53,6 +53,9 @@ struct vmh {
     long long interval;
     pthread_mutex_t lock;
     struct reading r;
+    /* the io reader's: the counters of QEMU's monitor, and when taken */
+    struct vcha_vmhealth_sample io;
+    long long io_at; /* 0: none yet */
     /* the main thread's */
     struct vcha_vmhealth *h;
     struct vcha_vmhealth_result res;
@@ -66,7 +69,7 @@ static int
 validate(const struct vcha_kv *p, char *why, size_t whylen)
 {
     struct vcha_params *params = NULL;
-    int rc = vcha_job_params_parse(&vcha_vmhealth_job, p, &params, why, whylen);
+    int rc = vcha_job_params_parse(&vcha_vmwatch_job, p, &params, why, whylen);
 
     vcha_params_free(params);
     return rc;
@@ -119,8 +122,40 @@ session_open(struct vmh *v, struct session *ss, char *why, size_t whylen)
     return rc;
 }
 
-/* One reading, on the session (re)opened as needed; the session is
- * dropped when it broke, the domain when it went away. */
+/* After a reading: drop the session when it broke, the domain when it
+ * went away (looked up again: it may come back). */
+static void
+session_mend(struct session *ss, int rc)
+{
+    if (rc == -ENOENT && ss->dom != NULL) {
+        virDomainFree(ss->dom);
+        ss->dom = NULL;
+    } else if (rc < 0 && ss->conn != NULL && virConnectIsAlive(ss->conn) != 1) {
+        session_close(ss);
+    }
+}
+
+/*
+ * The monitor's counters into @p s when the io reader took them within
+ * the last two intervals; otherwise the I/O is unknown (QEMU does not
+ * answer its monitor: stopped, or hung) and the vCPUs the last known.
+ */
+static void
+io_merge(struct vmh *v, struct vcha_vmhealth_sample *s)
+{
+    pthread_mutex_lock(&v->lock);
+    if (v->io_at != 0 && s->t_ms - v->io_at <= 2 * v->interval + 500) {
+        s->blk_bytes = v->io.blk_bytes;
+        s->blk_reqs = v->io.blk_reqs;
+        s->io_known = v->io.io_known;
+    }
+    if (s->vcpus == 0) {
+        s->vcpus = v->io.vcpus;
+    }
+    pthread_mutex_unlock(&v->lock);
+}
+
+/* One reading, on the session (re)opened as needed. */
 static int
 reading_take(struct vmh *v, struct session *ss, struct reading *out)
 {
@@ -132,15 +167,47 @@ reading_take(struct vmh *v, struct session *ss, struct reading *out)
                                 sizeof(why));
         out->s.t_ms = vcha_now_ms();
     }
-    if (rc == -ENOENT && ss->dom != NULL) {
-        virDomainFree(ss->dom); /* looked up again: it may come back */
-        ss->dom = NULL;
-    } else if (rc < 0 && ss->conn != NULL && virConnectIsAlive(ss->conn) != 1) {
-        session_close(ss);
+    if (rc == 0) {
+        io_merge(v, &out->s);
     }
+    session_mend(ss, rc);
     snprintf(out->error, sizeof(out->error), "%s",
              rc < 0 ? (why[0] ? why : strerror(-rc)) : "");
     return rc;
+}
+
+/*
+ * The io reader: the counters QEMU's monitor gives (block, vCPUs), on a
+ * connection of its own, as often as the reader's.  A QEMU that is
+ * stopped holds this thread until it runs again, never the reader.
+ */
+static void *
+io_reader_main(void *arg)
+{
+    struct vmh *v = arg;
+    struct session ss = {0};
+
+    for (;;) {
+        struct vcha_vmhealth_sample io = {0};
+        char why[512] = "";
+        int rc = session_open(v, &ss, why, sizeof(why));
+
+        if (rc == 0) {
+            rc = vcha_vmhealth_read_io(ss.dom, &io, why, sizeof(why));
+        }
+        if (rc == 0) {
+            pthread_mutex_lock(&v->lock);
+            v->io = io;
+            v->io_at = vcha_now_ms();
+            pthread_mutex_unlock(&v->lock);
+        } else if (rc == -ENOTSUP) {
+            break; /* no bulk statistics (LXC): nothing to wait for */
+        }
+        session_mend(&ss, rc);
+        vcha_sleep_ms(v->interval);
+    }
+    session_close(&ss);
+    return NULL;
 }
 
 static void *
@@ -243,25 +310,27 @@ setup(struct vmh *v, char *why, size_t whylen)
 {
     struct vcha_vmhealth_limits l;
     pthread_t t;
-    int rc = vcha_job_params_parse(&vcha_vmhealth_job, vchad_job_params(v->job),
+    int rc = vcha_job_params_parse(&vcha_vmwatch_job, vchad_job_params(v->job),
                                    &v->p, why, whylen);
 
     if (rc < 0) {
         return rc;
     }
     v->interval = vcha_param_num(v->p, VCHA_VMH_INTERVAL);
-    vcha_vmhealth_job_limits(v->p, &l);
+    vcha_vmwatch_job_limits(v->p, &l);
     v->h = vcha_vmhealth_new(&l);
     if (v->h == NULL) {
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
-    rc = pthread_create(&t, NULL, reader_main, v);
-    if (rc != 0) {
-        snprintf(why, whylen, "cannot start the reader: %s", strerror(rc));
-        return -rc;
+    for (int i = 0; i < 2; i++) {
+        rc = pthread_create(&t, NULL, i == 0 ? reader_main : io_reader_main, v);
+        if (rc != 0) {
+            snprintf(why, whylen, "cannot start the readers: %s", strerror(rc));
+            return -rc;
+        }
+        pthread_detach(t); /* they end with the process */
     }
-    pthread_detach(t); /* it ends with the process */
     return 0;
 }
 
@@ -306,8 +375,8 @@ publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
                                  sizeof(map) / sizeof(map[0]), attrs);
 }
 
-const struct vchad_job_type vchad_vmhealth_job = {
-    .name = "vmhealth",
+const struct vchad_job_type vchad_vmwatch_job = {
+    .name = "vmwatch",
     .kind = VCHAD_JOB_RESIDENT,
     .validate = validate,
     .run = run,
