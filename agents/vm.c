@@ -38,7 +38,7 @@
 /* How often a state is polled while waiting for it. */
 #define POLL_MS 200
 /* Kept back from a stop's time for the destroy after a shutdown. */
-#define DESTROY_MS 5000
+#define DESTROY_MS 15000
 /* The health job's liveness: it reports every second. */
 #define HEALTH_TIMEOUT_MS 15000
 
@@ -147,7 +147,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Time a graceful shutdown may take",
             .longdesc = "How long stop waits for the guest to shut down "
                         "before it destroys the domain.  0: the stop "
-                        "operation's timeout less 5 s (the destroy's "
+                        "operation's timeout less 15 s (the destroy's "
                         "time); a longer one is cut to that as well.",
         },
     [P_MIG_TRANSPORT] =
@@ -400,6 +400,11 @@ vm_config(struct vm *vm, bool read_config, enum vcha_result *r)
     if (rc == 0 && domain == NULL &&
         vcha_virt_xml_name(vm->xml, vm->xml_len, vm->name, sizeof(vm->name),
                            why, sizeof(why)) < 0) {
+        /* a config being rewritten must not fail a stop or a monitor of
+         * the domain a start here named */
+        if (!read_config && record_read(a, vm->name, sizeof(vm->name)) == 0) {
+            return 0;
+        }
         *r = vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "config %s: %s", config,
                              why);
         return -EINVAL;
@@ -412,7 +417,10 @@ vm_config(struct vm *vm, bool read_config, enum vcha_result *r)
             read_config ? ""
                         : " (and no start here recorded the name of "
                           "its domain: set the domain parameter)");
-        return -ENOENT;
+        /* only a config that is not there says nothing was started from
+         * it; one that cannot be read (EACCES, EIO) may name a VM that
+         * runs */
+        return rc == -ENOENT ? -ENOENT : -EIO;
     }
     return 0;
 }
@@ -515,17 +523,26 @@ libvirt_fail(struct vm *vm, const char *what)
 
 /* ------------------------------------------------------------ health job */
 
-/* The domain the job watches: domain, else the name a start recorded. */
+/*
+ * The domain the job watches: domain, config's <name>, or the name a start
+ * recorded (a domain a probe found running has no record).
+ */
 static int
-job_domain(const struct vcha_agent *a, char *name, size_t len)
+job_domain(struct vcha_agent *a, char *name, size_t len)
 {
-    const char *domain = vcha_agent_str(a, P_DOMAIN);
+    struct vm vm = {.a = a};
+    enum vcha_result r;
+    char reason[sizeof(a->reason)];
+    int rc;
 
-    if (domain != NULL) {
-        snprintf(name, len, "%s", domain);
-        return 0;
+    snprintf(reason, sizeof(reason), "%s", a->reason);
+    rc = vm_config(&vm, false, &r);
+    snprintf(a->reason, sizeof(a->reason), "%s", reason); /* not this one */
+    free(vm.xml);
+    if (rc == 0) {
+        snprintf(name, len, "%s", vm.name);
     }
-    return record_read(a, name, len);
+    return rc < 0 ? -ENOENT : 0;
 }
 
 /* The vmwatch job of this resource, from its parameters, in *job. */
@@ -663,9 +680,8 @@ health_check(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
-    rc =
-        vcha_job_keep(vcha_vchad_socket(), &vcha_vmwatch_job, a->instance, job,
-                      &t, a->deadline_ms, &health, &readded, why, sizeof(why));
+    rc = vcha_job_keep(vcha_vchad_socket(), &vcha_vmwatch_job, a->instance, job,
+                       &t, a->deadline_ms, &health, &readded, why, sizeof(why));
     if (rc == -ETIME) {
         vcha_warn("vchad does not answer: %s; health not judged", why);
     } else if (rc < 0) {
@@ -721,6 +737,11 @@ vm_run(struct vcha_agent *a, bool needs_config,
         free(vm.xml);
         return r;
     }
+    /* recorded before the domain may run here: a start that times out
+     * after libvirt created it must leave a stop the name to look for */
+    if (body == start_body || body == migrate_from_body) {
+        record_write(a, vm.name);
+    }
     rc = vcha_worker_run(worker_body, &vm, a->deadline_ms, &code, a->reason,
                          sizeof(a->reason));
     free(vm.xml);
@@ -742,7 +763,6 @@ vm_run(struct vcha_agent *a, bool needs_config,
     if (code == VCHA_OK && (body == start_body || body == migrate_from_body)) {
         char *util = record_path(a, "util");
 
-        record_write(a, vm.name);
         if (util != NULL) {
             unlink(util); /* the first monitor writes the utilization */
         }
@@ -822,9 +842,10 @@ monitor_body(struct vm *vm)
 {
     int reason, state = vm_state(vm, &reason);
 
-    if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
-        state == VIR_DOMAIN_PAUSED) {
-        utilization_update(vm);
+    if (!vm->a->probe &&
+        (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
+         state == VIR_DOMAIN_PAUSED)) {
+        utilization_update(vm); /* a probe changes nothing */
     }
 
     switch (state) {
@@ -1004,6 +1025,20 @@ stop_body(struct vm *vm)
 }
 
 /*
+ * Whether this node's /proc can prove domain @p name off: a local QEMU or
+ * LXC hypervisor (whose processes carry the domain's name), and a name,
+ * not a UUID (which no process carries).
+ */
+static bool
+proc_proves(const struct vcha_agent *a, const char *name)
+{
+    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+
+    return !vcha_virt_is_uuid(name) && (strncmp(uri, "qemu:///", 8) == 0 ||
+                                        strncmp(uri, "lxc:///", 7) == 0);
+}
+
+/*
  * Stop.  When libvirtd cannot say, the domain counts as stopped only when
  * no hypervisor process of it runs here: a stop that succeeds while the
  * VM runs on would let Pacemaker start it elsewhere too.
@@ -1020,7 +1055,8 @@ vm_stop(struct vcha_agent *a)
     free(vm.xml);
     if (rc == -ENOENT) {
         /* no name anywhere: config gone, and no start since this node
-         * booted recorded one (the record lives in /run) */
+         * booted recorded one (the record lives in /run, and is written
+         * before a start or a migration brings the domain here) */
         vcha_warn("%s; no start of this resource here since boot: "
                   "stopped",
                   a->reason);
@@ -1031,7 +1067,7 @@ vm_stop(struct vcha_agent *a)
         return r;
     }
     r = vm_run(a, false, stop_body);
-    if (r == VCHA_OK) {
+    if (r == VCHA_OK || !proc_proves(a, vm.name)) {
         return r;
     }
     running = vcha_virt_domain_process(vm.name);
@@ -1126,7 +1162,7 @@ migrate_to_body(struct vm *vm)
                      ? subst_node(vcha_agent_str(a, P_MIGRATEURI), target)
                      : NULL;
     virTypedParameterPtr tp = NULL;
-    int ntp = 0, maxtp = 0, reason;
+    int ntp = 0, maxtp = 0, reason, state;
     enum vcha_result r = VCHA_OK;
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
 
@@ -1137,7 +1173,12 @@ migrate_to_body(struct vm *vm)
                             vm->name);
         goto done;
     }
-    if (vm_state(vm, &reason) != VIR_DOMAIN_RUNNING || vm->dom == NULL) {
+    state = vm_state(vm, &reason);
+    if (state < 0) {
+        r = VCHA_ERR_GENERIC; /* its reason is libvirt's */
+        goto done;
+    }
+    if (state != VIR_DOMAIN_RUNNING || vm->dom == NULL) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s does not run here",
                             vm->name);
         goto done;

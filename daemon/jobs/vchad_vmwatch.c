@@ -141,13 +141,20 @@ session_mend(struct session *ss, int rc)
  * answer its monitor: stopped, or hung) and the vCPUs the last known.
  */
 static void
-io_merge(struct vmh *v, struct vcha_vmhealth_sample *s)
+io_merge(struct vmh *v, struct vcha_vmhealth_sample *s,
+         enum vcha_vmhealth_source source)
 {
     pthread_mutex_lock(&v->lock);
     if (v->io_at != 0 && s->t_ms - v->io_at <= 2 * v->interval + 500) {
         s->blk_bytes = v->io.blk_bytes;
         s->blk_reqs = v->io.blk_reqs;
         s->io_known = v->io.io_known;
+        s->monitor = VCHA_VMH_MON_ANSWERS;
+    } else {
+        /* QEMU's statistics (source bulk) without a fresh answer of its
+         * monitor: it does not answer; other drivers have no monitor */
+        s->monitor =
+            source == VCHA_VMH_BULK ? VCHA_VMH_MON_SILENT : VCHA_VMH_MON_NONE;
     }
     if (s->vcpus == 0) {
         s->vcpus = v->io.vcpus;
@@ -168,7 +175,7 @@ reading_take(struct vmh *v, struct session *ss, struct reading *out)
         out->s.t_ms = vcha_now_ms();
     }
     if (rc == 0) {
-        io_merge(v, &out->s);
+        io_merge(v, &out->s, out->source);
     }
     session_mend(ss, rc);
     snprintf(out->error, sizeof(out->error), "%s",

@@ -113,6 +113,11 @@ result(pid_t pid, bool answered, long long deadline, int *code, char *reason,
         kill(-pid, SIGKILL);
     }
     rc = vcha_proc_reap(pid, &status, limit);
+    if (rc == 0) {
+        /* whatever it left in its group (a child a library started, one
+         * that outlived its own alarm) must not act after it */
+        kill(-pid, SIGKILL);
+    }
     if (rc < 0) {
         kill(-pid, SIGKILL); /* still there: at least it must not act */
         if (rc != -ETIMEDOUT) {

@@ -117,16 +117,27 @@ running(const struct vcha_vmhealth_sample *s)
     return s->state == VIR_DOMAIN_RUNNING || s->state == VIR_DOMAIN_BLOCKED;
 }
 
-/* A counter went backwards: another run of the domain. */
+/* Both samples hold the I/O counters. */
+static bool
+io_both(const struct vcha_vmhealth_sample *p,
+        const struct vcha_vmhealth_sample *s)
+{
+    return p->io_known && s->io_known;
+}
+
+/* A counter went backwards: another run of the domain.  Counters that
+ * either sample lacks (zeros) are not compared. */
 static bool
 restarted(const struct vcha_vmhealth_sample *p,
           const struct vcha_vmhealth_sample *s)
 {
-    return s->cpu_ns < p->cpu_ns || s->blk_bytes < p->blk_bytes ||
-           s->blk_reqs < p->blk_reqs || s->net_bytes < p->net_bytes;
+    return s->cpu_ns < p->cpu_ns ||
+           (io_both(p, s) &&
+            (s->blk_bytes < p->blk_bytes || s->blk_reqs < p->blk_reqs ||
+             s->net_bytes < p->net_bytes));
 }
 
-/* The last interval's rates into @p out. */
+/* The last interval's rates into @p out (I/O: when both samples have it). */
 static void
 rates(const struct vcha_vmhealth_sample *p,
       const struct vcha_vmhealth_sample *s, struct vcha_vmhealth_result *out)
@@ -134,9 +145,11 @@ rates(const struct vcha_vmhealth_sample *p,
     double dt = (double) (s->t_ms - p->t_ms) / 1000.0;
 
     out->cpu_pct = (double) (s->cpu_ns - p->cpu_ns) / 1e7 / dt;
-    out->block_bps = (double) (s->blk_bytes - p->blk_bytes) / dt;
-    out->block_iops = (double) (s->blk_reqs - p->blk_reqs) / dt;
-    out->net_bps = (double) (s->net_bytes - p->net_bytes) / dt;
+    if (io_both(p, s)) {
+        out->block_bps = (double) (s->blk_bytes - p->blk_bytes) / dt;
+        out->block_iops = (double) (s->blk_reqs - p->blk_reqs) / dt;
+        out->net_bps = (double) (s->net_bytes - p->net_bytes) / dt;
+    }
 }
 
 /*
@@ -148,7 +161,9 @@ judge_running(struct vcha_vmhealth *h, const struct vcha_vmhealth_sample *s,
               const struct vcha_vmhealth_result *r)
 {
     unsigned vcpus = s->vcpus > 0 ? s->vcpus : 1;
-    bool stalled = r->cpu_pct < h->lim.hung_cpu_pct;
+    /* a stall while the monitor answers is an idle guest */
+    bool stalled =
+        r->cpu_pct < h->lim.hung_cpu_pct && s->monitor != VCHA_VMH_MON_ANSWERS;
     bool silent = s->blk_bytes == h->prev.blk_bytes &&
                   s->blk_reqs == h->prev.blk_reqs &&
                   s->net_bytes == h->prev.net_bytes;

@@ -81,15 +81,24 @@ tap_is "$(pgrep -fc "^/bin/sleep $MARK\$")" 1 "one init, not two"
 agent monitor config="$work/vm1.xml"
 tap_is "$RC" 0 "monitor: running"
 # no cluster here: the utilization cannot be written, and that is only
-# logged; what monitor would write is the domain's (1 vCPU, 64 MiB)
+# logged; what a recurring monitor would write is the domain's (1 vCPU,
+# 64 MiB); a probe writes none
+! grep -q utilization "$work/out"
+tap_ok $? "a probe sets no utilization"
+agent monitor config="$work/vm1.xml" CRM_meta_interval=10000
+tap_is "$RC" 0 "a recurring monitor: running"
 tap_like "$(cat "$work/out")" "*cpu utilization of vm1 to 1:*hv_memory utilization of vm1 to 64:*host_memory utilization of vm1 to 64:*" \
     "monitor sets the utilization from the domain (cpu 1, memory 64 MiB)"
-agent monitor config="$work/vm1.xml" autoset_utilization_cpu=false \
-    autoset_utilization_hv_memory=false autoset_utilization_host_memory=false
+agent monitor config="$work/vm1.xml" CRM_meta_interval=10000 \
+    autoset_utilization_cpu=false autoset_utilization_hv_memory=false \
+    autoset_utilization_host_memory=false
 ! grep -q utilization "$work/out"
 tap_ok $? "not when told not to"
 
 # config vanished: stop still knows the domain (recorded at start)
+echo '<domain type="lxc"><name>' > "$work/vm1-half.xml" # being rewritten
+agent monitor config="$work/vm1-half.xml"
+tap_is "$RC" 0 "config half written: monitor asks libvirt by the recorded name"
 mv "$work/vm1.xml" "$work/vm1.xml.away"
 agent monitor config="$work/vm1.xml"
 tap_is "$RC" 0 "config gone: monitor asks libvirt by the recorded name"
@@ -177,9 +186,13 @@ tap_is "$?" 0 "vm2 still runs"
 kill -CONT "$LIBVIRTD_PID"
 agent stop domain=vm2
 tap_is "$RC" 0 "stop once libvirtd answers"
+uuid=$(virsh -c lxc:/// domuuid vm2 | grep .)
 kill -STOP "$LIBVIRTD_PID"
 TIMEOUT=4000 agent stop domain=vm2
 tap_is "$RC" 0 "stop with libvirtd stopped and no process of vm2: stopped"
+# no process carries a UUID: /proc cannot prove the domain off
+TIMEOUT=4000 agent stop domain="$uuid"
+tap_is "$RC" 1 "the same, the domain given by UUID: fails (nothing proves it off)"
 kill -CONT "$LIBVIRTD_PID"
 
 # ------------------------------------------------------------ health

@@ -82,7 +82,7 @@ tap_is "$RC" 0 "start from config"
 tap_is "$(state)" running "virsh: running"
 up "$off"
 tap_ok $? "the guest booted"
-agent monitor
+agent monitor CRM_meta_interval=10000
 tap_is "$RC" 0 "monitor: running"
 tap_like "$(cat "$work/out")" "*cpu utilization of vm1 to 1:*hv_memory utilization of vm1 to 128:*" \
     "the utilization it would write is the domain's (no cluster here)"

@@ -201,6 +201,54 @@ test_hung_after_hung_after(void **state)
     vcha_vmhealth_free(g.h);
 }
 
+/* QEMU's monitor: an idle guest's stall is not a hang while it answers */
+static void
+test_stall_with_monitor_answering_is_idle(void **state)
+{
+    struct guest g;
+
+    (void) state;
+    guest_init(&g, 1);
+    g.s.monitor = VCHA_VMH_MON_ANSWERS;
+    guest_run(&g, 3, 30, 100);
+    /* a tickless guest under KVM: below hung_cpu_pct, for a minute */
+    assert_int_equal(guest_run(&g, 60, 0.1, 0), VCHA_VMH_NORMAL);
+    /* QEMU stops answering too (SIGSTOP): now the stall counts */
+    g.s.monitor = VCHA_VMH_MON_SILENT;
+    assert_int_equal(guest_run(&g, 4, 0, 0), VCHA_VMH_NORMAL);
+    assert_int_equal(guest_run(&g, 1, 0, 0), VCHA_VMH_HUNG);
+    /* it answers again, still stalled: idle */
+    g.s.monitor = VCHA_VMH_MON_ANSWERS;
+    assert_int_equal(guest_run(&g, 1, 0, 0), VCHA_VMH_NORMAL);
+    vcha_vmhealth_free(g.h);
+}
+
+/* Unknown I/O counters (zeros) are neither a restart nor a rate */
+static void
+test_unknown_io_is_not_a_restart(void **state)
+{
+    struct guest g;
+    struct vcha_vmhealth_sample known;
+
+    (void) state;
+    guest_init(&g, 1);
+    guest_run(&g, 3, 30, 4096);
+    known = g.s;
+    g.s.blk_bytes = g.s.blk_reqs = g.s.net_bytes = 0;
+    g.s.io_known = false;
+    assert_int_equal(guest_run(&g, 1, 30, 0), VCHA_VMH_NORMAL);
+    assert_int_equal(g.r.samples, 4); /* the history goes on */
+    assert_true(g.r.block_bps == 0.0);
+    g.s.blk_bytes = known.blk_bytes + 4096;
+    g.s.blk_reqs = known.blk_reqs + 1;
+    g.s.net_bytes = known.net_bytes + 4096;
+    g.s.io_known = true;
+    assert_int_equal(guest_run(&g, 1, 30, 0), VCHA_VMH_NORMAL);
+    assert_int_equal(g.r.samples, 5);
+    assert_true(g.r.block_bps == 0.0); /* no rate across the gap */
+    vcha_vmhealth_free(g.h);
+}
+
 static void
 test_hung_below_threshold(void **state)
 {
@@ -467,6 +515,8 @@ main(void)
         cmocka_unit_test(test_spinning_needs_io_counters),
         cmocka_unit_test(test_hung_after_hung_after),
         cmocka_unit_test(test_hung_below_threshold),
+        cmocka_unit_test(test_stall_with_monitor_answering_is_idle),
+        cmocka_unit_test(test_unknown_io_is_not_a_restart),
         cmocka_unit_test(test_hung_limits),
         cmocka_unit_test(test_paused_for_migration_normal),
         cmocka_unit_test(test_paused_by_hand),

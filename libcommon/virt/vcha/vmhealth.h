@@ -49,6 +49,19 @@ struct vcha_vmhealth_limits {
 };
 
 /** One reading of the domain's counters. */
+/**
+ * What the hypervisor's monitor said over the last intervals.  A guest
+ * whose CPU time stalls while its QEMU still answers is idle, not hung (a
+ * tickless guest under KVM can use less than hung_cpu_pct); one whose
+ * QEMU does not answer either (stopped, deadlocked) is hung.  A driver
+ * with no monitor (LXC) has only the CPU time to go by.
+ */
+enum vcha_vmhealth_monitor {
+    VCHA_VMH_MON_NONE = 0, /**< no monitor readings: the CPU time alone */
+    VCHA_VMH_MON_ANSWERS,  /**< it answered: a stall alone is idleness */
+    VCHA_VMH_MON_SILENT,   /**< it did not answer: a stall is a hang */
+};
+
 struct vcha_vmhealth_sample {
     long long t_ms;               /**< when (any monotonic clock, ms) */
     int state;                    /**< VIR_DOMAIN_RUNNING ... */
@@ -59,8 +72,11 @@ struct vcha_vmhealth_sample {
     unsigned long long blk_reqs;  /**< cumulative, read + write requests */
     unsigned long long net_bytes; /**< cumulative, received + sent */
     /** false: the block and net counters are not known (a driver with no
-     * such statistics): spinning is then never judged */
+     * such statistics, or a monitor that did not answer): spinning is
+     * then not judged, and they are not compared */
     bool io_known;
+    /** whether the hypervisor's monitor answered (QEMU's); see below */
+    enum vcha_vmhealth_monitor monitor;
 };
 
 /** The verdict and the figures it was drawn from. */
