@@ -279,8 +279,10 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "No CPU progress this long: hung",
             .longdesc = "The guest is hung when it runs but its CPU time "
                         "advances by less than 0.5 % of one CPU for this "
-                        "long (its QEMU stopped, or a guest stuck with its "
-                        "interrupts off).",
+                        "long while its QEMU does not answer its monitor "
+                        "either (QEMU stopped or deadlocked; an idle guest "
+                        "answers).  For LXC, which has no monitor, the CPU "
+                        "time alone decides.",
         },
     [P_SPIN_AFTER] =
         {
@@ -1317,7 +1319,8 @@ static const struct vcha_agent_def agent = {
         "vchad (started when needed), and stop and migrate_to remove it: "
         "every second it reads the domain's libvirt statistics and judges "
         "the guest from outside, with nothing inside it: hung (running, "
-        "but its CPU time does not advance for hung_after), spinning (its "
+        "but its CPU time does not advance for hung_after, nor does QEMU "
+        "answer), spinning (its "
         "vCPUs busy with no block and no network I/O for spin_after), "
         "panicked (crashed) or paused (for anything but a migration, a "
         "snapshot, a save or its start-up).  A monitor at OCF_CHECK_LEVEL "
