@@ -63,6 +63,7 @@ struct vmh {
     enum vcha_vmhealth_source source;
     enum vcha_vmhealth_verdict shown; /* as last reported */
     long long shown_wall_ms;          /* when it began, wall clock */
+    long long shown_mono_ms;          /* the same, CLOCK_MONOTONIC */
 };
 
 static int
@@ -283,15 +284,18 @@ report(struct vmh *v, int out_fd, const char *error)
 {
     enum vcha_vmhealth_verdict verdict =
         error[0] != '\0' ? VCHA_VMH_UNKNOWN : v->res.verdict;
-    long long wall = vcha_realtime_ms();
+    long long wall = vcha_realtime_ms(), mono = vcha_now_ms();
 
     if (verdict != v->shown || v->shown_wall_ms == 0) {
+        long long held = verdict == v->res.verdict ? v->res.since_ms : 0;
+
         v->shown = verdict;
-        v->shown_wall_ms =
-            wall - (verdict == v->res.verdict ? v->res.since_ms : 0);
+        v->shown_wall_ms = wall - held;
+        v->shown_mono_ms = mono - held;
     }
     vchad_figure(out_fd, "verdict", "%s", vcha_vmhealth_verdict_name(verdict));
-    vchad_figure(out_fd, "since_ms", "%lld", wall - v->shown_wall_ms);
+    /* how long: on the monotonic clock, which no clock step moves */
+    vchad_figure(out_fd, "since_ms", "%lld", mono - v->shown_mono_ms);
     vchad_figure(out_fd, "since", "%lld", v->shown_wall_ms / 1000);
     vchad_figure(out_fd, "cpu_pct", "%.2f", v->res.cpu_pct);
     vchad_figure(out_fd, "block_bps", "%.0f", v->res.block_bps);
