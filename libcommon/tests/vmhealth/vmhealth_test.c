@@ -487,6 +487,12 @@ test_read_test_driver(void **state)
     assert_int_equal(s.vcpus, 2);
     assert_true(s.cpu_ns > 0);
     assert_false(s.io_known);
+    /* what needs the monitor: the test driver has no block counters */
+    s.io_known = true;
+    s.cpu_ns = 7;
+    assert_int_equal(vcha_vmhealth_read_io(dom, &s, why, sizeof(why)), 0);
+    assert_false(s.io_known);
+    assert_int_equal(s.cpu_ns, 7); /* nothing else touched */
     virDomainSuspend(dom);
     assert_int_equal(vcha_vmhealth_read(dom, &s, &src, why, sizeof(why)), 0);
     assert_int_equal(s.state, VIR_DOMAIN_PAUSED);
@@ -497,6 +503,9 @@ test_read_test_driver(void **state)
     virDomainUndefine(dom);
     assert_int_equal(vcha_vmhealth_read(dom, &s, &src, why, sizeof(why)),
                      -ENOENT);
+    why[0] = '\0';
+    assert_int_equal(vcha_vmhealth_read_io(dom, &s, why, sizeof(why)), -ENOENT);
+    assert_true(why[0] != '\0');
     assert_true(why[0] != '\0');
     virDomainFree(dom);
     vcha_virt_close(conn);
