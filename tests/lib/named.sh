@@ -106,7 +106,11 @@ named_lookup() {
 }
 
 named_set() { # named_set NAME TYPE DATA: put a record in place directly
-    nsupdate -k "$NAMED_KEYFILE" <<UPD
+    local i
+    # until the server answers with it: an update lost on a loaded machine
+    # would otherwise show as the agent's fault
+    for i in 1 2 3; do
+        nsupdate -t 5 -k "$NAMED_KEYFILE" <<UPD
 server 127.0.0.1 $NAMED_PORT
 zone $NAMED_ZONE
 update delete $1 A
@@ -114,4 +118,9 @@ update delete $1 AAAA
 update add $1 30 $2 $3
 send
 UPD
+        [ "$(named_lookup "$1" "$2")" = "$3" ] && return 0
+        sleep 0.5
+    done
+    echo "named_set: $1 $2 $3 not in place" >&2
+    return 1
 }
