@@ -10,7 +10,8 @@ tap_ok() { # tap_ok CONDITION-RC DESCRIPTION
         echo "ok $tap_n - $2"
     else
         echo "not ok $tap_n - $2"
-        tap_failed=$((tap_failed + 1))
+        # a "# TODO" check names a known defect: reported, not failed (TAP)
+        [[ "$2" == *" # TODO"* ]] || tap_failed=$((tap_failed + 1))
     fi
 }
 

@@ -179,14 +179,15 @@ after_run() {
     # the container frozen for its dump: thawed within 10 s, as no
     # container left frozen would be
     wait_for 10 thawed
-    tap_is "$(freezer_state node1)" THAWED "$2: the container is thawed${3:+ # TODO $3}"
-    if [ "$(freezer_state node1)" != THAWED ]; then
+    st=$(freezer_state node1)
+    if [ "$st" != THAWED ]; then
         ex node1 sh -c "p=\$(lxc-info -n $CT -p -H); echo init \$p;
             grep freezer /proc/\$p/cgroup; d=\$(sed -n 's/^[0-9]*:freezer://p' /proc/\$p/cgroup);
             cd /sys/fs/cgroup/freezer\${d%/init.scope} && grep . freezer.* && wc -l < tasks;
             for t in \$(cat tasks); do grep -h '^State' /proc/\$t/status; done | sort | uniq -c" 2>&1 |
             sed 's/^/#  /'
     fi
+    tap_is "$st" THAWED "$2: the container is thawed${3:+ # TODO $3}"
     a=$(ct_ask node1)
     sleep 0.5
     b=$(ct_ask node1)
