@@ -13,6 +13,11 @@
 #                                 wait for a console line matching ERE after
 #                                 byte OFFSET of the console; print it
 #   guest_disk_count FILE         the count on the disk image FILE
+#   guest_enter "$@"              (a TAP test's start) root and the programs
+#                                 checked, the guest built (or found in its
+#                                 cache) into VCHA_GUEST before the private
+#                                 network namespace, where apt could not
+#                                 download the kernel; then libvirtd_enter
 #
 # What the guest prints and obeys is described in tests/vm/guest-build.
 
@@ -92,4 +97,24 @@ guest_wait() {
 guest_disk_count() {
     head -c 64 "$1" | tr -d '\000' |
         sed -n 's/^vcha-guest count=\([0-9][0-9]*\) *$/\1/p'
+}
+
+guest_enter() {
+    local prog out
+    [ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and the guest's build need root"
+    for prog in libvirtd virtlogd virsh unshare ip qemu-system-x86_64; do
+        command -v "$prog" > /dev/null ||
+            tap_bail "$prog missing: install libvirt-daemon-system" \
+                "libvirt-clients qemu-system-x86"
+    done
+    if [ -z "${VCHA_IN_LIBVIRT_NS:-}" ]; then
+        out=$("$top_srcdir/tests/vm/guest-build" 2>&1) ||
+            {
+                printf '%s\n' "$out" | sed 's/^/#  /'
+                tap_bail "tests/vm/guest-build failed"
+            }
+        VCHA_GUEST=$(printf '%s\n' "$out" | tail -1)
+        export VCHA_GUEST
+    fi
+    libvirtd_enter "$@"
 }

@@ -15,23 +15,7 @@ set -u
 . "$top_srcdir/tests/lib/guest.sh"
 . "$top_srcdir/tests/lib/vmagent.sh"
 
-[ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and the guest's build need root"
-for prog in libvirtd virtlogd virsh unshare ip qemu-system-x86_64; do
-    command -v "$prog" > /dev/null ||
-        tap_bail "$prog missing: install libvirt-daemon-system" \
-            "libvirt-clients qemu-system-x86"
-done
-# built (or found in its cache) before the private network namespace
-if [ -z "${VCHA_IN_LIBVIRT_NS:-}" ]; then
-    out=$("$top_srcdir/tests/vm/guest-build" 2>&1) ||
-        {
-            printf '%s\n' "$out" | sed 's/^/#  /'
-            tap_bail "tests/vm/guest-build failed"
-        }
-    VCHA_GUEST=$(printf '%s\n' "$out" | tail -1)
-    export VCHA_GUEST
-fi
-libvirtd_enter "$@"
+guest_enter "$@"
 
 VM=$top_builddir/agents/vm
 CTL=$top_builddir/daemon/vchactl
