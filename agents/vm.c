@@ -15,6 +15,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,10 @@
 #define POLL_MS 200
 /* Kept back from a stop's time for the destroy after a shutdown. */
 #define DESTROY_MS 15000
+/* Kept back of a monitor for /proc when libvirtd cannot answer. */
+#define PROC_SCAN_MS 2000
+/* Kept back of a stop to kill the domain's process without libvirtd. */
+#define PROC_KILL_MS 6000
 /* The health job's liveness: it reports every second. */
 #define HEALTH_TIMEOUT_MS 15000
 
@@ -330,6 +335,7 @@ struct vm {
     size_t xml_len;
     virConnectPtr conn;
     virDomainPtr dom; /* NULL: libvirt knows no such domain */
+    bool unreachable; /* the connection to libvirtd failed */
     enum vcha_result (*body)(struct vm *vm);
 };
 
@@ -437,6 +443,7 @@ vm_open(struct vm *vm)
     int rc = vcha_virt_open(uri, NULL, NULL, NULL, &vm->conn, why, sizeof(why));
 
     if (rc < 0) {
+        vm->unreachable = true;
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", why);
     }
     rc =
@@ -707,6 +714,39 @@ health_check(struct vcha_agent *a)
 static enum vcha_result start_body(struct vm *vm);
 static enum vcha_result migrate_from_body(struct vm *vm);
 
+/*
+ * Whether this node's /proc can prove domain @p name off: a local QEMU or
+ * LXC hypervisor (whose processes carry the domain's name), and a name,
+ * not a UUID (which no process carries).
+ */
+static bool
+proc_proves(const struct vcha_agent *a, const char *name)
+{
+    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+
+    return !vcha_virt_is_uuid(name) && (strncmp(uri, "qemu:///", 8) == 0 ||
+                                        strncmp(uri, "lxc:///", 7) == 0);
+}
+
+/*
+ * The deadline of an action's libvirt part when /proc can stand in for
+ * libvirtd: @p keep ms (a quarter of the time left at most) are kept back
+ * for it.
+ */
+static long long
+libvirt_deadline(const struct vcha_agent *a, const char *name, long long keep)
+{
+    long long left = a->deadline_ms - vcha_now_ms();
+
+    if (!proc_proves(a, name)) {
+        return a->deadline_ms;
+    }
+    return a->deadline_ms - (keep < left / 4 ? keep : left / 4);
+}
+
+/* A worker's answer: no connection to libvirtd (not an OCF exit code). */
+#define VM_UNREACHABLE 100
+
 /* In the worker: connect, run the action's body, answer with its result. */
 static int
 worker_body(void *arg, char *reason, size_t len)
@@ -720,20 +760,28 @@ worker_body(void *arg, char *reason, size_t len)
         r = vm->body(vm);
     }
     vm_close(vm);
-    return (int) r;
+    return vm->unreachable ? VM_UNREACHABLE : (int) r;
 }
 
 /*
- * Run @p body against the domain in a worker killed at the deadline: a
- * libvirtd that does not answer fails the action with that reason.
+ * Run @p body against the domain in a worker killed at @p deadline: a
+ * libvirtd that does not answer fails the action with that reason, and
+ * *@p unreachable (when given) tells that libvirtd could not be asked:
+ * it refused the connection or gave no answer in time.
  */
 static enum vcha_result
-vm_run(struct vcha_agent *a, bool needs_config,
-       enum vcha_result (*body)(struct vm *vm))
+vm_run_until(struct vcha_agent *a, bool needs_config,
+             enum vcha_result (*body)(struct vm *vm), long long deadline,
+             bool *unreachable)
 {
     struct vm vm = {.a = a, .body = body};
     int code = VCHA_ERR_GENERIC, rc;
+    long long t0 = vcha_now_ms();
     enum vcha_result r;
+
+    if (unreachable != NULL) {
+        *unreachable = false;
+    }
 
     if (vm_config(&vm, needs_config, &r) < 0) {
         free(vm.xml);
@@ -744,15 +792,21 @@ vm_run(struct vcha_agent *a, bool needs_config,
     if (body == start_body || body == migrate_from_body) {
         record_write(a, vm.name);
     }
-    rc = vcha_worker_run(worker_body, &vm, a->deadline_ms, &code, a->reason,
+    rc = vcha_worker_run(worker_body, &vm, deadline, &code, a->reason,
                          sizeof(a->reason));
     free(vm.xml);
+    if (unreachable != NULL) {
+        *unreachable = rc == -ETIMEDOUT || (rc == 0 && code == VM_UNREACHABLE);
+    }
     if (rc == -ETIMEDOUT) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "libvirt at %s gave no answer about %s within "
-                               "the operation's timeout (%lld ms)",
+                               "%lld ms",
                                vcha_agent_str(a, P_HYPERVISOR), vm.name,
-                               a->timeout_ms);
+                               deadline - t0);
+    }
+    if (code == VM_UNREACHABLE) {
+        code = VCHA_ERR_GENERIC;
     }
     if (rc < 0) {
         char why[sizeof(a->reason)];
@@ -771,6 +825,14 @@ vm_run(struct vcha_agent *a, bool needs_config,
         free(util);
     }
     return (enum vcha_result) code;
+}
+
+/* vm_run_until() with the operation's deadline. */
+static enum vcha_result
+vm_run(struct vcha_agent *a, bool needs_config,
+       enum vcha_result (*body)(struct vm *vm))
+{
+    return vm_run_until(a, needs_config, body, a->deadline_ms, NULL);
 }
 
 /* ------------------------------------------------------------ monitor */
@@ -886,11 +948,49 @@ monitor_body(struct vm *vm)
  * health job's verdict (never in a probe: it needs no job, and the job is
  * the business of the node where the domain should run).
  */
+/*
+ * Monitor when libvirtd cannot be asked (down, or hung): the domain's
+ * process in /proc tells running or stopped, so that a libvirtd that is
+ * restarted, or hangs for a while, does not make the cluster stop a
+ * healthy VM (its stop could not ask libvirtd either).  What libvirt said
+ * is logged.
+ */
+static enum vcha_result
+monitor_by_proc(struct vcha_agent *a, const char *name, enum vcha_result r)
+{
+    int pid = vcha_virt_domain_process(name);
+
+    if (pid < 0) {
+        return r;
+    }
+    vcha_warn("%s; %s", a->reason,
+              pid > 0 ? "its process runs here: running"
+                      : "no process of it runs here: stopped");
+    if (pid > 0) {
+        vcha_notice("%s: process %d", name, pid);
+    }
+    a->reason[0] = '\0';
+    return pid > 0 ? VCHA_OK : VCHA_NOT_RUNNING;
+}
+
 static enum vcha_result
 vm_monitor(struct vcha_agent *a)
 {
-    enum vcha_result r = vm_run(a, false, monitor_body);
+    struct vm vm = {.a = a};
+    bool unreachable = false;
+    enum vcha_result r;
 
+    if (vm_config(&vm, false, &r) < 0) {
+        free(vm.xml);
+        return r;
+    }
+    free(vm.xml);
+    r = vm_run_until(a, false, monitor_body,
+                     libvirt_deadline(a, vm.name, PROC_SCAN_MS), &unreachable);
+    if (r != VCHA_OK && r != VCHA_NOT_RUNNING && unreachable &&
+        proc_proves(a, vm.name)) {
+        return monitor_by_proc(a, vm.name, r);
+    }
     if (r == VCHA_OK && !a->probe && a->check_level >= 10 &&
         vcha_agent_num(a, P_HEALTH_CHECK)) {
         r = health_check(a);
@@ -1026,18 +1126,53 @@ stop_body(struct vm *vm)
     return VCHA_OK;
 }
 
-/*
- * Whether this node's /proc can prove domain @p name off: a local QEMU or
- * LXC hypervisor (whose processes carry the domain's name), and a name,
- * not a UUID (which no process carries).
- */
-static bool
-proc_proves(const struct vcha_agent *a, const char *name)
+/* Wait until no process of @p name runs here, up to @p until; 0 or -1. */
+static int
+proc_wait_gone(const char *name, long long until)
 {
-    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+    while (vcha_virt_domain_process(name) > 0) {
+        if (vcha_now_ms() >= until) {
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    return 0;
+}
 
-    return !vcha_virt_is_uuid(name) && (strncmp(uri, "qemu:///", 8) == 0 ||
-                                        strncmp(uri, "lxc:///", 7) == 0);
+/*
+ * Stop without libvirtd, which cannot be asked: the domain's process, found
+ * in /proc, is ended as libvirt's destroy ends it (SIGTERM, then SIGKILL),
+ * rather than leave the cluster to fence the node for a stop that failed.
+ * libvirtd, when it answers again, finds the domain shut off.
+ */
+static enum vcha_result
+kill_by_proc(struct vcha_agent *a, const char *name, int pid)
+{
+    long long left = a->deadline_ms - vcha_now_ms();
+    long long term = left / 2 < 10000 ? left / 2 : 10000;
+    char why[sizeof(a->reason)];
+
+    snprintf(why, sizeof(why), "%s", a->reason);
+    a->reason[0] = '\0';
+    vcha_warn("%s; destroying %s without libvirt: its process %d", why, name,
+              pid);
+    if (kill(pid, SIGTERM) == 0 &&
+        proc_wait_gone(name, vcha_now_ms() + term) == 0) {
+        return VCHA_OK;
+    }
+    if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "libvirt cannot be asked, and the process %d "
+                               "of %s cannot be killed: %s",
+                               pid, name, strerror(errno));
+    }
+    if (proc_wait_gone(name, a->deadline_ms) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "libvirt cannot be asked, and the process %d "
+                               "of %s lives on after SIGKILL",
+                               pid, name);
+    }
+    return VCHA_OK;
 }
 
 /*
@@ -1049,6 +1184,7 @@ static enum vcha_result
 vm_stop(struct vcha_agent *a)
 {
     struct vm vm = {.a = a};
+    bool unreachable = false;
     enum vcha_result r;
     int running, rc;
 
@@ -1068,7 +1204,8 @@ vm_stop(struct vcha_agent *a)
     if (rc < 0) {
         return r;
     }
-    r = vm_run(a, false, stop_body);
+    r = vm_run_until(a, false, stop_body,
+                     libvirt_deadline(a, vm.name, PROC_KILL_MS), &unreachable);
     if (r == VCHA_OK || !proc_proves(a, vm.name)) {
         return r;
     }
@@ -1078,6 +1215,12 @@ vm_stop(struct vcha_agent *a)
                   vcha_result_name(r), a->reason, vm.name);
         a->reason[0] = '\0';
         return VCHA_OK;
+    }
+    /* a QEMU process is the VM; a libvirt_lxc that dies may leave its
+     * container's processes behind */
+    if (running > 0 && unreachable &&
+        strncmp(vcha_agent_str(a, P_HYPERVISOR), "qemu:///", 8) == 0) {
+        return kill_by_proc(a, vm.name, running);
     }
     return r;
 }
@@ -1232,15 +1375,48 @@ vm_migrate_to(struct vcha_agent *a)
     return r;
 }
 
+/*
+ * The figures of the migration that brought the domain here, as libvirt
+ * kept them (its completed job): the downtime the guest saw, the whole
+ * time and what was sent.  Logged only; a libvirt that kept none logs
+ * nothing.
+ */
+static void
+log_arrival(struct vm *vm)
+{
+    virTypedParameterPtr st = NULL;
+    unsigned long long down = 0, all = 0, sent = 0;
+    int type = 0, n = 0;
+
+    if (virDomainGetJobStats(vm->dom, &type, &st, &n,
+                             VIR_DOMAIN_JOB_STATS_COMPLETED) < 0) {
+        return;
+    }
+    if (virTypedParamsGetULLong(st, n, VIR_DOMAIN_JOB_DOWNTIME, &down) == 1) {
+        virTypedParamsGetULLong(st, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &all);
+        virTypedParamsGetULLong(st, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &sent);
+        vcha_notice("%s arrived: downtime %llu ms, migration %llu ms, "
+                    "%llu KiB sent",
+                    vm->name, down, all, sent / 1024);
+    }
+    virTypedParamsFree(st, n);
+}
+
 /* The domain arrived: it runs here by the deadline. */
 static enum vcha_result
 migrate_from_body(struct vm *vm)
 {
+    enum vcha_result r;
+
     if (vm->dom == NULL) {
         return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC,
                                "%s did not arrive here", vm->name);
     }
-    return vm_wait_for(vm, false, vm->a->deadline_ms, "did not arrive here");
+    r = vm_wait_for(vm, false, vm->a->deadline_ms, "did not arrive here");
+    if (r == VCHA_OK) {
+        log_arrival(vm);
+    }
+    return r;
 }
 
 static enum vcha_result
@@ -1308,10 +1484,18 @@ static const struct vcha_agent_def agent = {
         "starts the defined one otherwise, and returns once it runs; a "
         "running domain is left as it is.  Stop asks the guest to shut "
         "down (shutdown_mode) and destroys the domain when it has not by "
-        "shutdown_timeout; when libvirtd cannot answer, stop succeeds only "
-        "when no hypervisor process of the domain runs on this node (seen "
-        "in /proc), and fails otherwise, so that the cluster fences rather "
-        "than run the VM twice.  Monitor reports running, stopped, or a "
+        "shutdown_timeout.  When libvirtd cannot be asked (down, or no "
+        "answer in time) and the hypervisor is this node's qemu:/// or "
+        "lxc:/// with the domain named (not by UUID), /proc stands in for "
+        "it: monitor reports running while the domain's process runs and "
+        "stopped when none does, so that a libvirtd restarted or hung for "
+        "a while does not take a healthy VM down; stop succeeds when no "
+        "process runs, and on qemu:/// ends the QEMU process (SIGTERM, "
+        "then SIGKILL, as libvirt's destroy does) rather than fail and "
+        "get the node fenced.  Otherwise a stop that libvirt cannot "
+        "confirm fails, so that the cluster fences rather than run the "
+        "VM twice.  Monitor "
+        "reports running, stopped, or a "
         "failure for a crashed domain and one paused by an I/O error, its "
         "watchdog or a guest crash; a config that cannot be read is an "
         "error, never \"stopped\".  With health_check (the default), start "

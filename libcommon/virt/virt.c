@@ -306,7 +306,7 @@ vcha_virt_domain_process(const char *name)
         snprintf(path, sizeof(path), "/proc/%s/cmdline", d->d_name);
         if (vcha_file_read(path, &args, &len, 1 << 20) == 0 && len > 0) {
             args[len - 1] = '\0';
-            found = argv_runs(args, len, name);
+            found = argv_runs(args, len, name) ? atoi(d->d_name) : 0;
         }
         free(args);
     }

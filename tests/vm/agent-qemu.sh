@@ -138,6 +138,33 @@ tap_is "$(state)" none "gone"
 tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "its health job is gone"
 agent monitor
 tap_is "$RC" 7 "monitor: not running"
+
+# ------------------------------------------------------------ no libvirtd
+# libvirtd stopped (SIGSTOP): /proc stands in for it on qemu:///
+off=$(console_size)
+agent start
+up "$off"
+tap_ok $? "started again, booted"
+qemu=$(pgrep -f "qemu-system-x86_64 .*guest=vm1")
+kill -STOP "$LIBVIRTD_PID"
+t0=$EPOCHREALTIME
+TIMEOUT=10000 agent monitor CRM_meta_interval=10000
+ms=$(ms_since "$t0")
+tap_is "$RC" 0 "monitor with libvirtd stopped: running, its QEMU seen in /proc"
+tap_like "$(cat "$work/out")" "*gave no answer about vm1*its process runs here: running*" \
+    "saying why"
+tap_cond "ms < 10000" "within the operation's timeout ($ms ms of 10000)"
+t0=$EPOCHREALTIME
+TIMEOUT=20000 agent stop
+ms=$(ms_since "$t0")
+tap_is "$RC" 0 "stop with libvirtd stopped: done without libvirt"
+tap_like "$(cat "$work/out")" "*destroying vm1 without libvirt: its process $qemu*" \
+    "the QEMU process ended ($ms ms of 20000)"
+pgrep -f "qemu-system-x86_64 .*guest=vm1" > /dev/null
+tap_is "$?" 1 "no QEMU of vm1 left"
+kill -CONT "$LIBVIRTD_PID"
+for _ in $(seq 1 100); do [ "$(state)" = none ] && break; sleep 0.1; done
+tap_is "$(state)" none "libvirtd, answering again, has the domain gone"
 if [ "$tap_failed" -gt 0 ]; then
     tap_diag "the console's last lines:"
     tail -20 "$work/console.log" | tr -d '\r' | sed 's/^/#  /'

@@ -577,13 +577,13 @@ test_domain_process(void **state)
     (void) state;
     assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 0);
     p = pose_as(qemu);
-    assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 1);
+    assert_int_equal(vcha_virt_domain_process("vcha-t,1"), p);
     assert_int_equal(vcha_virt_domain_process("vcha-t"), 0);
     assert_int_equal(vcha_virt_domain_process("vcha-t,1,"), 0);
     unpose(p);
     assert_int_equal(vcha_virt_domain_process("vcha-t,1"), 0);
     p = pose_as(lxc);
-    assert_int_equal(vcha_virt_domain_process("vcha-t2"), 1);
+    assert_int_equal(vcha_virt_domain_process("vcha-t2"), p);
     assert_int_equal(vcha_virt_domain_process("vcha-t"), 0);
     unpose(p);
     p = pose_as(other);
