@@ -1,0 +1,236 @@
+#!/bin/bash
+# Scenario 11: ocf:vcha:vm with QEMU guests under Pacemaker.  Each node runs
+# a libvirtd of its own (tests/lab/node-libvirtd) driving QEMU under TCG;
+# the guest (tests/vm/guest-build: a Debian kernel and a busybox init that
+# counts in memory and on its disk, and answers on port 7000) sits on the
+# node's bridge with an address of the lab network, its disk and kernel on
+# the shared directory.
+#   - QEMU from forky, driven by the nodes' libvirt;
+#   - start, a probe (no restart), the guest reachable from the client;
+#   - pcs resource move: a live migration, the guest's memory kept, its
+#     downtime as libvirt measured it and as the client saw it;
+#   - faults found by the health job (monitor at OCF_CHECK_LEVEL 10) and
+#     recovered by Pacemaker: QEMU stopped (SIGSTOP), a kernel panic;
+#   - libvirtd killed, and stopped (SIGSTOP), during monitors: the VM runs
+#     on, no failure counted; stopped during a migration: migrate_to fails
+#     in time, the stop ends QEMU without libvirt, the VM starts on the
+#     target; no node fenced for any of it;
+#   - its node powered off: the VM starts on another, its disk kept.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/../lib/tap.sh"
+. "$here/common.sh"
+. "$here/../lib/guest.sh"
+
+[ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
+work=$(mktemp -d)
+VM=vm1
+VMDIR=$SHARED/vm/$VM   # as this host sees it
+NODE_VMDIR=/srv/shared/vm/$VM
+VM_ADDR=198.18.0.60
+cleanup() {
+    ex node1 pcs resource delete $VM > /dev/null 2>&1
+    rm -f "$SHARED/boot.d/50-libvirtd"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+out=$("$here/../vm/guest-build" 2>&1) ||
+    { printf '%s\n' "$out" | sed 's/^/#  /'; tap_bail "tests/vm/guest-build failed"; }
+guest=$(printf '%s\n' "$out" | tail -1)
+lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
+ex node1 pcs resource delete $VM > /dev/null 2>&1
+mkdir -p "$SHARED/guest" "$SHARED/boot.d" "$SHARED/vm"
+cp "$guest/vmlinuz" "$guest/initramfs.gz" "$guest/cmdline" "$SHARED/guest/"
+rm -rf "$VMDIR" && mkdir -p "$VMDIR"
+guest_files "$VMDIR"
+GUEST_NET=bridge:br0 GUEST_IP=$VM_ADDR/24 \
+    guest_xml $VM /srv/shared/guest "$NODE_VMDIR" > "$SHARED/vm/$VM.xml"
+ln -sf /usr/lib/vcha-lab/node-libvirtd "$SHARED/boot.d/50-libvirtd"
+for n in node1 node2 node3; do
+    ex "$n" /usr/lib/vcha-lab/node-libvirtd || tap_bail "no libvirtd on $n"
+done
+
+# ask: what the guest's service answers the client ("vcha-guest count=N
+# disk=M"), or nothing
+ask() {
+    client timeout 3 bash -c "exec 3<> /dev/tcp/$VM_ADDR/7000 &&
+        read -r -t 2 l <&3 && echo \"\$l\"" 2> /dev/null
+}
+count() { sed -n 's/.*count=\([0-9]*\).*/\1/p' <<< "$1"; }
+disk() { sed -n 's/.*disk=\([0-9]*\).*/\1/p' <<< "$1"; }
+answers() { [ -n "$(ask)" ]; }
+fences() { # successful fencings in node1's history, of any node
+    ex node1 stonith_admin --history '*' 2> /dev/null | grep -c successful
+}
+failcount() {
+    ex node1 crm_failcount --query -r $VM -N "$1" 2> /dev/null |
+        sed -n 's/.*value=\([0-9A-Z]*\).*/\1/p'
+}
+# where: the node crm_mon shows the VM Started on (nothing while moving)
+where() { started_on $VM; }
+is_on() { # is_on NODE: Pacemaker has the VM running on NODE
+    [ "$(ex node1 crm_resource --locate -r $VM 2> /dev/null |
+        sed -n 's/.*running on: //p')" = "$1" ]
+}
+located() { ex node1 crm_resource --locate -r $VM 2> /dev/null | grep -q 'running on'; }
+failed_more() { # failed_more NODE N: more than N failures counted on NODE
+    local f
+    f=$(failcount "$1")
+    [ -n "$f" ] && [ "$f" -gt "$2" ] 2> /dev/null
+}
+qemu_on() { ex "$1" pgrep -f "qemu-system-x86_64 .*guest=$VM" 2> /dev/null; }
+ups() { grep -c '^vcha-guest: up' "$VMDIR/console.log" 2> /dev/null || echo 0; }
+
+# ------------------------------------------------------------ QEMU
+v=$(ex node1 virsh -c qemu:///system version 2>&1)
+tap_like "$v" "*hypervisor: QEMU 11.1*" \
+    "the nodes' libvirt drives QEMU from forky ($(tr '\n' ' ' <<< "$v" | sed 's/  */ /g'))"
+
+# ------------------------------------------------------------ start
+ex node1 pcs resource create $VM ocf:vcha:vm config=/srv/shared/vm/$VM.xml \
+    domain=$VM migration_transport=tcp hung_after=3s health_grace=4s \
+    op start timeout=120s op stop timeout=40s \
+    op monitor interval=5s timeout=20s OCF_CHECK_LEVEL=10 \
+    op migrate_to timeout=40s op migrate_from timeout=40s \
+    meta allow-migrate=true > "$work/create" 2>&1
+tap_is "$?" 0 "pcs resource create $VM ocf:vcha:vm (allow-migrate, monitor at depth 10)"
+wait_for 120 located
+wait_for 120 answers
+a=$(ask)
+home=$(where)
+tap_like "$a" "vcha-guest count=*" "it starts on ${home:-?}, and the client reaches the guest at $VM_ADDR ($a)"
+[ -n "$home" ] || tap_bail "the VM did not start"
+tap_ok "$([ -n "$(qemu_on "$home")" ]; echo $?)" "its QEMU runs on $home"
+f0=$(fences)
+
+# ------------------------------------------------------------ probe
+ex node1 crm_resource --refresh -r $VM > /dev/null 2>&1
+sleep 8
+b=$(ask)
+tap_is "$(where)" "$home" "a probe of every node (crm_resource --refresh): it stays on $home"
+tap_cond "$(count "$b") > $(count "$a")" "not restarted: the count went on ($a / $b)"
+
+# ------------------------------------------------------------ live migration
+for n in node1 node2 node3; do [ "$n" != "$home" ] && target=$n && break; done
+ups0=$(ups)
+before=$(ask)
+(while [ ! -e "$work/watch.stop" ]; do
+    echo "$(now) $(ask | tr ' ' _)"
+    sleep 0.1
+done > "$work/watch") &
+watcher=$!
+t0=$(now)
+ex node1 pcs resource move $VM "$target" > /dev/null 2>&1
+wait_for 120 is_on "$target"
+wait_for 30 answers
+touch "$work/watch.stop"
+wait "$watcher"
+after=$(ask)
+tap_is "$(where)" "$target" "pcs resource move $VM $target: it runs on $target ($(since "$t0" "$(now)"))"
+tap_ok "$(qemu_on "$home" > /dev/null; [ $? -ne 0 ]; echo $?)" "no QEMU of it left on $home"
+tap_cond "$(count "$after") > $(count "$before")" \
+    "live: the guest's memory came along, its count went on ($before / $after)"
+tap_is "$(ups)" "$ups0" "and the guest did not boot again"
+down=$(grep -h "$VM arrived: downtime" "$(node_log "$target" /var/log/pacemaker/pacemaker.log)" |
+    tail -1 | sed -n 's/.*arrived: //p')
+tap_like "$down" "downtime * ms*" "libvirt's figures, logged by migrate_from: ${down:-none}"
+gap=$(awk 'NF == 2 { if (last != "" && $1 - last > g) g = $1 - last; last = $1 }
+    END { printf "%.1f", g }' "$work/watch")
+tap_diag "migration downtime: libvirt: ${down:-?}; the client, asking every 0.1 s (3 s timeout): longest gap between answers ${gap} s"
+ex node1 pcs resource clear $VM > /dev/null 2>&1
+home=$target
+
+# ------------------------------------------------------------ faults
+# recovered FAULT T0 COUNT-BEFORE: Pacemaker counted a failure of the VM on
+# $home, and the guest answers again, booted anew
+recovered() {
+    local what=$1 t0=$2 n=$3 t a
+    wait_for 90 failed_more "$home" "$n"
+    tap_ok $? "$what: the monitor failed, Pacemaker counted it ($(since "$t0" "$(now)"))"
+    wait_for 180 answers
+    a=$(ask)
+    t=$(since "$t0" "$(now)")
+    tap_like "$a" "vcha-guest count=*" "$what: recovered, the guest answers again on $(where) ($t; $a)"
+    grep -h "$VM" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
+        grep -E "ocf-exit-reason|unhealthy|not healthy|hung|crashed|panicked" | tail -2 | sed 's/^/#  /'
+}
+fc=$(failcount "$home")
+fc=${fc:-0}
+qemu=$(qemu_on "$home")
+t0=$(now)
+ex "$home" kill -STOP $qemu
+recovered "QEMU stopped (SIGSTOP) on $home" "$t0" "$fc"
+ex "$home" kill -CONT $qemu 2> /dev/null
+ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
+wait_for 30 answers
+home=$(where)
+fc=0
+t0=$(now)
+guest_cmd "$VMDIR" crash
+recovered "a kernel panic (sysrq), reported by pvpanic" "$t0" "$fc"
+ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
+wait_for 30 answers
+home=$(where)
+
+# ------------------------------------------------------------ libvirtd
+fc=$(failcount "$home")
+fc=${fc:-0}
+a=$(ask)
+ex "$home" pkill -KILL -x libvirtd
+sleep 12 # two monitors and more
+b=$(ask)
+tap_cond "$(count "$b") > $(count "$a")" "libvirtd killed on $home: the guest runs on ($a / $b)"
+tap_is "$(failcount "$home")" "$fc" "no failure counted (the monitor sees its QEMU in /proc)"
+grep -q "process runs here: running" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)"
+tap_ok $? "the monitor logs why"
+ex "$home" /usr/lib/vcha-lab/node-libvirtd
+tap_like "$(ex "$home" virsh -c qemu:///system domstate $VM 2>&1)" "running*" \
+    "libvirtd started again: it finds $VM running"
+ex "$home" pkill -STOP -x libvirtd
+sleep 30 # a monitor's libvirt part gives up after 18 s
+c=$(ask)
+tap_cond "$(count "$c") > $(count "$b")" "libvirtd stopped (SIGSTOP) for 30 s: the guest runs on ($c)"
+tap_is "$(failcount "$home")" "$fc" "no failure counted"
+ex "$home" pkill -CONT -x libvirtd
+
+# stopped during a migration: migrate_to fails in time, the stop ends QEMU
+# without libvirt, and the VM starts on the target
+for n in node1 node2 node3; do [ "$n" != "$home" ] && target=$n && break; done
+ex "$home" pkill -STOP -x libvirtd
+t0=$(now)
+ex node1 pcs resource move $VM "$target" > /dev/null 2>&1
+wait_for 240 is_on "$target"
+tap_ok $? "libvirtd stopped on $home during pcs resource move: $VM runs on $target ($(since "$t0" "$(now)"))"
+grep -E "migrate_to.*$VM|$VM.*migrate_to" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
+    grep -m1 "gave no answer" > "$work/mig"
+tap_ok $? "migrate_to failed in time, saying why: $(sed 's/.*ocf-exit-reason://' "$work/mig" | cut -c1-160)"
+grep -q "destroying $VM without libvirt" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)"
+tap_ok $? "the stop on $home ended its QEMU without libvirt"
+tap_ok "$(qemu_on "$home" > /dev/null; [ $? -ne 0 ]; echo $?)" "no QEMU of it left on $home"
+ex "$home" pkill -CONT -x libvirtd
+wait_for 180 answers
+tap_ok $? "the guest answers from $target"
+tap_is "$(fences)" "$f0" "no node fenced for any of it"
+ex node1 pcs resource clear $VM > /dev/null 2>&1
+ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
+home=$target
+
+# ------------------------------------------------------------ power-off
+wait_for 30 answers
+d0=$(count "$(ask)")
+t0=$(now)
+lab poweroff "$home" 2> /dev/null
+wait_fenced 120 "$(for n in node1 node2 node3; do [ "$n" != "$home" ] && echo $n && break; done)" "$home" "$t0"
+tap_ok $? "$home powered off: fenced"
+wait_for 180 answers
+a=$(ask)
+new=$(where)
+tap_ok "$([ -n "$new" ] && [ "$new" != "$home" ]; echo $?)" \
+    "$VM started on ${new:-no node}, not $home ($(since "$t0" "$(now)"))"
+tap_cond "$(disk "$a") > 0 && $(disk "$a") <= $d0" \
+    "booted with the count its disk kept ($a; $d0 in memory before)"
+wait_for 120 sh -c "'$LAB' exec node1 crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 \]'"
+tap_ok $? "$home rejoined"
+
+tap_done
