@@ -3,7 +3,10 @@
 # private libvirtd: it boots, counts on its console and its disk, answers on
 # its command pipe, powers off on the ACPI power button, finds its disk's
 # count again at the next boot, and panics on command, which the pvpanic
-# device reports to libvirt.  Two boots; their times are printed as figures
+# device reports to libvirt.  Its virtio NIC is on a bridge of the test's
+# private network namespace (198.18.0.1/24 on the bridge, 198.18.0.2 the
+# guest's), where its service on port 7000 answers with the counts in memory
+# and on the disk.  Two boots; their times are printed as figures
 # ("# boot: N ms", from virsh start to the guest's "up" line), never checked.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
@@ -26,8 +29,12 @@ k=$(kib "$VCHA_GUEST/vmlinuz")
 i=$(kib "$VCHA_GUEST/initramfs.gz")
 tap_diag "guest: kernel $k KiB, initramfs $i KiB"
 
+ip link add vchabr0 type bridge &&
+    ip addr add 198.18.0.1/24 dev vchabr0 &&
+    ip link set vchabr0 up ||
+    tap_bail "cannot make the bridge vchabr0"
 guest_files "$work"
-guest_xml vm1 "$VCHA_GUEST" "$work" > "$work/vm1.xml"
+GUEST_NET=bridge:vchabr0 GUEST_IP=198.18.0.2/24 guest_xml vm1 "$VCHA_GUEST" "$work" > "$work/vm1.xml"
 virsh -q define "$work/vm1.xml" > /dev/null ||
     tap_bail "virsh define failed"
 state() { virsh domstate vm1 2> /dev/null | head -1; }
@@ -79,6 +86,22 @@ guest_wait "$work" 0 '^vcha-guest: count=3$' 30 > /dev/null
 tap_is "$(tail -c +1 "$work/console.log" | tr -d '\r' |
     sed -n 's/^vcha-guest: count=//p' | head -3 | tr '\n' ' ')" "1 2 3 " \
     "the counter advances by one: 1, 2, 3"
+line=$(guest_wait "$work" 0 '^vcha-guest: net ' 1)
+tap_is "$line" "vcha-guest: net 198.18.0.2/24 port 7000" \
+    "the guest took its address from vcha.ip= and serves port 7000"
+# answer_count LINE: N of "vcha-guest count=N disk=M"
+answer_count() { sed -n 's/^vcha-guest count=\([0-9]*\) disk=[0-9]*$/\1/p'; }
+a1=$(guest_answer 198.18.0.2)
+c1=$(answer_count <<< "$a1")
+[ -n "$c1" ]
+tap_ok $? "port 7000 answers with the counts over the bridge ($a1)"
+sleep 2
+a2=$(guest_answer 198.18.0.2)
+c2=$(answer_count <<< "$a2")
+tap_cond "${c2:-0} > ${c1:-0}" "a later connection has a larger count ($a2)"
+n=$(count_after 0)
+tap_cond "${c2:-0} >= ${n:-0} - 2 && ${c2:-0} <= ${n:-0} + 1" \
+    "the count answered is the guest's count (console: $n)"
 off=$(console_size)
 guest_cmd "$work" ping
 guest_wait "$work" "$off" '^vcha-guest: pong$' 30 > /dev/null
@@ -104,6 +127,11 @@ guest_wait "$work" "$off" '^vcha-guest: count=2$' 30 > /dev/null
 tap_is "$(tail -c +"$((off + 1))" "$work/console.log" | tr -d '\r' |
     sed -n 's/^vcha-guest: count=//p' | head -1)" 1 \
     "the counter in memory starts again at 1"
+a1=$(guest_answer 198.18.0.2)
+dk=$(sed -n 's/^vcha-guest count=[0-9]* disk=\([0-9]*\)$/\1/p' <<< "$a1")
+c1=$(answer_count <<< "$a1")
+tap_cond "${c1:-0} >= 2 && ${dk:-0} >= ${c1:-0} - 1 && ${dk:-0} <= ${c1:-0} + 1" \
+    "after a reboot it answers with the new counts, the disk's read back ($a1)"
 guest_cmd "$work" crash
 wait_state crashed 60
 tap_is "$(state)" crashed "'crash' panics it; libvirt has it crashed (pvpanic)"
