@@ -23,43 +23,19 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/guest.sh"
 
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
+. "$here/vm-common.sh"
 work=$(mktemp -d)
-VM=vm1
-VMDIR=$SHARED/vm/$VM   # as this host sees it
-NODE_VMDIR=/srv/shared/vm/$VM
-VM_ADDR=198.18.0.60
 cleanup() {
     ex node1 pcs resource delete $VM > /dev/null 2>&1
-    rm -f "$SHARED/boot.d/50-libvirtd"
+    vm_unprepare
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-out=$("$here/../vm/guest-build" 2>&1) ||
-    { printf '%s\n' "$out" | sed 's/^/#  /'; tap_bail "tests/vm/guest-build failed"; }
-guest=$(printf '%s\n' "$out" | tail -1)
 lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
 ex node1 pcs resource delete $VM > /dev/null 2>&1
-mkdir -p "$SHARED/guest" "$SHARED/boot.d" "$SHARED/vm"
-cp "$guest/vmlinuz" "$guest/initramfs.gz" "$guest/cmdline" "$SHARED/guest/"
-rm -rf "$VMDIR" && mkdir -p "$VMDIR"
-guest_files "$VMDIR"
-GUEST_NET=bridge:br0 GUEST_IP=$VM_ADDR/24 \
-    guest_xml $VM /srv/shared/guest "$NODE_VMDIR" > "$SHARED/vm/$VM.xml"
-ln -sf /usr/lib/vcha-lab/node-libvirtd "$SHARED/boot.d/50-libvirtd"
-for n in node1 node2 node3; do
-    ex "$n" /usr/lib/vcha-lab/node-libvirtd || tap_bail "no libvirtd on $n"
-done
+vm_prepare 2> "$work/prepare" || { sed 's/^/#  /' "$work/prepare"; tap_bail "cannot prepare the VM"; }
 
-# ask: what the guest's service answers the client ("vcha-guest count=N
-# disk=M"), or nothing
-ask() {
-    client timeout 3 bash -c "exec 3<> /dev/tcp/$VM_ADDR/7000 &&
-        read -r -t 2 l <&3 && echo \"\$l\"" 2> /dev/null
-}
-count() { sed -n 's/.*count=\([0-9]*\).*/\1/p' <<< "$1"; }
-disk() { sed -n 's/.*disk=\([0-9]*\).*/\1/p' <<< "$1"; }
-answers() { [ -n "$(ask)" ]; }
 fences() { # successful fencings in node1's history, of any node
     ex node1 stonith_admin --history '*' 2> /dev/null | grep -c successful
 }
@@ -69,17 +45,24 @@ failcount() {
 }
 # where: the node crm_mon shows the VM Started on (nothing while moving)
 where() { started_on $VM; }
-is_on() { # is_on NODE: Pacemaker has the VM running on NODE
-    [ "$(ex node1 crm_resource --locate -r $VM 2> /dev/null |
-        sed -n 's/.*running on: //p')" = "$1" ]
-}
 located() { ex node1 crm_resource --locate -r $VM 2> /dev/null | grep -q 'running on'; }
+settled() { # settled: the VM Started somewhere, no failure counted there
+    local h
+    h=$(where)
+    [ -n "$h" ] && [ "$(failcount "$h")" = 0 ] && answers
+}
+# clean: forget the VM's failures, and wait until it runs and answers;
+# prints the node it runs on
+clean() {
+    ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
+    wait_for 120 settled
+    where
+}
 failed_more() { # failed_more NODE N: more than N failures counted on NODE
     local f
     f=$(failcount "$1")
     [ -n "$f" ] && [ "$f" -gt "$2" ] 2> /dev/null
 }
-qemu_on() { ex "$1" pgrep -f "qemu-system-x86_64 .*guest=$VM" 2> /dev/null; }
 ups() { grep -c '^vcha-guest: up' "$VMDIR/console.log" 2> /dev/null || echo 0; }
 
 # ------------------------------------------------------------ QEMU
@@ -93,7 +76,7 @@ ex node1 pcs resource create $VM ocf:vcha:vm config=/srv/shared/vm/$VM.xml \
     op start timeout=120s op stop timeout=40s \
     op monitor interval=5s timeout=20s OCF_CHECK_LEVEL=10 \
     op migrate_to timeout=40s op migrate_from timeout=40s \
-    meta allow-migrate=true > "$work/create" 2>&1
+    meta allow-migrate=true resource-stickiness=100 > "$work/create" 2>&1
 tap_is "$?" 0 "pcs resource create $VM ocf:vcha:vm (allow-migrate, monitor at depth 10)"
 wait_for 120 located
 wait_for 120 answers
@@ -112,20 +95,15 @@ tap_is "$(where)" "$home" "a probe of every node (crm_resource --refresh): it st
 tap_cond "$(count "$b") > $(count "$a")" "not restarted: the count went on ($a / $b)"
 
 # ------------------------------------------------------------ live migration
-for n in node1 node2 node3; do [ "$n" != "$home" ] && target=$n && break; done
+target=$(other_than "$home")
 ups0=$(ups)
 before=$(ask)
-(while [ ! -e "$work/watch.stop" ]; do
-    echo "$(now) $(ask | tr ' ' _)"
-    sleep 0.1
-done > "$work/watch") &
-watcher=$!
+vm_watch "$work/watch"
 t0=$(now)
-ex node1 pcs resource move $VM "$target" > /dev/null 2>&1
-wait_for 120 is_on "$target"
+ex node1 pcs resource move $VM "$target" > "$work/move" 2>&1
+wait_for 120 is_on $VM "$target"
 wait_for 30 answers
-touch "$work/watch.stop"
-wait "$watcher"
+vm_watch_stop "$work/watch"
 after=$(ask)
 tap_is "$(where)" "$target" "pcs resource move $VM $target: it runs on $target ($(since "$t0" "$(now)"))"
 tap_ok "$(qemu_on "$home" > /dev/null; [ $? -ne 0 ]; echo $?)" "no QEMU of it left on $home"
@@ -135,8 +113,7 @@ tap_is "$(ups)" "$ups0" "and the guest did not boot again"
 down=$(grep -h "$VM arrived: downtime" "$(node_log "$target" /var/log/pacemaker/pacemaker.log)" |
     tail -1 | sed -n 's/.*arrived: //p')
 tap_like "$down" "downtime * ms*" "libvirt's figures, logged by migrate_from: ${down:-none}"
-gap=$(awk 'NF == 2 { if (last != "" && $1 - last > g) g = $1 - last; last = $1 }
-    END { printf "%.1f", g }' "$work/watch")
+gap=$(vm_watch_gap "$work/watch")
 tap_diag "migration downtime: libvirt: ${down:-?}; the client, asking every 0.1 s (3 s timeout): longest gap between answers ${gap} s"
 ex node1 pcs resource clear $VM > /dev/null 2>&1
 home=$target
@@ -153,29 +130,23 @@ recovered() {
     t=$(since "$t0" "$(now)")
     tap_like "$a" "vcha-guest count=*" "$what: recovered, the guest answers again on $(where) ($t; $a)"
     grep -h "$VM" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
-        grep -E "ocf-exit-reason|unhealthy|not healthy|hung|crashed|panicked" | tail -2 | sed 's/^/#  /'
+        grep -E "vm\($VM\).*(error|warning)" | tail -2 | sed "s/^/#  /"
 }
-fc=$(failcount "$home")
-fc=${fc:-0}
+home=$(clean)
+fc=0
 qemu=$(qemu_on "$home")
 t0=$(now)
 ex "$home" kill -STOP $qemu
 recovered "QEMU stopped (SIGSTOP) on $home" "$t0" "$fc"
 ex "$home" kill -CONT $qemu 2> /dev/null
-ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
-wait_for 30 answers
-home=$(where)
-fc=0
+home=$(clean)
 t0=$(now)
 guest_cmd "$VMDIR" crash
-recovered "a kernel panic (sysrq), reported by pvpanic" "$t0" "$fc"
-ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
-wait_for 30 answers
-home=$(where)
+recovered "a kernel panic (sysrq), reported by pvpanic" "$t0" 0
+home=$(clean)
 
 # ------------------------------------------------------------ libvirtd
-fc=$(failcount "$home")
-fc=${fc:-0}
+fc=0
 a=$(ask)
 ex "$home" pkill -KILL -x libvirtd
 sleep 12 # two monitors and more
@@ -196,11 +167,11 @@ ex "$home" pkill -CONT -x libvirtd
 
 # stopped during a migration: migrate_to fails in time, the stop ends QEMU
 # without libvirt, and the VM starts on the target
-for n in node1 node2 node3; do [ "$n" != "$home" ] && target=$n && break; done
+target=$(other_than "$home")
 ex "$home" pkill -STOP -x libvirtd
 t0=$(now)
-ex node1 pcs resource move $VM "$target" > /dev/null 2>&1
-wait_for 240 is_on "$target"
+ex node1 pcs resource move $VM "$target" > "$work/move" 2>&1
+wait_for 240 is_on $VM "$target"
 tap_ok $? "libvirtd stopped on $home during pcs resource move: $VM runs on $target ($(since "$t0" "$(now)"))"
 grep -E "migrate_to.*$VM|$VM.*migrate_to" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
     grep -m1 "gave no answer" > "$work/mig"
@@ -212,24 +183,24 @@ ex "$home" pkill -CONT -x libvirtd
 wait_for 180 answers
 tap_ok $? "the guest answers from $target"
 tap_is "$(fences)" "$f0" "no node fenced for any of it"
-ex node1 pcs resource clear $VM > /dev/null 2>&1
-ex node1 crm_resource --cleanup -r $VM > /dev/null 2>&1
-home=$target
+home=$(clean)
 
 # ------------------------------------------------------------ power-off
 wait_for 30 answers
 d0=$(count "$(ask)")
+off=$(stat -c %s "$VMDIR/console.log")
 t0=$(now)
 lab poweroff "$home" 2> /dev/null
-wait_fenced 120 "$(for n in node1 node2 node3; do [ "$n" != "$home" ] && echo $n && break; done)" "$home" "$t0"
+wait_fenced 120 "$(other_than "$home")" "$home" "$t0"
 tap_ok $? "$home powered off: fenced"
 wait_for 180 answers
 a=$(ask)
 new=$(where)
 tap_ok "$([ -n "$new" ] && [ "$new" != "$home" ]; echo $?)" \
     "$VM started on ${new:-no node}, not $home ($(since "$t0" "$(now)"))"
-tap_cond "$(disk "$a") > 0 && $(disk "$a") <= $d0" \
-    "booted with the count its disk kept ($a; $d0 in memory before)"
+kept=$(guest_wait "$VMDIR" "$off" '^vcha-guest: disk count=' 1 | sed 's/.*count=//')
+tap_cond "${kept:-0} >= $d0" \
+    "it booted with the count its disk kept (${kept:-none}; $d0 asked before the power-off)"
 wait_for 120 sh -c "'$LAB' exec node1 crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 \]'"
 tap_ok $? "$home rejoined"
 
