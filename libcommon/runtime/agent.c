@@ -273,9 +273,10 @@ lenient_lookup(void *ctx, const char *name)
     snprintf(var, sizeof(var), "OCF_RESKEY_%s", name);
     v = getenv(var);
     for (size_t i = 0; v != NULL && *v != '\0' && i < def->n_params; i++) {
-        if (strcmp(def->params[i].name, name) == 0 &&
-            vcha_param_value_check(&def->params[i], v, NULL, why,
-                                   sizeof(why)) < 0) {
+        const struct vcha_param_def *d = &def->params[i];
+
+        if (strcmp(d->name, name) == 0 &&
+            vcha_param_value_check(d, v, NULL, why, sizeof(why)) < 0) {
             return NULL; /* as if not given: its default */
         }
     }
@@ -293,9 +294,8 @@ load_params_lenient(struct vcha_agent *a)
     char why[256];
 
     if (a->params == NULL) {
-        vcha_params_parse_with(a->def->params, a->def->n_params,
-                               lenient_lookup, (void *) a->def, &a->params,
-                               why, sizeof(why));
+        vcha_params_parse_with(a->def->params, a->def->n_params, lenient_lookup,
+                               (void *) a->def, &a->params, why, sizeof(why));
     }
 }
 
