@@ -14,8 +14,11 @@
  */
 #include <config.h>
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include <vcha/file.h>
 #include <vcha/job.h>
 #include <vcha/log.h>
+#include <vcha/port.h>
 #include <vcha/vchad.h>
 #include <vcha/virt.h>
 #include <vcha/vmwatchjob.h>
@@ -69,6 +73,7 @@ enum {
     P_SPIN_AFTER,
     P_SPIN_CPU_PCT,
     P_HEALTH_GRACE,
+    P_PROBE_TCP,
     N_PARAMS
 };
 
@@ -85,6 +90,140 @@ check_name(const char *v, char *why, size_t len)
         return -EINVAL;
     }
     return 0;
+}
+
+/* Whether every character of @p v is a letter, a digit or one of @p more. */
+static bool
+chars_only(const char *v, const char *more)
+{
+    for (const char *c = v; *c != '\0'; c++) {
+        if (!isalnum((unsigned char) *c) && strchr(more, *c) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* libvirt's remote transports (virt's URI syntax: driver+transport://). */
+static int
+check_transport(const char *v, char *why, size_t len)
+{
+    static const char *const known[] = {"ssh", "libssh", "libssh2", "tcp",
+                                        "tls", "unix",   "ext",     NULL};
+
+    for (size_t i = 0; known[i] != NULL; i++) {
+        if (strcmp(v, known[i]) == 0) {
+            return 0;
+        }
+    }
+    snprintf(why, len,
+             "must be a libvirt transport: ssh, libssh, libssh2, tcp, tls, "
+             "unix or ext");
+    return -EINVAL;
+}
+
+/* A part of a host name: put after the target node's first label. */
+static int
+check_host_part(const char *v, char *why, size_t len)
+{
+    if (strlen(v) > 63 || !chars_only(v, "-.")) {
+        snprintf(why, len,
+                 "must be letters, digits, '-' and '.' (a part of a host "
+                 "name), at most 63 of them");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_user(const char *v, char *why, size_t len)
+{
+    if (strlen(v) > 64 || !chars_only(v, "._-")) {
+        snprintf(why, len,
+                 "must be a user name (letters, digits, '.', '_', "
+                 "'-')");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * A URI template: SCHEME followed by @p sep and something, no white space
+ * or control character, and '%' only in %n (the target node's name).
+ */
+static int
+check_uri_template(const char *v, const char *sep, const char *example,
+                   char *why, size_t len)
+{
+    size_t scheme = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+    bool ok = scheme > 0 && isalpha((unsigned char) v[0]) &&
+              strncmp(v + scheme, sep, strlen(sep)) == 0 &&
+              v[scheme + strlen(sep)] != '\0';
+
+    for (const char *c = v; ok && *c != '\0'; c++) {
+        ok = !isspace((unsigned char) *c) && !iscntrl((unsigned char) *c) &&
+             (*c != '%' || c[1] == 'n');
+    }
+    if (!ok) {
+        snprintf(why, len,
+                 "must be a URI such as %s (no spaces; %%n for the target "
+                 "node's name is the only %%)",
+                 example);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_migrateuri(const char *v, char *why, size_t len)
+{
+    return check_uri_template(v, ":", "tcp:%n-mig:49152", why, len);
+}
+
+static int
+check_remoteuri(const char *v, char *why, size_t len)
+{
+    return check_uri_template(v, "://", "qemu+ssh://%n/system", why, len);
+}
+
+/*
+ * probe_tcp's address (into @p host, @p hlen bytes) and port: 0, or
+ * -EINVAL with why.  Numeric addresses only: a monitor resolves no name.
+ */
+static int
+tcp_target_parse(const char *v, char *host, size_t hlen, unsigned *port,
+                 char *why, size_t len)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    bool v6 = v[0] == '[';
+    const char *end = v6 ? strchr(v, ']') : strrchr(v, ':');
+    const char *colon = v6 && end != NULL ? end + 1 : end;
+    size_t n = end != NULL ? (size_t) (end - v) - (v6 ? 1 : 0) : 0;
+    long long p = 0;
+
+    if (colon != NULL && *colon == ':' && n > 0 && n < hlen) {
+        snprintf(host, hlen, "%.*s", (int) n, v + (v6 ? 1 : 0));
+    } else {
+        n = 0;
+    }
+    if (n == 0 || inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1 ||
+        vcha_integer_parse(colon + 1, &p) < 0 || p < 1 || p > 65535) {
+        snprintf(why, len,
+                 "must be ADDRESS:PORT (a numeric IPv4 address, or an "
+                 "IPv6 one in brackets, and a port from 1 to 65535)");
+        return -EINVAL;
+    }
+    *port = (unsigned) p;
+    return 0;
+}
+
+static int
+check_tcp(const char *v, char *why, size_t len)
+{
+    char host[64];
+    unsigned port;
+
+    return tcp_target_parse(v, host, sizeof(host), &port, why, len);
 }
 
 static const struct vcha_param_def params[N_PARAMS] = {
@@ -159,6 +298,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "migration_transport",
             .type = VCHA_PT_STRING,
+            .check = check_transport,
             .shortdesc = "Transport of a live migration",
             .longdesc = "The libvirt transport to the target node's "
                         "libvirtd (ssh, tcp, tls, libssh...): the target's "
@@ -171,6 +311,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "migration_user",
             .type = VCHA_PT_STRING,
+            .check = check_user,
             .shortdesc = "User on the target node",
             .longdesc = "The user of the connection to the target node's "
                         "libvirtd, for transports that have one (ssh).",
@@ -179,6 +320,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "migration_network_suffix",
             .type = VCHA_PT_STRING,
+            .check = check_host_part,
             .shortdesc = "Suffix of the migration network's host names",
             .longdesc = "Added to the target node's name to reach it on a "
                         "dedicated migration network: node2 with suffix "
@@ -189,6 +331,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "migrateuri",
             .type = VCHA_PT_STRING,
+            .check = check_migrateuri,
             .shortdesc = "Migration data URI",
             .longdesc = "Where QEMU sends the migration data (tcp:HOST:PORT "
                         "...); %n in it is replaced by the target node's "
@@ -198,6 +341,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "remoteuri",
             .type = VCHA_PT_STRING,
+            .check = check_remoteuri,
             .shortdesc = "Target node's libvirt URI",
             .longdesc = "The libvirt URI of the target node's libvirtd, "
                         "when the one made from hypervisor, "
@@ -322,6 +466,22 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "A monitor at OCF_CHECK_LEVEL 10 or more fails "
                         "once the verdict hung, spinning, panicked or "
                         "paused has held this long.",
+        },
+    [P_PROBE_TCP] =
+        {
+            .name = "probe_tcp",
+            .type = VCHA_PT_STRING,
+            .reloadable = true,
+            .check = check_tcp,
+            .shortdesc = "TCP address a depth-20 monitor connects to",
+            .longdesc = "ADDRESS:PORT of a TCP service of the guest (a "
+                        "numeric IPv4 address, or an IPv6 one in "
+                        "brackets: [2001:db8::5]:22).  A monitor at "
+                        "OCF_CHECK_LEVEL 20 or more (not a probe) "
+                        "connects there and fails, naming the address, "
+                        "when the connection is refused or not accepted "
+                        "before the operation's deadline.  Empty: no "
+                        "such check.",
         },
 };
 
@@ -764,15 +924,16 @@ worker_body(void *arg, char *reason, size_t len)
 }
 
 /*
- * Run @p body against the domain in a worker killed at @p deadline: a
- * libvirtd that does not answer fails the action with that reason, and
- * *@p unreachable (when given) tells that libvirtd could not be asked:
- * it refused the connection or gave no answer in time.
+ * Run @p body against the domain (@p name, or the one the parameters
+ * name when NULL) in a worker killed at @p deadline: a libvirtd that does
+ * not answer fails the action with that reason.  *@p unreachable (when
+ * not NULL) tells that libvirtd could not be asked: it refused the
+ * connection or gave no answer in time; *@p timed_out, only the latter.
  */
 static enum vcha_result
 vm_run_until(struct vcha_agent *a, bool needs_config,
-             enum vcha_result (*body)(struct vm *vm), long long deadline,
-             bool *unreachable)
+             enum vcha_result (*body)(struct vm *vm), const char *name,
+             long long deadline, bool *unreachable, bool *timed_out)
 {
     struct vm vm = {.a = a, .body = body};
     int code = VCHA_ERR_GENERIC, rc;
@@ -782,8 +943,13 @@ vm_run_until(struct vcha_agent *a, bool needs_config,
     if (unreachable != NULL) {
         *unreachable = false;
     }
+    if (timed_out != NULL) {
+        *timed_out = false;
+    }
 
-    if (vm_config(&vm, needs_config, &r) < 0) {
+    if (name != NULL) {
+        snprintf(vm.name, sizeof(vm.name), "%s", name);
+    } else if (vm_config(&vm, needs_config, &r) < 0) {
         free(vm.xml);
         return r;
     }
@@ -797,6 +963,9 @@ vm_run_until(struct vcha_agent *a, bool needs_config,
     free(vm.xml);
     if (unreachable != NULL) {
         *unreachable = rc == -ETIMEDOUT || (rc == 0 && code == VM_UNREACHABLE);
+    }
+    if (rc == -ETIMEDOUT && timed_out != NULL) {
+        *timed_out = true;
     }
     if (rc == -ETIMEDOUT) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -830,9 +999,10 @@ vm_run_until(struct vcha_agent *a, bool needs_config,
 /* vm_run_until() with the operation's deadline. */
 static enum vcha_result
 vm_run(struct vcha_agent *a, bool needs_config,
-       enum vcha_result (*body)(struct vm *vm))
+       enum vcha_result (*body)(struct vm *vm), const char *name)
 {
-    return vm_run_until(a, needs_config, body, a->deadline_ms, NULL);
+    return vm_run_until(a, needs_config, body, name, a->deadline_ms, NULL,
+                        NULL);
 }
 
 /* ------------------------------------------------------------ monitor */
@@ -943,10 +1113,35 @@ monitor_body(struct vm *vm)
     }
 }
 
+/* probe_tcp: a service accepts connections there by the deadline. */
+static enum vcha_result
+tcp_check(struct vcha_agent *a)
+{
+    const char *target = vcha_agent_str(a, P_PROBE_TCP);
+    char host[64], why[256] = "";
+    unsigned port = 0;
+    int rc;
+
+    if (target == NULL) {
+        return VCHA_OK;
+    }
+    rc = tcp_target_parse(target, host, sizeof(host), &port, why, sizeof(why));
+    if (rc == 0) {
+        rc = vcha_port_probe(host, port, a->deadline_ms, why, sizeof(why));
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "no TCP connection to %s (probe_tcp): %s",
+                               target, why);
+    }
+    return VCHA_OK;
+}
+
 /*
  * Monitor: the domain's state; at OCF_CHECK_LEVEL 10 or more, also the
- * health job's verdict (never in a probe: it needs no job, and the job is
- * the business of the node where the domain should run).
+ * health job's verdict, and at 20 or more a connection to probe_tcp
+ * (never in a probe: it needs no job, and the job is the business of the
+ * node where the domain should run).
  */
 /*
  * Monitor when libvirtd cannot be asked (down, or hung): the domain's
@@ -985,20 +1180,48 @@ vm_monitor(struct vcha_agent *a)
         return r;
     }
     free(vm.xml);
-    r = vm_run_until(a, false, monitor_body,
-                     libvirt_deadline(a, vm.name, PROC_SCAN_MS), &unreachable);
+    r = vm_run_until(a, false, monitor_body, NULL,
+                     libvirt_deadline(a, vm.name, PROC_SCAN_MS), &unreachable,
+                     NULL);
     if (r != VCHA_OK && r != VCHA_NOT_RUNNING && unreachable &&
         proc_proves(a, vm.name)) {
-        return monitor_by_proc(a, vm.name, r);
+        r = monitor_by_proc(a, vm.name, r);
     }
     if (r == VCHA_OK && !a->probe && a->check_level >= 10 &&
         vcha_agent_num(a, P_HEALTH_CHECK)) {
         r = health_check(a);
     }
+    if (r == VCHA_OK && !a->probe && a->check_level >= 20) {
+        r = tcp_check(a);
+    }
     return r;
 }
 
 /* ------------------------------------------------------------ start */
+
+/*
+ * Destroy a crashed domain (kept by on_crash=preserve) so that it can
+ * start again.  A transient one is then gone: vm->dom becomes NULL, and
+ * start creates it from config as one libvirt never knew.
+ */
+static enum vcha_result
+crashed_clear(struct vm *vm)
+{
+    int persistent = virDomainIsPersistent(vm->dom);
+
+    if (persistent < 0) {
+        return libvirt_fail(vm, "cannot tell whether libvirt keeps");
+    }
+    if (virDomainDestroy(vm->dom) < 0) {
+        return libvirt_fail(vm, "cannot clear the crashed");
+    }
+    vcha_notice("%s crashed: destroyed it to start it again", vm->name);
+    if (persistent == 0) {
+        virDomainFree(vm->dom);
+        vm->dom = NULL;
+    }
+    return VCHA_OK;
+}
 
 static enum vcha_result
 start_body(struct vm *vm)
@@ -1013,6 +1236,9 @@ start_body(struct vm *vm)
             return libvirt_fail(vm, "cannot resume");
         }
     } else if (state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED) {
+        if (state == VIR_DOMAIN_CRASHED && crashed_clear(vm) != VCHA_OK) {
+            return VCHA_ERR_GENERIC;
+        }
         if (vm->dom == NULL && vm->xml == NULL) {
             return vcha_agent_fail(vm->a, VCHA_ERR_INSTALLED,
                                    "libvirt knows no domain %s and no config "
@@ -1024,9 +1250,6 @@ start_body(struct vm *vm)
             if (vm->dom == NULL) {
                 return libvirt_fail(vm, "cannot create");
             }
-        } else if (state == VIR_DOMAIN_CRASHED &&
-                   virDomainDestroy(vm->dom) < 0) {
-            return libvirt_fail(vm, "cannot clear the crashed");
         } else if (virDomainCreate(vm->dom) < 0) {
             return libvirt_fail(vm, "cannot start");
         }
@@ -1042,7 +1265,7 @@ start_body(struct vm *vm)
 static enum vcha_result
 vm_start(struct vcha_agent *a)
 {
-    enum vcha_result r = vm_run(a, true, start_body);
+    enum vcha_result r = vm_run(a, true, start_body, NULL);
 
     return r == VCHA_OK ? job_add(a) : r;
 }
@@ -1084,6 +1307,71 @@ shutdown_deadline(const struct vcha_agent *a)
     return last;
 }
 
+/* The graceful part of a stop: the domain, and when it gives up. */
+struct graceful {
+    const struct vm *vm;
+    long long deadline;
+};
+
+/*
+ * In a worker of its own, on a connection of its own: ask the guest to
+ * shut down and wait until it is off.  0 once off; 1 with the reason.
+ */
+static int
+graceful_body(void *arg, char *reason, size_t len)
+{
+    const struct graceful *g = arg;
+    struct vm vm = {.a = g->vm->a};
+    unsigned flags = shutdown_flags(vcha_agent_str(vm.a, P_SHUTDOWN_MODE));
+    char why[512];
+    int code = 1;
+
+    snprintf(vm.name, sizeof(vm.name), "%s", g->vm->name);
+    vm.a->reason[0] = '\0';
+    if (vm_open(&vm) != VCHA_OK) {
+        snprintf(reason, len, "%s", vm.a->reason);
+    } else if (vm.dom == NULL) {
+        code = 0; /* a transient one, gone */
+    } else if (virDomainShutdownFlags(vm.dom, flags) < 0) {
+        snprintf(reason, len, "graceful shutdown refused (%s)",
+                 vcha_virt_last_error(why, sizeof(why)));
+    } else if (vm_wait(&vm, true, g->deadline)) {
+        code = 0;
+    } else {
+        snprintf(reason, len, "%s",
+                 vm.a->reason[0] != '\0' ? vm.a->reason
+                                         : "did not shut down in time");
+    }
+    vm_close(&vm);
+    return code;
+}
+
+/*
+ * Shut the guest down by shutdown_deadline(), true when it is off.  The
+ * shutdown call itself may block without bound (libvirt waits for the
+ * QEMU monitor, and a stopped QEMU never answers): it runs in a worker
+ * killed at that deadline, so that the destroy still has its time.
+ */
+static bool
+graceful_stop(struct vm *vm)
+{
+    struct graceful g = {.vm = vm, .deadline = shutdown_deadline(vm->a)};
+    char why[512] = "";
+    int code = 1;
+    int rc =
+        vcha_worker_run(graceful_body, &g, g.deadline, &code, why, sizeof(why));
+
+    if (rc == 0 && code == 0) {
+        vcha_notice("%s shut down", vm->name);
+        return true;
+    }
+    if (rc == -ETIMEDOUT) {
+        snprintf(why, sizeof(why), "no answer to its shutdown in time");
+    }
+    vcha_warn("%s: %s: destroying it", vm->name, why);
+    return false;
+}
+
 static enum vcha_result
 stop_body(struct vm *vm)
 {
@@ -1097,22 +1385,8 @@ stop_body(struct vm *vm)
         return VCHA_OK;
     }
     if (!vcha_agent_num(a, P_FORCE_STOP) && state != VIR_DOMAIN_PAUSED &&
-        state != VIR_DOMAIN_CRASHED) {
-        unsigned flags = shutdown_flags(vcha_agent_str(a, P_SHUTDOWN_MODE));
-
-        if (virDomainShutdownFlags(vm->dom, flags) < 0) {
-            char why[512];
-
-            vcha_warn("%s: graceful shutdown refused (%s): destroying it",
-                      vm->name, vcha_virt_last_error(why, sizeof(why)));
-        } else if (vm_wait(vm, true, shutdown_deadline(a))) {
-            vcha_notice("%s shut down", vm->name);
-            return VCHA_OK;
-        } else if (a->reason[0] != '\0') {
-            return VCHA_ERR_GENERIC;
-        } else {
-            vcha_warn("%s did not shut down in time: destroying it", vm->name);
-        }
+        state != VIR_DOMAIN_CRASHED && graceful_stop(vm)) {
+        return VCHA_OK;
     }
     if (virDomainDestroy(vm->dom) < 0 &&
         vcha_virt_last_error_code() != VIR_ERR_NO_DOMAIN) {
@@ -1176,17 +1450,46 @@ kill_by_proc(struct vcha_agent *a, const char *name, int pid)
 }
 
 /*
- * Stop.  When libvirtd cannot say, the domain counts as stopped only when
- * no hypervisor process of it runs here: a stop that succeeds while the
- * VM runs on would let Pacemaker start it elsewhere too.
+ * Stop domain @p name.  When libvirtd cannot say, the domain counts as
+ * stopped only when no hypervisor process of it runs here: a stop that
+ * succeeds while the VM runs on would let Pacemaker start it elsewhere
+ * too.
  */
+static enum vcha_result
+stop_domain(struct vcha_agent *a, const char *name)
+{
+    bool unreachable = false;
+    enum vcha_result r = vm_run_until(a, false, stop_body, name,
+                                      libvirt_deadline(a, name, PROC_KILL_MS),
+                                      &unreachable, NULL);
+    int running;
+
+    if (r == VCHA_OK || !proc_proves(a, name)) {
+        return r;
+    }
+    running = vcha_virt_domain_process(name);
+    if (running == 0) {
+        vcha_warn("%s (libvirt: %s); no process of %s runs here: stopped",
+                  vcha_result_name(r), a->reason, name);
+        a->reason[0] = '\0';
+        return VCHA_OK;
+    }
+    /* a QEMU process is the VM; a libvirt_lxc that dies may leave its
+     * container's processes behind */
+    if (running > 0 && unreachable &&
+        strncmp(vcha_agent_str(a, P_HYPERVISOR), "qemu:///", 8) == 0) {
+        return kill_by_proc(a, name, running);
+    }
+    return r;
+}
+
+/* Stop the domain the parameters name. */
 static enum vcha_result
 vm_stop(struct vcha_agent *a)
 {
     struct vm vm = {.a = a};
-    bool unreachable = false;
     enum vcha_result r;
-    int running, rc;
+    int rc;
 
     job_remove(a); /* first: a domain going down is no failure to judge */
     rc = vm_config(&vm, false, &r);
@@ -1204,25 +1507,37 @@ vm_stop(struct vcha_agent *a)
     if (rc < 0) {
         return r;
     }
-    r = vm_run_until(a, false, stop_body,
-                     libvirt_deadline(a, vm.name, PROC_KILL_MS), &unreachable);
-    if (r == VCHA_OK || !proc_proves(a, vm.name)) {
+    return stop_domain(a, vm.name);
+}
+
+/*
+ * Parameters that cannot be used say nothing of whether the domain runs:
+ * it may have been defined or started with earlier ones, and a probe
+ * that said "not running" or a stop that did nothing would let Pacemaker
+ * start it elsewhere too.  A probe fails, not configured (Pacemaker then
+ * starts the resource nowhere), naming the parameter; a stop stops the
+ * domain the last start here recorded, else the one the usable
+ * parameters name, which is off when libvirt or /proc says so (with no
+ * name at all, as any stop: no start of it here since boot).
+ */
+static enum vcha_result
+vm_config_error(struct vcha_agent *a, enum vcha_result r)
+{
+    char name[256];
+
+    if (strcmp(a->action->name, "stop") != 0) {
         return r;
     }
-    running = vcha_virt_domain_process(vm.name);
-    if (running == 0) {
-        vcha_warn("%s (libvirt: %s); no process of %s runs here: stopped",
-                  vcha_result_name(r), a->reason, vm.name);
-        a->reason[0] = '\0';
-        return VCHA_OK;
+    if (a->params == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
     }
-    /* a QEMU process is the VM; a libvirt_lxc that dies may leave its
-     * container's processes behind */
-    if (running > 0 && unreachable &&
-        strncmp(vcha_agent_str(a, P_HYPERVISOR), "qemu:///", 8) == 0) {
-        return kill_by_proc(a, vm.name, running);
+    vcha_warn("stop: %s; stopping the domain all the same", a->reason);
+    a->reason[0] = '\0';
+    if (record_read(a, name, sizeof(name)) == 0) {
+        job_remove(a);
+        return stop_domain(a, name);
     }
-    return r;
+    return vm_stop(a);
 }
 
 /* ------------------------------------------------------------ migration */
@@ -1364,13 +1679,71 @@ done:
     return r;
 }
 
+/*
+ * After a migration that did not end by its deadline: abort its job (on
+ * a connection of its own), so that the domain goes on running here
+ * rather than arriving at the target after Pacemaker gave up on it.
+ */
+static enum vcha_result
+migrate_abort_body(struct vm *vm)
+{
+    const char *target =
+        migrate_target(vm->a) != NULL ? migrate_target(vm->a) : "?";
+    char why[512] = "";
+    int reason, state;
+
+    if (vm->dom == NULL) {
+        return vcha_agent_fail(vm->a, VCHA_ERR_GENERIC,
+                               "migration of %s to %s did not end by the "
+                               "operation's deadline, and %s is gone from "
+                               "here",
+                               vm->name, target, vm->name);
+    }
+    if (virDomainAbortJob(vm->dom) < 0) {
+        vcha_virt_last_error(why, sizeof(why));
+    }
+    state = vm_state(vm, &reason);
+    vm->a->reason[0] = '\0';
+    return vcha_agent_fail(
+        vm->a, VCHA_ERR_GENERIC,
+        "migration of %s to %s did not end by the operation's deadline: "
+        "%s%s%s; %s %s",
+        vm->name, target, why[0] ? "aborting its job failed (" : "aborted it",
+        why, why[0] ? ")" : "", vm->name,
+        state == VIR_DOMAIN_RUNNING ? "runs on here"
+        : state < 0                 ? "is in a state libvirt does not say"
+                                    : "does not run here");
+}
+
+/*
+ * The time kept back from a migration to abort it: a quarter of what is
+ * left, at most 5 s.
+ */
+static long long
+abort_reserve(const struct vcha_agent *a)
+{
+    long long quarter = vcha_agent_remaining_ms(a) / 4;
+
+    return quarter < 5000 ? quarter : 5000;
+}
+
 static enum vcha_result
 vm_migrate_to(struct vcha_agent *a)
 {
-    enum vcha_result r = vm_run(a, false, migrate_to_body);
+    long long deadline = a->deadline_ms;
+    bool timed_out = false;
+    enum vcha_result r;
 
+    a->deadline_ms -= abort_reserve(a);
+    r = vm_run_until(a, false, migrate_to_body, NULL, a->deadline_ms, NULL,
+                     &timed_out);
+    a->deadline_ms = deadline;
     if (r == VCHA_OK) { /* it runs on the target now; a failed one here */
         job_remove(a);
+    } else if (timed_out) {
+        vcha_warn("%s", a->reason);
+        a->reason[0] = '\0';
+        r = vm_run(a, false, migrate_abort_body, NULL);
     }
     return r;
 }
@@ -1388,8 +1761,10 @@ log_arrival(struct vm *vm)
     unsigned long long down = 0, all = 0, sent = 0;
     int type = 0, n = 0;
 
+    /* kept for whoever asks next (virsh domjobinfo --completed) */
     if (virDomainGetJobStats(vm->dom, &type, &st, &n,
-                             VIR_DOMAIN_JOB_STATS_COMPLETED) < 0) {
+                             VIR_DOMAIN_JOB_STATS_COMPLETED |
+                                 VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) < 0) {
         return;
     }
     if (virTypedParamsGetULLong(st, n, VIR_DOMAIN_JOB_DOWNTIME, &down) == 1) {
@@ -1422,7 +1797,7 @@ migrate_from_body(struct vm *vm)
 static enum vcha_result
 vm_migrate_from(struct vcha_agent *a)
 {
-    enum vcha_result r = vm_run(a, false, migrate_from_body);
+    enum vcha_result r = vm_run(a, false, migrate_from_body, NULL);
 
     return r == VCHA_OK ? job_add(a) : r;
 }
@@ -1498,7 +1873,12 @@ static const struct vcha_agent_def agent = {
         "reports running, stopped, or a "
         "failure for a crashed domain and one paused by an I/O error, its "
         "watchdog or a guest crash; a config that cannot be read is an "
-        "error, never \"stopped\".  With health_check (the default), start "
+        "error, never \"stopped\".  Parameters that cannot be used (a "
+        "bad value) say nothing of whether a domain started with earlier "
+        "ones runs: a probe then fails as not configured, naming the "
+        "parameter, and a stop still stops the domain the last start on "
+        "this node recorded, else the one the usable parameters name.  With "
+        "health_check (the default), start "
         "and migrate_from register a vmwatch job with the node daemon "
         "vchad (started when needed), and stop and migrate_to remove it: "
         "every second it reads the domain's libvirt statistics and judges "
@@ -1510,17 +1890,21 @@ static const struct vcha_agent_def agent = {
         "snapshot, a save or its start-up).  A monitor at OCF_CHECK_LEVEL "
         "10 or more fails, naming the verdict and its figures, once such a "
         "verdict has held for health_grace; one that finds vchad gone or "
-        "without the job registers it again.  Probes never need the job.  "
+        "without the job registers it again.  A monitor at "
+        "OCF_CHECK_LEVEL 20 or more also connects to probe_tcp, a TCP "
+        "service of the guest, when it is set.  Probes never need the job.  "
         "Give the domain parameter as well as "
         "config: monitor and stop then need no file.  migrate_to moves "
         "the running domain to the target node live, peer to peer "
         "(libvirtd to libvirtd) within migration_speed and "
         "migration_downtime; one that fails leaves the domain running "
-        "here (allow-migrate=true).  libvirt migrates only a domain whose "
-        "disks it sees on shared storage: NFS, a cluster file system, or a "
-        "path named in qemu.conf's shared_filesystems.  migrate_from logs "
-        "the migration's downtime, time and size as libvirt measured "
-        "them.  Coming from ocf:heartbeat:VirtualDomain: "
+        "here, and one that has not ended shortly before the operation's "
+        "deadline is aborted so that it does too (allow-migrate=true).  "
+        "libvirt migrates only a domain whose disks it sees on shared "
+        "storage: NFS, a cluster file system, or a path named in qemu.conf's "
+        "shared_filesystems.  migrate_from logs the migration's downtime, "
+        "time and size as libvirt measured them.  Coming "
+        "from ocf:heartbeat:VirtualDomain: "
         "config, hypervisor, force_stop, migration_transport, "
         "migration_user, migration_network_suffix, migrateuri, remoteuri, "
         "migration_downtime (ms) and migration_speed (MiB/s) keep their "
@@ -1537,6 +1921,7 @@ static const struct vcha_agent_def agent = {
     .n_params = N_PARAMS,
     .actions = actions,
     .validate = vm_validate,
+    .config_error = vm_config_error,
 };
 
 int

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <vcha/clock.h>
 #include <vcha/jobdef.h>
@@ -52,6 +53,8 @@ struct vmh {
     struct vcha_params *p;
     long long interval;
     pthread_mutex_t lock;
+    pthread_cond_t wake; /* signalled when the readers are to stop */
+    bool stopping;       /* under the lock */
     struct reading r;
     /* the io reader's: the counters of QEMU's monitor, and when taken */
     struct vcha_vmhealth_sample io;
@@ -83,6 +86,29 @@ param(const struct vmh *v, enum vcha_vmh_job_param i)
 }
 
 /* ------------------------------------------------------ the reader */
+
+/* A reader's pause of @p ms: false when the readers are to stop. */
+static bool
+reader_pause(struct vmh *v, long long ms)
+{
+    struct timespec until;
+    bool go_on;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t) (ms / 1000);
+    until.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&v->lock);
+    while (!v->stopping &&
+           pthread_cond_timedwait(&v->wake, &v->lock, &until) == 0) {
+    }
+    go_on = !v->stopping;
+    pthread_mutex_unlock(&v->lock);
+    return go_on;
+}
 
 /* The reader's connection and domain; either may be NULL (to open). */
 struct session {
@@ -212,7 +238,9 @@ io_reader_main(void *arg)
             break; /* no bulk statistics (LXC): nothing to wait for */
         }
         session_mend(&ss, rc);
-        vcha_sleep_ms(v->interval);
+        if (!reader_pause(v, v->interval)) {
+            break;
+        }
     }
     session_close(&ss);
     return NULL;
@@ -247,8 +275,11 @@ reader_main(void *arg)
         if (next < vcha_now_ms()) {
             next = vcha_now_ms();
         }
-        vcha_sleep_ms(next - vcha_now_ms());
+        if (!reader_pause(v, next - vcha_now_ms())) {
+            break;
+        }
     }
+    session_close(&ss);
     return NULL;
 }
 
@@ -315,12 +346,43 @@ report(struct vmh *v, int out_fd, const char *error)
     vchad_report(out_fd);
 }
 
-/* The parameters, the classifier, the reader thread. */
+/*
+ * Start the reader and the io reader.  When the second cannot start, the
+ * first is stopped and joined before anything it uses is freed.
+ */
+static int
+readers_start(struct vmh *v, char *why, size_t whylen)
+{
+    void *(*const mains[2])(void *) = {reader_main, io_reader_main};
+    pthread_t t[2];
+    int rc = 0, n = 0;
+
+    for (; n < 2 && rc == 0; n++) {
+        rc = pthread_create(&t[n], NULL, mains[n], v);
+    }
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot start the readers: %s", strerror(rc));
+        pthread_mutex_lock(&v->lock);
+        v->stopping = true;
+        pthread_cond_broadcast(&v->wake);
+        pthread_mutex_unlock(&v->lock);
+        for (int i = 0; i < n - 1; i++) {
+            pthread_join(t[i], NULL);
+        }
+        return -rc;
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_detach(t[i]); /* they end with the process */
+    }
+    return 0;
+}
+
+/* The parameters, the classifier, the reader threads. */
 static int
 setup(struct vmh *v, char *why, size_t whylen)
 {
     struct vcha_vmhealth_limits l;
-    pthread_t t;
+    pthread_condattr_t ca;
     int rc = vcha_job_params_parse(&vcha_vmwatch_job, vchad_job_params(v->job),
                                    &v->p, why, whylen);
 
@@ -334,15 +396,16 @@ setup(struct vmh *v, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
-    for (int i = 0; i < 2; i++) {
-        rc = pthread_create(&t, NULL, i == 0 ? reader_main : io_reader_main, v);
-        if (rc != 0) {
-            snprintf(why, whylen, "cannot start the readers: %s", strerror(rc));
-            return -rc;
-        }
-        pthread_detach(t); /* they end with the process */
+    /* the pauses are measured on the monotonic clock, as the pace is */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&v->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot start the readers: %s", strerror(rc));
+        return -rc;
     }
-    return 0;
+    return readers_start(v, why, whylen);
 }
 
 static int

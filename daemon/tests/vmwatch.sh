@@ -147,10 +147,26 @@ wait "$hung_pid" 2> /dev/null
 "$CTL" remove vm5 > /dev/null
 
 # --- removal
+attrs_deleted() { # 0 once both attributes of vm1 were deleted (10 s)
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -qx -- "-n vcha-vm1-health -D" "$work/attrd.log" &&
+            grep -qx -- "-n vcha-vm1-health-since -D" "$work/attrd.log" &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
+grep -qx -- "-n vcha-vm1-health -U normal" "$work/attrd.log"
+tap_ok $? "before the removal: vcha-vm1-health was set"
+grep -q -- "-n vcha-vm1-health.* -D" "$work/attrd.log"
+tap_is "$?" 1 "and not deleted"
 "$CTL" remove vm1 > /dev/null
 tap_ok $? "remove the job"
-tap_ok "$(grep -q "vcha-vm1-health" "$work/attrd.log" &&
-    [ -z "$(health_key vm1 id)" ]; echo $?)" "it is gone"
+[ -z "$(health_key vm1 id)" ]
+tap_ok $? "it is gone"
+attrs_deleted
+tap_ok $? "its attributes vcha-vm1-health and vcha-vm1-health-since are deleted"
 "$CTL" remove vm2 > /dev/null
 "$CTL" remove vm3 > /dev/null
 "$CTL" remove vm4 > /dev/null

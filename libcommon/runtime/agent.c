@@ -262,14 +262,58 @@ load_params(struct vcha_agent *a)
     return a->def->validate ? a->def->validate(a, 0) : VCHA_OK;
 }
 
+/* The environment's OCF_RESKEY_<name>, unless its definition refuses it. */
+static const char *
+lenient_lookup(void *ctx, const char *name)
+{
+    const struct vcha_agent_def *def = ctx;
+    char var[256], why[256];
+    const char *v;
+
+    snprintf(var, sizeof(var), "OCF_RESKEY_%s", name);
+    v = getenv(var);
+    for (size_t i = 0; v != NULL && *v != '\0' && i < def->n_params; i++) {
+        const struct vcha_param_def *d = &def->params[i];
+
+        if (strcmp(d->name, name) == 0 &&
+            vcha_param_value_check(d, v, NULL, why, sizeof(why)) < 0) {
+            return NULL; /* as if not given: its default */
+        }
+    }
+    return v;
+}
+
+/*
+ * The parameters with each bad value replaced by its default, for an
+ * agent that acts although they cannot be used; a->params stays NULL
+ * when even they cannot be parsed (a required one missing).
+ */
+static void
+load_params_lenient(struct vcha_agent *a)
+{
+    char why[256];
+
+    if (a->params == NULL) {
+        vcha_params_parse_with(a->def->params, a->def->n_params, lenient_lookup,
+                               (void *) a->def, &a->params, why, sizeof(why));
+    }
+}
+
 /*
  * A resource whose configuration is unusable cannot be running here: a
  * probe says so, and a stop succeeds rather than getting the node fenced.
+ * An agent for which that is not so answers itself (config_error).
  */
 static enum vcha_result
 config_error_outcome(struct vcha_agent *a, enum vcha_result r)
 {
-    if (a->probe || strcmp(a->action->name, "stop") == 0) {
+    bool stop = strcmp(a->action->name, "stop") == 0;
+
+    if ((a->probe || stop) && a->def->config_error != NULL) {
+        load_params_lenient(a);
+        return a->def->config_error(a, r);
+    }
+    if (a->probe || stop) {
         vcha_warn("%s: %s; the resource cannot be active here", a->action->name,
                   a->reason);
         a->reason[0] = '\0';

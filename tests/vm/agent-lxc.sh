@@ -9,9 +9,13 @@
 # removes it, a monitor at OCF_CHECK_LEVEL 10 re-registers a lost one, and
 # a domain whose init is stopped (SIGSTOP: for LXC, CPU time is the
 # container's cgroup's) is judged hung after hung_after and fails that
-# monitor after health_grace, then recovers after SIGCONT.  Each outcome
-# is checked apart from the agent: virsh, vchactl, and whether the
-# domain's processes exist.
+# monitor after health_grace, then recovers after SIGCONT.  Parameters
+# that cannot be parsed: a probe fails (not configured) and a stop still
+# stops the domain.  probe_tcp: a monitor at OCF_CHECK_LEVEL 20 connects
+# to a domain whose init is a TCP listener, and fails on a closed port.
+# The migration parameters' syntax at validate-all level 0.  Each
+# outcome is checked apart from the agent: virsh, vchactl, and whether
+# the domain's processes exist.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
@@ -134,6 +138,33 @@ agent start config="$work/none.xml"
 tap_is "$RC" 5 "start with config unreadable: not installed here"
 unset INSTANCE
 
+# ------------------------------------------------------------ bad parameters
+# a value that cannot be parsed says nothing of whether the domain runs
+# (started with earlier parameters): a probe must not say "not running",
+# nor may a stop leave it running, or Pacemaker would start it twice
+agent start config="$work/vm1.xml"
+tap_is "$RC" 0 "vm1 started again"
+agent monitor config="$work/vm1.xml" hung_after=abc
+tap_is "$RC" 6 "probe with hung_after=abc while vm1 runs: not configured"
+tap_like "$(reason)" "*hung_after*abc*" "naming the parameter ($(reason))"
+agent stop config="$work/vm1.xml" hung_after=abc force_stop=true
+tap_is "$RC" 0 "stop with hung_after=abc"
+tap_is "$(state vm1)" none "stopped the domain the start here recorded"
+alive "$MARK"
+tap_is "$?" 1 "no process of vm1 runs"
+# no record (started by hand): the domain the usable parameters name
+INSTANCE=vm-by-hand
+virsh -q -c lxc:/// create "$work/vm2.xml" > /dev/null
+tap_is "$(state vm2)" running "vm2 started by hand"
+agent stop domain=vm2 spin_cpu_pct=abc force_stop=true
+tap_is "$RC" 0 "stop with spin_cpu_pct=abc and no record"
+tap_is "$(state vm2)" none "stopped the domain the parameters name"
+alive $((MARK + 1))
+tap_is "$?" 1 "no process of vm2 runs"
+agent stop domain=vm2 spin_cpu_pct=abc
+tap_is "$RC" 0 "again: libvirt says it is off, success"
+unset INSTANCE
+
 # a defined (persistent) domain, by name, stopped for good
 virsh -q -c lxc:/// define "$work/vm2.xml" > /dev/null
 INSTANCE=vm2
@@ -141,10 +172,11 @@ agent start domain=vm2
 tap_is "$RC" 0 "start of a defined domain by name"
 tap_is "$(state vm2)" running "virsh says running"
 t0=$EPOCHREALTIME
-agent stop domain=vm2 force_stop=true
+TIMEOUT=60000 agent stop domain=vm2 force_stop=true shutdown_timeout=30s
 ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
 tap_is "$RC" 0 "stop with force_stop"
-# a graceful try would wait for this init until the stop's timeout less 5 s
+# a graceful try would wait 30 s (shutdown_timeout) for this init, which
+# ignores SIGTERM
 tap_cond "ms < 10000" "destroyed without waiting for a shutdown ($ms ms)"
 tap_is "$(state vm2)" "shut off" "defined, shut off"
 alive $((MARK + 1))
@@ -261,10 +293,80 @@ tap_like "$("$CTL" status 2> /dev/null)" "*: 0 jobs*" "health_check=false: no jo
 agent stop $H force_stop=true
 unset INSTANCE
 
+# ------------------------------------------------------------ TCP probe
+# a domain whose init is a TCP listener (busybox nc, a new /bin/true for
+# each connection) in this namespace's network, which an LXC domain with
+# no interface of its own shares: loopback
+PORT=$((20000 + $$ % 20000))
+cat > "$work/vm4.xml" << XML
+<domain type='lxc'>
+  <name>vm4</name>
+  <memory>65536</memory>
+  <os><type>exe</type><init>/bin/busybox</init><initarg>nc</initarg>
+  <initarg>-ll</initarg><initarg>-p</initarg><initarg>$PORT</initarg>
+  <initarg>-e</initarg><initarg>/bin/true</initarg></os>
+  <devices><console type='pty'/></devices>
+</domain>
+XML
+INSTANCE=vm4
+T="config=$work/vm4.xml health_check=false"
+lvl() { # lvl LEVEL [PARAM=VALUE...]: a recurring monitor at that depth
+    local l=$1
+    shift
+    OCF_CHECK_LEVEL=$l agent monitor $T CRM_meta_interval=10000 "$@"
+}
+agent start $T
+tap_is "$RC" 0 "start of vm4, a TCP listener on port $PORT"
+for _ in $(seq 1 50); do
+    (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break
+    sleep 0.1
+done
+(exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null
+tap_ok $? "it accepts connections on 127.0.0.1:$PORT"
+lvl 20 probe_tcp="127.0.0.1:$PORT"
+tap_is "$RC" 0 "monitor at depth 20: it connects to probe_tcp ($(reason))"
+lvl 20 probe_tcp="[::1]:$PORT"
+tap_is "$RC" 0 "the same over IPv6 ([::1]:$PORT) ($(reason))"
+closed=$((PORT + 1))
+t0=$EPOCHREALTIME
+lvl 20 probe_tcp="127.0.0.1:$closed"
+ms=$(vmagent_ms_since "$t0")
+tap_is "$RC" 1 "a port nothing listens on: the depth-20 monitor fails"
+tap_like "$(reason)" "*127.0.0.1:$closed*" "naming the address ($(reason))"
+tap_cond "ms < 20000" "within the operation's timeout ($ms ms)"
+lvl 10 probe_tcp="127.0.0.1:$closed"
+tap_is "$RC" 0 "at depth 10 the port is not tried"
+OCF_CHECK_LEVEL=20 agent monitor $T probe_tcp="127.0.0.1:$closed"
+tap_is "$RC" 0 "nor in a probe"
+lvl 20
+tap_is "$RC" 0 "no probe_tcp: nothing to connect to"
+agent stop $T force_stop=true
+tap_is "$RC" 0 "vm4 stopped"
+(exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null
+tap_is "$?" 1 "its port is closed now"
+agent validate-all $T probe_tcp=localhost:80
+tap_is "$RC" 6 "probe_tcp with a name, not an address: not configured"
+tap_like "$(reason)" "*probe_tcp*" "naming it ($(reason))"
+unset INSTANCE
+
 # ------------------------------------------------------------ validation
 agent validate-all
 tap_is "$RC" 6 "validate-all without config or domain: not configured"
 tap_like "$(reason)" "*config or domain*" "naming them"
+# the migration parameters' syntax, at level 0 (no program, no file)
+for bad in "migration_transport=carrier pigeon" "migration_transport=ssh://" \
+    "migrateuri=tcp:%s:49152" "migrateuri=49152" "migrateuri=tcp:%n 1" \
+    "remoteuri=node2" "remoteuri=qemu+ssh://%n/system extra" \
+    "migration_network_suffix=-mig/x" "migration_user=a@b" \
+    "migration_downtime=abc" "migration_speed=-1"; do
+    agent validate-all domain=vm2 "$bad"
+    tap_is "$RC" 6 "validate-all with $bad: not configured"
+    tap_like "$(reason)" "*'${bad%%=*}'*" "naming it ($(reason))"
+done
+agent validate-all domain=vm2 migration_transport=tls migration_user=root \
+    migrateuri=tcp:%n-mig:49152 remoteuri=qemu+tls://%n.example/system \
+    migration_network_suffix=-mig.lab migration_downtime=300 migration_speed=500
+tap_is "$RC" 0 "good migration parameters pass ($(reason))"
 echo '<domain type="lxc"><memory>1</memory></domain>' > "$work/noname.xml"
 agent start config="$work/noname.xml"
 tap_is "$RC" 6 "a config without <name>: not configured"

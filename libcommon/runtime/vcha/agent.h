@@ -46,6 +46,18 @@ struct vcha_agent_def {
      * 10 (also files, programs and permissions here).  NULL: none.
      */
     enum vcha_result (*validate)(struct vcha_agent *a, int level);
+    /**
+     * How a probe or a stop answers when the parameters cannot be used
+     * (a bad value, or the level-0 validate refused them; a->reason says
+     * why, naming the parameter), returning what the action answers.
+     * NULL: the resource cannot be active here, so a probe says not
+     * running and a stop succeeds.  An agent whose resource may run
+     * whatever the parameters say now (a VM defined or started with
+     * earlier ones) answers itself; a->params then holds the parameters
+     * with each bad value replaced by its default (NULL when even that
+     * cannot be parsed).
+     */
+    enum vcha_result (*config_error)(struct vcha_agent *a, enum vcha_result r);
 };
 
 /** One invocation. */
