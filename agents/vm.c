@@ -17,11 +17,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vcha/agent.h>
@@ -875,17 +877,28 @@ static enum vcha_result start_body(struct vm *vm);
 static enum vcha_result migrate_from_body(struct vm *vm);
 
 /*
- * Whether this node's /proc can prove domain @p name off: a local QEMU or
- * LXC hypervisor (whose processes carry the domain's name), and a name,
- * not a UUID (which no process carries).
+ * Whether this node's /proc can prove domain @p name off: a local QEMU
+ * (the QEMU process is the VM, and carries the domain's name), and a
+ * name, not a UUID (which no process carries).
  */
 static bool
 proc_proves(const struct vcha_agent *a, const char *name)
 {
-    const char *uri = vcha_agent_str(a, P_HYPERVISOR);
+    return !vcha_virt_is_uuid(name) &&
+           strncmp(vcha_agent_str(a, P_HYPERVISOR), "qemu:///", 8) == 0;
+}
 
-    return !vcha_virt_is_uuid(name) && (strncmp(uri, "qemu:///", 8) == 0 ||
-                                        strncmp(uri, "lxc:///", 7) == 0);
+/*
+ * Whether /proc can show domain @p name running: as proc_proves(), and on
+ * a local lxc:/// too.  A libvirt_lxc that is gone proves nothing: the
+ * container's processes may outlive it.
+ */
+static bool
+proc_sees(const struct vcha_agent *a, const char *name)
+{
+    return proc_proves(a, name) ||
+           (!vcha_virt_is_uuid(name) &&
+            strncmp(vcha_agent_str(a, P_HYPERVISOR), "lxc:///", 7) == 0);
 }
 
 /*
@@ -898,7 +911,7 @@ libvirt_deadline(const struct vcha_agent *a, const char *name, long long keep)
 {
     long long left = a->deadline_ms - vcha_now_ms();
 
-    if (!proc_proves(a, name)) {
+    if (!proc_sees(a, name)) {
         return a->deadline_ms;
     }
     return a->deadline_ms - (keep < left / 4 ? keep : left / 4);
@@ -1155,8 +1168,8 @@ monitor_by_proc(struct vcha_agent *a, const char *name, enum vcha_result r)
 {
     int pid = vcha_virt_domain_process(name);
 
-    if (pid < 0) {
-        return r;
+    if (pid < 0 || (pid == 0 && !proc_proves(a, name))) {
+        return r; /* /proc cannot tell */
     }
     vcha_warn("%s; %s", a->reason,
               pid > 0 ? "its process runs here: running"
@@ -1180,11 +1193,12 @@ vm_monitor(struct vcha_agent *a)
         return r;
     }
     free(vm.xml);
-    r = vm_run_until(a, false, monitor_body, NULL,
+    /* by name: libvirt and /proc are asked about the same domain */
+    r = vm_run_until(a, false, monitor_body, vm.name,
                      libvirt_deadline(a, vm.name, PROC_SCAN_MS), &unreachable,
                      NULL);
     if (r != VCHA_OK && r != VCHA_NOT_RUNNING && unreachable &&
-        proc_proves(a, vm.name)) {
+        proc_sees(a, vm.name)) {
         r = monitor_by_proc(a, vm.name, r);
     }
     if (r == VCHA_OK && !a->probe && a->check_level >= 10 &&
@@ -1388,9 +1402,17 @@ stop_body(struct vm *vm)
         state != VIR_DOMAIN_CRASHED && graceful_stop(vm)) {
         return VCHA_OK;
     }
+    /* a guest that powered off just as the graceful part gave up: a
+     * persistent domain is then shut off, and its destroy fails */
     if (virDomainDestroy(vm->dom) < 0 &&
         vcha_virt_last_error_code() != VIR_ERR_NO_DOMAIN) {
-        return libvirt_fail(vm, "cannot destroy");
+        char why[512];
+
+        vcha_virt_last_error(why, sizeof(why));
+        if (vm_state(vm, &reason) != VIR_DOMAIN_SHUTOFF) {
+            return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot destroy %s: %s",
+                                   vm->name, why);
+        }
     }
     if (vm_wait_for(vm, true, a->deadline_ms, "still runs after its destroy") !=
         VCHA_OK) {
@@ -1400,24 +1422,51 @@ stop_body(struct vm *vm)
     return VCHA_OK;
 }
 
-/* Wait until no process of @p name runs here, up to @p until; 0 or -1. */
+/* Wait up to @p until for the process of pidfd @p fd to end: 0 or -1. */
 static int
-proc_wait_gone(const char *name, long long until)
+pidfd_wait(int fd, long long until)
 {
-    while (vcha_virt_domain_process(name) > 0) {
-        if (vcha_now_ms() >= until) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    long long left;
+
+    while ((left = until - vcha_now_ms()) > 0) {
+        int n = poll(&p, 1, (int) (left < 1000 ? left : 1000));
+
+        if (n > 0) {
+            return 0; /* readable: the whole process has ended */
+        }
+        if (n < 0 && errno != EINTR) {
             return -1;
         }
-        usleep(50 * 1000);
     }
-    return 0;
+    return -1;
 }
 
 /*
- * Stop without libvirtd, which cannot be asked: the domain's process, found
+ * A pidfd of process @p pid, checked to be the QEMU of @p name after it
+ * was opened (the PID could have been reused since /proc was read): the
+ * fd, or -1 with errno (ESRCH: it ended already).
+ */
+static int
+domain_pidfd(const char *name, int pid)
+{
+    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+    if (fd >= 0 && vcha_virt_domain_process(name) != pid) {
+        close(fd);
+        errno = ESRCH;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Stop without libvirtd, which cannot be asked: the domain's QEMU, found
  * in /proc, is ended as libvirt's destroy ends it (SIGTERM, then SIGKILL),
  * rather than leave the cluster to fence the node for a stop that failed.
- * libvirtd, when it answers again, finds the domain shut off.
+ * Signals go through a pidfd, and its end is the end of the whole process
+ * (not of its main thread alone, which a QEMU stuck on a hung disk may
+ * outlive).  libvirtd, when it answers again, finds the domain shut off.
  */
 static enum vcha_result
 kill_by_proc(struct vcha_agent *a, const char *name, int pid)
@@ -1425,28 +1474,35 @@ kill_by_proc(struct vcha_agent *a, const char *name, int pid)
     long long left = a->deadline_ms - vcha_now_ms();
     long long term = left / 2 < 10000 ? left / 2 : 10000;
     char why[sizeof(a->reason)];
+    enum vcha_result r = VCHA_OK;
+    int fd = domain_pidfd(name, pid);
 
     snprintf(why, sizeof(why), "%s", a->reason);
     a->reason[0] = '\0';
-    vcha_warn("%s; destroying %s without libvirt: its process %d", why, name,
-              pid);
-    if (kill(pid, SIGTERM) == 0 &&
-        proc_wait_gone(name, vcha_now_ms() + term) == 0) {
-        return VCHA_OK;
-    }
-    if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
+    if (fd < 0) {
+        if (errno == ESRCH) {
+            vcha_warn("%s; its process %d has ended: stopped", why, pid);
+            return VCHA_OK;
+        }
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "libvirt cannot be asked, and the process %d "
-                               "of %s cannot be killed: %s",
+                               "libvirt cannot be asked, and no handle on the "
+                               "process %d of %s: %s",
                                pid, name, strerror(errno));
     }
-    if (proc_wait_gone(name, a->deadline_ms) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "libvirt cannot be asked, and the process %d "
-                               "of %s lives on after SIGKILL",
-                               pid, name);
+    vcha_warn("%s; destroying %s without libvirt: its process %d", why, name,
+              pid);
+    if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) < 0 ||
+        pidfd_wait(fd, vcha_now_ms() + term) < 0) {
+        syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+        if (pidfd_wait(fd, a->deadline_ms) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "libvirt cannot be asked, and the process %d "
+                                "of %s lives on after SIGKILL",
+                                pid, name);
+        }
     }
-    return VCHA_OK;
+    close(fd);
+    return r;
 }
 
 /*
@@ -1464,7 +1520,9 @@ stop_domain(struct vcha_agent *a, const char *name)
                                       &unreachable, NULL);
     int running;
 
-    if (r == VCHA_OK || !proc_proves(a, name)) {
+    /* /proc only stands in for a libvirtd that could not be asked, never
+     * against what one said (a destroy that failed) */
+    if (r == VCHA_OK || !unreachable || !proc_proves(a, name)) {
         return r;
     }
     running = vcha_virt_domain_process(name);
@@ -1474,13 +1532,7 @@ stop_domain(struct vcha_agent *a, const char *name)
         a->reason[0] = '\0';
         return VCHA_OK;
     }
-    /* a QEMU process is the VM; a libvirt_lxc that dies may leave its
-     * container's processes behind */
-    if (running > 0 && unreachable &&
-        strncmp(vcha_agent_str(a, P_HYPERVISOR), "qemu:///", 8) == 0) {
-        return kill_by_proc(a, name, running);
-    }
-    return r;
+    return running > 0 ? kill_by_proc(a, name, running) : r;
 }
 
 /* Stop the domain the parameters name. */
@@ -1860,14 +1912,16 @@ static const struct vcha_agent_def agent = {
         "running domain is left as it is.  Stop asks the guest to shut "
         "down (shutdown_mode) and destroys the domain when it has not by "
         "shutdown_timeout.  When libvirtd cannot be asked (down, or no "
-        "answer in time) and the hypervisor is this node's qemu:/// or "
-        "lxc:/// with the domain named (not by UUID), /proc stands in for "
-        "it: monitor reports running while the domain's process runs and "
-        "stopped when none does, so that a libvirtd restarted or hung for "
-        "a while does not take a healthy VM down; stop succeeds when no "
-        "process runs, and on qemu:/// ends the QEMU process (SIGTERM, "
-        "then SIGKILL, as libvirt's destroy does) rather than fail and "
-        "get the node fenced.  Otherwise a stop that libvirt cannot "
+        "answer in time), /proc stands in for it where it can: monitor "
+        "reports running while the domain's QEMU (qemu:///) or "
+        "libvirt_lxc (lxc:///) process runs, so that a libvirtd restarted "
+        "or hung for a while does not take a healthy VM down; on "
+        "qemu:/// (the domain named, not by UUID) monitor reports stopped "
+        "when no QEMU of it runs, and stop ends the QEMU process (SIGTERM, "
+        "then SIGKILL, as libvirt's destroy does) rather than fail and get "
+        "the node fenced.  Otherwise (LXC, whose container may outlive "
+        "its libvirt_lxc; a remote hypervisor; a UUID; a QEMU whose "
+        "process /proc cannot read whole) a stop that libvirt cannot "
         "confirm fails, so that the cluster fences rather than run the "
         "VM twice.  Monitor "
         "reports running, stopped, or a "

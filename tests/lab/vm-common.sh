@@ -51,6 +51,11 @@ is_on() {
         sed -n 's/.*running on: //p')" = "$2" ]
 }
 qemu_on() { ex "$1" pgrep -f "qemu-system-x86_64 .*guest=$VM" 2> /dev/null; }
+# qemu_gone NODE: NODE answered, and no QEMU of the VM runs there
+qemu_gone() {
+    # [q]: the pattern does not match this sh's own command line
+    [ "$(ex "$1" sh -c "pgrep -f '[q]emu-system-x86_64 .*guest=$VM' > /dev/null; echo \$?" 2> /dev/null)" = 1 ]
+}
 # other_than NODE: the first node that is not NODE
 other_than() {
     local n
@@ -83,4 +88,17 @@ jobinfo() {
     ex "$1" virsh -c qemu:///system domjobinfo --completed "$VM" 2> /dev/null |
         awk -F: '/^Total downtime/ { d = $2 + 0 } /^Time elapsed:/ { t = $2 + 0 }
             END { if (d != "") print d, t }'
+}
+# log_since T0 NODE ERE: the lines of NODE's pacemaker.log (the agents'
+# lines among them) matching ERE, written at or after T0 (epoch seconds):
+# the logs outlive a run, and an earlier run's lines must not count
+log_since() {
+    local line stamp t
+    grep -E "$3" "$(node_log "$2" /var/log/pacemaker/pacemaker.log)" 2> /dev/null |
+        while IFS= read -r line; do
+            stamp=$(awk '{ print $1, $2, $3 }' <<< "$line")
+            t=$(date -d "$stamp" +%s.%N 2> /dev/null) || continue
+            awk -v a="$t" -v b="$1" 'BEGIN { exit !(a >= b - 0.001) }' &&
+                printf '%s\n' "$line"
+        done
 }

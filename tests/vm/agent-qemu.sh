@@ -253,6 +253,9 @@ tap_like "$(cat "$work/out")" "*destroying vm1 without libvirt: its process $qem
     "the QEMU process ended ($ms ms of 20000)"
 pgrep -f "qemu-system-x86_64 .*guest=vm1" > /dev/null
 tap_is "$?" 1 "no QEMU of vm1 left"
+TIMEOUT=10000 agent stop
+tap_is "$RC" 0 "stop again, libvirtd still stopped: no QEMU of vm1, proved off by /proc"
+tap_like "$(cat "$work/out")" "*no process of vm1 runs here: stopped*" "saying so"
 kill -CONT "$LIBVIRTD_PID"
 for _ in $(seq 1 100); do [ "$(state)" = none ] && break; sleep 0.1; done
 tap_is "$(state)" none "libvirtd, answering again, has the domain gone"

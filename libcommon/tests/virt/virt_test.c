@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -571,7 +573,8 @@ test_domain_process(void **state)
                    "--console",
                    "25",
                    NULL};
-    char *other[] = {"/usr/bin/sleep", "-name", "guest=vcha-t3", NULL};
+    char *other[] = {"/usr/bin/find", "-name", "vcha-t3", NULL};
+    char *kvm[] = {"/usr/bin/kvm", "-name", "guest=vcha-t3", NULL};
     pid_t p;
 
     (void) state;
@@ -586,9 +589,48 @@ test_domain_process(void **state)
     assert_int_equal(vcha_virt_domain_process("vcha-t2"), p);
     assert_int_equal(vcha_virt_domain_process("vcha-t"), 0);
     unpose(p);
+    /* "-name NAME" of another program is not a QEMU's */
     p = pose_as(other);
     assert_int_equal(vcha_virt_domain_process("vcha-t3"), 0);
     unpose(p);
+    /* "-name guest=NAME" is, whatever the program is called */
+    p = pose_as(kvm);
+    assert_int_equal(vcha_virt_domain_process("vcha-t3"), p);
+    unpose(p);
+}
+
+static void *
+sleeper(void *arg)
+{
+    (void) arg;
+    for (;;) {
+        pause();
+    }
+    return NULL;
+}
+
+/* A QEMU whose main thread has exited reads no argv: nothing is proved. */
+static void
+test_domain_process_hidden(void **state)
+{
+    pid_t p;
+
+    (void) state;
+    assert_int_equal(vcha_virt_domain_process("vcha-t5"), 0);
+    p = fork();
+    if (p == 0) {
+        pthread_t t;
+
+        prctl(PR_SET_NAME, "qemu-system-x86");
+        if (pthread_create(&t, NULL, sleeper, NULL) != 0) {
+            _exit(1);
+        }
+        pthread_exit(NULL); /* the main thread ends, the process lives */
+    }
+    usleep(200000);
+    assert_int_equal(vcha_virt_domain_process("vcha-t5"), -EBUSY);
+    unpose(p);
+    assert_int_equal(vcha_virt_domain_process("vcha-t5"), 0);
 }
 
 #define T(test) cmocka_unit_test_setup(test, test_reset)
@@ -616,6 +658,7 @@ main(int argc, char **argv)
         T(test_state_error_says_why),
         T(test_xml_name),
         T(test_domain_process),
+        T(test_domain_process_hidden),
     };
 
     (void) argc;

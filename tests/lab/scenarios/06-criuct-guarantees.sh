@@ -284,7 +284,8 @@ wait_for 60 sh -c "'$LAB' exec node1 vchactl health $CT | grep -q '^failures=[1-
 tap_ok $? "the job's first run after it fails too ($(ex node1 vchactl health "$CT" | grep '^last_error=' | cut -c1-120))"
 after_run "" "after the failed migrate_to and that run"
 fault off
-ex node1 vchactl health "$CT" > /dev/null 2>&1
+# registered again (vchactl health exits 1 while its last run failed)
+ex node1 vchactl health "$CT" 2>&1 | grep -qx "id=$CT"
 tap_ok $? "its checkpoint job is back"
 ex node1 env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE="$CT" \
     OCF_RESKEY_container="$CT" OCF_RESKEY_checkpoint_dir="$STORE" \

@@ -106,11 +106,12 @@ wait_for 30 answers
 vm_watch_stop "$work/watch"
 after=$(ask)
 tap_is "$(where)" "$target" "pcs resource move $VM $target: it runs on $target ($(since "$t0" "$(now)"))"
-tap_ok "$(qemu_on "$home" > /dev/null; [ $? -ne 0 ]; echo $?)" "no QEMU of it left on $home"
+qemu_gone "$home"
+tap_ok $? "no QEMU of it left on $home"
 tap_cond "$(count "$after") > $(count "$before")" \
     "live: the guest's memory came along, its count went on ($before / $after)"
 tap_is "$(ups)" "$ups0" "and the guest did not boot again"
-down=$(grep -h "$VM arrived: downtime" "$(node_log "$target" /var/log/pacemaker/pacemaker.log)" |
+down=$(log_since "$t0" "$target" "$VM arrived: downtime" |
     tail -1 | sed -n 's/.*arrived: //p')
 tap_like "$down" "downtime * ms*" "libvirt's figures, logged by migrate_from: ${down:-none}"
 gap=$(vm_watch_gap "$work/watch")
@@ -129,7 +130,7 @@ recovered() {
     a=$(ask)
     t=$(since "$t0" "$(now)")
     tap_like "$a" "vcha-guest count=*" "$what: recovered, the guest answers again on $(where) ($t; $a)"
-    grep -h "$VM" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
+    log_since "$t0" "$home" "$VM" |
         grep -E "vm\($VM\).*(error|warning)" | tail -2 | sed "s/^/#  /"
 }
 home=$(clean)
@@ -148,18 +149,19 @@ home=$(clean)
 # ------------------------------------------------------------ libvirtd
 fc=0
 a=$(ask)
+t0=$(now)
 ex "$home" pkill -KILL -x libvirtd
 sleep 12 # two monitors and more
 b=$(ask)
 tap_cond "$(count "$b") > $(count "$a")" "libvirtd killed on $home: the guest runs on ($a / $b)"
 tap_is "$(failcount "$home")" "$fc" "no failure counted (the monitor sees its QEMU in /proc)"
-grep -q "process runs here: running" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)"
+log_since "$t0" "$home" "process runs here: running" | grep -q .
 tap_ok $? "the monitor logs why"
-ex "$home" /usr/lib/vcha-lab/node-libvirtd
+ex "$home" /srv/shared/boot.d/50-libvirtd
 tap_like "$(ex "$home" virsh -c qemu:///system domstate $VM 2>&1)" "running*" \
     "libvirtd started again: it finds $VM running"
 ex "$home" pkill -STOP -x libvirtd
-sleep 30 # a monitor's libvirt part gives up after 18 s
+sleep 30 # a monitor's libvirt part (timeout 20 s) gives up after about 16 s
 c=$(ask)
 tap_cond "$(count "$c") > $(count "$b")" "libvirtd stopped (SIGSTOP) for 30 s: the guest runs on ($c)"
 tap_is "$(failcount "$home")" "$fc" "no failure counted"
@@ -173,12 +175,13 @@ t0=$(now)
 ex node1 pcs resource move $VM "$target" > "$work/move" 2>&1
 wait_for 240 is_on $VM "$target"
 tap_ok $? "libvirtd stopped on $home during pcs resource move: $VM runs on $target ($(since "$t0" "$(now)"))"
-grep -E "migrate_to.*$VM|$VM.*migrate_to" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)" |
+log_since "$t0" "$home" "migrate_to.*$VM|$VM.*migrate_to" |
     grep -m1 "gave no answer" > "$work/mig"
 tap_ok $? "migrate_to failed in time, saying why: $(sed 's/.*ocf-exit-reason://' "$work/mig" | cut -c1-160)"
-grep -q "destroying $VM without libvirt" "$(node_log "$home" /var/log/pacemaker/pacemaker.log)"
+log_since "$t0" "$home" "destroying $VM without libvirt" | grep -q .
 tap_ok $? "the stop on $home ended its QEMU without libvirt"
-tap_ok "$(qemu_on "$home" > /dev/null; [ $? -ne 0 ]; echo $?)" "no QEMU of it left on $home"
+qemu_gone "$home"
+tap_ok $? "no QEMU of it left on $home"
 ex "$home" pkill -CONT -x libvirtd
 wait_for 180 answers
 tap_ok $? "the guest answers from $target"
