@@ -125,6 +125,14 @@ io_both(const struct vcha_vmhealth_sample *p,
     return p->io_known && s->io_known;
 }
 
+/* Both samples hold the vCPUs' wait for a host CPU. */
+static bool
+delay_both(const struct vcha_vmhealth_sample *p,
+           const struct vcha_vmhealth_sample *s)
+{
+    return p->delay_known && s->delay_known;
+}
+
 /* A counter went backwards: another run of the domain.  Counters that
  * either sample lacks (zeros) are not compared. */
 static bool
@@ -134,10 +142,12 @@ restarted(const struct vcha_vmhealth_sample *p,
     return s->cpu_ns < p->cpu_ns ||
            (io_both(p, s) &&
             (s->blk_bytes < p->blk_bytes || s->blk_reqs < p->blk_reqs ||
-             s->net_bytes < p->net_bytes));
+             s->net_bytes < p->net_bytes)) ||
+           (delay_both(p, s) && s->vcpu_delay_ns < p->vcpu_delay_ns);
 }
 
-/* The last interval's rates into @p out (I/O: when both samples have it). */
+/* The last interval's rates into @p out (I/O and the vCPUs' wait: when
+ * both samples have them). */
 static void
 rates(const struct vcha_vmhealth_sample *p,
       const struct vcha_vmhealth_sample *s, struct vcha_vmhealth_result *out)
@@ -149,6 +159,10 @@ rates(const struct vcha_vmhealth_sample *p,
         out->block_bps = (double) (s->blk_bytes - p->blk_bytes) / dt;
         out->block_iops = (double) (s->blk_reqs - p->blk_reqs) / dt;
         out->net_bps = (double) (s->net_bytes - p->net_bytes) / dt;
+    }
+    if (delay_both(p, s)) {
+        out->delay_pct =
+            (double) (s->vcpu_delay_ns - p->vcpu_delay_ns) / 1e7 / dt;
     }
 }
 
@@ -167,8 +181,10 @@ judge_running(struct vcha_vmhealth *h, const struct vcha_vmhealth_sample *s,
     bool silent = s->blk_bytes == h->prev.blk_bytes &&
                   s->blk_reqs == h->prev.blk_reqs &&
                   s->net_bytes == h->prev.net_bytes;
+    /* what the vCPUs wanted: used, or ready to run and kept waiting by
+     * a host whose CPUs are all taken */
     bool busy = s->io_known && h->prev.io_known &&
-                r->cpu_pct >= h->lim.spin_cpu_pct * vcpus;
+                r->cpu_pct + r->delay_pct >= h->lim.spin_cpu_pct * vcpus;
 
     if (!stalled) {
         h->stalled_from = NONE;

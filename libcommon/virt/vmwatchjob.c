@@ -144,6 +144,22 @@ tp_has(const virTypedParameterPtr tp, int n, const char *name)
     return virTypedParamsGet(tp, n, name) != NULL;
 }
 
+/* The sum of "vcpu.N.delay" over the vCPUs into @p s, when there. */
+static void
+vcpu_delay_read(const virTypedParameterPtr tp, int n,
+                struct vcha_vmhealth_sample *s)
+{
+    char key[VIR_TYPED_PARAM_FIELD_LENGTH];
+    unsigned long long max = tp_ull(tp, n, "vcpu.maximum");
+
+    s->vcpu_delay_ns = 0;
+    s->delay_known = tp_has(tp, n, "vcpu.0.delay");
+    for (unsigned long long i = 0; s->delay_known && i < max && i < 1024; i++) {
+        snprintf(key, sizeof(key), "vcpu.%llu.delay", i);
+        s->vcpu_delay_ns += tp_ull(tp, n, key);
+    }
+}
+
 /* The counters of one bulk statistics record. */
 static void
 record_read(const virDomainStatsRecord *r, struct vcha_vmhealth_sample *s)
@@ -155,6 +171,7 @@ record_read(const virDomainStatsRecord *r, struct vcha_vmhealth_sample *s)
     s->reason = (int) tp_ull(tp, n, "state.reason");
     s->cpu_ns = tp_ull(tp, n, "cpu.time");
     s->vcpus = (unsigned) tp_ull(tp, n, "vcpu.current");
+    vcpu_delay_read(tp, n, s);
     s->blk_bytes =
         tp_sum(tp, n, "block", "rd.bytes") + tp_sum(tp, n, "block", "wr.bytes");
     s->blk_reqs =
@@ -235,6 +252,8 @@ vcha_vmhealth_read_io(virDomainPtr dom, struct vcha_vmhealth_sample *s,
         return rc;
     }
     s->vcpus = mon.vcpus;
+    s->vcpu_delay_ns = mon.vcpu_delay_ns;
+    s->delay_known = mon.delay_known;
     s->blk_bytes = mon.blk_bytes;
     s->blk_reqs = mon.blk_reqs;
     s->io_known = mon.io_known;

@@ -180,6 +180,98 @@ test_spinning_needs_io_counters(void **state)
     vcha_vmhealth_free(g.h);
 }
 
+/*
+ * @p n steps of a second in which the vCPUs also waited @p delay_pct of one
+ * CPU for a host CPU (libvirt's vcpu.N.delay); the verdict of the last.
+ */
+static enum vcha_vmhealth_verdict
+guest_run_waiting(struct guest *g, int n, double cpu_pct, double delay_pct,
+                  unsigned io)
+{
+    enum vcha_vmhealth_verdict v = VCHA_VMH_UNKNOWN;
+
+    g->s.delay_known = true;
+    for (int i = 0; i < n; i++) {
+        g->s.vcpu_delay_ns +=
+            (unsigned long long) (delay_pct / 100.0 * (double) SEC *
+                                  (double) NS_PER_MS);
+        v = guest_step(g, SEC, cpu_pct, io);
+    }
+    return v;
+}
+
+/* measured: a spinning TCG guest on 2 host cores all taken used a quarter
+ * of a CPU and waited for one the rest of the time */
+static void
+test_spinning_on_a_busy_host(void **state)
+{
+    struct guest g;
+
+    (void) state;
+    guest_init(&g, 1);
+    guest_run_waiting(&g, 5, 10, 2, 4096);
+    assert_int_equal(guest_run_waiting(&g, 29, 25, 75, 0), VCHA_VMH_NORMAL);
+    assert_true(g.r.delay_pct > 74.9 && g.r.delay_pct < 75.1);
+    assert_true(g.r.cpu_pct > 24.9 && g.r.cpu_pct < 25.1);
+    assert_int_equal(guest_run_waiting(&g, 1, 25, 75, 0), VCHA_VMH_SPINNING);
+    /* one write and it works again */
+    assert_int_equal(guest_run_waiting(&g, 1, 25, 75, 512), VCHA_VMH_NORMAL);
+    vcha_vmhealth_free(g.h);
+}
+
+/* the same guest without the wait known: only the CPU time it got */
+static void
+test_spinning_without_delay_known(void **state)
+{
+    struct guest g;
+
+    (void) state;
+    guest_init(&g, 1);
+    guest_run(&g, 5, 10, 4096);
+    assert_int_equal(guest_run(&g, 60, 25, 0), VCHA_VMH_NORMAL);
+    assert_true(g.r.delay_pct == 0.0);
+    /* known in one sample only: no rate from it */
+    assert_int_equal(guest_run_waiting(&g, 1, 25, 75, 0), VCHA_VMH_NORMAL);
+    assert_true(g.r.delay_pct == 0.0);
+    vcha_vmhealth_free(g.h);
+}
+
+/* busy guests contending for the host's CPUs, each doing its I/O, and an
+ * idle guest kept waiting a little: neither spins nor hangs */
+static void
+test_waiting_guests_normal(void **state)
+{
+    struct guest busy;
+    struct guest idle;
+
+    (void) state;
+    guest_init(&busy, 1);
+    guest_init(&idle, 2);
+    assert_int_equal(guest_run_waiting(&busy, 120, 40, 60, 4096),
+                     VCHA_VMH_NORMAL);
+    assert_int_equal(guest_run_waiting(&idle, 120, 2, 5, 0), VCHA_VMH_NORMAL);
+    /* 2 % used and 90 % waited: 92 % of one CPU, about half of the 2
+     * vCPUs, not 90 % of them */
+    assert_int_equal(guest_run_waiting(&idle, 60, 2, 90, 0), VCHA_VMH_NORMAL);
+    vcha_vmhealth_free(busy.h);
+    vcha_vmhealth_free(idle.h);
+}
+
+/* the vCPUs' wait going backwards is another run of the domain */
+static void
+test_delay_backwards_resets(void **state)
+{
+    struct guest g;
+
+    (void) state;
+    guest_init(&g, 1);
+    guest_run_waiting(&g, 5, 10, 20, 100);
+    g.s.vcpu_delay_ns = 0;
+    assert_int_equal(guest_run_waiting(&g, 1, 10, 0, 100), VCHA_VMH_UNKNOWN);
+    assert_int_equal(g.r.samples, 1);
+    vcha_vmhealth_free(g.h);
+}
+
 static void
 test_hung_after_hung_after(void **state)
 {
@@ -489,9 +581,14 @@ test_read_test_driver(void **state)
     assert_false(s.io_known);
     /* what needs the monitor: the test driver has no block counters */
     s.io_known = true;
+    s.delay_known = true;
+    s.vcpu_delay_ns = 9;
     s.cpu_ns = 7;
     assert_int_equal(vcha_vmhealth_read_io(dom, &s, why, sizeof(why)), 0);
     assert_false(s.io_known);
+    /* nor the vCPUs' wait for a host CPU (QEMU's vcpu.N.delay) */
+    assert_false(s.delay_known);
+    assert_int_equal(s.vcpu_delay_ns, 0);
     assert_int_equal(s.cpu_ns, 7); /* nothing else touched */
     virDomainSuspend(dom);
     assert_int_equal(vcha_vmhealth_read(dom, &s, &src, why, sizeof(why)), 0);
@@ -522,6 +619,10 @@ main(void)
         cmocka_unit_test(test_spinning_needs_all_vcpus),
         cmocka_unit_test(test_spinning_broken_run),
         cmocka_unit_test(test_spinning_needs_io_counters),
+        cmocka_unit_test(test_spinning_on_a_busy_host),
+        cmocka_unit_test(test_spinning_without_delay_known),
+        cmocka_unit_test(test_waiting_guests_normal),
+        cmocka_unit_test(test_delay_backwards_resets),
         cmocka_unit_test(test_hung_after_hung_after),
         cmocka_unit_test(test_hung_below_threshold),
         cmocka_unit_test(test_stall_with_monitor_answering_is_idle),

@@ -15,10 +15,15 @@
  *   hung      running, and every interval for hung_after used less than
  *             hung_cpu_pct of one CPU: the hypervisor process is stopped,
  *             or the guest is stuck with its interrupts off;
- *   spinning  running, and every interval for spin_after used at least
- *             spin_cpu_pct of all its vCPUs with no block and no network
- *             I/O at all: a guest looping on nothing (judged only when
- *             the I/O counters are known);
+ *   spinning  running, and every interval for spin_after its vCPUs
+ *             wanted at least spin_cpu_pct of all of them with no block
+ *             and no network I/O at all: a guest looping on nothing
+ *             (judged only when the I/O counters are known).  What they
+ *             wanted is the CPU time used plus, when known, the time the
+ *             vCPUs waited for a host CPU: on a host whose CPUs are all
+ *             taken a spinning guest gets only its share of them (a
+ *             quarter measured under TCG on 2 busy cores) but is ready to
+ *             run all the time;
  *   normal    running otherwise;
  *   unknown   too few samples yet, or not running (shut off, shutting
  *             down, suspended to memory).
@@ -63,11 +68,15 @@ enum vcha_vmhealth_monitor {
 };
 
 struct vcha_vmhealth_sample {
-    long long t_ms;               /**< when (any monotonic clock, ms) */
-    int state;                    /**< VIR_DOMAIN_RUNNING ... */
-    int reason;                   /**< VIR_DOMAIN_PAUSED_MIGRATION ... */
-    unsigned long long cpu_ns;    /**< cumulative CPU time */
-    unsigned vcpus;               /**< 0 is taken as 1 */
+    long long t_ms;            /**< when (any monotonic clock, ms) */
+    int state;                 /**< VIR_DOMAIN_RUNNING ... */
+    int reason;                /**< VIR_DOMAIN_PAUSED_MIGRATION ... */
+    unsigned long long cpu_ns; /**< cumulative CPU time */
+    unsigned vcpus;            /**< 0 is taken as 1 */
+    /** cumulative time the vCPUs were ready to run and waited for a host
+     * CPU (libvirt's vcpu.N.delay, summed), when delay_known */
+    unsigned long long vcpu_delay_ns;
+    bool delay_known;             /**< vcpu_delay_ns was read */
     unsigned long long blk_bytes; /**< cumulative, read + written */
     unsigned long long blk_reqs;  /**< cumulative, read + write requests */
     unsigned long long net_bytes; /**< cumulative, received + sent */
@@ -82,8 +91,11 @@ struct vcha_vmhealth_sample {
 /** The verdict and the figures it was drawn from. */
 struct vcha_vmhealth_result {
     enum vcha_vmhealth_verdict verdict;
-    long long since_ms;         /**< how long the verdict has held */
-    double cpu_pct;             /**< last interval, 100 = one CPU busy */
+    long long since_ms; /**< how long the verdict has held */
+    double cpu_pct;     /**< last interval, 100 = one CPU busy */
+    /** last interval, the vCPUs' wait for a host CPU, 100 = one CPU (0
+     * unless both samples had delay_known) */
+    double delay_pct;
     double block_bps;           /**< last interval, bytes per second */
     double block_iops;          /**< last interval, requests per second */
     double net_bps;             /**< last interval, bytes per second */

@@ -63,8 +63,9 @@ int vcha_vmhealth_read(virDomainPtr dom, struct vcha_vmhealth_sample *s,
 
 /**
  * The counters of @p dom that libvirt asks QEMU's monitor for, into
- * @p s: vcpus, blk_bytes, blk_reqs and io_known (whether the block
- * counters are there); nothing else of @p s is touched.  Waits for QEMU
+ * @p s: vcpus, vcpu_delay_ns and delay_known (libvirt's vcpu.N.delay),
+ * blk_bytes, blk_reqs and io_known (whether the block counters are
+ * there); nothing else of @p s is touched.  Waits for QEMU
  * as long as libvirt does: a stopped QEMU holds it until it runs again, so
  * call it apart from vcha_vmhealth_read().  Returns 0, -ENOTSUP (no bulk
  * statistics: LXC), -ENOENT, or -EIO with libvirt's message in @p why.
