@@ -1796,6 +1796,15 @@ vm_migrate_to(struct vcha_agent *a)
         vcha_warn("%s", a->reason);
         a->reason[0] = '\0';
         r = vm_run(a, false, migrate_abort_body, NULL);
+        if (r != VCHA_OK && strstr(a->reason, "did not end by") == NULL) {
+            char why[sizeof(a->reason)];
+
+            snprintf(why, sizeof(why), "%s", a->reason);
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "the migration did not end in time, and "
+                                "aborting it failed: %s",
+                                why);
+        }
     }
     return r;
 }

@@ -176,7 +176,7 @@ ex node1 pcs resource move $VM "$target" > "$work/move" 2>&1
 wait_for 240 is_on $VM "$target"
 tap_ok $? "libvirtd stopped on $home during pcs resource move: $VM runs on $target ($(since "$t0" "$(now)"))"
 log_since "$t0" "$home" "migrate_to.*$VM|$VM.*migrate_to" |
-    grep -m1 "gave no answer" > "$work/mig"
+    grep -m1 -E "gave no answer|did not end" > "$work/mig"
 tap_ok $? "migrate_to failed in time, saying why: $(sed 's/.*ocf-exit-reason://' "$work/mig" | cut -c1-160)"
 log_since "$t0" "$home" "destroying $VM without libvirt" | grep -q .
 tap_ok $? "the stop on $home ended its QEMU without libvirt"
