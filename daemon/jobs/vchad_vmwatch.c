@@ -176,6 +176,8 @@ io_merge(struct vmh *v, struct vcha_vmhealth_sample *s,
         s->blk_bytes = v->io.blk_bytes;
         s->blk_reqs = v->io.blk_reqs;
         s->io_known = v->io.io_known;
+        s->vcpu_delay_ns = v->io.vcpu_delay_ns;
+        s->delay_known = v->io.delay_known;
         s->monitor = VCHA_VMH_MON_ANSWERS;
     } else {
         /* QEMU's statistics (source bulk) without a fresh answer of its
