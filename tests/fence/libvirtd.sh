@@ -8,12 +8,7 @@ set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/libvirtd.sh"
 
-[ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
-for prog in libvirtd virtlogd virsh unshare ip; do
-    command -v "$prog" >/dev/null ||
-        tap_bail "$prog missing: install libvirt-daemon-system libvirt-daemon-driver-lxc libvirt-clients"
-done
-libvirtd_enter "$@"
+libvirtd_lxc_enter "$@"
 
 FENCE=$top_builddir/stonith/fence_vcha_libvirt
 work=$(mktemp -d)

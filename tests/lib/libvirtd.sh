@@ -3,6 +3,9 @@
 # driver (qemu:///system, TCG guests: tests/lib/guest.sh) usable:
 #
 #   libvirtd_enter "$@"   re-run the calling script inside new namespaces
+#   libvirtd_lxc_enter "$@"
+#                         (a TAP test's start) root and the programs of
+#                         the LXC driver checked, then libvirtd_enter
 #   libvirtd_start DIR    start virtlogd and libvirtd on private state
 #   libvirtd_stop         stop them
 #
@@ -25,6 +28,16 @@ libvirtd_enter() {
         exec env VCHA_IN_LIBVIRT_NS=1 unshare --mount --pid --fork \
             --mount-proc --net --propagation private bash "$0" "$@"
     fi
+}
+
+libvirtd_lxc_enter() {
+    local prog
+    [ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
+    for prog in libvirtd virtlogd virsh unshare ip; do
+        command -v "$prog" > /dev/null ||
+            tap_bail "$prog missing: install libvirt-daemon-system libvirt-daemon-driver-lxc libvirt-clients"
+    done
+    libvirtd_enter "$@"
 }
 
 libvirtd_start() {

@@ -21,12 +21,7 @@ set -u
 . "$top_srcdir/tests/lib/libvirtd.sh"
 . "$top_srcdir/tests/lib/vmagent.sh"
 
-[ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
-for prog in libvirtd virtlogd virsh unshare ip; do
-    command -v "$prog" > /dev/null ||
-        tap_bail "$prog missing: install libvirt-daemon-system libvirt-daemon-driver-lxc libvirt-clients"
-done
-libvirtd_enter "$@"
+libvirtd_lxc_enter "$@"
 
 VM=$top_builddir/agents/vm
 CTL=$top_builddir/daemon/vchactl

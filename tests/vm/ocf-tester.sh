@@ -11,12 +11,7 @@ set -u
 
 command -v ocf-tester > /dev/null ||
     tap_bail "ocf-tester missing: install resource-agents"
-[ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and LXC domains need root"
-for prog in libvirtd virtlogd virsh unshare ip; do
-    command -v "$prog" > /dev/null ||
-        tap_bail "$prog missing: install libvirt-daemon-system libvirt-daemon-driver-lxc libvirt-clients"
-done
-libvirtd_enter "$@"
+libvirtd_lxc_enter "$@"
 
 work=$(mktemp -d)
 chmod 755 "$work"
