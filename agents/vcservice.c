@@ -1216,6 +1216,7 @@ container_stop(struct vcha_agent *a, const struct state *st)
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
     char why[512] = "", address[64];
+    bool have_address;
     int running;
 
     address_withdraw(a);
@@ -1224,6 +1225,9 @@ container_stop(struct vcha_agent *a, const struct state *st)
         a->reason[0] = '\0';
         return VCHA_OK;
     }
+    /* without an address it cannot have been started: no port to ask */
+    have_address = ct_address(a, ct, address, sizeof(address)) == VCHA_OK;
+    a->reason[0] = '\0';
     running = ct_running(a, ct);
     if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL) {
         r = run_inside(a, ct, P_DEACTIVATE_CMD);
@@ -1232,10 +1236,7 @@ container_stop(struct vcha_agent *a, const struct state *st)
             a->reason[0] = '\0';
             r = VCHA_OK;
         } else if (r != VCHA_OK) {
-            r = stopped_anyway(a, ct_address(a, ct, address, sizeof(address)) ==
-                                          VCHA_OK
-                                      ? address
-                                      : NULL);
+            r = stopped_anyway(a, have_address ? address : NULL);
         }
     }
     if (running < 0) {
@@ -1290,13 +1291,27 @@ done:
 
 /* ------------------------------------------------------------ actions */
 
+/* The state file, the job and the marker are named after the instance. */
+static enum vcha_result
+instance_check(struct vcha_agent *a)
+{
+    if (a->instance == NULL || a->instance[0] == '\0') {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "OCF_RESOURCE_INSTANCE is not set");
+    }
+    return VCHA_OK;
+}
+
 static enum vcha_result
 vcservice_start(struct vcha_agent *a)
 {
     struct state st;
-    enum mode mode;
-    enum vcha_result r = mode_resolve(a, &mode);
+    enum mode mode = MODE_NONE;
+    enum vcha_result r = instance_check(a);
 
+    if (r == VCHA_OK) {
+        r = mode_resolve(a, &mode);
+    }
     if (r != VCHA_OK) {
         return r;
     }
@@ -1316,8 +1331,12 @@ static enum vcha_result
 vcservice_stop(struct vcha_agent *a)
 {
     struct state st;
-    enum vcha_result r;
-    int rc = state_get(a, &st);
+    enum vcha_result r = instance_check(a);
+    int rc = r == VCHA_OK ? state_get(a, &st) : 0;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
 
     if (rc == -ENOENT) {
         return VCHA_OK; /* not started here since this node booted */
@@ -1342,7 +1361,12 @@ static enum vcha_result
 vcservice_monitor(struct vcha_agent *a)
 {
     struct state st;
-    int rc = state_get(a, &st);
+    enum vcha_result r = instance_check(a);
+    int rc = r == VCHA_OK ? state_get(a, &st) : 0;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
 
     if (rc == -ENOENT) {
         return VCHA_NOT_RUNNING;

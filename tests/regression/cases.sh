@@ -148,6 +148,7 @@ cases_vcservice() {
     case_run "validate-all, level 10, bad target" validate-all \
         OCF_CHECK_LEVEL=10 OCF_RESKEY_sync_target=ftp://198.18.0.2/web1
     case_run "probe, never started" monitor $probe
+    case_run "monitor, no instance name" monitor OCF_RESOURCE_INSTANCE=
     case_run "monitor, never started" monitor
     case_run "stop, never started" stop
     case_run "start, no cluster tools" start

@@ -3,9 +3,10 @@
 # node1, the node attributes) in private namespaces: a bridge of its own
 # (198.18.250.1/24) that the member container's veth joins with its own
 # address (198.18.250.2/24), a busybox member root as ctset's conventions
-# lay it out (SYNC_DIR/NAME/rootfs, LXCPATH/NAME/config), synced by a real
-# push through a real rsync daemon with vcha-receive as its hooks (the sync
-# marker), a real vchad (from the build) for the native filesync job.
+# lay it out (SYNC_DIR/NAME/rootfs, LXCPATH/NAME/config), a real vchad
+# (from the build) for the native filesync job, and a real rsync daemon
+# with vcha-receive as its hooks (the sync marker) that the job pushes the
+# member's tree through before the member is activated.
 #
 # Native (primary=node1): start_cmd, the port on address, the filesync job
 # pushing into a local directory, the state file, the address attribute;
@@ -236,19 +237,33 @@ tap_is "$(running web1)" STOPPED "nothing booted"
 ra stop
 rm -rf "$ROOT" && mkdir -p "$ROOT"
 
-# a real push through an rsync daemon with vcha-receive as its hooks
+# the end to end: the resource natively on its primary (here, for a
+# while), its filesync job pushing into the member's tree through a real
+# rsync daemon with vcha-receive as its hooks (the sync marker)
 receiver_rsyncd_start "$work" web1 "$ROOT" "$top_builddir/daemon/vcha-receive" ||
     tap_bail "the rsync daemon did not start"
-rsync -a --password-file="$RECEIVER_RSYNC_PASSFILE" "$work/primary/" \
-    "$RECEIVER_RSYNC_URL" > "$work/push.out" 2>&1
-tap_ok $? "a push into the member's tree through vcha-receive"
-# the daemon's post-xfer hook may end after the client
-for _ in $(seq 1 50); do
-    grep -q '^state=complete$' "$ROOT.vcha-sync" 2> /dev/null && break
+as_primary=(OCF_RESKEY_primary=node1 OCF_RESKEY_address=127.0.0.1
+    OCF_RESKEY_ports="$PORT"
+    "OCF_RESKEY_start_cmd=$BUSYBOX httpd -p 127.0.0.1:$PORT -h $work/primary/www"
+    "OCF_RESKEY_stop_cmd=pkill -f ^$BUSYBOX.httpd.-p.127.0.0.1:$PORT"
+    OCF_RESKEY_sync_source="$work/primary"
+    OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}"
+    OCF_RESKEY_sync_password_file="$RECEIVER_RSYNC_PASSFILE")
+ra start "${as_primary[@]}"
+tap_is "$RA_RC" 0 "natively with an rsync:// target ($RA_REASON)"
+for _ in $(seq 1 100); do
+    grep -q '^state=complete$' "$ROOT.vcha-sync" 2> /dev/null &&
+        [ -e "$ROOT/activate" ] && break
     sleep 0.1
 done
 tap_is "$(sed -n 's/^state=//p' "$ROOT.vcha-sync" 2> /dev/null)" complete \
-    "its marker says complete"
+    "its job pushed the tree through vcha-receive: the marker says complete"
+tap_is "$(cat "$ROOT/www/index.html" 2> /dev/null)" "from the primary" \
+    "with the primary's files"
+ra stop "${as_primary[@]}"
+tap_is "$RA_RC" 0 "stopped natively"
+vchactl health web > /dev/null 2>&1
+tap_cond "$? != 0" "its job removed"
 kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
 
 # a port that never opens: the first start (cold member)
