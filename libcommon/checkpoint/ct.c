@@ -58,6 +58,7 @@ static const char *const open_items[] = {
     "lxc.console.path",
     "lxc.apparmor.profile",
     "lxc.apparmor.allow_nesting",
+    "lxc.net.0.ipv4.address",
 };
 
 /* In liblxc's child: "KEY=VALUE\n" for each item that has a value. */
@@ -80,6 +81,11 @@ items_fn(struct lxc_container *c, void *arg, char *out, size_t outlen)
         value[0] = '\0';
         if (c->get_config_item(c, k, value, sizeof(value)) < 0 && k == key) {
             break; /* no more networks */
+        }
+        /* a list (lxc.net.0.ipv4.address) ends each entry with a newline:
+         * one entry is kept, several are not */
+        if (value[0] != '\0' && value[strlen(value) - 1] == '\n') {
+            value[strlen(value) - 1] = '\0';
         }
         if (value[0] != '\0' && strchr(value, '\n') == NULL) {
             used += (size_t) snprintf(out + used, outlen - used, "%s=%s\n", k,

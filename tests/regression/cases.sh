@@ -93,3 +93,80 @@ cases_criuct() {
     case_run "probe, bad configuration" monitor $probe OCF_RESKEY_keep=1
     case_run "probe, no such container" monitor $probe
 }
+
+# vcservice's cases need no LXC and no cluster: what it says before it
+# touches a container or a service, and where it refuses to run.  A fake
+# attrd_updater says this node is a standby (node9; primary is vm1).
+cases_vcservice() {
+    RA_ENV=(HA_RSCTMP="$work/state" OCF_RESOURCE_INSTANCE=web
+        OCF_RESKEY_primary=vm1 OCF_RESKEY_member=web1
+        OCF_RESKEY_lxcpath="$work/lxc" OCF_RESKEY_address=198.18.0.10
+        "OCF_RESKEY_ports=80 443" OCF_RESKEY_CRM_meta_on_node=node9
+        OCF_RESKEY_CRM_meta_timeout=10000 OCF_RESKEY_CRM_meta_interval=10000
+        VCHA_SOCKET="$work/vchad.sock" PATH="$work/nobin")
+    local probe=OCF_RESKEY_CRM_meta_interval=0
+    mkdir -p "$work/lxc" "$work/vcs-bin" "$work/sync/web2/rootfs"
+    printf '%s\n' '#!/bin/sh' \
+        'case "$*" in *-Q*vcha-standby*) v=true;; *-Q*) v=false;; *) exit 0;; esac' \
+        'echo "name=\"$3\" host=\"node9\" value=\"$v\""' \
+        > "$work/vcs-bin/attrd_updater"
+    chmod 755 "$work/vcs-bin/attrd_updater"
+    mkdir -p "$work/lxc/web2" "$work/lxc/web3"
+    printf '%s\n' "lxc.rootfs.path = dir:$work/sync/web2/rootfs" \
+        "lxc.net.0.type = veth" "lxc.net.0.link = br0" \
+        "lxc.net.0.ipv4.address = 198.18.0.42/24" > "$work/lxc/web2/config"
+    echo "lxc.rootfs.path = dir:$work/sync/web2/rootfs" > "$work/lxc/web3/config"
+    local standby=PATH="$work/vcs-bin"
+
+    case_stdout "no action" ""
+    case_stdout "usage" usage
+    case_run "meta-data" meta-data
+    case_run "unknown action" promote
+    case_run "validate-all" validate-all
+    case_run "validate-all, no primary" validate-all OCF_RESKEY_primary=
+    case_run "validate-all, no member" validate-all OCF_RESKEY_member=
+    case_run "validate-all, member name with a slash" validate-all \
+        OCF_RESKEY_member=../web1
+    case_run "validate-all, no address" validate-all OCF_RESKEY_address=
+    case_run "validate-all, bad address" validate-all \
+        OCF_RESKEY_address=198.18.0.x
+    case_run "validate-all, no ports" validate-all OCF_RESKEY_ports=
+    case_run "validate-all, port 0" validate-all OCF_RESKEY_ports=0
+    case_run "validate-all, port by name" validate-all "OCF_RESKEY_ports=80 http"
+    case_run "validate-all, 17 ports" validate-all \
+        "OCF_RESKEY_ports=$(seq -s ' ' 1 17)"
+    case_run "validate-all, relative lxcpath" validate-all OCF_RESKEY_lxcpath=lxc
+    case_run "validate-all, start_cmd of spaces" validate-all \
+        "OCF_RESKEY_start_cmd=   "
+    case_run "validate-all, bad incomplete_sync" validate-all \
+        OCF_RESKEY_incomplete_sync=ignore
+    case_run "validate-all, password file without a target" validate-all \
+        OCF_RESKEY_sync_password_file=/etc/vcha/pass
+    case_run "validate-all, level 10, rsync target without a password" \
+        validate-all OCF_CHECK_LEVEL=10 \
+        OCF_RESKEY_sync_target=rsync://vcha@198.18.0.2:8730/web1
+    case_run "validate-all, level 10, bad target" validate-all \
+        OCF_CHECK_LEVEL=10 OCF_RESKEY_sync_target=ftp://198.18.0.2/web1
+    case_run "probe, never started" monitor $probe
+    case_run "monitor, no instance name" monitor OCF_RESOURCE_INSTANCE=
+    case_run "monitor, never started" monitor
+    case_run "stop, never started" stop
+    case_run "start, no cluster tools" start
+    case_run "start, not a standby" start "$standby" \
+        OCF_RESKEY_standby_attribute=vcha-other
+    case_run "start, standby, no container" start "$standby"
+    case_run "start, standby, no address in the config" start "$standby" \
+        OCF_RESKEY_member=web3
+    case_run "start, standby, never synced" start "$standby" \
+        OCF_RESKEY_member=web2
+    case_run "stop, after the failed start" stop "$standby" \
+        OCF_RESKEY_member=web2
+    case_run "start, primary, port never opens" start "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1 \
+        OCF_RESKEY_ports=1 OCF_RESKEY_CRM_meta_timeout=3000
+    case_run "probe, after the failed start" monitor $probe "$standby" \
+        OCF_RESKEY_primary=node9
+    case_run "stop, primary" stop "$standby" OCF_RESKEY_primary=node9 \
+        OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=1
+    case_run "probe, stopped" monitor $probe "$standby" OCF_RESKEY_primary=node9
+}

@@ -42,7 +42,7 @@ case_stdout() {
     } | blank >> "$out"
 }
 
-for agent in dnsswitch criuct; do
+for agent in dnsswitch criuct vcservice; do
     AGENT=$top_builddir/agents/$agent
     out=$work/$agent.out
     : > "$out"

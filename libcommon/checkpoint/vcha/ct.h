@@ -42,7 +42,9 @@ struct vcha_ct {
     /** items as liblxc reads them (includes followed, the last setting
      * winning): lxc.rootfs.path, lxc.start.auto, lxc.tty.max, lxc.pty.max,
      * lxc.console.path, lxc.apparmor.profile, lxc.apparmor.allow_nesting,
-     * lxc.net.N.type; an item that has no value is absent */
+     * lxc.net.0.ipv4.address ("A/PREFIX", present only when the first
+     * network has exactly one), lxc.net.N.type; an item that has no value
+     * is absent */
     struct vcha_kv *settings;
 };
 

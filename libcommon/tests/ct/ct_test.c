@@ -293,6 +293,41 @@ test_criu_check_accepts_a_download_config(void **state)
     vcha_ct_free(ct);
 }
 
+/* The first network's address, one only: what vcservice waits on. */
+static void
+test_open_reads_the_first_address(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = NULL;
+
+    config_write(f, "lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs\n"
+                    "lxc.net.0.type = veth\n"
+                    "lxc.net.0.link = br0\n"
+                    "lxc.net.0.ipv4.address = 198.18.0.5/24\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_string_equal(vcha_kv_get(ct->settings, "lxc.net.0.ipv4.address"),
+                        "198.18.0.5/24");
+    vcha_ct_free(ct);
+    /* two addresses: neither is taken for the member's own */
+    config_write(f, "lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs\n"
+                    "lxc.net.0.type = veth\n"
+                    "lxc.net.0.link = br0\n"
+                    "lxc.net.0.ipv4.address = 198.18.0.5/24\n"
+                    "lxc.net.0.ipv4.address = 198.18.0.6/24\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_null(vcha_kv_get(ct->settings, "lxc.net.0.ipv4.address"));
+    vcha_ct_free(ct);
+    /* none */
+    config_write(f, "lxc.rootfs.path = dir:/var/lib/lxc/c1/rootfs\n"
+                    "lxc.net.0.type = empty\n");
+    assert_int_equal(vcha_ct_open("c1", f->dir, &ct, f->why, sizeof(f->why)),
+                     0);
+    assert_null(vcha_kv_get(ct->settings, "lxc.net.0.ipv4.address"));
+    vcha_ct_free(ct);
+}
+
 static void
 test_running_stopped_container(void **state)
 {
@@ -697,6 +732,7 @@ main(void)
         T(test_open_unreadable_configuration),
         T(test_criu_check_names_the_setting),
         T(test_criu_check_accepts_a_download_config),
+        T(test_open_reads_the_first_address),
         T(test_running_stopped_container),
         T(test_running_unknown_container_is_an_error),
         T(test_running_bounded_by_the_deadline),

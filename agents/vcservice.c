@@ -1,0 +1,1493 @@
+/*
+ * ocf:vcha:vcservice - one protected service of a container set (seed 000):
+ * natively on its primary VM, whose tree vchad's filesync job pushes to
+ * the standby VMs, or, after a failover, in the member container that a
+ * standby VM keeps of it (ocf:vcha:ctset), activated there.
+ *
+ * Where it runs decides how: on the node named by primary it runs the
+ * service's own commands and registers the filesync job; on a node whose
+ * standby attribute is true it activates the member: the active marker
+ * beside the member's tree first (vcha-receive then refuses every push
+ * into it), then the container booted if it was stopped, the activation
+ * command run inside it, its ports waited for on its own address.  The
+ * address where the service answers is published in a node attribute for
+ * ocf:vcha:dnsswitch.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <vcha/agent.h>
+#include <vcha/attr.h>
+#include <vcha/ckptjob.h>
+#include <vcha/clock.h>
+#include <vcha/ct.h>
+#include <vcha/exec.h>
+#include <vcha/file.h>
+#include <vcha/job.h>
+#include <vcha/kv.h>
+#include <vcha/log.h>
+#include <vcha/port.h>
+#include <vcha/syncjob.h>
+#include <vcha/syncmark.h>
+#include <vcha/vchad.h>
+
+#define AGENT "vcservice"
+#define MAX_ARGS 32
+#define MAX_PORTS 16
+/* The active marker of a member: its tree's path + this. */
+#define ACTIVE_SUFFIX ".vcha-active"
+/* How long one connection attempt to a port may take. */
+#define PORT_TRY_MS 1000
+/* Between attempts at a port that does not answer yet. */
+#define PORT_RETRY_MS 200
+
+enum {
+    P_PRIMARY,
+    P_MEMBER,
+    P_LXCPATH,
+    P_STANDBY_ATTRIBUTE,
+    P_ADDRESS,
+    P_PORTS,
+    P_START_CMD,
+    P_STOP_CMD,
+    P_ACTIVATE_CMD,
+    P_DEACTIVATE_CMD,
+    P_MONITOR_CMD,
+    P_ADDRESS_ATTRIBUTE,
+    P_SYNC_TARGET,
+    P_SYNC_PASSWORD_FILE,
+    P_SYNC_IDENTITY,
+    P_SYNC_KNOWN_HOSTS,
+    P_SYNC_SOURCE,
+    P_MAX_SYNC_LAG,
+    P_INCOMPLETE_SYNC,
+    N_PARAMS
+};
+
+static const char *const incomplete_options[] = {"warn", "refuse", NULL};
+
+/* Where the service runs on this node. */
+enum mode {
+    MODE_NONE,      /* neither the primary nor a standby */
+    MODE_NATIVE,    /* the primary: the service's own commands */
+    MODE_CONTAINER, /* a standby: its member container */
+};
+
+static const char *const mode_names[] = {
+    [MODE_NONE] = "",
+    [MODE_NATIVE] = "native",
+    [MODE_CONTAINER] = "container",
+};
+
+/* ------------------------------------------------------------ checks */
+
+static size_t
+count_words(const char *v)
+{
+    size_t words = 0;
+
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p != ' ' && (p == v || p[-1] == ' ')) {
+            words++;
+        }
+    }
+    return words;
+}
+
+static int
+check_command(const char *v, char *why, size_t len)
+{
+    size_t words = count_words(v);
+
+    if (words == 0 || words > MAX_ARGS) {
+        snprintf(why, len, "must be a program and at most %d arguments",
+                 MAX_ARGS - 1);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_address(const char *v, char *why, size_t len)
+{
+    unsigned char buf[16];
+
+    if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1) {
+        snprintf(why, len, "is neither an IPv4 nor an IPv6 address");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* "80 443": at most MAX_PORTS TCP ports, into @p ports (may be NULL). */
+static int
+ports_parse(const char *v, unsigned *ports, size_t *n, char *why, size_t len)
+{
+    size_t count = 0;
+    const char *p = v;
+
+    while (*p != '\0') {
+        char *end = NULL;
+        long port;
+
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        port = strtol(p, &end, 10);
+        if (end == p || (*end != ' ' && *end != '\0') || port < 1 ||
+            port > 65535 || count == MAX_PORTS) {
+            snprintf(why, len,
+                     "must be 1 to %d TCP port numbers separated by spaces",
+                     MAX_PORTS);
+            return -EINVAL;
+        }
+        if (ports != NULL) {
+            ports[count] = (unsigned) port;
+        }
+        count++;
+        p = end;
+    }
+    if (count == 0) {
+        snprintf(why, len, "names no port");
+        return -EINVAL;
+    }
+    if (n != NULL) {
+        *n = count;
+    }
+    return 0;
+}
+
+static int
+check_ports(const char *v, char *why, size_t len)
+{
+    return ports_parse(v, NULL, NULL, why, len);
+}
+
+static int
+check_attribute(const char *v, char *why, size_t len)
+{
+    if (strpbrk(v, " \t=\"'") != NULL) {
+        snprintf(why, len, "is not a usable node attribute name");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ params */
+
+static const struct vcha_param_def params[N_PARAMS] = {
+    [P_PRIMARY] =
+        {
+            .name = "primary",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .check = check_attribute,
+            .shortdesc = "The primary VM's node name",
+            .longdesc = "The cluster node name of the VM the service runs on "
+                        "natively.  There the resource runs start_cmd and "
+                        "registers the filesync job; on any other node it "
+                        "activates the member container, and only where the "
+                        "node attribute standby_attribute is true.",
+        },
+    [P_MEMBER] =
+        {
+            .name = "member",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .unique = true,
+            .check = vcha_ct_name_check,
+            .shortdesc = "The member container's name",
+            .longdesc = "The name of the LXC container that the standby VMs "
+                        "keep of this service (a member of ocf:vcha:ctset's "
+                        "members list).  Its configuration is "
+                        "LXCPATH/NAME/config; its root, which the config's "
+                        "lxc.rootfs.path names (dir:SYNC_DIR/NAME/rootfs), is "
+                        "the copy the filesync job keeps; its address is the "
+                        "config's lxc.net.0.ipv4.address.",
+        },
+    [P_LXCPATH] =
+        {
+            .name = "lxcpath",
+            .type = VCHA_PT_STRING,
+            .dflt = "/var/lib/lxc",
+            .check = vcha_check_abspath,
+            .shortdesc = "LXC path",
+            .longdesc = "The directory holding the member's directory "
+                        "(lxc-start -P, LXC's lxcpath), as ctset's lxcpath.",
+        },
+    [P_STANDBY_ATTRIBUTE] =
+        {
+            .name = "standby_attribute",
+            .type = VCHA_PT_STRING,
+            .dflt = "vcha-standby",
+            .check = check_attribute,
+            .shortdesc = "Node attribute marking a standby VM",
+            .longdesc = "A node other than primary may run the service only "
+                        "when this node attribute is true there (pcs node "
+                        "attribute NODE vcha-standby=true); elsewhere start "
+                        "fails as not installed, so that Pacemaker keeps the "
+                        "resource off that node only.",
+        },
+    [P_ADDRESS] =
+        {
+            .name = "address",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .check = check_address,
+            .shortdesc = "The service's address on its primary",
+            .longdesc = "The numeric address the service answers on when it "
+                        "runs natively: its ports are checked there, and it "
+                        "is the address published on the primary.",
+        },
+    [P_PORTS] =
+        {
+            .name = "ports",
+            .type = VCHA_PT_STRING,
+            .required = true,
+            .check = check_ports,
+            .shortdesc = "TCP ports of the service",
+            .longdesc = "The TCP ports the service accepts connections on, "
+                        "separated by spaces.  Start waits until every one "
+                        "accepts a connection (on address natively, on the "
+                        "container's address in a member) and fails, naming "
+                        "the port, when one does not before the operation's "
+                        "timeout; a monitor at OCF_CHECK_LEVEL 10 connects "
+                        "to each.",
+        },
+    [P_START_CMD] =
+        {
+            .name = "start_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Starts the service natively",
+            .longdesc = "Run on the primary by start, and must exit 0 (the "
+                        "service itself must go to the background).  Words "
+                        "are separated by spaces; no shell is involved.  "
+                        "Without it the service is taken as started by "
+                        "other means, and start only waits for its ports.",
+        },
+    [P_STOP_CMD] =
+        {
+            .name = "stop_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Stops the service natively",
+            .longdesc = "Run on the primary by stop, and must exit 0.  Words "
+                        "are separated by spaces; no shell is involved.",
+        },
+    [P_ACTIVATE_CMD] =
+        {
+            .name = "activate_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Activates the member, inside it",
+            .longdesc = "Run inside the member container (as lxc-attach "
+                        "--clear-env does) when the resource starts there, "
+                        "after the container runs, and must exit 0: the "
+                        "service's own start for a warm member (a database "
+                        "whose files the sync rewrites), anything a hot or "
+                        "cold one needs besides its init.  Not run again by "
+                        "a start of a resource already active here.",
+        },
+    [P_DEACTIVATE_CMD] =
+        {
+            .name = "deactivate_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Deactivates the member, inside it",
+            .longdesc = "Run inside the member container by stop, when it "
+                        "runs.  Its failure fails the stop only for a "
+                        "container this resource did not boot (one it "
+                        "booted is stopped anyway).",
+        },
+    [P_MONITOR_CMD] =
+        {
+            .name = "monitor_cmd",
+            .type = VCHA_PT_STRING,
+            .check = check_command,
+            .shortdesc = "Health check at OCF_CHECK_LEVEL 20",
+            .longdesc = "At OCF_CHECK_LEVEL 20 this program must exit 0: run "
+                        "on the node natively, inside the member container "
+                        "otherwise.  Words are separated by spaces; no "
+                        "shell is involved.",
+        },
+    [P_ADDRESS_ATTRIBUTE] =
+        {
+            .name = "address_attribute",
+            .type = VCHA_PT_STRING,
+            .check = check_attribute,
+            .shortdesc = "Node attribute for the service's address",
+            .longdesc = "The transient node attribute in which start "
+                        "publishes the address the service answers on "
+                        "(address natively, the member's address in a "
+                        "container) and stop removes it: what "
+                        "ocf:vcha:dnsswitch's address_attribute reads.  "
+                        "Default: vcha-address-RESOURCE (the resource's "
+                        "instance name).",
+        },
+    [P_SYNC_TARGET] =
+        {
+            .name = "sync_target",
+            .type = VCHA_PT_STRING,
+            .shortdesc = "Where the filesync job pushes the tree",
+            .longdesc = "When set, start on the primary registers a filesync "
+                        "job with vchad (its id: the resource's instance "
+                        "name) that keeps the standby's copy of sync_source "
+                        "in step: rsync://USER@RECEIVER:PORT/NAME for "
+                        "ctset's receiver, ssh://[USER@]HOST[:PORT], or a "
+                        "directory.  Stop removes the job.",
+        },
+    [P_SYNC_PASSWORD_FILE] =
+        {
+            .name = "sync_password_file",
+            .type = VCHA_PT_STRING,
+            .check = vcha_check_abspath,
+            .shortdesc = "rsync daemon password file",
+            .longdesc = "The password of an rsync:// target's user, alone "
+                        "in a file of mode 0600 owned by root.",
+        },
+    [P_SYNC_IDENTITY] =
+        {
+            .name = "sync_identity",
+            .type = VCHA_PT_STRING,
+            .check = vcha_check_abspath,
+            .shortdesc = "ssh private key",
+            .longdesc = "The private key (mode 0600) of an ssh:// target.",
+        },
+    [P_SYNC_KNOWN_HOSTS] =
+        {
+            .name = "sync_known_hosts",
+            .type = VCHA_PT_STRING,
+            .check = vcha_check_abspath,
+            .shortdesc = "ssh known_hosts file",
+            .longdesc = "The host key of an ssh:// target's receiver.",
+        },
+    [P_SYNC_SOURCE] =
+        {
+            .name = "sync_source",
+            .type = VCHA_PT_STRING,
+            .dflt = "/",
+            .check = vcha_check_abspath,
+            .shortdesc = "The tree the job pushes",
+            .longdesc = "The primary's tree that becomes the member's root; "
+                        "the job leaves out what the package-based "
+                        "exclusion list names (see vchactl excludes).",
+        },
+    [P_MAX_SYNC_LAG] =
+        {
+            .name = "max_sync_lag",
+            .type = VCHA_PT_DURATION,
+            .dflt = "0",
+            .max = 86400000,
+            .shortdesc = "Longest acceptable sync lag",
+            .longdesc = "Natively, a monitor fails when the filesync job "
+                        "reports changes waiting longer than this to reach "
+                        "the standby (0: never; the lag is logged and "
+                        "vchad publishes it as the node attribute "
+                        "vcha-sync-lag-ms anyway).",
+        },
+    [P_INCOMPLETE_SYNC] =
+        {
+            .name = "incomplete_sync",
+            .type = VCHA_PT_SELECT,
+            .dflt = "warn",
+            .options = incomplete_options,
+            .shortdesc = "Activating a half-synced member",
+            .longdesc = "What start in a member does when the last push into "
+                        "its tree did not complete (the primary died during "
+                        "it): warn activates it with a warning in the log, "
+                        "refuse fails the start.  A push still under way is "
+                        "waited for first, for up to half the operation's "
+                        "timeout.  A member never synced is never "
+                        "activated.",
+        },
+};
+
+/* ------------------------------------------------------------ helpers */
+
+/* Split @p text at spaces into @p argv (a copy kept in *@p copy). */
+static int
+words_split(const char *text, const char **argv, char **copy)
+{
+    char *save = NULL;
+    size_t n = 0;
+
+    *copy = strdup(text);
+    if (*copy == NULL) {
+        return -ENOMEM;
+    }
+    for (char *w = strtok_r(*copy, " ", &save); w != NULL && n < MAX_ARGS;
+         w = strtok_r(NULL, " ", &save)) {
+        argv[n++] = w;
+    }
+    argv[n] = NULL;
+    return 0;
+}
+
+/* Run command parameter @p param on this node; fails with the reason. */
+static enum vcha_result
+run_native(struct vcha_agent *a, size_t param)
+{
+    const char *argv[MAX_ARGS + 1];
+    char why[512] = "", *copy = NULL;
+    int rc = words_split(vcha_agent_str(a, param), argv, &copy);
+
+    if (rc == 0) {
+        rc = vcha_exec_until(argv, a->deadline_ms, why, sizeof(why));
+    }
+    free(copy);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s failed: %s",
+                               a->def->params[param].name,
+                               why[0] ? why : strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+/* Run command parameter @p param inside @p ct; fails with the reason. */
+static enum vcha_result
+run_inside(struct vcha_agent *a, const struct vcha_ct *ct, size_t param)
+{
+    const char *argv[MAX_ARGS + 1];
+    char why[512] = "", *copy = NULL;
+    int rc = words_split(vcha_agent_str(a, param), argv, &copy);
+
+    if (rc == 0) {
+        rc = vcha_ct_attach(ct, argv, a->deadline_ms, why, sizeof(why));
+    }
+    free(copy);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s failed inside %s: %s",
+                               a->def->params[param].name, ct->name,
+                               why[0] ? why : strerror(-rc));
+    }
+    if (rc > 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "%s failed inside %s: exit %d",
+                               a->def->params[param].name, ct->name, rc);
+    }
+    return VCHA_OK;
+}
+
+/*
+ * This node's name: Pacemaker's (CRM_meta_on_node), else crm_node -n,
+ * else the kernel's, into @p buf.
+ */
+static void
+node_name(const struct vcha_agent *a, char *buf, size_t len)
+{
+    static const char *const argv[] = {"crm_node", "-n", NULL};
+    struct vcha_exec_result res = {0};
+    struct utsname un;
+
+    if (a->clone.on_node != NULL && a->clone.on_node[0] != '\0') {
+        snprintf(buf, len, "%s", a->clone.on_node);
+        return;
+    }
+    if (vcha_exec(argv, NULL, 0, 5000, &res) == 0 && vcha_exec_ok(&res) &&
+        res.out[0] != '\0') {
+        res.out[strcspn(res.out, "\n")] = '\0';
+        snprintf(buf, len, "%s", res.out);
+        vcha_exec_result_clear(&res);
+        return;
+    }
+    vcha_exec_result_clear(&res);
+    snprintf(buf, len, "%s", uname(&un) == 0 ? un.nodename : "");
+}
+
+static bool
+is_primary(const struct vcha_agent *a)
+{
+    char node[256];
+
+    node_name(a, node, sizeof(node));
+    return strcmp(node, vcha_agent_str(a, P_PRIMARY)) == 0;
+}
+
+/* Where start runs the service on this node; fails where it cannot. */
+static enum vcha_result
+mode_resolve(struct vcha_agent *a, enum mode *mode)
+{
+    const char *attr = vcha_agent_str(a, P_STANDBY_ATTRIBUTE);
+    char *value = NULL;
+    bool standby = false;
+    int rc;
+
+    *mode = MODE_NATIVE;
+    if (is_primary(a)) {
+        return VCHA_OK;
+    }
+    *mode = MODE_NONE;
+    rc = vcha_node_attr_get(attr, NULL, &value, vcha_agent_remaining_ms(a));
+    if (rc < 0 && rc != -ENODATA) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read node attribute %s: %s", attr,
+                               strerror(-rc));
+    }
+    if (rc == 0 && vcha_boolean_parse(value, &standby) < 0) {
+        standby = false;
+    }
+    free(value);
+    if (!standby) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "this node is neither the primary (%s) nor a "
+                               "standby (node attribute %s is not true)",
+                               vcha_agent_str(a, P_PRIMARY), attr);
+    }
+    *mode = MODE_CONTAINER;
+    return VCHA_OK;
+}
+
+/* ------------------------------------------------------ the state file */
+
+/*
+ * What this node has done since it booted, in HA_RSCTMP: mode=native or
+ * container, and booted=1 when start booted the member (stop then stops
+ * it).  Written before start changes anything, so that the stop after a
+ * start that failed half-way undoes it; a running member with its active
+ * marker but no state file (a stop left a hot member to ctset) is not
+ * this resource's running.
+ */
+struct state {
+    enum mode mode;
+    bool booted;
+};
+
+static int
+state_path(const struct vcha_agent *a, char *buf, size_t len)
+{
+    return vcha_state_path(buf, len, AGENT, a->instance, ".state");
+}
+
+/* 0 with *st read, -ENOENT without a state file, or -errno. */
+static int
+state_get(const struct vcha_agent *a, struct state *st)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[4096], *data = NULL;
+    size_t len = 0, used = 0;
+    int rc = kv == NULL ? -ENOMEM : state_path(a, path, sizeof(path));
+    const char *mode;
+
+    *st = (struct state){MODE_NONE, false};
+    if (rc == 0) {
+        rc = vcha_file_read(path, &data, &len, 4096);
+    }
+    if (rc == -ENOTDIR) {
+        rc = -ENOENT;
+    }
+    if (rc == 0) {
+        rc = vcha_kv_parse(kv, data, len, &used);
+    }
+    mode = vcha_kv_get(kv, "mode");
+    if (rc == 0 && mode != NULL && strcmp(mode, "native") == 0) {
+        st->mode = MODE_NATIVE;
+    } else if (rc == 0 && mode != NULL && strcmp(mode, "container") == 0) {
+        st->mode = MODE_CONTAINER;
+        st->booted = vcha_kv_get(kv, "booted") != NULL &&
+                     strcmp(vcha_kv_get(kv, "booted"), "1") == 0;
+    } else if (rc == 0) {
+        rc = -EBADMSG;
+    }
+    free(data);
+    vcha_kv_free(kv);
+    return rc;
+}
+
+static int
+state_set(const struct vcha_agent *a, const struct state *st)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[4096], *buf = NULL;
+    size_t len = 0;
+    int rc = kv == NULL ? -ENOMEM : state_path(a, path, sizeof(path));
+
+    rc = rc ? rc : vcha_kv_set(kv, "mode", mode_names[st->mode]);
+    rc = rc ? rc : vcha_kv_set(kv, "booted", st->booted ? "1" : "0");
+    rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
+    rc = rc ? rc : vcha_state_dir_ensure();
+    rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
+    free(buf);
+    vcha_kv_free(kv);
+    return rc;
+}
+
+static int
+state_remove(const struct vcha_agent *a)
+{
+    char path[4096];
+    int rc = state_path(a, path, sizeof(path));
+
+    if (rc == 0 && unlink(path) < 0 && errno != ENOENT && errno != ENOTDIR) {
+        rc = -errno;
+    }
+    return rc;
+}
+
+static enum vcha_result
+state_write(struct vcha_agent *a, const struct state *st)
+{
+    int rc = state_set(a, st);
+
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot write the state file in %s: %s",
+                               vcha_state_dir(), strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+/* ------------------------------------------------- address and ports */
+
+/* The attribute start publishes the address in, into @p buf. */
+static void
+address_attribute(const struct vcha_agent *a, char *buf, size_t len)
+{
+    const char *attr = vcha_agent_str(a, P_ADDRESS_ATTRIBUTE);
+
+    if (attr != NULL) {
+        snprintf(buf, len, "%s", attr);
+    } else {
+        snprintf(buf, len, "vcha-address-%s", a->instance);
+    }
+}
+
+static enum vcha_result
+address_publish(struct vcha_agent *a, const char *address)
+{
+    char attr[256];
+    int rc;
+
+    address_attribute(a, attr, sizeof(attr));
+    rc = vcha_attr_set(attr, address, vcha_agent_remaining_ms(a));
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot publish %s in node attribute %s: %s",
+                               address, attr, strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+static void
+address_withdraw(struct vcha_agent *a)
+{
+    char attr[256];
+    int rc;
+
+    address_attribute(a, attr, sizeof(attr));
+    rc = vcha_attr_delete(attr, vcha_agent_remaining_ms(a));
+    if (rc < 0) {
+        vcha_warn("cannot remove node attribute %s: %s", attr, strerror(-rc));
+    }
+}
+
+/*
+ * Every port of the service on @p address: with @p wait, retried until
+ * each accepts a connection or the operation's deadline passes; else one
+ * attempt each.  Fails naming the first port that did not answer.
+ */
+static enum vcha_result
+ports_check(struct vcha_agent *a, const char *address, bool wait)
+{
+    unsigned ports[MAX_PORTS];
+    char why[512] = "";
+    size_t n = 0;
+
+    ports_parse(vcha_agent_str(a, P_PORTS), ports, &n, why, sizeof(why));
+    for (size_t i = 0; i < n; i++) {
+        for (;;) {
+            long long now = vcha_now_ms();
+            long long until = now + PORT_TRY_MS < a->deadline_ms
+                                  ? now + PORT_TRY_MS
+                                  : a->deadline_ms;
+            int rc =
+                vcha_port_probe(address, ports[i], until, why, sizeof(why));
+
+            if (rc == 0) {
+                break;
+            }
+            if (!wait || rc == -EINVAL ||
+                vcha_now_ms() + PORT_RETRY_MS >= a->deadline_ms) {
+                return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                       "port %u on %s does not accept "
+                                       "connections: %s",
+                                       ports[i], address, why);
+            }
+            vcha_sleep_ms(PORT_RETRY_MS);
+        }
+    }
+    return VCHA_OK;
+}
+
+/*
+ * A stop or deactivation command failed (a stop_cmd that finds nothing to
+ * stop may): the stop fails only while a port of the service still
+ * accepts connections on @p address.
+ */
+static enum vcha_result
+stopped_anyway(struct vcha_agent *a, const char *address)
+{
+    char failed[sizeof(a->reason)];
+
+    snprintf(failed, sizeof(failed), "%s", a->reason);
+    a->reason[0] = '\0';
+    if (address != NULL && ports_check(a, address, false) == VCHA_OK) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "%s, and the service still answers", failed);
+    }
+    a->reason[0] = '\0';
+    vcha_warn("%s; no port of the service answers", failed);
+    return VCHA_OK;
+}
+
+/* ------------------------------------------------------ native: the job */
+
+static enum vcha_result
+job_params(struct vcha_agent *a, struct vcha_kv **job,
+           struct vcha_job_timing *t)
+{
+    static const struct {
+        enum vcha_sync_job_param key;
+        size_t param;
+    } map[] = {
+        {VCHA_SYNC_SOURCE, P_SYNC_SOURCE},
+        {VCHA_SYNC_TARGET, P_SYNC_TARGET},
+        {VCHA_SYNC_PASSWORD_FILE, P_SYNC_PASSWORD_FILE},
+        {VCHA_SYNC_IDENTITY, P_SYNC_IDENTITY},
+        {VCHA_SYNC_KNOWN_HOSTS, P_SYNC_KNOWN_HOSTS},
+    };
+    int rc = 0;
+
+    /* a resident job: vchad restarts it, the interval is not used */
+    *t = (struct vcha_job_timing){.interval_ms = 0, .timeout_ms = 60000};
+    *job = vcha_kv_new();
+    for (size_t i = 0;
+         *job != NULL && rc == 0 && i < sizeof(map) / sizeof(map[0]); i++) {
+        const char *v = vcha_agent_str(a, map[i].param);
+
+        if (v != NULL) {
+            rc = vcha_kv_set(*job, vcha_sync_job.params[map[i].key].name, v);
+        }
+    }
+    if (*job == NULL || rc < 0) {
+        vcha_kv_free(*job);
+        *job = NULL;
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+job_add(struct vcha_agent *a)
+{
+    struct vcha_job_timing t;
+    struct vcha_kv *job = NULL;
+    char why[512] = "";
+    int rc;
+
+    if (job_params(a, &job, &t) != VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = vcha_job_add(vcha_vchad_socket(), &vcha_sync_job, a->instance, job, &t,
+                      a->deadline_ms, why, sizeof(why));
+    vcha_kv_free(job);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot register the filesync job: %s", why);
+    }
+    return VCHA_OK;
+}
+
+/* The job's health; re-registered when vchad lost it. */
+static enum vcha_result
+job_check(struct vcha_agent *a)
+{
+    struct vcha_kv *job = NULL, *health = NULL;
+    struct vcha_job_timing t;
+    enum vcha_result r = job_params(a, &job, &t);
+    long long lag = 0, max = vcha_agent_num(a, P_MAX_SYNC_LAG);
+    char why[512] = "";
+    bool readded = false;
+    int rc;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    rc = vcha_job_keep(vcha_vchad_socket(), &vcha_sync_job, a->instance, job,
+                       &t, a->deadline_ms, &health, &readded, why, sizeof(why));
+    if (rc < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "the filesync job of %s cannot be "
+                            "re-established: %s",
+                            a->instance, why);
+        goto done;
+    }
+    if (readded) {
+        vcha_warn("vchad had lost the filesync job of %s: registered it "
+                  "again",
+                  a->instance);
+    }
+    if (vcha_kv_get_ll(health, "fig.lag_ms", &lag) == 0 && max > 0 &&
+        lag > max) {
+        const char *e = vcha_kv_get(health, "fig.error");
+
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "sync lag %lld ms is above max_sync_lag (%lld "
+                            "ms)%s%s",
+                            lag, max, e != NULL ? ": " : "", e ? e : "");
+    } else if (lag > 0) {
+        vcha_info("sync lag %lld ms", lag);
+    }
+done:
+    vcha_kv_free(health);
+    vcha_kv_free(job);
+    return r;
+}
+
+static void
+job_remove(struct vcha_agent *a)
+{
+    long long now = vcha_now_ms();
+    int rc = vcha_job_remove(vcha_vchad_socket(), a->instance,
+                             now + (a->deadline_ms - now) / 2);
+
+    if (rc < 0) {
+        vcha_warn("could not remove the filesync job from vchad: %s",
+                  strerror(-rc));
+    }
+}
+
+/* ------------------------------------------------------ native actions */
+
+static enum vcha_result
+native_start(struct vcha_agent *a, bool already)
+{
+    const struct state st = {MODE_NATIVE, false};
+    enum vcha_result r = state_write(a, &st);
+
+    if (r == VCHA_OK && !already && vcha_agent_str(a, P_START_CMD) != NULL) {
+        r = run_native(a, P_START_CMD);
+    }
+    if (r == VCHA_OK) {
+        r = ports_check(a, vcha_agent_str(a, P_ADDRESS), true);
+    }
+    if (r == VCHA_OK && vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        r = job_add(a);
+    }
+    if (r == VCHA_OK) {
+        r = address_publish(a, vcha_agent_str(a, P_ADDRESS));
+    }
+    return r;
+}
+
+static enum vcha_result
+native_stop(struct vcha_agent *a)
+{
+    enum vcha_result r = VCHA_OK;
+
+    address_withdraw(a);
+    job_remove(a);
+    if (vcha_agent_str(a, P_STOP_CMD) != NULL) {
+        r = run_native(a, P_STOP_CMD);
+        r = r == VCHA_OK ? r : stopped_anyway(a, vcha_agent_str(a, P_ADDRESS));
+    }
+    return r;
+}
+
+static enum vcha_result
+native_monitor(struct vcha_agent *a)
+{
+    enum vcha_result r = VCHA_OK;
+
+    if (a->probe) {
+        return VCHA_OK; /* started here, by the state file */
+    }
+    if (vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        r = job_check(a);
+    }
+    if (r == VCHA_OK && a->check_level >= 10) {
+        r = ports_check(a, vcha_agent_str(a, P_ADDRESS), false);
+    }
+    if (r == VCHA_OK && a->check_level >= 20 &&
+        vcha_agent_str(a, P_MONITOR_CMD) != NULL) {
+        r = run_native(a, P_MONITOR_CMD);
+    }
+    return r;
+}
+
+/* ---------------------------------------------------- the member */
+
+static enum vcha_result
+ct_load(struct vcha_agent *a, struct vcha_ct **ct)
+{
+    const char *name = vcha_agent_str(a, P_MEMBER);
+    char why[512] = "";
+    int rc =
+        vcha_ct_open(name, vcha_agent_str(a, P_LXCPATH), ct, why, sizeof(why));
+
+    if (rc == -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "no container %s: is the ctset clone running "
+                               "on this node?",
+                               name);
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "container %s: %s", name,
+                               why[0] ? why : strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+/* The member's own address (lxc.net.0.ipv4.address without its prefix). */
+static enum vcha_result
+ct_address(struct vcha_agent *a, const struct vcha_ct *ct, char *buf,
+           size_t len)
+{
+    const char *v = vcha_kv_get(ct->settings, "lxc.net.0.ipv4.address");
+    char why[128];
+
+    if (v == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "container %s has no lxc.net.0.ipv4.address",
+                               ct->name);
+    }
+    snprintf(buf, len, "%.*s", (int) strcspn(v, "/"), v);
+    if (check_address(buf, why, sizeof(why)) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "container %s: lxc.net.0.ipv4.address %s %s",
+                               ct->name, v, why);
+    }
+    return VCHA_OK;
+}
+
+static int
+active_path(const struct vcha_ct *ct, char *buf, size_t len)
+{
+    size_t n = strlen(ct->rootfs);
+
+    while (n > 1 && ct->rootfs[n - 1] == '/') {
+        n--;
+    }
+    if ((size_t) snprintf(buf, len, "%.*s%s", (int) n, ct->rootfs,
+                          ACTIVE_SUFFIX) >= len) {
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+/*
+ * The instance the member's active marker names, into @p owner: 0, or
+ * -ENOENT without a marker, -EBADMSG for one naming none, or -errno.
+ */
+static int
+active_owner(const struct vcha_ct *ct, char *owner, size_t len)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[4096], *data = NULL;
+    size_t size = 0, used = 0;
+    int rc = kv == NULL ? -ENOMEM : active_path(ct, path, sizeof(path));
+
+    owner[0] = '\0';
+    rc = rc ? rc : vcha_file_read(path, &data, &size, 4096);
+    rc = rc ? rc : vcha_kv_parse(kv, data, size, &used);
+    if (rc == 0 && vcha_kv_get(kv, "instance") == NULL) {
+        rc = -EBADMSG;
+    }
+    if (rc == 0) {
+        snprintf(owner, len, "%s", vcha_kv_get(kv, "instance"));
+    }
+    free(data);
+    vcha_kv_free(kv);
+    return rc == -EAGAIN ? -EBADMSG : rc;
+}
+
+/* Write the active marker, atomically and durably. */
+static enum vcha_result
+active_write(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[4096], node[256], *buf = NULL;
+    size_t len = 0;
+    int rc = kv == NULL ? -ENOMEM : active_path(ct, path, sizeof(path));
+
+    node_name(a, node, sizeof(node));
+    rc = rc ? rc : vcha_kv_set(kv, "instance", a->instance);
+    rc = rc ? rc : vcha_kv_set(kv, "node", node);
+    rc = rc ? rc : vcha_kv_setf(kv, "since_ms", "%lld", vcha_realtime_ms());
+    rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
+    rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
+    free(buf);
+    vcha_kv_free(kv);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s: %s", path,
+                               strerror(-rc));
+    }
+    vcha_notice("%s is active for %s: %s written", ct->name, a->instance, path);
+    return VCHA_OK;
+}
+
+/*
+ * Whether the member's tree may be activated: synced at least once, its
+ * last batch complete (or incomplete_sync=warn), a batch under way waited
+ * for, half the time left at most.
+ */
+static enum vcha_result
+sync_check(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    struct vcha_syncmark m;
+    char why[512] = "";
+    int rc = vcha_syncmark_read(ct->rootfs, &m, why, sizeof(why));
+
+    if (rc == -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s was never synced (no %s%s): "
+                               "cannot activate it",
+                               ct->name, ct->rootfs, VCHA_SYNCMARK_SUFFIX);
+    }
+    if (rc == 0 && m.running) {
+        vcha_notice("a push into %s is under way (%s): waiting for it",
+                    ct->name, m.owner);
+        rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, &m);
+        rc = rc == -EINPROGRESS ? 0 : rc;
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read the sync marker of %s: %s",
+                               ct->name, why[0] ? why : strerror(-rc));
+    }
+    if (m.complete) {
+        return VCHA_OK;
+    }
+    if (strcmp(vcha_agent_str(a, P_INCOMPLETE_SYNC), "refuse") == 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "the last push into %s (batch %lld) did not "
+                               "complete (rsync status %d), and "
+                               "incomplete_sync is refuse",
+                               ct->name, m.batch, m.status);
+    }
+    vcha_warn("the last push into %s (batch %lld) did not complete (rsync "
+              "status %d): activating it as it is",
+              ct->name, m.batch, m.status);
+    return VCHA_OK;
+}
+
+/*
+ * A push that began before the active marker was there may still run: it
+ * is waited for (vcha-receive refuses every later one).
+ */
+static enum vcha_result
+sync_settle(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    struct vcha_syncmark m;
+    int rc = vcha_syncmark_read(ct->rootfs, &m, NULL, 0);
+
+    if (rc < 0 || !m.running) {
+        return VCHA_OK;
+    }
+    vcha_notice("a push into %s began before its activation: waiting for it",
+                ct->name);
+    rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, &m);
+    if (rc == -EINPROGRESS && m.running) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "a push into %s is still under way (%s)",
+                               ct->name, m.owner);
+    }
+    return VCHA_OK;
+}
+
+/* Whether the member runs: 1, 0, or -1 with the reason set. */
+static int
+ct_running(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    int running = vcha_ct_running(ct, a->deadline_ms, NULL);
+
+    if (running < 0) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot tell whether %s runs: %s",
+                        ct->name, strerror(-running));
+        return -1;
+    }
+    return running > 0;
+}
+
+/* Whether the member is this resource's, active and running. */
+static enum vcha_result
+member_active(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    char owner[256];
+    int rc = active_owner(ct, owner, sizeof(owner)), running;
+
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s has no active marker: %s", ct->name,
+                               strerror(-rc));
+    }
+    if (strcmp(owner, a->instance) != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s is active for %s, not for %s",
+                               ct->name, owner, a->instance);
+    }
+    running = ct_running(a, ct);
+    if (running == 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "container %s is stopped",
+                               ct->name);
+    }
+    return running < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+}
+
+static enum vcha_result
+activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
+{
+    /* a container booted by the start before is still this resource's */
+    struct state st = {MODE_CONTAINER, already && booted};
+    enum vcha_result r;
+    char owner[256], why[512] = "";
+    int rc = active_owner(ct, owner, sizeof(owner)), running;
+
+    if (rc == 0 && strcmp(owner, a->instance) != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s is active for %s already", ct->name,
+                               owner);
+    }
+    /* once active, the member's tree is newer than the primary's: the
+     * state of its sync no longer matters */
+    r = rc == 0 ? VCHA_OK : sync_check(a, ct);
+    if (r == VCHA_OK) {
+        r = state_write(a, &st);
+    }
+    if (r == VCHA_OK && rc != 0) {
+        r = active_write(a, ct);
+    }
+    if (r == VCHA_OK) {
+        r = sync_settle(a, ct);
+    }
+    running = r == VCHA_OK ? ct_running(a, ct) : -1;
+    if (running == 0) {
+        st.booted = true;
+        r = state_write(a, &st);
+        if (r == VCHA_OK &&
+            vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot boot %s: %s",
+                                ct->name, why);
+        }
+        already = false;
+    } else if (running < 0) {
+        r = VCHA_ERR_GENERIC;
+    }
+    if (r == VCHA_OK && !already && vcha_agent_str(a, P_ACTIVATE_CMD) != NULL) {
+        r = run_inside(a, ct, P_ACTIVATE_CMD);
+    }
+    return r;
+}
+
+static enum vcha_result
+container_start(struct vcha_agent *a, const struct state *prev)
+{
+    struct vcha_ct *ct = NULL;
+    char address[64];
+    enum vcha_result r = ct_load(a, &ct);
+
+    if (r == VCHA_OK) {
+        r = ct_address(a, ct, address, sizeof(address));
+    }
+    if (r == VCHA_OK) {
+        r = activate(a, ct, prev->mode == MODE_CONTAINER, prev->booted);
+    }
+    if (r == VCHA_OK) {
+        r = ports_check(a, address, true);
+    }
+    if (r == VCHA_OK) {
+        r = address_publish(a, address);
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+static enum vcha_result
+container_stop(struct vcha_agent *a, const struct state *st)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = VCHA_OK;
+    char why[512] = "", address[64];
+    bool have_address;
+    int running;
+
+    address_withdraw(a);
+    if (ct_load(a, &ct) != VCHA_OK) {
+        vcha_warn("%s; nothing to stop", a->reason);
+        a->reason[0] = '\0';
+        return VCHA_OK;
+    }
+    /* without an address it cannot have been started: no port to ask */
+    have_address = ct_address(a, ct, address, sizeof(address)) == VCHA_OK;
+    a->reason[0] = '\0';
+    running = ct_running(a, ct);
+    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL) {
+        r = run_inside(a, ct, P_DEACTIVATE_CMD);
+        if (r != VCHA_OK && st->booted) {
+            vcha_warn("%s; stopping %s anyway", a->reason, ct->name);
+            a->reason[0] = '\0';
+            r = VCHA_OK;
+        } else if (r != VCHA_OK) {
+            r = stopped_anyway(a, have_address ? address : NULL);
+        }
+    }
+    if (running < 0) {
+        r = VCHA_ERR_GENERIC;
+    } else if (running > 0 && st->booted && r == VCHA_OK &&
+               vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s", ct->name,
+                            why);
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+static enum vcha_result
+container_monitor(struct vcha_agent *a)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = ct_load(a, &ct);
+    char address[64];
+    int running;
+
+    if (r != VCHA_OK && a->probe) {
+        a->reason[0] = '\0';
+        r = VCHA_NOT_RUNNING; /* no configuration: LXC cannot run it */
+        goto done;
+    }
+    if (r != VCHA_OK) {
+        goto done;
+    }
+    if (a->probe) {
+        /* a probe tells whether it runs; what is wrong is for the monitor
+         * of a running resource to say */
+        running = ct_running(a, ct);
+        r = running > 0    ? member_active(a, ct)
+            : running == 0 ? VCHA_NOT_RUNNING
+                           : VCHA_ERR_GENERIC;
+        goto done;
+    }
+    r = member_active(a, ct);
+    if (r == VCHA_OK && a->check_level >= 10) {
+        r = ct_address(a, ct, address, sizeof(address));
+        r = r != VCHA_OK ? r : ports_check(a, address, false);
+    }
+    if (r == VCHA_OK && a->check_level >= 20 &&
+        vcha_agent_str(a, P_MONITOR_CMD) != NULL) {
+        r = run_inside(a, ct, P_MONITOR_CMD);
+    }
+done:
+    vcha_ct_free(ct);
+    return r;
+}
+
+/* ------------------------------------------------------------ actions */
+
+/* The state file, the job and the marker are named after the instance. */
+static enum vcha_result
+instance_check(struct vcha_agent *a)
+{
+    if (a->instance == NULL || a->instance[0] == '\0') {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "OCF_RESOURCE_INSTANCE is not set");
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+vcservice_start(struct vcha_agent *a)
+{
+    struct state st;
+    enum mode mode = MODE_NONE;
+    enum vcha_result r = instance_check(a);
+
+    if (r == VCHA_OK) {
+        r = mode_resolve(a, &mode);
+    }
+    if (r != VCHA_OK) {
+        return r;
+    }
+    if (state_get(a, &st) < 0) {
+        st = (struct state){MODE_NONE, false};
+    }
+    r = mode == MODE_NATIVE ? native_start(a, st.mode == MODE_NATIVE)
+                            : container_start(a, &st);
+    if (r == VCHA_OK) {
+        vcha_notice("%s started %s", a->instance,
+                    mode == MODE_NATIVE ? "natively" : "in its member");
+    }
+    return r;
+}
+
+static enum vcha_result
+vcservice_stop(struct vcha_agent *a)
+{
+    struct state st;
+    enum vcha_result r = instance_check(a);
+    int rc = r == VCHA_OK ? state_get(a, &st) : 0;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+
+    if (rc == -ENOENT) {
+        return VCHA_OK; /* not started here since this node booted */
+    }
+    if (rc < 0) {
+        vcha_warn("state file of %s: %s; stopping both ways", a->instance,
+                  strerror(-rc));
+        st = (struct state){MODE_CONTAINER, true};
+        r = native_stop(a);
+        r = r != VCHA_OK ? r : container_stop(a, &st);
+    } else {
+        r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
+    }
+    if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot remove the state file: %s", strerror(-rc));
+    }
+    return r;
+}
+
+static enum vcha_result
+vcservice_monitor(struct vcha_agent *a)
+{
+    struct state st;
+    enum vcha_result r = instance_check(a);
+    int rc = r == VCHA_OK ? state_get(a, &st) : 0;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+
+    if (rc == -ENOENT) {
+        return VCHA_NOT_RUNNING;
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "state file of %s: %s",
+                               a->instance, strerror(-rc));
+    }
+    return st.mode == MODE_NATIVE ? native_monitor(a) : container_monitor(a);
+}
+
+/* ------------------------------------------------------------ validate */
+
+/* The filesync job's own checks, as vchad will make them. */
+static enum vcha_result
+sync_validate(struct vcha_agent *a)
+{
+    struct vcha_job_timing t;
+    struct vcha_params *p = NULL;
+    struct vcha_kv *job = NULL;
+    char why[512] = "";
+    int rc;
+
+    if (job_params(a, &job, &t) != VCHA_OK) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = vcha_job_params_parse(&vcha_sync_job, job, &p, why, sizeof(why));
+    vcha_params_free(p);
+    vcha_kv_free(job);
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "sync_target: %s", why);
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+vcservice_validate(struct vcha_agent *a, int level)
+{
+    static const size_t sync_only[] = {P_SYNC_PASSWORD_FILE, P_SYNC_IDENTITY,
+                                       P_SYNC_KNOWN_HOSTS};
+    enum vcha_result r = VCHA_OK;
+
+    if (vcha_agent_str(a, P_SYNC_TARGET) == NULL) {
+        for (size_t i = 0; i < sizeof(sync_only) / sizeof(sync_only[0]); i++) {
+            if (vcha_param_is_set(a->params, sync_only[i])) {
+                return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                       "%s is set without sync_target",
+                                       a->def->params[sync_only[i]].name);
+            }
+        }
+    } else if (level >= 10) {
+        /* the secrets' files are checked, on this node */
+        r = sync_validate(a);
+    }
+    if (r == VCHA_OK && level >= 10 && vcha_exec_find("rsync") < 0 &&
+        vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        r = vcha_agent_fail(a, VCHA_ERR_INSTALLED, "rsync not found");
+    }
+    return r;
+}
+
+static const struct vcha_action_def actions[] = {
+    {"start", vcservice_start, 120, 0, -1, NULL},
+    {"stop", vcservice_stop, 120, 0, -1, NULL},
+    {"monitor", vcservice_monitor, 30, 10, 0, NULL},
+    {NULL},
+};
+
+static const struct vcha_agent_def agent = {
+    .name = AGENT,
+    .version = PACKAGE_VERSION,
+    .shortdesc = "A service on its primary VM, or activated in its member "
+                 "container on a standby VM",
+    .longdesc =
+        "One protected service of a container set.  On its primary VM "
+        "(the node named by primary) start runs start_cmd, waits until "
+        "every port accepts connections on address, and, with sync_target "
+        "set, registers a filesync job with the node daemon vchad (its id "
+        "the resource's name) that pushes sync_source to the standby's "
+        "copy, a package-based exclusion list left out; stop removes the "
+        "job and runs stop_cmd; monitor asks vchad for the job, registering "
+        "it again when vchad lost it, and connects to the ports at "
+        "OCF_CHECK_LEVEL 10.  On a standby VM (node attribute "
+        "standby_attribute true) the service runs in its member container "
+        "instead, which ocf:vcha:ctset keeps there: start refuses a member "
+        "without its configuration (no ctset here), one whose tree was never "
+        "synced, and, with incomplete_sync=refuse, one whose last push did "
+        "not complete (a push under way is waited for); then it writes the "
+        "active marker SYNC_DIR/NAME/rootfs.vcha-active (instance=, node=, "
+        "since_ms=; atomically and durably) before anything else, boots the "
+        "container if it is stopped (a cold member), runs activate_cmd "
+        "inside it and waits for every port on the container's own address "
+        "(its config's lxc.net.0.ipv4.address).  While the active marker "
+        "exists, vcha-receive refuses every push into the member's tree "
+        "and ctset neither restarts nor stops the member by itself: from "
+        "activation on, the member's tree is newer than the primary's, and "
+        "a primary that comes back must not push over it.  Stop runs "
+        "deactivate_cmd inside, stops a container this resource booted, "
+        "leaves one ctset runs (hot, warm) running, and keeps the active "
+        "marker.  Once the primary's tree has been brought up to date from "
+        "the member by other means, an administrator removes the marker by "
+        "hand (rm SYNC_DIR/NAME/rootfs.vcha-active, with the resource "
+        "stopped on that node) to let pushes in again; there is no "
+        "automatic failback.  Either way start publishes the address the "
+        "service answers on in the transient node attribute "
+        "address_attribute (for ocf:vcha:dnsswitch) and stop removes it.  "
+        "What this node did is kept in a state file in HA_RSCTMP: a monitor "
+        "without it says not running (a member left running with its "
+        "marker by a stop is not this resource running); with it, a member "
+        "runs when its marker names this resource and the container runs.  "
+        "On a node that is neither primary nor standby start fails as not "
+        "installed, so that Pacemaker keeps the resource off that node "
+        "only.",
+    .params = params,
+    .n_params = N_PARAMS,
+    .actions = actions,
+    .validate = vcservice_validate,
+};
+
+int
+main(int argc, char **argv)
+{
+    return vcha_agent_main(&agent, argc, argv);
+}

@@ -1,0 +1,426 @@
+#!/bin/bash
+# ocf:vcha:vcservice for real, on a one-node Pacemaker (tests/lib/cluster1.sh:
+# node1, the node attributes) in private namespaces: a bridge of its own
+# (198.18.250.1/24) that the member container's veth joins with its own
+# address (198.18.250.2/24), a busybox member root as ctset's conventions
+# lay it out (SYNC_DIR/NAME/rootfs, LXCPATH/NAME/config), a real vchad
+# (from the build) for the native filesync job, and a real rsync daemon
+# with vcha-receive as its hooks (the sync marker) that the job pushes the
+# member's tree through before the member is activated.
+#
+# Native (primary=node1): start_cmd, the port on address, the filesync job
+# pushing into a local directory, the state file, the address attribute;
+# monitor levels 0 and 10; stop removes the job, the attribute, the state.
+# Container (primary elsewhere, node1 vcha-standby=true): refused on a node
+# that is no standby, for a member without a config and for one never
+# synced; the active marker written before the container boots and before
+# activate_cmd runs (both look for it from inside, through a read-only bind
+# of SYNC_DIR/NAME); a port that never opens fails start in time, naming
+# it; a cold member booted, activated, serving the synced tree on its own
+# address; monitor levels 0, 10, 20; probes; stop keeps the marker and
+# stops the container it booted, and leaves a hot one (running before)
+# running, reported stopped.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir/_build}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/cluster1.sh"
+. "$top_srcdir/tests/lib/receiver.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "LXC containers and Pacemaker need root"
+for p in lxc-start lxc-info lxc-attach corosync pacemakerd rsync; do
+    command -v $p > /dev/null || tap_bail "$p is not installed"
+done
+BUSYBOX=$(command -v busybox) || tap_bail "busybox is not installed"
+file -L "$BUSYBOX" 2> /dev/null | grep -q 'statically linked' ||
+    tap_bail "$BUSYBOX is not statically linked (install busybox-static)"
+AGENT=$top_builddir/agents/vcservice
+[ -x "$AGENT" ] && [ -x "$top_builddir/daemon/vchad" ] &&
+    [ -x "$top_builddir/daemon/vcha-receive" ] ||
+    tap_bail "build the agent, vchad and vcha-receive first"
+cluster1_enter "$@"
+
+work=$(mktemp -d /tmp/vcha-vcs.XXXXXX)
+chmod 755 "$work"
+LXCPATH=$work/lxc
+SYNC=$work/sync
+ROOT=$SYNC/web1/rootfs
+ACTIVE=$ROOT.vcha-active
+cleanup() {
+    local c
+    for c in web1 hot1; do
+        lxc-stop -P "$LXCPATH" -n "$c" -k > /dev/null 2>&1
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# LXC finds a bridge in /sys/class/net: a sysfs of this network namespace,
+# the cgroup hierarchies moved over onto it
+mkdir -p "$work/cg"
+mount --rbind /sys/fs/cgroup "$work/cg" &&
+    mount -t sysfs sysfs /sys &&
+    mount --rbind "$work/cg" /sys/fs/cgroup &&
+    umount -l "$work/cg" || tap_bail "cannot mount this namespace's sysfs"
+cluster1_start "$work/cluster" || {
+    cluster1_logs
+    tap_bail "the one-node cluster did not start"
+}
+ip link add vcsbr0 type bridge &&
+    ip addr add 198.18.250.1/24 dev vcsbr0 &&
+    ip link set vcsbr0 up || tap_bail "cannot make the test bridge"
+
+export VCHA_VCHAD=$top_builddir/daemon/vchad VCHA_SOCKET=$work/run/vchad.sock
+export VCHA_RUN_DIR=$work/run
+mkdir -p "$work/run" "$work/rsctmp" "$LXCPATH"
+vchactl() { "$top_builddir/daemon/vchactl" "$@"; }
+attr() { attrd_updater -Q -n "$1" 2> /dev/null | sed -n 's/.*value="\([^"]*\)".*/\1/p'; }
+# http ADDRESS PORT: the body of GET / (bash's /dev/tcp, 3 s at most)
+http() {
+    timeout 3 bash -c 'exec 3<> /dev/tcp/$0/$1 &&
+        printf "GET / HTTP/1.0\r\n\r\n" >&3 && sed "1,/^\r$/d" <&3' "$1" "$2" 2> /dev/null
+}
+port_open() { timeout 2 bash -c 'exec 3<> /dev/tcp/$0/$1' "$1" "$2" 2> /dev/null; }
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+running() { lxc-info -P "$LXCPATH" -n "$1" -s -H 2> /dev/null; }
+
+# mkroot DIR WORD: a busybox root whose page says WORD; its init records
+# whether the member's active marker was there when it started, and
+# /activate whether it was there when activate_cmd ran, then serves the
+# page on port 8080 (busybox httpd puts itself in the background)
+mkroot() {
+    local d=$1 a
+    mkdir -p "$d"/{bin,dev,proc,sys,tmp,www,mnt/sync,etc}
+    cp "$BUSYBOX" "$d/bin/busybox"
+    for a in sh sleep httpd true false test cat killall; do
+        ln -sf busybox "$d/bin/$a"
+    done
+    echo "$2" > "$d/www/index.html"
+    printf '%s\n' '#!/bin/sh' \
+        'if [ -e /mnt/sync/rootfs.vcha-active ]; then echo present; else echo absent; fi > /tmp/init-saw' \
+        'exec /bin/sleep 1000000' > "$d/init"
+    printf '%s\n' '#!/bin/sh' \
+        'if [ -e /mnt/sync/rootfs.vcha-active ]; then echo present; else echo absent; fi > /tmp/activate-saw' \
+        'exec /bin/httpd -p 8080 -h /www' > "$d/activate"
+    chmod 755 "$d/init" "$d/activate"
+}
+# mkconfig NAME ROOT ADDRESS: the member's config as ctset writes it, plus
+# a read-only view of SYNC_DIR/NAME at /mnt/sync (the test's own probe)
+mkconfig() {
+    mkdir -p "$LXCPATH/$1"
+    cat > "$LXCPATH/$1/config" << CONF
+# ocf:vcha:ctset members: written by the agent, changes are overwritten
+lxc.rootfs.path = dir:$2
+lxc.uts.name = $1
+lxc.init.cmd = /init
+lxc.mount.auto = proc:mixed sys:ro
+lxc.mount.entry = $(dirname "$2") mnt/sync none bind,ro 0 0
+lxc.net.0.type = veth
+lxc.net.0.link = vcsbr0
+lxc.net.0.flags = up
+lxc.net.0.ipv4.address = $3/24
+CONF
+}
+
+# ============================================================ native
+mkroot "$work/primary" "from the primary"
+PORT=$(receiver_free_port)
+RA_ENV=(PATH="$PATH" HA_RSCTMP="$work/rsctmp" OCF_ROOT=/usr/lib/ocf
+    VCHA_VCHAD="$VCHA_VCHAD" VCHA_SOCKET="$VCHA_SOCKET" VCHA_RUN_DIR="$VCHA_RUN_DIR"
+    OCF_RESOURCE_INSTANCE=web OCF_RESKEY_primary=node1 OCF_RESKEY_member=web1
+    OCF_RESKEY_lxcpath="$LXCPATH" OCF_RESKEY_address=127.0.0.1
+    OCF_RESKEY_ports="$PORT"
+    "OCF_RESKEY_start_cmd=$BUSYBOX httpd -p 127.0.0.1:$PORT -h $work/primary/www"
+    "OCF_RESKEY_stop_cmd=pkill -f ^$BUSYBOX.httpd.-p.127.0.0.1:$PORT"
+    OCF_RESKEY_sync_source="$work/primary" OCF_RESKEY_sync_target="$work/copy"
+    OCF_RESKEY_CRM_meta_timeout=20000 OCF_RESKEY_CRM_meta_interval=10000)
+probe=OCF_RESKEY_CRM_meta_interval=0
+STATE=$work/rsctmp/vcha-vcservice-web.state
+mkdir -p "$work/copy"
+
+ra monitor $probe
+tap_is "$RA_RC" 7 "native: probe before start: not running"
+ra start
+tap_is "$RA_RC" 0 "native: start ($RA_REASON)"
+tap_is "$(http 127.0.0.1 "$PORT")" "from the primary" "start_cmd's service answers on address:$PORT"
+tap_is "$(sed -n 's/^mode=//p' "$STATE" 2> /dev/null)" native \
+    "a state file in HA_RSCTMP says native"
+tap_is "$(attr vcha-address-web)" 127.0.0.1 \
+    "the address is published in vcha-address-web (Pacemaker's attrd)"
+tap_is "$(vchactl health web 2> /dev/null | sed -n 's/^type=//p')" filesync \
+    "vchad has the filesync job, id web"
+for _ in $(seq 1 100); do
+    [ "$(cat "$work/copy/www/index.html" 2> /dev/null)" = "from the primary" ] && break
+    sleep 0.1
+done
+tap_is "$(cat "$work/copy/www/index.html" 2> /dev/null)" "from the primary" \
+    "the job pushed the tree into the target directory"
+echo "changed" > "$work/primary/www/new.html"
+for _ in $(seq 1 100); do
+    [ -e "$work/copy/www/new.html" ] && break
+    sleep 0.1
+done
+tap_ok "$([ -e "$work/copy/www/new.html" ]; echo $?)" "and a change after it"
+ra monitor
+tap_is "$RA_RC" 0 "native: monitor, level 0"
+ra monitor OCF_CHECK_LEVEL=10
+tap_is "$RA_RC" 0 "native: monitor, level 10"
+ra monitor $probe
+tap_is "$RA_RC" 0 "native: probe while started"
+vchactl remove web > /dev/null 2>&1
+ra monitor
+tap_is "$RA_RC" 0 "native: monitor with the job lost"
+tap_is "$(vchactl health web 2> /dev/null | sed -n 's/^type=//p')" filesync \
+    "registered the job again"
+pkill -f "^$BUSYBOX.httpd.-p.127.0.0.1:$PORT"
+ra monitor OCF_CHECK_LEVEL=10
+tap_is "$RA_RC" 1 "native: monitor, level 10, service gone: fails"
+tap_like "$RA_REASON" "port $PORT on 127.0.0.1 *" "naming the port ($RA_REASON)"
+ra stop
+tap_is "$RA_RC" 0 "native: stop"
+vchactl health web > /dev/null 2>&1
+tap_cond "$? != 0" "the job is removed"
+tap_ok "$([ ! -e "$STATE" ]; echo $?)" "the state file is removed"
+tap_is "$(attr vcha-address-web)" "" "the attribute is removed"
+ra monitor
+tap_is "$RA_RC" 7 "native: monitor after stop: not running"
+ra start
+ra stop
+port_open 127.0.0.1 "$PORT"
+tap_cond "$? != 0" "stop_cmd stopped the service"
+
+DEAD=$(receiver_free_port)
+t0=$EPOCHREALTIME
+ra start OCF_RESKEY_ports="$DEAD" OCF_RESKEY_start_cmd= \
+    OCF_RESKEY_CRM_meta_timeout=6000
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 1 "native: a port that never opens fails start"
+tap_like "$RA_REASON" "port $DEAD on 127.0.0.1 does not accept connections*" \
+    "naming the port ($RA_REASON)"
+tap_cond "ms >= 3000 && ms < 6000" "after waiting for it, within the timeout ($ms ms of 6000)"
+ra stop OCF_RESKEY_ports="$DEAD" OCF_RESKEY_start_cmd=
+tap_is "$RA_RC" 0 "and stop after it"
+
+# ============================================================ container
+RA_ENV=(PATH="$PATH" HA_RSCTMP="$work/rsctmp" OCF_ROOT=/usr/lib/ocf
+    VCHA_VCHAD="$VCHA_VCHAD" VCHA_SOCKET="$VCHA_SOCKET" VCHA_RUN_DIR="$VCHA_RUN_DIR"
+    OCF_RESOURCE_INSTANCE=web OCF_RESKEY_primary=vm1 OCF_RESKEY_member=web1
+    OCF_RESKEY_lxcpath="$LXCPATH" OCF_RESKEY_address=198.18.251.10
+    OCF_RESKEY_ports=8080 OCF_RESKEY_activate_cmd=/activate
+    "OCF_RESKEY_deactivate_cmd=/bin/killall httpd"
+    "OCF_RESKEY_monitor_cmd=/bin/test -s /tmp/activate-saw"
+    OCF_RESKEY_CRM_meta_timeout=30000 OCF_RESKEY_CRM_meta_interval=10000)
+# the member's tree is only what a push brings: an empty rootfs first
+mkdir -p "$ROOT"
+mkconfig web1 "$ROOT" 198.18.250.2
+
+ra start
+tap_is "$RA_RC" 5 "container: start on a node that is no standby: not installed"
+tap_like "$RA_REASON" "*neither the primary (vm1) nor a standby*vcha-standby*" \
+    "saying why ($RA_REASON)"
+crm_attribute -N node1 -n vcha-standby -v true -l forever ||
+    tap_bail "cannot set vcha-standby"
+ra monitor $probe
+tap_is "$RA_RC" 7 "container: probe before start: not running"
+ra start OCF_RESKEY_member=nosuch
+tap_is "$RA_RC" 5 "start of a member without a config: not installed"
+tap_is "$RA_REASON" "no container nosuch: is the ctset clone running on this node?" \
+    "saying so"
+ra stop OCF_RESKEY_member=nosuch
+mkroot "$ROOT" "never synced"
+ra start
+tap_is "$RA_RC" 1 "start of a member never synced fails"
+tap_like "$RA_REASON" "member web1 was never synced (no $ROOT.vcha-sync)*" \
+    "saying so ($RA_REASON)"
+tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "no active marker written"
+tap_is "$(running web1)" STOPPED "nothing booted"
+ra stop
+rm -rf "$ROOT" && mkdir -p "$ROOT"
+
+# the end to end: the resource natively on its primary (here, for a
+# while), its filesync job pushing into the member's tree through a real
+# rsync daemon with vcha-receive as its hooks (the sync marker)
+receiver_rsyncd_start "$work" web1 "$ROOT" "$top_builddir/daemon/vcha-receive" ||
+    tap_bail "the rsync daemon did not start"
+as_primary=(OCF_RESKEY_primary=node1 OCF_RESKEY_address=127.0.0.1
+    OCF_RESKEY_ports="$PORT"
+    "OCF_RESKEY_start_cmd=$BUSYBOX httpd -p 127.0.0.1:$PORT -h $work/primary/www"
+    "OCF_RESKEY_stop_cmd=pkill -f ^$BUSYBOX.httpd.-p.127.0.0.1:$PORT"
+    OCF_RESKEY_sync_source="$work/primary"
+    OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}"
+    OCF_RESKEY_sync_password_file="$RECEIVER_RSYNC_PASSFILE")
+ra start "${as_primary[@]}"
+tap_is "$RA_RC" 0 "natively with an rsync:// target ($RA_REASON)"
+for _ in $(seq 1 100); do
+    grep -q '^state=complete$' "$ROOT.vcha-sync" 2> /dev/null &&
+        [ -e "$ROOT/activate" ] && break
+    sleep 0.1
+done
+tap_is "$(sed -n 's/^state=//p' "$ROOT.vcha-sync" 2> /dev/null)" complete \
+    "its job pushed the tree through vcha-receive: the marker says complete"
+tap_is "$(cat "$ROOT/www/index.html" 2> /dev/null)" "from the primary" \
+    "with the primary's files"
+ra stop "${as_primary[@]}"
+tap_is "$RA_RC" 0 "stopped natively"
+vchactl health web > /dev/null 2>&1
+tap_cond "$? != 0" "its job removed"
+kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
+
+# a port that never opens: the first start (cold member)
+t0=$EPOCHREALTIME
+ra start OCF_RESKEY_ports="8080 8081" OCF_RESKEY_CRM_meta_timeout=12000
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 1 "container: a port that never opens fails start"
+tap_like "$RA_REASON" "port 8081 on 198.18.250.2 does not accept connections*" \
+    "naming the port on the member's address ($RA_REASON)"
+tap_cond "ms < 12000" "within the timeout ($ms ms of 12000)"
+tap_is "$(sed -n 's/^instance=//p' "$ACTIVE" 2> /dev/null)" web \
+    "the active marker names the resource"
+tap_is "$(sed -n 's/^node=//p' "$ACTIVE" 2> /dev/null)" node1 "and the node"
+since=$(sed -n 's/^since_ms=//p' "$ACTIVE" 2> /dev/null)
+now=$(date +%s%3N)
+tap_cond "${since:-0} > now - 60000 && ${since:-0} <= now" "and when ($since)"
+tap_is "$(cat "$ROOT/tmp/init-saw" 2> /dev/null)" present \
+    "the marker was there when the container booted"
+tap_is "$(cat "$ROOT/tmp/activate-saw" 2> /dev/null)" present \
+    "and when activate_cmd ran inside it"
+ra stop OCF_RESKEY_ports="8080 8081"
+tap_is "$RA_RC" 0 "container: stop after the failed start"
+tap_is "$(running web1)" STOPPED "stopped the container it booted"
+tap_ok "$([ -e "$ACTIVE" ]; echo $?)" "kept the active marker"
+
+rm -f "$ROOT/tmp/init-saw" "$ROOT/tmp/activate-saw"
+ra start
+tap_is "$RA_RC" 0 "container: start, cold member ($RA_REASON)"
+tap_is "$(running web1)" RUNNING "booted it"
+tap_is "$(http 198.18.250.2 8080)" "from the primary" \
+    "it serves the pushed tree on its own address"
+tap_is "$(attr vcha-address-web)" 198.18.250.2 \
+    "its address is published in vcha-address-web"
+tap_is "$(sed -n 's/^mode=//p' "$STATE" 2> /dev/null)" container \
+    "the state file says container"
+ra start
+tap_is "$RA_RC" 0 "start again: still started"
+ra monitor
+tap_is "$RA_RC" 0 "monitor, level 0"
+ra monitor OCF_CHECK_LEVEL=10
+tap_is "$RA_RC" 0 "monitor, level 10"
+ra monitor OCF_CHECK_LEVEL=20
+tap_is "$RA_RC" 0 "monitor, level 20 (monitor_cmd inside)"
+ra monitor OCF_CHECK_LEVEL=20 "OCF_RESKEY_monitor_cmd=/bin/test -e /nonexistent"
+tap_is "$RA_RC" 1 "monitor, level 20, monitor_cmd failing inside: fails"
+ra monitor $probe
+tap_is "$RA_RC" 0 "probe while active: running"
+lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/killall httpd
+ra monitor OCF_CHECK_LEVEL=10
+tap_is "$RA_RC" 1 "monitor, level 10, service gone: fails"
+tap_like "$RA_REASON" "port 8080 on 198.18.250.2 *" "naming the port ($RA_REASON)"
+ra monitor
+tap_is "$RA_RC" 0 "monitor, level 0: the container runs"
+lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/httpd -p 8080 -h /www
+echo "other" > "$work/marker-other"
+sed 's/^instance=web$/instance=other/' "$ACTIVE" > "$work/marker-other"
+cp "$ACTIVE" "$work/marker-ours"
+cp "$work/marker-other" "$ACTIVE"
+ra monitor
+tap_is "$RA_RC" 1 "monitor with the marker naming another resource: fails"
+tap_like "$RA_REASON" "member web1 is active for other*" "saying so ($RA_REASON)"
+cp "$work/marker-ours" "$ACTIVE"
+ra stop
+tap_is "$RA_RC" 0 "container: stop"
+tap_is "$(running web1)" STOPPED "stopped the container it booted"
+tap_ok "$([ -e "$ACTIVE" ]; echo $?)" "kept the active marker"
+tap_is "$(attr vcha-address-web)" "" "removed the attribute"
+ra monitor $probe
+tap_is "$RA_RC" 7 "probe after stop: not running"
+lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
+lxc-start -P "$LXCPATH" -n web1 > /dev/null 2>&1
+ra monitor $probe
+tap_is "$RA_RC" 7 "probe with the member running, marked, no state: not running"
+
+# a hot member: running before start (ctset's); left running by stop
+ra start
+tap_is "$RA_RC" 0 "container: start, hot member ($RA_REASON)"
+tap_is "$(sed -n 's/^booted=//p' "$STATE" 2> /dev/null)" 0 "not booted by the resource"
+tap_is "$(http 198.18.250.2 8080)" "from the primary" "activated: it serves"
+ra stop
+tap_is "$RA_RC" 0 "container: stop, hot member"
+tap_is "$(running web1)" RUNNING "left it running"
+port_open 198.18.250.2 8080
+tap_cond "$? != 0" "deactivate_cmd ran inside it"
+ra monitor
+tap_is "$RA_RC" 7 "monitor after stop: not running"
+lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
+
+# a member activated by another resource is not taken over
+cp "$work/marker-other" "$ACTIVE"
+ra start
+tap_is "$RA_RC" 1 "start of a member active for another resource fails"
+tap_like "$RA_REASON" "member web1 is active for other already" "saying so"
+ra stop
+
+# the last push incomplete: refused on request, else activated
+cp "$work/marker-ours" "$work/keep"
+rm -f "$ACTIVE"
+sed -i 's/^state=complete$/state=incomplete/; s/^status=0$/status=23/' "$ROOT.vcha-sync"
+ra start OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 1 "incomplete_sync=refuse: start of a half-synced member fails"
+tap_like "$RA_REASON" "the last push into web1 (batch 1) did not complete (rsync status 23)*" \
+    "saying so ($RA_REASON)"
+tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "no active marker written"
+ra stop OCF_RESKEY_incomplete_sync=refuse
+# a push under way (its receiver holds the lock for 3 s) is waited for
+flock "$ROOT.vcha-sync.lock" sleep 3 &
+sleep 0.3
+t0=$EPOCHREALTIME
+ra start
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 0 "incomplete_sync=warn: activated ($RA_REASON)"
+tap_cond "ms >= 2500" "once the push under way had ended ($ms ms)"
+ra stop
+tap_is "$(running web1)" STOPPED "and stopped"
+
+# ============================================================ ocf-tester
+# ocf-tester (resource-agents) runs every action as Pacemaker would, in
+# both modes.  It checks the meta-data against the OCF 1.0 DTD, which
+# predates the select type incomplete_sync has: it is given the OCF 1.0
+# view (conformance/ocf-1.0-view.xsl; conformance/metadata.sh checks the
+# OCF 1.1 meta-data).  It runs meta-data as nobody: a copy nobody reaches.
+if command -v ocf-tester > /dev/null && command -v xsltproc > /dev/null; then
+    cp "$AGENT" "$work/vcservice-agent"
+    cp "$top_srcdir/tests/conformance/ocf-1.0-view.xsl" "$work/view.xsl"
+    cat > "$work/vcservice" << SH
+#!/bin/sh
+if [ "\$1" = meta-data ]; then
+    "$work/vcservice-agent" meta-data | xsltproc "$work/view.xsl" -
+    exit
+fi
+exec "$work/vcservice-agent" "\$@"
+SH
+    chmod 755 "$work/vcservice" "$work/vcservice-agent"
+    chmod 644 "$work/view.xsl"
+    HA_RSCTMP=$work/rsctmp ocf-tester -v -n web -o primary=node1 \
+        -o member=web1 -o lxcpath="$LXCPATH" -o address=127.0.0.1 \
+        -o ports="$PORT" \
+        -o start_cmd="$BUSYBOX httpd -p 127.0.0.1:$PORT -h $work/primary/www" \
+        -o stop_cmd="pkill -f ^$BUSYBOX.httpd.-p.127.0.0.1:$PORT" \
+        -o sync_source="$work/primary" -o sync_target="$work/copy" \
+        "$work/vcservice" > "$work/ot-native.out" 2>&1
+    rc=$?
+    sed 's/^/#  /' "$work/ot-native.out"
+    tap_is "$rc" 0 "ocf-tester passes vcservice natively"
+    port_open 127.0.0.1 "$PORT"
+    tap_cond "$? != 0" "and leaves no service behind"
+    HA_RSCTMP=$work/rsctmp ocf-tester -v -n web -o primary=vm1 \
+        -o member=web1 -o lxcpath="$LXCPATH" -o address=198.18.251.10 \
+        -o ports=8080 -o activate_cmd=/activate \
+        -o deactivate_cmd="/bin/killall httpd" \
+        "$work/vcservice" > "$work/ot-ct.out" 2>&1
+    rc=$?
+    sed 's/^/#  /' "$work/ot-ct.out"
+    tap_is "$rc" 0 "ocf-tester passes vcservice in a member container"
+    tap_is "$(running web1)" STOPPED "and leaves the container it booted stopped"
+else
+    tap_ok 1 "ocf-tester and xsltproc are installed (resource-agents, xsltproc)"
+fi
+tap_done
