@@ -1398,10 +1398,12 @@ ctset_start(struct vcha_agent *a)
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s",
                             "the members list in the run directory");
     }
+    /* pushes may come while the members boot */
+    r = r != VCHA_OK ? r : receiver_start(a);
     for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
         r = member_converge(a, &ms.m[i], false);
     }
-    return r != VCHA_OK ? r : receiver_start(a);
+    return r;
 }
 
 static enum vcha_result
