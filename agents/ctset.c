@@ -74,7 +74,7 @@ static const char *const mode_names[] = {"hot", "warm", "cold"};
 struct member {
     char name[NAME_MAX_LEN + 1];
     enum mode mode;
-    int family; /* AF_INET or AF_INET6 */
+    int family;                          /* AF_INET or AF_INET6 */
     char address[INET6_ADDRSTRLEN + 32]; /* with its /PREFIX */
 };
 
@@ -246,8 +246,9 @@ check_bridge(const char *v, char *why, size_t whylen)
 {
     size_t n = strlen(v);
 
-    if (n == 0 || n > 15 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
-                                      "mnopqrstuvwxyz0123456789_.-") != n) {
+    if (n == 0 || n > 15 ||
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+                  "mnopqrstuvwxyz0123456789_.-") != n) {
         snprintf(why, whylen, "is not a network interface name");
         return -EINVAL;
     }
@@ -310,19 +311,18 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .reloadable = true,
             .check = check_members,
             .shortdesc = "The members: NAME:MODE:ADDRESS/PREFIX ...",
-            .longdesc =
-                "The containers of the set, separated by spaces, each "
-                "NAME:MODE:ADDRESS/PREFIX.  NAME is the LXC container "
-                "name (letters, digits, '_', '.', '-'), also the rsync "
-                "module its primary pushes into and part of its node "
-                "attributes.  MODE is hot (kept running with its init, "
-                "its services running), warm (kept running; the "
-                "service itself is started at activation by "
-                "ocf:vcha:vcservice) or cold (kept stopped; booted at "
-                "activation).  ADDRESS/PREFIX is its own IPv4 or IPv6 "
-                "address on bridge.  A member whose tree was never "
-                "synced is not started.  Members can be added and "
-                "removed with a reload, without touching the others.",
+            .longdesc = "The containers of the set, separated by spaces, each "
+                        "NAME:MODE:ADDRESS/PREFIX.  NAME is the LXC container "
+                        "name (letters, digits, '_', '.', '-'), also the rsync "
+                        "module its primary pushes into and part of its node "
+                        "attributes.  MODE is hot (kept running with its init, "
+                        "its services running), warm (kept running; the "
+                        "service itself is started at activation by "
+                        "ocf:vcha:vcservice) or cold (kept stopped; booted at "
+                        "activation).  ADDRESS/PREFIX is its own IPv4 or IPv6 "
+                        "address on bridge.  A member whose tree was never "
+                        "synced is not started.  Members can be added and "
+                        "removed with a reload, without touching the others.",
         },
     [P_SYNC_DIR] =
         {
@@ -451,13 +451,12 @@ run_path(const struct vcha_agent *a, const char *file, char *buf, size_t len)
     char inst[256];
 
     instance_name(a, inst, sizeof(inst));
-    snprintf(buf, len, "%s/ctset/%s%s%s", run && *run ? run : "/run/vcha",
-             inst, file ? "/" : "", file ? file : "");
+    snprintf(buf, len, "%s/ctset/%s%s%s", run && *run ? run : "/run/vcha", inst,
+             file ? "/" : "", file ? file : "");
 }
 
 static void
-rootfs_path(const struct vcha_agent *a, const char *name, char *buf,
-            size_t len)
+rootfs_path(const struct vcha_agent *a, const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%s/rootfs", vcha_agent_str(a, P_SYNC_DIR), name);
 }
@@ -611,8 +610,8 @@ sync_get(struct vcha_agent *a, const struct member *m,
 /* Publish the member's state and lag (seconds since its last completed
  * batch ended, as last seen complete here when it is not complete now). */
 static void
-attrs_publish(struct vcha_agent *a, const struct member *m,
-              enum sync_state st, const struct vcha_syncmark *mark)
+attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
+              const struct vcha_syncmark *mark)
 {
     char file[NAME_MAX_LEN + 16], text[32];
     long long done_ms = 0;
@@ -674,9 +673,8 @@ config_owner(const struct vcha_agent *a, const char *path, char *owner,
 static char *
 config_text(struct vcha_agent *a, const struct member *m)
 {
-    const char *gw = vcha_agent_str(a, P_GATEWAY), *idmap =
-                                                       vcha_agent_str(
-                                                           a, P_IDMAP);
+    const char *gw = vcha_agent_str(a, P_GATEWAY),
+               *idmap = vcha_agent_str(a, P_IDMAP);
     const char *fam = m->family == AF_INET ? "ipv4" : "ipv6";
     char inst[256], rootfs[PATH_MAX], ids[256] = "", gwline[128] = "";
     long long host, count;
@@ -690,12 +688,14 @@ config_text(struct vcha_agent *a, const struct member *m)
                  "lxc.idmap = u 0 %lld %lld\nlxc.idmap = g 0 %lld %lld\n",
                  host, count, host, count);
     }
-    if (gw != NULL && *gw && (strchr(gw, ':') != NULL) == (m->family != AF_INET)) {
+    if (gw != NULL && *gw &&
+        (strchr(gw, ':') != NULL) == (m->family != AF_INET)) {
         snprintf(gwline, sizeof(gwline), "lxc.net.0.%s.gateway = %s\n", fam,
                  gw);
     }
     if (asprintf(&text,
-                 OWNER_PREFIX "%s" OWNER_SUFFIX "\n"
+                 OWNER_PREFIX
+                 "%s" OWNER_SUFFIX "\n"
                  "lxc.uts.name = %s\n"
                  "lxc.rootfs.path = dir:%s\n"
                  "%s"
@@ -780,7 +780,8 @@ secret_users(const char *path, char *users, size_t len, char *why,
         snprintf(why, whylen, "cannot read %s: %s", path, strerror(-rc));
         return rc;
     }
-    for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    for (char *l = strtok_r(data, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
         size_t n = strcspn(l, ":");
 
         if (l[0] == '#' || l[n] != ':') {
@@ -836,11 +837,11 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     run_path(a, NULL, run, sizeof(run));
     if (asprintf(&text,
                  OWNER_PREFIX "%s" OWNER_SUFFIX "\n"
-                 "pid file = %s/rsyncd.pid\n"
-                 "log file = %s/rsyncd.log\n"
-                 "address = %s\n"
-                 "port = %lld\n"
-                 "reverse lookup = no\n",
+                              "pid file = %s/rsyncd.pid\n"
+                              "log file = %s/rsyncd.log\n"
+                              "address = %s\n"
+                              "port = %lld\n"
+                              "reverse lookup = no\n",
                  inst, run, run, vcha_agent_str(a, P_RECEIVER_ADDRESS),
                  vcha_agent_num(a, P_RECEIVER_PORT)) < 0) {
         return NULL;
@@ -945,8 +946,8 @@ receiver_answers(struct vcha_agent *a, bool wait)
     do {
         long long now = vcha_now_ms(), left = a->deadline_ms - now;
 
-        rc = vcha_port_probe(addr, port, now + (left < 2000 ? left : 2000),
-                             why, sizeof(why));
+        rc = vcha_port_probe(addr, port, now + (left < 2000 ? left : 2000), why,
+                             sizeof(why));
         if (rc == 0) {
             return VCHA_OK;
         }
@@ -991,8 +992,7 @@ receiver_start(struct vcha_agent *a)
                                "the rsync daemon did not stay up (is port %lld "
                                "of %s free? see %s/rsyncd.log)",
                                vcha_agent_num(a, P_RECEIVER_PORT),
-                               vcha_agent_str(a, P_RECEIVER_ADDRESS),
-                               run);
+                               vcha_agent_str(a, P_RECEIVER_ADDRESS), run);
     }
     vcha_notice("rsync daemon started (pid %d) on %s port %lld",
                 (int) receiver_pid(a), vcha_agent_str(a, P_RECEIVER_ADDRESS),
@@ -1138,8 +1138,7 @@ member_keep_running(struct vcha_agent *a, const struct member *m,
         return VCHA_ERR_GENERIC;
     }
     if (st == SYNC_NEVER) {
-        vcha_info("member %s: its tree was never synced; not started",
-                  m->name);
+        vcha_info("member %s: its tree was never synced; not started", m->name);
         return VCHA_OK;
     }
     if (running == 0) {
@@ -1202,10 +1201,9 @@ member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
         if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
             return VCHA_ERR_GENERIC;
         }
-        r = m->mode == MODE_COLD
-                ? member_keep_stopped(a, m, ct, monitor)
-                : member_keep_running(a, m, ct, st, &mark, written > 0,
-                                      monitor);
+        r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
+                                 : member_keep_running(a, m, ct, st, &mark,
+                                                       written > 0, monitor);
     }
     attrs_publish(a, m, st, &mark);
     vcha_ct_free(ct);
@@ -1304,7 +1302,8 @@ member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
     snprintf(file, sizeof(file), "%s.packages", name);
     run_unlink(a, file);
     config_path(lxcpath, name, path, sizeof(path));
-    if (remove && r == VCHA_OK && config_owner(a, path, owner, sizeof(owner)) == 0) {
+    if (remove && r == VCHA_OK &&
+        config_owner(a, path, owner, sizeof(owner)) == 0) {
         unlink(path);
         snprintf(path, sizeof(path), "%s/%s", lxcpath, name);
         rmdir(path); /* only if nothing else is in it */
@@ -1363,8 +1362,7 @@ clash_check(struct vcha_agent *a, const struct members *ms)
                 a, VCHA_ERR_INSTALLED,
                 "container name clash: %s exists and is not this "
                 "resource's (%s); rename that container or the member %s",
-                path, owner[0] ? owner : "not written by ctset",
-                ms->m[i].name);
+                path, owner[0] ? owner : "not written by ctset", ms->m[i].name);
         }
     }
     return VCHA_OK;
