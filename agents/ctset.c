@@ -940,12 +940,13 @@ receiver_answers(struct vcha_agent *a, bool wait)
 {
     const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
     unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
-    char why[256] = "";
+    char why[256] = "", run[PATH_MAX + 16];
     int rc;
 
     do {
         long long now = vcha_now_ms(), left = a->deadline_ms - now;
 
+        run_path(a, "rsyncd.log", run, sizeof(run));
         rc = vcha_port_probe(addr, port, now + (left < 2000 ? left : 2000), why,
                              sizeof(why));
         if (rc == 0) {
@@ -953,8 +954,7 @@ receiver_answers(struct vcha_agent *a, bool wait)
         }
         if (receiver_pid(a) == 0) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the rsync daemon is gone (see %s)",
-                                   "its log in the run directory");
+                                   "the rsync daemon is gone (see %s)", run);
         }
         vcha_sleep_ms(wait ? 100 : 0);
     } while (wait && vcha_agent_remaining_ms(a) > 150);
@@ -984,7 +984,10 @@ receiver_start(struct vcha_agent *a)
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot start the rsync daemon: %s", why);
     }
-    while (receiver_pid(a) == 0 && vcha_agent_remaining_ms(a) > 150) {
+    /* its pid file comes at once, or never (a bad configuration) */
+    for (long long end = vcha_now_ms() + 5000;
+         receiver_pid(a) == 0 && vcha_now_ms() < end &&
+         vcha_agent_remaining_ms(a) > 150;) {
         vcha_sleep_ms(50);
     }
     if (receiver_pid(a) == 0) {
@@ -1279,7 +1282,9 @@ member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
     enum vcha_result r = VCHA_OK;
     int rc;
 
-    rootfs_path(a, name, rootfs, sizeof(rootfs));
+    if (remove) {
+        rootfs_path(a, name, rootfs, sizeof(rootfs));
+    }
     if (remove && active_get(rootfs, owner, sizeof(owner))) {
         vcha_warn("member %s left the set while its service is active here "
                   "(%s): left as it is",
@@ -1461,9 +1466,9 @@ ctset_monitor(struct vcha_agent *a)
         if (a->probe || access(path, F_OK) < 0) {
             return VCHA_NOT_RUNNING;
         }
+        run_path(a, "rsyncd.log", path, sizeof(path));
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "the rsync daemon died (see its log in %s)",
-                               path);
+                               "the rsync daemon died (see %s)", path);
     }
     if (a->probe) {
         return VCHA_OK;

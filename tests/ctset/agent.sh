@@ -230,6 +230,14 @@ tap_is "$(initpid hot1)/$(daemon_pid)" "$pid4/$dpid" \
 push warm1
 ctset monitor
 tap_is "$RC/$(state warm1)" 0/RUNNING "warm1, pushed to, runs"
+pid5=$(initpid warm1)
+MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
+ctset reload-agent
+tap_is "$RC" 0 "reload: hot1 gets a new address"
+tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.12/24*" \
+    "reload: hot1 restarted with it"
+tap_ok "$([ "$(initpid hot1)" != "$pid4" ]; echo $?)" "reload: a new init"
+tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
 
 # ------------------------------------------------------------ stop
 ctset stop
