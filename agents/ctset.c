@@ -964,15 +964,65 @@ receiver_answers(struct vcha_agent *a, bool wait)
                            addr, port, why);
 }
 
+static enum vcha_result receiver_stop(struct vcha_agent *a);
+
+/* "ADDRESS PORT" of the parameters, as the run directory records it. */
+static void
+listen_text(struct vcha_agent *a, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %lld", vcha_agent_str(a, P_RECEIVER_ADDRESS),
+             vcha_agent_num(a, P_RECEIVER_PORT));
+}
+
+/*
+ * A daemon of this instance that listens elsewhere (the address or the
+ * port changed) is stopped; a port another program holds is refused
+ * before the daemon is started (it would die, and the other answer).
+ */
+static enum vcha_result
+receiver_prepare(struct vcha_agent *a, bool *running)
+{
+    char want[128], had[128], why[256];
+    unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
+    const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    enum vcha_result r;
+
+    listen_text(a, want, sizeof(want));
+    run_read(a, "rsyncd.listen", had, sizeof(had));
+    *running = receiver_pid(a) > 0;
+    if (*running && strcmp(want, had) == 0) {
+        return VCHA_OK;
+    }
+    if (*running) {
+        vcha_notice("the rsync daemon listens on %s, not %s: restarting it",
+                    had[0] ? had : "another address", want);
+        r = receiver_stop(a);
+        if (r != VCHA_OK) {
+            return r;
+        }
+        *running = false;
+    }
+    if (vcha_port_probe(addr, port, vcha_now_ms() + 1000, why, sizeof(why)) ==
+        0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "%s port %u is taken by another program: the "
+                               "rsync daemon cannot listen there",
+                               addr, port);
+    }
+    return VCHA_OK;
+}
+
 static enum vcha_result
 receiver_start(struct vcha_agent *a)
 {
     char conf[PATH_MAX], run[PATH_MAX], arg[PATH_MAX + 16], why[512] = "";
     const char *argv[] = {VCHA_RSYNC, "--daemon", arg, NULL};
+    bool running = false;
+    enum vcha_result r = receiver_prepare(a, &running);
     int rc;
 
-    if (receiver_pid(a) > 0) {
-        return receiver_answers(a, true);
+    if (r != VCHA_OK || running) {
+        return r != VCHA_OK ? r : receiver_answers(a, true);
     }
     run_path(a, "rsyncd.conf", conf, sizeof(conf));
     run_path(a, NULL, run, sizeof(run));
@@ -992,11 +1042,13 @@ receiver_start(struct vcha_agent *a)
     }
     if (receiver_pid(a) == 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "the rsync daemon did not stay up (is port %lld "
-                               "of %s free? see %s/rsyncd.log)",
-                               vcha_agent_num(a, P_RECEIVER_PORT),
-                               vcha_agent_str(a, P_RECEIVER_ADDRESS), run);
+                               "the rsync daemon did not stay up (see "
+                               "%s/rsyncd.log)",
+                               run);
     }
+    listen_text(a, why, sizeof(why));
+    strcat(why, "\n");
+    run_write(a, "rsyncd.listen", why);
     vcha_notice("rsync daemon started (pid %d) on %s port %lld",
                 (int) receiver_pid(a), vcha_agent_str(a, P_RECEIVER_ADDRESS),
                 vcha_agent_num(a, P_RECEIVER_PORT));
@@ -1033,6 +1085,7 @@ receiver_stop(struct vcha_agent *a)
         vcha_notice("rsync daemon (pid %d) stopped", (int) pid);
     }
     run_unlink(a, "rsyncd.pid");
+    run_unlink(a, "rsyncd.listen");
     return VCHA_OK;
 }
 
@@ -1461,20 +1514,23 @@ ctset_monitor(struct vcha_agent *a)
     char path[PATH_MAX];
     enum vcha_result r = VCHA_OK, m;
 
-    if (receiver_pid(a) == 0) {
-        run_path(a, "members", path, sizeof(path));
-        if (a->probe || access(path, F_OK) < 0) {
-            return VCHA_NOT_RUNNING;
-        }
-        run_path(a, "rsyncd.log", path, sizeof(path));
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "the rsync daemon died (see %s)", path);
+    run_path(a, "members", path, sizeof(path));
+    if (receiver_pid(a) == 0 && (a->probe || access(path, F_OK) < 0)) {
+        return VCHA_NOT_RUNNING;
     }
     if (a->probe) {
         return VCHA_OK;
     }
     r = members_get(a, &ms);
-    r = r != VCHA_OK ? r : receiver_answers(a, false);
+    if (r == VCHA_OK && receiver_pid(a) == 0) {
+        /* the members run on untouched: only the receiver comes back */
+        run_path(a, "rsyncd.log", path, sizeof(path));
+        vcha_warn("the rsync daemon died (see %s): starting it again", path);
+        r = receiver_configure(a, &ms);
+        r = r != VCHA_OK ? r : receiver_start(a);
+    } else if (r == VCHA_OK) {
+        r = receiver_answers(a, false);
+    }
     for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
         m = member_converge(a, &ms.m[i], true);
         r = r != VCHA_OK ? r : m;
@@ -1553,6 +1609,8 @@ static const struct vcha_agent_def agent = {
         "vcha-receive(8) as its pre-xfer and post-xfer hooks, which mark "
         "each batch begun and ended beside the tree (rootfs.vcha-sync).  "
         "A primary's filesync target is rsync://USER@ADDRESS:PORT/NAME.  "
+        "A monitor (not a probe) that finds the rsync daemon dead starts "
+        "it again, the members untouched; one that cannot fails.  "
         "The agent writes each member's LXC configuration, "
         "LXCPATH/NAME/config, whose first line says it is the agent's: a "
         "configuration without that line (another container of the same "

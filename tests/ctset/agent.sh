@@ -239,6 +239,19 @@ tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.12/24*" \
 tap_ok "$([ "$(initpid hot1)" != "$pid4" ]; echo $?)" "reload: a new init"
 tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
 
+# ------------------------------------------------------------ receiver
+kill -KILL "$dpid"
+pid6=$(initpid hot1)
+ctset monitor
+dpid2=$(daemon_pid)
+tap_ok "$([ "$RC" = 0 ] && [ "$dpid2" != "$dpid" ] && alive "$dpid2"; echo $?)" \
+    "monitor starts the receiver again (pid $dpid -> ${dpid2:-none})"
+tap_like "$LOG" "*the rsync daemon died*starting it again*" "and logs it"
+tap_is "$(initpid hot1)" "$pid6" "the members run on untouched"
+push warm1
+tap_is "$PRC" 0 "pushes land again"
+dpid=$dpid2
+
 # ------------------------------------------------------------ stop
 ctset stop
 tap_is "$RC" 0 "stop succeeds"

@@ -175,6 +175,9 @@ cases_ctset() {
     case_run "probe, after the refused start" monitor $probe
     rm -r "$work/ctlxc/db"
     case_run "start" start
+    case_run "start, another instance on its port" start \
+        OCF_RESOURCE_INSTANCE=other-set OCF_RESKEY_sync_dir="$work/sync2" \
+        OCF_RESKEY_lxcpath="$work/ctlxc2"
     case_run "probe, started" monitor $probe
     case_run "monitor" monitor
     case_run "start, already started" start
