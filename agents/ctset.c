@@ -1198,7 +1198,12 @@ member_keep_running(struct vcha_agent *a, const struct member *m,
         return VCHA_OK;
     }
     if (running == 0) {
-        if (monitor) {
+        char file[NAME_MAX_LEN + 16], had[80];
+
+        /* started here before: it stopped or was killed */
+        packages_file(m, file, sizeof(file));
+        run_read(a, file, had, sizeof(had));
+        if (monitor && had[0] != '\0') {
             vcha_warn("member %s was not running: starting it again", m->name);
         }
         return member_boot(a, m, ct, mark);

@@ -8,8 +8,10 @@
 # again after it is killed and restarts it when its package list changes;
 # the active marker refuses pushes and keeps the agent's hands off the
 # member; a foreign configuration of a member's name is refused, naming the
-# container; a reload removes a member and leaves the others running; stop
-# leaves nothing running.  Runs as root.
+# container; a reload removes a member and leaves the others running, and
+# restarts one whose address changed; a killed receiver comes back; stop
+# leaves nothing running; an unprivileged member (idmap) keeps the
+# primary's ids on disk and inside.  Runs as root.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir/_build}
@@ -37,11 +39,12 @@ inst=ctset-host
 
 cleanup() {
     local c pid
-    for c in hot1 cold1 warm1; do
+    for c in hot1 cold1 warm1 u1; do
         lxc-stop -P "$lxcpath" -n "$c" -k > /dev/null 2>&1
     done
-    pid=$(cat "$work/run/ctset/$inst/rsyncd.pid" 2> /dev/null) &&
+    for pid in $(cat "$work"/run/ctset/*/rsyncd.pid 2> /dev/null); do
         kill "$pid" 2> /dev/null
+    done
     ip link del "$br" 2> /dev/null
     if [ "$tap_failed" -gt 0 ] && [ -f "$work/run/ctset/$inst/rsyncd.log" ]; then
         tap_diag "rsyncd.log:"
@@ -267,4 +270,29 @@ ctset monitor OCF_RESKEY_CRM_meta_interval=0
 tap_is "$RC" 7 "a probe says not running"
 ctset stop
 tap_is "$RC" 0 "a second stop succeeds"
+
+# ------------------------------------------------------------ idmap
+# an unprivileged member: its ids 0..65535 are the host's 200000.., its
+# tree (on this ext4) mounted idmapped, so the pushed files keep the
+# primary's ids on disk and inside
+chown 1000:1000 "$src/etc/motd"
+IDM=(OCF_RESOURCE_INSTANCE=ctset-idm OCF_RESKEY_idmap=200000:65536
+    OCF_RESKEY_members=u1:hot:198.18.9.30/24)
+inst=ctset-idm
+ctset start "${IDM[@]}"
+tap_is "$RC" 0 "idmap: start"
+push u1
+ctset monitor "${IDM[@]}"
+tap_is "$RC/$(state u1)" 0/RUNNING "idmap: the pushed member runs"
+tap_like "$(cat "$lxcpath/u1/config")" \
+    "*lxc.rootfs.options = idmap=container*lxc.idmap = u 0 200000 65536*lxc.idmap = g 0 200000 65536*" \
+    "idmap: its configuration maps its ids"
+tap_is "$(stat -c %u "/proc/$(initpid u1)" 2> /dev/null)" 200000 \
+    "idmap: its init runs as uid 200000 on the host"
+tap_is "$(in_ct u1 /bin/busybox stat -c %u:%g /etc/motd /bin/busybox | tr '\n' ' ')" \
+    "1000:1000 0:0 " "idmap: inside, the files have the primary's ids"
+tap_is "$(stat -c %u:%g "$sync/u1/rootfs/etc/motd")" 1000:1000 \
+    "idmap: and so on disk (never chowned)"
+ctset stop "${IDM[@]}"
+tap_is "$RC/$(state u1)" 0/STOPPED "idmap: stop"
 tap_done
