@@ -30,6 +30,8 @@
 #endif
 
 #define EXIT_REFUSED 1 /* rsync's "syntax or usage error" */
+/* DEST + this: the tree serves a container (ocf:vcha:vcservice) */
+#define ACTIVE_SUFFIX ".vcha-active"
 /* --state */
 #define EXIT_COMPLETE 0
 #define EXIT_INCOMPLETE 1
@@ -538,6 +540,48 @@ dir_ok(const char *what, const char *dir)
     return true;
 }
 
+/*
+ * Whether @p dest is active: its container serves from it since its
+ * service was activated on this node, and its tree is newer than any
+ * primary's.  Then no push may land in it: true, with the refusal set
+ * naming the marker (and what it says).  A marker that cannot be looked
+ * at counts as there.
+ */
+static bool
+active_refused(const char *dest)
+{
+    char path[PATH_MAX + 16], who[256] = "";
+    size_t n = strlen(dest);
+    struct stat st;
+    FILE *f;
+
+    while (n > 1 && dest[n - 1] == '/') {
+        n--;
+    }
+    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, ACTIVE_SUFFIX);
+    if (lstat(path, &st) < 0 && errno == ENOENT) {
+        return false;
+    }
+    f = fopen(path, "re");
+    if (f != NULL) {
+        size_t len = fread(who, 1, sizeof(who) - 1, f);
+
+        who[len] = '\0';
+        fclose(f);
+        for (char *p = who; *p != '\0'; p++) {
+            *p = (*p == '\n' || (unsigned char) *p < 0x20) ? ' ' : *p;
+        }
+        for (size_t k = strlen(who); k > 0 && who[k - 1] == ' '; k--) {
+            who[k - 1] = '\0';
+        }
+    }
+    refuse("%.*s is active (%s%s%s): a container serves from this tree, which "
+           "is newer than the pushing side's; no push may land in it while "
+           "that marker exists (see vcha-receive(8))",
+           (int) n, dest, path, who[0] ? ": " : "", who);
+    return true;
+}
+
 /* Begin a batch; prints why not.  0 or -errno. */
 static int
 begin(const char *dest, const char *owner, long long wait_ms,
@@ -654,7 +698,17 @@ run_push(const struct receive *r, char **argv)
     int status, rc;
     pid_t pid;
 
+    if (active_refused(r->dest)) {
+        fprintf(stderr, "%s: refused: %s\n", prog, refusal);
+        return EXIT_REFUSED;
+    }
     if (begin(r->dest, NULL, r->lock_wait_ms, &m, NULL) < 0) {
+        return EXIT_REFUSED;
+    }
+    /* activated while this push waited for the lock: nothing was sent */
+    if (active_refused(r->dest)) {
+        fprintf(stderr, "%s: refused: %s\n", prog, refusal);
+        vcha_syncmark_end(r->dest, &m, -1);
         return EXIT_REFUSED;
     }
     signals_forward();
@@ -844,12 +898,18 @@ mode_pre(const struct receive *r)
         return EXIT_REFUSED;
     }
     n = daemon_args(words);
-    if (!options_ok(words, n, &dot, &push) || !request_ok(module, request)) {
+    if (!options_ok(words, n, &dot, &push) || !request_ok(module, request) ||
+        active_refused(path)) {
         return daemon_refuse();
     }
     snprintf(owner, sizeof(owner), "rsyncd %lld", pid);
     if (begin(path, owner, r->lock_wait_ms, &m, stdout) < 0) {
         return EXIT_REFUSED;
+    }
+    /* activated while this push waited for the lock: nothing was sent */
+    if (active_refused(path)) {
+        vcha_syncmark_end(path, &m, -1);
+        return daemon_refuse();
     }
     fflush(stdout);
     keeper = fork();

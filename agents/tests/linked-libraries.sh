@@ -25,13 +25,13 @@ needed() {
 lists() { needed "$1" | grep -q "^$2"; }
 lacks() { ! lists "$1" "$2"; }
 
-for prog in needed/dnsswitch needed/criuct needed/control; do
+for prog in needed/dnsswitch needed/criuct needed/ctset needed/control; do
     if [ ! -x "$prog" ]; then
         echo "Bail out! $prog is not built"
         exit 1
     fi
 done
-echo "1..8"
+echo "1..10"
 # the control: this link keeps a library nobody calls
 desc="a program linked the same way keeps libm, which it never calls"
 check lists needed/control libm.so
@@ -49,4 +49,8 @@ desc="criuct needs no libvirt"
 check lacks needed/criuct libvirt.so
 desc="criuct needs no libresolv"
 check lacks needed/criuct libresolv.so
+desc="ctset needs no libvirt"
+check lacks needed/ctset libvirt.so
+desc="ctset needs liblxc (its members)"
+check lists needed/ctset liblxc.so
 [ "$failed" -eq 0 ]

@@ -6,7 +6,8 @@
 # deletion of missing paths, the batch marker and its packages digest, a
 # push killed half-way, refused downloads, destinations and commands,
 # daemon authentication, an unreachable receiver, the lock between pushes,
-# and `vcha-receive --state`.  Runs as root.
+# `vcha-receive --state`, and the active marker that refuses every push.
+# Runs as root.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/receiver.sh"
@@ -460,5 +461,38 @@ run rsync "${SENDER[@]}" -e "${SSH_PUSH/-p $RECEIVER_SSH_PORT/-p $closed}" \
 # rsync exits 12 or 255 (ssh's status) depending on which it sees first
 tap_like "$RC:$ERR" "[12][25]*:*port $closed: Connection refused*" \
     "ssh: an unreachable receiver fails clearly"
+
+# ------------------------------------------------------------ active marker
+# a service activated on the standby (ocf:vcha:vcservice) serves from the
+# tree: no push may land in it until an administrator removes the marker
+echo "after activation" > "$src/data/late"
+files_list
+for d in "$dest" "$ddest"; do
+    printf 'instance=svc-web\nnode=standby1\nsince_ms=%s\n' \
+        "$(now_ms)" > "$d.vcha-active"
+done
+before=$(marks "$dest")
+push_ssh
+tap_ok "$([ "$RC" != 0 ]; echo $?)" "active: an ssh push fails (rc $RC)"
+tap_like "$ERR" "*$dest is active ($dest.vcha-active: instance=svc-web node=standby1 since_ms=*)*no push may land*" \
+    "active: ssh: refused, naming the marker and what it says"
+tap_ok "$([ ! -e "$dest/data/late" ]; echo $?)" "active: ssh: nothing landed"
+tap_is "$(marks "$dest")" "$before" "active: ssh: no batch began"
+before=$(marks "$ddest")
+push_daemon
+tap_ok "$([ "$RC" != 0 ]; echo $?)" "active: a daemon push fails (rc $RC)"
+tap_like "$ERR" "*$ddest is active ($ddest.vcha-active: instance=svc-web*no push may land*" \
+    "active: daemon: refused by pre-xfer, shown to the client"
+tap_ok "$([ ! -e "$ddest/data/late" ]; echo $?)" "active: daemon: nothing landed"
+tap_is "$(marks "$ddest")" "$before" "active: daemon: no batch began"
+rm -f "$dest.vcha-active" "$ddest.vcha-active"
+push_ssh
+tap_is "$RC/$(cat "$dest/data/late" 2>/dev/null)" "0/after activation" \
+    "active: once the marker is removed, an ssh push lands again"
+push_daemon
+wait_state "$ddest"
+tap_is "$RC/$(cat "$ddest/data/late" 2>/dev/null)" "0/after activation" \
+    "active: and a daemon push too"
+rm -f "$src/data/late"
 
 tap_done

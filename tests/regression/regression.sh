@@ -11,13 +11,20 @@ set -u
 update=no
 [ "${1:-}" = "--update" ] && update=yes
 work=$(mktemp -d)
-trap 'named_stop; rm -rf "$work"' EXIT
+# ctset's cases leave no rsync daemon behind, even when they fail half-way
+ctset_stop() {
+    local pid
+    pid=$(cat "$work/run/ctset/standby-set/rsyncd.pid" 2>/dev/null) &&
+        kill "$pid" 2>/dev/null
+}
+trap 'named_stop; ctset_stop; rm -rf "$work"' EXIT
 named_start "$work/named" || tap_bail "cannot start named"
 
 # The short list of volatile text: the server's port, temporary paths.
 blank() {
     sed -e "s/#$NAMED_PORT\b/#PORT/g" -e "s/\b$NAMED_PORT\b/PORT/g" \
-        -e "s|$work|WORK|g"
+        -e "s/\b${CTSET_PORT:-CTPORT}\b/CTPORT/g" \
+        -e "s/(pid [0-9]*)/(pid PID)/g" -e "s|$work|WORK|g"
 }
 
 # case_run DESCRIPTION ACTION [VAR=VALUE...]: run one case, append its record.
@@ -42,7 +49,7 @@ case_stdout() {
     } | blank >> "$out"
 }
 
-for agent in dnsswitch criuct vcservice; do
+for agent in dnsswitch criuct ctset vcservice; do
     AGENT=$top_builddir/agents/$agent
     out=$work/$agent.out
     : > "$out"

@@ -1,0 +1,298 @@
+#!/bin/bash
+# ocf:vcha:ctset on this machine, for real: its rsync daemon on 127.0.0.1
+# with vcha-receive as its hooks, real pushes through its modules, LXC
+# members with a tiny busybox root on a bridge of the lab's range
+# (198.18.0.0/15, no address on the host, no route off it).  Start brings
+# up the receiver and writes the configurations; a push lands and marks its
+# batch; the hot member then runs with its address; monitor starts it
+# again after it is killed and restarts it when its package list changes;
+# the active marker refuses pushes and keeps the agent's hands off the
+# member; a foreign configuration of a member's name is refused, naming the
+# container; a reload removes a member and leaves the others running, and
+# restarts one whose address changed; a killed receiver comes back; stop
+# leaves nothing running; an unprivileged member (idmap) keeps the
+# primary's ids on disk and inside.  Runs as root.
+set -u
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir/_build}
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/receiver.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "LXC containers and rsync's ids need root"
+for p in lxc-start lxc-info lxc-attach lxc-stop rsync ip ss; do
+    command -v $p > /dev/null || tap_bail "$p is missing (lxc, rsync, iproute2)"
+done
+BUSYBOX=$(command -v busybox) || tap_bail "busybox is missing (busybox-static)"
+file -L "$BUSYBOX" 2> /dev/null | grep -q "statically linked" ||
+    tap_bail "$BUSYBOX is not static: install busybox-static"
+agent=$top_builddir/agents/ctset
+receive=$top_builddir/daemon/vcha-receive
+[ -x "$agent" ] && [ -x "$receive" ] || tap_bail "build ctset and vcha-receive"
+
+work=$(mktemp -d /tmp/vcha-ctset.XXXXXX)
+chmod 755 "$work"
+lxcpath=$work/lxc
+sync=$work/sync
+br=vcts$((RANDOM % 100000))
+port=$(receiver_free_port) || tap_bail "no free port"
+inst=ctset-host
+
+cleanup() {
+    local c pid
+    for c in hot1 cold1 warm1 u1; do
+        lxc-stop -P "$lxcpath" -n "$c" -k > /dev/null 2>&1
+    done
+    for pid in $(cat "$work"/run/ctset/*/rsyncd.pid 2> /dev/null); do
+        kill "$pid" 2> /dev/null
+    done
+    ip link del "$br" 2> /dev/null
+    if [ "$tap_failed" -gt 0 ] && [ -f "$work/run/ctset/$inst/rsyncd.log" ]; then
+        tap_diag "rsyncd.log:"
+        tail -20 "$work/run/ctset/$inst/rsyncd.log" | sed 's/^/#   /'
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ip link add "$br" type bridge && ip link set "$br" up ||
+    tap_bail "cannot make the bridge $br"
+
+(umask 077 && echo "vcha:ctset-host-secret" > "$work/secrets" &&
+    echo "ctset-host-secret" > "$work/pass")
+MEMBERS="hot1:hot:198.18.9.2/24 cold1:cold:198.18.9.3/24"
+ctset() { # ctset ACTION [VAR=VALUE...]: sets RC, REASON, LOG
+    local action=$1
+    shift
+    LOG=$(env -i PATH="$PATH" HA_RSCTMP="$work/state" \
+        VCHA_RUN_DIR="$work/run" VCHA_RECEIVE="$receive" \
+        OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=$inst \
+        OCF_RESKEY_members="$MEMBERS" OCF_RESKEY_sync_dir="$sync" \
+        OCF_RESKEY_lxcpath="$lxcpath" OCF_RESKEY_bridge="$br" \
+        OCF_RESKEY_receiver_address=127.0.0.1 \
+        OCF_RESKEY_receiver_port="$port" \
+        OCF_RESKEY_secrets_file="$work/secrets" \
+        OCF_RESKEY_CRM_meta_timeout=60000 \
+        OCF_RESKEY_CRM_meta_interval=10000 "$@" "$agent" "$action" 2>&1)
+    RC=$?
+    REASON=$(sed -n 's/^ocf-exit-reason://p' <<< "$LOG")
+    [ "$RC" = 0 ] || tap_diag "$action: rc $RC: $LOG"
+}
+state() { lxc-info -P "$lxcpath" -n "$1" -s -H 2> /dev/null || echo NONE; }
+initpid() { lxc-info -P "$lxcpath" -n "$1" -p -H 2> /dev/null; }
+in_ct() { lxc-attach -P "$lxcpath" -n "$1" --clear-env -- "${@:2}"; }
+daemon_pid() { cat "$work/run/ctset/$inst/rsyncd.pid" 2> /dev/null; }
+# alive PID: the process exists and has not exited (a zombie waits for its
+# reaper, which here may be slow)
+alive() {
+    local st
+    st=$(ps -o stat= -p "$1" 2> /dev/null)
+    [ -n "$st" ] && [[ $st != Z* ]]
+}
+field() { sed -n "s/^$2=//p" "$sync/$1/rootfs.vcha-sync" 2> /dev/null; }
+push() { # push MEMBER: the primary's tree into its module; sets PRC, PERR
+    local i
+    for i in $(seq 1 50); do
+        PERR=$(rsync -aHAX --numeric-ids --delete --delete-delay \
+            --password-file="$work/pass" "$work/src/" \
+            "rsync://vcha@127.0.0.1:$port/$1/" 2>&1)
+        PRC=$?
+        # "max connections (1) reached": the last one's post-xfer still runs
+        [ "$PRC" = 5 ] || break
+        sleep 0.1
+    done
+    "$receive" --state "$sync/$1/rootfs" --wait 30 > /dev/null 2>&1
+}
+
+# ------------------------------------------------------------ the tree
+# what a primary would push: a busybox root whose init loops
+src=$work/src
+mkdir -p "$src/bin" "$src/sbin" "$src/etc" "$src/proc" "$src/sys" \
+    "$src/dev" "$src/tmp" "$src/var/lib/dpkg" "$src/root"
+cp "$BUSYBOX" "$src/bin/busybox"
+for t in sh sleep cat ip; do ln -s busybox "$src/bin/$t"; done
+printf '#!/bin/sh\nwhile :; do sleep 1; done\n' > "$src/sbin/init"
+chmod 755 "$src/sbin/init"
+echo "root:x:0:0:root:/root:/bin/sh" > "$src/etc/passwd"
+printf 'Package: base-files\nStatus: install ok installed\n\n' \
+    > "$src/var/lib/dpkg/status"
+
+# ------------------------------------------------------------ start
+ctset start
+tap_is "$RC" 0 "start succeeds"
+dpid=$(daemon_pid)
+tap_ok "$([ -n "$dpid" ] && alive "$dpid"; echo $?)" \
+    "the rsync daemon runs (pid ${dpid:-none})"
+tap_like "$(tr '\0' ' ' < "/proc/${dpid:-0}/cmdline" 2> /dev/null)" \
+    "*rsync --daemon --config=$work/run/ctset/$inst/rsyncd.conf*" \
+    "with the agent's configuration"
+ss -Htln "sport = :$port" | grep -q "127.0.0.1:$port"
+tap_ok $? "it listens on 127.0.0.1:$port"
+tap_is "$(head -1 "$lxcpath/hot1/config")" \
+    "# ocf:vcha:ctset $inst: written by the agent, changes are overwritten" \
+    "hot1's configuration is the agent's"
+tap_like "$(cat "$lxcpath/hot1/config")" \
+    "*lxc.rootfs.path = dir:$sync/hot1/rootfs*lxc.net.0.link = $br*lxc.net.0.ipv4.address = 198.18.9.2/24*" \
+    "with its tree, bridge and address"
+tap_is "$(state hot1)/$(state cold1)" STOPPED/STOPPED \
+    "members never synced are not started"
+ctset monitor OCF_RESKEY_CRM_meta_interval=0
+tap_is "$RC" 0 "a probe says running"
+
+# ------------------------------------------------------------ a push
+push hot1
+tap_is "$PRC" 0 "a push through the module hot1 succeeds"
+[ "$PRC" = 0 ] || tap_diag "$PERR"
+tap_is "$(field hot1 state)/$(field hot1 batch)" complete/1 \
+    "vcha-receive marked batch 1 complete"
+tap_like "$(field hot1 owner)" "rsyncd *" "owned by the daemon's transfer"
+tap_is "$(cmp "$src/sbin/init" "$sync/hot1/rootfs/sbin/init" && echo same)" \
+    same "the tree landed"
+push cold1
+tap_is "$PRC/$(field cold1 state)" 0/complete "cold1's tree too"
+
+# ------------------------------------------------------------ monitor
+ctset monitor
+tap_is "$RC" 0 "monitor succeeds"
+tap_is "$(state hot1)" RUNNING "monitor started the hot member once synced"
+tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.2/24*" \
+    "it runs with its address on eth0"
+tap_is "$(state cold1)" STOPPED "the cold member stays stopped"
+pid1=$(initpid hot1)
+ctset monitor
+tap_is "$RC/$(initpid hot1)" "0/$pid1" "a monitor leaves a healthy member be"
+
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+tap_is "$(state hot1)" STOPPED "hot1 killed"
+ctset monitor
+tap_is "$RC/$(state hot1)" 0/RUNNING "monitor starts it again"
+tap_like "$LOG" "*member hot1 was not running: starting it again*" \
+    "and logs it"
+
+# ------------------------------------------------------------ packages
+pid2=$(initpid hot1)
+echo "a file" > "$src/etc/motd"
+push hot1
+ctset monitor
+tap_is "$RC/$(initpid hot1)" "0/$pid2" \
+    "a push that keeps the package list restarts nothing"
+printf 'Package: base-files\nStatus: install ok installed\n\nPackage: nginx\nStatus: install ok installed\n\n' \
+    > "$src/var/lib/dpkg/status"
+push hot1
+tap_is "$(field hot1 batch)" 3 "a push with a new package list (batch 3)"
+ctset monitor
+pid3=$(initpid hot1)
+tap_ok "$([ "$RC" = 0 ] && [ -n "$pid3" ] && [ "$pid3" != "$pid2" ]; echo $?)" \
+    "monitor restarted hot1 (init $pid2 -> ${pid3:-none})"
+tap_like "$LOG" "*member hot1: its package list changed; restarting it*" \
+    "and says why"
+tap_is "$(state hot1)" RUNNING "it runs"
+
+# ------------------------------------------------------------ active
+printf 'instance=svc-hot1\nnode=%s\nsince_ms=%s\n' "$(uname -n)" \
+    "$(date +%s000)" > "$sync/hot1/rootfs.vcha-active"
+echo "late" > "$src/etc/late"
+push hot1
+tap_ok "$([ "$PRC" != 0 ]; echo $?)" "active: a push fails (rc $PRC)"
+tap_like "$PERR" "*rootfs is active ($sync/hot1/rootfs.vcha-active: instance=svc-hot1*" \
+    "active: refused, naming the marker"
+tap_ok "$([ ! -e "$sync/hot1/rootfs/etc/late" ]; echo $?)" \
+    "active: nothing landed"
+tap_is "$(field hot1 batch)" 3 "active: no batch began"
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+ctset monitor
+tap_is "$RC/$(state hot1)" 0/STOPPED \
+    "active: monitor does not start the member (its service's now)"
+rm "$sync/hot1/rootfs.vcha-active"
+ctset monitor
+tap_is "$RC/$(state hot1)" 0/RUNNING "marker removed: monitor starts it"
+
+# ------------------------------------------------------------ clash
+mkdir -p "$lxcpath/warm1"
+echo "lxc.uts.name = warm1" > "$lxcpath/warm1/config"
+foreign=$(sha256sum < "$lxcpath/warm1/config")
+pid4=$(initpid hot1)
+ctset reload-agent OCF_RESKEY_members="$MEMBERS warm1:warm:198.18.9.4/24"
+tap_is "$RC" 5 "a member whose name a foreign container has: refused (5)"
+tap_like "$REASON" "*container name clash: $lxcpath/warm1/config*member warm1*" \
+    "naming the container"
+tap_is "$(sha256sum < "$lxcpath/warm1/config")" "$foreign" \
+    "the foreign configuration is untouched"
+rm -r "$lxcpath/warm1"
+
+# ------------------------------------------------------------ reload
+MEMBERS="hot1:hot:198.18.9.2/24 warm1:warm:198.18.9.4/24"
+ctset reload-agent
+tap_is "$RC" 0 "reload: cold1 out, warm1 in"
+tap_ok "$([ ! -e "$lxcpath/cold1/config" ] && [ -e "$sync/cold1/rootfs/sbin/init" ]; echo $?)" \
+    "reload: cold1's configuration removed, its tree kept"
+tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" "*\[warm1\]*" \
+    "reload: the daemon has a module for warm1"
+tap_ok "$(! grep -q '^\[cold1\]' "$work/run/ctset/$inst/rsyncd.conf"; echo $?)" \
+    "reload: and none for cold1"
+tap_is "$(initpid hot1)/$(daemon_pid)" "$pid4/$dpid" \
+    "reload: hot1 and the daemon untouched"
+push warm1
+ctset monitor
+tap_is "$RC/$(state warm1)" 0/RUNNING "warm1, pushed to, runs"
+pid5=$(initpid warm1)
+MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
+ctset reload-agent
+tap_is "$RC" 0 "reload: hot1 gets a new address"
+tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.12/24*" \
+    "reload: hot1 restarted with it"
+tap_ok "$([ "$(initpid hot1)" != "$pid4" ]; echo $?)" "reload: a new init"
+tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
+
+# ------------------------------------------------------------ receiver
+kill -KILL "$dpid"
+pid6=$(initpid hot1)
+ctset monitor
+dpid2=$(daemon_pid)
+tap_ok "$([ "$RC" = 0 ] && [ "$dpid2" != "$dpid" ] && alive "$dpid2"; echo $?)" \
+    "monitor starts the receiver again (pid $dpid -> ${dpid2:-none})"
+tap_like "$LOG" "*the rsync daemon died*starting it again*" "and logs it"
+tap_is "$(initpid hot1)" "$pid6" "the members run on untouched"
+push warm1
+tap_is "$PRC" 0 "pushes land again"
+dpid=$dpid2
+
+# ------------------------------------------------------------ stop
+ctset stop
+tap_is "$RC" 0 "stop succeeds"
+tap_ok "$(! alive "$dpid"; echo $?)" "the rsync daemon is gone"
+tap_is "$(pgrep -f -- "--config=$work/run/ctset/$inst/rsyncd.conf" | while read -r p; do
+    alive "$p" && echo "$p"; done)" "" "and no transfer of it is left"
+ss -Htln "sport = :$port" | grep -q .
+tap_cond "$? != 0" "nothing listens on port $port"
+tap_is "$(state hot1)/$(state warm1)" STOPPED/STOPPED "every member stopped"
+tap_is "$(lxc-ls -P "$lxcpath" --running 2> /dev/null | tr -d ' \n')" "" \
+    "lxc-ls lists nothing running"
+ctset monitor OCF_RESKEY_CRM_meta_interval=0
+tap_is "$RC" 7 "a probe says not running"
+ctset stop
+tap_is "$RC" 0 "a second stop succeeds"
+
+# ------------------------------------------------------------ idmap
+# an unprivileged member: its ids 0..65535 are the host's 200000.., its
+# tree (on this ext4) mounted idmapped, so the pushed files keep the
+# primary's ids on disk and inside
+chown 1000:1000 "$src/etc/motd"
+IDM=(OCF_RESOURCE_INSTANCE=ctset-idm OCF_RESKEY_idmap=200000:65536
+    OCF_RESKEY_members=u1:hot:198.18.9.30/24)
+inst=ctset-idm
+ctset start "${IDM[@]}"
+tap_is "$RC" 0 "idmap: start"
+push u1
+ctset monitor "${IDM[@]}"
+tap_is "$RC/$(state u1)" 0/RUNNING "idmap: the pushed member runs"
+tap_like "$(cat "$lxcpath/u1/config")" \
+    "*lxc.rootfs.options = idmap=container*lxc.idmap = u 0 200000 65536*lxc.idmap = g 0 200000 65536*" \
+    "idmap: its configuration maps its ids"
+tap_is "$(stat -c %u "/proc/$(initpid u1)" 2> /dev/null)" 200000 \
+    "idmap: its init runs as uid 200000 on the host"
+tap_is "$(in_ct u1 /bin/busybox stat -c %u:%g /etc/motd /bin/busybox | tr '\n' ' ')" \
+    "1000:1000 0:0 " "idmap: inside, the files have the primary's ids"
+tap_is "$(stat -c %u:%g "$sync/u1/rootfs/etc/motd")" 1000:1000 \
+    "idmap: and so on disk (never chowned)"
+ctset stop "${IDM[@]}"
+tap_is "$RC/$(state u1)" 0/STOPPED "idmap: stop"
+tap_done
