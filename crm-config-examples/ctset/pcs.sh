@@ -1,27 +1,76 @@
 #!/bin/sh
-# The in-VM container set of seed 000 on the standby VMs: a clone of
-# ocf:vcha:ctset on every node marked vcha-standby=true (a permanent node
-# attribute), holding an LXC container per protected service: web hot
-# (running with its services), db warm (running; its database started at
-# activation), batch cold (booted at activation).  Their primaries push
-# their trees to rsync://vcha@198.18.0.5:8730/NAME (vchad's filesync job).
+# Two services, each on a VM of its own (web on web-vm, db on db-vm), and
+# one standby VM, standby1, that holds a container per service: the in-VM
+# container set (seed 000).  Each primary pushes its tree to its container's
+# directory on standby1 (vchad's filesync job, registered by
+# ocf:vcha:vcservice); standby1's ocf:vcha:ctset runs the receiver and the
+# containers.  When a primary VM dies, its service comes back in its
+# container on standby1, with its own address, and the DNS name follows it.
+# One standby VM instead of one per service.
 #
 # Run on a cluster node, or against a CIB file: CIB=cib.xml sh pcs.sh
-# Every standby VM: the bridge br0 on 198.18.0.0/24, lxc and rsync
-# installed, /etc/vcha/rsyncd.secrets (vcha:SECRET, root's, mode 0600);
-# receiver_address is the address the standby VM listens on; with several
-# standby VMs, 0.0.0.0 (every address of each) with hosts_allow limiting
-# who may push.
+# standby1: /etc/vcha/rsyncd.secrets (a line MEMBER:SECRET per member, mode
+# 600: each primary may push into its own member only), a bridge br0
+# on the network the clients reach, lxc and rsync installed.  Each primary:
+# /etc/vcha/sync.password (SECRET, mode 600).  rsync's daemon protocol is
+# not encrypted: keep the sync on a private network.
 set -e
 pcs() { command pcs ${CIB:+-f "$CIB"} "$@"; }
 
-pcs resource create standby-set ocf:vcha:ctset \
-    members="web:hot:198.18.0.60/24 db:warm:198.18.0.61/24 batch:cold:198.18.0.62/24" \
-    bridge=br0 gateway=198.18.0.1 receiver_address=198.18.0.5 \
-    secrets_file=/etc/vcha/rsyncd.secrets hosts_allow=198.18.0.0/24 \
+# The standby VM is marked by a node attribute; the container set runs
+# there and nowhere else.
+pcs node attribute standby1 vcha-standby=true
+pcs resource create ctset ocf:vcha:ctset \
+    members="web:hot:198.51.100.71/24 db:warm:198.51.100.72/24" \
+    receiver_address=198.51.100.70 secrets_file=/etc/vcha/rsyncd.secrets \
+    bridge=br0 gateway=198.51.100.1 hosts_allow=198.51.100.0/24 \
     op monitor interval=10s timeout=60s \
     clone interleave=true
-
-# only on the standby VMs
-pcs constraint location standby-set-clone rule score=-INFINITY \
+pcs constraint location ctset-clone rule score=-INFINITY \
     not_defined vcha-standby or vcha-standby ne true
+
+# web: hot.  Its container runs nginx all along, on the synced tree; a
+# failover only checks its ports and moves the name.
+pcs resource create web ocf:vcha:vcservice \
+    primary=web-vm member=web address=198.51.100.11 ports="80 443" \
+    address_attribute=web-address \
+    sync_target=rsync://web@198.51.100.70:8730/web \
+    sync_password_file=/etc/vcha/sync.password \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=30s timeout=30s OCF_CHECK_LEVEL=10
+pcs resource create web-dns ocf:vcha:dnsswitch \
+    name=www.example.com address_attribute=web-address \
+    server=192.0.2.53 keyfile=/etc/vcha/www.key ttl=30 \
+    op monitor interval=10s timeout=20s
+pcs resource group add web-svc web web-dns
+
+# db: warm.  PostgreSQL must not run on files the sync rewrites under it:
+# its container runs, and the database starts at activation.
+pcs resource create db ocf:vcha:vcservice \
+    primary=db-vm member=db address=198.51.100.12 ports=5432 \
+    address_attribute=db-address \
+    activate_cmd="/usr/sbin/service postgresql start" \
+    deactivate_cmd="/usr/sbin/service postgresql stop" \
+    monitor_cmd="/usr/bin/pg_isready -q" \
+    sync_target=rsync://db@198.51.100.70:8730/db \
+    sync_password_file=/etc/vcha/sync.password \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=60s timeout=30s OCF_CHECK_LEVEL=20
+pcs resource create db-dns ocf:vcha:dnsswitch \
+    name=db.example.com address_attribute=db-address \
+    server=192.0.2.53 keyfile=/etc/vcha/db.key ttl=30 \
+    op monitor interval=10s timeout=20s
+pcs resource group add db-svc db db-dns
+
+# Each service prefers its own VM, may run on a standby VM, and nowhere
+# else.  No automatic failback: a stickiness of 200 outweighs the
+# preference of 100, so a service that failed over stays in its container
+# when its VM returns (the container's files are newer than the VM's); an
+# administrator moves it back.
+for svc in web db; do
+    pcs resource meta $svc-svc resource-stickiness=200
+    pcs constraint location $svc-svc prefers $svc-vm=100
+    pcs constraint location $svc-svc rule score=-INFINITY \
+        '#uname' ne $svc-vm and vcha-standby ne true
+    pcs constraint order start ctset-clone then start $svc-svc kind=Optional
+done

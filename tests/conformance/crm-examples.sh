@@ -37,4 +37,23 @@ for dir in "$examples"/*/; do
     [ -s "$tmp/want" ]
     tap_ok $? "$ex: cib.xml configures something"
 done
+# The container set's constraints, as the scheduler reads them: each
+# service on its own VM, the set on the standby only; a primary VM lost,
+# its service goes to the standby VM and nowhere else, the other stays.
+cib=$examples/ctset/cib.xml
+placed() { # placed [crm_simulate options]: "RESOURCE NODE" lines, sorted
+    crm_simulate -x "$cib" -S "$@" 2> /dev/null |
+        sed -n '/Revised Cluster Status/,$s/^ *\* \([a-z-]*\)[[:space:]]*(ocf:vcha:[a-z]*):[[:space:]]*Started \([a-z0-9-]*\)/\1 \2/p' |
+        sort
+}
+tap_is "$(placed | tr '\n' ' ')" \
+    "db db-vm db-dns db-vm web web-vm web-dns web-vm " \
+    "ctset: each service runs on its own VM"
+tap_is "$(crm_simulate -x "$cib" -S 2> /dev/null | sed -n '/Revised Cluster Status/,$s/^ *\* Started: \[ \(.*\) \]/\1/p')" \
+    "standby1" "ctset: the container set runs on the standby VM only"
+tap_is "$(placed -d web-vm | tr '\n' ' ')" \
+    "db db-vm db-dns db-vm web standby1 web-dns standby1 " \
+    "ctset: web-vm lost, web and its name go to the standby VM, db stays"
+tap_is "$(placed -d web-vm -d standby1 | tr '\n' ' ')" "db db-vm db-dns db-vm " \
+    "ctset: web-vm and the standby VM lost, web runs nowhere (never on db-vm)"
 tap_done

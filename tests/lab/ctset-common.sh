@@ -1,0 +1,135 @@
+# Shared by the container-set scenario and benchmark (bash; source it after
+# common.sh): service "web" on its primary VM CS_P, a busybox httpd serving
+# a tree that is, as far as the service goes, the VM's root; the standby VM
+# CS_S holds member "web" of an ocf:vcha:ctset clone, hot, at CS_ADDR on
+# CS_S's bridge; ocf:vcha:vcservice and ocf:vcha:dnsswitch grouped as "www",
+# preferring CS_P, allowed on a standby VM, sticky (no automatic failback).
+
+CS_P=node1                  # the primary VM of web
+CS_S=node3                  # the standby VM
+CS_TREE=/srv/web-vm         # on CS_P: the service's tree
+CS_SYNC=/srv/vcha-sync      # on CS_S: the members' trees
+CS_ADDR=198.18.0.71         # the member's own address
+CS_PORT=8730                # ctset's receiver
+
+# cs_cleanup: what cs_configure and a failover leave on the nodes, gone
+cs_cleanup() {
+    local n
+    ex node1 pcs resource delete www > /dev/null 2>&1
+    ex node1 pcs resource delete ctset-clone > /dev/null 2>&1
+    ex node1 pcs node attribute "$CS_S" vcha-standby= > /dev/null 2>&1
+    ex "$CS_S" sh -c "lxc-stop -n web -k; rm -rf $CS_SYNC/web /var/lib/lxc/web" > /dev/null 2>&1
+    for n in node1 node2 node3; do
+        ex "$n" sh -c "pkill -f '[w]eb-writes'; rm -rf $CS_TREE /run/web.pid" > /dev/null 2>&1
+    done
+    rm -f "$SHARED/web-writes"
+}
+
+# cs_tree: the service's tree on CS_P (busybox, an init for the container:
+# httpd on port 80 in the foreground; the pages; a CGI that says who
+# serves) and the secrets of the sync on both ends
+cs_tree() {
+    local t=$CS_TREE
+    ex "$CS_P" sh -c "
+        set -e
+        rm -rf $t && mkdir -p $t/bin $t/sbin $t/www/cgi-bin $t/etc \
+            $t/dev $t/proc $t/sys $t/tmp $t/root $t/run
+        cp /bin/busybox $t/bin/busybox && ln -s busybox $t/bin/sh
+        echo 'root:x:0:0:root:/root:/bin/sh' > $t/etc/passwd
+        printf '#!/bin/sh\nexec /bin/busybox httpd -f -p 80 -h /www\n' > $t/sbin/init
+        printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho served by \$(/bin/busybox hostname)\n' \
+            > $t/www/cgi-bin/who
+        chmod 755 $t/sbin/init $t/www/cgi-bin/who
+        echo 0 > $t/www/count" || return 1
+    ex "$CS_S" sh -c "mkdir -p /etc/vcha $CS_SYNC && umask 077 &&
+        echo web:lab-sync-secret > /etc/vcha/rsyncd.secrets" || return 1
+    ex "$CS_P" sh -c "mkdir -p /etc/vcha && umask 077 &&
+        echo lab-sync-secret > /etc/vcha/sync.password"
+}
+
+# cs_configure: the tree, the set and the service group, created disabled,
+# constrained, then enabled; 0 or the first pcs failure (its output on
+# stderr)
+cs_configure() {
+    local pa sa out
+    pa=$(addr_of "$CS_P")
+    sa=$(addr_of "$CS_S")
+    cs_tree || return 1
+    out=$(
+        set -e
+        ex node1 pcs node attribute "$CS_S" vcha-standby=true
+        ex node1 pcs resource create ctset ocf:vcha:ctset \
+            members="web:hot:$CS_ADDR/24" receiver_address="$sa" \
+            receiver_port=$CS_PORT secrets_file=/etc/vcha/rsyncd.secrets \
+            sync_dir=$CS_SYNC bridge=br0 \
+            op monitor interval=5s timeout=30s clone meta interleave=true --disabled
+        ex node1 pcs constraint location ctset-clone rule score=-INFINITY \
+            "not_defined vcha-standby or vcha-standby ne true"
+        ex node1 pcs resource create web ocf:vcha:vcservice \
+            primary="$CS_P" member=web address="$pa" ports=80 \
+            start_cmd="/sbin/start-stop-daemon --start --background --make-pidfile --pidfile /run/web.pid --exec /bin/busybox -- httpd -f -p $pa:80 -h $CS_TREE/www" \
+            stop_cmd="/sbin/start-stop-daemon --stop --oknodo --remove-pidfile --pidfile /run/web.pid" \
+            sync_target="rsync://web@$sa:$CS_PORT/web" \
+            sync_password_file=/etc/vcha/sync.password sync_source=$CS_TREE \
+            address_attribute=web-address \
+            op monitor interval=5s timeout=30s OCF_CHECK_LEVEL=10 \
+            op start timeout=60s op stop timeout=60s --disabled
+        ex node1 pcs resource create web-dns ocf:vcha:dnsswitch \
+            name=$NAME address_attribute=web-address server=$DNS \
+            keyfile=/etc/vcha/lab.key ttl=5 op monitor interval=5s --disabled
+        ex node1 pcs resource group add www web web-dns
+        ex node1 pcs resource meta www resource-stickiness=200
+        ex node1 pcs constraint location www prefers "$CS_P"=100
+        ex node1 pcs constraint location www rule score=-INFINITY \
+            "#uname ne $CS_P and vcha-standby ne true"
+        ex node1 pcs resource enable ctset-clone web web-dns
+    2>&1) || { echo "$out" >&2; return 1; }
+}
+
+cs_who() { client curl -s --connect-timeout 1 --max-time 2 "http://$1/cgi-bin/who" 2> /dev/null; }
+cs_count() { client curl -s --connect-timeout 1 --max-time 2 "http://$1/count" 2> /dev/null; }
+cs_named() { client dig +short +time=1 +tries=1 @$DNS $NAME A 2> /dev/null | head -1; }
+# cs_state: the state of member web's last batch, as its receiver marked it
+cs_state() { ex "$CS_S" vcha-receive --state "$CS_SYNC/web/rootfs" 2> /dev/null | sed -n 's/^state=//p'; }
+cs_hot() { ex "$CS_S" lxc-info -n web -s 2> /dev/null | grep -q RUNNING; }
+
+# cs_ready SECONDS: until the service runs natively, the name points at
+# CS_P, the member's last batch completed and the hot member answers
+cs_ready() {
+    local i pa
+    pa=$(addr_of "$CS_P")
+    for ((i = 0; i < $1 * 2; i++)); do
+        [ "$(cs_named)" = "$pa" ] && [ "$(cs_state)" = complete ] && cs_hot &&
+            cs_who $CS_ADDR | grep -q 'served by web' && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# cs_writer: on CS_P, the count written into the tree every 0.2 s, each
+# value also appended to the lab's shared directory (kept when CS_P dies)
+cs_writer() {
+    ex "$CS_P" sh -c "nohup sh -c 'n=0; while :; do n=\$((n + 1)); echo \$n > $CS_TREE/www/count.new &&
+        mv $CS_TREE/www/count.new $CS_TREE/www/count && echo \$n >> /srv/shared/web-writes; sleep 0.2; done' \
+        > /dev/null 2>&1 &"
+}
+
+# cs_failover T0-FILE: pull CS_P's plug (its instant into T0-FILE) and wait
+# up to 120 s until the client is served by the container through the name;
+# prints "T-FENCED T-STARTED T-DNS T-CLIENT" (epoch seconds; a phase found
+# in no log is "?")
+cs_failover() {
+    local t0 t_client t_f t_w t_d
+    t0=$(now)
+    echo "$t0" > "$1"
+    lab poweroff "$CS_P" 2> /dev/null
+    until [ "$(cs_named)" = "$CS_ADDR" ] && cs_who $CS_ADDR | grep -q 'served by web'; do
+        awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 120) }' && return 1
+        sleep 0.05
+    done
+    t_client=$(now)
+    t_f=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "finalize_op.*targeting $CS_P .*OK")
+    t_w=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $CS_S: OK")
+    t_d=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
+    echo "${t_f:-?} ${t_w:-?} ${t_d:-?} $t_client"
+}
