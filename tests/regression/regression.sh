@@ -17,7 +17,7 @@ named_start "$work/named" || tap_bail "cannot start named"
 # The short list of volatile text: the server's port, temporary paths.
 blank() {
     sed -e "s/#$NAMED_PORT\b/#PORT/g" -e "s/\b$NAMED_PORT\b/PORT/g" \
-        -e "s|$work|WORK|g"
+        -e "s/\b${VCS_PORT:-VCS_PORT}\b/VCS_PORT/g" -e "s|$work|WORK|g"
 }
 
 # case_run DESCRIPTION ACTION [VAR=VALUE...]: run one case, append its record.
