@@ -909,6 +909,7 @@ job_check(struct vcha_agent *a)
     enum vcha_result r = job_params(a, &job, &t);
     long long lag = 0, max = vcha_agent_num(a, P_MAX_SYNC_LAG);
     char why[512] = "";
+    const char *failing = NULL;
     bool readded = false;
     int rc;
 
@@ -940,11 +941,15 @@ job_check(struct vcha_agent *a)
     } else if (lag > 0) {
         vcha_info("sync lag %lld ms", lag);
     }
-    if (vcha_kv_get(health, "fig.error") != NULL) {
+    failing = vcha_kv_get(health, "fig.error");
+    if (failing == NULL && vcha_kv_get(health, "state") != NULL &&
+        strcmp(vcha_kv_get(health, "state"), "failing") == 0) {
+        failing = vcha_kv_get(health, "last_error");
+    }
+    if (failing != NULL) {
         /* a push refused by the standby (its member is active there) or
          * failing otherwise: said at each monitor, the monitor goes on */
-        vcha_warn("the filesync job of %s reports: %s", a->instance,
-                  vcha_kv_get(health, "fig.error"));
+        vcha_warn("the filesync job of %s reports: %s", a->instance, failing);
     }
 done:
     vcha_kv_free(health);
