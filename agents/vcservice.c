@@ -446,8 +446,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "its tree did not complete (the primary died during "
                         "it): warn activates it with a warning in the log, "
                         "refuse fails the start.  A push still under way is "
-                        "waited for first, for up to half the operation's "
-                        "timeout.  A member never synced is never "
+                        "waited for first, for up to half of the time left; "
+                        "one still running then fails the start (whatever "
+                        "this parameter says), naming who pushes.  The "
+                        "sync state is judged at every start, also one "
+                        "that finds the member's active marker naming this "
+                        "resource.  A member never synced is never "
                         "activated.",
         },
 };
