@@ -88,13 +88,20 @@ static const char *const mode_names[] = {
 
 /* ------------------------------------------------------------ checks */
 
+/* Words are separated by blanks (the parameters refuse tabs today). */
+static bool
+is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 static size_t
 count_words(const char *v)
 {
     size_t words = 0;
 
     for (const char *p = v; *p != '\0'; p++) {
-        if (*p != ' ' && (p == v || p[-1] == ' ')) {
+        if (!is_blank(*p) && (p == v || is_blank(p[-1]))) {
             words++;
         }
     }
@@ -119,8 +126,26 @@ check_address(const char *v, char *why, size_t len)
 {
     unsigned char buf[16];
 
-    if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1) {
+    static const unsigned char zero[16] = {0};
+
+    if (inet_pton(AF_INET, v, buf) == 1) {
+        /* 0.0.0.0 answers on every address: it tells nothing */
+        if (memcmp(buf, zero, 4) == 0 || (buf[0] & 0xf0) == 0xe0) {
+            snprintf(why, len,
+                     "is unspecified or multicast: not an address "
+                     "a service answers on");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (inet_pton(AF_INET6, v, buf) != 1) {
         snprintf(why, len, "is neither an IPv4 nor an IPv6 address");
+        return -EINVAL;
+    }
+    if (memcmp(buf, zero, 16) == 0 || buf[0] == 0xff) {
+        snprintf(why, len,
+                 "is unspecified or multicast: not an address a service "
+                 "answers on");
         return -EINVAL;
     }
     return 0;
@@ -130,6 +155,7 @@ check_address(const char *v, char *why, size_t len)
 static int
 ports_parse(const char *v, unsigned *ports, size_t *n, char *why, size_t len)
 {
+    unsigned seen[MAX_PORTS];
     size_t count = 0;
     const char *p = v;
 
@@ -137,18 +163,26 @@ ports_parse(const char *v, unsigned *ports, size_t *n, char *why, size_t len)
         char *end = NULL;
         long port;
 
-        if (*p == ' ') {
+        if (is_blank(*p)) {
             p++;
             continue;
         }
-        port = strtol(p, &end, 10);
-        if (end == p || (*end != ' ' && *end != '\0') || port < 1 ||
-            port > 65535 || count == MAX_PORTS) {
+        /* strtol would take a sign: "+80" and "-0" are no port numbers */
+        port = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : 0;
+        if (end == NULL || end == p || (!is_blank(*end) && *end != '\0') ||
+            port < 1 || port > 65535 || count == MAX_PORTS) {
             snprintf(why, len,
                      "must be 1 to %d TCP port numbers separated by spaces",
                      MAX_PORTS);
             return -EINVAL;
         }
+        for (size_t i = 0; i < count; i++) {
+            if (seen[i] == (unsigned) port) {
+                snprintf(why, len, "names port %ld twice", port);
+                return -EINVAL;
+            }
+        }
+        seen[count] = (unsigned) port;
         if (ports != NULL) {
             ports[count] = (unsigned) port;
         }
@@ -268,11 +302,14 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .type = VCHA_PT_STRING,
             .check = check_command,
             .shortdesc = "Starts the service natively",
-            .longdesc = "Run on the primary by start, and must exit 0 (the "
-                        "service itself must go to the background).  Words "
-                        "are separated by spaces; no shell is involved.  "
-                        "Without it the service is taken as started by "
-                        "other means, and start only waits for its ports.",
+            .longdesc =
+                "Run on the primary by start, and must exit 0 (the "
+                "service itself must go to the background), within "
+                "half of the time left (the rest is for the ports).  Words "
+                "are separated by spaces; no shell is involved. "
+                " "
+                "Without it the service is taken as started by "
+                "other means, and start only waits for its ports.",
         },
     [P_STOP_CMD] =
         {
@@ -295,7 +332,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "service's own start for a warm member (a database "
                         "whose files the sync rewrites), anything a hot or "
                         "cold one needs besides its init.  Not run again by "
-                        "a start of a resource already active here.",
+                        "a start of a resource already active here.  It has "
+                        "half of the time left.",
         },
     [P_DEACTIVATE_CMD] =
         {
@@ -304,9 +342,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .check = check_command,
             .shortdesc = "Deactivates the member, inside it",
             .longdesc = "Run inside the member container by stop, when it "
-                        "runs.  Its failure fails the stop only for a "
-                        "container this resource did not boot (one it "
-                        "booted is stopped anyway).",
+                        "runs, with half of the time left (the rest is kept "
+                        "for stopping the container).  When a port of the "
+                        "service still answers on the member's address "
+                        "after it (it failed, or a hot member has none), "
+                        "stop stops the container, as it does one this "
+                        "resource booted.",
         },
     [P_MONITOR_CMD] =
         {
@@ -405,8 +446,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "its tree did not complete (the primary died during "
                         "it): warn activates it with a warning in the log, "
                         "refuse fails the start.  A push still under way is "
-                        "waited for first, for up to half the operation's "
-                        "timeout.  A member never synced is never "
+                        "waited for first, for up to half of the time left; "
+                        "one still running then fails the start (whatever "
+                        "this parameter says), naming who pushes.  The "
+                        "sync state is judged at every start, also one "
+                        "that finds the member's active marker naming this "
+                        "resource.  A member never synced is never "
                         "activated.",
         },
 };
@@ -424,12 +469,34 @@ words_split(const char *text, const char **argv, char **copy)
     if (*copy == NULL) {
         return -ENOMEM;
     }
-    for (char *w = strtok_r(*copy, " ", &save); w != NULL && n < MAX_ARGS;
-         w = strtok_r(NULL, " ", &save)) {
+    for (char *w = strtok_r(*copy, " \t", &save); w != NULL && n < MAX_ARGS;
+         w = strtok_r(NULL, " \t", &save)) {
         argv[n++] = w;
     }
     argv[n] = NULL;
     return 0;
+}
+
+/*
+ * The deadline of a command that something must follow (a stop after a
+ * deactivation, the port wait after a start): half of what is left.
+ */
+static long long
+half_left(const struct vcha_agent *a)
+{
+    long long now = vcha_now_ms();
+
+    return a->deadline_ms > now ? now + (a->deadline_ms - now) / 2 : now;
+}
+
+/*
+ * The deadline of command parameter @p param: the monitor's whole time,
+ * half of what is left for the others (a reserve for what follows them).
+ */
+static long long
+cmd_deadline(const struct vcha_agent *a, size_t param)
+{
+    return param == P_MONITOR_CMD ? a->deadline_ms : half_left(a);
 }
 
 /* Run command parameter @p param on this node; fails with the reason. */
@@ -441,9 +508,14 @@ run_native(struct vcha_agent *a, size_t param)
     int rc = words_split(vcha_agent_str(a, param), argv, &copy);
 
     if (rc == 0) {
-        rc = vcha_exec_until(argv, a->deadline_ms, why, sizeof(why));
+        rc = vcha_exec_until(argv, cmd_deadline(a, param), why, sizeof(why));
     }
     free(copy);
+    if (rc == -ENOENT || rc == -EACCES) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s: %s: %s",
+                               a->def->params[param].name, argv[0],
+                               why[0] ? why : strerror(-rc));
+    }
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s failed: %s",
                                a->def->params[param].name,
@@ -461,7 +533,7 @@ run_inside(struct vcha_agent *a, const struct vcha_ct *ct, size_t param)
     int rc = words_split(vcha_agent_str(a, param), argv, &copy);
 
     if (rc == 0) {
-        rc = vcha_ct_attach(ct, argv, a->deadline_ms, why, sizeof(why));
+        rc = vcha_ct_attach(ct, argv, cmd_deadline(a, param), why, sizeof(why));
     }
     free(copy);
     if (rc < 0) {
@@ -486,14 +558,17 @@ node_name(const struct vcha_agent *a, char *buf, size_t len)
 {
     static const char *const argv[] = {"crm_node", "-n", NULL};
     struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a);
     struct utsname un;
 
     if (a->clone.on_node != NULL && a->clone.on_node[0] != '\0') {
         snprintf(buf, len, "%s", a->clone.on_node);
         return;
     }
-    if (vcha_exec(argv, NULL, 0, 5000, &res) == 0 && vcha_exec_ok(&res) &&
-        res.out[0] != '\0') {
+    /* within the operation's time: 5 s at most, half of what is left */
+    left = left / 2 < 5000 ? left / 2 : 5000;
+    if (left > 0 && vcha_exec(argv, NULL, 0, left, &res) == 0 &&
+        vcha_exec_ok(&res) && res.out[0] != '\0') {
         res.out[strcspn(res.out, "\n")] = '\0';
         snprintf(buf, len, "%s", res.out);
         vcha_exec_result_clear(&res);
@@ -728,9 +803,33 @@ ports_check(struct vcha_agent *a, const char *address, bool wait)
 }
 
 /*
- * A stop or deactivation command failed (a stop_cmd that finds nothing to
- * stop may): the stop fails only while a port of the service still
- * accepts connections on @p address.
+ * Whether any port of the service accepts a connection on @p address now:
+ * one attempt each, a short one, within the operation's time.
+ */
+static bool
+any_port_answers(const struct vcha_agent *a, const char *address)
+{
+    unsigned ports[MAX_PORTS];
+    char why[512] = "";
+    size_t n = 0;
+
+    ports_parse(vcha_agent_str(a, P_PORTS), ports, &n, why, sizeof(why));
+    for (size_t i = 0; i < n; i++) {
+        long long now = vcha_now_ms();
+        long long until = now + PORT_TRY_MS < a->deadline_ms ? now + PORT_TRY_MS
+                                                             : a->deadline_ms;
+
+        if (vcha_port_probe(address, ports[i], until, why, sizeof(why)) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A stop command failed (a stop_cmd that finds nothing to stop may): the
+ * stop fails only while a port of the service still accepts connections
+ * on @p address.
  */
 static enum vcha_result
 stopped_anyway(struct vcha_agent *a, const char *address)
@@ -739,11 +838,10 @@ stopped_anyway(struct vcha_agent *a, const char *address)
 
     snprintf(failed, sizeof(failed), "%s", a->reason);
     a->reason[0] = '\0';
-    if (address != NULL && ports_check(a, address, false) == VCHA_OK) {
+    if (address != NULL && any_port_answers(a, address)) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "%s, and the service still answers", failed);
     }
-    a->reason[0] = '\0';
     vcha_warn("%s; no port of the service answers", failed);
     return VCHA_OK;
 }
@@ -815,6 +913,7 @@ job_check(struct vcha_agent *a)
     enum vcha_result r = job_params(a, &job, &t);
     long long lag = 0, max = vcha_agent_num(a, P_MAX_SYNC_LAG);
     char why[512] = "";
+    const char *failing = NULL;
     bool readded = false;
     int rc;
 
@@ -846,33 +945,115 @@ job_check(struct vcha_agent *a)
     } else if (lag > 0) {
         vcha_info("sync lag %lld ms", lag);
     }
+    failing = vcha_kv_get(health, "fig.error");
+    if (failing == NULL && vcha_kv_get(health, "state") != NULL &&
+        strcmp(vcha_kv_get(health, "state"), "failing") == 0) {
+        failing = vcha_kv_get(health, "last_error");
+    }
+    if (failing != NULL) {
+        /* a push refused by the standby (its member is active there) or
+         * failing otherwise: said at each monitor, the monitor goes on */
+        vcha_warn("the filesync job of %s reports: %s", a->instance, failing);
+    }
 done:
     vcha_kv_free(health);
     vcha_kv_free(job);
     return r;
 }
 
-static void
+/* Fails when vchad may still run the job (not found is removed). */
+static enum vcha_result
 job_remove(struct vcha_agent *a)
 {
-    long long now = vcha_now_ms();
-    int rc = vcha_job_remove(vcha_vchad_socket(), a->instance,
-                             now + (a->deadline_ms - now) / 2);
+    int rc = vcha_job_remove(vcha_vchad_socket(), a->instance, half_left(a));
 
     if (rc < 0) {
-        vcha_warn("could not remove the filesync job from vchad: %s",
-                  strerror(-rc));
+        /* a push still running after the move would race the standby */
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "could not remove the filesync job of %s from "
+                               "vchad: %s",
+                               a->instance, strerror(-rc));
     }
+    return VCHA_OK;
 }
 
 /* ------------------------------------------------------ native actions */
+
+static enum vcha_result sync_validate(struct vcha_agent *a);
+static enum vcha_result programs_check(struct vcha_agent *a);
+
+/*
+ * Whether any node (a standby) says, through ctset's transient attribute
+ * vcha-sync-MEMBER, that the member is active there: the service runs
+ * there from a tree newer than this node's, and this node, a stale
+ * primary, must not serve.  Fails naming the node.
+ */
+static enum vcha_result
+member_active_elsewhere(struct vcha_agent *a)
+{
+    char name[300];
+    const char *argv[] = {"attrd_updater", "-Q", "-A", "-n", name, NULL};
+    struct vcha_exec_result res = {0};
+    enum vcha_result r = VCHA_OK;
+    long long left = vcha_agent_remaining_ms(a) / 2;
+    char *save = NULL;
+    int rc;
+
+    snprintf(name, sizeof(name), "vcha-sync-%s", vcha_agent_str(a, P_MEMBER));
+    rc = left > 0 ? vcha_exec(argv, NULL, 0, left, &res) : -ETIME;
+    /* attrd_updater -Q of a name no node has exits 78 (CRM_EX_CONFIG) or
+     * 105 (CRM_EX_NOSUCH): no member is active anywhere */
+    if (rc == 0 && !res.timed_out && !vcha_exec_ok(&res) &&
+        (res.exit_code == 78 || res.exit_code == 105)) {
+        goto done;
+    }
+    if (rc < 0 || !vcha_exec_ok(&res)) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot tell whether member %s is active on a "
+                            "standby (node attribute %s): %s",
+                            vcha_agent_str(a, P_MEMBER), name,
+                            rc < 0 ? strerror(-rc) : "attrd_updater failed");
+        goto done;
+    }
+    for (char *l = strtok_r(res.out, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *host = strstr(l, "host=\""), *value = NULL;
+
+        if (vcha_attr_parse_query(l, &value) == 0 &&
+            strcmp(value, "active") == 0) {
+            host = host != NULL ? host + 6 : "?";
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "member %s is active on node %.*s (node "
+                                "attribute %s): the service runs there, "
+                                "this primary must not serve",
+                                vcha_agent_str(a, P_MEMBER),
+                                (int) strcspn(host, "\""), host, name);
+        }
+        free(value);
+        if (r != VCHA_OK) {
+            break;
+        }
+    }
+done:
+    vcha_exec_result_clear(&res);
+    return r;
+}
 
 static enum vcha_result
 native_start(struct vcha_agent *a, bool already)
 {
     const struct state st = {MODE_NATIVE, false};
-    enum vcha_result r = state_write(a, &st);
+    enum vcha_result r = programs_check(a);
 
+    if (r == VCHA_OK && vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        r = sync_validate(a);
+    }
+    if (r == VCHA_OK) {
+        r = member_active_elsewhere(a);
+    }
+    if (r == VCHA_OK) {
+        r = state_write(a, &st);
+    }
     if (r == VCHA_OK && !already && vcha_agent_str(a, P_START_CMD) != NULL) {
         r = run_native(a, P_START_CMD);
     }
@@ -891,30 +1072,52 @@ native_start(struct vcha_agent *a, bool already)
 static enum vcha_result
 native_stop(struct vcha_agent *a)
 {
-    enum vcha_result r = VCHA_OK;
+    enum vcha_result r, j;
+    char failed[sizeof(a->reason)] = "";
 
     address_withdraw(a);
-    job_remove(a);
+    j = job_remove(a);
+    if (j != VCHA_OK) {
+        snprintf(failed, sizeof(failed), "%s", a->reason);
+        a->reason[0] = '\0';
+    }
+    r = VCHA_OK;
     if (vcha_agent_str(a, P_STOP_CMD) != NULL) {
         r = run_native(a, P_STOP_CMD);
         r = r == VCHA_OK ? r : stopped_anyway(a, vcha_agent_str(a, P_ADDRESS));
     }
+    if (r == VCHA_OK && j != VCHA_OK) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", failed);
+    }
     return r;
 }
 
+/*
+ * A probe: running when the state file is there (the caller's check) and
+ * a port answers; a recurring monitor fails when none does.  Level 10:
+ * every port.
+ */
 static enum vcha_result
 native_monitor(struct vcha_agent *a)
 {
+    const char *address = vcha_agent_str(a, P_ADDRESS);
     enum vcha_result r = VCHA_OK;
 
+    if (a->check_level < 10 && !any_port_answers(a, address)) {
+        if (a->probe) {
+            return VCHA_NOT_RUNNING; /* a start that failed, a dead service */
+        }
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "no port of the service answers on %s", address);
+    }
     if (a->probe) {
-        return VCHA_OK; /* started here, by the state file */
+        return VCHA_OK;
     }
     if (vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
         r = job_check(a);
     }
     if (r == VCHA_OK && a->check_level >= 10) {
-        r = ports_check(a, vcha_agent_str(a, P_ADDRESS), false);
+        r = ports_check(a, address, false);
     }
     if (r == VCHA_OK && a->check_level >= 20 &&
         vcha_agent_str(a, P_MONITOR_CMD) != NULL) {
@@ -940,8 +1143,11 @@ ct_load(struct vcha_agent *a, struct vcha_ct **ct)
                                name);
     }
     if (rc < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "container %s: %s", name,
-                               why[0] ? why : strerror(-rc));
+        /* EINVAL: a config liblxc cannot read, this node's to mend; else
+         * something that may pass (the container's lock held too long) */
+        return vcha_agent_fail(
+            a, rc == -EINVAL ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC,
+            "container %s: %s", name, why[0] ? why : strerror(-rc));
     }
     return VCHA_OK;
 }
@@ -954,14 +1160,16 @@ ct_address(struct vcha_agent *a, const struct vcha_ct *ct, char *buf,
     const char *v = vcha_kv_get(ct->settings, "lxc.net.0.ipv4.address");
     char why[128];
 
+    /* the member's config is this node's (ctset's): not installed here,
+     * not a configuration error of the resource everywhere */
     if (v == NULL) {
-        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
                                "container %s has no lxc.net.0.ipv4.address",
                                ct->name);
     }
     snprintf(buf, len, "%.*s", (int) strcspn(v, "/"), v);
     if (check_address(buf, why, sizeof(why)) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
                                "container %s: lxc.net.0.ipv4.address %s %s",
                                ct->name, v, why);
     }
@@ -1009,9 +1217,14 @@ active_owner(const struct vcha_ct *ct, char *owner, size_t len)
     return rc == -EAGAIN ? -EBADMSG : rc;
 }
 
-/* Write the active marker, atomically and durably. */
+/*
+ * Write the active marker, atomically and durably, with the sync batch
+ * judged acceptable (@p m): batch= and completed= tell which push the
+ * activated tree is.
+ */
 static enum vcha_result
-active_write(struct vcha_agent *a, const struct vcha_ct *ct)
+active_write(struct vcha_agent *a, const struct vcha_ct *ct,
+             const struct vcha_syncmark *m)
 {
     struct vcha_kv *kv = vcha_kv_new();
     char path[4096], node[256], *buf = NULL;
@@ -1022,6 +1235,8 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct)
     rc = rc ? rc : vcha_kv_set(kv, "instance", a->instance);
     rc = rc ? rc : vcha_kv_set(kv, "node", node);
     rc = rc ? rc : vcha_kv_setf(kv, "since_ms", "%lld", vcha_realtime_ms());
+    rc = rc ? rc : vcha_kv_setf(kv, "batch", "%lld", m->batch);
+    rc = rc ? rc : vcha_kv_setf(kv, "completed", "%lld", m->completed);
     rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
     rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
     free(buf);
@@ -1035,35 +1250,39 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct)
 }
 
 /*
- * Whether the member's tree may be activated: synced at least once, its
- * last batch complete (or incomplete_sync=warn), a batch under way waited
- * for, half the time left at most.
+ * Remove the active marker this start wrote: nothing was activated (no
+ * boot, nothing run inside), so the tree is still the primary's copy.
+ */
+static void
+active_remove(const struct vcha_ct *ct)
+{
+    char path[4096];
+
+    if (active_path(ct, path, sizeof(path)) < 0) {
+        return;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        vcha_warn("cannot remove %s: %s", path, strerror(errno));
+        return;
+    }
+    vcha_notice("nothing of %s was activated: %s removed", ct->name, path);
+}
+
+/*
+ * Judge the sync marker @p m: a push under way, never acceptable; the
+ * last batch complete, or incomplete with incomplete_sync=warn.
  */
 static enum vcha_result
-sync_check(struct vcha_agent *a, const struct vcha_ct *ct)
+sync_judge(struct vcha_agent *a, const struct vcha_ct *ct,
+           const struct vcha_syncmark *m)
 {
-    struct vcha_syncmark m;
-    char why[512] = "";
-    int rc = vcha_syncmark_read(ct->rootfs, &m, why, sizeof(why));
-
-    if (rc == -ENOENT) {
+    if (m->running) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "member %s was never synced (no %s%s): "
-                               "cannot activate it",
-                               ct->name, ct->rootfs, VCHA_SYNCMARK_SUFFIX);
+                               "a push into %s is under way (batch %lld, by "
+                               "%s): not activated while it runs",
+                               ct->name, m->batch, m->owner);
     }
-    if (rc == 0 && m.running) {
-        vcha_notice("a push into %s is under way (%s): waiting for it",
-                    ct->name, m.owner);
-        rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, &m);
-        rc = rc == -EINPROGRESS ? 0 : rc;
-    }
-    if (rc < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "cannot read the sync marker of %s: %s",
-                               ct->name, why[0] ? why : strerror(-rc));
-    }
-    if (m.complete) {
+    if (m->complete) {
         return VCHA_OK;
     }
     if (strcmp(vcha_agent_str(a, P_INCOMPLETE_SYNC), "refuse") == 0) {
@@ -1071,36 +1290,83 @@ sync_check(struct vcha_agent *a, const struct vcha_ct *ct)
                                "the last push into %s (batch %lld) did not "
                                "complete (rsync status %d), and "
                                "incomplete_sync is refuse",
-                               ct->name, m.batch, m.status);
+                               ct->name, m->batch, m->status);
     }
     vcha_warn("the last push into %s (batch %lld) did not complete (rsync "
               "status %d): activating it as it is",
-              ct->name, m.batch, m.status);
+              ct->name, m->batch, m->status);
     return VCHA_OK;
 }
 
 /*
- * A push that began before the active marker was there may still run: it
- * is waited for (vcha-receive refuses every later one).
+ * Wait for a push under way into the member, up to half of the time left;
+ * *@p m is the marker last read.  Fails for a marker that cannot be read
+ * (never synced, damaged) or a wait that failed otherwise than by time.
  */
 static enum vcha_result
-sync_settle(struct vcha_agent *a, const struct vcha_ct *ct)
+sync_wait(struct vcha_agent *a, const struct vcha_ct *ct,
+          struct vcha_syncmark *m)
 {
-    struct vcha_syncmark m;
-    int rc = vcha_syncmark_read(ct->rootfs, &m, NULL, 0);
+    char why[512] = "";
+    int rc = vcha_syncmark_read(ct->rootfs, m, why, sizeof(why));
 
-    if (rc < 0 || !m.running) {
-        return VCHA_OK;
-    }
-    vcha_notice("a push into %s began before its activation: waiting for it",
-                ct->name);
-    rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, &m);
-    if (rc == -EINPROGRESS && m.running) {
+    if (rc == -ENOENT) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "a push into %s is still under way (%s)",
-                               ct->name, m.owner);
+                               "member %s was never synced (no %s%s): "
+                               "cannot activate it",
+                               ct->name, ct->rootfs, VCHA_SYNCMARK_SUFFIX);
+    }
+    if (rc == 0 && m->running) {
+        vcha_notice("a push into %s is under way (%s): waiting for it",
+                    ct->name, m->owner);
+        rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, m);
+        /* still incomplete: m->running tells whether it still runs */
+        rc = rc == -EINPROGRESS ? 0 : rc;
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read the sync marker of %s: %s",
+                               ct->name, why[0] ? why : strerror(-rc));
     }
     return VCHA_OK;
+}
+
+/*
+ * Whether the member's tree may be activated: synced at least once, no
+ * push running (one under way is waited for, half the time left at most),
+ * its last batch complete (or incomplete_sync=warn).  *@p m: the marker.
+ */
+static enum vcha_result
+sync_check(struct vcha_agent *a, const struct vcha_ct *ct,
+           struct vcha_syncmark *m)
+{
+    enum vcha_result r = sync_wait(a, ct, m);
+
+    return r != VCHA_OK ? r : sync_judge(a, ct, m);
+}
+
+/*
+ * After the active marker is written: a push that began before it (the
+ * receiver refuses later ones) is waited for, half the time left at most,
+ * and the tree it left judged by the same rules.  @p before: the marker
+ * judged before.
+ */
+static enum vcha_result
+sync_settle(struct vcha_agent *a, const struct vcha_ct *ct,
+            const struct vcha_syncmark *before)
+{
+    struct vcha_syncmark m;
+    enum vcha_result r = sync_wait(a, ct, &m);
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    if (m.batch == before->batch && !m.running) {
+        return VCHA_OK;
+    }
+    vcha_notice("a push into %s (batch %lld) began before its activation",
+                ct->name, m.batch);
+    return sync_judge(a, ct, &m);
 }
 
 /* Whether the member runs: 1, 0, or -1 with the reason set. */
@@ -1142,33 +1408,51 @@ member_active(struct vcha_agent *a, const struct vcha_ct *ct)
     return running < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
 }
 
+/*
+ * Activate the member: its sync state judged (a start that finds its own
+ * marker, left by an earlier start, judges it again), the active marker
+ * written, a push that slipped in before it settled, the container booted
+ * if stopped, activate_cmd run inside.  A marker this start wrote is
+ * removed again when the start fails before anything was booted or run
+ * inside: nothing was activated.
+ */
 static enum vcha_result
 activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 {
     /* a container booted by the start before is still this resource's */
     struct state st = {MODE_CONTAINER, already && booted};
+    struct vcha_syncmark m;
     enum vcha_result r;
     char owner[256], why[512] = "";
-    int rc = active_owner(ct, owner, sizeof(owner)), running;
+    int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
+    bool marked = false;
 
     if (rc == 0 && strcmp(owner, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s already", ct->name,
                                owner);
     }
-    /* once active, the member's tree is newer than the primary's: the
-     * state of its sync no longer matters */
-    r = rc == 0 ? VCHA_OK : sync_check(a, ct);
+    r = sync_check(a, ct, &m);
     if (r == VCHA_OK) {
         r = state_write(a, &st);
     }
     if (r == VCHA_OK && rc != 0) {
-        r = active_write(a, ct);
+        r = active_write(a, ct, &m);
+        marked = r == VCHA_OK;
     }
     if (r == VCHA_OK) {
-        r = sync_settle(a, ct);
+        r = sync_settle(a, ct, &m);
     }
-    running = r == VCHA_OK ? ct_running(a, ct) : -1;
+    if (r == VCHA_OK) {
+        running = ct_running(a, ct);
+        r = running < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+    }
+    if (r != VCHA_OK) {
+        if (marked) {
+            active_remove(ct);
+        }
+        return r;
+    }
     if (running == 0) {
         st.booted = true;
         r = state_write(a, &st);
@@ -1178,8 +1462,6 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
                                 ct->name, why);
         }
         already = false;
-    } else if (running < 0) {
-        r = VCHA_ERR_GENERIC;
     }
     if (r == VCHA_OK && !already && vcha_agent_str(a, P_ACTIVATE_CMD) != NULL) {
         r = run_inside(a, ct, P_ACTIVATE_CMD);
@@ -1210,13 +1492,21 @@ container_start(struct vcha_agent *a, const struct state *prev)
     return r;
 }
 
+/*
+ * Stop the member's service: deactivate_cmd inside a running member; then
+ * a member this resource booted is stopped, and so is one that ctset runs
+ * (hot, warm) when a port of the service still answers on its address
+ * after deactivate_cmd or without one: a member that serves after stop
+ * would be the service active in two places once it starts elsewhere.
+ * Its active marker stays, so ctset leaves such a member stopped.
+ */
 static enum vcha_result
 container_stop(struct vcha_agent *a, const struct state *st)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
     char why[512] = "", address[64];
-    bool have_address;
+    bool have_address, kill = st->booted;
     int running;
 
     address_withdraw(a);
@@ -1229,23 +1519,28 @@ container_stop(struct vcha_agent *a, const struct state *st)
     have_address = ct_address(a, ct, address, sizeof(address)) == VCHA_OK;
     a->reason[0] = '\0';
     running = ct_running(a, ct);
-    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL) {
-        r = run_inside(a, ct, P_DEACTIVATE_CMD);
-        if (r != VCHA_OK && st->booted) {
-            vcha_warn("%s; stopping %s anyway", a->reason, ct->name);
-            a->reason[0] = '\0';
-            r = VCHA_OK;
-        } else if (r != VCHA_OK) {
-            r = stopped_anyway(a, have_address ? address : NULL);
-        }
-    }
     if (running < 0) {
         r = VCHA_ERR_GENERIC;
-    } else if (running > 0 && st->booted && r == VCHA_OK &&
-               vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        goto done;
+    }
+    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
+        run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
+        vcha_warn("%s", a->reason);
+        a->reason[0] = '\0';
+    }
+    if (running > 0 && !kill && have_address && any_port_answers(a, address)) {
+        vcha_warn("the service still answers on %s after deactivation: "
+                  "stopping %s (its active marker stays: ctset leaves it "
+                  "stopped)",
+                  address, ct->name);
+        kill = true;
+    }
+    if (running > 0 && kill &&
+        vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s", ct->name,
                             why);
     }
+done:
     vcha_ct_free(ct);
     return r;
 }
@@ -1342,11 +1637,23 @@ vcservice_stop(struct vcha_agent *a)
         return VCHA_OK; /* not started here since this node booted */
     }
     if (rc < 0) {
-        vcha_warn("state file of %s: %s; stopping both ways", a->instance,
-                  strerror(-rc));
-        st = (struct state){MODE_CONTAINER, true};
-        r = native_stop(a);
-        r = r != VCHA_OK ? r : container_stop(a, &st);
+        /* where start would run it, as start decides; never the primary's
+         * address probed from a standby, nor a member stopped that this
+         * resource may not have booted */
+        enum mode mode = MODE_NONE;
+
+        vcha_warn("state file of %s: %s; stopping as start would have "
+                  "started it",
+                  a->instance, strerror(-rc));
+        st = (struct state){MODE_NONE, false};
+        r = mode_resolve(a, &mode);
+        if (r == VCHA_ERR_INSTALLED) {
+            a->reason[0] = '\0';
+            r = VCHA_OK; /* it cannot have run here */
+        } else if (r == VCHA_OK) {
+            st.mode = mode;
+            r = mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
+        }
     } else {
         r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
     }
@@ -1380,6 +1687,45 @@ vcservice_monitor(struct vcha_agent *a)
 
 /* ------------------------------------------------------------ validate */
 
+/*
+ * @p why with the filesync job's parameter names given as vcservice's own
+ * (password_file is sync_password_file here), into @p buf.
+ */
+static void
+sync_reason(const char *why, char *buf, size_t len)
+{
+    static const char *const names[] = {"password_file", "identity",
+                                        "known_hosts", "source", "target"};
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (const char *p = why; *p != '\0' && used + 1 < len;) {
+        size_t i = 0, n = 0;
+
+        for (; i < sizeof(names) / sizeof(names[0]); i++) {
+            n = strlen(names[i]);
+            if (strncmp(p, names[i], n) == 0 &&
+                (p == why || (p[-1] != '_' && p[-1] != '/')) &&
+                (p[n] == '\0' || p[n] == '\'' || p[n] == ' ' || p[n] == ':' ||
+                 p[n] == ',')) {
+                break;
+            }
+        }
+        if (i < sizeof(names) / sizeof(names[0])) {
+            used +=
+                (size_t) snprintf(buf + used, len - used, "sync_%s", names[i]);
+            p += n;
+        } else {
+            buf[used++] = *p++;
+            buf[used] = '\0';
+        }
+        if (used >= len) {
+            buf[len - 1] = '\0';
+            break;
+        }
+    }
+}
+
 /* The filesync job's own checks, as vchad will make them. */
 static enum vcha_result
 sync_validate(struct vcha_agent *a)
@@ -1387,7 +1733,7 @@ sync_validate(struct vcha_agent *a)
     struct vcha_job_timing t;
     struct vcha_params *p = NULL;
     struct vcha_kv *job = NULL;
-    char why[512] = "";
+    char why[512] = "", named[600];
     int rc;
 
     if (job_params(a, &job, &t) != VCHA_OK) {
@@ -1397,9 +1743,47 @@ sync_validate(struct vcha_agent *a)
     vcha_params_free(p);
     vcha_kv_free(job);
     if (rc < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "sync_target: %s", why);
+        sync_reason(why, named, sizeof(named));
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "%s", named);
     }
     return VCHA_OK;
+}
+
+/* The program of command parameter @p param, when set, is installed. */
+static enum vcha_result
+program_check(struct vcha_agent *a, size_t param)
+{
+    const char *v = vcha_agent_str(a, param);
+    char prog[4096];
+
+    if (v == NULL) {
+        return VCHA_OK;
+    }
+    v += strspn(v, " \t");
+    snprintf(prog, sizeof(prog), "%.*s", (int) strcspn(v, " \t"), v);
+    if (vcha_exec_find(prog) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s: %s not found",
+                               a->def->params[param].name, prog);
+    }
+    return VCHA_OK;
+}
+
+/*
+ * The native commands' programs (start_cmd, stop_cmd, monitor_cmd) are
+ * installed: checked on the primary only (monitor_cmd runs inside the
+ * member on a standby; the others never run there).
+ */
+static enum vcha_result
+programs_check(struct vcha_agent *a)
+{
+    static const size_t cmds[] = {P_START_CMD, P_STOP_CMD, P_MONITOR_CMD};
+    enum vcha_result r = VCHA_OK;
+
+    for (size_t i = 0; r == VCHA_OK && i < sizeof(cmds) / sizeof(cmds[0]);
+         i++) {
+        r = program_check(a, cmds[i]);
+    }
+    return r;
 }
 
 static enum vcha_result
@@ -1407,9 +1791,12 @@ vcservice_validate(struct vcha_agent *a, int level)
 {
     static const size_t sync_only[] = {P_SYNC_PASSWORD_FILE, P_SYNC_IDENTITY,
                                        P_SYNC_KNOWN_HOSTS};
+    const char *target = vcha_agent_str(a, P_SYNC_TARGET);
+    struct vcha_sync_target t;
     enum vcha_result r = VCHA_OK;
+    char why[512] = "";
 
-    if (vcha_agent_str(a, P_SYNC_TARGET) == NULL) {
+    if (target == NULL) {
         for (size_t i = 0; i < sizeof(sync_only) / sizeof(sync_only[0]); i++) {
             if (vcha_param_is_set(a->params, sync_only[i])) {
                 return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
@@ -1417,13 +1804,19 @@ vcservice_validate(struct vcha_agent *a, int level)
                                        a->def->params[sync_only[i]].name);
             }
         }
+    } else if (vcha_sync_target_parse(target, &t, why, sizeof(why)) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED, "sync_target %s %s",
+                               target, why);
     } else if (level >= 10) {
         /* the secrets' files are checked, on this node */
         r = sync_validate(a);
     }
     if (r == VCHA_OK && level >= 10 && vcha_exec_find("rsync") < 0 &&
-        vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        target != NULL) {
         r = vcha_agent_fail(a, VCHA_ERR_INSTALLED, "rsync not found");
+    }
+    if (r == VCHA_OK && level >= 10 && is_primary(a)) {
+        r = programs_check(a);
     }
     return r;
 }
@@ -1454,9 +1847,17 @@ static const struct vcha_agent_def agent = {
         "instead, which ocf:vcha:ctset keeps there: start refuses a member "
         "without its configuration (no ctset here), one whose tree was never "
         "synced, and, with incomplete_sync=refuse, one whose last push did "
-        "not complete (a push under way is waited for); then it writes the "
-        "active marker SYNC_DIR/NAME/rootfs.vcha-active (instance=, node=, "
-        "since_ms=; atomically and durably) before anything else, boots the "
+        "not complete; a push under way is waited for (half the time left "
+        "at most) and, still running then, fails the start, naming who "
+        "pushes (the sync marker's owner).  Then it writes the active "
+        "marker SYNC_DIR/NAME/rootfs.vcha-active (instance=, node=, "
+        "since_ms=, and batch= and completed= of the sync marker judged; "
+        "atomically and durably) before anything else, waits for a push "
+        "that began just before it (bounded, judged by the same rules), "
+        "and removes the marker again when the start fails before booting "
+        "the container or running anything inside it.  A start that finds "
+        "its own marker (left by an earlier start) judges the sync state "
+        "again all the same.  Then it boots the "
         "container if it is stopped (a cold member), runs activate_cmd "
         "inside it and waits for every port on the container's own address "
         "(its config's lxc.net.0.ipv4.address).  While the active marker "
@@ -1465,8 +1866,16 @@ static const struct vcha_agent_def agent = {
         "activation on, the member's tree is newer than the primary's, and "
         "a primary that comes back must not push over it.  Stop runs "
         "deactivate_cmd inside, stops a container this resource booted, "
-        "leaves one ctset runs (hot, warm) running, and keeps the active "
-        "marker.  Once the primary's tree has been brought up to date from "
+        "leaves one ctset runs (hot, warm) running unless a port of the "
+        "service still answers on the member's address after "
+        "deactivate_cmd (or without one): then it stops that member too, "
+        "for a member serving after stop would be the service active in "
+        "two places.  Stop keeps the active marker, and ctset neither "
+        "restarts nor stops a member that has one: a hot member without "
+        "deactivate_cmd stays stopped after the resource's stop until the "
+        "resource starts there again (start boots it) or an administrator "
+        "removes the marker, after which ctset starts it at its next "
+        "monitor.  Once the primary's tree has been brought up to date from "
         "the member by other means, an administrator removes the marker by "
         "hand (rm SYNC_DIR/NAME/rootfs.vcha-active, with the resource "
         "stopped on that node) to let pushes in again; there is no "
@@ -1476,7 +1885,18 @@ static const struct vcha_agent_def agent = {
         "What this node did is kept in a state file in HA_RSCTMP: a monitor "
         "without it says not running (a member left running with its "
         "marker by a stop is not this resource running); with it, a member "
-        "runs when its marker names this resource and the container runs.  "
+        "runs when its marker names this resource and the container runs, "
+        "and natively the service runs when at least one of its ports "
+        "answers on address (one short try each): a probe with the state "
+        "file but no port answering says not running, a recurring monitor "
+        "fails.  A native start is refused while any node's transient "
+        "attribute vcha-sync-MEMBER (published by ctset) says active: the "
+        "service runs from the member there, and this primary's tree is "
+        "stale.  A native monitor logs a warning each time the filesync "
+        "job reports an error (a push refused because the member is "
+        "active, say) and goes on.  A stop whose state file is damaged "
+        "stops the way start would have started here (the same mode "
+        "resolution, a member taken as not booted by the resource).  "
         "On a node that is neither primary nor standby start fails as not "
         "installed, so that Pacemaker keeps the resource off that node "
         "only.",

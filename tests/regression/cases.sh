@@ -217,8 +217,11 @@ cases_vcservice() {
     local probe=OCF_RESKEY_CRM_meta_interval=0
     mkdir -p "$work/lxc" "$work/vcs-bin" "$work/sync/web2/rootfs"
     printf '%s\n' '#!/bin/sh' \
-        'case "$*" in *-Q*vcha-standby*) v=true;; *-Q*) v=false;; *) exit 0;; esac' \
-        'echo "name=\"$3\" host=\"node9\" value=\"$v\""' \
+        'h=node9' \
+        'case "$*" in *-Q*vcha-standby*) v=true;;' \
+        '    *-Q*vcha-sync-web4*) v=active h=node7;; *-Q*) v=false;;' \
+        '    *) exit 0;; esac' \
+        'echo "name=\"$3\" host=\"$h\" value=\"$v\""' \
         > "$work/vcs-bin/attrd_updater"
     chmod 755 "$work/vcs-bin/attrd_updater"
     mkdir -p "$work/lxc/web2" "$work/lxc/web3"
@@ -227,6 +230,23 @@ cases_vcservice() {
         "lxc.net.0.ipv4.address = 198.18.0.42/24" > "$work/lxc/web2/config"
     echo "lxc.rootfs.path = dir:$work/sync/web2/rootfs" > "$work/lxc/web3/config"
     local standby=PATH="$work/vcs-bin"
+    # a TCP listener on 127.0.0.1 standing for a service that answers: an
+    # rsync daemon (it detaches, its pid in a file)
+    local try
+    for try in 1 2 3 4 5; do
+        VCS_PORT=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
+        printf '%s\n' "port = $VCS_PORT" "address = 127.0.0.1" \
+            "pid file = $work/vcs-rsyncd.pid" "use chroot = no" \
+            "[m]" "path = $work/sync" > "$work/vcs-rsyncd.conf"
+        rsync --daemon --config="$work/vcs-rsyncd.conf" 2> /dev/null &&
+            break
+    done
+    for try in $(seq 1 50); do
+        [ -s "$work/vcs-rsyncd.pid" ] &&
+            timeout 1 bash -c 'exec 3<> /dev/tcp/127.0.0.1/$0' "$VCS_PORT" \
+                2> /dev/null && break
+        sleep 0.1
+    done
 
     case_stdout "no action" ""
     case_stdout "usage" usage
@@ -240,6 +260,32 @@ cases_vcservice() {
     case_run "validate-all, no address" validate-all OCF_RESKEY_address=
     case_run "validate-all, bad address" validate-all \
         OCF_RESKEY_address=198.18.0.x
+    local addr
+    for addr in 0.0.0.0 :: 224.0.0.1 ff02::1; do
+        case_run "validate-all, address $addr" validate-all \
+            OCF_RESKEY_address=$addr
+    done
+    case_run "validate-all, IPv6 address" validate-all \
+        OCF_RESKEY_address=2001:db8::10
+    case_run "validate-all, a port twice" validate-all "OCF_RESKEY_ports=80 443 80"
+    case_run "validate-all, port with a sign" validate-all "OCF_RESKEY_ports=+80"
+    case_run "validate-all, negative port" validate-all "OCF_RESKEY_ports=80 -443"
+    # a tab: refused as a control character, like in every parameter
+    case_run "validate-all, ports separated by a tab" validate-all \
+        "$(printf 'OCF_RESKEY_ports=80\t443')"
+    case_run "validate-all, bad target" validate-all \
+        OCF_RESKEY_sync_target=ftp://198.18.0.2/web1
+    case_run "validate-all, level 10, start_cmd not installed, primary" \
+        validate-all OCF_CHECK_LEVEL=10 OCF_RESKEY_primary=node9 \
+        "OCF_RESKEY_start_cmd=/opt/nosuch/bin/svc start"
+    case_run "validate-all, level 10, stop_cmd not installed, primary" \
+        validate-all OCF_CHECK_LEVEL=10 OCF_RESKEY_primary=node9 \
+        OCF_RESKEY_stop_cmd=nosuch-stop
+    case_run "validate-all, level 10, monitor_cmd not installed, primary" \
+        validate-all OCF_CHECK_LEVEL=10 OCF_RESKEY_primary=node9 \
+        OCF_RESKEY_monitor_cmd=/opt/nosuch/check
+    case_run "validate-all, level 10, monitor_cmd not installed, standby" \
+        validate-all OCF_CHECK_LEVEL=10 OCF_RESKEY_monitor_cmd=/opt/nosuch/check
     case_run "validate-all, no ports" validate-all OCF_RESKEY_ports=
     case_run "validate-all, port 0" validate-all OCF_RESKEY_ports=0
     case_run "validate-all, port by name" validate-all "OCF_RESKEY_ports=80 http"
@@ -269,14 +315,47 @@ cases_vcservice() {
         OCF_RESKEY_member=web3
     case_run "start, standby, never synced" start "$standby" \
         OCF_RESKEY_member=web2
-    case_run "stop, after the failed start" stop "$standby" \
-        OCF_RESKEY_member=web2
+    # a damaged state file on a standby: stopped as start would run it
+    # here (the member), never the native stop_cmd against the primary's
+    # address (which answers: the listener above)
+    printf 'mode=bogus\n\n' > "$work/state/vcha-vcservice-web.state"
+    case_run "stop, damaged state file, standby" stop "$standby" \
+        OCF_RESKEY_member=web2 OCF_RESKEY_stop_cmd=/bin/false \
+        OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=$VCS_PORT
+    case_run "start, primary, member active on a standby" start "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_member=web4 \
+        OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=$VCS_PORT
+    case_run "start, primary, start_cmd not installed" start "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_start_cmd=/opt/nosuch/bin/svc
+    case_run "start, primary, bad target" start "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_sync_target=ftp://198.18.0.2/web1 \
+        "OCF_RESKEY_start_cmd=/bin/touch $work/start_cmd_ran"
+    [ -e "$work/start_cmd_ran" ] &&
+        echo "start_cmd ran before a bad sync_target was refused" >> "$out"
     case_run "start, primary, port never opens" start "$standby" \
         OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1 \
         OCF_RESKEY_ports=1 OCF_RESKEY_CRM_meta_timeout=3000
     case_run "probe, after the failed start" monitor $probe "$standby" \
-        OCF_RESKEY_primary=node9
+        OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1 \
+        OCF_RESKEY_ports=1
+    case_run "monitor, after the failed start" monitor "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1 \
+        OCF_RESKEY_ports=1
     case_run "stop, primary" stop "$standby" OCF_RESKEY_primary=node9 \
         OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=1
-    case_run "probe, stopped" monitor $probe "$standby" OCF_RESKEY_primary=node9
+    # the service answering (the listener): running, until stop
+    local up=(OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1
+        "OCF_RESKEY_ports=1 $VCS_PORT")
+    case_run "start, primary, a port answers" start "$standby" \
+        OCF_RESKEY_primary=node9 OCF_RESKEY_address=127.0.0.1 \
+        OCF_RESKEY_ports=$VCS_PORT
+    case_run "probe, started, one port of two answers" monitor $probe \
+        "$standby" "${up[@]}"
+    case_run "monitor, started, one port of two answers" monitor "$standby" \
+        "${up[@]}"
+    case_run "monitor, level 10, started, one port of two answers" monitor \
+        "$standby" "${up[@]}" OCF_CHECK_LEVEL=10
+    case_run "stop, started" stop "$standby" "${up[@]}"
+    case_run "probe, stopped" monitor $probe "$standby" "${up[@]}"
+    kill "$(cat "$work/vcs-rsyncd.pid" 2> /dev/null)" 2> /dev/null
 }

@@ -24,6 +24,7 @@ named_start "$work/named" || tap_bail "cannot start named"
 blank() {
     sed -e "s/#$NAMED_PORT\b/#PORT/g" -e "s/\b$NAMED_PORT\b/PORT/g" \
         -e "s/\b${CTSET_PORT:-CTPORT}\b/CTPORT/g" \
+        -e "s/\b${VCS_PORT:-VCS_PORT}\b/VCS_PORT/g" \
         -e "s/(pid [0-9]*)/(pid PID)/g" -e "s|$work|WORK|g"
 }
 

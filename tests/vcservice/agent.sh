@@ -74,7 +74,18 @@ export VCHA_VCHAD=$top_builddir/daemon/vchad VCHA_SOCKET=$work/run/vchad.sock
 export VCHA_RUN_DIR=$work/run
 mkdir -p "$work/run" "$work/rsctmp" "$LXCPATH"
 vchactl() { "$top_builddir/daemon/vchactl" "$@"; }
-attr() { attrd_updater -Q -n "$1" 2> /dev/null | sed -n 's/.*value="\([^"]*\)".*/\1/p'; }
+# attr NAME: this node's transient attribute; "" when it has none (exit 78
+# or 105, or no value), "QUERY FAILED (exit N)" when it cannot be asked
+attr() {
+    local out rc
+    out=$(attrd_updater -Q -n "$1" 2> /dev/null)
+    rc=$?
+    case $rc in
+    0) printf '%s\n' "$out" | sed -n 's/.*value="\([^"]*\)".*/\1/p' ;;
+    78 | 105) ;;
+    *) echo "QUERY FAILED (exit $rc)" ;;
+    esac
+}
 # http ADDRESS PORT: the body of GET / (bash's /dev/tcp, 3 s at most)
 http() {
     timeout 3 bash -c 'exec 3<> /dev/tcp/$0/$1 &&
@@ -167,6 +178,10 @@ ra monitor OCF_CHECK_LEVEL=10
 tap_is "$RA_RC" 0 "native: monitor, level 10"
 ra monitor $probe
 tap_is "$RA_RC" 0 "native: probe while started"
+ra start "OCF_RESKEY_start_cmd=/opt/nosuch/bin/httpd -p 1"
+tap_is "$RA_RC" 5 "native: start again, start_cmd not installed: not installed"
+tap_like "$RA_REASON" "start_cmd: /opt/nosuch/bin/httpd not found" \
+    "naming it ($RA_REASON)"
 vchactl remove web > /dev/null 2>&1
 ra monitor
 tap_is "$RA_RC" 0 "native: monitor with the job lost"
@@ -176,6 +191,12 @@ pkill -f "^$BUSYBOX.httpd.-p.127.0.0.1:$PORT"
 ra monitor OCF_CHECK_LEVEL=10
 tap_is "$RA_RC" 1 "native: monitor, level 10, service gone: fails"
 tap_like "$RA_REASON" "port $PORT on 127.0.0.1 *" "naming the port ($RA_REASON)"
+ra monitor
+tap_is "$RA_RC" 1 "native: monitor, level 0, no port answers: fails"
+tap_is "$RA_REASON" "no port of the service answers on 127.0.0.1" \
+    "saying so ($RA_REASON)"
+ra monitor $probe
+tap_is "$RA_RC" 7 "native: probe with the state file, no port answering: not running"
 ra stop
 tap_is "$RA_RC" 0 "native: stop"
 vchactl health web > /dev/null 2>&1
@@ -185,9 +206,33 @@ tap_is "$(attr vcha-address-web)" "" "the attribute is removed"
 ra monitor
 tap_is "$RA_RC" 7 "native: monitor after stop: not running"
 ra start
+tap_is "$RA_RC" 0 "native: start after stop ($RA_REASON)"
+port_open 127.0.0.1 "$PORT"
+tap_ok $? "the service answers"
 ra stop
+tap_is "$RA_RC" 0 "native: stop again"
 port_open 127.0.0.1 "$PORT"
 tap_cond "$? != 0" "stop_cmd stopped the service"
+
+# a standby says the member is active there (ctset's vcha-sync-web1): the
+# stale primary must not serve
+attrd_updater -U active -n vcha-sync-web1 > /dev/null 2>&1 ||
+    tap_bail "cannot set vcha-sync-web1"
+for _ in $(seq 1 50); do
+    [ "$(attr vcha-sync-web1)" = active ] && break
+    sleep 0.1
+done
+ra start
+tap_is "$RA_RC" 1 "native: start refused while vcha-sync-web1 says active"
+tap_like "$RA_REASON" "member web1 is active on node node1 *" "naming the node ($RA_REASON)"
+port_open 127.0.0.1 "$PORT"
+tap_cond "$? != 0" "start_cmd did not run"
+ra stop
+attrd_updater -D -n vcha-sync-web1 > /dev/null 2>&1
+for _ in $(seq 1 50); do
+    [ -z "$(attr vcha-sync-web1)" ] && break
+    sleep 0.1
+done
 
 DEAD=$(receiver_free_port)
 t0=$EPOCHREALTIME
@@ -260,11 +305,25 @@ tap_is "$(sed -n 's/^state=//p' "$ROOT.vcha-sync" 2> /dev/null)" complete \
     "its job pushed the tree through vcha-receive: the marker says complete"
 tap_is "$(cat "$ROOT/www/index.html" 2> /dev/null)" "from the primary" \
     "with the primary's files"
+kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
+# the receiver gone, the job's pushes fail: each monitor says so, at
+# warning level, and does not fail for it
+echo "changed" > "$work/primary/www/new2.html"
+for _ in $(seq 1 150); do
+    vchactl health web 2> /dev/null | grep -q '^fig.error=\|^error=' && break
+    sleep 0.1
+done
+ra monitor "${as_primary[@]}"
+tap_is "$RA_RC" 0 "native monitor with the job's pushes failing: still running"
+tap_like "$RA_ERR" "*warning: the filesync job of web reports: *" \
+    "logged at warning level"
+ra monitor "${as_primary[@]}"
+tap_like "$RA_ERR" "*warning: the filesync job of web reports: *" "each time"
 ra stop "${as_primary[@]}"
 tap_is "$RA_RC" 0 "stopped natively"
 vchactl health web > /dev/null 2>&1
 tap_cond "$? != 0" "its job removed"
-kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
+rm -f "$work/primary/www/new2.html" "$ROOT/www/new2.html"
 
 # a port that never opens: the first start (cold member)
 t0=$EPOCHREALTIME
@@ -317,7 +376,15 @@ tap_is "$RA_RC" 1 "monitor, level 10, service gone: fails"
 tap_like "$RA_REASON" "port 8080 on 198.18.250.2 *" "naming the port ($RA_REASON)"
 ra monitor
 tap_is "$RA_RC" 0 "monitor, level 0: the container runs"
-lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/httpd -p 8080 -h /www
+lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
+ra monitor
+tap_is "$RA_RC" 1 "monitor, level 0, the container stopped: fails"
+tap_is "$RA_REASON" "container web1 is stopped" "saying so"
+# start finds its own marker: the sync state is judged again, and the
+# member booted and activated again
+ra start
+tap_is "$RA_RC" 0 "start again under its own marker: booted ($RA_REASON)"
+tap_is "$(http 198.18.250.2 8080)" "from the primary" "and it serves"
 echo "other" > "$work/marker-other"
 sed 's/^instance=web$/instance=other/' "$ACTIVE" > "$work/marker-other"
 cp "$ACTIVE" "$work/marker-ours"
@@ -335,6 +402,8 @@ ra monitor $probe
 tap_is "$RA_RC" 7 "probe after stop: not running"
 lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
 lxc-start -P "$LXCPATH" -n web1 > /dev/null 2>&1
+tap_is "$(running web1)" RUNNING "the member runs (ctset's)"
+tap_is "$(sed -n 's/^instance=//p' "$ACTIVE" 2> /dev/null)" web "marked for web"
 ra monitor $probe
 tap_is "$RA_RC" 7 "probe with the member running, marked, no state: not running"
 
@@ -350,6 +419,30 @@ port_open 198.18.250.2 8080
 tap_cond "$? != 0" "deactivate_cmd ran inside it"
 ra monitor
 tap_is "$RA_RC" 7 "monitor after stop: not running"
+# a hot member without deactivate_cmd: the service still answers after
+# stop, so stop stops the member (else it would serve in two places)
+ra start OCF_RESKEY_deactivate_cmd=
+tap_is "$RA_RC" 0 "container: start, hot member, no deactivate_cmd ($RA_REASON)"
+tap_is "$(sed -n 's/^booted=//p' "$STATE" 2> /dev/null)" 0 "not booted by the resource"
+ra stop OCF_RESKEY_deactivate_cmd=
+tap_is "$RA_RC" 0 "container: stop, hot member, no deactivate_cmd"
+port_open 198.18.250.2 8080
+tap_cond "$? != 0" "the service no longer answers"
+tap_is "$(running web1)" STOPPED "the member is stopped"
+tap_ok "$([ -e "$ACTIVE" ]; echo $?)" "its active marker kept"
+ra monitor $probe
+tap_is "$RA_RC" 7 "probe after it: not running"
+
+# deactivate_cmd hanging: it gets half of the time left, the rest stops
+# the member this resource booted
+ra start
+tap_is "$RA_RC" 0 "container: start, cold member ($RA_REASON)"
+t0=$EPOCHREALTIME
+ra stop "OCF_RESKEY_deactivate_cmd=/bin/sleep 1000" OCF_RESKEY_CRM_meta_timeout=10000
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 0 "stop with deactivate_cmd hanging ($RA_REASON)"
+tap_cond "ms < 10000" "within the timeout ($ms ms of 10000)"
+tap_is "$(running web1)" STOPPED "the member it booted is stopped"
 lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
 
 # a member activated by another resource is not taken over
@@ -368,7 +461,36 @@ tap_is "$RA_RC" 1 "incomplete_sync=refuse: start of a half-synced member fails"
 tap_like "$RA_REASON" "the last push into web1 (batch 1) did not complete (rsync status 23)*" \
     "saying so ($RA_REASON)"
 tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "no active marker written"
+tap_is "$(running web1)" STOPPED "nothing booted"
 ra stop OCF_RESKEY_incomplete_sync=refuse
+# a marker of its own left by an earlier start is no pass: the sync state
+# is judged again
+cp "$work/marker-ours" "$ACTIVE"
+ra start OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 1 "refuse, under a marker of its own: start fails all the same"
+tap_like "$RA_REASON" "the last push into web1 (batch 1) did not complete (rsync status 23)*" \
+    "saying so ($RA_REASON)"
+tap_is "$(running web1)" STOPPED "nothing booted"
+ra stop OCF_RESKEY_incomplete_sync=refuse
+rm -f "$ACTIVE"
+# a push that outlasts the wait (half the time): no marker written, the
+# start fails naming the push under way and who makes it
+sed -i 's/^owner=.*/owner=rsyncd 4242/' "$ROOT.vcha-sync"
+flock "$ROOT.vcha-sync.lock" sleep 30 &
+FL=$!
+sleep 0.3
+t0=$EPOCHREALTIME
+ra start OCF_RESKEY_CRM_meta_timeout=6000
+ms=$(ms_since "$t0")
+kill $(pgrep -P $FL) $FL 2> /dev/null
+wait $FL 2> /dev/null
+tap_is "$RA_RC" 1 "a push outlasting the wait fails start"
+tap_is "$RA_REASON" "a push into web1 is under way (batch 1, by rsyncd 4242): not activated while it runs" \
+    "saying a push is under way and by whom"
+tap_cond "ms >= 2500 && ms < 6000" "after waiting for it, within the timeout ($ms ms of 6000)"
+tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "no active marker written"
+tap_is "$(running web1)" STOPPED "nothing booted"
+ra stop
 # a push under way (its receiver holds the lock for 3 s) is waited for
 flock "$ROOT.vcha-sync.lock" sleep 3 &
 sleep 0.3
@@ -377,6 +499,12 @@ ra start
 ms=$(ms_since "$t0")
 tap_is "$RA_RC" 0 "incomplete_sync=warn: activated ($RA_REASON)"
 tap_cond "ms >= 2500" "once the push under way had ended ($ms ms)"
+completed=$(sed -n 's/^completed=//p' "$ROOT.vcha-sync")
+tap_cond "${completed:-0} >= 1" "the sync marker has a completed batch ($completed)"
+tap_is "$(sed -n 's/^completed=//p' "$ACTIVE" 2> /dev/null)" "$completed" \
+    "the active marker records it (completed=)"
+tap_is "$(sed -n 's/^batch=//p' "$ACTIVE" 2> /dev/null)" \
+    "$(sed -n 's/^batch=//p' "$ROOT.vcha-sync")" "and the batch judged (batch=)"
 ra stop
 tap_is "$(running web1)" STOPPED "and stopped"
 
