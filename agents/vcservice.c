@@ -17,6 +17,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,10 @@
 #define MAX_PORTS 16
 /* The active marker of a member: its tree's path + this. */
 #define ACTIVE_SUFFIX ".vcha-active"
+/* A push under way at activation: how long it may go on to complete, and
+ * how long it is given to end after each signal (push_end()). */
+#define PUSH_GRACE_MS 3000
+#define PUSH_END_MS 5000
 /* How long one connection attempt to a port may take. */
 #define PORT_TRY_MS 1000
 /* Between attempts at a port that does not answer yet. */
@@ -445,10 +451,16 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "What start in a member does when the last push into "
                         "its tree did not complete (the primary died during "
                         "it): warn activates it with a warning in the log, "
-                        "refuse fails the start.  A push still under way is "
-                        "waited for first, for up to half of the time left; "
-                        "one still running then fails the start (whatever "
-                        "this parameter says), naming who pushes.  The "
+                        "refuse fails the start.  A push still under way "
+                        "when the member is activated (its primary lost "
+                        "power in the middle of it) is given 3 s to "
+                        "complete after the active marker is written (the "
+                        "receiver refuses any later push), then ended: "
+                        "SIGTERM to its receiver (an rsync daemon's process "
+                        "or vcha-receive), SIGKILL after 5 s; its batch is "
+                        "then incomplete and judged as above.  A push whose "
+                        "receiver is neither is never killed, and fails the "
+                        "start.  The "
                         "sync state is judged at every start, also one "
                         "that finds the member's active marker naming this "
                         "resource.  A member never synced is never "
@@ -1299,12 +1311,11 @@ sync_judge(struct vcha_agent *a, const struct vcha_ct *ct,
 }
 
 /*
- * Wait for a push under way into the member, up to half of the time left;
- * *@p m is the marker last read.  Fails for a marker that cannot be read
- * (never synced, damaged) or a wait that failed otherwise than by time.
+ * Read the member's sync marker into *@p m.  Fails for a member never
+ * synced (no marker) or a marker that cannot be read.
  */
 static enum vcha_result
-sync_wait(struct vcha_agent *a, const struct vcha_ct *ct,
+sync_read(struct vcha_agent *a, const struct vcha_ct *ct,
           struct vcha_syncmark *m)
 {
     char why[512] = "";
@@ -1316,13 +1327,6 @@ sync_wait(struct vcha_agent *a, const struct vcha_ct *ct,
                                "cannot activate it",
                                ct->name, ct->rootfs, VCHA_SYNCMARK_SUFFIX);
     }
-    if (rc == 0 && m->running) {
-        vcha_notice("a push into %s is under way (%s): waiting for it",
-                    ct->name, m->owner);
-        rc = vcha_syncmark_wait(ct->rootfs, vcha_agent_remaining_ms(a) / 2, m);
-        /* still incomplete: m->running tells whether it still runs */
-        rc = rc == -EINPROGRESS ? 0 : rc;
-    }
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot read the sync marker of %s: %s",
@@ -1332,41 +1336,108 @@ sync_wait(struct vcha_agent *a, const struct vcha_ct *ct,
 }
 
 /*
- * Whether the member's tree may be activated: synced at least once, no
- * push running (one under way is waited for, half the time left at most),
- * its last batch complete (or incomplete_sync=warn).  *@p m: the marker.
+ * The receiver a sync marker's owner names ("rsyncd PID": the rsync
+ * daemon's process for that connection; "pid PID": vcha-receive under
+ * ssh, which passes signals on to its rsync), provided that process still
+ * is one of them: its PID, or 0.
  */
-static enum vcha_result
-sync_check(struct vcha_agent *a, const struct vcha_ct *ct,
-           struct vcha_syncmark *m)
+static pid_t
+push_owner(const char *owner)
 {
-    enum vcha_result r = sync_wait(a, ct, m);
+    char path[64], comm[64] = "", *data = NULL;
+    size_t size = 0;
+    long long pid = 0;
 
-    return r != VCHA_OK ? r : sync_judge(a, ct, m);
+    if (sscanf(owner, "rsyncd %lld", &pid) != 1 &&
+        sscanf(owner, "pid %lld", &pid) != 1) {
+        return 0;
+    }
+    if (pid <= 1 || pid > INT_MAX) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%lld/comm", pid);
+    if (vcha_file_read(path, &data, &size, sizeof(comm) - 1) == 0) {
+        snprintf(comm, sizeof(comm), "%.*s", (int) strcspn(data, "\n"), data);
+    }
+    free(data);
+    return strcmp(comm, "rsync") == 0 || strcmp(comm, "vcha-receive") == 0
+               ? (pid_t) pid
+               : 0;
 }
 
 /*
- * After the active marker is written: a push that began before it (the
- * receiver refuses later ones) is waited for, half the time left at most,
- * and the tree it left judged by the same rules.  @p before: the marker
- * judged before.
+ * A push into the member is under way (*@p m) while it is activated: it
+ * comes from a primary that is gone or superseded (the active marker is
+ * written: the receiver refuses any later push).  It is given a moment to
+ * complete (a live primary's last batch), then ended: SIGTERM to its
+ * receiver, SIGKILL if the lock is still held after PUSH_END_MS.  Files
+ * land whole or not at all (each is renamed into place), so an ended push
+ * leaves the tree as of some of its files: its batch stays incomplete and
+ * is judged by incomplete_sync.  Without this, a primary that lost its
+ * power in the middle of a push would hold the member until the
+ * receiver's own timeout.  *@p m: the marker as the push left it.
+ */
+static enum vcha_result
+push_end(struct vcha_agent *a, const struct vcha_ct *ct,
+         struct vcha_syncmark *m)
+{
+    static const int sigs[] = {SIGTERM, SIGKILL};
+    long long quarter = vcha_agent_remaining_ms(a) / 4;
+    int rc = vcha_syncmark_wait(
+        ct->rootfs, quarter < PUSH_GRACE_MS ? quarter : PUSH_GRACE_MS, m);
+
+    for (size_t i = 0; i < 2 && rc == -EINPROGRESS && m->running; i++) {
+        pid_t pid = push_owner(m->owner);
+
+        if (pid == 0) {
+            break;
+        }
+        vcha_warn("a push into %s (batch %lld, by %s) still runs at its "
+                  "activation: ending it (%s)",
+                  ct->name, m->batch, m->owner, strsignal(sigs[i]));
+        if (kill(pid, sigs[i]) < 0 && errno != ESRCH) {
+            break;
+        }
+        quarter = vcha_agent_remaining_ms(a) / 4;
+        rc = vcha_syncmark_wait(ct->rootfs,
+                                quarter < PUSH_END_MS ? quarter : PUSH_END_MS, m);
+    }
+    if (rc < 0 && rc != -EINPROGRESS) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read the sync marker of %s: %s",
+                               ct->name, strerror(-rc));
+    }
+    if (m->running) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "a push into %s is under way (batch %lld, by "
+                               "%s) and could not be ended",
+                               ct->name, m->batch, m->owner);
+    }
+    return VCHA_OK;
+}
+
+/*
+ * After the active marker is written (@p before: the marker as read
+ * before): a push under way now, one that began before the marker, is let
+ * finish or ended (push_end()), and a batch other than the one judged
+ * before is judged by the same rules.  *@p m: the marker as it is now.
  */
 static enum vcha_result
 sync_settle(struct vcha_agent *a, const struct vcha_ct *ct,
-            const struct vcha_syncmark *before)
+            const struct vcha_syncmark *before, struct vcha_syncmark *m)
 {
-    struct vcha_syncmark m;
-    enum vcha_result r = sync_wait(a, ct, &m);
+    enum vcha_result r = sync_read(a, ct, m);
 
-    if (r != VCHA_OK) {
+    if (r == VCHA_OK && m->running) {
+        vcha_notice("a push into %s (batch %lld, by %s) is under way at its "
+                    "activation",
+                    ct->name, m->batch, m->owner);
+        r = push_end(a, ct, m);
+    }
+    if (r != VCHA_OK || (m->batch == before->batch && !before->running)) {
         return r;
     }
-    if (m.batch == before->batch && !m.running) {
-        return VCHA_OK;
-    }
-    vcha_notice("a push into %s (batch %lld) began before its activation",
-                ct->name, m.batch);
-    return sync_judge(a, ct, &m);
+    return sync_judge(a, ct, m);
 }
 
 /* Whether the member runs: 1, 0, or -1 with the reason set. */
@@ -1421,7 +1492,7 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 {
     /* a container booted by the start before is still this resource's */
     struct state st = {MODE_CONTAINER, already && booted};
-    struct vcha_syncmark m;
+    struct vcha_syncmark m, now;
     enum vcha_result r;
     char owner[256], why[512] = "";
     int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
@@ -1432,7 +1503,11 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
                                "member %s is active for %s already", ct->name,
                                owner);
     }
-    r = sync_check(a, ct, &m);
+    /* a push under way is judged once it has ended, under the marker */
+    r = sync_read(a, ct, &m);
+    if (r == VCHA_OK && !m.running) {
+        r = sync_judge(a, ct, &m);
+    }
     if (r == VCHA_OK) {
         r = state_write(a, &st);
     }
@@ -1441,7 +1516,11 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
         marked = r == VCHA_OK;
     }
     if (r == VCHA_OK) {
-        r = sync_settle(a, ct, &m);
+        r = sync_settle(a, ct, &m, &now);
+    }
+    if (r == VCHA_OK && (now.batch != m.batch || now.completed != m.completed)) {
+        /* the marker records the batch activated */
+        r = active_write(a, ct, &now);
     }
     if (r == VCHA_OK) {
         running = ct_running(a, ct);
