@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +42,6 @@
 #define AGENT "ctset"
 #define MAX_MEMBERS 64
 #define NAME_MAX_LEN 64
-/* beside the sync marker, outside the tree: see ocf_vcha_vcservice(7) */
-#define ACTIVE_SUFFIX ".vcha-active"
 #define OWNER_PREFIX "# ocf:vcha:ctset "
 #define OWNER_SUFFIX ": written by the agent, changes are overwritten"
 
@@ -566,7 +565,7 @@ active_get(const char *rootfs, char *who, size_t len)
     struct stat st;
     bool active;
 
-    snprintf(path, sizeof(path), "%s%s", rootfs, ACTIVE_SUFFIX);
+    snprintf(path, sizeof(path), "%s%s", rootfs, VCHA_SYNCMARK_ACTIVE_SUFFIX);
     active = lstat(path, &st) == 0 || errno != ENOENT;
     if (who != NULL) {
         who[0] = '\0';
@@ -579,6 +578,48 @@ active_get(const char *rootfs, char *who, size_t len)
         free(data);
     }
     return active;
+}
+
+/*
+ * The activation lock of the member rooted at @p rootfs, taken without
+ * waiting (see VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX): its descriptor, to be
+ * closed to release it; -EWOULDBLOCK while another process holds it.
+ */
+static int
+active_lock(const char *rootfs)
+{
+    char path[PATH_MAX + 32];
+    int fd, rc;
+
+    snprintf(path, sizeof(path), "%s%s", rootfs,
+             VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/*
+ * Whether the member may still be acted on: its active marker, read again
+ * right before a boot or a kill (under the activation lock), is absent.
+ */
+static bool
+still_idle(struct vcha_agent *a, const char *name)
+{
+    char rootfs[PATH_MAX], who[256];
+
+    rootfs_path(a, name, rootfs, sizeof(rootfs));
+    if (active_get(rootfs, who, sizeof(who))) {
+        vcha_info("member %s became active (%s): left alone", name, who);
+        return false;
+    }
+    return true;
 }
 
 /* The member's sync state; its marker in @p mark (zeroed when never). */
@@ -725,7 +766,7 @@ config_text(struct vcha_agent *a, const struct member *m)
  * is not this instance's is a container name clash, never overwritten).
  */
 static int
-config_write(struct vcha_agent *a, const struct member *m)
+config_write(struct vcha_agent *a, const struct member *m, bool dry)
 {
     char path[PATH_MAX], owner[300], *want = config_text(a, m), *have = NULL;
     int rc;
@@ -747,6 +788,10 @@ config_write(struct vcha_agent *a, const struct member *m)
     }
     rc = vcha_file_read(path, &have, NULL, 1 << 20);
     if (rc == 0 && strcmp(have, want) == 0) {
+        goto done;
+    }
+    if (dry) {
+        rc = rc == 0 ? 1 : 0; /* a missing one is not "changed" */
         goto done;
     }
     snprintf(owner, sizeof(owner), "%s/%s", vcha_agent_str(a, P_LXCPATH),
@@ -1203,13 +1248,16 @@ member_keep_running(struct vcha_agent *a, const struct member *m,
         /* started here before: it stopped or was killed */
         packages_file(m, file, sizeof(file));
         run_read(a, file, had, sizeof(had));
+        if (!still_idle(a, m->name)) {
+            return VCHA_OK;
+        }
         if (monitor && had[0] != '\0') {
             vcha_warn("member %s was not running: starting it again", m->name);
         }
         return member_boot(a, m, ct, mark);
     }
     why = restart_reason(a, m, mark, rewritten);
-    if (why == NULL) {
+    if (why == NULL || !still_idle(a, m->name)) {
         return VCHA_OK;
     }
     vcha_notice("member %s: %s; restarting it", m->name, why);
@@ -1233,41 +1281,94 @@ member_keep_stopped(struct vcha_agent *a, const struct member *m,
         vcha_warn("cold member %s runs, though it is not active", m->name);
         return VCHA_OK;
     }
+    if (!still_idle(a, m->name)) {
+        return VCHA_OK;
+    }
     vcha_notice("cold member %s runs: stopping it", m->name);
     return member_kill(a, ct);
 }
 
-/* Make one member what its mode says, unless its service is active here. */
+/* An active member: its configuration is left as it is. */
+static void
+member_active(struct vcha_agent *a, const struct member *m)
+{
+    char rootfs[PATH_MAX], who[256];
+
+    rootfs_path(a, m->name, rootfs, sizeof(rootfs));
+    active_get(rootfs, who, sizeof(who));
+    if (config_write(a, m, true) > 0) {
+        vcha_notice("member %s is active (%s): its configuration changes "
+                    "after failback, not under its service",
+                    m->name, who);
+    }
+    a->reason[0] = '\0';
+}
+
+/* Under the member's activation lock: its configuration and container. */
+static enum vcha_result
+member_converge_locked(struct vcha_agent *a, const struct member *m,
+                       bool monitor)
+{
+    struct vcha_syncmark mark;
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = VCHA_OK;
+    enum sync_state st = sync_get(a, m, &mark);
+    int written;
+
+    if (st == SYNC_ACTIVE) {
+        member_active(a, m);
+        attrs_publish(a, m, st, &mark);
+        return VCHA_OK;
+    }
+    written = config_write(a, m, false);
+    if (written < 0) {
+        return written == -EEXIST ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC;
+    }
+    if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
+                             : member_keep_running(a, m, ct, st, &mark,
+                                                   written > 0, monitor);
+    attrs_publish(a, m, st, &mark);
+    vcha_ct_free(ct);
+    return r;
+}
+
+/*
+ * Make one member what its mode says, unless its service is active here,
+ * or being activated (its activation lock held elsewhere: next round).
+ */
 static enum vcha_result
 member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
 {
     char rootfs[PATH_MAX];
     struct vcha_syncmark mark;
-    struct vcha_ct *ct = NULL;
-    enum vcha_result r = VCHA_OK;
-    enum sync_state st;
-    int written = config_write(a, m), rc;
+    enum vcha_result r;
+    int rc, lock;
 
-    if (written < 0) {
-        return written == -EEXIST ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC;
-    }
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
     rc = mkdirs(rootfs, 0755);
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot make %s: %s",
                                rootfs, strerror(-rc));
     }
-    st = sync_get(a, m, &mark);
-    if (st != SYNC_ACTIVE) {
-        if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
-            return VCHA_ERR_GENERIC;
-        }
-        r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
-                                 : member_keep_running(a, m, ct, st, &mark,
-                                                       written > 0, monitor);
+    lock = active_lock(rootfs);
+    if (lock == -EWOULDBLOCK) {
+        vcha_info("member %s: its activation lock is held (being "
+                  "activated): left alone this time",
+                  m->name);
+        attrs_publish(a, m, sync_get(a, m, &mark), &mark);
+        return VCHA_OK;
     }
-    attrs_publish(a, m, st, &mark);
-    vcha_ct_free(ct);
+    if (lock < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s: cannot lock %s%s: %s", m->name,
+                               rootfs, VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX,
+                               strerror(-lock));
+    }
+    r = member_converge_locked(a, m, monitor);
+    close(lock);
     return r;
 }
 
@@ -1302,15 +1403,18 @@ recorded_get(const struct vcha_agent *a, char *lxcpath, size_t len,
 }
 
 static int
-recorded_set(struct vcha_agent *a, const struct members *ms)
+recorded_set(struct vcha_agent *a, const struct members *ms,
+             const struct members *kept)
 {
-    char text[MAX_MEMBERS * (NAME_MAX_LEN + 1) + PATH_MAX + 2];
+    char text[2 * MAX_MEMBERS * (NAME_MAX_LEN + 1) + PATH_MAX + 2];
     size_t used = (size_t) snprintf(text, sizeof(text), "%s\n",
                                     vcha_agent_str(a, P_LXCPATH));
 
-    for (size_t i = 0; i < ms->n; i++) {
+    for (size_t i = 0; i < ms->n + kept->n; i++) {
+        const struct member *m = i < ms->n ? &ms->m[i] : &kept->m[i - ms->n];
+
         used += (size_t) snprintf(text + used, sizeof(text) - used, "%s\n",
-                                  ms->m[i].name);
+                                  m->name);
     }
     return run_write(a, "members", text);
 }
@@ -1326,71 +1430,199 @@ members_has(const struct members *ms, const char *name)
     return false;
 }
 
+/* Whether @p lxcpath/@p name runs, asked of lxc-info (no configuration
+ * needed): 1, 0, or -errno when it cannot tell. */
+static int
+orphan_running(struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    const char *argv[] = {"lxc-info", "-P", lxcpath, "-n", name, "-s", "-H",
+                          NULL};
+    struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a);
+    int rc = vcha_exec(argv, NULL, 0, left < 10000 ? left : 10000, &res);
+
+    if (rc == 0) {
+        /* RUNNING, FROZEN, STARTING...: anything but STOPPED; nothing
+         * printed: no such container */
+        rc = res.timed_out ? -ETIME
+                           : res.out[0] != '\0' &&
+                                 strncmp(res.out, "STOPPED", 7) != 0;
+    }
+    vcha_exec_result_clear(&res);
+    return rc;
+}
+
 /*
- * Take member @p name down: its container stopped (at a reload not while
- * its service is active here), its configuration removed when the set
- * leaves it (only if it is this resource's), its tree kept.
+ * A recorded member whose configuration vanished: liblxc cannot open it,
+ * but lxc-stop reaches its monitor by name.  Fails only if it still runs.
  */
 static enum vcha_result
-member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
-            bool remove)
+orphan_stop(struct vcha_agent *a, const char *lxcpath, const char *name)
 {
-    char rootfs[PATH_MAX], path[PATH_MAX], owner[300], file[NAME_MAX_LEN + 16];
-    struct vcha_ct *ct = NULL;
-    enum vcha_result r = VCHA_OK;
-    int rc;
+    const char *argv[] = {"lxc-stop", "-P", lxcpath, "-n", name, "-k", NULL};
+    struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a) / 2;
+    int on = orphan_running(a, lxcpath, name);
 
-    if (remove) {
-        rootfs_path(a, name, rootfs, sizeof(rootfs));
-    }
-    if (remove && active_get(rootfs, owner, sizeof(owner))) {
-        vcha_warn("member %s left the set while its service is active here "
-                  "(%s): left as it is",
-                  name, owner);
+    if (on == 0) {
         return VCHA_OK;
     }
-    rc = ct_get(a, lxcpath, name, &ct);
-    if (rc == 0 && ct_running(a, ct) > 0) {
-        r = member_kill(a, ct);
-        if (r == VCHA_OK) {
-            vcha_notice("member %s stopped", name);
-        }
-    } else if (rc < 0 && rc != -ENOENT) {
-        vcha_warn("%s", a->reason);
-        a->reason[0] = '\0';
+    vcha_warn("member %s has no configuration any more: stopping it by name",
+              name);
+    vcha_exec(argv, NULL, 0, left, &res);
+    vcha_exec_result_clear(&res);
+    on = orphan_running(a, lxcpath, name);
+    if (on != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s (configuration gone) %s", name,
+                               on > 0 ? "still runs after lxc-stop -k"
+                                      : "cannot be asked whether it runs");
+    }
+    vcha_notice("member %s stopped", name);
+    return VCHA_OK;
+}
+
+/* Stop the member's container; one without configuration by its name. */
+static enum vcha_result
+member_stop(struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = VCHA_OK;
+    int rc = ct_get(a, lxcpath, name, &ct);
+
+    if (rc == -ENOENT) {
+        return orphan_stop(a, lxcpath, name);
+    }
+    if (rc < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = ct_running(a, ct);
+    r = rc < 0 ? VCHA_ERR_GENERIC : rc > 0 ? member_kill(a, ct) : VCHA_OK;
+    if (rc > 0 && r == VCHA_OK) {
+        vcha_notice("member %s stopped", name);
     }
     vcha_ct_free(ct);
+    return r;
+}
+
+/* Its attributes and run files gone; its configuration too if @p remove
+ * (only if it is this resource's), its tree kept. */
+static void
+member_forget(struct vcha_agent *a, const char *lxcpath, const char *name,
+              bool remove)
+{
+    char path[PATH_MAX], owner[300], file[NAME_MAX_LEN + 16];
+
     attr_put(a, "sync", name, NULL);
     attr_put(a, "lag", name, NULL);
     snprintf(file, sizeof(file), "%s.packages", name);
     run_unlink(a, file);
     config_path(lxcpath, name, path, sizeof(path));
-    if (remove && r == VCHA_OK &&
-        config_owner(a, path, owner, sizeof(owner)) == 0) {
+    if (remove && config_owner(a, path, owner, sizeof(owner)) == 0) {
         unlink(path);
         snprintf(path, sizeof(path), "%s/%s", lxcpath, name);
         rmdir(path); /* only if nothing else is in it */
         snprintf(file, sizeof(file), "%s.completed", name);
         run_unlink(a, file);
     }
+}
+
+/* Whether LXCPATH/NAME/config exists and is this resource's. */
+static bool
+config_ours(const struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    char path[PATH_MAX], owner[300];
+
+    config_path(lxcpath, name, path, sizeof(path));
+    return access(path, F_OK) == 0 &&
+           config_owner(a, path, owner, sizeof(owner)) == 0;
+}
+
+/*
+ * Take member @p name down at stop: its container stopped, active or not
+ * (Pacemaker stopped its service first).  A member that was never
+ * recorded here (a start refused it) is acted on only when its
+ * configuration is this resource's: another container of that name is
+ * never touched.
+ */
+static enum vcha_result
+member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
+            bool recorded)
+{
+    enum vcha_result r;
+
+    if (!recorded && !config_ours(a, lxcpath, name)) {
+        return VCHA_OK;
+    }
+    r = member_stop(a, lxcpath, name);
+    if (r == VCHA_OK) {
+        member_forget(a, lxcpath, name, false);
+    }
     return r;
 }
 
-/* Members the last start set up that are not in @p ms any more. */
+/*
+ * A member that left the set at a reload: stopped and forgotten, unless
+ * its service is active here or being activated (its activation lock
+ * held): then it is left as it is, and stays recorded (*@p keep) so that
+ * a later reload or the stop takes it down.
+ */
 static enum vcha_result
-members_removed(struct vcha_agent *a, const struct members *ms)
+member_leave(struct vcha_agent *a, const char *lxcpath, const char *name,
+             bool *keep)
+{
+    char rootfs[PATH_MAX], who[256];
+    enum vcha_result r = VCHA_OK;
+    int lock;
+
+    rootfs_path(a, name, rootfs, sizeof(rootfs));
+    *keep = true;
+    lock = active_lock(rootfs);
+    if (lock == -EWOULDBLOCK) {
+        vcha_info("member %s left the set while being activated: left as "
+                  "it is this time",
+                  name);
+        return VCHA_OK;
+    }
+    if (active_get(rootfs, who, sizeof(who))) {
+        vcha_warn("member %s left the set while its service is active here "
+                  "(%s): left as it is until it is no longer active",
+                  name, who);
+    } else {
+        r = member_stop(a, lxcpath, name);
+        if (r == VCHA_OK) {
+            member_forget(a, lxcpath, name, true);
+            *keep = false;
+        }
+    }
+    if (lock >= 0) {
+        close(lock);
+    }
+    return r;
+}
+
+/* Members the last start set up that are not in @p ms any more; those
+ * still to take down into @p kept. */
+static enum vcha_result
+members_removed(struct vcha_agent *a, const struct members *ms,
+                struct members *kept)
 {
     static struct members old;
     char lxcpath[PATH_MAX];
     enum vcha_result r = VCHA_OK;
+    bool keep;
 
+    kept->n = 0;
     if (recorded_get(a, lxcpath, sizeof(lxcpath), &old) < 0) {
         return VCHA_OK;
     }
     for (size_t i = 0; i < old.n && r == VCHA_OK; i++) {
         if (!members_has(ms, old.m[i].name)) {
             vcha_notice("member %s left the set", old.m[i].name);
-            r = member_down(a, lxcpath, old.m[i].name, true);
+            r = member_leave(a, lxcpath, old.m[i].name, &keep);
+            if (keep && kept->n < MAX_MEMBERS) {
+                kept->m[kept->n++] = old.m[i];
+            }
         }
     }
     return r;
@@ -1435,7 +1667,7 @@ clash_check(struct vcha_agent *a, const struct members *ms)
 static enum vcha_result
 ctset_start(struct vcha_agent *a)
 {
-    static struct members ms;
+    static struct members ms, kept;
     enum vcha_result r = ctset_validate(a, 10);
     int rc;
 
@@ -1454,8 +1686,8 @@ ctset_start(struct vcha_agent *a)
                                vcha_agent_str(a, P_SYNC_DIR), strerror(-rc));
     }
     r = receiver_configure(a, &ms);
-    r = r != VCHA_OK ? r : members_removed(a, &ms);
-    if (r == VCHA_OK && recorded_set(a, &ms) < 0) {
+    r = r != VCHA_OK ? r : members_removed(a, &ms, &kept);
+    if (r == VCHA_OK && recorded_set(a, &ms, &kept) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s",
                             "the members list in the run directory");
     }
@@ -1481,7 +1713,10 @@ stop_all(struct vcha_agent *a, const struct members *ms)
     char lxcpath[PATH_MAX] = "";
     enum vcha_result r = receiver_stop(a), m;
 
+    size_t recorded;
+
     recorded_get(a, lxcpath, sizeof(lxcpath), &old);
+    recorded = old.n;
     for (size_t i = 0; ms != NULL && i < ms->n; i++) {
         if (!members_has(&old, ms->m[i].name) && old.n < MAX_MEMBERS) {
             old.m[old.n++] = ms->m[i];
@@ -1491,7 +1726,7 @@ stop_all(struct vcha_agent *a, const struct members *ms)
         snprintf(lxcpath, sizeof(lxcpath), "%s", vcha_agent_str(a, P_LXCPATH));
     }
     for (size_t i = 0; lxcpath[0] != '\0' && i < old.n; i++) {
-        m = member_down(a, lxcpath, old.m[i].name, false);
+        m = member_down(a, lxcpath, old.m[i].name, i < recorded);
         r = r != VCHA_OK ? r : m;
     }
     if (r == VCHA_OK) {
@@ -1512,6 +1747,41 @@ ctset_stop(struct vcha_agent *a)
     return stop_all(a, &ms);
 }
 
+/* Whether a member the last start or reload recorded here runs. */
+static bool
+recorded_running(struct vcha_agent *a)
+{
+    static struct members old;
+    char lxcpath[PATH_MAX];
+    bool any = false;
+
+    if (recorded_get(a, lxcpath, sizeof(lxcpath), &old) < 0) {
+        return false;
+    }
+    for (size_t i = 0; !any && i < old.n; i++) {
+        any = orphan_running(a, lxcpath, old.m[i].name) > 0;
+    }
+    return any;
+}
+
+/*
+ * A probe: running while the receiver lives, or while a member it set up
+ * runs though the receiver died (the monitor then starts the receiver
+ * again; "not running" would let Pacemaker start the set elsewhere).
+ */
+static enum vcha_result
+ctset_probe(struct vcha_agent *a)
+{
+    if (receiver_pid(a) > 0) {
+        return VCHA_OK;
+    }
+    if (recorded_running(a)) {
+        vcha_warn("the rsync daemon is dead but members run: running");
+        return VCHA_OK;
+    }
+    return VCHA_NOT_RUNNING;
+}
+
 static enum vcha_result
 ctset_monitor(struct vcha_agent *a)
 {
@@ -1519,12 +1789,12 @@ ctset_monitor(struct vcha_agent *a)
     char path[PATH_MAX];
     enum vcha_result r = VCHA_OK, m;
 
-    run_path(a, "members", path, sizeof(path));
-    if (receiver_pid(a) == 0 && (a->probe || access(path, F_OK) < 0)) {
-        return VCHA_NOT_RUNNING;
-    }
     if (a->probe) {
-        return VCHA_OK;
+        return ctset_probe(a);
+    }
+    run_path(a, "members", path, sizeof(path));
+    if (receiver_pid(a) == 0 && access(path, F_OK) < 0) {
+        return VCHA_NOT_RUNNING;
     }
     r = members_get(a, &ms);
     if (r == VCHA_OK && receiver_pid(a) == 0) {
@@ -1552,7 +1822,7 @@ ctset_config_error(struct vcha_agent *a, enum vcha_result r)
     a->reason[0] = '\0';
     if (a->probe) {
         (void) r;
-        return receiver_pid(a) > 0 ? VCHA_OK : VCHA_NOT_RUNNING;
+        return ctset_probe(a);
     }
     return stop_all(a, NULL);
 }

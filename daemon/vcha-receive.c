@@ -30,8 +30,7 @@
 #endif
 
 #define EXIT_REFUSED 1 /* rsync's "syntax or usage error" */
-/* DEST + this: the tree serves a container (ocf:vcha:vcservice) */
-#define ACTIVE_SUFFIX ".vcha-active"
+
 /* --state */
 #define EXIT_COMPLETE 0
 #define EXIT_INCOMPLETE 1
@@ -558,7 +557,7 @@ active_refused(const char *dest)
     while (n > 1 && dest[n - 1] == '/') {
         n--;
     }
-    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, ACTIVE_SUFFIX);
+    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
     if (lstat(path, &st) < 0 && errno == ENOENT) {
         return false;
     }

@@ -186,21 +186,51 @@ tap_like "$LOG" "*member hot1: its package list changed; restarting it*" \
     "and says why"
 tap_is "$(state hot1)" RUNNING "it runs"
 
+# ------------------------------------------------------------ activation lock
+# vcservice holds SYNC_DIR/NAME/rootfs.vcha-active.lock while it activates:
+# the agent then leaves the member alone (no restart on a package change)
+lock=$sync/hot1/rootfs.vcha-active.lock
+tap_ok "$([ -f "$lock" ] && flock -n "$lock" true; echo $?)" \
+    "hot1's activation lock exists and nothing holds it (not the container)"
+printf 'Package: base-files\nStatus: install ok installed\n\nPackage: pg\nStatus: install ok installed\n\n' \
+    > "$src/var/lib/dpkg/status"
+push hot1
+exec 9> "$lock"
+flock -n 9 || tap_bail "cannot take $lock"
+ctset monitor 9>&-
+tap_is "$RC/$(initpid hot1)" "0/$pid3" \
+    "lock held: a new package list does not restart hot1"
+tap_like "$LOG" "*member hot1: its activation lock is held*" "and logs why"
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+ctset monitor 9>&-
+tap_is "$RC/$(state hot1)" 0/STOPPED "lock held: a stopped hot1 is not booted"
+exec 9>&-
+ctset monitor
+tap_is "$RC/$(state hot1)" 0/RUNNING "lock released: monitor boots it"
+pid3=$(initpid hot1)
+
 # ------------------------------------------------------------ active
 printf 'instance=svc-hot1\nnode=%s\nsince_ms=%s\n' "$(uname -n)" \
     "$(date +%s000)" > "$sync/hot1/rootfs.vcha-active"
 echo "late" > "$src/etc/late"
+batch=$(field hot1 batch)
 push hot1
 tap_ok "$([ "$PRC" != 0 ]; echo $?)" "active: a push fails (rc $PRC)"
 tap_like "$PERR" "*rootfs is active ($sync/hot1/rootfs.vcha-active: instance=svc-hot1*" \
     "active: refused, naming the marker"
 tap_ok "$([ ! -e "$sync/hot1/rootfs/etc/late" ]; echo $?)" \
     "active: nothing landed"
-tap_is "$(field hot1 batch)" 3 "active: no batch began"
+tap_is "$(field hot1 batch)" "$batch" "active: no batch began"
 lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
 ctset monitor
 tap_is "$RC/$(state hot1)" 0/STOPPED \
     "active: monitor does not start the member (its service's now)"
+ctset monitor OCF_RESKEY_members="hot1:hot:198.18.9.77/24 cold1:cold:198.18.9.3/24"
+tap_is "$RC" 0 "active: a new address for hot1"
+tap_like "$(grep ipv4.address "$lxcpath/hot1/config")" "*198.18.9.2/24" \
+    "active: its configuration is not rewritten under its service"
+tap_like "$LOG" "*member hot1 is active*changes after failback*" \
+    "active: the change is said to apply after failback"
 rm "$sync/hot1/rootfs.vcha-active"
 ctset monitor
 tap_is "$RC/$(state hot1)" 0/RUNNING "marker removed: monitor starts it"
@@ -216,6 +246,30 @@ tap_like "$REASON" "*container name clash: $lxcpath/warm1/config*member warm1*" 
     "naming the container"
 tap_is "$(sha256sum < "$lxcpath/warm1/config")" "$foreign" \
     "the foreign configuration is untouched"
+# a running foreign warm1: a stop after a refused start leaves it be
+mkdir -p "$work/foreign"
+cp -a "$src/." "$work/foreign/"
+cat > "$lxcpath/warm1/config" << CFG
+lxc.uts.name = warm1
+lxc.rootfs.path = dir:$work/foreign
+lxc.net.0.type = empty
+lxc.tty.max = 0
+lxc.pty.max = 4
+lxc.console.path = none
+lxc.autodev = 1
+lxc.mount.auto = proc:mixed sys:mixed
+CFG
+lxc-start -P "$lxcpath" -n warm1 -d > /dev/null 2>&1
+ctset start OCF_RESOURCE_INSTANCE=ctset-clash \
+    OCF_RESKEY_members="warm1:warm:198.18.9.4/24" \
+    OCF_RESKEY_receiver_port=$((port + 1))
+tap_is "$RC/$(state warm1)" 5/RUNNING "a foreign warm1 runs; start refused"
+ctset stop OCF_RESOURCE_INSTANCE=ctset-clash \
+    OCF_RESKEY_members="warm1:warm:198.18.9.4/24" \
+    OCF_RESKEY_receiver_port=$((port + 1))
+tap_is "$RC/$(state warm1)" 0/RUNNING \
+    "the stop after it leaves the foreign container running"
+lxc-stop -P "$lxcpath" -n warm1 -k > /dev/null 2>&1
 rm -r "$lxcpath/warm1"
 
 # ------------------------------------------------------------ reload
@@ -245,6 +299,8 @@ tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
 # ------------------------------------------------------------ receiver
 kill -KILL "$dpid"
 pid6=$(initpid hot1)
+ctset monitor OCF_RESKEY_CRM_meta_interval=0
+tap_is "$RC" 0 "daemon dead, members running: a probe says running"
 ctset monitor
 dpid2=$(daemon_pid)
 tap_ok "$([ "$RC" = 0 ] && [ "$dpid2" != "$dpid" ] && alive "$dpid2"; echo $?)" \
@@ -255,15 +311,31 @@ push warm1
 tap_is "$PRC" 0 "pushes land again"
 dpid=$dpid2
 
+# ------------------------------------------------------------ orphans
+# warm1 leaves the set while active: it stays recorded, and stop stops it
+printf 'instance=svc-warm1\nnode=n\nsince_ms=1\n' > "$sync/warm1/rootfs.vcha-active"
+MEMBERS="hot1:hot:198.18.9.12/24"
+ctset reload-agent
+tap_is "$RC/$(state warm1)" 0/RUNNING "reload: active warm1 leaves, left running"
+tap_is "$(sed 1d "$work/run/ctset/$inst/members" | tr '\n' ' ')" "hot1 warm1 " \
+    "reload: warm1 stays recorded until it is down"
+# hot1's configuration vanishes under it
+hpid=$(initpid hot1)
+rm "$lxcpath/hot1/config"
+
 # ------------------------------------------------------------ stop
 ctset stop
+tap_ok "$(! alive "${hpid:-0}"; echo $?)" \
+    "stop: hot1, its configuration gone, is stopped (init ${hpid:-none})"
+rm -f "$sync/warm1/rootfs.vcha-active"
+MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
 tap_is "$RC" 0 "stop succeeds"
 tap_ok "$(! alive "$dpid"; echo $?)" "the rsync daemon is gone"
 tap_is "$(pgrep -f -- "--config=$work/run/ctset/$inst/rsyncd.conf" | while read -r p; do
     alive "$p" && echo "$p"; done)" "" "and no transfer of it is left"
 ss -Htln "sport = :$port" | grep -q .
 tap_cond "$? != 0" "nothing listens on port $port"
-tap_is "$(state hot1)/$(state warm1)" STOPPED/STOPPED "every member stopped"
+tap_is "$(state warm1)" STOPPED "warm1 (left the set while active) stopped"
 tap_is "$(lxc-ls -P "$lxcpath" --running 2> /dev/null | tr -d ' \n')" "" \
     "lxc-ls lists nothing running"
 ctset monitor OCF_RESKEY_CRM_meta_interval=0

@@ -45,6 +45,33 @@
 #define VCHA_SYNCMARK_SUFFIX ".vcha-sync"
 /** The lock of a destination: DEST + this. */
 #define VCHA_SYNCMARK_LOCK_SUFFIX ".vcha-sync.lock"
+/**
+ * The active marker of a destination: DEST + this.  While it exists the
+ * tree belongs to the service activated on it (ocf:vcha:vcservice): the
+ * receiver refuses every push into DEST, and the container set's agent
+ * (ocf:vcha:ctset) neither boots, restarts, stops nor reconfigures its
+ * container by itself.
+ */
+#define VCHA_SYNCMARK_ACTIVE_SUFFIX ".vcha-active"
+/**
+ * The activation lock of a destination: DEST + this, a file created once
+ * and never removed (as the batch lock), locked with flock(2).
+ *
+ * Whoever acts on the container rooted at DEST takes it exclusively
+ * around every check-then-act, and reads the active marker again while it
+ * holds it:
+ * - the activating side (vcservice) takes it (waiting, bounded), then the
+ *   batch lock DEST.vcha-sync.lock (waiting, bounded: a push under way
+ *   ends first), writes the active marker durably, releases the batch
+ *   lock, activates the container, and releases the activation lock;
+ * - the container set's agent takes it without waiting around each boot,
+ *   restart, stop of a member and rewrite of its configuration, and acts
+ *   only when the marker is still absent; when another process holds it,
+ *   it leaves the member alone until its next round.
+ * The batch lock is only ever taken after this one, never the other way
+ * round, so the two cannot deadlock.
+ */
+#define VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX ".vcha-active.lock"
 /** How long vcha_syncmark_begin() waits for another push to end. */
 #define VCHA_SYNCMARK_LOCK_WAIT_MS 30000LL
 
