@@ -63,6 +63,7 @@ enum {
     P_SECRETS_FILE,
     P_HOSTS_ALLOW,
     P_IDMAP,
+    P_RECEIVER_TIMEOUT,
     N_PARAMS
 };
 
@@ -422,6 +423,25 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "tree must be on a file system that supports "
                         "idmapped mounts (ext4, xfs, btrfs, tmpfs; not "
                         "overlayfs).  Empty: privileged containers.",
+        },
+    [P_RECEIVER_TIMEOUT] =
+        {
+            .name = "receiver_timeout",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "300",
+            .min = 10,
+            .max = 86400,
+            .shortdesc = "Seconds a silent push is kept",
+            .longdesc = "rsyncd.conf's timeout of every module: a transfer "
+                        "that receives nothing for this long is ended (its "
+                        "batch stays incomplete), so that a primary that "
+                        "died in the middle of a push holds its member's "
+                        "batch lock for at most this long, and with it an "
+                        "activation that waits for that lock.  The default, "
+                        "300 s, is far above any pause of a live transfer "
+                        "(rsync sends keep-alive messages while it works "
+                        "through a large file) and still below what a "
+                        "failover may wait.",
         },
 };
 
@@ -904,6 +924,7 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                      "    auth users = %s\n    secrets file = %s\n"
                      "    strict modes = yes\n%s%s%s"
                      "    max connections = 1\n"
+                     "    timeout = %lld\n"
                      "    lock file = %s/%s.lock\n"
                      "    pre-xfer exec = %s --pre-xfer\n"
                      "    post-xfer exec = %s --post-xfer\n",
@@ -911,7 +932,7 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                      vcha_agent_str(a, P_SECRETS_FILE),
                      hosts && *hosts ? "    hosts allow = " : "",
                      hosts && *hosts ? hosts : "", hosts && *hosts ? "\n" : "",
-                     run, ms->m[i].name, receive_prog(), receive_prog()) < 0) {
+                     vcha_agent_num(a, P_RECEIVER_TIMEOUT), run, ms->m[i].name, receive_prog(), receive_prog()) < 0) {
             free(text);
             return NULL;
         }
@@ -1169,6 +1190,9 @@ packages_file(const struct member *m, char *buf, size_t len)
     snprintf(buf, len, "%s.packages", m->name);
 }
 
+/* The member being converged did not boot (vcha-sync-NAME=failed). */
+static bool boot_failed;
+
 /* Boot the member; what its packages were is kept for the monitor. */
 static enum vcha_result
 member_boot(struct vcha_agent *a, const struct member *m,
@@ -1177,8 +1201,10 @@ member_boot(struct vcha_agent *a, const struct member *m,
     char why[512] = "", file[NAME_MAX_LEN + 16], text[80];
 
     if (vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "member %s does not start: %s", m->name, why);
+        /* the others are not held back by it: published as failed */
+        vcha_err("member %s does not start: %s", m->name, why);
+        boot_failed = true;
+        return VCHA_OK;
     }
     packages_file(m, file, sizeof(file));
     snprintf(text, sizeof(text), "packages=%s\n", mark->packages);
@@ -1327,10 +1353,14 @@ member_converge_locked(struct vcha_agent *a, const struct member *m,
     if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
         return VCHA_ERR_GENERIC;
     }
+    boot_failed = false;
     r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
                              : member_keep_running(a, m, ct, st, &mark,
                                                    written > 0, monitor);
     attrs_publish(a, m, st, &mark);
+    if (boot_failed) {
+        attr_put(a, "sync", m->name, "failed");
+    }
     vcha_ct_free(ct);
     return r;
 }
@@ -1668,7 +1698,8 @@ static enum vcha_result
 ctset_start(struct vcha_agent *a)
 {
     static struct members ms, kept;
-    enum vcha_result r = ctset_validate(a, 10);
+    enum vcha_result r = ctset_validate(a, 10), m;
+    bool ready;
     int rc;
 
     if (r == VCHA_OK) {
@@ -1693,8 +1724,11 @@ ctset_start(struct vcha_agent *a)
     }
     /* pushes may come while the members boot */
     r = r != VCHA_OK ? r : receiver_start(a);
-    for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
-        r = member_converge(a, &ms.m[i], false);
+    ready = r == VCHA_OK;
+    /* every member, whatever another's trouble */
+    for (size_t i = 0; ready && i < ms.n; i++) {
+        m = member_converge(a, &ms.m[i], false);
+        r = r != VCHA_OK ? r : m;
     }
     return r;
 }
@@ -1788,6 +1822,7 @@ ctset_monitor(struct vcha_agent *a)
     static struct members ms;
     char path[PATH_MAX];
     enum vcha_result r = VCHA_OK, m;
+    bool ready;
 
     if (a->probe) {
         return ctset_probe(a);
@@ -1806,7 +1841,8 @@ ctset_monitor(struct vcha_agent *a)
     } else if (r == VCHA_OK) {
         r = receiver_answers(a, false);
     }
-    for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
+    ready = r == VCHA_OK;
+    for (size_t i = 0; ready && i < ms.n; i++) {
         m = member_converge(a, &ms.m[i], true);
         r = r != VCHA_OK ? r : m;
     }

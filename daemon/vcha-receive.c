@@ -595,6 +595,12 @@ begin(const char *dest, const char *owner, long long wait_ms,
                 why);
     }
     rc = vcha_syncmark_begin_as(dest, owner, wait_ms, m);
+    if (rc == -EROFS) {
+        /* activated while this push waited for the lock: nothing was
+         * sent, and the marker is left as it was */
+        active_refused(dest);
+        return rc;
+    }
     if (rc == -EBUSY) {
         snprintf(why, sizeof(why),
                  "another push into %s is still running (its lock %s%s was "
@@ -701,13 +707,11 @@ run_push(const struct receive *r, char **argv)
         fprintf(stderr, "%s: refused: %s\n", prog, refusal);
         return EXIT_REFUSED;
     }
-    if (begin(r->dest, NULL, r->lock_wait_ms, &m, NULL) < 0) {
-        return EXIT_REFUSED;
-    }
-    /* activated while this push waited for the lock: nothing was sent */
-    if (active_refused(r->dest)) {
+    rc = begin(r->dest, NULL, r->lock_wait_ms, &m, NULL);
+    if (rc == -EROFS) {
         fprintf(stderr, "%s: refused: %s\n", prog, refusal);
-        vcha_syncmark_end(r->dest, &m, -1);
+    }
+    if (rc < 0) {
         return EXIT_REFUSED;
     }
     signals_forward();
@@ -891,6 +895,7 @@ mode_pre(const struct receive *r)
     size_t n, dot;
     long long pid;
     pid_t keeper;
+    int rc;
 
     if (!path || !module || !request || !pid_s ||
         !parse_int(pid_s, 1, INT_MAX, &pid) || !dir_ok("module path", path)) {
@@ -902,13 +907,12 @@ mode_pre(const struct receive *r)
         return daemon_refuse();
     }
     snprintf(owner, sizeof(owner), "rsyncd %lld", pid);
-    if (begin(path, owner, r->lock_wait_ms, &m, stdout) < 0) {
-        return EXIT_REFUSED;
-    }
-    /* activated while this push waited for the lock: nothing was sent */
-    if (active_refused(path)) {
-        vcha_syncmark_end(path, &m, -1);
+    rc = begin(path, owner, r->lock_wait_ms, &m, stdout);
+    if (rc == -EROFS) {
         return daemon_refuse();
+    }
+    if (rc < 0) {
+        return EXIT_REFUSED;
     }
     fflush(stdout);
     keeper = fork();

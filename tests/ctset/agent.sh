@@ -39,7 +39,7 @@ inst=ctset-host
 
 cleanup() {
     local c pid
-    for c in hot1 cold1 warm1 u1; do
+    for c in hot1 cold1 warm1 u1 bad1; do
         lxc-stop -P "$lxcpath" -n "$c" -k > /dev/null 2>&1
     done
     for pid in $(cat "$work"/run/ctset/*/rsyncd.pid 2> /dev/null); do
@@ -70,6 +70,7 @@ ctset() { # ctset ACTION [VAR=VALUE...]: sets RC, REASON, LOG
         OCF_RESKEY_receiver_address=127.0.0.1 \
         OCF_RESKEY_receiver_port="$port" \
         OCF_RESKEY_secrets_file="$work/secrets" \
+        OCF_RESKEY_receiver_timeout=10 \
         OCF_RESKEY_CRM_meta_timeout=60000 \
         OCF_RESKEY_CRM_meta_interval=10000 "$@" "$agent" "$action" 2>&1)
     RC=$?
@@ -296,6 +297,22 @@ tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.12/24*" \
 tap_ok "$([ "$(initpid hot1)" != "$pid4" ]; echo $?)" "reload: a new init"
 tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
 
+# one member that does not boot (its tree has no init) holds back no other
+BAD="bad1:hot:198.18.9.5/24 $MEMBERS"
+ctset reload-agent OCF_RESKEY_members="$BAD"
+tap_is "$RC" 0 "reload: bad1 in"
+mkdir -p "$work/empty/etc"
+rsync -a --password-file="$work/pass" "$work/empty/" \
+    "rsync://vcha@127.0.0.1:$port/bad1/" > /dev/null 2>&1
+"$receive" --state "$sync/bad1/rootfs" --wait 30 > /dev/null 2>&1
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+ctset monitor OCF_RESKEY_members="$BAD"
+tap_is "$RC/$(state bad1)/$(state hot1)" 0/STOPPED/RUNNING \
+    "bad1 does not boot: the monitor succeeds and boots hot1 after it"
+tap_like "$LOG" "*error*member bad1 does not start*" "bad1 is logged as an error"
+ctset reload-agent
+tap_is "$RC/$(state hot1)" 0/RUNNING "reload: bad1 out"
+
 # ------------------------------------------------------------ receiver
 kill -KILL "$dpid"
 pid6=$(initpid hot1)
@@ -310,6 +327,37 @@ tap_is "$(initpid hot1)" "$pid6" "the members run on untouched"
 push warm1
 tap_is "$PRC" 0 "pushes land again"
 dpid=$dpid2
+
+# a primary that dies in the middle of a push (here: its rsync waits for a
+# file list that never comes) holds the member's batch lock only until the
+# module's timeout (receiver_timeout=10) ends the transfer
+tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
+    "*\[warm1\]*timeout = 10*" "each module has the timeout"
+mkfifo "$work/never"
+exec 8<> "$work/never"
+rsync -a --password-file="$work/pass" --files-from="$work/never" \
+    "$src/" "rsync://vcha@127.0.0.1:$port/warm1/" > /dev/null 2>&1 &
+stalled=$!
+wlock=$sync/warm1/rootfs.vcha-sync.lock
+for _ in $(seq 1 100); do
+    flock -n "$wlock" true || break
+    sleep 0.05
+done
+tap_ok "$(! flock -n "$wlock" true; echo $?)" "a stalled push holds the lock"
+t0=$(date +%s)
+for _ in $(seq 1 300); do
+    flock -n "$wlock" true && break
+    sleep 0.1
+done
+t=$(($(date +%s) - t0))
+tap_ok "$(flock -n "$wlock" true; echo $?)" \
+    "the daemon ends it: the lock is free again after ${t} s"
+tap_is "$(field warm1 state)" incomplete "and its batch stays incomplete"
+kill -KILL "$stalled" 2> /dev/null
+wait "$stalled" 2> /dev/null
+exec 8>&-
+push warm1
+tap_is "$PRC/$(field warm1 state)" 0/complete "the next push completes it"
 
 # ------------------------------------------------------------ orphans
 # warm1 leaves the set while active: it stays recorded, and stop stops it

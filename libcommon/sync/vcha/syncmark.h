@@ -117,9 +117,13 @@ int vcha_syncmark_read(const char *dest, struct vcha_syncmark *m, char *why,
  * damaged marker is started afresh (batch 1): incomplete is the safe
  * state whatever was there.  On success *@p m is the marker written and
  * holds the lock (m->locked, m->lock_fd, close-on-exec) until
- * vcha_syncmark_end() or vcha_syncmark_release().  Returns 0, -EBUSY when
- * the lock stayed held, -EINVAL for a bad @p dest, or another negative
- * errno; on failure nothing is held.
+ * vcha_syncmark_end() or vcha_syncmark_release().  Once the lock is held,
+ * the active marker (DEST.vcha-active) is looked at: while it exists no
+ * batch may begin, and -EROFS is returned with the marker untouched (it
+ * is written under this lock, so it cannot appear during the batch).
+ * Returns 0, -EBUSY when the lock stayed held, -EROFS when DEST is active,
+ * -EINVAL for a bad @p dest, or another negative errno; on failure
+ * nothing is held and nothing is written.
  */
 int vcha_syncmark_begin(const char *dest, struct vcha_syncmark *m);
 
