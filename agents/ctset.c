@@ -64,6 +64,7 @@ enum {
     P_HOSTS_ALLOW,
     P_IDMAP,
     P_RECEIVER_TIMEOUT,
+    P_WARM_IDLE,
     N_PARAMS
 };
 
@@ -443,6 +444,25 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "through a large file) and still below what a "
                         "failover may wait.",
         },
+    [P_WARM_IDLE] =
+        {
+            .name = "warm_idle",
+            .type = VCHA_PT_STRING,
+            .dflt = "/bin/busybox",
+            .check = vcha_check_abspath,
+            .shortdesc = "Static busybox warm members idle with",
+            .longdesc = "A statically linked busybox of this node.  A warm "
+                        "member does not run its tree's own init, which "
+                        "would start the service before activation (and "
+                        "under the sync): it is bound read-only into the "
+                        "container's /dev (the container's own tmpfs, not "
+                        "the tree) as /dev/vcha-idle/sleep and runs as its "
+                        "init, sleeping (lxc.init.cmd).  The service is "
+                        "started at activation, by ocf:vcha:vcservice's "
+                        "activate_cmd run inside it.  That init reaps no "
+                        "orphans: a service that leaves zombies belongs in "
+                        "a hot or cold member.",
+        },
 };
 
 /* ------------------------------------------------------------ paths */
@@ -738,6 +758,7 @@ config_text(struct vcha_agent *a, const struct member *m)
                *idmap = vcha_agent_str(a, P_IDMAP);
     const char *fam = m->family == AF_INET ? "ipv4" : "ipv6";
     char inst[256], rootfs[PATH_MAX], ids[256] = "", gwline[128] = "";
+    char idle[PATH_MAX + 128] = "";
     long long host, count;
     char *text = NULL;
 
@@ -753,6 +774,14 @@ config_text(struct vcha_agent *a, const struct member *m)
         (strchr(gw, ':') != NULL) == (m->family != AF_INET)) {
         snprintf(gwline, sizeof(gwline), "lxc.net.0.%s.gateway = %s\n", fam,
                  gw);
+    }
+    if (m->mode == MODE_WARM) {
+        /* its tree's init would start the service: an idle one instead */
+        snprintf(idle, sizeof(idle),
+                 "lxc.mount.entry = %s dev/vcha-idle/sleep none "
+                 "bind,ro,create=file 0 0\n"
+                 "lxc.init.cmd = /dev/vcha-idle/sleep 2147483647\n",
+                 vcha_agent_str(a, P_WARM_IDLE));
     }
     if (asprintf(&text,
                  OWNER_PREFIX
@@ -772,9 +801,9 @@ config_text(struct vcha_agent *a, const struct member *m)
                  "lxc.net.0.flags = up\n"
                  "lxc.net.0.name = eth0\n"
                  "lxc.net.0.%s.address = %s\n"
-                 "%s",
+                 "%s%s",
                  inst, m->name, rootfs, ids, vcha_agent_str(a, P_BRIDGE), fam,
-                 m->address, gwline) < 0) {
+                 m->address, gwline, idle) < 0) {
         return NULL;
     }
     return text;
@@ -1886,6 +1915,17 @@ ctset_validate(struct vcha_agent *a, int level)
     }
     if (secrets_check(a, users, sizeof(users)) < 0) {
         return a->reason[0] ? VCHA_ERR_ARGS : VCHA_ERR_GENERIC;
+    }
+    for (size_t i = 0; i < ms.n; i++) {
+        if (ms.m[i].mode == MODE_WARM &&
+            vcha_exec_find(vcha_agent_str(a, P_WARM_IDLE)) < 0) {
+            return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                                   "warm_idle: %s not found (warm member "
+                                   "%s idles with it: install "
+                                   "busybox-static)",
+                                   vcha_agent_str(a, P_WARM_IDLE),
+                                   ms.m[i].name);
+        }
     }
     if (idmap != NULL && *idmap && access("/proc/self/uid_map", F_OK) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED,

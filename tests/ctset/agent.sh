@@ -110,7 +110,9 @@ mkdir -p "$src/bin" "$src/sbin" "$src/etc" "$src/proc" "$src/sys" \
     "$src/dev" "$src/tmp" "$src/var/lib/dpkg" "$src/root"
 cp "$BUSYBOX" "$src/bin/busybox"
 for t in sh sleep cat ip; do ln -s busybox "$src/bin/$t"; done
-printf '#!/bin/sh\nwhile :; do sleep 1; done\n' > "$src/sbin/init"
+# its init starts a service (a listener on 7777), as a real tree's would
+printf '#!/bin/sh\n/bin/busybox httpd -p 7777 -h /tmp\nwhile :; do sleep 1; done\n' \
+    > "$src/sbin/init"
 chmod 755 "$src/sbin/init"
 echo "root:x:0:0:root:/root:/bin/sh" > "$src/etc/passwd"
 printf 'Package: base-files\nStatus: install ok installed\n\n' \
@@ -288,6 +290,16 @@ tap_is "$(initpid hot1)/$(daemon_pid)" "$pid4/$dpid" \
 push warm1
 ctset monitor
 tap_is "$RC/$(state warm1)" 0/RUNNING "warm1, pushed to, runs"
+listens() { in_ct "$1" /bin/busybox netstat -tln 2> /dev/null | grep -c ':7777 '; }
+tap_is "$(listens hot1)" 1 "hot1's init started its service (port 7777)"
+tap_is "$(listens warm1)" 0 \
+    "warm1: its tree's init does not run: port 7777 closed before activation"
+tap_like "$(in_ct warm1 /bin/busybox cat /proc/1/cmdline | tr '\0' ' ')" \
+    "/dev/vcha-idle/sleep *" "warm1 idles with the bound sleeper as init"
+tap_ok "$([ ! -e "$sync/warm1/rootfs/dev/vcha-idle" ]; echo $?)" \
+    "and nothing of it is in the tree"
+in_ct warm1 /bin/busybox httpd -p 7777 -h /tmp
+tap_is "$(listens warm1)" 1 "warm1: activation (a command inside) starts it"
 pid5=$(initpid warm1)
 MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
 ctset reload-agent
