@@ -77,6 +77,8 @@ struct member {
     enum mode mode;
     int family;                          /* AF_INET or AF_INET6 */
     char address[INET6_ADDRSTRLEN + 32]; /* with its /PREFIX */
+    unsigned char bin[16];               /* the address, by value */
+    int prefix;
 };
 
 struct members {
@@ -118,7 +120,9 @@ name_check(const char *v, size_t len, char *why, size_t whylen)
 static int
 address_parse(const char *text, struct member *m, char *why, size_t whylen)
 {
-    char addr[INET6_ADDRSTRLEN + 8], buf[16];
+    static const unsigned char zero[16];
+    char addr[INET6_ADDRSTRLEN + 8];
+    unsigned char *buf = m->bin;
     const char *slash = strchr(text, '/');
     long long prefix;
     size_t len = slash ? (size_t) (slash - text) : 0;
@@ -129,6 +133,7 @@ address_parse(const char *text, struct member *m, char *why, size_t whylen)
     }
     memcpy(addr, text, len);
     addr[len] = '\0';
+    memset(m->bin, 0, sizeof(m->bin));
     m->family = inet_pton(AF_INET, addr, buf) == 1    ? AF_INET
                 : inet_pton(AF_INET6, addr, buf) == 1 ? AF_INET6
                                                       : 0;
@@ -140,6 +145,13 @@ address_parse(const char *text, struct member *m, char *why, size_t whylen)
                  text);
         return -EINVAL;
     }
+    if (memcmp(m->bin, zero, sizeof(zero)) == 0) {
+        snprintf(why, whylen,
+                 "address \"%s\" is the unspecified address, no host's",
+                 text);
+        return -EINVAL;
+    }
+    m->prefix = (int) prefix;
     snprintf(m->address, sizeof(m->address), "%s/%lld", addr, prefix);
     return 0;
 }
@@ -204,7 +216,8 @@ members_parse(const char *text, struct members *ms, char *why, size_t whylen)
         }
         for (size_t i = 0; i < ms->n; i++) {
             if (strcmp(ms->m[i].name, m->name) == 0 ||
-                strcmp(ms->m[i].address, m->address) == 0) {
+                (ms->m[i].family == m->family &&
+                 memcmp(ms->m[i].bin, m->bin, sizeof(m->bin)) == 0)) {
                 snprintf(why, whylen, "members %s and %s share %s",
                          ms->m[i].name, m->name,
                          strcmp(ms->m[i].name, m->name) == 0 ? "a name"
@@ -247,7 +260,7 @@ check_bridge(const char *v, char *why, size_t whylen)
 {
     size_t n = strlen(v);
 
-    if (n == 0 || n > 15 ||
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || n == 0 || n > 15 ||
         strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
                   "mnopqrstuvwxyz0123456789_.-") != n) {
         snprintf(why, whylen, "is not a network interface name");
@@ -282,7 +295,8 @@ idmap_parse(const char *v, long long *host, long long *count)
     memcpy(first, v, (size_t) (colon - v));
     first[colon - v] = '\0';
     if (vcha_integer_parse(first, host) < 0 ||
-        vcha_integer_parse(colon + 1, count) < 0 || *host < 1 || *count < 1 ||
+        vcha_integer_parse(colon + 1, count) < 0 || *host < 1 ||
+        *count < 65536 ||
         *host + *count > 4294967295LL) {
         return -EINVAL;
     }
@@ -297,7 +311,9 @@ check_idmap(const char *v, char *why, size_t whylen)
     if (idmap_parse(v, &host, &count) < 0) {
         snprintf(why, whylen,
                  "must be HOSTID:COUNT (the first host id of the "
-                 "containers' range, and how many)");
+                 "containers' range, and how many: at least 65536, the "
+                 "ids a distribution's tree uses, nobody 65534 among "
+                 "them)");
         return -EINVAL;
     }
     return 0;
@@ -1894,6 +1910,91 @@ ctset_config_error(struct vcha_agent *a, enum vcha_result r)
 
 /* ------------------------------------------------------------ validate */
 
+/* Whether @p bin (of @p family) lies in @p m's network. */
+static bool
+same_subnet(const struct member *m, int family, const unsigned char *bin)
+{
+    int bits = m->prefix;
+
+    if (family != m->family) {
+        return false;
+    }
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char) (0xff << (8 - bits));
+
+        if ((m->bin[i] & mask) != (bin[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An address parameter by value: its family, 0 when empty. */
+static int
+param_address(struct vcha_agent *a, int p, unsigned char bin[16])
+{
+    const char *v = vcha_agent_str(a, p);
+
+    memset(bin, 0, 16);
+    if (v == NULL || *v == '\0') {
+        return 0;
+    }
+    return inet_pton(AF_INET, v, bin) == 1    ? AF_INET
+           : inet_pton(AF_INET6, v, bin) == 1 ? AF_INET6
+                                              : 0;
+}
+
+/* The members against receiver_address and gateway. */
+static enum vcha_result
+addresses_check(struct vcha_agent *a, const struct members *ms)
+{
+    static const unsigned char zero[16];
+    unsigned char rcv[16], gw[16];
+    int rfam = param_address(a, P_RECEIVER_ADDRESS, rcv),
+        gfam = param_address(a, P_GATEWAY, gw);
+
+    if (gfam != 0 && memcmp(gw, zero, 16) == 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "gateway: the unspecified address is no "
+                               "gateway");
+    }
+    for (size_t i = 0; i < ms->n; i++) {
+        const struct member *m = &ms->m[i];
+
+        if (rfam == m->family && memcmp(rcv, m->bin, 16) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "members: member %s has the "
+                                   "receiver_address %s",
+                                   m->name,
+                                   vcha_agent_str(a, P_RECEIVER_ADDRESS));
+        }
+        if (gfam == 0) {
+            continue;
+        }
+        if (gfam == m->family && memcmp(gw, m->bin, 16) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "members: member %s has the gateway's "
+                                   "address %s",
+                                   m->name, vcha_agent_str(a, P_GATEWAY));
+        }
+        if (gfam != m->family) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "gateway: %s is not of member %s's "
+                                   "address family (%s)",
+                                   vcha_agent_str(a, P_GATEWAY), m->name,
+                                   m->address);
+        }
+        if (!same_subnet(m, gfam, gw)) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "gateway: %s is not in member %s's "
+                                   "network %s",
+                                   vcha_agent_str(a, P_GATEWAY), m->name,
+                                   m->address);
+        }
+    }
+    return VCHA_OK;
+}
+
 static enum vcha_result
 ctset_validate(struct vcha_agent *a, int level)
 {
@@ -1902,6 +2003,7 @@ ctset_validate(struct vcha_agent *a, int level)
     char users[1024];
     enum vcha_result r = members_get(a, &ms);
 
+    r = r != VCHA_OK ? r : addresses_check(a, &ms);
     if (r != VCHA_OK || level < 10) {
         return r;
     }

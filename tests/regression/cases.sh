@@ -151,6 +151,27 @@ cases_ctset() {
     case_run "validate-all, bad gateway" validate-all \
         OCF_RESKEY_gateway=198.18.7
     case_run "validate-all, bad idmap" validate-all OCF_RESKEY_idmap=100000
+    case_run "validate-all, idmap of too few ids" validate-all \
+        OCF_RESKEY_idmap=100000:1000
+    case_run "validate-all, one address written two ways" validate-all \
+        "OCF_RESKEY_members=web:hot:2001:db8::2/64 db:cold:2001:db8:0::2/64"
+    case_run "validate-all, member at 0.0.0.0" validate-all \
+        OCF_RESKEY_members=web:hot:0.0.0.0/24
+    case_run "validate-all, member at ::" validate-all \
+        OCF_RESKEY_members=web:hot:::/64
+    case_run "validate-all, member at the receiver's address" validate-all \
+        OCF_RESKEY_members=web:hot:127.0.0.1/8
+    case_run "validate-all, member at the gateway's address" validate-all \
+        OCF_RESKEY_gateway=198.18.7.3
+    case_run "validate-all, gateway of the other family" validate-all \
+        OCF_RESKEY_gateway=2001:db8::1
+    case_run "validate-all, gateway outside the members' network" \
+        validate-all OCF_RESKEY_gateway=198.18.8.1
+    case_run "validate-all, gateway 0.0.0.0" validate-all \
+        OCF_RESKEY_gateway=0.0.0.0
+    case_run "validate-all, a good gateway" validate-all \
+        OCF_RESKEY_gateway=198.18.7.1
+    case_run "validate-all, bridge .." validate-all OCF_RESKEY_bridge=..
     case_run "validate-all, bad hosts_allow" validate-all \
         "OCF_RESKEY_hosts_allow=198.18.0.0/15;reboot"
     case_run "validate-all, level 10, no secrets file" validate-all \
