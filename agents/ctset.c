@@ -918,7 +918,9 @@ secret_users(const char *path, char *users, size_t len, char *why,
     return 0;
 }
 
-static int
+/* The secrets file: a missing one is this node's trouble (installed),
+ * never a bad argument; one that is wrong is. */
+static enum vcha_result
 secrets_check(struct vcha_agent *a, char *users, size_t len)
 {
     const char *path = vcha_agent_str(a, P_SECRETS_FILE);
@@ -932,7 +934,9 @@ secrets_check(struct vcha_agent *a, char *users, size_t len)
         vcha_agent_fail(a, rc == -ENOENT ? VCHA_ERR_INSTALLED : VCHA_ERR_ARGS,
                         "secrets_file %s", why);
     }
-    return rc;
+    return rc == 0 ? VCHA_OK
+           : rc == -ENOENT ? VCHA_ERR_INSTALLED
+                           : VCHA_ERR_ARGS;
 }
 
 /* The rsync daemon's configuration into a new string. */
@@ -948,11 +952,12 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     if (asprintf(&text,
                  OWNER_PREFIX "%s" OWNER_SUFFIX "\n"
                               "pid file = %s/rsyncd.pid\n"
-                              "log file = %s/rsyncd.log\n"
+                              "syslog facility = daemon\n"
+                              "syslog tag = rsyncd-%s\n"
                               "address = %s\n"
                               "port = %lld\n"
                               "reverse lookup = no\n",
-                 inst, run, run, vcha_agent_str(a, P_RECEIVER_ADDRESS),
+                 inst, run, inst, vcha_agent_str(a, P_RECEIVER_ADDRESS),
                  vcha_agent_num(a, P_RECEIVER_PORT)) < 0) {
         return NULL;
     }
@@ -1028,8 +1033,10 @@ receiver_configure(struct vcha_agent *a, const struct members *ms)
     char users[1024], run[PATH_MAX], *text;
     int rc;
 
-    if (secrets_check(a, users, sizeof(users)) < 0) {
-        return a->reason[0] ? VCHA_ERR_ARGS : VCHA_ERR_GENERIC;
+    enum vcha_result r = secrets_check(a, users, sizeof(users));
+
+    if (r != VCHA_OK) {
+        return r;
     }
     run_path(a, NULL, run, sizeof(run));
     rc = mkdirs(run, 0700);
@@ -1051,21 +1058,22 @@ receiver_answers(struct vcha_agent *a, bool wait)
 {
     const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
     unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
-    char why[256] = "", run[PATH_MAX + 16];
+    char why[256] = "";
     int rc;
 
     do {
         long long now = vcha_now_ms(), left = a->deadline_ms - now;
 
-        run_path(a, "rsyncd.log", run, sizeof(run));
+        /* first its pid: another program may answer on its port */
+        if (receiver_pid(a) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                   "the rsync daemon is gone (see the "
+                                   "system log, rsyncd-INSTANCE)");
+        }
         rc = vcha_port_probe(addr, port, now + (left < 2000 ? left : 2000), why,
                              sizeof(why));
         if (rc == 0) {
             return VCHA_OK;
-        }
-        if (receiver_pid(a) == 0) {
-            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the rsync daemon is gone (see %s)", run);
         }
         vcha_sleep_ms(wait ? 100 : 0);
     } while (wait && vcha_agent_remaining_ms(a) > 150);
@@ -1154,8 +1162,9 @@ receiver_start(struct vcha_agent *a)
     if (receiver_pid(a) == 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "the rsync daemon did not stay up (see "
-                               "%s/rsyncd.log)",
-                               run);
+                               "the system log, rsyncd-INSTANCE; its "
+                               "configuration is %s)",
+                               conf);
     }
     listen_text(a, why, sizeof(why));
     strcat(why, "\n");
@@ -1879,8 +1888,8 @@ ctset_monitor(struct vcha_agent *a)
     r = members_get(a, &ms);
     if (r == VCHA_OK && receiver_pid(a) == 0) {
         /* the members run on untouched: only the receiver comes back */
-        run_path(a, "rsyncd.log", path, sizeof(path));
-        vcha_warn("the rsync daemon died (see %s): starting it again", path);
+        vcha_warn("the rsync daemon died (see the system log, "
+                  "rsyncd-INSTANCE): starting it again");
         r = receiver_configure(a, &ms);
         r = r != VCHA_OK ? r : receiver_start(a);
     } else if (r == VCHA_OK) {
@@ -2011,12 +2020,23 @@ ctset_validate(struct vcha_agent *a, int level)
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
                                VCHA_RSYNC);
     }
+    /* rsyncd runs pre-xfer exec through sh -c */
+    if (strspn(receive_prog(), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                               "rstuvwxyz0123456789/._-") !=
+        strlen(receive_prog())) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "vcha-receive's path %s holds characters "
+                               "other than letters, digits and /._- (the "
+                               "rsync daemon runs it through a shell)",
+                               receive_prog());
+    }
     if (vcha_exec_find(receive_prog()) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
                                receive_prog());
     }
-    if (secrets_check(a, users, sizeof(users)) < 0) {
-        return a->reason[0] ? VCHA_ERR_ARGS : VCHA_ERR_GENERIC;
+    r = secrets_check(a, users, sizeof(users));
+    if (r != VCHA_OK) {
+        return r;
     }
     for (size_t i = 0; i < ms.n; i++) {
         if (ms.m[i].mode == MODE_WARM &&
@@ -2056,8 +2076,9 @@ static const struct vcha_agent_def agent = {
         "job: rsync pushes with package-based exclusions).  The agent runs "
         "the receiving end: a stock rsync daemon on receiver_address and "
         "receiver_port (it detaches and survives the agent; its "
-        "configuration, pid file and log are in $VCHA_RUN_DIR/ctset/"
-        "INSTANCE, /run/vcha/ctset/INSTANCE by default), with one module "
+        "configuration and pid file are in $VCHA_RUN_DIR/ctset/"
+        "INSTANCE, /run/vcha/ctset/INSTANCE by default; it logs to "
+        "syslog, facility daemon, tag rsyncd-INSTANCE), with one module "
         "per member named after it, authenticated by secrets_file, "
         "vcha-receive(8) as its pre-xfer and post-xfer hooks, which mark "
         "each batch begun and ended beside the tree (rootfs.vcha-sync).  "

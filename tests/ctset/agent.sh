@@ -151,6 +151,11 @@ tap_is "$(cmp "$src/sbin/init" "$sync/hot1/rootfs/sbin/init" && echo same)" \
     same "the tree landed"
 push cold1
 tap_is "$PRC/$(field cold1 state)" 0/complete "cold1's tree too"
+tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
+    "*syslog facility = daemon*syslog tag = rsyncd-$inst*" \
+    "the daemon logs to syslog"
+tap_is "$(cd "$work/run/ctset/$inst" && ls | grep -c log)" 0 \
+    "and writes no log file in the run directory"
 
 # ------------------------------------------------------------ monitor
 ctset monitor

@@ -186,6 +186,9 @@ cases_ctset() {
         OCF_CHECK_LEVEL=10 OCF_RESKEY_secrets_file="$work/empty.secrets"
     case_run "validate-all, level 10, no vcha-receive" validate-all \
         OCF_CHECK_LEVEL=10 VCHA_RECEIVE="$work/nobin/vcha-receive"
+    case_run "validate-all, level 10, vcha-receive path for a shell" \
+        validate-all OCF_CHECK_LEVEL=10 \
+        "VCHA_RECEIVE=$work/nobin/vcha-receive;reboot"
     case_run "probe, never started" monitor $probe
     case_run "monitor, never started" monitor
     case_run "probe, bad configuration" monitor $probe OCF_RESKEY_members=
