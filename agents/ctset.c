@@ -391,7 +391,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Address the rsync daemon listens on",
             .longdesc = "The address of this node the members' primaries "
                         "push to: their filesync target is "
-                        "rsync://USER@ADDRESS:PORT/NAME.  Use the cluster's "
+                        "rsync://NAME@ADDRESS:PORT/NAME.  Use the cluster's "
                         "own network: the rsync daemon protocol is not "
                         "encrypted.",
         },
@@ -412,9 +412,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .required = true,
             .check = vcha_check_abspath,
             .shortdesc = "rsync daemon secrets",
-            .longdesc = "USER:PASSWORD lines (rsyncd.conf's secrets file), "
-                        "owned by root, mode 0600.  Every user in it may "
-                        "push into every member's module.",
+            .longdesc = "NAME:PASSWORD lines (rsyncd.conf's secrets file), "
+                        "owned by root, mode 0600: one per member, the user "
+                        "named after it.  A member's module admits only "
+                        "that user, so that one primary cannot push into "
+                        "another member's tree; a member without a line "
+                        "is logged (its primary cannot push).",
         },
     [P_HOSTS_ALLOW] =
         {
@@ -939,7 +942,26 @@ secrets_check(struct vcha_agent *a, char *users, size_t len)
                            : VCHA_ERR_ARGS;
 }
 
-/* The rsync daemon's configuration into a new string. */
+/* Whether the ", "-separated @p users name @p name. */
+static bool
+users_has(const char *users, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = users; *p != '\0'; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+
+        if (len == n && strncmp(p, name, n) == 0) {
+            return true;
+        }
+        p += len;
+    }
+    return false;
+}
+
+/* The rsync daemon's configuration into a new string: each member's
+ * module admits only the user of the member's name, so that one primary
+ * cannot push into another's tree. */
 static char *
 rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
 {
@@ -963,6 +985,11 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     }
     for (size_t i = 0; i < ms->n; i++) {
         rootfs_path(a, ms->m[i].name, rootfs, sizeof(rootfs));
+        if (!users_has(users, ms->m[i].name)) {
+            vcha_warn("secrets_file has no line %s:SECRET: member %s's "
+                      "primary cannot push",
+                      ms->m[i].name, ms->m[i].name);
+        }
         if (asprintf(&more,
                      "%s\n[%s]\n"
                      "    path = %s\n"
@@ -978,11 +1005,12 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                      "    lock file = %s/%s.lock\n"
                      "    pre-xfer exec = %s --pre-xfer\n"
                      "    post-xfer exec = %s --post-xfer\n",
-                     text, ms->m[i].name, rootfs, ms->m[i].name, users,
-                     vcha_agent_str(a, P_SECRETS_FILE),
+                     text, ms->m[i].name, rootfs, ms->m[i].name,
+                     ms->m[i].name, vcha_agent_str(a, P_SECRETS_FILE),
                      hosts && *hosts ? "    hosts allow = " : "",
                      hosts && *hosts ? hosts : "", hosts && *hosts ? "\n" : "",
-                     vcha_agent_num(a, P_RECEIVER_TIMEOUT), run, ms->m[i].name, receive_prog(), receive_prog()) < 0) {
+                     vcha_agent_num(a, P_RECEIVER_TIMEOUT), run,
+                     ms->m[i].name, receive_prog(), receive_prog()) < 0) {
             free(text);
             return NULL;
         }
@@ -2082,7 +2110,8 @@ static const struct vcha_agent_def agent = {
         "per member named after it, authenticated by secrets_file, "
         "vcha-receive(8) as its pre-xfer and post-xfer hooks, which mark "
         "each batch begun and ended beside the tree (rootfs.vcha-sync).  "
-        "A primary's filesync target is rsync://USER@ADDRESS:PORT/NAME.  "
+        "A primary's filesync target is rsync://NAME@ADDRESS:PORT/NAME: "
+        "each module admits only the user of its member's name.  "
         "A monitor (not a probe) that finds the rsync daemon dead starts "
         "it again, the members untouched; one that cannot fails.  "
         "The agent writes each member's LXC configuration, "

@@ -56,8 +56,10 @@ trap cleanup EXIT
 ip link add "$br" type bridge && ip link set "$br" up ||
     tap_bail "cannot make the bridge $br"
 
-(umask 077 && echo "vcha:ctset-host-secret" > "$work/secrets" &&
-    echo "ctset-host-secret" > "$work/pass")
+# one user per member, named after it (each module admits only its own)
+(umask 077 && for m in hot1 cold1 warm1 u1 bad1; do
+    echo "$m:ctset-host-secret"
+done > "$work/secrets" && echo "ctset-host-secret" > "$work/pass")
 MEMBERS="hot1:hot:198.18.9.2/24 cold1:cold:198.18.9.3/24"
 ctset() { # ctset ACTION [VAR=VALUE...]: sets RC, REASON, LOG
     local action=$1
@@ -94,7 +96,7 @@ push() { # push MEMBER: the primary's tree into its module; sets PRC, PERR
     for i in $(seq 1 50); do
         PERR=$(rsync -aHAX --numeric-ids --delete --delete-delay \
             --password-file="$work/pass" "$work/src/" \
-            "rsync://vcha@127.0.0.1:$port/$1/" 2>&1)
+            "rsync://$1@127.0.0.1:$port/$1/" 2>&1)
         PRC=$?
         # "max connections (1) reached": the last one's post-xfer still runs
         [ "$PRC" = 5 ] || break
@@ -151,6 +153,11 @@ tap_is "$(cmp "$src/sbin/init" "$sync/hot1/rootfs/sbin/init" && echo same)" \
     same "the tree landed"
 push cold1
 tap_is "$PRC/$(field cold1 state)" 0/complete "cold1's tree too"
+out=$(rsync -a --password-file="$work/pass" "$src/" \
+    "rsync://cold1@127.0.0.1:$port/hot1/" 2>&1)
+tap_like "$?:$out" "[1-9]*:*auth*failed*" \
+    "cold1's user cannot push into hot1's module"
+tap_is "$(field hot1 batch)" 1 "and began no batch there"
 tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
     "*syslog facility = daemon*syslog tag = rsyncd-$inst*" \
     "the daemon logs to syslog"
@@ -320,7 +327,7 @@ ctset reload-agent OCF_RESKEY_members="$BAD"
 tap_is "$RC" 0 "reload: bad1 in"
 mkdir -p "$work/empty/etc"
 rsync -a --password-file="$work/pass" "$work/empty/" \
-    "rsync://vcha@127.0.0.1:$port/bad1/" > /dev/null 2>&1
+    "rsync://bad1@127.0.0.1:$port/bad1/" > /dev/null 2>&1
 "$receive" --state "$sync/bad1/rootfs" --wait 30 > /dev/null 2>&1
 lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
 ctset monitor OCF_RESKEY_members="$BAD"
@@ -353,7 +360,7 @@ tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
 mkfifo "$work/never"
 exec 8<> "$work/never"
 rsync -a --password-file="$work/pass" --files-from="$work/never" \
-    "$src/" "rsync://vcha@127.0.0.1:$port/warm1/" > /dev/null 2>&1 &
+    "$src/" "rsync://warm1@127.0.0.1:$port/warm1/" > /dev/null 2>&1 &
 stalled=$!
 wlock=$sync/warm1/rootfs.vcha-sync.lock
 for _ in $(seq 1 100); do

@@ -109,7 +109,7 @@ cases_ctset() {
         VCHA_RUN_DIR="$work/run" PATH="$work/nobin"
         VCHA_RECEIVE="$top_builddir/daemon/vcha-receive")
     local probe=OCF_RESKEY_CRM_meta_interval=0
-    (umask 077 && printf '# pushers\nvcha:secret\nother:pw\n' \
+    (umask 077 && printf '# pushers\nweb:secret\ndb:pw\n' \
         > "$work/rsyncd.secrets")
 
     case_stdout "no action" ""
