@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1020,38 +1021,74 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     return text;
 }
 
-/*
- * The pid of the receiver this instance started, if it lives: the pid
- * file names a process running rsync --daemon with this configuration.
- */
-static pid_t
-receiver_pid(const struct vcha_agent *a)
+/* Whether process @p pid runs rsync --daemon with this configuration. */
+static bool
+receiver_is(const struct vcha_agent *a, long long pid)
 {
-    char text[32], path[PATH_MAX], conf[PATH_MAX + 16], cmd[8192];
-    long long pid = 0;
-    ssize_t n;
+    char path[PATH_MAX], conf[PATH_MAX + 16], cmd[8192];
     bool daemon = false, ours = false;
+    ssize_t n;
     int fd;
 
-    run_read(a, "rsyncd.pid", text, sizeof(text));
-    if (vcha_integer_parse(text, &pid) < 0 || pid <= 1 || pid > INT_MAX) {
-        return 0;
-    }
     snprintf(path, sizeof(path), "/proc/%lld/cmdline", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return 0;
+        return false;
     }
     n = read(fd, cmd, sizeof(cmd) - 1);
     close(fd);
     run_path(a, "rsyncd.conf", path, sizeof(path));
     snprintf(conf, sizeof(conf), "--config=%s", path);
+    cmd[n > 0 ? n : 0] = '\0';
     for (ssize_t i = 0; i < n; i += (ssize_t) strlen(cmd + i) + 1) {
-        cmd[n] = '\0';
         daemon = daemon || strcmp(cmd + i, "--daemon") == 0;
         ours = ours || strcmp(cmd + i, conf) == 0;
     }
-    return daemon && ours ? (pid_t) pid : 0;
+    return daemon && ours;
+}
+
+/* The daemon found without its pid file: the process running rsync
+ * --daemon with this configuration that leads its process group (its
+ * transfers are its children, in that group). */
+static pid_t
+receiver_scan(const struct vcha_agent *a)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+
+    while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
+        long long pid;
+
+        if (vcha_integer_parse(e->d_name, &pid) == 0 && pid > 1 &&
+            pid <= INT_MAX && getpgid((pid_t) pid) == (pid_t) pid &&
+            receiver_is(a, pid)) {
+            found = (pid_t) pid;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
+}
+
+/*
+ * The pid of the receiver this instance started, if it lives: the pid
+ * file names a process running rsync --daemon with this configuration;
+ * without a pid file (removed by hand, or a daemon that died before it
+ * wrote it), /proc is searched for it.
+ */
+static pid_t
+receiver_pid(const struct vcha_agent *a)
+{
+    char text[32];
+    long long pid = 0;
+
+    run_read(a, "rsyncd.pid", text, sizeof(text));
+    if (vcha_integer_parse(text, &pid) < 0 || pid <= 1 || pid > INT_MAX) {
+        return receiver_scan(a);
+    }
+    return receiver_is(a, pid) ? (pid_t) pid : 0;
 }
 
 /* Write the daemon's configuration (it reads it at each connection). */
@@ -1203,7 +1240,30 @@ receiver_start(struct vcha_agent *a)
     return receiver_answers(a, true);
 }
 
-/* Stop the receiver and the transfers it runs (its process group). */
+/* Whether any process of group @p pgid lives. */
+static bool
+group_alive(pid_t pgid)
+{
+    return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/* Signal the group @p pgid and wait until it is gone, up to @p bound. */
+static bool
+group_end(pid_t pgid, int sig, long long bound)
+{
+    kill(-pgid, sig);
+    kill(pgid, sig);
+    while (group_alive(pgid) && vcha_now_ms() < bound) {
+        vcha_sleep_ms(50);
+    }
+    return !group_alive(pgid);
+}
+
+/*
+ * Stop the receiver and the transfers it runs: its whole process group,
+ * waited for until no process of it is left (a transfer that outlived
+ * the daemon would still write into a tree).
+ */
 static enum vcha_result
 receiver_stop(struct vcha_agent *a)
 {
@@ -1211,23 +1271,17 @@ receiver_stop(struct vcha_agent *a)
     long long bound = vcha_now_ms() + vcha_agent_remaining_ms(a) / 3;
 
     if (pid > 0) {
-        kill(-pid, SIGTERM);
-        kill(pid, SIGTERM);
-        while (receiver_pid(a) == pid && vcha_now_ms() < bound) {
-            vcha_sleep_ms(50);
-        }
-        if (receiver_pid(a) == pid) {
-            vcha_warn("the rsync daemon (pid %d) ignored SIGTERM: killing it",
+        if (!group_end(pid, SIGTERM, bound)) {
+            vcha_warn("the rsync daemon (pid %d) or a transfer of it "
+                      "ignored SIGTERM: killing them",
                       (int) pid);
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            while (receiver_pid(a) == pid && vcha_agent_remaining_ms(a) > 100) {
-                vcha_sleep_ms(50);
-            }
+            group_end(pid, SIGKILL,
+                      vcha_now_ms() + vcha_agent_remaining_ms(a) - 100);
         }
-        if (receiver_pid(a) == pid) {
+        if (group_alive(pid)) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the rsync daemon (pid %d) does not die",
+                                   "the rsync daemon (process group %d) "
+                                   "does not die",
                                    (int) pid);
         }
         vcha_notice("rsync daemon (pid %d) stopped", (int) pid);

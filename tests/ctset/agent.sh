@@ -396,6 +396,8 @@ hpid=$(initpid hot1)
 rm "$lxcpath/hot1/config"
 
 # ------------------------------------------------------------ stop
+# its pid file gone: stop finds the daemon by its command line
+rm "$work/run/ctset/$inst/rsyncd.pid"
 ctset stop
 tap_ok "$(! alive "${hpid:-0}"; echo $?)" \
     "stop: hot1, its configuration gone, is stopped (init ${hpid:-none})"
