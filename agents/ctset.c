@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +43,6 @@
 #define AGENT "ctset"
 #define MAX_MEMBERS 64
 #define NAME_MAX_LEN 64
-/* beside the sync marker, outside the tree: see ocf_vcha_vcservice(7) */
-#define ACTIVE_SUFFIX ".vcha-active"
 #define OWNER_PREFIX "# ocf:vcha:ctset "
 #define OWNER_SUFFIX ": written by the agent, changes are overwritten"
 
@@ -64,6 +64,8 @@ enum {
     P_SECRETS_FILE,
     P_HOSTS_ALLOW,
     P_IDMAP,
+    P_RECEIVER_TIMEOUT,
+    P_WARM_IDLE,
     N_PARAMS
 };
 
@@ -76,6 +78,8 @@ struct member {
     enum mode mode;
     int family;                          /* AF_INET or AF_INET6 */
     char address[INET6_ADDRSTRLEN + 32]; /* with its /PREFIX */
+    unsigned char bin[16];               /* the address, by value */
+    int prefix;
 };
 
 struct members {
@@ -117,7 +121,9 @@ name_check(const char *v, size_t len, char *why, size_t whylen)
 static int
 address_parse(const char *text, struct member *m, char *why, size_t whylen)
 {
-    char addr[INET6_ADDRSTRLEN + 8], buf[16];
+    static const unsigned char zero[16];
+    char addr[INET6_ADDRSTRLEN + 8];
+    unsigned char *buf = m->bin;
     const char *slash = strchr(text, '/');
     long long prefix;
     size_t len = slash ? (size_t) (slash - text) : 0;
@@ -128,6 +134,7 @@ address_parse(const char *text, struct member *m, char *why, size_t whylen)
     }
     memcpy(addr, text, len);
     addr[len] = '\0';
+    memset(m->bin, 0, sizeof(m->bin));
     m->family = inet_pton(AF_INET, addr, buf) == 1    ? AF_INET
                 : inet_pton(AF_INET6, addr, buf) == 1 ? AF_INET6
                                                       : 0;
@@ -139,6 +146,13 @@ address_parse(const char *text, struct member *m, char *why, size_t whylen)
                  text);
         return -EINVAL;
     }
+    if (memcmp(m->bin, zero, sizeof(zero)) == 0) {
+        snprintf(why, whylen,
+                 "address \"%s\" is the unspecified address, no host's",
+                 text);
+        return -EINVAL;
+    }
+    m->prefix = (int) prefix;
     snprintf(m->address, sizeof(m->address), "%s/%lld", addr, prefix);
     return 0;
 }
@@ -203,7 +217,8 @@ members_parse(const char *text, struct members *ms, char *why, size_t whylen)
         }
         for (size_t i = 0; i < ms->n; i++) {
             if (strcmp(ms->m[i].name, m->name) == 0 ||
-                strcmp(ms->m[i].address, m->address) == 0) {
+                (ms->m[i].family == m->family &&
+                 memcmp(ms->m[i].bin, m->bin, sizeof(m->bin)) == 0)) {
                 snprintf(why, whylen, "members %s and %s share %s",
                          ms->m[i].name, m->name,
                          strcmp(ms->m[i].name, m->name) == 0 ? "a name"
@@ -246,7 +261,7 @@ check_bridge(const char *v, char *why, size_t whylen)
 {
     size_t n = strlen(v);
 
-    if (n == 0 || n > 15 ||
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || n == 0 || n > 15 ||
         strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
                   "mnopqrstuvwxyz0123456789_.-") != n) {
         snprintf(why, whylen, "is not a network interface name");
@@ -281,7 +296,8 @@ idmap_parse(const char *v, long long *host, long long *count)
     memcpy(first, v, (size_t) (colon - v));
     first[colon - v] = '\0';
     if (vcha_integer_parse(first, host) < 0 ||
-        vcha_integer_parse(colon + 1, count) < 0 || *host < 1 || *count < 1 ||
+        vcha_integer_parse(colon + 1, count) < 0 || *host < 1 ||
+        *count < 65536 ||
         *host + *count > 4294967295LL) {
         return -EINVAL;
     }
@@ -296,7 +312,9 @@ check_idmap(const char *v, char *why, size_t whylen)
     if (idmap_parse(v, &host, &count) < 0) {
         snprintf(why, whylen,
                  "must be HOSTID:COUNT (the first host id of the "
-                 "containers' range, and how many)");
+                 "containers' range, and how many: at least 65536, the "
+                 "ids a distribution's tree uses, nobody 65534 among "
+                 "them)");
         return -EINVAL;
     }
     return 0;
@@ -374,7 +392,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Address the rsync daemon listens on",
             .longdesc = "The address of this node the members' primaries "
                         "push to: their filesync target is "
-                        "rsync://USER@ADDRESS:PORT/NAME.  Use the cluster's "
+                        "rsync://NAME@ADDRESS:PORT/NAME.  Use the cluster's "
                         "own network: the rsync daemon protocol is not "
                         "encrypted.",
         },
@@ -395,9 +413,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .required = true,
             .check = vcha_check_abspath,
             .shortdesc = "rsync daemon secrets",
-            .longdesc = "USER:PASSWORD lines (rsyncd.conf's secrets file), "
-                        "owned by root, mode 0600.  Every user in it may "
-                        "push into every member's module.",
+            .longdesc = "NAME:PASSWORD lines (rsyncd.conf's secrets file), "
+                        "owned by root, mode 0600: one per member, the user "
+                        "named after it.  A member's module admits only "
+                        "that user, so that one primary cannot push into "
+                        "another member's tree; a member without a line "
+                        "is logged (its primary cannot push).",
         },
     [P_HOSTS_ALLOW] =
         {
@@ -423,6 +444,44 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "tree must be on a file system that supports "
                         "idmapped mounts (ext4, xfs, btrfs, tmpfs; not "
                         "overlayfs).  Empty: privileged containers.",
+        },
+    [P_RECEIVER_TIMEOUT] =
+        {
+            .name = "receiver_timeout",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "300",
+            .min = 10,
+            .max = 86400,
+            .shortdesc = "Seconds a silent push is kept",
+            .longdesc = "rsyncd.conf's timeout of every module: a transfer "
+                        "that receives nothing for this long is ended (its "
+                        "batch stays incomplete), so that a primary that "
+                        "died in the middle of a push holds its member's "
+                        "batch lock for at most this long, and with it an "
+                        "activation that waits for that lock.  The default, "
+                        "300 s, is far above any pause of a live transfer "
+                        "(rsync sends keep-alive messages while it works "
+                        "through a large file) and still below what a "
+                        "failover may wait.",
+        },
+    [P_WARM_IDLE] =
+        {
+            .name = "warm_idle",
+            .type = VCHA_PT_STRING,
+            .dflt = "/bin/busybox",
+            .check = vcha_check_abspath,
+            .shortdesc = "Static busybox warm members idle with",
+            .longdesc = "A statically linked busybox of this node.  A warm "
+                        "member does not run its tree's own init, which "
+                        "would start the service before activation (and "
+                        "under the sync): it is bound read-only into the "
+                        "container's /dev (the container's own tmpfs, not "
+                        "the tree) as /dev/vcha-idle/sleep and runs as its "
+                        "init, sleeping (lxc.init.cmd).  The service is "
+                        "started at activation, by ocf:vcha:vcservice's "
+                        "activate_cmd run inside it.  That init reaps no "
+                        "orphans: a service that leaves zombies belongs in "
+                        "a hot or cold member.",
         },
 };
 
@@ -566,7 +625,7 @@ active_get(const char *rootfs, char *who, size_t len)
     struct stat st;
     bool active;
 
-    snprintf(path, sizeof(path), "%s%s", rootfs, ACTIVE_SUFFIX);
+    snprintf(path, sizeof(path), "%s%s", rootfs, VCHA_SYNCMARK_ACTIVE_SUFFIX);
     active = lstat(path, &st) == 0 || errno != ENOENT;
     if (who != NULL) {
         who[0] = '\0';
@@ -579,6 +638,48 @@ active_get(const char *rootfs, char *who, size_t len)
         free(data);
     }
     return active;
+}
+
+/*
+ * The activation lock of the member rooted at @p rootfs, taken without
+ * waiting (see VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX): its descriptor, to be
+ * closed to release it; -EWOULDBLOCK while another process holds it.
+ */
+static int
+active_lock(const char *rootfs)
+{
+    char path[PATH_MAX + 32];
+    int fd, rc;
+
+    snprintf(path, sizeof(path), "%s%s", rootfs,
+             VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/*
+ * Whether the member may still be acted on: its active marker, read again
+ * right before a boot or a kill (under the activation lock), is absent.
+ */
+static bool
+still_idle(struct vcha_agent *a, const char *name)
+{
+    char rootfs[PATH_MAX], who[256];
+
+    rootfs_path(a, name, rootfs, sizeof(rootfs));
+    if (active_get(rootfs, who, sizeof(who))) {
+        vcha_info("member %s became active (%s): left alone", name, who);
+        return false;
+    }
+    return true;
 }
 
 /* The member's sync state; its marker in @p mark (zeroed when never). */
@@ -677,6 +778,7 @@ config_text(struct vcha_agent *a, const struct member *m)
                *idmap = vcha_agent_str(a, P_IDMAP);
     const char *fam = m->family == AF_INET ? "ipv4" : "ipv6";
     char inst[256], rootfs[PATH_MAX], ids[256] = "", gwline[128] = "";
+    char idle[PATH_MAX + 128] = "";
     long long host, count;
     char *text = NULL;
 
@@ -692,6 +794,14 @@ config_text(struct vcha_agent *a, const struct member *m)
         (strchr(gw, ':') != NULL) == (m->family != AF_INET)) {
         snprintf(gwline, sizeof(gwline), "lxc.net.0.%s.gateway = %s\n", fam,
                  gw);
+    }
+    if (m->mode == MODE_WARM) {
+        /* its tree's init would start the service: an idle one instead */
+        snprintf(idle, sizeof(idle),
+                 "lxc.mount.entry = %s dev/vcha-idle/sleep none "
+                 "bind,ro,create=file 0 0\n"
+                 "lxc.init.cmd = /dev/vcha-idle/sleep 2147483647\n",
+                 vcha_agent_str(a, P_WARM_IDLE));
     }
     if (asprintf(&text,
                  OWNER_PREFIX
@@ -711,9 +821,9 @@ config_text(struct vcha_agent *a, const struct member *m)
                  "lxc.net.0.flags = up\n"
                  "lxc.net.0.name = eth0\n"
                  "lxc.net.0.%s.address = %s\n"
-                 "%s",
+                 "%s%s",
                  inst, m->name, rootfs, ids, vcha_agent_str(a, P_BRIDGE), fam,
-                 m->address, gwline) < 0) {
+                 m->address, gwline, idle) < 0) {
         return NULL;
     }
     return text;
@@ -725,7 +835,7 @@ config_text(struct vcha_agent *a, const struct member *m)
  * is not this instance's is a container name clash, never overwritten).
  */
 static int
-config_write(struct vcha_agent *a, const struct member *m)
+config_write(struct vcha_agent *a, const struct member *m, bool dry)
 {
     char path[PATH_MAX], owner[300], *want = config_text(a, m), *have = NULL;
     int rc;
@@ -747,6 +857,10 @@ config_write(struct vcha_agent *a, const struct member *m)
     }
     rc = vcha_file_read(path, &have, NULL, 1 << 20);
     if (rc == 0 && strcmp(have, want) == 0) {
+        goto done;
+    }
+    if (dry) {
+        rc = rc == 0 ? 1 : 0; /* a missing one is not "changed" */
         goto done;
     }
     snprintf(owner, sizeof(owner), "%s/%s", vcha_agent_str(a, P_LXCPATH),
@@ -808,7 +922,9 @@ secret_users(const char *path, char *users, size_t len, char *why,
     return 0;
 }
 
-static int
+/* The secrets file: a missing one is this node's trouble (installed),
+ * never a bad argument; one that is wrong is. */
+static enum vcha_result
 secrets_check(struct vcha_agent *a, char *users, size_t len)
 {
     const char *path = vcha_agent_str(a, P_SECRETS_FILE);
@@ -822,10 +938,31 @@ secrets_check(struct vcha_agent *a, char *users, size_t len)
         vcha_agent_fail(a, rc == -ENOENT ? VCHA_ERR_INSTALLED : VCHA_ERR_ARGS,
                         "secrets_file %s", why);
     }
-    return rc;
+    return rc == 0 ? VCHA_OK
+           : rc == -ENOENT ? VCHA_ERR_INSTALLED
+                           : VCHA_ERR_ARGS;
 }
 
-/* The rsync daemon's configuration into a new string. */
+/* Whether the ", "-separated @p users name @p name. */
+static bool
+users_has(const char *users, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = users; *p != '\0'; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+
+        if (len == n && strncmp(p, name, n) == 0) {
+            return true;
+        }
+        p += len;
+    }
+    return false;
+}
+
+/* The rsync daemon's configuration into a new string: each member's
+ * module admits only the user of the member's name, so that one primary
+ * cannot push into another's tree. */
 static char *
 rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
 {
@@ -838,16 +975,22 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     if (asprintf(&text,
                  OWNER_PREFIX "%s" OWNER_SUFFIX "\n"
                               "pid file = %s/rsyncd.pid\n"
-                              "log file = %s/rsyncd.log\n"
+                              "syslog facility = daemon\n"
+                              "syslog tag = rsyncd-%s\n"
                               "address = %s\n"
                               "port = %lld\n"
                               "reverse lookup = no\n",
-                 inst, run, run, vcha_agent_str(a, P_RECEIVER_ADDRESS),
+                 inst, run, inst, vcha_agent_str(a, P_RECEIVER_ADDRESS),
                  vcha_agent_num(a, P_RECEIVER_PORT)) < 0) {
         return NULL;
     }
     for (size_t i = 0; i < ms->n; i++) {
         rootfs_path(a, ms->m[i].name, rootfs, sizeof(rootfs));
+        if (!users_has(users, ms->m[i].name)) {
+            vcha_warn("secrets_file has no line %s:SECRET: member %s's "
+                      "primary cannot push",
+                      ms->m[i].name, ms->m[i].name);
+        }
         if (asprintf(&more,
                      "%s\n[%s]\n"
                      "    path = %s\n"
@@ -859,14 +1002,16 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                      "    auth users = %s\n    secrets file = %s\n"
                      "    strict modes = yes\n%s%s%s"
                      "    max connections = 1\n"
+                     "    timeout = %lld\n"
                      "    lock file = %s/%s.lock\n"
                      "    pre-xfer exec = %s --pre-xfer\n"
                      "    post-xfer exec = %s --post-xfer\n",
-                     text, ms->m[i].name, rootfs, ms->m[i].name, users,
-                     vcha_agent_str(a, P_SECRETS_FILE),
+                     text, ms->m[i].name, rootfs, ms->m[i].name,
+                     ms->m[i].name, vcha_agent_str(a, P_SECRETS_FILE),
                      hosts && *hosts ? "    hosts allow = " : "",
                      hosts && *hosts ? hosts : "", hosts && *hosts ? "\n" : "",
-                     run, ms->m[i].name, receive_prog(), receive_prog()) < 0) {
+                     vcha_agent_num(a, P_RECEIVER_TIMEOUT), run,
+                     ms->m[i].name, receive_prog(), receive_prog()) < 0) {
             free(text);
             return NULL;
         }
@@ -876,38 +1021,74 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
     return text;
 }
 
-/*
- * The pid of the receiver this instance started, if it lives: the pid
- * file names a process running rsync --daemon with this configuration.
- */
-static pid_t
-receiver_pid(const struct vcha_agent *a)
+/* Whether process @p pid runs rsync --daemon with this configuration. */
+static bool
+receiver_is(const struct vcha_agent *a, long long pid)
 {
-    char text[32], path[PATH_MAX], conf[PATH_MAX + 16], cmd[8192];
-    long long pid = 0;
-    ssize_t n;
+    char path[PATH_MAX], conf[PATH_MAX + 16], cmd[8192];
     bool daemon = false, ours = false;
+    ssize_t n;
     int fd;
 
-    run_read(a, "rsyncd.pid", text, sizeof(text));
-    if (vcha_integer_parse(text, &pid) < 0 || pid <= 1 || pid > INT_MAX) {
-        return 0;
-    }
     snprintf(path, sizeof(path), "/proc/%lld/cmdline", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return 0;
+        return false;
     }
     n = read(fd, cmd, sizeof(cmd) - 1);
     close(fd);
     run_path(a, "rsyncd.conf", path, sizeof(path));
     snprintf(conf, sizeof(conf), "--config=%s", path);
+    cmd[n > 0 ? n : 0] = '\0';
     for (ssize_t i = 0; i < n; i += (ssize_t) strlen(cmd + i) + 1) {
-        cmd[n] = '\0';
         daemon = daemon || strcmp(cmd + i, "--daemon") == 0;
         ours = ours || strcmp(cmd + i, conf) == 0;
     }
-    return daemon && ours ? (pid_t) pid : 0;
+    return daemon && ours;
+}
+
+/* The daemon found without its pid file: the process running rsync
+ * --daemon with this configuration that leads its process group (its
+ * transfers are its children, in that group). */
+static pid_t
+receiver_scan(const struct vcha_agent *a)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+
+    while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
+        long long pid;
+
+        if (vcha_integer_parse(e->d_name, &pid) == 0 && pid > 1 &&
+            pid <= INT_MAX && getpgid((pid_t) pid) == (pid_t) pid &&
+            receiver_is(a, pid)) {
+            found = (pid_t) pid;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
+}
+
+/*
+ * The pid of the receiver this instance started, if it lives: the pid
+ * file names a process running rsync --daemon with this configuration;
+ * without a pid file (removed by hand, or a daemon that died before it
+ * wrote it), /proc is searched for it.
+ */
+static pid_t
+receiver_pid(const struct vcha_agent *a)
+{
+    char text[32];
+    long long pid = 0;
+
+    run_read(a, "rsyncd.pid", text, sizeof(text));
+    if (vcha_integer_parse(text, &pid) < 0 || pid <= 1 || pid > INT_MAX) {
+        return receiver_scan(a);
+    }
+    return receiver_is(a, pid) ? (pid_t) pid : 0;
 }
 
 /* Write the daemon's configuration (it reads it at each connection). */
@@ -917,8 +1098,10 @@ receiver_configure(struct vcha_agent *a, const struct members *ms)
     char users[1024], run[PATH_MAX], *text;
     int rc;
 
-    if (secrets_check(a, users, sizeof(users)) < 0) {
-        return a->reason[0] ? VCHA_ERR_ARGS : VCHA_ERR_GENERIC;
+    enum vcha_result r = secrets_check(a, users, sizeof(users));
+
+    if (r != VCHA_OK) {
+        return r;
     }
     run_path(a, NULL, run, sizeof(run));
     rc = mkdirs(run, 0700);
@@ -940,21 +1123,22 @@ receiver_answers(struct vcha_agent *a, bool wait)
 {
     const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
     unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
-    char why[256] = "", run[PATH_MAX + 16];
+    char why[256] = "";
     int rc;
 
     do {
         long long now = vcha_now_ms(), left = a->deadline_ms - now;
 
-        run_path(a, "rsyncd.log", run, sizeof(run));
+        /* first its pid: another program may answer on its port */
+        if (receiver_pid(a) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                   "the rsync daemon is gone (see the "
+                                   "system log, rsyncd-INSTANCE)");
+        }
         rc = vcha_port_probe(addr, port, now + (left < 2000 ? left : 2000), why,
                              sizeof(why));
         if (rc == 0) {
             return VCHA_OK;
-        }
-        if (receiver_pid(a) == 0) {
-            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the rsync daemon is gone (see %s)", run);
         }
         vcha_sleep_ms(wait ? 100 : 0);
     } while (wait && vcha_agent_remaining_ms(a) > 150);
@@ -1043,8 +1227,9 @@ receiver_start(struct vcha_agent *a)
     if (receiver_pid(a) == 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "the rsync daemon did not stay up (see "
-                               "%s/rsyncd.log)",
-                               run);
+                               "the system log, rsyncd-INSTANCE; its "
+                               "configuration is %s)",
+                               conf);
     }
     listen_text(a, why, sizeof(why));
     strcat(why, "\n");
@@ -1055,7 +1240,30 @@ receiver_start(struct vcha_agent *a)
     return receiver_answers(a, true);
 }
 
-/* Stop the receiver and the transfers it runs (its process group). */
+/* Whether any process of group @p pgid lives. */
+static bool
+group_alive(pid_t pgid)
+{
+    return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/* Signal the group @p pgid and wait until it is gone, up to @p bound. */
+static bool
+group_end(pid_t pgid, int sig, long long bound)
+{
+    kill(-pgid, sig);
+    kill(pgid, sig);
+    while (group_alive(pgid) && vcha_now_ms() < bound) {
+        vcha_sleep_ms(50);
+    }
+    return !group_alive(pgid);
+}
+
+/*
+ * Stop the receiver and the transfers it runs: its whole process group,
+ * waited for until no process of it is left (a transfer that outlived
+ * the daemon would still write into a tree).
+ */
 static enum vcha_result
 receiver_stop(struct vcha_agent *a)
 {
@@ -1063,23 +1271,17 @@ receiver_stop(struct vcha_agent *a)
     long long bound = vcha_now_ms() + vcha_agent_remaining_ms(a) / 3;
 
     if (pid > 0) {
-        kill(-pid, SIGTERM);
-        kill(pid, SIGTERM);
-        while (receiver_pid(a) == pid && vcha_now_ms() < bound) {
-            vcha_sleep_ms(50);
-        }
-        if (receiver_pid(a) == pid) {
-            vcha_warn("the rsync daemon (pid %d) ignored SIGTERM: killing it",
+        if (!group_end(pid, SIGTERM, bound)) {
+            vcha_warn("the rsync daemon (pid %d) or a transfer of it "
+                      "ignored SIGTERM: killing them",
                       (int) pid);
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            while (receiver_pid(a) == pid && vcha_agent_remaining_ms(a) > 100) {
-                vcha_sleep_ms(50);
-            }
+            group_end(pid, SIGKILL,
+                      vcha_now_ms() + vcha_agent_remaining_ms(a) - 100);
         }
-        if (receiver_pid(a) == pid) {
+        if (group_alive(pid)) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the rsync daemon (pid %d) does not die",
+                                   "the rsync daemon (process group %d) "
+                                   "does not die",
                                    (int) pid);
         }
         vcha_notice("rsync daemon (pid %d) stopped", (int) pid);
@@ -1124,6 +1326,9 @@ packages_file(const struct member *m, char *buf, size_t len)
     snprintf(buf, len, "%s.packages", m->name);
 }
 
+/* The member being converged did not boot (vcha-sync-NAME=failed). */
+static bool boot_failed;
+
 /* Boot the member; what its packages were is kept for the monitor. */
 static enum vcha_result
 member_boot(struct vcha_agent *a, const struct member *m,
@@ -1132,8 +1337,10 @@ member_boot(struct vcha_agent *a, const struct member *m,
     char why[512] = "", file[NAME_MAX_LEN + 16], text[80];
 
     if (vcha_ct_boot(ct, a->deadline_ms, why, sizeof(why)) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "member %s does not start: %s", m->name, why);
+        /* the others are not held back by it: published as failed */
+        vcha_err("member %s does not start: %s", m->name, why);
+        boot_failed = true;
+        return VCHA_OK;
     }
     packages_file(m, file, sizeof(file));
     snprintf(text, sizeof(text), "packages=%s\n", mark->packages);
@@ -1203,13 +1410,16 @@ member_keep_running(struct vcha_agent *a, const struct member *m,
         /* started here before: it stopped or was killed */
         packages_file(m, file, sizeof(file));
         run_read(a, file, had, sizeof(had));
+        if (!still_idle(a, m->name)) {
+            return VCHA_OK;
+        }
         if (monitor && had[0] != '\0') {
             vcha_warn("member %s was not running: starting it again", m->name);
         }
         return member_boot(a, m, ct, mark);
     }
     why = restart_reason(a, m, mark, rewritten);
-    if (why == NULL) {
+    if (why == NULL || !still_idle(a, m->name)) {
         return VCHA_OK;
     }
     vcha_notice("member %s: %s; restarting it", m->name, why);
@@ -1233,41 +1443,98 @@ member_keep_stopped(struct vcha_agent *a, const struct member *m,
         vcha_warn("cold member %s runs, though it is not active", m->name);
         return VCHA_OK;
     }
+    if (!still_idle(a, m->name)) {
+        return VCHA_OK;
+    }
     vcha_notice("cold member %s runs: stopping it", m->name);
     return member_kill(a, ct);
 }
 
-/* Make one member what its mode says, unless its service is active here. */
+/* An active member: its configuration is left as it is. */
+static void
+member_active(struct vcha_agent *a, const struct member *m)
+{
+    char rootfs[PATH_MAX], who[256];
+
+    rootfs_path(a, m->name, rootfs, sizeof(rootfs));
+    active_get(rootfs, who, sizeof(who));
+    if (config_write(a, m, true) > 0) {
+        vcha_notice("member %s is active (%s): its configuration changes "
+                    "after failback, not under its service",
+                    m->name, who);
+    }
+    a->reason[0] = '\0';
+}
+
+/* Under the member's activation lock: its configuration and container. */
+static enum vcha_result
+member_converge_locked(struct vcha_agent *a, const struct member *m,
+                       bool monitor)
+{
+    struct vcha_syncmark mark;
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = VCHA_OK;
+    enum sync_state st = sync_get(a, m, &mark);
+    int written;
+
+    if (st == SYNC_ACTIVE) {
+        member_active(a, m);
+        attrs_publish(a, m, st, &mark);
+        return VCHA_OK;
+    }
+    written = config_write(a, m, false);
+    if (written < 0) {
+        return written == -EEXIST ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC;
+    }
+    if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    boot_failed = false;
+    r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
+                             : member_keep_running(a, m, ct, st, &mark,
+                                                   written > 0, monitor);
+    attrs_publish(a, m, st, &mark);
+    if (boot_failed) {
+        attr_put(a, "sync", m->name, "failed");
+    }
+    vcha_ct_free(ct);
+    return r;
+}
+
+/*
+ * Make one member what its mode says, unless its service is active here,
+ * or being activated (its activation lock held elsewhere: next round).
+ */
 static enum vcha_result
 member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
 {
     char rootfs[PATH_MAX];
     struct vcha_syncmark mark;
-    struct vcha_ct *ct = NULL;
-    enum vcha_result r = VCHA_OK;
-    enum sync_state st;
-    int written = config_write(a, m), rc;
+    enum vcha_result r;
+    int rc, lock;
 
-    if (written < 0) {
-        return written == -EEXIST ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC;
-    }
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
     rc = mkdirs(rootfs, 0755);
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot make %s: %s",
                                rootfs, strerror(-rc));
     }
-    st = sync_get(a, m, &mark);
-    if (st != SYNC_ACTIVE) {
-        if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
-            return VCHA_ERR_GENERIC;
-        }
-        r = m->mode == MODE_COLD ? member_keep_stopped(a, m, ct, monitor)
-                                 : member_keep_running(a, m, ct, st, &mark,
-                                                       written > 0, monitor);
+    lock = active_lock(rootfs);
+    if (lock == -EWOULDBLOCK) {
+        vcha_info("member %s: its activation lock is held (being "
+                  "activated): left alone this time",
+                  m->name);
+        attrs_publish(a, m, sync_get(a, m, &mark), &mark);
+        return VCHA_OK;
     }
-    attrs_publish(a, m, st, &mark);
-    vcha_ct_free(ct);
+    if (lock < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s: cannot lock %s%s: %s", m->name,
+                               rootfs, VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX,
+                               strerror(-lock));
+    }
+    r = member_converge_locked(a, m, monitor);
+    close(lock);
     return r;
 }
 
@@ -1302,15 +1569,18 @@ recorded_get(const struct vcha_agent *a, char *lxcpath, size_t len,
 }
 
 static int
-recorded_set(struct vcha_agent *a, const struct members *ms)
+recorded_set(struct vcha_agent *a, const struct members *ms,
+             const struct members *kept)
 {
-    char text[MAX_MEMBERS * (NAME_MAX_LEN + 1) + PATH_MAX + 2];
+    char text[2 * MAX_MEMBERS * (NAME_MAX_LEN + 1) + PATH_MAX + 2];
     size_t used = (size_t) snprintf(text, sizeof(text), "%s\n",
                                     vcha_agent_str(a, P_LXCPATH));
 
-    for (size_t i = 0; i < ms->n; i++) {
+    for (size_t i = 0; i < ms->n + kept->n; i++) {
+        const struct member *m = i < ms->n ? &ms->m[i] : &kept->m[i - ms->n];
+
         used += (size_t) snprintf(text + used, sizeof(text) - used, "%s\n",
-                                  ms->m[i].name);
+                                  m->name);
     }
     return run_write(a, "members", text);
 }
@@ -1326,71 +1596,199 @@ members_has(const struct members *ms, const char *name)
     return false;
 }
 
+/* Whether @p lxcpath/@p name runs, asked of lxc-info (no configuration
+ * needed): 1, 0, or -errno when it cannot tell. */
+static int
+orphan_running(struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    const char *argv[] = {"lxc-info", "-P", lxcpath, "-n", name, "-s", "-H",
+                          NULL};
+    struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a);
+    int rc = vcha_exec(argv, NULL, 0, left < 10000 ? left : 10000, &res);
+
+    if (rc == 0) {
+        /* RUNNING, FROZEN, STARTING...: anything but STOPPED; nothing
+         * printed: no such container */
+        rc = res.timed_out ? -ETIME
+                           : res.out[0] != '\0' &&
+                                 strncmp(res.out, "STOPPED", 7) != 0;
+    }
+    vcha_exec_result_clear(&res);
+    return rc;
+}
+
 /*
- * Take member @p name down: its container stopped (at a reload not while
- * its service is active here), its configuration removed when the set
- * leaves it (only if it is this resource's), its tree kept.
+ * A recorded member whose configuration vanished: liblxc cannot open it,
+ * but lxc-stop reaches its monitor by name.  Fails only if it still runs.
  */
 static enum vcha_result
-member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
-            bool remove)
+orphan_stop(struct vcha_agent *a, const char *lxcpath, const char *name)
 {
-    char rootfs[PATH_MAX], path[PATH_MAX], owner[300], file[NAME_MAX_LEN + 16];
-    struct vcha_ct *ct = NULL;
-    enum vcha_result r = VCHA_OK;
-    int rc;
+    const char *argv[] = {"lxc-stop", "-P", lxcpath, "-n", name, "-k", NULL};
+    struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a) / 2;
+    int on = orphan_running(a, lxcpath, name);
 
-    if (remove) {
-        rootfs_path(a, name, rootfs, sizeof(rootfs));
-    }
-    if (remove && active_get(rootfs, owner, sizeof(owner))) {
-        vcha_warn("member %s left the set while its service is active here "
-                  "(%s): left as it is",
-                  name, owner);
+    if (on == 0) {
         return VCHA_OK;
     }
-    rc = ct_get(a, lxcpath, name, &ct);
-    if (rc == 0 && ct_running(a, ct) > 0) {
-        r = member_kill(a, ct);
-        if (r == VCHA_OK) {
-            vcha_notice("member %s stopped", name);
-        }
-    } else if (rc < 0 && rc != -ENOENT) {
-        vcha_warn("%s", a->reason);
-        a->reason[0] = '\0';
+    vcha_warn("member %s has no configuration any more: stopping it by name",
+              name);
+    vcha_exec(argv, NULL, 0, left, &res);
+    vcha_exec_result_clear(&res);
+    on = orphan_running(a, lxcpath, name);
+    if (on != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s (configuration gone) %s", name,
+                               on > 0 ? "still runs after lxc-stop -k"
+                                      : "cannot be asked whether it runs");
+    }
+    vcha_notice("member %s stopped", name);
+    return VCHA_OK;
+}
+
+/* Stop the member's container; one without configuration by its name. */
+static enum vcha_result
+member_stop(struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    struct vcha_ct *ct = NULL;
+    enum vcha_result r = VCHA_OK;
+    int rc = ct_get(a, lxcpath, name, &ct);
+
+    if (rc == -ENOENT) {
+        return orphan_stop(a, lxcpath, name);
+    }
+    if (rc < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    rc = ct_running(a, ct);
+    r = rc < 0 ? VCHA_ERR_GENERIC : rc > 0 ? member_kill(a, ct) : VCHA_OK;
+    if (rc > 0 && r == VCHA_OK) {
+        vcha_notice("member %s stopped", name);
     }
     vcha_ct_free(ct);
+    return r;
+}
+
+/* Its attributes and run files gone; its configuration too if @p remove
+ * (only if it is this resource's), its tree kept. */
+static void
+member_forget(struct vcha_agent *a, const char *lxcpath, const char *name,
+              bool remove)
+{
+    char path[PATH_MAX], owner[300], file[NAME_MAX_LEN + 16];
+
     attr_put(a, "sync", name, NULL);
     attr_put(a, "lag", name, NULL);
     snprintf(file, sizeof(file), "%s.packages", name);
     run_unlink(a, file);
     config_path(lxcpath, name, path, sizeof(path));
-    if (remove && r == VCHA_OK &&
-        config_owner(a, path, owner, sizeof(owner)) == 0) {
+    if (remove && config_owner(a, path, owner, sizeof(owner)) == 0) {
         unlink(path);
         snprintf(path, sizeof(path), "%s/%s", lxcpath, name);
         rmdir(path); /* only if nothing else is in it */
         snprintf(file, sizeof(file), "%s.completed", name);
         run_unlink(a, file);
     }
+}
+
+/* Whether LXCPATH/NAME/config exists and is this resource's. */
+static bool
+config_ours(const struct vcha_agent *a, const char *lxcpath, const char *name)
+{
+    char path[PATH_MAX], owner[300];
+
+    config_path(lxcpath, name, path, sizeof(path));
+    return access(path, F_OK) == 0 &&
+           config_owner(a, path, owner, sizeof(owner)) == 0;
+}
+
+/*
+ * Take member @p name down at stop: its container stopped, active or not
+ * (Pacemaker stopped its service first).  A member that was never
+ * recorded here (a start refused it) is acted on only when its
+ * configuration is this resource's: another container of that name is
+ * never touched.
+ */
+static enum vcha_result
+member_down(struct vcha_agent *a, const char *lxcpath, const char *name,
+            bool recorded)
+{
+    enum vcha_result r;
+
+    if (!recorded && !config_ours(a, lxcpath, name)) {
+        return VCHA_OK;
+    }
+    r = member_stop(a, lxcpath, name);
+    if (r == VCHA_OK) {
+        member_forget(a, lxcpath, name, false);
+    }
     return r;
 }
 
-/* Members the last start set up that are not in @p ms any more. */
+/*
+ * A member that left the set at a reload: stopped and forgotten, unless
+ * its service is active here or being activated (its activation lock
+ * held): then it is left as it is, and stays recorded (*@p keep) so that
+ * a later reload or the stop takes it down.
+ */
 static enum vcha_result
-members_removed(struct vcha_agent *a, const struct members *ms)
+member_leave(struct vcha_agent *a, const char *lxcpath, const char *name,
+             bool *keep)
+{
+    char rootfs[PATH_MAX], who[256];
+    enum vcha_result r = VCHA_OK;
+    int lock;
+
+    rootfs_path(a, name, rootfs, sizeof(rootfs));
+    *keep = true;
+    lock = active_lock(rootfs);
+    if (lock == -EWOULDBLOCK) {
+        vcha_info("member %s left the set while being activated: left as "
+                  "it is this time",
+                  name);
+        return VCHA_OK;
+    }
+    if (active_get(rootfs, who, sizeof(who))) {
+        vcha_warn("member %s left the set while its service is active here "
+                  "(%s): left as it is until it is no longer active",
+                  name, who);
+    } else {
+        r = member_stop(a, lxcpath, name);
+        if (r == VCHA_OK) {
+            member_forget(a, lxcpath, name, true);
+            *keep = false;
+        }
+    }
+    if (lock >= 0) {
+        close(lock);
+    }
+    return r;
+}
+
+/* Members the last start set up that are not in @p ms any more; those
+ * still to take down into @p kept. */
+static enum vcha_result
+members_removed(struct vcha_agent *a, const struct members *ms,
+                struct members *kept)
 {
     static struct members old;
     char lxcpath[PATH_MAX];
     enum vcha_result r = VCHA_OK;
+    bool keep;
 
+    kept->n = 0;
     if (recorded_get(a, lxcpath, sizeof(lxcpath), &old) < 0) {
         return VCHA_OK;
     }
     for (size_t i = 0; i < old.n && r == VCHA_OK; i++) {
         if (!members_has(ms, old.m[i].name)) {
             vcha_notice("member %s left the set", old.m[i].name);
-            r = member_down(a, lxcpath, old.m[i].name, true);
+            r = member_leave(a, lxcpath, old.m[i].name, &keep);
+            if (keep && kept->n < MAX_MEMBERS) {
+                kept->m[kept->n++] = old.m[i];
+            }
         }
     }
     return r;
@@ -1435,8 +1833,9 @@ clash_check(struct vcha_agent *a, const struct members *ms)
 static enum vcha_result
 ctset_start(struct vcha_agent *a)
 {
-    static struct members ms;
-    enum vcha_result r = ctset_validate(a, 10);
+    static struct members ms, kept;
+    enum vcha_result r = ctset_validate(a, 10), m;
+    bool ready;
     int rc;
 
     if (r == VCHA_OK) {
@@ -1454,15 +1853,18 @@ ctset_start(struct vcha_agent *a)
                                vcha_agent_str(a, P_SYNC_DIR), strerror(-rc));
     }
     r = receiver_configure(a, &ms);
-    r = r != VCHA_OK ? r : members_removed(a, &ms);
-    if (r == VCHA_OK && recorded_set(a, &ms) < 0) {
+    r = r != VCHA_OK ? r : members_removed(a, &ms, &kept);
+    if (r == VCHA_OK && recorded_set(a, &ms, &kept) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s",
                             "the members list in the run directory");
     }
     /* pushes may come while the members boot */
     r = r != VCHA_OK ? r : receiver_start(a);
-    for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
-        r = member_converge(a, &ms.m[i], false);
+    ready = r == VCHA_OK;
+    /* every member, whatever another's trouble */
+    for (size_t i = 0; ready && i < ms.n; i++) {
+        m = member_converge(a, &ms.m[i], false);
+        r = r != VCHA_OK ? r : m;
     }
     return r;
 }
@@ -1481,7 +1883,10 @@ stop_all(struct vcha_agent *a, const struct members *ms)
     char lxcpath[PATH_MAX] = "";
     enum vcha_result r = receiver_stop(a), m;
 
+    size_t recorded;
+
     recorded_get(a, lxcpath, sizeof(lxcpath), &old);
+    recorded = old.n;
     for (size_t i = 0; ms != NULL && i < ms->n; i++) {
         if (!members_has(&old, ms->m[i].name) && old.n < MAX_MEMBERS) {
             old.m[old.n++] = ms->m[i];
@@ -1491,7 +1896,7 @@ stop_all(struct vcha_agent *a, const struct members *ms)
         snprintf(lxcpath, sizeof(lxcpath), "%s", vcha_agent_str(a, P_LXCPATH));
     }
     for (size_t i = 0; lxcpath[0] != '\0' && i < old.n; i++) {
-        m = member_down(a, lxcpath, old.m[i].name, false);
+        m = member_down(a, lxcpath, old.m[i].name, i < recorded);
         r = r != VCHA_OK ? r : m;
     }
     if (r == VCHA_OK) {
@@ -1512,31 +1917,68 @@ ctset_stop(struct vcha_agent *a)
     return stop_all(a, &ms);
 }
 
+/* Whether a member the last start or reload recorded here runs. */
+static bool
+recorded_running(struct vcha_agent *a)
+{
+    static struct members old;
+    char lxcpath[PATH_MAX];
+    bool any = false;
+
+    if (recorded_get(a, lxcpath, sizeof(lxcpath), &old) < 0) {
+        return false;
+    }
+    for (size_t i = 0; !any && i < old.n; i++) {
+        any = orphan_running(a, lxcpath, old.m[i].name) > 0;
+    }
+    return any;
+}
+
+/*
+ * A probe: running while the receiver lives, or while a member it set up
+ * runs though the receiver died (the monitor then starts the receiver
+ * again; "not running" would let Pacemaker start the set elsewhere).
+ */
+static enum vcha_result
+ctset_probe(struct vcha_agent *a)
+{
+    if (receiver_pid(a) > 0) {
+        return VCHA_OK;
+    }
+    if (recorded_running(a)) {
+        vcha_warn("the rsync daemon is dead but members run: running");
+        return VCHA_OK;
+    }
+    return VCHA_NOT_RUNNING;
+}
+
 static enum vcha_result
 ctset_monitor(struct vcha_agent *a)
 {
     static struct members ms;
     char path[PATH_MAX];
     enum vcha_result r = VCHA_OK, m;
+    bool ready;
 
-    run_path(a, "members", path, sizeof(path));
-    if (receiver_pid(a) == 0 && (a->probe || access(path, F_OK) < 0)) {
-        return VCHA_NOT_RUNNING;
-    }
     if (a->probe) {
-        return VCHA_OK;
+        return ctset_probe(a);
+    }
+    run_path(a, "members", path, sizeof(path));
+    if (receiver_pid(a) == 0 && access(path, F_OK) < 0) {
+        return VCHA_NOT_RUNNING;
     }
     r = members_get(a, &ms);
     if (r == VCHA_OK && receiver_pid(a) == 0) {
         /* the members run on untouched: only the receiver comes back */
-        run_path(a, "rsyncd.log", path, sizeof(path));
-        vcha_warn("the rsync daemon died (see %s): starting it again", path);
+        vcha_warn("the rsync daemon died (see the system log, "
+                  "rsyncd-INSTANCE): starting it again");
         r = receiver_configure(a, &ms);
         r = r != VCHA_OK ? r : receiver_start(a);
     } else if (r == VCHA_OK) {
         r = receiver_answers(a, false);
     }
-    for (size_t i = 0; r == VCHA_OK && i < ms.n; i++) {
+    ready = r == VCHA_OK;
+    for (size_t i = 0; ready && i < ms.n; i++) {
         m = member_converge(a, &ms.m[i], true);
         r = r != VCHA_OK ? r : m;
     }
@@ -1552,12 +1994,97 @@ ctset_config_error(struct vcha_agent *a, enum vcha_result r)
     a->reason[0] = '\0';
     if (a->probe) {
         (void) r;
-        return receiver_pid(a) > 0 ? VCHA_OK : VCHA_NOT_RUNNING;
+        return ctset_probe(a);
     }
     return stop_all(a, NULL);
 }
 
 /* ------------------------------------------------------------ validate */
+
+/* Whether @p bin (of @p family) lies in @p m's network. */
+static bool
+same_subnet(const struct member *m, int family, const unsigned char *bin)
+{
+    int bits = m->prefix;
+
+    if (family != m->family) {
+        return false;
+    }
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char) (0xff << (8 - bits));
+
+        if ((m->bin[i] & mask) != (bin[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An address parameter by value: its family, 0 when empty. */
+static int
+param_address(struct vcha_agent *a, int p, unsigned char bin[16])
+{
+    const char *v = vcha_agent_str(a, p);
+
+    memset(bin, 0, 16);
+    if (v == NULL || *v == '\0') {
+        return 0;
+    }
+    return inet_pton(AF_INET, v, bin) == 1    ? AF_INET
+           : inet_pton(AF_INET6, v, bin) == 1 ? AF_INET6
+                                              : 0;
+}
+
+/* The members against receiver_address and gateway. */
+static enum vcha_result
+addresses_check(struct vcha_agent *a, const struct members *ms)
+{
+    static const unsigned char zero[16];
+    unsigned char rcv[16], gw[16];
+    int rfam = param_address(a, P_RECEIVER_ADDRESS, rcv),
+        gfam = param_address(a, P_GATEWAY, gw);
+
+    if (gfam != 0 && memcmp(gw, zero, 16) == 0) {
+        return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                               "gateway: the unspecified address is no "
+                               "gateway");
+    }
+    for (size_t i = 0; i < ms->n; i++) {
+        const struct member *m = &ms->m[i];
+
+        if (rfam == m->family && memcmp(rcv, m->bin, 16) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "members: member %s has the "
+                                   "receiver_address %s",
+                                   m->name,
+                                   vcha_agent_str(a, P_RECEIVER_ADDRESS));
+        }
+        if (gfam == 0) {
+            continue;
+        }
+        if (gfam == m->family && memcmp(gw, m->bin, 16) == 0) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "members: member %s has the gateway's "
+                                   "address %s",
+                                   m->name, vcha_agent_str(a, P_GATEWAY));
+        }
+        if (gfam != m->family) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "gateway: %s is not of member %s's "
+                                   "address family (%s)",
+                                   vcha_agent_str(a, P_GATEWAY), m->name,
+                                   m->address);
+        }
+        if (!same_subnet(m, gfam, gw)) {
+            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                   "gateway: %s is not in member %s's "
+                                   "network %s",
+                                   vcha_agent_str(a, P_GATEWAY), m->name,
+                                   m->address);
+        }
+    }
+    return VCHA_OK;
+}
 
 static enum vcha_result
 ctset_validate(struct vcha_agent *a, int level)
@@ -1567,6 +2094,7 @@ ctset_validate(struct vcha_agent *a, int level)
     char users[1024];
     enum vcha_result r = members_get(a, &ms);
 
+    r = r != VCHA_OK ? r : addresses_check(a, &ms);
     if (r != VCHA_OK || level < 10) {
         return r;
     }
@@ -1574,12 +2102,34 @@ ctset_validate(struct vcha_agent *a, int level)
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
                                VCHA_RSYNC);
     }
+    /* rsyncd runs pre-xfer exec through sh -c */
+    if (strspn(receive_prog(), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                               "rstuvwxyz0123456789/._-") !=
+        strlen(receive_prog())) {
+        return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                               "vcha-receive's path %s holds characters "
+                               "other than letters, digits and /._- (the "
+                               "rsync daemon runs it through a shell)",
+                               receive_prog());
+    }
     if (vcha_exec_find(receive_prog()) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED, "%s not found",
                                receive_prog());
     }
-    if (secrets_check(a, users, sizeof(users)) < 0) {
-        return a->reason[0] ? VCHA_ERR_ARGS : VCHA_ERR_GENERIC;
+    r = secrets_check(a, users, sizeof(users));
+    if (r != VCHA_OK) {
+        return r;
+    }
+    for (size_t i = 0; i < ms.n; i++) {
+        if (ms.m[i].mode == MODE_WARM &&
+            vcha_exec_find(vcha_agent_str(a, P_WARM_IDLE)) < 0) {
+            return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                                   "warm_idle: %s not found (warm member "
+                                   "%s idles with it: install "
+                                   "busybox-static)",
+                                   vcha_agent_str(a, P_WARM_IDLE),
+                                   ms.m[i].name);
+        }
     }
     if (idmap != NULL && *idmap && access("/proc/self/uid_map", F_OK) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
@@ -1608,12 +2158,14 @@ static const struct vcha_agent_def agent = {
         "job: rsync pushes with package-based exclusions).  The agent runs "
         "the receiving end: a stock rsync daemon on receiver_address and "
         "receiver_port (it detaches and survives the agent; its "
-        "configuration, pid file and log are in $VCHA_RUN_DIR/ctset/"
-        "INSTANCE, /run/vcha/ctset/INSTANCE by default), with one module "
+        "configuration and pid file are in $VCHA_RUN_DIR/ctset/"
+        "INSTANCE, /run/vcha/ctset/INSTANCE by default; it logs to "
+        "syslog, facility daemon, tag rsyncd-INSTANCE), with one module "
         "per member named after it, authenticated by secrets_file, "
         "vcha-receive(8) as its pre-xfer and post-xfer hooks, which mark "
         "each batch begun and ended beside the tree (rootfs.vcha-sync).  "
-        "A primary's filesync target is rsync://USER@ADDRESS:PORT/NAME.  "
+        "A primary's filesync target is rsync://NAME@ADDRESS:PORT/NAME: "
+        "each module admits only the user of its member's name.  "
         "A monitor (not a probe) that finds the rsync daemon dead starts "
         "it again, the members untouched; one that cannot fails.  "
         "The agent writes each member's LXC configuration, "

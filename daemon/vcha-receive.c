@@ -30,8 +30,7 @@
 #endif
 
 #define EXIT_REFUSED 1 /* rsync's "syntax or usage error" */
-/* DEST + this: the tree serves a container (ocf:vcha:vcservice) */
-#define ACTIVE_SUFFIX ".vcha-active"
+
 /* --state */
 #define EXIT_COMPLETE 0
 #define EXIT_INCOMPLETE 1
@@ -558,7 +557,7 @@ active_refused(const char *dest)
     while (n > 1 && dest[n - 1] == '/') {
         n--;
     }
-    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, ACTIVE_SUFFIX);
+    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
     if (lstat(path, &st) < 0 && errno == ENOENT) {
         return false;
     }
@@ -596,6 +595,12 @@ begin(const char *dest, const char *owner, long long wait_ms,
                 why);
     }
     rc = vcha_syncmark_begin_as(dest, owner, wait_ms, m);
+    if (rc == -EROFS) {
+        /* activated while this push waited for the lock: nothing was
+         * sent, and the marker is left as it was */
+        active_refused(dest);
+        return rc;
+    }
     if (rc == -EBUSY) {
         snprintf(why, sizeof(why),
                  "another push into %s is still running (its lock %s%s was "
@@ -702,13 +707,11 @@ run_push(const struct receive *r, char **argv)
         fprintf(stderr, "%s: refused: %s\n", prog, refusal);
         return EXIT_REFUSED;
     }
-    if (begin(r->dest, NULL, r->lock_wait_ms, &m, NULL) < 0) {
-        return EXIT_REFUSED;
-    }
-    /* activated while this push waited for the lock: nothing was sent */
-    if (active_refused(r->dest)) {
+    rc = begin(r->dest, NULL, r->lock_wait_ms, &m, NULL);
+    if (rc == -EROFS) {
         fprintf(stderr, "%s: refused: %s\n", prog, refusal);
-        vcha_syncmark_end(r->dest, &m, -1);
+    }
+    if (rc < 0) {
         return EXIT_REFUSED;
     }
     signals_forward();
@@ -892,6 +895,7 @@ mode_pre(const struct receive *r)
     size_t n, dot;
     long long pid;
     pid_t keeper;
+    int rc;
 
     if (!path || !module || !request || !pid_s ||
         !parse_int(pid_s, 1, INT_MAX, &pid) || !dir_ok("module path", path)) {
@@ -903,13 +907,12 @@ mode_pre(const struct receive *r)
         return daemon_refuse();
     }
     snprintf(owner, sizeof(owner), "rsyncd %lld", pid);
-    if (begin(path, owner, r->lock_wait_ms, &m, stdout) < 0) {
-        return EXIT_REFUSED;
-    }
-    /* activated while this push waited for the lock: nothing was sent */
-    if (active_refused(path)) {
-        vcha_syncmark_end(path, &m, -1);
+    rc = begin(path, owner, r->lock_wait_ms, &m, stdout);
+    if (rc == -EROFS) {
         return daemon_refuse();
+    }
+    if (rc < 0) {
+        return EXIT_REFUSED;
     }
     fflush(stdout);
     keeper = fork();

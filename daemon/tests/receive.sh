@@ -495,4 +495,24 @@ tap_is "$RC/$(cat "$ddest/data/late" 2>/dev/null)" "0/after activation" \
     "active: and a daemon push too"
 rm -f "$src/data/late"
 
+# activated while a push waits for the batch lock (vcservice writes the
+# marker holding that lock): the push is refused and the marker of the last
+# batch is left as it was, complete, since nothing was sent
+wait_state "$ddest"
+before=$(marks "$ddest")
+echo "in flight" > "$src/data/inflight"
+setsid flock "$ddest.vcha-sync.lock" sh -c "sleep 1; printf 'instance=svc-web\nnode=standby1\nsince_ms=1\n' > '$ddest.vcha-active'" &
+holder=$!
+bg_pids+=("$holder")
+sleep 0.2
+push_daemon
+wait "$holder"
+tap_like "$ERR" "*$ddest is active*no push may land*" \
+    "activated while waiting: the daemon push is refused"
+tap_ok "$([ ! -e "$ddest/data/inflight" ]; echo $?)" \
+    "activated while waiting: nothing landed"
+tap_is "$(marks "$ddest")" "$before" \
+    "activated while waiting: the marker is left as it was ($before)"
+rm -f "$ddest.vcha-active" "$src/data/inflight"
+
 tap_done

@@ -296,6 +296,23 @@ lock_take(const char *dest, long long wait_ms)
     return fd;
 }
 
+/* -EROFS when DEST's active marker exists (or cannot be looked at). */
+static int
+active_check(const char *dest)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = dest_path(dest, VCHA_SYNCMARK_ACTIVE_SUFFIX, path, sizeof(path));
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (lstat(path, &st) < 0 && errno == ENOENT) {
+        return 0;
+    }
+    return -EROFS;
+}
+
 void
 vcha_syncmark_release(struct vcha_syncmark *m)
 {
@@ -476,6 +493,13 @@ vcha_syncmark_begin_as(const char *dest, const char *owner,
     fd = lock_take(dest, lock_wait_ms);
     if (fd < 0) {
         return fd;
+    }
+    /* the activating side writes its marker under this lock: looked at
+     * here, it cannot appear before the batch ends */
+    rc = active_check(dest);
+    if (rc < 0) {
+        close(fd);
+        return rc;
     }
     mark_clear(&old);
     rc = mark_load(path, &old, NULL, 0);

@@ -48,7 +48,7 @@ exec "$work/ctset-agent" "\$@"
 SH
 chmod 755 "$work/ctset" "$work/ctset-agent"
 chmod 644 "$work/view.xsl"
-(umask 077 && echo "vcha:tester-secret" > "$work/ctset.secrets")
+(umask 077 && printf "web:tester-secret\ndb:tester-secret\n" > "$work/ctset.secrets")
 port=$(receiver_free_port) || tap_bail "no free port"
 VCHA_RUN_DIR=$work/run VCHA_RECEIVE=$top_builddir/daemon/vcha-receive \
     HA_RSCTMP=$work/state ocf-tester -v -n ctset-test \

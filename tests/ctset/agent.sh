@@ -39,7 +39,7 @@ inst=ctset-host
 
 cleanup() {
     local c pid
-    for c in hot1 cold1 warm1 u1; do
+    for c in hot1 cold1 warm1 u1 bad1; do
         lxc-stop -P "$lxcpath" -n "$c" -k > /dev/null 2>&1
     done
     for pid in $(cat "$work"/run/ctset/*/rsyncd.pid 2> /dev/null); do
@@ -56,8 +56,10 @@ trap cleanup EXIT
 ip link add "$br" type bridge && ip link set "$br" up ||
     tap_bail "cannot make the bridge $br"
 
-(umask 077 && echo "vcha:ctset-host-secret" > "$work/secrets" &&
-    echo "ctset-host-secret" > "$work/pass")
+# one user per member, named after it (each module admits only its own)
+(umask 077 && for m in hot1 cold1 warm1 u1 bad1; do
+    echo "$m:ctset-host-secret"
+done > "$work/secrets" && echo "ctset-host-secret" > "$work/pass")
 MEMBERS="hot1:hot:198.18.9.2/24 cold1:cold:198.18.9.3/24"
 ctset() { # ctset ACTION [VAR=VALUE...]: sets RC, REASON, LOG
     local action=$1
@@ -70,6 +72,7 @@ ctset() { # ctset ACTION [VAR=VALUE...]: sets RC, REASON, LOG
         OCF_RESKEY_receiver_address=127.0.0.1 \
         OCF_RESKEY_receiver_port="$port" \
         OCF_RESKEY_secrets_file="$work/secrets" \
+        OCF_RESKEY_receiver_timeout=10 \
         OCF_RESKEY_CRM_meta_timeout=60000 \
         OCF_RESKEY_CRM_meta_interval=10000 "$@" "$agent" "$action" 2>&1)
     RC=$?
@@ -93,7 +96,7 @@ push() { # push MEMBER: the primary's tree into its module; sets PRC, PERR
     for i in $(seq 1 50); do
         PERR=$(rsync -aHAX --numeric-ids --delete --delete-delay \
             --password-file="$work/pass" "$work/src/" \
-            "rsync://vcha@127.0.0.1:$port/$1/" 2>&1)
+            "rsync://$1@127.0.0.1:$port/$1/" 2>&1)
         PRC=$?
         # "max connections (1) reached": the last one's post-xfer still runs
         [ "$PRC" = 5 ] || break
@@ -109,7 +112,9 @@ mkdir -p "$src/bin" "$src/sbin" "$src/etc" "$src/proc" "$src/sys" \
     "$src/dev" "$src/tmp" "$src/var/lib/dpkg" "$src/root"
 cp "$BUSYBOX" "$src/bin/busybox"
 for t in sh sleep cat ip; do ln -s busybox "$src/bin/$t"; done
-printf '#!/bin/sh\nwhile :; do sleep 1; done\n' > "$src/sbin/init"
+# its init starts a service (a listener on 7777), as a real tree's would
+printf '#!/bin/sh\n/bin/busybox httpd -p 7777 -h /tmp\nwhile :; do sleep 1; done\n' \
+    > "$src/sbin/init"
 chmod 755 "$src/sbin/init"
 echo "root:x:0:0:root:/root:/bin/sh" > "$src/etc/passwd"
 printf 'Package: base-files\nStatus: install ok installed\n\n' \
@@ -148,6 +153,16 @@ tap_is "$(cmp "$src/sbin/init" "$sync/hot1/rootfs/sbin/init" && echo same)" \
     same "the tree landed"
 push cold1
 tap_is "$PRC/$(field cold1 state)" 0/complete "cold1's tree too"
+out=$(rsync -a --password-file="$work/pass" "$src/" \
+    "rsync://cold1@127.0.0.1:$port/hot1/" 2>&1)
+tap_like "$?:$out" "[1-9]*:*auth*failed*" \
+    "cold1's user cannot push into hot1's module"
+tap_is "$(field hot1 batch)" 1 "and began no batch there"
+tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
+    "*syslog facility = daemon*syslog tag = rsyncd-$inst*" \
+    "the daemon logs to syslog"
+tap_is "$(cd "$work/run/ctset/$inst" && ls | grep -c log)" 0 \
+    "and writes no log file in the run directory"
 
 # ------------------------------------------------------------ monitor
 ctset monitor
@@ -186,21 +201,51 @@ tap_like "$LOG" "*member hot1: its package list changed; restarting it*" \
     "and says why"
 tap_is "$(state hot1)" RUNNING "it runs"
 
+# ------------------------------------------------------------ activation lock
+# vcservice holds SYNC_DIR/NAME/rootfs.vcha-active.lock while it activates:
+# the agent then leaves the member alone (no restart on a package change)
+lock=$sync/hot1/rootfs.vcha-active.lock
+tap_ok "$([ -f "$lock" ] && flock -n "$lock" true; echo $?)" \
+    "hot1's activation lock exists and nothing holds it (not the container)"
+printf 'Package: base-files\nStatus: install ok installed\n\nPackage: pg\nStatus: install ok installed\n\n' \
+    > "$src/var/lib/dpkg/status"
+push hot1
+exec 9> "$lock"
+flock -n 9 || tap_bail "cannot take $lock"
+ctset monitor 9>&-
+tap_is "$RC/$(initpid hot1)" "0/$pid3" \
+    "lock held: a new package list does not restart hot1"
+tap_like "$LOG" "*member hot1: its activation lock is held*" "and logs why"
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+ctset monitor 9>&-
+tap_is "$RC/$(state hot1)" 0/STOPPED "lock held: a stopped hot1 is not booted"
+exec 9>&-
+ctset monitor
+tap_is "$RC/$(state hot1)" 0/RUNNING "lock released: monitor boots it"
+pid3=$(initpid hot1)
+
 # ------------------------------------------------------------ active
 printf 'instance=svc-hot1\nnode=%s\nsince_ms=%s\n' "$(uname -n)" \
     "$(date +%s000)" > "$sync/hot1/rootfs.vcha-active"
 echo "late" > "$src/etc/late"
+batch=$(field hot1 batch)
 push hot1
 tap_ok "$([ "$PRC" != 0 ]; echo $?)" "active: a push fails (rc $PRC)"
 tap_like "$PERR" "*rootfs is active ($sync/hot1/rootfs.vcha-active: instance=svc-hot1*" \
     "active: refused, naming the marker"
 tap_ok "$([ ! -e "$sync/hot1/rootfs/etc/late" ]; echo $?)" \
     "active: nothing landed"
-tap_is "$(field hot1 batch)" 3 "active: no batch began"
+tap_is "$(field hot1 batch)" "$batch" "active: no batch began"
 lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
 ctset monitor
 tap_is "$RC/$(state hot1)" 0/STOPPED \
     "active: monitor does not start the member (its service's now)"
+ctset monitor OCF_RESKEY_members="hot1:hot:198.18.9.77/24 cold1:cold:198.18.9.3/24"
+tap_is "$RC" 0 "active: a new address for hot1"
+tap_like "$(grep ipv4.address "$lxcpath/hot1/config")" "*198.18.9.2/24" \
+    "active: its configuration is not rewritten under its service"
+tap_like "$LOG" "*member hot1 is active*changes after failback*" \
+    "active: the change is said to apply after failback"
 rm "$sync/hot1/rootfs.vcha-active"
 ctset monitor
 tap_is "$RC/$(state hot1)" 0/RUNNING "marker removed: monitor starts it"
@@ -216,6 +261,30 @@ tap_like "$REASON" "*container name clash: $lxcpath/warm1/config*member warm1*" 
     "naming the container"
 tap_is "$(sha256sum < "$lxcpath/warm1/config")" "$foreign" \
     "the foreign configuration is untouched"
+# a running foreign warm1: a stop after a refused start leaves it be
+mkdir -p "$work/foreign"
+cp -a "$src/." "$work/foreign/"
+cat > "$lxcpath/warm1/config" << CFG
+lxc.uts.name = warm1
+lxc.rootfs.path = dir:$work/foreign
+lxc.net.0.type = empty
+lxc.tty.max = 0
+lxc.pty.max = 4
+lxc.console.path = none
+lxc.autodev = 1
+lxc.mount.auto = proc:mixed sys:mixed
+CFG
+lxc-start -P "$lxcpath" -n warm1 -d > /dev/null 2>&1
+ctset start OCF_RESOURCE_INSTANCE=ctset-clash \
+    OCF_RESKEY_members="warm1:warm:198.18.9.4/24" \
+    OCF_RESKEY_receiver_port=$((port + 1))
+tap_is "$RC/$(state warm1)" 5/RUNNING "a foreign warm1 runs; start refused"
+ctset stop OCF_RESOURCE_INSTANCE=ctset-clash \
+    OCF_RESKEY_members="warm1:warm:198.18.9.4/24" \
+    OCF_RESKEY_receiver_port=$((port + 1))
+tap_is "$RC/$(state warm1)" 0/RUNNING \
+    "the stop after it leaves the foreign container running"
+lxc-stop -P "$lxcpath" -n warm1 -k > /dev/null 2>&1
 rm -r "$lxcpath/warm1"
 
 # ------------------------------------------------------------ reload
@@ -233,6 +302,16 @@ tap_is "$(initpid hot1)/$(daemon_pid)" "$pid4/$dpid" \
 push warm1
 ctset monitor
 tap_is "$RC/$(state warm1)" 0/RUNNING "warm1, pushed to, runs"
+listens() { in_ct "$1" /bin/busybox netstat -tln 2> /dev/null | grep -c ':7777 '; }
+tap_is "$(listens hot1)" 1 "hot1's init started its service (port 7777)"
+tap_is "$(listens warm1)" 0 \
+    "warm1: its tree's init does not run: port 7777 closed before activation"
+tap_like "$(in_ct warm1 /bin/busybox cat /proc/1/cmdline | tr '\0' ' ')" \
+    "/dev/vcha-idle/sleep *" "warm1 idles with the bound sleeper as init"
+tap_ok "$([ ! -e "$sync/warm1/rootfs/dev/vcha-idle" ]; echo $?)" \
+    "and nothing of it is in the tree"
+in_ct warm1 /bin/busybox httpd -p 7777 -h /tmp
+tap_is "$(listens warm1)" 1 "warm1: activation (a command inside) starts it"
 pid5=$(initpid warm1)
 MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
 ctset reload-agent
@@ -242,9 +321,27 @@ tap_like "$(in_ct hot1 /bin/ip -4 addr show eth0 2>&1)" "*198.18.9.12/24*" \
 tap_ok "$([ "$(initpid hot1)" != "$pid4" ]; echo $?)" "reload: a new init"
 tap_is "$(initpid warm1)" "$pid5" "reload: warm1 untouched"
 
+# one member that does not boot (its tree has no init) holds back no other
+BAD="bad1:hot:198.18.9.5/24 $MEMBERS"
+ctset reload-agent OCF_RESKEY_members="$BAD"
+tap_is "$RC" 0 "reload: bad1 in"
+mkdir -p "$work/empty/etc"
+rsync -a --password-file="$work/pass" "$work/empty/" \
+    "rsync://bad1@127.0.0.1:$port/bad1/" > /dev/null 2>&1
+"$receive" --state "$sync/bad1/rootfs" --wait 30 > /dev/null 2>&1
+lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
+ctset monitor OCF_RESKEY_members="$BAD"
+tap_is "$RC/$(state bad1)/$(state hot1)" 0/STOPPED/RUNNING \
+    "bad1 does not boot: the monitor succeeds and boots hot1 after it"
+tap_like "$LOG" "*error*member bad1 does not start*" "bad1 is logged as an error"
+ctset reload-agent
+tap_is "$RC/$(state hot1)" 0/RUNNING "reload: bad1 out"
+
 # ------------------------------------------------------------ receiver
 kill -KILL "$dpid"
 pid6=$(initpid hot1)
+ctset monitor OCF_RESKEY_CRM_meta_interval=0
+tap_is "$RC" 0 "daemon dead, members running: a probe says running"
 ctset monitor
 dpid2=$(daemon_pid)
 tap_ok "$([ "$RC" = 0 ] && [ "$dpid2" != "$dpid" ] && alive "$dpid2"; echo $?)" \
@@ -255,15 +352,64 @@ push warm1
 tap_is "$PRC" 0 "pushes land again"
 dpid=$dpid2
 
+# a primary that dies in the middle of a push (here: its rsync waits for a
+# file list that never comes) holds the member's batch lock only until the
+# module's timeout (receiver_timeout=10) ends the transfer
+tap_like "$(cat "$work/run/ctset/$inst/rsyncd.conf")" \
+    "*\[warm1\]*timeout = 10*" "each module has the timeout"
+mkfifo "$work/never"
+exec 8<> "$work/never"
+rsync -a --password-file="$work/pass" --files-from="$work/never" \
+    "$src/" "rsync://warm1@127.0.0.1:$port/warm1/" > /dev/null 2>&1 &
+stalled=$!
+wlock=$sync/warm1/rootfs.vcha-sync.lock
+for _ in $(seq 1 100); do
+    flock -n "$wlock" true || break
+    sleep 0.05
+done
+tap_ok "$(! flock -n "$wlock" true; echo $?)" "a stalled push holds the lock"
+t0=$(date +%s)
+for _ in $(seq 1 300); do
+    flock -n "$wlock" true && break
+    sleep 0.1
+done
+t=$(($(date +%s) - t0))
+tap_ok "$(flock -n "$wlock" true; echo $?)" \
+    "the daemon ends it: the lock is free again after ${t} s"
+tap_is "$(field warm1 state)" incomplete "and its batch stays incomplete"
+kill -KILL "$stalled" 2> /dev/null
+wait "$stalled" 2> /dev/null
+exec 8>&-
+push warm1
+tap_is "$PRC/$(field warm1 state)" 0/complete "the next push completes it"
+
+# ------------------------------------------------------------ orphans
+# warm1 leaves the set while active: it stays recorded, and stop stops it
+printf 'instance=svc-warm1\nnode=n\nsince_ms=1\n' > "$sync/warm1/rootfs.vcha-active"
+MEMBERS="hot1:hot:198.18.9.12/24"
+ctset reload-agent
+tap_is "$RC/$(state warm1)" 0/RUNNING "reload: active warm1 leaves, left running"
+tap_is "$(sed 1d "$work/run/ctset/$inst/members" | tr '\n' ' ')" "hot1 warm1 " \
+    "reload: warm1 stays recorded until it is down"
+# hot1's configuration vanishes under it
+hpid=$(initpid hot1)
+rm "$lxcpath/hot1/config"
+
 # ------------------------------------------------------------ stop
+# its pid file gone: stop finds the daemon by its command line
+rm "$work/run/ctset/$inst/rsyncd.pid"
 ctset stop
+tap_ok "$(! alive "${hpid:-0}"; echo $?)" \
+    "stop: hot1, its configuration gone, is stopped (init ${hpid:-none})"
+rm -f "$sync/warm1/rootfs.vcha-active"
+MEMBERS="hot1:hot:198.18.9.12/24 warm1:warm:198.18.9.4/24"
 tap_is "$RC" 0 "stop succeeds"
 tap_ok "$(! alive "$dpid"; echo $?)" "the rsync daemon is gone"
 tap_is "$(pgrep -f -- "--config=$work/run/ctset/$inst/rsyncd.conf" | while read -r p; do
     alive "$p" && echo "$p"; done)" "" "and no transfer of it is left"
 ss -Htln "sport = :$port" | grep -q .
 tap_cond "$? != 0" "nothing listens on port $port"
-tap_is "$(state hot1)/$(state warm1)" STOPPED/STOPPED "every member stopped"
+tap_is "$(state warm1)" STOPPED "warm1 (left the set while active) stopped"
 tap_is "$(lxc-ls -P "$lxcpath" --running 2> /dev/null | tr -d ' \n')" "" \
     "lxc-ls lists nothing running"
 ctset monitor OCF_RESKEY_CRM_meta_interval=0

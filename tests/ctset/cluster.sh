@@ -27,7 +27,7 @@ cluster1_start "$work/cluster" || {
 }
 ip link set lo up
 port=$(receiver_free_port) || tap_bail "no free port"
-(umask 077 && echo "vcha:cluster-secret" > "$work/secrets" &&
+(umask 077 && echo "web:cluster-secret" > "$work/secrets" &&
     echo "cluster-secret" > "$work/pass")
 
 # Pacemaker passes no environment of ours: a wrapper names the receiver
@@ -81,7 +81,7 @@ mkdir -p "$work/src/etc"
 echo "hello" > "$work/src/etc/motd"
 for i in $(seq 1 50); do
     out=$(rsync -a --numeric-ids --password-file="$work/pass" "$work/src/" \
-        "rsync://vcha@127.0.0.1:$port/web/" 2>&1)
+        "rsync://web@127.0.0.1:$port/web/" 2>&1)
     rc=$?
     [ "$rc" = 5 ] || break
     sleep 0.1

@@ -109,7 +109,7 @@ cases_ctset() {
         VCHA_RUN_DIR="$work/run" PATH="$work/nobin"
         VCHA_RECEIVE="$top_builddir/daemon/vcha-receive")
     local probe=OCF_RESKEY_CRM_meta_interval=0
-    (umask 077 && printf '# pushers\nvcha:secret\nother:pw\n' \
+    (umask 077 && printf '# pushers\nweb:secret\ndb:pw\n' \
         > "$work/rsyncd.secrets")
 
     case_stdout "no action" ""
@@ -151,6 +151,27 @@ cases_ctset() {
     case_run "validate-all, bad gateway" validate-all \
         OCF_RESKEY_gateway=198.18.7
     case_run "validate-all, bad idmap" validate-all OCF_RESKEY_idmap=100000
+    case_run "validate-all, idmap of too few ids" validate-all \
+        OCF_RESKEY_idmap=100000:1000
+    case_run "validate-all, one address written two ways" validate-all \
+        "OCF_RESKEY_members=web:hot:2001:db8::2/64 db:cold:2001:db8:0::2/64"
+    case_run "validate-all, member at 0.0.0.0" validate-all \
+        OCF_RESKEY_members=web:hot:0.0.0.0/24
+    case_run "validate-all, member at ::" validate-all \
+        OCF_RESKEY_members=web:hot:::/64
+    case_run "validate-all, member at the receiver's address" validate-all \
+        OCF_RESKEY_members=web:hot:127.0.0.1/8
+    case_run "validate-all, member at the gateway's address" validate-all \
+        OCF_RESKEY_gateway=198.18.7.3
+    case_run "validate-all, gateway of the other family" validate-all \
+        OCF_RESKEY_gateway=2001:db8::1
+    case_run "validate-all, gateway outside the members' network" \
+        validate-all OCF_RESKEY_gateway=198.18.8.1
+    case_run "validate-all, gateway 0.0.0.0" validate-all \
+        OCF_RESKEY_gateway=0.0.0.0
+    case_run "validate-all, a good gateway" validate-all \
+        OCF_RESKEY_gateway=198.18.7.1
+    case_run "validate-all, bridge .." validate-all OCF_RESKEY_bridge=..
     case_run "validate-all, bad hosts_allow" validate-all \
         "OCF_RESKEY_hosts_allow=198.18.0.0/15;reboot"
     case_run "validate-all, level 10, no secrets file" validate-all \
@@ -165,6 +186,9 @@ cases_ctset() {
         OCF_CHECK_LEVEL=10 OCF_RESKEY_secrets_file="$work/empty.secrets"
     case_run "validate-all, level 10, no vcha-receive" validate-all \
         OCF_CHECK_LEVEL=10 VCHA_RECEIVE="$work/nobin/vcha-receive"
+    case_run "validate-all, level 10, vcha-receive path for a shell" \
+        validate-all OCF_CHECK_LEVEL=10 \
+        "VCHA_RECEIVE=$work/nobin/vcha-receive;reboot"
     case_run "probe, never started" monitor $probe
     case_run "monitor, never started" monitor
     case_run "probe, bad configuration" monitor $probe OCF_RESKEY_members=

@@ -45,6 +45,33 @@
 #define VCHA_SYNCMARK_SUFFIX ".vcha-sync"
 /** The lock of a destination: DEST + this. */
 #define VCHA_SYNCMARK_LOCK_SUFFIX ".vcha-sync.lock"
+/**
+ * The active marker of a destination: DEST + this.  While it exists the
+ * tree belongs to the service activated on it (ocf:vcha:vcservice): the
+ * receiver refuses every push into DEST, and the container set's agent
+ * (ocf:vcha:ctset) neither boots, restarts, stops nor reconfigures its
+ * container by itself.
+ */
+#define VCHA_SYNCMARK_ACTIVE_SUFFIX ".vcha-active"
+/**
+ * The activation lock of a destination: DEST + this, a file created once
+ * and never removed (as the batch lock), locked with flock(2).
+ *
+ * Whoever acts on the container rooted at DEST takes it exclusively
+ * around every check-then-act, and reads the active marker again while it
+ * holds it:
+ * - the activating side (vcservice) takes it (waiting, bounded), then the
+ *   batch lock DEST.vcha-sync.lock (waiting, bounded: a push under way
+ *   ends first), writes the active marker durably, releases the batch
+ *   lock, activates the container, and releases the activation lock;
+ * - the container set's agent takes it without waiting around each boot,
+ *   restart, stop of a member and rewrite of its configuration, and acts
+ *   only when the marker is still absent; when another process holds it,
+ *   it leaves the member alone until its next round.
+ * The batch lock is only ever taken after this one, never the other way
+ * round, so the two cannot deadlock.
+ */
+#define VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX ".vcha-active.lock"
 /** How long vcha_syncmark_begin() waits for another push to end. */
 #define VCHA_SYNCMARK_LOCK_WAIT_MS 30000LL
 
@@ -90,9 +117,13 @@ int vcha_syncmark_read(const char *dest, struct vcha_syncmark *m, char *why,
  * damaged marker is started afresh (batch 1): incomplete is the safe
  * state whatever was there.  On success *@p m is the marker written and
  * holds the lock (m->locked, m->lock_fd, close-on-exec) until
- * vcha_syncmark_end() or vcha_syncmark_release().  Returns 0, -EBUSY when
- * the lock stayed held, -EINVAL for a bad @p dest, or another negative
- * errno; on failure nothing is held.
+ * vcha_syncmark_end() or vcha_syncmark_release().  Once the lock is held,
+ * the active marker (DEST.vcha-active) is looked at: while it exists no
+ * batch may begin, and -EROFS is returned with the marker untouched (it
+ * is written under this lock, so it cannot appear during the batch).
+ * Returns 0, -EBUSY when the lock stayed held, -EROFS when DEST is active,
+ * -EINVAL for a bad @p dest, or another negative errno; on failure
+ * nothing is held and nothing is written.
  */
 int vcha_syncmark_begin(const char *dest, struct vcha_syncmark *m);
 

@@ -541,6 +541,33 @@ test_atomic(void **state)
     assert_int_equal(test_dir_entries(f->dir), 3);
 }
 
+/* an active destination: no batch begins, the marker stays as it was */
+static void
+test_active_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_syncmark m, again;
+    char active[PATH_MAX + 32];
+
+    assert_int_equal(vcha_syncmark_begin_as(f->dest, "one", 0, &m), 0);
+    assert_int_equal(vcha_syncmark_end(f->dest, &m, 0), 0);
+    snprintf(active, sizeof(active), "%s%s", f->dest,
+             VCHA_SYNCMARK_ACTIVE_SUFFIX);
+    assert_int_equal(test_write_file(active, "instance=svc\n"), 0);
+    assert_int_equal(vcha_syncmark_begin_as(f->dest, "two", 0, &m), -EROFS);
+    assert_false(m.locked);
+    assert_int_equal(
+        vcha_syncmark_read(f->dest, &again, f->why, sizeof(f->why)), 0);
+    assert_true(again.complete);
+    assert_int_equal(again.batch, 1);
+    assert_string_equal(again.owner, "one");
+    assert_false(again.running); /* the lock was let go */
+    assert_int_equal(unlink(active), 0);
+    assert_int_equal(vcha_syncmark_begin_as(f->dest, "two", 0, &m), 0);
+    assert_int_equal(m.batch, 2);
+    assert_int_equal(vcha_syncmark_end(f->dest, &m, 0), 0);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -555,6 +582,7 @@ main(void)
         T(test_packages),
         T(test_wait),
         T(test_atomic),
+        T(test_active_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
