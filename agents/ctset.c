@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -770,6 +771,33 @@ config_owner(const struct vcha_agent *a, const char *path, char *owner,
     return rc;
 }
 
+/*
+ * The member's MAC address into @p buf: locally administered (02:...),
+ * derived from its name and address (FNV-1a), so it is the same every
+ * time the member boots, here or on another standby VM.  A restarted
+ * member (a package change, a reload) then keeps the MAC its neighbours'
+ * caches hold for its address: a new random one would leave them sending
+ * to a MAC that is gone until their entries expire, seconds in which
+ * nobody reaches the service (its own standby VM's port check included).
+ */
+static void
+member_mac(const struct member *m, char *buf, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const char *parts[] = {m->name, m->address};
+
+    for (size_t i = 0; i < 2; i++) {
+        for (const char *p = parts[i]; *p != '\0'; p++) {
+            h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+        }
+        h = (h ^ 0xff) * 1099511628211ULL; /* between the two */
+    }
+    snprintf(buf, len, "02:%02x:%02x:%02x:%02x:%02x",
+             (unsigned) (h >> 32) & 0xff, (unsigned) (h >> 24) & 0xff,
+             (unsigned) (h >> 16) & 0xff, (unsigned) (h >> 8) & 0xff,
+             (unsigned) h & 0xff);
+}
+
 /* The configuration text of @p m into a new string. */
 static char *
 config_text(struct vcha_agent *a, const struct member *m)
@@ -778,12 +806,13 @@ config_text(struct vcha_agent *a, const struct member *m)
                *idmap = vcha_agent_str(a, P_IDMAP);
     const char *fam = m->family == AF_INET ? "ipv4" : "ipv6";
     char inst[256], rootfs[PATH_MAX], ids[256] = "", gwline[128] = "";
-    char idle[PATH_MAX + 128] = "";
+    char idle[PATH_MAX + 128] = "", mac[32];
     long long host, count;
     char *text = NULL;
 
     instance_name(a, inst, sizeof(inst));
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
+    member_mac(m, mac, sizeof(mac));
     if (idmap != NULL && *idmap && idmap_parse(idmap, &host, &count) == 0) {
         snprintf(ids, sizeof(ids),
                  "lxc.rootfs.options = idmap=container\n"
@@ -820,10 +849,11 @@ config_text(struct vcha_agent *a, const struct member *m)
                  "lxc.net.0.link = %s\n"
                  "lxc.net.0.flags = up\n"
                  "lxc.net.0.name = eth0\n"
+                 "lxc.net.0.hwaddr = %s\n"
                  "lxc.net.0.%s.address = %s\n"
                  "%s%s",
-                 inst, m->name, rootfs, ids, vcha_agent_str(a, P_BRIDGE), fam,
-                 m->address, gwline, idle) < 0) {
+                 inst, m->name, rootfs, ids, vcha_agent_str(a, P_BRIDGE), mac,
+                 fam, m->address, gwline, idle) < 0) {
         return NULL;
     }
     return text;

@@ -17,11 +17,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -44,11 +46,13 @@
 #define MAX_ARGS 32
 #define MAX_PORTS 16
 /* The active marker of a member: its tree's path + this. */
-#define ACTIVE_SUFFIX ".vcha-active"
 /* A push under way at activation: how long it may go on to complete, and
  * how long it is given to end after each signal (push_end()). */
 #define PUSH_GRACE_MS 3000
 #define PUSH_END_MS 5000
+/* The longest wait for a member's activation lock (ctset holds it only
+ * while it boots, restarts or reconfigures the member). */
+#define ACTIVATION_LOCK_MS 10000
 /* How long one connection attempt to a port may take. */
 #define PORT_TRY_MS 1000
 /* Between attempts at a port that does not answer yet. */
@@ -1197,7 +1201,7 @@ active_path(const struct vcha_ct *ct, char *buf, size_t len)
         n--;
     }
     if ((size_t) snprintf(buf, len, "%.*s%s", (int) n, ct->rootfs,
-                          ACTIVE_SUFFIX) >= len) {
+                          VCHA_SYNCMARK_ACTIVE_SUFFIX) >= len) {
         return -ENAMETOOLONG;
     }
     return 0;
@@ -1548,18 +1552,76 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     return r;
 }
 
+/*
+ * Take the member's activation lock (VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX in
+ * vcha/syncmark.h), waiting up to a quarter of the time left and at most
+ * ACTIVATION_LOCK_MS: ctset boots, restarts, stops or reconfigures a
+ * member only under it, and reads the active marker again once it holds
+ * it, so the two agents never act on a member at once.  Returns the
+ * descriptor (closing it releases the lock), or -1 with the reason set.
+ */
+static int
+activation_lock(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    long long wait = vcha_agent_remaining_ms(a) / 4;
+    long long until = vcha_now_ms() + (wait < ACTIVATION_LOCK_MS
+                                           ? wait
+                                           : ACTIVATION_LOCK_MS);
+    size_t n = strlen(ct->rootfs);
+    char path[4096];
+    int fd;
+
+    while (n > 1 && ct->rootfs[n - 1] == '/') {
+        n--;
+    }
+    if ((size_t) snprintf(path, sizeof(path), "%.*s%s", (int) n, ct->rootfs,
+                          VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX) >= sizeof(path)) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "member %s: path too long",
+                        ct->name);
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot open %s: %s", path,
+                        strerror(errno));
+        return -1;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK || vcha_now_ms() >= until) {
+            vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "member %s is busy: its activation lock %s is "
+                            "held (%s)",
+                            ct->name, path,
+                            errno == EWOULDBLOCK ? "by another process"
+                                                 : strerror(errno));
+            close(fd);
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    return fd;
+}
+
 static enum vcha_result
 container_start(struct vcha_agent *a, const struct state *prev)
 {
     struct vcha_ct *ct = NULL;
     char address[64];
     enum vcha_result r = ct_load(a, &ct);
+    int lock = -1;
 
     if (r == VCHA_OK) {
         r = ct_address(a, ct, address, sizeof(address));
     }
     if (r == VCHA_OK) {
+        lock = activation_lock(a, ct);
+        r = lock < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+    }
+    if (r == VCHA_OK) {
         r = activate(a, ct, prev->mode == MODE_CONTAINER, prev->booted);
+    }
+    if (lock >= 0) {
+        close(lock);
     }
     if (r == VCHA_OK) {
         r = ports_check(a, address, true);

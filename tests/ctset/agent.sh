@@ -181,6 +181,14 @@ ctset monitor
 tap_is "$RC/$(state hot1)" 0/RUNNING "monitor starts it again"
 tap_like "$LOG" "*member hot1 was not running: starting it again*" \
     "and logs it"
+# its MAC is the configuration's, locally administered, the same after the
+# restart (neighbours' caches stay right), and another member's differs
+mac() { in_ct "$1" /bin/busybox cat /sys/class/net/eth0/address 2> /dev/null; }
+conf_mac=$(sed -n 's/^lxc.net.0.hwaddr = //p' "$lxcpath/hot1/config")
+tap_like "$conf_mac" "02:??:??:??:??:??" "hot1's configuration fixes its MAC ($conf_mac)"
+tap_is "$(mac hot1)" "$conf_mac" "and its eth0 has it after the restart"
+tap_ok "$([ -n "$conf_mac" ] && [ "$conf_mac" != "$(sed -n 's/^lxc.net.0.hwaddr = //p' "$lxcpath/cold1/config")" ]; echo $?)" \
+    "cold1's MAC is another"
 
 # ------------------------------------------------------------ packages
 pid2=$(initpid hot1)

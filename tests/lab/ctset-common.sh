@@ -62,7 +62,8 @@ cs_configure() {
             members="web:hot:$CS_ADDR/24" receiver_address="$sa" \
             receiver_port=$CS_PORT secrets_file=/etc/vcha/rsyncd.secrets \
             sync_dir=$CS_SYNC bridge=br0 \
-            op monitor interval=5s timeout=30s clone meta interleave=true --disabled
+            op monitor interval=5s timeout=30s clone --disabled
+        ex node1 pcs resource meta ctset-clone interleave=true
         ex node1 pcs constraint location ctset-clone rule score=-INFINITY \
             "not_defined vcha-standby or vcha-standby ne true"
         ex node1 pcs resource create web ocf:vcha:vcservice \

@@ -513,6 +513,35 @@ tap_is "$(running web1)" STOPPED "nothing booted"
 kill "$SL" $FL 2> /dev/null
 wait $FL 2> /dev/null
 ra stop
+# the member's activation lock (ctset holds it while it acts on the
+# member): waited for, a bounded time; free again once the start is done
+rm -f "$ACTIVE"
+flock "$ROOT.vcha-active.lock" sleep 60 &
+FL=$!
+sleep 0.3
+t0=$EPOCHREALTIME
+ra start OCF_RESKEY_CRM_meta_timeout=8000
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 1 "the activation lock held throughout: start fails"
+tap_like "$RA_REASON" "member web1 is busy: its activation lock * is held (by another process)" \
+    "saying so ($ms ms of 8000)"
+tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "and writes no active marker"
+kill $(pgrep -P $FL) $FL 2> /dev/null
+wait $FL 2> /dev/null
+ra stop OCF_RESKEY_CRM_meta_timeout=8000
+flock "$ROOT.vcha-active.lock" sleep 2 &
+FL=$!
+sleep 0.3
+t0=$EPOCHREALTIME
+ra start
+ms=$(ms_since "$t0")
+wait $FL 2> /dev/null
+tap_is "$RA_RC" 0 "the activation lock held for 2 s: start waits for it ($RA_REASON)"
+tap_cond "ms >= 1500" "and activates once it is free ($ms ms)"
+flock -n "$ROOT.vcha-active.lock" true
+tap_ok $? "the lock is free after the start (the member did not inherit it)"
+ra stop
+rm -f "$ACTIVE"
 # a push under way (its receiver holds the lock for 3 s) is waited for
 flock "$ROOT.vcha-sync.lock" sleep 3 &
 sleep 0.3

@@ -60,16 +60,18 @@
  * Whoever acts on the container rooted at DEST takes it exclusively
  * around every check-then-act, and reads the active marker again while it
  * holds it:
- * - the activating side (vcservice) takes it (waiting, bounded), then the
- *   batch lock DEST.vcha-sync.lock (waiting, bounded: a push under way
- *   ends first), writes the active marker durably, releases the batch
- *   lock, activates the container, and releases the activation lock;
+ * - the activating side (vcservice) takes it (waiting, bounded), writes
+ *   the active marker durably (from then on no batch can begin:
+ *   vcha_syncmark_begin() looks at the marker under the batch lock), lets
+ *   a batch under way end within a grace or ends it by signalling the
+ *   receiver its owner names, judges the batch the tree was left at,
+ *   activates the container, and releases the activation lock;
  * - the container set's agent takes it without waiting around each boot,
  *   restart, stop of a member and rewrite of its configuration, and acts
  *   only when the marker is still absent; when another process holds it,
  *   it leaves the member alone until its next round.
- * The batch lock is only ever taken after this one, never the other way
- * round, so the two cannot deadlock.
+ * The activating side never waits for the batch lock while it holds this
+ * one, and the receiver never takes this one: the two cannot deadlock.
  */
 #define VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX ".vcha-active.lock"
 /** How long vcha_syncmark_begin() waits for another push to end. */
