@@ -458,8 +458,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "that receives nothing for this long is ended (its "
                         "batch stays incomplete), so that a primary that "
                         "died in the middle of a push holds its member's "
-                        "batch lock for at most this long, and with it an "
-                        "activation that waits for that lock.  The default, "
+                        "batch lock for at most this long (an activation "
+                        "by ocf:vcha:vcservice does not wait for it: it "
+                        "ends such a push after 3 s).  The default, "
                         "300 s, is far above any pause of a live transfer "
                         "(rsync sends keep-alive messages while it works "
                         "through a large file) and still below what a "
@@ -786,8 +787,9 @@ member_mac(const struct member *m, char *buf, size_t len)
     uint64_t h = 14695981039346656037ULL;
     const char *parts[] = {m->name, m->address};
 
+    /* the address without its prefix: a new prefix keeps the MAC */
     for (size_t i = 0; i < 2; i++) {
-        for (const char *p = parts[i]; *p != '\0'; p++) {
+        for (const char *p = parts[i]; *p != '\0' && *p != '/'; p++) {
             h = (h ^ (unsigned char) *p) * 1099511628211ULL;
         }
         h = (h ^ 0xff) * 1099511628211ULL; /* between the two */

@@ -16,6 +16,7 @@
 #include <config.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,9 +51,6 @@
  * how long it is given to end after each signal (push_end()). */
 #define PUSH_GRACE_MS 3000
 #define PUSH_END_MS 5000
-/* The longest wait for a member's activation lock (ctset holds it only
- * while it boots, restarts or reconfigures the member). */
-#define ACTIVATION_LOCK_MS 10000
 /* How long one connection attempt to a port may take. */
 #define PORT_TRY_MS 1000
 /* Between attempts at a port that does not answer yet. */
@@ -460,11 +458,13 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "power in the middle of it) is given 3 s to "
                         "complete after the active marker is written (the "
                         "receiver refuses any later push), then ended: "
-                        "SIGTERM to its receiver (an rsync daemon's process "
-                        "or vcha-receive), SIGKILL after 5 s; its batch is "
-                        "then incomplete and judged as above.  A push whose "
-                        "receiver is neither is never killed, and fails the "
-                        "start.  The "
+                        "SIGTERM to every rsync at work in the member's "
+                        "tree (its working directory or root there), "
+                        "SIGKILL after 5 s; its batch is then incomplete "
+                        "and judged as above.  The activation goes on only "
+                        "once the batch lock is free and no rsync is left "
+                        "in the tree; a lock held by anything else fails "
+                        "the start.  The "
                         "sync state is judged at every start, also one "
                         "that finds the member's active marker naming this "
                         "resource.  A member never synced is never "
@@ -1340,46 +1340,105 @@ sync_read(struct vcha_agent *a, const struct vcha_ct *ct,
 }
 
 /*
- * The receiver a sync marker's owner names ("rsyncd PID": the rsync
- * daemon's process for that connection; "pid PID": vcha-receive under
- * ssh, which passes signals on to its rsync), provided that process still
- * is one of them: its PID, or 0.
+ * Whether /proc/PID/LINK (cwd or root) resolves to @p dir or below it.
  */
-static pid_t
-push_owner(const char *owner)
+static bool
+proc_link_in(const char *pid, const char *link, const char *dir)
 {
-    char path[64], comm[64] = "", *data = NULL;
-    size_t size = 0;
-    long long pid = 0;
+    char path[64], target[PATH_MAX];
+    size_t n = strlen(dir);
+    ssize_t len;
 
-    if (sscanf(owner, "rsyncd %lld", &pid) != 1 &&
-        sscanf(owner, "pid %lld", &pid) != 1) {
-        return 0;
+    snprintf(path, sizeof(path), "/proc/%s/%s", pid, link);
+    len = readlink(path, target, sizeof(target) - 1);
+    if (len <= 0) {
+        return false;
     }
-    if (pid <= 1 || pid > INT_MAX) {
-        return 0;
+    target[len] = '\0';
+    return strncmp(target, dir, n) == 0 &&
+           (target[n] == '\0' || target[n] == '/');
+}
+
+/*
+ * Signal every rsync at work in the member's tree with @p sig: a process
+ * named rsync whose working directory or root (an rsync daemon's module
+ * with use chroot) is the tree or below it.  That is the transfer itself,
+ * whatever process (an rsync daemon's connection, vcha-receive under ssh)
+ * the marker names as its owner.  Returns how many were found.
+ */
+static int
+pushers_signal(const struct vcha_ct *ct, int sig)
+{
+    char dir[PATH_MAX];
+    size_t n = strlen(ct->rootfs);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+
+    while (n > 1 && ct->rootfs[n - 1] == '/') {
+        n--;
     }
-    snprintf(path, sizeof(path), "/proc/%lld/comm", pid);
-    if (vcha_file_read(path, &data, &size, sizeof(comm) - 1) == 0) {
-        snprintf(comm, sizeof(comm), "%.*s", (int) strcspn(data, "\n"), data);
+    snprintf(dir, sizeof(dir), "%.*s", (int) n, ct->rootfs);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], *comm = NULL;
+        size_t size = 0;
+        bool rsync;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+        rsync = vcha_file_read(path, &comm, &size, 64) == 0 &&
+                strncmp(comm, "rsync\n", 6) == 0;
+        free(comm);
+        if (!rsync || (!proc_link_in(e->d_name, "cwd", dir) &&
+                       !proc_link_in(e->d_name, "root", dir))) {
+            continue;
+        }
+        found++;
+        if (sig != 0) {
+            kill((pid_t) atoi(e->d_name), sig);
+        }
     }
-    free(data);
-    return strcmp(comm, "rsync") == 0 || strcmp(comm, "vcha-receive") == 0
-               ? (pid_t) pid
-               : 0;
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
+}
+
+/*
+ * Wait up to @p ms until no receiver holds the member's batch lock, then
+ * read its marker into *@p m (the marker as the last push left it: read
+ * once the lock is free, not while a push may still write it).  Returns
+ * 0, or a negative errno (-EINPROGRESS: the lock is still held).
+ */
+static int
+lock_free_wait(const struct vcha_ct *ct, long long ms,
+               struct vcha_syncmark *m)
+{
+    long long until = vcha_now_ms() + ms;
+    int rc;
+
+    while ((rc = vcha_syncmark_read(ct->rootfs, m, NULL, 0)) == 0 &&
+           m->running && vcha_now_ms() < until) {
+        usleep(20 * 1000);
+    }
+    return rc < 0 ? rc : m->running ? -EINPROGRESS : 0;
 }
 
 /*
  * A push into the member is under way (*@p m) while it is activated: it
  * comes from a primary that is gone or superseded (the active marker is
- * written: the receiver refuses any later push).  It is given a moment to
- * complete (a live primary's last batch), then ended: SIGTERM to its
- * receiver, SIGKILL if the lock is still held after PUSH_END_MS.  Files
- * land whole or not at all (each is renamed into place), so an ended push
- * leaves the tree as of some of its files: its batch stays incomplete and
- * is judged by incomplete_sync.  Without this, a primary that lost its
- * power in the middle of a push would hold the member until the
- * receiver's own timeout.  *@p m: the marker as the push left it.
+ * written: the receiver refuses any later push).  It is given
+ * PUSH_GRACE_MS to end (a live primary's last batch), then ended: every
+ * rsync at work in the tree (pushers_signal()) gets SIGTERM, and SIGKILL
+ * if the lock is still held PUSH_END_MS later.  Files land whole or not
+ * at all (each is renamed into place), so an ended push leaves the tree as
+ * of some of its files: its batch stays incomplete and is judged by
+ * incomplete_sync.  Without this, a primary that lost its power in the
+ * middle of a push would hold the member until the receiver's own
+ * timeout.  The activation goes on only once the lock is free and no
+ * rsync is left in the tree.  *@p m: the marker as the push left it.
  */
 static enum vcha_result
 push_end(struct vcha_agent *a, const struct vcha_ct *ct,
@@ -1387,31 +1446,28 @@ push_end(struct vcha_agent *a, const struct vcha_ct *ct,
 {
     static const int sigs[] = {SIGTERM, SIGKILL};
     long long quarter = vcha_agent_remaining_ms(a) / 4;
-    int rc = vcha_syncmark_wait(
-        ct->rootfs, quarter < PUSH_GRACE_MS ? quarter : PUSH_GRACE_MS, m);
+    int rc = lock_free_wait(
+        ct, quarter < PUSH_GRACE_MS ? quarter : PUSH_GRACE_MS, m);
 
-    for (size_t i = 0; i < 2 && rc == -EINPROGRESS && m->running; i++) {
-        pid_t pid = push_owner(m->owner);
+    for (size_t i = 0; i < 2 && (rc == -EINPROGRESS || pushers_signal(ct, 0));
+         i++) {
+        int n = pushers_signal(ct, sigs[i]);
 
-        if (pid == 0) {
-            break;
-        }
         vcha_warn("a push into %s (batch %lld, by %s) still runs at its "
-                  "activation: ending it (%s)",
-                  ct->name, m->batch, m->owner, strsignal(sigs[i]));
-        if (kill(pid, sigs[i]) < 0 && errno != ESRCH) {
-            break;
-        }
+                  "activation: ending it (%s to %d rsync process%s in its "
+                  "tree)",
+                  ct->name, m->batch, m->owner, strsignal(sigs[i]), n,
+                  n == 1 ? "" : "es");
         quarter = vcha_agent_remaining_ms(a) / 4;
-        rc = vcha_syncmark_wait(ct->rootfs,
-                                quarter < PUSH_END_MS ? quarter : PUSH_END_MS, m);
+        rc = lock_free_wait(ct, quarter < PUSH_END_MS ? quarter : PUSH_END_MS,
+                            m);
     }
     if (rc < 0 && rc != -EINPROGRESS) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot read the sync marker of %s: %s",
                                ct->name, strerror(-rc));
     }
-    if (m->running) {
+    if (rc == -EINPROGRESS || pushers_signal(ct, 0) > 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "a push into %s is under way (batch %lld, by "
                                "%s) and could not be ended",
@@ -1432,7 +1488,7 @@ sync_settle(struct vcha_agent *a, const struct vcha_ct *ct,
 {
     enum vcha_result r = sync_read(a, ct, m);
 
-    if (r == VCHA_OK && m->running) {
+    if (r == VCHA_OK && (m->running || pushers_signal(ct, 0) > 0)) {
         vcha_notice("a push into %s (batch %lld, by %s) is under way at its "
                     "activation",
                     ct->name, m->batch, m->owner);
@@ -1554,8 +1610,9 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 
 /*
  * Take the member's activation lock (VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX in
- * vcha/syncmark.h), waiting up to a quarter of the time left and at most
- * ACTIVATION_LOCK_MS: ctset boots, restarts, stops or reconfigures a
+ * vcha/syncmark.h), waiting up to half of the time left (ctset holds it
+ * for as long as a member's boot may take): ctset boots, restarts, stops
+ * or reconfigures a
  * member only under it, and reads the active marker again once it holds
  * it, so the two agents never act on a member at once.  Returns the
  * descriptor (closing it releases the lock), or -1 with the reason set.
@@ -1563,10 +1620,7 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 static int
 activation_lock(struct vcha_agent *a, const struct vcha_ct *ct)
 {
-    long long wait = vcha_agent_remaining_ms(a) / 4;
-    long long until = vcha_now_ms() + (wait < ACTIVATION_LOCK_MS
-                                           ? wait
-                                           : ACTIVATION_LOCK_MS);
+    long long until = vcha_now_ms() + vcha_agent_remaining_ms(a) / 2;
     size_t n = strlen(ct->rootfs);
     char path[4096];
     int fd;

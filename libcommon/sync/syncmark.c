@@ -494,8 +494,9 @@ vcha_syncmark_begin_as(const char *dest, const char *owner,
     if (fd < 0) {
         return fd;
     }
-    /* the activating side writes its marker under this lock: looked at
-     * here, it cannot appear before the batch ends */
+    /* looked at under the lock: a batch that begins after the marker was
+     * written is refused; one under way when it appears is the activating
+     * side's to let end or to end */
     rc = active_check(dest);
     if (rc < 0) {
         close(fd);

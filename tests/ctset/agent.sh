@@ -175,6 +175,7 @@ pid1=$(initpid hot1)
 ctset monitor
 tap_is "$RC/$(initpid hot1)" "0/$pid1" "a monitor leaves a healthy member be"
 
+mac_before=$(in_ct hot1 /bin/busybox cat /sys/class/net/eth0/address 2> /dev/null)
 lxc-stop -P "$lxcpath" -n hot1 -k > /dev/null 2>&1
 tap_is "$(state hot1)" STOPPED "hot1 killed"
 ctset monitor
@@ -187,6 +188,7 @@ mac() { in_ct "$1" /bin/busybox cat /sys/class/net/eth0/address 2> /dev/null; }
 conf_mac=$(sed -n 's/^lxc.net.0.hwaddr = //p' "$lxcpath/hot1/config")
 tap_like "$conf_mac" "02:??:??:??:??:??" "hot1's configuration fixes its MAC ($conf_mac)"
 tap_is "$(mac hot1)" "$conf_mac" "and its eth0 has it after the restart"
+tap_is "$mac_before" "$conf_mac" "as it had before the kill"
 tap_ok "$([ -n "$conf_mac" ] && [ "$conf_mac" != "$(sed -n 's/^lxc.net.0.hwaddr = //p' "$lxcpath/cold1/config")" ]; echo $?)" \
     "cold1's MAC is another"
 

@@ -475,39 +475,42 @@ ra stop OCF_RESKEY_incomplete_sync=refuse
 rm -f "$ACTIVE"
 # a push that will not end by itself (its primary lost power in the
 # middle): the marker is written, the push is given a moment, then ended,
-# and the member activated with its batch incomplete.  Its receiver here:
-# a process named rsync holding the batch lock, as the daemon's would.
+# and the member activated with its batch incomplete.  The push here: a
+# process named rsync at work in the tree (its working directory there,
+# as a daemon's transfer has), under a holder of the batch lock that the
+# marker does not name, as an rsync daemon's connection process is.
 cp /bin/sleep "$work/rsync"
-flock "$ROOT.vcha-sync.lock" "$work/rsync" 60 &
+(cd "$ROOT" && exec flock "$ROOT.vcha-sync.lock" "$work/rsync" 60) &
 FL=$!
 sleep 0.3
 RS=$(pgrep -P $FL)
-sed -i "s/^owner=.*/owner=rsyncd $RS/" "$ROOT.vcha-sync"
+sed -i "s/^owner=.*/owner=rsyncd $FL/" "$ROOT.vcha-sync"
 t0=$EPOCHREALTIME
 ra start OCF_RESKEY_CRM_meta_timeout=30000
 ms=$(ms_since "$t0")
 tap_is "$RA_RC" 0 "a push that does not end: start ends it and activates ($RA_REASON)"
 tap_cond "ms >= 2500 && ms < 15000" "after a moment's grace ($ms ms of 30000)"
 kill -0 "$RS" 2> /dev/null
-tap_is "$?" 1 "the push's receiver was ended"
+tap_is "$?" 1 "the rsync at work in the tree was ended"
 tap_is "$(sed -n 's/^instance=//p' "$ACTIVE" 2> /dev/null)" web "the active marker stands"
 tap_is "$(running web1)" RUNNING "the member runs"
 wait $FL 2> /dev/null
 ra stop
 rm -f "$ACTIVE"
-# a lock held by something that is no receiver is never killed: the start
-# fails naming the push, removes the marker it wrote, boots nothing
-flock "$ROOT.vcha-sync.lock" sleep 60 &
+# a lock held by what is no rsync at work in the tree (an rsync elsewhere)
+# is never signalled: the start fails naming the push, removes the marker
+# it wrote, boots nothing
+flock "$ROOT.vcha-sync.lock" "$work/rsync" 60 &
 FL=$!
 sleep 0.3
 SL=$(pgrep -P $FL)
 sed -i "s/^owner=.*/owner=rsyncd $SL/" "$ROOT.vcha-sync"
 ra start OCF_RESKEY_CRM_meta_timeout=8000
-tap_is "$RA_RC" 1 "a push whose owner is no receiver: start fails"
+tap_is "$RA_RC" 1 "a push whose holder is no rsync in the tree: start fails"
 tap_is "$RA_REASON" "a push into web1 is under way (batch 1, by rsyncd $SL) and could not be ended" \
     "saying so"
 kill -0 "$SL" 2> /dev/null
-tap_is "$?" 0 "and leaves that process alone"
+tap_is "$?" 0 "and leaves that rsync alone, though the marker names it"
 tap_ok "$([ ! -e "$ACTIVE" ]; echo $?)" "the marker it wrote removed"
 tap_is "$(running web1)" STOPPED "nothing booted"
 kill "$SL" $FL 2> /dev/null

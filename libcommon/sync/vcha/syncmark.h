@@ -121,8 +121,9 @@ int vcha_syncmark_read(const char *dest, struct vcha_syncmark *m, char *why,
  * holds the lock (m->locked, m->lock_fd, close-on-exec) until
  * vcha_syncmark_end() or vcha_syncmark_release().  Once the lock is held,
  * the active marker (DEST.vcha-active) is looked at: while it exists no
- * batch may begin, and -EROFS is returned with the marker untouched (it
- * is written under this lock, so it cannot appear during the batch).
+ * batch may begin, and -EROFS is returned with the marker untouched.  (The
+ * marker may still appear while a batch runs: the activating side then
+ * lets that batch end or ends it before it activates anything.)
  * Returns 0, -EBUSY when the lock stayed held, -EROFS when DEST is active,
  * -EINVAL for a bad @p dest, or another negative errno; on failure
  * nothing is held and nothing is written.
