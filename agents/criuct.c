@@ -30,7 +30,7 @@
 #include <vcha/vchad.h>
 
 #define AGENT "criuct"
-#define MAX_MONITOR_ARGS 32
+#define MAX_MONITOR_ARGS VCHA_COMMAND_MAX_WORDS
 
 enum {
     P_CONTAINER,
@@ -47,24 +47,6 @@ enum {
 };
 
 static const char *const policy_options[] = {"latest", "cold", NULL};
-
-static int
-check_command(const char *v, char *why, size_t len)
-{
-    size_t words = 0;
-
-    for (const char *p = v; *p != '\0'; p++) {
-        if (*p != ' ' && (p == v || p[-1] == ' ')) {
-            words++;
-        }
-    }
-    if (words == 0 || words > MAX_MONITOR_ARGS) {
-        snprintf(why, len, "must be a program and at most %d arguments",
-                 MAX_MONITOR_ARGS - 1);
-        return -EINVAL;
-    }
-    return 0;
-}
 
 static const struct vcha_param_def params[N_PARAMS] = {
     [P_CONTAINER] =
@@ -203,7 +185,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "monitor_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Health check run inside the container",
             .longdesc = "At OCF_CHECK_LEVEL 20, this program is run inside "
                         "the container (as lxc-attach --clear-env does) and "

@@ -73,16 +73,6 @@ check_server(const char *v, char *why, size_t len)
     return -EINVAL;
 }
 
-static int
-check_attribute(const char *v, char *why, size_t len)
-{
-    if (strpbrk(v, " \t=\"'") != NULL) {
-        snprintf(why, len, "is not a usable node attribute name");
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static const struct vcha_param_def params[N_PARAMS] = {
     [P_NAME] =
         {
@@ -113,7 +103,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "address_attribute",
             .type = VCHA_PT_STRING,
-            .check = check_attribute,
+            .check = vcha_check_attribute_name,
             .shortdesc = "Node attribute holding the address",
             .longdesc = "The name of a node attribute that holds the address "
                         "to publish on the node where the resource runs: a "

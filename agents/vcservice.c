@@ -44,7 +44,7 @@
 #include <vcha/vchad.h>
 
 #define AGENT "vcservice"
-#define MAX_ARGS 32
+#define MAX_ARGS VCHA_COMMAND_MAX_WORDS
 #define MAX_PORTS 16
 /* The active marker of a member: its tree's path + this. */
 /* A push under way at activation: how long it may go on to complete, and
@@ -101,32 +101,6 @@ static bool
 is_blank(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static size_t
-count_words(const char *v)
-{
-    size_t words = 0;
-
-    for (const char *p = v; *p != '\0'; p++) {
-        if (!is_blank(*p) && (p == v || is_blank(p[-1]))) {
-            words++;
-        }
-    }
-    return words;
-}
-
-static int
-check_command(const char *v, char *why, size_t len)
-{
-    size_t words = count_words(v);
-
-    if (words == 0 || words > MAX_ARGS) {
-        snprintf(why, len, "must be a program and at most %d arguments",
-                 MAX_ARGS - 1);
-        return -EINVAL;
-    }
-    return 0;
 }
 
 static int
@@ -213,16 +187,6 @@ check_ports(const char *v, char *why, size_t len)
     return ports_parse(v, NULL, NULL, why, len);
 }
 
-static int
-check_attribute(const char *v, char *why, size_t len)
-{
-    if (strpbrk(v, " \t=\"'") != NULL) {
-        snprintf(why, len, "is not a usable node attribute name");
-        return -EINVAL;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------ params */
 
 static const struct vcha_param_def params[N_PARAMS] = {
@@ -231,7 +195,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .name = "primary",
             .type = VCHA_PT_STRING,
             .required = true,
-            .check = check_attribute,
+            .check = vcha_check_attribute_name,
             .shortdesc = "The primary VM's node name",
             .longdesc = "The cluster node name of the VM the service runs on "
                         "natively.  There the resource runs start_cmd and "
@@ -270,7 +234,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .name = "standby_attribute",
             .type = VCHA_PT_STRING,
             .dflt = "vcha-standby",
-            .check = check_attribute,
+            .check = vcha_check_attribute_name,
             .shortdesc = "Node attribute marking a standby VM",
             .longdesc = "A node other than primary may run the service only "
                         "when this node attribute is true there (pcs node "
@@ -308,7 +272,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "start_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Starts the service natively",
             .longdesc =
                 "Run on the primary by start, and must exit 0 (the "
@@ -323,7 +287,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "stop_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Stops the service natively",
             .longdesc = "Run on the primary by stop, and must exit 0.  Words "
                         "are separated by spaces; no shell is involved.",
@@ -332,7 +296,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "activate_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Activates the member, inside it",
             .longdesc = "Run inside the member container (as lxc-attach "
                         "--clear-env does) when the resource starts there, "
@@ -347,7 +311,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "deactivate_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Deactivates the member, inside it",
             .longdesc = "Run inside the member container by stop, when it "
                         "runs, with half of the time left (the rest is kept "
@@ -361,7 +325,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "monitor_cmd",
             .type = VCHA_PT_STRING,
-            .check = check_command,
+            .check = vcha_check_command,
             .shortdesc = "Health check at OCF_CHECK_LEVEL 20",
             .longdesc = "At OCF_CHECK_LEVEL 20 this program must exit 0: run "
                         "on the node natively, inside the member container "
@@ -372,7 +336,7 @@ static const struct vcha_param_def params[N_PARAMS] = {
         {
             .name = "address_attribute",
             .type = VCHA_PT_STRING,
-            .check = check_attribute,
+            .check = vcha_check_attribute_name,
             .shortdesc = "Node attribute for the service's address",
             .longdesc = "The transient node attribute in which start "
                         "publishes the address the service answers on "

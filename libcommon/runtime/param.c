@@ -27,6 +27,37 @@ vcha_check_abspath(const char *value, char *why, size_t whylen)
     return 0;
 }
 
+int
+vcha_check_command(const char *value, char *why, size_t whylen)
+{
+    size_t words = 0;
+
+    for (const char *p = value; *p != '\0'; p++) {
+        bool blank = *p == ' ' || *p == '\t';
+        bool after_blank = p == value || p[-1] == ' ' || p[-1] == '\t';
+
+        if (!blank && after_blank) {
+            words++;
+        }
+    }
+    if (words == 0 || words > VCHA_COMMAND_MAX_WORDS) {
+        snprintf(why, whylen, "must be a program and at most %d arguments",
+                 VCHA_COMMAND_MAX_WORDS - 1);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+vcha_check_attribute_name(const char *value, char *why, size_t whylen)
+{
+    if (strpbrk(value, " \t=\"'") != NULL) {
+        snprintf(why, whylen, "is not a usable node attribute name");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 const char *
 vcha_param_type_name(enum vcha_param_type t)
 {

@@ -118,6 +118,22 @@ int vcha_boolean_parse(const char *text, bool *value);
 /** A vcha_param_check_fn: the value must be an absolute path. */
 int vcha_check_abspath(const char *value, char *why, size_t whylen);
 
+/** The most words (a program and its arguments) of a command parameter. */
+#define VCHA_COMMAND_MAX_WORDS 32
+
+/**
+ * A vcha_param_check_fn: a command given as words separated by blanks
+ * (spaces or tabs; no shell): a program and at most
+ * VCHA_COMMAND_MAX_WORDS - 1 arguments.
+ */
+int vcha_check_command(const char *value, char *why, size_t whylen);
+
+/**
+ * A vcha_param_check_fn: a node attribute name Pacemaker's tools take as
+ * one word (no blank, '=' or quote).
+ */
+int vcha_check_attribute_name(const char *value, char *why, size_t whylen);
+
 /** Name of a parameter type as shown to users ("integer", ...). */
 const char *vcha_param_type_name(enum vcha_param_type t);
 

@@ -997,6 +997,48 @@ test_check_abspath(void **state)
 }
 
 static void
+test_check_command(void **state)
+{
+    char why[128] = "", max[200] = "p", over[200] = "p";
+
+    (void) state;
+    for (int i = 1; i < VCHA_COMMAND_MAX_WORDS; i++) {
+        strcat(max, " a");
+    }
+    strcpy(over, max);
+    strcat(over, " a");
+    assert_int_equal(vcha_check_command("/bin/true", why, sizeof(why)), 0);
+    assert_int_equal(vcha_check_command("  /bin/x  -a\tb ", why, sizeof(why)),
+                     0);
+    assert_int_equal(vcha_check_command(max, why, sizeof(why)), 0);
+    assert_int_equal(vcha_check_command(over, why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "must be a program and at most 31 arguments");
+    assert_int_equal(vcha_check_command("", why, sizeof(why)), -EINVAL);
+    assert_int_equal(vcha_check_command(" \t ", why, sizeof(why)), -EINVAL);
+}
+
+static void
+test_check_attribute_name(void **state)
+{
+    char why[128] = "";
+
+    (void) state;
+    assert_int_equal(vcha_check_attribute_name("web-address", why,
+                                               sizeof(why)),
+                     0);
+    assert_int_equal(vcha_check_attribute_name("node1", why, sizeof(why)), 0);
+    assert_int_equal(vcha_check_attribute_name("a b", why, sizeof(why)),
+                     -EINVAL);
+    assert_string_equal(why, "is not a usable node attribute name");
+    assert_int_equal(vcha_check_attribute_name("a=b", why, sizeof(why)),
+                     -EINVAL);
+    assert_int_equal(vcha_check_attribute_name("a\"b", why, sizeof(why)),
+                     -EINVAL);
+    assert_int_equal(vcha_check_attribute_name("a'b", why, sizeof(why)),
+                     -EINVAL);
+}
+
+static void
 test_param_type_names(void **state)
 {
     (void) state;
@@ -1070,6 +1112,8 @@ main(void)
         cmocka_unit_test(test_params_parse_with_reports_bad_values),
         cmocka_unit_test(test_param_accessors_tolerate_null_and_bad_index),
         cmocka_unit_test(test_check_abspath),
+        cmocka_unit_test(test_check_command),
+        cmocka_unit_test(test_check_attribute_name),
         cmocka_unit_test(test_param_type_names),
     };
 
