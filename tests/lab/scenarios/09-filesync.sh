@@ -469,8 +469,10 @@ state
 tap_is "$(marker batch)/$(marker state)" "$batch/complete" "the standby's marker untouched"
 filter_copy
 walk -anicHAX > "$work/walk"
-tap_is "$(tr '\n' ' ' < "$work/walk")" \
-    ".d..t...... ${LAB_DIR#/}/ <f+++++++++ ${LAB_DIR#/}/while-away " \
+# Whether the directory's time shows as a difference depends on how close the
+# earlier push and the new file fell; the new file is the pending change.
+tap_is "$(grep -vxF ".d..t...... ${LAB_DIR#/}/" "$work/walk" | tr '\n' ' ')" \
+    "<f+++++++++ ${LAB_DIR#/}/while-away " \
     "the standby untouched: a checksum walk finds the pending change alone"
 pushes=$(now_fig fig.pushes)
 jobadd "$PORT" > /dev/null
