@@ -519,12 +519,51 @@ push_start(struct filesync *fs, bool full, bool cleanup)
     return 0;
 }
 
+/*
+ * The pending paths as rsync must be given them: where a path's directory
+ * is gone too, that directory (vcha_pathset_add_gone); a path with a link
+ * on the way as it is (rsync may find it vanished: see push_done).
+ */
+static int
+pending_settle(struct filesync *fs)
+{
+    struct vcha_pathset *settled = vcha_pathset_new();
+    int src = open(param(fs, VCHA_SYNC_SOURCE),
+                   O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int rc = settled == NULL ? -ENOMEM : src < 0 ? -errno : 0;
+
+    for (size_t i = 0; rc == 0 && i < vcha_pathset_count(fs->pending); i++) {
+        const char *path = vcha_pathset_get(fs->pending, i);
+
+        rc = vcha_pathset_add_gone(settled, src, path);
+        if (rc == -ELOOP) {
+            rc = vcha_pathset_add(settled, path);
+        }
+    }
+    if (src >= 0) {
+        close(src);
+    }
+    if (rc < 0) {
+        vcha_pathset_free(settled);
+        return rc;
+    }
+    vcha_pathset_free(fs->pending);
+    fs->pending = settled;
+    return 0;
+}
+
 /* Write the pending paths to the list and make them the push's. */
 static int
 batch_take(struct filesync *fs)
 {
-    int fd = open(fs->list, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? -errno : vcha_pathset_write0(fs->pending, fd);
+    int rc = pending_settle(fs);
+    int fd = rc < 0 ? -1
+                    : open(fs->list, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                           0600);
+
+    if (rc == 0) {
+        rc = fd < 0 ? -errno : vcha_pathset_write0(fs->pending, fd);
+    }
 
     if (fd >= 0 && close(fd) < 0 && rc == 0) {
         rc = -errno;
@@ -618,7 +657,7 @@ push_maybe(struct filesync *fs, long long now)
 static void
 push_done(struct filesync *fs, const struct push_result *r, long long now)
 {
-    bool ok = r->rc == 0 || r->rc == -EAGAIN; /* vanished: its event comes */
+    bool ok = r->rc == 0 || r->rc == -EAGAIN; /* vanished: see below */
 
     if (r->rc == -EBUSY) { /* the receiver was still busy: again, soon */
         vcha_pathset_merge(fs->pending, fs->inflight);
@@ -639,6 +678,19 @@ push_done(struct filesync *fs, const struct push_result *r, long long now)
     if (ok) {
         fs->error[0] = '\0';
         fs->retry_ms = RETRY_MIN_MS;
+        if (r->rc == -EAGAIN && !fs->push.full) {
+            /*
+             * A file vanished while it was sent: the standby marked the
+             * batch incomplete.  The change that removed it may have been
+             * in this very batch, and no event is left to bring another
+             * push: the same paths go again, the next batch.
+             */
+            vcha_pathset_merge(fs->pending, fs->inflight);
+            if (fs->pending_since == 0) {
+                fs->pending_since = fs->push.since != 0 ? fs->push.since : now;
+                fs->batch_at = now + vcha_param_num(fs->p, VCHA_SYNC_DELAY);
+            }
+        }
         vcha_pathset_clear(fs->inflight);
         if (fs->push.full) {
             fs->need_full = fs->push.lost;

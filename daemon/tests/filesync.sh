@@ -26,6 +26,20 @@ unset HA_LOGTAG
 mkdir -p "$work/bin" "$work/fs" "$work/dst" "$work/dst2"
 printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
 chmod 755 "$work/bin/attrd_updater"
+# rsync as itself, but for one run while $work/vanish-once exists: then the
+# real rsync runs and its exit 0 is said as 24 (a file vanished while it
+# was sent), the race no test can time
+cat > "$work/bin/rsync" << EOF
+#!/bin/sh
+PATH=\${PATH#$work/bin:}
+[ -e $work/vanish-once ] || exec rsync "\$@"
+rsync "\$@"
+rc=\$?
+rm -f $work/vanish-once
+[ \$rc = 0 ] && exit 24
+exit \$rc
+EOF
+chmod 755 "$work/bin/rsync"
 export PATH=$work/bin:$PATH
 
 cleanup() {
@@ -177,6 +191,41 @@ tap_ok $? "pushes counted"
 tap_is "$(health_key fs1 fig.full_pushes)" 1 "incremental ones: still one full push"
 wait_fig fs1 'v >= 5' fig.files_sent
 tap_ok $? "files counted"
+
+# --- rsync says a file vanished while it was sent (exit 24, injected):
+# the standby marks such a batch incomplete, and the change that removed
+# the file may have been in the batch: the same paths go again
+p0=$(health_key fs1 fig.pushes)
+touch "$work/vanish-once"
+echo vanish > "$src/etc/vanish"
+wait_fig fs1 "v >= $((p0 + 2))" fig.pushes
+tap_ok $? "a push that ended with 24 is followed by another, with no new change"
+tap_ok "$([ ! -e "$work/vanish-once" ]; echo $?)" "(the injected 24 was said)"
+tap_ok "$(tr '\0' '\n' < "$work/run/filesync/fs1/list" | grep -qx etc/vanish; echo $?)" \
+    "for the same paths"
+sleep 0.5
+tap_is "$(health_key fs1 fig.pushes)/$(health_key fs1 fig.failures)" "$((p0 + 2))/0" \
+    "and no more: neither counted as a failure"
+converged fs1 "$work/dst"
+tap_ok $? "in step"
+
+# --- a file rewritten at the same size within the second of its last push:
+# its new time differs in the nanoseconds only, and must still tell rsync
+# that it changed
+echo aa > "$src/etc/same-size"
+converged fs1 "$work/dst"
+tap_ok $? "a small file arrives"
+sec=$(stat -c %Y "$work/dst/etc/same-size")
+ns=$(stat -c %y "$work/dst/etc/same-size" | sed 's/.*\.\([0-9]*\) .*/\1/')
+other=$((10#$ns < 500000000 ? 10#$ns + 400000000 : 10#$ns - 400000000))
+p0=$(health_key fs1 fig.pushes)
+echo bb > "$work/fs/same-size.new"
+touch -d "@$sec.$(printf %09d "$other")" "$work/fs/same-size.new"
+mv "$work/fs/same-size.new" "$src/etc/same-size"
+wait_fig fs1 "v > $p0" fig.pushes
+converged fs1 "$work/dst"
+tap_is "$(cat "$work/dst/etc/same-size")" bb \
+    "rewritten at the same size, in the same second: the new content arrives"
 
 # --- a file kept open and written, never closed
 exec 7>> "$src/home/app/log"
@@ -373,6 +422,26 @@ tap_cond "$(sed -n 's/^batch=//p' "$rw/ct1/rootfs.vcha-sync") > batch" \
     "as a batch of its own"
 tap_is "$(pgrep -f "ControlPath=$work/run/filesync/fs3/ssh")" "$master" \
     "through the same master connection"
+
+# a directory removed with what it holds (as dpkg -r does): one batch lists
+# the directory and its files, all gone; the standby loses them all, and
+# the batch completes (rsync takes a gone directory above a listed path for
+# a file that vanished: the batch would stay incomplete)
+mkdir -p "$src/etc/gone.d/sub" && echo 1 > "$src/etc/gone.d/a" &&
+    echo 2 > "$src/etc/gone.d/sub/b"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok "$([ -f "$rw/ct1/rootfs/etc/gone.d/sub/b" ]; echo $?)" "a directory with its files arrives"
+batch=$(sed -n 's/^batch=//p' "$rw/ct1/rootfs.vcha-sync")
+rm -r "$src/etc/gone.d"
+converged fs3 "$rw/ct1/rootfs"
+tap_ok "$([ ! -e "$rw/ct1/rootfs/etc/gone.d" ]; echo $?)" "removed with its files: gone from the standby"
+for i in $(seq 100); do
+    [ "$(sed -n 's/^batch=//p' "$rw/ct1/rootfs.vcha-sync")" -gt "$batch" ] &&
+        ! grep -qx 'state=running' "$rw/ct1/rootfs.vcha-sync" && break
+    sleep 0.05
+done
+tap_is "$(sed -n 's/^state=//p;s/^status=/status /p' "$rw/ct1/rootfs.vcha-sync" | tr '\n' ' ')" \
+    "complete status 0 " "and the batch that removed them completed (rsync exit 0)"
 
 # the receiver killed in the middle of a push: the file's live name never
 # holds a part, the marker says incomplete, the next push completes it

@@ -619,61 +619,6 @@ vcha_rootfs_precopy(struct vcha_rootfs_watch *w, const char *base,
 }
 
 /*
- * Open @p path beneath @p root as an O_PATH descriptor without following a
- * symbolic link anywhere on the way (a directory when @p dir): the
- * descriptor, or -ENOENT, -ENOTDIR, -ELOOP (a link on the way), -EXDEV (a
- * ".." out of it) or another negative errno.  openat2() where the kernel
- * has it (Linux 5.6), one component at a time where it does not (nor
- * valgrind).
- */
-static int
-beneath_open(int root, const char *path, bool dir)
-{
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW |
-                                    (dir ? O_DIRECTORY : 0),
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                      RESOLVE_NO_MAGICLINKS};
-    char copy[PATH_MAX], *save = NULL, *c, *next;
-    long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-    int cur;
-
-    if (fd >= 0 || errno != ENOSYS) {
-        return fd >= 0 ? (int) fd : -errno;
-    }
-    if (strlen(path) >= sizeof(copy)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(copy, path);
-    cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
-    if (cur < 0) {
-        return -errno;
-    }
-    for (c = strtok_r(copy, "/", &save); cur >= 0 && c != NULL; c = next) {
-        struct stat st;
-        int nfd;
-
-        next = strtok_r(NULL, "/", &save);
-        if (strcmp(c, ".") == 0) {
-            continue;
-        }
-        if (strcmp(c, "..") == 0 ||
-            fstatat(cur, c, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            nfd = strcmp(c, "..") == 0 ? -EXDEV : -errno;
-        } else if (S_ISLNK(st.st_mode)) {
-            nfd = -ELOOP;
-        } else if ((next != NULL || dir) && !S_ISDIR(st.st_mode)) {
-            nfd = -ENOTDIR;
-        } else {
-            nfd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-            nfd = nfd < 0 ? -errno : nfd;
-        }
-        close(cur);
-        cur = nfd;
-    }
-    return cur;
-}
-
-/*
  * @p path (relative to @p root) when it is reached without a symbolic link
  * in its directories: the descriptor of its directory, or -ENOENT when a
  * directory of it is gone, or -ELOOP.
@@ -694,7 +639,7 @@ parent_open(int root, const char *path, const char **name)
         return -ENAMETOOLONG;
     }
     snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
-    fd = beneath_open(root, dir, true);
+    fd = vcha_file_open_beneath(root, dir, true);
     return fd == -ENOTDIR ? -ENOENT : fd == -EXDEV ? -ELOOP : (int) fd;
 }
 
@@ -728,38 +673,6 @@ path_check(int root, const char *path)
     }
     close(dfd);
     return rc;
-}
-
-/*
- * @p path's directory is gone: list the topmost directory of it that is
- * gone instead, which rsync then deletes (a path whose directory is
- * missing is not a missing argument to rsync, but a vanished file).
- */
-static int
-gone_add(int root, const char *path, struct vcha_pathset *list)
-{
-    char top[PATH_MAX];
-
-    if (strlen(path) >= sizeof(top)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(top, path);
-    for (char *s = strchr(top, '/'); s != NULL; s = strchr(s + 1, '/')) {
-        long fd;
-
-        *s = '\0';
-        fd = beneath_open(root, top, true);
-        if (fd < 0) {
-            /* gone, or no longer a directory: rsync sends what is there;
-             * a link on the way: the whole tree is copied */
-            return fd == -ENOENT || fd == -ENOTDIR ? vcha_pathset_add(list, top)
-                   : fd == -ELOOP || fd == -EXDEV  ? -ELOOP
-                                                   : (int) fd;
-        }
-        close((int) fd);
-        *s = '/';
-    }
-    return vcha_pathset_add(list, path); /* there again meanwhile */
 }
 
 /* The root directory's mode, owner and times, which rsync does not send. */
@@ -899,7 +812,7 @@ catch_up_list(struct vcha_rootfs_watch *w, const struct vcha_pathset *also,
         }
         rc = path_check(w->src_fd, p);
         if (rc == 1) {
-            rc = gone_add(w->src_fd, p, list);
+            rc = vcha_pathset_add_gone(list, w->src_fd, p);
         } else if (rc == 0) {
             rc = vcha_pathset_add(list, p);
         }
@@ -1054,7 +967,7 @@ regular_add(int root, const char *rel, struct vcha_pathset *paths)
     if (*rel == '\0') {
         return 0;
     }
-    fd = beneath_open(root, rel, false);
+    fd = vcha_file_open_beneath(root, rel, false);
     if (fd < 0) {
         return 0;
     }

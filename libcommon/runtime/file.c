@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vcha/file.h>
@@ -382,4 +384,53 @@ vcha_file_copy_fd(int in, int out, off_t size)
         left -= n;
     }
     return 0;
+}
+
+/* openat2() where the kernel has it (Linux 5.6), one component at a time
+   where it does not (nor valgrind) */
+int
+vcha_file_open_beneath(int root, const char *path, bool dir)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW |
+                                    (dir ? O_DIRECTORY : 0),
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS};
+    char copy[PATH_MAX], *save = NULL, *c, *next;
+    long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+    int cur;
+
+    if (fd >= 0 || errno != ENOSYS) {
+        return fd >= 0 ? (int) fd : -errno;
+    }
+    if (strlen(path) >= sizeof(copy)) {
+        return -ENAMETOOLONG;
+    }
+    strcpy(copy, path);
+    cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0) {
+        return -errno;
+    }
+    for (c = strtok_r(copy, "/", &save); cur >= 0 && c != NULL; c = next) {
+        struct stat st;
+        int nfd;
+
+        next = strtok_r(NULL, "/", &save);
+        if (strcmp(c, ".") == 0) {
+            continue;
+        }
+        if (strcmp(c, "..") == 0 ||
+            fstatat(cur, c, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            nfd = strcmp(c, "..") == 0 ? -EXDEV : -errno;
+        } else if (S_ISLNK(st.st_mode) && next != NULL) {
+            nfd = -ELOOP; /* the last one is opened itself, as openat2 does */
+        } else if ((next != NULL || dir) && !S_ISDIR(st.st_mode)) {
+            nfd = -ENOTDIR;
+        } else {
+            nfd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            nfd = nfd < 0 ? -errno : nfd;
+        }
+        close(cur);
+        cur = nfd;
+    }
+    return cur;
 }

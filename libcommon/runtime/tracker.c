@@ -22,6 +22,7 @@
 
 #include <linux/openat2.h>
 
+#include <vcha/file.h>
 #include <vcha/tracker.h>
 
 /* One read() of events; a call reads at most READ_MAX of them. */
@@ -185,6 +186,32 @@ vcha_pathset_merge(struct vcha_pathset *into, const struct vcha_pathset *from)
         }
     }
     return 0;
+}
+
+int
+vcha_pathset_add_gone(struct vcha_pathset *set, int root, const char *path)
+{
+    char top[PATH_MAX];
+
+    if (strlen(path) >= sizeof(top)) {
+        return -ENAMETOOLONG;
+    }
+    strcpy(top, path);
+    for (char *s = strchr(top, '/'); s != NULL; s = strchr(s + 1, '/')) {
+        int fd;
+
+        *s = '\0';
+        fd = vcha_file_open_beneath(root, top, true);
+        if (fd < 0) {
+            /* gone, or no longer a directory: rsync sends what is there */
+            return fd == -ENOENT || fd == -ENOTDIR ? vcha_pathset_add(set, top)
+                   : fd == -ELOOP || fd == -EXDEV  ? -ELOOP
+                                                   : fd;
+        }
+        close(fd);
+        *s = '/';
+    }
+    return vcha_pathset_add(set, path);
 }
 
 size_t

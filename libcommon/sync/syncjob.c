@@ -363,9 +363,12 @@ int
 vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
                     size_t max, char *buf, size_t buflen)
 {
+    /* --modify-window=-1: mtimes compared to the nanosecond; a file
+       rewritten within the second of its last push, at the same size,
+       would otherwise look unchanged to rsync and stay stale */
     static const char *const base[] = {
-        "rsync",          "-aHAX",   "--numeric-ids", "--delete",
-        "--delete-delay", "--stats", "--from0",
+        "rsync",          "-aHAX",   "--numeric-ids",       "--delete",
+        "--delete-delay", "--stats", "--modify-window=-1", "--from0",
     };
     struct argv_buf a = {
         .argv = argv, .max = max, .buf = buf, .buflen = buflen};

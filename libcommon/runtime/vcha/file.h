@@ -72,4 +72,12 @@ int vcha_file_copy_fd(int in, int out, off_t size);
 /** vcha_file_remove_tree_at(AT_FDCWD, @p path). */
 int vcha_file_remove_tree(const char *path);
 
+/**
+ * Open @p path beneath the directory @p root as an O_PATH descriptor,
+ * following no symbolic link anywhere on the way (a directory when @p dir):
+ * the descriptor, or -ENOENT, -ENOTDIR, -ELOOP (a link on the way), -EXDEV
+ * (a ".." out of it) or another negative errno.
+ */
+int vcha_file_open_beneath(int root, const char *path, bool dir);
+
 #endif

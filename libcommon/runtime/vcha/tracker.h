@@ -68,6 +68,17 @@ int vcha_pathset_add(struct vcha_pathset *set, const char *path);
 /** Add every path of @p from to @p into.  0 or -ENOMEM. */
 int vcha_pathset_merge(struct vcha_pathset *into,
                        const struct vcha_pathset *from);
+/**
+ * Add @p path (relative to the directory @p root) as rsync must be given
+ * it: itself while its directories are there; where one of them is gone
+ * (or is no directory now), the topmost such directory instead.  rsync
+ * deletes a missing argument on the receiver, a directory with all it
+ * holds, but takes a missing directory above an argument for a file that
+ * vanished (exit 24).  0, -ELOOP (a symbolic link or a ".." on the way),
+ * -ENAMETOOLONG, -ENOMEM or another negative errno.
+ */
+int vcha_pathset_add_gone(struct vcha_pathset *set, int root,
+                          const char *path);
 size_t vcha_pathset_count(const struct vcha_pathset *set);
 /** The @p i th path in dictionary order, or NULL if @p i >= count. */
 const char *vcha_pathset_get(const struct vcha_pathset *set, size_t i);

@@ -658,6 +658,44 @@ test_copy_fd_whole_and_short(void **state)
     free(src);
 }
 
+static void
+test_open_beneath(void **state)
+{
+    struct fixture *f = *state;
+    struct stat st;
+    char *p;
+    int root, fd;
+
+    p = test_path(f->dir, "d");
+    assert_int_equal(mkdir(p, 0755), 0);
+    free(p);
+    p = test_path(f->dir, "d/f");
+    assert_int_equal(test_write_file(p, "x"), 0);
+    free(p);
+    p = test_path(f->dir, "l");
+    assert_int_equal(symlink("d", p), 0);
+    free(p);
+    root = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(root >= 0);
+    fd = vcha_file_open_beneath(root, "d", true);
+    assert_true(fd >= 0);
+    close(fd);
+    fd = vcha_file_open_beneath(root, "d/f", false);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(vcha_file_open_beneath(root, "d/f", true), -ENOTDIR);
+    assert_int_equal(vcha_file_open_beneath(root, "d/none", false), -ENOENT);
+    assert_int_equal(vcha_file_open_beneath(root, "l/f", false), -ELOOP);
+    assert_int_equal(vcha_file_open_beneath(root, "l", true), -ENOTDIR);
+    fd = vcha_file_open_beneath(root, "l", false); /* the link itself */
+    assert_true(fd >= 0);
+    assert_int_equal(fstatat(fd, "", &st, AT_EMPTY_PATH), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    close(fd);
+    assert_int_equal(vcha_file_open_beneath(root, "../x", false), -EXDEV);
+    close(root);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -698,6 +736,7 @@ main(void)
         T(test_copy_fd_whole_and_short),
         T(test_remove_tree_removes_everything),
         T(test_remove_tree_missing_and_plain_file),
+        T(test_open_beneath),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

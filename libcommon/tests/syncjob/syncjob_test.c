@@ -318,6 +318,7 @@ test_argv(void **state)
     assert_true(has_arg(argv, "--files-from=/l"));
     assert_true(has_arg(argv, "--delete-missing-args"));
     assert_true(has_arg(argv, "--from0"));
+    assert_true(has_arg(argv, "--modify-window=-1"));
     assert_true(has_arg(argv, "--filter=merge /f"));
     assert_false(has_arg(argv, "--delete-excluded"));
     assert_string_equal(argv[n - 2], "/srv/vm/");

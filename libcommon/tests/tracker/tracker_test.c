@@ -986,6 +986,48 @@ test_pathset_merge(void **state)
     vcha_pathset_free(empty);
 }
 
+/* A path whose directories are gone goes as the topmost one gone. */
+static void
+test_pathset_add_gone(void **state)
+{
+    char *dir = test_tmpdir_new(), *sub;
+    struct vcha_pathset *set = vcha_pathset_new();
+    int root;
+
+    (void) state;
+    assert_non_null(dir);
+    sub = test_path(dir, "etc");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    free(sub);
+    sub = test_path(dir, "file");
+    assert_int_equal(test_write_file(sub, "x"), 0);
+    free(sub);
+    sub = test_path(dir, "link");
+    assert_int_equal(symlink("etc", sub), 0);
+    free(sub);
+    root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(root >= 0);
+    /* there, or gone with its directory there: itself */
+    assert_int_equal(vcha_pathset_add_gone(set, root, "etc"), 0);
+    assert_int_equal(vcha_pathset_add_gone(set, root, "etc/gone"), 0);
+    /* its directories gone: the topmost of them */
+    assert_int_equal(vcha_pathset_add_gone(set, root, "etc/web.d/a/b"), 0);
+    assert_int_equal(vcha_pathset_add_gone(set, root, "etc/web.d/c"), 0);
+    assert_int_equal(vcha_pathset_add_gone(set, root, "var/lib/x"), 0);
+    /* a file where a directory was: that file */
+    assert_int_equal(vcha_pathset_add_gone(set, root, "file/old/y"), 0);
+    /* a link where a directory was: that link (rsync sends it as a link) */
+    assert_int_equal(vcha_pathset_add_gone(set, root, "link/x/y"), 0);
+    assert_set(set, (const char *[]){"etc", "etc/gone", "etc/web.d", "file",
+                                     "link", "var", NULL});
+    /* out of the root: refused */
+    assert_int_equal(vcha_pathset_add_gone(set, root, "../x/y"), -ELOOP);
+    assert_int_equal(vcha_pathset_count(set), 6);
+    close(root);
+    vcha_pathset_free(set);
+    test_tmpdir_remove(dir);
+}
+
 /* What write0 writes of @p set, in a new buffer of *@p len bytes. */
 static char *
 written0(const struct vcha_pathset *set, size_t *len)
@@ -1121,6 +1163,7 @@ main(void)
         T(test_inotify_out_of_watches, ino_tmpfs),
         cmocka_unit_test(test_pathset_order_and_dedupe),
         cmocka_unit_test(test_pathset_merge),
+        cmocka_unit_test(test_pathset_add_gone),
         cmocka_unit_test(test_pathset_write0),
         cmocka_unit_test(test_pathset_100k),
     };
