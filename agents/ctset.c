@@ -773,6 +773,20 @@ config_owner(const struct vcha_agent *a, const char *path, char *owner,
 }
 
 /*
+ * A member whose configuration is another's: OCF_ERR_INSTALLED.  What
+ * matters comes first: Pacemaker keeps 128 bytes of an exit reason.
+ */
+static enum vcha_result
+clash_fail(struct vcha_agent *a, const char *name, const char *path,
+           const char *owner)
+{
+    vcha_warn("member %s: rename that container, or the member", name);
+    return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                           "member %s: container name clash: %s (%s)", name,
+                           path, owner[0] ? owner : "not written by ctset");
+}
+
+/*
  * The member's MAC address into @p buf: locally administered (02:...),
  * derived from its name and address (FNV-1a), so it is the same every
  * time the member boots, here or on another standby VM.  A restarted
@@ -879,12 +893,7 @@ config_write(struct vcha_agent *a, const struct member *m, bool dry)
     }
     rc = config_owner(a, path, owner, sizeof(owner));
     if (rc < 0) {
-        vcha_agent_fail(a, VCHA_ERR_INSTALLED,
-                        "container name clash: %s exists and is not this "
-                        "resource's (%s); rename that container or the "
-                        "member %s",
-                        path, owner[0] ? owner : "not written by ctset",
-                        m->name);
+        clash_fail(a, m->name, path, owner);
         goto done;
     }
     rc = vcha_file_read(path, &have, NULL, 1 << 20);
@@ -1851,11 +1860,7 @@ clash_check(struct vcha_agent *a, const struct members *ms)
         config_path(vcha_agent_str(a, P_LXCPATH), ms->m[i].name, path,
                     sizeof(path));
         if (config_owner(a, path, owner, sizeof(owner)) < 0) {
-            return vcha_agent_fail(
-                a, VCHA_ERR_INSTALLED,
-                "container name clash: %s exists and is not this "
-                "resource's (%s); rename that container or the member %s",
-                path, owner[0] ? owner : "not written by ctset", ms->m[i].name);
+            return clash_fail(a, ms->m[i].name, path, owner);
         }
     }
     return VCHA_OK;
