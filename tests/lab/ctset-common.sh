@@ -1,9 +1,10 @@
-# Shared by the container-set scenario and benchmark (bash; source it after
-# common.sh): service "web" on its primary VM CS_P, a busybox httpd serving
-# a tree that is, as far as the service goes, the VM's root; the standby VM
-# CS_S holds member "web" of an ocf:vcha:ctset clone, hot, at CS_ADDR on
-# CS_S's bridge; ocf:vcha:vcservice and ocf:vcha:dnsswitch grouped as "www",
-# preferring CS_P, allowed on a standby VM, sticky (no automatic failback).
+# Shared by the container-set scenarios and benchmarks (bash; source it
+# after common.sh): service "web" on its primary VM CS_P, a busybox httpd
+# serving a tree that is, as far as the service goes, the VM's root; the
+# standby VM CS_S holds member "web" of an ocf:vcha:ctset clone, hot (or
+# as CS_MODE says), at CS_ADDR on CS_S's bridge; ocf:vcha:vcservice and
+# ocf:vcha:dnsswitch grouped as "www", preferring CS_P, allowed on a
+# standby VM, sticky (no automatic failback).
 
 CS_P=node1                  # the primary VM of web
 CS_S=node3                  # the standby VM
@@ -11,6 +12,7 @@ CS_TREE=/srv/web-vm         # on CS_P: the service's tree
 CS_SYNC=/srv/vcha-sync      # on CS_S: the members' trees
 CS_ADDR=198.18.0.71         # the member's own address
 CS_PORT=8730                # ctset's receiver
+CS_MODE=${CS_MODE:-hot}     # the member's mode: hot, or cold (warm: not here)
 
 # cs_cleanup: what cs_configure and a failover leave on the nodes, gone
 cs_cleanup() {
@@ -26,18 +28,27 @@ cs_cleanup() {
 }
 
 # cs_tree: the service's tree on CS_P (busybox, an init for the container:
-# httpd on port 80 in the foreground; the pages; a CGI that says who
-# serves) and the secrets of the sync on both ends
+# the settings packages leave in /etc/web.d read, then httpd on port 80 in
+# the foreground; the pages; a CGI that says who serves, and the feature
+# its server started with, if any; a dpkg database of one package, for dpkg
+# --root) and the
+# secrets of the sync on both ends
 cs_tree() {
     local t=$CS_TREE
     ex "$CS_P" sh -c "
         set -e
         rm -rf $t && mkdir -p $t/bin $t/sbin $t/www/cgi-bin $t/etc \
-            $t/dev $t/proc $t/sys $t/tmp $t/root $t/run
+            $t/dev $t/proc $t/sys $t/tmp $t/root $t/run \
+            $t/var/lib/dpkg/info $t/var/lib/dpkg/updates $t/var/lib/dpkg/triggers
+        printf '%s\n' 'Package: web-base' 'Status: install ok installed' 'Version: 1.0' \
+            'Architecture: all' 'Maintainer: vcha lab <lab@lab.vcha.test>' \
+            'Description: the lab web tree' > $t/var/lib/dpkg/status
+        echo /. > $t/var/lib/dpkg/info/web-base.list
         cp /bin/busybox $t/bin/busybox && ln -s busybox $t/bin/sh
         echo 'root:x:0:0:root:/root:/bin/sh' > $t/etc/passwd
-        printf '#!/bin/sh\nexec /bin/busybox httpd -f -p 80 -h /www\n' > $t/sbin/init
-        printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho served by \$(/bin/busybox hostname)\n' \
+        printf '%s\n' '#!/bin/sh' 'for f in /etc/web.d/*.env; do [ -r \"\$f\" ] && . \"\$f\"; done' \
+            'export WEB_FEATURE' 'exec /bin/busybox httpd -f -p 80 -h /www' > $t/sbin/init
+        printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho served by \$(/bin/busybox hostname)\${WEB_FEATURE:+ feature \$WEB_FEATURE}\n' \
             > $t/www/cgi-bin/who
         chmod 755 $t/sbin/init $t/www/cgi-bin/who
         echo 0 > $t/www/count" || return 1
@@ -59,7 +70,7 @@ cs_configure() {
         set -e
         ex node1 pcs node attribute "$CS_S" vcha-standby=true
         ex node1 pcs resource create ctset ocf:vcha:ctset \
-            members="web:hot:$CS_ADDR/24" receiver_address="$sa" \
+            members="web:$CS_MODE:$CS_ADDR/24" receiver_address="$sa" \
             receiver_port=$CS_PORT secrets_file=/etc/vcha/rsyncd.secrets \
             sync_dir=$CS_SYNC bridge=br0 \
             op monitor interval=5s timeout=30s clone --disabled
@@ -95,13 +106,19 @@ cs_state() { ex "$CS_S" vcha-receive --state "$CS_SYNC/web/rootfs" 2> /dev/null 
 cs_hot() { ex "$CS_S" lxc-info -n web -s 2> /dev/null | grep -q RUNNING; }
 
 # cs_ready SECONDS: until the service runs natively, the name points at
-# CS_P, the member's last batch completed and the hot member answers
+# CS_P, the member's last batch completed, and the hot member answers (a
+# cold one: its configuration is written, and it does not run)
 cs_ready() {
     local i pa
     pa=$(addr_of "$CS_P")
     for ((i = 0; i < $1 * 2; i++)); do
-        [ "$(cs_named)" = "$pa" ] && [ "$(cs_state)" = complete ] && cs_hot &&
-            cs_who $CS_ADDR | grep -q 'served by web' && return 0
+        if [ "$(cs_named)" = "$pa" ] && [ "$(cs_state)" = complete ]; then
+            if [ "$CS_MODE" = cold ]; then
+                ex "$CS_S" test -s /var/lib/lxc/web/config && ! cs_hot && return 0
+            else
+                cs_hot && cs_who $CS_ADDR | grep -q 'served by web' && return 0
+            fi
+        fi
         sleep 0.5
     done
     return 1
@@ -134,3 +151,62 @@ cs_failover() {
     t_d=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
     echo "${t_f:-?} ${t_w:-?} ${t_d:-?} $t_client"
 }
+
+# ------------------------------------------------------------ scenarios
+# (they set work, and source tests/lib/tap.sh)
+
+# cs_begin: the lab up (or bail out), what a run stopped half-way left
+# cleared, the set and the service configured (a check)
+cs_begin() {
+    lab up 3 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
+    cs_cleanup
+    cs_configure 2> "$work/create"
+    tap_is "$?" 0 "the set (ctset clone, a $CS_MODE member) and the service (vcservice, dnsswitch) configured"
+    sed 's/^/#  /' "$work/create"
+}
+
+# cs_watch FILE: in the background, every 0.5 s, asked on CS_S (it stays
+# up): "<epoch s> <nodes with web active> <what the name points at>";
+# cs_watch_stop ends it
+cs_watch() {
+    (
+        while :; do
+            on=$(ex "$CS_S" crm_resource --locate -r web 2> /dev/null | grep -c 'running on')
+            echo "$(now) $on $(cs_named)"
+            sleep 0.5
+        done > "$1"
+    ) &
+    CS_WATCH_PID=$!
+}
+cs_watch_stop() {
+    [ -n "${CS_WATCH_PID:-}" ] || return 0
+    kill "$CS_WATCH_PID" 2> /dev/null
+    wait "$CS_WATCH_PID" 2> /dev/null
+    CS_WATCH_PID=
+}
+
+# cs_fail_primary: the writer started, CS_P's plug pulled; checks that CS_P
+# was fenced, that the client is served by the member through the name,
+# that web runs on CS_S alone and serves the newest count CS_P wrote (2 s
+# of writes at most behind); sets CS_T0 (the power-off) and CS_TIMES
+# ("T-FENCED T-STARTED T-DNS T-CLIENT", see cs_failover)
+cs_fail_primary() {
+    local last located c
+    cs_writer
+    sleep 5
+    CS_TIMES=$(cs_failover "$work/t0")
+    CS_T0=$(cat "$work/t0")
+    last=$(tail -1 "$SHARED/web-writes" 2> /dev/null)
+    wait_fenced 60 "$CS_S" "$CS_P" "$CS_T0"
+    tap_ok $? "$CS_P powered off: fenced"
+    tap_ok "$([ -n "$CS_TIMES" ]; echo $?)" \
+        "the client is served by the container through $NAME ($(since "$CS_T0" "${CS_TIMES##* }"))"
+    # asked of CS_S: CS_P, fenced by a reboot, may answer before it rejoined
+    located=$(ex "$CS_S" crm_resource --locate -r web 2> /dev/null |
+        sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | tr '\n' ' ')
+    tap_is "$located" "$CS_S " "web started on $CS_S, and only there"
+    c=$(cs_count $CS_ADDR)
+    tap_cond "${c:-0} >= ${last:-1} - 10 && ${c:-0} <= ${last:-0}" \
+        "it serves the newest count $CS_P wrote, within the sync lag (wrote ${last:-?}, serves ${c:-none})"
+}
+

@@ -4,7 +4,9 @@
 # elsewhere, the name follows and the client sees the service again; the
 # fenced node comes back and rejoins.  The demo's second act: a container
 # checkpointed by ocf:vcha:criuct comes back on another node after a
-# power-off, with the state it had.  Then `lab down` leaves nothing behind.
+# power-off, with the state it had.  Its third act: a service's VM powered
+# off, the service back from its hot container on the standby VM, with the
+# newest data.  Then `lab down` leaves nothing behind.
 #
 # The demo prints a timeline; each phase is checked here against the logs of
 # the nodes that saw it and, for the name, against the DNS server itself.
@@ -12,6 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
 . "$here/common.sh"
+. "$here/ctset-common.sh"
 
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
@@ -75,11 +78,24 @@ hits=$(sed -n 's/.*memory only: \([0-9]*\) before, \([0-9]*\) now.*/\1 \2/p' "$w
 tap_cond "$(awk '{ print $2 " == " $1 " + 1" }' <<< "$hits")" \
     "and its in-memory state kept: questions answered $hits"
 
+# ------------------------------------------------------------ act three
+served=$(sed -n 's/.* client: "\(served by [a-z0-9]*\)[^"]*", the count \([0-9?]*\) (node1 wrote \([0-9?]*\) last).*/\1 \2 \3/p' "$work/demo.out")
+tap_like "$served" "served by web *" "act three: the client served by web's container after node1's power-off ($served)"
+tap_cond "$(awk '{ print ($4 ~ /^[0-9]+$/ && $5 ~ /^[0-9]+$/ && $4 >= $5 - 10 && $4 <= $5) ? 1 : 0 }' <<< "$served") == 1" \
+    "with the newest count node1 wrote, within the sync lag"
+tap_is "$(grep -c '^ *? ' <<< "$(sed -n '/an in-VM container set/,$p' "$work/demo.out")")" 0 \
+    "each of its phases timed from a log"
+
 # ------------------------------------------------------------ afterwards
 watcher=${survivors%%$'\n'*}
 wait_for 60 sh -c "'$LAB' exec $watcher crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 \]'"
 tap_ok $? "the fenced node was powered on again and rejoined"
-ex "$watcher" stonith_admin --history "$victim" 2> /dev/null | grep -q "reboot of $victim successful"
+# (asked of each node: the demo's later acts power nodes off, and one that
+# just rejoined may not have the cluster's history yet)
+for n in node1 node2 node3; do
+    ex "$n" stonith_admin --history "$victim" 2> /dev/null |
+        grep -q "reboot of $victim successful" && break
+done
 tap_ok $? "the fence history records the reboot"
 # its logs outlived the power-off, as on a disk: every boot in one file, and
 # what pacemaker logged before the power-off still there after the reboot
@@ -90,14 +106,15 @@ first=$(head -1 "$(node_log "$victim" /var/log/pacemaker/pacemaker.log)" | awk '
 tap_ok "$([ -n "$first" ] && awk -v a="$(date -d "$first" +%s.%N)" -v b="$t0" \
     'BEGIN { exit !(a < b) }'; echo $?)" \
     "and its pacemaker.log begins before the power-off (${first:-empty})"
-# The name follows the service: asked of the DNS server itself (from the
-# host, on the lab's bridge), against where the cluster says the group runs.
-wait_for 30 sh -c "'$LAB' exec $watcher crm_mon -1 | grep -q 'www-dns.*Started'"
+# The name follows the service, last into act three's container: asked of
+# the DNS server itself (from the host, on the lab's bridge), against where
+# the cluster says the group runs.
+wait_for 30 sh -c "'$LAB' exec $watcher crm_mon -1 | grep -q 'web-dns.*Started'"
 svc=$(started_on web)
 answer=$(dig +short +time=2 +tries=2 @"$DNS" "$NAME" A 2> /dev/null)
-tap_ok "$([ -n "$svc" ] && [ "$(started_on www-dns)" = "$svc" ] &&
-    [ "$answer" = "$(addr_of "$svc")" ]; echo $?)" \
-    "the DNS server answers ${answer:-nothing} for $NAME: the address of ${svc:-?}, where the group runs"
+tap_ok "$([ "$svc" = "$CS_S" ] && [ "$(started_on web-dns)" = "$svc" ] &&
+    [ "$answer" = "$CS_ADDR" ]; echo $?)" \
+    "the DNS server answers ${answer:-nothing} for $NAME: web's container on ${svc:-?}, where the group runs"
 
 "$LAB" down > /dev/null 2>&1
 tap_is "$?" 0 "lab down"

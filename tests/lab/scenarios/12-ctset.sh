@@ -33,14 +33,8 @@ P=$CS_P
 S=$CS_S
 work=$(mktemp -d)
 t_start=$(now)
-trap '[ -n "${WATCH_PID:-}" ] && kill "$WATCH_PID" 2> /dev/null; cs_cleanup; rm -rf "$work"' EXIT
-
-lab up 3 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
-cs_cleanup # (a run stopped half-way)
-
-cs_configure 2> "$work/create"
-tap_is "$?" 0 "the set (ctset clone on the standby VM) and the service (vcservice, dnsswitch) configured"
-sed 's/^/#  /' "$work/create"
+trap 'cs_watch_stop; cs_cleanup; rm -rf "$work"' EXIT
+cs_begin
 
 # ------------------------------------------------------------ 1. native
 wait_for 90 sh -c "[ \"\$(ip netns exec vchalab-client dig +short +time=1 +tries=1 @$DNS $NAME A)\" = $(addr_of "$P") ]"
@@ -57,35 +51,13 @@ tap_like "$(cs_who $CS_ADDR)" "served by web*" "and answers on its own address, 
 tap_is "$(cs_named)" "$(addr_of "$P")" "while the name still points at $P"
 
 # ------------------------------------------------------------ 5. the watcher
-# The nodes where the cluster has web active, and what the name points at,
-# every 0.5 s, asked on the standby (it stays up).
-(
-    while :; do
-        on=$(ex "$S" crm_resource --locate -r web 2> /dev/null | grep -c 'running on')
-        echo "$(now) $on $(cs_named)"
-        sleep 0.5
-    done > "$work/watch"
-) &
-WATCH_PID=$!
+cs_watch "$work/watch"
 
 # ------------------------------------------------------------ 3. failover
-cs_writer
-sleep 5
-read -r t_fence t_web t_dns t_client <<< "$(cs_failover "$work/t0")"
-t0=$(cat "$work/t0")
-last=$(tail -1 "$SHARED/web-writes" 2> /dev/null)
-wait_fenced 60 "$S" "$P" "$t0"
-tap_ok $? "$P powered off: fenced"
-tap_ok "$([ -n "${t_client:-}" ]; echo $?)" \
-    "the client is served by the container through $NAME ($(since "$t0" "${t_client:-}"))"
-# asked of S: P, fenced by a reboot, may answer before it rejoined
-located=$(ex "$S" crm_resource --locate -r web 2> /dev/null |
-    sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | tr '\n' ' ')
-tap_is "$located" "$S " "web started on $S, and only there"
+cs_fail_primary
+read -r t_fence t_web t_dns t_client <<< "$CS_TIMES"
+t0=$CS_T0
 tap_is "$(cs_named)" "$CS_ADDR" "$NAME points at the container"
-c=$(cs_count $CS_ADDR)
-tap_cond "${c:-0} >= ${last:-1} - 10 && ${c:-0} <= ${last:-0}" \
-    "it serves the newest count $P wrote, within the sync lag (wrote ${last:-?}, serves ${c:-none})"
 t_fence=${t_fence/\?/}
 t_web=${t_web/\?/}
 t_dns=${t_dns/\?/}
@@ -103,9 +75,7 @@ sleep 10
 tap_is "$(started_on web)" "$S" "web stays in the container (no automatic failback)"
 tap_is "$(cs_who "$(addr_of "$P")")" "" "nothing serves on $P's address"
 
-kill "$WATCH_PID" 2> /dev/null
-wait "$WATCH_PID" 2> /dev/null
-WATCH_PID=
+cs_watch_stop
 tap_is "$(awk '$2 > 1' "$work/watch" | wc -l)" 0 \
     "in $(wc -l < "$work/watch") samples web was never active on two nodes"
 back=$(awk -v c="$CS_ADDR" -v p="$(addr_of "$P")" '$3 == c { s = 1 } s && $3 == p' "$work/watch" | wc -l)
