@@ -55,6 +55,9 @@
 #define PORT_TRY_MS 1000
 /* Between attempts at a port that does not answer yet. */
 #define PORT_RETRY_MS 200
+/* How long a service told to stop (deactivate_cmd) may take to close its
+ * ports, at most. */
+#define CLOSE_GRACE_MS 3000
 
 enum {
     P_PRIMARY,
@@ -319,7 +322,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "service still answers on the member's address "
                         "after it (it failed, or a hot member has none), "
                         "stop stops the container, as it does one this "
-                        "resource booted.",
+                        "resource booted; after it, the service gets up to "
+                        "3 s to close its ports.",
         },
     [P_MONITOR_CMD] =
         {
@@ -802,6 +806,27 @@ any_port_answers(const struct vcha_agent *a, const char *address)
         if (vcha_port_probe(address, ports[i], until, why, sizeof(why)) == 0) {
             return true;
         }
+    }
+    return false;
+}
+
+/*
+ * Whether a port of the service still answers on @p address once a
+ * service told to stop had time to close them: asked again every
+ * PORT_RETRY_MS for CLOSE_GRACE_MS, and for no more than half of what is
+ * left (the rest is for stopping what still answers).
+ */
+static bool
+ports_stay_open(const struct vcha_agent *a, const char *address)
+{
+    long long end = half_left(a), now = vcha_now_ms();
+
+    end = now + CLOSE_GRACE_MS < end ? now + CLOSE_GRACE_MS : end;
+    while (any_port_answers(a, address)) {
+        if (vcha_now_ms() + PORT_RETRY_MS >= end) {
+            return true;
+        }
+        vcha_sleep_ms(PORT_RETRY_MS);
     }
     return false;
 }
@@ -1665,7 +1690,7 @@ container_stop(struct vcha_agent *a, const struct state *st)
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
     char why[512] = "", address[64];
-    bool have_address, kill = st->booted;
+    bool have_address, deactivated, kill = st->booted;
     int running;
 
     address_withdraw(a);
@@ -1682,12 +1707,15 @@ container_stop(struct vcha_agent *a, const struct state *st)
         r = VCHA_ERR_GENERIC;
         goto done;
     }
-    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
-        run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
+    deactivated = running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL;
+    if (deactivated && run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
         vcha_warn("%s", a->reason);
         a->reason[0] = '\0';
     }
-    if (running > 0 && !kill && have_address && any_port_answers(a, address)) {
+    /* a service told to stop may take a moment to close its ports */
+    if (running > 0 && !kill && have_address &&
+        (deactivated ? ports_stay_open(a, address)
+                     : any_port_answers(a, address))) {
         vcha_warn("the service still answers on %s after deactivation: "
                   "stopping %s (its active marker stays: ctset leaves it "
                   "stopped)",
