@@ -685,10 +685,14 @@ push_done(struct filesync *fs, const struct push_result *r, long long now)
              * in this very batch, and no event is left to bring another
              * push: the same paths go again, the next batch.
              */
+            long long since = fs->push.since != 0 ? fs->push.since : now;
+
             vcha_pathset_merge(fs->pending, fs->inflight);
             if (fs->pending_since == 0) {
-                fs->pending_since = fs->push.since != 0 ? fs->push.since : now;
                 fs->batch_at = now + vcha_param_num(fs->p, VCHA_SYNC_DELAY);
+            }
+            if (fs->pending_since == 0 || since < fs->pending_since) {
+                fs->pending_since = since; /* the lag counts from the oldest */
             }
         }
         vcha_pathset_clear(fs->inflight);

@@ -196,6 +196,7 @@ tap_ok $? "files counted"
 # the standby marks such a batch incomplete, and the change that removed
 # the file may have been in the batch: the same paths go again
 p0=$(health_key fs1 fig.pushes)
+full0=$(health_key fs1 fig.full_pushes)
 touch "$work/vanish-once"
 echo vanish > "$src/etc/vanish"
 wait_fig fs1 "v >= $((p0 + 2))" fig.pushes
@@ -203,6 +204,7 @@ tap_ok $? "a push that ended with 24 is followed by another, with no new change"
 tap_ok "$([ ! -e "$work/vanish-once" ]; echo $?)" "(the injected 24 was said)"
 tap_ok "$(tr '\0' '\n' < "$work/run/filesync/fs1/list" | grep -qx etc/vanish; echo $?)" \
     "for the same paths"
+tap_is "$(health_key fs1 fig.full_pushes)" "$full0" "(a push of those paths, not a full one)"
 sleep 0.5
 tap_is "$(health_key fs1 fig.pushes)/$(health_key fs1 fig.failures)" "$((p0 + 2))/0" \
     "and no more: neither counted as a failure"
