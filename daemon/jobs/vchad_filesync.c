@@ -96,7 +96,7 @@ struct filesync {
     struct push_child push;
     char dir[PATH_MAX];      /* the job's working directory */
     char filter[PATH_MAX];   /* the exclusion list in use, as text */
-    char filter0[PATH_MAX];  /* it, for rsync (see nul_write()) */
+    char filter0[PATH_MAX];  /* it, for rsync (see vcha_sync_filter_save()) */
     char cleanup0[PATH_MAX]; /* it with the protected paths, for rsync */
     char owed[PATH_MAX];     /* there while a cleanup push is owed */
     char list[PATH_MAX];
@@ -186,27 +186,6 @@ words_free(char **w)
     free(w);
 }
 
-/*
- * The list a tree without a dpkg database gets: the includes, the
- * always-excluded paths and the admin's.
- */
-static int
-plain_filter_write(FILE *f, char **include, char **exclude)
-{
-    const char *const *always = vcha_excludes_always();
-
-    for (size_t i = 0; include != NULL && include[i] != NULL; i++) {
-        fprintf(f, "+ %s\n", include[i]);
-    }
-    for (size_t i = 0; always[i] != NULL; i++) {
-        fprintf(f, "- %s\n", always[i]);
-    }
-    for (size_t i = 0; exclude != NULL && exclude[i] != NULL; i++) {
-        fprintf(f, "- %s\n", exclude[i]);
-    }
-    return ferror(f) ? -EIO : 0;
-}
-
 /* The protected paths of a cleanup push: never deleted on the standby. */
 static void
 protect_write(FILE *f, char **exclude)
@@ -239,56 +218,15 @@ filter_text(struct filesync *fs, char **text, size_t *len, char *why,
         .include = (const char *const *) w[3],
         .no_defaults = vcha_param_num(fs->p, VCHA_SYNC_NO_DEFAULTS) != 0,
     };
-    struct vcha_excludes *ex = NULL;
-    FILE *f = NULL;
     int rc = (!w[0] || !w[1] || !w[2] || !w[3]) ? -ENOMEM : 0;
 
-    if (rc == 0 && param(fs, VCHA_SYNC_FILTER) != NULL) {
-        rc = vcha_file_read(param(fs, VCHA_SYNC_FILTER), text, len, FILTER_MAX);
-        snprintf(why, whylen, "%s: %s", param(fs, VCHA_SYNC_FILTER),
-                 strerror(-rc));
-        goto done;
-    }
-    f = rc == 0 ? open_memstream(text, len) : NULL;
-    rc = f != NULL ? vcha_excludes_build(&spec, &ex, why, whylen) : -ENOMEM;
     if (rc == 0) {
-        rc = vcha_excludes_print(ex, f);
-    } else if (rc == -ENOENT) { /* no dpkg database: no packages */
-        rc = plain_filter_write(f, w[3], w[2]);
+        rc = vcha_sync_filter_text(&spec, param(fs, VCHA_SYNC_FILTER), text,
+                                   len, why, whylen);
     }
-    if (f != NULL && fclose(f) != 0 && rc == 0) {
-        rc = -EIO;
-    }
-done:
     for (size_t i = 0; i < 4; i++) {
         words_free(w[i]);
     }
-    vcha_excludes_free(ex);
-    return rc;
-}
-
-/*
- * Write @p text (rules one a line) to @p path with each rule ended by a
- * NUL byte instead: rsync reads merged filter files with --from0 too.
- */
-static int
-nul_write(const char *path, const char *text, size_t len)
-{
-    char *buf = malloc(len + 1);
-    size_t n = 0;
-    int rc;
-
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < len; i++) {
-        buf[n++] = text[i] == '\n' ? '\0' : text[i];
-    }
-    if (n > 0 && buf[n - 1] != '\0') {
-        buf[n++] = '\0';
-    }
-    rc = vcha_file_write_atomic(path, buf, n, 0600);
-    free(buf);
     return rc;
 }
 
@@ -311,7 +249,7 @@ cleanup_write(struct filesync *fs, const char *text, size_t len)
         rc = -EIO;
     }
     if (rc == 0) {
-        rc = nul_write(fs->cleanup0, buf, blen);
+        rc = vcha_sync_filter_save(fs->cleanup0, buf, blen);
     }
     free(buf);
     words_free(exclude);
@@ -342,7 +280,7 @@ filter_build(struct filesync *fs)
         old_len == len && memcmp(old, text, len) == 0) {
         goto done; /* ID/filter is written last: the others are this list */
     }
-    rc = nul_write(fs->filter0, text, len);
+    rc = vcha_sync_filter_save(fs->filter0, text, len);
     if (rc == 0) {
         rc = cleanup_write(fs, text, len);
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <vcha/clock.h>
+#include <vcha/excludes.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/syncjob.h>
@@ -393,8 +394,13 @@ vcha_sync_push_argv(const struct vcha_sync_push *p, const char **argv,
     if (p->target->kind == VCHA_SYNC_SSH) {
         ssh_command_add(&a, p);
     }
-    arg_addf(&a, "%s/", p->source);
-    destination_add(&a, p);
+    if (p->pull) {
+        destination_add(&a, p);
+        arg_addf(&a, "%s/", p->source);
+    } else {
+        arg_addf(&a, "%s/", p->source);
+        destination_add(&a, p);
+    }
     return a.full ? -ENOSPC : (int) a.n;
 }
 
@@ -482,7 +488,8 @@ vcha_sync_push_run(const struct vcha_sync_push *p, struct vcha_sync_stats *st,
     st->exit_code = res.exit_code;
     st->files = stat_figure(res.out, "Number of regular files transferred");
     st->deleted = stat_figure(res.out, "Number of deleted files");
-    st->bytes = stat_figure(res.out, "Total bytes sent");
+    st->bytes = stat_figure(res.out, p->pull ? "Total bytes received"
+                                             : "Total bytes sent");
     if (res.timed_out || res.cancelled) {
         snprintf(why, whylen, "rsync %s after %lld ms",
                  res.timed_out ? "timed out" : "was stopped", st->elapsed_ms);
@@ -501,5 +508,96 @@ vcha_sync_push_run(const struct vcha_sync_push *p, struct vcha_sync_stats *st,
         rc = -EIO;
     }
     vcha_exec_result_clear(&res);
+    return rc;
+}
+
+/* ------------------------------------------------------- the exclusions */
+
+/* The largest filter file read. */
+#define FILTER_MAX (64 << 20)
+
+/* A tree without a dpkg database: the includes, the always-excluded
+ * paths and the excludes. */
+static int
+plain_filter_print(FILE *f, const struct vcha_excludes_spec *spec)
+{
+    const char *const *always = vcha_excludes_always();
+
+    for (size_t i = 0; spec->include != NULL && spec->include[i] != NULL;
+         i++) {
+        fprintf(f, "+ %s\n", spec->include[i]);
+    }
+    for (size_t i = 0; always[i] != NULL; i++) {
+        fprintf(f, "- %s\n", always[i]);
+    }
+    for (size_t i = 0; spec->exclude != NULL && spec->exclude[i] != NULL;
+         i++) {
+        fprintf(f, "- %s\n", spec->exclude[i]);
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+int
+vcha_sync_filter_text(const struct vcha_excludes_spec *spec,
+                      const char *filter_file, char **text, size_t *len,
+                      char *why, size_t whylen)
+{
+    struct vcha_excludes *ex = NULL;
+    FILE *f;
+    int rc;
+
+    *text = NULL;
+    *len = 0;
+    if (filter_file != NULL) {
+        rc = vcha_file_read(filter_file, text, len, FILTER_MAX);
+        if (rc < 0) {
+            snprintf(why, whylen, "%s: %s", filter_file, strerror(-rc));
+        }
+        return rc;
+    }
+    f = open_memstream(text, len);
+    if (f == NULL) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        return -ENOMEM;
+    }
+    rc = vcha_excludes_build(spec, &ex, why, whylen);
+    if (rc == 0) {
+        rc = vcha_excludes_print(ex, f);
+    } else if (rc == -ENOENT) { /* no dpkg database: no packages */
+        rc = plain_filter_print(f, spec);
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -EIO;
+    }
+    if (rc < 0 && why[0] == '\0') {
+        snprintf(why, whylen, "%s", strerror(-rc));
+    }
+    if (rc < 0) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    vcha_excludes_free(ex);
+    return rc;
+}
+
+int
+vcha_sync_filter_save(const char *path, const char *text, size_t len)
+{
+    char *buf = malloc(len + 1);
+    size_t n = 0;
+    int rc;
+
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[n++] = text[i] == '\n' ? '\0' : text[i];
+    }
+    if (n > 0 && buf[n - 1] != '\0') {
+        buf[n++] = '\0';
+    }
+    rc = vcha_file_write_atomic(path, buf, n, 0600);
+    free(buf);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <vcha/excludes.h>
 #include <vcha/jobdef.h>
 
 /** The job type's parameters, in the order of its table. */
@@ -104,6 +105,10 @@ struct vcha_sync_push {
         "P" (protect) rules keep: the push after the list changed */
     bool delete_excluded;
     long long timeout_ms; /**< the push at most */
+    /** the other way: the target's copy into source (a failback), with
+        the same filter, so that what a push leaves out a pull leaves
+        alone */
+    bool pull;
 };
 
 /** What a push did. */
@@ -133,5 +138,25 @@ int vcha_sync_push_argv(const struct vcha_sync_push *push, const char **argv,
  */
 int vcha_sync_push_run(const struct vcha_sync_push *push,
                        struct vcha_sync_stats *st, char *why, size_t whylen);
+
+/**
+ * The exclusion list of a sync of @p spec's root, as filter text (a rule
+ * a line), into a new *@p text of *@p len bytes (free() it):
+ * @p filter_file's content when it is not NULL, else the list
+ * vcha_excludes_build() makes of the root's dpkg database, else (a root
+ * without one) the includes, the always-excluded paths and the excludes.
+ * A push and a pull of the same tree build it alike.  Returns 0, or a
+ * negative errno with @p why.
+ */
+int vcha_sync_filter_text(const struct vcha_excludes_spec *spec,
+                          const char *filter_file, char **text, size_t *len,
+                          char *why, size_t whylen);
+
+/**
+ * Write filter text (rules one a line) to @p path, atomically and with
+ * mode 0600, each rule ended by a NUL byte instead of a newline: rsync
+ * reads a merged filter file with --from0 too.  0 or a negative errno.
+ */
+int vcha_sync_filter_save(const char *path, const char *text, size_t len);
 
 #endif

@@ -345,6 +345,159 @@ test_argv(void **state)
     assert_int_equal(vcha_sync_push_argv(&p, argv, 32, buf, 16), -ENOSPC);
 }
 
+/* The exclusion list's text, whichever way it is made. */
+static void
+test_filter_text(void **state)
+{
+    struct fixture *f = *state;
+    const char *const exclude[] = {"/srv/scratch", NULL};
+    const char *const include[] = {"/opt/keep", NULL};
+    struct vcha_excludes_spec spec = {
+        .root = f->src, .exclude = exclude, .include = include};
+    char *text = NULL;
+    size_t len = 0;
+
+    /* no dpkg database: the includes, the always-list, the excludes */
+    assert_int_equal(vcha_sync_filter_text(&spec, NULL, &text, &len, f->why,
+                                           512),
+                     0);
+    assert_int_equal(strlen(text), len);
+    assert_non_null(strstr(text, "+ /opt/keep\n"));
+    assert_non_null(strstr(text, "- /srv/scratch\n"));
+    assert_non_null(strstr(text, "- /proc/*\n"));
+    assert_true(strstr(text, "+ /opt/keep") < strstr(text, "- /proc/*"));
+    free(text);
+
+    /* a filter file: its content as it is */
+    assert_int_equal(test_write_file(f->filter, "- /only\n"), 0);
+    assert_int_equal(vcha_sync_filter_text(&spec, f->filter, &text, &len,
+                                           f->why, 512),
+                     0);
+    assert_string_equal(text, "- /only\n");
+    free(text);
+    assert_int_equal(unlink(f->filter), 0);
+    assert_int_equal(vcha_sync_filter_text(&spec, f->filter, &text, &len,
+                                           f->why, 512),
+                     -ENOENT);
+    assert_null(text);
+    assert_non_null(strstr(f->why, f->filter));
+
+    /* a database that lists no package: an error, not an empty list */
+    put(f, "var/lib/dpkg/status", "\n");
+    f->why[0] = '\0';
+    assert_int_equal(vcha_sync_filter_text(&spec, NULL, &text, &len, f->why,
+                                           512),
+                     -EBADMSG);
+    assert_null(text);
+    assert_int_equal(len, 0);
+    assert_true(f->why[0] != '\0');
+}
+
+/* Filter text saved with NUL-ended rules, mode 0600. */
+static void
+test_filter_save(void **state)
+{
+    struct fixture *f = *state;
+    struct stat st;
+    char got[16];
+    FILE *in;
+    size_t n;
+
+    assert_int_equal(vcha_sync_filter_save(f->filter, "- /a\n- /b", 9), 0);
+    in = fopen(f->filter, "r");
+    assert_non_null(in);
+    n = fread(got, 1, sizeof(got), in);
+    fclose(in);
+    assert_int_equal(n, 10);
+    assert_memory_equal(got, "- /a\0- /b\0", 10);
+    assert_int_equal(stat(f->filter, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    /* a push reads it */
+    put(f, "a", "a\n");
+    put(f, "c", "c\n");
+    f->push.filter = f->filter;
+    assert_int_equal(vcha_sync_push_run(&f->push, &f->st, f->why, 512), 0);
+    assert_false(arrived(f, "a"));
+    assert_true(arrived(f, "c"));
+}
+
+/*
+ * A pull (a failback): the standby's copy comes back over the source,
+ * deleting what the standby no longer has, and leaving what the filter
+ * excludes on the source as it is.
+ */
+static void
+test_pull(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[32];
+    char buf[4096], *path, *text;
+    int n;
+
+    put(f, "data/a", "stale\n");
+    put(f, "data/gone", "deleted on the standby\n");
+    put(f, "boot/vmlinuz", "the primary's own kernel\n");
+    put(f, "etc/hostname", "primary\n");
+    path = test_path(f->dst, "data");
+    assert_int_equal(mkdir(path, 0755), 0);
+    free(path);
+    path = test_path(f->dst, "etc");
+    assert_int_equal(mkdir(path, 0755), 0);
+    free(path);
+    path = test_path(f->dst, "data/a");
+    assert_int_equal(test_write_file(path, "newer\n"), 0);
+    free(path);
+    path = test_path(f->dst, "data/b");
+    assert_int_equal(test_write_file(path, "written on the standby\n"), 0);
+    free(path);
+    path = test_path(f->dst, "etc/hostname");
+    assert_int_equal(test_write_file(path, "member\n"), 0);
+    free(path);
+    filter_write(f, "- /boot/***\n- /etc/hostname\n");
+    f->push.filter = f->filter;
+    f->push.pull = true;
+
+    n = vcha_sync_push_argv(&f->push, argv, 32, buf, sizeof(buf));
+    assert_true(n > 2);
+    assert_int_equal(strncmp(argv[n - 1], f->src, strlen(f->src)), 0);
+    assert_int_equal(strncmp(argv[n - 2], f->dst, strlen(f->dst)), 0);
+
+    assert_int_equal(vcha_sync_push_run(&f->push, &f->st, f->why, 512), 0);
+    path = test_path(f->src, "data/a");
+    text = test_slurp(path);
+    assert_string_equal(text, "newer\n");
+    free(text);
+    free(path);
+    path = test_path(f->src, "data/b");
+    text = test_slurp(path);
+    assert_string_equal(text, "written on the standby\n");
+    free(text);
+    free(path);
+    path = test_path(f->src, "data/gone");
+    assert_int_equal(access(path, F_OK), -1);
+    free(path);
+    /* excluded: the source's own, kept */
+    path = test_path(f->src, "boot/vmlinuz");
+    text = test_slurp(path);
+    assert_string_equal(text, "the primary's own kernel\n");
+    free(text);
+    free(path);
+    path = test_path(f->src, "etc/hostname");
+    text = test_slurp(path);
+    assert_string_equal(text, "primary\n");
+    free(text);
+    free(path);
+    assert_int_equal(f->st.files, 2);
+    assert_int_equal(f->st.deleted, 1);
+    assert_true(f->st.bytes > 0);
+    /* and the standby's copy is untouched */
+    path = test_path(f->dst, "etc/hostname");
+    text = test_slurp(path);
+    assert_string_equal(text, "member\n");
+    free(text);
+    free(path);
+}
+
 /* -------------------------------------------------------------- pushes */
 
 static void
@@ -488,6 +641,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_contract, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_full_and_list, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_push_delete_excluded, setup,
