@@ -1036,7 +1036,7 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                      "%s\n[%s]\n"
                      "    path = %s\n"
                      "    comment = ocf:vcha:ctset member %s\n"
-                     "    read only = no\n    write only = yes\n"
+                     "    read only = no\n    write only = no\n"
                      "    list = no\n    uid = 0\n    gid = 0\n"
                      "    numeric ids = yes\n    use chroot = yes\n"
                      "    munge symlinks = no\n"

@@ -384,11 +384,6 @@ options_ok(char **w, size_t n, size_t *dot, struct push *push)
         refuse("the command has no \".\" after its options: not rsync's");
         return false;
     }
-    if (push->sender) {
-        refuse("this standby only receives: downloads (--sender) are "
-               "refused");
-        return false;
-    }
     *dot = i;
     return true;
 }
@@ -453,12 +448,12 @@ split_words(char *cmd, char **words)
  * into @p dir: NULL with the refusal set when it is not a push.
  */
 static char **
-rebuild_argv(const struct receive *r, char *cmd, const char *dir)
+rebuild_argv(const struct receive *r, char *cmd, const char *dir,
+             struct push *push)
 {
     static char *words[MAX_WORDS + 1];
     static char confine[PATH_MAX + 32];
     char **argv;
-    struct push push;
     size_t n = split_words(cmd, words), dot, k = 0;
 
     if (n == 0) {
@@ -469,7 +464,7 @@ rebuild_argv(const struct receive *r, char *cmd, const char *dir)
         refuse("this key runs rsync only, not %s", words[0]);
         return NULL;
     }
-    if (!options_ok(words + 1, n - 1, &dot, &push)) {
+    if (!options_ok(words + 1, n - 1, &dot, push)) {
         return NULL;
     }
     dot += 1; /* in words */
@@ -497,7 +492,8 @@ rebuild_argv(const struct receive *r, char *cmd, const char *dir)
 #endif
     argv[k++] = "--";
     argv[k++] = ".";
-    argv[k++] = (char *) dir;
+    /* a download sends the directory's content, as "HOST:." asks */
+    argv[k++] = push->sender ? "." : (char *) dir;
     return argv;
 }
 
@@ -540,6 +536,44 @@ dir_ok(const char *what, const char *dir)
 }
 
 /*
+ * Whether @p dest has an active marker (@p path: its name), one that
+ * cannot be looked at counted as there.
+ */
+static bool
+active_is(const char *dest, char *path, size_t len)
+{
+    size_t n = strlen(dest);
+    struct stat st;
+
+    while (n > 1 && dest[n - 1] == '/') {
+        n--;
+    }
+    snprintf(path, len, "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
+    return !(lstat(path, &st) < 0 && errno == ENOENT);
+}
+
+/*
+ * Whether a download (a failback's pull) from @p dest is refused: it is,
+ * with the refusal set, unless @p dest is active, the newest copy of its
+ * tree.  A copy that is not active may be older than its primary's tree,
+ * and is never sent back.
+ */
+static bool
+download_refused(const char *dest)
+{
+    char path[PATH_MAX + 16];
+
+    if (active_is(dest, path, sizeof(path))) {
+        return false;
+    }
+    refuse("downloads (--sender) are refused from %s: it is not active (no "
+           "%s), so it may be older than its primary's tree; only an active "
+           "member's tree is pulled back (see vcha-receive(8))",
+           dest, path);
+    return true;
+}
+
+/*
  * Whether @p dest is active: its container serves from it since its
  * service was activated on this node, and its tree is newer than any
  * primary's.  Then no push may land in it: true, with the refusal set
@@ -551,14 +585,12 @@ active_refused(const char *dest)
 {
     char path[PATH_MAX + 16], who[256] = "";
     size_t n = strlen(dest);
-    struct stat st;
     FILE *f;
 
     while (n > 1 && dest[n - 1] == '/') {
         n--;
     }
-    snprintf(path, sizeof(path), "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
-    if (lstat(path, &st) < 0 && errno == ENOENT) {
+    if (!active_is(dest, path, sizeof(path))) {
         return false;
     }
     f = fopen(path, "re");
@@ -696,6 +728,44 @@ channel_leave(void)
     }
 }
 
+/*
+ * A download from an active tree: rsync sends it as it is, and no batch
+ * is begun or ended (the sync marker tells of pushes only).
+ */
+static int
+run_download(const struct receive *r, char **argv)
+{
+    int status;
+    pid_t pid;
+
+    if (download_refused(r->dest)) {
+        fprintf(stderr, "%s: refused: %s\n", prog, refusal);
+        return EXIT_REFUSED;
+    }
+    signals_forward();
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: cannot fork: %s\n", prog, strerror(errno));
+        return EXIT_REFUSED;
+    }
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        if (chdir(r->dest) < 0) {
+            fprintf(stderr, "%s: cannot enter %s: %s\n", prog, r->dest,
+                    strerror(errno));
+            _exit(EXIT_REFUSED);
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    child_pid = pid;
+    channel_leave();
+    status = wait_status(pid);
+    return status < 0 ? EXIT_REFUSED : status;
+}
+
 static int
 run_push(const struct receive *r, char **argv)
 {
@@ -746,6 +816,7 @@ mode_ssh(const struct receive *r)
 {
     const char *orig = getenv("SSH_ORIGINAL_COMMAND");
     char *cmd, **argv;
+    struct push push;
     int rc;
 
     if (!dir_ok("destination", r->dest)) {
@@ -762,14 +833,14 @@ mode_ssh(const struct receive *r)
         return 0; /* a connectivity check */
     }
     cmd = strdup(orig);
-    argv = cmd ? rebuild_argv(r, cmd, r->dest) : NULL;
+    argv = cmd ? rebuild_argv(r, cmd, r->dest, &push) : NULL;
     if (argv == NULL) {
         fprintf(stderr, "%s: refused: %s\n", prog,
                 refusal[0] ? refusal : "out of memory");
         free(cmd);
         return EXIT_REFUSED;
     }
-    rc = run_push(r, argv);
+    rc = push.sender ? run_download(r, argv) : run_push(r, argv);
     free(argv);
     free(cmd);
     return rc;
@@ -902,8 +973,14 @@ mode_pre(const struct receive *r)
         return EXIT_REFUSED;
     }
     n = daemon_args(words);
-    if (!options_ok(words, n, &dot, &push) || !request_ok(module, request) ||
-        active_refused(path)) {
+    if (!options_ok(words, n, &dot, &push) || !request_ok(module, request)) {
+        return daemon_refuse();
+    }
+    if (push.sender) {
+        /* a download: no batch; post-xfer finds none of its own */
+        return download_refused(path) ? daemon_refuse() : 0;
+    }
+    if (active_refused(path)) {
         return daemon_refuse();
     }
     snprintf(owner, sizeof(owner), "rsyncd %lld", pid);

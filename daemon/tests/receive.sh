@@ -199,8 +199,8 @@ tap_is "$(cd "$dest" && find . -name '.~tmp~' -o -name '.big.*')" "" \
 mkdir -p "$work/pulled"
 run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
 tap_ok "$([ "$RC" != 0 ]; echo $?)" "ssh: a download fails"
-tap_like "$ERR" "*downloads (--sender) are refused*" \
-    "ssh: --sender refused, said so"
+tap_like "$ERR" "*downloads (--sender) are refused from $dest: it is not active*" \
+    "ssh: --sender refused from a tree that is not active, said so"
 tap_is "$(ls -A "$work/pulled")" "" "ssh: nothing was downloaded"
 
 touch "$src/vcha-receive-test-$$"
@@ -399,8 +399,8 @@ run rsync -a --password-file="$RECEIVER_RSYNC_PASSFILE" "$RECEIVER_RSYNC_URL" \
     "$work/dpulled/"
 tap_ok "$([ "$RC" != 0 ] && [ -z "$(ls -A "$work/dpulled")" ]; echo $?)" \
     "daemon: a download fails, nothing downloaded"
-tap_like "$ERR" "*downloads (--sender) are refused*" \
-    "daemon: said so (by pre-xfer; the module is write only too)"
+tap_like "$ERR" "*downloads (--sender) are refused from $ddest: it is not active*" \
+    "daemon: said so, by pre-xfer (the module is not write only)"
 run env RSYNC_MODULE_PATH="$ddest" RSYNC_MODULE_NAME=vcha RSYNC_REQUEST=vcha/ \
     RSYNC_PID=$$ RSYNC_ARG0=rsyncd RSYNC_ARG1=--server RSYNC_ARG2=--sender \
     RSYNC_ARG3=-logDtpre.iLsfxCIvu RSYNC_ARG4=. RSYNC_ARG5=/ \
@@ -485,6 +485,31 @@ tap_like "$ERR" "*$ddest is active ($ddest.vcha-active: instance=svc-web*no push
     "active: daemon: refused by pre-xfer, shown to the client"
 tap_ok "$([ ! -e "$ddest/data/late" ]; echo $?)" "active: daemon: nothing landed"
 tap_is "$(marks "$ddest")" "$before" "active: daemon: no batch began"
+# an active tree is the newest: a failback pulls it back, and that
+# download is no batch
+echo "written in the member" > "$dest/data/member-wrote"
+echo "written in the member" > "$ddest/data/member-wrote"
+before=$(marks "$dest")
+rm -rf "$work/pulled"
+mkdir -p "$work/pulled"
+run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
+tap_is "$RC/$(cat "$work/pulled/data/member-wrote" 2>/dev/null)" \
+    "0/written in the member" "active: ssh: a download gets the active tree"
+tap_is "$(cd "$work/pulled" && find . | sort | md5sum)" \
+    "$(cd "$dest" && find . | sort | md5sum)" \
+    "active: ssh: all of it, and nothing from outside it"
+tap_is "$(marks "$dest")" "$before" "active: ssh: the download began no batch"
+before=$(marks "$ddest")
+rm -rf "$work/dpulled"
+mkdir -p "$work/dpulled"
+run rsync -a --password-file="$RECEIVER_RSYNC_PASSFILE" "$RECEIVER_RSYNC_URL" \
+    "$work/dpulled/"
+tap_is "$RC/$(cat "$work/dpulled/data/member-wrote" 2>/dev/null)" \
+    "0/written in the member" "active: daemon: a download gets the active tree"
+sleep 0.5 # post-xfer runs after the client is done
+tap_is "$(marks "$ddest")" "$before" \
+    "active: daemon: the download began no batch, post-xfer left the marker"
+rm -f "$dest/data/member-wrote" "$ddest/data/member-wrote"
 rm -f "$dest.vcha-active" "$ddest.vcha-active"
 push_ssh
 tap_is "$RC/$(cat "$dest/data/late" 2>/dev/null)" "0/after activation" \

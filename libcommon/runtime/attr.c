@@ -190,3 +190,43 @@ vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
     }
     return run_tool(argv, timeout_ms, NULL);
 }
+
+int
+vcha_cluster_prop_get(const char *set, const char *name, char **value,
+                      long long timeout_ms)
+{
+    const char *argv[] = {"crm_attribute", "-t", "crm_config", "-s", set,
+                          "-n",          name, "-G",         "-q", NULL};
+    char *out = NULL;
+    int rc = run_tool(argv, timeout_ms, &out);
+
+    *value = NULL;
+    if (rc == 0) {
+        out[strcspn(out, "\n")] = '\0';
+        rc = out[0] != '\0' ? 0 : -ENODATA;
+        *value = rc == 0 ? out : NULL;
+        out = rc == 0 ? NULL : out;
+    }
+    free(out);
+    return rc;
+}
+
+int
+vcha_cluster_prop_set(const char *set, const char *name, const char *value,
+                      long long timeout_ms)
+{
+    const char *argv[] = {"crm_attribute", "-t", "crm_config", "-s",  set,
+                          "-n",          name, "-v",         value, NULL};
+
+    return run_tool(argv, timeout_ms, NULL);
+}
+
+int
+vcha_cluster_prop_delete(const char *set, const char *name,
+                         long long timeout_ms)
+{
+    const char *argv[] = {"crm_attribute", "-t", "crm_config", "-s", set,
+                          "-n",          name, "-D",         NULL};
+
+    return run_tool(argv, timeout_ms, NULL);
+}

@@ -19,8 +19,9 @@
 #       against DIR/known_hosts, no config file, batch mode)
 #   receiver_rsyncd_start DIR MODULE PATH RECEIVE
 #       start `rsync --daemon` on a free port with MODULE serving PATH as
-#       vcha needs it (write only, uid/gid root, numeric ids, chroot, one
-#       connection at a time, auth user "vcha") with RECEIVE --pre-xfer /
+#       vcha needs it (downloads judged by pre-xfer, uid/gid root, numeric
+#       ids, chroot, one connection at a time, auth user "vcha") with
+#       RECEIVE --pre-xfer /
 #       --post-xfer as its hooks.  The secrets file DIR/rsyncd.secrets and
 #       the client's password file DIR/rsync.pass are mode 0600.  Sets
 #       RECEIVER_RSYNCD_PORT, RECEIVER_RSYNCD_PID, RECEIVER_RSYNC_URL
@@ -156,7 +157,7 @@ port = $5
     path = $3
     comment = vcha standby copy
     read only = no
-    write only = yes
+    write only = no
     list = no
     uid = root
     gid = root

@@ -4,6 +4,8 @@
  *   attr-tool get NAME | node-get NAME | set NAME VALUE | delete NAME
  *   attr-tool promote SCORE | unpromote
  *   attr-tool util NAME VALUE (of resource $OCF_RESOURCE_INSTANCE)
+ *   attr-tool prop-get SET NAME | prop-set SET NAME VALUE |
+ *             prop-delete SET NAME (a cluster property of vcha's)
  * Prints the value (get), or the negative errno on failure (exit 1).
  */
 #include <config.h>
@@ -48,9 +50,22 @@ run(int argc, char **argv)
         return vcha_promotion_delete(TIMEOUT_MS);
     } else if (argc == 4 && strcmp(cmd, "util") == 0) {
         return vcha_utilization_set(argv[2], argv[3], TIMEOUT_MS);
+    } else if (argc == 4 && strcmp(cmd, "prop-get") == 0) {
+        char *value = NULL;
+        int rc = vcha_cluster_prop_get(argv[2], argv[3], &value, TIMEOUT_MS);
+
+        if (rc == 0) {
+            printf("%s\n", value);
+        }
+        free(value);
+        return rc;
+    } else if (argc == 5 && strcmp(cmd, "prop-set") == 0) {
+        return vcha_cluster_prop_set(argv[2], argv[3], argv[4], TIMEOUT_MS);
+    } else if (argc == 4 && strcmp(cmd, "prop-delete") == 0) {
+        return vcha_cluster_prop_delete(argv[2], argv[3], TIMEOUT_MS);
     }
     fprintf(stderr, "usage: attr-tool get|node-get|set|delete|promote|"
-                    "unpromote|util ...\n");
+                    "unpromote|util|prop-get|prop-set|prop-delete ...\n");
     return -22;
 }
 

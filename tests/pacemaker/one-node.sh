@@ -88,6 +88,26 @@ tap_is "$(util cpu)" 4 "a change is written"
 out=$("$TOOL" util cpu 4)
 tap_is "$?:$out" "1:-22" "without OCF_RESOURCE_INSTANCE: -EINVAL"
 
+# --- a cluster property of vcha's (a record that outlives every node)
+out=$("$TOOL" prop-get vcha-records vcha-active-ct9)
+tap_is "$?:$out" "1:-61" "vcha_cluster_prop_get of an unset one: -ENODATA"
+"$TOOL" prop-set vcha-records vcha-active-ct9 node7
+tap_is "$?" 0 "vcha_cluster_prop_set"
+tap_is "$(crm_attribute -t crm_config -s vcha-records -n vcha-active-ct9 -G -q 2>/dev/null)" \
+    node7 "it is in the CIB, in its own property set"
+tap_is "$(cibadmin -Q -o crm_config | grep -c 'vcha-active-ct9')" 1 \
+    "once"
+tap_is "$("$TOOL" prop-get vcha-records vcha-active-ct9)" node7 \
+    "vcha_cluster_prop_get reads it"
+crm_verify -L > "$work/verify" 2>&1
+tap_is "$?" 0 "crm_verify takes the CIB with it"
+"$TOOL" prop-delete vcha-records vcha-active-ct9
+tap_is "$?" 0 "vcha_cluster_prop_delete"
+out=$("$TOOL" prop-get vcha-records vcha-active-ct9)
+tap_is "$?:$out" "1:-61" "gone"
+"$TOOL" prop-delete vcha-records vcha-active-ct9
+tap_is "$?" 0 "deleting it again is no error"
+
 attrd_updater -n web-address -U 198.18.0.52
 cluster1_wait 30 sh -c "dig +short -p $NAMED_PORT @127.0.0.1 $NAME A | grep -qx 198.18.0.52"
 tap_ok $? "a new transient address: monitor fails, Pacemaker restarts it, the name follows"

@@ -56,4 +56,26 @@ int vcha_utilization_set(const char *name, const char *value,
  */
 int vcha_attr_parse_query(const char *output, char **value);
 
+/**
+ * Cluster-wide properties of vcha's own kept in the CIB's crm_config
+ * section, in the cluster_property_set @p set (not Pacemaker's
+ * cib-bootstrap-options): records that must outlive every node, such as
+ * where a service's newest data is.  Pacemaker ignores them.
+ * vcha_cluster_prop_get(): 0 and a new string, -ENODATA when the property
+ * is not set (or empty), or -errno as vcha_attr_get() does.
+ */
+int vcha_cluster_prop_get(const char *set, const char *name, char **value,
+                          long long timeout_ms);
+
+/** Set the property @p name of @p set to @p value.  0 or -errno. */
+int vcha_cluster_prop_set(const char *set, const char *name,
+                          const char *value, long long timeout_ms);
+
+/**
+ * Remove the property @p name of @p set.  0 (also when it was not set:
+ * crm_attribute -D of a missing property succeeds) or -errno.
+ */
+int vcha_cluster_prop_delete(const char *set, const char *name,
+                             long long timeout_ms);
+
 #endif

@@ -384,6 +384,59 @@ test_attr_delete_argv(void **state)
     assert_int_equal(vcha_attr_delete("vip-ok", 2000), -ETIME);
 }
 
+/* ------------------------------------------------------ cluster property */
+
+static void
+test_cluster_prop_get(void **state)
+{
+    struct canned c;
+    char *value = (char *) 1;
+
+    (void) state;
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-ct1 "
+               "-G -q",
+               3000, output(&c, "standby1\n"));
+    assert_int_equal(vcha_cluster_prop_get("vcha-records", "vcha-active-ct1",
+                                           &value, 3000),
+                     0);
+    assert_string_equal(value, "standby1");
+    free(value);
+    value = (char *) 1;
+    expect_run("crm_attribute -t crm_config -s s -n p -G -q", 3000,
+               &exit_nosuch);
+    assert_int_equal(vcha_cluster_prop_get("s", "p", &value, 3000), -ENODATA);
+    assert_null(value);
+    expect_run("crm_attribute -t crm_config -s s -n p -G -q", 3000,
+               output(&c, "\n"));
+    assert_int_equal(vcha_cluster_prop_get("s", "p", &value, 3000), -ENODATA);
+    assert_null(value);
+    expect_run("crm_attribute -t crm_config -s s -n p -G -q", 3000,
+               &exit_disconnect);
+    assert_int_equal(vcha_cluster_prop_get("s", "p", &value, 3000),
+                     -ENOTCONN);
+    expect_run("crm_attribute -t crm_config -s s -n p -G -q", 3000,
+               &timed_out);
+    assert_int_equal(vcha_cluster_prop_get("s", "p", &value, 3000), -ETIME);
+    assert_null(value);
+}
+
+static void
+test_cluster_prop_set_and_delete(void **state)
+{
+    (void) state;
+    expect_run("crm_attribute -t crm_config -s s -n p -v node2", 2000,
+               &exit_ok);
+    assert_int_equal(vcha_cluster_prop_set("s", "p", "node2", 2000), 0);
+    expect_run("crm_attribute -t crm_config -s s -n p -v node2", 2000,
+               &exit_1);
+    assert_int_equal(vcha_cluster_prop_set("s", "p", "node2", 2000), -EIO);
+    expect_run("crm_attribute -t crm_config -s s -n p -D", 2000, &exit_ok);
+    assert_int_equal(vcha_cluster_prop_delete("s", "p", 2000), 0);
+    expect_run("crm_attribute -t crm_config -s s -n p -D", 2000,
+               &exit_disconnect);
+    assert_int_equal(vcha_cluster_prop_delete("s", "p", 2000), -ENOTCONN);
+}
+
 /* ------------------------------------------------------------ promotion */
 
 static void
@@ -519,6 +572,8 @@ main(void)
         cmocka_unit_test(test_agent_promotion_none_removes_the_score),
         cmocka_unit_test(test_agent_promotion_failures),
         cmocka_unit_test(test_utilization_set),
+        cmocka_unit_test(test_cluster_prop_get),
+        cmocka_unit_test(test_cluster_prop_set_and_delete),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
