@@ -1507,6 +1507,50 @@ member_active(struct vcha_agent *a, const struct member *m)
     a->reason[0] = '\0';
 }
 
+/*
+ * Whether the member's active marker is stale, and removed now: the
+ * cluster's record of where the member is active (VCHA_ACTIVE_RECORD_SET
+ * in vcha/syncmark.h) no longer names this node, since a failback pulled
+ * the tree back to the primary (or the record went).  Pushes land again
+ * from then on.  A record that cannot be read keeps the marker.
+ */
+static bool
+active_released(struct vcha_agent *a, const struct member *m)
+{
+    char name[NAME_MAX_LEN + 32], node[256], self[256], rootfs[PATH_MAX],
+        path[PATH_MAX + 16], *value = NULL;
+    long long left = vcha_agent_remaining_ms(a) / 4;
+    int rc;
+
+    snprintf(name, sizeof(name), VCHA_ACTIVE_RECORD_PREFIX "%s", m->name);
+    rc = vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value,
+                               left < 5000 ? left : 5000);
+    snprintf(node, sizeof(node), "%s", rc == 0 ? value : "");
+    free(value);
+    if (rc < 0 && rc != -ENODATA) {
+        vcha_warn("member %s is active; cannot read cluster property %s "
+                  "(%s): kept active",
+                  m->name, name, strerror(-rc));
+        return false;
+    }
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (rc == 0 && strcmp(node, self) == 0) {
+        return false;
+    }
+    rootfs_path(a, m->name, rootfs, sizeof(rootfs));
+    snprintf(path, sizeof(path), "%s%s", rootfs, VCHA_SYNCMARK_ACTIVE_SUFFIX);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        vcha_warn("member %s: cannot remove its stale active marker %s: %s",
+                  m->name, path, strerror(errno));
+        return false;
+    }
+    vcha_notice("member %s failed back (cluster property %s %s%s): its "
+                "active marker removed, it is a standby again",
+                m->name, name, rc == 0 ? "names " : "is gone",
+                rc == 0 ? node : "");
+    return true;
+}
+
 /* Under the member's activation lock: its configuration and container. */
 static enum vcha_result
 member_converge_locked(struct vcha_agent *a, const struct member *m,
@@ -1516,8 +1560,13 @@ member_converge_locked(struct vcha_agent *a, const struct member *m,
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
     enum sync_state st = sync_get(a, m, &mark);
+    bool released = false;
     int written;
 
+    if (st == SYNC_ACTIVE && active_released(a, m)) {
+        st = sync_get(a, m, &mark);
+        released = st != SYNC_ACTIVE;
+    }
     if (st == SYNC_ACTIVE) {
         member_active(a, m);
         attrs_publish(a, m, st, &mark);
@@ -1528,6 +1577,11 @@ member_converge_locked(struct vcha_agent *a, const struct member *m,
         return written == -EEXIST ? VCHA_ERR_INSTALLED : VCHA_ERR_GENERIC;
     }
     if (ct_get(a, vcha_agent_str(a, P_LXCPATH), m->name, &ct) < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    /* it served: it starts again as a standby, a hot one below */
+    if (released && ct_running(a, ct) > 0 && member_kill(a, ct) != VCHA_OK) {
+        vcha_ct_free(ct);
         return VCHA_ERR_GENERIC;
     }
     boot_failed = false;

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <vcha/agent.h>
@@ -533,41 +532,12 @@ run_inside(struct vcha_agent *a, const struct vcha_ct *ct, size_t param)
     return VCHA_OK;
 }
 
-/*
- * This node's name: Pacemaker's (CRM_meta_on_node), else crm_node -n,
- * else the kernel's, into @p buf.
- */
-static void
-node_name(const struct vcha_agent *a, char *buf, size_t len)
-{
-    static const char *const argv[] = {"crm_node", "-n", NULL};
-    struct vcha_exec_result res = {0};
-    long long left = vcha_agent_remaining_ms(a);
-    struct utsname un;
-
-    if (a->clone.on_node != NULL && a->clone.on_node[0] != '\0') {
-        snprintf(buf, len, "%s", a->clone.on_node);
-        return;
-    }
-    /* within the operation's time: 5 s at most, half of what is left */
-    left = left / 2 < 5000 ? left / 2 : 5000;
-    if (left > 0 && vcha_exec(argv, NULL, 0, left, &res) == 0 &&
-        vcha_exec_ok(&res) && res.out[0] != '\0') {
-        res.out[strcspn(res.out, "\n")] = '\0';
-        snprintf(buf, len, "%s", res.out);
-        vcha_exec_result_clear(&res);
-        return;
-    }
-    vcha_exec_result_clear(&res);
-    snprintf(buf, len, "%s", uname(&un) == 0 ? un.nodename : "");
-}
-
 static bool
 is_primary(const struct vcha_agent *a)
 {
     char node[256];
 
-    node_name(a, node, sizeof(node));
+    vcha_agent_node_name(a, node, sizeof(node));
     return strcmp(node, vcha_agent_str(a, P_PRIMARY)) == 0;
 }
 
@@ -707,6 +677,79 @@ state_write(struct vcha_agent *a, const struct state *st)
 /* ------------------------------------------------- address and ports */
 
 /* The attribute start publishes the address in, into @p buf. */
+/* ------------------------------------------------------------ the record */
+
+/*
+ * The cluster's record of where the member is active (see
+ * VCHA_ACTIVE_RECORD_SET in vcha/syncmark.h): a cluster property that
+ * outlives every node, as the standby's transient attributes do not.
+ */
+static void
+record_name(const struct vcha_agent *a, char *buf, size_t len)
+{
+    snprintf(buf, len, VCHA_ACTIVE_RECORD_PREFIX "%s",
+             vcha_agent_str(a, P_MEMBER));
+}
+
+/*
+ * The node the record names, into @p node: 0, -ENODATA without a record,
+ * or -errno with the reason set.
+ */
+static int
+record_get(struct vcha_agent *a, char *node, size_t len)
+{
+    char name[300], *value = NULL;
+    int rc;
+
+    record_name(a, name, sizeof(name));
+    rc = vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value,
+                               half_left(a));
+    snprintf(node, len, "%s", rc == 0 ? value : "");
+    if (rc < 0 && rc != -ENODATA) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                        "cannot read cluster property %s (where member %s "
+                        "is active): %s",
+                        name, vcha_agent_str(a, P_MEMBER), strerror(-rc));
+    }
+    free(value);
+    return rc;
+}
+
+static enum vcha_result
+record_set(struct vcha_agent *a, const char *node)
+{
+    char name[300];
+    int rc;
+
+    record_name(a, name, sizeof(name));
+    rc = vcha_cluster_prop_set(VCHA_ACTIVE_RECORD_SET, name, node,
+                               half_left(a));
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot record in cluster property %s that "
+                               "member %s is active here: %s",
+                               name, vcha_agent_str(a, P_MEMBER),
+                               strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
+static enum vcha_result
+record_clear(struct vcha_agent *a)
+{
+    char name[300];
+    int rc;
+
+    record_name(a, name, sizeof(name));
+    rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name, half_left(a));
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot remove cluster property %s: %s", name,
+                               strerror(-rc));
+    }
+    return VCHA_OK;
+}
+
 static void
 address_attribute(const struct vcha_agent *a, char *buf, size_t len)
 {
@@ -1044,16 +1087,123 @@ done:
     return r;
 }
 
+/*
+ * Pull the member's tree back from the sync target (the standby where it
+ * is active, @p node) over sync_source, under the exclusion list a push
+ * goes by: what a push leaves out, the pull leaves as it is here.
+ */
+static enum vcha_result
+pull(struct vcha_agent *a, const char *node)
+{
+    const char *source = vcha_agent_str(a, P_SYNC_SOURCE);
+    struct vcha_excludes_spec spec = {.root = source};
+    struct vcha_sync_target t;
+    struct vcha_sync_stats st;
+    struct vcha_sync_push p = {
+        .source = source,
+        .target = &t,
+        .filter = NULL,
+        .identity = vcha_agent_str(a, P_SYNC_IDENTITY),
+        .known_hosts = vcha_agent_str(a, P_SYNC_KNOWN_HOSTS),
+        .password_file = vcha_agent_str(a, P_SYNC_PASSWORD_FILE),
+        .timeout_ms = half_left(a),
+        .pull = true,
+    };
+    char filter[4096], why[512] = "", *text = NULL;
+    size_t len = 0;
+    int rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), &t, why,
+                                     sizeof(why));
+
+    rc = rc ? rc
+            : vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
+                              ".pull-filter");
+    rc = rc ? rc : vcha_state_dir_ensure();
+    rc = rc ? rc
+            : vcha_sync_filter_text(&spec, NULL, &text, &len, why, sizeof(why));
+    rc = rc ? rc : vcha_sync_filter_save(filter, text, len);
+    free(text);
+    if (rc == 0) {
+        p.filter = filter;
+        rc = vcha_sync_push_run(&p, &st, why, sizeof(why));
+        unlink(filter);
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s is active on %s, its tree newer "
+                               "than this one; pulling it back failed (%s): "
+                               "not served from the older tree",
+                               vcha_agent_str(a, P_MEMBER), node,
+                               why[0] ? why : strerror(-rc));
+    }
+    vcha_notice("failback: the tree of member %s pulled back from %s (%s): "
+                "%lld files, %lld deleted, %lld bytes in %lld ms",
+                vcha_agent_str(a, P_MEMBER), node,
+                vcha_agent_str(a, P_SYNC_TARGET), st.files, st.deleted,
+                st.bytes, st.elapsed_ms);
+    return VCHA_OK;
+}
+
+/*
+ * A failback: the record names another node, where the member is (or
+ * was, until its stop for this start) active, with a tree newer than this
+ * node's.  Pull it back, then clear the record (only then: a record still
+ * naming the standby would pull its tree over this one's newer writes
+ * later).  A record but no pull fails the start: this primary never
+ * serves its older tree.  *@p pulled: whether it pulled.
+ */
+static enum vcha_result
+failback(struct vcha_agent *a, bool *pulled)
+{
+    char node[256], self[256], name[300];
+    enum vcha_result r;
+    int rc = record_get(a, node, sizeof(node));
+
+    *pulled = false;
+    if (rc == -ENODATA) {
+        return VCHA_OK;
+    }
+    if (rc < 0) {
+        return VCHA_ERR_GENERIC;
+    }
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (strcmp(node, self) == 0) {
+        return record_clear(a); /* no member is active on its primary */
+    }
+    record_name(a, name, sizeof(name));
+    if (vcha_agent_str(a, P_SYNC_TARGET) == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s is active on %s (cluster property "
+                               "%s): without sync_target its newer tree "
+                               "cannot be pulled back",
+                               vcha_agent_str(a, P_MEMBER), node, name);
+    }
+    vcha_notice("member %s is active on %s (cluster property %s): pulling "
+                "its tree back before the service starts here",
+                vcha_agent_str(a, P_MEMBER), node, name);
+    r = pull(a, node);
+    if (r == VCHA_OK) {
+        r = record_clear(a);
+    }
+    *pulled = r == VCHA_OK;
+    return r;
+}
+
 static enum vcha_result
 native_start(struct vcha_agent *a, bool already)
 {
     const struct state st = {MODE_NATIVE, false};
     enum vcha_result r = programs_check(a);
+    bool pulled = false;
 
     if (r == VCHA_OK && vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
         r = sync_validate(a);
     }
     if (r == VCHA_OK) {
+        r = failback(a, &pulled);
+    }
+    /* the standby that the tree came from still says active until its
+     * ctset sees the record gone */
+    if (r == VCHA_OK && !pulled) {
         r = member_active_elsewhere(a);
     }
     if (r == VCHA_OK) {
@@ -1236,7 +1386,7 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct,
     size_t len = 0;
     int rc = kv == NULL ? -ENOMEM : active_path(ct, path, sizeof(path));
 
-    node_name(a, node, sizeof(node));
+    vcha_agent_node_name(a, node, sizeof(node));
     rc = rc ? rc : vcha_kv_set(kv, "instance", a->instance);
     rc = rc ? rc : vcha_kv_set(kv, "node", node);
     rc = rc ? rc : vcha_kv_setf(kv, "since_ms", "%lld", vcha_realtime_ms());
@@ -1529,6 +1679,59 @@ member_active(struct vcha_agent *a, const struct vcha_ct *ct)
 }
 
 /*
+ * Judge the record before an activation: one naming another node means
+ * the newest tree is there, and this one is not activated; a marker of
+ * this resource's here that the record does not name (*@p rc 0) is stale,
+ * left from before a failback that pulled the tree back: it is removed
+ * (*@p rc becomes -ENOENT), and the tree is judged as any synced copy.
+ */
+static enum vcha_result
+record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc)
+{
+    char node[256], self[256], path[4096];
+    int got = record_get(a, node, sizeof(node));
+
+    if (got < 0 && got != -ENODATA) {
+        return VCHA_ERR_GENERIC;
+    }
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (got == 0 && strcmp(node, self) != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s is active on %s (cluster property "
+                               VCHA_ACTIVE_RECORD_PREFIX "%s): the newest "
+                               "tree is there, not here",
+                               ct->name, node, ct->name);
+    }
+    if (*rc == 0 && got == -ENODATA) {
+        if (active_path(ct, path, sizeof(path)) == 0 && unlink(path) < 0 &&
+            errno != ENOENT) {
+            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                   "cannot remove the stale marker %s: %s",
+                                   path, strerror(errno));
+        }
+        vcha_notice("%s: its active marker was stale (no cluster property "
+                    VCHA_ACTIVE_RECORD_PREFIX "%s: failed back since); "
+                    "activating the tree as synced",
+                    ct->name, ct->name);
+        *rc = -ENOENT;
+    }
+    return VCHA_OK;
+}
+
+/* Clear the record this start wrote: nothing was activated. */
+static void
+record_undo(struct vcha_agent *a)
+{
+    char keep[sizeof(a->reason)];
+
+    snprintf(keep, sizeof(keep), "%s", a->reason);
+    if (record_clear(a) != VCHA_OK) {
+        vcha_warn("%s", a->reason);
+    }
+    snprintf(a->reason, sizeof(a->reason), "%s", keep);
+}
+
+/*
  * Activate the member: its sync state judged (a start that finds its own
  * marker, left by an earlier start, judges it again), the active marker
  * written, a push that slipped in before it settled, the container booted
@@ -1543,14 +1746,18 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     struct state st = {MODE_CONTAINER, already && booted};
     struct vcha_syncmark m, now;
     enum vcha_result r;
-    char owner[256], why[512] = "";
+    char owner[256], why[512] = "", node[256];
     int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
-    bool marked = false;
+    bool marked = false, recorded = false;
 
     if (rc == 0 && strcmp(owner, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s already", ct->name,
                                owner);
+    }
+    r = record_check(a, ct, &rc);
+    if (r != VCHA_OK) {
+        return r;
     }
     /* a push under way is judged once it has ended, under the marker */
     r = sync_read(a, ct, &m);
@@ -1559,6 +1766,12 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     }
     if (r == VCHA_OK) {
         r = state_write(a, &st);
+    }
+    if (r == VCHA_OK && rc != 0) {
+        /* the record first: a marker is never without it */
+        vcha_agent_node_name(a, node, sizeof(node));
+        r = record_set(a, node);
+        recorded = r == VCHA_OK;
     }
     if (r == VCHA_OK && rc != 0) {
         r = active_write(a, ct, &m);
@@ -1578,6 +1791,9 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     if (r != VCHA_OK) {
         if (marked) {
             active_remove(ct);
+        }
+        if (recorded) {
+            record_undo(a);
         }
         return r;
     }

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <vcha/agent.h>
 #include <vcha/attr.h>
 #include <vcha/clock.h>
+#include <vcha/exec.h>
 #include <vcha/log.h>
 #include <vcha/metadata.h>
 
@@ -38,6 +40,31 @@ vcha_agent_remaining_ms(const struct vcha_agent *a)
     long long left = a->deadline_ms - vcha_now_ms();
 
     return left > 0 ? left : 1;
+}
+
+void
+vcha_agent_node_name(const struct vcha_agent *a, char *buf, size_t len)
+{
+    static const char *const argv[] = {"crm_node", "-n", NULL};
+    struct vcha_exec_result res = {0};
+    long long left = vcha_agent_remaining_ms(a);
+    struct utsname un;
+
+    if (a->clone.on_node != NULL && a->clone.on_node[0] != '\0') {
+        snprintf(buf, len, "%s", a->clone.on_node);
+        return;
+    }
+    /* within the operation's time: 5 s at most, half of what is left */
+    left = left / 2 < 5000 ? left / 2 : 5000;
+    if (left > 0 && vcha_exec(argv, NULL, 0, left, &res) == 0 &&
+        vcha_exec_ok(&res) && res.out[0] != '\0') {
+        res.out[strcspn(res.out, "\n")] = '\0';
+        snprintf(buf, len, "%s", res.out);
+        vcha_exec_result_clear(&res);
+        return;
+    }
+    vcha_exec_result_clear(&res);
+    snprintf(buf, len, "%s", uname(&un) == 0 ? un.nodename : "");
 }
 
 const char *

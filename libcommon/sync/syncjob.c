@@ -426,8 +426,9 @@ stat_figure(const char *out, const char *label)
 
 /*
  * Why rsync failed, from its stderr @p err: the first line of a daemon's
- * "@ERROR" (auth failed, unknown module) or of ssh's (connection refused,
- * host key), which rsync's own lines after it only echo; else the last
+ * "@ERROR" (auth failed, unknown module), of ssh's (connection refused,
+ * host key) or of the receiver's (vcha-receive's refusal), which rsync's
+ * own lines after it only echo; else the last
  * line that is not rsync's closing summary ("rsync error: ... (code N)");
  * else that summary.
  */
@@ -441,7 +442,8 @@ last_line(const char *err, char *why, size_t whylen)
         int len = (int) strcspn(line, "\n");
 
         if (len > 0 && (strncmp(line, "@ERROR", 6) == 0 ||
-                        strncmp(line, "ssh: ", 5) == 0)) {
+                        strncmp(line, "ssh: ", 5) == 0 ||
+                        strncmp(line, "vcha-receive: ", 14) == 0)) {
             best = line;
             best_len = len;
             break;

@@ -95,10 +95,24 @@ tap_like "$lag" "[0-9]*" "and vcha-lag-web, seconds since the batch ended ($lag)
 tap_cond "${lag:-99} >= 0 && ${lag:-99} < 30" "a small number"
 tap_is "$(attr vcha-sync-db)" never "db is still never synced"
 
+# activated here: the record first (as vcservice writes it), the marker
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web -v node1
 printf 'instance=web-svc\nnode=node1\nsince_ms=1\n' \
     > "$work/sync/web/rootfs.vcha-active"
 attr_is vcha-sync-web active 30
 tap_ok $? "with the active marker: vcha-sync-web=active"
+sleep 3 # monitors go by
+tap_ok "$([ -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
+    "while the record names this node, the marker stays"
+# the failback pulled the tree back, and cleared the record
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D
+attr_is vcha-sync-web complete 30
+tap_ok $? "the record gone: the monitor releases the member (vcha-sync-web=complete)"
+tap_ok "$([ ! -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
+    "its stale marker is removed"
+grep -q "member web failed back (cluster property vcha-active-web is gone)" \
+    /var/log/pacemaker/pacemaker.log
+tap_ok $? "and says so in the log"
 
 crm_resource -r standby-set-clone --meta -p target-role -v Stopped > /dev/null
 cluster1_wait 60 sh -c "crm_resource --locate -r standby-set-clone 2>&1 | grep -q 'NOT running'"

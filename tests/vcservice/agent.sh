@@ -562,6 +562,96 @@ tap_is "$(sed -n 's/^batch=//p' "$ACTIVE" 2> /dev/null)" \
 ra stop
 tap_is "$(running web1)" STOPPED "and stopped"
 
+# ============================================================ failback
+# The cluster's record of where a member is active: the cluster property
+# vcha-active-MEMBER (set vcha-records), written before the active marker.
+# One node plays both parts here; a record naming node2 stands for a
+# standby elsewhere, whose copy the rsync daemon serves.
+rec() { crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -G -q 2> /dev/null; }
+rec_set() { crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -v "$1"; }
+tap_is "$(rec)" node1 \
+    "an activation records where the member is active (cluster property vcha-active-web1)"
+receiver_rsyncd_start "$work" web1 "$ROOT" "$top_builddir/daemon/vcha-receive" ||
+    tap_bail "the rsync daemon did not start"
+fb=("${as_primary[@]}" OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}")
+# what the member wrote while it served, beside the primary's stale tree
+echo "written in the member" > "$ROOT/www/index.html"
+echo "new in the member" > "$ROOT/www/member.html"
+rm -f "$ROOT/www/new.html"
+echo "stale" > "$work/primary/www/new.html"
+mkdir -p "$work/primary/etc" "$ROOT/etc"
+echo "primary" > "$work/primary/etc/hostname"
+echo "member" > "$ROOT/etc/hostname"
+rec_set node2
+ra start "${fb[@]}"
+tap_is "$RA_RC" 0 "failback: native start with the record naming node2 ($RA_REASON)"
+tap_is "$(http 127.0.0.1 "$PORT")" "written in the member" \
+    "the service starts on the member's tree, pulled back"
+tap_is "$(cat "$work/primary/www/member.html" 2> /dev/null)" "new in the member" \
+    "a file the member made is here"
+tap_ok "$([ ! -e "$work/primary/www/new.html" ]; echo $?)" \
+    "a file the member deleted is gone"
+tap_is "$(cat "$work/primary/etc/hostname")" primary \
+    "what a push leaves out (/etc/hostname) the pull leaves as it was"
+tap_like "$RA_ERR" "*pulled back from node2 (rsync://*): * files, 1 deleted*" \
+    "the pull is logged with its figures"
+tap_is "$(rec)" "" "the record is cleared once the tree is here"
+ra stop "${fb[@]}"
+tap_is "$RA_RC" 0 "stopped natively"
+
+# the standby unreachable: no pull, no service from the older tree
+echo "written in the member again" > "$ROOT/www/index.html"
+rec_set node2
+kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
+wait "$RECEIVER_RSYNCD_PID" 2> /dev/null
+ra start "${fb[@]}"
+tap_is "$RA_RC" 1 "failback, the standby unreachable: start fails"
+tap_like "$RA_REASON" "member web1 is active on node2, its tree newer than this one; pulling it back failed (*): not served from the older tree" \
+    "saying so ($RA_REASON)"
+port_open 127.0.0.1 "$PORT"
+tap_cond "$? != 0" "start_cmd did not run"
+tap_is "$(rec)" node2 "the record stays"
+tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
+    "the tree here is as it was"
+ra stop "${fb[@]}"
+# the standby's copy not active (no marker): it may be older, never pulled
+receiver_rsyncd_start "$work" web1 "$ROOT" "$top_builddir/daemon/vcha-receive" ||
+    tap_bail "the rsync daemon did not start"
+fb=("${as_primary[@]}" OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}")
+mv "$ACTIVE" "$work/marker-kept"
+ra start "${fb[@]}"
+tap_is "$RA_RC" 1 "failback from a copy that is not active: start fails"
+tap_like "$RA_REASON" "*pulling it back failed (*refused from*not active*" \
+    "the receiver refused the download ($RA_REASON)"
+tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
+    "nothing was pulled"
+ra stop "${fb[@]}"
+mv "$work/marker-kept" "$ACTIVE"
+# no sync_target: nothing to pull from
+ra start "${as_primary[@]}" OCF_RESKEY_sync_target= OCF_RESKEY_sync_password_file=
+tap_is "$RA_RC" 1 "a record but no sync_target: start fails"
+tap_like "$RA_REASON" "member web1 is active on node2 (cluster property vcha-active-web1): without sync_target*" \
+    "saying so ($RA_REASON)"
+ra stop "${as_primary[@]}" OCF_RESKEY_sync_target= OCF_RESKEY_sync_password_file=
+
+# on the standby: a record naming another node keeps this copy inactive;
+# a marker the record does not name is stale, and removed
+ra start
+tap_is "$RA_RC" 1 "container: start while the record names another node fails"
+tap_like "$RA_REASON" "member web1 is active on node2 (cluster property vcha-active-web1): the newest tree is there*" \
+    "saying so ($RA_REASON)"
+tap_is "$(running web1)" STOPPED "nothing booted"
+ra stop
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D
+ra start
+tap_is "$RA_RC" 0 "container: start under a stale marker, no record ($RA_REASON)"
+tap_like "$RA_ERR" "*its active marker was stale*" "the stale marker is said"
+tap_is "$(rec)" node1 "the record names this node again"
+tap_cond "$(sed -n 's/^since_ms=//p' "$ACTIVE") > ${since:-0}" \
+    "under a new active marker"
+ra stop
+receiver_stop
+
 # ============================================================ ocf-tester
 # ocf-tester (resource-agents) runs every action as Pacemaker would, in
 # both modes.  It checks the meta-data against the OCF 1.0 DTD, which

@@ -91,6 +91,13 @@ enum vcha_result vcha_agent_fail(struct vcha_agent *a, enum vcha_result r,
 /** Milliseconds left until the deadline (never below 1). */
 long long vcha_agent_remaining_ms(const struct vcha_agent *a);
 
+/**
+ * This node's name into @p buf: Pacemaker's (CRM_meta_on_node), else
+ * crm_node -n's (within half of the time left, 5 s at most), else the
+ * kernel's.
+ */
+void vcha_agent_node_name(const struct vcha_agent *a, char *buf, size_t len);
+
 /** Text of parameter @p i of this invocation, or NULL. */
 const char *vcha_agent_str(const struct vcha_agent *a, size_t i);
 /** Number of parameter @p i (integer, 0/1, duration in ms). */

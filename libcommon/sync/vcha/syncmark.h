@@ -74,6 +74,19 @@
  * one, and the receiver never takes this one: the two cannot deadlock.
  */
 #define VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX ".vcha-active.lock"
+/**
+ * The cluster's record of where a member is active: the cluster property
+ * VCHA_ACTIVE_RECORD_PREFIX + MEMBER in the crm_config property set
+ * VCHA_ACTIVE_RECORD_SET (vcha_cluster_prop_get()), naming the node whose
+ * copy of the member's tree is the newest.  The activating side writes it
+ * before the active marker (under the activation lock); the primary's
+ * failback removes it once it has pulled that tree back.  An active marker
+ * on a node the record does not name is stale: the tree behind it is no
+ * longer the newest, and the marker is removed.  The record outlives every
+ * node, which the marker's transient attribute does not.
+ */
+#define VCHA_ACTIVE_RECORD_SET "vcha-records"
+#define VCHA_ACTIVE_RECORD_PREFIX "vcha-active-"
 /** How long vcha_syncmark_begin() waits for another push to end. */
 #define VCHA_SYNCMARK_LOCK_WAIT_MS 30000LL
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -915,6 +916,31 @@ test_remaining_ms_counts_down(void **state)
     assert_between(vcha_agent_remaining_ms(&a), 9900, 10000);
 }
 
+/* ------------------------------------------------------------ node name */
+
+static void
+test_node_name(void **state)
+{
+    struct vcha_agent a = {.deadline_ms = vcha_now_ms() + 10000};
+    char buf[256], *path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+    struct utsname un;
+
+    (void) state;
+    a.clone.on_node = "node7";
+    vcha_agent_node_name(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "node7");
+    /* no Pacemaker's name, no crm_node: the kernel's */
+    a.clone.on_node = NULL;
+    setenv("PATH", "/nonexistent", 1);
+    vcha_agent_node_name(&a, buf, sizeof(buf));
+    assert_int_equal(uname(&un), 0);
+    assert_string_equal(buf, un.nodename);
+    if (path != NULL) {
+        setenv("PATH", path, 1);
+    }
+    free(path);
+}
+
 /* ------------------------------------------------------------ fail */
 
 static void
@@ -1138,6 +1164,7 @@ main(void)
         T(test_deadline_margin_is_at_most_five_seconds),
         T(test_deadline_short_timeouts_keep_half),
         T(test_remaining_ms_never_below_1),
+        T(test_node_name),
         T(test_remaining_ms_counts_down),
         T(test_agent_fail_sets_reason_and_returns_code),
         T(test_agent_fail_truncates_long_reason),
