@@ -359,7 +359,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "name) that keeps the standby's copy of sync_source "
                         "in step: rsync://USER@RECEIVER:PORT/NAME for "
                         "ctset's receiver, ssh://[USER@]HOST[:PORT], or a "
-                        "directory.  Stop removes the job.",
+                        "directory.  Stop removes the job.  A failback "
+                        "pulls the member's tree back through it; give "
+                        "start a timeout that covers that pull.",
         },
     [P_SYNC_PASSWORD_FILE] =
         {
@@ -1128,10 +1130,12 @@ pull(struct vcha_agent *a, const char *node)
         unlink(filter);
     }
     if (rc < 0) {
+        vcha_warn("member %s is active on %s: its tree is newer than this "
+                  "node's, which is not served",
+                  vcha_agent_str(a, P_MEMBER), node);
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "member %s is active on %s, its tree newer "
-                               "than this one; pulling it back failed (%s): "
-                               "not served from the older tree",
+                               "cannot pull member %s's tree back from %s: "
+                               "%s",
                                vcha_agent_str(a, P_MEMBER), node,
                                why[0] ? why : strerror(-rc));
     }
@@ -2255,7 +2259,8 @@ static const struct vcha_agent_def agent = {
         "pushes (the sync marker's owner).  Then it writes the active "
         "marker SYNC_DIR/NAME/rootfs.vcha-active (instance=, node=, "
         "since_ms=, and batch= and completed= of the sync marker judged; "
-        "atomically and durably) before anything else, waits for a push "
+        "atomically and durably) before anything else (but the record: "
+        "see failback), waits for a push "
         "that began just before it (bounded, judged by the same rules), "
         "and removes the marker again when the start fails before booting "
         "the container or running anything inside it.  A start that finds "
@@ -2278,11 +2283,26 @@ static const struct vcha_agent_def agent = {
         "deactivate_cmd stays stopped after the resource's stop until the "
         "resource starts there again (start boots it) or an administrator "
         "removes the marker, after which ctset starts it at its next "
-        "monitor.  Once the primary's tree has been brought up to date from "
-        "the member by other means, an administrator removes the marker by "
-        "hand (rm SYNC_DIR/NAME/rootfs.vcha-active, with the resource "
-        "stopped on that node) to let pushes in again; there is no "
-        "automatic failback.  Either way start publishes the address the "
+        "monitor.  Failback: before the marker, the start records where "
+        "the member is active in the cluster property vcha-active-MEMBER "
+        "(property set vcha-records, crm_config; it outlives every node, "
+        "which transient attributes do not), and refuses while that record "
+        "names another node (the newest tree is there).  A native start "
+        "that finds the record naming another node pulls the member's tree "
+        "back from sync_target over sync_source before anything else (the "
+        "push's exclusion list: what a push leaves out, the pull leaves as "
+        "it is), within half of the time left, clears the record, and only "
+        "then runs start_cmd; when it cannot pull (the standby down, its "
+        "copy not active) the start fails and the older tree here is never "
+        "served.  ctset removes a marker the record no longer names and "
+        "starts the member again as a standby; pushes land again.  So a "
+        "failback is an administrator's move of the resource back to its "
+        "primary (stickiness keeps it where it is otherwise), and the "
+        "service must be started by start_cmd, not by the VM's init, so "
+        "that nothing serves or writes the tree before the pull.  "
+        "Clearing the record by hand (crm_attribute -t crm_config -s "
+        "vcha-records -n vcha-active-MEMBER -D) gives up what the member "
+        "wrote since it took over.  Either way start publishes the address the "
         "service answers on in the transient node attribute "
         "address_attribute (for ocf:vcha:dnsswitch) and stop removes it.  "
         "What this node did is kept in a state file in HA_RSCTMP: a monitor "
@@ -2292,10 +2312,9 @@ static const struct vcha_agent_def agent = {
         "and natively the service runs when at least one of its ports "
         "answers on address (one short try each): a probe with the state "
         "file but no port answering says not running, a recurring monitor "
-        "fails.  A native start is refused while any node's transient "
-        "attribute vcha-sync-MEMBER (published by ctset) says active: the "
-        "service runs from the member there, and this primary's tree is "
-        "stale.  A native monitor logs a warning each time the filesync "
+        "fails.  Without a record, a native start is refused while any "
+        "node's transient attribute vcha-sync-MEMBER (published by ctset) "
+        "says active.  A native monitor logs a warning each time the filesync "
         "job reports an error (a push refused because the member is "
         "active, say) and goes on.  A stop whose state file is damaged "
         "stops the way start would have started here (the same mode "

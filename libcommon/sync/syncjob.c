@@ -462,7 +462,11 @@ last_line(const char *err, char *why, size_t whylen)
         best_len = summary_len;
     }
     snprintf(why, whylen, "%s%.*s",
-             strncmp(best, "rsync", 5) == 0 ? "" : "rsync: ", best_len, best);
+             strncmp(best, "rsync", 5) == 0 ||
+                     strncmp(best, "vcha-receive: ", 14) == 0
+                 ? ""
+                 : "rsync: ",
+             best_len, best);
 }
 
 int

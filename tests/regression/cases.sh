@@ -248,7 +248,17 @@ cases_vcservice() {
         'echo "name=\"$3\" host=\"$h\" value=\"$v\""' \
         > "$work/vcs-bin/attrd_updater"
     chmod 755 "$work/vcs-bin/attrd_updater"
-    mkdir -p "$work/lxc/web2" "$work/lxc/web3"
+    # the cluster's record (crm_attribute -t crm_config): web5 is active on
+    # node8, no other member anywhere
+    printf '%s\n' '#!/bin/sh' \
+        'case "$*" in *vcha-active-web5*-G*) echo node8;; *-G*) exit 105;; esac' \
+        > "$work/vcs-bin/crm_attribute"
+    chmod 755 "$work/vcs-bin/crm_attribute"
+    mkdir -p "$work/lxc/web2" "$work/lxc/web3" "$work/lxc/web5" \
+        "$work/sync/web5/rootfs"
+    printf '%s\n' "lxc.rootfs.path = dir:$work/sync/web5/rootfs" \
+        "lxc.net.0.type = veth" "lxc.net.0.link = br0" \
+        "lxc.net.0.ipv4.address = 198.18.0.45/24" > "$work/lxc/web5/config"
     printf '%s\n' "lxc.rootfs.path = dir:$work/sync/web2/rootfs" \
         "lxc.net.0.type = veth" "lxc.net.0.link = br0" \
         "lxc.net.0.ipv4.address = 198.18.0.42/24" > "$work/lxc/web2/config"
@@ -349,6 +359,16 @@ cases_vcservice() {
     case_run "start, primary, member active on a standby" start "$standby" \
         OCF_RESKEY_primary=node9 OCF_RESKEY_member=web4 \
         OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=$VCS_PORT
+    case_run "start, primary, member recorded active elsewhere, no target" \
+        start "$standby" OCF_RESKEY_primary=node9 OCF_RESKEY_member=web5 \
+        OCF_RESKEY_address=127.0.0.1 OCF_RESKEY_ports=$VCS_PORT \
+        "OCF_RESKEY_start_cmd=/bin/touch $work/start_cmd_ran"
+    [ -e "$work/start_cmd_ran" ] &&
+        echo "start_cmd ran though the member is recorded active elsewhere" >> "$out"
+    case_run "start, standby, member recorded active elsewhere" start \
+        "$standby" OCF_RESKEY_member=web5
+    [ -e "$work/sync/web5/rootfs.vcha-active" ] &&
+        echo "an active marker was written for a member active elsewhere" >> "$out"
     case_run "start, primary, start_cmd not installed" start "$standby" \
         OCF_RESKEY_primary=node9 OCF_RESKEY_start_cmd=/opt/nosuch/bin/svc
     case_run "start, primary, bad target" start "$standby" \

@@ -606,7 +606,7 @@ kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
 wait "$RECEIVER_RSYNCD_PID" 2> /dev/null
 ra start "${fb[@]}"
 tap_is "$RA_RC" 1 "failback, the standby unreachable: start fails"
-tap_like "$RA_REASON" "member web1 is active on node2, its tree newer than this one; pulling it back failed (*): not served from the older tree" \
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: rsync*" \
     "saying so ($RA_REASON)"
 port_open 127.0.0.1 "$PORT"
 tap_cond "$? != 0" "start_cmd did not run"
@@ -621,7 +621,7 @@ fb=("${as_primary[@]}" OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}")
 mv "$ACTIVE" "$work/marker-kept"
 ra start "${fb[@]}"
 tap_is "$RA_RC" 1 "failback from a copy that is not active: start fails"
-tap_like "$RA_REASON" "*pulling it back failed (*refused from*not active*" \
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: vcha-receive: refused: downloads (--sender) are refused from*" \
     "the receiver refused the download ($RA_REASON)"
 tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
     "nothing was pulled"
