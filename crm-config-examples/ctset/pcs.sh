@@ -65,8 +65,15 @@ pcs resource group add db-svc db db-dns
 # Each service prefers its own VM, may run on a standby VM, and nowhere
 # else.  No automatic failback: a stickiness of 200 outweighs the
 # preference of 100, so a service that failed over stays in its container
-# when its VM returns (the container's files are newer than the VM's); an
-# administrator moves it back.
+# when its VM returns (the container's files are newer than the VM's).
+# A failback is an administrator's move, e.g.
+#   pcs resource move web-svc web-vm && pcs resource clear web-svc
+# the service stops in its member, vcservice's start on web-vm pulls the
+# member's tree back (the cluster property vcha-active-web, in the
+# crm_config set vcha-records, says where it is active) and only then
+# starts the service; the standby's ctset then makes the member a standby
+# again.  A start that cannot pull fails: web-vm's older tree is never
+# served.
 for svc in web db; do
     pcs resource meta $svc-svc resource-stickiness=200
     pcs constraint location $svc-svc prefers $svc-vm=100
