@@ -61,6 +61,22 @@ run_tool(const char *const argv[], long long timeout_ms, char **out)
     return rc;
 }
 
+/*
+ * The value crm_attribute -G -q printed (@p out, taken): its first line,
+ * into *@p value; -ENODATA for none.
+ */
+static int
+quiet_value(char *out, char **value)
+{
+    out[strcspn(out, "\n")] = '\0';
+    if (out[0] == '\0') {
+        free(out);
+        return -ENODATA;
+    }
+    *value = out;
+    return 0;
+}
+
 int
 vcha_attr_parse_query(const char *output, char **value)
 {
@@ -127,14 +143,7 @@ vcha_node_attr_get(const char *name, const char *node, char **value,
         argv[8] = node;
     }
     rc = run_tool(argv, deadline - vcha_now_ms(), &out);
-    if (rc == 0) {
-        out[strcspn(out, "\n")] = '\0';
-        rc = out[0] != '\0' ? 0 : -ENODATA;
-        *value = rc == 0 ? out : NULL;
-        out = rc == 0 ? NULL : out;
-    }
-    free(out);
-    return rc;
+    return rc == 0 ? quiet_value(out, value) : rc;
 }
 
 int
@@ -201,14 +210,7 @@ vcha_cluster_prop_get(const char *set, const char *name, char **value,
     int rc = run_tool(argv, timeout_ms, &out);
 
     *value = NULL;
-    if (rc == 0) {
-        out[strcspn(out, "\n")] = '\0';
-        rc = out[0] != '\0' ? 0 : -ENODATA;
-        *value = rc == 0 ? out : NULL;
-        out = rc == 0 ? NULL : out;
-    }
-    free(out);
-    return rc;
+    return rc == 0 ? quiet_value(out, value) : rc;
 }
 
 int

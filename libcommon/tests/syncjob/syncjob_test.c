@@ -421,6 +421,36 @@ test_filter_save(void **state)
     assert_true(arrived(f, "c"));
 }
 
+/* Write @p text to @p dir/@p name, its directory made. */
+static void
+put_at(const char *dir, const char *name, const char *text)
+{
+    char *path = test_path(dir, name), *slash = strrchr(path, '/');
+
+    *slash = '\0';
+    mkdir(path, 0755);
+    *slash = '/';
+    assert_int_equal(test_write_file(path, text), 0);
+    free(path);
+}
+
+/* @p dir/@p name holds @p text (NULL: it does not exist). */
+static void
+assert_holds(const char *dir, const char *name, const char *text)
+{
+    char *path = test_path(dir, name), *got;
+
+    if (text == NULL) {
+        assert_int_equal(access(path, F_OK), -1);
+    } else {
+        got = test_slurp(path);
+        assert_non_null(got);
+        assert_string_equal(got, text);
+        free(got);
+    }
+    free(path);
+}
+
 /*
  * A pull (a failback): the standby's copy comes back over the source,
  * deleting what the standby no longer has, and leaving what the filter
@@ -431,28 +461,16 @@ test_pull(void **state)
 {
     struct fixture *f = *state;
     const char *argv[32];
-    char buf[4096], *path, *text;
+    char buf[4096];
     int n;
 
     put(f, "data/a", "stale\n");
     put(f, "data/gone", "deleted on the standby\n");
     put(f, "boot/vmlinuz", "the primary's own kernel\n");
     put(f, "etc/hostname", "primary\n");
-    path = test_path(f->dst, "data");
-    assert_int_equal(mkdir(path, 0755), 0);
-    free(path);
-    path = test_path(f->dst, "etc");
-    assert_int_equal(mkdir(path, 0755), 0);
-    free(path);
-    path = test_path(f->dst, "data/a");
-    assert_int_equal(test_write_file(path, "newer\n"), 0);
-    free(path);
-    path = test_path(f->dst, "data/b");
-    assert_int_equal(test_write_file(path, "written on the standby\n"), 0);
-    free(path);
-    path = test_path(f->dst, "etc/hostname");
-    assert_int_equal(test_write_file(path, "member\n"), 0);
-    free(path);
+    put_at(f->dst, "data/a", "newer\n");
+    put_at(f->dst, "data/b", "written on the standby\n");
+    put_at(f->dst, "etc/hostname", "member\n");
     filter_write(f, "- /boot/***\n- /etc/hostname\n");
     f->push.filter = f->filter;
     f->push.pull = true;
@@ -463,39 +481,17 @@ test_pull(void **state)
     assert_int_equal(strncmp(argv[n - 2], f->dst, strlen(f->dst)), 0);
 
     assert_int_equal(vcha_sync_push_run(&f->push, &f->st, f->why, 512), 0);
-    path = test_path(f->src, "data/a");
-    text = test_slurp(path);
-    assert_string_equal(text, "newer\n");
-    free(text);
-    free(path);
-    path = test_path(f->src, "data/b");
-    text = test_slurp(path);
-    assert_string_equal(text, "written on the standby\n");
-    free(text);
-    free(path);
-    path = test_path(f->src, "data/gone");
-    assert_int_equal(access(path, F_OK), -1);
-    free(path);
+    assert_holds(f->src, "data/a", "newer\n");
+    assert_holds(f->src, "data/b", "written on the standby\n");
+    assert_holds(f->src, "data/gone", NULL);
     /* excluded: the source's own, kept */
-    path = test_path(f->src, "boot/vmlinuz");
-    text = test_slurp(path);
-    assert_string_equal(text, "the primary's own kernel\n");
-    free(text);
-    free(path);
-    path = test_path(f->src, "etc/hostname");
-    text = test_slurp(path);
-    assert_string_equal(text, "primary\n");
-    free(text);
-    free(path);
+    assert_holds(f->src, "boot/vmlinuz", "the primary's own kernel\n");
+    assert_holds(f->src, "etc/hostname", "primary\n");
     assert_int_equal(f->st.files, 2);
     assert_int_equal(f->st.deleted, 1);
     assert_true(f->st.bytes > 0);
     /* and the standby's copy is untouched */
-    path = test_path(f->dst, "etc/hostname");
-    text = test_slurp(path);
-    assert_string_equal(text, "member\n");
-    free(text);
-    free(path);
+    assert_holds(f->dst, "etc/hostname", "member\n");
 }
 
 /* -------------------------------------------------------------- pushes */

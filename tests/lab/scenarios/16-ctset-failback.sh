@@ -142,10 +142,16 @@ t0=$(now)
 lab poweroff "$S" 2> /dev/null
 wait_fenced 90 node2 "$S" "$t0"
 tap_ok $? "$S powered off: fenced"
-plog=$(node_log "$P" /var/log/pacemaker/pacemaker.log)
-wait_for 90 grep -q "cannot pull member web's tree back from $S" "$plog"
-tap_ok $? "web's start on $P fails: it cannot pull the newer tree back from $S"
-grep -F "cannot pull member web's tree back" "$plog" | tail -1 | sed 's/^/#  /'
+for ((i = 0; i < 180; i++)); do
+    t_fail=$(log_time "$t0" "$P" /var/log/pacemaker/pacemaker.log \
+        "vcservice.*start failed.*cannot pull member web's tree back from $S")
+    [ -n "$t_fail" ] && break
+    sleep 0.5
+done
+tap_ok "$([ -n "$t_fail" ]; echo $?)" \
+    "web's start on $P fails: it cannot pull the newer tree back from $S ($(since "$t0" "${t_fail:-}"))"
+grep -F "start failed (OCF_ERR_GENERIC): cannot pull member web's tree back" \
+    "$(node_log "$P" /var/log/pacemaker/pacemaker.log)" | tail -1 | sed 's/^/#  /'
 tap_is "$(cs_who "$(addr_of "$P")")" "" "$P does not serve its older tree"
 tap_is "$(record)" "$S" "the record still names $S"
 wait_for 240 online "$P" "$S" node2
