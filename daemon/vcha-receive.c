@@ -246,6 +246,7 @@ static const struct opt_rule opt_rules[] = {
 /* What the options of one command said. */
 struct push {
     bool sender;
+    bool removes; /* --remove-source-files: the sender deletes */
 };
 
 static const struct opt_rule *
@@ -335,6 +336,7 @@ long_ok(char **w, size_t n, size_t *i, struct push *push)
         if (eq != NULL) {
             refuse("option --%s takes no value", r->name);
         }
+        push->removes |= strncmp(r->name, "remove-", 7) == 0;
         return eq == NULL;
     default:
         break;
@@ -382,6 +384,11 @@ options_ok(char **w, size_t n, size_t *dot, struct push *push)
     }
     if (i == n) {
         refuse("the command has no \".\" after its options: not rsync's");
+        return false;
+    }
+    if (push->sender && push->removes) {
+        refuse("a download with --remove-source-files is refused: it would "
+               "delete the files of the tree it sends");
         return false;
     }
     *dot = i;

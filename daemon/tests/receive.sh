@@ -499,6 +499,11 @@ tap_is "$(cd "$work/pulled" && find . | sort | md5sum)" \
     "$(cd "$dest" && find . | sort | md5sum)" \
     "active: ssh: all of it, and nothing from outside it"
 tap_is "$(marks "$dest")" "$before" "active: ssh: the download began no batch"
+run rsync -a --remove-source-files -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
+tap_like "$RC:$ERR" "1*:*a download with --remove-source-files is refused*" \
+    "active: ssh: a download that would delete what it sends is refused"
+tap_ok "$([ -e "$dest/data/member-wrote" ]; echo $?)" \
+    "active: ssh: and the tree keeps its files"
 before=$(marks "$ddest")
 rm -rf "$work/dpulled"
 mkdir -p "$work/dpulled"
@@ -509,6 +514,12 @@ tap_is "$RC/$(cat "$work/dpulled/data/member-wrote" 2>/dev/null)" \
 sleep 0.5 # post-xfer runs after the client is done
 tap_is "$(marks "$ddest")" "$before" \
     "active: daemon: the download began no batch, post-xfer left the marker"
+run rsync -a --remove-source-files --password-file="$RECEIVER_RSYNC_PASSFILE" \
+    "$RECEIVER_RSYNC_URL" "$work/dpulled/"
+tap_like "$ERR" "*a download with --remove-source-files is refused*" \
+    "active: daemon: a download that would delete what it sends is refused"
+tap_ok "$([ -e "$ddest/data/member-wrote" ]; echo $?)" \
+    "active: daemon: and the tree keeps its files"
 rm -f "$dest/data/member-wrote" "$ddest/data/member-wrote"
 rm -f "$dest.vcha-active" "$ddest.vcha-active"
 push_ssh
