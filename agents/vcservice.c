@@ -474,6 +474,13 @@ half_left(const struct vcha_agent *a)
     return a->deadline_ms > now ? now + (a->deadline_ms - now) / 2 : now;
 }
 
+/* Half of the milliseconds left: the timeout of one call. */
+static long long
+half_left_ms(const struct vcha_agent *a)
+{
+    return vcha_agent_remaining_ms(a) / 2;
+}
+
 /*
  * The deadline of command parameter @p param: the monitor's whole time,
  * half of what is left for the others (a reserve for what follows them).
@@ -705,7 +712,7 @@ record_get(struct vcha_agent *a, char *node, size_t len)
 
     record_name(a, name, sizeof(name));
     rc = vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value,
-                               half_left(a));
+                               half_left_ms(a));
     snprintf(node, len, "%s", rc == 0 ? value : "");
     if (rc < 0 && rc != -ENODATA) {
         vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -725,7 +732,7 @@ record_set(struct vcha_agent *a, const char *node)
 
     record_name(a, name, sizeof(name));
     rc = vcha_cluster_prop_set(VCHA_ACTIVE_RECORD_SET, name, node,
-                               half_left(a));
+                               half_left_ms(a));
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot record in cluster property %s that "
@@ -743,7 +750,8 @@ record_clear(struct vcha_agent *a)
     int rc;
 
     record_name(a, name, sizeof(name));
-    rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name, half_left(a));
+    rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name,
+                                  half_left_ms(a));
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot remove cluster property %s: %s", name,
@@ -1108,7 +1116,7 @@ pull(struct vcha_agent *a, const char *node)
         .identity = vcha_agent_str(a, P_SYNC_IDENTITY),
         .known_hosts = vcha_agent_str(a, P_SYNC_KNOWN_HOSTS),
         .password_file = vcha_agent_str(a, P_SYNC_PASSWORD_FILE),
-        .timeout_ms = half_left(a),
+        .timeout_ms = half_left_ms(a),
         .pull = true,
     };
     char filter[4096], why[512] = "", *text = NULL;

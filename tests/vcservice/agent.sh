@@ -614,6 +614,24 @@ tap_is "$(rec)" node2 "the record stays"
 tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
     "the tree here is as it was"
 ra stop "${fb[@]}"
+# a receiver that takes the connection and never answers: the pull is
+# bounded by the start's timeout (half of what is left), and so is start
+SILENT=$(receiver_free_port)
+"$BUSYBOX" nc -l -p "$SILENT" -e "$BUSYBOX" sleep 60 &
+NC=$!
+sleep 0.3
+t0=$EPOCHREALTIME
+ra start "${as_primary[@]}" OCF_RESKEY_sync_target="rsync://vcha@127.0.0.1:$SILENT/web1" \
+    OCF_RESKEY_CRM_meta_timeout=8000
+ms=$(ms_since "$t0")
+tap_is "$RA_RC" 1 "failback, a receiver that never answers: start fails"
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: rsync timed out after *" \
+    "saying so ($RA_REASON)"
+tap_cond "ms < 8000" "within the start's timeout ($ms ms of 8000)"
+tap_is "$(rec)" node2 "the record stays"
+kill "$NC" 2> /dev/null
+wait "$NC" 2> /dev/null
+ra stop "${as_primary[@]}"
 # the standby's copy not active (no marker): it may be older, never pulled
 receiver_rsyncd_start "$work" web1 "$ROOT" "$top_builddir/daemon/vcha-receive" ||
     tap_bail "the rsync daemon did not start"
