@@ -1509,32 +1509,38 @@ member_active(struct vcha_agent *a, const struct member *m)
 
 /*
  * Whether the member's active marker is stale, and removed now: the
- * cluster's record of where the member is active (VCHA_ACTIVE_RECORD_SET
- * in vcha/syncmark.h) no longer names this node, since a failback pulled
- * the tree back to the primary (or the record went).  Pushes land again
- * from then on.  A record that cannot be read keeps the marker.
+ * cluster's record of where the member's newest tree is
+ * (VCHA_ACTIVE_RECORD_SET in vcha/syncmark.h) says it failed back to its
+ * primary, which pulled the tree back, or is active on another node.
+ * Pushes land again from then on.  A record that cannot be read, or none
+ * at all (a CIB replaced from an older copy loses it), keeps the marker:
+ * only a record can say that this tree is no longer the newest.
  */
 static bool
 active_released(struct vcha_agent *a, const struct member *m)
 {
     char name[NAME_MAX_LEN + 32], node[256], self[256], rootfs[PATH_MAX],
-        path[PATH_MAX + 16], *value = NULL;
+        path[PATH_MAX + 16];
     long long left = vcha_agent_remaining_ms(a) / 4;
-    int rc;
+    bool native = false;
+    int rc = vcha_active_record_get(m->name, left < 5000 ? left : 5000, node,
+                                    sizeof(node), &native);
 
-    snprintf(name, sizeof(name), VCHA_ACTIVE_RECORD_PREFIX "%s", m->name);
-    rc = vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value,
-                               left < 5000 ? left : 5000);
-    snprintf(node, sizeof(node), "%s", rc == 0 ? value : "");
-    free(value);
-    if (rc < 0 && rc != -ENODATA) {
+    vcha_active_record_name(m->name, name, sizeof(name));
+    if (rc == -ENODATA) {
+        vcha_warn("member %s is active, but no cluster property %s says "
+                  "where: kept active (the next activation writes it)",
+                  m->name, name);
+        return false;
+    }
+    if (rc < 0) {
         vcha_warn("member %s is active; cannot read cluster property %s "
                   "(%s): kept active",
                   m->name, name, strerror(-rc));
         return false;
     }
     vcha_agent_node_name(a, self, sizeof(self));
-    if (rc == 0 && strcmp(node, self) == 0) {
+    if (!native && strcmp(node, self) == 0) {
         return false;
     }
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
@@ -1544,10 +1550,10 @@ active_released(struct vcha_agent *a, const struct member *m)
                   m->name, path, strerror(errno));
         return false;
     }
-    vcha_notice("member %s failed back (cluster property %s %s%s): its "
-                "active marker removed, it is a standby again",
-                m->name, name, rc == 0 ? "names " : "is gone",
-                rc == 0 ? node : "");
+    vcha_notice("member %s %s %s (cluster property %s): its active marker "
+                "removed, it is a standby again",
+                m->name, native ? "failed back to" : "is active on", node,
+                name);
     return true;
 }
 
@@ -2281,12 +2287,14 @@ static const struct vcha_agent_def agent = {
         "every push into it, and this agent never restarts or stops it "
         "by itself, but at its own stop.  The marker stays after the "
         "service stops, since the tree is then newer than its primary's, "
-        "until the failback: the monitor removes a marker that the "
+        "until the failback: the monitor removes the marker once the "
         "cluster property vcha-active-NAME (property set vcha-records, "
-        "written by vcservice before the marker, cleared by its "
-        "primary's start once it has pulled the tree back) no longer "
-        "names this node, and starts the member again as a standby (a "
-        "running one is stopped first).  While the marker exists, "
+        "written by vcservice before the marker, set to native:NODE by "
+        "its primary's start once it has pulled the tree back) no longer "
+        "names this node active, and starts the member again as a "
+        "standby (a running one is stopped first).  Without the property "
+        "(a CIB replaced from an older copy) the marker is kept, with a "
+        "warning at each monitor.  While the marker exists, "
         "vcha-receive lets the member's primary download the tree.  "
         "A reload (members is reloadable) adds and removes members "
         "without touching the others: a member that left the set is "

@@ -689,72 +689,55 @@ state_write(struct vcha_agent *a, const struct state *st)
 /* ------------------------------------------------------------ the record */
 
 /*
- * The cluster's record of where the member is active (see
+ * The cluster's record of where the member's newest tree is (see
  * VCHA_ACTIVE_RECORD_SET in vcha/syncmark.h): a cluster property that
  * outlives every node, as the standby's transient attributes do not.
  */
 static void
 record_name(const struct vcha_agent *a, char *buf, size_t len)
 {
-    snprintf(buf, len, VCHA_ACTIVE_RECORD_PREFIX "%s",
-             vcha_agent_str(a, P_MEMBER));
+    vcha_active_record_name(vcha_agent_str(a, P_MEMBER), buf, len);
 }
 
 /*
- * The node the record names, into @p node: 0, -ENODATA without a record,
- * or -errno with the reason set.
+ * The node the record names, into @p node, and whether the member failed
+ * back to it (*@p native): 0, -ENODATA without a record, or -errno with
+ * the reason set.
  */
 static int
-record_get(struct vcha_agent *a, char *node, size_t len)
+record_get(struct vcha_agent *a, char *node, size_t len, bool *native)
 {
-    char name[300], *value = NULL;
-    int rc;
+    char name[300];
+    int rc = vcha_active_record_get(vcha_agent_str(a, P_MEMBER),
+                                    half_left_ms(a), node, len, native);
 
-    record_name(a, name, sizeof(name));
-    rc = vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value,
-                               half_left_ms(a));
-    snprintf(node, len, "%s", rc == 0 ? value : "");
     if (rc < 0 && rc != -ENODATA) {
+        record_name(a, name, sizeof(name));
         vcha_agent_fail(a, VCHA_ERR_GENERIC,
                         "cannot read cluster property %s (where member %s "
                         "is active): %s",
                         name, vcha_agent_str(a, P_MEMBER), strerror(-rc));
     }
-    free(value);
     return rc;
 }
 
+/* Record this node: the member active here, or failed back (@p native). */
 static enum vcha_result
-record_set(struct vcha_agent *a, const char *node)
+record_set(struct vcha_agent *a, bool native)
 {
-    char name[300];
+    char name[300], self[256];
     int rc;
 
-    record_name(a, name, sizeof(name));
-    rc = vcha_cluster_prop_set(VCHA_ACTIVE_RECORD_SET, name, node,
-                               half_left_ms(a));
+    vcha_agent_node_name(a, self, sizeof(self));
+    rc = vcha_active_record_set(vcha_agent_str(a, P_MEMBER), self, native,
+                                half_left_ms(a));
     if (rc < 0) {
+        record_name(a, name, sizeof(name));
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "cannot record in cluster property %s that "
-                               "member %s is active here: %s",
+                               "member %s %s: %s",
                                name, vcha_agent_str(a, P_MEMBER),
-                               strerror(-rc));
-    }
-    return VCHA_OK;
-}
-
-static enum vcha_result
-record_clear(struct vcha_agent *a)
-{
-    char name[300];
-    int rc;
-
-    record_name(a, name, sizeof(name));
-    rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name,
-                                  half_left_ms(a));
-    if (rc < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "cannot remove cluster property %s: %s", name,
+                               native ? "failed back here" : "is active here",
                                strerror(-rc));
     }
     return VCHA_OK;
@@ -1158,28 +1141,30 @@ pull(struct vcha_agent *a, const char *node)
 /*
  * A failback: the record names another node, where the member is (or
  * was, until its stop for this start) active, with a tree newer than this
- * node's.  Pull it back, then clear the record (only then: a record still
- * naming the standby would pull its tree over this one's newer writes
- * later).  A record but no pull fails the start: this primary never
- * serves its older tree.  *@p pulled: whether it pulled.
+ * node's.  Pull it back, then record that the member failed back here
+ * (only then: a record still naming the standby would pull its tree over
+ * this one's newer writes later).  A record but no pull fails the start:
+ * this primary never serves its older tree.  *@p pulled: whether it
+ * pulled.
  */
 static enum vcha_result
 failback(struct vcha_agent *a, bool *pulled)
 {
     char node[256], self[256], name[300];
     enum vcha_result r;
-    int rc = record_get(a, node, sizeof(node));
+    bool native = false;
+    int rc = record_get(a, node, sizeof(node), &native);
 
     *pulled = false;
-    if (rc == -ENODATA) {
-        return VCHA_OK;
+    if (rc == -ENODATA || (rc == 0 && native)) {
+        return VCHA_OK; /* no member is active */
     }
     if (rc < 0) {
         return VCHA_ERR_GENERIC;
     }
     vcha_agent_node_name(a, self, sizeof(self));
     if (strcmp(node, self) == 0) {
-        return record_clear(a); /* no member is active on its primary */
+        return record_set(a, true); /* no member is active on its primary */
     }
     record_name(a, name, sizeof(name));
     if (vcha_agent_str(a, P_SYNC_TARGET) == NULL) {
@@ -1194,7 +1179,7 @@ failback(struct vcha_agent *a, bool *pulled)
                 vcha_agent_str(a, P_MEMBER), node, name);
     r = pull(a, node);
     if (r == VCHA_OK) {
-        r = record_clear(a);
+        r = record_set(a, true);
     }
     *pulled = r == VCHA_OK;
     return r;
@@ -1214,7 +1199,7 @@ native_start(struct vcha_agent *a, bool already)
         r = failback(a, &pulled);
     }
     /* the standby that the tree came from still says active until its
-     * ctset sees the record gone */
+     * ctset sees the record name this node */
     if (r == VCHA_OK && !pulled) {
         r = member_active_elsewhere(a);
     }
@@ -1691,23 +1676,31 @@ member_active(struct vcha_agent *a, const struct vcha_ct *ct)
 }
 
 /*
- * Judge the record before an activation: one naming another node means
- * the newest tree is there, and this one is not activated; a marker of
- * this resource's here that the record does not name (*@p rc 0) is stale,
- * left from before a failback that pulled the tree back: it is removed
- * (*@p rc becomes -ENOENT), and the tree is judged as any synced copy.
+ * Judge the record before an activation: one naming another node as
+ * active means the newest tree is there, and this one is not activated.
+ * A marker of this resource's here (*@p rc 0) under a record of a
+ * failback is stale, left from before the failback pulled the tree back:
+ * it is removed (*@p rc becomes -ENOENT), and the tree is judged as any
+ * synced copy.  Under no record at all, the marker stands (the record was
+ * lost, not moved).  *@p had: the record's value to restore should the
+ * activation fail ("" for none); *@p current: it names this node active.
  */
 static enum vcha_result
-record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc)
+record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc, char *had,
+             size_t len, bool *current)
 {
     char node[256], self[256], path[4096];
-    int got = record_get(a, node, sizeof(node));
+    bool native = false;
+    int got = record_get(a, node, sizeof(node), &native);
 
     if (got < 0 && got != -ENODATA) {
         return VCHA_ERR_GENERIC;
     }
     vcha_agent_node_name(a, self, sizeof(self));
-    if (got == 0 && strcmp(node, self) != 0) {
+    snprintf(had, len, "%s%s",
+             got == 0 && native ? VCHA_ACTIVE_RECORD_NATIVE : "", node);
+    *current = got == 0 && !native && strcmp(node, self) == 0;
+    if (got == 0 && !native && !*current) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active on %s (cluster property "
                                VCHA_ACTIVE_RECORD_PREFIX "%s): the newest "
@@ -1715,32 +1708,53 @@ record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc)
                                ct->name, node, ct->name);
     }
     if (*rc == 0 && got == -ENODATA) {
+        vcha_warn("%s: active here, but no cluster "
+                  "property " VCHA_ACTIVE_RECORD_PREFIX
+                  "%s says so: written again",
+                  ct->name, ct->name);
+    }
+    if (*rc == 0 && native) {
         if (active_path(ct, path, sizeof(path)) == 0 && unlink(path) < 0 &&
             errno != ENOENT) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                    "cannot remove the stale marker %s: %s",
                                    path, strerror(errno));
         }
-        vcha_notice("%s: its active marker was stale (no cluster property "
-                    VCHA_ACTIVE_RECORD_PREFIX "%s: failed back since); "
-                    "activating the tree as synced",
-                    ct->name, ct->name);
+        vcha_notice("%s: its active marker was stale (cluster "
+                    "property " VCHA_ACTIVE_RECORD_PREFIX
+                    "%s: failed back to %s "
+                    "since); activating the tree as synced",
+                    ct->name, ct->name, node);
         *rc = -ENOENT;
     }
     return VCHA_OK;
 }
 
-/* Clear the record this start wrote: nothing was activated. */
+/* Put back the record as this start found it (@p had): nothing was
+ * activated. */
 static void
-record_undo(struct vcha_agent *a)
+record_undo(struct vcha_agent *a, const char *had)
 {
-    char keep[sizeof(a->reason)];
+    char keep[sizeof(a->reason)], name[300];
+    const size_t plen = strlen(VCHA_ACTIVE_RECORD_NATIVE);
+    bool native = strncmp(had, VCHA_ACTIVE_RECORD_NATIVE, plen) == 0;
+    int rc;
 
-    snprintf(keep, sizeof(keep), "%s", a->reason);
-    if (record_clear(a) != VCHA_OK) {
-        vcha_warn("%s", a->reason);
+    record_name(a, name, sizeof(name));
+    if (had[0] == '\0') {
+        rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name,
+                                      half_left_ms(a));
+    } else {
+        rc = vcha_active_record_set(vcha_agent_str(a, P_MEMBER),
+                                    had + (native ? plen : 0), native,
+                                    half_left_ms(a));
     }
-    snprintf(a->reason, sizeof(a->reason), "%s", keep);
+    if (rc < 0) {
+        snprintf(keep, sizeof(keep), "%s", a->reason);
+        vcha_warn("cannot put cluster property %s back as it was (%s): %s",
+                  name, had[0] != '\0' ? had : "none", strerror(-rc));
+        snprintf(a->reason, sizeof(a->reason), "%s", keep);
+    }
 }
 
 /*
@@ -1758,16 +1772,16 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     struct state st = {MODE_CONTAINER, already && booted};
     struct vcha_syncmark m, now;
     enum vcha_result r;
-    char owner[256], why[512] = "", node[256];
+    char owner[256], why[512] = "", had[300] = "";
     int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
-    bool marked = false, recorded = false;
+    bool marked = false, recorded = false, current = false;
 
     if (rc == 0 && strcmp(owner, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s already", ct->name,
                                owner);
     }
-    r = record_check(a, ct, &rc);
+    r = record_check(a, ct, &rc, had, sizeof(had), &current);
     if (r != VCHA_OK) {
         return r;
     }
@@ -1779,10 +1793,9 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     if (r == VCHA_OK) {
         r = state_write(a, &st);
     }
-    if (r == VCHA_OK && rc != 0) {
+    if (r == VCHA_OK && !current) {
         /* the record first: a marker is never without it */
-        vcha_agent_node_name(a, node, sizeof(node));
-        r = record_set(a, node);
+        r = record_set(a, false);
         recorded = r == VCHA_OK;
     }
     if (r == VCHA_OK && rc != 0) {
@@ -1805,7 +1818,7 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
             active_remove(ct);
         }
         if (recorded) {
-            record_undo(a);
+            record_undo(a, had);
         }
         return r;
     }
@@ -2294,23 +2307,30 @@ static const struct vcha_agent_def agent = {
         "monitor.  Failback: before the marker, the start records where "
         "the member is active in the cluster property vcha-active-MEMBER "
         "(property set vcha-records, crm_config; it outlives every node, "
-        "which transient attributes do not), and refuses while that record "
-        "names another node (the newest tree is there).  A native start "
-        "that finds the record naming another node pulls the member's tree "
-        "back from sync_target over sync_source before anything else (the "
-        "push's exclusion list: what a push leaves out, the pull leaves as "
-        "it is), within half of the time left, clears the record, and only "
-        "then runs start_cmd; when it cannot pull (the standby down, its "
-        "copy not active) the start fails and the older tree here is never "
-        "served.  ctset removes a marker the record no longer names and "
-        "starts the member again as a standby; pushes land again.  So a "
+        "which transient attributes do not): the node's name.  It refuses "
+        "while that record names another node active (the newest tree is "
+        "there).  A native start that finds the record naming another "
+        "node active pulls the member's tree back from sync_target over "
+        "sync_source before anything else (the push's exclusion list: "
+        "what a push leaves out, the pull leaves as it is), within half of "
+        "the time left, records native:NODE (failed back to this node), "
+        "and only then runs start_cmd; when it cannot pull (the standby "
+        "down, its copy not active) the start fails and the older tree "
+        "here is never served.  ctset removes a marker once the record "
+        "says native:NODE (or names another node) and starts the member "
+        "again as a standby; pushes land again; a container start finds "
+        "such a marker stale too.  No record at all (a CIB replaced from "
+        "an older copy) proves nothing: an active marker is kept, and a "
+        "container start that finds its own marker writes the record "
+        "again.  So a "
         "failback is an administrator's move of the resource back to its "
         "primary (stickiness keeps it where it is otherwise), and the "
         "service must be started by start_cmd, not by the VM's init, so "
         "that nothing serves or writes the tree before the pull.  "
-        "Clearing the record by hand (crm_attribute -t crm_config -s "
-        "vcha-records -n vcha-active-MEMBER -D) gives up what the member "
-        "wrote since it took over.  Either way start publishes the address the "
+        "Setting the record by hand to native:NODE (crm_attribute -t "
+        "crm_config -s vcha-records -n vcha-active-MEMBER -v native:NODE) "
+        "gives up what the member wrote since it took over.  Either way start "
+        "publishes the address the "
         "service answers on in the transient node attribute "
         "address_attribute (for ocf:vcha:dnsswitch) and stop removes it.  "
         "What this node did is kept in a state file in HA_RSCTMP: a monitor "
@@ -2320,7 +2340,8 @@ static const struct vcha_agent_def agent = {
         "and natively the service runs when at least one of its ports "
         "answers on address (one short try each): a probe with the state "
         "file but no port answering says not running, a recurring monitor "
-        "fails.  Without a record, a native start is refused while any "
+        "fails.  Without a record naming a node active, a native start "
+        "is refused while any "
         "node's transient attribute vcha-sync-MEMBER (published by ctset) "
         "says active.  A native monitor logs a warning each time the filesync "
         "job reports an error (a push refused because the member is "

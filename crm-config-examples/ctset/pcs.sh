@@ -70,8 +70,8 @@ pcs resource group add db-svc db db-dns
 #   pcs resource move web-svc web-vm && pcs resource clear web-svc
 # the service stops in its member, vcservice's start on web-vm pulls the
 # member's tree back (the cluster property vcha-active-web, in the
-# crm_config set vcha-records, says where it is active) and only then
-# starts the service; the standby's ctset then makes the member a standby
+# crm_config set vcha-records, says where it is active; native:web-vm
+# once it failed back) and only then starts the service; the standby's ctset then makes the member a standby
 # again.  A start that cannot pull fails: web-vm's older tree is never
 # served.
 for svc in web db; do

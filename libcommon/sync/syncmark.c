@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include <vcha/attr.h>
 #include <vcha/clock.h>
 #include <vcha/file.h>
 #include <vcha/kv.h>
@@ -601,4 +602,52 @@ vcha_syncmark_wait(const char *dest, long long timeout_ms,
         }
         vcha_sleep_ms(WAIT_POLL_MS);
     }
+}
+
+/* ------------------------------------------- where the newest tree is */
+
+void
+vcha_active_record_name(const char *member, char *buf, size_t len)
+{
+    snprintf(buf, len, VCHA_ACTIVE_RECORD_PREFIX "%s", member);
+}
+
+int
+vcha_active_record_get(const char *member, long long timeout_ms, char *node,
+                       size_t len, bool *native)
+{
+    const size_t plen = strlen(VCHA_ACTIVE_RECORD_NATIVE);
+    char name[300], *value = NULL;
+    const char *named;
+    int rc;
+
+    vcha_active_record_name(member, name, sizeof(name));
+    rc =
+        vcha_cluster_prop_get(VCHA_ACTIVE_RECORD_SET, name, &value, timeout_ms);
+    *native = false;
+    node[0] = '\0';
+    if (rc < 0) {
+        return rc;
+    }
+    named = value;
+    if (strncmp(value, VCHA_ACTIVE_RECORD_NATIVE, plen) == 0) {
+        *native = true;
+        named += plen;
+    }
+    snprintf(node, len, "%s", named);
+    free(value);
+    return node[0] != '\0' ? 0 : -ENODATA;
+}
+
+int
+vcha_active_record_set(const char *member, const char *node, bool native,
+                       long long timeout_ms)
+{
+    char name[300], value[300];
+
+    vcha_active_record_name(member, name, sizeof(name));
+    snprintf(value, sizeof(value), "%s%s",
+             native ? VCHA_ACTIVE_RECORD_NATIVE : "", node);
+    return vcha_cluster_prop_set(VCHA_ACTIVE_RECORD_SET, name, value,
+                                 timeout_ms);
 }

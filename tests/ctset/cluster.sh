@@ -104,15 +104,24 @@ tap_ok $? "with the active marker: vcha-sync-web=active"
 sleep 3 # monitors go by
 tap_ok "$([ -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
     "while the record names this node, the marker stays"
-# the failback pulled the tree back, and cleared the record
+# no record at all (a CIB replaced from an older copy): it proves nothing
 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D
+cluster1_wait 30 grep -q "member web is active, but no cluster property vcha-active-web says where: kept active" \
+    /var/log/pacemaker/pacemaker.log
+tap_ok $? "the record gone: the monitor warns"
+tap_ok "$([ -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
+    "and keeps the marker"
+tap_is "$(attr vcha-sync-web)" active "and the member active"
+# the failback pulled the tree back, and recorded it
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web -v native:node2
 attr_is vcha-sync-web complete 30
-tap_ok $? "the record gone: the monitor releases the member (vcha-sync-web=complete)"
+tap_ok $? "the record says failed back: the monitor releases the member (vcha-sync-web=complete)"
 tap_ok "$([ ! -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
     "its stale marker is removed"
-grep -q "member web failed back (cluster property vcha-active-web is gone)" \
+grep -q "member web failed back to node2 (cluster property vcha-active-web)" \
     /var/log/pacemaker/pacemaker.log
 tap_ok $? "and says so in the log"
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D
 
 crm_resource -r standby-set-clone --meta -p target-role -v Stopped > /dev/null
 cluster1_wait 60 sh -c "crm_resource --locate -r standby-set-clone 2>&1 | grep -q 'NOT running'"

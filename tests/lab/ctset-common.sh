@@ -20,6 +20,7 @@ cs_cleanup() {
     ex node1 pcs resource delete www > /dev/null 2>&1
     ex node1 pcs resource delete ctset-clone > /dev/null 2>&1
     ex node1 pcs node attribute "$CS_S" vcha-standby= > /dev/null 2>&1
+    ex node1 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D > /dev/null 2>&1
     ex "$CS_S" sh -c "lxc-stop -n web -k; rm -rf $CS_SYNC/web /var/lib/lxc/web" > /dev/null 2>&1
     for n in node1 node2 node3; do
         ex "$n" sh -c "pkill -f '[w]eb-writes'; rm -rf $CS_TREE /run/web.pid" > /dev/null 2>&1

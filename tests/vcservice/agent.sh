@@ -595,7 +595,7 @@ tap_is "$(cat "$work/primary/etc/hostname")" primary \
     "what a push leaves out (/etc/hostname) the pull leaves as it was"
 tap_like "$RA_ERR" "*pulled back from node2 (rsync://*): * files, 1 deleted*" \
     "the pull is logged with its figures"
-tap_is "$(rec)" "" "the record is cleared once the tree is here"
+tap_is "$(rec)" native:node1 "the record says failed back here once the tree is here"
 ra stop "${fb[@]}"
 tap_is "$RA_RC" 0 "stopped natively"
 
@@ -653,20 +653,33 @@ tap_like "$RA_REASON" "member web1 is active on node2 (cluster property vcha-act
 ra stop "${as_primary[@]}" OCF_RESKEY_sync_target= OCF_RESKEY_sync_password_file=
 
 # on the standby: a record naming another node keeps this copy inactive;
-# a marker the record does not name is stale, and removed
+# a marker under the record of a failback is stale, and removed; a marker
+# under no record at all stands (the record was lost, not moved)
 ra start
 tap_is "$RA_RC" 1 "container: start while the record names another node fails"
 tap_like "$RA_REASON" "member web1 is active on node2 (cluster property vcha-active-web1): the newest tree is there*" \
     "saying so ($RA_REASON)"
 tap_is "$(running web1)" STOPPED "nothing booted"
 ra stop
-crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D
+rec_set native:node2
 ra start
-tap_is "$RA_RC" 0 "container: start under a stale marker, no record ($RA_REASON)"
-tap_like "$RA_ERR" "*its active marker was stale*" "the stale marker is said"
+tap_is "$RA_RC" 0 "container: start under a marker from before a failback to node2 ($RA_REASON)"
+tap_like "$RA_ERR" "*its active marker was stale (cluster property vcha-active-web1: failed back to node2 since)*" \
+    "the stale marker is said"
 tap_is "$(rec)" node1 "the record names this node again"
 tap_cond "$(sed -n 's/^since_ms=//p' "$ACTIVE") > ${since:-0}" \
     "under a new active marker"
+since=$(sed -n 's/^since_ms=//p' "$ACTIVE")
+ra stop
+tap_ok "$([ -e "$ACTIVE" ]; echo $?)" "the marker stays after the stop"
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D
+ra start
+tap_is "$RA_RC" 0 "container: start under its own marker, the record lost ($RA_REASON)"
+tap_like "$RA_ERR" "*web1: active here, but no cluster property vcha-active-web1 says so: written again*" \
+    "saying so"
+tap_is "$(rec)" node1 "the record names this node again"
+tap_is "$(sed -n 's/^since_ms=//p' "$ACTIVE")" "$since" \
+    "the marker is the one it had (not stale)"
 ra stop
 receiver_stop
 

@@ -75,18 +75,23 @@
  */
 #define VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX ".vcha-active.lock"
 /**
- * The cluster's record of where a member is active: the cluster property
- * VCHA_ACTIVE_RECORD_PREFIX + MEMBER in the crm_config property set
- * VCHA_ACTIVE_RECORD_SET (vcha_cluster_prop_get()), naming the node whose
- * copy of the member's tree is the newest.  The activating side writes it
- * before the active marker (under the activation lock); the primary's
- * failback removes it once it has pulled that tree back.  An active marker
- * on a node the record does not name is stale: the tree behind it is no
- * longer the newest, and the marker is removed.  The record outlives every
- * node, which the marker's transient attribute does not.
+ * The cluster's record of where a member's newest tree is: the cluster
+ * property VCHA_ACTIVE_RECORD_PREFIX + MEMBER in the crm_config property
+ * set VCHA_ACTIVE_RECORD_SET.  Its value is a node's name while the member
+ * is active there (its container serves), or VCHA_ACTIVE_RECORD_NATIVE and
+ * the primary's node name once a failback pulled the tree back there.  The
+ * activating side writes it before the active marker (under the activation
+ * lock); the primary's failback rewrites it once it has pulled the tree
+ * back.  An active marker on a node the record does not name as active is
+ * stale: the tree behind it is no longer the newest, and the marker is
+ * removed.  No record at all proves nothing (a CIB replaced from an older
+ * copy loses it): a marker is then kept, and the record written again.
+ * The record outlives every node, which the marker's transient attribute
+ * does not.
  */
 #define VCHA_ACTIVE_RECORD_SET "vcha-records"
 #define VCHA_ACTIVE_RECORD_PREFIX "vcha-active-"
+#define VCHA_ACTIVE_RECORD_NATIVE "native:"
 /** How long vcha_syncmark_begin() waits for another push to end. */
 #define VCHA_SYNCMARK_LOCK_WAIT_MS 30000LL
 
@@ -190,5 +195,25 @@ int vcha_syncmark_wait(const char *dest, long long timeout_ms,
  * for a file over 256 MiB (no status file is), or a negative errno.
  */
 int vcha_syncmark_packages(const char *dest, char hex[65]);
+
+/** The record's property name for @p member, into @p buf. */
+void vcha_active_record_name(const char *member, char *buf, size_t len);
+
+/**
+ * Read the record of member @p member (see VCHA_ACTIVE_RECORD_SET) within
+ * @p timeout_ms: 0 with the node it names into @p node, and *@p native
+ * true when that is the primary the member failed back to (false: the
+ * member is active there); -ENODATA without a record (an empty one
+ * included); or another negative errno.
+ */
+int vcha_active_record_get(const char *member, long long timeout_ms, char *node,
+                           size_t len, bool *native);
+
+/**
+ * Write the record of member @p member within @p timeout_ms: active on
+ * @p node, or failed back to it when @p native.  0 or a negative errno.
+ */
+int vcha_active_record_set(const char *member, const char *node, bool native,
+                           long long timeout_ms);
 
 #endif

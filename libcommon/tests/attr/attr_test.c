@@ -1,8 +1,9 @@
 /*
- * Unit tests for libcommon/runtime/attr.c.  The Pacemaker tools are not run:
- * the test is linked with -Wl,--wrap=vcha_exec, so every call lands in
- * __wrap_vcha_exec below, which checks the command line and plays back a
- * canned outcome.
+ * Unit tests for libcommon/runtime/attr.c, and for the record of a
+ * member's tree (libcommon/sync/syncmark.c), which goes through it.  The
+ * Pacemaker tools are not run: the test is linked with
+ * -Wl,--wrap=vcha_exec, so every call lands in __wrap_vcha_exec below,
+ * which checks the command line and plays back a canned outcome.
  */
 #include <config.h>
 
@@ -23,6 +24,7 @@
 #include <vcha/agent.h>
 #include <vcha/attr.h>
 #include <vcha/exec.h>
+#include <vcha/syncmark.h>
 
 int __wrap_vcha_exec(const char *const argv[], const char *input,
                      size_t input_len, long long timeout_ms,
@@ -437,6 +439,73 @@ test_cluster_prop_set_and_delete(void **state)
     assert_int_equal(vcha_cluster_prop_delete("s", "p", 2000), -ENOTCONN);
 }
 
+/* ---------------------------------------- the record of a member's tree */
+
+static void
+test_active_record_get(void **state)
+{
+    struct canned c;
+    char node[64] = "untouched";
+    bool native = true;
+
+    (void) state;
+    vcha_active_record_name("web", node, sizeof(node));
+    assert_string_equal(node, "vcha-active-web");
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, output(&c, "node3\n"));
+    assert_int_equal(
+        vcha_active_record_get("web", 3000, node, sizeof(node), &native), 0);
+    assert_string_equal(node, "node3");
+    assert_false(native);
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, output(&c, "native:node1\n"));
+    assert_int_equal(
+        vcha_active_record_get("web", 3000, node, sizeof(node), &native), 0);
+    assert_string_equal(node, "node1");
+    assert_true(native);
+    /* none, an empty one, one that names no node: no record */
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, &exit_nosuch);
+    assert_int_equal(
+        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
+        -ENODATA);
+    assert_string_equal(node, "");
+    assert_false(native);
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, output(&c, "native:\n"));
+    assert_int_equal(
+        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
+        -ENODATA);
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, &exit_disconnect);
+    assert_int_equal(
+        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
+        -ENOTCONN);
+}
+
+static void
+test_active_record_set(void **state)
+{
+    (void) state;
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-v node3",
+               2000, &exit_ok);
+    assert_int_equal(vcha_active_record_set("web", "node3", false, 2000), 0);
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-v native:node1",
+               2000, &exit_ok);
+    assert_int_equal(vcha_active_record_set("web", "node1", true, 2000), 0);
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-v node3",
+               2000, &exit_1);
+    assert_int_equal(vcha_active_record_set("web", "node3", false, 2000), -EIO);
+}
+
 /* ------------------------------------------------------------ promotion */
 
 static void
@@ -573,6 +642,8 @@ main(void)
         cmocka_unit_test(test_agent_promotion_failures),
         cmocka_unit_test(test_utilization_set),
         cmocka_unit_test(test_cluster_prop_get),
+        cmocka_unit_test(test_active_record_get),
+        cmocka_unit_test(test_active_record_set),
         cmocka_unit_test(test_cluster_prop_set_and_delete),
     };
 

@@ -9,7 +9,7 @@
 #   2. failback, an administrator's move of www to node1: node1's start
 #      pulls the member's tree back before it starts the service, which
 #      then serves the last count the member wrote (no write lost); the
-#      record is cleared, node3's ctset releases the member (its active
+#      record says native:node1, node3's ctset releases the member (its active
 #      marker removed), which runs again as a standby, and node1's pushes
 #      land in it again;
 #   3. the standby lost after a failover: node1 fails again, web comes back
@@ -113,7 +113,7 @@ log=$(node_log "$P" /var/log/pacemaker/pacemaker.log)
 grep -q "failback: the tree of member web pulled back from $S" "$log"
 tap_ok $? "$P pulled the member's tree back before it started the service"
 grep -F 'failback: the tree of member web' "$log" | tail -1 | sed 's/^/#  /'
-tap_is "$(record)" "" "the record is cleared"
+tap_is "$(record)" "native:$P" "the record says web failed back to $P (vcha-active-web=native:$P)"
 wait_for 60 sh -c "! '$LAB' exec $S test -e $CS_SYNC/web/rootfs.vcha-active"
 tap_ok $? "$S's ctset released the member: its active marker is gone"
 grep -q "member web failed back" "$(node_log "$S" /var/log/pacemaker/pacemaker.log)"
