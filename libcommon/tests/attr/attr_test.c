@@ -441,6 +441,16 @@ test_cluster_prop_set_and_delete(void **state)
 
 /* ---------------------------------------- the record of a member's tree */
 
+/* Read web's record, crm_attribute playing @p c back: its return. */
+static int
+record_read(const struct canned *c, char *node, size_t len, bool *native)
+{
+    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
+               "-G -q",
+               3000, c);
+    return vcha_active_record_get("web", 3000, node, len, native);
+}
+
 static void
 test_active_record_get(void **state)
 {
@@ -451,41 +461,27 @@ test_active_record_get(void **state)
     (void) state;
     vcha_active_record_name("web", node, sizeof(node));
     assert_string_equal(node, "vcha-active-web");
-    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
-               "-G -q",
-               3000, output(&c, "node3\n"));
     assert_int_equal(
-        vcha_active_record_get("web", 3000, node, sizeof(node), &native), 0);
+        record_read(output(&c, "node3\n"), node, sizeof(node), &native), 0);
     assert_string_equal(node, "node3");
     assert_false(native);
-    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
-               "-G -q",
-               3000, output(&c, "native:node1\n"));
-    assert_int_equal(
-        vcha_active_record_get("web", 3000, node, sizeof(node), &native), 0);
+    assert_int_equal(record_read(output(&c, "native:node1\n"), node,
+                                 sizeof(node), &native),
+                     0);
     assert_string_equal(node, "node1");
     assert_true(native);
     /* none, an empty one, one that names no node: no record */
-    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
-               "-G -q",
-               3000, &exit_nosuch);
-    assert_int_equal(
-        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
-        -ENODATA);
+    assert_int_equal(record_read(&exit_nosuch, node, sizeof(node), &native),
+                     -ENODATA);
     assert_string_equal(node, "");
     assert_false(native);
-    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
-               "-G -q",
-               3000, output(&c, "native:\n"));
+    assert_int_equal(record_read(output(&c, "\n"), node, sizeof(node), &native),
+                     -ENODATA);
     assert_int_equal(
-        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
+        record_read(output(&c, "native:\n"), node, sizeof(node), &native),
         -ENODATA);
-    expect_run("crm_attribute -t crm_config -s vcha-records -n vcha-active-web "
-               "-G -q",
-               3000, &exit_disconnect);
     assert_int_equal(
-        vcha_active_record_get("web", 3000, node, sizeof(node), &native),
-        -ENOTCONN);
+        record_read(&exit_disconnect, node, sizeof(node), &native), -ENOTCONN);
 }
 
 static void
