@@ -699,19 +699,32 @@ record_name(const struct vcha_agent *a, char *buf, size_t len)
     vcha_active_record_name(vcha_agent_str(a, P_MEMBER), buf, len);
 }
 
+/* The record of where the member is active, as read. */
+struct record {
+    bool present; /* false: no record */
+    bool native;  /* the member failed back to @c node */
+    char node[256];
+};
+
 /*
- * The node the record names, into @p node, and whether the member failed
- * back to it (*@p native): 0, -ENODATA without a record, or -errno with
- * the reason set.
+ * The record, into *@p rec: 0 (a record or none), or -errno with the
+ * reason set.
  */
 static int
-record_get(struct vcha_agent *a, char *node, size_t len, bool *native)
+record_get(struct vcha_agent *a, struct record *rec)
 {
     char name[300];
-    int rc = vcha_active_record_get(vcha_agent_str(a, P_MEMBER),
-                                    half_left_ms(a), node, len, native);
+    int rc =
+        vcha_active_record_get(vcha_agent_str(a, P_MEMBER), half_left_ms(a),
+                               rec->node, sizeof(rec->node), &rec->native);
 
-    if (rc < 0 && rc != -ENODATA) {
+    rec->present = rc == 0;
+    if (rc == -ENODATA) {
+        rec->native = false;
+        rec->node[0] = '\0';
+        return 0;
+    }
+    if (rc < 0) {
         record_name(a, name, sizeof(name));
         vcha_agent_fail(a, VCHA_ERR_GENERIC,
                         "cannot read cluster property %s (where member %s "
@@ -1150,20 +1163,19 @@ pull(struct vcha_agent *a, const char *node)
 static enum vcha_result
 failback(struct vcha_agent *a, bool *pulled)
 {
-    char node[256], self[256], name[300];
+    char self[256], name[300];
+    struct record rec;
     enum vcha_result r;
-    bool native = false;
-    int rc = record_get(a, node, sizeof(node), &native);
 
     *pulled = false;
-    if (rc == -ENODATA || (rc == 0 && native)) {
-        return VCHA_OK; /* no member is active */
-    }
-    if (rc < 0) {
+    if (record_get(a, &rec) < 0) {
         return VCHA_ERR_GENERIC;
     }
+    if (!rec.present || rec.native) {
+        return VCHA_OK; /* no member is active */
+    }
     vcha_agent_node_name(a, self, sizeof(self));
-    if (strcmp(node, self) == 0) {
+    if (strcmp(rec.node, self) == 0) {
         return record_set(a, true); /* no member is active on its primary */
     }
     record_name(a, name, sizeof(name));
@@ -1172,12 +1184,12 @@ failback(struct vcha_agent *a, bool *pulled)
                                "member %s is active on %s (cluster property "
                                "%s): without sync_target its newer tree "
                                "cannot be pulled back",
-                               vcha_agent_str(a, P_MEMBER), node, name);
+                               vcha_agent_str(a, P_MEMBER), rec.node, name);
     }
     vcha_notice("member %s is active on %s (cluster property %s): pulling "
                 "its tree back before the service starts here",
-                vcha_agent_str(a, P_MEMBER), node, name);
-    r = pull(a, node);
+                vcha_agent_str(a, P_MEMBER), rec.node, name);
+    r = pull(a, rec.node);
     if (r == VCHA_OK) {
         r = record_set(a, true);
     }
@@ -1682,38 +1694,35 @@ member_active(struct vcha_agent *a, const struct vcha_ct *ct)
  * failback is stale, left from before the failback pulled the tree back:
  * it is removed (*@p rc becomes -ENOENT), and the tree is judged as any
  * synced copy.  Under no record at all, the marker stands (the record was
- * lost, not moved).  *@p had: the record's value to restore should the
- * activation fail ("" for none); *@p current: it names this node active.
+ * lost, not moved).  *@p had: the record as found, to restore should the
+ * activation fail; *@p current: it names this node active.
  */
 static enum vcha_result
-record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc, char *had,
-             size_t len, bool *current)
+record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc,
+             struct record *had, bool *current)
 {
-    char node[256], self[256], path[4096];
-    bool native = false;
-    int got = record_get(a, node, sizeof(node), &native);
+    char self[256], path[4096];
 
-    if (got < 0 && got != -ENODATA) {
+    if (record_get(a, had) < 0) {
         return VCHA_ERR_GENERIC;
     }
     vcha_agent_node_name(a, self, sizeof(self));
-    snprintf(had, len, "%s%s",
-             got == 0 && native ? VCHA_ACTIVE_RECORD_NATIVE : "", node);
-    *current = got == 0 && !native && strcmp(node, self) == 0;
-    if (got == 0 && !native && !*current) {
+    *current = had->present && !had->native && strcmp(had->node, self) == 0;
+    if (had->present && !had->native && !*current) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "member %s is active on %s (cluster property "
-                               VCHA_ACTIVE_RECORD_PREFIX "%s): the newest "
+                               "member %s is active on %s (cluster "
+                               "property " VCHA_ACTIVE_RECORD_PREFIX
+                               "%s): the newest "
                                "tree is there, not here",
-                               ct->name, node, ct->name);
+                               ct->name, had->node, ct->name);
     }
-    if (*rc == 0 && got == -ENODATA) {
+    if (*rc == 0 && !had->present) {
         vcha_warn("%s: active here, but no cluster "
                   "property " VCHA_ACTIVE_RECORD_PREFIX
                   "%s says so: written again",
                   ct->name, ct->name);
     }
-    if (*rc == 0 && native) {
+    if (*rc == 0 && had->present && had->native) {
         if (active_path(ct, path, sizeof(path)) == 0 && unlink(path) < 0 &&
             errno != ENOENT) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -1724,7 +1733,7 @@ record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc, char *had,
                     "property " VCHA_ACTIVE_RECORD_PREFIX
                     "%s: failed back to %s "
                     "since); activating the tree as synced",
-                    ct->name, ct->name, node);
+                    ct->name, ct->name, had->node);
         *rc = -ENOENT;
     }
     return VCHA_OK;
@@ -1733,26 +1742,25 @@ record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc, char *had,
 /* Put back the record as this start found it (@p had): nothing was
  * activated. */
 static void
-record_undo(struct vcha_agent *a, const char *had)
+record_undo(struct vcha_agent *a, const struct record *had)
 {
     char keep[sizeof(a->reason)], name[300];
-    const size_t plen = strlen(VCHA_ACTIVE_RECORD_NATIVE);
-    bool native = strncmp(had, VCHA_ACTIVE_RECORD_NATIVE, plen) == 0;
     int rc;
 
     record_name(a, name, sizeof(name));
-    if (had[0] == '\0') {
+    if (!had->present) {
         rc = vcha_cluster_prop_delete(VCHA_ACTIVE_RECORD_SET, name,
                                       half_left_ms(a));
     } else {
-        rc = vcha_active_record_set(vcha_agent_str(a, P_MEMBER),
-                                    had + (native ? plen : 0), native,
-                                    half_left_ms(a));
+        rc = vcha_active_record_set(vcha_agent_str(a, P_MEMBER), had->node,
+                                    had->native, half_left_ms(a));
     }
     if (rc < 0) {
         snprintf(keep, sizeof(keep), "%s", a->reason);
-        vcha_warn("cannot put cluster property %s back as it was (%s): %s",
-                  name, had[0] != '\0' ? had : "none", strerror(-rc));
+        vcha_warn("cannot put cluster property %s back as it was (%s%s): %s",
+                  name,
+                  had->present && had->native ? VCHA_ACTIVE_RECORD_NATIVE : "",
+                  had->present ? had->node : "none", strerror(-rc));
         snprintf(a->reason, sizeof(a->reason), "%s", keep);
     }
 }
@@ -1772,7 +1780,8 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     struct state st = {MODE_CONTAINER, already && booted};
     struct vcha_syncmark m, now;
     enum vcha_result r;
-    char owner[256], why[512] = "", had[300] = "";
+    char owner[256], why[512] = "";
+    struct record had;
     int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
     bool marked = false, recorded = false, current = false;
 
@@ -1781,7 +1790,7 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
                                "member %s is active for %s already", ct->name,
                                owner);
     }
-    r = record_check(a, ct, &rc, had, sizeof(had), &current);
+    r = record_check(a, ct, &rc, &had, &current);
     if (r != VCHA_OK) {
         return r;
     }
@@ -1818,7 +1827,7 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
             active_remove(ct);
         }
         if (recorded) {
-            record_undo(a, had);
+            record_undo(a, &had);
         }
         return r;
     }
