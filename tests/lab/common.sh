@@ -43,6 +43,9 @@ configure() {
         name=$NAME address_attribute=lab-address server=$DNS \
         keyfile=/etc/vcha/lab.key ttl=5 op monitor interval=5s > /dev/null
     ex node1 pcs resource group add www web www-dns > /dev/null
+    # sticky, as an administrator sets it: a node's loss or return elsewhere
+    # leaves the group where it runs
+    ex node1 pcs resource meta www resource-stickiness=100 > /dev/null
 }
 
 where() { # the node running web, or nothing

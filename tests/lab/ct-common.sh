@@ -103,6 +103,19 @@ gens() { # the store's committed generations, oldest first
     ls "$HOST_STORE" 2> /dev/null | grep '^gen-' | sort
 }
 
+# frozen_after MS: a committed generation was frozen after MS (epoch ms);
+# to know that a checkpoint holds what a question changed in memory, take
+# MS once its answer is in: the container may be frozen between the
+# question and its answer
+frozen_after() {
+    local g f
+    for g in $(gens); do
+        f=$(sed -n 's/^figure frozen_at //p' "$HOST_STORE/$g/MANIFEST" 2> /dev/null)
+        [ "${f:-0}" -gt "$1" ] && return 0
+    done
+    return 1
+}
+
 gen_count() { # gen_count GEN: the counter the generation's files hold
     tail -1 "$HOST_STORE/$1/rootfs/var/log/counter" 2> /dev/null
 }

@@ -66,7 +66,8 @@ tap_ok $? "memory and files agree on $home (log 1..$n)"
 
 # ------------------------------------------------------------ power-off
 before=$(ct_ask "$home")
-sleep 3 # a checkpoint after that question
+tq=$(date +%s%3N)
+wait_for 30 frozen_after "$tq" # a checkpoint after that question
 victim=$home
 lab poweroff "$victim" 2> /dev/null
 t0=$(now)

@@ -31,16 +31,6 @@ rm -rf "$SHARED/ct-root" && cp -a "$root" "$SHARED/ct-root" ||
     tap_bail "cannot put the Debian root on the shared directory"
 files=$(find "$root" -type f | wc -l)
 
-# fresher MS: a committed generation was frozen after MS (epoch ms)
-fresher() {
-    local g f
-    for g in $(gens); do
-        f=$(sed -n 's/^figure frozen_at //p' "$HOST_STORE/$g/MANIFEST")
-        [ "${f:-0}" -gt "$1" ] && return 0
-    done
-    return 1
-}
-
 # restored_since T0 NODE: the generation criuct on NODE restored at or
 # after T0 (epoch s), or nothing
 restored_since() {
@@ -72,9 +62,9 @@ distro() {
     tap_ok $? "its root is Debian's ($(ex "$home" cat "/var/lib/lxc/$CT/rootfs/etc/debian_version" 2> /dev/null))$todo"
     # the power-off follows a checkpoint frozen after the question (the
     # first one copies every file: seconds on a busy machine)
-    tq=$(date +%s%3N)
     before=$(ct_ask "$home")
-    wait_for "$wait" fresher "$tq"
+    tq=$(date +%s%3N)
+    wait_for "$wait" frozen_after "$tq"
     tap_ok $? "a checkpoint after a question to its TCP service ($(gens | tr '\n' ' '))$todo"
     n=$(ls "$HOST_STORE/$(gens | tail -1)/rootfs/usr/bin" 2> /dev/null | wc -l)
     tap_cond "$n > 50" "the newest holds its /usr/bin ($n files)$todo"
