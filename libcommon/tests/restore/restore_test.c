@@ -610,6 +610,15 @@ test_restore_stops_at_the_deadline(void **state)
 
 /* ------------------------------------------------------------ images */
 
+/* @p rc is 0, or the test fails saying why (@p why: what the call said). */
+static void
+assert_ok_why(int rc, const char *why)
+{
+    if (rc != 0) {
+        fail_msg("%d (%s): %s", rc, strerror(-rc), why);
+    }
+}
+
 /* A generation whose images/ also holds a zstd-compressed one. */
 static char *
 gen_with_zst(struct fixture *f)
@@ -629,7 +638,7 @@ gen_with_zst(struct fixture *f)
     put(img, "pages-1.img", "the pages of the process\n", 0600, 9);
     out = test_path(img, "mm-1.img.zst");
     argv[5] = out;
-    assert_int_equal(vcha_exec_until(argv, soon(), f->why, sizeof(f->why)), 0);
+    assert_ok_why(vcha_exec_until(argv, soon(), f->why, sizeof(f->why)), f->why);
     assert_int_equal(vcha_genstore_commit(s, NULL, 100, &gen2), 0);
     vcha_genstore_free(s);
     free(ln);
@@ -647,9 +656,9 @@ test_images_are_checked_as_they_are_linked_or_unpacked(void **state)
     char *gen = gen_with_zst(f), *img = test_path(gen, "images"), *text, *p;
     struct vcha_gen_manifest *m = manifest(gen);
 
-    assert_int_equal(vcha_restore_files(m, "images", f->images, true, 2, soon(),
-                                        f->why, sizeof(f->why)),
-                     0);
+    assert_ok_why(vcha_restore_files(m, "images", f->images, true, 2, soon(),
+                                     f->why, sizeof(f->why)),
+                  f->why);
     assert_int_equal(inode(f->images, "pages-1.img"),
                      inode(img, "pages-1.img"));
     p = test_path(f->images, "mm-1.img");
