@@ -34,6 +34,7 @@ configure() {
         ex node1 pcs node attribute "$n" lab-address="$(addr_of "$n")"
     done
     if ex node1 crm_resource --list-raw | grep -qx web; then
+        ex node1 pcs resource meta www resource-stickiness=100 > /dev/null
         return 0
     fi
     ex node1 pcs resource create web ocf:heartbeat:anything \

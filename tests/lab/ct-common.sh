@@ -27,7 +27,7 @@ freezer_state() {
 ct_use() {
     CT=$1
     STORE=/srv/shared/ckpt/$CT                  # as the nodes see it
-    HOST_STORE=/var/lib/vcha-lab/shared/ckpt/$CT # the same, from the host
+    HOST_STORE=$SHARED/ckpt/$CT                 # the same, from the host
     CT_LOG=/var/lib/lxc/$CT/rootfs/var/log/counter
 }
 ct_use ct1

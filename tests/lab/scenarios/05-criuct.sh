@@ -67,7 +67,8 @@ tap_ok $? "memory and files agree on $home (log 1..$n)"
 # ------------------------------------------------------------ power-off
 before=$(ct_ask "$home")
 tq=$(date +%s%3N)
-wait_for 30 frozen_after "$tq" # a checkpoint after that question
+wait_for 30 frozen_after "$tq"
+tap_ok $? "a checkpoint frozen after the question's answer ($(gens | tail -1))"
 victim=$home
 lab poweroff "$victim" 2> /dev/null
 t0=$(now)
