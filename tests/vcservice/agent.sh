@@ -681,6 +681,15 @@ tap_is "$(rec)" node1 "the record names this node again"
 tap_is "$(sed -n 's/^since_ms=//p' "$ACTIVE")" "$since" \
     "the marker is the one it had (not stale)"
 ra stop
+# a record of a failback that names no node is no record
+rec_set native:
+ra start
+tap_is "$RA_RC" 0 "container: start under its own marker, the record \"native:\" ($RA_REASON)"
+tap_ok "$([[ $RA_ERR == *"says so: written again"* ]] && [[ $RA_ERR != *stale* ]]; echo $?)" \
+    "taken for no record: written again, the marker not called stale"
+tap_is "$(rec) $(sed -n 's/^since_ms=//p' "$ACTIVE")" "node1 $since" \
+    "the record names this node, under the marker it had"
+ra stop
 receiver_stop
 
 # ============================================================ ocf-tester
