@@ -54,14 +54,18 @@ where() { # the node running web, or nothing
         sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | head -1
 }
 
-# started_on RESOURCE: the node where crm_mon shows RESOURCE "Started", asking
-# whichever node answers; nothing while it is stopped, starting or FAILED
-# (crm_resource --locate names the node of a failed resource too)
+# started_on RESOURCE: the node where crm_mon shows RESOURCE "Started";
+# nothing while it is stopped, starting or FAILED (crm_resource --locate
+# names the node of a failed resource too).  It asks the first node that
+# answers as a member of the cluster: a node that is booting answers as
+# well, before it has joined, from a CIB with no status (no DC, every node
+# unclean or pending, every resource stopped).
 started_on() {
     local n out
     for n in node1 node2 node3; do
         out=$(ex "$n" crm_mon -1 2> /dev/null) || continue
-        sed -n "s/^[[:space:]]*\* $1[[:space:]]\{1,\}([^)]*):[[:space:]]*Started \(node[0-9]*\)[[:space:]]*\$/\1/p" <<< "$out" |
+        grep -Eq "^[[:space:]]*\* Online: \[ (.* )?$n " <<< "$out" || continue
+        sed -n "s/^[[:space:]]*\* $1[[:space:]]\{1,\}([^)]*):[[:space:]]*Started \(node[0-9]*\).*/\1/p" <<< "$out" |
             head -1
         return 0
     done

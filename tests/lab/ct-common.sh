@@ -55,19 +55,7 @@ ct_configure() {
 # ct_where: the node where ct1 has started, or nothing.  crm_mon, not
 # crm_resource --locate: that names the node as soon as a start is under
 # way, before the restore has put the generation's files in place.
-ct_where() { rsc_where "$CT" ocf:vcha:criuct; }
-
-# rsc_where RESOURCE AGENT: where RESOURCE has started, asking whichever
-# node answers (the one asked first may be the one that just lost power)
-rsc_where() {
-    local n out
-    for n in node1 node2 node3; do
-        out=$(ex "$n" crm_mon -1 2> /dev/null) || continue
-        sed -n "s/.* $1[[:space:]]*($2):[[:space:]]*Started \(node[0-9]*\).*/\1/p" <<< "$out" |
-            head -1
-        return 0
-    done
-}
+ct_where() { started_on "$CT"; }
 
 # ct_wait_on SECONDS [NOT-NODE]: until ct1 runs (elsewhere than NOT-NODE)
 ct_wait_on() {
