@@ -10,6 +10,7 @@
 #
 # The demo prints a timeline; each phase is checked here against the logs of
 # the nodes that saw it and, for the name, against the DNS server itself.
+# The demo runs on a lab that an earlier run left up: it must start anew.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -20,6 +21,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# Safe to run again: the demo starts on a new lab, whatever an earlier run
+# left up; here a lab with a resource that has the name of the demo's own.
+lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
+ex node1 cibadmin --query --xpath "//primitive[@id='web']" > /dev/null 2>&1 ||
+    ex node1 pcs resource create web ocf:pacemaker:Dummy > /dev/null ||
+    tap_bail "cannot leave a resource web in the lab"
 DEMO_TIMELINE=$work/timeline DEMO_T0=$work/t0 "$here/demo" > "$work/demo.out" 2>&1
 rc=$?
 sed 's/^/#  /' "$work/demo.out"

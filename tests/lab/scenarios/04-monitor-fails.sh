@@ -1,6 +1,7 @@
 #!/bin/bash
 # Scenario 4: a resource whose monitor starts failing is restarted in place,
-# and moved to another node once it reaches its migration-threshold.
+# and moved to another node once it reaches its migration-threshold.  Then
+# the lab itself: a lab up after a lab that was never taken down starts anew.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -54,4 +55,16 @@ moved() {
 }
 wait_for 30 moved
 tap_ok $? "flaky moved away from $home (to $(started_on flaky))"
+
+# A lab whose lab down never ran (this machine lost power, the run was
+# killed) leaves the nodes' disks with their CIBs; the next lab up starts a
+# new cluster on fresh disks, not the old one.
+var=${VCHA_LAB_VAR:-/var/lib/vcha-lab}
+lab crash > /dev/null 2>&1
+left=$(grep -l 'id="flaky"' "$var"/node[1-3]/upper/var/lib/pacemaker/cib/cib.xml 2> /dev/null | wc -l)
+tap_is "$left" 3 "lab crash left the three nodes' disks, each CIB with flaky"
+lab up 3 > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up after lab crash failed"; }
+res=$(ex node1 cibadmin --query --scope resources 2> /dev/null)
+tap_is "$(grep -c '<resources' <<< "$res") $(grep -c 'id="flaky"' <<< "$res")" "1 0" \
+    "the lab up after it started a new cluster: its CIB has no flaky"
 tap_done
