@@ -56,7 +56,6 @@
 #define PORT_RETRY_MS 200
 /* How long a service told to stop (deactivate_cmd) may take to close its
  * ports, at most. */
-#define CLOSE_GRACE_MS 3000
 
 enum {
     P_PRIMARY,
@@ -317,12 +316,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .shortdesc = "Deactivates the member, inside it",
             .longdesc = "Run inside the member container by stop, when it "
                         "runs, with half of the time left (the rest is kept "
-                        "for stopping the container).  When a port of the "
-                        "service still answers on the member's address "
-                        "after it (it failed, or a hot member has none), "
-                        "stop stops the container, as it does one this "
-                        "resource booted; after it, the service gets up to "
-                        "3 s to close its ports.",
+                        "for stopping the container, which stop then does "
+                        "in every mode): the service's clean stop, a "
+                        "database's flush say.",
         },
     [P_MONITOR_CMD] =
         {
@@ -588,11 +584,11 @@ mode_resolve(struct vcha_agent *a, enum mode *mode)
 
 /*
  * What this node has done since it booted, in HA_RSCTMP: mode=native or
- * container, and booted=1 when start booted the member (stop then stops
- * it).  Written before start changes anything, so that the stop after a
- * start that failed half-way undoes it; a running member with its active
- * marker but no state file (a stop left a hot member to ctset) is not
- * this resource's running.
+ * container, and booted=1 when start booted the member (a start again
+ * finds it still its own).  Written before start changes anything, so
+ * that the stop after a start that failed half-way undoes it; a running
+ * member with its active marker but no state file (an administrator
+ * started it) is not this resource's running.
  */
 struct state {
     enum mode mode;
@@ -860,27 +856,6 @@ any_port_answers(const struct vcha_agent *a, const char *address)
 }
 
 /*
- * Whether a port of the service still answers on @p address once a
- * service told to stop had time to close them: asked again every
- * PORT_RETRY_MS for CLOSE_GRACE_MS, and for no more than half of what is
- * left (the rest is for stopping what still answers).
- */
-static bool
-ports_stay_open(const struct vcha_agent *a, const char *address)
-{
-    long long end = half_left(a), now = vcha_now_ms();
-
-    end = now + CLOSE_GRACE_MS < end ? now + CLOSE_GRACE_MS : end;
-    while (any_port_answers(a, address)) {
-        if (vcha_now_ms() + PORT_RETRY_MS >= end) {
-            return true;
-        }
-        vcha_sleep_ms(PORT_RETRY_MS);
-    }
-    return false;
-}
-
-/*
  * A stop command failed (a stop_cmd that finds nothing to stop may): the
  * stop fails only while a port of the service still accepts connections
  * on @p address.
@@ -1118,7 +1093,7 @@ pull(struct vcha_agent *a, const char *node)
     char filter[4096], why[512] = "", *text = NULL;
     size_t len = 0;
     int rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), &t, why,
-                                     sizeof(why));
+                                    sizeof(why));
 
     rc = rc ? rc
             : vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
@@ -1561,8 +1536,7 @@ pushers_signal(const struct vcha_ct *ct, int sig)
  * 0, or a negative errno (-EINPROGRESS: the lock is still held).
  */
 static int
-lock_free_wait(const struct vcha_ct *ct, long long ms,
-               struct vcha_syncmark *m)
+lock_free_wait(const struct vcha_ct *ct, long long ms, struct vcha_syncmark *m)
 {
     long long until = vcha_now_ms() + ms;
     int rc;
@@ -1814,7 +1788,8 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     if (r == VCHA_OK) {
         r = sync_settle(a, ct, &m, &now);
     }
-    if (r == VCHA_OK && (now.batch != m.batch || now.completed != m.completed)) {
+    if (r == VCHA_OK &&
+        (now.batch != m.batch || now.completed != m.completed)) {
         /* the marker records the batch activated */
         r = active_write(a, ct, &now);
     }
@@ -1927,20 +1902,21 @@ container_start(struct vcha_agent *a, const struct state *prev)
 }
 
 /*
- * Stop the member's service: deactivate_cmd inside a running member; then
- * a member this resource booted is stopped, and so is one that ctset runs
- * (hot, warm) when a port of the service still answers on its address
- * after deactivate_cmd or without one: a member that serves after stop
- * would be the service active in two places once it starts elsewhere.
- * Its active marker stays, so ctset leaves such a member stopped.
+ * Stop the member's service: deactivate_cmd inside a running member (a
+ * service's clean stop), then the member itself, whatever its mode.  Its
+ * tree is now newer than the primary's, and the primary's failback pulls
+ * it: nothing may run in it and write while that pull reads it (a write
+ * after the pull's snapshot would be lost, a file written during it torn),
+ * nor serve once the service starts elsewhere.  Its active marker stays,
+ * so ctset leaves the member stopped until the record shows the service
+ * active elsewhere, then starts a hot member again as a standby.
  */
 static enum vcha_result
-container_stop(struct vcha_agent *a, const struct state *st)
+container_stop(struct vcha_agent *a)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
-    char why[512] = "", address[64];
-    bool have_address, deactivated, kill = st->booted;
+    char why[512] = "";
     int running;
 
     address_withdraw(a);
@@ -1949,31 +1925,17 @@ container_stop(struct vcha_agent *a, const struct state *st)
         a->reason[0] = '\0';
         return VCHA_OK;
     }
-    /* without an address it cannot have been started: no port to ask */
-    have_address = ct_address(a, ct, address, sizeof(address)) == VCHA_OK;
-    a->reason[0] = '\0';
     running = ct_running(a, ct);
     if (running < 0) {
         r = VCHA_ERR_GENERIC;
         goto done;
     }
-    deactivated = running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL;
-    if (deactivated && run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
+    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
+        run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
         vcha_warn("%s", a->reason);
         a->reason[0] = '\0';
     }
-    /* a service told to stop may take a moment to close its ports */
-    if (running > 0 && !kill && have_address &&
-        (deactivated ? ports_stay_open(a, address)
-                     : any_port_answers(a, address))) {
-        vcha_warn("the service still answers on %s after deactivation: "
-                  "stopping %s (its active marker stays: ctset leaves it "
-                  "stopped)",
-                  address, ct->name);
-        kill = true;
-    }
-    if (running > 0 && kill &&
-        vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+    if (running > 0 && vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s", ct->name,
                             why);
     }
@@ -2075,8 +2037,7 @@ vcservice_stop(struct vcha_agent *a)
     }
     if (rc < 0) {
         /* where start would run it, as start decides; never the primary's
-         * address probed from a standby, nor a member stopped that this
-         * resource may not have booted */
+         * address probed from a standby */
         enum mode mode = MODE_NONE;
 
         vcha_warn("state file of %s: %s; stopping as start would have "
@@ -2089,10 +2050,10 @@ vcservice_stop(struct vcha_agent *a)
             r = VCHA_OK; /* it cannot have run here */
         } else if (r == VCHA_OK) {
             st.mode = mode;
-            r = mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
+            r = mode == MODE_NATIVE ? native_stop(a) : container_stop(a);
         }
     } else {
-        r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
+        r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a);
     }
     if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -2303,19 +2264,19 @@ static const struct vcha_agent_def agent = {
         "and ctset neither restarts nor stops the member by itself: from "
         "activation on, the member's tree is newer than the primary's, and "
         "a primary that comes back must not push over it.  Stop runs "
-        "deactivate_cmd inside, stops a container this resource booted, "
-        "leaves one ctset runs (hot, warm) running unless a port of the "
-        "service still answers on the member's address after "
-        "deactivate_cmd (or without one): then it stops that member too, "
-        "for a member serving after stop would be the service active in "
-        "two places.  Stop keeps the active marker, and ctset neither "
-        "restarts nor stops a member that has one: a hot member without "
-        "deactivate_cmd stays stopped after the resource's stop until the "
-        "resource starts there again (start boots it) or an administrator "
-        "removes the marker, after which ctset starts it at its next "
-        "monitor.  Failback: before the marker, the start records where "
-        "the member is active in the cluster property vcha-active-MEMBER "
-        "(property set vcha-records, crm_config; it outlives every node, "
+        "deactivate_cmd inside, then stops the member, whatever its mode: "
+        "its tree is newer than the primary's and a failback pulls it, so "
+        "nothing may run in it and write while the pull reads it (a write "
+        "after the pull's snapshot would be lost), nor serve once the "
+        "service starts elsewhere.  Stop keeps the active marker, and "
+        "ctset neither restarts nor stops a member that has one: a hot "
+        "member stays stopped after the resource's stop until the "
+        "resource starts there again (start boots it), the record says "
+        "the service is active elsewhere (ctset then starts it again as a "
+        "standby), or an administrator removes the marker.  Failback: "
+        "before the marker, the start records where the member is active "
+        "in the cluster property vcha-active-MEMBER (property set "
+        "vcha-records, crm_config; it outlives every node, "
         "which transient attributes do not): the node's name.  It refuses "
         "while that record names another node active (the newest tree is "
         "there).  A native start that finds the record naming another "
@@ -2343,10 +2304,11 @@ static const struct vcha_agent_def agent = {
         "service answers on in the transient node attribute "
         "address_attribute (for ocf:vcha:dnsswitch) and stop removes it.  "
         "What this node did is kept in a state file in HA_RSCTMP: a monitor "
-        "without it says not running (a member left running with its "
-        "marker by a stop is not this resource running); with it, a member "
-        "runs when its marker names this resource and the container runs, "
-        "and natively the service runs when at least one of its ports "
+        "without it says not running (a member running with its marker "
+        "but not started by this resource is not this resource running); "
+        "with it, a member runs when its marker names this resource and "
+        "the container runs, and natively the service runs when at least one "
+        "of its ports "
         "answers on address (one short try each): a probe with the state "
         "file but no port answering says not running, a recurring monitor "
         "fails.  Without a record naming a node active, a native start "
@@ -2356,7 +2318,7 @@ static const struct vcha_agent_def agent = {
         "job reports an error (a push refused because the member is "
         "active, say) and goes on.  A stop whose state file is damaged "
         "stops the way start would have started here (the same mode "
-        "resolution, a member taken as not booted by the resource).  "
+        "resolution).  "
         "On a node that is neither primary nor standby start fails as not "
         "installed, so that Pacemaker keeps the resource off that node "
         "only.",

@@ -543,10 +543,12 @@ dir_ok(const char *what, const char *dir)
 }
 
 /*
- * Whether @p dest has an active marker (@p path: its name), one that
- * cannot be looked at counted as there.
+ * Whether @p dest has an active marker (@p path: its name): 1 when it is
+ * there (a regular file), 0 when it is not, -errno when it cannot be
+ * looked at (or is no regular file).  A push counts the last as there, a
+ * download as not: each way, the newer tree is never overwritten.
  */
-static bool
+static int
 active_is(const char *dest, char *path, size_t len)
 {
     size_t n = strlen(dest);
@@ -556,7 +558,10 @@ active_is(const char *dest, char *path, size_t len)
         n--;
     }
     snprintf(path, len, "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
-    return !(lstat(path, &st) < 0 && errno == ENOENT);
+    if (lstat(path, &st) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    return S_ISREG(st.st_mode) ? 1 : -EINVAL;
 }
 
 /*
@@ -569,9 +574,17 @@ static bool
 download_refused(const char *dest)
 {
     char path[PATH_MAX + 16];
+    int rc = active_is(dest, path, sizeof(path));
 
-    if (active_is(dest, path, sizeof(path))) {
+    if (rc > 0) {
         return false;
+    }
+    if (rc < 0) {
+        refuse("downloads (--sender) are refused from %s: its active marker "
+               "%s cannot be read as one (%s), so it may be older than its "
+               "primary's tree (see vcha-receive(8))",
+               dest, path, strerror(-rc));
+        return true;
     }
     refuse("downloads (--sender) are refused from %s: it is not active (no "
            "%s), so it may be older than its primary's tree; only an active "
@@ -597,7 +610,7 @@ active_refused(const char *dest)
     while (n > 1 && dest[n - 1] == '/') {
         n--;
     }
-    if (!active_is(dest, path, sizeof(path))) {
+    if (active_is(dest, path, sizeof(path)) == 0) {
         return false;
     }
     f = fopen(path, "re");

@@ -520,6 +520,22 @@ tap_like "$ERR" "*a download with --remove-source-files is refused*" \
     "active: daemon: a download that would delete what it sends is refused"
 tap_ok "$([ -e "$ddest/data/member-wrote" ]; echo $?)" \
     "active: daemon: and the tree keeps its files"
+# a marker that cannot be read as one (here a directory in its place):
+# a push takes it as there, a download as not; neither overwrites a tree
+# that may be the newer one
+mv "$dest.vcha-active" "$work/marker-kept"
+mkdir "$dest.vcha-active"
+rm -rf "$work/pulled"
+mkdir -p "$work/pulled"
+run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
+tap_like "$RC:$ERR" "1*:*downloads (--sender) are refused from $dest: its active marker*cannot be read as one*" \
+    "unreadable marker: ssh: a download is refused, said so"
+tap_is "$(ls -A "$work/pulled")" "" "unreadable marker: ssh: nothing was downloaded"
+push_ssh
+tap_ok "$([ "$RC" != 0 ] && [ ! -e "$dest/data/late" ]; echo $?)" \
+    "unreadable marker: ssh: a push is refused, nothing landed (rc $RC)"
+rmdir "$dest.vcha-active"
+mv "$work/marker-kept" "$dest.vcha-active"
 rm -f "$dest/data/member-wrote" "$ddest/data/member-wrote"
 rm -f "$dest.vcha-active" "$ddest.vcha-active"
 push_ssh
