@@ -54,8 +54,6 @@
 #define PORT_TRY_MS 1000
 /* Between attempts at a port that does not answer yet. */
 #define PORT_RETRY_MS 200
-/* How long a service told to stop (deactivate_cmd) may take to close its
- * ports, at most. */
 
 enum {
     P_PRIMARY,
@@ -584,11 +582,11 @@ mode_resolve(struct vcha_agent *a, enum mode *mode)
 
 /*
  * What this node has done since it booted, in HA_RSCTMP: mode=native or
- * container, and booted=1 when start booted the member (a start again
- * finds it still its own).  Written before start changes anything, so
- * that the stop after a start that failed half-way undoes it; a running
- * member with its active marker but no state file (an administrator
- * started it) is not this resource's running.
+ * container, and booted=1 when start booted the member (stop stops it
+ * then, marker or not; a start again finds it still its own).  Written before
+ * start changes anything, so that the stop after a start that failed half-way
+ * undoes it; a running member with its active marker but no state file (an
+ * administrator started it) is not this resource's running.
  */
 struct state {
     enum mode mode;
@@ -1912,11 +1910,11 @@ container_start(struct vcha_agent *a, const struct state *prev)
  * active elsewhere, then starts a hot member again as a standby.
  */
 static enum vcha_result
-container_stop(struct vcha_agent *a)
+container_stop(struct vcha_agent *a, const struct state *st)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
-    char why[512] = "";
+    char why[512] = "", owner[256];
     int running;
 
     address_withdraw(a);
@@ -1924,6 +1922,14 @@ container_stop(struct vcha_agent *a)
         vcha_warn("%s; nothing to stop", a->reason);
         a->reason[0] = '\0';
         return VCHA_OK;
+    }
+    /* a start that failed before it activated anything (no marker of
+     * this resource's, nothing booted) leaves ctset's standby alone */
+    if (!st->booted && (active_owner(ct, owner, sizeof(owner)) != 0 ||
+                        strcmp(owner, a->instance) != 0)) {
+        vcha_notice("member %s is not active for %s: left to ctset", ct->name,
+                    a->instance);
+        goto done;
     }
     running = ct_running(a, ct);
     if (running < 0) {
@@ -2050,10 +2056,10 @@ vcservice_stop(struct vcha_agent *a)
             r = VCHA_OK; /* it cannot have run here */
         } else if (r == VCHA_OK) {
             st.mode = mode;
-            r = mode == MODE_NATIVE ? native_stop(a) : container_stop(a);
+            r = mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
         }
     } else {
-        r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a);
+        r = st.mode == MODE_NATIVE ? native_stop(a) : container_stop(a, &st);
     }
     if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -2264,7 +2270,10 @@ static const struct vcha_agent_def agent = {
         "and ctset neither restarts nor stops the member by itself: from "
         "activation on, the member's tree is newer than the primary's, and "
         "a primary that comes back must not push over it.  Stop runs "
-        "deactivate_cmd inside, then stops the member, whatever its mode: "
+        "deactivate_cmd inside, then stops the member, whatever its mode, "
+        "when this resource activated it (the marker names the resource) "
+        "or booted it; a start that failed before either leaves ctset's "
+        "standby member alone.  The member is stopped because "
         "its tree is newer than the primary's and a failback pulls it, so "
         "nothing may run in it and write while the pull reads it (a write "
         "after the pull's snapshot would be lost), nor serve once the "

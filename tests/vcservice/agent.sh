@@ -471,6 +471,18 @@ ra start
 tap_is "$RA_RC" 1 "start of a member active for another resource fails"
 tap_like "$RA_REASON" "member web1 is active for other already" "saying so"
 ra stop
+# the stop after a start that failed once its state was written, before it
+# activated anything (a push that ended refused, say): the member, running
+# as ctset's standby or active for another resource, is left alone
+lxc-start -P "$LXCPATH" -n web1 > /dev/null 2>&1
+for marker in other none; do
+    [ "$marker" = none ] && rm -f "$ACTIVE"
+    printf 'mode=container\nbooted=0\n' > "$STATE"
+    ra stop
+    tap_is "$RA_RC/$(running web1)" 0/RUNNING \
+        "stop after a failed start, marker $marker: the member runs on"
+done
+lxc-stop -P "$LXCPATH" -n web1 -k > /dev/null 2>&1
 
 # the last push incomplete: refused on request, else activated
 cp "$work/marker-ours" "$work/keep"
