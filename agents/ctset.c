@@ -710,13 +710,26 @@ sync_get(struct vcha_agent *a, const struct member *m,
     return mark->complete ? SYNC_COMPLETE : SYNC_INCOMPLETE;
 }
 
+/* Where this node's receiver listens, as HOST:PORT ([v6]:PORT). */
+static const char *
+receiver_text(const struct vcha_agent *a, char *buf, size_t len)
+{
+    const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+
+    snprintf(buf, len, strchr(addr, ':') ? "[%s]:%lld" : "%s:%lld", addr,
+             vcha_agent_num(a, P_RECEIVER_PORT));
+    return buf;
+}
+
 /* Publish the member's state and lag (seconds since its last completed
- * batch ended, as last seen complete here when it is not complete now). */
+ * batch ended, as last seen complete here when it is not complete now),
+ * and the receiver that holds its tree here: a failback pulls the tree
+ * from the node where the member is active, wherever the primary pushes. */
 static void
 attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
               const struct vcha_syncmark *mark)
 {
-    char file[NAME_MAX_LEN + 16], text[32];
+    char file[NAME_MAX_LEN + 16], text[32], recv[INET6_ADDRSTRLEN + 16];
     long long done_ms = 0;
 
     snprintf(file, sizeof(file), "%s.completed", m->name);
@@ -727,6 +740,7 @@ attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
     run_read(a, file, text, sizeof(text));
     vcha_integer_parse(text, &done_ms);
     attr_put(a, "sync", m->name, sync_names[st]);
+    attr_put(a, "receiver", m->name, receiver_text(a, recv, sizeof(recv)));
     if (done_ms > 0) {
         snprintf(text, sizeof(text), "%lld",
                  (vcha_realtime_ms() - done_ms) / 1000);
@@ -1782,6 +1796,7 @@ member_forget(struct vcha_agent *a, const char *lxcpath, const char *name,
 
     attr_put(a, "sync", name, NULL);
     attr_put(a, "lag", name, NULL);
+    attr_put(a, "receiver", name, NULL);
     snprintf(file, sizeof(file), "%s.packages", name);
     run_unlink(a, file);
     config_path(lxcpath, name, path, sizeof(path));
@@ -2280,7 +2295,11 @@ static const struct vcha_agent_def agent = {
         "so that it runs what its primary has installed.  Each member's "
         "state is published as the transient node attribute "
         "vcha-sync-NAME (complete, incomplete, never or active) and the "
-        "seconds since its last completed batch ended as vcha-lag-NAME.  "
+        "seconds since its last completed batch ended as vcha-lag-NAME, "
+        "and the receiver holding its tree on this node as "
+        "vcha-receiver-NAME (ADDRESS:PORT; ocf:vcha:vcservice's failback "
+        "pulls from the receiver of the node where the member is "
+        "active).  "
         "A member is active while rootfs.vcha-active exists beside its "
         "tree, written by ocf:vcha:vcservice when it activates the member "
         "(instance=, node=, since_ms= lines): vcha-receive then refuses "

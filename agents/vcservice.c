@@ -354,8 +354,10 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "in step: rsync://USER@RECEIVER:PORT/NAME for "
                         "ctset's receiver, ssh://[USER@]HOST[:PORT], or a "
                         "directory.  Stop removes the job.  A failback "
-                        "pulls the member's tree back through it; give "
-                        "start a timeout that covers that pull.",
+                        "pulls the member's tree back through it, from the "
+                        "receiver the node where the member is active "
+                        "publishes (vcha-receiver-MEMBER) when there is "
+                        "one; give start a timeout that covers that pull.",
         },
     [P_SYNC_PASSWORD_FILE] =
         {
@@ -1066,10 +1068,71 @@ done:
     return r;
 }
 
+/* @p t as the text sync_target takes. */
+static const char *
+target_text(const struct vcha_sync_target *t, char *buf, size_t len)
+{
+    bool v6 = strchr(t->host, ':') != NULL;
+    char port[16] = "";
+
+    if (t->kind == VCHA_SYNC_LOCAL) {
+        snprintf(buf, len, "%s", t->path);
+        return buf;
+    }
+    if (t->port) {
+        snprintf(port, sizeof(port), ":%u", t->port);
+    }
+    snprintf(buf, len, "%s://%s%s%s%s%s%s%s%s",
+             t->kind == VCHA_SYNC_SSH ? "ssh" : "rsync", t->user,
+             t->user[0] ? "@" : "", v6 ? "[" : "", t->host, v6 ? "]" : "",
+             port, t->kind == VCHA_SYNC_DAEMON ? "/" : "",
+             t->kind == VCHA_SYNC_DAEMON ? t->path : "");
+    return buf;
+}
+
 /*
- * Pull the member's tree back from the sync target (the standby where it
- * is active, @p node) over sync_source, under the exclusion list a push
- * goes by: what a push leaves out, the pull leaves as it is here.
+ * Where to pull from: the receiver that @p node, where the member is
+ * active, publishes for it (ocf:vcha:ctset's vcha-receiver-MEMBER), in
+ * sync_target's user and module; sync_target itself when that node
+ * publishes none or sync_target is no rsync daemon's.  A standby whose
+ * copy is not the active one refuses the download (vcha-receive), so a
+ * sync_target naming another standby never hands back an older tree.
+ * 0, or -EINVAL with @p why.
+ */
+static int
+pull_source(struct vcha_agent *a, const char *node, struct vcha_sync_target *t,
+            char *why, size_t whylen)
+{
+    char attr[300], text[4500], *recv = NULL;
+    int rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), t, why,
+                                    whylen);
+
+    if (rc < 0 || t->kind != VCHA_SYNC_DAEMON) {
+        return rc;
+    }
+    snprintf(attr, sizeof(attr), "vcha-receiver-%s",
+             vcha_agent_str(a, P_MEMBER));
+    rc = vcha_attr_get(attr, node, &recv, half_left_ms(a) / 4);
+    if (rc < 0) {
+        vcha_info("%s publishes no %s (%s): pulling from sync_target", node,
+                  attr, strerror(-rc));
+        return 0;
+    }
+    snprintf(text, sizeof(text), "rsync://%s%s%s/%s", t->user,
+             t->user[0] ? "@" : "", recv, t->path);
+    rc = vcha_sync_target_parse(text, t, why, whylen);
+    if (rc < 0) {
+        snprintf(why, whylen, "node attribute %s of %s: \"%s\" is no "
+                 "HOST:PORT", attr, node, recv);
+    }
+    free(recv);
+    return rc;
+}
+
+/*
+ * Pull the member's tree back from the standby where it is active
+ * (@p node) over sync_source, under the exclusion list a push goes by:
+ * what a push leaves out, the pull leaves as it is here.
  */
 static enum vcha_result
 pull(struct vcha_agent *a, const char *node)
@@ -1088,10 +1151,9 @@ pull(struct vcha_agent *a, const char *node)
         .timeout_ms = half_left_ms(a),
         .pull = true,
     };
-    char filter[4096], why[512] = "", *text = NULL;
+    char filter[4096], why[512] = "", *text = NULL, from[4500];
     size_t len = 0;
-    int rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), &t, why,
-                                    sizeof(why));
+    int rc = pull_source(a, node, &t, why, sizeof(why));
 
     rc = rc ? rc
             : vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
@@ -1119,7 +1181,7 @@ pull(struct vcha_agent *a, const char *node)
     vcha_notice("failback: the tree of member %s pulled back from %s (%s): "
                 "%lld files, %lld deleted, %lld bytes in %lld ms",
                 vcha_agent_str(a, P_MEMBER), node,
-                vcha_agent_str(a, P_SYNC_TARGET), st.files, st.deleted,
+                target_text(&t, from, sizeof(from)), st.files, st.deleted,
                 st.bytes, st.elapsed_ms);
     return VCHA_OK;
 }
@@ -2289,8 +2351,11 @@ static const struct vcha_agent_def agent = {
         "which transient attributes do not): the node's name.  It refuses "
         "while that record names another node active (the newest tree is "
         "there).  A native start that finds the record naming another "
-        "node active pulls the member's tree back from sync_target over "
-        "sync_source before anything else (the push's exclusion list: "
+        "node active pulls the member's tree back over sync_source "
+        "before anything else: from the receiver that node publishes for "
+        "the member (ocf:vcha:ctset's node attribute "
+        "vcha-receiver-MEMBER, in sync_target's user and module), from "
+        "sync_target when it publishes none (the push's exclusion list: "
         "what a push leaves out, the pull leaves as it is), within half of "
         "the time left, records native:NODE (failed back to this node), "
         "and only then runs start_cmd; when it cannot pull (the standby "

@@ -1,10 +1,10 @@
 #!/bin/bash
 # ocf:vcha:ctset run by a real one-node Pacemaker (tests/lib/cluster1.sh)
 # as a clone: the node attributes it publishes for each member (vcha-sync-
-# NAME, vcha-lag-NAME) follow a real push through its rsync daemon on
-# 127.0.0.1 and the active marker, and are gone once it stops.  Its
-# members are a cold one and one never synced: no container starts here
-# (tests/ctset/agent.sh runs them).
+# NAME, vcha-lag-NAME, vcha-receiver-NAME) follow a real push through its
+# rsync daemon on 127.0.0.1 and the active marker, and are gone once it
+# stops.  Its members are a cold one and one never synced: no container
+# starts here (tests/ctset/agent.sh runs them).
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/cluster1.sh"
@@ -74,6 +74,8 @@ tap_ok $? "started: vcha-sync-web=never (got '$(attr vcha-sync-web)')"
 attr_is vcha-sync-db never 30
 tap_ok $? "vcha-sync-db=never (got '$(attr vcha-sync-db)')"
 tap_is "$(attr vcha-lag-web)" "" "no lag for a tree never synced"
+tap_is "$(attr vcha-receiver-web) $(attr vcha-receiver-db)" "127.0.0.1:$port 127.0.0.1:$port" \
+    "vcha-receiver-web and vcha-receiver-db: the receiver holding their trees here"
 ss -Htln "sport = :$port" | grep -q "127.0.0.1:$port"
 tap_ok $? "its rsync daemon listens on 127.0.0.1:$port"
 
@@ -131,6 +133,7 @@ tap_ok $? "the stop removed vcha-sync-web"
 attr_is vcha-sync-db "" 30
 tap_ok $? "and vcha-sync-db"
 tap_is "$(attr vcha-lag-web)" "" "and vcha-lag-web"
+tap_is "$(attr vcha-receiver-web)$(attr vcha-receiver-db)" "" "and vcha-receiver-web and -db"
 ss -Htln "sport = :$port" | grep -q .
 tap_cond "$? != 0" "nothing listens on port $port any more"
 crm_mon -1 2>&1 | grep -q "Failed Resource Actions"

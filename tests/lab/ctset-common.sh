@@ -13,6 +13,8 @@ CS_SYNC=/srv/vcha-sync      # on CS_S: the members' trees
 CS_ADDR=198.18.0.71         # the member's own address
 CS_PORT=8730                # ctset's receiver
 CS_MODE=${CS_MODE:-hot}     # the member's mode: hot, or cold (warm: not here)
+CS_BASE=${CS_BASE:-}        # on CS_P: a distribution root the tree starts from
+CS_PAGES=${CS_PAGES:-0}     # pages besides the count, /www/p/N.html
 
 # cs_cleanup: what cs_configure and a failover leave on the nodes, gone
 cs_cleanup() {
@@ -32,21 +34,31 @@ cs_cleanup() {
 # the settings packages leave in /etc/web.d read, then httpd on port 80 in
 # the foreground; the pages; a CGI that says who serves, and the feature
 # its server started with, if any; a dpkg database of one package, for dpkg
-# --root) and the
-# secrets of the sync on both ends
+# --root; or, with CS_BASE, that distribution root with its own shell,
+# users and dpkg database, busybox and the service added; CS_PAGES pages
+# more) and the secrets of the sync on both ends
 cs_tree() {
     local t=$CS_TREE
     ex "$CS_P" sh -c "
         set -e
-        rm -rf $t && mkdir -p $t/bin $t/sbin $t/www/cgi-bin $t/etc \
+        rm -rf $t && mkdir -p $t
+        if [ -n '$CS_BASE' ]; then cp -a $CS_BASE/. $t/; fi
+        mkdir -p $t/bin $t/sbin $t/www/cgi-bin $t/etc \
             $t/dev $t/proc $t/sys $t/tmp $t/root $t/run \
             $t/var/lib/dpkg/info $t/var/lib/dpkg/updates $t/var/lib/dpkg/triggers
-        printf '%s\n' 'Package: web-base' 'Status: install ok installed' 'Version: 1.0' \
-            'Architecture: all' 'Maintainer: vcha lab <lab@lab.vcha.test>' \
-            'Description: the lab web tree' > $t/var/lib/dpkg/status
-        echo /. > $t/var/lib/dpkg/info/web-base.list
-        cp /bin/busybox $t/bin/busybox && ln -s busybox $t/bin/sh
-        echo 'root:x:0:0:root:/root:/bin/sh' > $t/etc/passwd
+        if [ -z '$CS_BASE' ]; then
+            printf '%s\n' 'Package: web-base' 'Status: install ok installed' 'Version: 1.0' \
+                'Architecture: all' 'Maintainer: vcha lab <lab@lab.vcha.test>' \
+                'Description: the lab web tree' > $t/var/lib/dpkg/status
+            echo /. > $t/var/lib/dpkg/info/web-base.list
+            ln -s busybox $t/bin/sh
+            echo 'root:x:0:0:root:/root:/bin/sh' > $t/etc/passwd
+        fi
+        cp /bin/busybox $t/bin/busybox
+        if [ '$CS_PAGES' -gt 0 ]; then
+            mkdir -p $t/www/p
+            seq 1 $CS_PAGES | awk '{ f = \"$t/www/p/\" \$1 \".html\"; print \"page \" \$1 > f; close(f) }'
+        fi
         printf '%s\n' '#!/bin/sh' 'for f in /etc/web.d/*.env; do [ -r \"\$f\" ] && . \"\$f\"; done' \
             'export WEB_FEATURE' 'exec /bin/busybox httpd -f -p 80 -h /www' > $t/sbin/init
         printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho served by \$(/bin/busybox hostname)\${WEB_FEATURE:+ feature \$WEB_FEATURE}\n' \

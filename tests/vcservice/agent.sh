@@ -675,6 +675,41 @@ tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
     "nothing was pulled"
 ra stop "${fb[@]}"
 mv "$work/marker-kept" "$ACTIVE"
+# the node where the member is active publishes the receiver that holds
+# it (ocf:vcha:ctset's vcha-receiver-MEMBER): the pull goes there, in
+# sync_target's user and module, whatever host and port sync_target names
+peer_attr() { # peer_attr [VALUE]: node2's vcha-receiver-web1 set (removed)
+    local q="attrd_updater -Q -n vcha-receiver-web1 -N node2 2> /dev/null | grep -q 'value=\"$1\"'"
+    if [ -n "$1" ]; then
+        attrd_updater -n vcha-receiver-web1 -U "$1" -N node2 &&
+            cluster1_wait 10 sh -c "$q"
+    else
+        attrd_updater -n vcha-receiver-web1 -D -N node2 &&
+            cluster1_wait 10 sh -c "! attrd_updater -Q -n vcha-receiver-web1 -N node2 2> /dev/null | grep -q 'value=\"[^\"]'"
+    fi
+}
+rport=$RECEIVER_RSYNCD_PORT
+dead=$(receiver_free_port)
+fb_dead=("${as_primary[@]}" OCF_RESKEY_sync_target="$(sed "s|:$rport/|:$dead/|; s|/$||" <<< "$RECEIVER_RSYNC_URL")")
+echo "written in the member, on node2's receiver" > "$ROOT/www/index.html"
+peer_attr "127.0.0.1:$rport"
+tap_ok $? "node2 publishes vcha-receiver-web1=127.0.0.1:$rport"
+ra start "${fb_dead[@]}"
+tap_is "$RA_RC" 0 "failback with sync_target on a port nobody listens on ($dead): start succeeds ($RA_REASON)"
+tap_is "$(http 127.0.0.1 "$PORT")" "written in the member, on node2's receiver" \
+    "the tree was pulled from the receiver node2 published"
+tap_like "$RA_ERR" "*pulled back from node2 (rsync://*@127.0.0.1:$rport/web1): *" \
+    "and the log names it"
+ra stop "${fb_dead[@]}"
+rec_set node2
+peer_attr "not an address"
+ra start "${fb_dead[@]}"
+tap_is "$RA_RC" 1 "a published receiver that is no HOST:PORT: start fails"
+tap_like "$RA_REASON" "*node attribute vcha-receiver-web1 of node2: \"not an address\" is no HOST:PORT*" \
+    "naming the attribute ($RA_REASON)"
+ra stop "${fb_dead[@]}"
+peer_attr ""
+tap_ok $? "node2's vcha-receiver-web1 removed"
 # no sync_target: nothing to pull from
 ra start "${as_primary[@]}" OCF_RESKEY_sync_target= OCF_RESKEY_sync_password_file=
 tap_is "$RA_RC" 1 "a record but no sync_target: start fails"
