@@ -34,6 +34,7 @@
 #include <vcha/ckptjob.h>
 #include <vcha/clock.h>
 #include <vcha/ct.h>
+#include <vcha/dns.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
@@ -257,6 +258,100 @@ check_ip(const char *v, char *why, size_t whylen)
     return 0;
 }
 
+/* The words of receiver_address (one per standby VM, at most 16); a word
+ * too long for an address is kept empty, which is no address. */
+#define MAX_RECEIVERS 16
+
+static size_t
+receivers_split(const char *v, char words[MAX_RECEIVERS][INET6_ADDRSTRLEN],
+                size_t *total)
+{
+    size_t n = 0;
+
+    *total = 0;
+    for (const char *p = v + strspn(v, " \t"); *p != '\0';
+         p += strspn(p, " \t")) {
+        size_t len = strcspn(p, " \t");
+
+        if (n < MAX_RECEIVERS) {
+            snprintf(words[n++], INET6_ADDRSTRLEN, "%.*s",
+                     len < INET6_ADDRSTRLEN ? (int) len : 0, p);
+        }
+        ++*total;
+        p += len;
+    }
+    return n;
+}
+
+static int
+check_receivers(const char *v, char *why, size_t whylen)
+{
+    char w[MAX_RECEIVERS][INET6_ADDRSTRLEN];
+    size_t total, n = receivers_split(v, w, &total);
+
+    if (total > MAX_RECEIVERS) {
+        snprintf(why, whylen, "holds more than %d addresses", MAX_RECEIVERS);
+        return -EINVAL;
+    }
+    if (n <= 1) {
+        return check_ip(n == 1 ? w[0] : v, why, whylen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (check_ip(w[i], why, whylen) < 0) {
+            snprintf(why, whylen,
+                     "holds \"%s\", neither an IPv4 nor an IPv6 address",
+                     w[i][0] ? w[i] : "(a word too long for one)");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/*
+ * This node's receiver address: the one address of receiver_address, or
+ * the first of its list configured on one of this node's interfaces (a
+ * clone on several standby VMs, each listening on its own); NULL when
+ * none is, with @p why.
+ */
+static const char *
+receiver_addr(const struct vcha_agent *a)
+{
+    static char chosen[INET6_ADDRSTRLEN];
+    static bool done;
+    char w[MAX_RECEIVERS][INET6_ADDRSTRLEN];
+    const char *v = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    size_t total, n;
+
+    if (done) {
+        return chosen[0] ? chosen : NULL;
+    }
+    done = true;
+    n = v ? receivers_split(v, w, &total) : 0;
+    for (size_t i = 0; i < n && !chosen[0]; i++) {
+        struct vcha_ip ip;
+        int rc = vcha_ip_parse(w[i], &ip);
+
+        rc = rc < 0 ? rc : n == 1 ? 1 : vcha_ip_is_local(&ip);
+        if (rc < 0 && n > 1) {
+            vcha_warn("cannot list this node's addresses: %s", strerror(-rc));
+        }
+        if (rc > 0) {
+            vcha_ip_format(&ip, chosen, sizeof(chosen));
+        }
+    }
+    return chosen[0] ? chosen : NULL;
+}
+
+/* Why receiver_addr() found none. */
+static enum vcha_result
+receiver_addr_fail(struct vcha_agent *a)
+{
+    return vcha_agent_fail(a, VCHA_ERR_INSTALLED,
+                           "receiver_address: none of \"%s\" is an address "
+                           "of this node",
+                           vcha_agent_str(a, P_RECEIVER_ADDRESS));
+}
+
 static int
 check_bridge(const char *v, char *why, size_t whylen)
 {
@@ -389,13 +484,18 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .name = "receiver_address",
             .type = VCHA_PT_STRING,
             .required = true,
-            .check = check_ip,
+            .check = check_receivers,
             .shortdesc = "Address the rsync daemon listens on",
             .longdesc = "The address of this node the members' primaries "
                         "push to: their filesync target is "
-                        "rsync://NAME@ADDRESS:PORT/NAME.  Use the cluster's "
-                        "own network: the rsync daemon protocol is not "
-                        "encrypted.",
+                        "rsync://NAME@ADDRESS:PORT/NAME.  A clone on several "
+                        "standby VMs takes one address per VM, separated "
+                        "by spaces (16 at most): each node listens on the "
+                        "first of them configured on one of its "
+                        "interfaces, and a node that has none of them "
+                        "fails start (OCF_ERR_INSTALLED).  Use the "
+                        "cluster's own network: the rsync daemon protocol "
+                        "is not encrypted.",
         },
     [P_RECEIVER_PORT] =
         {
@@ -710,12 +810,20 @@ sync_get(struct vcha_agent *a, const struct member *m,
     return mark->complete ? SYNC_COMPLETE : SYNC_INCOMPLETE;
 }
 
-/* Where this node's receiver listens, as HOST:PORT ([v6]:PORT). */
+/* Where this node's receiver listens, as HOST:PORT ([v6]:PORT); NULL
+ * when it has none of receiver_address, or listens on all addresses. */
 static const char *
 receiver_text(const struct vcha_agent *a, char *buf, size_t len)
 {
-    const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    static const unsigned char zero[16];
+    const char *addr = receiver_addr(a);
+    struct vcha_ip ip;
 
+    /* the unspecified address (listening on all) names no receiver */
+    if (addr == NULL || vcha_ip_parse(addr, &ip) < 0 ||
+        memcmp(ip.bytes, zero, ip.family == AF_INET ? 4 : 16) == 0) {
+        return NULL;
+    }
     snprintf(buf, len, strchr(addr, ':') ? "[%s]:%lld" : "%s:%lld", addr,
              vcha_agent_num(a, P_RECEIVER_PORT));
     return buf;
@@ -1035,7 +1143,7 @@ rsyncd_text(struct vcha_agent *a, const struct members *ms, const char *users)
                               "address = %s\n"
                               "port = %lld\n"
                               "reverse lookup = no\n",
-                 inst, run, inst, vcha_agent_str(a, P_RECEIVER_ADDRESS),
+                 inst, run, inst, receiver_addr(a),
                  vcha_agent_num(a, P_RECEIVER_PORT)) < 0) {
         return NULL;
     }
@@ -1158,6 +1266,9 @@ receiver_configure(struct vcha_agent *a, const struct members *ms)
     if (r != VCHA_OK) {
         return r;
     }
+    if (receiver_addr(a) == NULL) {
+        return receiver_addr_fail(a);
+    }
     run_path(a, NULL, run, sizeof(run));
     rc = mkdirs(run, 0700);
     text = rc < 0 ? NULL : rsyncd_text(a, ms, users);
@@ -1176,11 +1287,14 @@ receiver_configure(struct vcha_agent *a, const struct members *ms)
 static enum vcha_result
 receiver_answers(struct vcha_agent *a, bool wait)
 {
-    const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    const char *addr = receiver_addr(a);
     unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
     char why[256] = "";
     int rc;
 
+    if (addr == NULL) {
+        return receiver_addr_fail(a);
+    }
     do {
         long long now = vcha_now_ms(), left = a->deadline_ms - now;
 
@@ -1209,7 +1323,9 @@ static enum vcha_result receiver_stop(struct vcha_agent *a);
 static void
 listen_text(struct vcha_agent *a, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s %lld", vcha_agent_str(a, P_RECEIVER_ADDRESS),
+    const char *addr = receiver_addr(a);
+
+    snprintf(buf, len, "%s %lld", addr ? addr : "-",
              vcha_agent_num(a, P_RECEIVER_PORT));
 }
 
@@ -1223,9 +1339,12 @@ receiver_prepare(struct vcha_agent *a, bool *running)
 {
     char want[128], had[128], why[256];
     unsigned port = (unsigned) vcha_agent_num(a, P_RECEIVER_PORT);
-    const char *addr = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    const char *addr = receiver_addr(a);
     enum vcha_result r;
 
+    if (addr == NULL) {
+        return receiver_addr_fail(a);
+    }
     listen_text(a, want, sizeof(want));
     run_read(a, "rsyncd.listen", had, sizeof(had));
     *running = receiver_pid(a) > 0;
@@ -1290,7 +1409,7 @@ receiver_start(struct vcha_agent *a)
     strcat(why, "\n");
     run_write(a, "rsyncd.listen", why);
     vcha_notice("rsync daemon started (pid %d) on %s port %lld",
-                (int) receiver_pid(a), vcha_agent_str(a, P_RECEIVER_ADDRESS),
+                (int) receiver_pid(a), receiver_addr(a),
                 vcha_agent_num(a, P_RECEIVER_PORT));
     return receiver_answers(a, true);
 }
@@ -1794,9 +1913,10 @@ member_forget(struct vcha_agent *a, const char *lxcpath, const char *name,
 {
     char path[PATH_MAX], owner[300], file[NAME_MAX_LEN + 16];
 
+    /* first: one left would point a failback at a node without it */
+    attr_put(a, "receiver", name, NULL);
     attr_put(a, "sync", name, NULL);
     attr_put(a, "lag", name, NULL);
-    attr_put(a, "receiver", name, NULL);
     snprintf(file, sizeof(file), "%s.packages", name);
     run_unlink(a, file);
     config_path(lxcpath, name, path, sizeof(path));
@@ -2152,9 +2272,11 @@ static enum vcha_result
 addresses_check(struct vcha_agent *a, const struct members *ms)
 {
     static const unsigned char zero[16];
-    unsigned char rcv[16], gw[16];
-    int rfam = param_address(a, P_RECEIVER_ADDRESS, rcv),
-        gfam = param_address(a, P_GATEWAY, gw);
+    char w[MAX_RECEIVERS][INET6_ADDRSTRLEN];
+    unsigned char gw[16];
+    const char *rv = vcha_agent_str(a, P_RECEIVER_ADDRESS);
+    size_t total, nr = rv ? receivers_split(rv, w, &total) : 0;
+    int gfam = param_address(a, P_GATEWAY, gw);
 
     if (gfam != 0 && memcmp(gw, zero, 16) == 0) {
         return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
@@ -2164,12 +2286,17 @@ addresses_check(struct vcha_agent *a, const struct members *ms)
     for (size_t i = 0; i < ms->n; i++) {
         const struct member *m = &ms->m[i];
 
-        if (rfam == m->family && memcmp(rcv, m->bin, 16) == 0) {
-            return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
-                                   "members: member %s has the "
-                                   "receiver_address %s",
-                                   m->name,
-                                   vcha_agent_str(a, P_RECEIVER_ADDRESS));
+        for (size_t k = 0; k < nr; k++) {
+            struct vcha_ip ip;
+
+            if (vcha_ip_parse(w[k], &ip) == 0 && ip.family == m->family &&
+                memcmp(ip.bytes, m->bin, m->family == AF_INET ? 4 : 16) ==
+                    0) {
+                return vcha_agent_fail(a, VCHA_ERR_CONFIGURED,
+                                       "members: member %s has the "
+                                       "receiver_address %s",
+                                       m->name, w[k]);
+            }
         }
         if (gfam == 0) {
             continue;
@@ -2297,9 +2424,10 @@ static const struct vcha_agent_def agent = {
         "vcha-sync-NAME (complete, incomplete, never or active) and the "
         "seconds since its last completed batch ended as vcha-lag-NAME, "
         "and the receiver holding its tree on this node as "
-        "vcha-receiver-NAME (ADDRESS:PORT; ocf:vcha:vcservice's failback "
-        "pulls from the receiver of the node where the member is "
-        "active).  "
+        "vcha-receiver-NAME (ADDRESS:PORT, [ADDRESS]:PORT for IPv6; none "
+        "for an unspecified receiver_address; ocf:vcha:vcservice's "
+        "failback with an rsync:// sync_target pulls from the receiver of "
+        "the node where the member is active).  "
         "A member is active while rootfs.vcha-active exists beside its "
         "tree, written by ocf:vcha:vcservice when it activates the member "
         "(instance=, node=, since_ms= lines): vcha-receive then refuses "

@@ -7,7 +7,6 @@
 
 #include <arpa/nameser.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,45 +254,6 @@ local_state_set(const struct vcha_agent *a, enum local_state st)
                                            strlen(local_state_text[st]), 0644);
 }
 
-/* @p sa as a vcha_ip; -EAFNOSUPPORT when it is not IPv4 or IPv6. */
-static int
-ip_from_sockaddr(const struct sockaddr *sa, struct vcha_ip *ip)
-{
-    memset(ip, 0, sizeof(*ip));
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        ip->family = AF_INET;
-        memcpy(ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
-        return 0;
-    }
-    if (sa != NULL && sa->sa_family == AF_INET6) {
-        ip->family = AF_INET6;
-        memcpy(ip->bytes, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
-        return 0;
-    }
-    return -EAFNOSUPPORT;
-}
-
-/* Whether @p ip is configured on one of this node's interfaces. */
-static bool
-address_configured_here(const struct vcha_ip *ip)
-{
-    struct ifaddrs *list = NULL;
-    bool found = false;
-
-    if (getifaddrs(&list) < 0) {
-        vcha_warn("cannot list this node's addresses: %s", strerror(errno));
-        return false;
-    }
-    for (const struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
-        struct vcha_ip own;
-
-        found =
-            ip_from_sockaddr(i->ifa_addr, &own) == 0 && vcha_ip_equal(&own, ip);
-    }
-    freeifaddrs(list);
-    return found;
-}
-
 /*
  * Whether a record that points to @p ip is this node's doing: it started
  * the resource and has not stopped it since, or it has done neither since
@@ -305,11 +265,19 @@ static bool
 published_here(const struct vcha_agent *a, enum local_state st,
                const struct vcha_ip *ip)
 {
+    int rc;
+
     if (st != LOCAL_NONE) {
         return st == LOCAL_ACTIVE;
     }
-    return vcha_agent_str(a, P_ADDRESS_ATTRIBUTE) != NULL ||
-           address_configured_here(ip);
+    if (vcha_agent_str(a, P_ADDRESS_ATTRIBUTE) != NULL) {
+        return true;
+    }
+    rc = vcha_ip_is_local(ip);
+    if (rc < 0) {
+        vcha_warn("cannot list this node's addresses: %s", strerror(-rc));
+    }
+    return rc > 0;
 }
 
 /* The address to publish: the parameter, or the node attribute. */

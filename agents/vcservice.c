@@ -354,10 +354,11 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "in step: rsync://USER@RECEIVER:PORT/NAME for "
                         "ctset's receiver, ssh://[USER@]HOST[:PORT], or a "
                         "directory.  Stop removes the job.  A failback "
-                        "pulls the member's tree back through it, from the "
-                        "receiver the node where the member is active "
-                        "publishes (vcha-receiver-MEMBER) when there is "
-                        "one; give start a timeout that covers that pull.",
+                        "pulls the member's tree back through it; with an "
+                        "rsync:// target, from the receiver the node where "
+                        "the member is active publishes "
+                        "(vcha-receiver-MEMBER), when it publishes one.  "
+                        "Give start a timeout that covers that pull.",
         },
     [P_SYNC_PASSWORD_FILE] =
         {
@@ -1091,21 +1092,22 @@ target_text(const struct vcha_sync_target *t, char *buf, size_t len)
 }
 
 /*
- * Where to pull from: the receiver that @p node, where the member is
- * active, publishes for it (ocf:vcha:ctset's vcha-receiver-MEMBER), in
- * sync_target's user and module; sync_target itself when that node
- * publishes none or sync_target is no rsync daemon's.  A standby whose
- * copy is not the active one refuses the download (vcha-receive), so a
- * sync_target naming another standby never hands back an older tree.
- * 0, or -EINVAL with @p why.
+ * Where to pull from: for an rsync:// sync_target, the receiver that
+ * @p node, where the member is active, publishes for it (ocf:vcha:ctset's
+ * vcha-receiver-MEMBER, HOST:PORT or [V6]:PORT), in sync_target's user and
+ * module; sync_target itself when that node publishes none, and for any
+ * other kind of target.  A standby whose copy is not active refuses the
+ * download (vcha-receive).  An attribute that cannot be read fails: the
+ * pull never goes elsewhere because attrd was slow.  0, or -errno with
+ * @p why.
  */
 static int
 pull_source(struct vcha_agent *a, const char *node, struct vcha_sync_target *t,
             char *why, size_t whylen)
 {
     char attr[300], text[4500], *recv = NULL;
-    int rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), t, why,
-                                    whylen);
+    int n, rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), t,
+                                       why, whylen);
 
     if (rc < 0 || t->kind != VCHA_SYNC_DAEMON) {
         return rc;
@@ -1113,17 +1115,25 @@ pull_source(struct vcha_agent *a, const char *node, struct vcha_sync_target *t,
     snprintf(attr, sizeof(attr), "vcha-receiver-%s",
              vcha_agent_str(a, P_MEMBER));
     rc = vcha_attr_get(attr, node, &recv, half_left_ms(a) / 4);
-    if (rc < 0) {
-        vcha_info("%s publishes no %s (%s): pulling from sync_target", node,
-                  attr, strerror(-rc));
+    if (rc == -ENODATA) {
+        vcha_info("%s publishes no %s: pulling from sync_target", node, attr);
         return 0;
     }
-    snprintf(text, sizeof(text), "rsync://%s%s%s/%s", t->user,
-             t->user[0] ? "@" : "", recv, t->path);
-    rc = vcha_sync_target_parse(text, t, why, whylen);
     if (rc < 0) {
-        snprintf(why, whylen, "node attribute %s of %s: \"%s\" is no "
-                 "HOST:PORT", attr, node, recv);
+        snprintf(why, whylen, "cannot read node attribute %s of %s: %s", attr,
+                 node, strerror(-rc));
+        return rc;
+    }
+    n = snprintf(text, sizeof(text), "rsync://%s%s%s/%s", t->user,
+                 t->user[0] ? "@" : "", recv, t->path);
+    rc = n < 0 || (size_t) n >= sizeof(text)
+             ? -EINVAL
+             : vcha_sync_target_parse(text, t, why, whylen);
+    if (rc < 0 || t->port == 0) {
+        snprintf(why, whylen,
+                 "node attribute %.80s of %.64s: \"%.64s\" is no HOST:PORT",
+                 attr, node, recv);
+        rc = -EINVAL;
     }
     free(recv);
     return rc;
@@ -1148,12 +1158,16 @@ pull(struct vcha_agent *a, const char *node)
         .identity = vcha_agent_str(a, P_SYNC_IDENTITY),
         .known_hosts = vcha_agent_str(a, P_SYNC_KNOWN_HOSTS),
         .password_file = vcha_agent_str(a, P_SYNC_PASSWORD_FILE),
-        .timeout_ms = half_left_ms(a),
         .pull = true,
     };
-    char filter[4096], why[512] = "", *text = NULL, from[4500];
+    char filter[4096], why[512] = "", *text = NULL, from[4500] = "";
     size_t len = 0;
     int rc = pull_source(a, node, &t, why, sizeof(why));
+
+    if (rc == 0) {
+        target_text(&t, from, sizeof(from));
+    }
+    p.timeout_ms = half_left_ms(a);
 
     rc = rc ? rc
             : vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
@@ -1173,16 +1187,16 @@ pull(struct vcha_agent *a, const char *node)
                   "node's, which is not served",
                   vcha_agent_str(a, P_MEMBER), node);
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "cannot pull member %s's tree back from %s: "
+                               "cannot pull member %s's tree back from %s%s%s%s: "
                                "%s",
                                vcha_agent_str(a, P_MEMBER), node,
+                               from[0] ? " (" : "", from, from[0] ? ")" : "",
                                why[0] ? why : strerror(-rc));
     }
     vcha_notice("failback: the tree of member %s pulled back from %s (%s): "
                 "%lld files, %lld deleted, %lld bytes in %lld ms",
-                vcha_agent_str(a, P_MEMBER), node,
-                target_text(&t, from, sizeof(from)), st.files, st.deleted,
-                st.bytes, st.elapsed_ms);
+                vcha_agent_str(a, P_MEMBER), node, from, st.files,
+                st.deleted, st.bytes, st.elapsed_ms);
     return VCHA_OK;
 }
 
@@ -2352,14 +2366,17 @@ static const struct vcha_agent_def agent = {
         "while that record names another node active (the newest tree is "
         "there).  A native start that finds the record naming another "
         "node active pulls the member's tree back over sync_source "
-        "before anything else: from the receiver that node publishes for "
-        "the member (ocf:vcha:ctset's node attribute "
-        "vcha-receiver-MEMBER, in sync_target's user and module), from "
-        "sync_target when it publishes none (the push's exclusion list: "
+        "before anything else: with an rsync:// sync_target, from the "
+        "receiver that node publishes for the member (ocf:vcha:ctset's "
+        "node attribute vcha-receiver-MEMBER, HOST:PORT, in sync_target's "
+        "user and module; an attribute that cannot be read, or is no "
+        "HOST:PORT, fails the start), from sync_target when it publishes "
+        "none or the target is of another kind (the push's exclusion list: "
         "what a push leaves out, the pull leaves as it is), within half of "
         "the time left, records native:NODE (failed back to this node), "
         "and only then runs start_cmd; when it cannot pull (the standby "
-        "down, its copy not active) the start fails and the older tree "
+        "down, its copy not active, its receiver not reachable from here) "
+        "the start fails and the older tree "
         "here is never served.  ctset removes a marker once the record "
         "says native:NODE (or names another node) and starts the member "
         "again as a standby; pushes land again; a container start finds "

@@ -1,28 +1,35 @@
 #!/bin/sh
 # Two services, each on a VM of its own (web on web-vm, db on db-vm), and
-# one standby VM, standby1, that holds a container per service: the in-VM
-# container set (seed 000).  Each primary pushes its tree to its container's
-# directory on standby1 (vchad's filesync job, registered by
-# ocf:vcha:vcservice); standby1's ocf:vcha:ctset runs the receiver and the
-# containers.  When a primary VM dies, its service comes back in its
-# container on standby1, with its own address, and the DNS name follows it.
-# One standby VM instead of one per service.
+# two standby VMs, standby1 and standby2, that hold a container per
+# service: the in-VM container set (seed 000), cloned on both.  Each
+# primary pushes its tree to its container's directory on one of them
+# (vchad's filesync job, registered by ocf:vcha:vcservice): web to
+# standby2, db to standby1.  ocf:vcha:ctset runs the receiver and the
+# containers on each.  When a primary VM dies, its service comes back in
+# its container on the standby VM that holds its tree, with its own
+# address, and the DNS name follows it.  One standby VM can hold any
+# number of services; two are here to show the set cloned on several, and
+# a service failing over only to the one that holds its tree.
 #
 # Run on a cluster node, or against a CIB file: CIB=cib.xml sh pcs.sh
-# standby1: /etc/vcha/rsyncd.secrets (a line MEMBER:SECRET per member, mode
-# 600: each primary may push into its own member only), a bridge br0
-# on the network the clients reach, lxc and rsync installed.  Each primary:
+# Each standby VM: /etc/vcha/rsyncd.secrets (a line MEMBER:SECRET per
+# member, mode 600: each primary may push into its own member only), a
+# bridge br0 on the network the clients reach, lxc and rsync installed.
+# Each primary:
 # /etc/vcha/sync.password (SECRET, mode 600).  rsync's daemon protocol is
 # not encrypted: keep the sync on a private network.
 set -e
 pcs() { command pcs ${CIB:+-f "$CIB"} "$@"; }
 
-# The standby VM is marked by a node attribute; the container set runs
-# there and nowhere else.
+# The standby VMs are marked by a node attribute; the container set runs
+# there and nowhere else, each node's receiver on its own address (the one
+# of receiver_address it has).
 pcs node attribute standby1 vcha-standby=true
+pcs node attribute standby2 vcha-standby=true
 pcs resource create ctset ocf:vcha:ctset \
     members="web:hot:198.51.100.71/24 db:warm:198.51.100.72/24" \
-    receiver_address=198.51.100.70 secrets_file=/etc/vcha/rsyncd.secrets \
+    receiver_address="198.51.100.70 198.51.100.80" \
+    secrets_file=/etc/vcha/rsyncd.secrets \
     bridge=br0 gateway=198.51.100.1 hosts_allow=198.51.100.0/24 \
     op monitor interval=10s timeout=60s \
     clone interleave=true
@@ -34,7 +41,7 @@ pcs constraint location ctset-clone rule score=-INFINITY \
 pcs resource create web ocf:vcha:vcservice \
     primary=web-vm member=web address=198.51.100.11 ports="80 443" \
     address_attribute=web-address \
-    sync_target=rsync://web@198.51.100.70:8730/web \
+    sync_target=rsync://web@198.51.100.80:8730/web \
     sync_password_file=/etc/vcha/sync.password \
     op monitor interval=10s timeout=30s \
     op monitor interval=30s timeout=30s OCF_CHECK_LEVEL=10
@@ -62,7 +69,9 @@ pcs resource create db-dns ocf:vcha:dnsswitch \
     op monitor interval=10s timeout=20s
 pcs resource group add db-svc db db-dns
 
-# Each service prefers its own VM, may run on a standby VM, and nowhere
+# Each service prefers its own VM, may run on a standby VM whose copy of
+# its tree was ever synced (ctset's node attribute vcha-sync-NAME: a
+# standby that never received it has no tree to serve), and nowhere
 # else.  No automatic failback: a stickiness of 200 outweighs the
 # preference of 100, so a service that failed over stays in its container
 # when its VM returns (the container's files are newer than the VM's).
@@ -79,5 +88,7 @@ for svc in web db; do
     pcs constraint location $svc-svc prefers $svc-vm=100
     pcs constraint location $svc-svc rule score=-INFINITY \
         '#uname' ne $svc-vm and vcha-standby ne true
+    pcs constraint location $svc-svc rule score=-INFINITY \
+        '#uname' ne $svc-vm and vcha-sync-$svc eq never
     pcs constraint order start ctset-clone then start $svc-svc kind=Optional
 done

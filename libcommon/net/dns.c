@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <poll.h>
 #include <resolv.h>
@@ -57,6 +58,43 @@ vcha_ip_equal(const struct vcha_ip *a, const struct vcha_ip *b)
     size_t n = a->family == AF_INET ? 4 : 16;
 
     return a->family == b->family && memcmp(a->bytes, b->bytes, n) == 0;
+}
+
+/* @p sa as a vcha_ip; -EAFNOSUPPORT when it is not IPv4 or IPv6. */
+static int
+ip_from_sockaddr(const struct sockaddr *sa, struct vcha_ip *ip)
+{
+    memset(ip, 0, sizeof(*ip));
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        ip->family = AF_INET;
+        memcpy(ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+        return 0;
+    }
+    if (sa != NULL && sa->sa_family == AF_INET6) {
+        ip->family = AF_INET6;
+        memcpy(ip->bytes, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        return 0;
+    }
+    return -EAFNOSUPPORT;
+}
+
+int
+vcha_ip_is_local(const struct vcha_ip *ip)
+{
+    struct ifaddrs *list = NULL;
+    int found = 0;
+
+    if (getifaddrs(&list) < 0) {
+        return -errno;
+    }
+    for (const struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
+        struct vcha_ip own;
+
+        found =
+            ip_from_sockaddr(i->ifa_addr, &own) == 0 && vcha_ip_equal(&own, ip);
+    }
+    freeifaddrs(list);
+    return found;
 }
 
 static int

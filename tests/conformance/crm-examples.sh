@@ -38,9 +38,20 @@ for dir in "$examples"/*/; do
     tap_ok $? "$ex: cib.xml configures something"
 done
 # The container set's constraints, as the scheduler reads them: each
-# service on its own VM, the set on the standby only; a primary VM lost,
-# its service goes to the standby VM and nowhere else, the other stays.
-cib=$examples/ctset/cib.xml
+# service on its own VM, the set on the standby VMs only; a primary VM
+# lost, its service goes to the standby VM that holds its synced tree
+# (ctset's vcha-sync-NAME, set here as ctset sets it: web's tree on
+# standby2, db's on standby1, as their sync_target say), and nowhere else;
+# the other stays.  (Without the rule on vcha-sync-NAME the scheduler sends
+# web to standby1 and db to standby2.)
+cib=$tmp/ctset.xml
+cp "$examples/ctset/cib.xml" "$cib"
+synced() { # synced NODE MEMBER STATE: ctset's transient attribute
+    CIB_file=$cib crm_attribute -N "$1" -n "vcha-sync-$2" -v "$3" -l reboot
+}
+synced standby1 web never && synced standby1 db complete &&
+    synced standby2 web complete && synced standby2 db never
+tap_ok $? "ctset: its attributes set in a copy of the CIB"
 placed() { # placed [crm_simulate options]: "RESOURCE NODE" lines, sorted
     crm_simulate -x "$cib" -S "$@" 2> /dev/null |
         sed -n '/Revised Cluster Status/,$s/^ *\* \([a-z-]*\)[[:space:]]*(ocf:vcha:[a-z]*):[[:space:]]*Started \([a-z0-9-]*\)/\1 \2/p' |
@@ -50,10 +61,13 @@ tap_is "$(placed | tr '\n' ' ')" \
     "db db-vm db-dns db-vm web web-vm web-dns web-vm " \
     "ctset: each service runs on its own VM"
 tap_is "$(crm_simulate -x "$cib" -S 2> /dev/null | sed -n '/Revised Cluster Status/,$s/^ *\* Started: \[ \(.*\) \]/\1/p')" \
-    "standby1" "ctset: the container set runs on the standby VM only"
+    "standby1 standby2" "ctset: the container set runs on the standby VMs only"
 tap_is "$(placed -d web-vm | tr '\n' ' ')" \
-    "db db-vm db-dns db-vm web standby1 web-dns standby1 " \
-    "ctset: web-vm lost, web and its name go to the standby VM, db stays"
-tap_is "$(placed -d web-vm -d standby1 | tr '\n' ' ')" "db db-vm db-dns db-vm " \
-    "ctset: web-vm and the standby VM lost, web runs nowhere (never on db-vm)"
+    "db db-vm db-dns db-vm web standby2 web-dns standby2 " \
+    "ctset: web-vm lost, web and its name go to standby2, which holds its tree; db stays"
+tap_is "$(placed -d db-vm | tr '\n' ' ')" \
+    "db standby1 db-dns standby1 web web-vm web-dns web-vm " \
+    "ctset: db-vm lost, db and its name go to standby1, which holds its tree, never to standby2"
+tap_is "$(placed -d web-vm -d standby2 | tr '\n' ' ')" "db db-vm db-dns db-vm " \
+    "ctset: web-vm and standby2 lost, web runs nowhere (not on standby1, never synced; never on db-vm)"
 tap_done

@@ -121,6 +121,16 @@ printf 'Package: base-files\nStatus: install ok installed\n\n' \
     > "$src/var/lib/dpkg/status"
 
 # ------------------------------------------------------------ start
+# receiver_address lists one address per standby VM: a node with none of
+# them configured cannot receive, and says so (not installed here)
+ctset start OCF_RESKEY_receiver_address="198.18.9.250 198.18.9.251"
+tap_is "$RC" 5 "start on a node with none of receiver_address's addresses: OCF_ERR_INSTALLED"
+tap_is "$REASON" 'receiver_address: none of "198.18.9.250 198.18.9.251" is an address of this node' \
+    "naming the parameter"
+tap_ok "$([ -z "$(daemon_pid)" ] && [ ! -e "$work/run/ctset/$inst/rsyncd.conf" ]; echo $?)" \
+    "no rsync daemon started, no configuration written for one"
+ctset stop OCF_RESKEY_receiver_address="198.18.9.250 198.18.9.251"
+tap_is "$RC" 0 "and its stop succeeds"
 ctset start
 tap_is "$RC" 0 "start succeeds"
 dpid=$(daemon_pid)

@@ -2,8 +2,8 @@
 # ocf:vcha:ctset run by a real one-node Pacemaker (tests/lib/cluster1.sh)
 # as a clone: the node attributes it publishes for each member (vcha-sync-
 # NAME, vcha-lag-NAME, vcha-receiver-NAME) follow a real push through its
-# rsync daemon on 127.0.0.1 and the active marker, and are gone once it
-# stops.  Its members are a cold one and one never synced: no container
+# rsync daemon on 127.0.0.1 (the one of its two receiver addresses this
+# node has) and the active marker, and are gone once it stops.  Its members are a cold one and one never synced: no container
 # starts here (tests/ctset/agent.sh runs them).
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
@@ -45,7 +45,7 @@ cibadmin -C -o resources -X "
         value='web:cold:198.18.9.2/24 db:hot:198.18.9.3/24'/>
       <nvpair id='s2' name='sync_dir' value='$work/sync'/>
       <nvpair id='s3' name='lxcpath' value='$work/lxc'/>
-      <nvpair id='s4' name='receiver_address' value='127.0.0.1'/>
+      <nvpair id='s4' name='receiver_address' value='198.18.9.250 127.0.0.1'/>
       <nvpair id='s5' name='receiver_port' value='$port'/>
       <nvpair id='s6' name='secrets_file' value='$work/secrets'/>
     </instance_attributes>
@@ -74,8 +74,9 @@ tap_ok $? "started: vcha-sync-web=never (got '$(attr vcha-sync-web)')"
 attr_is vcha-sync-db never 30
 tap_ok $? "vcha-sync-db=never (got '$(attr vcha-sync-db)')"
 tap_is "$(attr vcha-lag-web)" "" "no lag for a tree never synced"
-tap_is "$(attr vcha-receiver-web) $(attr vcha-receiver-db)" "127.0.0.1:$port 127.0.0.1:$port" \
-    "vcha-receiver-web and vcha-receiver-db: the receiver holding their trees here"
+attr_is vcha-receiver-db "127.0.0.1:$port" 30
+tap_ok $? "vcha-receiver-db=127.0.0.1:$port: the receiver holding its tree here, on the one address of the two this node has"
+tap_is "$(attr vcha-receiver-web)" "127.0.0.1:$port" "and vcha-receiver-web"
 ss -Htln "sport = :$port" | grep -q "127.0.0.1:$port"
 tap_ok $? "its rsync daemon listens on 127.0.0.1:$port"
 

@@ -54,6 +54,8 @@ cs_tree() {
             ln -s busybox $t/bin/sh
             echo 'root:x:0:0:root:/root:/bin/sh' > $t/etc/passwd
         fi
+        # (a distribution root's own may be links, out of the tree)
+        rm -f $t/bin/busybox $t/sbin/init $t/www/cgi-bin/who
         cp /bin/busybox $t/bin/busybox
         if [ '$CS_PAGES' -gt 0 ]; then
             mkdir -p $t/www/p

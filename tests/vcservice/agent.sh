@@ -638,7 +638,7 @@ kill "$RECEIVER_RSYNCD_PID" 2> /dev/null
 wait "$RECEIVER_RSYNCD_PID" 2> /dev/null
 ra start "${fb[@]}"
 tap_is "$RA_RC" 1 "failback, the standby unreachable: start fails"
-tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: rsync*" \
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2 (rsync://vcha@127.0.0.1:*/web1): rsync*" \
     "saying so ($RA_REASON)"
 port_open 127.0.0.1 "$PORT"
 tap_cond "$? != 0" "start_cmd did not run"
@@ -655,7 +655,7 @@ ra start "${as_primary[@]}" OCF_RESKEY_sync_target="rsync://vcha@127.0.0.1:$SILE
     OCF_RESKEY_CRM_meta_timeout=8000
 ms=$(ms_since "$t0")
 tap_is "$RA_RC" 1 "failback, a receiver that never answers: start fails"
-tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: rsync timed out after *" \
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2 (rsync://vcha@127.0.0.1:$SILENT/web1): rsync timed out after *" \
     "saying so ($RA_REASON)"
 tap_cond "ms < 8000" "within the start's timeout ($ms ms of 8000)"
 tap_is "$(rec)" node2 "the record stays"
@@ -669,7 +669,7 @@ fb=("${as_primary[@]}" OCF_RESKEY_sync_target="${RECEIVER_RSYNC_URL%/}")
 mv "$ACTIVE" "$work/marker-kept"
 ra start "${fb[@]}"
 tap_is "$RA_RC" 1 "failback from a copy that is not active: start fails"
-tap_like "$RA_REASON" "cannot pull member web1's tree back from node2: vcha-receive: refused: downloads (--sender) are refused from*" \
+tap_like "$RA_REASON" "cannot pull member web1's tree back from node2 (rsync://vcha@127.0.0.1:*/web1): vcha-receive: refused: downloads (--sender) are refused from*" \
     "the receiver refused the download ($RA_REASON)"
 tap_is "$(cat "$work/primary/www/index.html")" "written in the member" \
     "nothing was pulled"
@@ -692,8 +692,7 @@ rport=$RECEIVER_RSYNCD_PORT
 dead=$(receiver_free_port)
 fb_dead=("${as_primary[@]}" OCF_RESKEY_sync_target="$(sed "s|:$rport/|:$dead/|; s|/$||" <<< "$RECEIVER_RSYNC_URL")")
 echo "written in the member, on node2's receiver" > "$ROOT/www/index.html"
-peer_attr "127.0.0.1:$rport"
-tap_ok $? "node2 publishes vcha-receiver-web1=127.0.0.1:$rport"
+peer_attr "127.0.0.1:$rport" || tap_bail "attrd did not take node2's vcha-receiver-web1"
 ra start "${fb_dead[@]}"
 tap_is "$RA_RC" 0 "failback with sync_target on a port nobody listens on ($dead): start succeeds ($RA_REASON)"
 tap_is "$(http 127.0.0.1 "$PORT")" "written in the member, on node2's receiver" \
@@ -702,14 +701,20 @@ tap_like "$RA_ERR" "*pulled back from node2 (rsync://*@127.0.0.1:$rport/web1): *
     "and the log names it"
 ra stop "${fb_dead[@]}"
 rec_set node2
-peer_attr "not an address"
+peer_attr "not an address" || tap_bail "attrd did not take node2's vcha-receiver-web1"
 ra start "${fb_dead[@]}"
 tap_is "$RA_RC" 1 "a published receiver that is no HOST:PORT: start fails"
 tap_like "$RA_REASON" "*node attribute vcha-receiver-web1 of node2: \"not an address\" is no HOST:PORT*" \
     "naming the attribute ($RA_REASON)"
 ra stop "${fb_dead[@]}"
-peer_attr ""
-tap_ok $? "node2's vcha-receiver-web1 removed"
+# an address alone would pull from rsync's default port, another daemon's
+peer_attr "127.0.0.1" || tap_bail "attrd did not take node2's vcha-receiver-web1"
+ra start "${fb_dead[@]}"
+tap_is "$RA_RC" 1 "a published receiver with no port: start fails"
+tap_like "$RA_REASON" "*node attribute vcha-receiver-web1 of node2: \"127.0.0.1\" is no HOST:PORT*" \
+    "naming the attribute ($RA_REASON)"
+ra stop "${fb_dead[@]}"
+peer_attr "" || tap_bail "attrd did not remove node2's vcha-receiver-web1"
 # no sync_target: nothing to pull from
 ra start "${as_primary[@]}" OCF_RESKEY_sync_target= OCF_RESKEY_sync_password_file=
 tap_is "$RA_RC" 1 "a record but no sync_target: start fails"

@@ -50,6 +50,12 @@ const char *vcha_ip_format(const struct vcha_ip *ip, char *buf, size_t len);
 bool vcha_ip_equal(const struct vcha_ip *a, const struct vcha_ip *b);
 
 /**
+ * Whether @p ip is configured on one of this node's interfaces: 1, 0, or
+ * -errno when they cannot be listed.
+ */
+int vcha_ip_is_local(const struct vcha_ip *ip);
+
+/**
  * Check that @p name is a domain name of at least @p min_labels labels of
  * letters, digits, '-' and '_', 1-63 bytes each, 253 bytes in all, with an
  * optional final dot.  Returns 0 or -EINVAL with a reason in @p why.

@@ -317,6 +317,58 @@ test_ip_equal_v4_ignores_unused_bytes(void **state)
     assert_true(vcha_ip_equal(&a, &b));
 }
 
+/* Whether this node can bind @p text: the kernel's own answer to whether
+ * the address is one of its interfaces'. */
+static bool
+bindable(const char *text)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    bool ok;
+    int fd;
+
+    if (strchr(text, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+
+        s6->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, text, &s6->sin6_addr), 1);
+        len = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+
+        s4->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, text, &s4->sin_addr), 1);
+        len = sizeof(*s4);
+    }
+    fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return false; /* no such family here: no such address either */
+    }
+    ok = bind(fd, (struct sockaddr *) &ss, len) == 0;
+    close(fd);
+    return ok;
+}
+
+static void
+test_ip_is_local_as_bind_says(void **state)
+{
+    const char *addrs[] = {"127.0.0.1", "192.0.2.77", "::1", "2001:db8::77"};
+    size_t local = 0;
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        struct vcha_ip ip;
+        bool want = bindable(addrs[i]);
+
+        assert_int_equal(vcha_ip_parse(addrs[i], &ip), 0);
+        assert_int_equal(vcha_ip_is_local(&ip), want ? 1 : 0);
+        local += want;
+    }
+    /* the documentation addresses are no node's; loopback is this one's */
+    assert_false(bindable("192.0.2.77"));
+    assert_true(local >= 1);
+}
+
 /* ------------------------------------------------------------ names */
 
 static void
@@ -1319,6 +1371,7 @@ main(void)
         cmocka_unit_test(test_ip_equal),
         cmocka_unit_test(test_ip_equal_needs_same_family),
         cmocka_unit_test(test_ip_equal_v4_ignores_unused_bytes),
+        cmocka_unit_test(test_ip_is_local_as_bind_says),
         cmocka_unit_test(test_name_check_valid_names),
         cmocka_unit_test(test_name_check_trailing_dot),
         cmocka_unit_test(test_name_check_empty),
