@@ -847,7 +847,8 @@ attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
     }
     run_read(a, file, text, sizeof(text));
     vcha_integer_parse(text, &done_ms);
-    attr_put(a, "sync", m->name, sync_names[st]);
+    /* the state last: who reads it finds the lag and receiver that go
+     * with it already set */
     attr_put(a, "receiver", m->name, receiver_text(a, recv, sizeof(recv)));
     if (done_ms > 0) {
         snprintf(text, sizeof(text), "%lld",
@@ -856,6 +857,7 @@ attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
     } else {
         attr_put(a, "lag", m->name, NULL);
     }
+    attr_put(a, "sync", m->name, sync_names[st]);
 }
 
 /* ------------------------------------------------------------ configs */

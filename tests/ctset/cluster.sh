@@ -93,6 +93,8 @@ tap_is "$rc" 0 "a push into web succeeds"
 [ "$rc" = 0 ] || tap_diag "$out"
 attr_is vcha-sync-web complete 30
 tap_ok $? "the monitor publishes vcha-sync-web=complete"
+# (attrd may show the state before the lag written just ahead of it)
+cluster1_wait 10 sh -c "attrd_updater -Q -n vcha-lag-web -N node1 2> /dev/null | grep -q 'value=\"[0-9]'"
 lag=$(attr vcha-lag-web)
 tap_like "$lag" "[0-9]*" "and vcha-lag-web, seconds since the batch ended ($lag)"
 tap_cond "${lag:-99} >= 0 && ${lag:-99} < 30" "a small number"
