@@ -348,14 +348,9 @@ running_here(struct vcha_agent *a, struct vcha_ct *ct)
 static void
 log_figures(const char *what, const struct vcha_kv *fig)
 {
-    char line[1024] = "";
-    size_t used = 0;
+    char line[1024];
 
-    for (size_t i = 0; i < vcha_kv_count(fig) && used < sizeof(line); i++) {
-        used += (size_t) snprintf(line + used, sizeof(line) - used, " %s=%s",
-                                  vcha_kv_key(fig, i), vcha_kv_value(fig, i));
-    }
-    vcha_notice("%s:%s", what, line);
+    vcha_notice("%s:%s", what, vcha_kv_join(fig, line, sizeof(line)));
 }
 
 /* -------------------------------------------------------- start/restore */

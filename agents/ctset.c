@@ -1646,8 +1646,9 @@ member_active(struct vcha_agent *a, const struct member *m)
  * Whether the member's active marker is stale, and removed now: the
  * cluster's record of where the member's newest tree is
  * (VCHA_ACTIVE_RECORD_SET in vcha/syncmark.h) says it failed back to its
- * primary, which pulled the tree back, or is active on another node.
- * Pushes land again from then on.  A record that cannot be read, or none
+ * primary, which pulled the tree back.  Pushes land again from then on.
+ * A record naming another standby VM (the member migrated there) keeps
+ * it: the member here stays stopped, its address in use there.  A record that cannot be read, or none
  * at all (a CIB replaced from an older copy loses it), keeps the marker:
  * only a record can say that this tree is no longer the newest.
  */
@@ -1675,7 +1676,15 @@ active_released(struct vcha_agent *a, const struct member *m)
         return false;
     }
     vcha_agent_node_name(a, self, sizeof(self));
-    if (!native && strcmp(node, self) == 0) {
+    if (!native && strcmp(node, self) != 0) {
+        /* migrated to another standby VM: this copy, stopped, keeps its
+         * marker until the failback, and neither serves nor takes the
+         * member's address beside the one active there */
+        vcha_info("member %s is active on %s (cluster property %s): "
+                  "kept stopped here until it fails back",
+                  m->name, node, name);
+    }
+    if (!native) {
         return false;
     }
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
@@ -1687,7 +1696,7 @@ active_released(struct vcha_agent *a, const struct member *m)
     }
     vcha_notice("member %s %s %s (cluster property %s): its active marker "
                 "removed, it is a standby again",
-                m->name, native ? "failed back to" : "is active on", node,
+                m->name, "failed back to", node,
                 name);
     return true;
 }
@@ -2439,9 +2448,12 @@ static const struct vcha_agent_def agent = {
         "until the failback: the monitor removes the marker once the "
         "cluster property vcha-active-NAME (property set vcha-records, "
         "written by vcservice before the marker, set to native:NODE by "
-        "its primary's start once it has pulled the tree back) no longer "
-        "names this node active, and starts the member again as a "
-        "standby (a running one is stopped first).  Without the property "
+        "its primary's start once it has pulled the tree back) says "
+        "native:NODE, and starts the member again as a "
+        "standby (a running one is stopped first).  While the property "
+        "names another standby VM (the service migrated there: "
+        "vcservice's migration_dir) the member here stays stopped with "
+        "its marker, its address in use there.  Without the property "
         "(a CIB replaced from an older copy) the marker is kept, with a "
         "warning at each monitor.  While the marker exists, "
         "vcha-receive lets the member's primary download the tree.  "

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vcha/agent.h>
@@ -41,6 +42,7 @@
 #include <vcha/syncjob.h>
 #include <vcha/syncmark.h>
 #include <vcha/vchad.h>
+#include <vcha/whatif.h>
 
 #define AGENT "vcservice"
 #define MAX_ARGS VCHA_COMMAND_MAX_WORDS
@@ -75,6 +77,9 @@ enum {
     P_SYNC_SOURCE,
     P_MAX_SYNC_LAG,
     P_INCOMPLETE_SYNC,
+    P_MIGRATION_DIR,
+    P_MEASURE_UTILIZATION,
+    P_UTILIZATION_HEADROOM,
     N_PARAMS
 };
 
@@ -436,6 +441,67 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "resource.  A member never synced is never "
                         "activated.",
         },
+    [P_MIGRATION_DIR] =
+        {
+            .name = "migration_dir",
+            .type = VCHA_PT_STRING,
+            .check = vcha_check_abspath,
+            .shortdesc = "Where a live migration puts the member",
+            .longdesc = "A directory every standby VM mounts, shared (NFS, "
+                        "say), that a live migration of the active member "
+                        "from one standby VM to another (allow-migrate=true) "
+                        "goes through: migrate_to checkpoints it with CRIU, "
+                        "memory and tree, into the generation store "
+                        "MIGRATION_DIR/MEMBER (the tree copied while it "
+                        "runs, what changed since while it is frozen; one "
+                        "generation kept, the base of the next migration's "
+                        "copy) and stops it; migrate_from restores it on "
+                        "the target, over the target's copy of the tree.  "
+                        "Unset, a move from one standby VM to another "
+                        "fails in migrate_to, the member left running "
+                        "(a stop and a start cannot move it: the newest "
+                        "tree is on the source).  Moves to and from the "
+                        "primary are a stop and a start whatever it says.",
+        },
+    [P_MEASURE_UTILIZATION] =
+        {
+            .name = "measure_utilization",
+            .type = VCHA_PT_BOOLEAN,
+            .dflt = "false",
+            .shortdesc = "Utilization measured in the member",
+            .longdesc = "In its member (container mode), each recurring "
+                        "monitor measures what the member uses, in its own "
+                        "cgroup: memory (MiB, but the file cache it has not "
+                        "used lately) and CPU (cores busy since the "
+                        "monitor before), and sets the resource's "
+                        "utilization attributes memory and cpu "
+                        "(crm_resource --utilization) to that plus "
+                        "utilization_headroom, rounded up (memory to 16 "
+                        "MiB, cpu to a whole core, 1 at least), for "
+                        "placement-strategy: a standby VM that the services "
+                        "failed over to no longer fit on is relieved by a "
+                        "migration (migration_dir).  Hysteresis: a value "
+                        "rises as soon as the need exceeds it, and falls "
+                        "only once the need is below half of it.  A rise "
+                        "is first tried on a copy of the CIB (crm_simulate): "
+                        "one that would stop a resource (none of the "
+                        "nodes has room for it) is not made, and the "
+                        "monitor logs a warning naming it instead, so "
+                        "that a measured spike never stops a service.  "
+                        "Natively the values are left as they are.",
+        },
+    [P_UTILIZATION_HEADROOM] =
+        {
+            .name = "utilization_headroom",
+            .type = VCHA_PT_INTEGER,
+            .dflt = "50",
+            .min = 0,
+            .max = 1000,
+            .shortdesc = "Headroom over the measured use, percent",
+            .longdesc = "What measure_utilization adds to the measured "
+                        "use, in percent of it: the room a service may "
+                        "grow into before the next monitor.",
+        },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -655,6 +721,7 @@ state_set(const struct vcha_agent *a, const struct state *st)
     return rc;
 }
 
+/* The state file, and the sample of measure_utilization beside it. */
 static int
 state_remove(const struct vcha_agent *a)
 {
@@ -663,6 +730,10 @@ state_remove(const struct vcha_agent *a)
 
     if (rc == 0 && unlink(path) < 0 && errno != ENOENT && errno != ENOTDIR) {
         rc = -errno;
+    }
+    if (vcha_state_path(path, sizeof(path), AGENT, a->instance, ".usage") ==
+        0) {
+        unlink(path);
     }
     return rc;
 }
@@ -2026,6 +2097,136 @@ done:
     return r;
 }
 
+/* ------------------------------------------------------- utilization */
+
+/* Published memory is a multiple of this, in MiB. */
+#define UTIL_MEMORY_STEP 16
+#define MIB (1024ULL * 1024ULL)
+
+/*
+ * Publish utilization attribute @p name as @p need (measured: @p what,
+ * for the log), with hysteresis: raised when the need exceeds the value,
+ * lowered once it is below half of it; a raise only when the scheduler,
+ * asked first on a copy of the CIB, would stop nothing for it.
+ */
+static void
+util_publish(struct vcha_agent *a, const char *name, long long need,
+             const char *what)
+{
+    char *cur = NULL, value[32], stopped[512], why[64] = "";
+    long long have = -1, t = vcha_agent_remaining_ms(a) / 2;
+    int rc = vcha_utilization_get(name, &cur, t);
+
+    if (rc < 0 && rc != -ENODATA) {
+        vcha_warn("cannot read the %s utilization of %s: %s", name,
+                  a->instance, strerror(-rc));
+        return;
+    }
+    if (rc == 0) {
+        have = strtoll(cur, NULL, 10);
+        free(cur);
+    }
+    if (have >= 0 && need <= have && need >= have / 2) {
+        return; /* within the hysteresis band */
+    }
+    snprintf(value, sizeof(value), "%lld", need);
+    if (have < 0 || need > have) {
+        rc = vcha_whatif_utilization(NULL, a->instance, name, value,
+                                     vcha_agent_remaining_ms(a) / 2, stopped,
+                                     sizeof(stopped));
+        if (rc == 1) {
+            vcha_warn("%s utilization of %s not raised to %s (%s): the "
+                      "scheduler would stop %s, no node having room",
+                      name, a->instance, value, what, stopped);
+            return;
+        }
+        if (rc < 0) {
+            vcha_warn("%s utilization of %s not raised to %s (%s): cannot "
+                      "ask the scheduler first: %s",
+                      name, a->instance, value, what, strerror(-rc));
+            return;
+        }
+    }
+    if (have >= 0) {
+        snprintf(why, sizeof(why), " from %lld", have);
+    }
+    rc = vcha_utilization_set(name, value, vcha_agent_remaining_ms(a) / 2);
+    if (rc < 0) {
+        vcha_warn("cannot set the %s utilization of %s to %s: %s", name,
+                  a->instance, value, strerror(-rc));
+        return;
+    }
+    vcha_notice("%s utilization of %s %s%s to %s (%s, headroom %lld%%)",
+                name, a->instance, need > have ? "raised" : "lowered", why,
+                value, what, vcha_agent_num(a, P_UTILIZATION_HEADROOM));
+}
+
+/*
+ * Measure the member and publish its utilization (measure_utilization).
+ * The CPU figure needs the sample of the monitor before, kept in a file
+ * beside the state file; none (the first monitor, or a counter that went
+ * back: the member was restarted or migrated) publishes memory only.
+ */
+static void
+util_measure(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    long long h = vcha_agent_num(a, P_UTILIZATION_HEADROOM), now, at = 0;
+    long long prev = -1, need;
+    unsigned long long v;
+    struct vcha_ct_usage u;
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[4096], what[64], *data = NULL, *buf = NULL;
+    size_t len = 0, used = 0;
+    int rc = vcha_ct_usage(ct, a->deadline_ms, &u);
+    bool kept = vcha_state_path(path, sizeof(path), AGENT, a->instance,
+                                ".usage") == 0;
+
+    now = vcha_now_ms();
+    if (rc < 0 || kv == NULL) {
+        vcha_warn("cannot measure %s: %s", ct->name,
+                  strerror(rc < 0 ? -rc : ENOMEM));
+        vcha_kv_free(kv);
+        return;
+    }
+    /* memory: MiB with the headroom, rounded up to the step */
+    v = u.memory * (unsigned long long) (100 + h);
+    need = (long long) ((v + 100 * MIB * UTIL_MEMORY_STEP - 1) /
+                        (100 * MIB * UTIL_MEMORY_STEP)) *
+           UTIL_MEMORY_STEP;
+    snprintf(what, sizeof(what), "%.1f MiB measured", u.memory / (double) MIB);
+    util_publish(a, "memory", need < UTIL_MEMORY_STEP ? UTIL_MEMORY_STEP : need,
+                 what);
+    /* cpu: cores busy since the sample before */
+    if (kept && vcha_file_read(path, &data, &len, 4096) == 0 &&
+        vcha_kv_parse(kv, data, len, &used) == 0 &&
+        vcha_kv_get_ll(kv, "cpu_usec", &prev) == 0 &&
+        vcha_kv_get_ll(kv, "at_ms", &at) == 0 && now > at &&
+        (long long) u.cpu_usec >= prev) {
+        v = (u.cpu_usec - (unsigned long long) prev) *
+            (unsigned long long) (100 + h);
+        need = (long long) ((v + (unsigned long long) (now - at) * 100000 - 1) /
+                            ((unsigned long long) (now - at) * 100000));
+        snprintf(what, sizeof(what), "%.2f cores measured",
+                 (u.cpu_usec - (unsigned long long) prev) / 1000.0 /
+                     (double) (now - at));
+        util_publish(a, "cpu", need < 1 ? 1 : need, what);
+    }
+    vcha_kv_free(kv);
+    kv = vcha_kv_new();
+    rc = kv == NULL ? -ENOMEM : kept ? 0 : -ENAMETOOLONG;
+    rc = rc ? rc : vcha_kv_setf(kv, "cpu_usec", "%llu", u.cpu_usec);
+    rc = rc ? rc : vcha_kv_setf(kv, "at_ms", "%lld", now);
+    rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
+    rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
+    if (rc < 0) {
+        vcha_warn("cannot keep the sample of %s in %s: %s", ct->name, path,
+                  strerror(-rc));
+    }
+    free(buf);
+    free(data);
+    vcha_kv_free(kv);
+}
+
 static enum vcha_result
 container_monitor(struct vcha_agent *a)
 {
@@ -2059,6 +2260,9 @@ container_monitor(struct vcha_agent *a)
     if (r == VCHA_OK && a->check_level >= 20 &&
         vcha_agent_str(a, P_MONITOR_CMD) != NULL) {
         r = run_inside(a, ct, P_MONITOR_CMD);
+    }
+    if (r == VCHA_OK && vcha_agent_num(a, P_MEASURE_UTILIZATION)) {
+        util_measure(a, ct);
     }
 done:
     vcha_ct_free(ct);
@@ -2163,6 +2367,309 @@ vcservice_monitor(struct vcha_agent *a)
                                a->instance, strerror(-rc));
     }
     return st.mode == MODE_NATIVE ? native_monitor(a) : container_monitor(a);
+}
+
+/* ------------------------------------------------------------ migration */
+
+/* Figures a migration's generation carries, to be recognized by. */
+#define MIG_INSTANCE "migration_instance"
+#define MIG_SOURCE "migration_source"
+#define MIG_TARGET "migration_target"
+
+/* OCF_RESKEY_CRM_meta_migrate_@p which (source, target), or NULL. */
+static const char *
+migrate_node(const char *which)
+{
+    char var[64];
+    const char *v;
+
+    snprintf(var, sizeof(var), "OCF_RESKEY_CRM_meta_migrate_%s", which);
+    v = getenv(var);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Whether a move from @p source to @p target is between two standby VMs. */
+static bool
+between_standbys(const struct vcha_agent *a, const char *source,
+                 const char *target)
+{
+    const char *primary = vcha_agent_str(a, P_PRIMARY);
+
+    return source != NULL && target != NULL && strcmp(source, primary) != 0 &&
+           strcmp(target, primary) != 0;
+}
+
+/* MIGRATION_DIR/MEMBER, made when missing; NULL with the reason set. */
+static char *
+migration_store(struct vcha_agent *a)
+{
+    const char *dir = vcha_agent_str(a, P_MIGRATION_DIR);
+    char *store = NULL;
+    int rc;
+
+    if (dir == NULL) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                        "migration_dir is not set: member %s cannot move to "
+                        "another standby VM (its newest tree is here)",
+                        vcha_agent_str(a, P_MEMBER));
+        return NULL;
+    }
+    if (asprintf(&store, "%s/%s", dir, vcha_agent_str(a, P_MEMBER)) < 0) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+        return NULL;
+    }
+    if (mkdir(store, 0700) < 0 && errno != EEXIST) {
+        rc = errno;
+        vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                        "migration_dir: cannot make %s: %s (is it mounted "
+                        "here?)",
+                        store, strerror(rc));
+        free(store);
+        return NULL;
+    }
+    return store;
+}
+
+/*
+ * Checkpoint the active member, memory and tree, into the migration store
+ * and stop it.  The container is frozen from the dump on and killed once
+ * the generation is committed; a checkpoint that fails thaws it and it
+ * runs on here, still active.  Its active marker stays (its tree is the
+ * migration's), and the record names this node until migrate_from moves
+ * it: ctset leaves the member alone meanwhile, and after (see ctset's
+ * active_released()).
+ */
+static enum vcha_result
+container_migrate_to(struct vcha_agent *a, const char *target)
+{
+    struct vcha_ct *ct = NULL;
+    struct vcha_kv *fig = vcha_kv_new();
+    char why[1024] = "", self[256], line[1024];
+    char *store = fig != NULL ? migration_store(a) : NULL;
+    enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
+    struct vcha_ct_ckpt o = {.store = store,
+                             .keep = 1,
+                             .compress = VCHA_CT_COMPRESS_NONE,
+                             .final = true};
+    int lock = -1;
+
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (fig == NULL) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "out of memory");
+    }
+    r = r != VCHA_OK ? r : ct_load(a, &ct);
+    if (r == VCHA_OK) {
+        lock = activation_lock(a, ct);
+        r = lock < 0 ? VCHA_ERR_GENERIC : member_active(a, ct);
+    }
+    if (r == VCHA_OK) {
+        vcha_kv_set(fig, MIG_INSTANCE, a->instance);
+        vcha_kv_set(fig, MIG_SOURCE, self);
+        vcha_kv_set(fig, MIG_TARGET, target);
+        o.deadline = a->deadline_ms;
+        if (vcha_ct_checkpoint(ct, &o, fig, why, sizeof(why)) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "checkpoint of %s for its migration to %s "
+                                "failed: %s; it runs on here",
+                                ct->name, target, why);
+        }
+    }
+    if (r == VCHA_OK) {
+        vcha_notice("%s checkpointed for its migration to %s:%s", ct->name,
+                    target, vcha_kv_join(fig, line, sizeof(line)));
+        address_withdraw(a);
+        if (vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s",
+                                ct->name, why);
+        }
+    }
+    if (lock >= 0) {
+        close(lock);
+    }
+    vcha_ct_free(ct);
+    vcha_kv_free(fig);
+    free(store);
+    return r;
+}
+
+static enum vcha_result
+vcservice_migrate_to(struct vcha_agent *a)
+{
+    const char *target = migrate_node("target");
+    char self[256];
+    struct state st;
+    enum vcha_result r = instance_check(a);
+    int rc;
+
+    if (r != VCHA_OK) {
+        return r;
+    }
+    if (target == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_ARGS,
+                               "migrate_to without a target "
+                               "(OCF_RESKEY_CRM_meta_migrate_target)");
+    }
+    vcha_agent_node_name(a, self, sizeof(self));
+    rc = state_get(a, &st);
+    if (rc < 0 || st.mode != MODE_CONTAINER ||
+        !between_standbys(a, self, target)) {
+        vcha_notice("%s moves to %s by a stop here and a start there",
+                    a->instance, target);
+        return vcservice_stop(a);
+    }
+    r = container_migrate_to(a, target);
+    if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot remove the state file: %s", strerror(-rc));
+    }
+    return r;
+}
+
+/*
+ * The migration's generation: the newest in the store, taken by
+ * migrate_to of this resource on @p source for this node.  0 with its
+ * description in *@p g, or VCHA_ERR_GENERIC with the reason set.
+ */
+static enum vcha_result
+migration_find(struct vcha_agent *a, const char *store, const char *source,
+               struct vcha_gen_info **gens, size_t *n)
+{
+    const char *inst, *from, *to;
+    char self[256];
+    int rc = vcha_genstore_list(store, gens, n);
+
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "migration_dir: cannot read %s: %s", store,
+                               strerror(-rc));
+    }
+    if (*n == 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "no checkpoint in %s to migrate from", store);
+    }
+    inst = vcha_gen_info_figure(&(*gens)[0], MIG_INSTANCE);
+    from = vcha_gen_info_figure(&(*gens)[0], MIG_SOURCE);
+    to = vcha_gen_info_figure(&(*gens)[0], MIG_TARGET);
+    if (inst == NULL || from == NULL || to == NULL ||
+        strcmp(inst, a->instance) != 0 || strcmp(from, source) != 0 ||
+        strcmp(to, self) != 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "the newest checkpoint in %s is not %s's "
+                               "migration from %s to %s (%s, from %s to %s)",
+                               store, a->instance, source, self,
+                               inst ? inst : "?", from ? from : "?",
+                               to ? to : "?");
+    }
+    return VCHA_OK;
+}
+
+/*
+ * Restore the member migrated from @p source: the record must still name
+ * @p source (nothing activated since), this node's copy of the member is
+ * stopped (ctset's standby, whose tree is older), its tree made the
+ * migration's and its processes restored.  Only then is the record moved
+ * here and the active marker written: a restore that fails leaves the
+ * record on @p source, whose tree is whole, and this node's copy never
+ * active.
+ */
+static enum vcha_result
+container_migrate_from(struct vcha_agent *a, const char *source)
+{
+    struct vcha_ct *ct = NULL;
+    struct vcha_gen_info *gens = NULL;
+    struct vcha_syncmark none = {0};
+    struct vcha_kv *fig = vcha_kv_new();
+    struct state st = {MODE_CONTAINER, true};
+    struct record rec;
+    char address[64], owner[256], why[1024] = "", line[1024];
+    char *store = migration_store(a);
+    enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
+    size_t n = 0;
+    int lock = -1;
+
+    r = r != VCHA_OK ? r : ct_load(a, &ct);
+    r = r != VCHA_OK ? r : ct_address(a, ct, address, sizeof(address));
+    if (r == VCHA_OK) {
+        lock = activation_lock(a, ct);
+        r = lock < 0 ? VCHA_ERR_GENERIC : VCHA_OK;
+    }
+    if (r == VCHA_OK && record_get(a, &rec) < 0) {
+        r = VCHA_ERR_GENERIC;
+    }
+    if (r == VCHA_OK &&
+        (!rec.present || rec.native || strcmp(rec.node, source) != 0)) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "member %s is not active on %s (cluster "
+                            "property " VCHA_ACTIVE_RECORD_PREFIX "%s: %s%s)",
+                            ct->name, source, ct->name,
+                            rec.present && rec.native ? "native:" : "",
+                            rec.present ? rec.node : "none");
+    }
+    if (r == VCHA_OK && active_owner(ct, owner, sizeof(owner)) == 0 &&
+        strcmp(owner, a->instance) != 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "member %s is active for %s here", ct->name, owner);
+    }
+    r = r != VCHA_OK ? r : migration_find(a, store, source, &gens, &n);
+    r = r != VCHA_OK ? r : state_write(a, &st);
+    if (r == VCHA_OK && ct_running(a, ct) != 0 &&
+        vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "cannot stop this node's copy of %s: %s", ct->name,
+                            why);
+    }
+    if (r == VCHA_OK && vcha_ct_restore(ct, gens[0].path, &gens[0],
+                                        a->deadline_ms, fig, why,
+                                        sizeof(why)) < 0) {
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "restore of %s migrated from %s failed: %s",
+                            ct->name, source, why);
+    }
+    if (r == VCHA_OK) {
+        vcha_notice("%s restored from %s:%s", ct->name, gens[0].path,
+                    vcha_kv_join(fig, line, sizeof(line)));
+        r = record_set(a, false);
+    }
+    r = r != VCHA_OK ? r : active_write(a, ct, &none);
+    if (lock >= 0) {
+        close(lock);
+    }
+    r = r != VCHA_OK ? r : ports_check(a, address, true);
+    r = r != VCHA_OK ? r : address_publish(a, address);
+    vcha_gen_list_free(gens, n);
+    vcha_ct_free(ct);
+    vcha_kv_free(fig);
+    free(store);
+    return r;
+}
+
+static enum vcha_result
+vcservice_migrate_from(struct vcha_agent *a)
+{
+    const char *source = migrate_node("source");
+    enum mode mode = MODE_NONE;
+    char self[256];
+    enum vcha_result r = instance_check(a);
+
+    if (r == VCHA_OK && source == NULL) {
+        r = vcha_agent_fail(a, VCHA_ERR_ARGS,
+                            "migrate_from without a source "
+                            "(OCF_RESKEY_CRM_meta_migrate_source)");
+    }
+    r = r != VCHA_OK ? r : mode_resolve(a, &mode);
+    if (r != VCHA_OK) {
+        return r;
+    }
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (mode != MODE_CONTAINER || !between_standbys(a, source, self)) {
+        return vcservice_start(a);
+    }
+    r = container_migrate_from(a, source);
+    if (r == VCHA_OK) {
+        vcha_notice("%s migrated from %s", a->instance, source);
+    }
+    return r;
 }
 
 /* ------------------------------------------------------------ validate */
@@ -2305,6 +2812,8 @@ static const struct vcha_action_def actions[] = {
     {"start", vcservice_start, 120, 0, -1, NULL},
     {"stop", vcservice_stop, 120, 0, -1, NULL},
     {"monitor", vcservice_monitor, 30, 10, 0, NULL},
+    {"migrate_to", vcservice_migrate_to, 120, 0, -1, NULL},
+    {"migrate_from", vcservice_migrate_from, 120, 0, -1, NULL},
     {NULL},
 };
 
@@ -2378,7 +2887,7 @@ static const struct vcha_agent_def agent = {
         "down, its copy not active, its receiver not reachable from here) "
         "the start fails and the older tree "
         "here is never served.  ctset removes a marker once the record "
-        "says native:NODE (or names another node) and starts the member "
+        "says native:NODE and starts the member "
         "again as a standby; pushes land again; a container start finds "
         "such a marker stale too.  No record at all (a CIB replaced from "
         "an older copy) proves nothing: an active marker is kept, and a "
@@ -2390,7 +2899,21 @@ static const struct vcha_agent_def agent = {
         "that nothing serves or writes the tree before the pull.  "
         "Setting the record by hand to native:NODE (crm_attribute -t "
         "crm_config -s vcha-records -n vcha-active-MEMBER -v native:NODE) "
-        "gives up what the member wrote since it took over.  Either way start "
+        "gives up what the member wrote since it took over.  Live "
+        "migration (allow-migrate=true, overload relief): a move of the "
+        "active member from one standby VM to another is migrate_to, which "
+        "checkpoints it with CRIU into migration_dir (see there; memory "
+        "and tree, frozen for the dump and for what changed in the tree "
+        "since the copy made while it ran) and stops it, keeping its "
+        "marker, and migrate_from on the target, which refuses unless the "
+        "record still names the source and the newest checkpoint is this "
+        "resource's migration from there to here, stops the target's "
+        "copy, restores the member over it, and only then records the "
+        "target and writes its marker (a failed restore leaves the record "
+        "on the source, whose tree is whole).  The source's copy stays "
+        "stopped with its marker until the failback (ctset).  Any other "
+        "move with allow-migrate=true (to or from the primary) is a stop "
+        "in migrate_to and a start in migrate_from.  Either way start "
         "publishes the address the "
         "service answers on in the transient node attribute "
         "address_attribute (for ocf:vcha:dnsswitch) and stop removes it.  "

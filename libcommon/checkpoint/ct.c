@@ -728,6 +728,90 @@ memory_used(const struct vcha_ct *ct, long long deadline)
     return bytes;
 }
 
+/*
+ * The value of @p key in the "KEY VALUE" lines of the file @p dir/@p name
+ * (memory.stat, cpu.stat): 0, or -ENOENT when it has no such line, or
+ * -errno.
+ */
+static int
+stat_value(const char *dir, const char *name, const char *key,
+           unsigned long long *value)
+{
+    char *path = NULL, *text = NULL, *save = NULL;
+    size_t len = 0, kl = strlen(key);
+    int rc = asprintf(&path, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+
+    rc = rc ? rc : vcha_file_read(path, &text, &len, 1 << 16);
+    if (rc == 0) {
+        rc = -ENOENT;
+        for (char *l = strtok_r(text, "\n", &save); l != NULL;
+             l = strtok_r(NULL, "\n", &save)) {
+            if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
+                *value = strtoull(l + kl + 1, NULL, 10);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* The first number in the file @p dir/@p name: 0 or -errno. */
+static int
+file_number(const char *dir, const char *name, unsigned long long *value)
+{
+    char *path = NULL, *text = NULL;
+    size_t len = 0;
+    int rc = asprintf(&path, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+
+    rc = rc ? rc : vcha_file_read(path, &text, &len, 64);
+    if (rc == 0) {
+        *value = strtoull(text, NULL, 10);
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+int
+vcha_ct_usage(const struct vcha_ct *ct, long long deadline,
+              struct vcha_ct_usage *u)
+{
+    unsigned long long all = 0, inactive = 0, ns = 0;
+    char *dir = NULL;
+    pid_t pid = 0;
+    bool v2 = false;
+    int rc = vcha_ct_running(ct, deadline, &pid);
+
+    memset(u, 0, sizeof(*u));
+    if (rc <= 0 || pid <= 0) {
+        return rc < 0 ? rc : -ESRCH;
+    }
+    rc = payload_dir(pid, "memory", &dir, &v2);
+    rc = rc ? rc
+            : file_number(dir, v2 ? "memory.current" : "memory.usage_in_bytes",
+                          &all);
+    if (rc == 0 && stat_value(dir, "memory.stat",
+                              v2 ? "inactive_file" : "total_inactive_file",
+                              &inactive) < 0) {
+        inactive = 0;
+    }
+    u->memory = all > inactive ? all - inactive : 0;
+    free(dir);
+    dir = NULL;
+    rc = rc ? rc : payload_dir(pid, v2 ? "cpu" : "cpuacct", &dir, &v2);
+    if (rc == 0 && v2) {
+        rc = stat_value(dir, "cpu.stat", "usage_usec", &u->cpu_usec);
+    } else if (rc == 0) {
+        rc = file_number(dir, "cpuacct.usage", &ns);
+        u->cpu_usec = ns / 1000;
+    }
+    free(dir);
+    return rc;
+}
+
 static int
 freezer_write(const struct freezer *fz, bool frozen)
 {

@@ -201,6 +201,24 @@ vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
 }
 
 int
+vcha_utilization_get(const char *name, char **value, long long timeout_ms)
+{
+    const char *res = getenv("OCF_RESOURCE_INSTANCE");
+    const char *argv[] = {"crm_resource",    "--resource", res,     "--utilization",
+                          "--get-parameter", name,         "--quiet", NULL};
+    char *out = NULL;
+    int rc;
+
+    *value = NULL;
+    if (res == NULL || *res == '\0') {
+        return -EINVAL;
+    }
+    /* a name the resource does not have: nothing on stdout, exit 0 */
+    rc = run_tool(argv, timeout_ms, &out);
+    return rc == 0 ? quiet_value(out, value) : rc;
+}
+
+int
 vcha_cluster_prop_get(const char *set, const char *name, char **value,
                       long long timeout_ms)
 {

@@ -219,6 +219,23 @@ vcha_kv_equal(const struct vcha_kv *a, const struct vcha_kv *b,
     return kv_included(a, b, skip) && kv_included(b, a, skip);
 }
 
+char *
+vcha_kv_join(const struct vcha_kv *kv, char *buf, size_t len)
+{
+    size_t used = 0;
+    int n;
+
+    if (len > 0) {
+        buf[0] = '\0';
+    }
+    for (size_t i = 0; i < vcha_kv_count(kv) && used < len; i++) {
+        n = snprintf(buf + used, len - used, " %s=%s", vcha_kv_key(kv, i),
+                     vcha_kv_value(kv, i));
+        used += n > 0 ? (size_t) n : 0;
+    }
+    return buf;
+}
+
 /* ------------------------------------------------------------ encoding */
 
 char *

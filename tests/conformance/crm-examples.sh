@@ -39,18 +39,20 @@ for dir in "$examples"/*/; do
 done
 # The container set's constraints, as the scheduler reads them: each
 # service on its own VM, the set on the standby VMs only; a primary VM
-# lost, its service goes to the standby VM that holds its synced tree
-# (ctset's vcha-sync-NAME, set here as ctset sets it: web's tree on
-# standby2, db's on standby1, as their sync_target say), and nowhere else;
-# the other stays.  (Without the rule on vcha-sync-NAME the scheduler sends
-# web to standby1 and db to standby2.)
+# lost, its service goes to standby1, which holds its synced tree (ctset's
+# vcha-sync-NAME, set here as ctset sets it: both trees on standby1, none
+# on standby2, the overflow standby); both lost, both there; the services
+# grown past standby1's capacity, one migrates to standby2.  (Without the
+# rule preferring a synced copy, both VMs lost, the scheduler balances db
+# onto standby2, which has no copy; without standby2's overflow mark, the
+# grown db stops instead of migrating.)
 cib=$tmp/ctset.xml
 cp "$examples/ctset/cib.xml" "$cib"
 synced() { # synced NODE MEMBER STATE: ctset's transient attribute
     CIB_file=$cib crm_attribute -N "$1" -n "vcha-sync-$2" -v "$3" -l reboot
 }
-synced standby1 web never && synced standby1 db complete &&
-    synced standby2 web complete && synced standby2 db never
+synced standby1 web complete && synced standby1 db complete &&
+    synced standby2 web never && synced standby2 db never
 tap_ok $? "ctset: its attributes set in a copy of the CIB"
 placed() { # placed [crm_simulate options]: "RESOURCE NODE" lines, sorted
     crm_simulate -x "$cib" -S "$@" 2> /dev/null |
@@ -63,11 +65,20 @@ tap_is "$(placed | tr '\n' ' ')" \
 tap_is "$(crm_simulate -x "$cib" -S 2> /dev/null | sed -n '/Revised Cluster Status/,$s/^ *\* Started: \[ \(.*\) \]/\1/p')" \
     "standby1 standby2" "ctset: the container set runs on the standby VMs only"
 tap_is "$(placed -d web-vm | tr '\n' ' ')" \
+    "db db-vm db-dns db-vm web standby1 web-dns standby1 " \
+    "ctset: web-vm lost, web and its name go to standby1, which holds its tree; db stays"
+tap_is "$(placed -d web-vm -d db-vm | tr '\n' ' ')" \
+    "db standby1 db-dns standby1 web standby1 web-dns standby1 " \
+    "ctset: both VMs lost, both services go to standby1, never to standby2 (no copy)"
+tap_is "$(placed -d web-vm -d standby1 | tr '\n' ' ')" \
     "db db-vm db-dns db-vm web standby2 web-dns standby2 " \
-    "ctset: web-vm lost, web and its name go to standby2, which holds its tree; db stays"
-tap_is "$(placed -d db-vm | tr '\n' ' ')" \
-    "db standby1 db-dns standby1 web web-vm web-dns web-vm " \
-    "ctset: db-vm lost, db and its name go to standby1, which holds its tree, never to standby2"
-tap_is "$(placed -d web-vm -d standby2 | tr '\n' ' ')" "db db-vm db-dns db-vm " \
-    "ctset: web-vm and standby2 lost, web runs nowhere (not on standby1, never synced; never on db-vm)"
+    "ctset: web-vm and standby1 lost, web is sent to the overflow standby (where vcservice refuses a member never synced)"
+# both on standby1, then web grows (its utilization, as measured): they no
+# longer fit, and one migrates to standby2 with its name
+crm_simulate -x "$cib" -S -d web-vm -d db-vm -O "$tmp/both.xml" > /dev/null 2>&1
+CIB_file=$tmp/both.xml crm_resource -r web -z -p memory -v 3500 > /dev/null 2>&1
+crm_simulate -x "$tmp/both.xml" -S 2> /dev/null | sed -n '/Transition Summary/,/Executing/p' > "$tmp/grown"
+sed 's/^/#  /' "$tmp/grown"
+tap_is "$(grep -c 'Migrate *db *( standby1 -> standby2 )' "$tmp/grown") $(grep -c 'Move *db-dns *( standby1 -> standby2 )' "$tmp/grown") $(grep -c 'Stop *\(web\|db\) ' "$tmp/grown")" "1 1 0" \
+    "ctset: standby1 overloaded, db live-migrates to standby2 and its name follows; nothing stops"
 tap_done

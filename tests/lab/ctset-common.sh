@@ -15,15 +15,27 @@ CS_PORT=8730                # ctset's receiver
 CS_MODE=${CS_MODE:-hot}     # the member's mode: hot, or cold (warm: not here)
 CS_BASE=${CS_BASE:-}        # on CS_P: a distribution root the tree starts from
 CS_PAGES=${CS_PAGES:-0}     # pages besides the count, /www/p/N.html
+CS_OVERFLOW=${CS_OVERFLOW:-} # a second standby VM, with no copy of the tree:
+                            # web migrates there (allow-migrate, migration_dir)
+CS_MIG=/srv/shared/migrate  # web's migration_dir, with CS_OVERFLOW
+CS_ENV=${CS_ENV:-}          # shell the tree's init sources (/etc/web.d/lab.env)
+CS_MEMBERS=${CS_MEMBERS:-}  # the set's members (default: web alone)
+CS_VCS_MORE=${CS_VCS_MORE:-} # more of web's parameters (NAME=VALUE ...)
 
 # cs_cleanup: what cs_configure and a failover leave on the nodes, gone
 cs_cleanup() {
     local n
     ex node1 pcs resource delete www > /dev/null 2>&1
+    ex node1 pcs resource delete web-dns > /dev/null 2>&1 # (a set-up cut short)
+    ex node1 pcs resource delete web > /dev/null 2>&1
     ex node1 pcs resource delete ctset-clone > /dev/null 2>&1
     ex node1 pcs node attribute "$CS_S" vcha-standby= > /dev/null 2>&1
     ex node1 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D > /dev/null 2>&1
-    ex "$CS_S" sh -c "lxc-stop -n web -k; rm -rf $CS_SYNC/web /var/lib/lxc/web" > /dev/null 2>&1
+    for n in "$CS_S" $CS_OVERFLOW; do
+        ex "$n" sh -c "lxc-stop -n web -k; rm -rf $CS_SYNC/web /var/lib/lxc/web" > /dev/null 2>&1
+    done
+    [ -z "$CS_OVERFLOW" ] || ex node1 pcs node attribute "$CS_OVERFLOW" vcha-standby= > /dev/null 2>&1
+    rm -rf "$SHARED/migrate"
     for n in node1 node2 node3; do
         ex "$n" sh -c "pkill -f '[w]eb-writes'; rm -rf $CS_TREE /run/web.pid" > /dev/null 2>&1
     done
@@ -36,7 +48,8 @@ cs_cleanup() {
 # its server started with, if any; a dpkg database of one package, for dpkg
 # --root; or, with CS_BASE, that distribution root with its own shell,
 # users and dpkg database, busybox and the service added; CS_PAGES pages
-# more) and the secrets of the sync on both ends
+# more; CS_ENV for its init to source) and the secrets of the sync on both
+# ends
 cs_tree() {
     local t=$CS_TREE
     ex "$CS_P" sh -c "
@@ -67,25 +80,42 @@ cs_tree() {
             > $t/www/cgi-bin/who
         chmod 755 $t/sbin/init $t/www/cgi-bin/who
         echo 0 > $t/www/count" || return 1
-    ex "$CS_S" sh -c "mkdir -p /etc/vcha $CS_SYNC && umask 077 &&
-        echo web:lab-sync-secret > /etc/vcha/rsyncd.secrets" || return 1
+    if [ -n "$CS_ENV" ]; then
+        printf '%s\n' "$CS_ENV" | ex "$CS_P" sh -c "mkdir -p $t/etc/web.d && cat > $t/etc/web.d/lab.env" ||
+            return 1
+    fi
+    for n in "$CS_S" $CS_OVERFLOW; do
+        ex "$n" sh -c "mkdir -p /etc/vcha $CS_SYNC && umask 077 &&
+            echo web:lab-sync-secret > /etc/vcha/rsyncd.secrets" || return 1
+    done
     ex "$CS_P" sh -c "mkdir -p /etc/vcha && umask 077 &&
         echo lab-sync-secret > /etc/vcha/sync.password"
 }
 
 # cs_configure: the tree, the set and the service group, created disabled,
 # constrained, then enabled; 0 or the first pcs failure (its output on
-# stderr)
+# stderr).  With CS_OVERFLOW, the set is cloned there too (a receiver
+# address each), web may migrate (allow-migrate, migration_dir CS_MIG)
+# and prefers CS_S to it (which holds its copy)
 cs_configure() {
-    local pa sa out
+    local pa sa out mig=() migop=()
     pa=$(addr_of "$CS_P")
     sa=$(addr_of "$CS_S")
+    if [ -n "$CS_OVERFLOW" ]; then
+        sa="$sa $(addr_of "$CS_OVERFLOW")"
+        mkdir -p "$SHARED/migrate"
+        mig=(migration_dir=$CS_MIG)
+        migop=(op migrate_to timeout=60s op migrate_from timeout=60s meta allow-migrate=true)
+    fi
     cs_tree || return 1
     out=$(
         set -e
-        ex node1 pcs node attribute "$CS_S" vcha-standby=true
+        exec 2>&1
+        for n in "$CS_S" $CS_OVERFLOW; do
+            ex node1 pcs node attribute "$n" vcha-standby=true
+        done
         ex node1 pcs resource create ctset ocf:vcha:ctset \
-            members="web:$CS_MODE:$CS_ADDR/24" receiver_address="$sa" \
+            members="${CS_MEMBERS:-web:$CS_MODE:$CS_ADDR/24}" receiver_address="$sa" \
             receiver_port=$CS_PORT secrets_file=/etc/vcha/rsyncd.secrets \
             sync_dir=$CS_SYNC bridge=br0 \
             op monitor interval=5s timeout=30s clone --disabled
@@ -96,21 +126,22 @@ cs_configure() {
             primary="$CS_P" member=web address="$pa" ports=80 \
             start_cmd="/sbin/start-stop-daemon --start --background --make-pidfile --pidfile /run/web.pid --exec /bin/busybox -- httpd -f -p $pa:80 -h $CS_TREE/www" \
             stop_cmd="/sbin/start-stop-daemon --stop --oknodo --remove-pidfile --pidfile /run/web.pid" \
-            sync_target="rsync://web@$sa:$CS_PORT/web" \
+            sync_target="rsync://web@${sa%% *}:$CS_PORT/web" \
             sync_password_file=/etc/vcha/sync.password sync_source=$CS_TREE \
-            address_attribute=web-address \
+            address_attribute=web-address "${mig[@]}" $CS_VCS_MORE \
             op monitor interval=5s timeout=30s OCF_CHECK_LEVEL=10 \
-            op start timeout=60s op stop timeout=60s --disabled
+            op start timeout=60s op stop timeout=60s "${migop[@]}" --disabled
         ex node1 pcs resource create web-dns ocf:vcha:dnsswitch \
             name=$NAME address_attribute=web-address server=$DNS \
             keyfile=/etc/vcha/lab.key ttl=5 op monitor interval=5s --disabled
         ex node1 pcs resource group add www web web-dns
         ex node1 pcs resource meta www resource-stickiness=200
         ex node1 pcs constraint location www prefers "$CS_P"=100
+        [ -z "$CS_OVERFLOW" ] || ex node1 pcs constraint location www prefers "$CS_S"=50
         ex node1 pcs constraint location www rule score=-INFINITY \
             "#uname ne $CS_P and vcha-standby ne true"
         ex node1 pcs resource enable ctset-clone web web-dns
-    2>&1) || { echo "$out" >&2; return 1; }
+    ) || { echo "$out" >&2; return 1; }
 }
 
 cs_who() { client curl -s --connect-timeout 1 --max-time 2 "http://$1/cgi-bin/who" 2> /dev/null; }
@@ -165,6 +196,66 @@ cs_failover() {
     t_w=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "Result of start operation for web on $CS_S: OK")
     t_d=$(log_time_wait "$t0" "$CS_S" /var/log/pacemaker/pacemaker.log "dnsswitch.*now points to")
     echo "${t_f:-?} ${t_w:-?} ${t_d:-?} $t_client"
+}
+
+# cs_poll FILE URL: in the background, the client asks for URL every
+# 0.05 s: "<epoch s> <the answer, or none>" per line; cs_poll_stop ends it
+cs_poll() {
+    rm -f "$1.stop"
+    (
+        while [ ! -e "$1.stop" ]; do
+            t=$(now)
+            v=$(client curl -s --connect-timeout 1 --max-time 1 "$2" 2> /dev/null)
+            echo "$t ${v:-none}"
+            sleep 0.05
+        done > "$1"
+    ) &
+    CS_POLL_PID=$!
+    CS_POLL_FILE=$1
+}
+cs_poll_stop() {
+    [ -n "${CS_POLL_PID:-}" ] || return 0
+    touch "$CS_POLL_FILE.stop"
+    wait "$CS_POLL_PID" 2> /dev/null
+    CS_POLL_PID=
+}
+# cs_active_watch FILE "NODES" MEMBER...: in the background, every 0.5 s,
+# "<epoch s> <count>..." with, per MEMBER, on how many of NODES its
+# service is active: natively (the process of /run/MEMBER.pid runs), or in
+# the member running under its active marker.  (Pacemaker's own view lists
+# a migrating resource on both nodes until the source's stop that ends a
+# migration: not what runs.)  cs_active_watch_stop ends it.
+cs_active_watch() {
+    local f=$1 nodes=$2
+    shift 2
+    (
+        while :; do
+            line=$(now)
+            for m in "$@"; do
+                on=0
+                for n in $nodes; do
+                    ex "$n" sh -c "kill -0 \"\$(cat /run/$m.pid 2> /dev/null)\" 2> /dev/null ||
+                        { lxc-info -n $m -s | grep -q RUNNING && test -e $CS_SYNC/$m/rootfs.vcha-active; }" \
+                        > /dev/null 2>&1 && on=$((on + 1))
+                done
+                line+=" $on"
+            done
+            echo "$line"
+            sleep 0.5
+        done > "$f"
+    ) &
+    CS_ACTIVE_PID=$!
+}
+cs_active_watch_stop() {
+    [ -n "${CS_ACTIVE_PID:-}" ] || return 0
+    kill "$CS_ACTIVE_PID" 2> /dev/null
+    wait "$CS_ACTIVE_PID" 2> /dev/null
+    CS_ACTIVE_PID=
+}
+# cs_gap FILE: the longest time between two answers of a cs_poll, seconds
+cs_gap() {
+    awk '$2 != "none" { if (seen && $1 - t > g) g = $1 - t; t = $1; seen = 1 }
+         END { printf "%.2f", g }' "$1"
 }
 
 # ------------------------------------------------------------ scenarios

@@ -20,6 +20,11 @@
 # address; monitor levels 0, 10, 20; probes; stop keeps the marker and
 # stops the member, the one it booted and a hot one (running before) too,
 # after deactivate_cmd: nothing writes in the tree a failback pulls.
+# Migration: refused without a target or source, without migration_dir,
+# from a node the record does not name, with no checkpoint; to and from
+# the primary, a stop and a start.  Utilization measured in the member,
+# published with hysteresis, a raise the scheduler would answer with a
+# stop not made.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir/_build}
@@ -761,6 +766,114 @@ tap_is "$(rec) $(sed -n 's/^since_ms=//p' "$ACTIVE")" "node1 $since" \
     "the record names this node, under the marker it had"
 ra stop
 receiver_stop
+
+# ============================================================ migration
+# What a live migration between two standby VMs refuses, played on one
+# node, the container left running and active each time.  (CRIU runs in
+# the lab only - see MACHINE-NOTES - so the migration itself, the member
+# checkpointed and restored with its memory, is tests/lab/scenarios/
+# 19-ctset-migrate.sh's.)
+MIGDIR=$work/migrate
+mig=(OCF_RESKEY_migration_dir="$MIGDIR")
+ra start
+tap_is "$RA_RC" 0 "container: started, to be migrated ($RA_REASON)"
+ra migrate_to
+tap_is "$RA_RC" 2 "migrate_to without a target: OCF_ERR_ARGS"
+tap_like "$RA_REASON" "migrate_to without a target*" "saying so ($RA_REASON)"
+ra migrate_to OCF_RESKEY_CRM_meta_migrate_target=node2
+tap_is "$RA_RC" 1 "migrate_to another standby without migration_dir fails"
+tap_like "$RA_REASON" "migration_dir is not set: member web1 cannot move to another standby VM*" \
+    "naming the parameter ($RA_REASON)"
+: > "$MIGDIR"
+ra migrate_to OCF_RESKEY_CRM_meta_migrate_target=node2 "${mig[@]}"
+tap_is "$RA_RC" 1 "migrate_to with migration_dir a file fails"
+tap_like "$RA_REASON" "migration_dir: cannot make $MIGDIR/web1: *" "naming it ($RA_REASON)"
+tap_is "$(running web1)" RUNNING "the member runs on"
+ra monitor
+tap_is "$RA_RC" 0 "and is active still: monitor succeeds"
+rm -f "$MIGDIR" && mkdir "$MIGDIR"
+ra migrate_from "${mig[@]}"
+tap_is "$RA_RC" 2 "migrate_from without a source: OCF_ERR_ARGS"
+tap_like "$RA_REASON" "migrate_from without a source*" "saying so ($RA_REASON)"
+ra migrate_from "${mig[@]}" OCF_RESKEY_CRM_meta_migrate_source=node2
+tap_is "$RA_RC" 1 "migrate_from a node the record does not name fails"
+tap_like "$RA_REASON" "member web1 is not active on node2 (cluster property vcha-active-web1: node1)" \
+    "saying where it is ($RA_REASON)"
+ra migrate_from "${mig[@]}" OCF_RESKEY_CRM_meta_migrate_source=node1
+tap_is "$RA_RC" 1 "migrate_from with no checkpoint in migration_dir fails"
+tap_like "$RA_REASON" "no checkpoint in $MIGDIR/web1 to migrate from" "saying so ($RA_REASON)"
+tap_is "$(running web1) $(rec)" "RUNNING node1" "the member and the record untouched"
+# a move to or from the primary is a stop and a start
+ra migrate_to OCF_RESKEY_CRM_meta_migrate_target=vm1 "${mig[@]}"
+tap_is "$RA_RC" 0 "migrate_to the primary ($RA_REASON)"
+tap_like "$RA_ERR" "*web moves to vm1 by a stop here and a start there*" "by a stop"
+tap_is "$(running web1)" STOPPED "the member is stopped"
+tap_ok "$([ ! -e "$STATE" ]; echo $?)" "the state file is removed"
+ra migrate_from "${mig[@]}" OCF_RESKEY_CRM_meta_migrate_source=vm1
+tap_is "$RA_RC" 0 "migrate_from the primary: a start ($RA_REASON)"
+tap_is "$(running web1)" RUNNING "the member runs"
+ra stop
+tap_is "$RA_RC" 0 "stopped"
+
+# ============================================================ utilization
+# measure_utilization: the resource web in the CIB (a Dummy that Pacemaker
+# runs here, standing for it), node1's capacity, placement-strategy
+util() { crm_resource -r web --utilization -g "$1" --quiet 2> /dev/null; }
+cibadmin -C -o resources \
+    -X '<primitive id="web" class="ocf" provider="pacemaker" type="Dummy"/>' &&
+    crm_attribute -t crm_config -n placement-strategy -v utilization &&
+    crm_attribute -N node1 -z -n memory -v 64 &&
+    crm_attribute -N node1 -z -n cpu -v 4 ||
+    tap_bail "cannot configure the utilization test"
+measure=(OCF_RESKEY_measure_utilization=true)
+ra start
+tap_is "$RA_RC" 0 "container: started, to be measured ($RA_REASON)"
+ra monitor "${measure[@]}"
+tap_is "$RA_RC" 0 "monitor measuring ($RA_REASON)"
+tap_is "$(util memory)" 16 "its memory utilization set: a few MiB measured, the 16 MiB step"
+tap_like "$RA_ERR" "*memory utilization of web raised to 16 (*MiB measured, headroom 50%)*" \
+    "saying what it measured"
+tap_is "$(util cpu)" "" "no cpu figure from the first sample"
+sleep 1
+ra monitor "${measure[@]}"
+tap_is "$(util cpu)" 1 "the second monitor: cpu 1 (idle, the least)"
+ra monitor "${measure[@]}"
+tap_ok "$([[ $RA_ERR != *utilization* ]]; echo $?)" "unchanged, nothing written or said"
+# 80 MB held in a shell variable in the member: 120 MiB with the headroom,
+# more than node1's 64: the scheduler would stop web, so it is not raised
+# (until /tmp/free exists: a shell that ran its last command would exec it)
+rm -f "$ROOT/tmp/free"
+lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/sh -c \
+    'x=$(/bin/busybox head -c 80000000 /dev/zero | /bin/busybox tr "\0" a); while [ ! -e /tmp/free ]; do /bin/usleep 200000; done' \
+    > /dev/null 2>&1 < /dev/null &
+for _ in $(seq 1 50); do
+    [ "$(lxc-cgroup -P "$LXCPATH" -n web1 memory.usage_in_bytes 2> /dev/null ||
+        lxc-cgroup -P "$LXCPATH" -n web1 memory.current 2> /dev/null)" -gt 80000000 ] 2> /dev/null &&
+        break
+    sleep 0.2
+done
+ra monitor "${measure[@]}"
+tap_is "$RA_RC" 0 "monitor with the member grown"
+tap_is "$(util memory)" 16 "not raised past the only node's capacity"
+tap_like "$RA_ERR" "*memory utilization of web not raised to * (*MiB measured): the scheduler would stop web, no node having room*" \
+    "a warning says why ($(grep -o 'not raised to [0-9]*' <<< "$RA_ERR"))"
+crm_attribute -N node1 -z -n memory -v 1024
+ra monitor "${measure[@]}"
+m=$(util memory)
+tap_cond "${m:-0} >= 112 && ${m:-0} <= 256" "room made: raised to $m (80 MB, its headroom)"
+touch "$ROOT/tmp/free"
+for _ in $(seq 1 50); do
+    [ "$(lxc-cgroup -P "$LXCPATH" -n web1 memory.usage_in_bytes 2> /dev/null ||
+        lxc-cgroup -P "$LXCPATH" -n web1 memory.current 2> /dev/null)" -lt 40000000 ] 2> /dev/null &&
+        break
+    sleep 0.2
+done
+ra monitor "${measure[@]}"
+tap_is "$(util memory)" 16 "the member shrunk below half: lowered again"
+ra stop
+tap_is "$RA_RC" 0 "stopped"
+tap_ok "$([ ! -e "$work/rsctmp/vcha-vcservice-web.usage" ]; echo $?)" "stop removes the sample"
+cibadmin -D -o resources -X '<primitive id="web"/>' > /dev/null 2>&1
 
 # ============================================================ ocf-tester
 # ocf-tester (resource-agents) runs every action as Pacemaker would, in

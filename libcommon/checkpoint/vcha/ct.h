@@ -100,6 +100,25 @@ int vcha_ct_boot(const struct vcha_ct *ct, long long deadline, char *why,
 int vcha_ct_kill(const struct vcha_ct *ct, long long deadline, char *why,
                  size_t whylen);
 
+/** What a running container uses, as its own cgroup counts it. */
+struct vcha_ct_usage {
+    /** bytes: its memory but the file cache it has not used lately
+     * (memory.current less inactive_file; cgroup v1: usage_in_bytes less
+     * total_inactive_file), what it would need elsewhere */
+    unsigned long long memory;
+    /** CPU time its processes used since it began, microseconds */
+    unsigned long long cpu_usec;
+};
+
+/**
+ * Measure the running container (see struct vcha_ct_usage) in the cgroup
+ * of its init, v1 or v2.  0; -ESRCH when it does not run; -ENOTSUP when
+ * its cgroup cannot be told; another negative errno (-ETIME: liblxc did
+ * not answer before @p deadline).
+ */
+int vcha_ct_usage(const struct vcha_ct *ct, long long deadline,
+                  struct vcha_ct_usage *u);
+
 /** Options of one checkpoint. */
 struct vcha_ct_ckpt {
     const char *store;              /**< the generation store */

@@ -51,6 +51,14 @@ int vcha_utilization_set(const char *name, const char *value,
                          long long timeout_ms);
 
 /**
+ * Read utilization attribute @p name of resource $OCF_RESOURCE_INSTANCE
+ * (crm_resource --utilization --get-parameter): 0 and a new string in
+ * @p value (free()), -ENODATA when the resource has none, -EINVAL without
+ * OCF_RESOURCE_INSTANCE, or -errno as vcha_attr_get() does.
+ */
+int vcha_utilization_get(const char *name, char **value, long long timeout_ms);
+
+/**
  * Extract the value="..." field of an attrd_updater -Q output line.
  * Returns 0 and a new string, or -ENODATA when there is none.
  */

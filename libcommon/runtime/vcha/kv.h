@@ -62,6 +62,12 @@ const char *vcha_kv_value(const struct vcha_kv *kv, size_t i);
 bool vcha_kv_equal(const struct vcha_kv *a, const struct vcha_kv *b,
                    const char *const *skip);
 
+/**
+ * The pairs as " KEY=VALUE" each, in order, into @p buf (for a log line);
+ * what does not fit is cut.  Returns @p buf.
+ */
+char *vcha_kv_join(const struct vcha_kv *kv, char *buf, size_t len);
+
 /** @p value percent-encoded as a new string (free()), or NULL (ENOMEM). */
 char *vcha_kv_escape(const char *value);
 

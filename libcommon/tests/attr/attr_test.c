@@ -559,6 +559,32 @@ test_utilization_set(void **state)
     assert_int_equal(vcha_utilization_set("cpu", "4", 4000), -EINVAL);
 }
 
+#define UTIL_GET                                                               \
+    "crm_resource --resource web --utilization --get-parameter memory "        \
+    "--quiet"
+
+static void
+test_utilization_get(void **state)
+{
+    struct canned c;
+    char *value = NULL;
+
+    (void) state;
+    setenv("OCF_RESOURCE_INSTANCE", "web", 1);
+    expect_run(UTIL_GET, 4000, output(&c, "512\n"));
+    assert_int_equal(vcha_utilization_get("memory", &value, 4000), 0);
+    assert_string_equal(value, "512");
+    free(value);
+    /* none: crm_resource says so on stderr only, and exits 0 */
+    expect_run(UTIL_GET, 4000, output(&c, ""));
+    assert_int_equal(vcha_utilization_get("memory", &value, 4000), -ENODATA);
+    assert_null(value);
+    expect_run(UTIL_GET, 4000, &exit_disconnect);
+    assert_int_equal(vcha_utilization_get("memory", &value, 4000), -ENOTCONN);
+    unsetenv("OCF_RESOURCE_INSTANCE");
+    assert_int_equal(vcha_utilization_get("memory", &value, 4000), -EINVAL);
+}
+
 /* An invocation with @p left_ms until its deadline. */
 static struct vcha_agent
 invocation(long long left_ms)
@@ -637,6 +663,7 @@ main(void)
         cmocka_unit_test(test_agent_promotion_none_removes_the_score),
         cmocka_unit_test(test_agent_promotion_failures),
         cmocka_unit_test(test_utilization_set),
+        cmocka_unit_test(test_utilization_get),
         cmocka_unit_test(test_cluster_prop_get),
         cmocka_unit_test(test_active_record_get),
         cmocka_unit_test(test_active_record_set),

@@ -340,6 +340,22 @@ test_running_stopped_container(void **state)
     vcha_ct_free(ct);
 }
 
+/* A stopped container uses nothing to measure: -ESRCH, zeroed. */
+static void
+test_usage_of_a_stopped_container(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+    struct vcha_ct_usage u = {.memory = 1, .cpu_usec = 1};
+
+    assert_int_equal(vcha_ct_usage(ct, soon(), &u), -ESRCH);
+    assert_true(u.memory == 0 && u.cpu_usec == 0);
+    free(ct->name);
+    ct->name = strdup("nope"); /* liblxc: not defined: an error */
+    assert_true(vcha_ct_usage(ct, soon(), &u) < 0);
+    vcha_ct_free(ct);
+}
+
 static void
 test_running_unknown_container_is_an_error(void **state)
 {
@@ -734,6 +750,7 @@ main(void)
         T(test_criu_check_accepts_a_download_config),
         T(test_open_reads_the_first_address),
         T(test_running_stopped_container),
+        T(test_usage_of_a_stopped_container),
         T(test_running_unknown_container_is_an_error),
         T(test_running_bounded_by_the_deadline),
         T(test_kill_stopped_container_is_fine),

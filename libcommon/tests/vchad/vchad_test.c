@@ -156,6 +156,23 @@ test_kv_dup_and_equal(void **state)
     vcha_kv_free(empty);
 }
 
+static void
+test_kv_join(void **state)
+{
+    struct vcha_kv *kv = vcha_kv_new();
+    char buf[64], small[8];
+
+    (void) state;
+    assert_string_equal(vcha_kv_join(kv, buf, sizeof(buf)), "");
+    vcha_kv_set(kv, "freeze_ms", "120");
+    vcha_kv_set(kv, "to", "node4");
+    assert_string_equal(vcha_kv_join(kv, buf, sizeof(buf)),
+                        " freeze_ms=120 to=node4");
+    /* cut where it no longer fits, still a string */
+    assert_string_equal(vcha_kv_join(kv, small, sizeof(small)), " freeze");
+    vcha_kv_free(kv);
+}
+
 /* ------------------------------------------------------------ encoding */
 
 static void
@@ -1158,6 +1175,7 @@ main(void)
         cmocka_unit_test(test_kv_keys_checked),
         cmocka_unit_test(test_kv_get_ll),
         cmocka_unit_test(test_kv_dup_and_equal),
+        cmocka_unit_test(test_kv_join),
         cmocka_unit_test(test_escape_what_must_be),
         cmocka_unit_test(test_escape_round_trip_every_byte),
         cmocka_unit_test(test_unescape_rejects_malformed),

@@ -1,0 +1,29 @@
+/*
+ * vcha - what Pacemaker's scheduler would do were a resource's utilization
+ * raised: a copy of the CIB changed and handed to crm_simulate, the
+ * cluster itself untouched.  An agent that measures what its resource uses
+ * asks before it raises the figure, so that a measured spike never makes
+ * the scheduler stop a service that fits on no node.
+ */
+#ifndef VCHA_WHATIF_H
+#define VCHA_WHATIF_H
+
+#include <stddef.h>
+
+/**
+ * Whether raising utilization attribute @p name of resource @p rsc to
+ * @p value would stop a resource: the CIB (@p cib_file, or the cluster's
+ * own, cibadmin --query, when NULL) is copied into a private directory
+ * under $TMPDIR (/tmp), crm_simulate runs its transition once as it is and
+ * once with the value set there (crm_resource --utilization on the copy),
+ * and the resources the second stops that the first does not are the
+ * answer (a migration or a move is no stop).  Returns 0 (none), 1 (their
+ * names, separated by spaces, in @p stopped), or a negative errno
+ * (-ETIME: not done within @p timeout_ms; -EIO: a tool failed).
+ */
+int vcha_whatif_utilization(const char *cib_file, const char *rsc,
+                            const char *name, const char *value,
+                            long long timeout_ms, char *stopped,
+                            size_t len);
+
+#endif

@@ -1,0 +1,145 @@
+#!/bin/bash
+# Scenario 19: an in-VM container set (seed 000) on two standby VMs - the
+# active member live-migrated from one to the other (overload relief's
+# move), its memory and tree with it, and failed back from there.
+# Five nodes: "web" (tests/lab/ctset-common.sh) natively on node1, its tree
+# synced into hot member "web" on the standby VM node3; node4 is a second
+# standby VM of the ctset clone, with no copy of web's tree; the service
+# (vcservice, allow-migrate=true, migration_dir in the lab's shared
+# directory) prefers node3 to node4.
+#   1. node1 powered off: web comes back in the member on node3; a process
+#      in the member counts in memory and writes each value into the tree;
+#   2. web moved to node4 (an administrator's move; placement-strategy makes
+#      the same move under load): Pacemaker migrates it, migrate_to
+#      checkpoints the member on node3 and migrate_from restores it on
+#      node4, where the count goes on from where it was (its memory came
+#      along) and the client is served through the name all along but
+#      for the migration's downtime, which is measured; the record names
+#      node4; node3's copy stays stopped with its marker;
+#   3. failback, a move to node1 (back from node4, not node3): node1 pulls
+#      the tree from node4, where the member now lives, and serves the
+#      last value the member wrote; both standby copies are released;
+#   4. all along, web was active on one node at most (its native httpd, or
+#      a member running under its active marker).
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/../lib/tap.sh"
+. "$here/common.sh"
+CS_OVERFLOW=node4
+# the count, kept in the memory of a process the member's init starts,
+# written into the tree at each step (busybox only: the member has no
+# other programs)
+# shellcheck disable=SC2016 # the member's shell expands it
+CS_ENV='/bin/sh -c '\''n=0; while :; do n=$((n + 1)); echo $n > /www/mem.new && /bin/busybox mv /www/mem.new /www/mem; /bin/busybox sleep 0.2; done'\'' < /dev/null > /dev/null 2>&1 &'
+. "$here/ctset-common.sh"
+
+[ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
+P=$CS_P
+S=$CS_S
+T=$CS_OVERFLOW
+MIG=$CS_MIG
+work=$(mktemp -d)
+t_start=$(now)
+
+trap 'cs_poll_stop; cs_active_watch_stop; ex node2 pcs resource clear www > /dev/null 2>&1; cs_cleanup; rm -rf "$work"' EXIT
+
+record() {
+    ex node2 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -G -q 2> /dev/null
+}
+located() {
+    ex node2 crm_resource --locate -r web 2> /dev/null |
+        sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | tr '\n' ' '
+}
+running_on() { ex "$1" lxc-info -n web -s 2> /dev/null | grep -q RUNNING; }
+# ------------------------------------------------------------ the set-up
+lab up 5 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
+cs_cleanup
+cs_configure 2> "$work/create"
+tap_is "$?" 0 "a ctset clone on $S and $T, web (allow-migrate, migration_dir) preferring $P, then $S"
+sed 's/^/#  /' "$work/create"
+pa=$(addr_of "$P")
+cs_ready 120
+tap_ok $? "the first batch reached $S and its hot member answers"
+tap_ok "$(running_on "$T" && echo 1 || echo 0)" "$T's copy, never synced, is not started"
+
+# ------------------------------------------------------------ 1. failover
+cs_active_watch "$work/watch" "$P $S $T" web
+cs_fail_primary
+wait_for 10 sh -c "[ -n \"\$(ip netns exec vchalab-client curl -s --max-time 1 http://$CS_ADDR/mem)\" ]"
+tap_ok $? "a process in the member on $S counts in memory, served as /mem"
+wait_for 120 sh -c "'$LAB' exec $S crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 node4 node5 \]'"
+tap_ok $? "$P came back and rejoined; web stays on $S ($(located))"
+
+# ------------------------------------------------------------ 2. the migration
+cs_poll "$work/mem" "http://$CS_ADDR/mem"
+sleep 2
+before=$(client curl -s --max-time 1 "http://$CS_ADDR/mem")
+t_move=$(now)
+ex node2 crm_resource --move -r www -N "$T" > /dev/null 2>&1
+wait_for 90 sh -c "[ \"\$('$LAB' exec node2 crm_resource --locate -r web 2> /dev/null | sed -n 's/.*running on: \(node[0-9]*\).*/\1/p')\" = $T ]"
+tap_ok $? "web moved to $T ($(since "$t_move" "$(now)") after the move)"
+sleep 3
+cs_poll_stop
+log_s=$(node_log "$S" /var/log/pacemaker/pacemaker.log)
+log_t=$(node_log "$T" /var/log/pacemaker/pacemaker.log)
+grep -q "Result of migrate_to operation for web on $S: OK" "$log_s"
+tap_ok $? "by a migration: migrate_to succeeded on $S"
+grep -q "Result of migrate_from operation for web on $T: OK" "$log_t"
+tap_ok $? "and migrate_from on $T"
+tap_is "$(located)" "$T " "web runs on $T alone"
+tap_is "$(record)" "$T" "the record names $T"
+after=$(client curl -s --max-time 1 "http://$CS_ADDR/mem")
+tap_cond "${after:-0} > ${before:-0}" \
+    "the count went on from its memory on $T (was ${before:-none} before the move, ${after:-none} after)"
+# a restart would count from 1 again: each answer at least the one before
+tap_is "$(awk '$2 ~ /^[0-9]+$/ { if ($2 + 0 < last) bad++; last = $2 + 0 } END { print bad + 0 }' "$work/mem")" 0 \
+    "the count never went back in $(wc -l < "$work/mem") answers through the migration"
+gap=$(cs_gap "$work/mem")
+tap_cond "$(awk '$2 == "none"' "$work/mem" | wc -l) < $(wc -l < "$work/mem")" \
+    "the client was answered through the migration; longest gap ${gap} s"
+tap_diag "migration: downtime seen by the client ${gap} s (seed 000, LXD: 5.4-9.0 s)"
+grep -F 'vcservice(web)' "$log_s" | grep -F 'checkpointed for its migration' | tail -1 |
+    sed 's/^.*checkpointed/#  checkpointed/'
+grep -F 'vcservice(web)' "$log_t" | grep -F 'restored from' | tail -1 | sed 's/^.*restored/#  restored/'
+sleep 12 # two of ctset's monitors on the source
+tap_ok "$(running_on "$S" && echo 1 || echo 0)" "$S's copy stays stopped (its address is in use on $T)"
+tap_ok "$(ex "$S" test -e "$CS_SYNC/web/rootfs.vcha-active"; echo $?)" "and keeps its active marker"
+# the checkpoint is the migration's from node3 to node4: a migrate_from on
+# node3 (as from node4) is refused, and changes nothing
+out=$(ex "$S" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=web \
+    OCF_RESKEY_primary="$P" OCF_RESKEY_member=web OCF_RESKEY_address="$pa" \
+    OCF_RESKEY_ports=80 OCF_RESKEY_migration_dir=$MIG \
+    OCF_RESKEY_CRM_meta_migrate_source="$T" OCF_RESKEY_CRM_meta_timeout=20000 \
+    /usr/lib/ocf/resource.d/vcha/vcservice migrate_from 2>&1)
+tap_like "$(sed -n 's/^ocf-exit-reason://p' <<< "$out")" \
+    "the newest checkpoint in $MIG/web is not web's migration from $T to $S (web, from $S to $T)" \
+    "a migrate_from that is not the checkpoint's is refused, naming whose it is"
+tap_is "$(record) $(located)" "$T $T " "and changes nothing"
+tap_ok "$(running_on "$S" && echo 1 || echo 0)" "$S's copy still stopped"
+ex node2 crm_resource --clear -r www > /dev/null 2>&1
+
+# ------------------------------------------------------------ 3. failback
+sleep 1
+last=$(ex "$T" cat "$CS_SYNC/web/rootfs/www/mem")
+ex node2 crm_resource --move -r www -N "$P" > /dev/null 2>&1
+wait_for 90 sh -c "[ \"\$('$LAB' exec node2 crm_resource --locate -r web 2> /dev/null | sed -n 's/.*running on: \(node[0-9]*\).*/\1/p')\" = $P ]"
+tap_ok $? "failback: web moved to $P"
+ex node2 crm_resource --clear -r www > /dev/null 2>&1
+wait_for 30 sh -c "[ \"\$(ip netns exec vchalab-client dig +short +time=1 +tries=1 @$DNS $NAME A | head -1)\" = $pa ]"
+tap_ok $? "the name points at $P again"
+served=$(client curl -s --max-time 2 "http://$pa/mem")
+final=$(ex "$T" cat "$CS_SYNC/web/rootfs/www/mem")
+tap_cond "${served:-0} == ${final:-1} && ${final:-0} >= ${last:-1}" \
+    "$P serves the last count the member wrote on $T (${final:-?}, ${last:-?} at the move; serves ${served:-none}): pulled from $T"
+tap_is "$(record)" "native:$P" "the record says native:$P"
+wait_for 30 sh -c "! '$LAB' exec $S test -e $CS_SYNC/web/rootfs.vcha-active && ! '$LAB' exec $T test -e $CS_SYNC/web/rootfs.vcha-active"
+tap_ok $? "both standby copies released (their markers removed)"
+wait_for 60 sh -c "'$LAB' exec $S lxc-info -n web -s | grep -q RUNNING"
+tap_ok $? "$S's member runs again as a standby"
+
+cs_active_watch_stop
+tap_is "$(awk '$2 > 1' "$work/watch" | wc -l)" 0 \
+    "in $(wc -l < "$work/watch") samples web was never active on two nodes (native, or a member under its marker)"
+tap_cond "$(awk '$2 == 1' "$work/watch" | wc -l) > 0" "and the samples saw it active (the watch works)"
+tap_diag "scenario time: $(since "$t_start" "$(now)")"
+tap_done
