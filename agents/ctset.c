@@ -1648,9 +1648,11 @@ member_active(struct vcha_agent *a, const struct member *m)
  * (VCHA_ACTIVE_RECORD_SET in vcha/syncmark.h) says it failed back to its
  * primary, which pulled the tree back.  Pushes land again from then on.
  * A record naming another standby VM (the member migrated there) keeps
- * it: the member here stays stopped, its address in use there.  A record that cannot be read, or none
- * at all (a CIB replaced from an older copy loses it), keeps the marker:
- * only a record can say that this tree is no longer the newest.
+ * it: the member here stays stopped, its address in use there (said at
+ * debug level: it is so at every monitor until the failback).  A record
+ * that cannot be read, or none at all (a CIB replaced from an older copy
+ * loses it), keeps the marker: only a record can say that this tree is no
+ * longer the newest.
  */
 static bool
 active_released(struct vcha_agent *a, const struct member *m)
@@ -1680,9 +1682,9 @@ active_released(struct vcha_agent *a, const struct member *m)
         /* migrated to another standby VM: this copy, stopped, keeps its
          * marker until the failback, and neither serves nor takes the
          * member's address beside the one active there */
-        vcha_info("member %s is active on %s (cluster property %s): "
-                  "kept stopped here until it fails back",
-                  m->name, node, name);
+        vcha_debug("member %s is active on %s (cluster property %s): "
+                   "kept stopped here until it fails back",
+                   m->name, node, name);
     }
     if (!native) {
         return false;

@@ -458,9 +458,10 @@ static const struct vcha_param_def params[N_PARAMS] = {
                         "copy) and stops it; migrate_from restores it on "
                         "the target, over the target's copy of the tree.  "
                         "Unset, a move from one standby VM to another "
-                        "fails in migrate_to, the member left running "
+                        "fails in migrate_to before it touches the member "
                         "(a stop and a start cannot move it: the newest "
-                        "tree is on the source).  Moves to and from the "
+                        "tree is on the source); Pacemaker then recovers "
+                        "the resource on the source.  Moves to and from the "
                         "primary are a stop and a start whatever it says.",
         },
     [P_MEASURE_UTILIZATION] =
@@ -1476,39 +1477,29 @@ active_path(const struct vcha_ct *ct, char *buf, size_t len)
 }
 
 /*
- * The instance the member's active marker names, into @p owner: 0, or
- * -ENOENT without a marker, -EBADMSG for one naming none, or -errno.
+ * The member's active marker, into *@p m: 0, or -ENOENT without a marker,
+ * -EBADMSG for one naming no instance, or -errno (see
+ * vcha_active_marker_read()).
  */
 static int
-active_owner(const struct vcha_ct *ct, char *owner, size_t len)
+active_read(const struct vcha_ct *ct, struct vcha_active_marker *m)
 {
-    struct vcha_kv *kv = vcha_kv_new();
-    char path[4096], *data = NULL;
-    size_t size = 0, used = 0;
-    int rc = kv == NULL ? -ENOMEM : active_path(ct, path, sizeof(path));
-
-    owner[0] = '\0';
-    rc = rc ? rc : vcha_file_read(path, &data, &size, 4096);
-    rc = rc ? rc : vcha_kv_parse(kv, data, size, &used);
-    if (rc == 0 && vcha_kv_get(kv, "instance") == NULL) {
-        rc = -EBADMSG;
-    }
-    if (rc == 0) {
-        snprintf(owner, len, "%s", vcha_kv_get(kv, "instance"));
-    }
-    free(data);
-    vcha_kv_free(kv);
-    return rc == -EAGAIN ? -EBADMSG : rc;
+    return vcha_active_marker_read(ct->rootfs, m);
 }
 
 /*
  * Write the active marker, atomically and durably, with the sync batch
  * judged acceptable (@p m): batch= and completed= tell which push the
- * activated tree is.
+ * activated tree is.  With @p key "migrated_to", @p node names the
+ * standby VM the member has just migrated to: the newer tree is there,
+ * and this one is never pulled back nor activated again unless the record
+ * names this node (a migration that did not complete); with
+ * "migrated_from", the one it was restored from here: the tree is the
+ * migration's, and its sync marker (if any) is history.  NULL: neither.
  */
 static enum vcha_result
 active_write(struct vcha_agent *a, const struct vcha_ct *ct,
-             const struct vcha_syncmark *m)
+             const struct vcha_syncmark *m, const char *key, const char *who)
 {
     struct vcha_kv *kv = vcha_kv_new();
     char path[4096], node[256], *buf = NULL;
@@ -1521,6 +1512,9 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct,
     rc = rc ? rc : vcha_kv_setf(kv, "since_ms", "%lld", vcha_realtime_ms());
     rc = rc ? rc : vcha_kv_setf(kv, "batch", "%lld", m->batch);
     rc = rc ? rc : vcha_kv_setf(kv, "completed", "%lld", m->completed);
+    if (key != NULL) {
+        rc = rc ? rc : vcha_kv_set(kv, key, who);
+    }
     rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
     rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
     free(buf);
@@ -1529,7 +1523,13 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct,
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s: %s", path,
                                strerror(-rc));
     }
-    vcha_notice("%s is active for %s: %s written", ct->name, a->instance, path);
+    if (key != NULL) {
+        vcha_notice("%s is active for %s, %s=%s: %s written", ct->name,
+                    a->instance, key, who, path);
+    } else {
+        vcha_notice("%s is active for %s: %s written", ct->name, a->instance,
+                    path);
+    }
     return VCHA_OK;
 }
 
@@ -1785,18 +1785,23 @@ ct_running(struct vcha_agent *a, const struct vcha_ct *ct)
 static enum vcha_result
 member_active(struct vcha_agent *a, const struct vcha_ct *ct)
 {
-    char owner[256];
-    int rc = active_owner(ct, owner, sizeof(owner)), running;
+    struct vcha_active_marker mk;
+    int rc = active_read(ct, &mk), running;
 
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s has no active marker: %s", ct->name,
                                strerror(-rc));
     }
-    if (strcmp(owner, a->instance) != 0) {
+    if (strcmp(mk.instance, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s, not for %s",
-                               ct->name, owner, a->instance);
+                               ct->name, mk.instance, a->instance);
+    }
+    if (mk.migrated_to[0] != '\0') {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s migrated to %s", ct->name,
+                               mk.migrated_to);
     }
     running = ct_running(a, ct);
     if (running == 0) {
@@ -1884,39 +1889,97 @@ record_undo(struct vcha_agent *a, const struct record *had)
     }
 }
 
+/* Whether the member was ever synced here (its sync marker exists). */
+static bool
+synced(const struct vcha_ct *ct)
+{
+    char path[4096];
+    struct stat st;
+
+    return vcha_syncmark_path(ct->rootfs, path, sizeof(path)) == 0 &&
+           (lstat(path, &st) == 0 || errno != ENOENT);
+}
+
 /*
- * Activate the member: its sync state judged (a start that finds its own
- * marker, left by an earlier start, judges it again), the active marker
- * written, a push that slipped in before it settled, the container booted
- * if stopped, activate_cmd run inside.  A marker this start wrote is
- * removed again when the start fails before anything was booted or run
- * inside: nothing was activated.
+ * A push that began before the marker this resource wrote earlier and
+ * may still run (the start that wrote it was cut short): ended, as
+ * push_end() ends one.  A member never synced here (migrated in) has
+ * none.
+ */
+static enum vcha_result
+own_settle(struct vcha_agent *a, const struct vcha_ct *ct)
+{
+    struct vcha_syncmark m;
+    char why[512] = "";
+    int rc = vcha_syncmark_read(ct->rootfs, &m, why, sizeof(why));
+
+    if (rc == -ENOENT) {
+        return VCHA_OK;
+    }
+    if (rc < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read the sync marker of %s: %s",
+                               ct->name, why[0] ? why : strerror(-rc));
+    }
+    return m.running || pushers_signal(ct, 0) > 0 ? push_end(a, ct, &m)
+                                                  : VCHA_OK;
+}
+
+/*
+ * Activate the member: its sync state judged, the active marker written,
+ * a push that slipped in before it settled, the container booted if
+ * stopped, activate_cmd run inside.  A start that finds its own marker
+ * saying the member migrated in (or a member never synced here) under a
+ * record naming this node starts the tree it has served from since (a
+ * restart): the sync marker is history, and not judged again; any other
+ * marker of its own is judged again (an earlier start may have been cut
+ * short before it activated anything).  A marker this start
+ * wrote is removed again when the start fails before anything was booted
+ * or run inside: nothing was activated.  A marker saying the member
+ * migrated elsewhere is only started under a record naming this node
+ * (the migration did not complete): otherwise the newer tree is there.
  */
 static enum vcha_result
 activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 {
     /* a container booted by the start before is still this resource's */
     struct state st = {MODE_CONTAINER, already && booted};
-    struct vcha_syncmark m, now;
+    struct vcha_syncmark m = {0}, now;
+    struct vcha_active_marker mk;
     enum vcha_result r;
-    char owner[256], why[512] = "";
+    char why[512] = "";
     struct record had;
-    int rc = active_owner(ct, owner, sizeof(owner)), running = -1;
-    bool marked = false, recorded = false, current = false;
+    int rc = active_read(ct, &mk), running = -1;
+    bool marked = false, recorded = false, current = false, own;
 
-    if (rc == 0 && strcmp(owner, a->instance) != 0) {
+    if (rc == 0 && strcmp(mk.instance, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s already", ct->name,
-                               owner);
+                               mk.instance);
     }
     r = record_check(a, ct, &rc, &had, &current);
     if (r != VCHA_OK) {
         return r;
     }
-    /* a push under way is judged once it has ended, under the marker */
-    r = sync_read(a, ct, &m);
-    if (r == VCHA_OK && !m.running) {
-        r = sync_judge(a, ct, &m);
+    if (rc == 0 && mk.migrated_to[0] != '\0' && !current) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s migrated to %s (its active "
+                               "marker says so) and no cluster property "
+                               VCHA_ACTIVE_RECORD_PREFIX "%s names this "
+                               "node: the newest tree is there, not here",
+                               ct->name, mk.migrated_to, ct->name);
+    }
+    /* a restart of a member migrated in: its tree is the migration's */
+    own = rc == 0 && current &&
+          (mk.migrated_from[0] != '\0' || !synced(ct));
+    if (own) {
+        r = own_settle(a, ct);
+    } else {
+        /* a push under way is judged once it has ended, under the marker */
+        r = sync_read(a, ct, &m);
+        if (r == VCHA_OK && !m.running) {
+            r = sync_judge(a, ct, &m);
+        }
     }
     if (r == VCHA_OK) {
         r = state_write(a, &st);
@@ -1926,17 +1989,18 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
         r = record_set(a, false);
         recorded = r == VCHA_OK;
     }
-    if (r == VCHA_OK && rc != 0) {
-        r = active_write(a, ct, &m);
-        marked = r == VCHA_OK;
+    if (r == VCHA_OK && (rc != 0 || mk.migrated_to[0] != '\0')) {
+        /* a new marker, or one whose migration did not complete */
+        r = active_write(a, ct, &m, NULL, NULL);
+        marked = r == VCHA_OK && rc != 0;
     }
-    if (r == VCHA_OK) {
+    if (r == VCHA_OK && !own) {
         r = sync_settle(a, ct, &m, &now);
-    }
-    if (r == VCHA_OK &&
-        (now.batch != m.batch || now.completed != m.completed)) {
-        /* the marker records the batch activated */
-        r = active_write(a, ct, &now);
+        if (r == VCHA_OK &&
+            (now.batch != m.batch || now.completed != m.completed)) {
+            /* the marker records the batch activated */
+            r = active_write(a, ct, &now, NULL, NULL);
+        }
     }
     if (r == VCHA_OK) {
         running = ct_running(a, ct);
@@ -2053,15 +2117,16 @@ container_start(struct vcha_agent *a, const struct state *prev)
  * it: nothing may run in it and write while that pull reads it (a write
  * after the pull's snapshot would be lost, a file written during it torn),
  * nor serve once the service starts elsewhere.  Its active marker stays,
- * so ctset leaves the member stopped until the record shows the service
- * active elsewhere, then starts a hot member again as a standby.
+ * so ctset leaves the member stopped until the record shows that it failed
+ * back to its primary, then starts a hot member again as a standby.
  */
 static enum vcha_result
 container_stop(struct vcha_agent *a, const struct state *st)
 {
     struct vcha_ct *ct = NULL;
     enum vcha_result r = VCHA_OK;
-    char why[512] = "", owner[256];
+    struct vcha_active_marker mk;
+    char why[512] = "";
     int running;
 
     address_withdraw(a);
@@ -2072,8 +2137,8 @@ container_stop(struct vcha_agent *a, const struct state *st)
     }
     /* a start that failed before it activated anything (no marker of
      * this resource's, nothing booted) leaves ctset's standby alone */
-    if (!st->booted && (active_owner(ct, owner, sizeof(owner)) != 0 ||
-                        strcmp(owner, a->instance) != 0)) {
+    if (!st->booted && (active_read(ct, &mk) != 0 ||
+                        strcmp(mk.instance, a->instance) != 0)) {
         vcha_notice("member %s is not active for %s: left to ctset", ct->name,
                     a->instance);
         goto done;
@@ -2103,11 +2168,50 @@ done:
 #define UTIL_MEMORY_STEP 16
 #define MIB (1024ULL * 1024ULL)
 
+/* The CPU figure is taken over at least this long a window: two
+ * recurring monitors (two check levels) a moment apart would measure a
+ * few milliseconds otherwise. */
+#define UTIL_CPU_WINDOW_MS 5000LL
+
+/*
+ * The node's raise lock (HA_RSCTMP), held from the scheduler's answer to
+ * the raise: the members of this node raised at once would each be asked
+ * about on a CIB without the others' raises, and together fit nowhere.
+ * Its descriptor, or -1 (a warning) when it is not had within @p ms.
+ */
+static int
+util_lock(struct vcha_agent *a, long long ms)
+{
+    long long until = vcha_now_ms() + ms;
+    char path[4096];
+    int fd = -1;
+
+    if (vcha_state_path(path, sizeof(path), AGENT, "utilization", ".lock") <
+            0 ||
+        vcha_state_dir_ensure() < 0 ||
+        (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+            0) {
+        vcha_warn("cannot open the utilization lock in %s: %s",
+                  vcha_state_dir(), strerror(errno));
+        return -1;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK || vcha_now_ms() >= until) {
+            vcha_warn("the utilization lock %s is held: not raised now", path);
+            close(fd);
+            return -1;
+        }
+        usleep(50 * 1000);
+    }
+    return fd;
+}
+
 /*
  * Publish utilization attribute @p name as @p need (measured: @p what,
  * for the log), with hysteresis: raised when the need exceeds the value,
  * lowered once it is below half of it; a raise only when the scheduler,
- * asked first on a copy of the CIB, would stop nothing for it.
+ * asked first on a copy of the CIB (under the node's raise lock), would
+ * neither stop nor move by a stop and a start any resource for it.
  */
 static void
 util_publish(struct vcha_agent *a, const char *name, long long need,
@@ -2115,7 +2219,7 @@ util_publish(struct vcha_agent *a, const char *name, long long need,
 {
     char *cur = NULL, value[32], stopped[512], why[64] = "";
     long long have = -1, t = vcha_agent_remaining_ms(a) / 2;
-    int rc = vcha_utilization_get(name, &cur, t);
+    int rc = vcha_utilization_get(name, &cur, t), lock = -1;
 
     if (rc < 0 && rc != -ENODATA) {
         vcha_warn("cannot read the %s utilization of %s: %s", name,
@@ -2131,19 +2235,26 @@ util_publish(struct vcha_agent *a, const char *name, long long need,
     }
     snprintf(value, sizeof(value), "%lld", need);
     if (have < 0 || need > have) {
+        lock = util_lock(a, vcha_agent_remaining_ms(a) / 4);
+        if (lock < 0) {
+            return;
+        }
         rc = vcha_whatif_utilization(NULL, a->instance, name, value,
                                      vcha_agent_remaining_ms(a) / 2, stopped,
                                      sizeof(stopped));
         if (rc == 1) {
             vcha_warn("%s utilization of %s not raised to %s (%s): the "
-                      "scheduler would stop %s, no node having room",
+                      "scheduler would stop or move by a stop and a start "
+                      "%s, no node having room for it otherwise",
                       name, a->instance, value, what, stopped);
+            close(lock);
             return;
         }
         if (rc < 0) {
             vcha_warn("%s utilization of %s not raised to %s (%s): cannot "
                       "ask the scheduler first: %s",
                       name, a->instance, value, what, strerror(-rc));
+            close(lock);
             return;
         }
     }
@@ -2151,6 +2262,9 @@ util_publish(struct vcha_agent *a, const char *name, long long need,
         snprintf(why, sizeof(why), " from %lld", have);
     }
     rc = vcha_utilization_set(name, value, vcha_agent_remaining_ms(a) / 2);
+    if (lock >= 0) {
+        close(lock);
+    }
     if (rc < 0) {
         vcha_warn("cannot set the %s utilization of %s to %s: %s", name,
                   a->instance, value, strerror(-rc));
@@ -2196,12 +2310,18 @@ util_measure(struct vcha_agent *a, const struct vcha_ct *ct)
     snprintf(what, sizeof(what), "%.1f MiB measured", u.memory / (double) MIB);
     util_publish(a, "memory", need < UTIL_MEMORY_STEP ? UTIL_MEMORY_STEP : need,
                  what);
-    /* cpu: cores busy since the sample before */
+    /* cpu: cores busy since the sample before, UTIL_CPU_WINDOW_MS ago at
+     * least (a younger sample is kept, the window growing) */
     if (kept && vcha_file_read(path, &data, &len, 4096) == 0 &&
         vcha_kv_parse(kv, data, len, &used) == 0 &&
         vcha_kv_get_ll(kv, "cpu_usec", &prev) == 0 &&
         vcha_kv_get_ll(kv, "at_ms", &at) == 0 && now > at &&
-        (long long) u.cpu_usec >= prev) {
+        (long long) u.cpu_usec >= prev && now - at < UTIL_CPU_WINDOW_MS) {
+        vcha_kv_free(kv);
+        free(data);
+        return;
+    }
+    if (prev >= 0 && at > 0 && now > at && (long long) u.cpu_usec >= prev) {
         v = (u.cpu_usec - (unsigned long long) prev) *
             (unsigned long long) (100 + h);
         need = (long long) ((v + (unsigned long long) (now - at) * 100000 - 1) /
@@ -2431,20 +2551,41 @@ migration_store(struct vcha_agent *a)
 }
 
 /*
+ * The deadline of a migration's long step (the checkpoint, the restore):
+ * the action's own less a reserve for what must follow it (the kill, or
+ * the record, the marker and the thaw), a quarter of the time left, at
+ * least MIG_RESERVE_MIN_MS.
+ */
+#define MIG_RESERVE_MIN_MS 3000LL
+static long long
+migration_deadline(const struct vcha_agent *a)
+{
+    long long left = vcha_agent_remaining_ms(a), reserve = left / 4;
+
+    if (reserve < MIG_RESERVE_MIN_MS) {
+        reserve = MIG_RESERVE_MIN_MS;
+    }
+    return a->deadline_ms - reserve;
+}
+
+/*
  * Checkpoint the active member, memory and tree, into the migration store
  * and stop it.  The container is frozen from the dump on and killed once
- * the generation is committed; a checkpoint that fails thaws it and it
- * runs on here, still active.  Its active marker stays (its tree is the
- * migration's), and the record names this node until migrate_from moves
- * it: ctset leaves the member alone meanwhile, and after (see ctset's
- * active_released()).
+ * the generation is committed; a checkpoint that fails, or a kill that
+ * fails after it, thaws it and it runs on here, still active.  Once it is
+ * stopped, its active marker says it migrated to @p target: this tree is
+ * not pulled back (vcha-receive) nor activated again (activate()) unless
+ * the record still names this node, which it does until migrate_from
+ * moves it.  ctset leaves the member alone meanwhile, and after (see
+ * ctset's active_released()).
  */
 static enum vcha_result
 container_migrate_to(struct vcha_agent *a, const char *target)
 {
     struct vcha_ct *ct = NULL;
     struct vcha_kv *fig = vcha_kv_new();
-    char why[1024] = "", self[256], line[1024];
+    struct vcha_syncmark none = {0};
+    char why[1024] = "", w[512] = "", self[256], line[1024];
     char *store = fig != NULL ? migration_store(a) : NULL;
     enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
     struct vcha_ct_ckpt o = {.store = store,
@@ -2466,7 +2607,7 @@ container_migrate_to(struct vcha_agent *a, const char *target)
         vcha_kv_set(fig, MIG_INSTANCE, a->instance);
         vcha_kv_set(fig, MIG_SOURCE, self);
         vcha_kv_set(fig, MIG_TARGET, target);
-        o.deadline = a->deadline_ms;
+        o.deadline = migration_deadline(a);
         if (vcha_ct_checkpoint(ct, &o, fig, why, sizeof(why)) < 0) {
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                 "checkpoint of %s for its migration to %s "
@@ -2477,11 +2618,20 @@ container_migrate_to(struct vcha_agent *a, const char *target)
     if (r == VCHA_OK) {
         vcha_notice("%s checkpointed for its migration to %s:%s", ct->name,
                     target, vcha_kv_join(fig, line, sizeof(line)));
-        address_withdraw(a);
         if (vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
-            r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot stop %s: %s",
-                                ct->name, why);
+            /* the generation is there, but no migrate_from follows a
+             * failed migrate_to, and the next migration replaces it */
+            r = vcha_agent_fail(
+                a, VCHA_ERR_GENERIC, "cannot stop %s after its checkpoint: %s; %s",
+                ct->name, why,
+                vcha_ct_thaw(ct, a->deadline_ms, w, sizeof(w)) == 0
+                    ? "thawed, it runs on here"
+                    : "it could not be thawed either");
         }
+    }
+    if (r == VCHA_OK) {
+        address_withdraw(a);
+        r = active_write(a, ct, &none, "migrated_to", target);
     }
     if (lock >= 0) {
         close(lock);
@@ -2510,12 +2660,21 @@ vcservice_migrate_to(struct vcha_agent *a)
                                "(OCF_RESKEY_CRM_meta_migrate_target)");
     }
     vcha_agent_node_name(a, self, sizeof(self));
-    rc = state_get(a, &st);
-    if (rc < 0 || st.mode != MODE_CONTAINER ||
-        !between_standbys(a, self, target)) {
+    if (!between_standbys(a, self, target)) {
         vcha_notice("%s moves to %s by a stop here and a start there",
                     a->instance, target);
         return vcservice_stop(a);
+    }
+    /* a stop instead would let migrate_from find an older migration's
+     * checkpoint from here to there */
+    rc = state_get(a, &st);
+    if (rc < 0 || st.mode != MODE_CONTAINER) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "%s is not active here as a container (its "
+                               "state file: %s): it cannot migrate to %s",
+                               a->instance,
+                               rc < 0 ? strerror(-rc) : mode_names[st.mode],
+                               target);
     }
     r = container_migrate_to(a, target);
     if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
@@ -2525,17 +2684,22 @@ vcservice_migrate_to(struct vcha_agent *a)
     return r;
 }
 
+/* The file in the migration store that names the generation restored. */
+#define MIG_CONSUMED ".consumed"
+
 /*
  * The migration's generation: the newest in the store, taken by
- * migrate_to of this resource on @p source for this node.  0 with its
- * description in *@p g, or VCHA_ERR_GENERIC with the reason set.
+ * migrate_to of this resource on @p source for this node, and not
+ * restored before (MIG_CONSUMED): a migrate_from without its migrate_to
+ * never restores an older migration's checkpoint.  0 with its description
+ * in (*@p gens)[0], or VCHA_ERR_GENERIC with the reason set.
  */
 static enum vcha_result
 migration_find(struct vcha_agent *a, const char *store, const char *source,
                struct vcha_gen_info **gens, size_t *n)
 {
-    const char *inst, *from, *to;
-    char self[256];
+    const char *inst, *from, *to, *name;
+    char self[256], path[4096], *used = NULL;
     int rc = vcha_genstore_list(store, gens, n);
 
     vcha_agent_node_name(a, self, sizeof(self));
@@ -2561,17 +2725,76 @@ migration_find(struct vcha_agent *a, const char *store, const char *source,
                                inst ? inst : "?", from ? from : "?",
                                to ? to : "?");
     }
+    name = strrchr((*gens)[0].path, '/');
+    name = name != NULL ? name + 1 : (*gens)[0].path;
+    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
+    rc = vcha_file_read(path, &used, NULL, 256);
+    if (rc < 0 && rc != -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot read %s: %s", path,
+                               strerror(-rc));
+    }
+    if (rc == 0 && strcmp(used, name) == 0) {
+        free(used);
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "the newest checkpoint in %s (%s) was restored "
+                               "before: no migrate_to of %s on %s took one "
+                               "since",
+                               store, name, a->instance, source);
+    }
+    free(used);
     return VCHA_OK;
+}
+
+/* Record in the store that generation @p gen was restored (a warning
+ * when it cannot: the record then names this node anyway). */
+static void
+migration_consume(const char *store, const char *gen)
+{
+    const char *name = strrchr(gen, '/');
+    char path[4096];
+    int rc;
+
+    name = name != NULL ? name + 1 : gen;
+    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
+    rc = vcha_file_write_atomic(path, name, strlen(name), 0644);
+    if (rc < 0) {
+        vcha_warn("cannot write %s: %s", path, strerror(-rc));
+    }
+}
+
+/*
+ * This node's copy after a migrate_from that failed: the container
+ * stopped, and the active marker it had before put back as it was
+ * (@p had, @p len bytes), or the one this migrate_from wrote removed.
+ */
+static void
+migration_undo(struct vcha_agent *a, const struct vcha_ct *ct,
+               const char *had, size_t len)
+{
+    char keep[sizeof(a->reason)], why[512], path[4096];
+    int rc;
+
+    snprintf(keep, sizeof(keep), "%s", a->reason);
+    if (vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+        vcha_warn("cannot stop %s: %s", ct->name, why);
+    }
+    if (had == NULL) {
+        active_remove(ct);
+    } else if (active_path(ct, path, sizeof(path)) == 0 &&
+               (rc = vcha_file_write_atomic(path, had, len, 0644)) < 0) {
+        vcha_warn("cannot put %s back as it was: %s", path, strerror(-rc));
+    }
+    snprintf(a->reason, sizeof(a->reason), "%s", keep);
 }
 
 /*
  * Restore the member migrated from @p source: the record must still name
  * @p source (nothing activated since), this node's copy of the member is
- * stopped (ctset's standby, whose tree is older), its tree made the
- * migration's and its processes restored.  Only then is the record moved
- * here and the active marker written: a restore that fails leaves the
- * record on @p source, whose tree is whole, and this node's copy never
- * active.
+ * stopped (ctset's standby, whose tree is older) and marked active (no
+ * push lands in it from now on), its tree made the migration's and its
+ * processes restored, frozen.  Only then is the record moved here and the
+ * container thawed: a restore that fails leaves the record on @p source,
+ * whose tree is whole, and this node's copy as it was marked before.
  */
 static enum vcha_result
 container_migrate_from(struct vcha_agent *a, const char *source)
@@ -2579,13 +2802,15 @@ container_migrate_from(struct vcha_agent *a, const char *source)
     struct vcha_ct *ct = NULL;
     struct vcha_gen_info *gens = NULL;
     struct vcha_syncmark none = {0};
+    struct vcha_active_marker mk;
     struct vcha_kv *fig = vcha_kv_new();
     struct state st = {MODE_CONTAINER, true};
     struct record rec;
-    char address[64], owner[256], why[1024] = "", line[1024];
-    char *store = migration_store(a);
+    char address[64], why[1024] = "", line[1024], path[4096];
+    char *store = migration_store(a), *had = NULL;
     enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
-    size_t n = 0;
+    bool marked = false, moved = false;
+    size_t n = 0, hadlen = 0;
     int lock = -1;
 
     r = r != VCHA_OK ? r : ct_load(a, &ct);
@@ -2606,10 +2831,15 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             rec.present && rec.native ? "native:" : "",
                             rec.present ? rec.node : "none");
     }
-    if (r == VCHA_OK && active_owner(ct, owner, sizeof(owner)) == 0 &&
-        strcmp(owner, a->instance) != 0) {
+    if (r == VCHA_OK && active_read(ct, &mk) == 0 &&
+        active_path(ct, path, sizeof(path)) == 0 &&
+        vcha_file_read(path, &had, &hadlen, 4096) < 0) {
+        had = NULL;
+    }
+    if (r == VCHA_OK && had != NULL && strcmp(mk.instance, a->instance) != 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "member %s is active for %s here", ct->name, owner);
+                            "member %s is active for %s here", ct->name,
+                            mk.instance);
     }
     r = r != VCHA_OK ? r : migration_find(a, store, source, &gens, &n);
     r = r != VCHA_OK ? r : state_write(a, &st);
@@ -2619,19 +2849,35 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             "cannot stop this node's copy of %s: %s", ct->name,
                             why);
     }
-    if (r == VCHA_OK && vcha_ct_restore(ct, gens[0].path, &gens[0],
-                                        a->deadline_ms, fig, why,
-                                        sizeof(why)) < 0) {
+    if (r == VCHA_OK) {
+        r = active_write(a, ct, &none, "migrated_from", source);
+        marked = r == VCHA_OK;
+    }
+    if (r == VCHA_OK &&
+        vcha_ct_restore_frozen(ct, gens[0].path, &gens[0],
+                               migration_deadline(a), fig, why,
+                               sizeof(why)) < 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
                             "restore of %s migrated from %s failed: %s",
                             ct->name, source, why);
     }
     if (r == VCHA_OK) {
-        vcha_notice("%s restored from %s:%s", ct->name, gens[0].path,
+        vcha_notice("%s restored from %s, frozen:%s", ct->name, gens[0].path,
                     vcha_kv_join(fig, line, sizeof(line)));
         r = record_set(a, false);
+        moved = r == VCHA_OK;
     }
-    r = r != VCHA_OK ? r : active_write(a, ct, &none);
+    if (moved) {
+        migration_consume(store, gens[0].path);
+        if (vcha_ct_thaw(ct, a->deadline_ms, why, sizeof(why)) < 0) {
+            /* the record names this node: its restart starts this tree */
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "%s restored, but it cannot be thawed: %s",
+                                ct->name, why);
+        }
+    } else if (marked) {
+        migration_undo(a, ct, had, hadlen);
+    }
     if (lock >= 0) {
         close(lock);
     }
@@ -2641,6 +2887,7 @@ container_migrate_from(struct vcha_agent *a, const char *source)
     vcha_ct_free(ct);
     vcha_kv_free(fig);
     free(store);
+    free(had);
     return r;
 }
 
@@ -2846,8 +3093,10 @@ static const struct vcha_agent_def agent = {
         "that began just before it (bounded, judged by the same rules), "
         "and removes the marker again when the start fails before booting "
         "the container or running anything inside it.  A start that finds "
-        "its own marker (left by an earlier start) judges the sync state "
-        "again all the same.  Then it boots the "
+        "its own marker under a record naming this node (a restart; a "
+        "member migrated in, never synced here) starts the tree it has "
+        "served from since, its sync state history, not judged again.  "
+        "Then it boots the "
         "container if it is stopped (a cold member), runs activate_cmd "
         "inside it and waits for every port on the container's own address "
         "(its config's lxc.net.0.ipv4.address).  While the active marker "
@@ -2866,8 +3115,8 @@ static const struct vcha_agent_def agent = {
         "ctset neither restarts nor stops a member that has one: a hot "
         "member stays stopped after the resource's stop until the "
         "resource starts there again (start boots it), the record says "
-        "the service is active elsewhere (ctset then starts it again as a "
-        "standby), or an administrator removes the marker.  Failback: "
+        "the service failed back to its primary (ctset then starts it "
+        "again as a standby), or an administrator removes the marker.  Failback: "
         "before the marker, the start records where the member is active "
         "in the cluster property vcha-active-MEMBER (property set "
         "vcha-records, crm_config; it outlives every node, "
@@ -2904,14 +3153,25 @@ static const struct vcha_agent_def agent = {
         "active member from one standby VM to another is migrate_to, which "
         "checkpoints it with CRIU into migration_dir (see there; memory "
         "and tree, frozen for the dump and for what changed in the tree "
-        "since the copy made while it ran) and stops it, keeping its "
-        "marker, and migrate_from on the target, which refuses unless the "
+        "since the copy made while it ran; the steps before the kill keep a "
+        "quarter of the time left for it) and stops it, its marker then "
+        "saying migrated_to=TARGET: that copy is never pulled back "
+        "(vcha-receive refuses the download, so a failback while the "
+        "target is down fails rather than pull the older tree) nor "
+        "started again unless the record still names the source.  A "
+        "failed checkpoint, or a kill that fails after it, thaws the "
+        "member, which runs on; between standby VMs migrate_to never falls "
+        "back to a stop.  migrate_from on the target refuses unless the "
         "record still names the source and the newest checkpoint is this "
-        "resource's migration from there to here, stops the target's "
-        "copy, restores the member over it, and only then records the "
-        "target and writes its marker (a failed restore leaves the record "
-        "on the source, whose tree is whole).  The source's copy stays "
-        "stopped with its marker until the failback (ctset).  Any other "
+        "resource's migration from there to here, not restored before "
+        "(MIGRATION_DIR/MEMBER/.consumed names the last one restored); it "
+        "stops the target's copy, writes its marker (no push lands from "
+        "then on), restores the member over it, frozen, and only then "
+        "records the target and thaws it (a failed restore leaves the "
+        "record on the source, whose tree is whole, and the target's copy "
+        "marked as it was).  The source's copy stays stopped with its "
+        "marker until the failback (ctset).  A member migrated in restarts "
+        "where it is (its own marker, the record naming the node).  Any other "
         "move with allow-migrate=true (to or from the primary) is a stop "
         "in migrate_to and a start in migrate_from.  Either way start "
         "publishes the address the "

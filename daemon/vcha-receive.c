@@ -568,14 +568,25 @@ active_is(const char *dest, char *path, size_t len)
  * Whether a download (a failback's pull) from @p dest is refused: it is,
  * with the refusal set, unless @p dest is active, the newest copy of its
  * tree.  A copy that is not active may be older than its primary's tree,
- * and is never sent back.
+ * and is never sent back; nor is one whose member migrated to another
+ * standby VM (its marker's migrated_to), which has the newer tree.
  */
 static bool
 download_refused(const char *dest)
 {
+    struct vcha_active_marker m;
     char path[PATH_MAX + 16];
     int rc = active_is(dest, path, sizeof(path));
 
+    if (rc > 0 && vcha_active_marker_read(dest, &m) == 0 &&
+        m.migrated_to[0] != '\0') {
+        refuse("downloads (--sender) are refused from %s: its member "
+               "migrated to %s (%s), where its tree is newer than this one; "
+               "only the copy it serves from is pulled back (see "
+               "vcha-receive(8))",
+               dest, m.migrated_to, path);
+        return true;
+    }
     if (rc > 0) {
         return false;
     }

@@ -520,20 +520,43 @@ tap_like "$ERR" "*a download with --remove-source-files is refused*" \
     "active: daemon: a download that would delete what it sends is refused"
 tap_ok "$([ -e "$ddest/data/member-wrote" ]; echo $?)" \
     "active: daemon: and the tree keeps its files"
+# a member migrated to another standby VM (its marker says migrated_to=):
+# the newer tree is there, and this one is never pulled back
+for d in "$dest" "$ddest"; do
+    printf 'instance=svc-web\nnode=standby1\nsince_ms=%s\nmigrated_to=standby2\n\n' \
+        "$(now_ms)" > "$d.vcha-active"
+done
+# ssh_both_refused CASE WHY: an ssh download from $dest is refused, the
+# refusal matching WHY, nothing downloaded; an ssh push too, nothing landed
+ssh_both_refused() {
+    rm -rf "$work/pulled"
+    mkdir -p "$work/pulled"
+    run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
+    tap_like "$RC:$ERR" "1*:*downloads (--sender) are refused from $dest: $2*" \
+        "$1: ssh: a download is refused, said so"
+    tap_is "$(ls -A "$work/pulled")" "" "$1: ssh: nothing was downloaded"
+    push_ssh
+    tap_ok "$([ "$RC" != 0 ] && [ ! -e "$dest/data/late" ]; echo $?)" \
+        "$1: ssh: a push is refused, nothing landed (rc $RC)"
+}
+ssh_both_refused migrated "its member migrated to standby2"
+rm -rf "$work/dpulled"
+mkdir -p "$work/dpulled"
+run rsync -a --password-file="$RECEIVER_RSYNC_PASSFILE" "$RECEIVER_RSYNC_URL" \
+    "$work/dpulled/"
+tap_like "$RC:$ERR" "[1-9]*:*downloads (--sender) are refused from $ddest: its member migrated to standby2*" \
+    "migrated: daemon: a download is refused"
+tap_is "$(ls -A "$work/dpulled")" "" "migrated: daemon: nothing was downloaded"
+for d in "$dest" "$ddest"; do
+    printf 'instance=svc-web\nnode=standby1\nsince_ms=%s\n' \
+        "$(now_ms)" > "$d.vcha-active"
+done
 # a marker that cannot be read as one (here a directory in its place):
 # a push takes it as there, a download as not; neither overwrites a tree
 # that may be the newer one
 mv "$dest.vcha-active" "$work/marker-kept"
 mkdir "$dest.vcha-active"
-rm -rf "$work/pulled"
-mkdir -p "$work/pulled"
-run rsync -a -e "$SSH_PUSH" root@127.0.0.1:. "$work/pulled/"
-tap_like "$RC:$ERR" "1*:*downloads (--sender) are refused from $dest: its active marker*cannot be read as one*" \
-    "unreadable marker: ssh: a download is refused, said so"
-tap_is "$(ls -A "$work/pulled")" "" "unreadable marker: ssh: nothing was downloaded"
-push_ssh
-tap_ok "$([ "$RC" != 0 ] && [ ! -e "$dest/data/late" ]; echo $?)" \
-    "unreadable marker: ssh: a push is refused, nothing landed (rc $RC)"
+ssh_both_refused "unreadable marker" "its active marker*cannot be read as one"
 rmdir "$dest.vcha-active"
 mv "$work/marker-kept" "$dest.vcha-active"
 rm -f "$dest/data/member-wrote" "$ddest/data/member-wrote"

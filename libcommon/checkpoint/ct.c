@@ -1908,11 +1908,12 @@ rootfs_restore(const struct vcha_ct *ct, const struct vcha_gen_manifest *m,
 
 /*
  * After CRIU's restore the container is in the state it was dumped in:
- * frozen (checkpoints freeze it before the dump).  Thaw it.
+ * frozen (checkpoints freeze it before the dump).  Thaw it, unless it is
+ * to stay @p frozen.
  */
 static int
-restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
-                size_t whylen)
+restored_resume(const struct vcha_ct *ct, long long deadline, bool frozen,
+                char *why, size_t whylen)
 {
     pid_t pid = 0;
     int rc = vcha_ct_running(ct, deadline, &pid);
@@ -1921,7 +1922,7 @@ restored_resume(const struct vcha_ct *ct, long long deadline, char *why,
         snprintf(why, whylen, "not running after the restore");
         return -ESRCH;
     }
-    return thaw(ct, deadline, why, whylen);
+    return frozen ? 0 : thaw(ct, deadline, why, whylen);
 }
 
 /* In liblxc's child: CRIU restores the container from @p arg. */
@@ -2027,10 +2028,11 @@ restore_manifest(const char *gen, struct vcha_gen_manifest **m, char *why,
     return rc;
 }
 
-int
-vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
-                const struct vcha_gen_info *info, long long deadline,
-                struct vcha_kv *figures, char *why, size_t whylen)
+/* vcha_ct_restore(), and thawed unless @p frozen. */
+static int
+restore_gen(const struct vcha_ct *ct, const char *gen,
+            const struct vcha_gen_info *info, long long deadline, bool frozen,
+            struct vcha_kv *figures, char *why, size_t whylen)
 {
     char *scratch = NULL, *dir = NULL;
     struct vcha_gen_manifest *m = NULL;
@@ -2078,8 +2080,9 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
         rc = criu_restore(ct, dir, deadline, why, whylen);
     }
     if (rc == 0) {
-        vcha_info("%s: CRIU restored it; thawing", ct->name);
-        rc = restored_resume(ct, deadline, why, whylen);
+        vcha_info("%s: CRIU restored it%s", ct->name,
+                  frozen ? ", frozen" : "; thawing");
+        rc = restored_resume(ct, deadline, frozen, why, whylen);
     }
     if (figures != NULL) {
         vcha_kv_setf(figures, "restore_ms", "%lld", vcha_now_ms() - t);
@@ -2103,4 +2106,28 @@ vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
     free(dir);
     free(scratch);
     return rc;
+}
+
+int
+vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
+                const struct vcha_gen_info *info, long long deadline,
+                struct vcha_kv *figures, char *why, size_t whylen)
+{
+    return restore_gen(ct, gen, info, deadline, false, figures, why, whylen);
+}
+
+int
+vcha_ct_restore_frozen(const struct vcha_ct *ct, const char *gen,
+                       const struct vcha_gen_info *info, long long deadline,
+                       struct vcha_kv *figures, char *why, size_t whylen)
+{
+    return restore_gen(ct, gen, info, deadline, true, figures, why, whylen);
+}
+
+int
+vcha_ct_thaw(const struct vcha_ct *ct, long long deadline, char *why,
+             size_t whylen)
+{
+    why[0] = '\0';
+    return thaw(ct, deadline, why, whylen);
 }

@@ -181,12 +181,16 @@ vcha_promotion_delete(long long timeout_ms)
 }
 
 int
-vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
+vcha_utilization_set_in(const char *cib_file, const char *rsc,
+                        const char *name, const char *value,
+                        long long timeout_ms)
 {
-    const char *res = getenv("OCF_RESOURCE_INSTANCE");
-    const char *argv[] = {"crm_resource",
+    char env[4200];
+    const char *argv[] = {"env",
+                          env,
+                          "crm_resource",
                           "--resource",
-                          res,
+                          rsc,
                           "--utilization",
                           "--set-parameter",
                           name,
@@ -194,10 +198,24 @@ vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
                           value,
                           NULL};
 
-    if (res == NULL || *res == '\0') {
+    if (rsc == NULL || *rsc == '\0') {
         return -EINVAL;
     }
+    if (cib_file == NULL) {
+        return run_tool(argv + 2, timeout_ms, NULL);
+    }
+    if ((size_t) snprintf(env, sizeof(env), "CIB_file=%s", cib_file) >=
+        sizeof(env)) {
+        return -ENAMETOOLONG;
+    }
     return run_tool(argv, timeout_ms, NULL);
+}
+
+int
+vcha_utilization_set(const char *name, const char *value, long long timeout_ms)
+{
+    return vcha_utilization_set_in(NULL, getenv("OCF_RESOURCE_INSTANCE"),
+                                   name, value, timeout_ms);
 }
 
 int

@@ -1,17 +1,25 @@
 /* vcha - the scheduler asked what a raised utilization would do. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <vcha/attr.h>
 #include <vcha/clock.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/log.h>
 #include <vcha/whatif.h>
+
+/* The name of a call's private directory begins with this. */
+#define WHATIF_PREFIX "vcha-whatif-"
 
 /* Run a tool until @p deadline: 0 with its stdout in *@p out (may be NULL). */
 static int
@@ -38,31 +46,39 @@ tool(const char *const argv[], long long deadline, char **out)
 }
 
 /*
- * The resources the transition crm_simulate prints for @p cib stops
- * ("* Stop  NAME ( NODE )" lines of its Transition Summary), each followed
- * by a space, into @p buf.
+ * The resources the transition crm_simulate prints for @p cib stops, or
+ * moves by a stop and a start ("* Stop NAME ( NODE )", "* Move NAME ( A ->
+ * B )" lines of its Transition Summary; a Migrate is neither), each
+ * followed by a space, into *@p list (allocated).
  */
 static int
-stops(const char *cib, long long deadline, char *buf, size_t len)
+stops(const char *cib, long long deadline, char **list)
 {
     const char *argv[] = {"crm_simulate", "--xml-file", cib, "--simulate",
                           NULL};
     char *out = NULL, *save = NULL, name[256];
     bool summary = false;
-    size_t used = 0;
-    int rc = tool(argv, deadline, &out);
+    size_t size = 0;
+    FILE *f = open_memstream(list, &size);
+    int rc = f == NULL ? -ENOMEM : tool(argv, deadline, &out);
 
-    buf[0] = '\0';
     for (char *l = rc == 0 ? strtok_r(out, "\n", &save) : NULL; l != NULL;
          l = strtok_r(NULL, "\n", &save)) {
         if (strncmp(l, "Transition Summary:", 19) == 0) {
             summary = true;
         } else if (summary && l[0] != ' ') {
             break; /* the next section */
-        } else if (summary && sscanf(l, " * Stop %255s", name) == 1 &&
-                   used + strlen(name) + 2 < len) {
-            used += (size_t) snprintf(buf + used, len - used, "%s ", name);
+        } else if (summary && (sscanf(l, " * Stop %255s", name) == 1 ||
+                               sscanf(l, " * Move %255s", name) == 1)) {
+            fprintf(f, "%s ", name);
         }
+    }
+    if (f != NULL && fclose(f) != 0 && rc == 0) {
+        rc = -ENOMEM;
+    }
+    if (rc < 0 && f != NULL) {
+        free(*list);
+        *list = NULL;
     }
     free(out);
     return rc;
@@ -82,6 +98,35 @@ listed(const char *list, const char *name)
     return false;
 }
 
+/* How old a copy left behind (its caller killed) may be before another
+ * call removes it. */
+#define WHATIF_STALE_S 3600
+
+/* Remove the copies left in @p parent by calls that were killed. */
+static void
+sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    time_t now = time(NULL);
+    struct dirent *e;
+    struct stat st;
+    char path[4096];
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, WHATIF_PREFIX, strlen(WHATIF_PREFIX)) != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+            st.st_uid == geteuid() && now - st.st_mtime > WHATIF_STALE_S) {
+            vcha_file_remove_tree(path);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
 int
 vcha_whatif_utilization(const char *cib_file, const char *rsc,
                         const char *name, const char *value,
@@ -89,19 +134,19 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
 {
     const char *tmp = getenv("TMPDIR");
     long long deadline = vcha_now_ms() + timeout_ms;
-    char dir[4096], copy[4200], env[4300], before[4096], after[4096];
-    char *text = NULL, *save = NULL;
+    char dir[4096], copy[4200];
+    char *text = NULL, *save = NULL, *before = NULL, *after = NULL;
     size_t size = 0, used = 0;
     int rc = 0;
 
     stopped[0] = '\0';
-    snprintf(dir, sizeof(dir), "%s/vcha-whatif-XXXXXX",
-             tmp != NULL && *tmp == '/' ? tmp : "/tmp");
+    tmp = tmp != NULL && *tmp == '/' ? tmp : "/tmp";
+    sweep(tmp);
+    snprintf(dir, sizeof(dir), "%s/" WHATIF_PREFIX "XXXXXX", tmp);
     if (mkdtemp(dir) == NULL) {
         return -errno;
     }
     snprintf(copy, sizeof(copy), "%s/cib.xml", dir);
-    snprintf(env, sizeof(env), "CIB_file=%s", copy);
     if (cib_file != NULL) {
         rc = vcha_file_read(cib_file, &text, &size, VCHA_EXEC_MAX_OUTPUT);
     } else {
@@ -111,23 +156,14 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
         size = text != NULL ? strlen(text) : 0;
     }
     rc = rc ? rc : vcha_file_write_atomic(copy, text, size, 0600);
-    rc = rc ? rc : stops(copy, deadline, before, sizeof(before));
+    rc = rc ? rc : stops(copy, deadline, &before);
     if (rc == 0) {
-        const char *argv[] = {"env",
-                              env,
-                              "crm_resource",
-                              "--resource",
-                              rsc,
-                              "--utilization",
-                              "--set-parameter",
-                              name,
-                              "--parameter-value",
-                              value,
-                              NULL};
+        long long left = deadline - vcha_now_ms();
 
-        rc = tool(argv, deadline, NULL);
+        rc = left > 0 ? vcha_utilization_set_in(copy, rsc, name, value, left)
+                      : -ETIME;
     }
-    rc = rc ? rc : stops(copy, deadline, after, sizeof(after));
+    rc = rc ? rc : stops(copy, deadline, &after);
     /* what the change stops that the cluster as it is does not */
     for (char *n = rc == 0 ? strtok_r(after, " ", &save) : NULL; n != NULL;
          n = strtok_r(NULL, " ", &save)) {
@@ -137,6 +173,8 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
         }
     }
     vcha_file_remove_tree(dir);
+    free(before);
+    free(after);
     free(text);
     return rc < 0 ? rc : used > 0;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -602,6 +603,48 @@ vcha_syncmark_wait(const char *dest, long long timeout_ms,
         }
         vcha_sleep_ms(WAIT_POLL_MS);
     }
+}
+
+/* ------------------------------------------------------ active marker */
+
+int
+vcha_active_marker_read(const char *dest, struct vcha_active_marker *m)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"instance", offsetof(struct vcha_active_marker, instance)},
+        {"node", offsetof(struct vcha_active_marker, node)},
+        {"migrated_to", offsetof(struct vcha_active_marker, migrated_to)},
+        {"migrated_from",
+         offsetof(struct vcha_active_marker, migrated_from)},
+    };
+    struct vcha_kv *kv = vcha_kv_new();
+    char path[PATH_MAX], *data = NULL;
+    size_t size = 0, used = 0;
+    int rc = kv == NULL ? -ENOMEM
+                        : dest_path(dest, VCHA_SYNCMARK_ACTIVE_SUFFIX, path,
+                                    sizeof(path));
+
+    memset(m, 0, sizeof(*m));
+    rc = rc ? rc : vcha_file_read(path, &data, &size, 4096);
+    rc = rc ? rc : vcha_kv_parse(kv, data, size, &used);
+    if (rc == -EAGAIN) {
+        rc = 0; /* the whole file, its lines without the empty one after */
+    }
+    if (rc == 0 && vcha_kv_get(kv, "instance") == NULL) {
+        rc = -EBADMSG;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = vcha_kv_get(kv, keys[i].key);
+
+        snprintf((char *) m + keys[i].off, sizeof(m->instance), "%s",
+                 v != NULL ? v : "");
+    }
+    free(data);
+    vcha_kv_free(kv);
+    return rc;
 }
 
 /* ------------------------------------------- where the newest tree is */

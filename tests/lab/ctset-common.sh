@@ -18,6 +18,7 @@ CS_PAGES=${CS_PAGES:-0}     # pages besides the count, /www/p/N.html
 CS_OVERFLOW=${CS_OVERFLOW:-} # a second standby VM, with no copy of the tree:
                             # web migrates there (allow-migrate, migration_dir)
 CS_MIG=/srv/shared/migrate  # web's migration_dir, with CS_OVERFLOW
+CS_MIG_TIMEOUT=${CS_MIG_TIMEOUT:-60s} # its migrate_to and migrate_from timeouts
 CS_ENV=${CS_ENV:-}          # shell the tree's init sources (/etc/web.d/lab.env)
 CS_MEMBERS=${CS_MEMBERS:-}  # the set's members (default: web alone)
 CS_VCS_MORE=${CS_VCS_MORE:-} # more of web's parameters (NAME=VALUE ...)
@@ -105,7 +106,8 @@ cs_configure() {
         sa="$sa $(addr_of "$CS_OVERFLOW")"
         mkdir -p "$SHARED/migrate"
         mig=(migration_dir=$CS_MIG)
-        migop=(op migrate_to timeout=60s op migrate_from timeout=60s meta allow-migrate=true)
+        migop=(op migrate_to timeout=$CS_MIG_TIMEOUT op migrate_from timeout=$CS_MIG_TIMEOUT
+            meta allow-migrate=true)
     fi
     cs_tree || return 1
     out=$(
@@ -261,10 +263,11 @@ cs_gap() {
 # ------------------------------------------------------------ scenarios
 # (they set work, and source tests/lib/tap.sh)
 
-# cs_begin: the lab up (or bail out), what a run stopped half-way left
+# cs_begin: the lab up, CS_NODES nodes (default 3; or bail out), what a
+# run stopped half-way left
 # cleared, the set and the service configured (a check)
 cs_begin() {
-    lab up 3 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
+    lab up "${CS_NODES:-3}" > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
     cs_cleanup
     cs_configure 2> "$work/create"
     tap_is "$?" 0 "the set (ctset clone, a $CS_MODE member) and the service (vcservice, dnsswitch) configured"

@@ -766,6 +766,43 @@ tap_is "$(rec) $(sed -n 's/^since_ms=//p' "$ACTIVE")" "node1 $since" \
     "the record names this node, under the marker it had"
 ra stop
 receiver_stop
+# a member that migrated to another standby VM (migrate_to wrote
+# migrated_to= in its marker): started again here only while the record
+# still names this node (its migrate_from never moved it)
+printf 'instance=web\nnode=node1\nsince_ms=1\nmigrated_to=node2\n\n' > "$ACTIVE"
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D
+ra start
+tap_is "$RA_RC" 1 "container: start under a marker saying the member migrated, no record: fails"
+tap_like "$RA_REASON" "member web1 migrated to node2 (its active marker says so) and no cluster property vcha-active-web1 names this node*" \
+    "saying where it went ($RA_REASON)"
+tap_is "$(running web1)/$(rec)" "STOPPED/" "nothing booted, no record written"
+ra stop
+ra monitor
+tap_is "$RA_RC" 7 "monitor: not running"
+rec_set node1
+ra start
+tap_is "$RA_RC" 0 "the record still naming this node (the migration never completed): started ($RA_REASON)"
+tap_is "$(grep -c '^migrated_to=' "$ACTIVE")" 0 "the marker no longer says it migrated"
+ra stop
+# a member migrated in (migrated_from=): its restart starts the tree it
+# serves from, whatever the sync marker says
+cp "$ROOT.vcha-sync" "$work/sync-kept"
+printf 'instance=web\nnode=node1\nsince_ms=1\nmigrated_from=node2\n\n' > "$ACTIVE"
+sed -i 's/^state=complete$/state=incomplete/; s/^status=0$/status=23/' "$ROOT.vcha-sync"
+ra start OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 0 "a member migrated in restarts, its sync marker history, not judged ($RA_REASON)"
+tap_is "$(running web1)" RUNNING "the member runs"
+tap_ok "$([[ $RA_ERR != *"did not complete"* ]]; echo $?)" "nothing said of the sync"
+ra stop
+sed -i '/^migrated_from=/d' "$ACTIVE"
+ra start OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 1 "the same marker but for migrated_from: the sync state judged again, refused"
+ra stop OCF_RESKEY_incomplete_sync=refuse
+rm "$ROOT.vcha-sync"
+ra start OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 0 "a marker of its own, never synced here (migrated in): a restart starts it ($RA_REASON)"
+ra stop
+mv "$work/sync-kept" "$ROOT.vcha-sync"
 
 # ============================================================ migration
 # What a live migration between two standby VMs refuses, played on one
@@ -792,6 +829,15 @@ tap_is "$(running web1)" RUNNING "the member runs on"
 ra monitor
 tap_is "$RA_RC" 0 "and is active still: monitor succeeds"
 rm -f "$MIGDIR" && mkdir "$MIGDIR"
+# between standby VMs migrate_to never falls back to a stop: a
+# migrate_from after it could find an older migration's checkpoint
+mv "$STATE" "$work/state-kept"
+ra migrate_to OCF_RESKEY_CRM_meta_migrate_target=node2 "${mig[@]}"
+tap_is "$RA_RC" 1 "migrate_to another standby without a state file fails"
+tap_is "$RA_REASON" "web is not active here as a container (its state file: No such file or directory): it cannot migrate to node2" \
+    "saying so"
+tap_is "$(running web1)" RUNNING "the member runs on: not stopped instead"
+mv "$work/state-kept" "$STATE"
 ra migrate_from "${mig[@]}"
 tap_is "$RA_RC" 2 "migrate_from without a source: OCF_ERR_ARGS"
 tap_like "$RA_REASON" "migrate_from without a source*" "saying so ($RA_REASON)"
@@ -819,6 +865,18 @@ tap_is "$RA_RC" 0 "stopped"
 # measure_utilization: the resource web in the CIB (a Dummy that Pacemaker
 # runs here, standing for it), node1's capacity, placement-strategy
 util() { crm_resource -r web --utilization -g "$1" --quiet 2> /dev/null; }
+# Wait (10 s at most) until web1's memory, as its cgroup counts it, is
+# OP (-gt, -lt) BYTES.
+member_memory_wait() {
+    local _
+    for _ in $(seq 1 50); do
+        [ "$(lxc-cgroup -P "$LXCPATH" -n web1 memory.usage_in_bytes 2> /dev/null ||
+            lxc-cgroup -P "$LXCPATH" -n web1 memory.current 2> /dev/null)" "$1" "$2" ] 2> /dev/null &&
+            return 0
+        sleep 0.2
+    done
+    return 1
+}
 cibadmin -C -o resources \
     -X '<primitive id="web" class="ocf" provider="pacemaker" type="Dummy"/>' &&
     crm_attribute -t crm_config -n placement-strategy -v utilization &&
@@ -834,9 +892,19 @@ tap_is "$(util memory)" 16 "its memory utilization set: a few MiB measured, the 
 tap_like "$RA_ERR" "*memory utilization of web raised to 16 (*MiB measured, headroom 50%)*" \
     "saying what it measured"
 tap_is "$(util cpu)" "" "no cpu figure from the first sample"
+# a core kept busy in the member: 1 core measured, 2 with the headroom
+rm -f "$ROOT/tmp/idle"
+lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/sh -c \
+    'while [ ! -e /tmp/idle ]; do :; done' > /dev/null 2>&1 < /dev/null &
 sleep 1
 ra monitor "${measure[@]}"
-tap_is "$(util cpu)" 1 "the second monitor: cpu 1 (idle, the least)"
+tap_is "$(util cpu)" "" "a monitor 1 s later takes no cpu figure: the window is 5 s at least"
+sleep 5
+ra monitor "${measure[@]}"
+tap_is "$(util cpu)" 2 "6 s after the first sample: a busy core, 2 with the headroom"
+tap_like "$RA_ERR" "*cpu utilization of web raised to 2 (*cores measured, headroom 50%)*" \
+    "saying what it measured ($(grep -o '[0-9.]* cores measured' <<< "$RA_ERR"))"
+touch "$ROOT/tmp/idle"
 ra monitor "${measure[@]}"
 tap_ok "$([[ $RA_ERR != *utilization* ]]; echo $?)" "unchanged, nothing written or said"
 # 80 MB held in a shell variable in the member: 120 MiB with the headroom,
@@ -846,28 +914,18 @@ rm -f "$ROOT/tmp/free"
 lxc-attach -P "$LXCPATH" -n web1 --clear-env -- /bin/sh -c \
     'x=$(/bin/busybox head -c 80000000 /dev/zero | /bin/busybox tr "\0" a); while [ ! -e /tmp/free ]; do /bin/usleep 200000; done' \
     > /dev/null 2>&1 < /dev/null &
-for _ in $(seq 1 50); do
-    [ "$(lxc-cgroup -P "$LXCPATH" -n web1 memory.usage_in_bytes 2> /dev/null ||
-        lxc-cgroup -P "$LXCPATH" -n web1 memory.current 2> /dev/null)" -gt 80000000 ] 2> /dev/null &&
-        break
-    sleep 0.2
-done
+member_memory_wait -gt 80000000
 ra monitor "${measure[@]}"
 tap_is "$RA_RC" 0 "monitor with the member grown"
 tap_is "$(util memory)" 16 "not raised past the only node's capacity"
-tap_like "$RA_ERR" "*memory utilization of web not raised to * (*MiB measured): the scheduler would stop web, no node having room*" \
+tap_like "$RA_ERR" "*memory utilization of web not raised to * (*MiB measured): the scheduler would stop or move by a stop and a start web, no node having room for it otherwise*" \
     "a warning says why ($(grep -o 'not raised to [0-9]*' <<< "$RA_ERR"))"
 crm_attribute -N node1 -z -n memory -v 1024
 ra monitor "${measure[@]}"
 m=$(util memory)
 tap_cond "${m:-0} >= 112 && ${m:-0} <= 256" "room made: raised to $m (80 MB, its headroom)"
 touch "$ROOT/tmp/free"
-for _ in $(seq 1 50); do
-    [ "$(lxc-cgroup -P "$LXCPATH" -n web1 memory.usage_in_bytes 2> /dev/null ||
-        lxc-cgroup -P "$LXCPATH" -n web1 memory.current 2> /dev/null)" -lt 40000000 ] 2> /dev/null &&
-        break
-    sleep 0.2
-done
+member_memory_wait -lt 40000000
 ra monitor "${measure[@]}"
 tap_is "$(util memory)" 16 "the member shrunk below half: lowered again"
 ra stop

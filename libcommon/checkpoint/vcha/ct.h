@@ -172,6 +172,24 @@ int vcha_ct_restore(const struct vcha_ct *ct, const char *gen,
                     struct vcha_kv *figures, char *why, size_t whylen);
 
 /**
+ * vcha_ct_restore(), but the container is left frozen, as it was dumped
+ * (a migration's target records it as its own before it thaws it with
+ * vcha_ct_thaw()).
+ */
+int vcha_ct_restore_frozen(const struct vcha_ct *ct, const char *gen,
+                           const struct vcha_gen_info *info,
+                           long long deadline, struct vcha_kv *figures,
+                           char *why, size_t whylen);
+
+/**
+ * Thaw the running container (its freezer, v1 or v2): a frozen one runs
+ * on, a running one is left as it is.  0, or -errno with @p why set
+ * (-ESRCH or -ENOENT: it does not run).
+ */
+int vcha_ct_thaw(const struct vcha_ct *ct, long long deadline, char *why,
+                 size_t whylen);
+
+/**
  * Run @p argv inside the running container (liblxc's attach_run_wait,
  * environment cleared, as lxc-attach --clear-env) and return its exit
  * code (0: success; 128 + N: killed by signal N), or a negative errno when

@@ -51,6 +51,17 @@ int vcha_utilization_set(const char *name, const char *value,
                          long long timeout_ms);
 
 /**
+ * Set utilization attribute @p name of resource @p rsc to @p value in the
+ * CIB file @p cib_file (crm_resource with CIB_file set), or in the
+ * cluster's CIB when it is NULL.  Returns 0, -EINVAL without @p rsc,
+ * -ENODATA when the CIB has no such resource, or -errno as
+ * vcha_attr_get() does.
+ */
+int vcha_utilization_set_in(const char *cib_file, const char *rsc,
+                            const char *name, const char *value,
+                            long long timeout_ms);
+
+/**
  * Read utilization attribute @p name of resource $OCF_RESOURCE_INSTANCE
  * (crm_resource --utilization --get-parameter): 0 and a new string in
  * @p value (free()), -ENODATA when the resource has none, -EINVAL without

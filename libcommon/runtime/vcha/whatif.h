@@ -12,12 +12,15 @@
 
 /**
  * Whether raising utilization attribute @p name of resource @p rsc to
- * @p value would stop a resource: the CIB (@p cib_file, or the cluster's
- * own, cibadmin --query, when NULL) is copied into a private directory
- * under $TMPDIR (/tmp), crm_simulate runs its transition once as it is and
- * once with the value set there (crm_resource --utilization on the copy),
- * and the resources the second stops that the first does not are the
- * answer (a migration or a move is no stop).  Returns 0 (none), 1 (their
+ * @p value would stop a resource, or move one by a stop and a start (a
+ * member of a container set cannot be: only a live migration moves its
+ * newest tree): the CIB (@p cib_file, or the cluster's own, cibadmin
+ * --query, when NULL) is copied into a private directory under $TMPDIR
+ * (/tmp; one left there over an hour by a call that was killed is
+ * removed), crm_simulate runs its transition once as it is and once with
+ * the value set there (crm_resource --utilization on the copy), and the
+ * resources the second stops or moves that the first does not are the
+ * answer (a migration is neither).  Returns 0 (none), 1 (their
  * names, separated by spaces, in @p stopped), or a negative errno
  * (-ETIME: not done within @p timeout_ms; -EIO: a tool failed).
  */

@@ -196,6 +196,29 @@ int vcha_syncmark_wait(const char *dest, long long timeout_ms,
  */
 int vcha_syncmark_packages(const char *dest, char hex[65]);
 
+/**
+ * What an active marker says (DEST + VCHA_SYNCMARK_ACTIVE_SUFFIX, a list
+ * of key=value lines written by ocf:vcha:vcservice).
+ */
+struct vcha_active_marker {
+    char instance[256];    /**< instance= the resource that activated it */
+    char node[256];        /**< node= where it was activated, "" if unsaid */
+    char migrated_to[256]; /**< migrated_to= the standby VM its container
+                                migrated to, with its memory and tree; ""
+                                while it serves from this tree */
+    char migrated_from[256]; /**< migrated_from= the standby VM it was
+                                  restored from here: the tree is the
+                                  migration's, whatever the sync marker
+                                  says; "" for a tree activated as synced */
+};
+
+/**
+ * Read the active marker of @p dest into *@p m: 0; -ENOENT without one;
+ * -EBADMSG for a file that names no instance (or is no key=value list);
+ * another negative errno when it cannot be read.
+ */
+int vcha_active_marker_read(const char *dest, struct vcha_active_marker *m);
+
 /** The record's property name for @p member, into @p buf. */
 void vcha_active_record_name(const char *member, char *buf, size_t len);
 

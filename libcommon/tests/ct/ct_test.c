@@ -356,6 +356,18 @@ test_usage_of_a_stopped_container(void **state)
     vcha_ct_free(ct);
 }
 
+/* A stopped container has nothing to thaw: -ESRCH, with the reason. */
+static void
+test_thaw_of_a_stopped_container(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_ct *ct = ct_make(f);
+
+    assert_int_equal(vcha_ct_thaw(ct, soon(), f->why, sizeof(f->why)), -ESRCH);
+    assert_non_null(strstr(f->why, "c1"));
+    vcha_ct_free(ct);
+}
+
 static void
 test_running_unknown_container_is_an_error(void **state)
 {
@@ -581,6 +593,12 @@ test_restore_from_an_incomplete_generation_fails(void **state)
                                 sizeof(f->why)) < 0);
     assert_non_null(strstr(f->why, gen));
     assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
+    /* left frozen or not, the same checks come first */
+    f->why[0] = '\0';
+    assert_true(vcha_ct_restore_frozen(ct, gen, NULL, soon(), NULL, f->why,
+                                       sizeof(f->why)) < 0);
+    assert_non_null(strstr(f->why, gen));
+    assert_int_equal(vcha_ct_running(ct, soon(), NULL), 0);
     /* the generation is read, never written */
     assert_int_equal(vcha_genstore_verify(gen, 0, NULL), 0);
     free(gen);
@@ -751,6 +769,7 @@ main(void)
         T(test_open_reads_the_first_address),
         T(test_running_stopped_container),
         T(test_usage_of_a_stopped_container),
+        T(test_thaw_of_a_stopped_container),
         T(test_running_unknown_container_is_an_error),
         T(test_running_bounded_by_the_deadline),
         T(test_kill_stopped_container_is_fine),

@@ -568,6 +568,44 @@ test_active_refused(void **state)
     assert_int_equal(vcha_syncmark_end(f->dest, &m, 0), 0);
 }
 
+/* the active marker as written, migrated or not, and what is none */
+static void
+test_active_marker(void **state)
+{
+    struct fixture *f = *state;
+    struct vcha_active_marker m;
+    char active[PATH_MAX + 32];
+
+    snprintf(active, sizeof(active), "%s%s", f->dest,
+             VCHA_SYNCMARK_ACTIVE_SUFFIX);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), -ENOENT);
+    assert_int_equal(test_write_file(active, "instance=svc\nnode=sb1\n"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
+    assert_string_equal(m.instance, "svc");
+    assert_string_equal(m.node, "sb1");
+    assert_string_equal(m.migrated_to, "");
+    assert_int_equal(
+        test_write_file(active,
+                        "instance=svc\nnode=sb1\nmigrated_to=sb2\n\n"),
+        0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
+    assert_string_equal(m.migrated_to, "sb2");
+    assert_string_equal(m.migrated_from, "");
+    assert_int_equal(
+        test_write_file(active, "instance=svc\nmigrated_from=sb1\n\n"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
+    assert_string_equal(m.migrated_to, "");
+    assert_string_equal(m.migrated_from, "sb1");
+    assert_int_equal(test_write_file(active, "node=sb1\n"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), -EBADMSG);
+    assert_string_equal(m.instance, "");
+    assert_int_equal(test_write_file(active, "garbage without a newline"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), -EBADMSG);
+    assert_int_equal(test_write_file(active, "no key\n\n"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), -EBADMSG);
+    assert_int_equal(vcha_active_marker_read("relative", &m), -EINVAL);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -583,6 +621,7 @@ main(void)
         T(test_wait),
         T(test_atomic),
         T(test_active_refused),
+        T(test_active_marker),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,9 +2,10 @@
  * Unit tests for libcommon/runtime/whatif.c, with Pacemaker's own
  * crm_simulate and crm_resource on a CIB file: two nodes of 100 MiB each,
  * big (60) and small (30) running on n1, placement-strategy=utilization.
- * Raised a little, big still fits with small moved to n2; raised past any
- * node, it would be stopped; what stops whatever the change (small told to
- * stop) is not counted.
+ * Raised a little, big still fits with small moved to n2: counted while
+ * small moves by a stop and a start, not once it migrates; raised past
+ * any node, big would be stopped; what stops whatever the change (small
+ * told to stop) is not counted; a copy left by a killed call is swept.
  */
 #include <config.h>
 
@@ -16,9 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <fcntl.h>
 
 #include <cmocka.h> /* after stdarg, stddef, setjmp, stdint */
 
+#include <vcha/attr.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
 #include <vcha/whatif.h>
@@ -94,6 +99,25 @@ teardown(void **state)
     return 0;
 }
 
+/* Set meta attribute @p name of @p rsc to @p value in the CIB file. */
+static void
+meta_set(const struct fixture *f, const char *rsc, const char *name,
+         const char *value)
+{
+    struct vcha_exec_result res;
+    char env[4200];
+    const char *argv[] = {"env",   env,  "crm_resource",      "--resource",
+                          rsc,     "--meta", "--set-parameter", name,
+                          "--parameter-value", value, NULL};
+
+    snprintf(env, sizeof(env), "CIB_file=%s", f->state);
+    assert_int_equal(vcha_exec(argv, NULL, 0, 30000, &res), 0);
+    assert_true(vcha_exec_ok(&res));
+    vcha_exec_result_clear(&res);
+}
+
+/* Big fits with small moved to n2: by a stop and a start, counted; by a
+ * migration, not. */
 static void
 test_raise_that_fits(void **state)
 {
@@ -102,8 +126,47 @@ test_raise_that_fits(void **state)
 
     assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
                                              30000, stopped, sizeof(stopped)),
+                     1);
+    assert_string_equal(stopped, "small");
+    meta_set(f, "small", "allow-migrate", "true");
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
+                                             30000, stopped, sizeof(stopped)),
                      0);
     assert_string_equal(stopped, "");
+    /* a raise that moves nothing */
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "70",
+                                             30000, stopped, sizeof(stopped)),
+                     0);
+}
+
+/* A private copy left over an hour by a killed call is removed; a newer
+ * one, another's at work, is not. */
+static void
+test_left_copies_swept(void **state)
+{
+    struct fixture *f = *state;
+    char *old = test_path(f->dir, "vcha-whatif-old");
+    char *young = test_path(f->dir, "vcha-whatif-young");
+    char *inside = test_path(old, "cib.xml");
+    struct timespec then[2] = {{.tv_sec = time(NULL) - 7200},
+                               {.tv_sec = time(NULL) - 7200}};
+    char stopped[256];
+    struct stat st;
+
+    assert_int_equal(mkdir(old, 0700), 0);
+    assert_int_equal(mkdir(young, 0700), 0);
+    assert_int_equal(test_write_file(inside, "<cib/>"), 0);
+    assert_int_equal(utimensat(AT_FDCWD, old, then, 0), 0);
+    setenv("TMPDIR", f->dir, 1);
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "70",
+                                             30000, stopped, sizeof(stopped)),
+                     0);
+    unsetenv("TMPDIR");
+    assert_int_equal(stat(old, &st), -1);
+    assert_int_equal(stat(young, &st), 0);
+    free(old);
+    free(young);
+    free(inside);
 }
 
 static void
@@ -132,16 +195,9 @@ static void
 test_stops_without_the_change_are_not_counted(void **state)
 {
     struct fixture *f = *state;
-    struct vcha_exec_result res;
-    char stopped[256] = "junk", env[4200];
-    const char *argv[] = {"env", env, "crm_resource", "--resource", "small",
-                          "--meta", "--set-parameter", "target-role",
-                          "--parameter-value", "Stopped", NULL};
+    char stopped[256] = "junk";
 
-    snprintf(env, sizeof(env), "CIB_file=%s", f->state);
-    assert_int_equal(vcha_exec(argv, NULL, 0, 30000, &res), 0);
-    assert_true(vcha_exec_ok(&res));
-    vcha_exec_result_clear(&res);
+    meta_set(f, "small", "target-role", "Stopped");
     assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
                                              30000, stopped, sizeof(stopped)),
                      0);
@@ -161,15 +217,35 @@ test_errors(void **state)
     assert_int_equal(vcha_whatif_utilization(missing, "big", "memory", "90",
                                              30000, stopped, sizeof(stopped)),
                      -ENOENT);
-    /* a resource the CIB does not have: crm_resource fails */
+    /* a resource the CIB does not have: crm_resource says so */
     assert_int_equal(vcha_whatif_utilization(f->state, "nosuch", "memory",
                                              "90", 30000, stopped,
                                              sizeof(stopped)),
-                     -EIO);
+                     -ENODATA);
     assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
                                              0, stopped, sizeof(stopped)),
                      -ETIME);
     free(missing);
+}
+
+/* The setter the what-if uses, on a CIB file: that file changed only. */
+static void
+test_utilization_set_in_a_file(void **state)
+{
+    struct fixture *f = *state;
+    char *text = NULL;
+
+    assert_int_equal(
+        vcha_utilization_set_in(f->state, "big", "memory", "70", 30000), 0);
+    assert_int_equal(vcha_file_read(f->state, &text, NULL, 1 << 20), 0);
+    assert_non_null(strstr(text, "name=\"memory\" value=\"70\""));
+    free(text);
+    assert_int_equal(
+        vcha_utilization_set_in(f->state, "nosuch", "memory", "70", 30000),
+        -ENODATA);
+    assert_int_equal(
+        vcha_utilization_set_in(f->state, NULL, "memory", "70", 30000),
+        -EINVAL);
 }
 
 int
@@ -182,6 +258,10 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_stops_without_the_change_are_not_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_left_copies_swept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_utilization_set_in_a_file, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,10 +16,18 @@
 #      along) and the client is served through the name all along but
 #      for the migration's downtime, which is measured; the record names
 #      node4; node3's copy stays stopped with its marker;
-#   3. failback, a move to node1 (back from node4, not node3): node1 pulls
+#   3. the member killed on node4 (the move's constraint still there):
+#      Pacemaker restarts it there, from the tree it serves from (never
+#      synced there);
+#   4. node4 powered off while web runs there, its tree the newest: node1's
+#      start refuses to pull node3's older copy (its marker says the member
+#      migrated to node4, and vcha-receive refuses the download), node3's
+#      is refused (the record names node4), and web waits for node4, whose
+#      return starts it there again, its tree whole;
+#   5. failback, a move to node1 (back from node4, not node3): node1 pulls
 #      the tree from node4, where the member now lives, and serves the
 #      last value the member wrote; both standby copies are released;
-#   4. all along, web was active on one node at most (its native httpd, or
+#   6. all along, web was active on one node at most (its native httpd, or
 #      a member running under its active marker).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +58,20 @@ located() {
     ex node2 crm_resource --locate -r web 2> /dev/null |
         sed -n 's/.*running on: \(node[0-9]*\).*/\1/p' | tr '\n' ' '
 }
-running_on() { ex "$1" lxc-info -n web -s 2> /dev/null | grep -q RUNNING; }
+# ct_state NODE: RUNNING, STOPPED (or FROZEN) as the node's LXC says;
+# nothing when it cannot be asked
+ct_state() { ex "$1" lxc-info -n web -s -H 2> /dev/null; }
+# log_wait SECONDS T0 NODE PATTERN: the epoch time of the first line of
+# NODE's pacemaker.log at or after T0 matching PATTERN, waited for
+log_wait() {
+    local i t
+    for ((i = 0; i < $1 * 2; i++)); do
+        t=$(log_time "$2" "$3" /var/log/pacemaker/pacemaker.log "$4")
+        [ -n "$t" ] && break
+        sleep 0.5
+    done
+    echo "$t"
+}
 # ------------------------------------------------------------ the set-up
 lab up 5 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
 cs_cleanup
@@ -60,7 +81,7 @@ sed 's/^/#  /' "$work/create"
 pa=$(addr_of "$P")
 cs_ready 120
 tap_ok $? "the first batch reached $S and its hot member answers"
-tap_ok "$(running_on "$T" && echo 1 || echo 0)" "$T's copy, never synced, is not started"
+tap_is "$(ct_state "$T")" STOPPED "$T's copy, never synced, is not started"
 
 # ------------------------------------------------------------ 1. failover
 cs_active_watch "$work/watch" "$P $S $T" web
@@ -68,7 +89,8 @@ cs_fail_primary
 wait_for 10 sh -c "[ -n \"\$(ip netns exec vchalab-client curl -s --max-time 1 http://$CS_ADDR/mem)\" ]"
 tap_ok $? "a process in the member on $S counts in memory, served as /mem"
 wait_for 120 sh -c "'$LAB' exec $S crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 node4 node5 \]'"
-tap_ok $? "$P came back and rejoined; web stays on $S ($(located))"
+tap_ok $? "$P came back and rejoined"
+tap_is "$(located)" "$S " "web stays on $S (no automatic failback)"
 
 # ------------------------------------------------------------ 2. the migration
 cs_poll "$work/mem" "http://$CS_ADDR/mem"
@@ -102,7 +124,7 @@ grep -F 'vcservice(web)' "$log_s" | grep -F 'checkpointed for its migration' | t
     sed 's/^.*checkpointed/#  checkpointed/'
 grep -F 'vcservice(web)' "$log_t" | grep -F 'restored from' | tail -1 | sed 's/^.*restored/#  restored/'
 sleep 12 # two of ctset's monitors on the source
-tap_ok "$(running_on "$S" && echo 1 || echo 0)" "$S's copy stays stopped (its address is in use on $T)"
+tap_is "$(ct_state "$S")" STOPPED "$S's copy stays stopped (its address is in use on $T)"
 tap_ok "$(ex "$S" test -e "$CS_SYNC/web/rootfs.vcha-active"; echo $?)" "and keeps its active marker"
 # the checkpoint is the migration's from node3 to node4: a migrate_from on
 # node3 (as from node4) is refused, and changes nothing
@@ -115,10 +137,43 @@ tap_like "$(sed -n 's/^ocf-exit-reason://p' <<< "$out")" \
     "the newest checkpoint in $MIG/web is not web's migration from $T to $S (web, from $S to $T)" \
     "a migrate_from that is not the checkpoint's is refused, naming whose it is"
 tap_is "$(record) $(located)" "$T $T " "and changes nothing"
-tap_ok "$(running_on "$S" && echo 1 || echo 0)" "$S's copy still stopped"
-ex node2 crm_resource --clear -r www > /dev/null 2>&1
+tap_is "$(ct_state "$S")" STOPPED "$S's copy still stopped"
 
-# ------------------------------------------------------------ 3. failback
+# ------------------------------------------------------------ 3. a restart there
+# (the move's constraint kept: a failed resource has no stickiness, and
+# would otherwise fail back to its primary, pulling the tree from $T)
+ex "$T" sh -c "echo kept > $CS_SYNC/web/rootfs/www/mark"
+t_kill=$(now)
+ex "$T" lxc-stop -n web -k > /dev/null 2>&1
+t=$(log_wait 60 "$t_kill" "$T" "Result of start operation for web on $T: OK")
+tap_ok "$([ -n "$t" ]; echo $?)" "the member killed on $T: web restarted there ($(since "$t_kill" "$t"))"
+wait_for 30 sh -c "[ \"\$(ip netns exec vchalab-client curl -s --max-time 1 http://$CS_ADDR/mark)\" = kept ]"
+tap_ok $? "from its own tree, as it was (a file written there before is served)"
+tap_is "$(located)$(record)" "$T $T" "web runs on $T alone, the record naming it"
+ex node2 crm_resource --clear -r www > /dev/null 2>&1
+ex node2 crm_resource --cleanup -r web > /dev/null 2>&1
+
+# ------------------------------------------------------------ 4. node4 lost
+t_off=$(now)
+lab poweroff "$T" 2> /dev/null
+wait_fenced 60 "$S" "$T" "$t_off"
+tap_ok $? "$T powered off while web runs there: fenced"
+t=$(log_wait 60 "$t_off" "$P" "cannot pull member web's tree back from $T")
+tap_ok "$([ -n "$t" ]; echo $?)" "$P's start does not pull web's tree from elsewhere"
+grep -F 'vcservice(web)' "$(node_log "$P" /var/log/pacemaker/pacemaker.log)" |
+    grep -F "cannot pull member web's tree back from $T" | tail -1 | sed 's/^.*cannot pull/#  cannot pull/'
+t=$(log_wait 60 "$t_off" "$S" "member web is active on $T .*: the newest tree is there, not here")
+tap_ok "$([ -n "$t" ]; echo $?)" "$S's start is refused: the record names $T"
+tap_is "$(record)" "$T" "the record still names $T"
+tap_is "$(client curl -s --max-time 2 "http://$pa/mem")" "" "$P serves nothing (its tree is older)"
+wait_for 180 sh -c "[ \"\$('$LAB' exec $S crm_resource --locate -r web 2> /dev/null | sed -n 's/.*running on: \(node[0-9]*\).*/\1/p')\" = $T ]"
+tap_ok $? "$T back: web started there again ($(since "$t_off" "$(now)") after the power-off)"
+wait_for 30 sh -c "[ \"\$(ip netns exec vchalab-client curl -s --max-time 1 http://$CS_ADDR/mark)\" = kept ]"
+tap_ok $? "from its tree, whole"
+ex node2 crm_resource --cleanup -r web > /dev/null 2>&1
+sleep 5
+
+# ------------------------------------------------------------ 5. failback
 sleep 1
 last=$(ex "$T" cat "$CS_SYNC/web/rootfs/www/mem")
 ex node2 crm_resource --move -r www -N "$P" > /dev/null 2>&1
