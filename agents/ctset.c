@@ -830,9 +830,12 @@ receiver_text(const struct vcha_agent *a, char *buf, size_t len)
 }
 
 /* Publish the member's state and lag (seconds since its last completed
- * batch ended, as last seen complete here when it is not complete now),
- * and the receiver that holds its tree here: a failback pulls the tree
- * from the node where the member is active, wherever the primary pushes. */
+ * batch ended, as last seen complete here when it is not complete now;
+ * none while it is active: its tree is then newer than its primary's, and
+ * a figure growing at every monitor would only abort the cluster's
+ * transitions, a live migration's among them), and the receiver that
+ * holds its tree here: a failback pulls the tree from the node where the
+ * member is active, wherever the primary pushes. */
 static void
 attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
               const struct vcha_syncmark *mark)
@@ -850,7 +853,7 @@ attrs_publish(struct vcha_agent *a, const struct member *m, enum sync_state st,
     /* the state last: who reads it finds the lag and receiver that go
      * with it already set */
     attr_put(a, "receiver", m->name, receiver_text(a, recv, sizeof(recv)));
-    if (done_ms > 0) {
+    if (done_ms > 0 && st != SYNC_ACTIVE) {
         snprintf(text, sizeof(text), "%lld",
                  (vcha_realtime_ms() - done_ms) / 1000);
         attr_put(a, "lag", m->name, text);
@@ -2435,7 +2438,8 @@ static const struct vcha_agent_def agent = {
         "so that it runs what its primary has installed.  Each member's "
         "state is published as the transient node attribute "
         "vcha-sync-NAME (complete, incomplete, never or active) and the "
-        "seconds since its last completed batch ended as vcha-lag-NAME, "
+        "seconds since its last completed batch ended as vcha-lag-NAME "
+        "(none while the member is active), "
         "and the receiver holding its tree on this node as "
         "vcha-receiver-NAME (ADDRESS:PORT, [ADDRESS]:PORT for IPv6; none "
         "for an unspecified receiver_address; ocf:vcha:vcservice's "

@@ -2239,7 +2239,8 @@ util_publish(struct vcha_agent *a, const char *name, long long need,
         if (lock < 0) {
             return;
         }
-        rc = vcha_whatif_utilization(NULL, a->instance, name, value,
+        rc = vcha_whatif_utilization(NULL, a->instance, "ocf:vcha:vcservice",
+                                     name, value,
                                      vcha_agent_remaining_ms(a) / 2, stopped,
                                      sizeof(stopped));
         if (rc == 1) {
@@ -2630,7 +2631,8 @@ container_migrate_to(struct vcha_agent *a, const char *target)
         }
     }
     if (r == VCHA_OK) {
-        address_withdraw(a);
+        /* the address stays published until the stop that ends the
+         * migration: a change now would abort its transition */
         r = active_write(a, ct, &none, "migrated_to", target);
     }
     if (lock >= 0) {
@@ -2676,12 +2678,9 @@ vcservice_migrate_to(struct vcha_agent *a)
                                rc < 0 ? strerror(-rc) : mode_names[st.mode],
                                target);
     }
-    r = container_migrate_to(a, target);
-    if (r == VCHA_OK && (rc = state_remove(a)) < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "cannot remove the state file: %s", strerror(-rc));
-    }
-    return r;
+    /* the state file stays: the stop that ends the migration withdraws
+     * the address and removes it */
+    return container_migrate_to(a, target);
 }
 
 /* The file in the migration store that names the generation restored. */

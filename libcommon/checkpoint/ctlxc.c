@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,6 +178,29 @@ log_to(struct lxc_container *c, int fd)
     c->set_config_item(c, "lxc.log.file", path);
 }
 
+/*
+ * Close every descriptor from 3 on but @p keep.  What liblxc forks and
+ * does not exec, a restored container's monitor say, lives on with the
+ * descriptors it inherits: a lock its caller holds (the member's
+ * activation lock) would be held for as long as the container runs.
+ */
+static void
+close_others(int keep)
+{
+    if (keep > 3 && syscall(SYS_close_range, 3U, (unsigned) keep - 1, 0U) < 0) {
+        for (int fd = 3; fd < keep; fd++) {
+            close(fd);
+        }
+    }
+    if (syscall(SYS_close_range, (unsigned) keep + 1, ~0U, 0U) < 0) {
+        long max = sysconf(_SC_OPEN_MAX);
+
+        for (long fd = keep + 1; fd < (max > 0 ? max : 1024); fd++) {
+            close((int) fd);
+        }
+    }
+}
+
 /* In the child: the std streams, then the call; never returns. */
 static void
 child_run(const char *name, const char *lxcpath, enum vcha_ctlxc_mode mode,
@@ -184,9 +208,11 @@ child_run(const char *name, const char *lxcpath, enum vcha_ctlxc_mode mode,
 {
     static struct result r;
     struct lxc_container *c = NULL;
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int err = memfd_create("liblxc-stderr", MFD_CLOEXEC);
+    int null, err;
 
+    close_others(to);
+    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    err = memfd_create("liblxc-stderr", MFD_CLOEXEC);
     setpgid(0, 0);
     /* a caller killed (an agent past its timeout) leaves no call behind */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {

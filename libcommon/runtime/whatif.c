@@ -45,14 +45,92 @@ tool(const char *const argv[], long long deadline, char **out)
     return rc;
 }
 
+/* Whether @p name is a word of @p list ("A B C "). */
+static bool
+listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
+        if ((p == list || p[-1] == ' ') && p[n] == ' ') {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
- * The resources the transition crm_simulate prints for @p cib stops, or
- * moves by a stop and a start ("* Stop NAME ( NODE )", "* Move NAME ( A ->
- * B )" lines of its Transition Summary; a Migrate is neither), each
- * followed by a space, into *@p list (allocated).
+ * The primitives of @p cib whose agent is @p agent (CLASS:PROVIDER:TYPE),
+ * each followed by a space, into *@p list (allocated; "" for none).
  */
 static int
-stops(const char *cib, long long deadline, char **list)
+agent_ids(const char *cib, const char *agent, long long deadline,
+          char **list)
+{
+    char env[4200], xpath[512], cls[64], prov[64], type[128];
+    const char *argv[] = {"env",     env,   "cibadmin", "--query", "--xpath",
+                          xpath, "--no-children", NULL};
+    char *out = NULL, *save = NULL;
+    struct vcha_exec_result res;
+    size_t size = 0;
+    long long left = deadline - vcha_now_ms();
+    FILE *f;
+    int rc;
+
+    if (sscanf(agent, "%63[^:]:%63[^:]:%127s", cls, prov, type) != 3) {
+        return -EINVAL;
+    }
+    if ((size_t) snprintf(env, sizeof(env), "CIB_file=%s", cib) >=
+        sizeof(env)) {
+        return -ENAMETOOLONG;
+    }
+    snprintf(xpath, sizeof(xpath),
+             "//primitive[@class='%s' and @provider='%s' and @type='%s']",
+             cls, prov, type);
+    rc = left > 0 ? vcha_exec(argv, NULL, 0, left, &res) : -ETIME;
+    if (rc < 0) {
+        return rc;
+    }
+    f = open_memstream(list, &size);
+    if (f == NULL) {
+        vcha_exec_result_clear(&res);
+        return -ENOMEM;
+    }
+    if (res.timed_out) {
+        rc = -ETIME;
+    } else if (vcha_exec_ok(&res)) { /* none: cibadmin fails (no such) */
+        out = res.out;
+    }
+    for (char *l = out != NULL ? strtok_r(out, "\n", &save) : NULL; l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        char id[256];
+        const char *at = strstr(l, " id=\"");
+
+        if (strstr(l, "<primitive") != NULL && at != NULL &&
+            sscanf(at, " id=\"%255[^\"]\"", id) == 1) {
+            fprintf(f, "%s ", id);
+        }
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -ENOMEM;
+    }
+    vcha_exec_result_clear(&res);
+    if (rc < 0) {
+        free(*list);
+        *list = NULL;
+    }
+    return rc;
+}
+
+/*
+ * The resources the transition crm_simulate prints for @p cib stops, or
+ * moves by a stop and a start when they are of @p movers ("* Stop NAME (
+ * NODE )", "* Move NAME ( A -> B )" lines of its Transition Summary; a
+ * Migrate is neither), each followed by a space, into *@p list
+ * (allocated).
+ */
+static int
+stops(const char *cib, const char *movers, long long deadline, char **list)
 {
     const char *argv[] = {"crm_simulate", "--xml-file", cib, "--simulate",
                           NULL};
@@ -69,7 +147,8 @@ stops(const char *cib, long long deadline, char **list)
         } else if (summary && l[0] != ' ') {
             break; /* the next section */
         } else if (summary && (sscanf(l, " * Stop %255s", name) == 1 ||
-                               sscanf(l, " * Move %255s", name) == 1)) {
+                               (sscanf(l, " * Move %255s", name) == 1 &&
+                                listed(movers, name)))) {
             fprintf(f, "%s ", name);
         }
     }
@@ -82,20 +161,6 @@ stops(const char *cib, long long deadline, char **list)
     }
     free(out);
     return rc;
-}
-
-/* Whether @p name is a word of @p list ("A B C "). */
-static bool
-listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
-        if ((p == list || p[-1] == ' ') && p[n] == ' ') {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* How old a copy left behind (its caller killed) may be before another
@@ -129,13 +194,15 @@ sweep(const char *parent)
 
 int
 vcha_whatif_utilization(const char *cib_file, const char *rsc,
-                        const char *name, const char *value,
-                        long long timeout_ms, char *stopped, size_t len)
+                        const char *agent, const char *name,
+                        const char *value, long long timeout_ms, char *stopped,
+                        size_t len)
 {
     const char *tmp = getenv("TMPDIR");
     long long deadline = vcha_now_ms() + timeout_ms;
     char dir[4096], copy[4200];
     char *text = NULL, *save = NULL, *before = NULL, *after = NULL;
+    char *movers = NULL;
     size_t size = 0, used = 0;
     int rc = 0;
 
@@ -156,14 +223,20 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
         size = text != NULL ? strlen(text) : 0;
     }
     rc = rc ? rc : vcha_file_write_atomic(copy, text, size, 0600);
-    rc = rc ? rc : stops(copy, deadline, &before);
+    if (rc == 0 && agent != NULL) {
+        rc = agent_ids(copy, agent, deadline, &movers);
+    } else if (rc == 0) {
+        movers = strdup("");
+        rc = movers == NULL ? -ENOMEM : 0;
+    }
+    rc = rc ? rc : stops(copy, movers, deadline, &before);
     if (rc == 0) {
         long long left = deadline - vcha_now_ms();
 
         rc = left > 0 ? vcha_utilization_set_in(copy, rsc, name, value, left)
                       : -ETIME;
     }
-    rc = rc ? rc : stops(copy, deadline, &after);
+    rc = rc ? rc : stops(copy, movers, deadline, &after);
     /* what the change stops that the cluster as it is does not */
     for (char *n = rc == 0 ? strtok_r(after, " ", &save) : NULL; n != NULL;
          n = strtok_r(NULL, " ", &save)) {
@@ -175,6 +248,7 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
     vcha_file_remove_tree(dir);
     free(before);
     free(after);
+    free(movers);
     free(text);
     return rc < 0 ? rc : used > 0;
 }

@@ -106,6 +106,7 @@ printf 'instance=web-svc\nnode=node1\nsince_ms=1\n' \
     > "$work/sync/web/rootfs.vcha-active"
 attr_is vcha-sync-web active 30
 tap_ok $? "with the active marker: vcha-sync-web=active"
+tap_is "$(attr vcha-lag-web)" "" "and no vcha-lag-web: the tree is newer than the primary's"
 sleep 3 # monitors go by
 tap_ok "$([ -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
     "while the record names this node, the marker stays"

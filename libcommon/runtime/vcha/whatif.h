@@ -12,9 +12,11 @@
 
 /**
  * Whether raising utilization attribute @p name of resource @p rsc to
- * @p value would stop a resource, or move one by a stop and a start (a
- * member of a container set cannot be: only a live migration moves its
- * newest tree): the CIB (@p cib_file, or the cluster's own, cibadmin
+ * @p value would stop a resource, or move one whose agent is @p agent
+ * (CLASS:PROVIDER:TYPE; NULL: none) by a stop and a start (a member of a
+ * container set cannot be moved so: only a live migration takes its
+ * newest tree along; other resources, a fencing device say, may move as
+ * the scheduler places them): the CIB (@p cib_file, or the cluster's own, cibadmin
  * --query, when NULL) is copied into a private directory under $TMPDIR
  * (/tmp; one left there over an hour by a call that was killed is
  * removed), crm_simulate runs its transition once as it is and once with
@@ -25,8 +27,8 @@
  * (-ETIME: not done within @p timeout_ms; -EIO: a tool failed).
  */
 int vcha_whatif_utilization(const char *cib_file, const char *rsc,
-                            const char *name, const char *value,
-                            long long timeout_ms, char *stopped,
-                            size_t len);
+                            const char *agent, const char *name,
+                            const char *value, long long timeout_ms,
+                            char *stopped, size_t len);
 
 #endif

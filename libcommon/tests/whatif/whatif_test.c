@@ -30,6 +30,9 @@
 
 #include "../test-util.h"
 
+/* The agent of the resources below: moved by a stop and a start, counted. */
+#define AGENT "ocf:vcha:whatif-test"
+
 #define STATE(n, id)                                                           \
     "<node_state id=\"" n "\" uname=\"" id "\" in_ccm=\"true\" "                \
     "crmd=\"online\" join=\"member\" expected=\"member\"/>"
@@ -116,26 +119,43 @@ meta_set(const struct fixture *f, const char *rsc, const char *name,
     vcha_exec_result_clear(&res);
 }
 
-/* Big fits with small moved to n2: by a stop and a start, counted; by a
- * migration, not. */
+/* Big fits with small moved to n2: by a stop and a start, counted when
+ * small is of the agent named; by a migration, not. */
 static void
 test_raise_that_fits(void **state)
 {
     struct fixture *f = *state;
     char stopped[256] = "junk";
 
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
-                                             30000, stopped, sizeof(stopped)),
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory",
+                                             "90", 30000, stopped,
+                                             sizeof(stopped)),
                      1);
     assert_string_equal(stopped, "small");
+    /* another agent's resource may move as the scheduler places it */
+    assert_int_equal(vcha_whatif_utilization(f->state, "big",
+                                             "ocf:pacemaker:Dummy", "memory",
+                                             "90", 30000, stopped,
+                                             sizeof(stopped)),
+                     0);
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", NULL, "memory",
+                                             "90", 30000, stopped,
+                                             sizeof(stopped)),
+                     0);
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", "no-agent",
+                                             "memory", "90", 30000, stopped,
+                                             sizeof(stopped)),
+                     -EINVAL);
     meta_set(f, "small", "allow-migrate", "true");
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
-                                             30000, stopped, sizeof(stopped)),
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory",
+                                             "90", 30000, stopped,
+                                             sizeof(stopped)),
                      0);
     assert_string_equal(stopped, "");
     /* a raise that moves nothing */
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "70",
-                                             30000, stopped, sizeof(stopped)),
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory",
+                                             "70", 30000, stopped,
+                                             sizeof(stopped)),
                      0);
 }
 
@@ -158,7 +178,7 @@ test_left_copies_swept(void **state)
     assert_int_equal(test_write_file(inside, "<cib/>"), 0);
     assert_int_equal(utimensat(AT_FDCWD, old, then, 0), 0);
     setenv("TMPDIR", f->dir, 1);
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "70",
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory", "70",
                                              30000, stopped, sizeof(stopped)),
                      0);
     unsetenv("TMPDIR");
@@ -175,7 +195,7 @@ test_raise_that_fits_nowhere(void **state)
     struct fixture *f = *state;
     char stopped[256] = "";
 
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "150",
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory", "150",
                                              30000, stopped, sizeof(stopped)),
                      1);
     assert_string_equal(stopped, "big");
@@ -198,11 +218,11 @@ test_stops_without_the_change_are_not_counted(void **state)
     char stopped[256] = "junk";
 
     meta_set(f, "small", "target-role", "Stopped");
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory", "90",
                                              30000, stopped, sizeof(stopped)),
                      0);
     assert_string_equal(stopped, "");
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "150",
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory", "150",
                                              30000, stopped, sizeof(stopped)),
                      1);
     assert_string_equal(stopped, "big");
@@ -214,15 +234,15 @@ test_errors(void **state)
     struct fixture *f = *state;
     char stopped[256] = "", *missing = test_path(f->dir, "nosuch.xml");
 
-    assert_int_equal(vcha_whatif_utilization(missing, "big", "memory", "90",
+    assert_int_equal(vcha_whatif_utilization(missing, "big", AGENT, "memory", "90",
                                              30000, stopped, sizeof(stopped)),
                      -ENOENT);
     /* a resource the CIB does not have: crm_resource says so */
-    assert_int_equal(vcha_whatif_utilization(f->state, "nosuch", "memory",
+    assert_int_equal(vcha_whatif_utilization(f->state, "nosuch", AGENT, "memory",
                                              "90", 30000, stopped,
                                              sizeof(stopped)),
                      -ENODATA);
-    assert_int_equal(vcha_whatif_utilization(f->state, "big", "memory", "90",
+    assert_int_equal(vcha_whatif_utilization(f->state, "big", AGENT, "memory", "90",
                                              0, stopped, sizeof(stopped)),
                      -ETIME);
     free(missing);

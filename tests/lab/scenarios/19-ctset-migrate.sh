@@ -109,6 +109,9 @@ tap_ok $? "by a migration: migrate_to succeeded on $S"
 grep -q "Result of migrate_from operation for web on $T: OK" "$log_t"
 tap_ok $? "and migrate_from on $T"
 tap_is "$(located)" "$T " "web runs on $T alone"
+# (ctset takes the lock around what it does to a member: a moment)
+ex "$T" flock -w 5 "$CS_SYNC/web/rootfs.vcha-active.lock" true
+tap_ok $? "the member's activation lock on $T is free again (the restored member did not inherit it)"
 tap_is "$(record)" "$T" "the record names $T"
 after=$(client curl -s --max-time 1 "http://$CS_ADDR/mem")
 tap_cond "${after:-0} > ${before:-0}" \
