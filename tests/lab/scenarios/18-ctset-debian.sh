@@ -31,10 +31,7 @@ t_start=$(now)
 trap 'cs_watch_stop; cs_cleanup; rm -rf "$SHARED/ct-root" "$work"' EXIT
 root=$("$here/ct-root" 2> "$work/root.out") ||
     { sed 's/^/#  /' "$work/root.out"; tap_bail "the Debian root was not built"; }
-# five nodes, as the scenarios before and after it have (node4 and node5
-# take no part): the lab is not started again for it
-CS_NODES=5
-lab up $CS_NODES > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
+lab up 3 > "$work/up" 2>&1 || { sed 's/^/#  /' "$work/up"; tap_bail "lab up failed"; }
 rm -rf "$SHARED/ct-root" && cp -a "$root" "$SHARED/ct-root" ||
     tap_bail "cannot copy the Debian root into the lab's shared directory"
 t_cfg=$(now)
