@@ -176,7 +176,11 @@ tap_ok $? "a spike past any standby VM (260 MB): the rise is not made, the sched
 grep "$spike" "$log_s" | tail -1 | sed 's/^.*memory/#  memory/'
 sleep 6
 tap_is "$(located web)$(located app)" "$S $T " "no service stopped: web on $S, app on $T"
-tap_is "$(util web)" "$w" "web's utilization stays at $w"
+# a rise that still fits (the load grows while it is sampled) may be made;
+# none past what a standby VM has
+u=$(util web)
+tap_cond "${u:-0} >= $w && ${u:-0} <= 256" \
+    "web's utilization was not raised past a standby VM's 256 MiB ($w before the spike, $u after)"
 ex "$S" rm -f "$CS_SYNC/web/rootfs/www/load" "$CS_SYNC/web/rootfs/www/load2"
 
 cs_active_watch_stop
