@@ -745,26 +745,16 @@ active_get(const char *rootfs, char *who, size_t len)
 /*
  * The activation lock of the member rooted at @p rootfs, taken without
  * waiting (see VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX): its descriptor, to be
- * closed to release it; -EWOULDBLOCK while another process holds it.
+ * closed to release it; -EBUSY while another process holds it.
  */
 static int
 active_lock(const char *rootfs)
 {
     char path[PATH_MAX + 32];
-    int fd, rc;
 
     snprintf(path, sizeof(path), "%s%s", rootfs,
              VCHA_SYNCMARK_ACTIVE_LOCK_SUFFIX);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
-        close(fd);
-        return rc;
-    }
-    return fd;
+    return vcha_file_lock(path, 0);
 }
 
 /*
@@ -1759,7 +1749,6 @@ static enum vcha_result
 member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
 {
     char rootfs[PATH_MAX];
-    struct vcha_syncmark mark;
     enum vcha_result r;
     int rc, lock;
 
@@ -1770,11 +1759,12 @@ member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
                                rootfs, strerror(-rc));
     }
     lock = active_lock(rootfs);
-    if (lock == -EWOULDBLOCK) {
+    if (lock == -EBUSY) {
+        /* its attributes as they were: a change now, its marker half
+         * way, would abort the transition that activates or migrates it */
         vcha_info("member %s: its activation lock is held (being "
-                  "activated): left alone this time",
+                  "activated or migrated): left alone this time",
                   m->name);
-        attrs_publish(a, m, sync_get(a, m, &mark), &mark);
         return VCHA_OK;
     }
     if (lock < 0) {
@@ -1996,7 +1986,7 @@ member_leave(struct vcha_agent *a, const char *lxcpath, const char *name,
     rootfs_path(a, name, rootfs, sizeof(rootfs));
     *keep = true;
     lock = active_lock(rootfs);
-    if (lock == -EWOULDBLOCK) {
+    if (lock == -EBUSY) {
         vcha_info("member %s left the set while being activated: left as "
                   "it is this time",
                   name);

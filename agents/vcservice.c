@@ -447,22 +447,26 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .type = VCHA_PT_STRING,
             .check = vcha_check_abspath,
             .shortdesc = "Where a live migration puts the member",
-            .longdesc = "A directory every standby VM mounts, shared (NFS, "
-                        "say), that a live migration of the active member "
-                        "from one standby VM to another (allow-migrate=true) "
-                        "goes through: migrate_to checkpoints it with CRIU, "
-                        "memory and tree, into the generation store "
-                        "MIGRATION_DIR/MEMBER (the tree copied while it "
-                        "runs, what changed since while it is frozen; one "
-                        "generation kept, the base of the next migration's "
-                        "copy) and stops it; migrate_from restores it on "
-                        "the target, over the target's copy of the tree.  "
-                        "Unset, a move from one standby VM to another "
-                        "fails in migrate_to before it touches the member "
-                        "(a stop and a start cannot move it: the newest "
-                        "tree is on the source); Pacemaker then recovers "
-                        "the resource on the source.  Moves to and from the "
-                        "primary are a stop and a start whatever it says.",
+            .longdesc =
+                "A directory every standby VM mounts, shared (NFS, "
+                "say), that a live migration of the active member "
+                "from one standby VM to another (allow-migrate=true) "
+                "goes through: migrate_to checkpoints it with CRIU, "
+                "memory and tree, into the generation store "
+                "MIGRATION_DIR/MEMBER (the tree copied while it "
+                "runs, what changed since while it is frozen; one "
+                "generation kept, the base of the next migration's "
+                "copy) and stops it; migrate_from restores it on "
+                "the target, over the target's copy of the tree, "
+                "and names it in MIGRATION_DIR/MEMBER/.consumed "
+                "(as does a start at the source of a migration "
+                "that did not complete), so that it is never "
+                "restored again.  Unset, a move from one standby VM to another "
+                "fails in migrate_to before it touches the member "
+                "(a stop and a start cannot move it: the newest "
+                "tree is on the source); Pacemaker then recovers "
+                "the resource on the source.  Moves to and from the "
+                "primary are a stop and a start whatever it says.",
         },
     [P_MEASURE_UTILIZATION] =
         {
@@ -823,6 +827,26 @@ record_set(struct vcha_agent *a, bool native)
                                strerror(-rc));
     }
     return VCHA_OK;
+}
+
+/*
+ * Whether the record names this node active (a container), read again:
+ * after a record_set() that failed, it may have been written all the same
+ * (its reply lost, or its time out).  The reason set stays.
+ */
+static bool
+record_names_self(struct vcha_agent *a)
+{
+    char keep[sizeof(a->reason)], self[256];
+    struct record rec;
+    bool named;
+
+    snprintf(keep, sizeof(keep), "%s", a->reason);
+    vcha_agent_node_name(a, self, sizeof(self));
+    named = record_get(a, &rec) == 0 && rec.present && !rec.native &&
+            strcmp(rec.node, self) == 0;
+    snprintf(a->reason, sizeof(a->reason), "%s", keep);
+    return named;
 }
 
 static void
@@ -1461,50 +1485,30 @@ ct_address(struct vcha_agent *a, const struct vcha_ct *ct, char *buf,
     return VCHA_OK;
 }
 
-static int
-active_path(const struct vcha_ct *ct, char *buf, size_t len)
-{
-    size_t n = strlen(ct->rootfs);
-
-    while (n > 1 && ct->rootfs[n - 1] == '/') {
-        n--;
-    }
-    if ((size_t) snprintf(buf, len, "%.*s%s", (int) n, ct->rootfs,
-                          VCHA_SYNCMARK_ACTIVE_SUFFIX) >= len) {
-        return -ENAMETOOLONG;
-    }
-    return 0;
-}
-
-/*
- * The member's active marker, into *@p m: 0, or -ENOENT without a marker,
- * -EBADMSG for one naming no instance, or -errno (see
- * vcha_active_marker_read()).
- */
-static int
-active_read(const struct vcha_ct *ct, struct vcha_active_marker *m)
-{
-    return vcha_active_marker_read(ct->rootfs, m);
-}
-
 /*
  * Write the active marker, atomically and durably, with the sync batch
  * judged acceptable (@p m): batch= and completed= tell which push the
  * activated tree is.  With @p key "migrated_to", @p node names the
  * standby VM the member has just migrated to: the newer tree is there,
  * and this one is never pulled back nor activated again unless the record
- * names this node (a migration that did not complete); with
- * "migrated_from", the one it was restored from here: the tree is the
- * migration's, and its sync marker (if any) is history.  NULL: neither.
+ * names this node (a migration that did not complete), and @p ckpt the id
+ * (frozen_at) of the checkpoint it took; with "restoring_from", the one
+ * it is being restored from here: until the record names this node, the
+ * tree may be only partly the migration's; with "migrated_from", the one
+ * it was restored from here: the tree is the migration's, and its sync
+ * marker (if any) is history.  NULL: none of these.
  */
 static enum vcha_result
 active_write(struct vcha_agent *a, const struct vcha_ct *ct,
-             const struct vcha_syncmark *m, const char *key, const char *who)
+             const struct vcha_syncmark *m, const char *key, const char *who,
+             const char *ckpt)
 {
     struct vcha_kv *kv = vcha_kv_new();
     char path[4096], node[256], *buf = NULL;
     size_t len = 0;
-    int rc = kv == NULL ? -ENOMEM : active_path(ct, path, sizeof(path));
+    int rc = kv == NULL
+                 ? -ENOMEM
+                 : vcha_active_marker_path(ct->rootfs, path, sizeof(path));
 
     vcha_agent_node_name(a, node, sizeof(node));
     rc = rc ? rc : vcha_kv_set(kv, "instance", a->instance);
@@ -1514,6 +1518,9 @@ active_write(struct vcha_agent *a, const struct vcha_ct *ct,
     rc = rc ? rc : vcha_kv_setf(kv, "completed", "%lld", m->completed);
     if (key != NULL) {
         rc = rc ? rc : vcha_kv_set(kv, key, who);
+    }
+    if (ckpt != NULL) {
+        rc = rc ? rc : vcha_kv_set(kv, "checkpoint", ckpt);
     }
     rc = rc ? rc : vcha_kv_encode(kv, &buf, &len);
     rc = rc ? rc : vcha_file_write_atomic(path, buf, len, 0644);
@@ -1542,7 +1549,7 @@ active_remove(const struct vcha_ct *ct)
 {
     char path[4096];
 
-    if (active_path(ct, path, sizeof(path)) < 0) {
+    if (vcha_active_marker_path(ct->rootfs, path, sizeof(path)) < 0) {
         return;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
@@ -1786,7 +1793,7 @@ static enum vcha_result
 member_active(struct vcha_agent *a, const struct vcha_ct *ct)
 {
     struct vcha_active_marker mk;
-    int rc = active_read(ct, &mk), running;
+    int rc = vcha_active_marker_read(ct->rootfs, &mk), running;
 
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -1847,8 +1854,8 @@ record_check(struct vcha_agent *a, const struct vcha_ct *ct, int *rc,
                   ct->name, ct->name);
     }
     if (*rc == 0 && had->present && had->native) {
-        if (active_path(ct, path, sizeof(path)) == 0 && unlink(path) < 0 &&
-            errno != ENOENT) {
+        if (vcha_active_marker_path(ct->rootfs, path, sizeof(path)) == 0 &&
+            unlink(path) < 0 && errno != ENOENT) {
             return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                    "cannot remove the stale marker %s: %s",
                                    path, strerror(errno));
@@ -1929,16 +1936,24 @@ own_settle(struct vcha_agent *a, const struct vcha_ct *ct)
  * Activate the member: its sync state judged, the active marker written,
  * a push that slipped in before it settled, the container booted if
  * stopped, activate_cmd run inside.  A start that finds its own marker
- * saying the member migrated in (or a member never synced here) under a
- * record naming this node starts the tree it has served from since (a
- * restart): the sync marker is history, and not judged again; any other
- * marker of its own is judged again (an earlier start may have been cut
- * short before it activated anything).  A marker this start
- * wrote is removed again when the start fails before anything was booted
- * or run inside: nothing was activated.  A marker saying the member
- * migrated elsewhere is only started under a record naming this node
- * (the migration did not complete): otherwise the newer tree is there.
+ * saying the member migrated in or out (or a member never synced here)
+ * under a record naming this node, or under none (the record lost, not
+ * moved), starts the tree it has served from since (a restart): the sync
+ * marker is history, and not judged again; any other marker of its own
+ * is judged again (an earlier start may have been cut short before it
+ * activated anything).  A marker this start wrote is removed again when
+ * the start fails before anything was booted or run inside: nothing was
+ * activated.  A marker saying the member migrated elsewhere is only
+ * started under a record naming this node (the migration did not
+ * complete: its checkpoint is marked consumed, never to be restored), and
+ * not when that checkpoint was restored (the record is older than the
+ * migration); one saying a restore began here only under a record naming
+ * this node (the restore completed: the marker then says migrated_from).
  */
+static enum vcha_result migration_abandon(struct vcha_agent *a,
+                                          const struct vcha_ct *ct,
+                                          const struct vcha_active_marker *mk);
+
 static enum vcha_result
 activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
 {
@@ -1949,9 +1964,16 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     enum vcha_result r;
     char why[512] = "";
     struct record had;
-    int rc = active_read(ct, &mk), running = -1;
+    int rc = vcha_active_marker_read(ct->rootfs, &mk), running = -1;
     bool marked = false, recorded = false, current = false, own;
 
+    if (rc < 0 && rc != -ENOENT) {
+        /* it may say that the newest tree is elsewhere */
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s: its active marker cannot be read "
+                               "(%s): not started over it",
+                               ct->name, strerror(-rc));
+    }
     if (rc == 0 && strcmp(mk.instance, a->instance) != 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s is active for %s already", ct->name,
@@ -1969,9 +1991,28 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
                                "node: the newest tree is there, not here",
                                ct->name, mk.migrated_to, ct->name);
     }
-    /* a restart of a member migrated in: its tree is the migration's */
-    own = rc == 0 && current &&
-          (mk.migrated_from[0] != '\0' || !synced(ct));
+    if (rc == 0 && mk.restoring_from[0] != '\0' && !current) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s began to be restored here from "
+                               "%s and no cluster property "
+                               VCHA_ACTIVE_RECORD_PREFIX "%s names this "
+                               "node (the restore did not complete): this "
+                               "tree may be only partly the migration's",
+                               ct->name, mk.restoring_from, ct->name);
+    }
+    if (rc == 0 && mk.migrated_to[0] != '\0') {
+        /* the migration did not complete: its checkpoint is never
+         * restored now, unless it was (an older record) */
+        r = migration_abandon(a, ct, &mk);
+        if (r != VCHA_OK) {
+            return r;
+        }
+    }
+    /* a restart of a member that was active here, migrated in or out:
+     * its tree is the newest, and its sync marker history */
+    own = rc == 0 && (current || !had.present) &&
+          (mk.migrated_from[0] != '\0' || mk.migrated_to[0] != '\0' ||
+           mk.restoring_from[0] != '\0' || !synced(ct));
     if (own) {
         r = own_settle(a, ct);
     } else {
@@ -1991,15 +2032,19 @@ activate(struct vcha_agent *a, struct vcha_ct *ct, bool already, bool booted)
     }
     if (r == VCHA_OK && (rc != 0 || mk.migrated_to[0] != '\0')) {
         /* a new marker, or one whose migration did not complete */
-        r = active_write(a, ct, &m, NULL, NULL);
+        r = active_write(a, ct, &m, NULL, NULL, NULL);
         marked = r == VCHA_OK && rc != 0;
+    } else if (r == VCHA_OK && mk.restoring_from[0] != '\0') {
+        /* the record moved here: the restore completed, and was cut
+         * short only before its marker said so */
+        r = active_write(a, ct, &m, "migrated_from", mk.restoring_from, NULL);
     }
     if (r == VCHA_OK && !own) {
         r = sync_settle(a, ct, &m, &now);
         if (r == VCHA_OK &&
             (now.batch != m.batch || now.completed != m.completed)) {
             /* the marker records the batch activated */
-            r = active_write(a, ct, &now, NULL, NULL);
+            r = active_write(a, ct, &now, NULL, NULL, NULL);
         }
     }
     if (r == VCHA_OK) {
@@ -2057,26 +2102,17 @@ activation_lock(struct vcha_agent *a, const struct vcha_ct *ct)
                         ct->name);
         return -1;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot open %s: %s", path,
-                        strerror(errno));
-        return -1;
+    fd = vcha_file_lock(path, until);
+    if (fd == -EBUSY) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                        "member %s is busy: its activation lock %s is held "
+                        "(by another process)",
+                        ct->name, path);
+    } else if (fd < 0) {
+        vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot lock %s: %s", path,
+                        strerror(-fd));
     }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK || vcha_now_ms() >= until) {
-            vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                            "member %s is busy: its activation lock %s is "
-                            "held (%s)",
-                            ct->name, path,
-                            errno == EWOULDBLOCK ? "by another process"
-                                                 : strerror(errno));
-            close(fd);
-            return -1;
-        }
-        usleep(50 * 1000);
-    }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 static enum vcha_result
@@ -2120,6 +2156,16 @@ container_start(struct vcha_agent *a, const struct state *prev)
  * so ctset leaves the member stopped until the record shows that it failed
  * back to its primary, then starts a hot member again as a standby.
  */
+/* How long a stop tries to thaw a frozen member before deactivate_cmd. */
+#define STOP_THAW_MS 5000LL
+static long long
+stop_thaw_deadline(const struct vcha_agent *a)
+{
+    long long d = vcha_now_ms() + STOP_THAW_MS;
+
+    return d < a->deadline_ms ? d : a->deadline_ms;
+}
+
 static enum vcha_result
 container_stop(struct vcha_agent *a, const struct state *st)
 {
@@ -2137,7 +2183,7 @@ container_stop(struct vcha_agent *a, const struct state *st)
     }
     /* a start that failed before it activated anything (no marker of
      * this resource's, nothing booted) leaves ctset's standby alone */
-    if (!st->booted && (active_read(ct, &mk) != 0 ||
+    if (!st->booted && (vcha_active_marker_read(ct->rootfs, &mk) != 0 ||
                         strcmp(mk.instance, a->instance) != 0)) {
         vcha_notice("member %s is not active for %s: left to ctset", ct->name,
                     a->instance);
@@ -2148,8 +2194,13 @@ container_stop(struct vcha_agent *a, const struct state *st)
         r = VCHA_ERR_GENERIC;
         goto done;
     }
+    /* a member left frozen (a migration's restore or checkpoint cut
+     * short) would hold deactivate_cmd until its deadline */
     if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
-        run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
+        vcha_ct_thaw(ct, stop_thaw_deadline(a), why, sizeof(why)) < 0) {
+        vcha_warn("cannot thaw %s (%s): deactivate_cmd not run", ct->name, why);
+    } else if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
+               run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
         vcha_warn("%s", a->reason);
         a->reason[0] = '\0';
     }
@@ -2182,28 +2233,18 @@ done:
 static int
 util_lock(struct vcha_agent *a, long long ms)
 {
-    long long until = vcha_now_ms() + ms;
     char path[4096];
-    int fd = -1;
+    int fd = vcha_state_path(path, sizeof(path), AGENT, "utilization", ".lock");
 
-    if (vcha_state_path(path, sizeof(path), AGENT, "utilization", ".lock") <
-            0 ||
-        vcha_state_dir_ensure() < 0 ||
-        (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) <
-            0) {
-        vcha_warn("cannot open the utilization lock in %s: %s",
-                  vcha_state_dir(), strerror(errno));
-        return -1;
+    fd = fd < 0 ? fd : vcha_state_dir_ensure();
+    fd = fd < 0 ? fd : vcha_file_lock(path, vcha_now_ms() + ms);
+    if (fd == -EBUSY) {
+        vcha_warn("the utilization lock %s is held: not raised now", path);
+    } else if (fd < 0) {
+        vcha_warn("cannot take the utilization lock in %s: %s",
+                  vcha_state_dir(), strerror(-fd));
     }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK || vcha_now_ms() >= until) {
-            vcha_warn("the utilization lock %s is held: not raised now", path);
-            close(fd);
-            return -1;
-        }
-        usleep(50 * 1000);
-    }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 /*
@@ -2496,6 +2537,7 @@ vcservice_monitor(struct vcha_agent *a)
 #define MIG_INSTANCE "migration_instance"
 #define MIG_SOURCE "migration_source"
 #define MIG_TARGET "migration_target"
+#define MIG_ID "frozen_at" /* a checkpoint's id: when it was frozen */
 
 /* OCF_RESKEY_CRM_meta_migrate_@p which (source, target), or NULL. */
 static const char *
@@ -2633,7 +2675,8 @@ container_migrate_to(struct vcha_agent *a, const char *target)
     if (r == VCHA_OK) {
         /* the address stays published until the stop that ends the
          * migration: a change now would abort its transition */
-        r = active_write(a, ct, &none, "migrated_to", target);
+        r = active_write(a, ct, &none, "migrated_to", target,
+                         vcha_kv_get(fig, MIG_ID));
     }
     if (lock >= 0) {
         close(lock);
@@ -2683,22 +2726,102 @@ vcservice_migrate_to(struct vcha_agent *a)
     return container_migrate_to(a, target);
 }
 
-/* The file in the migration store that names the generation restored. */
+/* The file in the migration store that holds the id (MIG_ID) of the
+ * last checkpoint restored, or given up by a start at its source. */
 #define MIG_CONSUMED ".consumed"
+
+/* MIG_CONSUMED's content into *@p used (free()): 0, -ENOENT or -errno. */
+static int
+migration_consumed(const char *store, char **used)
+{
+    char path[4096 + sizeof("/" MIG_CONSUMED)];
+
+    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
+    return vcha_file_read(path, used, NULL, 256);
+}
+
+/* Record in the store that the checkpoint @p id was restored or given up
+ * (0, or -errno). */
+static int
+migration_consume(const char *store, const char *id)
+{
+    char path[4096 + sizeof("/" MIG_CONSUMED)];
+
+    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
+    return vcha_file_write_atomic(path, id, strlen(id), 0644);
+}
+
+/*
+ * A start at the source of a migration, under its marker (@p mk: migrated
+ * to another standby VM) and a record naming this node.  The migration
+ * did not complete, unless its checkpoint was restored there
+ * (MIG_CONSUMED names it): the record is then older than the migration (a
+ * CIB put back from a copy), the newest tree is there, and the start is
+ * refused.  Otherwise the checkpoint is given up, marked consumed, so
+ * that no migrate_from restores it once this tree has moved on (a warning
+ * when that cannot be written).  A marker with no checkpoint id, or no
+ * migration_dir here, leaves the record to decide.
+ */
+static enum vcha_result
+migration_abandon(struct vcha_agent *a, const struct vcha_ct *ct,
+                  const struct vcha_active_marker *mk)
+{
+    const char *dir = vcha_agent_str(a, P_MIGRATION_DIR);
+    char store[4096], *used = NULL;
+    int rc;
+
+    if (dir == NULL || mk->checkpoint[0] == '\0') {
+        return VCHA_OK;
+    }
+    snprintf(store, sizeof(store), "%s/%s", dir, vcha_agent_str(a, P_MEMBER));
+    rc = migration_consumed(store, &used);
+    if (rc < 0 && rc != -ENOENT) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "member %s migrated to %s, and whether its "
+                               "checkpoint was restored there is not known: "
+                               "cannot read %s/" MIG_CONSUMED ": %s",
+                               ct->name, mk->migrated_to, store, strerror(-rc));
+    }
+    if (rc == 0 && strcmp(used, mk->checkpoint) == 0) {
+        free(used);
+        return vcha_agent_fail(
+            a, VCHA_ERR_GENERIC,
+            "member %s migrated to %s, where its checkpoint %s was restored "
+            "(%s/" MIG_CONSUMED
+            "): the cluster property " VCHA_ACTIVE_RECORD_PREFIX
+            "%s naming this node is older than "
+            "that migration, and the newest tree is there",
+            ct->name, mk->migrated_to, mk->checkpoint, store, ct->name);
+    }
+    free(used);
+    rc = migration_consume(store, mk->checkpoint);
+    if (rc < 0) {
+        vcha_warn(
+            "%s: cannot mark the checkpoint %s of its migration to %s, "
+            "which did not complete, as given up (%s/" MIG_CONSUMED "): %s",
+            ct->name, mk->checkpoint, mk->migrated_to, store, strerror(-rc));
+    } else {
+        vcha_notice("%s: its migration to %s did not complete: its "
+                    "checkpoint %s given up",
+                    ct->name, mk->migrated_to, mk->checkpoint);
+    }
+    return VCHA_OK;
+}
 
 /*
  * The migration's generation: the newest in the store, taken by
- * migrate_to of this resource on @p source for this node, and not
- * restored before (MIG_CONSUMED): a migrate_from without its migrate_to
- * never restores an older migration's checkpoint.  0 with its description
- * in (*@p gens)[0], or VCHA_ERR_GENERIC with the reason set.
+ * migrate_to of this resource on @p source for this node, and neither
+ * restored before nor given up (MIG_CONSUMED names its id): a
+ * migrate_from without its migrate_to never restores an older
+ * migration's checkpoint.  0 with its description in (*@p gens)[0], or
+ * VCHA_ERR_GENERIC with the reason set.
  */
 static enum vcha_result
 migration_find(struct vcha_agent *a, const char *store, const char *source,
                struct vcha_gen_info **gens, size_t *n)
 {
-    const char *inst, *from, *to, *name;
-    char self[256], path[4096], *used = NULL;
+    const char *inst, *from, *to, *id;
+    char self[256], *used = NULL;
     int rc = vcha_genstore_list(store, gens, n);
 
     vcha_agent_node_name(a, self, sizeof(self));
@@ -2724,41 +2847,29 @@ migration_find(struct vcha_agent *a, const char *store, const char *source,
                                inst ? inst : "?", from ? from : "?",
                                to ? to : "?");
     }
-    name = strrchr((*gens)[0].path, '/');
-    name = name != NULL ? name + 1 : (*gens)[0].path;
-    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
-    rc = vcha_file_read(path, &used, NULL, 256);
+    id = vcha_gen_info_figure(&(*gens)[0], MIG_ID);
+    if (id == NULL) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "the newest checkpoint in %s has no " MIG_ID
+                               " figure to tell it by",
+                               store);
+    }
+    rc = migration_consumed(store, &used);
     if (rc < 0 && rc != -ENOENT) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot read %s: %s", path,
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot read %s/" MIG_CONSUMED ": %s", store,
                                strerror(-rc));
     }
-    if (rc == 0 && strcmp(used, name) == 0) {
+    if (rc == 0 && strcmp(used, id) == 0) {
         free(used);
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "the newest checkpoint in %s (%s) was restored "
-                               "before: no migrate_to of %s on %s took one "
-                               "since",
-                               store, name, a->instance, source);
+                               "the newest checkpoint in %s (" MIG_ID
+                               "=%s) was restored or given up before: no "
+                               "migrate_to of %s on %s took one since",
+                               store, id, a->instance, source);
     }
     free(used);
     return VCHA_OK;
-}
-
-/* Record in the store that generation @p gen was restored (a warning
- * when it cannot: the record then names this node anyway). */
-static void
-migration_consume(const char *store, const char *gen)
-{
-    const char *name = strrchr(gen, '/');
-    char path[4096];
-    int rc;
-
-    name = name != NULL ? name + 1 : gen;
-    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
-    rc = vcha_file_write_atomic(path, name, strlen(name), 0644);
-    if (rc < 0) {
-        vcha_warn("cannot write %s: %s", path, strerror(-rc));
-    }
 }
 
 /*
@@ -2779,7 +2890,7 @@ migration_undo(struct vcha_agent *a, const struct vcha_ct *ct,
     }
     if (had == NULL) {
         active_remove(ct);
-    } else if (active_path(ct, path, sizeof(path)) == 0 &&
+    } else if (vcha_active_marker_path(ct->rootfs, path, sizeof(path)) == 0 &&
                (rc = vcha_file_write_atomic(path, had, len, 0644)) < 0) {
         vcha_warn("cannot put %s back as it was: %s", path, strerror(-rc));
     }
@@ -2789,11 +2900,14 @@ migration_undo(struct vcha_agent *a, const struct vcha_ct *ct,
 /*
  * Restore the member migrated from @p source: the record must still name
  * @p source (nothing activated since), this node's copy of the member is
- * stopped (ctset's standby, whose tree is older) and marked active (no
- * push lands in it from now on), its tree made the migration's and its
- * processes restored, frozen.  Only then is the record moved here and the
- * container thawed: a restore that fails leaves the record on @p source,
- * whose tree is whole, and this node's copy as it was marked before.
+ * stopped (ctset's standby, whose tree is older) and marked active,
+ * restoring_from @p source (no push lands in it from now on, no download
+ * leaves it, and no start uses it unless the record moves here), its tree
+ * made the migration's and its processes restored, frozen.  Only then is
+ * the record moved here, the marker made migrated_from and the container
+ * thawed: a restore that fails leaves the record on @p source, whose tree
+ * is whole, and this node's copy as it was marked before; one cut short
+ * leaves it marked restoring_from.
  */
 static enum vcha_result
 container_migrate_from(struct vcha_agent *a, const char *source)
@@ -2810,7 +2924,7 @@ container_migrate_from(struct vcha_agent *a, const char *source)
     enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
     bool marked = false, moved = false;
     size_t n = 0, hadlen = 0;
-    int lock = -1;
+    int lock = -1, rc;
 
     r = r != VCHA_OK ? r : ct_load(a, &ct);
     r = r != VCHA_OK ? r : ct_address(a, ct, address, sizeof(address));
@@ -2830,10 +2944,20 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             rec.present && rec.native ? "native:" : "",
                             rec.present ? rec.node : "none");
     }
-    if (r == VCHA_OK && active_read(ct, &mk) == 0 &&
-        active_path(ct, path, sizeof(path)) == 0 &&
-        vcha_file_read(path, &had, &hadlen, 4096) < 0) {
-        had = NULL;
+    if (r == VCHA_OK) {
+        /* the marker found, to put back byte for byte should this fail */
+        rc = vcha_active_marker_read(ct->rootfs, &mk);
+        if (rc == 0 &&
+            vcha_active_marker_path(ct->rootfs, path, sizeof(path)) == 0) {
+            rc = vcha_file_read(path, &had, &hadlen, 4096);
+        }
+        if (rc < 0 && rc != -ENOENT) {
+            had = NULL;
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "member %s: its active marker here cannot be "
+                                "read (%s): not restored over it",
+                                ct->name, strerror(-rc));
+        }
     }
     if (r == VCHA_OK && had != NULL && strcmp(mk.instance, a->instance) != 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -2849,7 +2973,7 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             why);
     }
     if (r == VCHA_OK) {
-        r = active_write(a, ct, &none, "migrated_from", source);
+        r = active_write(a, ct, &none, "restoring_from", source, NULL);
         marked = r == VCHA_OK;
     }
     if (r == VCHA_OK &&
@@ -2864,10 +2988,22 @@ container_migrate_from(struct vcha_agent *a, const char *source)
         vcha_notice("%s restored from %s, frozen:%s", ct->name, gens[0].path,
                     vcha_kv_join(fig, line, sizeof(line)));
         r = record_set(a, false);
-        moved = r == VCHA_OK;
+        moved = r == VCHA_OK || record_names_self(a);
     }
     if (moved) {
-        migration_consume(store, gens[0].path);
+        const char *id = vcha_gen_info_figure(&gens[0], MIG_ID);
+
+        if (active_write(a, ct, &none, "migrated_from", source, NULL) !=
+            VCHA_OK) {
+            /* a restart here, the record naming this node, says so */
+            vcha_warn("%s", a->reason);
+        }
+        if ((rc = migration_consume(store, id)) < 0) {
+            /* the record names this node: no migrate_from restores it */
+            vcha_warn("cannot write %s/" MIG_CONSUMED ": %s", store,
+                      strerror(-rc));
+        }
+        r = VCHA_OK;
         if (vcha_ct_thaw(ct, a->deadline_ms, why, sizeof(why)) < 0) {
             /* the record names this node: its restart starts this tree */
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -3092,9 +3228,11 @@ static const struct vcha_agent_def agent = {
         "that began just before it (bounded, judged by the same rules), "
         "and removes the marker again when the start fails before booting "
         "the container or running anything inside it.  A start that finds "
-        "its own marker under a record naming this node (a restart; a "
-        "member migrated in, never synced here) starts the tree it has "
-        "served from since, its sync state history, not judged again.  "
+        "its own marker saying the member migrated in or out (or a member "
+        "never synced here) under a record naming this node, or under "
+        "none, starts the tree it has served from since (a restart), its "
+        "sync state history, not judged again.  A marker that cannot be "
+        "read (or whose last line was cut short) fails the start.  "
         "Then it boots the "
         "container if it is stopped (a cold member), runs activate_cmd "
         "inside it and waits for every port on the container's own address "
@@ -3154,23 +3292,31 @@ static const struct vcha_agent_def agent = {
         "and tree, frozen for the dump and for what changed in the tree "
         "since the copy made while it ran; the steps before the kill keep a "
         "quarter of the time left for it) and stops it, its marker then "
-        "saying migrated_to=TARGET: that copy is never pulled back "
+        "saying migrated_to=TARGET and checkpoint=ID (its frozen_at): "
+        "that copy is never pulled back "
         "(vcha-receive refuses the download, so a failback while the "
         "target is down fails rather than pull the older tree) nor "
-        "started again unless the record still names the source.  A "
+        "started again unless the record still names the source (the "
+        "migration did not complete: the start then gives the checkpoint "
+        "up in MIGRATION_DIR/MEMBER/.consumed, and refuses when .consumed "
+        "says it was restored, the record being older than the "
+        "migration).  A "
         "failed checkpoint, or a kill that fails after it, thaws the "
         "member, which runs on; between standby VMs migrate_to never falls "
         "back to a stop.  migrate_from on the target refuses unless the "
         "record still names the source and the newest checkpoint is this "
-        "resource's migration from there to here, not restored before "
-        "(MIGRATION_DIR/MEMBER/.consumed names the last one restored); it "
-        "stops the target's copy, writes its marker (no push lands from "
-        "then on), restores the member over it, frozen, and only then "
-        "records the target and thaws it (a failed restore leaves the "
+        "resource's migration from there to here, neither restored nor "
+        "given up before (MIGRATION_DIR/MEMBER/.consumed names the last "
+        "such by its frozen_at), and over a marker it cannot read; it "
+        "stops the target's copy, writes its marker restoring_from=SOURCE "
+        "(no push lands from then on, no download leaves, no start uses "
+        "it unless the record names this node), restores the member over "
+        "it, frozen, and only then records the target, marks the tree "
+        "migrated_from=SOURCE and thaws it (a failed restore leaves the "
         "record on the source, whose tree is whole, and the target's copy "
-        "marked as it was).  The source's copy stays stopped with its "
-        "marker until the failback (ctset).  A member migrated in restarts "
-        "where it is (its own marker, the record naming the node).  Any other "
+        "marked as it was, byte for byte).  The source's copy stays "
+        "stopped with its marker until the failback (ctset).  A stop thaws "
+        "a frozen member before deactivate_cmd.  Any other "
         "move with allow-migrate=true (to or from the primary) is a stop "
         "in migrate_to and a start in migrate_from.  Either way start "
         "publishes the address the "

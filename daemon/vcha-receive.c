@@ -551,13 +551,12 @@ dir_ok(const char *what, const char *dir)
 static int
 active_is(const char *dest, char *path, size_t len)
 {
-    size_t n = strlen(dest);
     struct stat st;
+    int rc = vcha_active_marker_path(dest, path, len);
 
-    while (n > 1 && dest[n - 1] == '/') {
-        n--;
+    if (rc < 0) {
+        return rc;
     }
-    snprintf(path, len, "%.*s%s", (int) n, dest, VCHA_SYNCMARK_ACTIVE_SUFFIX);
     if (lstat(path, &st) < 0) {
         return errno == ENOENT ? 0 : -errno;
     }
@@ -569,7 +568,8 @@ active_is(const char *dest, char *path, size_t len)
  * with the refusal set, unless @p dest is active, the newest copy of its
  * tree.  A copy that is not active may be older than its primary's tree,
  * and is never sent back; nor is one whose member migrated to another
- * standby VM (its marker's migrated_to), which has the newer tree.
+ * standby VM (its marker's migrated_to), which has the newer tree, nor
+ * one being restored from another standby VM (restoring_from).
  */
 static bool
 download_refused(const char *dest)
@@ -577,9 +577,10 @@ download_refused(const char *dest)
     struct vcha_active_marker m;
     char path[PATH_MAX + 16];
     int rc = active_is(dest, path, sizeof(path));
+    int mrc = rc > 0 ? vcha_active_marker_read(dest, &m) : -ENOENT;
+    bool read = rc > 0 && mrc == 0;
 
-    if (rc > 0 && vcha_active_marker_read(dest, &m) == 0 &&
-        m.migrated_to[0] != '\0') {
+    if (read && m.migrated_to[0] != '\0') {
         refuse("downloads (--sender) are refused from %s: its member "
                "migrated to %s (%s), where its tree is newer than this one; "
                "only the copy it serves from is pulled back (see "
@@ -587,13 +588,25 @@ download_refused(const char *dest)
                dest, m.migrated_to, path);
         return true;
     }
-    if (rc > 0) {
+    if (read && m.restoring_from[0] != '\0') {
+        refuse("downloads (--sender) are refused from %s: its member is "
+               "being restored here from %s (%s), or its restore was cut "
+               "short, and its tree may be only partly the migration's; "
+               "a start here that finds the migration completed marks it "
+               "migrated_from (see vcha-receive(8))",
+               dest, m.restoring_from, path);
+        return true;
+    }
+    if (read) {
         return false;
+    }
+    if (rc > 0) {
+        rc = mrc == -ENOENT ? 0 : mrc; /* gone since, or unreadable */
     }
     if (rc < 0) {
         refuse("downloads (--sender) are refused from %s: its active marker "
-               "%s cannot be read as one (%s), so it may be older than its "
-               "primary's tree (see vcha-receive(8))",
+               "%s cannot be read as one (%s), so whether this tree is the "
+               "newest is not known (see vcha-receive(8))",
                dest, path, strerror(-rc));
         return true;
     }

@@ -547,6 +547,14 @@ run rsync -a --password-file="$RECEIVER_RSYNC_PASSFILE" "$RECEIVER_RSYNC_URL" \
 tap_like "$RC:$ERR" "[1-9]*:*downloads (--sender) are refused from $ddest: its member migrated to standby2*" \
     "migrated: daemon: a download is refused"
 tap_is "$(ls -A "$work/dpulled")" "" "migrated: daemon: nothing was downloaded"
+# a restore from another standby VM began here and may not have completed
+# (restoring_from=): the tree may be only partly the migration's
+printf 'instance=svc-web\nnode=standby2\nsince_ms=%s\nrestoring_from=standby1\n\n' \
+    "$(now_ms)" > "$dest.vcha-active"
+ssh_both_refused restoring "its member is being restored here from standby1"
+# a marker whose last line was cut short (what it lost may be migrated_to=)
+printf 'instance=svc-web\nnode=standby1\nmigrated_to=stand' > "$dest.vcha-active"
+ssh_both_refused "marker cut short" "its active marker*cannot be read as one (Bad message)"
 for d in "$dest" "$ddest"; do
     printf 'instance=svc-web\nnode=standby1\nsince_ms=%s\n' \
         "$(now_ms)" > "$d.vcha-active"

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <vcha/clock.h>
 #include <vcha/file.h>
 
 #define DEFAULT_STATE_DIR "/run/resource-agents"
@@ -433,4 +435,27 @@ vcha_file_open_beneath(int root, const char *path, bool dir)
         cur = nfd;
     }
     return cur;
+}
+
+/* How often vcha_file_lock() tries again. */
+#define FILE_LOCK_POLL_MS 20
+
+int
+vcha_file_lock(const char *path, long long deadline_ms)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc;
+
+    if (fd < 0) {
+        return -errno;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        if (rc != -EBUSY || vcha_now_ms() >= deadline_ms) {
+            close(fd);
+            return rc;
+        }
+        vcha_sleep_ms(FILE_LOCK_POLL_MS);
+    }
+    return fd;
 }

@@ -59,9 +59,13 @@ listed(const char *list, const char *name)
     return false;
 }
 
+/* cibadmin's exit status when its XPath matches nothing (CRM_EX_NOSUCH) */
+#define CIBADMIN_NO_SUCH 105
+
 /*
  * The primitives of @p cib whose agent is @p agent (CLASS:PROVIDER:TYPE),
- * each followed by a space, into *@p list (allocated; "" for none).
+ * each followed by a space, into *@p list (allocated; "" for none): 0,
+ * or -errno (-EIO: cibadmin failed otherwise than finding none).
  */
 static int
 agent_ids(const char *cib, const char *agent, long long deadline,
@@ -98,8 +102,10 @@ agent_ids(const char *cib, const char *agent, long long deadline,
     }
     if (res.timed_out) {
         rc = -ETIME;
-    } else if (vcha_exec_ok(&res)) { /* none: cibadmin fails (no such) */
+    } else if (vcha_exec_ok(&res)) {
         out = res.out;
+    } else if (res.exit_code != CIBADMIN_NO_SUCH) { /* that is: none */
+        rc = -EIO;
     }
     for (char *l = out != NULL ? strtok_r(out, "\n", &save) : NULL; l != NULL;
          l = strtok_r(NULL, "\n", &save)) {
@@ -134,7 +140,7 @@ stops(const char *cib, const char *movers, long long deadline, char **list)
 {
     const char *argv[] = {"crm_simulate", "--xml-file", cib, "--simulate",
                           NULL};
-    char *out = NULL, *save = NULL, name[256];
+    char *out = NULL, *save = NULL, *name = NULL;
     bool summary = false;
     size_t size = 0;
     FILE *f = open_memstream(list, &size);
@@ -146,11 +152,13 @@ stops(const char *cib, const char *movers, long long deadline, char **list)
             summary = true;
         } else if (summary && l[0] != ' ') {
             break; /* the next section */
-        } else if (summary && (sscanf(l, " * Stop %255s", name) == 1 ||
-                               (sscanf(l, " * Move %255s", name) == 1 &&
+        } else if (summary && (sscanf(l, " * Stop %ms", &name) == 1 ||
+                               (sscanf(l, " * Move %ms", &name) == 1 &&
                                 listed(movers, name)))) {
             fprintf(f, "%s ", name);
         }
+        free(name); /* a name of any length is reported whole */
+        name = NULL;
     }
     if (f != NULL && fclose(f) != 0 && rc == 0) {
         rc = -ENOMEM;

@@ -27,7 +27,6 @@
 /* a marker is a few hundred bytes; anything much larger is not one */
 #define MARKER_MAX 4096
 /* how often a waiting begin or wait looks again */
-#define LOCK_POLL_MS 20
 #define WAIT_POLL_MS 20
 #define DPKG_STATUS "var/lib/dpkg/status"
 /* a dpkg status file is a few MiB: one far larger is not hashed */
@@ -278,24 +277,9 @@ lock_take(const char *dest, long long wait_ms)
 {
     char path[PATH_MAX];
     long long deadline = vcha_now_ms() + (wait_ms > 0 ? wait_ms : 0);
-    int fd, rc = dest_path(dest, VCHA_SYNCMARK_LOCK_SUFFIX, path, sizeof(path));
+    int rc = dest_path(dest, VCHA_SYNCMARK_LOCK_SUFFIX, path, sizeof(path));
 
-    if (rc < 0) {
-        return rc;
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        if (rc != -EBUSY || vcha_now_ms() >= deadline) {
-            close(fd);
-            return rc;
-        }
-        vcha_sleep_ms(LOCK_POLL_MS);
-    }
-    return fd;
+    return rc < 0 ? rc : vcha_file_lock(path, deadline);
 }
 
 /* -EROFS when DEST's active marker exists (or cannot be looked at). */
@@ -608,6 +592,12 @@ vcha_syncmark_wait(const char *dest, long long timeout_ms,
 /* ------------------------------------------------------ active marker */
 
 int
+vcha_active_marker_path(const char *dest, char *buf, size_t len)
+{
+    return dest_path(dest, VCHA_SYNCMARK_ACTIVE_SUFFIX, buf, len);
+}
+
+int
 vcha_active_marker_read(const char *dest, struct vcha_active_marker *m)
 {
     static const struct {
@@ -619,6 +609,9 @@ vcha_active_marker_read(const char *dest, struct vcha_active_marker *m)
         {"migrated_to", offsetof(struct vcha_active_marker, migrated_to)},
         {"migrated_from",
          offsetof(struct vcha_active_marker, migrated_from)},
+        {"restoring_from",
+         offsetof(struct vcha_active_marker, restoring_from)},
+        {"checkpoint", offsetof(struct vcha_active_marker, checkpoint)},
     };
     struct vcha_kv *kv = vcha_kv_new();
     char path[PATH_MAX], *data = NULL;
@@ -631,7 +624,9 @@ vcha_active_marker_read(const char *dest, struct vcha_active_marker *m)
     rc = rc ? rc : vcha_file_read(path, &data, &size, 4096);
     rc = rc ? rc : vcha_kv_parse(kv, data, size, &used);
     if (rc == -EAGAIN) {
-        rc = 0; /* the whole file, its lines without the empty one after */
+        /* the whole file, its lines without the empty one after; a last
+         * line cut short may have lost what it said */
+        rc = size > 0 && data[size - 1] != '\n' ? -EBADMSG : 0;
     }
     if (rc == 0 && vcha_kv_get(kv, "instance") == NULL) {
         rc = -EBADMSG;

@@ -127,6 +127,21 @@ tap_ok "$([ ! -e "$work/sync/web/rootfs.vcha-active" ]; echo $?)" \
 grep -q "member web failed back to node2 (cluster property vcha-active-web)" \
     /var/log/pacemaker/pacemaker.log
 tap_ok $? "and says so in the log"
+# an activation under way, its lock held and its marker written: nothing
+# is published for the member (a change would abort the transition that
+# activates or migrates it) until the lock is released
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web -v node1
+exec 9> "$work/sync/web/rootfs.vcha-active.lock"
+flock -n 9 || tap_bail "cannot take web's activation lock"
+printf 'instance=web-svc\nnode=node1\nsince_ms=1\n' \
+    > "$work/sync/web/rootfs.vcha-active"
+sleep 5 # two monitors go by
+tap_is "$(attr vcha-sync-web)" complete \
+    "web marked active under its held activation lock: vcha-sync-web unchanged"
+exec 9>&-
+attr_is vcha-sync-web active 30
+tap_ok $? "the lock released: vcha-sync-web=active"
+rm -f "$work/sync/web/rootfs.vcha-active"
 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -D
 
 crm_resource -r standby-set-clone --meta -p target-role -v Stopped > /dev/null

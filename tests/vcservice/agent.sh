@@ -803,6 +803,52 @@ ra start OCF_RESKEY_incomplete_sync=refuse
 tap_is "$RA_RC" 0 "a marker of its own, never synced here (migrated in): a restart starts it ($RA_REASON)"
 ra stop
 mv "$work/sync-kept" "$ROOT.vcha-sync"
+# a restore from another standby VM began here (restoring_from=): started
+# only once the record names this node (the restore completed, and only
+# the marker's rewrite was cut short)
+printf 'instance=web\nnode=node1\nsince_ms=1\nrestoring_from=node2\n\n' > "$ACTIVE"
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D
+ra start
+tap_is "$RA_RC" 1 "container: start under a marker saying a restore began here, no record: fails"
+tap_like "$RA_REASON" "member web1 began to be restored here from node2 and no cluster property vcha-active-web1 names this node*" \
+    "saying so ($RA_REASON)"
+tap_is "$(running web1)/$(rec)" "STOPPED/" "nothing booted, no record written"
+ra stop
+tap_is "$(sed -n 's/^restoring_from=//p' "$ACTIVE")" node2 "the stop keeps the marker"
+rec_set node1
+ra start
+tap_is "$RA_RC" 0 "the record naming this node (the restore completed): started ($RA_REASON)"
+tap_is "$(sed -n 's/^migrated_from=//p' "$ACTIVE")/$(grep -c '^restoring_from=' "$ACTIVE")" \
+    "node2/0" "the marker says migrated_from=node2 now"
+ra stop
+# a marker whose last line was cut short may have lost what it said
+printf 'instance=web\nnode=node1\nsince_ms=1\nmigrated_to=no' > "$ACTIVE"
+ra start
+tap_is "$RA_RC" 1 "container: start under a marker cut short: fails"
+tap_like "$RA_REASON" "member web1: its active marker cannot be read (Bad message): not started over it" \
+    "saying so ($RA_REASON)"
+tap_is "$(running web1)/$(head -c 100 "$ACTIVE" | tail -1)" "STOPPED/migrated_to=no" \
+    "nothing booted, the marker as it was"
+ra stop
+# the source of a migration whose checkpoint was restored on node2
+# (MIGRATION_DIR/MEMBER/.consumed names its id): a record naming this
+# node is older than the migration (a CIB put back from a copy)
+MIG2=$work/migrate2
+mkdir -p "$MIG2/web1"
+printf 'instance=web\nnode=node1\nsince_ms=1\nmigrated_to=node2\ncheckpoint=1234\n\n' > "$ACTIVE"
+printf 1234 > "$MIG2/web1/.consumed"
+ra start OCF_RESKEY_migration_dir="$MIG2"
+tap_is "$RA_RC" 1 "container: start at a migration's source whose checkpoint was restored: fails"
+tap_like "$RA_REASON" "member web1 migrated to node2, where its checkpoint 1234 was restored ($MIG2/web1/.consumed): the cluster property vcha-active-web1 naming this node is older than that migration*" \
+    "saying so ($RA_REASON)"
+tap_is "$(running web1)" STOPPED "nothing booted"
+ra stop OCF_RESKEY_migration_dir="$MIG2"
+printf 999 > "$MIG2/web1/.consumed"
+ra start OCF_RESKEY_migration_dir="$MIG2"
+tap_is "$RA_RC" 0 "its checkpoint not restored (the migration did not complete): started ($RA_REASON)"
+tap_is "$(cat "$MIG2/web1/.consumed")" 1234 \
+    "and the checkpoint given up: no migrate_from restores it once this tree moved on"
+ra stop OCF_RESKEY_migration_dir="$MIG2"
 
 # ============================================================ migration
 # What a live migration between two standby VMs refuses, played on one

@@ -25,6 +25,15 @@ int vcha_file_write_atomic(const char *path, const void *data, size_t len,
  */
 int vcha_file_read(const char *path, char **data, size_t *len, size_t max);
 
+/**
+ * Open @p path (made, mode 0600, when missing; a symbolic link is not
+ * followed) and take an exclusive flock(2) on it, trying again until
+ * @p deadline_ms (vcha_now_ms()'s clock; one already past: a single try).
+ * Returns the descriptor (closing it releases the lock), -EBUSY when
+ * another holds the lock at the deadline, or another negative errno.
+ */
+int vcha_file_lock(const char *path, long long deadline_ms);
+
 /** fsync the directory holding @p path.  Returns 0 or a negative errno. */
 int vcha_file_sync_parent(const char *path);
 

@@ -210,14 +210,29 @@ struct vcha_active_marker {
                                   restored from here: the tree is the
                                   migration's, whatever the sync marker
                                   says; "" for a tree activated as synced */
+    char restoring_from[256]; /**< restoring_from= the standby VM it is
+                                   being restored from here: until the
+                                   record names this node, the tree may be
+                                   half the migration's, and is neither
+                                   sent back nor started */
+    char checkpoint[256]; /**< checkpoint= beside migrated_to: the id
+                               (frozen_at) of the checkpoint the migration
+                               took; "" if unsaid */
 };
 
 /**
  * Read the active marker of @p dest into *@p m: 0; -ENOENT without one;
- * -EBADMSG for a file that names no instance (or is no key=value list);
- * another negative errno when it cannot be read.
+ * -EBADMSG for a file that names no instance, is no key=value list or
+ * whose last line was cut short (no newline); another negative errno when
+ * it cannot be read.
  */
 int vcha_active_marker_read(const char *dest, struct vcha_active_marker *m);
+
+/**
+ * The active marker's path for @p dest (DEST + VCHA_SYNCMARK_ACTIVE_SUFFIX)
+ * into @p buf, as vcha_syncmark_path() makes the sync marker's.
+ */
+int vcha_active_marker_path(const char *dest, char *buf, size_t len);
 
 /** The record's property name for @p member, into @p buf. */
 void vcha_active_record_name(const char *member, char *buf, size_t len);

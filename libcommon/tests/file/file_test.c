@@ -18,6 +18,7 @@
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
+#include <vcha/clock.h>
 #include <vcha/file.h>
 
 #include "../test-util.h"
@@ -696,6 +697,35 @@ test_open_beneath(void **state)
     close(root);
 }
 
+/* ------------------------------------------------------------ lock */
+
+static void
+test_lock_excludes_until_closed(void **state)
+{
+    struct fixture *f = *state;
+    long long t0;
+    int fd, fd2;
+    char *link = test_path(f->dir, "link"), *lost = test_path(f->dir, "no/x");
+
+    fd = vcha_file_lock(f->path, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(file_mode(f->path), 0600);
+    /* another open file description: excluded, tried until the deadline */
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_file_lock(f->path, t0 + 150), -EBUSY);
+    assert_true(vcha_now_ms() - t0 >= 150);
+    assert_int_equal(vcha_file_lock(f->path, 0), -EBUSY);
+    close(fd);
+    fd2 = vcha_file_lock(f->path, 0);
+    assert_true(fd2 >= 0);
+    close(fd2);
+    assert_int_equal(symlink(f->path, link), 0);
+    assert_int_equal(vcha_file_lock(link, 0), -ELOOP);
+    assert_int_equal(vcha_file_lock(lost, 0), -ENOENT);
+    free(link);
+    free(lost);
+}
+
 #define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 int
@@ -737,6 +767,7 @@ main(void)
         T(test_remove_tree_removes_everything),
         T(test_remove_tree_missing_and_plain_file),
         T(test_open_beneath),
+        T(test_lock_excludes_until_closed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -578,6 +578,18 @@ test_active_marker(void **state)
 
     snprintf(active, sizeof(active), "%s%s", f->dest,
              VCHA_SYNCMARK_ACTIVE_SUFFIX);
+    {
+        char path[PATH_MAX + 32], slashed[PATH_MAX + 8];
+
+        snprintf(slashed, sizeof(slashed), "%s//", f->dest);
+        assert_int_equal(
+            vcha_active_marker_path(slashed, path, sizeof(path)), 0);
+        assert_string_equal(path, active);
+        assert_int_equal(vcha_active_marker_path("/", path, sizeof(path)),
+                         -EINVAL);
+        assert_int_equal(vcha_active_marker_path(f->dest, path, 4),
+                         -ENAMETOOLONG);
+    }
     assert_int_equal(vcha_active_marker_read(f->dest, &m), -ENOENT);
     assert_int_equal(test_write_file(active, "instance=svc\nnode=sb1\n"), 0);
     assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
@@ -585,8 +597,7 @@ test_active_marker(void **state)
     assert_string_equal(m.node, "sb1");
     assert_string_equal(m.migrated_to, "");
     assert_int_equal(
-        test_write_file(active,
-                        "instance=svc\nnode=sb1\nmigrated_to=sb2\n\n"),
+        test_write_file(active, "instance=svc\nnode=sb1\nmigrated_to=sb2\n\n"),
         0);
     assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
     assert_string_equal(m.migrated_to, "sb2");
@@ -596,6 +607,22 @@ test_active_marker(void **state)
     assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
     assert_string_equal(m.migrated_to, "");
     assert_string_equal(m.migrated_from, "sb1");
+    assert_string_equal(m.restoring_from, "");
+    assert_int_equal(
+        test_write_file(active, "instance=svc\nrestoring_from=sb1\n\n"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
+    assert_string_equal(m.restoring_from, "sb1");
+    assert_string_equal(m.migrated_from, "");
+    assert_int_equal(
+        test_write_file(active,
+                        "instance=svc\nmigrated_to=sb2\ncheckpoint=17\n\n"),
+        0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), 0);
+    assert_string_equal(m.checkpoint, "17");
+    /* a last line cut short may have lost what it said */
+    assert_int_equal(
+        test_write_file(active, "instance=svc\nnode=sb1\nmigrated_to=s"), 0);
+    assert_int_equal(vcha_active_marker_read(f->dest, &m), -EBADMSG);
     assert_int_equal(test_write_file(active, "node=sb1\n"), 0);
     assert_int_equal(vcha_active_marker_read(f->dest, &m), -EBADMSG);
     assert_string_equal(m.instance, "");

@@ -128,7 +128,16 @@ grep -F 'vcservice(web)' "$log_s" | grep -F 'checkpointed for its migration' | t
 grep -F 'vcservice(web)' "$log_t" | grep -F 'restored from' | tail -1 | sed 's/^.*restored/#  restored/'
 sleep 12 # two of ctset's monitors on the source
 tap_is "$(ct_state "$S")" STOPPED "$S's copy stays stopped (its address is in use on $T)"
-tap_ok "$(ex "$S" test -e "$CS_SYNC/web/rootfs.vcha-active"; echo $?)" "and keeps its active marker"
+mk_s=$(ex "$S" cat "$CS_SYNC/web/rootfs.vcha-active")
+mk_t=$(ex "$T" cat "$CS_SYNC/web/rootfs.vcha-active")
+id=$(sed -n 's/^checkpoint=//p' <<< "$mk_s")
+tap_is "$(sed -n 's/^migrated_to=//p' <<< "$mk_s")" "$T" \
+    "and keeps its active marker, saying migrated_to=$T (never pulled back nor started)"
+tap_is "$(sed -n 's/^migrated_from=//p' <<< "$mk_t")/$(grep -c '^restoring_from=' <<< "$mk_t")" "$S/0" \
+    "$T's marker says migrated_from=$S: the restore completed"
+tap_cond "${id:-0} > 0" "$S's marker names the migration's checkpoint (${id:-none})"
+tap_is "$(ex "$T" cat "$MIG/web/.consumed")" "$id" \
+    "which $MIG/web/.consumed names: restored, never to be restored again"
 # the checkpoint is the migration's from node3 to node4: a migrate_from on
 # node3 (as from node4) is refused, and changes nothing
 out=$(ex "$S" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=web \
@@ -164,7 +173,10 @@ tap_ok $? "$T powered off while web runs there: fenced"
 t=$(log_wait 60 "$t_off" "$P" "cannot pull member web's tree back from $T")
 tap_ok "$([ -n "$t" ]; echo $?)" "$P's start does not pull web's tree from elsewhere"
 grep -F 'vcservice(web)' "$(node_log "$P" /var/log/pacemaker/pacemaker.log)" |
-    grep -F "cannot pull member web's tree back from $T" | tail -1 | sed 's/^.*cannot pull/#  cannot pull/'
+    grep -F "cannot pull member web's tree back from $T" | tail -1 > "$work/pull"
+sed 's/^.*cannot pull/#  cannot pull/' "$work/pull"
+grep -q "refused from .*: its member migrated to $T" "$work/pull"
+tap_ok $? "$S's receiver refused it the copy it left by the migration"
 t=$(log_wait 60 "$t_off" "$S" "member web is active on $T .*: the newest tree is there, not here")
 tap_ok "$([ -n "$t" ]; echo $?)" "$S's start is refused: the record names $T"
 tap_is "$(record)" "$T" "the record still names $T"
