@@ -458,10 +458,10 @@ static const struct vcha_param_def params[N_PARAMS] = {
                 "generation kept, the base of the next migration's "
                 "copy) and stops it; migrate_from restores it on "
                 "the target, over the target's copy of the tree, "
-                "and names it in MIGRATION_DIR/MEMBER/.consumed "
-                "(as does a start at the source of a migration "
-                "that did not complete), so that it is never "
-                "restored again.  Unset, a move from one standby VM to another "
+                "and says so in MIGRATION_DIR/MEMBER/.consumed.d/ID "
+                "(restored NODE; a start at the source of a "
+                "migration that did not complete writes given-up "
+                "NODE), so that it is never restored again.  Unset, a move from one standby VM to another "
                 "fails in migrate_to before it touches the member "
                 "(a stop and a start cannot move it: the newest "
                 "tree is on the source); Pacemaker then recovers "
@@ -2173,7 +2173,8 @@ container_stop(struct vcha_agent *a, const struct state *st)
     enum vcha_result r = VCHA_OK;
     struct vcha_active_marker mk;
     char why[512] = "";
-    int running;
+    int running, mrc;
+    bool restoring, deactivate;
 
     address_withdraw(a);
     if (ct_load(a, &ct) != VCHA_OK) {
@@ -2181,10 +2182,11 @@ container_stop(struct vcha_agent *a, const struct state *st)
         a->reason[0] = '\0';
         return VCHA_OK;
     }
+    mrc = vcha_active_marker_read(ct->rootfs, &mk);
     /* a start that failed before it activated anything (no marker of
      * this resource's, nothing booted) leaves ctset's standby alone */
-    if (!st->booted && (vcha_active_marker_read(ct->rootfs, &mk) != 0 ||
-                        strcmp(mk.instance, a->instance) != 0)) {
+    if (!st->booted &&
+        (mrc != 0 || strcmp(mk.instance, a->instance) != 0)) {
         vcha_notice("member %s is not active for %s: left to ctset", ct->name,
                     a->instance);
         goto done;
@@ -2194,13 +2196,23 @@ container_stop(struct vcha_agent *a, const struct state *st)
         r = VCHA_ERR_GENERIC;
         goto done;
     }
-    /* a member left frozen (a migration's restore or checkpoint cut
-     * short) would hold deactivate_cmd until its deadline */
-    if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
+    /* a copy whose restore did not complete (restoring_from) is killed as
+     * it is, frozen: thawed, its restored processes would answer on the
+     * member's address for a tree that is never served */
+    restoring = mrc == 0 && mk.restoring_from[0] != '\0';
+    deactivate = running > 0 && !restoring &&
+                 vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL;
+    if (running > 0 && restoring) {
+        vcha_notice("%s was being restored from %s: stopped without "
+                    "deactivate_cmd",
+                    ct->name, mk.restoring_from);
+    }
+    /* a member left frozen (a migration's checkpoint cut short) would hold
+     * deactivate_cmd until its deadline */
+    if (deactivate &&
         vcha_ct_thaw(ct, stop_thaw_deadline(a), why, sizeof(why)) < 0) {
         vcha_warn("cannot thaw %s (%s): deactivate_cmd not run", ct->name, why);
-    } else if (running > 0 && vcha_agent_str(a, P_DEACTIVATE_CMD) != NULL &&
-               run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
+    } else if (deactivate && run_inside(a, ct, P_DEACTIVATE_CMD) != VCHA_OK) {
         vcha_warn("%s", a->reason);
         a->reason[0] = '\0';
     }
@@ -2726,80 +2738,115 @@ vcservice_migrate_to(struct vcha_agent *a)
     return container_migrate_to(a, target);
 }
 
-/* The file in the migration store that holds the id (MIG_ID) of the
- * last checkpoint restored, or given up by a start at its source. */
-#define MIG_CONSUMED ".consumed"
+/*
+ * The directory in the migration store that says, for each checkpoint
+ * (a file named by its id, MIG_ID), what became of it: "restored NODE"
+ * (migrate_from restored it there, and the record moved) or "given-up
+ * NODE" (a start at the migration's source, which did not complete).  A
+ * checkpoint named there is never restored again.  One small file a
+ * migration; none is removed.
+ */
+#define MIG_CONSUMED ".consumed.d"
+#define MIG_RESTORED "restored"
+#define MIG_GIVEN_UP "given-up"
 
-/* MIG_CONSUMED's content into *@p used (free()): 0, -ENOENT or -errno. */
-static int
-migration_consumed(const char *store, char **used)
+/* Whether @p id can name a checkpoint (its frozen_at: digits). */
+static bool
+migration_id_valid(const char *id)
 {
-    char path[4096 + sizeof("/" MIG_CONSUMED)];
-
-    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
-    return vcha_file_read(path, used, NULL, 256);
+    return id != NULL && *id != '\0' && strlen(id) < 32 &&
+           strspn(id, "0123456789") == strlen(id);
 }
 
-/* Record in the store that the checkpoint @p id was restored or given up
- * (0, or -errno). */
+/* What MIG_CONSUMED says of checkpoint @p id, into *@p what (free()):
+ * 0, -ENOENT (nothing: never restored nor given up) or -errno. */
 static int
-migration_consume(const char *store, const char *id)
+migration_consumed(const char *store, const char *id, char **what)
 {
-    char path[4096 + sizeof("/" MIG_CONSUMED)];
+    char path[4096 + sizeof("/" MIG_CONSUMED "/") + 32];
 
-    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED, store);
-    return vcha_file_write_atomic(path, id, strlen(id), 0644);
+    snprintf(path, sizeof(path), "%s/" MIG_CONSUMED "/%s", store, id);
+    return vcha_file_read(path, what, NULL, 512);
+}
+
+/* Record in the store that checkpoint @p id was @p how (MIG_RESTORED,
+ * MIG_GIVEN_UP) on @p node: 0, or -errno. */
+static int
+migration_consume(const char *store, const char *id, const char *how,
+                  const char *node)
+{
+    char dir[4096 + sizeof("/" MIG_CONSUMED)], path[sizeof(dir) + 33];
+    char text[300];
+    int n;
+
+    snprintf(dir, sizeof(dir), "%s/" MIG_CONSUMED, store);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        return -errno;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, id);
+    n = snprintf(text, sizeof(text), "%s %s\n", how, node);
+    return vcha_file_write_atomic(path, text, (size_t) n, 0644);
 }
 
 /*
  * A start at the source of a migration, under its marker (@p mk: migrated
  * to another standby VM) and a record naming this node.  The migration
  * did not complete, unless its checkpoint was restored there
- * (MIG_CONSUMED names it): the record is then older than the migration (a
- * CIB put back from a copy), the newest tree is there, and the start is
- * refused.  Otherwise the checkpoint is given up, marked consumed, so
- * that no migrate_from restores it once this tree has moved on (a warning
- * when that cannot be written).  A marker with no checkpoint id, or no
- * migration_dir here, leaves the record to decide.
+ * (MIG_CONSUMED says "restored"): the record is then older than the
+ * migration (a CIB put back from a copy), the newest tree is there, and
+ * the start is refused.  Otherwise the checkpoint is given up (or was,
+ * by a start here cut short), so that no migrate_from restores it once
+ * this tree has moved on (a warning when that cannot be written).  A
+ * marker with no checkpoint id, or no migration_dir here (unset, or not
+ * mounted), leaves the record to decide.
  */
 static enum vcha_result
 migration_abandon(struct vcha_agent *a, const struct vcha_ct *ct,
                   const struct vcha_active_marker *mk)
 {
     const char *dir = vcha_agent_str(a, P_MIGRATION_DIR);
-    char store[4096], *used = NULL;
+    char store[4096], self[256], *what = NULL;
     int rc;
 
-    if (dir == NULL || mk->checkpoint[0] == '\0') {
+    if (dir == NULL || !migration_id_valid(mk->checkpoint)) {
         return VCHA_OK;
     }
+    vcha_agent_node_name(a, self, sizeof(self));
     snprintf(store, sizeof(store), "%s/%s", dir, vcha_agent_str(a, P_MEMBER));
-    rc = migration_consumed(store, &used);
+    rc = migration_consumed(store, mk->checkpoint, &what);
     if (rc < 0 && rc != -ENOENT) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "member %s migrated to %s, and whether its "
-                               "checkpoint was restored there is not known: "
-                               "cannot read %s/" MIG_CONSUMED ": %s",
-                               ct->name, mk->migrated_to, store, strerror(-rc));
+                               "checkpoint %s was restored there is not "
+                               "known: cannot read %s/" MIG_CONSUMED "/%s: %s",
+                               ct->name, mk->migrated_to, mk->checkpoint,
+                               store, mk->checkpoint, strerror(-rc));
     }
-    if (rc == 0 && strcmp(used, mk->checkpoint) == 0) {
-        free(used);
-        return vcha_agent_fail(
+    if (rc == 0 && strncmp(what, MIG_RESTORED " ",
+                           strlen(MIG_RESTORED " ")) == 0) {
+        what[strcspn(what, "\n")] = '\0';
+        rc = vcha_agent_fail(
             a, VCHA_ERR_GENERIC,
             "member %s migrated to %s, where its checkpoint %s was restored "
-            "(%s/" MIG_CONSUMED
-            "): the cluster property " VCHA_ACTIVE_RECORD_PREFIX
-            "%s naming this node is older than "
+            "(%s/" MIG_CONSUMED "/%s: %s): the cluster property "
+            VCHA_ACTIVE_RECORD_PREFIX "%s naming this node is older than "
             "that migration, and the newest tree is there",
-            ct->name, mk->migrated_to, mk->checkpoint, store, ct->name);
+            ct->name, mk->migrated_to, mk->checkpoint, store, mk->checkpoint,
+            what, ct->name);
+        free(what);
+        return rc;
     }
-    free(used);
-    rc = migration_consume(store, mk->checkpoint);
+    free(what);
+    if (rc == 0) {
+        return VCHA_OK; /* given up by a start before this one */
+    }
+    rc = migration_consume(store, mk->checkpoint, MIG_GIVEN_UP, self);
     if (rc < 0) {
-        vcha_warn(
-            "%s: cannot mark the checkpoint %s of its migration to %s, "
-            "which did not complete, as given up (%s/" MIG_CONSUMED "): %s",
-            ct->name, mk->checkpoint, mk->migrated_to, store, strerror(-rc));
+        vcha_warn("%s: cannot mark the checkpoint %s of its migration to %s, "
+                  "which did not complete, as given up (%s/" MIG_CONSUMED
+                  "): %s",
+                  ct->name, mk->checkpoint, mk->migrated_to, store,
+                  strerror(-rc));
     } else {
         vcha_notice("%s: its migration to %s did not complete: its "
                     "checkpoint %s given up",
@@ -2848,52 +2895,49 @@ migration_find(struct vcha_agent *a, const char *store, const char *source,
                                to ? to : "?");
     }
     id = vcha_gen_info_figure(&(*gens)[0], MIG_ID);
-    if (id == NULL) {
+    if (!migration_id_valid(id)) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "the newest checkpoint in %s has no " MIG_ID
                                " figure to tell it by",
                                store);
     }
-    rc = migration_consumed(store, &used);
+    rc = migration_consumed(store, id, &used);
     if (rc < 0 && rc != -ENOENT) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "cannot read %s/" MIG_CONSUMED ": %s", store,
-                               strerror(-rc));
+                               "cannot read %s/" MIG_CONSUMED "/%s: %s", store,
+                               id, strerror(-rc));
     }
-    if (rc == 0 && strcmp(used, id) == 0) {
+    if (rc == 0) {
+        used[strcspn(used, "\n")] = '\0';
+        rc = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                             "the newest checkpoint in %s (" MIG_ID
+                             "=%s) was %s before: no migrate_to of %s on "
+                             "%s took one since",
+                             store, id, used, a->instance, source);
         free(used);
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                               "the newest checkpoint in %s (" MIG_ID
-                               "=%s) was restored or given up before: no "
-                               "migrate_to of %s on %s took one since",
-                               store, id, a->instance, source);
+        return rc;
     }
-    free(used);
     return VCHA_OK;
 }
 
 /*
- * This node's copy after a migrate_from that failed: the container
- * stopped, and the active marker it had before put back as it was
- * (@p had, @p len bytes), or the one this migrate_from wrote removed.
+ * This node's copy after a migrate_from whose restore failed: the
+ * container killed as it is, frozen as it may be, and its marker left
+ * restoring_from: its tree may be partly the checkpoint's, and is neither
+ * started nor sent back unless the record names this node.
  */
 static void
-migration_undo(struct vcha_agent *a, const struct vcha_ct *ct,
-               const char *had, size_t len)
+migration_undo(struct vcha_agent *a, const struct vcha_ct *ct)
 {
-    char keep[sizeof(a->reason)], why[512], path[4096];
-    int rc;
+    char keep[sizeof(a->reason)], why[512];
 
     snprintf(keep, sizeof(keep), "%s", a->reason);
     if (vcha_ct_kill(ct, a->deadline_ms, why, sizeof(why)) < 0) {
         vcha_warn("cannot stop %s: %s", ct->name, why);
     }
-    if (had == NULL) {
-        active_remove(ct);
-    } else if (vcha_active_marker_path(ct->rootfs, path, sizeof(path)) == 0 &&
-               (rc = vcha_file_write_atomic(path, had, len, 0644)) < 0) {
-        vcha_warn("cannot put %s back as it was: %s", path, strerror(-rc));
-    }
+    vcha_notice("%s: its tree may be partly the checkpoint's: its marker "
+                "stays restoring_from",
+                ct->name);
     snprintf(a->reason, sizeof(a->reason), "%s", keep);
 }
 
@@ -2905,9 +2949,9 @@ migration_undo(struct vcha_agent *a, const struct vcha_ct *ct,
  * leaves it, and no start uses it unless the record moves here), its tree
  * made the migration's and its processes restored, frozen.  Only then is
  * the record moved here, the marker made migrated_from and the container
- * thawed: a restore that fails leaves the record on @p source, whose tree
- * is whole, and this node's copy as it was marked before; one cut short
- * leaves it marked restoring_from.
+ * thawed: a restore that fails (or is cut short) leaves the record on
+ * @p source, whose tree is whole, and this node's copy killed and marked
+ * restoring_from (see migration_undo()).
  */
 static enum vcha_result
 container_migrate_from(struct vcha_agent *a, const char *source)
@@ -2919,13 +2963,16 @@ container_migrate_from(struct vcha_agent *a, const char *source)
     struct vcha_kv *fig = vcha_kv_new();
     struct state st = {MODE_CONTAINER, true};
     struct record rec;
-    char address[64], why[1024] = "", line[1024], path[4096];
-    char *store = migration_store(a), *had = NULL;
+    char address[64], why[1024] = "", line[1024];
+    char *store = migration_store(a);
     enum vcha_result r = store != NULL ? VCHA_OK : VCHA_ERR_GENERIC;
     bool marked = false, moved = false;
-    size_t n = 0, hadlen = 0;
+    size_t n = 0;
     int lock = -1, rc;
+    const char *id = NULL;
+    char self[256];
 
+    vcha_agent_node_name(a, self, sizeof(self));
     r = r != VCHA_OK ? r : ct_load(a, &ct);
     r = r != VCHA_OK ? r : ct_address(a, ct, address, sizeof(address));
     if (r == VCHA_OK) {
@@ -2944,22 +2991,14 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             rec.present && rec.native ? "native:" : "",
                             rec.present ? rec.node : "none");
     }
-    if (r == VCHA_OK) {
-        /* the marker found, to put back byte for byte should this fail */
-        rc = vcha_active_marker_read(ct->rootfs, &mk);
-        if (rc == 0 &&
-            vcha_active_marker_path(ct->rootfs, path, sizeof(path)) == 0) {
-            rc = vcha_file_read(path, &had, &hadlen, 4096);
-        }
-        if (rc < 0 && rc != -ENOENT) {
-            had = NULL;
-            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                "member %s: its active marker here cannot be "
-                                "read (%s): not restored over it",
-                                ct->name, strerror(-rc));
-        }
-    }
-    if (r == VCHA_OK && had != NULL && strcmp(mk.instance, a->instance) != 0) {
+    rc = r == VCHA_OK ? vcha_active_marker_read(ct->rootfs, &mk) : -ENOENT;
+    if (rc < 0 && rc != -ENOENT) {
+        /* it may say that this tree is the newest of another migration */
+        r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                            "member %s: its active marker here cannot be "
+                            "read (%s): not restored over it",
+                            ct->name, strerror(-rc));
+    } else if (rc == 0 && strcmp(mk.instance, a->instance) != 0) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
                             "member %s is active for %s here", ct->name,
                             mk.instance);
@@ -2973,7 +3012,8 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                             why);
     }
     if (r == VCHA_OK) {
-        r = active_write(a, ct, &none, "restoring_from", source, NULL);
+        id = vcha_gen_info_figure(&gens[0], MIG_ID);
+        r = active_write(a, ct, &none, "restoring_from", source, id);
         marked = r == VCHA_OK;
     }
     if (r == VCHA_OK &&
@@ -2991,19 +3031,25 @@ container_migrate_from(struct vcha_agent *a, const char *source)
         moved = r == VCHA_OK || record_names_self(a);
     }
     if (moved) {
-        const char *id = vcha_gen_info_figure(&gens[0], MIG_ID);
-
-        if (active_write(a, ct, &none, "migrated_from", source, NULL) !=
-            VCHA_OK) {
-            /* a restart here, the record naming this node, says so */
-            vcha_warn("%s", a->reason);
+        if (r != VCHA_OK) {
+            vcha_warn("%s; it names this node all the same", a->reason);
         }
-        if ((rc = migration_consume(store, id)) < 0) {
-            /* the record names this node: no migrate_from restores it */
-            vcha_warn("cannot write %s/" MIG_CONSUMED ": %s", store,
+        a->reason[0] = '\0';
+        r = VCHA_OK;
+        if ((rc = migration_consume(store, id, MIG_RESTORED, self)) < 0) {
+            /* the record names this node: no migrate_from restores it;
+             * only a CIB put back from before would go unnoticed */
+            vcha_warn("cannot write %s/" MIG_CONSUMED "/%s: %s", store, id,
                       strerror(-rc));
         }
-        r = VCHA_OK;
+        if (active_write(a, ct, &none, "migrated_from", source, NULL) !=
+            VCHA_OK) {
+            /* a start here, the record naming this node, rewrites it */
+            vcha_warn("%s; until a start rewrites it, this tree is not "
+                      "sent back",
+                      a->reason);
+            a->reason[0] = '\0';
+        }
         if (vcha_ct_thaw(ct, a->deadline_ms, why, sizeof(why)) < 0) {
             /* the record names this node: its restart starts this tree */
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
@@ -3011,7 +3057,7 @@ container_migrate_from(struct vcha_agent *a, const char *source)
                                 ct->name, why);
         }
     } else if (marked) {
-        migration_undo(a, ct, had, hadlen);
+        migration_undo(a, ct);
     }
     if (lock >= 0) {
         close(lock);
@@ -3022,7 +3068,6 @@ container_migrate_from(struct vcha_agent *a, const char *source)
     vcha_ct_free(ct);
     vcha_kv_free(fig);
     free(store);
-    free(had);
     return r;
 }
 
@@ -3298,7 +3343,7 @@ static const struct vcha_agent_def agent = {
         "target is down fails rather than pull the older tree) nor "
         "started again unless the record still names the source (the "
         "migration did not complete: the start then gives the checkpoint "
-        "up in MIGRATION_DIR/MEMBER/.consumed, and refuses when .consumed "
+        "up in MIGRATION_DIR/MEMBER/.consumed.d/ID, and refuses when that "
         "says it was restored, the record being older than the "
         "migration).  A "
         "failed checkpoint, or a kill that fails after it, thaws the "
@@ -3306,17 +3351,19 @@ static const struct vcha_agent_def agent = {
         "back to a stop.  migrate_from on the target refuses unless the "
         "record still names the source and the newest checkpoint is this "
         "resource's migration from there to here, neither restored nor "
-        "given up before (MIGRATION_DIR/MEMBER/.consumed names the last "
-        "such by its frozen_at), and over a marker it cannot read; it "
+        "given up before (MIGRATION_DIR/MEMBER/.consumed.d/ID, ID its "
+        "frozen_at), and over a marker it cannot read; it "
         "stops the target's copy, writes its marker restoring_from=SOURCE "
         "(no push lands from then on, no download leaves, no start uses "
         "it unless the record names this node), restores the member over "
         "it, frozen, and only then records the target, marks the tree "
         "migrated_from=SOURCE and thaws it (a failed restore leaves the "
         "record on the source, whose tree is whole, and the target's copy "
-        "marked as it was, byte for byte).  The source's copy stays "
+        "killed, frozen, and marked restoring_from: it may be partly the "
+        "checkpoint's).  The source's copy stays "
         "stopped with its marker until the failback (ctset).  A stop thaws "
-        "a frozen member before deactivate_cmd.  Any other "
+        "a frozen member before deactivate_cmd, but kills one marked "
+        "restoring_from as it is, without deactivate_cmd.  Any other "
         "move with allow-migrate=true (to or from the primary) is a stop "
         "in migrate_to and a start in migrate_from.  Either way start "
         "publishes the address the "

@@ -212,6 +212,7 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
     char *text = NULL, *save = NULL, *before = NULL, *after = NULL;
     char *movers = NULL;
     size_t size = 0, used = 0;
+    bool found = false;
     int rc = 0;
 
     stopped[0] = '\0';
@@ -245,10 +246,15 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
                       : -ETIME;
     }
     rc = rc ? rc : stops(copy, movers, deadline, &after);
-    /* what the change stops that the cluster as it is does not */
+    /* what the change stops that the cluster as it is does not (each
+     * counted, though its name may not fit in @p stopped) */
     for (char *n = rc == 0 ? strtok_r(after, " ", &save) : NULL; n != NULL;
          n = strtok_r(NULL, " ", &save)) {
-        if (!listed(before, n) && used + strlen(n) + 2 < len) {
+        if (listed(before, n)) {
+            continue;
+        }
+        found = true;
+        if (used + strlen(n) + 2 < len) {
             used += (size_t) snprintf(stopped + used, len - used, "%s%s",
                                       used ? " " : "", n);
         }
@@ -258,5 +264,5 @@ vcha_whatif_utilization(const char *cib_file, const char *rsc,
     free(after);
     free(movers);
     free(text);
-    return rc < 0 ? rc : used > 0;
+    return rc < 0 ? rc : found;
 }

@@ -816,8 +816,11 @@ tap_is "$(running web1)/$(rec)" "STOPPED/" "nothing booted, no record written"
 ra stop
 tap_is "$(sed -n 's/^restoring_from=//p' "$ACTIVE")" node2 "the stop keeps the marker"
 rec_set node1
-ra start
-tap_is "$RA_RC" 0 "the record naming this node (the restore completed): started ($RA_REASON)"
+cp "$ROOT.vcha-sync" "$work/sync-kept"
+sed -i 's/^state=complete$/state=incomplete/; s/^status=0$/status=23/' "$ROOT.vcha-sync"
+ra start OCF_RESKEY_incomplete_sync=refuse
+mv "$work/sync-kept" "$ROOT.vcha-sync"
+tap_is "$RA_RC" 0 "the record naming this node (the restore completed): started, its sync marker not judged ($RA_REASON)"
 tap_is "$(sed -n 's/^migrated_from=//p' "$ACTIVE")/$(grep -c '^restoring_from=' "$ACTIVE")" \
     "node2/0" "the marker says migrated_from=node2 now"
 ra stop
@@ -831,24 +834,39 @@ tap_is "$(running web1)/$(head -c 100 "$ACTIVE" | tail -1)" "STOPPED/migrated_to
     "nothing booted, the marker as it was"
 ra stop
 # the source of a migration whose checkpoint was restored on node2
-# (MIGRATION_DIR/MEMBER/.consumed names its id): a record naming this
+# (MIGRATION_DIR/MEMBER/.consumed.d/ID says so): a record naming this
 # node is older than the migration (a CIB put back from a copy)
 MIG2=$work/migrate2
-mkdir -p "$MIG2/web1"
-printf 'instance=web\nnode=node1\nsince_ms=1\nmigrated_to=node2\ncheckpoint=1234\n\n' > "$ACTIVE"
-printf 1234 > "$MIG2/web1/.consumed"
+CONS=$MIG2/web1/.consumed.d
+mkdir -p "$CONS"
+mig_marker='instance=web\nnode=node1\nsince_ms=1\nmigrated_to=node2\ncheckpoint=1234\n\n'
+printf "$mig_marker" > "$ACTIVE"
+echo "restored node2" > "$CONS/1234"
 ra start OCF_RESKEY_migration_dir="$MIG2"
 tap_is "$RA_RC" 1 "container: start at a migration's source whose checkpoint was restored: fails"
-tap_like "$RA_REASON" "member web1 migrated to node2, where its checkpoint 1234 was restored ($MIG2/web1/.consumed): the cluster property vcha-active-web1 naming this node is older than that migration*" \
+tap_like "$RA_REASON" "member web1 migrated to node2, where its checkpoint 1234 was restored ($CONS/1234: restored node2): the cluster property vcha-active-web1 naming this node is older than that migration*" \
     "saying so ($RA_REASON)"
 tap_is "$(running web1)" STOPPED "nothing booted"
 ra stop OCF_RESKEY_migration_dir="$MIG2"
-printf 999 > "$MIG2/web1/.consumed"
-ra start OCF_RESKEY_migration_dir="$MIG2"
-tap_is "$RA_RC" 0 "its checkpoint not restored (the migration did not complete): started ($RA_REASON)"
-tap_is "$(cat "$MIG2/web1/.consumed")" 1234 \
-    "and the checkpoint given up: no migrate_from restores it once this tree moved on"
+# another checkpoint restored since (a later migration): this one was not
+rm "$CONS/1234"
+echo "restored node2" > "$CONS/999"
+cp "$ROOT.vcha-sync" "$work/sync-kept"
+sed -i 's/^state=complete$/state=incomplete/; s/^status=0$/status=23/' "$ROOT.vcha-sync"
+ra start OCF_RESKEY_migration_dir="$MIG2" OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 0 "its checkpoint not restored (the migration did not complete): started, its sync marker not judged ($RA_REASON)"
+tap_is "$(cat "$CONS/1234")/$(cat "$CONS/999")" "given-up node1/restored node2" \
+    "the checkpoint given up, the other one's entry kept: no migrate_from restores it once this tree moved on"
+tap_is "$(grep -c '^migrated_to=\|^checkpoint=' "$ACTIVE")" 0 "the marker no longer says it migrated"
 ra stop OCF_RESKEY_migration_dir="$MIG2"
+# a start that gave the checkpoint up, cut short before its marker was
+# rewritten: the next start finds its own give-up and goes on
+printf "$mig_marker" > "$ACTIVE"
+ra start OCF_RESKEY_migration_dir="$MIG2" OCF_RESKEY_incomplete_sync=refuse
+tap_is "$RA_RC" 0 "a checkpoint given up before, the marker still saying it migrated: started ($RA_REASON)"
+tap_is "$(cat "$CONS/1234")" "given-up node1" "the give-up as it was"
+ra stop OCF_RESKEY_migration_dir="$MIG2"
+mv "$work/sync-kept" "$ROOT.vcha-sync"
 
 # ============================================================ migration
 # What a live migration between two standby VMs refuses, played on one

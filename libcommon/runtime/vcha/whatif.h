@@ -23,7 +23,8 @@
  * the value set there (crm_resource --utilization on the copy), and the
  * resources the second stops or moves that the first does not are the
  * answer (a migration is neither).  Returns 0 (none), 1 (their
- * names, separated by spaces, in @p stopped), or a negative errno
+ * names, separated by spaces, in @p stopped, as many as fit), or a
+ * negative errno
  * (-ETIME: not done within @p timeout_ms; -EIO: a tool failed).
  */
 int vcha_whatif_utilization(const char *cib_file, const char *rsc,

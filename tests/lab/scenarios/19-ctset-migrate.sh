@@ -136,8 +136,8 @@ tap_is "$(sed -n 's/^migrated_to=//p' <<< "$mk_s")" "$T" \
 tap_is "$(sed -n 's/^migrated_from=//p' <<< "$mk_t")/$(grep -c '^restoring_from=' <<< "$mk_t")" "$S/0" \
     "$T's marker says migrated_from=$S: the restore completed"
 tap_cond "${id:-0} > 0" "$S's marker names the migration's checkpoint (${id:-none})"
-tap_is "$(ex "$T" cat "$MIG/web/.consumed")" "$id" \
-    "which $MIG/web/.consumed names: restored, never to be restored again"
+tap_is "$(ex "$T" cat "$MIG/web/.consumed.d/${id:-none}")" "restored $T" \
+    "which $MIG/web/.consumed.d/ID says was restored on $T: never to be restored again"
 # the checkpoint is the migration's from node3 to node4: a migrate_from on
 # node3 (as from node4) is refused, and changes nothing
 out=$(ex "$S" env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=web \
@@ -175,7 +175,7 @@ tap_ok "$([ -n "$t" ]; echo $?)" "$P's start does not pull web's tree from elsew
 grep -F 'vcservice(web)' "$(node_log "$P" /var/log/pacemaker/pacemaker.log)" |
     grep -F "cannot pull member web's tree back from $T" | tail -1 > "$work/pull"
 sed 's/^.*cannot pull/#  cannot pull/' "$work/pull"
-grep -q "refused from .*: its member migrated to $T" "$work/pull"
+grep -q "$(addr_of "$S").*refused from .*: its member migrated to $T" "$work/pull"
 tap_ok $? "$S's receiver refused it the copy it left by the migration"
 t=$(log_wait 60 "$t_off" "$S" "member web is active on $T .*: the newest tree is there, not here")
 tap_ok "$([ -n "$t" ]; echo $?)" "$S's start is refused: the record names $T"
