@@ -294,7 +294,12 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .check = vcha_check_command,
             .shortdesc = "Stops the service natively",
             .longdesc = "Run on the primary by stop, and must exit 0.  Words "
-                        "are separated by spaces; no shell is involved.",
+                        "are separated by spaces; no shell is involved.  "
+                        "With sync_target, stop pushes the tree once more "
+                        "after it: a command that returns only once the "
+                        "service has written its last (start-stop-daemon "
+                        "--retry, a database's shutdown) loses nothing on "
+                        "a move to the standby.",
         },
     [P_ACTIVATE_CMD] =
         {
@@ -1235,48 +1240,72 @@ pull_source(struct vcha_agent *a, const char *node, struct vcha_sync_target *t,
     return rc;
 }
 
+/* How long a transfer waits before it asks a busy receiver again. */
+#define TRANSFER_BUSY_MS 200
+
 /*
- * Pull the member's tree back from the standby where it is active
- * (@p node) over sync_source, under the exclusion list a push goes by:
- * what a push leaves out, the pull leaves as it is here.
+ * One rsync run between sync_source and @p t, pulling from it or pushing
+ * to it, under the exclusion list a push goes by (what a push leaves out,
+ * a pull leaves as it is here), within half of the time left.  A receiver
+ * still serving another transfer (the job's push that a stop has just
+ * ended: max connections) is asked again until then.  0, or -errno with
+ * @p why.
  */
-static enum vcha_result
-pull(struct vcha_agent *a, const char *node)
+static int
+transfer(struct vcha_agent *a, struct vcha_sync_target *t, bool pull,
+         struct vcha_sync_stats *st, char *why, size_t whylen)
 {
     const char *source = vcha_agent_str(a, P_SYNC_SOURCE);
     struct vcha_excludes_spec spec = {.root = source};
-    struct vcha_sync_target t;
-    struct vcha_sync_stats st;
     struct vcha_sync_push p = {
         .source = source,
-        .target = &t,
+        .target = t,
         .filter = NULL,
         .identity = vcha_agent_str(a, P_SYNC_IDENTITY),
         .known_hosts = vcha_agent_str(a, P_SYNC_KNOWN_HOSTS),
         .password_file = vcha_agent_str(a, P_SYNC_PASSWORD_FILE),
-        .pull = true,
+        .pull = pull,
     };
-    char filter[4096], why[512] = "", *text = NULL, from[4500] = "";
+    long long end = half_left(a);
+    char filter[4096], *text = NULL;
     size_t len = 0;
-    int rc = pull_source(a, node, &t, why, sizeof(why));
+    int rc = vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
+                             pull ? ".pull-filter" : ".push-filter");
 
-    if (rc == 0) {
-        target_text(&t, from, sizeof(from));
-    }
-    p.timeout_ms = half_left_ms(a);
-
-    rc = rc ? rc
-            : vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
-                              ".pull-filter");
     rc = rc ? rc : vcha_state_dir_ensure();
-    rc = rc ? rc
-            : vcha_sync_filter_text(&spec, NULL, &text, &len, why, sizeof(why));
+    rc = rc ? rc : vcha_sync_filter_text(&spec, NULL, &text, &len, why, whylen);
     rc = rc ? rc : vcha_sync_filter_save(filter, text, len);
     free(text);
     if (rc == 0) {
         p.filter = filter;
-        rc = vcha_sync_push_run(&p, &st, why, sizeof(why));
+        for (;;) {
+            p.timeout_ms = end - vcha_now_ms();
+            rc = vcha_sync_push_run(&p, st, why, whylen);
+            if (rc != -EBUSY || vcha_now_ms() + TRANSFER_BUSY_MS >= end) {
+                break;
+            }
+            vcha_sleep_ms(TRANSFER_BUSY_MS);
+        }
         unlink(filter);
+    }
+    return rc;
+}
+
+/*
+ * Pull the member's tree back from the standby where it is active
+ * (@p node) over sync_source.
+ */
+static enum vcha_result
+pull(struct vcha_agent *a, const char *node)
+{
+    struct vcha_sync_target t;
+    struct vcha_sync_stats st;
+    char why[512] = "", from[4500] = "";
+    int rc = pull_source(a, node, &t, why, sizeof(why));
+
+    if (rc == 0) {
+        target_text(&t, from, sizeof(from));
+        rc = transfer(a, &t, true, &st, why, sizeof(why));
     }
     if (rc < 0) {
         vcha_warn("member %s is active on %s: its tree is newer than this "
@@ -1294,6 +1323,52 @@ pull(struct vcha_agent *a, const char *node)
                 vcha_agent_str(a, P_MEMBER), node, from, st.files,
                 st.deleted, st.bytes, st.elapsed_ms);
     return VCHA_OK;
+}
+
+/*
+ * A stop's last push, once the service has stopped: what it wrote since
+ * the job's last push reaches the standby, so that a move there loses no
+ * write.  Only from the newest tree (no record, or one that names this
+ * node natively): a tree older than a member's is never pushed.  A push
+ * that fails or is refused (the member active) is a warning: the standby
+ * keeps what the job's pushes gave it, as after the primary's loss.
+ */
+static void
+final_push(struct vcha_agent *a)
+{
+    const char *member = vcha_agent_str(a, P_MEMBER);
+    struct vcha_sync_target t;
+    struct vcha_sync_stats st;
+    struct record rec;
+    char self[256], why[512] = "", to[4500] = "";
+    int rc;
+
+    vcha_agent_node_name(a, self, sizeof(self));
+    if (record_get(a, &rec) < 0) {
+        vcha_warn("%s: no last push", a->reason);
+        a->reason[0] = '\0';
+        return;
+    }
+    if (rec.present && !(rec.native && strcmp(rec.node, self) == 0)) {
+        vcha_notice("member %s is %s on %s: no last push from this node",
+                    member, rec.native ? "native" : "active", rec.node);
+        return;
+    }
+    rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), &t, why,
+                                sizeof(why));
+    if (rc == 0) {
+        target_text(&t, to, sizeof(to));
+        rc = transfer(a, &t, false, &st, why, sizeof(why));
+    }
+    if (rc < 0) {
+        vcha_warn("the last push to member %s (%s) failed: %s; it holds "
+                  "what the job's pushes gave it",
+                  member, to, why[0] ? why : strerror(-rc));
+        return;
+    }
+    vcha_notice("last push to member %s (%s): %lld files, %lld deleted, "
+                "%lld bytes in %lld ms",
+                member, to, st.files, st.deleted, st.bytes, st.elapsed_ms);
 }
 
 /*
@@ -1394,6 +1469,11 @@ native_stop(struct vcha_agent *a)
     if (vcha_agent_str(a, P_STOP_CMD) != NULL) {
         r = run_native(a, P_STOP_CMD);
         r = r == VCHA_OK ? r : stopped_anyway(a, vcha_agent_str(a, P_ADDRESS));
+    }
+    /* (a job that may still push would race the last push) */
+    if (r == VCHA_OK && j == VCHA_OK &&
+        vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        final_push(a);
     }
     if (r == VCHA_OK && j != VCHA_OK) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", failed);
@@ -3256,7 +3336,12 @@ static const struct vcha_agent_def agent = {
         "set, registers a filesync job with the node daemon vchad (its id "
         "the resource's name) that pushes sync_source to the standby's "
         "copy, a package-based exclusion list left out; stop removes the "
-        "job and runs stop_cmd; monitor asks vchad for the job, registering "
+        "job, runs stop_cmd, then pushes once more (within half the time "
+        "left), so that what the service wrote as it stopped reaches the "
+        "standby and a move there loses no write: only while the record "
+        "names no member active (see failback), and a push that fails or "
+        "is refused is a warning, never a failed stop; monitor asks vchad "
+        "for the job, registering "
         "it again when vchad lost it, and connects to the ports at "
         "OCF_CHECK_LEVEL 10.  On a standby VM (node attribute "
         "standby_attribute true) the service runs in its member container "

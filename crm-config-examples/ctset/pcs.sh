@@ -55,6 +55,8 @@ done
 pcs resource create web ocf:vcha:vcservice \
     primary=web-vm member=web address=198.51.100.11 ports="80 443" \
     address_attribute=web-address \
+    start_cmd="/usr/sbin/service nginx start" \
+    stop_cmd="/usr/sbin/service nginx stop" \
     sync_target=rsync://web@198.51.100.70:8730/web \
     sync_password_file=/etc/vcha/sync.password \
     migration_dir=/srv/vcha-migrate measure_utilization=true \
@@ -69,14 +71,23 @@ pcs resource create web-dns ocf:vcha:dnsswitch \
     op monitor interval=10s timeout=20s
 pcs resource group add web-svc web web-dns
 
-# db: warm.  PostgreSQL must not run on files the sync rewrites under it:
-# its container runs, and the database starts at activation.
+# db: warm.  Redis must not run on files the sync rewrites under it: its
+# container runs, and the database starts at activation.  Its
+# /etc/redis/redis.conf (in db-vm's tree, synced with it) binds every
+# address and writes through an append-only file (appendonly yes,
+# appendfsync always), so that what it acknowledged is in the files the
+# sync carries; db-vm's init does not start it (systemctl disable
+# redis-server): start_cmd does, once a failback has pulled the member's
+# files back.  Its shutdown returns once the last write is on disk, and
+# the stop then pushes once more: a move to standby1 loses no write.
 pcs resource create db ocf:vcha:vcservice \
-    primary=db-vm member=db address=198.51.100.12 ports=5432 \
+    primary=db-vm member=db address=198.51.100.12 ports=6379 \
     address_attribute=db-address \
-    activate_cmd="/usr/sbin/service postgresql start" \
-    deactivate_cmd="/usr/sbin/service postgresql stop" \
-    monitor_cmd="/usr/bin/pg_isready -q" \
+    start_cmd="/usr/bin/redis-server /etc/redis/redis.conf --daemonize yes" \
+    stop_cmd="/usr/bin/redis-cli shutdown" \
+    activate_cmd="/usr/bin/redis-server /etc/redis/redis.conf --daemonize yes" \
+    deactivate_cmd="/usr/bin/redis-cli shutdown" \
+    monitor_cmd="/usr/bin/redis-cli ping" \
     sync_target=rsync://db@198.51.100.70:8730/db \
     sync_password_file=/etc/vcha/sync.password \
     migration_dir=/srv/vcha-migrate measure_utilization=true \

@@ -152,6 +152,14 @@ cs_named() { client dig +short +time=1 +tries=1 @$DNS $NAME A 2> /dev/null | hea
 # cs_state: the state of member web's last batch, as its receiver marked it
 cs_state() { ex "$CS_S" vcha-receive --state "$CS_SYNC/web/rootfs" 2> /dev/null | sed -n 's/^state=//p'; }
 cs_hot() { ex "$CS_S" lxc-info -n web -s 2> /dev/null | grep -q RUNNING; }
+# cs_online NODE...: crm_mon on node2 lists them online
+cs_online() {
+    local out n
+    out=$(ex node2 crm_mon -1 2> /dev/null) || return 1
+    for n in "$@"; do
+        grep -q "Online:.*\b$n\b" <<< "$out" || return 1
+    done
+}
 
 # cs_ready SECONDS: until the service runs natively, the name points at
 # CS_P, the member's last batch completed, and the hot member answers (a

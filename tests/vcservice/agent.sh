@@ -219,6 +219,28 @@ tap_is "$RA_RC" 0 "native: stop again"
 port_open 127.0.0.1 "$PORT"
 tap_cond "$? != 0" "stop_cmd stopped the service"
 
+# stop's last push: what the service writes as it stops (a database's last
+# flush) reaches the standby, though the job is gone by then; never from a
+# tree the record says is older than a member's
+printf '#!/bin/sh\npkill -f "^%s.httpd.-p.127.0.0.1:%s"\necho "$1" > %s\n' \
+    "$BUSYBOX" "$PORT" "$work/primary/www/flushed.html" > "$work/stop-flush"
+chmod 755 "$work/stop-flush"
+ra start
+ra stop "OCF_RESKEY_stop_cmd=$work/stop-flush at-stop"
+tap_is "$RA_RC $(cat "$work/copy/www/flushed.html" 2> /dev/null)" "0 at-stop" \
+    "native: stop pushes once more after stop_cmd: what it wrote reached the target"
+tap_like "$RA_ERR" "*last push to member web1 ($work/copy): * files, 0 deleted, * bytes in * ms*" \
+    "the last push is logged with its figures"
+ra start
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -v node2 > /dev/null 2>&1 ||
+    tap_bail "cannot write cluster property vcha-active-web1"
+ra stop "OCF_RESKEY_stop_cmd=$work/stop-flush stale"
+tap_is "$RA_RC $(cat "$work/copy/www/flushed.html" 2> /dev/null)" "0 at-stop" \
+    "a record naming another node: stop succeeds and does not push this older tree"
+tap_like "$RA_ERR" "*member web1 is active on node2: no last push from this node*" \
+    "saying so"
+crm_attribute -t crm_config -s vcha-records -n vcha-active-web1 -D > /dev/null 2>&1
+
 # a standby says the member is active there (ctset's vcha-sync-web1): the
 # stale primary must not serve
 attrd_updater -U active -n vcha-sync-web1 > /dev/null 2>&1 ||
@@ -635,6 +657,33 @@ tap_like "$RA_ERR" "*pulled back from node2 (rsync://*): * files, 1 deleted*" \
 tap_is "$(rec)" native:node1 "the record says failed back here once the tree is here"
 ra stop "${fb[@]}"
 tap_is "$RA_RC" 0 "stopped natively"
+
+# the receiver still serving another transfer (max connections: its lock
+# held, as the daemon holds it for a push that a stop has just ended): the
+# pull asks again until it is free
+echo "written in the member, the receiver busy" > "$ROOT/www/index.html"
+rm -f "$work/held"
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a+")
+fcntl.lockf(f, fcntl.LOCK_EX, 4, 0)
+open(sys.argv[2], "w").close()
+time.sleep(1.5)' "$work/rsyncd-web1.lock" "$work/held" &
+holder=$!
+for _ in $(seq 1 50); do
+    [ -e "$work/held" ] && break
+    sleep 0.1
+done
+rec_set node2
+t0=$EPOCHREALTIME
+ra start "${fb[@]}"
+ms=$(ms_since "$t0")
+tap_is "$RA_RC $(http 127.0.0.1 "$PORT")" "0 written in the member, the receiver busy" \
+    "failback: the receiver busy with another transfer at first, the pull is made once it is free ($RA_REASON)"
+tap_cond "ms >= 1000" "(after waiting for it: $ms ms)"
+wait "$holder"
+ra stop "${fb[@]}"
+# (both trees as the first failback left them)
+echo "written in the member" | tee "$ROOT/www/index.html" > "$work/primary/www/index.html"
 
 # the standby unreachable: no pull, no service from the older tree
 echo "written in the member again" > "$ROOT/www/index.html"

@@ -36,13 +36,6 @@ trap 'member_writer_stop; cs_watch_stop; ex node2 pcs resource clear www > /dev/
 record() {
     ex node2 crm_attribute -t crm_config -s vcha-records -n vcha-active-web -G -q 2> /dev/null
 }
-online() { # online NODE...: crm_mon on node2 lists them online
-    local out n
-    out=$(ex node2 crm_mon -1 2> /dev/null) || return 1
-    for n in "$@"; do
-        grep -q "Online:.*\b$n\b" <<< "$out" || return 1
-    done
-}
 # member_writer FROM: on node3, the service's writes in the member, counting
 # on from FROM into its tree every 0.2 s; each value also kept in the lab's
 # shared directory.  member_writer_stop ends it between two writes (a kill
@@ -96,7 +89,7 @@ cs_fail_primary
 tap_is "$(record)" "$S" "1. the activation recorded where the member is active: vcha-active-web=$S"
 c=$(cs_count $CS_ADDR)
 member_writer "${c:-0}"
-wait_for 240 online "$P" "$S" node2
+wait_for 240 cs_online "$P" "$S" node2
 tap_ok $? "$P came back and rejoined"
 sleep 10 # what the scheduler does with it
 tap_is "$(started_on web)" "$S" "web stays on $S (stickiness: no automatic failback)"
@@ -143,7 +136,7 @@ cs_fail_primary
 tap_is "$(record)" "$S" "failed over again: vcha-active-web=$S"
 c=$(cs_count $CS_ADDR)
 member_writer "${c:-0}"
-wait_for 240 online "$P" "$S" node2
+wait_for 240 cs_online "$P" "$S" node2
 tap_ok $? "$P came back and rejoined"
 sleep 3
 member_writer_stop
@@ -165,7 +158,7 @@ grep -F "start failed (OCF_ERR_GENERIC): cannot pull member web's tree back" \
     "$(node_log "$P" /var/log/pacemaker/pacemaker.log)" | tail -1 | sed 's/^/#  /'
 tap_is "$(cs_who "$(addr_of "$P")")" "" "$P does not serve its older tree"
 tap_is "$(record)" "$S" "the record still names $S"
-wait_for 240 online "$P" "$S" node2
+wait_for 240 cs_online "$P" "$S" node2
 tap_ok $? "$S came back and rejoined ($(since "$t0" "$(now)"))"
 wait_started 180 "$S"
 tap_ok $? "web started in the member on $S again ($(since "$t0" "$(now)"))"
