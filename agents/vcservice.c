@@ -296,7 +296,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
             .longdesc = "Run on the primary by stop, and must exit 0.  Words "
                         "are separated by spaces; no shell is involved.  "
                         "With sync_target, stop pushes the tree once more "
-                        "after it: a command that returns only once the "
+                        "after it succeeded (without it, or when it failed, "
+                        "there is no such push): a command that returns "
+                        "only once the "
                         "service has written its last (start-stop-daemon "
                         "--retry, a database's shutdown) loses nothing on "
                         "a move to the standby.",
@@ -1269,6 +1271,7 @@ transfer(struct vcha_agent *a, struct vcha_sync_target *t, bool pull,
     long long end = half_left(a);
     char filter[4096], *text = NULL;
     size_t len = 0;
+    bool said = false;
     int rc = vcha_state_path(filter, sizeof(filter), AGENT, a->instance,
                              pull ? ".pull-filter" : ".push-filter");
 
@@ -1280,9 +1283,20 @@ transfer(struct vcha_agent *a, struct vcha_sync_target *t, bool pull,
         p.filter = filter;
         for (;;) {
             p.timeout_ms = end - vcha_now_ms();
+            if (p.timeout_ms <= 0) {
+                snprintf(why, whylen, "no time left for it");
+                rc = -ETIME;
+                break;
+            }
             rc = vcha_sync_push_run(&p, st, why, whylen);
             if (rc != -EBUSY || vcha_now_ms() + TRANSFER_BUSY_MS >= end) {
                 break;
+            }
+            if (!said) {
+                vcha_notice("the receiver of member %s serves another "
+                            "transfer: asking again until it is free",
+                            vcha_agent_str(a, P_MEMBER));
+                said = true;
             }
             vcha_sleep_ms(TRANSFER_BUSY_MS);
         }
@@ -1326,12 +1340,14 @@ pull(struct vcha_agent *a, const char *node)
 }
 
 /*
- * A stop's last push, once the service has stopped: what it wrote since
- * the job's last push reaches the standby, so that a move there loses no
- * write.  Only from the newest tree (no record, or one that names this
- * node natively): a tree older than a member's is never pushed.  A push
- * that fails or is refused (the member active) is a warning: the standby
- * keeps what the job's pushes gave it, as after the primary's loss.
+ * A stop's last push, once stop_cmd has stopped the service: what it
+ * wrote since the job's last push reaches the standby, so that a move
+ * there loses no write.  Only from the newest tree: under a record that
+ * names this node natively, or under none when no standby says the
+ * member is active there (as a start asks); a tree older than a member's
+ * is not pushed (and a receiver refuses a push into an active member).  A
+ * push that fails or is refused is a warning: the standby keeps what the
+ * job's pushes gave it, as after the primary's loss.
  */
 static void
 final_push(struct vcha_agent *a)
@@ -1352,6 +1368,11 @@ final_push(struct vcha_agent *a)
     if (rec.present && !(rec.native && strcmp(rec.node, self) == 0)) {
         vcha_notice("member %s is %s on %s: no last push from this node",
                     member, rec.native ? "native" : "active", rec.node);
+        return;
+    }
+    if (!rec.present && member_active_elsewhere(a) != VCHA_OK) {
+        vcha_notice("%s: no last push", a->reason);
+        a->reason[0] = '\0';
         return;
     }
     rc = vcha_sync_target_parse(vcha_agent_str(a, P_SYNC_TARGET), &t, why,
@@ -1457,6 +1478,7 @@ static enum vcha_result
 native_stop(struct vcha_agent *a)
 {
     enum vcha_result r, j;
+    bool stopped = false;
     char failed[sizeof(a->reason)] = "";
 
     address_withdraw(a);
@@ -1468,12 +1490,17 @@ native_stop(struct vcha_agent *a)
     r = VCHA_OK;
     if (vcha_agent_str(a, P_STOP_CMD) != NULL) {
         r = run_native(a, P_STOP_CMD);
-        r = r == VCHA_OK ? r : stopped_anyway(a, vcha_agent_str(a, P_ADDRESS));
+        stopped = r == VCHA_OK;
+        r = stopped ? r : stopped_anyway(a, vcha_agent_str(a, P_ADDRESS));
     }
-    /* (a job that may still push would race the last push) */
-    if (r == VCHA_OK && j == VCHA_OK &&
-        vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+    /* only after a stop_cmd that succeeded: a service that may still
+     * write leaves a tree in flux; and never while a job may still push */
+    if (stopped && j == VCHA_OK && vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
         final_push(a);
+    } else if (j == VCHA_OK && vcha_agent_str(a, P_SYNC_TARGET) != NULL) {
+        vcha_notice("the service was not stopped by stop_cmd: no last push "
+                    "of member %s",
+                    vcha_agent_str(a, P_MEMBER));
     }
     if (r == VCHA_OK && j != VCHA_OK) {
         r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "%s", failed);
@@ -3336,11 +3363,12 @@ static const struct vcha_agent_def agent = {
         "set, registers a filesync job with the node daemon vchad (its id "
         "the resource's name) that pushes sync_source to the standby's "
         "copy, a package-based exclusion list left out; stop removes the "
-        "job, runs stop_cmd, then pushes once more (within half the time "
-        "left), so that what the service wrote as it stopped reaches the "
-        "standby and a move there loses no write: only while the record "
-        "names no member active (see failback), and a push that fails or "
-        "is refused is a warning, never a failed stop; monitor asks vchad "
+        "job, runs stop_cmd, then, once it has succeeded, pushes once more "
+        "(within half the time left), so that what the service wrote as "
+        "it stopped reaches the standby and a move there loses no write: "
+        "only while neither the record (see failback) nor a standby says "
+        "the member is active, and a push that fails or is refused is a "
+        "warning, never a failed stop; monitor asks vchad "
         "for the job, registering "
         "it again when vchad lost it, and connects to the ports at "
         "OCF_CHECK_LEVEL 10.  On a standby VM (node attribute "

@@ -51,7 +51,9 @@ for vm in web-vm db-vm standby1 standby2; do
 done
 
 # web: hot.  Its container runs nginx all along, on the synced tree; a
-# failover only checks its ports and moves the name.
+# failover only checks its ports and moves the name.  web-vm's init does
+# not start nginx (systemctl disable nginx): start_cmd does, once a
+# failback has pulled the member's tree back.
 pcs resource create web ocf:vcha:vcservice \
     primary=web-vm member=web address=198.51.100.11 ports="80 443" \
     address_attribute=web-address \

@@ -315,6 +315,13 @@ arg_addf(struct argv_buf *a, const char *fmt, ...)
     a->used += (size_t) len + 1;
 }
 
+/*
+ * How long a push waits for the connection to the receiver: a standby
+ * that does not answer (powered off behind a router) fails the push then,
+ * not at its timeout.
+ */
+#define CONNECT_TIMEOUT_S 10
+
 /* rsync's -e for an ssh target: rsync splits it on blanks itself. */
 static void
 ssh_command_add(struct argv_buf *a, const struct vcha_sync_push *p)
@@ -327,10 +334,11 @@ ssh_command_add(struct argv_buf *a, const struct vcha_sync_push *p)
     arg_addf(a,
              "--rsh=ssh -i %s -o IdentitiesOnly=yes -o BatchMode=yes "
              "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s "
-             "-o ControlMaster=no -o ControlPath=%s "
+             "-o ControlMaster=no -o ControlPath=%s -o ConnectTimeout=%d "
              "-o ServerAliveInterval=5 -o ServerAliveCountMax=3%s",
              p->identity, p->known_hosts,
-             p->control_path != NULL ? p->control_path : "none", port);
+             p->control_path != NULL ? p->control_path : "none",
+             CONNECT_TIMEOUT_S, port);
 }
 
 /* The destination argument of the push. */
@@ -353,6 +361,7 @@ destination_add(struct argv_buf *a, const struct vcha_sync_push *p)
         if (t->port != 0) {
             arg_addf(a, "--port=%u", t->port);
         }
+        arg_addf(a, "--contimeout=%d", CONNECT_TIMEOUT_S);
         arg_addf(a, "--password-file=%s", p->password_file);
         arg_addf(a, "rsync://%s%s%s%s%s/%s/", user ? user : "", user ? "@" : "",
                  v6 ? "[" : "", t->host, v6 ? "]" : "", t->path);

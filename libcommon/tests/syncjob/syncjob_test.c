@@ -326,6 +326,7 @@ test_argv(void **state)
     assert_non_null(strstr(argv[n - 3], "-p 2222"));
     assert_non_null(strstr(argv[n - 3], "ControlPath=/run/c"));
     assert_non_null(strstr(argv[n - 3], "StrictHostKeyChecking=yes"));
+    assert_non_null(strstr(argv[n - 3], "ConnectTimeout=10"));
 
     assert_int_equal(vcha_sync_target_parse("rsync://sb/ct1", &t, f->why,
                                             512),
@@ -338,6 +339,7 @@ test_argv(void **state)
     assert_false(has_arg(argv, "--delete-missing-args"));
     assert_true(has_arg(argv, "--delete-excluded"));
     assert_true(has_arg(argv, "--password-file=/pw"));
+    assert_true(has_arg(argv, "--contimeout=10"));
     assert_string_equal(argv[n - 1], "rsync://sb/ct1/");
     /* too small: refused, never cut */
     assert_int_equal(vcha_sync_push_argv(&p, argv, 4, buf, sizeof(buf)),
