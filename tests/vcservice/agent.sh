@@ -222,8 +222,9 @@ tap_cond "$? != 0" "stop_cmd stopped the service"
 # stop's last push: what the service writes as it stops (a database's last
 # flush) reaches the standby, though the job is gone by then; never from a
 # tree the record says is older than a member's
-printf '#!/bin/sh\npkill -f "^%s.httpd.-p.127.0.0.1:%s"\necho "$1" > %s\nexit ${2:-0}\n' \
-    "$BUSYBOX" "$PORT" "$work/primary/www/flushed.html" > "$work/stop-flush"
+# (it returns once the server is gone, as a database's shutdown does)
+printf '#!/bin/sh\npkill -f "^%s.httpd.-p.127.0.0.1:%s"\nwhile pgrep -f "^%s.httpd.-p.127.0.0.1:%s" > /dev/null; do sleep 0.05; done\necho "$1" > %s\nexit ${2:-0}\n' \
+    "$BUSYBOX" "$PORT" "$BUSYBOX" "$PORT" "$work/primary/www/flushed.html" > "$work/stop-flush"
 chmod 755 "$work/stop-flush"
 ra start
 ra stop "OCF_RESKEY_stop_cmd=$work/stop-flush at-stop"

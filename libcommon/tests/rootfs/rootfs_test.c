@@ -637,6 +637,11 @@ writer_run(const struct wfix *f, bool mapped)
             }
             rmdir(path);
         }
+        /* a busy writer, not a flood: unpaced, it queued events faster
+         * than a loaded machine read them, and the kernel's inotify queue
+         * (16,384 events) overflowed, which the watch rightly reports as
+         * changes lost */
+        usleep(100);
     }
 }
 
