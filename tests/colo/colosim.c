@@ -16,8 +16,10 @@
  *
  * The model drawn from a trace (tests/colo/record-trace writes them):
  *   - when the replicas' outputs would first differ: a checkpoint that
- *     came sooner than the recorded x-checkpoint-delay was asked for by a
- *     difference; one at the delay says only that none came before.  From
+ *     came sooner than the recorded x-checkpoint-delay after the one
+ *     before it began (QEMU's timer counts from a checkpoint's start) was
+ *     asked for by a difference; one at the delay says only that none
+ *     came before.  From
  *     these, the rate of differences a second of the guest's run, per
  *     second of the trace (a Poisson process whose rate changes with the
  *     workload's phases), drawn from with a seeded generator;
@@ -163,8 +165,11 @@ model_rates(const struct trace *t, struct model *m)
         return -ENOMEM;
     }
     for (size_t i = 0; i < t->n; i++) {
+        /* QEMU's timer counts from the last checkpoint's start */
+        double since = t->stop[i] - (i > 0 ? t->stop[i - 1] : 0);
+
         add_run(run, resume, t->stop[i]);
-        if (t->stop[i] - resume < 0.95 * t->delay) {
+        if (since < 0.95 * t->delay) {
             events[(size_t) (t->stop[i] / BUCKET_MS)] += 1;
             m->demand++;
         } else {
@@ -271,6 +276,7 @@ replay_once(const struct model *m, double end,
 {
     struct vcha_coloctl *c = vcha_coloctl_new(p, 0);
     double resume = 0, paused = 0, in_colo = 0, next_tick = BUCKET_MS;
+    double last_stop = 0;
     bool forced = false;
 
     if (c == NULL) {
@@ -279,7 +285,10 @@ replay_once(const struct model *m, double end,
     memset(r, 0, sizeof(*r));
     while (resume < end) {
         enum vcha_colo_mode mode = vcha_coloctl_mode(c);
-        double at = resume + (double) vcha_coloctl_delay_ms(c);
+        /* the timer counts from the last checkpoint's start, as QEMU's */
+        double at = last_stop + (double) vcha_coloctl_delay_ms(c);
+
+        at = at > resume ? at : resume;
 
         if (forced) {
             at = resume;
@@ -301,6 +310,7 @@ replay_once(const struct model *m, double end,
         }
         double pause = pause_for(m, at - resume);
 
+        last_stop = at;
         resume = at + pause;
         paused += (resume < end ? resume : end) - at;
         r->checkpoints++;
@@ -423,6 +433,7 @@ print_recorded(const struct trace *t, const struct model *m, bool kv)
     struct result rec = {
         .downtime_pct = 100.0 * paused / t->end,
         .cps = (double) t->n * 1000.0 / t->end,
+        .checkpoints = t->n,
         .colo_pct = 100,
     };
 

@@ -70,7 +70,12 @@ enum vcha_colo_q {
     VCHA_COLO_Q3,     /**< colo, judged by rho against rho_bar */
 };
 
-/** The controller's settings; vcha_coloctl_params_default() gives seed 003's. */
+/**
+ * The controller's settings.  vcha_coloctl_params_default() gives seed
+ * 003's but for judge_after, sigma_up and sigma_max, which are ours (the
+ * seed's: b_bar, 1, any), chosen with the simulator on traces recorded
+ * from a real pair (tests/colo/traces).
+ */
 struct vcha_coloctl_params {
     enum vcha_colo_policy policy;
     long long period_ms;     /**< periodic mode's period (250) */
@@ -81,12 +86,12 @@ struct vcha_coloctl_params {
     long stay_checkpoints;     /**< periodic checkpoints before retry (100) */
     /* hybrid: the inner layer */
     long b_bar;       /**< colo probe, in checkpoints (25) */
-    long judge_after; /**< a probe may fail after this many (b_bar) */
+    long judge_after; /**< a probe may fail after this many (3) */
     double sigma0;    /**< sigma(0) (1) */
     double d;         /**< sigma's decrease a q3 checkpoint (0.01) */
     double sigma_min; /**< (0.1) */
-    double sigma_up;  /**< a failed probe multiplies sigma (1: the seed's) */
-    double sigma_max; /**< (1) */
+    double sigma_up;  /**< a failed probe multiplies sigma (2) */
+    double sigma_max; /**< (4) */
     /* hybrid: the outer layer (Algorithm 1) */
     double k;           /**< K (0.01) */
     double ti_s;        /**< T_i, seconds (3) */
@@ -111,7 +116,7 @@ struct vcha_coloctl_figures {
 
 struct vcha_coloctl;
 
-/** Fill @p p with seed 003's settings for @p policy. */
+/** Fill @p p with the default settings (above) for @p policy. */
 void vcha_coloctl_params_default(struct vcha_coloctl_params *p,
                                  enum vcha_colo_policy policy);
 

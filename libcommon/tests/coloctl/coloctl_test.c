@@ -75,7 +75,10 @@ test_defaults_are_the_seeds(void **state)
     assert_int_equal(p.stay_checkpoints, 100);
     assert_int_equal(p.b_bar, 25);
     assert_true(p.k == 0.01 && p.ti_s == 3 && p.setpoint == 1.5);
-    assert_true(p.sigma0 == 1 && p.sigma_up == 1);
+    assert_true(p.sigma0 == 1 && p.d == 0.01 && p.sigma_min == 0.1);
+    /* ours */
+    assert_int_equal(p.judge_after, 3);
+    assert_true(p.sigma_up == 2 && p.sigma_max == 4);
     assert_null(vcha_coloctl_params_check(&p));
 }
 
@@ -180,6 +183,8 @@ test_hybrid_automaton(void **state)
 
     (void) state;
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    p.sigma_up = 1; /* the seed's equations exactly */
+    p.judge_after = p.b_bar;
     pair_init(&pr, &p);
     f = figures(&pr);
     assert_int_equal(f.q, VCHA_COLO_Q3);
@@ -234,6 +239,7 @@ test_hybrid_failed_probe_raises_sigma(void **state)
 
     (void) state;
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    p.judge_after = p.b_bar;
     p.sigma_up = 2;
     p.sigma_max = 3;
     pair_init(&pr, &p);
@@ -251,6 +257,42 @@ test_hybrid_failed_probe_raises_sigma(void **state)
     pair_run(&pr, 2, 2000, 10);
     assert_int_equal(pair_run(&pr, 40, 10, 50), VCHA_COLO_MODE_PERIODIC);
     assert_true(figures(&pr).sigma <= 0.98 && figures(&pr).sigma > 0.5);
+    vcha_coloctl_free(pr.c);
+}
+
+/* Our defaults: a probe judged from its third checkpoint on (a bad one
+ * ends in q2), each failed probe doubling sigma up to 4; a probe that
+ * holds at its first judgement in q3 sets sigma back to sigma0. */
+static void
+test_hybrid_early_judgement_and_backoff(void **state)
+{
+    struct vcha_coloctl_params p;
+    struct pair pr;
+
+    (void) state;
+    vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    pair_init(&pr, &p);
+    assert_int_equal(pair_run(&pr, 1, 50, 50), VCHA_COLO_MODE_PERIODIC);
+    assert_float_equal(figures(&pr).sigma, 0.99 * 2, 1e-9);
+    assert_float_equal(figures(&pr).b, 25 * (1.98 + 0.25), 1e-9);
+    pair_run(&pr, 56, 250, 50); /* the budget: 55.75 */
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    /* a bad probe: colo for two checkpoints, ended at the third */
+    assert_int_equal(pair_run(&pr, 2, 50, 50), VCHA_COLO_MODE_COLO);
+    assert_int_equal(pair_run(&pr, 1, 50, 50), VCHA_COLO_MODE_PERIODIC);
+    assert_float_equal(figures(&pr).sigma, 3.96, 1e-9);
+    pair_run(&pr, 106, 250, 50); /* spend it: 25 * (3.96 + 0.25) */
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    pair_run(&pr, 3, 50, 50);
+    assert_float_equal(figures(&pr).sigma, 4, 1e-9); /* capped */
+    /* a good probe: through q2 to q3, where its first judgement holds */
+    pair_run(&pr, 107, 250, 50); /* 25 * (4 + 0.25) */
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    assert_int_equal(pair_run(&pr, 25, 9950, 50), VCHA_COLO_MODE_COLO);
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q3);
+    pair_run(&pr, 1, 9950, 50);
+    assert_float_equal(figures(&pr).sigma, 1, 1e-9);
+    assert_int_equal(vcha_coloctl_mode(pr.c), VCHA_COLO_MODE_COLO);
     vcha_coloctl_free(pr.c);
 }
 
@@ -403,6 +445,7 @@ main(void)
         cmocka_unit_test(test_hybrid_automaton),
         cmocka_unit_test(test_hybrid_stays_in_colo),
         cmocka_unit_test(test_hybrid_failed_probe_raises_sigma),
+        cmocka_unit_test(test_hybrid_early_judgement_and_backoff),
         cmocka_unit_test(test_hybrid_pi),
         cmocka_unit_test(test_ticks_only_steer_the_hybrid),
         cmocka_unit_test(test_figures),
