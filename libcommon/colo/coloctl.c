@@ -388,10 +388,11 @@ step_pi(struct vcha_coloctl *c, long long now)
 int
 vcha_coloctl_tick(struct vcha_coloctl *c, long long now_ms)
 {
-    if (now_ms < c->last) {
+    /* a tick leaves c->last alone: a checkpoint reported after it may
+     * have begun before it */
+    if (now_ms < c->last || (c->ticked && now_ms < c->last_tick)) {
         return -EINVAL;
     }
-    c->last = now_ms;
     if (c->p.policy == VCHA_COLO_POLICY_HYBRID) {
         step_pi(c, now_ms);
     }

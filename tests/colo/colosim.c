@@ -129,8 +129,20 @@ trace_read(const char *path, struct trace *t)
     if (rc != 0) {
         fprintf(stderr, "colosim: %s: not a checkpoint trace (%s)\n", path,
                 strerror(-rc));
+        free(t->stop);
+        free(t->pause);
+        memset(t, 0, sizeof(*t));
     }
     return rc;
+}
+
+static void
+traces_free(struct trace *t, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(t[k].stop);
+        free(t[k].pause);
+    }
 }
 
 /* --------------------------------------------------------------- the model */
@@ -495,11 +507,23 @@ main(int argc, char **argv)
         }
     }
     if (rc != 0 || nt == 0) {
+        traces_free(traces, nt);
         fprintf(stderr, "usage: colosim [--policy NAME|all] [--seed N] "
                         "[--runs N] [--stock] [--set NAME=VALUE]... [--kv] TRACE...\n");
         return 2;
     }
+    for (int k = VCHA_COLO_POLICY_COLO; k <= VCHA_COLO_POLICY_HYBRID; k++) {
+        p.policy = (enum vcha_colo_policy) k;
+        const char *bad = vcha_coloctl_params_check(&p);
+
+        if (bad != NULL) {
+            fprintf(stderr, "colosim: setting %s is out of range\n", bad);
+            traces_free(traces, nt);
+            return 2;
+        }
+    }
     if (model_rates(&traces[0], &m) != 0) {
+        traces_free(traces, nt);
         return 1;
     }
     model_pause(traces, nt, &m);
@@ -517,12 +541,6 @@ main(int argc, char **argv)
             continue;
         }
         p.policy = (enum vcha_colo_policy) k;
-        const char *bad = vcha_coloctl_params_check(&p);
-
-        if (bad != NULL) {
-            fprintf(stderr, "colosim: setting %s is out of range\n", bad);
-            return 2;
-        }
         replay(&m, traces[0].end, &p, stock, seed, runs, &r);
         print_result(vcha_colo_policy_name(p.policy), &r, kv);
         if (k <= VCHA_COLO_POLICY_PERIODIC &&
@@ -541,9 +559,6 @@ main(int argc, char **argv)
                    best_name, best.downtime_pct, gain);
         }
     }
-    for (size_t k = 0; k < nt; k++) {
-        free(traces[k].stop);
-        free(traces[k].pause);
-    }
+    traces_free(traces, nt);
     return 0;
 }

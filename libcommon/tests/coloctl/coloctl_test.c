@@ -408,6 +408,12 @@ test_time_must_advance(void **state)
                      -EINVAL);
     assert_int_equal(vcha_coloctl_tick(pr.c, pr.t - 1), -EINVAL);
     assert_int_equal(figures(&pr).checkpoints, 1);
+    /* a checkpoint that began before a tick is reported after it: kept */
+    assert_true(vcha_coloctl_tick(pr.c, pr.t + 100) >= 0);
+    assert_true(vcha_coloctl_tick(pr.c, pr.t + 100) >= 0);
+    assert_true(vcha_coloctl_checkpoint(pr.c, pr.t + 50, pr.t + 120) >= 0);
+    assert_int_equal(figures(&pr).checkpoints, 2);
+    assert_int_equal(vcha_coloctl_tick(pr.c, pr.t + 99), -EINVAL);
     vcha_coloctl_free(NULL);
     vcha_coloctl_free(pr.c);
 }
