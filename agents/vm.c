@@ -33,6 +33,7 @@
 #include <vcha/job.h>
 #include <vcha/log.h>
 #include <vcha/port.h>
+#include <vcha/proc.h>
 #include <vcha/vchad.h>
 #include <vcha/virt.h>
 #include <vcha/vmwatchjob.h>
@@ -1166,7 +1167,7 @@ tcp_check(struct vcha_agent *a)
 static enum vcha_result
 monitor_by_proc(struct vcha_agent *a, const char *name, enum vcha_result r)
 {
-    int pid = vcha_virt_domain_process(name);
+    int pid = vcha_proc_hypervisor(name);
 
     if (pid < 0 || (pid == 0 && !proc_proves(a, name))) {
         return r; /* /proc cannot tell */
@@ -1452,7 +1453,7 @@ domain_pidfd(const char *name, int pid)
 {
     int fd = (int) syscall(SYS_pidfd_open, pid, 0);
 
-    if (fd >= 0 && vcha_virt_domain_process(name) != pid) {
+    if (fd >= 0 && vcha_proc_hypervisor(name) != pid) {
         close(fd);
         errno = ESRCH;
         return -1;
@@ -1525,7 +1526,7 @@ stop_domain(struct vcha_agent *a, const char *name)
     if (r == VCHA_OK || !unreachable || !proc_proves(a, name)) {
         return r;
     }
-    running = vcha_virt_domain_process(name);
+    running = vcha_proc_hypervisor(name);
     if (running == 0) {
         vcha_warn("%s (libvirt: %s); no process of %s runs here: stopped",
                   vcha_result_name(r), a->reason, name);

@@ -1,13 +1,20 @@
-/* vcha - child processes tied to their parent, reaped within a deadline. */
+/* vcha - child processes tied to their parent, reaped within a deadline;
+ * a hypervisor's process found in /proc. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <vcha/clock.h>
+#include <vcha/file.h>
 #include <vcha/proc.h>
 
 /* How often a reap looks again for a child that has not ended. */
@@ -39,4 +46,123 @@ vcha_proc_reap(pid_t pid, int *status, long long deadline)
         }
         poll(NULL, 0, REAP_POLL_MS);
     }
+}
+
+/*
+ * The name in QEMU's -name argument @p arg ("guest=NAME,debug-threads=on"
+ * or "NAME,..."), its ",," unescaped, equals @p name.
+ */
+static bool
+qemu_name_is(const char *arg, const char *name)
+{
+    if (strncmp(arg, "guest=", 6) == 0) {
+        arg += 6;
+    }
+    for (; *arg != '\0' && !(arg[0] == ',' && arg[1] != ','); arg++, name++) {
+        if (arg[0] == ',') {
+            arg++; /* ",," is one comma */
+        }
+        if (*arg != *name) {
+            return false;
+        }
+    }
+    return *name == '\0';
+}
+
+/*
+ * Whether the NUL-separated argv @p args runs domain @p name: a QEMU's
+ * "-name guest=NAME,..." (by whatever name its program goes: a kvm
+ * symlink, a wrapper), the older "-name NAME" of a program called qemu-*,
+ * or libvirt_lxc's "--name NAME".
+ */
+static bool
+argv_runs(const char *args, size_t len, const char *name)
+{
+    const char *end = args + len, *prog = strrchr(args, '/');
+    bool qemu, lxc;
+
+    prog = prog != NULL ? prog + 1 : args;
+    qemu = strncmp(prog, "qemu", 4) == 0;
+    lxc = strcmp(prog, "libvirt_lxc") == 0;
+    for (const char *p = args; p < end; p += strlen(p) + 1) {
+        const char *next = p + strlen(p) + 1;
+
+        if (next >= end) {
+            break;
+        }
+        if (strcmp(p, "-name") == 0 &&
+            (strncmp(next, "guest=", 6) == 0 || qemu) &&
+            qemu_name_is(next, name)) {
+            return true;
+        }
+        if (lxc && (strcmp(p, "--name") == 0 || strcmp(p, "-n") == 0) &&
+            strcmp(next, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Whether process @p pid, whose cmdline reads empty, may be a hypervisor
+ * all the same: its main thread has exited while others live on (a QEMU
+ * whose threads are stuck in the kernel on a hung disk), named qemu* or
+ * libvirt_lxc.  Kernel threads (one thread, no cmdline) are not.
+ */
+static bool
+hidden_hypervisor(const char *pid)
+{
+    char path[sizeof("/proc//status") + 256], *status = NULL;
+    size_t len = 0;
+    bool hidden = false;
+
+    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    if (vcha_file_read(path, &status, &len, 1 << 16) == 0 && len > 0) {
+        const char *threads = strstr(status, "\nThreads:");
+        const char *nm = strncmp(status, "Name:", 5) == 0 ? status + 5 : "";
+
+        nm += strspn(nm, " \t");
+        hidden = threads != NULL && atoi(threads + 9) > 1 &&
+                 (strncmp(nm, "qemu", 4) == 0 ||
+                  strncmp(nm, "libvirt_lxc", 11) == 0);
+    }
+    free(status);
+    return hidden;
+}
+
+int
+vcha_proc_hypervisor(const char *name)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *d;
+    int found = 0;
+
+    if (proc == NULL) {
+        return -errno;
+    }
+    for (errno = 0; found == 0 && (d = readdir(proc)) != NULL; errno = 0) {
+        char path[sizeof("/proc//cmdline") + sizeof(d->d_name)], *args = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (d->d_name[0] < '1' || d->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", d->d_name);
+        rc = vcha_file_read(path, &args, &len, 1 << 20);
+        if (rc == 0 && len > 0) {
+            args[len - 1] = '\0';
+            found = argv_runs(args, len, name) ? atoi(d->d_name) : 0;
+        } else if (rc == 0 && hidden_hypervisor(d->d_name)) {
+            found = -EBUSY; /* whose it is cannot be told */
+        } else if (rc < 0 && rc != -ENOENT && rc != -ESRCH) {
+            found = rc; /* an argv too long to read: it may be one */
+        }
+        free(args);
+    }
+    if (found == 0 && errno != 0) {
+        found = -errno;
+    }
+    closedir(proc);
+    return found;
 }

@@ -1,7 +1,9 @@
 /*
  * vcha - child processes: tied to the life of their parent, and reaped
  * within a deadline.  The program runner (vcha/exec.h), the fence
- * plugins' power worker and vchad's workers share these.
+ * plugins' power worker and vchad's workers share these; and a
+ * hypervisor's process found by its guest's name, which the VM and COLO
+ * agents share.
  */
 #ifndef VCHA_PROC_H
 #define VCHA_PROC_H
@@ -25,5 +27,17 @@ int vcha_proc_tie(pid_t parent, int sig);
  * a child, or SIGCHLD is ignored and the status is lost).
  */
 int vcha_proc_reap(pid_t pid, int *status, long long deadline);
+
+/**
+ * Whether a hypervisor process of domain (or guest) @p name runs on this
+ * node, seen in /proc without libvirt: a QEMU whose -name is
+ * guest=@p name (or @p name), or a libvirt_lxc whose --name is @p name.  Its PID, 0 when
+ * none runs, or -errno when that cannot be told: /proc unreadable, an
+ * argv too long to read (-EFBIG), or a QEMU or libvirt_lxc whose main
+ * thread has exited while other threads live on (-EBUSY: its argv reads
+ * empty).  What proves a domain is off, or lets it be killed, when
+ * libvirtd cannot answer.
+ */
+int vcha_proc_hypervisor(const char *name);
 
 #endif

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,8 +162,107 @@ test_reap_of_no_child(void **state)
     assert_int_equal(vcha_proc_reap(1, NULL, vcha_now_ms() + 1000), -ECHILD);
 }
 
+/*
+ * A process of this test binary whose argv is @p argv (argv[0] as a
+ * hypervisor's): it waits to be killed (see main()).
+ */
+static const char *self; /* this test's program, from main()'s argv[0] */
+
+static pid_t
+pose_as(char *const argv[])
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        setenv("PROC_TEST_POSE", "1", 1);
+        /* not /proc/self/exe: under valgrind, that is valgrind's tool */
+        execv(self, argv);
+        _exit(127);
+    }
+    usleep(100000); /* until it has exec'd: its cmdline is the new one */
+    return pid;
+}
+
+static void
+unpose(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void
+test_domain_process(void **state)
+{
+    char *qemu[] = {"/usr/bin/qemu-system-x86_64", "-name",
+                    "guest=vcha-t,,1,debug-threads=on", "-S", NULL};
+    char *lxc[] = {"/usr/lib/libvirt/libvirt_lxc",
+                   "--name",
+                   "vcha-t2",
+                   "--console",
+                   "25",
+                   NULL};
+    char *other[] = {"/usr/bin/find", "-name", "vcha-t3", NULL};
+    char *kvm[] = {"/usr/bin/kvm", "-name", "guest=vcha-t3", NULL};
+    pid_t p;
+
+    (void) state;
+    assert_int_equal(vcha_proc_hypervisor("vcha-t,1"), 0);
+    p = pose_as(qemu);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t,1"), p);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t"), 0);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t,1,"), 0);
+    unpose(p);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t,1"), 0);
+    p = pose_as(lxc);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t2"), p);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t"), 0);
+    unpose(p);
+    /* "-name NAME" of another program is not a QEMU's */
+    p = pose_as(other);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t3"), 0);
+    unpose(p);
+    /* "-name guest=NAME" is, whatever the program is called */
+    p = pose_as(kvm);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t3"), p);
+    unpose(p);
+}
+
+static void *
+sleeper(void *arg)
+{
+    (void) arg;
+    for (;;) {
+        pause();
+    }
+    return NULL;
+}
+
+/* A QEMU whose main thread has exited reads no argv: nothing is proved. */
+static void
+test_domain_process_hidden(void **state)
+{
+    pid_t p;
+
+    (void) state;
+    assert_int_equal(vcha_proc_hypervisor("vcha-t5"), 0);
+    p = fork();
+    if (p == 0) {
+        pthread_t t;
+
+        prctl(PR_SET_NAME, "qemu-system-x86");
+        if (pthread_create(&t, NULL, sleeper, NULL) != 0) {
+            _exit(1);
+        }
+        pthread_exit(NULL); /* the main thread ends, the process lives */
+    }
+    usleep(200000);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t5"), -EBUSY);
+    unpose(p);
+    assert_int_equal(vcha_proc_hypervisor("vcha-t5"), 0);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tie_to_a_live_parent),
@@ -170,7 +271,15 @@ main(void)
         cmocka_unit_test(test_reap_gives_the_status),
         cmocka_unit_test(test_reap_gives_up_at_the_deadline),
         cmocka_unit_test(test_reap_of_no_child),
+        cmocka_unit_test(test_domain_process),
+        cmocka_unit_test(test_domain_process_hidden),
     };
 
+    (void) argc;
+    self = argv[0];
+    if (getenv("PROC_TEST_POSE") != NULL) {
+        pause(); /* posing as a hypervisor: see pose_as() */
+        return 0;
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,16 +99,4 @@ int vcha_virt_domain_is_off(virDomainPtr dom, char *why, size_t whylen);
 int vcha_virt_xml_name(const char *xml, size_t len, char *name, size_t nlen,
                        char *why, size_t whylen);
 
-/**
- * Whether a hypervisor process of domain @p name runs on this node, seen
- * in /proc without libvirt: a QEMU whose -name is guest=@p name (or
- * @p name), or a libvirt_lxc whose --name is @p name.  Its PID, 0 when
- * none runs, or -errno when that cannot be told: /proc unreadable, an
- * argv too long to read (-EFBIG), or a QEMU or libvirt_lxc whose main
- * thread has exited while other threads live on (-EBUSY: its argv reads
- * empty).  What proves a domain is off, or lets it be killed, when
- * libvirtd cannot answer.
- */
-int vcha_virt_domain_process(const char *name);
-
 #endif
