@@ -11,6 +11,10 @@
  * any rate a checkpoint's own pause allows (a pause takes tens of ms). */
 #define RING 4096
 
+/* The fewest checkpoints of one mode that a ratio or a mean interval is
+ * judged on. */
+#define MIN_JUDGED 3
+
 /* A downtime ratio for a window with no uptime at all. */
 #define RHO_ALL_DOWN 1e6
 
@@ -47,7 +51,7 @@ vcha_coloctl_params_default(struct vcha_coloctl_params *p,
         .policy = policy,
         .period_ms = 250,
         .colo_delay_ms = 10000,
-        .window_ms = 10000,
+        .window_ms = 3000,
         .min_interval_ms = 400,
         .stay_checkpoints = 100,
         .b_bar = 25,
@@ -59,7 +63,7 @@ vcha_coloctl_params_default(struct vcha_coloctl_params *p,
         .sigma_max = 4,
         .k = 0.01,
         .ti_s = 3,
-        .setpoint = 1.5,
+        .setpoint = 4,
         .rho_bar0 = 0.25,
         .rho_bar_min = 0.05,
         .rho_bar_max = 1,
@@ -150,6 +154,7 @@ vcha_coloctl_new(const struct vcha_coloctl_params *p, long long now_ms)
     c->mode = p->policy == VCHA_COLO_POLICY_PERIODIC ? VCHA_COLO_MODE_PERIODIC
                                                      : VCHA_COLO_MODE_COLO;
     c->q = VCHA_COLO_Q3;
+    c->judged = true; /* the first colo is no probe: no backoff from it */
     c->sigma = p->sigma0;
     c->rho_bar = p->rho_bar0;
     return c;
@@ -219,7 +224,10 @@ window_from(const struct vcha_coloctl *c, long long from)
     return from;
 }
 
-/* The downtime ratio over the window, counted since the mode changed. */
+/* The downtime ratio over the window, counted since the mode changed;
+ * 0 until three checkpoints of the mode are in it, so that neither the
+ * checkpoint a switch forces nor one early after the start is judged
+ * alone (one pause over a short run reads as a ratio near 1). */
 static double
 rho_at(const struct vcha_coloctl *c, long long now)
 {
@@ -228,7 +236,7 @@ rho_at(const struct vcha_coloctl *c, long long now)
     long long paused, first = 0, last = 0;
     long long span = now - from;
 
-    if (since(c, from, &paused, &first, &last) == 0 || span <= 0) {
+    if (since(c, from, &paused, &first, &last) < MIN_JUDGED || span <= 0) {
         return 0;
     }
     if (paused >= span) {
@@ -249,8 +257,8 @@ cps_at(const struct vcha_coloctl *c, long long now)
 }
 
 /* Threshold: the mean interval between the checkpoints of the current
- * mode in the window is below the limit (judged on three at least, so
- * that the checkpoint a switch forces is not judged alone). */
+ * mode in the window is below the limit (judged on MIN_JUDGED at least,
+ * as rho_at()). */
 static bool
 too_frequent(const struct vcha_coloctl *c, long long now)
 {
@@ -258,7 +266,7 @@ too_frequent(const struct vcha_coloctl *c, long long now)
     long long paused, first = 0, last = 0;
     unsigned n = since(c, from, &paused, &first, &last);
 
-    return n >= 3 && (last - first) / (long long) (n - 1) <
+    return n >= MIN_JUDGED && (last - first) / (long long) (n - 1) <
                          c->p.min_interval_ms;
 }
 

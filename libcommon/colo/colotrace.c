@@ -8,13 +8,29 @@
 
 #include <vcha/colotrace.h>
 
+/* The microseconds of ".ffffff" at @p s: exactly six digits. */
+static int
+micros(const char *s, long long *usec)
+{
+    *usec = 0;
+    for (int i = 1; i <= 6; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -EINVAL;
+        }
+        *usec = *usec * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
 /* The line's timestamp, in real-time microseconds: an ISO 8601 UTC time
- * with microseconds and a space, or "PID@SECONDS.MICROSECONDS:". */
+ * and a space (QEMU 11 leaves out ".ffffff" when it is all zeros: a
+ * checkpoint at a whole second), or "PID@SECONDS.MICROSECONDS:" (older
+ * QEMU). */
 static int
 timestamp(const char *line, long long *us)
 {
     struct tm tm = {0};
-    long long sec, usec;
+    long long sec, usec = 0;
     int pid, end = 0;
 
     if (sscanf(line, "%d@%lld.%lld:%n", &pid, &sec, &usec, &end) == 3 &&
@@ -22,20 +38,30 @@ timestamp(const char *line, long long *us)
         *us = sec * 1000000LL + usec;
         return 0;
     }
-    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%6lldZ %n", &tm.tm_year,
-               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &usec, &end) == 7 &&
-        end > 0 && usec >= 0 && usec < 1000000) {
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        sec = (long long) timegm(&tm);
-        if (sec == -1) {
+    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &end) != 6 ||
+        end == 0) {
+        return -EINVAL;
+    }
+    const char *rest = line + end;
+
+    if (*rest == '.') {
+        if (micros(rest, &usec) != 0) {
             return -EINVAL;
         }
-        *us = sec * 1000000LL + usec;
-        return 0;
+        rest += 7;
     }
-    return -EINVAL;
+    if (rest[0] != 'Z' || rest[1] != ' ') {
+        return -EINVAL;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    sec = (long long) timegm(&tm);
+    if (sec == -1) {
+        return -EINVAL;
+    }
+    *us = sec * 1000000LL + usec;
+    return 0;
 }
 
 int

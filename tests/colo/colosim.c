@@ -26,7 +26,9 @@
  *   - a checkpoint's pause: a + b * (the run before it), fitted by least
  *     squares to every checkpoint of the traces given (a pause copies the
  *     memory the guest dirtied while it ran), never extrapolated past the
- *     longest run seen;
+ *     longest run seen; the mean pause where the runs are too alike to
+ *     tell a slope (their spread under a tenth of their mean) or the line
+ *     would need a negative part;
  *   - a change of mode costs one checkpoint at once (setting
  *     x-checkpoint-delay in COLO state forces one: measured on QEMU 11.1).
  * The first trace is replayed; the others only add to the pause fit.
@@ -122,8 +124,10 @@ trace_read(const char *path, struct trace *t)
         }
     }
     fclose(f);
+    /* every checkpoint ends within the recording */
     if (rc == 0 && (t->delay <= 0 || t->end <= 0 || t->n == 0 ||
-                    t->end / BUCKET_MS >= MAX_BUCKETS)) {
+                    t->end / BUCKET_MS >= MAX_BUCKETS ||
+                    t->stop[t->n - 1] + t->pause[t->n - 1] > t->end)) {
         rc = -EINVAL;
     }
     if (rc != 0) {
@@ -177,11 +181,13 @@ model_rates(const struct trace *t, struct model *m)
         return -ENOMEM;
     }
     for (size_t i = 0; i < t->n; i++) {
-        /* QEMU's timer counts from the last checkpoint's start */
-        double since = t->stop[i] - (i > 0 ? t->stop[i - 1] : 0);
+        /* QEMU's timer counts from the last checkpoint's start; the
+         * first one's is unknown (time 0 is no checkpoint), so it says
+         * nothing of a difference */
+        bool asked = i > 0 && t->stop[i] - t->stop[i - 1] < 0.95 * t->delay;
 
         add_run(run, resume, t->stop[i]);
-        if (since < 0.95 * t->delay) {
+        if (asked) {
             events[(size_t) (t->stop[i] / BUCKET_MS)] += 1;
             m->demand++;
         } else {
@@ -222,15 +228,17 @@ model_pause(const struct trace *t, size_t nt, struct model *m)
             resume = t[k].stop[i] + y;
         }
     }
-    double den = n * sxx - sx * sx;
+    double den = n * sxx - sx * sx, mean = sx / n;
 
     m->b = den > 0 ? (n * sxy - sx * sy) / den : 0;
-    if (m->b < 0) {
-        m->b = 0;
-    }
     m->a = (sy - m->b * sx) / n;
-    if (m->a < 0) {
-        m->a = 0;
+    /* runs all of about one length (a trace of the timer alone) tell no
+     * slope, and a line that needs a negative part is no pause: then the
+     * mean pause, whatever the run */
+    if (den <= 0 || den / (n * n) < 0.01 * mean * mean || m->b < 0 ||
+        m->a < 0) {
+        m->b = 0;
+        m->a = sy / n;
     }
 }
 
@@ -278,7 +286,7 @@ next_difference(const struct model *m, double from, uint64_t *seed)
 
 struct result {
     double downtime_pct, cps, colo_pct;
-    unsigned long long checkpoints, switches;
+    double checkpoints, switches; /* the means of several replays */
 };
 
 static int
@@ -310,7 +318,14 @@ replay_once(const struct model *m, double end,
             at = diff < at ? diff : at;
         }
         for (; next_tick <= at && next_tick < end; next_tick += BUCKET_MS) {
-            vcha_coloctl_tick(c, (long long) next_tick);
+            /* a tick due in a pause comes when the guest runs again, as
+             * the job's would (it learns of the checkpoint at its end) */
+            double tick = next_tick > resume ? next_tick : resume;
+
+            if (vcha_coloctl_tick(c, (long long) tick) < 0) {
+                vcha_coloctl_free(c);
+                return -EINVAL;
+            }
         }
         double stop = at < end ? at : end;
 
@@ -326,13 +341,19 @@ replay_once(const struct model *m, double end,
         resume = at + pause;
         paused += (resume < end ? resume : end) - at;
         r->checkpoints++;
-        forced = vcha_coloctl_checkpoint(c, (long long) at,
-                                         (long long) resume) != (int) mode;
+        int next = vcha_coloctl_checkpoint(c, (long long) at,
+                                           (long long) resume);
+
+        if (next < 0) {
+            vcha_coloctl_free(c);
+            return -EINVAL;
+        }
+        forced = next != (int) mode;
     }
     struct vcha_coloctl_figures f;
 
     vcha_coloctl_figures(c, (long long) end, &f);
-    r->switches = f.switches;
+    r->switches = (double) f.switches;
     r->downtime_pct = 100.0 * paused / end;
     r->cps = (double) r->checkpoints * 1000.0 / end;
     r->colo_pct = 100.0 * in_colo / (end - paused);
@@ -357,11 +378,9 @@ replay(const struct model *m, double end, const struct vcha_coloctl_params *p,
         r->downtime_pct += one.downtime_pct / runs;
         r->cps += one.cps / runs;
         r->colo_pct += one.colo_pct / runs;
-        r->checkpoints += one.checkpoints;
-        r->switches += one.switches;
+        r->checkpoints += one.checkpoints / runs;
+        r->switches += one.switches / runs;
     }
-    r->checkpoints /= runs;
-    r->switches /= runs;
     return 0;
 }
 
@@ -424,12 +443,12 @@ static void
 print_result(const char *name, const struct result *r, bool kv)
 {
     if (kv) {
-        printf("policy=%s downtime_pct=%.3f cps=%.3f checkpoints=%llu "
-               "switches=%llu colo_pct=%.1f\n",
+        printf("policy=%s downtime_pct=%.3f cps=%.3f checkpoints=%.1f "
+               "switches=%.1f colo_pct=%.1f\n",
                name, r->downtime_pct, r->cps, r->checkpoints, r->switches,
                r->colo_pct);
     } else {
-        printf("  %-10s %9.2f %7.2f %9llu %6.1f\n", name, r->downtime_pct,
+        printf("  %-10s %9.2f %7.2f %9.1f %6.1f\n", name, r->downtime_pct,
                r->cps, r->switches, r->colo_pct);
     }
 }
@@ -445,7 +464,7 @@ print_recorded(const struct trace *t, const struct model *m, bool kv)
     struct result rec = {
         .downtime_pct = 100.0 * paused / t->end,
         .cps = (double) t->n * 1000.0 / t->end,
-        .checkpoints = t->n,
+        .checkpoints = (double) t->n,
         .colo_pct = 100,
     };
 
@@ -533,15 +552,18 @@ main(int argc, char **argv)
 
     rec.policy = VCHA_COLO_POLICY_COLO;
     rec.colo_delay_ms = (long long) traces[0].delay;
-    if (replay(&m, traces[0].end, &rec, stock, seed, runs, &r) == 0) {
-        print_result("colo@rec", &r, kv);
+    if (replay(&m, traces[0].end, &rec, stock, seed, runs, &r) != 0) {
+        goto replay_failed;
     }
+    print_result("colo@rec", &r, kv);
     for (int k = VCHA_COLO_POLICY_COLO; k <= VCHA_COLO_POLICY_HYBRID; k++) {
         if (policy >= 0 && k != policy) {
             continue;
         }
         p.policy = (enum vcha_colo_policy) k;
-        replay(&m, traces[0].end, &p, stock, seed, runs, &r);
+        if (replay(&m, traces[0].end, &p, stock, seed, runs, &r) != 0) {
+            goto replay_failed;
+        }
         print_result(vcha_colo_policy_name(p.policy), &r, kv);
         if (k <= VCHA_COLO_POLICY_PERIODIC &&
             (best_name == NULL || r.downtime_pct < best.downtime_pct)) {
@@ -561,4 +583,10 @@ main(int argc, char **argv)
     }
     traces_free(traces, nt);
     return 0;
+
+replay_failed:
+    /* the controller refused a time the replay fed it: a defect here */
+    fprintf(stderr, "colosim: the replay of %s failed\n", traces[0].workload);
+    traces_free(traces, nt);
+    return 1;
 }

@@ -41,8 +41,24 @@
  *     often, and one that holds sets sigma back to sigma0;
  *   - a probe may be judged before its b_bar checkpoints, from its
  *     judge_after-th on (q2 fails as q3 would), so that a probe into a
- *     workload that diverges costs little.
- * sigma_up = 1 and judge_after = b_bar are the seed's equations exactly.
+ *     workload that diverges costs little;
+ *   - a ratio (and the threshold's mean interval) is judged on three
+ *     checkpoints of the mode at least: one pause over a short run, as
+ *     after a switch or just after the start, reads as a ratio near 1;
+ *   - the colo mode it begins in is no probe: failing there does not
+ *     raise sigma.
+ * sigma_up = 1 and judge_after = b_bar are the seed's equations exactly
+ * but for these last two.
+ *
+ * Two defaults differ from the seed's, for the same reason: its set point
+ * (1.5 checkpoints a second) and window are its machine's.  Ours: the set
+ * point is periodic mode's own rate (1000 / period_ms = 4 a second),
+ * below which colo mode checkpoints less often than periodic would (a
+ * pause costs the same in either), and the window 3 s, short enough that
+ * a workload turning divergent is seen within about a second and long
+ * enough that a nearly deterministic one's bursts are not (chosen with
+ * tests/colo/colosim over several seeds; its README section has the
+ * figures).
  */
 #ifndef VCHA_COLOCTL_H
 #define VCHA_COLOCTL_H
@@ -72,15 +88,16 @@ enum vcha_colo_q {
 
 /**
  * The controller's settings.  vcha_coloctl_params_default() gives seed
- * 003's but for judge_after, sigma_up and sigma_max, which are ours (the
- * seed's: b_bar, 1, any), chosen with the simulator on traces recorded
- * from a real pair (tests/colo/traces).
+ * 003's but for window_ms, setpoint, judge_after, sigma_up and sigma_max,
+ * which are ours (the seed's: 10000 here, 1.5, b_bar, 1, any), chosen
+ * with the simulator on traces recorded from a real pair
+ * (tests/colo/traces).
  */
 struct vcha_coloctl_params {
     enum vcha_colo_policy policy;
     long long period_ms;     /**< periodic mode's period (250) */
     long long colo_delay_ms; /**< colo mode's longest interval (10000) */
-    long long window_ms;     /**< the moving window (10000) */
+    long long window_ms;     /**< the moving window (3000) */
     /* threshold */
     long long min_interval_ms; /**< mean interval below it: periodic (400) */
     long stay_checkpoints;     /**< periodic checkpoints before retry (100) */
@@ -95,7 +112,7 @@ struct vcha_coloctl_params {
     /* hybrid: the outer layer (Algorithm 1) */
     double k;           /**< K (0.01) */
     double ti_s;        /**< T_i, seconds (3) */
-    double setpoint;    /**< sp, checkpoints per second (1.5) */
+    double setpoint;    /**< sp, checkpoints per second (4) */
     double rho_bar0;    /**< rho_bar(0) (0.25) */
     double rho_bar_min; /**< (0.05) */
     double rho_bar_max; /**< (1) */

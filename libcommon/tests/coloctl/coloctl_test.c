@@ -61,6 +61,24 @@ figures(const struct pair *pr)
     return f;
 }
 
+/* Spend the budget of q1: periodic checkpoints until the probe (q2)
+ * begins, which must be after exactly ceil(b) of them. */
+static void
+spend_budget(struct pair *pr)
+{
+    struct vcha_coloctl_figures f = figures(pr);
+    int n = 0;
+
+    assert_int_equal(f.q, VCHA_COLO_Q1);
+    while (figures(pr).q == VCHA_COLO_Q1 && n < 1000) {
+        pair_run(pr, 1, 250, 50);
+        n++;
+    }
+    assert_int_equal(n, (int) (f.b + 0.999999));
+    assert_int_equal(figures(pr).q, VCHA_COLO_Q2);
+    assert_int_equal(vcha_coloctl_mode(pr->c), VCHA_COLO_MODE_COLO);
+}
+
 static void
 test_defaults_are_the_seeds(void **state)
 {
@@ -70,13 +88,14 @@ test_defaults_are_the_seeds(void **state)
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
     assert_int_equal(p.policy, VCHA_COLO_POLICY_HYBRID);
     assert_int_equal(p.period_ms, 250);
-    assert_int_equal(p.window_ms, 10000);
     assert_int_equal(p.min_interval_ms, 400);
     assert_int_equal(p.stay_checkpoints, 100);
     assert_int_equal(p.b_bar, 25);
-    assert_true(p.k == 0.01 && p.ti_s == 3 && p.setpoint == 1.5);
+    assert_true(p.k == 0.01 && p.ti_s == 3);
     assert_true(p.sigma0 == 1 && p.d == 0.01 && p.sigma_min == 0.1);
     /* ours */
+    assert_int_equal(p.window_ms, 3000);
+    assert_true(p.setpoint == 4);
     assert_int_equal(p.judge_after, 3);
     assert_true(p.sigma_up == 2 && p.sigma_max == 4);
     assert_null(vcha_coloctl_params_check(&p));
@@ -173,7 +192,8 @@ test_threshold_cycle(void **state)
 }
 
 /* q3 -> q1 on a high ratio, the budget b_bar * (sigma + rho_bar) spent one
- * checkpoint at a time, then a b_bar-long probe (q2) and judgement (q3). */
+ * checkpoint at a time, then a b_bar-long probe (q2) and judgement (q3).
+ * A ratio is judged on three checkpoints at least. */
 static void
 test_hybrid_automaton(void **state)
 {
@@ -189,16 +209,15 @@ test_hybrid_automaton(void **state)
     f = figures(&pr);
     assert_int_equal(f.q, VCHA_COLO_Q3);
     assert_true(f.sigma == 1 && f.b == 0);
-    /* rho = 50 / 50 = 1 > 0.25 at the first checkpoint */
+    /* rho = 50 / 50 = 1 > 0.25, but one or two checkpoints are no ratio */
+    assert_int_equal(pair_run(&pr, 2, 50, 50), VCHA_COLO_MODE_COLO);
     assert_int_equal(pair_run(&pr, 1, 50, 50), VCHA_COLO_MODE_PERIODIC);
     f = figures(&pr);
     assert_int_equal(f.q, VCHA_COLO_Q1);
-    assert_float_equal(f.sigma, 0.99, 1e-9);
-    assert_float_equal(f.b, 25 * (0.99 + 0.25), 1e-9); /* 31 */
+    assert_float_equal(f.sigma, 0.97, 1e-9);
+    assert_float_equal(f.b, 25 * (0.97 + 0.25), 1e-9); /* 30.5 */
     assert_int_equal(f.switches, 1);
-    assert_int_equal(pair_run(&pr, 30, 250, 50), VCHA_COLO_MODE_PERIODIC);
-    assert_int_equal(pair_run(&pr, 1, 250, 50), VCHA_COLO_MODE_COLO);
-    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    spend_budget(&pr); /* 31 */
     /* the probe is not judged, however bad, for b_bar checkpoints */
     assert_int_equal(pair_run(&pr, 25, 50, 50), VCHA_COLO_MODE_COLO);
     assert_int_equal(figures(&pr).q, VCHA_COLO_Q3);
@@ -229,8 +248,9 @@ test_hybrid_stays_in_colo(void **state)
 }
 
 /* sigma_up: a probe that fails at its first judgement multiplies sigma
- * (up to sigma_max), so the next budget is longer; one that failed later
- * does not. */
+ * (up to sigma_max), so the next budget is longer; the colo mode the
+ * controller begins in is no probe, and a probe that held once and
+ * failed later raises nothing. */
 static void
 test_hybrid_failed_probe_raises_sigma(void **state)
 {
@@ -243,20 +263,35 @@ test_hybrid_failed_probe_raises_sigma(void **state)
     p.sigma_up = 2;
     p.sigma_max = 3;
     pair_init(&pr, &p);
-    pair_run(&pr, 1, 50, 50);
-    assert_float_equal(figures(&pr).sigma, 2 * 0.99, 1e-9);
-    assert_float_equal(figures(&pr).b, 25 * (1.98 + 0.25), 1e-9);
-    pair_run(&pr, (int) (25 * 2.23) + 1 + 25, 50, 50); /* spend, probe */
+    pair_run(&pr, 3, 50, 50);
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q1);
+    assert_float_equal(figures(&pr).sigma, 0.97, 1e-9); /* not raised */
+    spend_budget(&pr);
+    pair_run(&pr, 25, 50, 50); /* the probe */
     assert_int_equal(figures(&pr).q, VCHA_COLO_Q3);
-    pair_run(&pr, 1, 50, 50);
+    pair_run(&pr, 1, 50, 50); /* fails at its first judgement */
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q1);
+    assert_float_equal(figures(&pr).sigma, 2 * 0.96, 1e-9);
+    assert_float_equal(figures(&pr).b, 25 * (1.92 + 0.25), 1e-9);
+    spend_budget(&pr);
+    pair_run(&pr, 26, 50, 50);
     assert_float_equal(figures(&pr).sigma, 3, 1e-9); /* capped */
 
-    /* judged good twice, then bad: no raise */
-    vcha_coloctl_free(pr.c);
-    pair_init(&pr, &p);
-    pair_run(&pr, 2, 2000, 10);
-    assert_int_equal(pair_run(&pr, 40, 10, 50), VCHA_COLO_MODE_PERIODIC);
-    assert_true(figures(&pr).sigma <= 0.98 && figures(&pr).sigma > 0.5);
+    /* a probe judged good, then bad: no raise */
+    spend_budget(&pr);
+    assert_int_equal(pair_run(&pr, 25, 2000, 10), VCHA_COLO_MODE_COLO);
+    assert_int_equal(pair_run(&pr, 2, 2000, 10), VCHA_COLO_MODE_COLO);
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q3);
+    double sigma = figures(&pr).sigma;
+    int n = 0;
+
+    while (vcha_coloctl_mode(pr.c) == VCHA_COLO_MODE_COLO && n < 100) {
+        pair_run(&pr, 1, 10, 50);
+        n++;
+    }
+    assert_int_equal(figures(&pr).q, VCHA_COLO_Q1);
+    assert_true(n > 3);
+    assert_float_equal(figures(&pr).sigma, sigma - n * 0.01, 1e-9);
     vcha_coloctl_free(pr.c);
 }
 
@@ -272,22 +307,21 @@ test_hybrid_early_judgement_and_backoff(void **state)
     (void) state;
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
     pair_init(&pr, &p);
-    assert_int_equal(pair_run(&pr, 1, 50, 50), VCHA_COLO_MODE_PERIODIC);
-    assert_float_equal(figures(&pr).sigma, 0.99 * 2, 1e-9);
-    assert_float_equal(figures(&pr).b, 25 * (1.98 + 0.25), 1e-9);
-    pair_run(&pr, 56, 250, 50); /* the budget: 55.75 */
-    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    assert_int_equal(pair_run(&pr, 3, 50, 50), VCHA_COLO_MODE_PERIODIC);
+    assert_float_equal(figures(&pr).sigma, 0.97, 1e-9);
+    spend_budget(&pr);
     /* a bad probe: colo for two checkpoints, ended at the third */
     assert_int_equal(pair_run(&pr, 2, 50, 50), VCHA_COLO_MODE_COLO);
     assert_int_equal(pair_run(&pr, 1, 50, 50), VCHA_COLO_MODE_PERIODIC);
-    assert_float_equal(figures(&pr).sigma, 3.96, 1e-9);
-    pair_run(&pr, 106, 250, 50); /* spend it: 25 * (3.96 + 0.25) */
-    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    assert_float_equal(figures(&pr).sigma, 1.94, 1e-9);
+    spend_budget(&pr); /* 25 * (1.94 + 0.25) */
+    pair_run(&pr, 3, 50, 50);
+    assert_float_equal(figures(&pr).sigma, 3.88, 1e-9);
+    spend_budget(&pr);
     pair_run(&pr, 3, 50, 50);
     assert_float_equal(figures(&pr).sigma, 4, 1e-9); /* capped */
     /* a good probe: through q2 to q3, where its first judgement holds */
-    pair_run(&pr, 107, 250, 50); /* 25 * (4 + 0.25) */
-    assert_int_equal(figures(&pr).q, VCHA_COLO_Q2);
+    spend_budget(&pr); /* 25 * (4 + 0.25) */
     assert_int_equal(pair_run(&pr, 25, 9950, 50), VCHA_COLO_MODE_COLO);
     assert_int_equal(figures(&pr).q, VCHA_COLO_Q3);
     pair_run(&pr, 1, 9950, 50);
@@ -307,6 +341,7 @@ test_hybrid_pi(void **state)
 
     (void) state;
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    p.setpoint = 1.5; /* the seed's */
     pair_init(&pr, &p);
     /* 4 a second for 10 s (rho 10 / 240: stays in q3) */
     pair_run(&pr, 40, 240, 10);
@@ -341,7 +376,9 @@ test_hybrid_pi(void **state)
     vcha_coloctl_free(pr.c);
 }
 
-/* The static policies ignore ticks: rho_bar is the hybrid's alone. */
+/* Ticks step the hybrid's outer layer only: they never spend a budget
+ * (the threshold's periodic checkpoints, the hybrid's q1) nor change a
+ * mode. */
 static void
 test_ticks_only_steer_the_hybrid(void **state)
 {
@@ -351,11 +388,46 @@ test_ticks_only_steer_the_hybrid(void **state)
     (void) state;
     vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_THRESHOLD);
     pair_init(&pr, &p);
-    for (int i = 0; i < 100; i++) {
-        pr.t += 1000;
-        assert_int_equal(vcha_coloctl_tick(pr.c, pr.t), VCHA_COLO_MODE_COLO);
+    while (vcha_coloctl_mode(pr.c) == VCHA_COLO_MODE_COLO) {
+        pair_run(&pr, 1, 100, 50);
     }
-    assert_true(figures(&pr).rho_bar == 0 && figures(&pr).q == 0);
+    for (int i = 0; i < 500; i++) {
+        pr.t += 1000;
+        assert_int_equal(vcha_coloctl_tick(pr.c, pr.t),
+                         VCHA_COLO_MODE_PERIODIC);
+    }
+    assert_int_equal(pair_run(&pr, 99, 250, 50), VCHA_COLO_MODE_PERIODIC);
+    assert_int_equal(pair_run(&pr, 1, 250, 50), VCHA_COLO_MODE_COLO);
+    vcha_coloctl_free(pr.c);
+
+    vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    pair_init(&pr, &p);
+    pair_run(&pr, 3, 50, 50);
+    double b = figures(&pr).b;
+
+    for (int i = 0; i < 500; i++) {
+        pr.t += 1000;
+        assert_int_equal(vcha_coloctl_tick(pr.c, pr.t),
+                         VCHA_COLO_MODE_PERIODIC);
+    }
+    assert_float_equal(figures(&pr).b, b, 1e-9);
+    assert_true(figures(&pr).rho_bar > 0.25); /* a quiet second raises it */
+    vcha_coloctl_free(pr.c);
+}
+
+/* The threshold judges a mean interval on three checkpoints at least:
+ * the one a switch forces and the next are not enough. */
+static void
+test_threshold_judges_three(void **state)
+{
+    struct vcha_coloctl_params p;
+    struct pair pr;
+
+    (void) state;
+    vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_THRESHOLD);
+    pair_init(&pr, &p);
+    assert_int_equal(pair_run(&pr, 2, 10, 50), VCHA_COLO_MODE_COLO);
+    assert_int_equal(pair_run(&pr, 1, 10, 50), VCHA_COLO_MODE_PERIODIC);
     vcha_coloctl_free(pr.c);
 }
 
@@ -448,6 +520,7 @@ main(void)
         cmocka_unit_test(test_params_check_names_the_setting),
         cmocka_unit_test(test_static_policies_never_switch),
         cmocka_unit_test(test_threshold_cycle),
+        cmocka_unit_test(test_threshold_judges_three),
         cmocka_unit_test(test_hybrid_automaton),
         cmocka_unit_test(test_hybrid_stays_in_colo),
         cmocka_unit_test(test_hybrid_failed_probe_raises_sigma),
