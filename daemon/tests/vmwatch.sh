@@ -12,43 +12,19 @@
 # unit tests' (libcommon/tests/vmhealth) and tests/vm/agent-lxc.sh's.
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/vchadtest.sh"
 
 VCHAD=${VCHAD:?}
 CTL=${VCHACTL:?}
 [ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad and vchactl first"
 
-work=$(mktemp -d)
-SOCK=$work/run/vchad.sock
-export VCHA_SOCKET=$SOCK VCHA_VCHAD=$VCHAD VCHA_RUN_DIR=$work/run
-export HA_LOGFACILITY=none HA_LOGFILE=$work/vchad.log HA_debug=1
-unset HA_LOGTAG
-mkdir -p "$work/bin"
-printf '#!/bin/sh\necho "$*" >> %s/attrd.log\n' "$work" > "$work/bin/attrd_updater"
-chmod 755 "$work/bin/attrd_updater"
-export PATH=$work/bin:$PATH
+vchadtest_env
 
 cleanup() {
-    local pid
-    pid=$(cat "$SOCK.lock" 2> /dev/null)
-    [ -n "$pid" ] && kill -TERM "$pid" 2> /dev/null
-    for i in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
-    if [ "$tap_failed" -gt 0 ] && [ -f "$work/vchad.log" ]; then
-        tap_diag "vchad.log:" && tail -30 "$work/vchad.log" | sed 's/^/#   /'
-    fi
+    vchadtest_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-health_key() { "$CTL" health "$1" 2> /dev/null | sed -n "s/^$2=//p"; }
-wait_fig() { # wait_fig ID 'EXPR with $v' KEY: 0 once figure KEY makes EXPR true (20 s)
-    local i v
-    for ((i = 0; i < 400; i++)); do
-        v=$(health_key "$1" "$3")
-        [ -n "$v" ] && eval "$2" && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # a node of the test driver with a paused and a crashed domain
 cat > "$work/node.xml" << 'XML'

@@ -1,0 +1,474 @@
+/*
+ * vchad - the colo job: a resident that runs the checkpoint controller of
+ * the local QEMU of a COLO pair (seed 003; vcha/coloctl.h, vcha/colojob.h).
+ *
+ * It holds a QMP connection of its own to QEMU (one of QEMU's -qmp
+ * sockets: a QMP socket serves one client), reads each checkpoint from
+ * QEMU's log as it is written (the trace event colo_vm_state_change,
+ * which it enables at each connection; vcha/colotrace.h), feeds the
+ * controller, and sets x-checkpoint-delay to the mode the controller asks
+ * for.  Every second it steps the controller's outer layer, asks QEMU its
+ * COLO role and run state, and reports.  One thread: every QMP command has
+ * a deadline (qmp_timeout), so a QEMU that hangs delays a report by that
+ * at most and turns it into an error report; the connection is then
+ * dropped and opened again at the next report.
+ *
+ * The delay is set while QEMU is no secondary: on a primary in COLO it
+ * takes effect at once (QEMU checkpoints when it changes), on a QEMU not
+ * yet replicating it is the delay COLO begins with.  When QEMU becomes a
+ * primary the controller begins afresh.
+ *
+ * Figures: role (primary, secondary, none: query-colo-status), status
+ * (query-status), policy, mode (what the controller asks for), delay_ms
+ * (the x-checkpoint-delay last set, 0 before any), q (the hybrid's
+ * state), rho, cps, downtime_pct, checkpoints, switches, last_checkpoint
+ * (when the last one ended, seconds since the epoch, 0 before any),
+ * refused (checkpoints the controller refused: out of order), and error
+ * while QEMU or its log cannot be read.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vcha/clock.h>
+#include <vcha/coloctl.h>
+#include <vcha/colojob.h>
+#include <vcha/colotrace.h>
+#include <vcha/jobdef.h>
+#include <vcha/param.h>
+#include <vcha/qmp.h>
+
+#include "../vchad_job.h"
+
+/* Reports, and the controller's ticks, this often. */
+#define REPORT_MS 1000
+
+/* The log is read this often between reports. */
+#define LOG_POLL_MS 100
+
+/* The longest log line kept; a longer one is dropped whole. */
+#define LINE_MAX_LEN 4096
+
+struct colo {
+    const struct vchad_job *job;
+    struct vcha_params *p;
+    struct vcha_coloctl_params cp;
+    struct vcha_coloctl *ctl;
+    long long qmp_timeout;
+    struct vcha_qmp *qmp;
+    /* QEMU's log, read from where it was at the first open */
+    int log_fd;
+    dev_t log_dev;
+    ino_t log_ino;
+    off_t log_off;
+    char line[LINE_MAX_LEN];
+    size_t used;
+    bool skipping; /* in a line too long to keep */
+    struct vcha_colo_tracer tracer;
+    long long fed;          /* the last checkpoint's end fed, monotonic ms */
+    long long last_wall_ms; /* the same, wall clock */
+    unsigned long long refused;
+    /* what QEMU said and was told */
+    char role[16];
+    char status[32];
+    long long delay_set;   /* -1: not set by this process */
+    long long delay_tried; /* the last one asked for, set or not */
+    bool traced;           /* the trace event is on in this QEMU */
+    char qmp_error[256], log_error[256], trace_error[256];
+};
+
+static int
+validate(const struct vcha_kv *p, char *why, size_t whylen)
+{
+    struct vcha_params *params = NULL;
+    int rc = vcha_job_params_parse(&vcha_colo_job, p, &params, why, whylen);
+
+    vcha_params_free(params);
+    return rc;
+}
+
+static const char *
+param(const struct colo *c, enum vcha_colo_job_param i)
+{
+    return vcha_param_str(c->p, i);
+}
+
+/* ------------------------------------------------------------- QMP */
+
+static void
+qmp_drop(struct colo *c, const char *what, int rc, const char *err)
+{
+    snprintf(c->qmp_error, sizeof(c->qmp_error), "QMP %s at %s: %s", what,
+             param(c, VCHA_COLOJ_QMP), err != NULL ? err : strerror(-rc));
+    vcha_qmp_close(c->qmp);
+    c->qmp = NULL;
+    c->role[0] = c->status[0] = '\0';
+}
+
+/* Run @p command (@p args taken over) within the QMP timeout; its answer
+ * in *ret when @p ret is not NULL.  A failure drops the connection but
+ * for an error answer, which leaves it usable. */
+static int
+qmp_run(struct colo *c, const char *command, json_object *args,
+        json_object **ret)
+{
+    char *err = NULL;
+    int rc = vcha_qmp_exec(c->qmp, command, args,
+                           vcha_now_ms() + c->qmp_timeout, ret, &err);
+
+    if (rc == -EREMOTEIO) {
+        snprintf(c->qmp_error, sizeof(c->qmp_error), "QMP %s: %s", command,
+                 err != NULL ? err : "error");
+    } else if (rc < 0) {
+        qmp_drop(c, command, rc, NULL);
+    }
+    free(err);
+    return rc;
+}
+
+/* Connect, as far as not connected, and turn the checkpoint's trace
+ * event on until QEMU takes it (QEMU forgets it when it restarts; without
+ * it no checkpoint is seen: an error in every report until then). */
+static int
+qmp_connect(struct colo *c)
+{
+    json_object *args;
+    int rc;
+
+    if (c->qmp == NULL) {
+        rc = vcha_qmp_open(param(c, VCHA_COLOJ_QMP),
+                           vcha_now_ms() + c->qmp_timeout, &c->qmp);
+        if (rc < 0) {
+            c->qmp = NULL;
+            qmp_drop(c, "connect", rc, NULL);
+            return rc;
+        }
+        c->delay_set = c->delay_tried = -1; /* a new QEMU knows nothing */
+        c->traced = false;
+    }
+    if (c->traced) {
+        return 0;
+    }
+    args = json_object_new_object();
+    json_object_object_add(args, "name",
+                           json_object_new_string(VCHA_COLO_TRACE_EVENT));
+    json_object_object_add(args, "enable", json_object_new_boolean(1));
+    rc = qmp_run(c, "trace-event-set-state", args, NULL);
+    c->traced = rc == 0;
+    snprintf(c->trace_error, sizeof(c->trace_error), "%s",
+             rc == -EREMOTEIO ? c->qmp_error : "");
+    return rc == -EREMOTEIO ? 0 : rc;
+}
+
+/* The string member @p key of @p obj into @p out ("" when none). */
+static void
+member(json_object *obj, const char *key, char *out, size_t len)
+{
+    json_object *v = NULL;
+
+    out[0] = '\0';
+    if (obj != NULL && json_object_object_get_ex(obj, key, &v) &&
+        json_object_is_type(v, json_type_string)) {
+        snprintf(out, len, "%s", json_object_get_string(v));
+    }
+}
+
+/* QEMU's COLO role and run state; a new primary gets a new controller. */
+static void
+qmp_poll(struct colo *c, long long now)
+{
+    json_object *ret = NULL;
+    char role[sizeof(c->role)];
+
+    if (qmp_connect(c) < 0) {
+        return;
+    }
+    if (qmp_run(c, "query-colo-status", NULL, &ret) == 0) {
+        member(ret, "mode", role, sizeof(role));
+        if (strcmp(role, "primary") == 0 && strcmp(c->role, "primary") != 0) {
+            struct vcha_coloctl *fresh = vcha_coloctl_new(&c->cp, now);
+
+            if (fresh != NULL) {
+                vcha_coloctl_free(c->ctl);
+                c->ctl = fresh;
+                c->fed = now;
+            }
+        }
+        snprintf(c->role, sizeof(c->role), "%s", role);
+    }
+    json_object_put(ret);
+    ret = NULL;
+    if (c->qmp != NULL && qmp_run(c, "query-status", NULL, &ret) == 0) {
+        member(ret, "status", c->status, sizeof(c->status));
+        c->qmp_error[0] = '\0';
+    }
+    json_object_put(ret);
+}
+
+/* Set x-checkpoint-delay to the controller's mode on a QEMU that is no
+ * secondary: at once when the mode changed, again at each report (@p
+ * retry) while QEMU refuses it. */
+static void
+delay_apply(struct colo *c, bool retry)
+{
+    long long want = vcha_coloctl_delay_ms(c->ctl);
+    json_object *args;
+
+    if (c->qmp == NULL || c->role[0] == '\0' ||
+        strcmp(c->role, "secondary") == 0 || want == c->delay_set ||
+        (want == c->delay_tried && !retry)) {
+        return;
+    }
+    c->delay_tried = want;
+    args = json_object_new_object();
+    json_object_object_add(args, "x-checkpoint-delay",
+                           json_object_new_int64(want));
+    if (qmp_run(c, "migrate-set-parameters", args, NULL) == 0) {
+        c->delay_set = want;
+    }
+}
+
+/* Read what QEMU sent unasked: nothing here needs it, but it must not
+ * pile up. */
+static void
+events_drain(struct colo *c)
+{
+    struct vcha_qmp_event ev = {0};
+
+    while (c->qmp != NULL && vcha_qmp_event_next(c->qmp, 0, &ev) == 0) {
+        vcha_qmp_event_clear(&ev);
+    }
+}
+
+/* ------------------------------------------------------------- the log */
+
+static void
+log_close(struct colo *c)
+{
+    if (c->log_fd >= 0) {
+        close(c->log_fd);
+    }
+    c->log_fd = -1;
+    c->used = 0;
+    c->skipping = false;
+    c->tracer = (struct vcha_colo_tracer){0};
+}
+
+/* One line of the log: a checkpoint that ends goes to the controller,
+ * its times moved from the wall clock to the monotonic one. */
+static void
+log_line(struct colo *c, const char *line)
+{
+    long long stop_us, resume_us;
+
+    if (vcha_colo_trace_feed(&c->tracer, line, &stop_us, &resume_us) != 1) {
+        return;
+    }
+    long long shift = vcha_now_ms() - vcha_realtime_ms();
+    long long stop = stop_us / 1000 + shift, resume = resume_us / 1000 + shift;
+
+    if (vcha_coloctl_checkpoint(c->ctl, stop, resume) < 0) {
+        c->refused++;
+        return;
+    }
+    c->fed = resume;
+    c->last_wall_ms = resume_us / 1000;
+}
+
+/* Open the log as far as not open, or again when QEMU made it anew (a
+ * new file is read from its start, the first one from its end). */
+static int
+log_open(struct colo *c)
+{
+    const char *path = param(c, VCHA_COLOJ_LOG);
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
+        snprintf(c->log_error, sizeof(c->log_error), "log %s: %s", path,
+                 strerror(errno));
+        return -errno;
+    }
+    if (c->log_fd >= 0 && st.st_dev == c->log_dev && st.st_ino == c->log_ino &&
+        st.st_size >= c->log_off) {
+        return 0;
+    }
+    bool first = c->log_ino == 0;
+
+    log_close(c);
+    c->log_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c->log_fd < 0 || fstat(c->log_fd, &st) < 0) {
+        snprintf(c->log_error, sizeof(c->log_error), "log %s: %s", path,
+                 strerror(errno));
+        log_close(c);
+        return -errno;
+    }
+    c->log_dev = st.st_dev;
+    c->log_ino = st.st_ino;
+    c->log_off = first ? st.st_size : 0;
+    return 0;
+}
+
+/* What QEMU has added to its log since the last read. */
+static void
+log_read(struct colo *c)
+{
+    char buf[8192];
+    ssize_t n;
+
+    if (log_open(c) < 0) {
+        return;
+    }
+    c->log_error[0] = '\0';
+    while ((n = pread(c->log_fd, buf, sizeof(buf), c->log_off)) > 0) {
+        c->log_off += n;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                c->line[c->used] = '\0';
+                if (!c->skipping) {
+                    log_line(c, c->line);
+                }
+                c->used = 0;
+                c->skipping = false;
+            } else if (c->used + 1 < sizeof(c->line)) {
+                c->line[c->used++] = buf[i];
+            } else {
+                c->skipping = true; /* longer than any trace line */
+            }
+        }
+    }
+    if (n < 0) {
+        snprintf(c->log_error, sizeof(c->log_error), "log %s: %s",
+                 param(c, VCHA_COLOJ_LOG), strerror(errno));
+        log_close(c);
+    }
+}
+
+/* ------------------------------------------------------------- reports */
+
+static void
+report(struct colo *c, int out_fd, long long now, const char *error)
+{
+    struct vcha_coloctl_figures f = {0};
+
+    if (c->ctl != NULL) {
+        vcha_coloctl_figures(c->ctl, now > c->fed ? now : c->fed, &f);
+    }
+    vchad_figure(out_fd, "role", "%s", c->role[0] ? c->role : "unknown");
+    vchad_figure(out_fd, "status", "%s", c->status[0] ? c->status : "unknown");
+    vchad_figure(out_fd, "policy", "%s", param(c, VCHA_COLOJ_POLICY));
+    vchad_figure(out_fd, "mode", "%s", vcha_colo_mode_name(f.mode));
+    vchad_figure(out_fd, "delay_ms", "%lld",
+                 c->delay_set > 0 ? c->delay_set : 0);
+    vchad_figure(out_fd, "q", "%d", (int) f.q);
+    vchad_figure(out_fd, "rho", "%.4f", f.rho);
+    vchad_figure(out_fd, "cps", "%.3f", f.cps);
+    vchad_figure(out_fd, "downtime_pct", "%.3f", f.downtime_pct);
+    vchad_figure(out_fd, "checkpoints", "%llu", f.checkpoints);
+    vchad_figure(out_fd, "switches", "%llu", f.switches);
+    vchad_figure(out_fd, "last_checkpoint", "%lld", c->last_wall_ms / 1000);
+    vchad_figure(out_fd, "refused", "%llu", c->refused);
+    if (error != NULL && error[0] != '\0') {
+        vchad_figure(out_fd, "error", "%s", error);
+    }
+    vchad_report(out_fd);
+}
+
+static int
+setup(struct colo *c, char *why, size_t whylen)
+{
+    int rc = vcha_job_params_parse(&vcha_colo_job, vchad_job_params(c->job),
+                                   &c->p, why, whylen);
+
+    if (rc < 0) {
+        return rc;
+    }
+    vcha_colo_job_controller(c->p, &c->cp);
+    c->qmp_timeout = vcha_param_num(c->p, VCHA_COLOJ_QMP_TIMEOUT);
+    c->fed = vcha_now_ms();
+    c->ctl = vcha_coloctl_new(&c->cp, c->fed);
+    if (c->ctl == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int
+run(const struct vchad_job *job, int out_fd)
+{
+    struct colo c = {
+        .job = job, .log_fd = -1, .delay_set = -1, .delay_tried = -1};
+    char why[512] = "";
+    long long next;
+    int rc = setup(&c, why, sizeof(why));
+
+    if (rc < 0) { /* say why, then end: the daemon starts another later */
+        report(&c, out_fd, vcha_now_ms(), why);
+        vcha_coloctl_free(c.ctl);
+        vcha_params_free(c.p);
+        return rc;
+    }
+    next = vcha_now_ms();
+    for (;;) { /* until SIGTERM, which ends the process */
+        long long now = vcha_now_ms();
+
+        log_read(&c);
+        events_drain(&c);
+        if (now >= next) {
+            char error[sizeof(c.qmp_error) + sizeof(c.log_error) +
+                       sizeof(c.trace_error) + 8];
+
+            /* a tick never before the last checkpoint fed */
+            vcha_coloctl_tick(c.ctl, now > c.fed ? now : c.fed);
+            qmp_poll(&c, now);
+            delay_apply(&c, true);
+            snprintf(error, sizeof(error), "%s%s%s%s%s", c.qmp_error,
+                     c.qmp_error[0] && c.log_error[0] ? "; " : "", c.log_error,
+                     c.trace_error[0] && (c.qmp_error[0] || c.log_error[0])
+                         ? "; "
+                         : "",
+                     c.trace_error);
+            report(&c, out_fd, now, error);
+            next += REPORT_MS;
+            if (next < vcha_now_ms()) {
+                next = vcha_now_ms() + REPORT_MS;
+            }
+        } else {
+            delay_apply(&c, false);
+        }
+        vcha_sleep_ms(LOG_POLL_MS);
+    }
+    return 0;
+}
+
+static int
+publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
+        struct vcha_kv *attrs)
+{
+    static const struct vchad_attr_map map[] = {
+        {"role", "colo-role"},
+        {"mode", "colo-mode"},
+        {"downtime_pct", "colo-downtime"},
+        {"cps", "colo-cps"},
+        {"last_checkpoint", "colo-last-checkpoint"},
+    };
+
+    (void) ok;
+    return vchad_publish_figures(job, figures, map,
+                                 sizeof(map) / sizeof(map[0]), attrs);
+}
+
+const struct vchad_job_type vchad_colo_job = {
+    .name = "colo",
+    .kind = VCHAD_JOB_RESIDENT,
+    .validate = validate,
+    .run = run,
+    .publish = publish,
+};

@@ -1,0 +1,180 @@
+#!/bin/bash
+# vchad's colo job, run by the real vchad through vchactl against the
+# machine's real QEMU (qemu-system-x86_64 -machine none, with a QMP socket
+# for the job and one for this test): bad parameters refused; QEMU's
+# COLO role and run state read; the x-checkpoint-delay of each policy set
+# in QEMU (read back through the test's own QMP socket); checkpoints read
+# from a log as QEMU writes it (colo_vm_state_change lines with
+# -msg timestamp=on's ISO 8601 times) fed to the controller, whose hybrid
+# turns periodic when they come fast, and QEMU told so; a QEMU that goes
+# away reported as an error while the job goes on, and the delay set
+# again in the QEMU that comes back; the figures published; removal.
+# This QEMU is no COLO pair (the host's 7.2 deadlocks in COLO): the
+# checkpoints are written by this test in QEMU's log format, one a tenth
+# of a second; the lab's COLO scenarios run the job on a real pair.
+set -u
+. "$top_srcdir/tests/lib/tap.sh"
+. "$top_srcdir/tests/lib/vchadtest.sh"
+
+VCHAD=${VCHAD:?}
+CTL=${VCHACTL:?}
+[ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad and vchactl first"
+QEMU=$(command -v qemu-system-x86_64) || tap_bail "qemu-system-x86_64 missing (qemu-system-x86)"
+
+vchadtest_env
+
+qemu_start() {
+    rm -f "$work/job.qmp" "$work/t.qmp"
+    "$QEMU" -machine none -S -nodefaults -display none -no-user-config \
+        -qmp "unix:$work/job.qmp,server=on,wait=off" \
+        -qmp "unix:$work/t.qmp,server=on,wait=off" \
+        -D "$work/qemu.log" -msg timestamp=on \
+        -daemonize -pidfile "$work/qemu.pid" 2> "$work/qemu.err"
+}
+qemu_stop() {
+    local pid
+    pid=$(cat "$work/qemu.pid" 2> /dev/null) || return 0
+    kill -9 "$pid" 2> /dev/null
+    for i in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+    rm -f "$work/qemu.pid"
+}
+cleanup() {
+    qemu_stop
+    vchadtest_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# qemu_delay: QEMU's x-checkpoint-delay, asked through the test's socket
+qemu_delay() {
+    python3 - "$work/t.qmp" << 'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "query-migrate-parameters"):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "event" not in r:
+            break
+print(r["return"]["x-checkpoint-delay"])
+PY
+}
+# checkpoints N RUN_MS PAUSE_MS FILE: N checkpoints as QEMU logs them, now
+checkpoints() {
+    python3 - "$@" << 'PY'
+import datetime, sys, time
+n, run, pause, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def stamp():
+    t = datetime.datetime.now(datetime.timezone.utc)
+    # QEMU 11 leaves the fraction out at a whole second
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (t.strftime(".%f") if t.microsecond else "") + "Z"
+with open(path, "a", buffering=1) as f:
+    for _ in range(n):
+        time.sleep(run / 1000)
+        f.write("%s colo_vm_state_change Change 'run' => 'stop'\n" % stamp())
+        time.sleep(pause / 1000)
+        f.write("%s colo_vm_state_change Change 'stop' => 'run'\n" % stamp())
+PY
+}
+
+wait_delay() { # wait_delay MS: 0 once QEMU's x-checkpoint-delay is MS (10 s)
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(qemu_delay 2> /dev/null)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+"$CTL" -t 20 start > /dev/null 2>&1
+tap_ok $? "vchad starts"
+
+# --- bad parameters
+out=$("$CTL" add colo bad log=/tmp/x.log 2>&1)
+tap_like "$out" "*qmp*" "no qmp: refused, naming it"
+out=$("$CTL" add colo bad qmp=q.sock log=/tmp/x.log 2>&1)
+tap_like "$out" "*qmp*" "a relative qmp path: refused"
+out=$("$CTL" add colo bad qmp=/q.sock log=/x.log policy=sometimes 2>&1)
+tap_like "$out" "*policy*" "an unknown policy: refused"
+out=$("$CTL" add colo bad qmp=/q.sock log=/x.log period_ms=20000 colo_delay_ms=10000 2>&1)
+tap_like "$out" "*period_ms*colo_delay_ms*" "a period not below the colo delay: refused"
+tap_like "$("$CTL" status 2> /dev/null)" "*0 jobs*" "none of them taken"
+
+qemu_start
+tap_ok $? "QEMU $("$QEMU" --version | head -1 | awk '{ print $4 }') starts with two QMP sockets"
+: > "$work/trace.log"
+
+# --- static periodic: the period goes to QEMU
+"$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=periodic > /dev/null
+tap_ok $? "add a colo job, policy periodic"
+wait_fig c1 '[ "$v" = none ]' fig.role
+tap_ok $? "QEMU's COLO role read: none"
+tap_is "$(health_key c1 fig.status)" prelaunch "its run state: prelaunch"
+wait_delay 250
+tap_ok $? "x-checkpoint-delay 250 ms set in QEMU (periodic mode's period)"
+wait_fig c1 '[ "$v" = 250 ]' fig.delay_ms
+tap_ok $? "and reported so"
+tap_is "$(health_key c1 state)" ok "the job's reports succeed"
+
+# --- static colo, with a delay of its own
+"$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=colo \
+    colo_delay_ms=7000 > /dev/null
+wait_delay 7000
+tap_ok $? "new parameters, policy colo: x-checkpoint-delay 7000 ms in QEMU"
+
+# --- the hybrid on checkpoints that come fast
+"$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=hybrid > /dev/null
+wait_fig c1 '[ "$v" = hybrid ]' fig.policy
+wait_delay 10000
+tap_ok $? "policy hybrid: it begins in colo mode (10000 ms)"
+tap_is "$(health_key c1 fig.mode)" colo "mode colo"
+sleep 1.5 # the job has opened the log (from its end)
+checkpoints 30 50 50 "$work/trace.log"
+wait_fig c1 '[ "$v" = periodic ]' fig.mode
+tap_ok $? "30 checkpoints, half the time paused: the hybrid turns periodic"
+wait_delay 250
+tap_ok $? "and QEMU's x-checkpoint-delay is 250 ms"
+n=$(health_key c1 fig.checkpoints)
+tap_cond "${n:-0} >= 20 && ${n:-0} <= 30" "the checkpoints counted from the log ($n of 30)"
+d=$(health_key c1 fig.downtime_pct)
+tap_cond "${d%.*} >= 5 && ${d%.*} <= 60" "downtime from their pauses ($d%)"
+last=$(health_key c1 fig.last_checkpoint)
+tap_cond "${last:-0} >= $(($(date +%s) - 10)) && ${last:-0} <= $(date +%s)" \
+    "the last one's time ($last)"
+tap_is "$(health_key c1 fig.refused)" 0 "none refused"
+tap_ok "$(grep -q -- "-n vcha-c1-colo-mode -U periodic" "$work/attrd.log"; echo $?)" \
+    "the mode is published as node attribute vcha-c1-colo-mode"
+tap_ok "$(grep -q -- "-n vcha-c1-colo-role -U none" "$work/attrd.log"; echo $?)" \
+    "the role as vcha-c1-colo-role"
+
+# --- QEMU goes away, and comes back
+qemu_stop
+wait_fig c1 '[ "$v" = failing ]' state
+tap_ok $? "QEMU gone: the reports fail"
+tap_like "$(health_key c1 last_error)" "*QMP*job.qmp*" "naming its QMP socket"
+r1=$(health_key c1 failures)
+sleep 2.5
+tap_cond "$(health_key c1 failures) >= ${r1:-0} + 2" "and a report still comes every second"
+qemu_start
+wait_fig c1 '[ "$v" = ok ]' state
+tap_ok $? "QEMU back: the reports succeed again"
+wait_delay 250
+tap_ok $? "and the new QEMU is told the mode's delay (250 ms)"
+
+# --- removal
+"$CTL" remove c1 > /dev/null
+tap_ok $? "remove the job"
+for ((i = 0; i < 100; i++)); do
+    grep -qx -- "-n vcha-c1-colo-mode -D" "$work/attrd.log" && break
+    sleep 0.1
+done
+grep -qx -- "-n vcha-c1-colo-mode -D" "$work/attrd.log"
+tap_ok $? "its attributes are deleted"
+tap_like "$("$CTL" status 2> /dev/null)" "*0 jobs*" "no job left"
+
+tap_done
