@@ -30,6 +30,9 @@ struct vcha_qmp {
     size_t len, cap;
     unsigned long long next_id;
     bool oob;
+    /* A command went out only in part: QEMU's parser holds half a line
+     * that the next command would complete into garbage. */
+    bool broken;
     struct event_node *head, *tail;
     unsigned events;
 };
@@ -57,30 +60,32 @@ wait_fd(int fd, short what, long long deadline)
     }
 }
 
+/* Send @p n bytes; when only some of them went, the connection is marked
+ * broken. */
 static int
 send_all(struct vcha_qmp *q, const char *s, size_t n, long long deadline)
 {
-    while (n > 0) {
+    const size_t whole = n;
+    int rc = 0;
+
+    while (n > 0 && rc == 0) {
         ssize_t w = send(q->fd, s, n, MSG_NOSIGNAL);
 
         if (w > 0) {
             s += w;
             n -= (size_t) w;
-            continue;
-        }
-        if (w < 0 && errno == EPIPE) {
-            return -ECONNRESET;
-        }
-        if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            return -errno;
-        }
-        int rc = wait_fd(q->fd, POLLOUT, deadline);
-
-        if (rc != 0) {
-            return rc;
+        } else if (w < 0 && errno == EPIPE) {
+            rc = -ECONNRESET;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = -errno;
+        } else {
+            rc = wait_fd(q->fd, POLLOUT, deadline);
         }
     }
-    return 0;
+    if (rc != 0 && n < whole) {
+        q->broken = true;
+    }
+    return rc;
 }
 
 /* Read what the socket has into the buffer; -ETIME when nothing came by
@@ -203,6 +208,9 @@ vcha_qmp_event_next(struct vcha_qmp *q, long long deadline_ms,
                     struct vcha_qmp_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
+    if (q->broken) {
+        return -EPIPE;
+    }
     while (q->head == NULL) {
         json_object *msg = NULL;
         int rc = read_message(q, deadline_ms, &msg);
@@ -306,6 +314,11 @@ exec_as(struct vcha_qmp *q, const char *how, const char *command,
     if (err != NULL) {
         *err = NULL;
     }
+    if (q->broken) {
+        json_object_put(cmd);
+        json_object_put(args);
+        return -EPIPE;
+    }
     if (cmd == NULL) {
         json_object_put(args);
         return -ENOMEM;
@@ -381,11 +394,29 @@ vcha_qmp_hmp(struct vcha_qmp *q, const char *line, long long deadline_ms,
 
 /* ----------------------------------------------------------- connection */
 
+/* Wait for a connect() in progress on @p fd to end: its result. */
+static int
+connect_wait(int fd, long long deadline)
+{
+    int rc = wait_fd(fd, POLLOUT, deadline);
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if (rc != 0) {
+        return rc;
+    }
+    /* POLLOUT says the attempt ended, not that it succeeded */
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) {
+        return -errno;
+    }
+    return -soerr;
+}
+
 static int
 connect_unix(const char *path, long long deadline)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd;
+    int fd, rc;
 
     if (strlen(path) >= sizeof(a.sun_path)) {
         return -ENAMETOOLONG;
@@ -395,15 +426,29 @@ connect_unix(const char *path, long long deadline)
     if (fd < 0) {
         return -errno;
     }
-    if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0) {
-        int rc = errno == EAGAIN || errno == EINPROGRESS
-                     ? wait_fd(fd, POLLOUT, deadline)
-                     : -errno;
-
-        if (rc != 0) {
-            close(fd);
-            return rc;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *) &a, sizeof(a)) == 0) {
+            return fd;
         }
+        if (errno != EAGAIN) {
+            break;
+        }
+        /* On a unix socket EAGAIN is QEMU's backlog full, nothing in
+         * progress: the socket is not connected and polling it would say
+         * writable at once.  Only another connect() can get in, once QEMU
+         * has accepted the ones before. */
+        long long left = deadline - vcha_now_ms();
+
+        if (left <= 0) {
+            close(fd);
+            return -ETIME;
+        }
+        vcha_sleep_ms(left < 10 ? left : 10);
+    }
+    rc = errno == EINPROGRESS ? connect_wait(fd, deadline) : -errno;
+    if (rc != 0) {
+        close(fd);
+        return rc;
     }
     return fd;
 }
@@ -412,14 +457,17 @@ connect_unix(const char *path, long long deadline)
 static int
 negotiate(struct vcha_qmp *q, long long deadline)
 {
-    json_object *greeting = NULL, *caps;
+    json_object *greeting = NULL, *qmp, *caps;
     int rc = read_message(q, deadline, &greeting);
 
     if (rc != 0) {
         return rc;
     }
-    caps = member(member(greeting, "QMP"), "capabilities");
-    if (member(greeting, "QMP") == NULL) {
+    qmp = member(greeting, "QMP");
+    caps = member(qmp, "capabilities");
+    /* json-c's array calls abort on anything but an array */
+    if (!json_object_is_type(qmp, json_type_object) ||
+        (caps != NULL && !json_object_is_type(caps, json_type_array))) {
         json_object_put(greeting);
         return -EPROTO;
     }

@@ -8,8 +8,10 @@
  *
  * Returns: 0, or -ETIME (the deadline passed), -ECONNRESET (QEMU closed
  * the connection), -EPROTO (it sent something that is not QMP), -EREMOTEIO
- * (it answered with an error: its class and description in *err), or
- * another -errno from the system.
+ * (it answered with an error: its class and description in *err), -EPIPE
+ * (an earlier command went out only in part, its deadline or an error
+ * came first: the connection is of no more use, close it), or another
+ * -errno from the system.
  */
 #ifndef VCHA_QMP_H
 #define VCHA_QMP_H

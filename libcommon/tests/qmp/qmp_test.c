@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -395,38 +397,249 @@ test_failures(void **state)
     test_tmpdir_remove(dir);
 }
 
-/* A real QEMU: negotiation with oob, commands, an error, events with
- * QEMU's own timestamps, the human monitor, yank out of band. */
-static void
-test_real_qemu(void **state)
+/* A listening socket at @p path whose backlog is full, as QEMU's is when
+ * it has not accepted yet: the connections that fill it, unaccepted, go
+ * to fill[] (*nfill of them). */
+static int
+listen_full(const char *path, int fill[], int size, int *nfill)
 {
-    char *dir = test_tmpdir_new();
-    char *path = test_path(dir, "qmp.sock");
-    char *qmparg = NULL;
-    struct vcha_qmp *q = NULL;
-    struct vcha_qmp_event ev;
-    json_object *ret = NULL;
-    char *err = NULL, *out = NULL;
-    pid_t pid;
-    int rc = -1;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    bool full = false;
+
+    assert_true(lfd >= 0);
+    strcpy(a.sun_path, path);
+    assert_int_equal(bind(lfd, (struct sockaddr *) &a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    *nfill = 0;
+    while (!full && *nfill < size) {
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+        assert_true(c >= 0);
+        if (connect(c, (struct sockaddr *) &a, sizeof(a)) == 0) {
+            fill[(*nfill)++] = c;
+        } else {
+            assert_int_equal(errno, EAGAIN);
+            close(c);
+            full = true;
+        }
+    }
+    assert_true(full);
+    return lfd;
+}
+
+/* QEMU's backlog full: connect() says EAGAIN, which on a unix socket is
+ * no connection under way.  Nobody accepts: -ETIME at the deadline.
+ * Accepted later: the open gets in then. */
+static void
+test_backlog_full(void **state)
+{
+    const struct step script[] = {
+        {'s', greeting_plain},
+        {'e', "qmp_capabilities"},
+        {'s', "{\"return\": {}, \"id\": \"vcha-1\"}\r\n"},
+        {0, NULL},
+    };
+    struct peer p;
+    struct vcha_qmp *q = (struct vcha_qmp *) 1;
+    int fill[16], nfill, lfd;
+    long long t0;
 
     (void) state;
-    assert_true(asprintf(&qmparg, "unix:%s,server=on,wait=off", path) > 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
+    p.dir = test_tmpdir_new();
+    assert_non_null(p.dir);
+    p.path = test_path(p.dir, "qmp.sock");
+    lfd = listen_full(p.path, fill, 16, &nfill);
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_qmp_open(p.path, in_ms(300), &q), -ETIME);
+    assert_null(q);
+    assert_in_range(vcha_now_ms() - t0, 290, 2000);
+
+    /* the peer accepts the pending ones 300 ms on, then the open's */
+    p.pid = fork();
+    assert_true(p.pid >= 0);
+    if (p.pid == 0) {
+        vcha_sleep_ms(300);
+        for (int i = 0; i < nfill; i++) {
+            int c = accept(lfd, NULL, NULL);
+
+            if (c < 0) {
+                _exit(2);
+            }
+            close(c);
+        }
+        peer_play(lfd, script);
+    }
+    close(lfd);
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_qmp_open(p.path, in_ms(5000), &q), 0);
+    assert_in_range(vcha_now_ms() - t0, 250, 4000);
+    vcha_qmp_close(q);
+    for (int i = 0; i < nfill; i++) {
+        close(fill[i]);
+    }
+    assert_int_equal(peer_end(&p), 0);
+}
+
+/* A command cut off by its deadline, QEMU not reading: half of it is on
+ * the stream, so every later call fails at once rather than send after
+ * it. */
+static void
+test_partial_send(void **state)
+{
+    const struct step script[] = {
+        {'s', greeting_plain},
+        {'e', "qmp_capabilities"},
+        {'s', "{\"return\": {}, \"id\": \"vcha-1\"}\r\n"},
+        {'z', "1000"},
+        {0, NULL},
+    };
+    struct peer p;
+    struct vcha_qmp *q = NULL;
+    struct vcha_qmp_event ev;
+    json_object *args = json_object_new_object();
+    json_object *ret = (json_object *) 1;
+    char *blob = malloc(1024 * 1024);
+    int small = 4096;
+    long long t0;
+
+    (void) state;
+    assert_non_null(blob);
+    memset(blob, 'x', 1024 * 1024 - 1);
+    blob[1024 * 1024 - 1] = '\0';
+    json_object_object_add(args, "blob", json_object_new_string(blob));
+    free(blob);
+    peer_start(&p, script);
+    assert_int_equal(vcha_qmp_open(p.path, in_ms(5000), &q), 0);
+    assert_int_equal(setsockopt(vcha_qmp_fd(q), SOL_SOCKET, SO_SNDBUF, &small,
+                                sizeof(small)),
+                     0);
+    assert_int_equal(vcha_qmp_exec(q, "x-big", args, in_ms(200), NULL, NULL),
+                     -ETIME);
+    t0 = vcha_now_ms();
+    assert_int_equal(
+        vcha_qmp_exec(q, "query-status", NULL, in_ms(1000), &ret, NULL),
+        -EPIPE);
+    assert_null(ret);
+    assert_int_equal(vcha_qmp_hmp(q, "info status", in_ms(1000), NULL), -EPIPE);
+    assert_int_equal(vcha_qmp_event_next(q, in_ms(1000), &ev), -EPIPE);
+    assert_null(ev.name);
+    assert_true(vcha_now_ms() - t0 < 100);
+    vcha_qmp_close(q);
+    assert_int_equal(peer_end(&p), 0);
+}
+
+/* A greeting whose capabilities are not a list, or whose "QMP" is not an
+ * object: not QMP. */
+static void
+test_greeting_malformed(void **state)
+{
+    static const char *const greetings[] = {
+        "{\"QMP\": {\"version\": {}, \"capabilities\": \"oob\"}}\r\n",
+        "{\"QMP\": {\"version\": {}, \"capabilities\": {\"oob\": 1}}}\r\n",
+        "{\"QMP\": {\"version\": {}, \"capabilities\": 1}}\r\n",
+        "{\"QMP\": [\"oob\"]}\r\n",
+        "{\"QMP\": null}\r\n",
+    };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(greetings) / sizeof(greetings[0]); i++) {
+        const struct step script[] = {
+            {'s', greetings[i]},
+            {0, NULL},
+        };
+        struct peer p;
+        struct vcha_qmp *q = (struct vcha_qmp *) 1;
+
+        peer_start(&p, script);
+        assert_int_equal(vcha_qmp_open(p.path, in_ms(5000), &q), -EPROTO);
+        assert_null(q);
+        assert_int_equal(peer_end(&p), 0);
+    }
+}
+
+/* A real QEMU a test started, and what it holds: the teardown kills and
+ * reaps QEMU and frees the rest whatever the test did, so that a failed
+ * assertion does not leave QEMU running. */
+struct qemu {
+    char *dir, *path, *qmparg;
+    pid_t pid; /* 0 when none runs or it was reaped */
+    struct vcha_qmp *q;
+};
+
+static int
+qemu_setup(void **state)
+{
+    struct qemu *qm = calloc(1, sizeof(*qm));
+
+    *state = qm;
+    return qm != NULL ? 0 : -1;
+}
+
+static int
+qemu_teardown(void **state)
+{
+    struct qemu *qm = *state;
+
+    if (qm == NULL) {
+        return 0;
+    }
+    vcha_qmp_close(qm->q);
+    if (qm->pid > 0) {
+        kill(qm->pid, SIGKILL);
+        while (waitpid(qm->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    free(qm->qmparg);
+    free(qm->path);
+    test_tmpdir_remove(qm->dir);
+    free(qm);
+    *state = NULL;
+    return 0;
+}
+
+/* Start QEMU with no machine, stopped, and connect to it in qm->q. */
+static void
+qemu_start(struct qemu *qm)
+{
+    int rc = -1;
+
+    qm->dir = test_tmpdir_new();
+    assert_non_null(qm->dir);
+    qm->path = test_path(qm->dir, "qmp.sock");
+    assert_true(asprintf(&qm->qmparg, "unix:%s,server=on,wait=off", qm->path) >
+                0);
+    qm->pid = fork();
+    assert_true(qm->pid >= 0);
+    if (qm->pid == 0) {
         execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
-               "-nodefaults", "-display", "none", "-S", "-qmp", qmparg,
+               "-nodefaults", "-display", "none", "-S", "-qmp", qm->qmparg,
                (char *) NULL);
         _exit(127);
     }
     for (int i = 0; i < 100 && rc != 0; i++) {
-        rc = vcha_qmp_open(path, in_ms(5000), &q);
+        rc = vcha_qmp_open(qm->path, in_ms(5000), &qm->q);
         if (rc != 0) {
             vcha_sleep_ms(50);
         }
     }
     assert_int_equal(rc, 0);
+}
+
+/* A real QEMU: negotiation with oob, commands, an error, events with
+ * QEMU's own timestamps, the human monitor, yank out of band. */
+static void
+test_real_qemu(void **state)
+{
+    struct qemu *qm = *state;
+    struct vcha_qmp *q;
+    struct vcha_qmp_event ev;
+    json_object *ret = NULL;
+    char *err = NULL, *out = NULL;
+    int rc = -1;
+
+    qemu_start(qm);
+    q = qm->q;
     assert_true(vcha_qmp_has_oob(q));
     assert_int_equal(vcha_qmp_exec(q, "query-status", NULL, in_ms(5000), &ret,
                                    NULL),
@@ -465,11 +678,72 @@ test_real_qemu(void **state)
     assert_int_equal(vcha_qmp_exec(q, "quit", NULL, in_ms(5000), NULL, NULL),
                      0);
     vcha_qmp_close(q);
-    assert_int_equal(waitpid(pid, &rc, 0), pid);
+    qm->q = NULL;
+    assert_int_equal(waitpid(qm->pid, &rc, 0), qm->pid);
+    qm->pid = 0;
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
-    free(qmparg);
-    free(path);
-    test_tmpdir_remove(dir);
+}
+
+/* Where qemu_fails() reports the pid of the QEMU it started. */
+static int qemu_pid_fd = -1;
+
+static void
+qemu_fails(void **state)
+{
+    struct qemu *qm = *state;
+
+    qemu_start(qm);
+    assert_int_equal(write(qemu_pid_fd, &qm->pid, sizeof(qm->pid)),
+                     sizeof(qm->pid));
+    fail_msg("fails on purpose with QEMU running");
+}
+
+/* A test that fails with QEMU running, in a child process of its own:
+ * QEMU must be gone, reaped, when the child is.  This process adopts the
+ * child's orphans meanwhile, so that a QEMU left behind is found here and
+ * stopped. */
+static void
+test_real_qemu_teardown(void **state)
+{
+    const struct CMUnitTest fails[] = {
+        cmocka_unit_test_setup_teardown(qemu_fails, qemu_setup, qemu_teardown),
+    };
+    int fds[2], status, why = 0;
+    pid_t child, qemu = 0, left = -1;
+    ssize_t n;
+
+    (void) state;
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        /* its report would mix into this one's */
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        close(fds[0]);
+        qemu_pid_fd = fds[1];
+        _exit(cmocka_run_group_tests_name("qemu_fails", fails, NULL, NULL));
+    }
+    close(fds[1]);
+    n = read(fds[0], &qemu, sizeof(qemu));
+    close(fds[0]);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    /* a QEMU still running is this process's child now */
+    if (n == sizeof(qemu)) {
+        left = waitpid(qemu, &status, WNOHANG);
+        why = errno;
+    }
+    if (left == 0) {
+        kill(qemu, SIGKILL);
+        waitpid(qemu, &status, 0);
+    }
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    assert_int_equal(n, sizeof(qemu));
+    assert_int_equal(left, -1);
+    assert_int_equal(why, ECHILD);
 }
 
 int
@@ -481,7 +755,12 @@ main(void)
         cmocka_unit_test(test_deadline_and_oob),
         cmocka_unit_test(test_oob_not_offered),
         cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_real_qemu),
+        cmocka_unit_test(test_backlog_full),
+        cmocka_unit_test(test_partial_send),
+        cmocka_unit_test(test_greeting_malformed),
+        cmocka_unit_test_setup_teardown(test_real_qemu, qemu_setup,
+                                        qemu_teardown),
+        cmocka_unit_test(test_real_qemu_teardown),
     };
 
     return cmocka_run_group_tests(tests, setup_greetings, NULL);
