@@ -81,7 +81,7 @@ struct colo {
     long long delay_set;   /* -1: not set by this process */
     long long delay_tried; /* the last one asked for, set or not */
     bool traced;           /* the trace event is on in this QEMU */
-    char qmp_error[256], log_error[256], trace_error[256];
+    char qmp_error[256], log_error[256], trace_error[256], role_error[256];
 };
 
 static int
@@ -109,7 +109,7 @@ qmp_drop(struct colo *c, const char *what, int rc, const char *err)
              param(c, VCHA_COLOJ_QMP), err != NULL ? err : strerror(-rc));
     vcha_qmp_close(c->qmp);
     c->qmp = NULL;
-    c->role[0] = c->status[0] = '\0';
+    c->status[0] = '\0'; /* the role is kept: see qmp_poll() */
 }
 
 /* Run @p command (@p args taken over) within the QMP timeout; its answer
@@ -180,19 +180,27 @@ member(json_object *obj, const char *key, char *out, size_t len)
     }
 }
 
-/* QEMU's COLO role and run state; a new primary gets a new controller. */
+/* QEMU's COLO role and run state.  A QEMU seen to become a primary gets
+ * a new controller; one whose connection was lost and found again keeps
+ * its own (a command that outlived the QMP timeout is no new primary). */
 static void
 qmp_poll(struct colo *c, long long now)
 {
     json_object *ret = NULL;
     char role[sizeof(c->role)];
+    int rc;
 
     if (qmp_connect(c) < 0) {
         return;
     }
-    if (qmp_run(c, "query-colo-status", NULL, &ret) == 0) {
+    rc = qmp_run(c, "query-colo-status", NULL, &ret);
+    /* without its role the job applies nothing: an error until known */
+    snprintf(c->role_error, sizeof(c->role_error), "%s",
+             rc == -EREMOTEIO ? c->qmp_error : "");
+    if (rc == 0) {
         member(ret, "mode", role, sizeof(role));
-        if (strcmp(role, "primary") == 0 && strcmp(c->role, "primary") != 0) {
+        if (strcmp(role, "primary") == 0 && c->role[0] != '\0' &&
+            strcmp(c->role, "primary") != 0) {
             struct vcha_coloctl *fresh = vcha_coloctl_new(&c->cp, now);
 
             if (fresh != NULL) {
@@ -360,7 +368,8 @@ report(struct colo *c, int out_fd, long long now, const char *error)
     if (c->ctl != NULL) {
         vcha_coloctl_figures(c->ctl, now > c->fed ? now : c->fed, &f);
     }
-    vchad_figure(out_fd, "role", "%s", c->role[0] ? c->role : "unknown");
+    vchad_figure(out_fd, "role", "%s",
+                 c->qmp != NULL && c->role[0] ? c->role : "unknown");
     vchad_figure(out_fd, "status", "%s", c->status[0] ? c->status : "unknown");
     vchad_figure(out_fd, "policy", "%s", param(c, VCHA_COLOJ_POLICY));
     vchad_figure(out_fd, "mode", "%s", vcha_colo_mode_name(f.mode));
@@ -423,7 +432,7 @@ run(const struct vchad_job *job, int out_fd)
         events_drain(&c);
         if (now >= next) {
             char error[sizeof(c.qmp_error) + sizeof(c.log_error) +
-                       sizeof(c.trace_error) + 8];
+                       sizeof(c.trace_error) + sizeof(c.role_error) + 12];
 
             /* a tick never before the last checkpoint fed */
             vcha_coloctl_tick(c.ctl, now > c.fed ? now : c.fed);
@@ -435,6 +444,12 @@ run(const struct vchad_job *job, int out_fd)
                          ? "; "
                          : "",
                      c.trace_error);
+            if (c.role_error[0] != '\0' && c.qmp != NULL) {
+                size_t len = strlen(error);
+
+                snprintf(error + len, sizeof(error) - len, "%s%s",
+                         len > 0 ? "; " : "", c.role_error);
+            }
             report(&c, out_fd, now, error);
             next += REPORT_MS;
             if (next < vcha_now_ms()) {

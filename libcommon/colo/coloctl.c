@@ -225,18 +225,31 @@ window_from(const struct vcha_coloctl *c, long long from)
 }
 
 /* The downtime ratio over the window, counted since the mode changed;
- * 0 until three checkpoints of the mode are in it, so that neither the
+ * judged on three checkpoints of the mode at least, so that neither the
  * checkpoint a switch forces nor one early after the start is judged
- * alone (one pause over a short run reads as a ratio near 1). */
+ * alone (one pause over a short run reads as a ratio near 1): when fewer
+ * began in the window, it reaches back to the third last of the mode
+ * (pauses as long as the window would otherwise never be judged), and
+ * it is 0 while the mode has had fewer than three. */
 static double
 rho_at(const struct vcha_coloctl *c, long long now)
 {
     long long from = window_from(c, later(now - c->p.window_ms,
                                             c->mode_since));
     long long paused, first = 0, last = 0;
+    unsigned n = since(c, from, &paused, &first, &last);
+
+    if (n < MIN_JUDGED && c->count >= MIN_JUDGED) {
+        long long third = ring_at(c, c->count - MIN_JUDGED)->stop;
+
+        if (third >= c->mode_since) {
+            from = third;
+            n = since(c, from, &paused, &first, &last);
+        }
+    }
     long long span = now - from;
 
-    if (since(c, from, &paused, &first, &last) < MIN_JUDGED || span <= 0) {
+    if (n < MIN_JUDGED || span <= 0) {
         return 0;
     }
     if (paused >= span) {

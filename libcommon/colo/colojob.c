@@ -20,7 +20,7 @@ static const struct vcha_param_def params[VCHA_COLOJ_N_PARAMS] = {
                         .check = vcha_check_abspath},
     [VCHA_COLOJ_POLICY] = {.name = "policy",
                            .type = VCHA_PT_SELECT,
-                           .dflt = "hybrid",
+                           .dflt = "colo",
                            .options = policies},
     [VCHA_COLOJ_PERIOD] = {.name = "period_ms",
                            .type = VCHA_PT_INTEGER,
@@ -83,4 +83,6 @@ vcha_colo_job_controller(const struct vcha_params *p,
     out->period_ms = vcha_param_num(p, VCHA_COLOJ_PERIOD);
     out->colo_delay_ms = vcha_param_num(p, VCHA_COLOJ_COLO_DELAY);
     out->window_ms = vcha_param_num(p, VCHA_COLOJ_WINDOW);
+    /* the hybrid's set point is periodic mode's own rate (coloctl.h) */
+    out->setpoint = 1000.0 / (double) out->period_ms;
 }

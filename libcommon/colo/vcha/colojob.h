@@ -28,7 +28,12 @@ extern const struct vcha_job_def vcha_colo_job;
 
 /**
  * The controller's settings from parsed job parameters @p p: the
- * defaults of the policy named, with the job's period, delay and window.
+ * defaults of the policy named, with the job's period, delay and window,
+ * and the hybrid's set point periodic mode's rate (1000 / period_ms).
+ * The policy defaults to colo: on stock QEMU a difference checkpoints at
+ * once in either mode, so periodic mode is colo with a shorter timer and
+ * the threshold and hybrid policies pay only with a passive periodic mode
+ * (README, "COLO VM pairs").
  */
 void vcha_colo_job_controller(const struct vcha_params *p,
                               struct vcha_coloctl_params *out);

@@ -226,6 +226,21 @@ test_hybrid_automaton(void **state)
     vcha_coloctl_free(pr.c);
 }
 
+/* Pauses as long as the window: judged on the last three all the same. */
+static void
+test_hybrid_long_pauses(void **state)
+{
+    struct vcha_coloctl_params p;
+    struct pair pr;
+
+    (void) state;
+    vcha_coloctl_params_default(&p, VCHA_COLO_POLICY_HYBRID);
+    pair_init(&pr, &p);
+    assert_int_equal(pair_run(&pr, 2, 50, 3000), VCHA_COLO_MODE_COLO);
+    assert_int_equal(pair_run(&pr, 1, 50, 3000), VCHA_COLO_MODE_PERIODIC);
+    vcha_coloctl_free(pr.c);
+}
+
 /* In q3 with a ratio under rho_bar: colo stays, sigma falls to sigma_min. */
 static void
 test_hybrid_stays_in_colo(void **state)
@@ -522,6 +537,7 @@ main(void)
         cmocka_unit_test(test_threshold_cycle),
         cmocka_unit_test(test_threshold_judges_three),
         cmocka_unit_test(test_hybrid_automaton),
+        cmocka_unit_test(test_hybrid_long_pauses),
         cmocka_unit_test(test_hybrid_stays_in_colo),
         cmocka_unit_test(test_hybrid_failed_probe_raises_sigma),
         cmocka_unit_test(test_hybrid_early_judgement_and_backoff),

@@ -46,8 +46,9 @@ test_defaults(void **state)
     (void) state;
     assert_int_equal(parse(kv, &p, why, sizeof(why), pairs), 0);
     vcha_colo_job_controller(p, &c);
-    assert_int_equal(c.policy, VCHA_COLO_POLICY_HYBRID);
+    assert_int_equal(c.policy, VCHA_COLO_POLICY_COLO);
     assert_int_equal(c.period_ms, 250);
+    assert_float_equal(c.setpoint, 4, 1e-9);
     assert_int_equal(c.colo_delay_ms, 10000);
     assert_int_equal(c.window_ms, 3000);
     assert_int_equal(vcha_param_num(p, VCHA_COLOJ_QMP_TIMEOUT), 2000);
@@ -77,6 +78,7 @@ test_settings_reach_the_controller(void **state)
     assert_int_equal(c.period_ms, 200);
     assert_int_equal(c.colo_delay_ms, 5000);
     assert_int_equal(c.window_ms, 8000);
+    assert_float_equal(c.setpoint, 5, 1e-9); /* periodic mode's rate */
     assert_int_equal(c.b_bar, 25); /* the rest: the defaults */
     vcha_params_free(p);
     vcha_kv_free(kv);
