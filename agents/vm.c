@@ -17,13 +17,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vcha/agent.h>
@@ -1423,87 +1420,36 @@ stop_body(struct vm *vm)
     return VCHA_OK;
 }
 
-/* Wait up to @p until for the process of pidfd @p fd to end: 0 or -1. */
-static int
-pidfd_wait(int fd, long long until)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    long long left;
-
-    while ((left = until - vcha_now_ms()) > 0) {
-        int n = poll(&p, 1, (int) (left < 1000 ? left : 1000));
-
-        if (n > 0) {
-            return 0; /* readable: the whole process has ended */
-        }
-        if (n < 0 && errno != EINTR) {
-            return -1;
-        }
-    }
-    return -1;
-}
-
-/*
- * A pidfd of process @p pid, checked to be the QEMU of @p name after it
- * was opened (the PID could have been reused since /proc was read): the
- * fd, or -1 with errno (ESRCH: it ended already).
- */
-static int
-domain_pidfd(const char *name, int pid)
-{
-    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-
-    if (fd >= 0 && vcha_proc_hypervisor(name) != pid) {
-        close(fd);
-        errno = ESRCH;
-        return -1;
-    }
-    return fd;
-}
-
 /*
  * Stop without libvirtd, which cannot be asked: the domain's QEMU, found
  * in /proc, is ended as libvirt's destroy ends it (SIGTERM, then SIGKILL),
  * rather than leave the cluster to fence the node for a stop that failed.
- * Signals go through a pidfd, and its end is the end of the whole process
- * (not of its main thread alone, which a QEMU stuck on a hung disk may
- * outlive).  libvirtd, when it answers again, finds the domain shut off.
+ * libvirtd, when it answers again, finds the domain shut off.
  */
 static enum vcha_result
 kill_by_proc(struct vcha_agent *a, const char *name, int pid)
 {
     long long left = a->deadline_ms - vcha_now_ms();
-    long long term = left / 2 < 10000 ? left / 2 : 10000;
-    char why[sizeof(a->reason)];
-    enum vcha_result r = VCHA_OK;
-    int fd = domain_pidfd(name, pid);
+    int rc;
 
-    snprintf(why, sizeof(why), "%s", a->reason);
+    vcha_warn("%s; destroying %s without libvirt: its process %d", a->reason,
+              name, pid);
     a->reason[0] = '\0';
-    if (fd < 0) {
-        if (errno == ESRCH) {
-            vcha_warn("%s; its process %d has ended: stopped", why, pid);
-            return VCHA_OK;
-        }
+    rc = vcha_proc_end_hypervisor(name, pid, left / 2 < 10000 ? left / 2 : 10000,
+                                  a->deadline_ms);
+    if (rc == -ETIME) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "libvirt cannot be asked, and the process %d "
+                               "of %s lives on after SIGKILL",
+                               pid, name);
+    }
+    if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC,
                                "libvirt cannot be asked, and no handle on the "
                                "process %d of %s: %s",
-                               pid, name, strerror(errno));
+                               pid, name, strerror(-rc));
     }
-    vcha_warn("%s; destroying %s without libvirt: its process %d", why, name,
-              pid);
-    if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) < 0 ||
-        pidfd_wait(fd, vcha_now_ms() + term) < 0) {
-        syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-        if (pidfd_wait(fd, a->deadline_ms) < 0) {
-            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                "libvirt cannot be asked, and the process %d "
-                                "of %s lives on after SIGKILL",
-                                pid, name);
-        }
-    }
-    close(fd);
-    return r;
+    return VCHA_OK;
 }
 
 /*

@@ -20,7 +20,8 @@
  *
  * Figures: role (primary, secondary, none: query-colo-status), status
  * (query-status), policy, mode (what the controller asks for), delay_ms
- * (the x-checkpoint-delay last set, 0 before any), q (the hybrid's
+ * (QEMU's x-checkpoint-delay as last read or set, 0 before either; one
+ * set by anyone else is set back at the next report), q (the hybrid's
  * state), rho, cps, downtime_pct, checkpoints, switches, last_checkpoint
  * (when the last one ended, seconds since the epoch, 0 before any),
  * refused (checkpoints the controller refused: out of order), and error
@@ -218,6 +219,18 @@ qmp_poll(struct colo *c, long long now)
         c->qmp_error[0] = '\0';
     }
     json_object_put(ret);
+    ret = NULL;
+    /* the delay as QEMU has it: one set by anyone else is set back */
+    if (c->qmp != NULL &&
+        qmp_run(c, "query-migrate-parameters", NULL, &ret) == 0) {
+        json_object *v = NULL;
+
+        if (json_object_object_get_ex(ret, "x-checkpoint-delay", &v) &&
+            json_object_is_type(v, json_type_int)) {
+            c->delay_set = json_object_get_int64(v);
+        }
+    }
+    json_object_put(ret);
 }
 
 /* Set x-checkpoint-delay to the controller's mode on a QEMU that is no
@@ -279,15 +292,24 @@ log_line(struct colo *c, const char *line)
     if (vcha_colo_trace_feed(&c->tracer, line, &stop_us, &resume_us) != 1) {
         return;
     }
-    long long shift = vcha_now_ms() - vcha_realtime_ms();
+    long long now = vcha_now_ms();
+    long long shift = now - vcha_realtime_ms();
     long long stop = stop_us / 1000 + shift, resume = resume_us / 1000 + shift;
+
+    /* a checkpoint cannot end after now: if it seems to, the wall clock
+     * was set back since QEMU logged it; its pause is kept, its end moved
+     * to now, lest every checkpoint after it look out of order */
+    long long ahead = resume > now ? resume - now : 0;
+
+    stop -= ahead;
+    resume -= ahead;
 
     if (vcha_coloctl_checkpoint(c->ctl, stop, resume) < 0) {
         c->refused++;
         return;
     }
     c->fed = resume;
-    c->last_wall_ms = resume_us / 1000;
+    c->last_wall_ms = resume_us / 1000 - ahead;
 }
 
 /* Open the log as far as not open, or again when QEMU made it anew (a
@@ -317,23 +339,24 @@ log_open(struct colo *c)
         log_close(c);
         return -errno;
     }
+    if (st.st_dev != c->log_dev || st.st_ino != c->log_ino ||
+        st.st_size < c->log_off) {
+        /* a new file (or one cut short) from its start, the first from
+         * its end; the same file after an error from where it was */
+        c->log_off = first ? st.st_size : 0;
+    }
     c->log_dev = st.st_dev;
     c->log_ino = st.st_ino;
-    c->log_off = first ? st.st_size : 0;
     return 0;
 }
 
-/* What QEMU has added to its log since the last read. */
+/* What QEMU has added to the open log since the last read. */
 static void
-log_read(struct colo *c)
+log_drain(struct colo *c)
 {
     char buf[8192];
     ssize_t n;
 
-    if (log_open(c) < 0) {
-        return;
-    }
-    c->log_error[0] = '\0';
     while ((n = pread(c->log_fd, buf, sizeof(buf), c->log_off)) > 0) {
         c->log_off += n;
         for (ssize_t i = 0; i < n; i++) {
@@ -356,6 +379,22 @@ log_read(struct colo *c)
                  param(c, VCHA_COLOJ_LOG), strerror(errno));
         log_close(c);
     }
+}
+
+/* What QEMU has added to its log since the last read: the open file read
+ * to its end first, so that what QEMU wrote to it before it was moved
+ * away (a new QEMU, a rotation) is not lost, then the log as it is now. */
+static void
+log_read(struct colo *c)
+{
+    if (c->log_fd >= 0) {
+        log_drain(c);
+    }
+    if (log_open(c) < 0) {
+        return;
+    }
+    c->log_error[0] = '\0';
+    log_drain(c);
 }
 
 /* ------------------------------------------------------------- reports */

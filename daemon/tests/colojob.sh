@@ -15,6 +15,7 @@
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 . "$top_srcdir/tests/lib/vchadtest.sh"
+. "$top_srcdir/tests/lib/qmp.sh"
 
 VCHAD=${VCHAD:?}
 CTL=${VCHACTL:?}
@@ -46,31 +47,17 @@ cleanup() {
 trap cleanup EXIT
 
 # qemu_delay: QEMU's x-checkpoint-delay, asked through the test's socket
-qemu_delay() {
-    python3 - "$work/t.qmp" << 'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ("qmp_capabilities", "query-migrate-parameters"):
-    f.write(json.dumps({"execute": cmd}) + "\n")
-    f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "event" not in r:
-            break
-print(r["return"]["x-checkpoint-delay"])
-PY
-}
-# checkpoints N RUN_MS PAUSE_MS FILE: N checkpoints as QEMU logs them, now
+qemu_delay() { qmp_get "$work/t.qmp" query-migrate-parameters x-checkpoint-delay; }
+# checkpoints N RUN_MS PAUSE_MS FILE [SHIFT_S]: N checkpoints as QEMU
+# logs them, now (or SHIFT_S seconds later: a clock QEMU read before it
+# was set back)
 checkpoints() {
     python3 - "$@" << 'PY'
 import datetime, sys, time
 n, run, pause, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+shift = datetime.timedelta(seconds=int(sys.argv[5]) if len(sys.argv) > 5 else 0)
 def stamp():
-    t = datetime.datetime.now(datetime.timezone.utc)
+    t = datetime.datetime.now(datetime.timezone.utc) + shift
     # QEMU 11 leaves the fraction out at a whole second
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (t.strftime(".%f") if t.microsecond else "") + "Z"
 with open(path, "a", buffering=1) as f:
@@ -80,6 +67,11 @@ with open(path, "a", buffering=1) as f:
         time.sleep(pause / 1000)
         f.write("%s colo_vm_state_change Change 'stop' => 'run'\n" % stamp())
 PY
+}
+
+# set_delay MS: another client of QEMU's sets x-checkpoint-delay
+set_delay() {
+    qmp_call "$work/t.qmp" migrate-set-parameters "{\"x-checkpoint-delay\": $1}" > /dev/null
 }
 
 wait_delay() { # wait_delay MS: 0 once QEMU's x-checkpoint-delay is MS (10 s)
@@ -152,6 +144,12 @@ tap_ok "$(grep -q -- "-n vcha-c1-colo-mode -U periodic" "$work/attrd.log"; echo 
 tap_ok "$(grep -q -- "-n vcha-c1-colo-role -U none" "$work/attrd.log"; echo $?)" \
     "the role as vcha-c1-colo-role"
 
+# --- another client changes the delay: set back
+set_delay 3333
+tap_ok $? "another QMP client sets x-checkpoint-delay 3333 ms"
+wait_delay 250
+tap_ok $? "the job sets it back to the mode's 250 ms"
+
 # --- QEMU goes away, and comes back
 qemu_stop
 wait_fig c1 '[ "$v" = failing ]' state
@@ -165,6 +163,49 @@ wait_fig c1 '[ "$v" = ok ]' state
 tap_ok $? "QEMU back: the reports succeed again"
 wait_delay 250
 tap_ok $? "and the new QEMU is told the mode's delay (250 ms)"
+
+# --- a wall clock set back: checkpoints logged before seem to end later
+# (those read in one go end at the same now: all but the first refused)
+n0=$(health_key c1 fig.checkpoints)
+r0=$(health_key c1 fig.refused)
+checkpoints 5 20 20 "$work/trace.log" 3600
+sleep 1
+checkpoints 5 20 20 "$work/trace.log"
+for ((i = 0; i < 100; i++)); do
+    seen=$(($(health_key c1 fig.checkpoints) - n0 + $(health_key c1 fig.refused) - r0))
+    [ "$seen" -ge 10 ] && break
+    sleep 0.1
+done
+tap_is "$seen" 10 "5 checkpoints logged an hour ahead, then 5 now: 10 seen"
+r=$(($(health_key c1 fig.refused) - r0))
+tap_cond "$r <= 4" "the 5 logged now counted, not refused as older than the first ($r refused)"
+last=$(health_key c1 fig.last_checkpoint)
+tap_cond "${last:-0} <= $(date +%s)" "the last checkpoint's time not in the future ($last)"
+
+# --- the log moved away and a new one begun at once: the old one's end read
+n0=$(health_key c1 fig.checkpoints)
+python3 - "$work/trace.log" << 'PY'
+import datetime, os, sys, time
+path = sys.argv[1]
+def line(state):
+    t = datetime.datetime.now(datetime.timezone.utc)
+    return "%s.%06dZ colo_vm_state_change Change %s\n" % (
+        t.strftime("%Y-%m-%dT%H:%M:%S"), t.microsecond, state)
+def checkpoint(f):
+    f.write(line("'run' => 'stop'")); time.sleep(0.002)
+    f.write(line("'stop' => 'run'")); time.sleep(0.002)
+time.sleep(0.5)  # the job has read the log to here
+old = open(path, "a", buffering=1)
+os.rename(path, path + ".1")
+for _ in range(3):
+    checkpoint(old)  # written after the move, before the job looks again
+new = open(path, "a", buffering=1)
+for _ in range(2):
+    checkpoint(new)
+PY
+wait_fig c1 '[ "${v:-0}" -ge $((n0 + 5)) ]' fig.checkpoints
+tap_ok $? "3 checkpoints at the moved log's end, 2 in the new one: all 5 counted"
+tap_is "$(health_key c1 fig.checkpoints)" $((n0 + 5)) "and none twice"
 
 # --- removal
 "$CTL" remove c1 > /dev/null

@@ -343,8 +343,14 @@ add_machine(struct args *a, const struct vcha_coloqemu *q)
     args_add(a, "-daemonize");
     args_opt(a, "-pidfile", q->pidfile);
     args_opt(a, "-D", q->log);
-    args_add(a, "-serial");
-    args_take(a, fmt("file:%s", q->serial));
+    /* the console appended to: what a replica before it wrote is kept */
+    char *serial = commas_doubled(q->serial);
+
+    args_add(a, "-chardev");
+    args_take(a,
+              serial ? fmt("file,id=serial0,path=%s,append=on", serial) : NULL);
+    free(serial);
+    args_opt(a, "-serial", "chardev:serial0");
 }
 
 /* The QMP sockets: "path=" so that a '=' in a path is no option name. */

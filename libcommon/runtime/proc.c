@@ -1,5 +1,5 @@
 /* vcha - child processes tied to their parent, reaped within a deadline;
- * a hypervisor's process found in /proc. */
+ * a hypervisor's process found in /proc, and ended. */
 #include <config.h>
 
 #include <dirent.h>
@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,4 +167,53 @@ vcha_proc_hypervisor(const char *name)
     }
     closedir(proc);
     return found;
+}
+
+/* Wait until @p until for the process of pidfd @p fd to end: 0 or -ETIME
+ * (-errno when it cannot be waited for). */
+static int
+pidfd_wait(int fd, long long until)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    long long left;
+
+    while ((left = until - vcha_now_ms()) > 0) {
+        int n = poll(&p, 1, (int) (left < 1000 ? left : 1000));
+
+        if (n > 0) {
+            return 0; /* readable: the whole process has ended */
+        }
+        if (n < 0 && errno != EINTR) {
+            return -errno;
+        }
+    }
+    return -ETIME;
+}
+
+int
+vcha_proc_end_hypervisor(const char *name, int pid, long long term_ms,
+                         long long deadline)
+{
+    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+    long long term = vcha_now_ms() + term_ms;
+    int rc;
+
+    if (fd < 0) {
+        return errno == ESRCH ? 0 : -errno;
+    }
+    /* the PID may have been reused since /proc was read: checked once the
+     * pidfd holds it */
+    if (vcha_proc_hypervisor(name) != pid) {
+        close(fd);
+        return 0;
+    }
+    if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) < 0 ||
+        pidfd_wait(fd, term < deadline ? term : deadline) < 0) {
+        syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+        rc = pidfd_wait(fd, deadline);
+        close(fd);
+        return rc;
+    }
+    close(fd);
+    return 0;
 }

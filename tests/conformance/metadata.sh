@@ -7,7 +7,7 @@
 set -u
 . "$top_srcdir/tests/lib/tap.sh"
 
-AGENTS="dnsswitch criuct vm ctset vcservice"
+AGENTS="dnsswitch criuct vm ctset vcservice colo"
 RA_RNG=${RA_RNG:-/usr/share/resource-agents/metadata.rng}
 OCF11_RNG=${OCF11_RNG:-/usr/share/pcs/data/ocf-1.1.rng}
 VIEW=$top_srcdir/tests/conformance/ocf-1.0-view.xsl

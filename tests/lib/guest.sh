@@ -28,6 +28,8 @@
 #   guest_answer ADDR [SECONDS]   the line the guest's service on ADDR port
 #                                 7000 answers ("vcha-guest count=N disk=M"),
 #                                 waiting up to SECONDS (default 5)
+#   guest_build                   build the guest (or find it in its cache)
+#                                 into VCHA_GUEST
 #   guest_enter "$@"              (a TAP test's start) root and the programs
 #                                 checked, the guest built (or found in its
 #                                 cache) into VCHA_GUEST before the private
@@ -156,21 +158,24 @@ guest_answer() {
 }
 
 guest_enter() {
-    local prog out
+    local prog
     [ "$(id -u)" = 0 ] || tap_skip_all "libvirtd and the guest's build need root"
     for prog in libvirtd virtlogd virsh unshare ip qemu-system-x86_64; do
         command -v "$prog" > /dev/null ||
             tap_bail "$prog missing: install libvirt-daemon-system" \
                 "libvirt-clients qemu-system-x86"
     done
-    if [ -z "${VCHA_IN_LIBVIRT_NS:-}" ]; then
-        out=$("$top_srcdir/tests/vm/guest-build" 2>&1) ||
-            {
-                printf '%s\n' "$out" | sed 's/^/#  /'
-                tap_bail "tests/vm/guest-build failed"
-            }
-        VCHA_GUEST=$(printf '%s\n' "$out" | tail -1)
-        export VCHA_GUEST
-    fi
+    [ -n "${VCHA_IN_LIBVIRT_NS:-}" ] || guest_build
     libvirtd_enter "$@"
+}
+
+guest_build() {
+    local out
+    out=$("$top_srcdir/tests/vm/guest-build" 2>&1) ||
+        {
+            printf '%s\n' "$out" | sed 's/^/#  /'
+            tap_bail "tests/vm/guest-build failed"
+        }
+    VCHA_GUEST=$(printf '%s\n' "$out" | tail -1)
+    export VCHA_GUEST
 }

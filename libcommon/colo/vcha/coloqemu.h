@@ -22,10 +22,11 @@
  *
  * Values that QEMU reads inside a comma-separated option ("-drive a=b,c=d")
  * end at the first lone ',' (",," stands for one comma):
- *   - paths there (disk, active_hidden_dir, qmp) have each ',' doubled;
+ *   - paths there (disk, active_hidden_dir, qmp, serial) have each ','
+ *     doubled;
  *   - names and addresses there (name, cpu, nic, addresses) may not hold a
  *     ',' at all, nor anything else outside their rule below: refused.
- * Paths QEMU takes whole (qemu, pidfile, log, serial, kernel, initrd) go
+ * Paths QEMU takes whole (qemu, pidfile, log, kernel, initrd) go
  * in as they are.  Every path must be absolute.
  */
 #ifndef VCHA_COLOQEMU_H
@@ -78,7 +79,7 @@ struct vcha_coloqemu {
     unsigned cpus;       /**< -smp, 1..1024 */
     const char *pidfile; /**< -pidfile, written by QEMU once it runs */
     const char *log;     /**< -D: QEMU's log */
-    const char *serial;  /**< -serial file: the guest's console */
+    const char *serial;  /**< the guest's console, appended to */
     /** QMP server sockets (unix), one for each client; at least one */
     const char *const *qmp;
     size_t n_qmp;
@@ -126,7 +127,8 @@ const char *vcha_coloqemu_check(const struct vcha_coloqemu *q);
  *   QEMU -name guest=NAME,debug-threads=on
  *   -accel tcg[,tb-size=TB] | -accel kvm    -cpu CPU -m MEM -smp CPUS
  *   -display none -nodefaults -no-user-config -msg timestamp=on
- *   -daemonize -pidfile PIDFILE -D LOG -serial file:SERIAL
+ *   -daemonize -pidfile PIDFILE -D LOG
+ *   -chardev file,id=serial0,path=SERIAL,append=on -serial chardev:serial0
  *   -qmp unix:path=QMP,server=on,wait=off          (for each QMP socket)
  *   -netdev user,id=hn0[,hostfwd=tcp:HOST:PORT-GUEST:GPORT]...
  *   -device NIC,netdev=hn0,romfile=

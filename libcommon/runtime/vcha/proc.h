@@ -40,4 +40,16 @@ int vcha_proc_reap(pid_t pid, int *status, long long deadline);
  */
 int vcha_proc_hypervisor(const char *name);
 
+/**
+ * End hypervisor process @p pid of @p name as libvirt's destroy does:
+ * SIGTERM, then SIGKILL after @p term_ms, through a pidfd checked to hold
+ * the process vcha_proc_hypervisor() finds for @p name (a PID reused
+ * since is left alone), and wait until the whole process has ended (not
+ * its main thread alone, which a QEMU stuck on a hung disk may outlive),
+ * by @p deadline.  Returns 0 once it has ended (or when no such process
+ * runs), -ETIME when it lives on after SIGKILL, or -errno.
+ */
+int vcha_proc_end_hypervisor(const char *name, int pid, long long term_ms,
+                             long long deadline);
+
 #endif

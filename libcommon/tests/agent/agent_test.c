@@ -1095,6 +1095,20 @@ test_malformed_notification_fails_with_reason(void **state)
     output_free(&o);
 }
 
+/* A notify with no notification (as ocf-tester sends): success, and the
+ * agent's notify is not called. */
+static void
+test_notify_without_notification_succeeds(void **state)
+{
+    struct output o;
+
+    (void) state;
+    configure_promotable();
+    assert_int_equal(run("notify", &o), 0);
+    assert_int_equal(seen.notify, 0);
+    output_free(&o);
+}
+
 /* Meta-data lists both monitors with their roles; usage names it once. */
 static void
 test_meta_data_and_usage_of_role_rows(void **state)
@@ -1175,6 +1189,7 @@ main(void)
         T(test_failed_promoted_monitor_returns_9),
         T(test_notify_handler_gets_the_notification),
         T(test_malformed_notification_fails_with_reason),
+        T(test_notify_without_notification_succeeds),
         T(test_meta_data_and_usage_of_role_rows),
     };
 

@@ -145,7 +145,8 @@ assert_line(const struct vcha_coloqemu *q, const char *expected)
     " -nodefaults -no-user-config -msg timestamp=on -daemonize"                \
     " -pidfile /run/vcha/colo/colo1/qemu.pid"                                  \
     " -D /run/vcha/colo/colo1/qemu.log"                                        \
-    " -serial file:/run/vcha/colo/colo1/serial.log"                            \
+    " -chardev file,id=serial0,path=/run/vcha/colo/colo1/serial.log,"          \
+    "append=on -serial chardev:serial0"                                        \
     " -qmp unix:path=/run/vcha/colo/colo1/qmp-ctl.sock,server=on,wait=off"     \
     " -qmp unix:path=/run/vcha/colo/colo1/qmp-agent.sock,server=on,wait=off"   \
     " -netdev user,id=hn0"                                                     \
@@ -238,7 +239,8 @@ test_variants_and_defaults(void **state)
         "qemu-system-x86_64 -name guest=vm-2.x,debug-threads=on -accel kvm"
         " -cpu Skylake-Client-v4 -m 2048 -smp 4 -display none -nodefaults"
         " -no-user-config -msg timestamp=on -daemonize -pidfile /run/p"
-        " -D /run/l -serial file:/run/s"
+        " -D /run/l -chardev file,id=serial0,path=/run/s,append=on"
+        " -serial chardev:serial0"
         " -qmp unix:path=/run/q.sock,server=on,wait=off"
         " -netdev user,id=hn0 -device e1000,netdev=hn0,romfile="
         " -chardev socket,id=mirror0,host=fd00::12,port=65534,"
@@ -460,7 +462,9 @@ test_commas_doubled_in_paths(void **state)
         strstr(line, ",file.backing.file.filename=/run/a,,b/hidden.qcow2,"));
     assert_non_null(strstr(line, " -pidfile /run/a,b/qemu.pid "));
     assert_non_null(strstr(line, " -D /run/a,b/qemu.log "));
-    assert_non_null(strstr(line, " -serial file:/run/a,b/serial.log "));
+    assert_non_null(strstr(
+        line,
+        " -chardev file,id=serial0,path=/run/a,,b/serial.log,append=on "));
     assert_non_null(strstr(line, " -kernel /srv/x,y/vmlinuz "));
     assert_non_null(strstr(line, " -initrd /srv/x,y/initramfs.gz "));
     assert_non_null(strstr(line, " -append console=ttyS0,115200 "));

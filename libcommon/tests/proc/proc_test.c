@@ -261,6 +261,47 @@ test_domain_process_hidden(void **state)
     assert_int_equal(vcha_proc_hypervisor("vcha-t5"), 0);
 }
 
+/* Ended by SIGTERM, or by SIGKILL when it ignores SIGTERM; a PID that is
+ * no process of that name left alone. */
+static void
+test_end_hypervisor(void **state)
+{
+    char *qemu[] = {"/usr/bin/qemu-system-x86_64", "-name", "guest=vcha-t6",
+                    NULL};
+    long long t0;
+    int status;
+    pid_t p;
+
+    (void) state;
+    p = pose_as(qemu);
+    assert_int_equal(vcha_proc_end_hypervisor("vcha-t7", p, 100,
+                                              vcha_now_ms() + 2000),
+                     0);
+    assert_int_equal(kill(p, 0), 0); /* not vcha-t7's: alive */
+    assert_int_equal(vcha_proc_end_hypervisor("vcha-t6", p, 5000,
+                                              vcha_now_ms() + 10000),
+                     0);
+    assert_int_equal(waitpid(p, &status, WNOHANG), p); /* ended, not waited */
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+
+    setenv("PROC_TEST_DEAF", "1", 1);
+    p = pose_as(qemu);
+    unsetenv("PROC_TEST_DEAF");
+    t0 = vcha_now_ms();
+    assert_int_equal(vcha_proc_end_hypervisor("vcha-t6", p, 300,
+                                              vcha_now_ms() + 10000),
+                     0);
+    assert_true(vcha_now_ms() - t0 >= 300); /* SIGTERM given its time */
+    assert_int_equal(waitpid(p, &status, WNOHANG), p);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    /* a process gone, its PID free: nothing to end */
+    assert_int_equal(vcha_proc_end_hypervisor("vcha-t6", p, 100,
+                                              vcha_now_ms() + 1000),
+                     0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -273,11 +314,15 @@ main(int argc, char **argv)
         cmocka_unit_test(test_reap_of_no_child),
         cmocka_unit_test(test_domain_process),
         cmocka_unit_test(test_domain_process_hidden),
+        cmocka_unit_test(test_end_hypervisor),
     };
 
     (void) argc;
     self = argv[0];
     if (getenv("PROC_TEST_POSE") != NULL) {
+        if (getenv("PROC_TEST_DEAF") != NULL) {
+            signal(SIGTERM, SIG_IGN);
+        }
         pause(); /* posing as a hypervisor: see pose_as() */
         return 0;
     }
