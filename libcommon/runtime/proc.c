@@ -190,6 +190,48 @@ pidfd_wait(int fd, long long until)
     return -ETIME;
 }
 
+/* Whether process @p pid has ended (gone, or a zombie). */
+static bool
+pid_ended(int pid)
+{
+    char path[64], *stat = NULL;
+    bool ended = true;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (vcha_file_read(path, &stat, NULL, 4096) == 0) {
+        const char *p = strrchr(stat, ')');
+
+        ended = p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
+    }
+    free(stat);
+    return ended;
+}
+
+/* Without pidfds (an old kernel, valgrind): signals by PID, checked to
+ * be @p name's process just before each, and /proc polled. */
+static int
+end_by_pid(const char *name, int pid, long long term, long long deadline)
+{
+    bool termed = false, killed = false;
+
+    for (;;) {
+        if (pid_ended(pid) || vcha_proc_hypervisor(name) != pid) {
+            return 0;
+        }
+        if (vcha_now_ms() >= deadline) {
+            return -ETIME;
+        }
+        if (!termed) {
+            kill(pid, SIGTERM);
+            termed = true;
+        } else if (!killed && vcha_now_ms() >= term) {
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+        vcha_sleep_ms(20);
+    }
+}
+
 int
 vcha_proc_end_hypervisor(const char *name, int pid, long long term_ms,
                          long long deadline)
@@ -198,6 +240,10 @@ vcha_proc_end_hypervisor(const char *name, int pid, long long term_ms,
     long long term = vcha_now_ms() + term_ms;
     int rc;
 
+    if (fd < 0 && errno == ENOSYS) {
+        return end_by_pid(name, pid, term < deadline ? term : deadline,
+                          deadline);
+    }
     if (fd < 0) {
         return errno == ESRCH ? 0 : -errno;
     }
