@@ -20,14 +20,20 @@
  *   promote  a secondary that is in COLO (it holds the primary's whole
  *            state) takes over (failover: x-colo-lost-heartbeat and the
  *            removal of what fed it); one that is not ends and a
- *            standalone primary boots the guest from the disk.  Either
- *            way the data epoch of the pair goes up on this node.
+ *            standalone primary boots the guest from the disk, only if
+ *            its data epoch is the highest recorded.  Either way the data
+ *            epoch of the pair goes up on this node first.  A secondary
+ *            whose state cannot be asked is left alone: promote fails.
  *   demote   the guest shuts down (shutdown_timeout), QEMU ends, and a
  *            secondary waits again.
  *   stop     the guest shuts down if it runs here, QEMU ends, the job and
  *            the overlays are removed.
  *   monitor  a probe reads /proc and the role file; a recurring monitor
  *            asks the colo job (never QEMU), and sets the promotion score.
+ *
+ * With parameters that cannot be used, QEMU is still found by the
+ * resource's name: a probe fails with the configuration error while it
+ * runs, and a stop ends it (colo_config_error).
  *
  * Promotion scores: 200 promoted; 100 a secondary in COLO (it has loaded
  * a checkpoint of the primary); otherwise, with no instance in sync, 10
@@ -49,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -78,6 +85,16 @@
 
 /* How long QEMU gets to write its pidfile and open its sockets. */
 #define QEMU_READY_MS 10000
+
+/* Where the data epoch of a disk that is a block device is kept. */
+#define EPOCH_DIR "/var/lib/vcha/colo"
+
+/* What is kept back of an operation's time to kill QEMU at its end. */
+#define KILL_RESERVE_MS 4000
+#define TERM_MS 2000
+
+/* A console or QEMU log past this size is moved aside at QEMU's start. */
+#define LOG_MAX (16LL << 20)
 
 /* Up to this many host forwards and replication addresses. */
 #define MAX_FWD 16
@@ -129,7 +146,8 @@ static const struct vcha_param_def params[N_PARAMS] = {
                     "The guest's disk, the same data on every node of the "
                     "pair (a file or block device of its own on each: COLO "
                     "replicates the writes).  Beside it the agent keeps "
-                    "DISK.vcha-epoch, the data epoch of this copy."},
+                    "DISK.vcha-epoch, the data epoch of this copy (for a "
+                    "block device: " EPOCH_DIR "/RESOURCE.epoch)."},
     [P_FORMAT] = {.name = "format",
                   .type = VCHA_PT_SELECT,
                   .dflt = "raw",
@@ -193,9 +211,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
                        "What clients reach the guest by: a space-separated "
                        "list of ADDRESS:PORT:GUEST_PORT, TCP on this node's "
                        "IPv4 ADDRESS forwarded to the guest's port (QEMU's "
-                       "user-mode network).  The primary's replies go out "
-                       "only once the secondary gave the same ones, or after "
-                       "a checkpoint."},
+                       "user-mode network).  In COLO, the primary's replies "
+                       "go out only once the secondary gave the same ones, "
+                       "or after a checkpoint."},
     [P_GUEST_ADDRESS] = {.name = "guest_address",
                          .type = VCHA_PT_STRING,
                          .dflt = "10.0.2.15",
@@ -240,8 +258,9 @@ static const struct vcha_param_def params[N_PARAMS] = {
                       "(the writes of its own guest since the last "
                       "checkpoint, and the primary's writes' old data), in "
                       "a directory named after the resource: a tmpfs is "
-                      "best.  Start checks it has room for twice the "
-                      "disk's size."},
+                      "best (its size is a limit: it takes memory only as "
+                      "the overlays fill).  Start refuses a directory with "
+                      "less room than twice the disk's size."},
     [P_QEMU] = {.name = "qemu",
                 .type = VCHA_PT_STRING,
                 .dflt = "qemu-system-x86_64",
@@ -426,12 +445,14 @@ struct colo {
     size_t n_fwd;
 };
 
-static int
-colo_paths(struct colo *c)
+/* The resource's name, without a clone's ":N" (the same for either
+ * instance of the pair, and across restarts): QEMU's guest name, the
+ * colo job's id, the node attributes' and paths' part. */
+static void
+colo_name(struct colo *c)
 {
     const char *inst = c->a->instance != NULL ? c->a->instance : "colo";
     size_t n = strcspn(inst, ":");
-    int w = 0;
 
     snprintf(c->name, sizeof(c->name), "%.*s", (int) n, inst);
     for (char *p = c->name; *p != '\0'; p++) {
@@ -439,6 +460,16 @@ colo_paths(struct colo *c)
             *p = '_';
         }
     }
+}
+
+static int
+colo_paths(struct colo *c)
+{
+    const char *disk = vcha_agent_str(c->a, P_DISK);
+    struct stat st;
+    int w = 0;
+
+    colo_name(c);
 #define PATHF(field, ...)                                                      \
     w |= snprintf(c->field, sizeof(c->field), __VA_ARGS__) >=                  \
          (int) sizeof(c->field)
@@ -451,7 +482,13 @@ colo_paths(struct colo *c)
     PATHF(qmp_job, "%s/qmp-job.sock", c->dir);
     PATHF(qmp_diag, "%s/qmp.sock", c->dir);
     PATHF(role, "%s/role", c->dir);
-    PATHF(epoch, "%s.vcha-epoch", vcha_agent_str(c->a, P_DISK));
+    /* the epoch describes the disk's data: beside a disk file, else (a
+     * block device: /dev is no place for it) in EPOCH_DIR */
+    if (stat(disk, &st) == 0 && S_ISBLK(st.st_mode)) {
+        PATHF(epoch, "%s/%s.epoch", EPOCH_DIR, c->name);
+    } else {
+        PATHF(epoch, "%s.vcha-epoch", disk);
+    }
 #undef PATHF
     /* a unix socket's path fits in 108 bytes */
     return w || strlen(c->qmp_agent) >= 108 ? -ENAMETOOLONG : 0;
@@ -581,7 +618,7 @@ field_param(const char *field)
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (strncmp(field, map[i][0], strlen(map[i][0])) == 0) {
+        if (strcmp(field, map[i][0]) == 0) {
             return map[i][1];
         }
     }
@@ -643,8 +680,9 @@ epoch_mine(struct colo *c)
     return e > 0 ? e : 0;
 }
 
-/* The highest data epoch any node of the cluster recorded, -errno when
- * the nodes cannot be listed. */
+/* The highest data epoch any node of the cluster recorded (0: none did),
+ * or -errno when that cannot be told: the nodes cannot be listed, or a
+ * node's attribute cannot be read. */
 static long long
 epoch_highest(struct colo *c)
 {
@@ -660,18 +698,21 @@ epoch_highest(struct colo *c)
     }
     epoch_attr(c, attr, sizeof(attr));
     for (char *save = NULL, *line = strtok_r(res.out, "\n", &save);
-         line != NULL; line = strtok_r(NULL, "\n", &save)) {
-        char node[256], *value = NULL;
+         line != NULL && high >= 0; line = strtok_r(NULL, "\n", &save)) {
+        char node[256], *value = NULL, *end = NULL;
 
         /* "ID NAME STATE" */
         if (sscanf(line, "%*s %255s", node) != 1) {
             continue;
         }
-        if (vcha_node_attr_get(attr, node, &value,
-                               vcha_agent_remaining_ms(c->a) / 3) == 0) {
-            long long e = strtoll(value, NULL, 10);
+        rc = vcha_node_attr_get(attr, node, &value,
+                                vcha_agent_remaining_ms(c->a) / 3);
+        if (rc == 0) {
+            long long e = strtoll(value, &end, 10);
 
-            high = e > high ? e : high;
+            high = end == value || e < 0 ? -EBADMSG : e > high ? e : high;
+        } else if (rc != -ENODATA) {
+            high = rc; /* a node whose epoch cannot be read may be newest */
         }
         free(value);
     }
@@ -679,28 +720,24 @@ epoch_highest(struct colo *c)
     return high;
 }
 
-/* Record a new data epoch (the highest + 1) here: this copy is now the
- * newest.  The file first: a promote that fails after it leaves a copy
- * whose epoch no node attribute matches, which never wins alone. */
+/* Record a new data epoch, the highest + 1, for this copy before it
+ * becomes the primary: the node attribute first (a promote that fails
+ * then leaves no file newer than every attribute, and two copies never
+ * read as newest together), then the file beside the data. */
 static enum vcha_result
 epoch_bump(struct colo *c)
 {
     long long high = epoch_highest(c), mine = epoch_mine(c);
-    char text[32], attr[256], node[256];
+    char text[32], attr[256], node[256], dir[PATH_MAX];
     int rc;
 
     if (high < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
-                               "cannot list the cluster's nodes for the data "
-                               "epoch: %s",
+                               "cannot read the data epochs of the cluster's "
+                               "nodes: %s",
                                strerror((int) -high));
     }
     snprintf(text, sizeof(text), "%lld", (high > mine ? high : mine) + 1);
-    rc = vcha_file_write_atomic(c->epoch, text, strlen(text), 0644);
-    if (rc < 0) {
-        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "cannot write %s: %s",
-                               c->epoch, strerror(-rc));
-    }
     vcha_agent_node_name(c->a, node, sizeof(node));
     const char *argv[] = {"crm_attribute",
                           "--type",
@@ -724,6 +761,18 @@ epoch_bump(struct colo *c)
                                "cannot record data epoch %s in node attribute "
                                "%s: %s",
                                text, attr, why[0] ? why : strerror(-rc));
+    }
+    snprintf(dir, sizeof(dir), "%s", c->epoch);
+    *strrchr(dir, '/') = '\0';
+    rc = strcmp(dir, EPOCH_DIR) == 0 ? vcha_file_mkdirs(dir, 0755) : 0;
+    rc = rc < 0 ? rc
+                : vcha_file_write_atomic(c->epoch, text, strlen(text), 0644);
+    if (rc < 0) {
+        /* the attribute is above every copy now: none is promoted alone
+         * until this one is written */
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "cannot write data epoch %s to %s: %s", text,
+                               c->epoch, strerror(-rc));
     }
     return VCHA_OK;
 }
@@ -795,8 +844,8 @@ job_add(struct colo *c)
     if (job_params(c, &job, &t) != VCHA_OK) {
         return VCHA_ERR_GENERIC;
     }
-    rc = vcha_job_add(vcha_vchad_socket(), &vcha_colo_job, c->a->instance, job,
-                      &t, c->a->deadline_ms, why, sizeof(why));
+    rc = vcha_job_add(vcha_vchad_socket(), &vcha_colo_job, c->name, job, &t,
+                      c->a->deadline_ms, why, sizeof(why));
     vcha_kv_free(job);
     if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
@@ -809,7 +858,7 @@ static void
 job_remove(struct colo *c)
 {
     long long now = vcha_now_ms();
-    int rc = vcha_job_remove(vcha_vchad_socket(), c->a->instance,
+    int rc = vcha_job_remove(vcha_vchad_socket(), c->name,
                              now + (c->a->deadline_ms - now) / 3);
 
     if (rc < 0) {
@@ -833,9 +882,8 @@ job_health(struct colo *c, struct vcha_kv **health)
     if (job_params(c, &job, &t) != VCHA_OK) {
         return -ENOMEM;
     }
-    rc = vcha_job_keep(vcha_vchad_socket(), &vcha_colo_job, c->a->instance, job,
-                       &t, c->a->deadline_ms, health, &readded, why,
-                       sizeof(why));
+    rc = vcha_job_keep(vcha_vchad_socket(), &vcha_colo_job, c->name, job, &t,
+                       c->a->deadline_ms, health, &readded, why, sizeof(why));
     vcha_kv_free(job);
     if (rc < 0) {
         vcha_warn("the colo job of %s: %s", c->name, why);
@@ -987,6 +1035,18 @@ disk_size(struct colo *c, char *why, size_t len)
     return size;
 }
 
+static void
+overlays_remove(struct colo *c)
+{
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/active.qcow2", c->ah);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/hidden.qcow2", c->ah);
+    unlink(path);
+    rmdir(c->ah);
+}
+
 /* The secondary's two overlays, new and empty, as big as the disk. */
 static enum vcha_result
 overlays_create(struct colo *c)
@@ -995,8 +1055,25 @@ overlays_create(struct colo *c)
     long long bytes = disk_size(c, why, sizeof(why));
     static const char *const names[] = {"active.qcow2", "hidden.qcow2"};
 
+    struct statvfs fs;
+
     if (bytes < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "%s", why);
+    }
+    overlays_remove(c); /* a previous secondary's, now of no use */
+    if (vcha_file_mkdirs(c->ah, 0700) < 0 || statvfs(c->ah, &fs) < 0) {
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "active_hidden_dir: %s: %s", c->ah,
+                               strerror(errno));
+    }
+    /* each overlay may grow to the disk's size between two checkpoints */
+    if ((long long) (fs.f_bavail * fs.f_frsize / 2) < bytes) {
+        return vcha_agent_fail(
+            c->a, VCHA_ERR_ARGS,
+            "active_hidden_dir: %s has %llu MiB free, "
+            "less than twice the disk's %lld MiB",
+            c->ah, (unsigned long long) (fs.f_bavail * fs.f_frsize >> 20),
+            bytes >> 20);
     }
     snprintf(size, sizeof(size), "%lld", bytes);
     for (size_t i = 0; i < 2; i++) {
@@ -1023,38 +1100,39 @@ overlays_create(struct colo *c)
     return VCHA_OK;
 }
 
-static void
-overlays_remove(struct colo *c)
+/* The time an operation may spend before QEMU must be killed: its
+ * deadline less what SIGTERM and SIGKILL need. */
+static long long
+soft_deadline(struct colo *c)
 {
-    char path[PATH_MAX + 32];
-
-    snprintf(path, sizeof(path), "%s/active.qcow2", c->ah);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/hidden.qcow2", c->ah);
-    unlink(path);
-    rmdir(c->ah);
+    return c->a->deadline_ms - KILL_RESERVE_MS;
 }
 
-static int
-mkdir_p(const char *path, mode_t mode)
+/* The earlier of now + @p ms and the soft deadline. */
+static long long
+until_soft(struct colo *c, long long ms)
 {
-    char buf[PATH_MAX];
+    long long t = vcha_now_ms() + ms;
 
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
-                return -errno;
-            }
-            *p = '/';
+    return t < soft_deadline(c) ? t : soft_deadline(c);
+}
+
+/* Wait until QEMU process @p pid has ended or @p until. */
+static bool
+qemu_wait_end(struct colo *c, int pid, long long until, long long step)
+{
+    while (vcha_proc_runs(c->name, pid)) {
+        if (vcha_now_ms() >= until) {
+            return false;
         }
+        vcha_sleep_ms(step);
     }
-    return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+    return true;
 }
 
 /* End QEMU: a guest shutdown first when @p graceful (within
- * shutdown_timeout), then QMP quit, then signals. */
+ * shutdown_timeout), then QMP quit, then signals, which keep
+ * KILL_RESERVE_MS of the operation's time. */
 static enum vcha_result
 qemu_end(struct colo *c, bool graceful)
 {
@@ -1073,53 +1151,62 @@ qemu_end(struct colo *c, bool graceful)
                                c->name, strerror(-pid));
     }
     rc = vcha_qmp_open(c->qmp_agent,
-                       vcha_now_ms() + vcha_agent_remaining_ms(c->a) / 8, &q);
+                       until_soft(c, vcha_agent_remaining_ms(c->a) / 8), &q);
     if (rc < 0) {
         vcha_warn("QMP %s: %s", c->qmp_agent, strerror(-rc));
     } else {
-        long long left = vcha_agent_remaining_ms(c->a);
-
         if (graceful && grace > 0 &&
-            qmp_do(c, q, "system_powerdown", NULL, left / 8, NULL, why,
-                   sizeof(why)) == 0) {
+            qmp_do(c, q, "system_powerdown", NULL,
+                   until_soft(c, vcha_agent_remaining_ms(c->a) / 8) -
+                       vcha_now_ms(),
+                   NULL, why, sizeof(why)) == 0) {
             long long t0 = vcha_now_ms();
-            long long until = t0 + (grace < left / 2 ? grace : left / 2);
 
             vcha_info("%s: the guest is asked to power off", c->name);
-            while (vcha_now_ms() < until && qemu_pid(c) == pid) {
-                vcha_sleep_ms(200);
-            }
-            if (qemu_pid(c) == pid) {
-                vcha_warn("%s: the guest has not powered off in %lld ms",
-                          c->name, vcha_now_ms() - t0);
-            } else {
+            if (qemu_wait_end(c, pid, until_soft(c, grace), 200)) {
                 vcha_info("%s: the guest powered off in %lld ms", c->name,
                           vcha_now_ms() - t0);
+            } else {
+                vcha_warn("%s: the guest has not powered off in %lld ms",
+                          c->name, vcha_now_ms() - t0);
             }
         } else if (graceful && grace > 0) {
             vcha_warn("%s: %s", c->name, why);
         }
-        if (qemu_pid(c) == pid &&
-            qmp_do(c, q, "quit", NULL, vcha_agent_remaining_ms(c->a) / 8, NULL,
-                   why, sizeof(why)) == 0) {
-            for (long long until = vcha_now_ms() + 3000;
-                 vcha_now_ms() < until && qemu_pid(c) == pid;) {
-                vcha_sleep_ms(50);
-            }
+        if (vcha_proc_runs(c->name, pid) &&
+            qmp_do(c, q, "quit", NULL, until_soft(c, 3000) - vcha_now_ms(),
+                   NULL, why, sizeof(why)) == 0) {
+            qemu_wait_end(c, pid, until_soft(c, 3000), 50);
         }
         vcha_qmp_close(q);
     }
-    if (qemu_pid(c) != pid) {
+    if (!vcha_proc_runs(c->name, pid)) {
         return VCHA_OK;
     }
     vcha_warn("QEMU of %s (process %d) did not quit: killing it", c->name, pid);
-    rc = vcha_proc_end_hypervisor(c->name, pid, 2000, c->a->deadline_ms);
+    rc = vcha_proc_end_hypervisor(c->name, pid, TERM_MS, c->a->deadline_ms);
     if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "QEMU of %s (process %d) does not end: %s",
                                c->name, pid, strerror(-rc));
     }
     return VCHA_OK;
+}
+
+/* A log that QEMU appends to, moved to PATH.old once past LOG_MAX
+ * before a new QEMU starts (the run directory is often a tmpfs). */
+static void
+log_trim(const char *path)
+{
+    char old[PATH_MAX + 8];
+    struct stat st;
+
+    if (stat(path, &st) == 0 && st.st_size > LOG_MAX) {
+        snprintf(old, sizeof(old), "%s.old", path);
+        if (rename(path, old) < 0) {
+            vcha_warn("cannot move %s aside: %s", path, strerror(errno));
+        }
+    }
 }
 
 /* Start QEMU in @p shape and wait until it runs (QEMU's parent exits once
@@ -1143,6 +1230,8 @@ qemu_launch(struct colo *c, enum vcha_coloqemu_shape shape)
     if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "out of memory");
     }
+    log_trim(c->serial);
+    log_trim(c->log);
     unlink(c->pidfile);
     unlink(c->qmp_agent);
     unlink(c->qmp_job);
@@ -1165,6 +1254,31 @@ qemu_launch(struct colo *c, enum vcha_coloqemu_shape shape)
     return VCHA_OK;
 }
 
+/* Failure @p r of an operation that may have left a QEMU of this pair
+ * running half set up: it is ended, and the reason of @p r kept. */
+static enum vcha_result
+fail_ending(struct colo *c, enum vcha_result r)
+{
+    char reason[sizeof(c->a->reason)];
+
+    snprintf(reason, sizeof(reason), "%s", c->a->reason);
+    if (qemu_end(c, false) != VCHA_OK) {
+        vcha_warn("%s", c->a->reason);
+    }
+    snprintf(c->a->reason, sizeof(c->a->reason), "%s", reason);
+    return r;
+}
+
+/* Remove the role file once no QEMU of this pair runs: while one may,
+ * the role file is what says how to end it. */
+static void
+role_forget(struct colo *c)
+{
+    if (qemu_pid(c) == 0) {
+        unlink(c->role);
+    }
+}
+
 /* A secondary, from nothing running to waiting for the primary. */
 static enum vcha_result
 secondary_start(struct colo *c)
@@ -1174,14 +1288,14 @@ secondary_start(struct colo *c)
     enum vcha_result r;
     int rc;
 
-    if ((rc = mkdir_p(c->ah, 0700)) < 0) {
-        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "cannot create %s: %s",
-                               c->ah, strerror(-rc));
+    if (role_write(c, VCHA_ROLE_UNPROMOTED) < 0) {
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "cannot write %s",
+                               c->role);
     }
     r = overlays_create(c);
     r = r == VCHA_OK ? qemu_launch(c, VCHA_COLOQEMU_SECONDARY) : r;
     if (r != VCHA_OK) {
-        return r;
+        return fail_ending(c, r);
     }
     rc = vcha_qmp_open(c->qmp_agent,
                        vcha_now_ms() + vcha_agent_remaining_ms(c->a) / 4, &q);
@@ -1194,13 +1308,10 @@ secondary_start(struct colo *c)
     vcha_qmp_close(q);
     if (rc < 0) {
         /* nothing half set up is left running */
-        char reason[sizeof(c->a->reason)];
-
-        snprintf(reason, sizeof(reason), "%s", why);
-        qemu_end(c, false);
-        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
-                               "the secondary of %s could not be set up: %s",
-                               c->name, reason);
+        return fail_ending(c, vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                                              "the secondary of %s could not "
+                                              "be set up: %s",
+                                              c->name, why));
     }
     return VCHA_OK;
 }
@@ -1262,7 +1373,7 @@ colo_start(struct vcha_agent *a)
                                "node's",
                                rc == -ENOENT ? "none" : "more than one");
     }
-    if ((rc = mkdir_p(c.dir, 0700)) < 0) {
+    if ((rc = vcha_file_mkdirs(c.dir, 0700)) < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot create %s: %s",
                                c.dir, strerror(-rc));
     }
@@ -1279,15 +1390,13 @@ colo_start(struct vcha_agent *a)
         }
     }
     r = secondary_start(&c);
-    if (r == VCHA_OK && role_write(&c, VCHA_ROLE_UNPROMOTED) < 0) {
-        qemu_end(&c, false);
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
+    r = r == VCHA_OK ? job_add(&c) : fail_ending(&c, r);
+    if (r != VCHA_OK) {
+        role_forget(&c);
+        return r;
     }
-    r = r == VCHA_OK ? job_add(&c) : r;
-    if (r == VCHA_OK) {
-        score_set(&c, score_cold(&c));
-    }
-    return r;
+    score_set(&c, score_cold(&c));
+    return VCHA_OK;
 }
 
 static enum vcha_result
@@ -1312,7 +1421,103 @@ colo_stop(struct vcha_agent *a)
     return VCHA_OK;
 }
 
-/* Failover on a secondary in COLO: it goes on alone, as the primary. */
+/*
+ * Parameters that cannot be used say nothing of whether QEMU runs: a
+ * probe that said "not running", or a stop that did nothing, would let
+ * Pacemaker promote the peer while this guest lives on.  QEMU is found by
+ * the resource's name: a probe fails with the configuration error while
+ * it runs; a stop ends it (through the run directory of the usable
+ * parameters when they give one, else by signals) and drops the job.
+ */
+static enum vcha_result
+colo_config_error(struct vcha_agent *a, enum vcha_result r)
+{
+    struct colo c = {.a = a};
+    int pid;
+
+    colo_name(&c);
+    pid = qemu_pid(&c);
+    if (a->probe) {
+        if (pid == 0) {
+            vcha_warn("probe: %s; no QEMU of %s runs here", a->reason, c.name);
+            a->reason[0] = '\0';
+            return VCHA_NOT_RUNNING;
+        }
+        return r;
+    }
+    vcha_warn("stop: %s; stopping QEMU of %s all the same", a->reason, c.name);
+    a->reason[0] = '\0';
+    if (a->params != NULL && colo_open(a, &c) == VCHA_OK) {
+        return colo_stop(a);
+    }
+    a->reason[0] = '\0';
+    colo_name(&c);
+    score_set(&c, VCHA_PROMOTION_NONE);
+    job_remove(&c);
+    if (pid < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot tell whether QEMU of %s runs: %s",
+                               c.name, strerror(-pid));
+    }
+    if (pid > 0 &&
+        vcha_proc_end_hypervisor(c.name, pid, TERM_MS, a->deadline_ms) < 0) {
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "QEMU of %s (process %d) does not end", c.name,
+                               pid);
+    }
+    return VCHA_OK;
+}
+
+/* Until no block job runs in QEMU (a failover's commit of the secondary's
+ * overlays into its disk), or @p until: 0, -ETIME, or -errno. */
+static int
+block_jobs_wait(struct colo *c, struct vcha_qmp *q, long long until)
+{
+    char why[256];
+
+    for (;;) {
+        json_object *ret = NULL;
+        int rc = qmp_do(c, q, "query-block-jobs", NULL, until - vcha_now_ms(),
+                        &ret, why, sizeof(why));
+        size_t n = rc == 0 && json_object_is_type(ret, json_type_array)
+                       ? json_object_array_length(ret)
+                       : 0;
+
+        json_object_put(ret);
+        if (rc < 0 || n == 0) {
+            return rc;
+        }
+        if (vcha_now_ms() >= until) {
+            return -ETIME;
+        }
+        vcha_sleep_ms(100);
+    }
+}
+
+/* Whether the QEMU on @p q is a secondary in COLO: 1, 0, or -errno when
+ * that cannot be told. */
+static int
+in_colo_secondary(struct colo *c, struct vcha_qmp *q, long long ms, char *why,
+                  size_t len)
+{
+    json_object *ret = NULL, *v = NULL;
+    int rc = qmp_do(c, q, "query-colo-status", NULL, ms, &ret, why, len);
+
+    if (rc == 0 && json_object_object_get_ex(ret, "mode", &v)) {
+        rc = strcmp(json_object_get_string(v), "secondary") == 0;
+    } else if (rc == 0) {
+        snprintf(why, len, "query-colo-status: no mode");
+        rc = -EBADMSG;
+    }
+    json_object_put(ret);
+    return rc;
+}
+
+/* Failover on a secondary in COLO: it goes on alone, as the primary.  A
+ * step that hangs (QEMU waiting on a peer that is gone) gets an
+ * out-of-band yank of the migration, which breaks what it waits on, and
+ * is then followed through: the failover by QEMU's COLO status leaving
+ * "secondary", another step tried again. */
 static int
 take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
 {
@@ -1330,6 +1535,7 @@ take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
     long long yank = vcha_agent_num(c->a, P_YANK_TIMEOUT);
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        bool failover = strcmp(steps[i].command, "x-colo-lost-heartbeat") == 0;
         json_object *args =
             steps[i].key
                 ? obj(steps[i].key, json_object_new_string(steps[i].value))
@@ -1337,41 +1543,69 @@ take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
         int rc = qmp_do(c, q, steps[i].command, args, yank, NULL, why, len);
 
         if (rc == -ETIME && vcha_qmp_has_oob(q)) {
-            /* QEMU waits on a peer that is gone: break what it waits on */
             json_object *inst = json_object_new_array(), *ans = NULL;
 
             json_object_array_add(
                 inst, obj("type", json_object_new_string("migration")));
             vcha_warn("QMP %s of %s hangs: yank", steps[i].command, c->name);
             vcha_qmp_exec_oob(q, "yank", obj("instances", inst),
-                              vcha_now_ms() + yank, &ans, NULL);
+                              until_soft(c, yank), &ans, NULL);
             json_object_put(ans);
-            return -ETIME; /* the connection is of no more use */
+            /* the hung command's answer comes later (and is skipped) */
+            while (failover && (rc = in_colo_secondary(
+                                    c, q, until_soft(c, yank) - vcha_now_ms(),
+                                    why, len)) != 0) {
+                if (vcha_now_ms() >= soft_deadline(c)) {
+                    snprintf(why, len, "the failover did not end after yank");
+                    return -ETIME;
+                }
+                vcha_sleep_ms(100);
+            }
+            if (!failover) {
+                args = steps[i].key
+                           ? obj(steps[i].key,
+                                 json_object_new_string(steps[i].value))
+                           : NULL;
+                rc =
+                    qmp_do(c, q, steps[i].command, args,
+                           until_soft(c, yank) - vcha_now_ms(), NULL, why, len);
+            }
         }
         if (rc < 0 && !(steps[i].may_fail && rc == -EREMOTEIO)) {
             return rc;
         }
         why[0] = '\0';
     }
+    /* the secondary's own writes go into its disk: not to be cut off by
+     * an end of QEMU, nor its overlays removed, before that is done */
+    if (block_jobs_wait(c, q, soft_deadline(c)) < 0) {
+        vcha_warn("%s: a block job of the failover still runs", c->name);
+    }
     return 0;
 }
 
-/* Whether the QEMU on @p q is a secondary in COLO. */
-static bool
-in_colo_secondary(struct colo *c, struct vcha_qmp *q)
+/* The newest data is here (its epoch is the highest recorded): 0, or a
+ * failure saying where it is not. */
+static enum vcha_result
+newest_here(struct colo *c)
 {
-    json_object *ret = NULL, *v = NULL;
-    char why[256];
-    bool yes = false;
+    long long high = epoch_highest(c), mine = epoch_mine(c);
 
-    if (qmp_do(c, q, "query-colo-status", NULL,
-               vcha_agent_remaining_ms(c->a) / 8, &ret, why,
-               sizeof(why)) == 0 &&
-        json_object_object_get_ex(ret, "mode", &v)) {
-        yes = strcmp(json_object_get_string(v), "secondary") == 0;
+    if (high < 0) {
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "cannot read the data epochs of the cluster's "
+                               "nodes: %s",
+                               strerror((int) -high));
     }
-    json_object_put(ret);
-    return yes;
+    if (mine < high) {
+        score_set(c, VCHA_PROMOTION_NONE);
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "the data here (epoch %lld) is older than "
+                               "another node's (epoch %lld): the guest does "
+                               "not boot from it",
+                               mine, high);
+    }
+    return VCHA_OK;
 }
 
 static enum vcha_result
@@ -1397,40 +1631,64 @@ colo_promote(struct vcha_agent *a)
     }
     rc = vcha_qmp_open(c.qmp_agent,
                        vcha_now_ms() + vcha_agent_remaining_ms(a) / 8, &q);
-    if (rc == 0 && in_colo_secondary(&c, q)) {
-        vcha_info("%s: the secondary takes over", c.name);
-        rc = take_over(&c, q, why, sizeof(why));
-        vcha_qmp_close(q);
-        if (rc < 0) {
-            char reason[sizeof(why)];
-
-            snprintf(reason, sizeof(reason), "%s", why);
-            qemu_end(&c, false);
-            return vcha_agent_fail(a, VCHA_ERR_GENERIC,
-                                   "the secondary of %s could not take "
-                                   "over: %s",
-                                   c.name, reason);
-        }
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "QMP %.200s: %s", c.qmp_agent,
+                 strerror(-rc));
     } else {
-        /* no state of a primary here: the guest boots from this disk */
+        rc = in_colo_secondary(&c, q, vcha_agent_remaining_ms(a) / 8, why,
+                               sizeof(why));
+    }
+    if (rc < 0) {
+        /* an in-sync secondary must not be mistaken for one that is not */
         vcha_qmp_close(q);
-        vcha_info("%s: no replica in sync here; the guest boots", c.name);
-        r = qemu_end(&c, false);
-        r = r == VCHA_OK ? qemu_launch(&c, VCHA_COLOQEMU_PRIMARY) : r;
-        overlays_remove(&c);
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "cannot tell whether the secondary of %s is in "
+                               "COLO: %s",
+                               c.name, why);
+    }
+    if (rc == 1) {
+        vcha_info("%s: the secondary takes over", c.name);
+        r = epoch_bump(&c);
+        if (r == VCHA_OK && role_write(&c, VCHA_ROLE_PROMOTED) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
+        }
+        rc = r == VCHA_OK ? take_over(&c, q, why, sizeof(why)) : 0;
+        vcha_qmp_close(q);
         if (r != VCHA_OK) {
-            unlink(c.role);
             return r;
         }
+        if (rc < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                                "the secondary of %s could not take over: %s",
+                                c.name, why);
+            r = fail_ending(&c, r);
+            role_forget(&c);
+            return r;
+        }
+    } else {
+        /* no state of a primary here: the guest boots from this disk,
+         * if it holds the newest data */
+        vcha_qmp_close(q);
+        r = newest_here(&c);
+        r = r == VCHA_OK ? epoch_bump(&c) : r;
+        if (r != VCHA_OK) {
+            return r;
+        }
+        vcha_info("%s: no replica in sync here; the guest boots", c.name);
+        r = qemu_end(&c, false);
+        if (r == VCHA_OK && role_write(&c, VCHA_ROLE_PROMOTED) < 0) {
+            r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
+        }
+        r = r == VCHA_OK ? qemu_launch(&c, VCHA_COLOQEMU_PRIMARY) : r;
+        if (r != VCHA_OK) {
+            r = fail_ending(&c, r);
+            role_forget(&c);
+            return r;
+        }
+        overlays_remove(&c);
     }
-    r = epoch_bump(&c);
-    if (r == VCHA_OK && role_write(&c, VCHA_ROLE_PROMOTED) < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
-    }
-    if (r == VCHA_OK) {
-        score_set(&c, SCORE_PROMOTED);
-    }
-    return r;
+    score_set(&c, SCORE_PROMOTED);
+    return VCHA_OK;
 }
 
 static enum vcha_result
@@ -1454,18 +1712,20 @@ colo_demote(struct vcha_agent *a)
     /* a primary whose QEMU died is demoted too: a secondary waits again */
     score_set(&c, VCHA_PROMOTION_NONE);
     r = qemu_end(&c, true);
-    if (r == VCHA_OK && colo_repl_address(&c) < 0) {
-        r = vcha_agent_fail(a, VCHA_ERR_ARGS,
-                            "replication_address: no single one of them is "
-                            "this node's");
-    }
-    r = r == VCHA_OK ? secondary_start(&c) : r;
     if (r != VCHA_OK) {
-        unlink(c.role);
         return r;
     }
-    if (role_write(&c, VCHA_ROLE_UNPROMOTED) < 0) {
-        return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
+    overlays_remove(&c); /* a taken-over secondary's, QEMU ended */
+    if (colo_repl_address(&c) < 0) {
+        role_forget(&c);
+        return vcha_agent_fail(a, VCHA_ERR_ARGS,
+                               "replication_address: no single one of them "
+                               "is this node's");
+    }
+    r = secondary_start(&c);
+    if (r != VCHA_OK) {
+        role_forget(&c);
+        return r;
     }
     score_set(&c, score_cold(&c));
     return VCHA_OK;
@@ -1661,6 +1921,7 @@ static const struct vcha_agent_def colo = {
     .n_params = N_PARAMS,
     .actions = actions,
     .validate = colo_validate,
+    .config_error = colo_config_error,
 };
 
 int

@@ -636,25 +636,6 @@ receive_prog(void)
     return p && *p ? p : VCHA_RECEIVE_PATH;
 }
 
-/* mkdir -p, each component with @p mode. */
-static int
-mkdirs(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-                return -errno;
-            }
-            *p = '/';
-        }
-    }
-    return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* ------------------------------------------------------------ run files */
 
 static int
@@ -1023,7 +1004,7 @@ config_write(struct vcha_agent *a, const struct member *m, bool dry)
     }
     snprintf(owner, sizeof(owner), "%s/%s", vcha_agent_str(a, P_LXCPATH),
              m->name);
-    rc = mkdirs(owner, 0755);
+    rc = vcha_file_mkdirs(owner, 0755);
     rc = rc < 0 ? rc : vcha_file_write_atomic(path, want, strlen(want), 0644);
     if (rc < 0) {
         vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s: %s", path,
@@ -1265,7 +1246,7 @@ receiver_configure(struct vcha_agent *a, const struct members *ms)
         return receiver_addr_fail(a);
     }
     run_path(a, NULL, run, sizeof(run));
-    rc = mkdirs(run, 0700);
+    rc = vcha_file_mkdirs(run, 0700);
     text = rc < 0 ? NULL : rsyncd_text(a, ms, users);
     rc = text == NULL ? (rc < 0 ? rc : -ENOMEM)
                       : run_write(a, "rsyncd.conf", text);
@@ -1753,7 +1734,7 @@ member_converge(struct vcha_agent *a, const struct member *m, bool monitor)
     int rc, lock;
 
     rootfs_path(a, m->name, rootfs, sizeof(rootfs));
-    rc = mkdirs(rootfs, 0755);
+    rc = vcha_file_mkdirs(rootfs, 0755);
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot make %s: %s",
                                rootfs, strerror(-rc));
@@ -2085,7 +2066,7 @@ ctset_start(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
-    rc = mkdirs(vcha_agent_str(a, P_SYNC_DIR), 0755);
+    rc = vcha_file_mkdirs(vcha_agent_str(a, P_SYNC_DIR), 0755);
     if (rc < 0) {
         return vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot make %s: %s",
                                vcha_agent_str(a, P_SYNC_DIR), strerror(-rc));

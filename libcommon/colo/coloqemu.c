@@ -339,6 +339,8 @@ add_machine(struct args *a, const struct vcha_coloqemu *q)
     args_opt(a, "-display", "none");
     args_add(a, "-nodefaults");
     args_add(a, "-no-user-config");
+    /* a guest's panic reported (run state guest-panicked), not a reset */
+    args_opt(a, "-device", "pvpanic");
     args_opt(a, "-msg", "timestamp=on");
     args_add(a, "-daemonize");
     args_opt(a, "-pidfile", q->pidfile);

@@ -204,6 +204,33 @@ vcha_state_dir_ensure(void)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR; /* EEXIST: maybe a file */
 }
 
+int
+vcha_file_mkdirs(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf)) {
+        return -ENAMETOOLONG;
+    }
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+        return -errno;
+    }
+    if (stat(buf, &st) < 0) {
+        return -errno;
+    }
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 static int
 names_cmp(const void *a, const void *b)
 {

@@ -207,6 +207,36 @@ pid_ended(int pid)
     return ended;
 }
 
+/* Whether process @p pid is @p name's hypervisor: its argv says so, or
+ * it is a hypervisor whose argv reads empty (its main thread has exited
+ * while others live on: a QEMU stuck ending). */
+static bool
+pid_is(const char *name, int pid)
+{
+    char path[64], *args = NULL;
+    size_t len = 0;
+    bool is = false;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    if (vcha_file_read(path, &args, &len, 1 << 20) == 0) {
+        if (len > 0) {
+            args[len - 1] = '\0';
+            is = argv_runs(args, len, name);
+        } else {
+            snprintf(path, sizeof(path), "%d", pid);
+            is = hidden_hypervisor(path);
+        }
+    }
+    free(args);
+    return is;
+}
+
+bool
+vcha_proc_runs(const char *name, int pid)
+{
+    return pid > 0 && !pid_ended(pid) && pid_is(name, pid);
+}
+
 /* Without pidfds (an old kernel, valgrind): signals by PID, checked to
  * be @p name's process just before each, and /proc polled. */
 static int
@@ -215,7 +245,7 @@ end_by_pid(const char *name, int pid, long long term, long long deadline)
     bool termed = false, killed = false;
 
     for (;;) {
-        if (pid_ended(pid) || vcha_proc_hypervisor(name) != pid) {
+        if (!vcha_proc_runs(name, pid)) {
             return 0;
         }
         if (vcha_now_ms() >= deadline) {
@@ -249,7 +279,7 @@ vcha_proc_end_hypervisor(const char *name, int pid, long long term_ms,
     }
     /* the PID may have been reused since /proc was read: checked once the
      * pidfd holds it */
-    if (vcha_proc_hypervisor(name) != pid) {
+    if (!pid_is(name, pid)) {
         close(fd);
         return 0;
     }

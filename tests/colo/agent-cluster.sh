@@ -34,7 +34,7 @@ AGENT=$top_builddir/agents/colo
 CTL=$top_builddir/daemon/vchactl
 work=$(mktemp -d)
 chmod 755 "$work"
-trap 'pkill -9 -f "guest=vm," 2> /dev/null; rm -rf "$work"' EXIT
+trap 'pkill -9 -f "guest=(vm|bad|ot)," 2> /dev/null; umount "$work/small" 2> /dev/null; rm -rf "$work"' EXIT
 # the agent (run by Pacemaker, which inherits this environment) starts
 # vchad from the build
 export VCHA_VCHAD=$top_builddir/daemon/vchad VCHA_SOCKET=/run/vcha/vchad.sock
@@ -263,5 +263,73 @@ tap_like "$err" "*ocf-exit-reason:*period*colo_delay*" "naming both"
 tap_is "$?" 7 "a probe where nothing runs: OCF_NOT_RUNNING"
 "$AGENT" stop > /dev/null 2>&1
 tap_is "$?" 0 "a stop where nothing runs succeeds"
+
+# --- an instance run straight from the agent (bad:0), on a disk of its own
+export OCF_RESOURCE_INSTANCE=bad:0 OCF_RESKEY_CRM_meta_notify=true
+export OCF_RESKEY_CRM_meta_timeout=60000 OCF_RESKEY_disk=$work/bad.raw
+export OCF_RESKEY_accel=tcg OCF_RESKEY_memory=128 OCF_RESKEY_base_port=19500
+export OCF_RESKEY_shutdown_timeout=0
+truncate -s 1M "$work/bad.raw"
+bad_pid() { pgrep -f "guest=bad,debug-threads" | head -1; }
+mkdir -p "$RUN/bad"
+truncate -s 17M "$RUN/bad/serial.log"
+"$AGENT" start > /dev/null 2>&1
+tap_is "$?" 0 "bad:0 starts a secondary"
+bpid=$(bad_pid)
+tap_ok "$([ -n "$bpid" ]; echo $?)" "its QEMU runs ($bpid)"
+tap_ok "$([ -e "$RUN/bad/serial.log.old" ] && [ "$(stat -c %s "$RUN/bad/serial.log")" -lt 1048576 ]; echo $?)" \
+    "a console log past 16 MiB was moved aside when QEMU started"
+tap_is "$("$CTL" status 2> /dev/null | awk '$2 == "colo" { print $1 }')" bad \
+    "its colo job is named after the resource, not the clone instance"
+
+# promote with the agent's QMP socket gone: it cannot tell whether the
+# secondary is in COLO, and neither kills it nor boots the guest
+mv "$RUN/bad/qmp-agent.sock" "$RUN/bad/qmp-agent.away"
+err=$("$AGENT" promote 2>&1)
+tap_is "$?" 1 "promote that cannot ask QEMU fails"
+tap_like "$err" "*ocf-exit-reason:*cannot tell*" "saying it cannot tell"
+tap_is "$(bad_pid)" "$bpid" "the secondary is left running"
+mv "$RUN/bad/qmp-agent.away" "$RUN/bad/qmp-agent.sock"
+
+# another copy recorded newer data: this one does not boot the guest
+crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -v 5 > /dev/null 2>&1
+err=$("$AGENT" promote 2>&1)
+tap_is "$?" 1 "promote over data older than the newest recorded fails"
+tap_like "$err" "*ocf-exit-reason:*epoch 0*older*epoch 5*" "saying whose data is newer"
+tap_is "$(bad_pid)" "$bpid" "the secondary is left running, no guest booted"
+tap_ok "$([ ! -e "$work/bad.raw.vcha-epoch" ]; echo $?)" "no epoch written"
+crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -D > /dev/null 2>&1
+"$AGENT" promote > /dev/null 2>&1
+tap_is "$?" 0 "with no newer data recorded it promotes"
+tap_is "$(cat "$work/bad.raw.vcha-epoch" 2> /dev/null)" 1 "to data epoch 1"
+
+# parameters that cannot be used, QEMU running: the probe does not say
+# "not running", the stop ends it
+bpid=$(bad_pid)
+OCF_RESKEY_forward=127.0.0.1:99999:80 "$AGENT" monitor > /dev/null 2>&1
+tap_is "$?" 6 "a probe with a bad forward while QEMU runs: OCF_ERR_CONFIGURED, not 7"
+OCF_RESKEY_forward=127.0.0.1:99999:80 "$AGENT" stop > /dev/null 2>&1
+tap_is "$?" 0 "a stop with a bad forward succeeds"
+tap_is "$(bad_pid)" "" "and has ended QEMU"
+tap_ok "$([ ! -e "$RUN/bad/role" ]; echo $?)" "and removed its role"
+tap_is "$("$CTL" status 2> /dev/null | awk '$2 == "colo" { print $1 }')" "" "and its job"
+"$AGENT" start > /dev/null 2>&1
+bpid=$(bad_pid)
+unset OCF_RESKEY_disk
+"$AGENT" stop > /dev/null 2>&1
+tap_is "$?" 0 "a stop with no disk at all succeeds"
+tap_is "$(bad_pid)" "" "and has ended QEMU (found by name: $bpid)"
+OCF_RESKEY_forward=127.0.0.1:99999:80 "$AGENT" monitor > /dev/null 2>&1
+tap_is "$?" 7 "a probe with a bad forward where nothing runs: OCF_NOT_RUNNING"
+
+# an active_hidden_dir without room for two overlays as big as the disk
+export OCF_RESKEY_disk=$work/bad.raw
+mkdir -p "$work/small"
+mount -t tmpfs -o size=1536k tmpfs "$work/small"
+err=$(OCF_RESKEY_active_hidden_dir=$work/small "$AGENT" start 2>&1)
+tap_is "$?" 2 "start with active_hidden_dir too small: OCF_ERR_ARGS"
+tap_like "$err" "*ocf-exit-reason:*active_hidden_dir*" "naming active_hidden_dir"
+tap_is "$(bad_pid)" "" "no QEMU left"
+umount "$work/small"
 
 tap_done

@@ -126,7 +126,7 @@ const char *vcha_coloqemu_check(const struct vcha_coloqemu *q);
  *
  *   QEMU -name guest=NAME,debug-threads=on
  *   -accel tcg[,tb-size=TB] | -accel kvm    -cpu CPU -m MEM -smp CPUS
- *   -display none -nodefaults -no-user-config -msg timestamp=on
+ *   -display none -nodefaults -no-user-config -device pvpanic -msg timestamp=on
  *   -daemonize -pidfile PIDFILE -D LOG
  *   -chardev file,id=serial0,path=SERIAL,append=on -serial chardev:serial0
  *   -qmp unix:path=QMP,server=on,wait=off          (for each QMP socket)

@@ -51,6 +51,13 @@ int vcha_state_path(char *buf, size_t buflen, const char *agent,
 int vcha_state_dir_ensure(void);
 
 /**
+ * Create directory @p path with @p mode and its missing parents (mode
+ * 0755), as mkdir -p; one that exists is fine.  0 or -errno (-ENOTDIR
+ * when @p path or a parent is not a directory).
+ */
+int vcha_file_mkdirs(const char *path, mode_t mode);
+
+/**
  * Remove @p name (relative to the directory @p dfd, or AT_FDCWD) and,
  * for a directory, everything below it, never following a symbolic link;
  * read-only directories are made writable first.  A missing @p name is

@@ -8,6 +8,7 @@
 #ifndef VCHA_PROC_H
 #define VCHA_PROC_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /**
@@ -39,6 +40,14 @@ int vcha_proc_reap(pid_t pid, int *status, long long deadline);
  * libvirtd cannot answer.
  */
 int vcha_proc_hypervisor(const char *name);
+
+/**
+ * Whether process @p pid still is @p name's hypervisor (as
+ * vcha_proc_hypervisor() found it): not ended, not a zombie, its argv
+ * naming @p name, or read empty while it lives on (a QEMU whose main
+ * thread has exited).  What to wait on while a hypervisor ends.
+ */
+bool vcha_proc_runs(const char *name, int pid);
 
 /**
  * End hypervisor process @p pid of @p name as libvirt's destroy does:

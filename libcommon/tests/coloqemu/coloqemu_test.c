@@ -142,7 +142,8 @@ assert_line(const struct vcha_coloqemu *q, const char *expected)
 #define COMMON                                                                 \
     "/usr/bin/qemu-system-x86_64 -name guest=colo1,debug-threads=on"           \
     " -accel tcg,tb-size=64 -cpu qemu64 -m 128 -smp 1 -display none"           \
-    " -nodefaults -no-user-config -msg timestamp=on -daemonize"                \
+    " -nodefaults -no-user-config -device pvpanic -msg timestamp=on"           \
+    " -daemonize"                                                              \
     " -pidfile /run/vcha/colo/colo1/qemu.pid"                                  \
     " -D /run/vcha/colo/colo1/qemu.log"                                        \
     " -chardev file,id=serial0,path=/run/vcha/colo/colo1/serial.log,"          \
@@ -238,7 +239,8 @@ test_variants_and_defaults(void **state)
         &q,
         "qemu-system-x86_64 -name guest=vm-2.x,debug-threads=on -accel kvm"
         " -cpu Skylake-Client-v4 -m 2048 -smp 4 -display none -nodefaults"
-        " -no-user-config -msg timestamp=on -daemonize -pidfile /run/p"
+        " -no-user-config -device pvpanic -msg timestamp=on -daemonize "
+        "-pidfile /run/p"
         " -D /run/l -chardev file,id=serial0,path=/run/s,append=on"
         " -serial chardev:serial0"
         " -qmp unix:path=/run/q.sock,server=on,wait=off"

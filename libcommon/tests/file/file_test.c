@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 /* cmocka needs the headers above */
@@ -494,6 +495,29 @@ test_state_dir_ensure_on_a_file(void **state)
     assert_int_equal(vcha_state_dir_ensure(), -ENOTDIR);
 }
 
+static void
+test_mkdirs_makes_parents_and_keeps_what_exists(void **state)
+{
+    struct fixture *f = *state;
+    char *leaf = test_path(f->dir, "a/b/c");
+    char *mid = test_path(f->dir, "a/b");
+    struct stat st;
+
+    assert_int_equal(vcha_file_mkdirs(leaf, 0700), 0);
+    assert_int_equal(stat(leaf, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(stat(mid, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(vcha_file_mkdirs(leaf, 0700), 0); /* again: fine */
+    assert_int_equal(test_write_file(f->path, "a file"), 0);
+    assert_int_equal(vcha_file_mkdirs(f->path, 0755), -ENOTDIR);
+    free(leaf);
+    leaf = test_path(f->dir, "state/below");
+    assert_int_equal(vcha_file_mkdirs(leaf, 0755), -ENOTDIR);
+    free(leaf);
+    free(mid);
+}
+
 /* /proc files report size 0: they are read to their end all the same */
 static void
 test_read_proc_file(void **state)
@@ -762,6 +786,7 @@ main(void)
         T(test_state_dir_ensure_creates_directory),
         T(test_state_dir_ensure_missing_parent),
         T(test_state_dir_ensure_on_a_file),
+        T(test_mkdirs_makes_parents_and_keeps_what_exists),
         T(test_read_proc_file),
         T(test_copy_fd_whole_and_short),
         T(test_remove_tree_removes_everything),

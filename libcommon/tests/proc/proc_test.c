@@ -274,6 +274,8 @@ test_end_hypervisor(void **state)
 
     (void) state;
     p = pose_as(qemu);
+    assert_true(vcha_proc_runs("vcha-t6", p));
+    assert_false(vcha_proc_runs("vcha-t7", p));
     assert_int_equal(vcha_proc_end_hypervisor("vcha-t7", p, 100,
                                               vcha_now_ms() + 2000),
                      0);
@@ -281,6 +283,7 @@ test_end_hypervisor(void **state)
     assert_int_equal(vcha_proc_end_hypervisor("vcha-t6", p, 5000,
                                               vcha_now_ms() + 10000),
                      0);
+    assert_false(vcha_proc_runs("vcha-t6", p));        /* a zombie has ended */
     assert_int_equal(waitpid(p, &status, WNOHANG), p); /* ended, not waited */
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGTERM);
