@@ -26,6 +26,16 @@
  * (when the last one ended, seconds since the epoch, 0 before any),
  * refused (checkpoints the controller refused: out of order), and error
  * while QEMU or its log cannot be read.
+ *
+ * Checkpoints, last_checkpoint, refused and the role are those of the
+ * QEMU behind the QMP socket: a connection to another process than the
+ * one before (its PID and start time, the socket's peer) is a new QEMU,
+ * and they start again from none, with a new controller and the log read
+ * on from its end as it is then (a new QEMU logs no checkpoint before
+ * the job turns the trace event on; what an older one logged is no
+ * checkpoint of this one).  A connection lost and found again to the
+ * same QEMU keeps them.  A read error on the log keeps the line read in
+ * part and the checkpoint begun: reading goes on from where it was.
  */
 #include <config.h>
 
@@ -35,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +53,7 @@
 #include <vcha/coloctl.h>
 #include <vcha/colojob.h>
 #include <vcha/colotrace.h>
+#include <vcha/file.h>
 #include <vcha/jobdef.h>
 #include <vcha/param.h>
 #include <vcha/qmp.h>
@@ -64,14 +76,19 @@ struct colo {
     struct vcha_coloctl *ctl;
     long long qmp_timeout;
     struct vcha_qmp *qmp;
+    /* the QEMU behind the socket: its PID and start time (0: unknown) */
+    bool connected; /* ever */
+    pid_t qemu_pid;
+    unsigned long long qemu_start;
     /* QEMU's log, read from where it was at the first open */
     int log_fd;
     dev_t log_dev;
     ino_t log_ino;
     off_t log_off;
+    bool log_at_end; /* the next file opened is read from its end */
     char line[LINE_MAX_LEN];
     size_t used;
-    bool skipping; /* in a line too long to keep */
+    bool skipping; /* in a line too long to keep, or begun unread */
     struct vcha_colo_tracer tracer;
     long long fed;          /* the last checkpoint's end fed, monotonic ms */
     long long last_wall_ms; /* the same, wall clock */
@@ -100,6 +117,8 @@ param(const struct colo *c, enum vcha_colo_job_param i)
 {
     return vcha_param_str(c->p, i);
 }
+
+static int qemu_check(struct colo *c);
 
 /* ------------------------------------------------------------- QMP */
 
@@ -148,6 +167,11 @@ qmp_connect(struct colo *c)
                            vcha_now_ms() + c->qmp_timeout, &c->qmp);
         if (rc < 0) {
             c->qmp = NULL;
+            qmp_drop(c, "connect", rc, NULL);
+            return rc;
+        }
+        rc = qemu_check(c);
+        if (rc < 0) {
             qmp_drop(c, "connect", rc, NULL);
             return rc;
         }
@@ -270,6 +294,8 @@ events_drain(struct colo *c)
 
 /* ------------------------------------------------------------- the log */
 
+/* Close the log; the line read in part and the checkpoint begun are
+ * kept: the same file opened again is read on from where it was. */
 static void
 log_close(struct colo *c)
 {
@@ -277,9 +303,21 @@ log_close(struct colo *c)
         close(c->log_fd);
     }
     c->log_fd = -1;
+}
+
+/* Read the open log on from @p size, its end: a line it ends inside is
+ * skipped to its end, its start unread (so is the first line when the
+ * byte before cannot be read: no part of a line is taken for one). */
+static void
+log_seek_end(struct colo *c, off_t size)
+{
+    char last = '\n';
+
+    c->log_off = size;
     c->used = 0;
-    c->skipping = false;
-    c->tracer = (struct vcha_colo_tracer){0};
+    c->skipping =
+        size > 0 && (pread(c->log_fd, &last, 1, size - 1) != 1 || last != '\n');
+    c->log_at_end = false;
 }
 
 /* One line of the log: a checkpoint that ends goes to the controller,
@@ -312,38 +350,51 @@ log_line(struct colo *c, const char *line)
     c->last_wall_ms = resume_us / 1000 - ahead;
 }
 
+/* An error @p err opening or reading the log: reported, the log closed. */
+static int
+log_fail(struct colo *c, int err)
+{
+    snprintf(c->log_error, sizeof(c->log_error), "log %s: %s",
+             param(c, VCHA_COLOJ_LOG), strerror(err));
+    log_close(c);
+    return -err;
+}
+
 /* Open the log as far as not open, or again when QEMU made it anew (a
- * new file is read from its start, the first one from its end). */
+ * new file is read from its start, the first one, and the one a new QEMU
+ * finds, from its end). */
 static int
 log_open(struct colo *c)
 {
     const char *path = param(c, VCHA_COLOJ_LOG);
     struct stat st;
 
-    if (stat(path, &st) < 0) {
+    if (stat(path, &st) < 0) { /* the open one read on meanwhile */
+        int err = errno;
+
         snprintf(c->log_error, sizeof(c->log_error), "log %s: %s", path,
-                 strerror(errno));
-        return -errno;
+                 strerror(err));
+        return -err;
     }
     if (c->log_fd >= 0 && st.st_dev == c->log_dev && st.st_ino == c->log_ino &&
         st.st_size >= c->log_off) {
         return 0;
     }
-    bool first = c->log_ino == 0;
-
     log_close(c);
     c->log_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (c->log_fd < 0 || fstat(c->log_fd, &st) < 0) {
-        snprintf(c->log_error, sizeof(c->log_error), "log %s: %s", path,
-                 strerror(errno));
-        log_close(c);
-        return -errno;
+        return log_fail(c, errno);
     }
-    if (st.st_dev != c->log_dev || st.st_ino != c->log_ino ||
-        st.st_size < c->log_off) {
-        /* a new file (or one cut short) from its start, the first from
-         * its end; the same file after an error from where it was */
-        c->log_off = first ? st.st_size : 0;
+    if (c->log_at_end) {
+        log_seek_end(c, st.st_size);
+    } else if (st.st_dev != c->log_dev || st.st_ino != c->log_ino ||
+               st.st_size < c->log_off) {
+        /* a new file (or one cut short) from its start, no line of the
+         * old one's kept; the same file after an error from where it
+         * was, with its line read in part */
+        c->log_off = 0;
+        c->used = 0;
+        c->skipping = false;
     }
     c->log_dev = st.st_dev;
     c->log_ino = st.st_ino;
@@ -374,10 +425,8 @@ log_drain(struct colo *c)
             }
         }
     }
-    if (n < 0) {
-        snprintf(c->log_error, sizeof(c->log_error), "log %s: %s",
-                 param(c, VCHA_COLOJ_LOG), strerror(errno));
-        log_close(c);
+    if (n < 0) { /* the line read in part kept, for the same file */
+        log_fail(c, errno);
     }
 }
 
@@ -395,6 +444,98 @@ log_read(struct colo *c)
     }
     c->log_error[0] = '\0';
     log_drain(c);
+}
+
+/* A new QEMU: the log read on from its end as it is now (a log made
+ * later from its start: all of it the new QEMU's). */
+static void
+log_restart(struct colo *c)
+{
+    log_close(c);
+    c->log_at_end = true;
+    if (log_open(c) == -ENOENT) {
+        c->log_at_end = false;
+    }
+}
+
+/* ------------------------------------------------------------- the QEMU */
+
+/* The PID of the process that listens at the other end of @p q (QEMU),
+ * and its start time (clock ticks after boot) in *start; 0 when either
+ * cannot be told. */
+static pid_t
+qemu_identify(const struct vcha_qmp *q, unsigned long long *start)
+{
+    struct ucred cred = {0};
+    socklen_t len = sizeof(cred);
+    char path[64], *stat = NULL;
+    const char *p;
+    pid_t pid = 0;
+
+    *start = 0;
+    if (getsockopt(vcha_qmp_fd(q), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        cred.pid <= 0) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) cred.pid);
+    /* the 22nd field, counted after the name's closing parenthesis */
+    if (vcha_file_read(path, &stat, NULL, 4096) == 0 &&
+        (p = strrchr(stat, ')')) != NULL &&
+        sscanf(p + 1,
+               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+               "%*d %*d %*d %*d %llu",
+               start) == 1) {
+        pid = cred.pid;
+    }
+    free(stat);
+    return pid;
+}
+
+/* A new QEMU: none of its checkpoints seen, its role unknown, a new
+ * controller, its log read from the end as it is now.  -ENOMEM leaves
+ * everything as it was. */
+static int
+qemu_new(struct colo *c)
+{
+    long long now = vcha_now_ms();
+    struct vcha_coloctl *fresh = vcha_coloctl_new(&c->cp, now);
+
+    if (fresh == NULL) {
+        return -ENOMEM;
+    }
+    vcha_coloctl_free(c->ctl);
+    c->ctl = fresh;
+    c->fed = now;
+    c->last_wall_ms = 0;
+    c->refused = 0;
+    c->role[0] = '\0';
+    c->tracer = (struct vcha_colo_tracer){0};
+    log_restart(c);
+    return 0;
+}
+
+/* The QEMU a new connection reaches: another process than the one
+ * before, or one that cannot be told from it, is a new QEMU.  Called
+ * before the trace event is turned on in it.  -ENOMEM: the connection
+ * is to be dropped, lest the older QEMU's figures stand for this one. */
+static int
+qemu_check(struct colo *c)
+{
+    unsigned long long start;
+    pid_t pid = qemu_identify(c->qmp, &start);
+
+    if (c->connected &&
+        (pid == 0 || pid != c->qemu_pid || start != c->qemu_start)) {
+        int rc = qemu_new(c);
+
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    c->connected = true;
+    c->qemu_pid = pid;
+    c->qemu_start = start;
+    return 0;
 }
 
 /* ------------------------------------------------------------- reports */
@@ -451,8 +592,11 @@ setup(struct colo *c, char *why, size_t whylen)
 static int
 run(const struct vchad_job *job, int out_fd)
 {
-    struct colo c = {
-        .job = job, .log_fd = -1, .delay_set = -1, .delay_tried = -1};
+    struct colo c = {.job = job,
+                     .log_fd = -1,
+                     .log_at_end = true,
+                     .delay_set = -1,
+                     .delay_tried = -1};
     char why[512] = "";
     long long next;
     int rc = setup(&c, why, sizeof(why));

@@ -8,7 +8,11 @@
 # -msg timestamp=on's ISO 8601 times) fed to the controller, whose hybrid
 # turns periodic when they come fast, and QEMU told so; a QEMU that goes
 # away reported as an error while the job goes on, and the delay set
-# again in the QEMU that comes back; the figures published; removal.
+# again in the QEMU that comes back, whose checkpoints are counted from
+# none (not the old one's, nor lines of the old one read after); a
+# connection lost to the same QEMU keeps its count; a read error on the
+# log (tests/failread.so) loses no line read in part and no checkpoint
+# begun; the figures published; removal.
 # This QEMU is no COLO pair (the host's 7.2 deadlocks in COLO): the
 # checkpoints are written by this test in QEMU's log format, one a tenth
 # of a second; the lab's COLO scenarios run the job on a real pair.
@@ -19,7 +23,9 @@ set -u
 
 VCHAD=${VCHAD:?}
 CTL=${VCHACTL:?}
-[ -x "$VCHAD" ] && [ -x "$CTL" ] || tap_bail "build vchad and vchactl first"
+FAILREAD_SO=${FAILREAD_SO:?}
+[ -x "$VCHAD" ] && [ -x "$CTL" ] && [ -f "$FAILREAD_SO" ] ||
+    tap_bail "build vchad, vchactl and tests/failread.so first"
 QEMU=$(command -v qemu-system-x86_64) || tap_bail "qemu-system-x86_64 missing (qemu-system-x86)"
 
 vchadtest_env
@@ -74,6 +80,17 @@ set_delay() {
     qmp_call "$work/t.qmp" migrate-set-parameters "{\"x-checkpoint-delay\": $1}" > /dev/null
 }
 
+# stamp: now as QEMU 11 logs it
+stamp() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
+# log_fails on|off: reads of the log fail (EIO) or not (tests/failread.c)
+log_fails() {
+    if [ "$1" = on ]; then
+        readlink -f "$work/trace.log" > "$work/failread"
+    else
+        rm -f "$work/failread"
+    fi
+}
+
 wait_delay() { # wait_delay MS: 0 once QEMU's x-checkpoint-delay is MS (10 s)
     local i
     for ((i = 0; i < 100; i++)); do
@@ -83,7 +100,9 @@ wait_delay() { # wait_delay MS: 0 once QEMU's x-checkpoint-delay is MS (10 s)
     return 1
 }
 
-"$CTL" -t 20 start > /dev/null 2>&1
+LD_PRELOAD=$FAILREAD_SO VCHA_TEST_FAILREAD=$work/failread \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    "$CTL" -t 20 start > /dev/null 2>&1
 tap_ok $? "vchad starts"
 
 # --- bad parameters
@@ -161,8 +180,11 @@ tap_cond "$(health_key c1 failures) >= ${r1:-0} + 2" "and a report still comes e
 qemu_start
 wait_fig c1 '[ "$v" = ok ]' state
 tap_ok $? "QEMU back: the reports succeed again"
-wait_delay 250
-tap_ok $? "and the new QEMU is told the mode's delay (250 ms)"
+wait_delay 10000
+tap_ok $? "and the new QEMU gets a new controller: colo mode's delay (10000 ms)"
+tap_is "$(health_key c1 fig.checkpoints)" 0 \
+    "the new QEMU's checkpoints counted from none, not the old one's"
+tap_is "$(health_key c1 fig.last_checkpoint)" 0 "and no last checkpoint yet"
 
 # --- a wall clock set back: checkpoints logged before seem to end later
 # (those read in one go end at the same now: all but the first refused)
@@ -206,6 +228,73 @@ PY
 wait_fig c1 '[ "${v:-0}" -ge $((n0 + 5)) ]' fig.checkpoints
 tap_ok $? "3 checkpoints at the moved log's end, 2 in the new one: all 5 counted"
 tap_is "$(health_key c1 fig.checkpoints)" $((n0 + 5)) "and none twice"
+
+# --- a connection lost to the same QEMU (its commands outlive
+# qmp_timeout while it is stopped): its checkpoints still counted
+n0=$(($(health_key c1 fig.checkpoints) + 2))
+checkpoints 2 20 20 "$work/trace.log"
+wait_fig c1 '[ "${v:-0}" -ge $n0 ]' fig.checkpoints
+kill -STOP "$(cat "$work/qemu.pid")"
+wait_fig c1 '[ "$v" = failing ]' state
+tap_ok $? "QEMU stopped: the reports fail"
+kill -CONT "$(cat "$work/qemu.pid")"
+wait_fig c1 '[ "$v" = ok ]' state
+tap_ok $? "QEMU running again: the reports succeed"
+tap_is "$(health_key c1 fig.checkpoints)" "$n0" \
+    "the same QEMU found again: its $n0 checkpoints kept"
+
+# --- a read error on the log: the checkpoint begun and the line read in
+# part before it kept, read on after it
+n0=$(health_key c1 fig.checkpoints)
+r0=$(health_key c1 fig.refused)
+echo "$(stamp) colo_vm_state_change Change 'run' => 'stop'" >> "$work/trace.log"
+sleep 0.5 # read
+log_fails on
+wait_fig c1 '[ "$v" = failing ]' state
+tap_ok $? "the log cannot be read: the reports fail"
+tap_like "$(health_key c1 last_error)" "*trace.log*" "naming the log"
+log_fails off
+echo "$(stamp) colo_vm_state_change Change 'stop' => 'run'" >> "$work/trace.log"
+wait_fig c1 '[ "$v" = ok ]' state
+tap_ok $? "read again: the reports succeed"
+tap_is "$(health_key c1 fig.checkpoints)" $((n0 + 1)) \
+    "a checkpoint whose stop was read before the error, its end after: counted"
+stop=$(stamp)
+sleep 0.02
+line="$(stamp) colo_vm_state_change Change 'stop' => 'run'"
+printf "%s colo_vm_state_change Change 'run' => 'stop'\n%s" "$stop" \
+    "${line:0:2}" >> "$work/trace.log"
+sleep 0.5 # read, the line begun too
+log_fails on
+wait_fig c1 '[ "$v" = failing ]' state
+log_fails off
+echo "${line:2}" >> "$work/trace.log"
+wait_fig c1 '[ "$v" = ok ]' state
+tap_is "$(health_key c1 fig.checkpoints)" $((n0 + 2)) \
+    "a line cut by the error read whole: its checkpoint counted, once"
+tap_is "$(health_key c1 fig.refused)" "$r0" "none refused"
+
+# --- a new QEMU while the log cannot be read: the old one's lines read
+# after it came are not the new one's
+checkpoints 2 20 20 "$work/trace.log"
+wait_fig c1 '[ "${v:-0}" -ge $((n0 + 4)) ]' fig.checkpoints
+log_fails on
+checkpoints 3 20 20 "$work/trace.log" # the old QEMU's last, not read yet
+qemu_stop
+qemu_start
+wait_delay 10000
+tap_ok $? "a new QEMU while the log cannot be read: the job reaches it"
+log_fails off
+echo "qemu-system-x86_64: a message" >> "$work/trace.log"
+wait_fig c1 '[ "$v" = ok ]' state
+tap_ok $? "the log read again: the reports succeed"
+tap_is "$(health_key c1 fig.checkpoints)" 0 \
+    "the old QEMU's 3 checkpoints logged before the new one came: not counted"
+tap_is "$(health_key c1 fig.refused)" 0 "nor read as the new one's (none refused)"
+checkpoints 2 20 20 "$work/trace.log"
+wait_fig c1 '[ "${v:-0}" -ge 2 ]' fig.checkpoints
+sleep 0.3
+tap_is "$(health_key c1 fig.checkpoints)" 2 "the new one's 2 counted"
 
 # --- removal
 "$CTL" remove c1 > /dev/null
