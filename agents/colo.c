@@ -42,8 +42,11 @@
  * any (the first start), and none else: a replica whose data is older
  * than the last primary's is never promoted on its own.
  *
- * Starting replication from a running primary (the primary's half of
- * COLO, added to the running guest) is not part of this agent yet.
+ * Replication: a waiting secondary publishes its replication address
+ * (node attribute vcha-colo-RESOURCE-repl); the primary's notify after
+ * the peer's start or its own promotion adds the primary's half of COLO
+ * to the running guest towards it (vcha/colorepl.h), and before or after
+ * the peer's stop leaves COLO and goes on alone.
  */
 #include <config.h>
 
@@ -65,6 +68,7 @@
 #include <vcha/clock.h>
 #include <vcha/colojob.h>
 #include <vcha/coloqemu.h>
+#include <vcha/colorepl.h>
 #include <vcha/dns.h>
 #include <vcha/exec.h>
 #include <vcha/file.h>
@@ -666,6 +670,41 @@ epoch_attr(struct colo *c, char *buf, size_t len)
     return buf;
 }
 
+/* A secondary waiting for its primary publishes its replication
+ * address in this transient node attribute; the primary replicates to
+ * the address it finds there. */
+static char *
+repl_attr(struct colo *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "vcha-colo-%s-repl", c->name);
+    return buf;
+}
+
+static void
+repl_publish(struct colo *c)
+{
+    char attr[256];
+    int rc = vcha_attr_set(repl_attr(c, attr, sizeof(attr)), c->repl,
+                           vcha_agent_remaining_ms(c->a) / 8);
+
+    if (rc < 0) {
+        vcha_warn("cannot publish %s=%s (no replication to this node): %s",
+                  attr, c->repl, strerror(-rc));
+    }
+}
+
+static void
+repl_withdraw(struct colo *c)
+{
+    char attr[256];
+    int rc = vcha_attr_delete(repl_attr(c, attr, sizeof(attr)),
+                              vcha_agent_remaining_ms(c->a) / 8);
+
+    if (rc < 0 && rc != -ENODATA) {
+        vcha_warn("cannot remove %s: %s", attr, strerror(-rc));
+    }
+}
+
 /* This copy's data epoch (0: none recorded). */
 static long long
 epoch_mine(struct colo *c)
@@ -1193,15 +1232,17 @@ qemu_end(struct colo *c, bool graceful)
     return VCHA_OK;
 }
 
-/* A log that QEMU appends to, moved to PATH.old once past LOG_MAX
- * before a new QEMU starts (the run directory is often a tmpfs). */
+/* A log moved to PATH.old before a new QEMU starts once past @p max
+ * bytes (the console, appended to: the run directory is often a tmpfs),
+ * or always (QEMU's own log, which QEMU truncates: what the previous
+ * QEMU said before it ended is kept). */
 static void
-log_trim(const char *path)
+log_trim(const char *path, long long max)
 {
     char old[PATH_MAX + 8];
     struct stat st;
 
-    if (stat(path, &st) == 0 && st.st_size > LOG_MAX) {
+    if (stat(path, &st) == 0 && st.st_size > max) {
         snprintf(old, sizeof(old), "%s.old", path);
         if (rename(path, old) < 0) {
             vcha_warn("cannot move %s aside: %s", path, strerror(errno));
@@ -1230,8 +1271,8 @@ qemu_launch(struct colo *c, enum vcha_coloqemu_shape shape)
     if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "out of memory");
     }
-    log_trim(c->serial);
-    log_trim(c->log);
+    log_trim(c->serial, LOG_MAX);
+    log_trim(c->log, 0);
     unlink(c->pidfile);
     unlink(c->qmp_agent);
     unlink(c->qmp_job);
@@ -1313,6 +1354,7 @@ secondary_start(struct colo *c)
                                               "be set up: %s",
                                               c->name, why));
     }
+    repl_publish(c);
     return VCHA_OK;
 }
 
@@ -1411,6 +1453,7 @@ colo_stop(struct vcha_agent *a)
     }
     role_read(&c, &role);
     score_set(&c, VCHA_PROMOTION_NONE);
+    repl_withdraw(&c);
     job_remove(&c);
     r = qemu_end(&c, role == VCHA_ROLE_PROMOTED);
     if (r != VCHA_OK) {
@@ -1629,6 +1672,7 @@ colo_promote(struct vcha_agent *a)
     if (role == VCHA_ROLE_PROMOTED) {
         return VCHA_OK;
     }
+    repl_withdraw(&c); /* no primary replicates to it any more */
     rc = vcha_qmp_open(c.qmp_agent,
                        vcha_now_ms() + vcha_agent_remaining_ms(a) / 8, &q);
     if (rc < 0) {
@@ -1711,6 +1755,7 @@ colo_demote(struct vcha_agent *a)
     }
     /* a primary whose QEMU died is demoted too: a secondary waits again */
     score_set(&c, VCHA_PROMOTION_NONE);
+    repl_withdraw(&c);
     r = qemu_end(&c, true);
     if (r != VCHA_OK) {
         return r;
@@ -1807,10 +1852,145 @@ colo_monitor(struct vcha_agent *a)
     return VCHA_OK;
 }
 
+/* Whether @p node is one of @p w. */
+static bool
+among(const struct vcha_words *w, const char *node)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        if (strcmp(w->v[i], node) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The node of the other instance, after a start or a promotion: one
+ * started or active that is not this node and not stopping.  0, or
+ * -ENOENT. */
+static int
+peer_node(const struct vcha_notify *n, const char *me, char *buf, size_t len)
+{
+    static const enum vcha_notify_list from[] = {VCHA_NOTIFY_START,
+                                                 VCHA_NOTIFY_ACTIVE};
+    const struct vcha_words *stop = &n->lists[VCHA_NOTIFY_STOP].unames;
+
+    for (size_t l = 0; l < sizeof(from) / sizeof(from[0]); l++) {
+        const struct vcha_words *w = &n->lists[from[l]].unames;
+
+        for (size_t i = 0; i < w->n; i++) {
+            if (strcmp(w->v[i], me) != 0 && !among(stop, w->v[i])) {
+                snprintf(buf, len, "%s", w->v[i]);
+                return 0;
+            }
+        }
+    }
+    return -ENOENT;
+}
+
+/* The primary starts replication to the secondary on @p peer, if one
+ * waits there (its address published). */
+static void
+replicate(struct colo *c, const char *peer)
+{
+    struct vcha_colorepl r = {.base_port =
+                                  (unsigned) vcha_agent_num(c->a, P_BASE_PORT),
+                              .sock_dir = c->dir,
+                              .delay_ms = vcha_agent_num(c->a, P_COLO_DELAY)};
+    long long ms[VCHA_COLOREPL_N_PHASES];
+    struct vcha_qmp *q = NULL;
+    char attr[256], why[512] = "", *addr = NULL;
+    int rc = vcha_attr_get(repl_attr(c, attr, sizeof(attr)), peer, &addr,
+                           vcha_agent_remaining_ms(c->a) / 8);
+
+    if (rc < 0) {
+        vcha_info("%s: no secondary waits on %s (%s): no replication", c->name,
+                  peer, rc == -ENODATA ? "no address" : strerror(-rc));
+        return;
+    }
+    r.peer = addr;
+    rc = vcha_qmp_open(c->qmp_agent,
+                       until_soft(c, vcha_agent_remaining_ms(c->a) / 8), &q);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "QMP %.200s: %s", c->qmp_agent,
+                 strerror(-rc));
+    } else {
+        vcha_info("%s: replication to the secondary on %s (%s)", c->name, peer,
+                  addr);
+        rc = vcha_colo_replicate(q, &r, soft_deadline(c), ms, why, sizeof(why));
+    }
+    vcha_qmp_close(q);
+    if (rc == 0) {
+        vcha_info("%s: in COLO with %s: the disk copied in %lld ms, the "
+                  "guest paused %lld ms, filters %lld ms, migration %lld ms",
+                  c->name, peer, ms[VCHA_COLOREPL_MIRROR],
+                  ms[VCHA_COLOREPL_PAUSE], ms[VCHA_COLOREPL_NET],
+                  ms[VCHA_COLOREPL_MIGRATE]);
+    } else if (rc != -EALREADY) {
+        vcha_warn("%s: no replication to %s: %s", c->name, peer, why);
+    }
+    free(addr);
+}
+
+/* The primary goes on alone: its secondary stops or is gone. */
+static void
+go_alone(struct colo *c)
+{
+    struct vcha_qmp *q = NULL;
+    char why[512] = "";
+    int rc = vcha_qmp_open(
+        c->qmp_agent, until_soft(c, vcha_agent_remaining_ms(c->a) / 8), &q);
+
+    if (rc == 0) {
+        rc = vcha_colo_unreplicate(q, soft_deadline(c), why, sizeof(why));
+    } else {
+        snprintf(why, sizeof(why), "QMP %.200s: %s", c->qmp_agent,
+                 strerror(-rc));
+    }
+    vcha_qmp_close(q);
+    if (rc < 0) {
+        vcha_warn("%s: leaving COLO: %s", c->name, why);
+    }
+}
+
+/*
+ * On the primary: after the peer's start, or this instance's promotion,
+ * replication starts to the secondary waiting on the other node; before
+ * and after the peer's stop (a stop, or its node fenced), the primary
+ * leaves COLO and goes on alone.  A notify never fails: what could not be
+ * done is logged, and the pair runs as before.
+ */
 static enum vcha_result
 colo_notify(struct vcha_agent *a)
 {
-    (void) a;
+    const struct vcha_notify *n = a->notify;
+    struct colo c;
+    enum vcha_result r = colo_open(a, &c);
+    enum vcha_role role = VCHA_ROLE_NONE;
+    char me[256], peer[256];
+
+    if (r != VCHA_OK || n == NULL || role_read(&c, &role) < 0 ||
+        role != VCHA_ROLE_PROMOTED || qemu_pid(&c) <= 0) {
+        a->reason[0] = '\0';
+        return VCHA_OK;
+    }
+    vcha_agent_node_name(a, me, sizeof(me));
+    if (n->operation == VCHA_NOTIFY_STOP) {
+        const struct vcha_words *w = &n->lists[VCHA_NOTIFY_STOP].unames;
+
+        for (size_t i = 0; i < w->n; i++) {
+            if (strcmp(w->v[i], me) != 0) {
+                go_alone(&c);
+                break;
+            }
+        }
+        return VCHA_OK;
+    }
+    if (n->type == VCHA_NOTIFY_POST &&
+        (n->operation == VCHA_NOTIFY_START ||
+         n->operation == VCHA_NOTIFY_PROMOTE) &&
+        peer_node(n, me, peer, sizeof(peer)) == 0) {
+        replicate(&c, peer);
+    }
     return VCHA_OK;
 }
 
@@ -1892,7 +2072,7 @@ static const struct vcha_action_def actions[] = {
      .interval_s = 10,
      .depth = 0,
      .role = "Unpromoted"},
-    {.name = "notify", .fn = colo_notify, .timeout_s = 20, .depth = -1},
+    {.name = "notify", .fn = colo_notify, .timeout_s = 120, .depth = -1},
     {.name = "reload-agent", .fn = colo_reload, .timeout_s = 20, .depth = -1},
     {NULL},
 };
@@ -1914,9 +2094,11 @@ static const struct vcha_agent_def colo = {
         "scores never promote a replica without the primary's whole state: "
         "a secondary in COLO scores above one that is not, and with no "
         "replica in sync only the node with the newest data (its data "
-        "epoch) may start the guest.  Starting replication from a running "
-        "primary is not implemented yet: a pair runs as a primary and a "
-        "waiting secondary.",
+        "epoch) may start the guest.  Replication starts from the running "
+        "primary in the notify after the peer's start or the promotion (the "
+        "guest paused while its memory is copied; the notify's timeout "
+        "bounds the first copy of the disk), and the primary goes on alone "
+        "when the peer stops or its node is fenced.",
     .params = params,
     .n_params = N_PARAMS,
     .actions = actions,
