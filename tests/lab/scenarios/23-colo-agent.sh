@@ -47,8 +47,11 @@ colo_guest "$DIR"
 colo_cleanup
 for n in node1 node2; do ex $n sh -c "mkdir -p /var/lib/colo23 && truncate -s 16M $DISK"; done
 
-promoted_node() { ex node1 crm_mon -1 2> /dev/null | sed -n 's/.*Promoted: \[ \(node[0-9]\) \].*/\1/p' | grep -v "^$" | head -1; }
-unpromoted_node() { ex node1 crm_mon -1 2> /dev/null | sed -n 's/.*Unpromoted: \[ \(node[0-9]\) \].*/\1/p' | head -1; }
+# where Pacemaker runs the instances ("... is running on: node1 Promoted");
+# crm_mon's summary changes its form while a transition runs
+locate() { ex node1 crm_resource -r vm23-clone --locate 2> /dev/null | sed -n 's/.*is running on: //p'; }
+promoted_node() { locate | awk '$2 == "Promoted" { print $1; exit }'; }
+unpromoted_node() { locate | awk '$2 != "Promoted" { print $1; exit }'; }
 score() { ex node1 crm_attribute -N "$1" -l reboot -n master-vm23 -G -q 2> /dev/null; }
 epoch() { ex node1 crm_attribute -t nodes -N "$1" -n vcha-colo-vm23-epoch -l forever -G -q 2> /dev/null; }
 colo_mode() { ex "$1" "$RUNNER" qmp $RUN/qmp.sock query-colo-status 2> /dev/null | field mode; }
@@ -63,7 +66,6 @@ wait_true() { # wait_true SECONDS CMD...
     for ((i = 0; i < $1 * 2; i++)); do "${@:2}" && return 0; sleep 0.5; done
     return 1
 }
-has_promoted() { [ -n "$(promoted_node)" ]; }
 promoted_is() { [ "$(promoted_node)" = "$1" ]; }
 unpromoted_is() { [ "$(unpromoted_node)" = "$1" ]; }
 serves() { [ -n "$(ask "$1")" ]; }
@@ -109,8 +111,8 @@ rc=$?
 ex node1 cibadmin -C -o constraints -X \
     '<rsc_location id="vm23-not-on-node3" rsc="vm23-clone" node="node3" score="-INFINITY"/>'
 tap_ok $((rc + $?)) "1. a COLO pair vm23-clone on node1 and node2"
-wait_true 120 has_promoted
-P=$(promoted_node)
+set_p() { P=$(promoted_node) && [ -n "$P" ]; }
+wait_true 120 set_p
 [ -n "$P" ] || { ex node1 crm_mon -1 | sed 's/^/#  /'; tap_bail "nothing promoted"; }
 S=$(other "$P")
 tap_ok 0 "promoted on $P"
