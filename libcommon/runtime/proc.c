@@ -190,20 +190,49 @@ pidfd_wait(int fd, long long until)
     return -ETIME;
 }
 
-/* Whether process @p pid has ended (gone, or a zombie). */
+/* Whether the task of /proc stat file @p path is gone or a zombie. */
 static bool
-pid_ended(int pid)
+task_ended(const char *path)
 {
-    char path[64], *stat = NULL;
+    char *stat = NULL;
     bool ended = true;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     if (vcha_file_read(path, &stat, NULL, 4096) == 0) {
         const char *p = strrchr(stat, ')');
 
         ended = p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
     }
     free(stat);
+    return ended;
+}
+
+/* Whether process @p pid has ended: gone, or every thread of it a zombie
+ * (a main thread that exited while others live on leaves a zombie
+ * leader of a process that still runs). */
+static bool
+pid_ended(int pid)
+{
+    char path[96];
+    DIR *tasks;
+    struct dirent *d;
+    bool ended = true;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (!task_ended(path)) {
+        return false;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    if ((tasks = opendir(path)) == NULL) {
+        return true; /* gone */
+    }
+    while (ended && (d = readdir(tasks)) != NULL) {
+        if (d->d_name[0] != '.') {
+            snprintf(path, sizeof(path), "/proc/%d/task/%.20s/stat", pid,
+                     d->d_name);
+            ended = task_ended(path);
+        }
+    }
+    closedir(tasks);
     return ended;
 }
 
