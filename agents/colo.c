@@ -121,6 +121,7 @@ enum {
     P_BASE_PORT,
     P_RUN_DIR,
     P_AH_DIR,
+    P_AH_ROOM,
     P_QEMU,
     P_QEMU_IMG,
     P_POLICY,
@@ -264,7 +265,20 @@ static const struct vcha_param_def params[N_PARAMS] = {
                       "a directory named after the resource: a tmpfs is "
                       "best (its size is a limit: it takes memory only as "
                       "the overlays fill).  Start refuses a directory with "
-                      "less room than twice the disk's size."},
+                      "less room than active_hidden_room."},
+    [P_AH_ROOM] = {.name = "active_hidden_room",
+                   .type = VCHA_PT_INTEGER,
+                   .dflt = "1024",
+                   .min = 1,
+                   .max = 16777216,
+                   .shortdesc = "Room for the overlays (MiB)",
+                   .longdesc =
+                       "The free space in MiB active_hidden_dir must have for "
+                       "a secondary to start.  The overlays hold what the "
+                       "two guests wrote since the last checkpoint, at most "
+                       "twice the disk's size; with less room than that the "
+                       "start warns, and a secondary whose overlays fill "
+                       "fails."},
     [P_QEMU] = {.name = "qemu",
                 .type = VCHA_PT_STRING,
                 .dflt = "qemu-system-x86_64",
@@ -487,8 +501,11 @@ colo_paths(struct colo *c)
     PATHF(qmp_diag, "%s/qmp.sock", c->dir);
     PATHF(role, "%s/role", c->dir);
     /* the epoch describes the disk's data: beside a disk file, else (a
-     * block device: /dev is no place for it) in EPOCH_DIR */
-    if (stat(disk, &st) == 0 && S_ISBLK(st.st_mode)) {
+     * block device, or any path under /dev even when it is not there
+     * now: /dev is no place for it) in EPOCH_DIR, by the resource's name
+     * (a device replaced by a blank one must have that file removed) */
+    if (strncmp(disk, "/dev/", 5) == 0 ||
+        (stat(disk, &st) == 0 && S_ISBLK(st.st_mode))) {
         PATHF(epoch, "%s/%s.epoch", EPOCH_DIR, c->name);
     } else {
         PATHF(epoch, "%s.vcha-epoch", disk);
@@ -661,6 +678,32 @@ role_write(struct colo *c, enum vcha_role role)
     return vcha_file_write_atomic(c->role, text, strlen(text), 0644);
 }
 
+/* The time an operation may spend before QEMU must be killed: its
+ * deadline less what SIGTERM and SIGKILL need. */
+static long long
+soft_deadline(struct colo *c)
+{
+    return c->a->deadline_ms - KILL_RESERVE_MS;
+}
+
+/* What is left of the operation's time before the soft deadline. */
+static long long
+soft_left(struct colo *c)
+{
+    long long left = soft_deadline(c) - vcha_now_ms();
+
+    return left > 0 ? left : 0;
+}
+
+/* The earlier of now + @p ms and the soft deadline. */
+static long long
+until_soft(struct colo *c, long long ms)
+{
+    long long t = vcha_now_ms() + ms;
+
+    return t < soft_deadline(c) ? t : soft_deadline(c);
+}
+
 /* ------------------------------------------------------------ scores */
 
 static char *
@@ -721,21 +764,24 @@ epoch_mine(struct colo *c)
 
 /* The highest data epoch any node of the cluster recorded (0: none did),
  * or -errno when that cannot be told: the nodes cannot be listed, or a
- * node's attribute cannot be read. */
+ * node's attribute cannot be read.  This node's attribute one above its
+ * file is a bump that failed before the file was written (epoch_bump):
+ * no newer data, counted as the file's. */
 static long long
 epoch_highest(struct colo *c)
 {
     const char *argv[] = {"crm_node", "-l", NULL};
     struct vcha_exec_result res = {0};
-    char attr[256];
-    long long high = 0;
-    int rc = vcha_exec(argv, NULL, 0, vcha_agent_remaining_ms(c->a) / 3, &res);
+    char attr[256], self[256];
+    long long high = 0, mine = epoch_mine(c);
+    int rc = vcha_exec(argv, NULL, 0, soft_left(c) / 3, &res);
 
     if (rc < 0 || !vcha_exec_ok(&res)) {
         vcha_exec_result_clear(&res);
         return rc < 0 ? rc : -EIO;
     }
     epoch_attr(c, attr, sizeof(attr));
+    vcha_agent_node_name(c->a, self, sizeof(self));
     for (char *save = NULL, *line = strtok_r(res.out, "\n", &save);
          line != NULL && high >= 0; line = strtok_r(NULL, "\n", &save)) {
         char node[256], *value = NULL, *end = NULL;
@@ -744,11 +790,13 @@ epoch_highest(struct colo *c)
         if (sscanf(line, "%*s %255s", node) != 1) {
             continue;
         }
-        rc = vcha_node_attr_get(attr, node, &value,
-                                vcha_agent_remaining_ms(c->a) / 3);
+        rc = vcha_node_attr_get(attr, node, &value, soft_left(c) / 3);
         if (rc == 0) {
             long long e = strtoll(value, &end, 10);
 
+            if (strcmp(node, self) == 0 && e == mine + 1) {
+                e = mine;
+            }
             high = end == value || e < 0 ? -EBADMSG : e > high ? e : high;
         } else if (rc != -ENODATA) {
             high = rc; /* a node whose epoch cannot be read may be newest */
@@ -792,9 +840,8 @@ epoch_bump(struct colo *c)
                           NULL};
     char why[256] = "";
 
-    rc =
-        vcha_exec_until(argv, vcha_now_ms() + vcha_agent_remaining_ms(c->a) / 3,
-                        why, sizeof(why));
+    rc = vcha_exec_until(argv, vcha_now_ms() + soft_left(c) / 3, why,
+                         sizeof(why));
     if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "cannot record data epoch %s in node attribute "
@@ -807,8 +854,8 @@ epoch_bump(struct colo *c)
     rc = rc < 0 ? rc
                 : vcha_file_write_atomic(c->epoch, text, strlen(text), 0644);
     if (rc < 0) {
-        /* the attribute is above every copy now: none is promoted alone
-         * until this one is written */
+        /* the attribute is one above the file: read as the file's epoch
+         * here (epoch_highest), above it by the other nodes */
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "cannot write data epoch %s to %s: %s", text,
                                c->epoch, strerror(-rc));
@@ -963,7 +1010,7 @@ qmp_do(struct colo *c, struct vcha_qmp *q, const char *command,
        size_t len)
 {
     char *err = NULL;
-    long long left = vcha_agent_remaining_ms(c->a);
+    long long left = soft_left(c); /* the kill reserve kept */
     int rc = vcha_qmp_exec(q, command, args,
                            vcha_now_ms() + (ms < left ? ms : left), ret, &err);
 
@@ -1056,7 +1103,7 @@ disk_size(struct colo *c, char *why, size_t len)
     struct vcha_exec_result res = {0};
     json_object *info = NULL, *v = NULL;
     long long size = -1;
-    int rc = vcha_exec(argv, NULL, 0, vcha_agent_remaining_ms(c->a) / 4, &res);
+    int rc = vcha_exec(argv, NULL, 0, soft_left(c) / 4, &res);
 
     if (rc < 0 || !vcha_exec_ok(&res)) {
         snprintf(why, len, "qemu-img info %s: %s", vcha_agent_str(c->a, P_DISK),
@@ -1074,6 +1121,92 @@ disk_size(struct colo *c, char *why, size_t len)
     return size;
 }
 
+/* Whether an overlay of the secondary's disk is still a node of QEMU's
+ * block graph: 1, 0, or -errno.  A failover commits the overlays into
+ * the disk in a job of QEMU's own that query-block-jobs does not show;
+ * when it is done they leave the graph. */
+static int
+overlays_in_graph(struct colo *c, struct vcha_qmp *q, long long ms, char *why,
+                  size_t len)
+{
+    char active[PATH_MAX + 32], hidden[PATH_MAX + 32];
+    json_object *ret = NULL;
+    int rc =
+        qmp_do(c, q, "query-named-block-nodes",
+               obj("flat", json_object_new_boolean(true)), ms, &ret, why, len);
+
+    snprintf(active, sizeof(active), "%s/active.qcow2", c->ah);
+    snprintf(hidden, sizeof(hidden), "%s/hidden.qcow2", c->ah);
+    if (rc == 0 && !json_object_is_type(ret, json_type_array)) {
+        snprintf(why, len, "query-named-block-nodes: no list");
+        rc = -EBADMSG;
+    }
+    for (size_t i = 0; rc == 0 && i < json_object_array_length(ret); i++) {
+        json_object *file = NULL;
+        const char *f = json_object_object_get_ex(
+                            json_object_array_get_idx(ret, i), "file", &file)
+                            ? json_object_get_string(file)
+                            : "";
+
+        rc = strcmp(f, active) == 0 || strcmp(f, hidden) == 0;
+    }
+    json_object_put(ret);
+    return rc;
+}
+
+/* Until the overlays have left QEMU's block graph, or @p until: 0,
+ * -ETIME, or -errno. */
+static int
+overlays_wait(struct colo *c, struct vcha_qmp *q, long long until)
+{
+    char why[256];
+    int rc;
+
+    while ((rc = overlays_in_graph(c, q, until - vcha_now_ms(), why,
+                                   sizeof(why))) == 1) {
+        if (vcha_now_ms() >= until) {
+            return -ETIME;
+        }
+        vcha_sleep_ms(100);
+    }
+    return rc;
+}
+
+/* Whether the secondary's overlays are there as files. */
+static bool
+overlays_exist(struct colo *c)
+{
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/active.qcow2", c->ah);
+    if (access(path, F_OK) == 0) {
+        return true;
+    }
+    snprintf(path, sizeof(path), "%s/hidden.qcow2", c->ah);
+    return access(path, F_OK) == 0;
+}
+
+/* After a QEMU that had taken over has ended: overlays still there were
+ * not (known to be) committed into the disk, which may lack the guest's
+ * last writes; they are kept beside it as NAME.kept, never removed. */
+static void
+overlays_keep(struct colo *c)
+{
+    static const char *const names[] = {"active.qcow2", "hidden.qcow2"};
+    char from[PATH_MAX + 32], to[PATH_MAX + 40];
+
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(from, sizeof(from), "%s/%s", c->ah, names[i]);
+        snprintf(to, sizeof(to), "%s.kept", from);
+        if (rename(from, to) == 0) {
+            vcha_err("%s: the failover's commit of %s into the disk did "
+                     "not end: the disk may lack the guest's last writes; "
+                     "the overlay is kept as %s",
+                     c->name, from, to);
+        }
+    }
+}
+
 static void
 overlays_remove(struct colo *c)
 {
@@ -1086,6 +1219,17 @@ overlays_remove(struct colo *c)
     rmdir(c->ah);
 }
 
+/* After QEMU of role @p role has ended: a secondary's overlays are of
+ * no use; a taken-over secondary's still there were not committed. */
+static void
+overlays_settle(struct colo *c, enum vcha_role role)
+{
+    if (role == VCHA_ROLE_PROMOTED && overlays_exist(c)) {
+        overlays_keep(c);
+    }
+    overlays_remove(c);
+}
+
 /* The secondary's two overlays, new and empty, as big as the disk. */
 static enum vcha_result
 overlays_create(struct colo *c)
@@ -1093,26 +1237,34 @@ overlays_create(struct colo *c)
     char why[512] = "", size[32], path[PATH_MAX + 32];
     long long bytes = disk_size(c, why, sizeof(why));
     static const char *const names[] = {"active.qcow2", "hidden.qcow2"};
-
     struct statvfs fs;
+    long long free_mib;
+    int rc;
 
     if (bytes < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "%s", why);
     }
     overlays_remove(c); /* a previous secondary's, now of no use */
-    if (vcha_file_mkdirs(c->ah, 0700) < 0 || statvfs(c->ah, &fs) < 0) {
+    rc = vcha_file_mkdirs(c->ah, 0700);
+    rc = rc == 0 && statvfs(c->ah, &fs) < 0 ? -errno : rc;
+    if (rc < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "active_hidden_dir: %s: %s", c->ah,
-                               strerror(errno));
+                               strerror(-rc));
+    }
+    free_mib = (long long) (fs.f_bavail * fs.f_frsize >> 20);
+    if (free_mib < vcha_agent_num(c->a, P_AH_ROOM)) {
+        return vcha_agent_fail(c->a, VCHA_ERR_ARGS,
+                               "active_hidden_dir: %s has %lld MiB free, "
+                               "less than active_hidden_room (%lld MiB)",
+                               c->ah, free_mib,
+                               vcha_agent_num(c->a, P_AH_ROOM));
     }
     /* each overlay may grow to the disk's size between two checkpoints */
-    if ((long long) (fs.f_bavail * fs.f_frsize / 2) < bytes) {
-        return vcha_agent_fail(
-            c->a, VCHA_ERR_ARGS,
-            "active_hidden_dir: %s has %llu MiB free, "
-            "less than twice the disk's %lld MiB",
-            c->ah, (unsigned long long) (fs.f_bavail * fs.f_frsize >> 20),
-            bytes >> 20);
+    if (free_mib < 2 * (bytes >> 20)) {
+        vcha_warn("active_hidden_dir: %s has %lld MiB free, less than twice "
+                  "the disk's %lld MiB: the overlays may fill it",
+                  c->ah, free_mib, bytes >> 20);
     }
     snprintf(size, sizeof(size), "%lld", bytes);
     for (size_t i = 0; i < 2; i++) {
@@ -1124,12 +1276,10 @@ overlays_create(struct colo *c)
                               path,
                               size,
                               NULL};
-        int rc;
 
         snprintf(path, sizeof(path), "%s/%s", c->ah, names[i]);
-        rc = vcha_exec_until(argv,
-                             vcha_now_ms() + vcha_agent_remaining_ms(c->a) / 4,
-                             why, sizeof(why));
+        rc = vcha_exec_until(argv, vcha_now_ms() + soft_left(c) / 4, why,
+                             sizeof(why));
         if (rc < 0) {
             return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                    "cannot create %s: %s", path,
@@ -1137,23 +1287,6 @@ overlays_create(struct colo *c)
         }
     }
     return VCHA_OK;
-}
-
-/* The time an operation may spend before QEMU must be killed: its
- * deadline less what SIGTERM and SIGKILL need. */
-static long long
-soft_deadline(struct colo *c)
-{
-    return c->a->deadline_ms - KILL_RESERVE_MS;
-}
-
-/* The earlier of now + @p ms and the soft deadline. */
-static long long
-until_soft(struct colo *c, long long ms)
-{
-    long long t = vcha_now_ms() + ms;
-
-    return t < soft_deadline(c) ? t : soft_deadline(c);
 }
 
 /* Wait until QEMU process @p pid has ended or @p until. */
@@ -1194,6 +1327,12 @@ qemu_end(struct colo *c, bool graceful)
     if (rc < 0) {
         vcha_warn("QMP %s: %s", c->qmp_agent, strerror(-rc));
     } else {
+        /* a taken-over secondary's commit into the disk ends first */
+        if (graceful && overlays_exist(c) &&
+            overlays_wait(
+                c, q, until_soft(c, vcha_agent_remaining_ms(c->a) / 2)) == 0) {
+            overlays_remove(c);
+        }
         if (graceful && grace > 0 &&
             qmp_do(c, q, "system_powerdown", NULL,
                    until_soft(c, vcha_agent_remaining_ms(c->a) / 8) -
@@ -1320,6 +1459,33 @@ role_forget(struct colo *c)
     }
 }
 
+/* The mark of a secondary's set-up under way, from its QEMU's launch
+ * until its QMP set-up is done: a QEMU found with it was left half set
+ * up (its agent killed), and is not a secondary that started.  Set or
+ * cleared as @p on says: 0 or -1 (errno). */
+static int
+setup_mark(struct colo *c, bool on)
+{
+    char path[PATH_MAX + 16];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/setting-up", c->dir);
+    if (!on) {
+        return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    return fd < 0 ? -1 : close(fd);
+}
+
+static bool
+setup_marked(struct colo *c)
+{
+    char path[PATH_MAX + 16];
+
+    snprintf(path, sizeof(path), "%s/setting-up", c->dir);
+    return access(path, F_OK) == 0;
+}
+
 /* A secondary, from nothing running to waiting for the primary. */
 static enum vcha_result
 secondary_start(struct colo *c)
@@ -1333,13 +1499,16 @@ secondary_start(struct colo *c)
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "cannot write %s",
                                c->role);
     }
-    r = overlays_create(c);
+    r = setup_mark(c, true) < 0
+            ? vcha_agent_fail(c->a, VCHA_ERR_GENERIC, "cannot write in %s: %s",
+                              c->dir, strerror(errno))
+            : VCHA_OK;
+    r = r == VCHA_OK ? overlays_create(c) : r;
     r = r == VCHA_OK ? qemu_launch(c, VCHA_COLOQEMU_SECONDARY) : r;
     if (r != VCHA_OK) {
         return fail_ending(c, r);
     }
-    rc = vcha_qmp_open(c->qmp_agent,
-                       vcha_now_ms() + vcha_agent_remaining_ms(c->a) / 4, &q);
+    rc = vcha_qmp_open(c->qmp_agent, vcha_now_ms() + soft_left(c) / 4, &q);
     if (rc < 0) {
         snprintf(why, sizeof(why), "QMP %.200s: %s", c->qmp_agent,
                  strerror(-rc));
@@ -1354,6 +1523,7 @@ secondary_start(struct colo *c)
                                               "be set up: %s",
                                               c->name, why));
     }
+    setup_mark(c, false);
     repl_publish(c);
     return VCHA_OK;
 }
@@ -1420,7 +1590,8 @@ colo_start(struct vcha_agent *a)
                                c.dir, strerror(-rc));
     }
     rc = qemu_pid(&c);
-    if (rc > 0 && role_read(&c, &role) == 0 && role != VCHA_ROLE_NONE) {
+    if (rc > 0 && role_read(&c, &role) == 0 && role != VCHA_ROLE_NONE &&
+        !setup_marked(&c)) {
         return job_add(&c); /* started already */
     }
     if (rc != 0) {
@@ -1432,8 +1603,9 @@ colo_start(struct vcha_agent *a)
         }
     }
     r = secondary_start(&c);
-    r = r == VCHA_OK ? job_add(&c) : fail_ending(&c, r);
+    r = r == VCHA_OK ? job_add(&c) : r;
     if (r != VCHA_OK) {
+        r = fail_ending(&c, r); /* no secondary left without its job */
         role_forget(&c);
         return r;
     }
@@ -1459,7 +1631,8 @@ colo_stop(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
-    overlays_remove(&c);
+    overlays_settle(&c, role);
+    setup_mark(&c, false);
     unlink(c.role);
     return VCHA_OK;
 }
@@ -1509,32 +1682,6 @@ colo_config_error(struct vcha_agent *a, enum vcha_result r)
                                pid);
     }
     return VCHA_OK;
-}
-
-/* Until no block job runs in QEMU (a failover's commit of the secondary's
- * overlays into its disk), or @p until: 0, -ETIME, or -errno. */
-static int
-block_jobs_wait(struct colo *c, struct vcha_qmp *q, long long until)
-{
-    char why[256];
-
-    for (;;) {
-        json_object *ret = NULL;
-        int rc = qmp_do(c, q, "query-block-jobs", NULL, until - vcha_now_ms(),
-                        &ret, why, sizeof(why));
-        size_t n = rc == 0 && json_object_is_type(ret, json_type_array)
-                       ? json_object_array_length(ret)
-                       : 0;
-
-        json_object_put(ret);
-        if (rc < 0 || n == 0) {
-            return rc;
-        }
-        if (vcha_now_ms() >= until) {
-            return -ETIME;
-        }
-        vcha_sleep_ms(100);
-    }
 }
 
 /* Whether the QEMU on @p q is a secondary in COLO: 1, 0, or -errno when
@@ -1619,10 +1766,13 @@ take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
         }
         why[0] = '\0';
     }
-    /* the secondary's own writes go into its disk: not to be cut off by
-     * an end of QEMU, nor its overlays removed, before that is done */
-    if (block_jobs_wait(c, q, soft_deadline(c)) < 0) {
-        vcha_warn("%s: a block job of the failover still runs", c->name);
+    /* the overlays are committed into the disk: done when they leave the
+     * graph; then they are removed (a stop keeps them otherwise) */
+    if (overlays_wait(c, q, soft_deadline(c)) == 0) {
+        overlays_remove(c);
+    } else {
+        vcha_warn("%s: the failover's commit into the disk has not ended",
+                  c->name);
     }
     return 0;
 }
@@ -1760,7 +1910,7 @@ colo_demote(struct vcha_agent *a)
     if (r != VCHA_OK) {
         return r;
     }
-    overlays_remove(&c); /* a taken-over secondary's, QEMU ended */
+    overlays_settle(&c, role);
     if (colo_repl_address(&c) < 0) {
         role_forget(&c);
         return vcha_agent_fail(a, VCHA_ERR_ARGS,

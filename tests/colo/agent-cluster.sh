@@ -282,6 +282,16 @@ tap_ok "$([ -e "$RUN/bad/serial.log.old" ] && [ "$(stat -c %s "$RUN/bad/serial.l
 tap_is "$("$CTL" status 2> /dev/null | awk '$2 == "colo" { print $1 }')" bad \
     "its colo job is named after the resource, not the clone instance"
 
+# a QEMU found with the mark of a set-up under way (its agent killed
+# half way) is not a secondary that started: ended, and begun afresh
+touch "$RUN/bad/setting-up"
+"$AGENT" start > /dev/null 2>&1
+tap_is "$?" 0 "start over a secondary left half set up succeeds"
+tap_ok "$(p=$(bad_pid); [ -n "$p" ] && [ "$p" != "$bpid" ]; echo $?)" \
+    "in a new QEMU (was $bpid, now $(bad_pid))"
+tap_ok "$([ ! -e "$RUN/bad/setting-up" ]; echo $?)" "its set-up done, the mark gone"
+bpid=$(bad_pid)
+
 # promote with the agent's QMP socket gone: it cannot tell whether the
 # secondary is in COLO, and neither kills it nor boots the guest
 mv "$RUN/bad/qmp-agent.sock" "$RUN/bad/qmp-agent.away"
@@ -298,9 +308,11 @@ tap_is "$?" 1 "promote over data older than the newest recorded fails"
 tap_like "$err" "*ocf-exit-reason:*epoch 0*older*epoch 5*" "saying whose data is newer"
 tap_is "$(bad_pid)" "$bpid" "the secondary is left running, no guest booted"
 tap_ok "$([ ! -e "$work/bad.raw.vcha-epoch" ]; echo $?)" "no epoch written"
-crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -D > /dev/null 2>&1
+# a bump that recorded the node attribute (epoch 1) but failed to write
+# the file beside the data (0) is no newer data
+crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -v 1 > /dev/null 2>&1
 "$AGENT" promote > /dev/null 2>&1
-tap_is "$?" 0 "with no newer data recorded it promotes"
+tap_is "$?" 0 "with only this node's half-done bump above its data, it promotes"
 tap_is "$(cat "$work/bad.raw.vcha-epoch" 2> /dev/null)" 1 "to data epoch 1"
 
 # parameters that cannot be used, QEMU running: the probe does not say
@@ -315,6 +327,7 @@ tap_ok "$([ ! -e "$RUN/bad/role" ]; echo $?)" "and removed its role"
 tap_is "$("$CTL" status 2> /dev/null | awk '$2 == "colo" { print $1 }')" "" "and its job"
 "$AGENT" start > /dev/null 2>&1
 bpid=$(bad_pid)
+tap_ok "$([ -n "$bpid" ]; echo $?)" "started again ($bpid)"
 unset OCF_RESKEY_disk
 "$AGENT" stop > /dev/null 2>&1
 tap_is "$?" 0 "a stop with no disk at all succeeds"
@@ -330,6 +343,11 @@ err=$(OCF_RESKEY_active_hidden_dir=$work/small "$AGENT" start 2>&1)
 tap_is "$?" 2 "start with active_hidden_dir too small: OCF_ERR_ARGS"
 tap_like "$err" "*ocf-exit-reason:*active_hidden_dir*" "naming active_hidden_dir"
 tap_is "$(bad_pid)" "" "no QEMU left"
+err=$(OCF_RESKEY_active_hidden_dir=$work/small OCF_RESKEY_active_hidden_room=1 "$AGENT" start 2>&1)
+tap_is "$?" 0 "with active_hidden_room=1 (MiB) the same directory serves"
+tap_like "$err" "*less than twice the disk*" "with a warning that the overlays may fill it"
+OCF_RESKEY_active_hidden_dir=$work/small "$AGENT" stop > /dev/null 2>&1
+tap_is "$(bad_pid)" "" "stopped, no QEMU left"
 umount "$work/small"
 
 tap_done

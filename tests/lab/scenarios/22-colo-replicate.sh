@@ -145,6 +145,16 @@ tap_ok "$([ -n "$sc" ] && [ "$sc" -gt "$before" ]; echo $?)" \
 tap_is "$(boots b)" 0 "and it never booted one of its own"
 
 # --- 2. the primary lost: the secondary takes over
+# overlays_in NODE NAME: 0 when an overlay is a node of QEMU's block
+# graph, 1 when none is, 2 when the graph cannot be read
+overlays_in() {
+    local nodes
+    nodes=$(qmp "$1" "$2" query-named-block-nodes '{"flat":true}' 2> /dev/null) || return 2
+    [ -n "$nodes" ] || return 2
+    echo "$nodes" | grep -q "\"file\": *\"$RUNDIR/ah/\(active\|hidden\)\.qcow2\""
+}
+overlays_in node2 b
+tap_is $? 0 "the secondary's overlays are in its block graph"
 last=$(count_of a)
 t0=$(now)
 ex node1 sh -c "kill -9 \$(cat $RUNDIR/a.pid)"
@@ -157,6 +167,13 @@ for id in compsec0 mirror0; do qmp node2 b chardev-remove "{\"id\":\"$id\"}" > /
 t_over=$(now)
 tap_is "$ok" 0 "2. the primary's QEMU killed: the secondary takes over"
 tap_diag "take-over done $(since "$t0" "$t_over") after the kill"
+gone=1
+for _ in $(seq 1 100); do
+    overlays_in node2 b
+    [ $? = 1 ] && gone=0 && break
+    sleep 0.1
+done
+tap_is "$gone" 0 "the failover commits the overlays into the disk: they leave the block graph"
 tap_is "$(run_state node2 b)/$(colo_mode node2 b)" running/none "it runs alone"
 wait_count b $((last + 3)) 30
 tap_ok $? "the guest goes on counting on node2 (past $last, the primary's last)"
