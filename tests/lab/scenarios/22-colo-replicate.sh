@@ -151,7 +151,8 @@ overlays_in() {
     local nodes
     nodes=$(qmp "$1" "$2" query-named-block-nodes '{"flat":true}' 2> /dev/null) || return 2
     [ -n "$nodes" ] || return 2
-    echo "$nodes" | grep -q "\"file\": *\"$RUNDIR/ah/\(active\|hidden\)\.qcow2\""
+    # (json-c writes "/" as "\/")
+    echo "$nodes" | sed 's|\\/|/|g' | grep -q "\"file\": *\"$RUNDIR/ah/\(active\|hidden\)\.qcow2\""
 }
 overlays_in node2 b
 tap_is $? 0 "the secondary's overlays are in its block graph"
