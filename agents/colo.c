@@ -1031,63 +1031,6 @@ obj(const char *key, json_object *v)
     return o;
 }
 
-static json_object *
-capability(const char *name)
-{
-    json_object *o = obj("capability", json_object_new_string(name));
-
-    json_object_object_add(o, "state", json_object_new_boolean(1));
-    return o;
-}
-
-/* "host:port" with an IPv6 host in brackets, in @p buf. */
-static const char *
-host_port(const char *host, unsigned port, char *buf, size_t len)
-{
-    snprintf(buf, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
-    return buf;
-}
-
-/* A secondary's QMP setup: COLO capabilities, the disk exported over NBD
- * for the primary's writes, the migration awaited. */
-static int
-secondary_setup(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
-{
-    unsigned base = (unsigned) vcha_agent_num(c->a, P_BASE_PORT);
-    long long ms = vcha_agent_remaining_ms(c->a) / 4;
-    char port[16], uri[96], hp[80];
-    json_object *caps = json_object_new_array(), *addr, *data;
-    int rc;
-
-    json_object_array_add(caps, capability("return-path"));
-    json_object_array_add(caps, capability("x-colo"));
-    rc = qmp_do(c, q, "migrate-set-capabilities", obj("capabilities", caps), ms,
-                NULL, why, len);
-    if (rc < 0) {
-        return rc;
-    }
-    snprintf(port, sizeof(port), "%u", base);
-    data = obj("host", json_object_new_string(c->repl));
-    json_object_object_add(data, "port", json_object_new_string(port));
-    addr = obj("type", json_object_new_string("inet"));
-    json_object_object_add(addr, "data", data);
-    rc =
-        qmp_do(c, q, "nbd-server-start", obj("addr", addr), ms, NULL, why, len);
-    if (rc < 0) {
-        return rc;
-    }
-    data = obj("device", json_object_new_string("parent0"));
-    json_object_object_add(data, "writable", json_object_new_boolean(1));
-    rc = qmp_do(c, q, "nbd-server-add", data, ms, NULL, why, len);
-    if (rc < 0) {
-        return rc;
-    }
-    snprintf(uri, sizeof(uri), "tcp:%s",
-             host_port(c->repl, base + 1, hp, sizeof(hp)));
-    return qmp_do(c, q, "migrate-incoming",
-                  obj("uri", json_object_new_string(uri)), ms, NULL, why, len);
-}
-
 /* The virtual size of the disk in bytes, from qemu-img info. */
 static long long
 disk_size(struct colo *c, char *why, size_t len)
@@ -1513,7 +1456,12 @@ secondary_start(struct colo *c)
         snprintf(why, sizeof(why), "QMP %.200s: %s", c->qmp_agent,
                  strerror(-rc));
     } else {
-        rc = secondary_setup(c, q, why, sizeof(why));
+        /* each QMP command a quarter of the time left, within the kill
+         * reserve */
+        rc = vcha_colo_secondary_ready(
+            q, c->repl, (unsigned) vcha_agent_num(c->a, P_BASE_PORT), true,
+            vcha_agent_remaining_ms(c->a) / 4, soft_deadline(c), why,
+            sizeof(why));
     }
     vcha_qmp_close(q);
     if (rc < 0) {

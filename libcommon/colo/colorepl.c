@@ -74,6 +74,17 @@ run(struct run *r, const char *command, json_object *args, json_object **ret)
     return rc;
 }
 
+/* run() with @p ms for the command, never past r->deadline. */
+static int
+run_within(struct run *r, long long ms, const char *command, json_object *args)
+{
+    struct run step = *r;
+    long long t = vcha_now_ms() + ms;
+
+    step.deadline = t < r->deadline ? t : r->deadline;
+    return run(&step, command, args, NULL);
+}
+
 static int
 hmp(struct run *r, const char *line)
 {
@@ -322,15 +333,22 @@ resume(struct run *r)
     }
 }
 
+/* A socket address in QEMU's legacy form: @p data under its @p type. */
+static json_object *
+legacy_addr(const char *type, json_object *data)
+{
+    json_object *a = kv("type", type, NULL);
+
+    json_object_object_add(a, "data", data);
+    return a;
+}
+
 static json_object *
 socket_backend(json_object *addr, const char *type, bool server)
 {
     json_object *data = json_object_new_object(), *b = json_object_new_object();
-    json_object *wrap = json_object_new_object();
 
-    json_object_object_add(wrap, "type", str(type));
-    json_object_object_add(wrap, "data", addr);
-    json_object_object_add(data, "addr", wrap);
+    json_object_object_add(data, "addr", legacy_addr(type, addr));
     json_object_object_add(data, "server", json_object_new_boolean(server));
     if (server) {
         json_object_object_add(data, "wait", json_object_new_boolean(0));
@@ -413,19 +431,35 @@ capability(const char *name)
     return o;
 }
 
+/* migrate-set-capabilities' arguments for COLO, on either side. */
+static json_object *
+colo_capabilities(void)
+{
+    json_object *caps = json_object_new_array(), *a = json_object_new_object();
+
+    json_object_array_add(caps, capability("return-path"));
+    json_object_array_add(caps, capability("x-colo"));
+    json_object_object_add(a, "capabilities", caps);
+    return a;
+}
+
+/* The migration's URI towards @p host, IPv6 in brackets. */
+static void
+tcp_uri(const char *host, unsigned port, char *buf, size_t len)
+{
+    snprintf(buf, len, strchr(host, ':') != NULL ? "tcp:[%s]:%u" : "tcp:%s:%u",
+             host, port);
+}
+
 /* 3: the memory. */
 static int
 migrate(struct run *r, const struct vcha_colorepl *c)
 {
-    json_object *caps = json_object_new_array(), *a;
+    json_object *a;
     char uri[96], status[512];
     int rc;
 
-    json_object_array_add(caps, capability("return-path"));
-    json_object_array_add(caps, capability("x-colo"));
-    a = json_object_new_object();
-    json_object_object_add(a, "capabilities", caps);
-    rc = run(r, "migrate-set-capabilities", a, NULL);
+    rc = run(r, "migrate-set-capabilities", colo_capabilities(), NULL);
     if (rc < 0) {
         return rc;
     }
@@ -436,9 +470,7 @@ migrate(struct run *r, const struct vcha_colorepl *c)
     if (rc < 0) {
         return rc;
     }
-    snprintf(uri, sizeof(uri),
-             strchr(c->peer, ':') != NULL ? "tcp:[%s]:%u" : "tcp:%s:%u",
-             c->peer, c->base_port + 1);
+    tcp_uri(c->peer, c->base_port + 1, uri, sizeof(uri));
     rc = run(r, "migrate", kv("uri", uri, NULL), NULL);
     while (rc == 0) {
         migration_status(r, status, sizeof(status));
@@ -460,6 +492,39 @@ migrate(struct run *r, const struct vcha_colorepl *c)
         vcha_sleep_ms(100);
     }
     return rc;
+}
+
+int
+vcha_colo_secondary_ready(struct vcha_qmp *q, const char *addr,
+                          unsigned base_port, bool incoming, long long ms,
+                          long long deadline, char *why, size_t len)
+{
+    struct run r = {q, deadline, why, len};
+    json_object *a;
+    char uri[96];
+    int rc;
+
+    why[0] = '\0';
+    rc = run_within(&r, ms, "migrate-set-capabilities", colo_capabilities());
+    if (rc < 0) {
+        return rc;
+    }
+    a = json_object_new_object();
+    json_object_object_add(a, "addr",
+                           legacy_addr("inet", inet(addr, base_port)));
+    rc = run_within(&r, ms, "nbd-server-start", a);
+    if (rc < 0) {
+        return rc;
+    }
+    /* the primary's writes come to the disk's parent0 */
+    a = kv("device", "parent0", NULL);
+    json_object_object_add(a, "writable", json_object_new_boolean(1));
+    rc = run_within(&r, ms, "nbd-server-add", a);
+    if (rc < 0 || !incoming) {
+        return rc;
+    }
+    tcp_uri(addr, base_port + 1, uri, sizeof(uri));
+    return run_within(&r, ms, "migrate-incoming", kv("uri", uri, NULL));
 }
 
 int

@@ -2,7 +2,8 @@
  * vcha - replication of a COLO pair started from a running primary: the
  * primary's half of COLO added to a standalone primary (vcha/coloqemu.h's
  * primary shape) by QMP, towards a secondary waiting in coloqemu's
- * secondary shape; and taken away again when the secondary is lost.
+ * secondary shape (made ready by QMP too, below); and taken away again
+ * when the secondary is lost.
  *
  * Replication, in this order (QEMU 11.1 holds; earlier ones deadlock in
  * COLO):
@@ -28,9 +29,23 @@
 #ifndef VCHA_COLOREPL_H
 #define VCHA_COLOREPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <vcha/qmp.h>
+
+/**
+ * Make the secondary of @p q (coloqemu's secondary shape) ready for its
+ * primary: the COLO capabilities set, its disk's parent0 exported
+ * writable over NBD on @p addr, port @p base_port, and, when @p incoming,
+ * the migration awaited on @p addr, port @p base_port + 1.  Each QMP
+ * command is given @p ms, never past @p deadline (CLOCK_MONOTONIC ms).
+ * 0, or -errno with the failing command in @p why; what was done before
+ * it stays.
+ */
+int vcha_colo_secondary_ready(struct vcha_qmp *q, const char *addr,
+                              unsigned base_port, bool incoming, long long ms,
+                              long long deadline, char *why, size_t len);
 
 /** Where the secondary waits, and how the primary's own pipes are named. */
 struct vcha_colorepl {

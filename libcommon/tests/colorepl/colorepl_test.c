@@ -3,8 +3,10 @@
  * machine's qemu-system-x86_64, with coloqemu's two command lines and no
  * guest to boot): replication with a secondary waiting (COLO reached and
  * left again, or on QEMU before 11 a migration that breaks, undone), one
- * refused at the migration and undone, one with no peer at all.  The
- * guest running with a peer on another node is lab scenario 22.
+ * refused at the migration and undone, one with no peer at all; the
+ * secondary's set-up (vcha_colo_secondary_ready) in each and, failing,
+ * on its own.  The guest running with a peer on another node is lab
+ * scenario 22.
  */
 #include <config.h>
 
@@ -113,41 +115,6 @@ parse(const char *text)
     return json_tokener_parse(text);
 }
 
-/* The secondary's set-up as the agent does it; the migration awaited
- * when @p incoming. */
-static void
-secondary_wait(struct pair *t, bool incoming)
-{
-    char args[128];
-
-    assert_int_equal(
-        vcha_qmp_exec(t->s, "migrate-set-capabilities",
-                      parse("{\"capabilities\":["
-                            "{\"capability\":\"return-path\",\"state\":true},"
-                            "{\"capability\":\"x-colo\",\"state\":true}]}"),
-                      in_ms(10000), NULL, NULL),
-        0);
-    snprintf(args, sizeof(args),
-             "{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"127.0.0.1\","
-             "\"port\":\"%u\"}}}",
-             t->base);
-    assert_int_equal(vcha_qmp_exec(t->s, "nbd-server-start", parse(args),
-                                   in_ms(10000), NULL, NULL),
-                     0);
-    assert_int_equal(
-        vcha_qmp_exec(t->s, "nbd-server-add",
-                      parse("{\"device\":\"parent0\",\"writable\":true}"),
-                      in_ms(10000), NULL, NULL),
-        0);
-    if (incoming) {
-        snprintf(args, sizeof(args), "{\"uri\":\"tcp:127.0.0.1:%u\"}",
-                 t->base + 1);
-        assert_int_equal(vcha_qmp_exec(t->s, "migrate-incoming", parse(args),
-                                       in_ms(10000), NULL, NULL),
-                         0);
-    }
-}
-
 /* The member @p key of command @p cmd's answer on @p q, as text. */
 static char *
 answer(struct vcha_qmp *q, const char *cmd, const char *args, const char *key)
@@ -251,6 +218,21 @@ towards(struct pair *t)
                                   .delay_ms = 60000};
 }
 
+/* The secondary started and made ready as the agent does it (the
+ * migration awaited when @p incoming), then the primary. */
+static void
+pair_start(struct pair *t, bool incoming)
+{
+    char why[512];
+
+    t->s = qemu_start(t, "vcha-repl-s", VCHA_COLOQEMU_SECONDARY);
+    if (vcha_colo_secondary_ready(t->s, "127.0.0.1", t->base, incoming, 10000,
+                                  in_ms(40000), why, sizeof(why)) < 0) {
+        fail_msg("the secondary's set-up: %s", why);
+    }
+    t->p = qemu_start(t, "vcha-repl-p", VCHA_COLOQEMU_PRIMARY);
+}
+
 /* QEMU's major version, from the primary. */
 static int
 qemu_major(struct pair *t)
@@ -284,9 +266,7 @@ test_replicate_with_a_waiting_secondary(void **state)
     char why[512];
     int rc;
 
-    t->s = qemu_start(t, "vcha-repl-s", VCHA_COLOQEMU_SECONDARY);
-    secondary_wait(t, true);
-    t->p = qemu_start(t, "vcha-repl-p", VCHA_COLOQEMU_PRIMARY);
+    pair_start(t, true);
     rc = vcha_colo_replicate(t->p, &r, in_ms(60000), ms, why, sizeof(why));
     if (qemu_major(t) < 11) {
         assert_true(rc < 0);
@@ -324,9 +304,7 @@ test_replicate_refused_at_the_migration_is_undone(void **state)
     struct vcha_colorepl r = towards(t);
     char why[512];
 
-    t->s = qemu_start(t, "vcha-repl-s", VCHA_COLOQEMU_SECONDARY);
-    secondary_wait(t, false); /* NBD and filters, no migration awaited */
-    t->p = qemu_start(t, "vcha-repl-p", VCHA_COLOQEMU_PRIMARY);
+    pair_start(t, false); /* NBD and filters, no migration awaited */
     assert_true(vcha_colo_replicate(t->p, &r, in_ms(60000), NULL, why,
                                     sizeof(why)) < 0);
     assert_non_null(strstr(why, "migration"));
@@ -352,6 +330,26 @@ test_replicate_with_no_peer_fails_at_once(void **state)
     assert_alone(t);
 }
 
+/* A set-up that fails names the QMP command: the NBD server runs
+ * already. */
+static void
+test_secondary_ready_twice_fails_at_the_nbd_server(void **state)
+{
+    struct pair *t = *state;
+    char why[512];
+
+    t->s = qemu_start(t, "vcha-repl-s", VCHA_COLOQEMU_SECONDARY);
+    assert_int_equal(vcha_colo_secondary_ready(t->s, "127.0.0.1", t->base,
+                                               false, 10000, in_ms(40000), why,
+                                               sizeof(why)),
+                     0);
+    assert_int_equal(vcha_colo_secondary_ready(t->s, "127.0.0.1", t->base,
+                                               false, 10000, in_ms(40000), why,
+                                               sizeof(why)),
+                     -EREMOTEIO);
+    assert_non_null(strstr(why, "QMP nbd-server-start: "));
+}
+
 int
 main(void)
 {
@@ -362,6 +360,9 @@ main(void)
             test_replicate_refused_at_the_migration_is_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_replicate_with_no_peer_fails_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_secondary_ready_twice_fails_at_the_nbd_server, setup,
+            teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
