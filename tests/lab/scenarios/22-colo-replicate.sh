@@ -34,11 +34,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
 t_start=$(now)
-DIR=$SHARED/colo22      # on this host
-NDIR=/srv/shared/colo22 # as the nodes see it
 RUNDIR=/run/colo22      # on each node: QMP sockets, overlays
 BASE=9300
-RUNNER=/usr/lib/vcha-lab/colorepl-run
 QUORUM=driver=quorum,read-pattern=fifo,vote-threshold=1
 
 colo_cleanup() {
@@ -47,11 +44,7 @@ colo_cleanup() {
         ex $n sh -c "pkill -9 -f 'guest=colo22-'; rm -rf $RUNDIR" > /dev/null 2>&1
     done
 }
-trap 'colo_cleanup; rm -rf "$work"' EXIT
-
-lab up > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
-colo_guest "$DIR"
-colo_cleanup
+colo_begin colo22
 tap_diag "$(ex node1 qemu-system-x86_64 --version | head -1)"
 
 # qemu NODE NAME SHAPE-ARGS...: a daemonized QEMU of the common shape

@@ -28,11 +28,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || tap_bail "the lab needs root"
 work=$(mktemp -d)
 t_start=$(now)
-DIR=$SHARED/colo23
-NDIR=/srv/shared/colo23
 DISK=/var/lib/colo23/disk.raw # on each node: its own copy
 RUN=/run/vcha/colo/vm23
-RUNNER=/usr/lib/vcha-lab/colorepl-run
 
 colo_cleanup() {
     local n
@@ -44,11 +41,7 @@ colo_cleanup() {
         ex node1 crm_attribute -t nodes -N $n -n vcha-colo-vm23-epoch -l forever -D > /dev/null 2>&1
     done
 }
-trap 'colo_cleanup; rm -rf "$work"' EXIT
-
-lab up > "$work/up.out" 2>&1 || { sed 's/^/#  /' "$work/up.out"; tap_bail "lab up failed"; }
-colo_guest "$DIR"
-colo_cleanup
+colo_begin colo23
 for n in node1 node2; do ex $n sh -c "mkdir -p /var/lib/colo23 && truncate -s 16M $DISK"; done
 
 # where Pacemaker runs the instances ("... is running on: node1 Promoted");
@@ -134,7 +127,13 @@ spid=$(qemu_pid "$S")
 sleep 10
 tap_ok "$([ "$(qemu_pid "$S")" = "$spid" ] && in_colo "$P" && scored "$S" 100; echo $?)" \
     "10 s on: still in COLO, the same secondary QEMU ($spid), scoring 100"
-[ "$(qemu_pid "$S")" = "$spid" ] || ex "$S" tail -20 $RUN/qemu.log.old | sed 's/^/#  /'
+if [ "$(qemu_pid "$S")" != "$spid" ]; then
+    # what the secondary said before it ended (its successor moved its
+    # QEMU log to .old; the console is appended to)
+    ex "$S" tail -20 $RUN/qemu.log.old | sed 's/^/#  qemu: /'
+    ex "$S" tail -30 $RUN/serial.log | tr -d '\r' | sed 's/^/#  console: /'
+    ex "$S" grep -a "vm23" /var/log/pacemaker/pacemaker.log | grep -i "warn\|err\|fail\|ended" | tail -10 | sed 's/^/#  pacemaker: /'
+fi
 
 # --- 2. the primary's node lost
 last=$(ask_count "$P")
