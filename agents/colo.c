@@ -129,6 +129,7 @@ enum {
     P_COLO_DELAY,
     P_YANK_TIMEOUT,
     P_SHUTDOWN_TIMEOUT,
+    P_REPL_AFTER,
     N_PARAMS
 };
 
@@ -323,6 +324,20 @@ static const struct vcha_param_def params[N_PARAMS] = {
                       .shortdesc = "Colo mode's timer",
                       .longdesc = "In colo mode, a checkpoint at least this "
                                   "often."},
+    [P_REPL_AFTER] = {.name = "replicate_after",
+                      .type = VCHA_PT_DURATION,
+                      .dflt = "30s",
+                      .min = 0,
+                      .max = 3600000,
+                      .shortdesc = "Replication after the guest's start",
+                      .longdesc =
+                          "The primary's QEMU runs at least this long before "
+                          "it replicates to a secondary (the notify that "
+                          "starts replication waits, for at most half its "
+                          "timeout): a guest replicated early in its boot "
+                          "was seen to fail at once on its secondary (QEMU "
+                          "11.1, TCG).  A primary that has run longer, such "
+                          "as one that took over, replicates at once."},
     [P_YANK_TIMEOUT] = {.name = "yank_timeout",
                         .type = VCHA_PT_DURATION,
                         .dflt = "1s",
@@ -1985,6 +2000,29 @@ peer_node(const struct vcha_notify *n, const char *me, char *buf, size_t len)
     return -ENOENT;
 }
 
+/* Until the primary's QEMU has run replicate_after, for at most half of
+ * what is left of the operation's time. */
+static void
+repl_wait(struct colo *c)
+{
+    long long after = vcha_agent_num(c->a, P_REPL_AFTER);
+    int pid = qemu_pid(c);
+    long long age = pid > 0 ? vcha_proc_age_ms(pid) : -1, wait = after - age;
+
+    if (age < 0 || wait <= 0) {
+        return;
+    }
+    if (wait > soft_left(c) / 2) {
+        wait = soft_left(c) / 2;
+        vcha_warn("%s: QEMU has run %lld ms, replicate_after is %lld ms: "
+                  "the notify's timeout allows a wait of %lld ms only",
+                  c->name, age, after, wait);
+    }
+    vcha_info("%s: QEMU has run %lld ms: replication in %lld ms", c->name, age,
+              wait);
+    vcha_sleep_ms(wait);
+}
+
 /* The primary starts replication to the secondary on @p peer, if one
  * waits there (its address published). */
 static void
@@ -2006,6 +2044,7 @@ replicate(struct colo *c, const char *peer)
         return;
     }
     r.peer = addr;
+    repl_wait(c);
     rc = vcha_qmp_open(c->qmp_agent,
                        until_soft(c, vcha_agent_remaining_ms(c->a) / 8), &q);
     if (rc < 0) {

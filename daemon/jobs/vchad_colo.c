@@ -56,6 +56,7 @@
 #include <vcha/file.h>
 #include <vcha/jobdef.h>
 #include <vcha/param.h>
+#include <vcha/proc.h>
 #include <vcha/qmp.h>
 
 #include "../vchad_job.h"
@@ -468,27 +469,14 @@ qemu_identify(const struct vcha_qmp *q, unsigned long long *start)
 {
     struct ucred cred = {0};
     socklen_t len = sizeof(cred);
-    char path[64], *stat = NULL;
-    const char *p;
-    pid_t pid = 0;
 
     *start = 0;
     if (getsockopt(vcha_qmp_fd(q), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-        cred.pid <= 0) {
+        cred.pid <= 0 || vcha_proc_start(cred.pid, start) < 0) {
+        *start = 0;
         return 0;
     }
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int) cred.pid);
-    /* the 22nd field, counted after the name's closing parenthesis */
-    if (vcha_file_read(path, &stat, NULL, 4096) == 0 &&
-        (p = strrchr(stat, ')')) != NULL &&
-        sscanf(p + 1,
-               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-               "%*d %*d %*d %*d %llu",
-               start) == 1) {
-        pid = cred.pid;
-    }
-    free(stat);
-    return pid;
+    return cred.pid;
 }
 
 /* A new QEMU: none of its checkpoints seen, its role unknown, a new

@@ -266,6 +266,49 @@ vcha_proc_runs(const char *name, int pid)
     return pid > 0 && !pid_ended(pid) && pid_is(name, pid);
 }
 
+int
+vcha_proc_start(int pid, unsigned long long *start)
+{
+    char path[64], *stat = NULL;
+    const char *p;
+    int rc;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    rc = vcha_file_read(path, &stat, NULL, 4096);
+    /* the 22nd field, counted after the name's closing parenthesis */
+    if (rc == 0 && ((p = strrchr(stat, ')')) == NULL ||
+                    sscanf(p + 1,
+                           " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+                           "%*u %*d %*d %*d %*d %*d %*d %llu",
+                           start) != 1)) {
+        rc = -EBADMSG;
+    }
+    free(stat);
+    return rc;
+}
+
+long long
+vcha_proc_age_ms(int pid)
+{
+    unsigned long long start;
+    long hz = sysconf(_SC_CLK_TCK);
+    char *text = NULL;
+    double up = 0;
+    long long age;
+    int rc = vcha_proc_start(pid, &start);
+
+    rc = rc == 0 ? vcha_file_read("/proc/uptime", &text, NULL, 256) : rc;
+    if (rc == 0 && (sscanf(text, "%lf", &up) != 1 || hz <= 0)) {
+        rc = -EBADMSG;
+    }
+    free(text);
+    if (rc < 0) {
+        return rc;
+    }
+    age = (long long) (up * 1000) - (long long) (start * 1000 / hz);
+    return age > 0 ? age : 0;
+}
+
 /* Without pidfds (an old kernel, valgrind): signals by PID, checked to
  * be @p name's process just before each, and /proc polled. */
 static int

@@ -50,6 +50,18 @@ int vcha_proc_hypervisor(const char *name);
 bool vcha_proc_runs(const char *name, int pid);
 
 /**
+ * The start time of process @p pid, in clock ticks after boot (the 22nd
+ * field of /proc/PID/stat), in *start: with the PID, what tells one
+ * process from a later one that got the same PID.  0, or -errno.
+ */
+int vcha_proc_start(int pid, unsigned long long *start);
+
+/**
+ * How long process @p pid has run, in ms, or -errno.
+ */
+long long vcha_proc_age_ms(int pid);
+
+/**
  * End hypervisor process @p pid of @p name as libvirt's destroy does:
  * SIGTERM, then SIGKILL after @p term_ms, through a pidfd checked to hold
  * the process vcha_proc_hypervisor() finds for @p name (a PID reused

@@ -267,6 +267,36 @@ test_domain_process_hidden(void **state)
     assert_int_equal(vcha_proc_hypervisor("vcha-t5"), 0);
 }
 
+/* A process's start time and age: a child started later is younger,
+ * and ages as time passes; no process, no age. */
+static void
+test_start_and_age(void **state)
+{
+    unsigned long long mine, its;
+    long long a0, a1;
+    pid_t p;
+
+    (void) state;
+    p = fork();
+    if (p == 0) {
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(vcha_proc_start(getpid(), &mine), 0);
+    assert_int_equal(vcha_proc_start(p, &its), 0);
+    assert_true(its >= mine);
+    a0 = vcha_proc_age_ms(p);
+    usleep(300000);
+    a1 = vcha_proc_age_ms(p);
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    assert_true(a0 >= 0 && a0 < 60000);
+    assert_true(a1 >= a0 + 200); /* ticks of 10 ms: 300 ms less slack */
+    assert_true(vcha_proc_age_ms(getpid()) >= a0);
+    assert_true(vcha_proc_age_ms(p) < 0); /* reaped: gone */
+    assert_true(vcha_proc_start(p, &its) < 0);
+}
+
 /* Ended by SIGTERM, or by SIGKILL when it ignores SIGTERM; a PID that is
  * no process of that name left alone. */
 static void
@@ -323,6 +353,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_reap_of_no_child),
         cmocka_unit_test(test_domain_process),
         cmocka_unit_test(test_domain_process_hidden),
+        cmocka_unit_test(test_start_and_age),
         cmocka_unit_test(test_end_hypervisor),
     };
 

@@ -1,24 +1,29 @@
 #!/bin/bash
-# Not in the run of all scenarios yet (no number): it fails about one run
-# in three, the secondary's QEMU ending soon after the replication that
-# the promotion starts while the guest boots.  Run it by hand:
-#   tests/lab/lab up && bash tests/lab/scenarios/colo-agent.sh
-# ocf:vcha:colo's pair on node1 and node2 (the nodes' QEMU
+# Scenario 23: ocf:vcha:colo's pair on node1 and node2 (the nodes' QEMU
 # 11.1.2, TCG), run by Pacemaker: the VM tests' guest (a counter in
 # memory, on its console and served on port 7000 through each QEMU's host
 # forward), each node's disk its own file, COLO's traffic over the lab
 # bridge.
 #   1. the clone starts: a secondary on both nodes, one promoted (the
 #      first-start score) boots the guest; after the promotion the
-#      primary's notify starts replication to the other, which reaches
-#      COLO; the secondary then scores 100 (in sync), the primary 200;
+#      primary's notify, once the guest has run replicate_after (30 s),
+#      starts replication to the other, which reaches COLO; the secondary
+#      then scores 100 (in sync), the primary 200;
 #   2. the primary's node powered off: fenced, the secondary promoted: its
 #      QEMU takes over (the same process, no boot), the guest goes on from
 #      its count in memory and serves through the survivor's forward; the
 #      data epoch there is above the lost node's; times from the power-off;
 #   3. the node returns and rejoins: the guest stays where it is, serving
 #      on; a secondary starts on the returning node, and the taken-over
-#      primary replicates to it (COLO again, the secondary at 100).
+#      primary replicates to it (COLO again, the secondary at 100);
+#   4. the secondary's QEMU killed: the primary's guest goes on alone; a
+#      new secondary starts, scores 100 only once in COLO;
+#   5. the primary's QEMU killed while paused for a checkpoint: the
+#      secondary takes over from the last checkpoint (no boot, the count
+#      past the last one served);
+#   6. a partition cuts the primary's node off: it is fenced, the
+#      secondary takes over; sampled on both nodes every few ms, never two
+#      primaries at once.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/../lib/tap.sh"
@@ -33,6 +38,7 @@ RUN=/run/vcha/colo/vm23
 
 colo_cleanup() {
     local n
+    rm -f "$SHARED/colo23-samples/on"
     ex node1 pcs resource delete vm23-clone --force > /dev/null 2>&1
     ex node1 crm_resource --wait --timeout=120s > /dev/null 2>&1
     for n in node1 node2 node3; do
@@ -64,6 +70,9 @@ wait_true() { # wait_true SECONDS CMD...
     return 1
 }
 promoted_is() { [ "$(promoted_node)" = "$1" ]; }
+# promoted, the promote done (a promote under way shows as Promoted too;
+# its last step sets the score of 200)
+promoted_done() { promoted_is "$1" && scored "$1" 200; }
 unpromoted_is() { [ "$(unpromoted_node)" = "$1" ]; }
 serves() { [ -n "$(ask "$1")" ]; }
 all_online() { ex "$1" crm_mon -1 2> /dev/null | grep -q 'Online: \[ node1 node2 node3 \]'; }
@@ -113,9 +122,11 @@ wait_true 120 set_p
 [ -n "$P" ] || { ex node1 crm_mon -1 | sed 's/^/#  /'; tap_bail "nothing promoted"; }
 S=$(other "$P")
 tap_ok 0 "promoted on $P"
-wait_true 60 in_colo "$P"
+wait_true 90 in_colo "$P"
 rc=$?
 tap_ok $rc "the primary's notify started replication: $P's QEMU is the COLO primary, $S's the secondary"
+w=$(ex "$P" grep -a "vm23: QEMU has run .* replication in" /var/log/pacemaker/pacemaker.log | tail -1 | sed 's/.*vm23: //')
+tap_like "$w" "QEMU has run * ms: replication in * ms" "after the guest had run replicate_after (30 s): $w"
 [ "$rc" = 0 ] || ex "$P" grep -a "vm23\|colo" /var/log/pacemaker/pacemaker.log | grep -i "replicat\|COLO\|warn" | tail -8 | sed 's/^/#  /'
 ex "$P" grep -a "in COLO with" /var/log/pacemaker/pacemaker.log | tail -1 | sed 's/.*vm23: /# /'
 wait_true 60 scored "$S" 100
@@ -140,7 +151,7 @@ last=$(ask_count "$P")
 boots=$(console "$S" | grep -c "Linux version")
 t0=$(now)
 lab poweroff "$P" 2> /dev/null
-wait_true 120 promoted_is "$S"
+wait_true 120 promoted_done "$S"
 rc=$?
 t_prom=$(now)
 tap_ok $rc "2. $P powered off: $S is promoted"
@@ -171,6 +182,147 @@ wait_true 60 in_colo "$S"
 tap_ok $? "the taken-over primary replicates to the new secondary on $P: in COLO again"
 wait_true 60 scored "$P" 100
 tap_ok $? "which scores 100 once in sync"
+
+# --- 4. the secondary's QEMU killed: the primary goes on alone, a new
+# secondary starts and scores 100 only once in COLO
+spid=$(qemu_pid "$P")
+c0=$(count_of "$S")
+ex "$P" kill -9 "$spid"
+new_secondary() { local p; p=$(qemu_pid "$P") && [ -n "$p" ] && [ "$p" != "$spid" ]; }
+wait_true 60 new_secondary
+tap_ok $? "4. $P's secondary QEMU killed: Pacemaker starts another"
+early=$(score "$P")
+in_colo "$S" && early=in-colo
+c1=$(count_of "$S")
+tap_ok "$([ -n "$c1" ] && [ -n "$c0" ] && [ "$c1" -gt "$c0" ]; echo $?)" \
+    "the primary's guest went on alone (its console's count $c0 -> $c1)"
+tap_ok "$([ "$early" != 100 ]; echo $?)" "the new secondary does not score 100 before it is in sync ($early)"
+wait_true 30 serves "$S"
+c2=$(ask_count "$S")
+tap_ok "$([ -n "$c2" ] && [ "$c2" -ge "$c1" ]; echo $?)" "and it serves ($c2)"
+wait_true 90 in_colo "$S"
+tap_ok $? "the primary replicates to it: in COLO again"
+wait_true 60 scored "$P" 100
+tap_ok $? "and only then it scores 100"
+tap_is "$(promoted_node)" "$S" "the guest stayed on $S"
+
+# --- 5. the primary's QEMU killed during a checkpoint (while QEMU has
+# the guest paused in state "colo"): the secondary takes over from the
+# last checkpoint
+ppid=$(qemu_pid "$S")
+spid=$(qemu_pid "$P")
+boots=$(console "$P" | grep -c "Linux version")
+last=$(ask_count "$S")
+hit=$(ex "$S" timeout 60 bash -c "
+    while :; do
+        st=\$($RUNNER qmp $RUN/qmp.sock query-status 2> /dev/null)
+        case \$st in *'\"status\":\"colo\"'*) kill -9 $ppid; echo hit; exit 0 ;; esac
+    done")
+tap_is "$hit" hit "5. $S's primary QEMU killed while paused for a checkpoint"
+t0=$(now)
+wait_true 90 promoted_done "$P"
+rc=$?
+t_prom=$(now)
+tap_ok $rc "$P is promoted"
+tap_is "$(colo_mode "$P")" none "out of COLO, alone"
+tap_is "$(qemu_pid "$P")" "$spid" "by its secondary QEMU taking over (the same process, $spid)"
+tap_is "$(console "$P" | grep -c "Linux version")" "$boots" "its guest did not boot"
+wait_true 30 serves "$P"
+n=$(ask_count "$P")
+tap_ok "$([ -n "$n" ] && [ -n "$last" ] && [ "$n" -gt "$last" ]; echo $?)" \
+    "it serves its count ($n), past the last one served before the kill ($last)"
+tap_diag "from the kill: promoted $(since "$t0" "$t_prom")"
+
+# --- 6. a partition: the primary's node cut off from the other two.  It
+# loses quorum and is fenced; the secondary takes over.  At no instant do
+# two QEMUs act as primary (running, not a secondary, not awaiting a
+# migration): a sampler on each node asks its QEMU (through the test's
+# QMP socket) and records the answer with the time; the host records the
+# instant a node's init dies (a fenced node samples until its power goes).
+S=$(other "$P")
+wait_true 90 in_colo "$P"
+rc=$?
+wait_true 60 scored "$S" 100
+tap_ok $((rc + $?)) "6. $P's primary and $S's new secondary in COLO again, scoring 100"
+samples=$SHARED/colo23-samples
+rm -rf "$samples" && mkdir -p "$samples"
+cat > "$samples/sampler" << SAMPLER
+#!/bin/bash
+exec >> "/srv/shared/colo23-samples/\$HOSTNAME" 2> /dev/null
+q() { $RUNNER qmp $RUN/qmp.sock "\$1" 2> /dev/null; }
+echo "\${EPOCHREALTIME/./} start"
+while [ -e /srv/shared/colo23-samples/on ]; do
+    s=not
+    case \$(q query-status) in
+    *'"status":"inmigrate"'* | '') ;;
+    *) case \$(q query-colo-status) in *'"mode":"secondary"'*) ;; ?*) s=run ;; esac ;;
+    esac
+    echo "\${EPOCHREALTIME/./} \$s"
+    sleep 0.01
+done
+echo "\${EPOCHREALTIME/./} stop"
+SAMPLER
+chmod 755 "$samples/sampler"
+touch "$samples/on"
+inits=()
+for n in "$P" "$S"; do
+    ex "$n" setsid -f /srv/shared/colo23-samples/sampler < /dev/null > /dev/null 2>&1
+    inits+=("$n=$(lab pid "$n")")
+done
+(
+    while [ -e "$samples/on" ] && [ ${#inits[@]} -gt 0 ]; do
+        for i in "${!inits[@]}"; do
+            st=
+            read -r _ _ st _ 2> /dev/null < "/proc/${inits[$i]#*=}/stat"
+            if [ -z "$st" ] || [ "$st" = Z ]; then
+                echo "${EPOCHREALTIME/./} off" > "$samples/${inits[$i]%=*}.off"
+                unset "inits[$i]"
+            fi
+        done
+        sleep 0.01
+    done
+) &
+watcher=$!
+sampled() { [ "$(grep -c ' run$' "$samples/$P" 2> /dev/null)" -ge 5 ] && [ "$(grep -c ' not$' "$samples/$S" 2> /dev/null)" -ge 5 ]; }
+wait_true 20 sampled
+tap_ok $? "samplers on $P and $S see a primary on $P and none on $S"
+spid=$(qemu_pid "$S")
+last=$(ask_count "$P")
+t0=$(now)
+lab partition "$P" / "$S" node3 2> /dev/null
+wait_true 120 promoted_done "$S"
+rc=$?
+t_prom=$(now)
+tap_ok $rc "the cut-off $P is fenced, $S promoted"
+tap_is "$(qemu_pid "$S")" "$spid" "by its QEMU taking over ($spid)"
+wait_true 30 serves "$S"
+n=$(ask_count "$S")
+tap_ok "$([ -n "$n" ] && [ -n "$last" ] && [ "$n" -gt "$last" ]; echo $?)" \
+    "it serves its count ($n), past the last one served by $P ($last)"
+tap_diag "from the partition: promoted $(since "$t0" "$t_prom")"
+lab heal 2> /dev/null
+wait_true 180 all_online "$S"
+tap_ok $? "the partition healed, $P rejoined"
+rm -f "$samples/on"
+wait "$watcher"
+sleep 1
+# merged by time: a node's last answer holds until its next, or until its
+# init died
+for n in "$P" "$S"; do
+    sed "s/^/$n /" "$samples/$n"
+    [ -e "$samples/$n.off" ] && sed "s/^/$n /" "$samples/$n.off"
+done | sort -s -k2,2n | awk '
+    $3 == "run" { cur[$1] = 1 }
+    $3 == "not" || $3 == "off" || $3 == "stop" || $3 == "start" { cur[$1] = 0 }
+    $3 == "run" || $3 == "not" { k[$1]++; if (prev[$1] && $2 - prev[$1] > gap) gap = $2 - prev[$1]; prev[$1] = $2 }
+    { n = 0; for (x in cur) n += cur[x]; if (n > max) max = n }
+    END { printf "%d %d %d\n", max, k["'"$P"'"] + k["'"$S"'"], gap / 1000 }' > "$work/merged"
+read -r most total gap < "$work/merged"
+tap_diag "samples: $total; the longest gap between two of one sampler: $gap ms"
+tap_is "$most" 1 "at no instant two primaries (most at once: $most)"
+tap_ok "$([ -e "$samples/$P.off" ] && [ ! -e "$samples/$S.off" ]; echo $?)" "the host saw $P, and only it, lose power"
+tap_ok "$([ -n "$gap" ] && [ "$gap" -lt 1000 ]; echo $?)" "no sampler stalled for a second or more (${gap} ms)"
+tap_ok "$(grep -q ' run$' "$samples/$S"; echo $?)" "$S's sampler saw its QEMU become the primary"
 
 tap_diag "scenario time: $(since "$t_start" "$(now)")"
 tap_done
