@@ -50,6 +50,7 @@
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,6 +60,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -139,6 +141,8 @@ static const char *const policies[] = {"colo", "periodic", "threshold",
                                        "hybrid", NULL};
 
 static int check_forward(const char *v, char *why, size_t len);
+struct colo;
+static bool kept_find(struct colo *c, char *buf, size_t len);
 static int check_addresses(const char *v, char *why, size_t len);
 
 static const struct vcha_param_def params[N_PARAMS] = {
@@ -516,11 +520,11 @@ colo_paths(struct colo *c)
     PATHF(qmp_diag, "%s/qmp.sock", c->dir);
     PATHF(role, "%s/role", c->dir);
     /* the epoch describes the disk's data: beside a disk file, else (a
-     * block device, or any path under /dev even when it is not there
-     * now: /dev is no place for it) in EPOCH_DIR, by the resource's name
-     * (a device replaced by a blank one must have that file removed) */
-    if (strncmp(disk, "/dev/", 5) == 0 ||
-        (stat(disk, &st) == 0 && S_ISBLK(st.st_mode))) {
+     * block device, or a path under /dev that is not there now: /dev is
+     * no place for it) in EPOCH_DIR, by the resource's name (a device
+     * replaced by a blank one must have that file removed) */
+    if (stat(disk, &st) == 0 ? S_ISBLK(st.st_mode)
+                             : strncmp(disk, "/dev/", 5) == 0) {
         PATHF(epoch, "%s/%s.epoch", EPOCH_DIR, c->name);
     } else {
         PATHF(epoch, "%s.vcha-epoch", disk);
@@ -822,15 +826,42 @@ epoch_highest(struct colo *c)
     return high;
 }
 
+/* Set this node's data epoch attribute to @p value, or delete it when
+ * @p value is NULL: 0 or -errno, the tool's words in @p why. */
+static int
+epoch_attr_set(struct colo *c, const char *node, const char *value, char *why,
+               size_t len)
+{
+    char attr[256];
+    const char *argv[] = {"crm_attribute",
+                          "--type",
+                          "nodes",
+                          "--node",
+                          node,
+                          "--name",
+                          epoch_attr(c, attr, sizeof(attr)),
+                          "--lifetime",
+                          "forever",
+                          value != NULL ? "--update" : "--delete",
+                          value,
+                          NULL};
+
+    return vcha_exec_until(argv, vcha_now_ms() + soft_left(c) / 3, why, len);
+}
+
 /* Record a new data epoch, the highest + 1, for this copy before it
  * becomes the primary: the node attribute first (a promote that fails
  * then leaves no file newer than every attribute, and two copies never
- * read as newest together), then the file beside the data. */
+ * read as newest together), then the file beside the data.  When the
+ * file cannot be written the attribute is put back as it was (and a bump
+ * cut off between the two reads as the file's on this node:
+ * epoch_highest). */
 static enum vcha_result
 epoch_bump(struct colo *c)
 {
     long long high = epoch_highest(c), mine = epoch_mine(c);
-    char text[32], attr[256], node[256], dir[PATH_MAX];
+    char text[32], attr[256], node[256], dir[PATH_MAX], why[256] = "";
+    char *prev = NULL;
     int rc;
 
     if (high < 0) {
@@ -841,23 +872,16 @@ epoch_bump(struct colo *c)
     }
     snprintf(text, sizeof(text), "%lld", (high > mine ? high : mine) + 1);
     vcha_agent_node_name(c->a, node, sizeof(node));
-    const char *argv[] = {"crm_attribute",
-                          "--type",
-                          "nodes",
-                          "--node",
-                          node,
-                          "--name",
-                          epoch_attr(c, attr, sizeof(attr)),
-                          "--update",
-                          text,
-                          "--lifetime",
-                          "forever",
-                          NULL};
-    char why[256] = "";
-
-    rc = vcha_exec_until(argv, vcha_now_ms() + soft_left(c) / 3, why,
-                         sizeof(why));
+    epoch_attr(c, attr, sizeof(attr));
+    rc = vcha_node_attr_get(attr, node, &prev, soft_left(c) / 3);
+    if (rc < 0 && rc != -ENODATA) {
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "cannot read node attribute %s: %s", attr,
+                               strerror(-rc));
+    }
+    rc = epoch_attr_set(c, node, text, why, sizeof(why));
     if (rc < 0) {
+        free(prev);
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "cannot record data epoch %s in node attribute "
                                "%s: %s",
@@ -869,12 +893,16 @@ epoch_bump(struct colo *c)
     rc = rc < 0 ? rc
                 : vcha_file_write_atomic(c->epoch, text, strlen(text), 0644);
     if (rc < 0) {
-        /* the attribute is one above the file: read as the file's epoch
-         * here (epoch_highest), above it by the other nodes */
+        if (epoch_attr_set(c, node, prev, why, sizeof(why)) < 0) {
+            vcha_warn("%s: cannot put node attribute %s back: %s", c->name,
+                      attr, why);
+        }
+        free(prev);
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "cannot write data epoch %s to %s: %s", text,
                                c->epoch, strerror(-rc));
     }
+    free(prev);
     return VCHA_OK;
 }
 
@@ -883,9 +911,12 @@ static int
 score_cold(struct colo *c)
 {
     long long high = epoch_highest(c), mine = epoch_mine(c);
+    char kept[PATH_MAX + 80];
 
-    if (high < 0) {
-        return VCHA_PROMOTION_NONE; /* cannot tell: never promoted alone */
+    if (high < 0 || kept_find(c, kept, sizeof(kept))) {
+        /* cannot tell, or a commit of a failover cut short: never
+         * promoted alone */
+        return VCHA_PROMOTION_NONE;
     }
     if (high == 0 && mine == 0) {
         return SCORE_FIRST;
@@ -1144,25 +1175,49 @@ overlays_exist(struct colo *c)
     return access(path, F_OK) == 0;
 }
 
-/* After a QEMU that had taken over has ended: overlays still there were
- * not (known to be) committed into the disk, which may lack the guest's
- * last writes; they are kept beside it as NAME.kept, never removed. */
+/* After a QEMU that had taken over has ended (or was ended half way
+ * through its failover): overlays still there were not (known to be)
+ * committed into the disk, which may lack the guest's last writes or
+ * hold part of a commit.  They are kept beside it as NAME.kept-TIME,
+ * never removed; while any is there the disk is not booted (kept_find). */
 static void
 overlays_keep(struct colo *c)
 {
     static const char *const names[] = {"active.qcow2", "hidden.qcow2"};
-    char from[PATH_MAX + 32], to[PATH_MAX + 40];
+    char from[PATH_MAX + 32], to[PATH_MAX + 64];
+    long long t = (long long) time(NULL);
 
     for (size_t i = 0; i < 2; i++) {
         snprintf(from, sizeof(from), "%s/%s", c->ah, names[i]);
-        snprintf(to, sizeof(to), "%s.kept", from);
-        if (rename(from, to) == 0) {
+        snprintf(to, sizeof(to), "%s.kept-%lld", from, t);
+        if (access(from, F_OK) == 0 && rename(from, to) == 0) {
             vcha_err("%s: the failover's commit of %s into the disk did "
-                     "not end: the disk may lack the guest's last writes; "
-                     "the overlay is kept as %s",
+                     "not end: the disk may lack the guest's last writes "
+                     "or hold part of the commit; the overlay is kept as %s",
                      c->name, from, to);
         }
     }
+}
+
+/* Whether overlays kept by overlays_keep() are there: the name of one in
+ * @p buf. */
+static bool
+kept_find(struct colo *c, char *buf, size_t len)
+{
+    DIR *d = opendir(c->ah);
+    struct dirent *e;
+    bool found = false;
+
+    while (d != NULL && !found && (e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".qcow2.kept-") != NULL) {
+            snprintf(buf, len, "%s/%.64s", c->ah, e->d_name);
+            found = true;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
 }
 
 static void
@@ -1183,7 +1238,8 @@ static void
 overlays_settle(struct colo *c, enum vcha_role role)
 {
     if (role == VCHA_ROLE_PROMOTED && overlays_exist(c)) {
-        overlays_keep(c);
+        overlays_keep(c); /* one that cannot be renamed stays as it is */
+        return;
     }
     overlays_remove(c);
 }
@@ -1554,7 +1610,7 @@ colo_start(struct vcha_agent *a)
     }
     rc = qemu_pid(&c);
     if (rc > 0 && role_read(&c, &role) == 0 && role != VCHA_ROLE_NONE &&
-        !setup_marked(&c)) {
+        !(role == VCHA_ROLE_UNPROMOTED && setup_marked(&c))) {
         return job_add(&c); /* started already */
     }
     if (rc != 0) {
@@ -1568,6 +1624,7 @@ colo_start(struct vcha_agent *a)
     r = secondary_start(&c);
     r = r == VCHA_OK ? job_add(&c) : r;
     if (r != VCHA_OK) {
+        repl_withdraw(&c);
         r = fail_ending(&c, r); /* no secondary left without its job */
         role_forget(&c);
         return r;
@@ -1670,10 +1727,16 @@ in_colo_secondary(struct colo *c, struct vcha_qmp *q, long long ms, char *why,
  * step that hangs (QEMU waiting on a peer that is gone) gets an
  * out-of-band yank of the migration, which breaks what it waits on, and
  * is then followed through: the failover by QEMU's COLO status leaving
- * "secondary", another step tried again. */
+ * "secondary", another step tried again.  Once the failover is done the
+ * guest runs here and its commit into the disk has begun: a later step
+ * that fails is only logged (ending QEMU then would lose the guest and
+ * cut the commit).  *begun says whether the failover was asked for. */
 static int
-take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
+take_over(struct colo *c, struct vcha_qmp *q, bool *begun, char *why,
+          size_t len)
 {
+    bool done = false;
+
     static const struct {
         const char *command, *key, *value;
         bool may_fail;
@@ -1693,8 +1756,10 @@ take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
             steps[i].key
                 ? obj(steps[i].key, json_object_new_string(steps[i].value))
                 : NULL;
-        int rc = qmp_do(c, q, steps[i].command, args, yank, NULL, why, len);
+        int rc;
 
+        *begun = *begun || failover;
+        rc = qmp_do(c, q, steps[i].command, args, yank, NULL, why, len);
         if (rc == -ETIME && vcha_qmp_has_oob(q)) {
             json_object *inst = json_object_new_array(), *ans = NULL;
 
@@ -1725,8 +1790,12 @@ take_over(struct colo *c, struct vcha_qmp *q, char *why, size_t len)
             }
         }
         if (rc < 0 && !(steps[i].may_fail && rc == -EREMOTEIO)) {
-            return rc;
+            if (!done) {
+                return rc;
+            }
+            vcha_warn("%s: after the failover: %s", c->name, why);
         }
+        done = done || failover;
         why[0] = '\0';
     }
     /* the overlays are committed into the disk: done when they leave the
@@ -1746,7 +1815,16 @@ static enum vcha_result
 newest_here(struct colo *c)
 {
     long long high = epoch_highest(c), mine = epoch_mine(c);
+    char kept[PATH_MAX + 80];
 
+    if (kept_find(c, kept, sizeof(kept))) {
+        score_set(c, VCHA_PROMOTION_NONE);
+        return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
+                               "%s is kept from a failover whose commit into "
+                               "the disk did not end: the disk is not booted "
+                               "until it is committed (qemu-img) or removed",
+                               kept);
+    }
     if (high < 0) {
         return vcha_agent_fail(c->a, VCHA_ERR_GENERIC,
                                "cannot read the data epochs of the cluster's "
@@ -1772,6 +1850,7 @@ colo_promote(struct vcha_agent *a)
     enum vcha_role role = VCHA_ROLE_NONE;
     struct vcha_qmp *q = NULL;
     char why[512] = "";
+    bool begun = false;
     int pid, rc;
 
     if (r != VCHA_OK) {
@@ -1809,7 +1888,7 @@ colo_promote(struct vcha_agent *a)
         if (r == VCHA_OK && role_write(&c, VCHA_ROLE_PROMOTED) < 0) {
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
         }
-        rc = r == VCHA_OK ? take_over(&c, q, why, sizeof(why)) : 0;
+        rc = r == VCHA_OK ? take_over(&c, q, &begun, why, sizeof(why)) : 0;
         vcha_qmp_close(q);
         if (r != VCHA_OK) {
             return r;
@@ -1819,6 +1898,9 @@ colo_promote(struct vcha_agent *a)
                                 "the secondary of %s could not take over: %s",
                                 c.name, why);
             r = fail_ending(&c, r);
+            if (begun) {
+                overlays_keep(&c); /* a commit may have begun */
+            }
             role_forget(&c);
             return r;
         }
@@ -1833,6 +1915,9 @@ colo_promote(struct vcha_agent *a)
         }
         vcha_info("%s: no replica in sync here; the guest boots", c.name);
         r = qemu_end(&c, false);
+        if (r == VCHA_OK) {
+            overlays_remove(&c); /* the secondary's, of no use */
+        }
         if (r == VCHA_OK && role_write(&c, VCHA_ROLE_PROMOTED) < 0) {
             r = vcha_agent_fail(a, VCHA_ERR_GENERIC, "cannot write %s", c.role);
         }
@@ -1842,7 +1927,6 @@ colo_promote(struct vcha_agent *a)
             role_forget(&c);
             return r;
         }
-        overlays_remove(&c);
     }
     score_set(&c, SCORE_PROMOTED);
     return VCHA_OK;
@@ -1935,6 +2019,12 @@ colo_monitor(struct vcha_agent *a)
     }
     if (role == VCHA_ROLE_NONE) {
         role = VCHA_ROLE_UNPROMOTED; /* a QEMU of ours that start left */
+    }
+    if (role == VCHA_ROLE_UNPROMOTED && setup_marked(&c)) {
+        /* a start cut off half way: no secondary a primary can use */
+        return vcha_agent_fail(a, VCHA_ERR_GENERIC,
+                               "the secondary of %s was left half set up",
+                               c.name);
     }
     if (a->probe) {
         score_set(&c,
@@ -2050,6 +2140,12 @@ replicate(struct colo *c, const char *peer)
     if (rc < 0) {
         snprintf(why, sizeof(why), "QMP %.200s: %s", c->qmp_agent,
                  strerror(-rc));
+    } else if (overlays_in_graph(c, q, soft_left(c) / 8, why, sizeof(why)) ==
+               1) {
+        /* a block job of its own would be refused while QEMU commits */
+        snprintf(why, sizeof(why),
+                 "the failover's commit into the disk still runs");
+        rc = -EBUSY;
     } else {
         vcha_info("%s: replication to the secondary on %s (%s)", c->name, peer,
                   addr);

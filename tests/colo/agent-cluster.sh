@@ -285,6 +285,9 @@ tap_is "$("$CTL" status 2> /dev/null | awk '$2 == "colo" { print $1 }')" bad \
 # a QEMU found with the mark of a set-up under way (its agent killed
 # half way) is not a secondary that started: ended, and begun afresh
 touch "$RUN/bad/setting-up"
+err=$("$AGENT" monitor 2>&1)
+tap_is "$?" 1 "a monitor of a secondary left half set up fails"
+tap_like "$err" "*ocf-exit-reason:*half set up*" "saying so"
 "$AGENT" start > /dev/null 2>&1
 tap_is "$?" 0 "start over a secondary left half set up succeeds"
 tap_ok "$(p=$(bad_pid); [ -n "$p" ] && [ "$p" != "$bpid" ]; echo $?)" \
@@ -308,12 +311,45 @@ tap_is "$?" 1 "promote over data older than the newest recorded fails"
 tap_like "$err" "*ocf-exit-reason:*epoch 0*older*epoch 5*" "saying whose data is newer"
 tap_is "$(bad_pid)" "$bpid" "the secondary is left running, no guest booted"
 tap_ok "$([ ! -e "$work/bad.raw.vcha-epoch" ]; echo $?)" "no epoch written"
+# the file beside the data cannot be written: promote fails, and the
+# node attribute is put back as it was (none)
+crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -D > /dev/null 2>&1
+mkdir "$work/bad.raw.vcha-epoch"
+err=$("$AGENT" promote 2>&1)
+tap_is "$?" 1 "promote whose epoch file cannot be written fails"
+tap_like "$err" "*ocf-exit-reason:*cannot write data epoch 1*" "saying so"
+tap_is "$(crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -G -q 2> /dev/null)" "" \
+    "the node attribute is put back (none)"
+tap_is "$(bad_pid)" "$bpid" "the secondary is left running"
+rmdir "$work/bad.raw.vcha-epoch"
 # a bump that recorded the node attribute (epoch 1) but failed to write
 # the file beside the data (0) is no newer data
 crm_attribute -t nodes -N node1 -n vcha-colo-bad-epoch -l forever -v 1 > /dev/null 2>&1
 "$AGENT" promote > /dev/null 2>&1
 tap_is "$?" 0 "with only this node's half-done bump above its data, it promotes"
 tap_is "$(cat "$work/bad.raw.vcha-epoch" 2> /dev/null)" 1 "to data epoch 1"
+
+# a taken-over primary that ended before its failover had committed the
+# overlays into the disk (they are still there): a stop keeps them, and
+# the disk is not booted while they are kept
+"$AGENT" stop > /dev/null 2>&1
+mkdir -p "$AH/bad" "$RUN/bad" && touch "$AH/bad/active.qcow2" "$AH/bad/hidden.qcow2"
+printf 'Promoted\n' > "$RUN/bad/role"
+"$AGENT" stop > /dev/null 2>&1
+tap_is "$?" 0 "the stop of a taken-over primary that ended succeeds"
+kept=$(ls "$AH/bad" 2> /dev/null | grep -c '^\(active\|hidden\)\.qcow2\.kept-[0-9]*$')
+tap_ok "$([ "$kept" = 2 ] && [ ! -e "$AH/bad/active.qcow2" ]; echo $?)" \
+    "it keeps the overlays as NAME.kept-TIME ($kept)"
+"$AGENT" start > /dev/null 2>&1
+tap_is "$?" 0 "a secondary starts beside them"
+bpid=$(bad_pid)
+err=$("$AGENT" promote 2>&1)
+tap_is "$?" 1 "promote does not boot the disk while they are kept"
+tap_like "$err" "*ocf-exit-reason:*kept from a failover*" "saying so"
+tap_is "$(bad_pid)" "$bpid" "the secondary is left running"
+rm -f "$AH"/bad/*.kept-*
+"$AGENT" promote > /dev/null 2>&1
+tap_is "$?" 0 "with them removed it promotes"
 
 # parameters that cannot be used, QEMU running: the probe does not say
 # "not running", the stop ends it
