@@ -112,6 +112,13 @@ struct vchad_job_type {
      */
     int (*publish)(const struct vchad_job *job, const struct vcha_kv *figures,
                    bool ok, struct vcha_kv *attrs);
+    /**
+     * The least time between two publishes of @p job, in ms (NULL or 0:
+     * after every run).  For figures that change with every report: each
+     * value written into the CIB is a transient attribute change, which
+     * aborts the transition under way and runs the scheduler again.
+     */
+    long long (*publish_every_ms)(const struct vchad_job *job);
 };
 
 /** The types this daemon runs, NULL-terminated. */

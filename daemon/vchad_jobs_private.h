@@ -78,6 +78,7 @@ struct vchad_job {
     char *last_error;
     struct vcha_kv *figures;
     struct vcha_kv *published; /* names of the attributes set so far */
+    long long published_at;    /* when they were last handed on; 0: never */
 
     struct vchad_waiter *waiters;
 

@@ -108,6 +108,10 @@ vchad_job_publish(struct vchad_jobs *jobs, struct vchad_job *job, bool ok)
     if (job->type->publish == NULL) {
         return;
     }
+    if (job->type->publish_every_ms != NULL && job->published_at > 0 &&
+        vcha_now_ms() - job->published_at < job->type->publish_every_ms(job)) {
+        return;
+    }
     if (helper_busy(jobs, job->serial)) {
         vcha_debug("job %s: last attribute update still under way; "
                    "skipping this one",
@@ -122,6 +126,7 @@ vchad_job_publish(struct vchad_jobs *jobs, struct vchad_job *job, bool ok)
             vcha_kv_set(job->published, vcha_kv_key(attrs, i), "");
         }
         helper_spawn(jobs, job->serial, attrs);
+        job->published_at = vcha_now_ms();
     }
     vcha_kv_free(attrs);
 }

@@ -651,10 +651,27 @@ publish(const struct vchad_job *job, const struct vcha_kv *figures, bool ok,
                                  sizeof(map) / sizeof(map[0]), attrs);
 }
 
+/* Its figures change with every report: published every attr_interval. */
+static long long
+publish_every_ms(const struct vchad_job *job)
+{
+    struct vcha_params *params = NULL;
+    char why[256];
+    long long ms = 0;
+
+    if (vcha_job_params_parse(&vcha_colo_job, vchad_job_params(job), &params,
+                              why, sizeof(why)) == 0) {
+        ms = vcha_param_num(params, VCHA_COLOJ_ATTR_INTERVAL);
+    }
+    vcha_params_free(params);
+    return ms;
+}
+
 const struct vchad_job_type vchad_colo_job = {
     .name = "colo",
     .kind = VCHAD_JOB_RESIDENT,
     .validate = validate,
     .run = run,
     .publish = publish,
+    .publish_every_ms = publish_every_ms,
 };

@@ -131,6 +131,10 @@ tap_ok $? "x-checkpoint-delay 250 ms set in QEMU (periodic mode's period)"
 wait_fig c1 '[ "$v" = 250 ]' fig.delay_ms
 tap_ok $? "and reported so"
 tap_is "$(health_key c1 state)" ok "the job's reports succeed"
+# a report a second, its node attributes every attr_interval (30 s)
+sleep 3.5
+tap_is "$(grep -c -- "-n vcha-c1-colo-role -U" "$work/attrd.log")" 1 \
+    "its node attributes set once in its first 3 s of reports (attr_interval 30 s)"
 
 # --- static colo, with a delay of its own
 "$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=colo \
@@ -139,7 +143,8 @@ wait_delay 7000
 tap_ok $? "new parameters, policy colo: x-checkpoint-delay 7000 ms in QEMU"
 
 # --- the hybrid on checkpoints that come fast
-"$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=hybrid > /dev/null
+"$CTL" add colo c1 qmp="$work/job.qmp" log="$work/trace.log" policy=hybrid \
+    attr_interval=1s > /dev/null
 wait_fig c1 '[ "$v" = hybrid ]' fig.policy
 wait_delay 10000
 tap_ok $? "policy hybrid: it begins in colo mode (10000 ms)"
@@ -162,6 +167,8 @@ tap_ok "$(grep -q -- "-n vcha-c1-colo-mode -U periodic" "$work/attrd.log"; echo 
     "the mode is published as node attribute vcha-c1-colo-mode"
 tap_ok "$(grep -q -- "-n vcha-c1-colo-role -U none" "$work/attrd.log"; echo $?)" \
     "the role as vcha-c1-colo-role"
+tap_cond "$(grep -c -- "-n vcha-c1-colo-cps -U" "$work/attrd.log") >= 4" \
+    "with attr_interval=1s, set again and again"
 
 # --- another client changes the delay: set back
 set_delay 3333

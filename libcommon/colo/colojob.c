@@ -42,6 +42,11 @@ static const struct vcha_param_def params[VCHA_COLOJ_N_PARAMS] = {
                                 .dflt = "2s",
                                 .min = 100,
                                 .max = 60000},
+    [VCHA_COLOJ_ATTR_INTERVAL] = {.name = "attr_interval",
+                                  .type = VCHA_PT_DURATION,
+                                  .dflt = "30s",
+                                  .min = 1000,
+                                  .max = 3600000},
 };
 
 /* What the controller itself refuses, said with the job's names. */

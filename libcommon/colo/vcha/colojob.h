@@ -13,13 +13,14 @@
 
 /** The job type's parameters, in the order of its table. */
 enum vcha_colo_job_param {
-    VCHA_COLOJ_QMP,         /**< qmp: QEMU's QMP socket, the job's own */
-    VCHA_COLOJ_LOG,         /**< log: QEMU's -D log file */
-    VCHA_COLOJ_POLICY,      /**< policy: colo, periodic, threshold, hybrid */
-    VCHA_COLOJ_PERIOD,      /**< period_ms: periodic mode's (250) */
-    VCHA_COLOJ_COLO_DELAY,  /**< colo_delay_ms: colo mode's timer (10000) */
-    VCHA_COLOJ_WINDOW,      /**< window_ms: the controller's window (3000) */
-    VCHA_COLOJ_QMP_TIMEOUT, /**< qmp_timeout: a QMP command at most (2s) */
+    VCHA_COLOJ_QMP,           /**< qmp: QEMU's QMP socket, the job's own */
+    VCHA_COLOJ_LOG,           /**< log: QEMU's -D log file */
+    VCHA_COLOJ_POLICY,        /**< policy: colo, periodic, threshold, hybrid */
+    VCHA_COLOJ_PERIOD,        /**< period_ms: periodic mode's (250) */
+    VCHA_COLOJ_COLO_DELAY,    /**< colo_delay_ms: colo mode's timer (10000) */
+    VCHA_COLOJ_WINDOW,        /**< window_ms: the controller's window (3000) */
+    VCHA_COLOJ_QMP_TIMEOUT,   /**< qmp_timeout: a QMP command at most (2s) */
+    VCHA_COLOJ_ATTR_INTERVAL, /**< attr_interval: node attributes (30s) */
     VCHA_COLOJ_N_PARAMS
 };
 

@@ -52,6 +52,7 @@ test_defaults(void **state)
     assert_int_equal(c.colo_delay_ms, 10000);
     assert_int_equal(c.window_ms, 3000);
     assert_int_equal(vcha_param_num(p, VCHA_COLOJ_QMP_TIMEOUT), 2000);
+    assert_int_equal(vcha_param_num(p, VCHA_COLOJ_ATTR_INTERVAL), 30000);
     vcha_params_free(p);
     vcha_kv_free(kv);
 }
@@ -98,6 +99,7 @@ test_bad_parameters(void **state)
         {{"qmp=/q", "log=/l", "policy=sometimes", NULL}, "policy"},
         {{"qmp=/q", "log=/l", "period_ms=5", NULL}, "period_ms"},
         {{"qmp=/q", "log=/l", "colo_delay_ms=x", NULL}, "colo_delay_ms"},
+        {{"qmp=/q", "log=/l", "attr_interval=100ms", NULL}, "attr_interval"},
         {{"qmp=/q", "log=/l", "colo_delay_ms=200", NULL}, "colo_delay_ms"},
         {{"qmp=/q", "log=/l", "qmp_timeout=10ms", NULL}, "qmp_timeout"},
     };

@@ -35,16 +35,20 @@ work=$(mktemp -d)
 t_start=$(now)
 DISK=/var/lib/colo23/disk.raw # on each node: its own copy
 RUN=/run/vcha/colo/vm23
+# The cluster's view is asked of node3: never powered off nor cut off, it
+# is always on the side with quorum (a node cut off sees only its own
+# stale view, and a powered-off one answers nothing).
+WITNESS=node3
 
 colo_cleanup() {
     local n
     rm -f "$SHARED/colo23-samples/on"
-    ex node1 pcs resource delete vm23-clone --force > /dev/null 2>&1
-    ex node1 crm_resource --wait --timeout=120s > /dev/null 2>&1
+    ex $WITNESS pcs resource delete vm23-clone --force > /dev/null 2>&1
+    ex $WITNESS crm_resource --wait --timeout=120s > /dev/null 2>&1
     for n in node1 node2 node3; do
         ex $n sh -c "cat $RUN/qemu.log.old $RUN/qemu.log > $NDIR/\$(hostname)-qemu.log" > /dev/null 2>&1
         ex $n sh -c "pkill -9 -f 'guest=vm23,'; rm -rf /var/lib/colo23 $RUN" > /dev/null 2>&1
-        ex node1 crm_attribute -t nodes -N $n -n vcha-colo-vm23-epoch -l forever -D > /dev/null 2>&1
+        ex $WITNESS crm_attribute -t nodes -N $n -n vcha-colo-vm23-epoch -l forever -D > /dev/null 2>&1
     done
 }
 colo_begin colo23
@@ -52,21 +56,39 @@ colo_begin colo23
 declare -A log_at
 for n in node1 node2; do log_at[$n]=$(ex $n sh -c 'wc -l < /var/log/pacemaker/pacemaker.log' 2> /dev/null || echo 0); done
 new_log() { ex "$1" tail -n +$((${log_at[$1]:-0} + 1)) /var/log/pacemaker/pacemaker.log 2> /dev/null; }
+mark_log() { log_at[$1]=$(ex "$1" sh -c 'wc -l < /var/log/pacemaker/pacemaker.log' 2> /dev/null || echo 0); }
+# why_not_promoted NODE: the cluster's view and what NODE's cluster did
+# since mark_log
+why_not_promoted() {
+    ex "$1" crm_mon -1 | sed 's/^/#  /'
+    ex "$1" stonith_admin --history '*' 2> /dev/null | sed 's/^/#  fencing: /'
+    new_log "$1" | grep -a "colo(vm23)\|log_list_item\|Initiating\|Result of\|election\|finalize_op\|timed out\|error:" |
+        grep -v "monitor operation" | tail -60 | cut -c1-220 | sed 's/^/#  /'
+}
 for n in node1 node2; do ex $n sh -c "mkdir -p /var/lib/colo23 && truncate -s 16M $DISK"; done
 
 # where Pacemaker runs the instances ("... is running on: node1 Promoted");
 # crm_mon's summary changes its form while a transition runs
-locate() { ex node1 crm_resource -r vm23-clone --locate 2> /dev/null | sed -n 's/.*is running on: //p'; }
+locate() { ex $WITNESS crm_resource -r vm23-clone --locate 2> /dev/null | sed -n 's/.*is running on: //p'; }
 promoted_node() { locate | awk '$2 == "Promoted" { print $1; exit }'; }
 unpromoted_node() { locate | awk '$2 != "Promoted" { print $1; exit }'; }
-score() { ex node1 crm_attribute -N "$1" -l reboot -n master-vm23 -G -q 2> /dev/null; }
-epoch() { ex node1 crm_attribute -t nodes -N "$1" -n vcha-colo-vm23-epoch -l forever -G -q 2> /dev/null; }
+score() { ex $WITNESS crm_attribute -N "$1" -l reboot -n master-vm23 -G -q 2> /dev/null; }
+epoch() { ex $WITNESS crm_attribute -t nodes -N "$1" -n vcha-colo-vm23-epoch -l forever -G -q 2> /dev/null; }
 colo_mode() { ex "$1" "$RUNNER" qmp $RUN/qmp.sock query-colo-status 2> /dev/null | field mode; }
 qemu_pid() { ex "$1" pgrep -f "guest=vm23,debug-threads" 2> /dev/null | head -1; }
 console() { ex "$1" cat $RUN/serial.log 2> /dev/null | tr -d '\r'; }
 count_of() { console "$1" | sed -n 's/^vcha-guest: count=\([0-9]*\).*/\1/p' | tail -1; }
 ask() { client timeout 6 bash -c "exec 3<> /dev/tcp/$(addr_of "$1")/17000 && head -1 <&3" 2> /dev/null | tr -d '\r'; }
-ask_count() { ask "$1" | sed -n 's/^vcha-guest count=\([0-9]*\).*/\1/p'; }
+# the count the guest serves, asked as a client would, up to 5 times (under
+# COLO a reply waits for the secondary's, or for the checkpoint after)
+ask_count() {
+    local i c
+    for ((i = 0; i < 5; i++)); do
+        c=$(ask "$1" | sed -n 's/^vcha-guest count=\([0-9]*\).*/\1/p')
+        [ -n "$c" ] && break
+    done
+    echo "$c"
+}
 other() { [ "$1" = node1 ] && echo node2 || echo node1; }
 wait_true() { # wait_true SECONDS CMD...
     local i
@@ -184,6 +206,8 @@ tap_ok $? "$P was fenced, powered on, and rejoined"
 wait_true 90 unpromoted_is "$P"
 tap_ok $? "a secondary starts on $P; $S stays promoted"
 tap_is "$(promoted_node)" "$S" "the guest stays on $S"
+# its guest pauses while the replication to the new secondary begins
+wait_true 30 serves "$S"
 c1=$(ask_count "$S")
 tap_ok "$([ -n "$c1" ] && [ "$c1" -ge "$n" ]; echo $?)" "and serves on ($c1)"
 wait_true 60 in_colo "$S"
@@ -305,18 +329,21 @@ wait_true 20 sampled
 tap_ok $? "samplers on $P and $S see a primary on $P and none on $S"
 spid=$(qemu_pid "$S")
 last=$(ask_count "$P")
+mark_log "$S"
 t0=$(now)
 lab partition "$P" / "$S" node3 2> /dev/null
 wait_true 120 promoted_done "$S"
 rc=$?
 t_prom=$(now)
 tap_ok $rc "the cut-off $P is fenced, $S promoted"
+[ "$rc" = 0 ] || why_not_promoted "$S"
 tap_is "$(qemu_pid "$S")" "$spid" "by its QEMU taking over ($spid)"
 wait_true 30 serves "$S"
 n=$(ask_count "$S")
 tap_ok "$([ -n "$n" ] && [ -n "$last" ] && [ "$n" -gt "$last" ]; echo $?)" \
     "it serves its count ($n), past the last one served by $P ($last)"
 tap_diag "from the partition: promoted $(since "$t0" "$t_prom")"
+node_loss "$t0" "$P" "$S" | sed '1s/power-off: every process of \(.*\) gone at once/partition: \1 cut off/; s/^/#/'
 lab heal 2> /dev/null
 wait_true 180 all_online "$S"
 tap_ok $? "the partition healed, $P rejoined"
