@@ -1190,11 +1190,15 @@ overlays_keep(struct colo *c)
     for (size_t i = 0; i < 2; i++) {
         snprintf(from, sizeof(from), "%s/%s", c->ah, names[i]);
         snprintf(to, sizeof(to), "%s.kept-%lld", from, t);
-        if (access(from, F_OK) == 0 && rename(from, to) == 0) {
+        if (rename(from, to) == 0) {
             vcha_err("%s: the failover's commit of %s into the disk did "
                      "not end: the disk may lack the guest's last writes "
                      "or hold part of the commit; the overlay is kept as %s",
                      c->name, from, to);
+        } else if (errno != ENOENT) {
+            vcha_err("%s: the failover's commit of %s into the disk did "
+                     "not end, and the overlay could not be kept as %s: %s",
+                     c->name, from, to, strerror(errno));
         }
     }
 }

@@ -54,9 +54,9 @@ colo_cleanup() {
 colo_begin colo23
 # the nodes' Pacemaker logs as long as they are now: this run's lines follow
 declare -A log_at
-for n in node1 node2; do log_at[$n]=$(ex $n sh -c 'wc -l < /var/log/pacemaker/pacemaker.log' 2> /dev/null || echo 0); done
 new_log() { ex "$1" tail -n +$((${log_at[$1]:-0} + 1)) /var/log/pacemaker/pacemaker.log 2> /dev/null; }
 mark_log() { log_at[$1]=$(ex "$1" sh -c 'wc -l < /var/log/pacemaker/pacemaker.log' 2> /dev/null || echo 0); }
+for n in node1 node2; do mark_log "$n"; done
 # why_not_promoted NODE: the cluster's view and what NODE's cluster did
 # since mark_log
 why_not_promoted() {
