@@ -3,8 +3,8 @@
 # an attrd_updater that records its arguments instead of setting node
 # attributes.
 #
-#   vchadtest_env
-#       set work (a new scratch directory), SOCK and the environment that
+#   vchadtest_env [DIR]
+#       set work (DIR, or a new scratch directory), SOCK and the environment that
 #       vchactl and vchad read (VCHA_SOCKET, VCHA_VCHAD from $VCHAD,
 #       VCHA_RUN_DIR, libqb's logging to $work/vchad.log), and put the
 #       recording attrd_updater first on PATH: $work/attrd.log gets one
@@ -17,7 +17,7 @@
 #   wait_fig ID 'EXPR with $v' KEY
 #       0 once KEY's value $v makes EXPR true, 1 after 20 s
 vchadtest_env() {
-    work=$(mktemp -d)
+    work=${1:-$(mktemp -d)}
     SOCK=$work/run/vchad.sock
     export VCHA_SOCKET=$SOCK VCHA_VCHAD=$VCHAD VCHA_RUN_DIR=$work/run
     export HA_LOGFACILITY=none HA_LOGFILE=$work/vchad.log HA_debug=1
